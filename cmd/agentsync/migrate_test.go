@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/agentsync/agentsync/internal/dbtest"
+)
+
+// runCLI runs agentsync in-process with args and env, returning its exit
+// status and output.
+func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	a := newApp(&out, &errOut, func(k string) string { return env[k] })
+	code = a.main(context.Background(), args)
+	return code, out.String(), errOut.String()
+}
+
+func TestMigrateUpStatusDown(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": dbtest.EmptyURL(t)}
+
+	code, out, errOut := runCLI(t, env, "migrate", "status")
+	if code != exitOK || !strings.Contains(out, "pending") {
+		t.Fatalf("status on empty database: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, out, errOut = runCLI(t, env, "migrate"); code != exitOK || !strings.Contains(out, "schema version") {
+		t.Fatalf("migrate (up by default): code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, env, "migrate", "status")
+	if code != exitOK || strings.Contains(out, "pending") || !strings.Contains(out, "00001_defender_schema.sql") {
+		t.Fatalf("status after up: code %d, stdout %q", code, out)
+	}
+	if code, out, errOut = runCLI(t, env, "migrate", "down"); code != exitOK || !strings.Contains(out, "rolled back") {
+		t.Fatalf("migrate down: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, _, errOut = runCLI(t, env, "migrate", "sideways"); code != exitUsage || !strings.Contains(errOut, "sideways") {
+		t.Fatalf("bad direction: code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestConcurrentMigrateUpBothSucceed(t *testing.T) {
+	t.Parallel()
+	url := dbtest.EmptyURL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	stderrs := make([]string, 2)
+	for i := range codes {
+		wg.Go(func() { codes[i], _, stderrs[i] = runCLI(t, env, "migrate", "up") })
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != exitOK {
+			t.Errorf("migrate up #%d: exit %d, stderr %s", i, c, stderrs[i])
+		}
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var applied, distinct int
+	err = db.QueryRow(`SELECT count(*), count(DISTINCT version_id) FROM public.agentsync_goose_db_version WHERE version_id > 0`).Scan(&applied, &distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied != distinct || applied != 1 {
+		t.Fatalf("goose records %d applied migrations (%d distinct), want exactly 1", applied, distinct)
+	}
+}
+
+func TestBadDatabaseURLNeverEchoesPassword(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := runCLI(t, map[string]string{"DATABASE_URL": "postgres://user:hunter2secret@host:notaport/db"}, "migrate")
+	if code == exitOK {
+		t.Fatal("migrate with a malformed DATABASE_URL succeeded")
+	}
+	if strings.Contains(out+errOut, "hunter2secret") {
+		t.Fatalf("output shows the password: %q %q", out, errOut)
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands() {
+		code, _, errOut := runCLI(t, nil, c.name, "--help")
+		if code != exitOK || !strings.Contains(errOut, "Usage: agentsync "+c.name) {
+			t.Errorf("%s --help: code %d, output %q", c.name, code, errOut)
+		}
+	}
+	if code, out, _ := runCLI(t, nil, "--help"); code != exitOK || !strings.Contains(out, "Commands:") {
+		t.Errorf("--help: code %d, output %q", code, out)
+	}
+	if code, _, _ := runCLI(t, nil, "frobnicate"); code != exitUsage {
+		t.Errorf("unknown command: code %d, want %d", code, exitUsage)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCLI(t, nil, "version")
+	if code != exitOK || !strings.HasPrefix(out, "agentsync ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: code %d, output %q", code, out)
+	}
+}

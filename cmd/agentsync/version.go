@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func runVersion(_ context.Context, a *app, args []string) int {
+	fs := a.newFlagSet("version", "", "Prints the version, the commit it was built from and the Go version.")
+	if code, done := fs.parseOrExit(args); done {
+		return code
+	}
+	fmt.Fprintf(a.stdout, "agentsync %s (commit %s, %s, %s/%s)\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
+}
+
+// buildCommit is the commit set at link time, else the one the Go toolchain
+// recorded, else "unknown".
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}

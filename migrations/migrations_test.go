@@ -1,0 +1,158 @@
+package migrations_test
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/migrations"
+)
+
+func openEmpty(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", dbtest.EmptyURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// contractRelations are the tables, views and functions users query; their
+// names must never change.
+var contractRelations = []string{"scan_agents", "scan_agent_history", "scan_agent_observations", "sync_runs"}
+
+func TestUpDownUpAndStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openEmpty(t)
+	p, err := migrations.NewProvider(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up from empty: %v", err)
+	}
+	requireRelations(t, db, contractRelations, true)
+
+	statuses, err := p.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(statuses) == 0 {
+		t.Fatal("status lists no migrations")
+	}
+	for _, s := range statuses {
+		if s.State != goose.StateApplied {
+			t.Errorf("migration %s is %s after up", s.Source.Path, s.State)
+		}
+	}
+
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("down to zero: %v", err)
+	}
+	requireRelations(t, db, contractRelations, false)
+	if v, err := p.GetDBVersion(ctx); err != nil || v != 0 {
+		t.Fatalf("version after down to zero = %d, %v; want 0", v, err)
+	}
+
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+	requireRelations(t, db, contractRelations, true)
+}
+
+func requireRelations(t *testing.T, db *sql.DB, names []string, exist bool) {
+	t.Helper()
+	for _, name := range names {
+		var found bool
+		err := db.QueryRow(`SELECT pg_catalog.to_regclass('defender.' || $1) IS NOT NULL`, name).Scan(&found)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found != exist {
+			t.Errorf("defender.%s exists = %v, want %v", name, found, exist)
+		}
+	}
+}
+
+// TestEveryObjectHasAComment checks that BI tools show a description for
+// every table, view, column and function of the schema.
+func TestEveryObjectHasAComment(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("pgx", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	rows, err := db.Query(`
+		SELECT c.relname || coalesce('.' || a.attname, '')
+		  FROM pg_catalog.pg_class c
+		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		  LEFT JOIN pg_catalog.pg_attribute a
+		         ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		 WHERE n.nspname = 'defender' AND c.relkind IN ('r', 'v', 'p', 'm')
+		   AND pg_catalog.col_description(c.oid, coalesce(a.attnum, 0)) IS NULL
+		   AND (a.attnum IS NOT NULL OR pg_catalog.obj_description(c.oid, 'pg_class') IS NULL)
+		UNION ALL
+		SELECT p.proname || '()'
+		  FROM pg_catalog.pg_proc p
+		  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+		 WHERE n.nspname = 'defender' AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var missing []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		missing = append(missing, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) > 0 {
+		t.Errorf("objects without COMMENT ON:\n  %s", strings.Join(missing, "\n  "))
+	}
+}
+
+// TestHistoryRangesCannotOverlap checks that the database itself refuses
+// two overlapping versions of one agent.
+func TestHistoryRangesCannotOverlap(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("pgx", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustExec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	mustExec(`INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
+	          VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
+	mustExec(`INSERT INTO defender.agent_state (tenant_id, agent_id, first_seen_at, first_seen_run_id)
+	          VALUES ('t', 'a', '2026-01-01', 1)`)
+	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	          VALUES (1, 't', 'a', '2026-01-01', '2026-01-05', 1, 1)`)
+	// Touching ranges are fine: [1, 5) and [5, ...).
+	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
+	          VALUES (1, 't', 'a', '2026-01-05', 1)`)
+	_, err = db.Exec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	                  VALUES (1, 't', 'a', '2026-01-03', '2026-01-04', 1, 1)`)
+	if err == nil || !strings.Contains(err.Error(), "scan_agent_history_no_overlap") {
+		t.Fatalf("overlapping insert: err = %v, want the exclusion constraint to refuse it", err)
+	}
+}

@@ -1,0 +1,57 @@
+package scanagent
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Record is one authenticated scan agent as the Defender API reported it,
+// normalized: canonical field names, timestamps in UTC truncated to
+// microseconds, and the empty string or zero time where the API sent nothing,
+// an empty string or .NET's "never" (0001-01-01T00:00:00Z).
+type Record struct {
+	// ID is the agent id (`<guid>_<hash>`); never empty in a Record.
+	ID string `json:"id"`
+	// MachineID is the Defender device id of the host running the scanner.
+	MachineID string `json:"machine_id,omitempty"`
+	// ComputerDNSName is the host name of that device.
+	ComputerDNSName string `json:"computer_dns_name,omitempty"`
+	// AssignedApplicationID is the Entra application the scanner runs as.
+	AssignedApplicationID string `json:"assigned_application_id,omitempty"`
+	// ScannerSoftwareVersion is the version of the scanner software.
+	ScannerSoftwareVersion Version `json:"scanner_software_version,omitempty"`
+	// MDEClientVersion is the version of the Defender client on the host.
+	MDEClientVersion Version `json:"mde_client_version,omitempty"`
+	// LastSeen is when the agent last checked in; zero when never.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	// LastCommandExecutionAt is when the scanner last ran a command; zero
+	// when never.
+	LastCommandExecutionAt time.Time `json:"last_command_execution_at,omitzero"`
+	// Extra holds the fields the API sent that have no field above, keyed
+	// exactly as sent, with their raw JSON values. Nil when there are none.
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// ListStats describes one listing of a tenant's agents.
+type ListStats struct {
+	// Requests is the number of HTTP requests made to the API, retries
+	// included (token requests excluded).
+	Requests int
+	// Pages is the number of pages of agents received.
+	Pages int
+	// Agents is the number of records handed on.
+	Agents int
+	// Rejected is the number of agents dropped as invalid (no id, say).
+	Rejected int
+	// Duplicates is the number of agents whose id was already listed earlier
+	// in the same listing; the later one wins.
+	Duplicates int
+}
+
+// ListFunc streams every agent of one tenant to fn, one record at a time,
+// in the order the API listed them. An id may repeat: the last record with
+// an id is the one that counts. ListFunc returns a non-nil error whenever
+// the listing is incomplete, for any reason, including an error from fn,
+// which it returns unchanged (possibly wrapped).
+type ListFunc func(ctx context.Context, fn func(Record) error) (ListStats, error)
