@@ -90,13 +90,12 @@ CREATE TABLE defender.agent_state (
                               CHECK (pg_catalog.jsonb_typeof(extra) = 'object'),
     first_seen_at             timestamptz NOT NULL,
     first_seen_run_id         bigint      NOT NULL REFERENCES defender.sync_runs,
-    missing_since_run_id      bigint      REFERENCES defender.sync_runs,
     deleted_at                timestamptz,
     deleted_by_run_id         bigint      REFERENCES defender.sync_runs,
     CONSTRAINT agent_state_tenant_agent UNIQUE (tenant_id, agent_id),
-    CONSTRAINT agent_state_deleted_by_run CHECK ((deleted_at IS NULL) = (deleted_by_run_id IS NULL)),
-    CONSTRAINT agent_state_deleted_is_missing CHECK (deleted_at IS NULL OR missing_since_run_id IS NOT NULL)
+    CONSTRAINT agent_state_deleted_by_run CHECK ((deleted_at IS NULL) = (deleted_by_run_id IS NULL))
 );
+CREATE INDEX agent_state_active ON defender.agent_state (tenant_id) WHERE deleted_at IS NULL;
 COMMENT ON TABLE defender.agent_state IS
     'Storage behind defender.scan_agents: the current values of every agent ever seen. Query defender.scan_agents instead.';
 COMMENT ON COLUMN defender.agent_state.agent_key IS 'Internal number of the agent, used by the history and observation tables.';
@@ -112,7 +111,6 @@ COMMENT ON COLUMN defender.agent_state.last_command_execution_at IS 'When the sc
 COMMENT ON COLUMN defender.agent_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent.';
 COMMENT ON COLUMN defender.agent_state.first_seen_at IS 'Fetch time of the first sync that returned the agent.';
 COMMENT ON COLUMN defender.agent_state.first_seen_run_id IS 'The sync run that first returned the agent.';
-COMMENT ON COLUMN defender.agent_state.missing_since_run_id IS 'First successful sync that no longer returned the agent; empty while it is returned.';
 COMMENT ON COLUMN defender.agent_state.deleted_at IS 'Fetch time of the sync that marked the agent deleted; empty while active.';
 COMMENT ON COLUMN defender.agent_state.deleted_by_run_id IS 'The sync run that marked the agent deleted.';
 
@@ -180,6 +178,20 @@ COMMENT ON COLUMN defender.agent_observation.run_id IS 'The sync run that made t
 COMMENT ON COLUMN defender.agent_observation.last_seen IS 'The agent''s last check-in time as that sync saw it.';
 COMMENT ON COLUMN defender.agent_observation.last_command_execution_at IS 'The scanner''s last command time as that sync saw it.';
 
+-- Agents that a complete listing no longer returned but whose deletion the
+-- mass-deletion guard withheld. Rare (a tenant losing most agents at once),
+-- and what makes "as the sync saw them" exact for such runs.
+CREATE TABLE defender.withheld_deletions (
+    agent_key bigint NOT NULL REFERENCES defender.agent_state,
+    run_id    bigint NOT NULL REFERENCES defender.sync_runs,
+    PRIMARY KEY (agent_key, run_id)
+);
+CREATE INDEX withheld_deletions_by_run ON defender.withheld_deletions (run_id);
+COMMENT ON TABLE defender.withheld_deletions IS
+    'Agents a successful sync no longer returned but did not mark deleted, because the mass-deletion guard withheld the deletions of that run (see sync_runs.deletions_withheld).';
+COMMENT ON COLUMN defender.withheld_deletions.agent_key IS 'Internal number of the agent (see defender.agent_state).';
+COMMENT ON COLUMN defender.withheld_deletions.run_id IS 'The sync run whose listing did not return the agent.';
+
 CREATE VIEW defender.scan_agents AS
 SELECT a.tenant_id,
        a.agent_id,
@@ -192,11 +204,16 @@ SELECT a.tenant_id,
        a.last_command_execution_at,
        a.extra,
        a.first_seen_at,
+       -- Every successful run since the agent was first seen returned it,
+       -- withheld its deletion, or deleted it: the latest one before its
+       -- deletion that did not withhold it is the latest that returned it.
        (SELECT r.fetched_at
           FROM defender.sync_runs r
          WHERE r.tenant_id = a.tenant_id
            AND r.status = 'succeeded'
-           AND (a.missing_since_run_id IS NULL OR r.run_id < a.missing_since_run_id)
+           AND r.run_id < coalesce(a.deleted_by_run_id, 9223372036854775807)
+           AND NOT EXISTS (SELECT FROM defender.withheld_deletions w
+                            WHERE w.agent_key = a.agent_key AND w.run_id = r.run_id)
          ORDER BY r.run_id DESC
          LIMIT 1) AS last_synced_at,
        a.deleted_at
