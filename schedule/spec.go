@@ -1,0 +1,41 @@
+package schedule
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// parser accepts the standard five fields (minute to day of week), the
+// descriptors (@hourly, @daily, ...) and @every <duration>, with an optional
+// CRON_TZ= (or TZ=) prefix.
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Parse validates spec and returns its schedule. Without a CRON_TZ= prefix
+// the schedule is read in UTC, whatever the host's zone, so that replicas in
+// different zones agree. Parse never panics: cron's parser panics on some
+// malformed zone prefixes (such as "TZ=UTC" with nothing after it), and that
+// panic comes back as an error wrapping ErrConfig.
+func Parse(spec string) (s cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("%w: schedule %q: malformed time zone prefix", ErrConfig, spec)
+		}
+	}()
+	trimmed := strings.TrimSpace(spec)
+	if trimmed == "" {
+		return nil, fmt.Errorf("%w: schedule is empty", ErrConfig)
+	}
+	s, err = parser.Parse(trimmed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schedule %q: %v", ErrConfig, spec, err)
+	}
+	if spec, ok := s.(*cron.SpecSchedule); ok && spec.Location == time.Local {
+		// The parser leaves zone-less specs in time.Local, which then follow
+		// the zone of the time handed to Next; pin them to UTC instead.
+		spec.Location = time.UTC
+	}
+	return s, nil
+}
