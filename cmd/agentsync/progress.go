@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// progress shows a long sync's progress (pages and agents fetched so far)
+// on one terminal line rewritten in place. It observes the extractor through
+// Page and Retry. When its output is not a terminal it stays silent, so logs
+// collected by a supervisor never see control characters.
+//
+// Log lines share the terminal with it: the logger writes through
+// progress.logWriter, which clears the progress line first and draws it
+// again after, so neither garbles the other.
+type progress struct {
+	mu      sync.Mutex
+	out     io.Writer
+	enabled bool
+	now     func() time.Time
+	label   string
+	line    string // what is on screen now; "" when nothing
+	drawn   time.Time
+	pages   int
+	agents  int
+	retries int
+}
+
+// progressRedraw limits redraws, so a fast listing does not flood a slow
+// terminal.
+const progressRedraw = 100 * time.Millisecond
+
+// newProgress returns a progress line on out, enabled only when out is a
+// terminal.
+func newProgress(out io.Writer) *progress {
+	return &progress{out: out, enabled: isTerminal(out), now: time.Now}
+}
+
+// start begins a new sync's line with label ("sync", "day 3/30", ...).
+func (p *progress) start(label string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.label, p.pages, p.agents, p.retries = label, 0, 0, 0
+	p.drawn = time.Time{}
+	p.drawLocked(false)
+}
+
+// done clears the line at the end of a sync.
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+	p.label = ""
+}
+
+// Page is the extract observer's callback after each page.
+func (p *progress) Page(page, agentsSoFar int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pages, p.agents = page, agentsSoFar
+	p.drawLocked(false)
+}
+
+// Retry is the extract observer's callback before a retry.
+func (p *progress) Retry(reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.retries++
+	p.drawLocked(true)
+}
+
+func (p *progress) drawLocked(force bool) {
+	if !p.enabled || p.label == "" {
+		return
+	}
+	now := p.now()
+	if !force && !p.drawn.IsZero() && now.Sub(p.drawn) < progressRedraw {
+		return
+	}
+	p.drawn = now
+	line := fmt.Sprintf("%s: page %d, %d agents fetched", p.label, p.pages, p.agents)
+	if p.retries > 0 {
+		line += fmt.Sprintf(", %d retries", p.retries)
+	}
+	// \r returns to the line's start, ESC[K erases what was there.
+	fmt.Fprintf(p.out, "\r\033[K%s", line)
+	p.line = line
+}
+
+func (p *progress) clearLocked() {
+	if p.line != "" {
+		fmt.Fprint(p.out, "\r\033[K")
+		p.line = ""
+	}
+}
+
+// logWriter returns the writer the logger should use on the same terminal.
+func (p *progress) logWriter() io.Writer {
+	if !p.enabled {
+		return p.out
+	}
+	return progressLogWriter{p}
+}
+
+type progressLogWriter struct{ p *progress }
+
+func (w progressLogWriter) Write(b []byte) (int, error) {
+	p := w.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := p.line
+	p.clearLocked()
+	n, err := p.out.Write(b)
+	if line != "" {
+		fmt.Fprintf(p.out, "\r\033[K%s", line)
+		p.line = line
+	}
+	return n, err
+}

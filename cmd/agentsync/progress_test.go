@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProgressDrawsPagesAndKeepsLogLinesApart(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := &progress{out: &out, enabled: true, now: func() time.Time { return clock }}
+	p.start("sync")
+	p.Page(1, 100)
+	clock = clock.Add(time.Second)
+	p.Page(2, 200)
+	if !strings.HasSuffix(out.String(), "sync: page 2, 200 agents fetched") {
+		t.Fatalf("progress line = %q", out.String())
+	}
+	p.Page(3, 300) // within the redraw interval: not drawn
+	if strings.Contains(out.String(), "page 3") {
+		t.Fatalf("redrawn within %s: %q", progressRedraw, out.String())
+	}
+	p.Retry("throttled") // a retry is always shown
+	if !strings.HasSuffix(out.String(), "page 3, 300 agents fetched, 1 retries") {
+		t.Fatalf("after a retry: %q", out.String())
+	}
+
+	out.Reset()
+	p.logWriter().Write([]byte("level=INFO msg=hello\n"))
+	want := "\r\033[Klevel=INFO msg=hello\n\r\033[Ksync: page 3, 300 agents fetched, 1 retries"
+	if out.String() != want {
+		t.Fatalf("log through progress = %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	p.done()
+	if out.String() != "\r\033[K" {
+		t.Fatalf("done wrote %q, want the line cleared", out.String())
+	}
+}
+
+func TestProgressIsSilentOffATerminal(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	p := newProgress(&out) // a buffer is no terminal
+	p.start("sync")
+	p.Page(1, 100)
+	p.Retry("server error")
+	p.done()
+	if out.Len() != 0 {
+		t.Fatalf("wrote %q to a non-terminal", out.String())
+	}
+	if w := p.logWriter(); w != &out {
+		t.Fatal("logs off a terminal should go straight to the output")
+	}
+}
