@@ -1,0 +1,222 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Client lists the authenticated scan agents of one tenant. Create one per
+// process and reuse it: the rate budget and the token live in it. It is
+// safe for concurrent use.
+type Client struct {
+	cfg    Config
+	ep     endpoints
+	http   *http.Client
+	tokens *tokenCache
+	budget *budget
+	retry  RetryPolicy
+	log    *slog.Logger
+	obs    Observer
+}
+
+// Option changes how New builds a Client.
+type Option func(*options)
+
+type options struct {
+	logger     *slog.Logger
+	httpClient *http.Client
+	observer   Observer
+	rateBudget RateBudget
+	retry      RetryPolicy
+	clock      clock
+}
+
+// WithLogger sets the logger; the default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithHTTPClient sets the HTTP client for token and API requests, for its
+// transport (proxies, TLS settings, a test server's client). Its Timeout
+// is ignored in favour of Config.RequestTimeout.
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) {
+		if c != nil {
+			o.httpClient = c
+		}
+	}
+}
+
+// WithObserver sets the observer of requests, retries, token fetches and
+// pages; the default is NopObserver.
+func WithObserver(obs Observer) Option {
+	return func(o *options) {
+		if obs != nil {
+			o.observer = obs
+		}
+	}
+}
+
+// WithRateBudget replaces DefaultRateBudget: a simulated tenant or a test
+// may lift the limits; nothing talking to Defender should.
+func WithRateBudget(b RateBudget) Option {
+	return func(o *options) { o.rateBudget = b }
+}
+
+// WithRetryPolicy replaces the default retry policy; zero fields keep
+// their defaults. Tests shrink the waits with it.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(o *options) { o.retry = p }
+}
+
+// New checks cfg and builds a Client. An error in cfg, or an unreadable
+// certificate, matches ErrConfig. New makes no request.
+func New(cfg Config, opts ...Option) (*Client, error) {
+	o := options{
+		logger:     slog.New(slog.DiscardHandler),
+		httpClient: http.DefaultClient,
+		observer:   NopObserver{},
+		rateBudget: DefaultRateBudget,
+		clock:      realClock{},
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg = cfg.withDefaults()
+	ep, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	var cert *clientCertificate
+	if cfg.CertificateFile != "" {
+		if cert, err = loadCertificate(cfg.CertificateFile); err != nil {
+			return nil, err
+		}
+		if o.clock.Now().After(cert.notAfter) {
+			o.logger.Warn("the client certificate has expired; Entra will refuse it", "file", cfg.CertificateFile, "not_after", cert.notAfter)
+		}
+	}
+	// Token requests get their own client: same transport, a timeout of
+	// their own, since they run under the token source's long-lived
+	// context rather than a request's.
+	tokenHTTP := &http.Client{Transport: o.httpClient.Transport, Timeout: cfg.RequestTimeout}
+	source := &entraSource{
+		ctx:      context.WithValue(context.Background(), oauth2.HTTPClient, tokenHTTP),
+		clientID: cfg.ClientID,
+		secret:   cfg.ClientSecret,
+		cert:     cert,
+		tokenURL: ep.token.String(),
+		scope:    cfg.Scope,
+		obs:      o.observer,
+		now:      o.clock.Now,
+	}
+	// The API client never follows a timeout of its own: each request
+	// has a context deadline instead, which tells timeouts from
+	// cancellation.
+	apiHTTP := *o.httpClient
+	apiHTTP.Timeout = 0
+	return &Client{
+		cfg:    cfg,
+		ep:     ep,
+		http:   &apiHTTP,
+		tokens: newTokenCache(source),
+		budget: newBudget(o.rateBudget, o.clock),
+		retry:  o.retry.withDefaults(),
+		log:    o.logger,
+		obs:    o.observer,
+	}, nil
+}
+
+// errRequestTimeout is the cause of a request's context when
+// Config.RequestTimeout ran out, as opposed to the caller cancelling.
+var errRequestTimeout = errors.New("request timed out")
+
+// response is one API response, its body read in full.
+type response struct {
+	status      int
+	contentType string
+	retryAfter  string
+	body        []byte
+}
+
+// get makes one authorized GET of u, no retry, and reads the whole body
+// within Config.RequestTimeout and Config.MaxResponseBytes. A transport
+// failure comes back as a *retryable error unless ctx itself ended.
+func (c *Client) get(ctx context.Context, u *url.URL, tok *oauth2.Token) (*response, error) {
+	actx, cancel := context.WithTimeoutCause(ctx, c.cfg.RequestTimeout, errRequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u.Path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	tok.SetAuthHeader(req)
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.obs.APIRequest(0, time.Since(start))
+		return nil, transportError(ctx, actx, u, err)
+	}
+	defer resp.Body.Close()
+	body, err := readBody(resp.Body, c.cfg.MaxResponseBytes)
+	d := time.Since(start)
+	c.obs.APIRequest(resp.StatusCode, d)
+	c.log.Debug("api request", "path", u.Path, "status", resp.StatusCode, "bytes", len(body), "duration", d)
+	if errors.Is(err, ErrResponseTooLarge) {
+		return nil, fmt.Errorf("GET %s: status %d: %w", u.Path, resp.StatusCode, err)
+	}
+	if err != nil {
+		return nil, transportError(ctx, actx, u, err)
+	}
+	return &response{
+		status:      resp.StatusCode,
+		contentType: resp.Header.Get("Content-Type"),
+		retryAfter:  resp.Header.Get("Retry-After"),
+		body:        body,
+	}, nil
+}
+
+// readBody reads all of r, failing with ErrResponseTooLarge past limit.
+func readBody(r io.Reader, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, limit)
+	}
+	return body, nil
+}
+
+// transportError describes a request that got no complete response. The
+// URL is reduced to its path: its query may hold a skip token, and
+// url.Error would quote it whole.
+func transportError(ctx, actx context.Context, u *url.URL, err error) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if context.Cause(actx) == errRequestTimeout {
+		return &retryable{reason: "timeout", err: fmt.Errorf("GET %s: %w", u.Path, errRequestTimeout)}
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return &retryable{reason: "timeout", err: fmt.Errorf("GET %s: %w", u.Path, err)}
+	}
+	return &retryable{reason: "network", err: fmt.Errorf("GET %s: %w", u.Path, err)}
+}

@@ -1,0 +1,114 @@
+package defendertest
+
+import "time"
+
+type faultKind int
+
+const (
+	faultStatus faultKind = iota + 1
+	faultSlow
+	faultTruncate
+	faultHTML
+	faultLoop
+	faultDrop
+)
+
+// Fault is a misbehaviour of the simulated tenant, made with one of the
+// constructors below and added with Tenant.Inject. By default a fault hits
+// the next matching request once; Times, Always and OnPage change that.
+type Fault struct {
+	kind       faultKind
+	token      bool // hits the token endpoint instead of the API
+	status     int
+	retryAfter string
+	retryIn    time.Duration // Retry-After as an HTTP date this far ahead
+	delay      time.Duration
+	times      int // requests left to hit; negative for always
+	page       int // 1-based page it hits; 0 for any
+}
+
+// TooManyRequests answers 429 with the given Retry-After header value (in
+// seconds, or any text; "" sends none).
+func TooManyRequests(retryAfter string) Fault {
+	return Fault{kind: faultStatus, status: 429, retryAfter: retryAfter, times: 1}
+}
+
+// TooManyRequestsFor answers 429 with a Retry-After that is an HTTP date d
+// from the moment of the response.
+func TooManyRequestsFor(d time.Duration) Fault {
+	return Fault{kind: faultStatus, status: 429, retryIn: d, times: 1}
+}
+
+// ServerError answers status (500, 502, 503...) with the API's JSON error.
+func ServerError(status int) Fault {
+	return Fault{kind: faultStatus, status: status, times: 1}
+}
+
+// NotFound answers 404 with the API's JSON error, as /api/machines does
+// for a tenant without machines.
+func NotFound() Fault { return Fault{kind: faultStatus, status: 404, times: 1} }
+
+// Status answers any status with the API's JSON error (403 Forbidden,
+// 400 BadRequest...).
+func Status(status int) Fault { return Fault{kind: faultStatus, status: status, times: 1} }
+
+// Slow waits d before answering normally; it gives up early if the client
+// goes away.
+func Slow(d time.Duration) Fault { return Fault{kind: faultSlow, delay: d, times: 1} }
+
+// TruncatedBody answers 200 with the first half of the page only.
+func TruncatedBody() Fault { return Fault{kind: faultTruncate, times: 1} }
+
+// HTMLPage answers status with an HTML error page, as a gateway or proxy
+// in front of the API does.
+func HTMLPage(status int) Fault { return Fault{kind: faultHTML, status: status, times: 1} }
+
+// NextLinkLoop serves the page normally but with an @odata.nextLink that
+// has lost its query, so that it points back to the first page.
+func NextLinkLoop() Fault { return Fault{kind: faultLoop, times: 1} }
+
+// DropConnection closes the connection without answering.
+func DropConnection() Fault { return Fault{kind: faultDrop, times: 1} }
+
+// TokenServerError makes the token endpoint answer status with an Entra
+// error (AADSTS90033, a transient error).
+func TokenServerError(status int) Fault {
+	return Fault{kind: faultStatus, token: true, status: status, times: 1}
+}
+
+// Times makes f hit the next n matching requests.
+func (f Fault) Times(n int) Fault {
+	f.times = n
+	return f
+}
+
+// Always makes f hit every matching request.
+func (f Fault) Always() Fault {
+	f.times = -1
+	return f
+}
+
+// OnPage makes f hit only requests for page k (from 1).
+func (f Fault) OnPage(k int) Fault {
+	f.page = k
+	return f
+}
+
+// takeFault returns the first fault that matches a request, using one of
+// its hits, or nil. page is 0 for the token endpoint. t.mu must be held.
+func (t *Tenant) takeFault(token bool, page int) *Fault {
+	for i, f := range t.faults {
+		if f.token != token || f.times == 0 || (f.page != 0 && f.page != page) {
+			continue
+		}
+		hit := *f
+		if f.times > 0 {
+			f.times--
+			if f.times == 0 {
+				t.faults = append(t.faults[:i], t.faults[i+1:]...)
+			}
+		}
+		return &hit
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+// Package extract reads the authenticated scan agents of a Microsoft
+// Defender tenant from GET /api/DeviceAuthenticatedScanAgents and streams
+// them as normalized scanagent.Records. It owns everything about the
+// source: Entra ID client credentials (secret or certificate), hosts of the
+// sovereign clouds, paging, Defender's rate limits, retries, and the API's
+// inconsistent JSON.
+//
+// # Normalization
+//
+// The API spells the same field in several casings, and has changed them
+// between versions. A key names a Record field when it matches that field's
+// name compared lower-cased with underscores removed: "machineId",
+// "MachineId" and "machine_id" are all MachineID. The timestamp of the last
+// command is LastCommandExecutionTimestamp in any casing. Keys that name no
+// field go to Record.Extra under the key exactly as sent, with their JSON
+// value.
+//
+// When one object carries a field twice (two casings, or the same key
+// repeated), the last one in the object wins. If the values differ a
+// warning is logged; if they are equal nothing is said.
+//
+// Strings: JSON null and "" are both "not set" (the empty string, stored
+// as NULL). A number where a string is expected is kept as the digits sent
+// (a version sent as 7.1 becomes "7.1"); a boolean, object or array rejects
+// the agent. NUL characters are dropped and invalid UTF-8 is replaced by
+// U+FFFD, in Extra's keys and values too, since PostgreSQL stores neither.
+//
+// Timestamps may carry 0 to 7 (up to 9) fractional digits, 'T' or a space
+// between date and time, and "Z", a numeric offset or no zone (meaning
+// UTC). They are converted to UTC and truncated to microseconds, PostgreSQL's
+// precision. .NET's "never", 0001-01-01T00:00:00Z, is the zero time, as are
+// null and "". A malformed timestamp rejects the agent, with a reason naming
+// the field and the value: keeping the agent with the field empty would
+// record that it was never seen, which is false.
+//
+// A rejected agent (no id, a malformed field) is logged and counted in
+// ListStats.Rejected, and the listing goes on. An id seen twice in one
+// listing is logged and counted in ListStats.Duplicates; both records are
+// handed on and the last one counts.
+//
+// The vendor's published example response ends its array with a trailing
+// comma; such bodies are accepted.
+//
+// # Failures
+//
+// List fails, rather than return a partial listing as if complete, on:
+// a nextLink already followed (ErrNextLinkLoop), more pages than
+// Config.PageCap (ErrPageCap), a body that is not the expected JSON
+// (*BodyError, ErrBadBody), a 404 (ErrNotFound: an empty tenant would make
+// the loader delete every agent), Entra refusing the credentials
+// (*AuthError), and any other 4xx (*APIError). 429s wait for Retry-After;
+// 5xx responses, timeouts and broken connections are retried with
+// exponential backoff, within RetryPolicy's bounds. Every API request,
+// retries included, first waits for the rate budget (RateBudget).
+//
+// No error and no log line ever carries the client secret, the client
+// assertion or a bearer token.
+package extract

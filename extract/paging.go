@@ -1,0 +1,156 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// List streams every scan agent of the tenant to fn, one normalized record
+// at a time, in the order the API lists them, following @odata.nextLink
+// from page to page. Only one page is in memory at a time.
+//
+// An agent without an id, or with a field that cannot be read, is logged
+// and counted in ListStats.Rejected, and the listing goes on. An id seen
+// before in the same listing is counted in ListStats.Duplicates and logged,
+// and the record is still handed to fn: the last one counts.
+//
+// List returns a non-nil error whenever the listing is incomplete: a
+// failed request, a body that is not the expected JSON, a nextLink loop,
+// the page cap, a 404, ctx ending, or an error from fn (wrapped).
+// ListStats tells how far it got. List satisfies scanagent.ListFunc.
+func (c *Client) List(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+	var st scanagent.ListStats
+	seen := make(map[string]struct{})
+	followed := make(map[string]bool)
+	next := c.ep.list
+	c.log.Debug("listing scan agents", "url", next.String())
+	for page := 1; ; page++ {
+		if err := context.Cause(ctx); err != nil {
+			return st, fmt.Errorf("fetch page %d: %w", page, err)
+		}
+		if page > c.cfg.PageCap {
+			return st, fmt.Errorf("fetch page %d: %w (cap %d pages)", page, ErrPageCap, c.cfg.PageCap)
+		}
+		key := next.String()
+		if followed[key] {
+			return st, fmt.Errorf("fetch page %d: %w: %s", page, ErrNextLinkLoop, redactedURL(next))
+		}
+		followed[key] = true
+
+		resp, err := c.fetch(ctx, next, &st)
+		if err != nil {
+			return st, fmt.Errorf("fetch page %d: %w", page, err)
+		}
+		link, err := c.handOn(page, resp, &st, seen, fn)
+		if err != nil {
+			return st, err
+		}
+		st.Pages++
+		c.obs.Page(page, st.Agents)
+		c.log.Debug("page listed", "page", page, "agents_so_far", st.Agents, "more", link != "")
+		if link == "" {
+			break
+		}
+		if next, err = c.nextPage(next, link); err != nil {
+			return st, fmt.Errorf("page %d: %w", page, err)
+		}
+	}
+	return st, nil
+}
+
+// handOn decodes one page and hands its agents to fn, counting them in st
+// and their ids in seen. It returns the page's nextLink.
+func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen map[string]struct{}, fn func(scanagent.Record) error) (nextLink string, err error) {
+	var fnErr error
+	nextLink, err = decodePage(resp.body, func(index int, members []member, notObject string) error {
+		rec, conflicts, reason := normalizeAgent(members)
+		if notObject != "" {
+			reason = notObject
+		}
+		if reason != "" {
+			st.Rejected++
+			c.log.Warn("agent rejected", "page", page, "index", index, "id", rec.ID, "reason", reason)
+			return nil
+		}
+		for _, cf := range conflicts {
+			c.log.Warn("agent sent a field twice with different values; the last one counts",
+				"page", page, "id", rec.ID, "field", cf.field, "first_key", cf.first, "last_key", cf.second)
+		}
+		if _, dup := seen[rec.ID]; dup {
+			st.Duplicates++
+			c.log.Warn("agent id listed twice; the last one counts", "page", page, "id", rec.ID)
+		} else {
+			seen[rec.ID] = struct{}{}
+		}
+		st.Agents++
+		fnErr = fn(rec)
+		return fnErr
+	})
+	switch {
+	case fnErr != nil:
+		return "", fmt.Errorf("page %d: %w", page, fnErr)
+	case err != nil:
+		return "", fmt.Errorf("decode page %d: %w", page, &BodyError{
+			StatusCode:  resp.status,
+			ContentType: resp.contentType,
+			Snippet:     snippet(resp.body, c.cfg.ClientSecret),
+			Err:         err,
+		})
+	}
+	return nextLink, nil
+}
+
+// apiDomains are the parents of every Defender API host. A nextLink may
+// move between them (a regional host answering for the global one), never
+// elsewhere: the bearer token goes wherever the link points.
+var apiDomains = []string{".security.microsoft.com", ".securitycenter.microsoft.com", ".securitycenter.microsoft.us"}
+
+// nextPage resolves an @odata.nextLink against the current page and checks
+// that the token may follow it.
+func (c *Client) nextPage(current *url.URL, link string) (*url.URL, error) {
+	u, err := current.Parse(link)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadNextLink, errors.Unwrap(err))
+	}
+	u.Fragment = ""
+	api := c.ep.list
+	if u.Scheme == api.Scheme && strings.EqualFold(u.Host, api.Host) {
+		return u, nil
+	}
+	if u.Scheme == "https" && isAPIHost(u.Hostname()) && isAPIHost(api.Hostname()) {
+		return u, nil
+	}
+	return nil, fmt.Errorf("%w: it points to %s://%s, not to the API host %s", ErrBadNextLink, u.Scheme, u.Host, api.Host)
+}
+
+func isAPIHost(host string) bool {
+	host = strings.ToLower(host)
+	for _, d := range apiDomains {
+		if strings.HasSuffix(host, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactedURL shows a URL in an error without its query values, which may
+// be skip tokens: the parameter names are enough to see a lost query.
+func redactedURL(u *url.URL) string {
+	s := u.Scheme + "://" + u.Host + u.EscapedPath()
+	if u.RawQuery == "" {
+		return s
+	}
+	q := u.Query()
+	names := make([]string, 0, len(q))
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		names = append(names, name+"=…")
+	}
+	return s + "?" + strings.Join(names, "&")
+}
