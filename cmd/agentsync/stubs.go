@@ -18,9 +18,8 @@ func notImplemented(name string) func(context.Context, *app, []string) int {
 }
 
 var (
-	runSync     = notImplemented("sync")
-	runDaemon   = notImplemented("run")
-	runFetch    = notImplemented("fetch")
-	runDemo     = notImplemented("demo")
-	runSimulate = notImplemented("simulate")
+	runSync   = notImplemented("sync")
+	runDaemon = notImplemented("run")
+	runFetch  = notImplemented("fetch")
+	runDemo   = notImplemented("demo")
 )
