@@ -1,0 +1,70 @@
+package load
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrSyncInProgress is returned by Sync when another sync of the same tenant
+// holds the tenant's lock, in this process or any other. Nothing was written.
+var ErrSyncInProgress = errors.New("another sync of this tenant is running")
+
+// ErrClockBehind is returned when the clock reads a time at or before the
+// fetch time of the tenant's latest successful sync: history ranges must
+// move forward, so the sync refuses to run.
+var ErrClockBehind = errors.New("clock is at or before the latest successful sync of this tenant")
+
+// DatabaseError is an error reported by PostgreSQL, described without the
+// driver's types so that callers need not import pgx.
+type DatabaseError struct {
+	Code       string // SQLSTATE, e.g. 23505
+	Message    string
+	Detail     string
+	Constraint string
+	Table      string
+	Err        error // the driver's error
+}
+
+func (e *DatabaseError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Message)
+	if e.Constraint != "" {
+		fmt.Fprintf(&b, " (constraint %s)", e.Constraint)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, ": %s", e.Detail)
+	}
+	fmt.Fprintf(&b, " [SQLSTATE %s]", e.Code)
+	return b.String()
+}
+
+func (e *DatabaseError) Unwrap() error { return e.Err }
+
+// interpretError turns a PostgreSQL error into a *DatabaseError and leaves
+// every other error as it is.
+func interpretError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return &DatabaseError{
+			Code:       pgErr.Code,
+			Message:    pgErr.Message,
+			Detail:     pgErr.Detail,
+			Constraint: pgErr.ConstraintName,
+			Table:      pgErr.TableName,
+			Err:        err,
+		}
+	}
+	return err
+}
+
+// FetchError reports that the listing of agents failed, so the sync
+// applied nothing. It wraps the extractor's error.
+type FetchError struct {
+	Err error
+}
+
+func (e *FetchError) Error() string { return "fetch: " + e.Err.Error() }
+func (e *FetchError) Unwrap() error { return e.Err }

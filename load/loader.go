@@ -1,0 +1,202 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// Defaults of the mass-deletion guard: deletions are withheld when one sync
+// would mark more than half of the active agents deleted, and more than 10.
+const (
+	DefaultMaxDeletedFraction = 0.5
+	DefaultMaxDeletedCount    = 10
+)
+
+// Config configures a Loader. Zero values take the defaults; New fills them
+// in and validates.
+type Config struct {
+	// TenantID is the Entra tenant whose agents are loaded. It is stored
+	// trimmed and in lower case, so "Contoso.com" and "contoso.com" are one.
+	TenantID string
+	// Logger receives the loader's messages; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil. Every change a sync records
+	// carries the time Now returns when the fetch starts.
+	Now func() time.Time
+	// Worker names this process in sync_runs.worker; host:pid when empty.
+	Worker string
+	// MaxDeletedFraction and MaxDeletedCount configure the mass-deletion
+	// guard: a sync that would mark more than MaxDeletedFraction of the
+	// active agents deleted and more than MaxDeletedCount of them withholds
+	// its deletions (and applies everything else). Zero means the default.
+	MaxDeletedFraction float64
+	MaxDeletedCount    int
+	// AllowMassDeletion disables the guard, for a sync the operator knows
+	// is right (the tenant really lost most of its agents).
+	AllowMassDeletion bool
+}
+
+// Loader syncs the agents of one tenant into PostgreSQL.
+type Loader struct {
+	pool    *pgxpool.Pool
+	cfg     Config
+	lockKey int64
+}
+
+// New returns a Loader for cfg.TenantID writing through pool.
+func New(pool *pgxpool.Pool, cfg Config) (*Loader, error) {
+	if pool == nil {
+		return nil, errors.New("load: nil pool")
+	}
+	cfg.TenantID = strings.ToLower(strings.TrimSpace(cfg.TenantID))
+	if cfg.TenantID == "" {
+		return nil, errors.New("load: tenant id is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Worker == "" {
+		host, _ := os.Hostname()
+		cfg.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if cfg.MaxDeletedFraction == 0 {
+		cfg.MaxDeletedFraction = DefaultMaxDeletedFraction
+	}
+	if cfg.MaxDeletedCount == 0 {
+		cfg.MaxDeletedCount = DefaultMaxDeletedCount
+	}
+	if cfg.MaxDeletedFraction < 0 || cfg.MaxDeletedFraction > 1 {
+		return nil, fmt.Errorf("load: max deleted fraction %v is not between 0 and 1", cfg.MaxDeletedFraction)
+	}
+	if cfg.MaxDeletedCount < 0 {
+		return nil, fmt.Errorf("load: max deleted count %d is negative", cfg.MaxDeletedCount)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("agentsync sync " + cfg.TenantID))
+	return &Loader{pool: pool, cfg: cfg, lockKey: int64(h.Sum64())}, nil
+}
+
+// TenantID returns the tenant as stored.
+func (l *Loader) TenantID() string { return l.cfg.TenantID }
+
+// Result describes one sync.
+type Result struct {
+	RunID     int64
+	FetchedAt time.Time
+	Duration  time.Duration
+	// Seen counts the distinct agents of the listing; the others count how
+	// they were applied. Inserted+Changed+Unchanged == Seen.
+	Seen, Inserted, Changed, Unchanged int
+	// Deleted counts agents marked deleted; DeletionsWithheld counts the
+	// missing agents the guard kept active instead.
+	Deleted, DeletionsWithheld int
+	// Rejected and APIRequests come from the extractor's statistics.
+	Rejected, APIRequests int
+	// Duplicates counts records whose id repeated within the listing.
+	Duplicates int
+}
+
+// Sync fetches one complete listing with list and applies it in one
+// transaction. It returns ErrSyncInProgress, having written nothing, when
+// another sync of the tenant is running. On any other error every data
+// change is rolled back and the run is recorded as failed.
+func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, error) {
+	start := time.Now()
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("acquire connection: %w", interpretError(err))
+	}
+	defer conn.Release()
+
+	// The lock, the run row and the data transaction share one connection:
+	// if it dies, the lock goes with the transaction it protects.
+	locked, err := tryLock(ctx, conn.Conn(), l.lockKey)
+	if err != nil {
+		return Result{}, err
+	}
+	if !locked {
+		return Result{}, ErrSyncInProgress
+	}
+	defer l.unlock(ctx, conn)
+
+	if err := l.abandonRuns(ctx, conn.Conn()); err != nil {
+		return Result{}, err
+	}
+	runID, err := l.startRun(ctx, conn.Conn())
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := l.apply(ctx, conn.Conn(), runID, list)
+	res.RunID = runID
+	res.Duration = time.Since(start)
+	if err != nil {
+		l.failRun(ctx, runID, res, err)
+		return res, err
+	}
+	return res, nil
+}
+
+// unlock releases the tenant lock even when ctx is cancelled. A connection
+// whose unlock failed is closed, so that it never returns to the pool still
+// holding the lock.
+func (l *Loader) unlock(ctx context.Context, conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := unlock(ctx, conn.Conn(), l.lockKey); err != nil {
+		l.cfg.Logger.Warn("release tenant lock; closing the connection instead", "tenant", l.cfg.TenantID, "error", err)
+		_ = conn.Conn().Close(ctx)
+	}
+}
+
+// apply runs the data transaction of one sync.
+func (l *Loader) apply(ctx context.Context, conn *pgx.Conn, runID int64, list scanagent.ListFunc) (Result, error) {
+	var res Result
+	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
+	res.FetchedAt = fetchedAt
+	if err := l.checkClock(ctx, conn, fetchedAt); err != nil {
+		return res, err
+	}
+
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("begin: %w", interpretError(err))
+	}
+	defer func() {
+		// A no-op after Commit; after a failure, it must run even when ctx
+		// is cancelled.
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+	}()
+
+	stats, err := stage(ctx, tx, list)
+	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
+	if err != nil {
+		return res, err
+	}
+	counts, err := l.applyStaged(ctx, tx, runID, fetchedAt)
+	if err != nil {
+		return res, err
+	}
+	res.Seen, res.Inserted, res.Changed, res.Unchanged = counts.seen, counts.inserted, counts.changed, counts.unchanged
+	res.Deleted, res.DeletionsWithheld = counts.deleted, counts.withheld
+	if err := l.finishRun(ctx, tx, runID, res); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("commit: %w", interpretError(err))
+	}
+	return res, nil
+}

@@ -1,0 +1,643 @@
+package load_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+const tenant = "contoso.onmicrosoft.com"
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// clock is a settable test clock; every read during one sync returns the
+// same instant, and tests advance it between syncs.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
+}
+
+type fixture struct {
+	pool   *pgxpool.Pool
+	loader *load.Loader
+	clock  *clock
+	logs   *bytes.Buffer
+}
+
+func setup(t testing.TB, mutate ...func(*load.Config)) *fixture {
+	t.Helper()
+	f := &fixture{pool: dbtest.Pool(t), clock: &clock{now: t0}, logs: &bytes.Buffer{}}
+	cfg := load.Config{
+		TenantID: tenant,
+		Logger:   slog.New(slog.NewTextHandler(&lockedWriter{w: f.logs}, nil)),
+		Now:      f.clock.Now,
+		Worker:   "test",
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	l, err := load.New(f.pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.loader = l
+	return f
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
+
+// listOf is a complete listing of records.
+func listOf(records ...scanagent.Record) scanagent.ListFunc {
+	return func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		stats := scanagent.ListStats{Requests: 1, Pages: 1}
+		for _, r := range records {
+			if err := ctx.Err(); err != nil {
+				return stats, err
+			}
+			if err := fn(r); err != nil {
+				return stats, err
+			}
+			stats.Agents++
+		}
+		return stats, nil
+	}
+}
+
+// failingList yields records and then fails, like a fetch whose later page
+// broke.
+func failingList(err error, records ...scanagent.Record) scanagent.ListFunc {
+	return func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		stats, lerr := listOf(records...)(ctx, fn)
+		if lerr != nil {
+			return stats, lerr
+		}
+		return stats, err
+	}
+}
+
+func agent(i int) scanagent.Record {
+	return scanagent.Record{
+		ID:                     fmt.Sprintf("47df41a0-0000-4fd6-bbea-%012d_%08x", i, i*7919),
+		MachineID:              fmt.Sprintf("machine%04d", i),
+		ComputerDNSName:        fmt.Sprintf("scanner-%03d.contoso.local", i),
+		AssignedApplicationID:  "9E0FA0EB-0A51-4357-9C87-C21BFBE07571",
+		ScannerSoftwareVersion: "7.1.1",
+		MDEClientVersion:       "10.8295.22621.1010",
+		LastSeen:               t0.Add(-time.Duration(i) * time.Minute),
+		LastCommandExecutionAt: t0.Add(-time.Duration(i) * time.Hour),
+	}
+}
+
+func agents(n int) []scanagent.Record {
+	out := make([]scanagent.Record, n)
+	for i := range out {
+		out[i] = agent(i)
+	}
+	return out
+}
+
+func (f *fixture) sync(t testing.TB, list scanagent.ListFunc) load.Result {
+	t.Helper()
+	res, err := f.loader.Sync(context.Background(), list)
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	return res
+}
+
+func (f *fixture) count(t testing.TB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := f.pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// dataTables are the tables a failed or no-op sync must leave untouched.
+var dataTables = []string{"agent_state", "scan_agent_history", "agent_observation", "withheld_deletions"}
+
+// snapshot renders every row of the data tables with its row version
+// (xmin) and position (ctid): equal snapshots mean no row was inserted,
+// updated or deleted, not even rewritten with the same values.
+func (f *fixture) snapshot(t testing.TB) string {
+	t.Helper()
+	var b strings.Builder
+	for _, table := range dataTables {
+		rows, err := f.pool.Query(context.Background(),
+			fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM defender.%s t ORDER BY t.ctid`, table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "-- %s\n", table)
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+type runRow struct {
+	Status                                                string
+	Seen, Inserted, Changed, Unchanged, Deleted, Withheld int
+	Rejected, Requests                                    int
+	Error                                                 *string
+}
+
+func (f *fixture) run(t testing.TB, runID int64) runRow {
+	t.Helper()
+	var r runRow
+	err := f.pool.QueryRow(context.Background(), `
+		SELECT status, agents_seen, agents_inserted, agents_changed, agents_unchanged,
+		       agents_deleted, deletions_withheld, agents_rejected, api_requests, error
+		  FROM defender.sync_runs WHERE run_id = $1`, runID).Scan(
+		&r.Status, &r.Seen, &r.Inserted, &r.Changed, &r.Unchanged, &r.Deleted, &r.Withheld, &r.Rejected, &r.Requests, &r.Error)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestNewConfigValidation(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.Pool(t)
+	for _, cfg := range []load.Config{
+		{},
+		{TenantID: "  "},
+		{TenantID: "t", MaxDeletedFraction: 1.5},
+		{TenantID: "t", MaxDeletedCount: -1},
+	} {
+		if _, err := load.New(pool, cfg); err == nil {
+			t.Errorf("New(%+v) succeeded, want an error", cfg)
+		}
+	}
+	l, err := load.New(pool, load.Config{TenantID: " Contoso.COM "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.TenantID() != "contoso.com" {
+		t.Errorf("tenant = %q, want it trimmed and lower case", l.TenantID())
+	}
+}
+
+func TestSyncInsertsNewAgents(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(5)
+	recs[4].LastSeen, recs[4].LastCommandExecutionAt = time.Time{}, time.Time{} // never seen
+	recs[3].Extra = map[string]json.RawMessage{"OsPlatform": json.RawMessage(`"Windows11"`)}
+
+	res := f.sync(t, listOf(recs...))
+	if res.Seen != 5 || res.Inserted != 5 || res.Changed != 0 || res.Unchanged != 0 || res.Deleted != 0 {
+		t.Fatalf("result = %+v", res)
+	}
+	if got := f.run(t, res.RunID); got.Status != "succeeded" || got.Inserted != 5 || got.Seen != 5 || got.Requests != 1 {
+		t.Fatalf("run row = %+v", got)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE deleted_at IS NULL AND first_seen_at = $1 AND last_synced_at = $1`, t0); n != 5 {
+		t.Errorf("active agents first seen and synced at t0 = %d, want 5", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history WHERE valid_from = $1 AND valid_to IS NULL`, t0); n != 5 {
+		t.Errorf("open history rows = %d, want 5", n)
+	}
+	// The agent with neither timestamp has nothing to observe.
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_observations WHERE observed_at = $1`, t0); n != 4 {
+		t.Errorf("observations = %d, want 4", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE extra = '{"OsPlatform": "Windows11"}'::jsonb`); n != 1 {
+		t.Errorf("agents with the extra field = %d, want 1", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE last_seen IS NULL AND last_command_execution_at IS NULL`); n != 1 {
+		t.Errorf("agents never seen = %d, want 1 (stored as NULL)", n)
+	}
+}
+
+func TestSyncChangedAndUnchangedAgents(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(4)
+	f.sync(t, listOf(recs...))
+	before := f.snapshot(t)
+
+	t1 := f.clock.Advance(time.Hour)
+	recs[0].MDEClientVersion = "10.8295.22621.1195"      // descriptive: history
+	recs[1].LastSeen = recs[1].LastSeen.Add(time.Minute) // volatile: observation only
+	res := f.sync(t, listOf(recs...))
+	if res.Seen != 4 || res.Inserted != 0 || res.Changed != 2 || res.Unchanged != 2 {
+		t.Fatalf("result = %+v", res)
+	}
+
+	var oldTo, newFrom time.Time
+	var oldVersion, newVersion string
+	err := f.pool.QueryRow(context.Background(), `
+		SELECT o.valid_to, o.mde_client_version, n.valid_from, n.mde_client_version
+		  FROM defender.scan_agent_history o
+		  JOIN defender.scan_agent_history n ON n.agent_id = o.agent_id AND n.valid_to IS NULL
+		 WHERE o.agent_id = $1 AND o.valid_to IS NOT NULL`, recs[0].ID).Scan(&oldTo, &oldVersion, &newFrom, &newVersion)
+	if err != nil {
+		t.Fatalf("history of the upgraded agent: %v", err)
+	}
+	if !oldTo.Equal(t1) || !newFrom.Equal(t1) || oldVersion != "10.8295.22621.1010" || newVersion != "10.8295.22621.1195" {
+		t.Errorf("history: old %s until %s, new %s from %s; want the switch at %s", oldVersion, oldTo, newVersion, newFrom, t1)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history WHERE agent_id = $1`, recs[1].ID); n != 1 {
+		t.Errorf("history rows of the agent whose lastSeen moved = %d, want 1", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_observations WHERE observed_at = $1`, t1); n != 1 {
+		t.Errorf("observations of the second sync = %d, want 1", n)
+	}
+	var lastSeen time.Time
+	if err := f.pool.QueryRow(context.Background(), `SELECT last_seen FROM defender.scan_agents WHERE agent_id = $1`, recs[1].ID).Scan(&lastSeen); err != nil || !lastSeen.Equal(recs[1].LastSeen) {
+		t.Errorf("current last_seen = %s (%v), want %s", lastSeen, err, recs[1].LastSeen)
+	}
+
+	// The two unchanged agents kept their row versions.
+	after := f.snapshot(t)
+	for _, r := range recs[2:] {
+		if !sameLines(before, after, r.ID) {
+			t.Errorf("unchanged agent %s was rewritten", r.ID)
+		}
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE last_synced_at = $1`, t1); n != 4 {
+		t.Errorf("agents last synced by the second run = %d, want 4 (derived, not written)", n)
+	}
+}
+
+// sameLines reports whether the snapshot lines mentioning id are equal.
+func sameLines(a, b, id string) bool {
+	pick := func(s string) string {
+		var out []string
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, id) {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	return pick(a) != "" && pick(a) == pick(b)
+}
+
+func TestTimestampsCompareAtMicroseconds(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	r := agent(1)
+	r.LastSeen = time.Date(2022, 12, 19, 20, 29, 4, 824244900, time.UTC) // 7 digits: .8242449
+	f.sync(t, listOf(r))
+	before := f.snapshot(t)
+	f.clock.Advance(time.Hour)
+	r.LastSeen = time.Date(2022, 12, 19, 20, 29, 4, 824244999, time.UTC) // same microsecond
+	res := f.sync(t, listOf(r))
+	if res.Unchanged != 1 || res.Changed != 0 {
+		t.Fatalf("result = %+v, want the agent unchanged", res)
+	}
+	if after := f.snapshot(t); after != before {
+		t.Fatalf("a sub-microsecond difference wrote rows:\n%s\n---\n%s", before, after)
+	}
+}
+
+func TestResyncOfIdenticalDataWritesNothing(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(50)
+	recs[7].Extra = map[string]json.RawMessage{"b": json.RawMessage(`2`), "a": json.RawMessage(`{"x":[1,2]}`)}
+	f.sync(t, listOf(recs...))
+	before := f.snapshot(t)
+	f.clock.Advance(time.Hour)
+	res := f.sync(t, listOf(recs...))
+	if res.Unchanged != 50 || res.Changed+res.Inserted+res.Deleted != 0 {
+		t.Fatalf("result = %+v", res)
+	}
+	if after := f.snapshot(t); after != before {
+		t.Fatal("an identical resync changed rows of the data tables")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded'`); n != 2 {
+		t.Fatalf("succeeded runs = %d, want 2", n)
+	}
+}
+
+func TestVanishedAndReturningAgents(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(4)
+	f.sync(t, listOf(recs...))
+
+	t1 := f.clock.Advance(time.Hour)
+	res := f.sync(t, listOf(recs[:3]...))
+	if res.Deleted != 1 || res.Unchanged != 3 {
+		t.Fatalf("result = %+v, want one deleted", res)
+	}
+	var deletedAt, lastSynced time.Time
+	if err := f.pool.QueryRow(context.Background(), `SELECT deleted_at, last_synced_at FROM defender.scan_agents WHERE agent_id = $1`, recs[3].ID).Scan(&deletedAt, &lastSynced); err != nil {
+		t.Fatal(err)
+	}
+	if !deletedAt.Equal(t1) || !lastSynced.Equal(t0) {
+		t.Errorf("vanished agent: deleted_at %s, last_synced_at %s; want %s and %s", deletedAt, lastSynced, t1, t0)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history WHERE agent_id = $1 AND valid_to IS NULL`, recs[3].ID); n != 0 {
+		t.Errorf("vanished agent still has an open history row")
+	}
+
+	t2 := f.clock.Advance(time.Hour)
+	res = f.sync(t, listOf(recs...))
+	if res.Changed != 1 || res.Unchanged != 3 || res.Deleted != 0 {
+		t.Fatalf("result = %+v, want the returning agent counted as changed", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE agent_id = $1 AND deleted_at IS NULL AND last_synced_at = $2`, recs[3].ID, t2); n != 1 {
+		t.Errorf("returned agent is not active and synced at %s", t2)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history WHERE agent_id = $1 AND valid_from = $2 AND valid_to IS NULL`, recs[3].ID, t2); n != 1 {
+		t.Errorf("returned agent has no new open history row")
+	}
+	var events []string
+	rows, err := f.pool.Query(context.Background(), `
+		SELECT attribute || ':' || coalesce(old_value, '') || '>' || coalesce(new_value, '')
+		  FROM defender.scan_agent_changes WHERE agent_id = $1 ORDER BY changed_at`, recs[3].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	want := []string{"agent:>first seen", "agent:active>deleted", "agent:deleted>returned"}
+	if strings.Join(events, ",") != strings.Join(want, ",") {
+		t.Errorf("changes = %v, want %v", events, want)
+	}
+}
+
+func TestMassVanishIsWithheld(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(30)
+	f.sync(t, listOf(recs...))
+
+	t1 := f.clock.Advance(time.Hour)
+	recs[0].ScannerSoftwareVersion = "7.6.0.0"
+	res := f.sync(t, listOf(recs[:5]...)) // 25 of 30 missing: > 50% and > 10
+	if res.Deleted != 0 || res.DeletionsWithheld != 25 || res.Changed != 1 {
+		t.Fatalf("result = %+v, want 25 deletions withheld and the change applied", res)
+	}
+	if got := f.run(t, res.RunID); got.Withheld != 25 || got.Deleted != 0 || got.Status != "succeeded" {
+		t.Fatalf("run row = %+v", got)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE deleted_at IS NULL`); n != 30 {
+		t.Errorf("active agents = %d, want all 30 kept", n)
+	}
+	if !strings.Contains(f.logs.String(), "deletions withheld") {
+		t.Errorf("no warning logged; logs:\n%s", f.logs)
+	}
+	// The withheld agents were not returned by this run: last_synced_at
+	// stays at the previous run.
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE last_synced_at = $1`, t0); n != 25 {
+		t.Errorf("agents last synced at t0 = %d, want 25", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents_as_of($1)`, t1); n != 5 {
+		t.Errorf("scan_agents_as_of(t1) = %d agents, want the 5 the run saw", n)
+	}
+
+	// Allowing it once applies the deletions.
+	g := setup(t, func(c *load.Config) { c.AllowMassDeletion = true })
+	g.sync(t, listOf(recs...))
+	g.clock.Advance(time.Hour)
+	if res := g.sync(t, listOf(recs[:5]...)); res.Deleted != 25 || res.DeletionsWithheld != 0 {
+		t.Fatalf("with AllowMassDeletion: result = %+v, want 25 deleted", res)
+	}
+
+	// Under either limit, deletions go ahead: 10 of 30 is not > 50%.
+	h := setup(t)
+	h.sync(t, listOf(recs...))
+	h.clock.Advance(time.Hour)
+	if res := h.sync(t, listOf(recs[:20]...)); res.Deleted != 10 || res.DeletionsWithheld != 0 {
+		t.Fatalf("10 of 30 missing: result = %+v, want 10 deleted", res)
+	}
+}
+
+func TestFailedSyncChangesNothingButSyncRuns(t *testing.T) {
+	t.Parallel()
+	recs := agents(20)
+	changed := agents(20)
+	changed[0].MDEClientVersion = "10.8295.22621.1195"
+	changed[1].LastSeen = changed[1].LastSeen.Add(time.Hour)
+	bad := changed[2]
+	bad.ComputerDNSName = "bad\x00name"
+
+	cases := []struct {
+		name    string
+		list    func(cancel context.CancelFunc) scanagent.ListFunc
+		wantErr func(error) bool
+	}{
+		{"fetch fails mid-stream", func(context.CancelFunc) scanagent.ListFunc {
+			return failingList(errors.New("page 3: 503 Service Unavailable"), changed[:10]...)
+		}, func(err error) bool {
+			var fe *load.FetchError
+			return errors.As(err, &fe) && strings.Contains(err.Error(), "page 3")
+		}},
+		{"fetch fails after the last record", func(context.CancelFunc) scanagent.ListFunc {
+			return failingList(errors.New("nextLink loop"), changed[:15]...)
+		}, func(err error) bool { return strings.Contains(err.Error(), "nextLink loop") }},
+		{"unstorable record", func(context.CancelFunc) scanagent.ListFunc {
+			return listOf(append(changed[:2:2], bad)...)
+		}, func(err error) bool { return strings.Contains(err.Error(), "computer_dns_name") }},
+		{"cancelled mid-stream", func(cancel context.CancelFunc) scanagent.ListFunc {
+			return func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+				for i, r := range changed {
+					if i == 5 {
+						cancel()
+					}
+					if err := ctx.Err(); err != nil {
+						return scanagent.ListStats{}, err
+					}
+					if err := fn(r); err != nil {
+						return scanagent.ListStats{}, err
+					}
+				}
+				return scanagent.ListStats{}, nil
+			}
+		}, func(err error) bool { return errors.Is(err, context.Canceled) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			f.sync(t, listOf(recs...))
+			f.clock.Advance(time.Hour)
+			f.sync(t, listOf(recs[:18]...)) // two deleted, for a richer state
+			before := f.snapshot(t)
+
+			f.clock.Advance(time.Hour)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			res, err := f.loader.Sync(ctx, tc.list(cancel))
+			if err == nil || !tc.wantErr(err) {
+				t.Fatalf("sync error = %v", err)
+			}
+			if after := f.snapshot(t); after != before {
+				t.Fatalf("failed sync changed data:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+			got := f.run(t, res.RunID)
+			if got.Status != "failed" || got.Error == nil || *got.Error == "" {
+				t.Fatalf("run row = %+v, want failed with its error", got)
+			}
+			// The next sync still works and sees the previous state.
+			f.clock.Advance(time.Hour)
+			if res := f.sync(t, listOf(recs[:18]...)); res.Unchanged != 18 {
+				t.Fatalf("sync after the failure: %+v", res)
+			}
+		})
+	}
+}
+
+func TestConcurrentSyncsOfOneTenantNeverOverlap(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	other, err := load.New(f.pool, load.Config{TenantID: tenant, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseFirst := func() { releaseOnce.Do(func() { close(release) }) }
+	defer releaseFirst() // also when the test fails early
+	slow := func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		close(inside)
+		<-release
+		return listOf(agents(3)...)(ctx, fn)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.loader.Sync(context.Background(), slow)
+		done <- err
+	}()
+	<-inside
+	if _, err := other.Sync(context.Background(), listOf(agents(3)...)); !errors.Is(err, load.ErrSyncInProgress) {
+		t.Fatalf("second sync while the first runs: err = %v, want ErrSyncInProgress", err)
+	}
+	// Another tenant is not blocked.
+	third, err := load.New(f.pool, load.Config{TenantID: "fabrikam.com", Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := third.Sync(context.Background(), listOf(agents(2)...)); err != nil {
+		t.Fatalf("sync of another tenant: %v", err)
+	}
+	releaseFirst()
+	if err := <-done; err != nil {
+		t.Fatalf("first sync: %v", err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE tenant_id = $1`, tenant); n != 1 {
+		t.Fatalf("runs of the tenant = %d, want 1 (the skipped sync records none)", n)
+	}
+	// Once the first finished, the lock is free again.
+	f.clock.Advance(time.Hour)
+	if _, err := other.Sync(context.Background(), listOf(agents(3)...)); err != nil {
+		t.Fatalf("sync after the first finished: %v", err)
+	}
+}
+
+func TestAbandonedRunIsMarkedFailed(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	_, err := f.pool.Exec(context.Background(), `
+		INSERT INTO defender.sync_runs (tenant_id, started_at, worker) VALUES ($1, $2, 'crashed:1')`,
+		tenant, t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sync(t, listOf(agents(2)...))
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE worker = 'crashed:1' AND status = 'failed' AND error LIKE 'abandoned%'`); n != 1 {
+		t.Fatal("the run left running by a stopped process was not marked failed")
+	}
+}
+
+func TestClockBehindIsRefused(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.sync(t, listOf(agents(2)...))
+	f.clock.Advance(-time.Minute)
+	_, err := f.loader.Sync(context.Background(), listOf(agents(2)...))
+	if !errors.Is(err, load.ErrClockBehind) {
+		t.Fatalf("err = %v, want ErrClockBehind", err)
+	}
+}
+
+func TestDuplicateIDsKeepTheLast(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	first, last := agent(1), agent(1)
+	first.MDEClientVersion = "10.0.0.1"
+	last.MDEClientVersion = "10.0.0.2"
+	res := f.sync(t, listOf(first, agent(2), last))
+	if res.Seen != 2 || res.Inserted != 2 {
+		t.Fatalf("result = %+v", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE mde_client_version = '10.0.0.2'`); n != 1 {
+		t.Fatal("the last record of a duplicated id did not win")
+	}
+}
+
+func TestLastRun(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	if _, ok, err := f.loader.LastRun(context.Background()); ok || err != nil {
+		t.Fatalf("LastRun on an empty database: ok %v, err %v", ok, err)
+	}
+	res := f.sync(t, listOf(agents(1)...))
+	run, ok, err := f.loader.LastRun(context.Background())
+	if err != nil || !ok || run.RunID != res.RunID || run.Status != "succeeded" || !run.FetchedAt.Equal(t0) {
+		t.Fatalf("LastRun = %+v, %v, %v", run, ok, err)
+	}
+	f.clock.Advance(time.Hour)
+	if _, err := f.loader.Sync(context.Background(), failingList(errors.New("boom"))); err == nil {
+		t.Fatal("failing sync succeeded")
+	}
+	run, _, _ = f.loader.LastRun(context.Background())
+	if run.Status != "failed" || !strings.Contains(run.Error, "boom") {
+		t.Fatalf("LastRun after a failure = %+v", run)
+	}
+}

@@ -1,0 +1,140 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// abandonedRunError is the error recorded on a run whose process stopped
+// before finishing it.
+const abandonedRunError = "abandoned: the process running this sync stopped before it finished"
+
+// abandonRuns marks failed the runs of the tenant left running by a process
+// that died. Only called while holding the tenant's lock, so no live sync of
+// the tenant can be running.
+func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn) error {
+	tag, err := conn.Exec(ctx, `
+		UPDATE defender.sync_runs
+		   SET status = 'failed', finished_at = greatest($2, started_at), error = $3
+		 WHERE tenant_id = $1 AND status = 'running'`,
+		l.cfg.TenantID, l.cfg.Now().UTC(), abandonedRunError)
+	if err != nil {
+		return fmt.Errorf("mark abandoned runs: %w", interpretError(err))
+	}
+	if n := tag.RowsAffected(); n > 0 {
+		l.cfg.Logger.Warn("marked runs left running by a stopped process as failed", "tenant", l.cfg.TenantID, "runs", n)
+	}
+	return nil
+}
+
+// startRun records the run as running, committed at once so that it is
+// visible while the sync goes on.
+func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	var runID int64
+	err := conn.QueryRow(ctx, `
+		INSERT INTO defender.sync_runs (tenant_id, started_at, worker)
+		VALUES ($1, $2, $3)
+		RETURNING run_id`,
+		l.cfg.TenantID, l.cfg.Now().UTC(), l.cfg.Worker).Scan(&runID)
+	if err != nil {
+		return 0, fmt.Errorf("record run start: %w", interpretError(err))
+	}
+	return runID, nil
+}
+
+// checkClock refuses a fetch time at or before the latest successful run's:
+// history ranges and as-of queries rely on fetch times moving forward.
+func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.Time) error {
+	var latest *time.Time
+	err := conn.QueryRow(ctx, `
+		SELECT max(fetched_at) FROM defender.sync_runs
+		 WHERE tenant_id = $1 AND status = 'succeeded'`, l.cfg.TenantID).Scan(&latest)
+	if err != nil {
+		return fmt.Errorf("read latest run: %w", interpretError(err))
+	}
+	if latest != nil && !fetchedAt.After(*latest) {
+		return fmt.Errorf("%w: now %s, latest sync %s", ErrClockBehind,
+			fetchedAt.Format(time.RFC3339Nano), latest.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// finishRun records success inside the data transaction, so the run is
+// succeeded exactly when its data is committed.
+func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Result) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE defender.sync_runs
+		   SET status = 'succeeded', fetched_at = $2, finished_at = greatest($3::timestamptz, $2::timestamptz),
+		       agents_seen = $4, agents_inserted = $5, agents_changed = $6, agents_unchanged = $7,
+		       agents_deleted = $8, deletions_withheld = $9, agents_rejected = $10, api_requests = $11
+		 WHERE run_id = $1`,
+		runID, res.FetchedAt, l.cfg.Now().UTC(),
+		res.Seen, res.Inserted, res.Changed, res.Unchanged,
+		res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests)
+	if err != nil {
+		return fmt.Errorf("record run result: %w", interpretError(err))
+	}
+	return nil
+}
+
+// failRun records a failed run after its transaction rolled back. It uses a
+// fresh connection and ignores cancellation: the connection of the sync may
+// have been closed by the cancellation, and the failure must be recorded.
+func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var fetchedAt *time.Time
+	if !res.FetchedAt.IsZero() {
+		fetchedAt = &res.FetchedAt
+	}
+	_, err := l.pool.Exec(ctx, `
+		UPDATE defender.sync_runs
+		   SET status = 'failed', finished_at = greatest($2, started_at),
+		       fetched_at = $3, error = $4,
+		       agents_rejected = $5, api_requests = $6
+		 WHERE run_id = $1 AND status = 'running'`,
+		runID, l.cfg.Now().UTC(), fetchedAt, cause.Error(), res.Rejected, res.APIRequests)
+	if err != nil {
+		l.cfg.Logger.Error("record failed run", "run_id", runID, "error", interpretError(err))
+	}
+}
+
+// Run is a finished run of a tenant, as recorded in defender.sync_runs.
+type Run struct {
+	RunID      int64
+	Status     string // succeeded or failed
+	StartedAt  time.Time
+	FetchedAt  time.Time // zero when the run failed before fetching
+	FinishedAt time.Time
+	Error      string
+}
+
+// LastRun returns the tenant's latest finished run; ok is false when the
+// tenant has none.
+func (l *Loader) LastRun(ctx context.Context) (run Run, ok bool, err error) {
+	var fetchedAt *time.Time
+	var errText *string
+	err = l.pool.QueryRow(ctx, `
+		SELECT run_id, status, started_at, fetched_at, finished_at, error
+		  FROM defender.sync_runs
+		 WHERE tenant_id = $1 AND status <> 'running'
+		 ORDER BY run_id DESC
+		 LIMIT 1`, l.cfg.TenantID).Scan(&run.RunID, &run.Status, &run.StartedAt, &fetchedAt, &run.FinishedAt, &errText)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("read last run: %w", interpretError(err))
+	}
+	if fetchedAt != nil {
+		run.FetchedAt = *fetchedAt
+	}
+	if errText != nil {
+		run.Error = *errText
+	}
+	return run, true, nil
+}

@@ -1,0 +1,199 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// stagingColumns are the columns COPY fills in pg_temp.agentsync_staging.
+var stagingColumns = []string{
+	"seq", "agent_id", "machine_id", "computer_dns_name", "assigned_application_id",
+	"scanner_software_version", "mde_client_version", "last_seen", "last_command_execution_at", "extra",
+}
+
+// stage streams the listing into a temporary staging table with COPY and
+// keeps, for an id listed more than once, its last record. It returns the
+// listing's statistics, and a *FetchError when the listing failed.
+func stage(ctx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scanagent.ListStats, error) {
+	_, err := tx.Exec(ctx, `
+		CREATE TEMPORARY TABLE agentsync_staging (
+			seq                       bigint NOT NULL,
+			agent_id                  text   NOT NULL,
+			machine_id                text,
+			computer_dns_name         text,
+			assigned_application_id   text,
+			scanner_software_version  text,
+			mde_client_version        text,
+			last_seen                 timestamptz,
+			last_command_execution_at timestamptz,
+			extra                     jsonb  NOT NULL
+		) ON COMMIT DROP`)
+	if err != nil {
+		return scanagent.ListStats{}, fmt.Errorf("create staging table: %w", interpretError(err))
+	}
+
+	src := newRecordSource(ctx, list)
+	defer src.stop()
+	_, copyErr := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "agentsync_staging"}, stagingColumns, src)
+	src.stop() // ends the listing if COPY stopped early, and settles stats
+	switch {
+	case src.listErr != nil:
+		return src.stats, &FetchError{Err: src.listErr}
+	case src.recordErr != nil:
+		return src.stats, src.recordErr
+	case copyErr != nil:
+		return src.stats, fmt.Errorf("copy agents into staging: %w", interpretError(copyErr))
+	}
+
+	// Temporary tables get no automatic statistics; the planner needs them
+	// to join tens of thousands of rows sensibly.
+	if _, err := tx.Exec(ctx, `ANALYZE pg_temp.agentsync_staging`); err != nil {
+		return src.stats, fmt.Errorf("analyze staging table: %w", interpretError(err))
+	}
+	// An id listed twice: the last record wins.
+	if _, err := tx.Exec(ctx, `
+		DELETE FROM pg_temp.agentsync_staging s
+		 USING pg_temp.agentsync_staging later
+		 WHERE later.agent_id = s.agent_id AND later.seq > s.seq`); err != nil {
+		return src.stats, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
+	}
+	return src.stats, nil
+}
+
+// errStopped ends a listing whose consumer stopped early.
+var errStopped = errors.New("listing stopped by the loader")
+
+// recordSource adapts a push-style ListFunc to pgx's pull-style
+// CopyFromSource, through a coroutine (iter.Pull): one record in flight, no
+// buffering, so a listing of any size streams in constant memory.
+type recordSource struct {
+	next   func() (scanagent.Record, bool)
+	stopFn func()
+
+	seq       int64
+	values    []any
+	stats     scanagent.ListStats
+	listErr   error // the listing failed: incomplete
+	recordErr error // a record cannot be stored
+}
+
+func newRecordSource(ctx context.Context, list scanagent.ListFunc) *recordSource {
+	s := &recordSource{}
+	records := func(yield func(scanagent.Record) bool) {
+		stats, err := list(ctx, func(r scanagent.Record) error {
+			if !yield(r) {
+				return errStopped
+			}
+			return nil
+		})
+		s.stats = stats
+		if err != nil && !errors.Is(err, errStopped) {
+			s.listErr = err
+		}
+	}
+	s.next, s.stopFn = iter.Pull(iter.Seq[scanagent.Record](records))
+	return s
+}
+
+func (s *recordSource) stop() { s.stopFn() }
+
+// Next implements pgx.CopyFromSource.
+func (s *recordSource) Next() bool {
+	r, ok := s.next()
+	if !ok {
+		return false
+	}
+	s.seq++
+	values, err := recordValues(s.seq, r)
+	if err != nil {
+		s.recordErr = err
+		return false
+	}
+	s.values = values
+	return true
+}
+
+// Values implements pgx.CopyFromSource.
+func (s *recordSource) Values() ([]any, error) { return s.values, nil }
+
+// Err implements pgx.CopyFromSource. A failed listing aborts the COPY, so
+// nothing of an incomplete listing is applied.
+func (s *recordSource) Err() error {
+	if s.listErr != nil {
+		return s.listErr
+	}
+	return s.recordErr
+}
+
+// recordValues converts a record to a staging row: empty strings and zero
+// times become NULL, times are cut to PostgreSQL's microseconds, and text
+// PostgreSQL cannot store is refused with the agent and field named.
+func recordValues(seq int64, r scanagent.Record) ([]any, error) {
+	if r.ID == "" {
+		return nil, fmt.Errorf("record %d: agent without id", seq)
+	}
+	texts := [...]struct{ field, value string }{
+		{"id", r.ID},
+		{"machine_id", r.MachineID},
+		{"computer_dns_name", r.ComputerDNSName},
+		{"assigned_application_id", r.AssignedApplicationID},
+		{"scanner_software_version", string(r.ScannerSoftwareVersion)},
+		{"mde_client_version", string(r.MDEClientVersion)},
+	}
+	for _, t := range texts {
+		if !storableText(t.value) {
+			return nil, fmt.Errorf("agent %q: field %s holds text PostgreSQL cannot store (NUL byte or invalid UTF-8)", safeID(r.ID), t.field)
+		}
+	}
+	extra := json.RawMessage("{}")
+	if len(r.Extra) > 0 {
+		for k, v := range r.Extra {
+			if !storableText(k) || !storableText(string(v)) || strings.Contains(string(v), `\u0000`) {
+				return nil, fmt.Errorf("agent %q: extra field %q holds text PostgreSQL cannot store", safeID(r.ID), safeID(k))
+			}
+		}
+		b, err := json.Marshal(r.Extra)
+		if err != nil {
+			return nil, fmt.Errorf("agent %q: extra fields: %w", safeID(r.ID), err)
+		}
+		extra = b
+	}
+	return []any{
+		seq, r.ID, nullText(r.MachineID), nullText(r.ComputerDNSName), nullText(r.AssignedApplicationID),
+		nullText(string(r.ScannerSoftwareVersion)), nullText(string(r.MDEClientVersion)),
+		nullTime(r.LastSeen), nullTime(r.LastCommandExecutionAt), extra,
+	}, nil
+}
+
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// safeID makes an id printable in an error message.
+func safeID(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", `\0`), "\uFFFD")
+}
+
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
