@@ -119,3 +119,10 @@ func (w progressLogWriter) Write(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// APIRequest is part of extract.Observer; requests do not move the line.
+func (p *progress) APIRequest(int, time.Duration) {}
+
+// TokenFetch is part of extract.Observer; token requests do not move the
+// line.
+func (p *progress) TokenFetch(error) {}

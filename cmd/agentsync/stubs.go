@@ -21,5 +21,4 @@ var (
 	runSync   = notImplemented("sync")
 	runDaemon = notImplemented("run")
 	runFetch  = notImplemented("fetch")
-	runDemo   = notImplemented("demo")
 )
