@@ -118,7 +118,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var own sync.WaitGroup
 	c.Start()
 	log.Info("daemon started", "schedule", d.cfg.Spec, "next_run", d.schedule.Next(d.cfg.Now()).UTC(),
-		"run_on_start", d.cfg.RunOnStart, "jitter", d.cfg.Jitter, "shutdown_grace", d.cfg.ShutdownGrace)
+		"run_on_start", d.cfg.RunOnStart, "jitter", d.cfg.Jitter.String(), "shutdown_grace", d.cfg.ShutdownGrace.String())
 	if d.cfg.RunOnStart {
 		own.Add(1)
 		go func() {
@@ -139,7 +139,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	select {
 	case <-idle:
 	case <-d.cfg.After(d.cfg.ShutdownGrace):
-		log.Warn("shutdown grace period over: cancelling the sync in flight", "grace", d.cfg.ShutdownGrace)
+		log.Warn("shutdown grace period over: cancelling the sync in flight", "grace", d.cfg.ShutdownGrace.String())
 		cancelRuns()
 		<-idle
 	}
@@ -155,7 +155,7 @@ func (d *Daemon) runOnce(stop, runCtx context.Context) {
 	}
 	if d.cfg.Jitter > 0 {
 		delay := d.cfg.RandDuration(d.cfg.Jitter)
-		d.cfg.Logger.Debug("jitter: delaying the sync", "delay", delay)
+		d.cfg.Logger.Debug("jitter: delaying the sync", "delay", delay.String())
 		select {
 		case <-d.cfg.After(delay):
 		case <-stop.Done():
