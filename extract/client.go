@@ -149,6 +149,9 @@ type response struct {
 	contentType string
 	retryAfter  string
 	body        []byte
+	// token is the access token the request carried, to be removed from
+	// any quote of the body.
+	token string
 }
 
 // get makes one authorized GET of u, no retry, and reads the whole body
@@ -185,6 +188,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, tok *oauth2.Token) (*respo
 		contentType: resp.Header.Get("Content-Type"),
 		retryAfter:  resp.Header.Get("Retry-After"),
 		body:        body,
+		token:       tok.AccessToken,
 	}, nil
 }
 

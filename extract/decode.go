@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -26,6 +25,9 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // standardized (hujson: trailing commas and comments become spaces). An
 // error from each is returned unchanged; any other error is a problem with
 // the body.
+//
+// Member values passed to each are slices of body: each must copy what it
+// keeps.
 func decodePage(body []byte, each func(index int, members []member, notObject string) error) (nextLink string, err error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if !json.Valid(body) {
@@ -37,31 +39,29 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 		}
 		body = std
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := expectDelim(dec, '{', "a JSON object"); err != nil {
-		return "", err
+	// From here on body is valid JSON, which the scanner relies on.
+	s := &scanner{b: body}
+	if c := s.peek(); c != '{' {
+		return "", fmt.Errorf("want a JSON object, got %s", s.describe())
 	}
 	sawValue := false
-	for dec.More() {
-		key, err := objectKey(dec)
-		if err != nil {
-			return "", err
+	s.i++
+	for {
+		if c := s.next(); c == '}' || c == 0 {
+			break
 		}
+		key := s.key()
 		switch strings.ToLower(key) {
 		case "value":
 			if sawValue {
 				return "", errors.New(`two "value" members`)
 			}
 			sawValue = true
-			if err := decodeAgents(dec, each); err != nil {
+			if err := s.agents(each); err != nil {
 				return "", err
 			}
 		case "@odata.nextlink", "odata.nextlink":
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return "", err
-			}
-			switch raw[0] {
+			switch raw := s.value(); raw[0] {
 			case 'n':
 				nextLink = ""
 			case '"':
@@ -70,14 +70,8 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 				return "", fmt.Errorf("@odata.nextLink is %s, not a string", shorten(string(raw)))
 			}
 		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return "", err
-			}
+			s.value()
 		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return "", err
 	}
 	if !sawValue {
 		// Never read a body without "value" as an empty page: an empty
@@ -87,113 +81,169 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 	return nextLink, nil
 }
 
-// decodeAgents reads the "value" array, one element at a time.
-func decodeAgents(dec *json.Decoder, each func(int, []member, string) error) error {
-	if err := expectDelim(dec, '[', `"value" to be an array`); err != nil {
-		return err
+// scanner walks a body known to be valid JSON, without allocating: it finds
+// where keys and values start and end, and leaves decoding to the caller.
+// Validity is what makes it short; it still never reads out of bounds.
+type scanner struct {
+	b []byte
+	i int
+}
+
+// peek skips whitespace and returns the next byte, or 0 at the end.
+func (s *scanner) peek() byte {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return s.b[s.i]
+		}
+	}
+	return 0
+}
+
+// next moves past a separating comma and returns the byte after it; a
+// closing '}' or ']' is consumed too. Inside an object or array, the
+// result is the next key or value, or the closing delimiter.
+func (s *scanner) next() byte {
+	c := s.peek()
+	if c == ',' {
+		s.i++
+		c = s.peek()
+	}
+	if c == '}' || c == ']' || c == 0 {
+		s.i++
+	}
+	return c
+}
+
+// key reads an object key and the colon after it.
+func (s *scanner) key() string {
+	k := decodeString(s.value())
+	if s.peek() == ':' {
+		s.i++
+	}
+	return k
+}
+
+// value returns the raw bytes of the value that starts at the next
+// non-space byte, and moves past it.
+func (s *scanner) value() []byte {
+	s.peek()
+	start := s.i
+	if s.i >= len(s.b) {
+		return []byte("null") // unreachable in valid JSON
+	}
+	switch s.b[s.i] {
+	case '"':
+		s.skipString()
+	case '{', '[':
+		for depth := 0; s.i < len(s.b); {
+			switch s.b[s.i] {
+			case '"':
+				s.skipString()
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			s.i++
+			if depth == 0 {
+				break
+			}
+		}
+	default: // a number, true, false or null
+		for s.i < len(s.b) && !endsLiteral(s.b[s.i]) {
+			s.i++
+		}
+	}
+	return s.b[start:s.i]
+}
+
+func endsLiteral(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ']', '}', ':':
+		return true
+	}
+	return false
+}
+
+// skipString moves past the string that starts at s.i.
+func (s *scanner) skipString() {
+	for s.i++; s.i < len(s.b); s.i++ {
+		switch s.b[s.i] {
+		case '\\':
+			s.i++ // the escaped byte cannot end the string
+		case '"':
+			s.i++
+			return
+		}
+	}
+}
+
+// describe names the kind of the value at the next byte, for errors.
+func (s *scanner) describe() string {
+	switch s.peek() {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 0:
+		return "an empty body"
+	}
+	save := s.i
+	raw := s.value()
+	s.i = save
+	return describeScalar(raw)
+}
+
+// describeScalar names a JSON scalar for a reason or an error.
+func describeScalar(raw []byte) string {
+	switch raw[0] {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean " + string(raw)
+	case '"':
+		return fmt.Sprintf("string %q", shorten(decodeString(raw)))
+	}
+	return "number " + shorten(string(raw))
+}
+
+// agents reads the "value" array, one element at a time.
+func (s *scanner) agents(each func(int, []member, string) error) error {
+	if c := s.peek(); c != '[' {
+		return fmt.Errorf(`want "value" to be an array, got %s`, s.describe())
 	}
 	members := make([]member, 0, 16)
-	for index := 0; dec.More(); index++ {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'):
+	s.i++
+	for index := 0; ; index++ {
+		var err error
+		switch c := s.next(); c {
+		case ']':
+			return nil
+		case 0:
+			return errors.New("unexpected end of body") // unreachable in valid JSON
+		case '{':
 			members = members[:0]
-			for dec.More() {
-				key, err := objectKey(dec)
-				if err != nil {
-					return err
+			s.i++
+			for {
+				if c := s.next(); c == '}' || c == 0 {
+					break
 				}
-				var value json.RawMessage // a fresh one: Decode appends to it
-				if err := dec.Decode(&value); err != nil {
-					return err
-				}
-				members = append(members, member{key: key, value: value})
-			}
-			if _, err := dec.Token(); err != nil {
-				return err
+				key := s.key()
+				members = append(members, member{key: key, value: s.value()})
 			}
 			err = each(index, members, "")
-		case json.Delim('['):
-			if err := skipComposite(dec); err != nil {
-				return err
-			}
+		case '[':
+			s.value()
 			err = each(index, nil, "an array, not an object")
 		default:
-			err = each(index, nil, fmt.Sprintf("%s, not an object", describeToken(tok)))
+			err = each(index, nil, describeScalar(s.value())+", not an object")
 		}
 		if err != nil {
 			return err
 		}
 	}
-	_, err := dec.Token() // the closing bracket
-	return err
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim, what string) error {
-	tok, err := dec.Token()
-	if err == io.EOF {
-		return fmt.Errorf("want %s, got an empty body", what)
-	}
-	if err != nil {
-		return err
-	}
-	if tok != want {
-		return fmt.Errorf("want %s, got %s", what, describeToken(tok))
-	}
-	return nil
-}
-
-func objectKey(dec *json.Decoder) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", err
-	}
-	key, ok := tok.(string)
-	if !ok { // unreachable with encoding/json, which checks syntax
-		return "", fmt.Errorf("want an object key, got %s", describeToken(tok))
-	}
-	return key, nil
-}
-
-// skipComposite consumes the rest of an array or object whose opening
-// delimiter was just read.
-func skipComposite(dec *json.Decoder) error {
-	for depth := 1; depth > 0; {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-	return nil
-}
-
-func describeToken(tok json.Token) string {
-	switch tok := tok.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return fmt.Sprintf("boolean %t", tok)
-	case float64:
-		return fmt.Sprintf("number %v", tok)
-	case string:
-		return fmt.Sprintf("string %q", shorten(tok))
-	case json.Delim:
-		switch tok {
-		case '{':
-			return "an object"
-		case '[':
-			return "an array"
-		}
-		return fmt.Sprintf("%q", string(tok))
-	}
-	return fmt.Sprintf("%v", tok)
 }

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"slices"
@@ -65,7 +66,8 @@ func resolveEndpoints(c Config) (endpoints, error) {
 	if err != nil {
 		return endpoints{}, err
 	}
-	list := apiURL.JoinPath(listPath)
+	list := *apiURL
+	list.Path += listPath
 
 	token := c.TokenURL
 	if token == "" {
@@ -75,7 +77,7 @@ func resolveEndpoints(c Config) (endpoints, error) {
 	if err != nil {
 		return endpoints{}, err
 	}
-	return endpoints{list: list, token: tokenURL}, nil
+	return endpoints{list: &list, token: tokenURL}, nil
 }
 
 // checkURL accepts an absolute https URL without credentials, query or
@@ -84,13 +86,21 @@ func resolveEndpoints(c Config) (endpoints, error) {
 func checkURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// url.Error quotes the URL, which might hold a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, configError("%s: %v", what, err)
 	}
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		raw = "…" + raw[i:] // quoted below; what precedes an @ may be a password
+	}
 	switch {
-	case !u.IsAbs() || u.Host == "":
-		return nil, configError("%s %q: want an absolute https URL", what, raw)
 	case u.User != nil:
 		return nil, configError("%s: must not carry credentials", what)
+	case !u.IsAbs() || u.Host == "":
+		return nil, configError("%s %q: want an absolute https URL", what, raw)
 	case u.RawQuery != "" || u.Fragment != "":
 		return nil, configError("%s %q: must not have a query or fragment", what, raw)
 	}

@@ -243,11 +243,12 @@ func cleanString(s string) string {
 
 // cleanRawJSON makes an Extra value storable in a jsonb column, which
 // refuses \u0000, lone surrogates and invalid UTF-8. Values that have none
-// of those are kept byte for byte; the others are decoded, cleaned with
-// cleanString (keys included) and encoded again.
+// of those are kept byte for byte (copied: raw is a slice of the page);
+// the others are decoded, cleaned with cleanString (keys included) and
+// encoded again.
 func cleanRawJSON(raw json.RawMessage) json.RawMessage {
 	if utf8.Valid(raw) && !hasRiskyEscape(raw) {
-		return raw
+		return bytes.Clone(raw)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

@@ -100,7 +100,7 @@ func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen 
 		return "", fmt.Errorf("decode page %d: %w", page, &BodyError{
 			StatusCode:  resp.status,
 			ContentType: resp.contentType,
-			Snippet:     snippet(resp.body, c.cfg.ClientSecret),
+			Snippet:     snippet(resp.body, c.cfg.ClientSecret, resp.token),
 			Err:         err,
 		})
 	}

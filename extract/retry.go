@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
-	"golang.org/x/oauth2"
 
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -143,19 +142,19 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, refreshed *bool, st *s
 		// token, at once. A second 401 is final.
 		*refreshed = true
 		c.tokens.invalidate()
-		return nil, &retryable{reason: "401", err: c.apiError(u, resp, tok), after: &backoff.RetryAfterError{}}
+		return nil, &retryable{reason: "401", err: c.apiError(u, resp), after: &backoff.RetryAfterError{}}
 	case s == http.StatusTooManyRequests:
-		r := &retryable{reason: "429", err: c.apiError(u, resp, tok)}
+		r := &retryable{reason: "429", err: c.apiError(u, resp)}
 		if d, ok := parseRetryAfter(resp.retryAfter, time.Now()); ok {
 			r.after = &backoff.RetryAfterError{Duration: min(d, c.retry.MaxRetryAfter)}
 		}
 		return nil, r
 	case s >= 500:
-		return nil, &retryable{reason: "5xx", err: c.apiError(u, resp, tok)}
+		return nil, &retryable{reason: "5xx", err: c.apiError(u, resp)}
 	case s == http.StatusNotFound:
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, c.apiError(u, resp, tok))
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, c.apiError(u, resp))
 	default:
-		return nil, c.apiError(u, resp, tok)
+		return nil, c.apiError(u, resp)
 	}
 }
 
@@ -175,7 +174,7 @@ func tokenFailure(ctx context.Context, err error) error {
 // apiError reads the API's {"error":{"code","message","target"}} body, or
 // quotes the body's start when it is something else (an HTML page from a
 // gateway).
-func (c *Client) apiError(u *url.URL, resp *response, tok *oauth2.Token) *APIError {
+func (c *Client) apiError(u *url.URL, resp *response) *APIError {
 	e := &APIError{Method: http.MethodGet, Path: u.Path, StatusCode: resp.status}
 	var body struct {
 		Error struct {
@@ -184,7 +183,7 @@ func (c *Client) apiError(u *url.URL, resp *response, tok *oauth2.Token) *APIErr
 			Target  string `json:"target"`
 		} `json:"error"`
 	}
-	secrets := []string{tok.AccessToken, c.cfg.ClientSecret}
+	secrets := []string{resp.token, c.cfg.ClientSecret}
 	if json.Unmarshal(resp.body, &body) == nil && (body.Error.Code != "" || body.Error.Message != "") {
 		e.Code = shortenTo(oneLine(redact(cleanString(body.Error.Code), secrets...)), 100)
 		e.Message = shortenTo(oneLine(redact(cleanString(body.Error.Message), secrets...)), 400)

@@ -98,13 +98,19 @@ func serveFault(w http.ResponseWriter, r *http.Request, f *Fault) (answer bool) 
 		fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%[1]d %[2]s</h1><p>The gateway could not complete the request.</p></body></html>\n",
 			f.status, http.StatusText(f.status))
 	case faultDrop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return false
-			}
+		// Break off in the middle of the body: a connection dropped
+		// before any response would be retried by net/http itself.
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			panic(http.ErrAbortHandler)
 		}
-		panic(http.ErrAbortHandler) // closes the connection without a response
+		conn, buf, err := hj.Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"value\":[")
+		buf.Flush()
+		conn.Close()
 	}
 	return false
 }

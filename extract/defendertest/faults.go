@@ -67,7 +67,7 @@ func HTMLPage(status int) Fault { return Fault{kind: faultHTML, status: status, 
 // has lost its query, so that it points back to the first page.
 func NextLinkLoop() Fault { return Fault{kind: faultLoop, times: 1} }
 
-// DropConnection closes the connection without answering.
+// DropConnection breaks the connection in the middle of a response.
 func DropConnection() Fault { return Fault{kind: faultDrop, times: 1} }
 
 // TokenServerError makes the token endpoint answer status with an Entra
