@@ -20,5 +20,4 @@ func notImplemented(name string) func(context.Context, *app, []string) int {
 var (
 	runSync   = notImplemented("sync")
 	runDaemon = notImplemented("run")
-	runFetch  = notImplemented("fetch")
 )
