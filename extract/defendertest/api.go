@@ -14,13 +14,14 @@ import (
 // serveList answers GET /api/DeviceAuthenticatedScanAgents, one page per
 // request, paging with $skiptoken.
 func (t *Tenant) serveList(w http.ResponseWriter, r *http.Request) {
+	t.mu.Lock()
+	t.stats.APIRequests++
 	offset, ok := parseSkipToken(r.URL.Query().Get("$skiptoken"))
 	if !ok {
+		t.mu.Unlock()
 		writeAPIError(w, http.StatusBadRequest, "InvalidInput", "Invalid $skiptoken.")
 		return
 	}
-	t.mu.Lock()
-	t.stats.APIRequests++
 	page := offset/t.pageSize + 1
 	fault := t.takeFault(false, page)
 	authorized := t.authorized(r)

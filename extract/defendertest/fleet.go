@@ -97,6 +97,8 @@ func newFleetAgent(seed int64, i int, start time.Time) fleetAgent {
 	} else {
 		a.joinAt = start.Add(-days(1, 400))
 	}
+	// Whole seconds, so that check-ins carry .NET's 100 ns ticks at most.
+	a.joinAt = a.joinAt.Truncate(time.Second)
 	if r.Float64() < 0.015 {
 		a.renamedTo = fmt.Sprintf("scan%05d.ad.contoso.com", i)
 		a.renameAt = start.Add(days(2, 60))
