@@ -132,7 +132,8 @@ func (f *Fleet) Start() time.Time { return f.start }
 func (f *Fleet) Len() int { return len(f.agents) }
 
 // AgentsAt returns the agents the API lists at simulated time t, in a
-// stable order.
+// stable order. Their Extra maps belong to the fleet: read them, do not
+// change them.
 func (f *Fleet) AgentsAt(t time.Time) []Agent {
 	out := make([]Agent, 0, len(f.agents))
 	for i := range f.agents {
