@@ -18,6 +18,5 @@ func notImplemented(name string) func(context.Context, *app, []string) int {
 }
 
 var (
-	runSync   = notImplemented("sync")
-	runDaemon = notImplemented("run")
+	runSync = notImplemented("sync")
 )

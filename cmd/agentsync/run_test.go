@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
+)
+
+// daemonSetup is a simulated tenant and a test database, and the
+// environment that points agentsync at both.
+type daemonSetup struct {
+	tenant *defendertest.Server
+	pool   *pgxpool.Pool
+	env    map[string]string
+}
+
+func setupDaemon(t *testing.T, opts ...defendertest.Option) *daemonSetup {
+	t.Helper()
+	start := time.Now().Add(-30 * 24 * time.Hour)
+	opts = append([]defendertest.Option{defendertest.WithFleet(defendertest.NewFleet(3, 60, start), time.Now()), defendertest.WithPageSize(25)}, opts...)
+	tenant := defendertest.NewServer(opts...)
+	t.Cleanup(tenant.Close)
+	secretFile := filepath.Join(t.TempDir(), "client-secret")
+	if err := os.WriteFile(secretFile, []byte(defendertest.DefaultClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return &daemonSetup{tenant: tenant, pool: pool, env: map[string]string{
+		"DATABASE_URL":                url,
+		"DEFENDER_TENANT_ID":          defendertest.DefaultTenantID,
+		"DEFENDER_CLIENT_ID":          defendertest.DefaultClientID,
+		"DEFENDER_CLIENT_SECRET_FILE": secretFile,
+		"DEFENDER_API_URL":            tenant.URL,
+		"DEFENDER_TOKEN_URL":          tenant.TokenURL(),
+		"LOG_FORMAT":                  "json",
+		"LOG_LEVEL":                   "debug",
+	}}
+}
+
+// runs counts the tenant's runs by status.
+func (s *daemonSetup) runs(t *testing.T) map[string]int {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), `SELECT status, count(*) FROM defender.sync_runs GROUP BY status`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[status] = n
+	}
+	return out
+}
+
+func (s *daemonSetup) count(t *testing.T, query string) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(context.Background(), query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// metricsAddr finds the address the daemon logged it serves metrics on.
+func metricsAddr(t *testing.T, logs *syncBuffer) string {
+	t.Helper()
+	var addr string
+	waitFor(t, "the metrics server", func() bool {
+		for line := range strings.Lines(logs.String()) {
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && strings.HasPrefix(entry.Msg, "serving /metrics") {
+				addr = entry.Addr
+				return true
+			}
+		}
+		return false
+	})
+	return addr
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestRunRejectsBadScheduleWithExitTwo(t *testing.T) {
+	t.Parallel()
+	for _, spec := range []string{"CRON_TZ=", "TZ=Bad/Zone * * * * *", "CRON_TZ=Europe/Paris", "every hour", "61 * * * *"} {
+		// No database and no tenant: the schedule is checked first.
+		code, _, errOut := runCLI(t, map[string]string{"SYNC_SCHEDULE": spec}, "run")
+		if code != exitUsage || !strings.Contains(errOut, "schedule") {
+			t.Errorf("SYNC_SCHEDULE=%q: exit %d, stderr %q; want %d and a word on the schedule", spec, code, errOut, exitUsage)
+		}
+	}
+	for _, args := range [][]string{{"--jitter", "soon"}, {"--shutdown-grace", "0s"}, {"--metrics-addr", "nonsense"}, {"extra"}} {
+		if code, _, errOut := runCLI(t, nil, append([]string{"run"}, args...)...); code != exitUsage {
+			t.Errorf("run %q: exit %d, stderr %q; want %d", args, code, errOut, exitUsage)
+		}
+	}
+}
+
+func TestRunSyncsOnScheduleAndServesMetrics(t *testing.T) {
+	t.Parallel()
+	s := setupDaemon(t)
+	_, logs, stop, wait := startCLI(t, s.env, "run", "--schedule", "@every 1s", "--run-on-start", "--metrics-addr", "127.0.0.1:0")
+	addr := metricsAddr(t, logs)
+	waitFor(t, "three successful runs", func() bool { return s.runs(t)["succeeded"] >= 3 })
+
+	if code, body := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	if code, body := httpGet(t, "http://"+addr+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz after good syncs = %d %q", code, body)
+	}
+	_, body := httpGet(t, "http://"+addr+"/metrics")
+	for _, want := range []string{
+		`agentsync_sync_runs_total{status="succeeded"}`,
+		`agentsync_api_requests_total{code="200"}`,
+		`agentsync_token_fetches_total{result="success"} 1`,
+		`agentsync_agents_total{outcome="inserted"}`,
+		`agentsync_last_success_timestamp_seconds`,
+		`agentsync_sync_duration_seconds_bucket`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `agentsync_sync_runs_total{status="succeeded"} 0`) {
+		t.Error("/metrics counts no successful run")
+	}
+
+	stop() // as SIGTERM
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d after the stop signal, want 0; logs:\n%s", code, logs)
+	}
+	if n := s.runs(t)["running"]; n != 0 {
+		t.Errorf("%d runs still running after shutdown", n)
+	}
+	// One structured line per run, with its counts.
+	if !strings.Contains(logs.String(), `"msg":"sync succeeded"`) || !strings.Contains(logs.String(), `"inserted":`) {
+		t.Errorf("no structured run line in the logs:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), defendertest.DefaultClientSecret) {
+		t.Error("the logs show the client secret")
+	}
+}
+
+func TestRunShutdownMidSyncRollsBackAndExitsZero(t *testing.T) {
+	t.Parallel()
+	s := setupDaemon(t)
+	// Every page after the first takes far longer than the grace period.
+	s.tenant.Inject(defendertest.Slow(10 * time.Minute).OnPage(2).Always())
+	_, logs, stop, wait := startCLI(t, s.env, "run", "--schedule", "@yearly", "--run-on-start", "--shutdown-grace", "200ms")
+	waitFor(t, "a sync in flight", func() bool { return s.runs(t)["running"] == 1 && s.tenant.Stats().APIRequests >= 2 })
+	stop()
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d after the stop signal, want 0; logs:\n%s", code, logs)
+	}
+	if got := s.runs(t); got["failed"] != 1 || got["running"] != 0 || got["succeeded"] != 0 {
+		t.Fatalf("runs after the cancelled sync: %v, want one failed", got)
+	}
+	for _, table := range []string{"agent_state", "scan_agent_history", "scan_agent_observations"} {
+		if n := s.count(t, "SELECT count(*) FROM defender."+table); n != 0 {
+			t.Errorf("defender.%s has %d rows after a cancelled sync, want 0", table, n)
+		}
+	}
+}
+
+func TestRunReadinessFailsAfterAFailedSync(t *testing.T) {
+	t.Parallel()
+	s := setupDaemon(t)
+	s.tenant.Inject(defendertest.Status(403).Always())
+	_, logs, stop, wait := startCLI(t, s.env, "run", "--schedule", "@yearly", "--run-on-start", "--metrics-addr", "127.0.0.1:0")
+	addr := metricsAddr(t, logs)
+	waitFor(t, "the failed run", func() bool { return s.runs(t)["failed"] >= 1 })
+	code, body := httpGet(t, "http://"+addr+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "failed") {
+		t.Errorf("/readyz after a failed sync = %d %q, want 503 naming the failure", code, body)
+	}
+	if code, _ := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d: a failed sync does not make the process unhealthy", code)
+	}
+	_, metricsBody := httpGet(t, "http://"+addr+"/metrics")
+	if !strings.Contains(metricsBody, `agentsync_sync_runs_total{status="failed"} 1`) || !strings.Contains(metricsBody, `agentsync_api_requests_total{code="403"}`) {
+		t.Errorf("/metrics does not count the failure")
+	}
+	stop()
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d, want 0", code)
+	}
+}
+
+func TestReadinessReportsAnUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	loader, err := load.New(pool, load.Config{TenantID: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = readiness(pool, loader)(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "database unreachable") {
+		t.Fatalf("readiness with the database down = %v, want database unreachable", err)
+	}
+}
+
+func TestTwoDaemonsNeverSyncTheTenantAtOnce(t *testing.T) {
+	t.Parallel()
+	s := setupDaemon(t)
+	// Slow pages make the syncs long enough for the daemons to collide.
+	s.tenant.Inject(defendertest.Slow(700 * time.Millisecond).OnPage(2).Always())
+	args := []string{"run", "--schedule", "@every 1s", "--run-on-start"}
+	_, logsA, stopA, waitA := startCLI(t, s.env, args...)
+	_, logsB, stopB, waitB := startCLI(t, s.env, args...)
+	const skipped = "skipped: another sync of this tenant is running"
+	waitFor(t, "four runs and a skip", func() bool {
+		return s.runs(t)["succeeded"] >= 4 && strings.Contains(logsA.String()+logsB.String(), skipped)
+	})
+	stopA()
+	stopB()
+	if a, b := waitA(), waitB(); a != exitOK || b != exitOK {
+		t.Fatalf("exits %d and %d, want 0", a, b)
+	}
+	overlaps := s.count(t, `
+		SELECT count(*) FROM defender.sync_runs a JOIN defender.sync_runs b
+		    ON a.tenant_id = b.tenant_id AND a.run_id < b.run_id
+		   AND tstzrange(a.started_at, a.finished_at) && tstzrange(b.started_at, b.finished_at)`)
+	if overlaps != 0 {
+		t.Fatalf("%d pairs of runs of one tenant overlap in time", overlaps)
+	}
+	for _, logs := range []*syncBuffer{logsA, logsB} {
+		if strings.Contains(logs.String(), `"level":"ERROR"`) {
+			t.Errorf("a daemon logged an error:\n%s", logs)
+		}
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// agentsyncBinary builds the command once for the tests that need a real
+// process (to receive a real signal).
+func agentsyncBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "agentsync-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "agentsync")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestRunExitsZeroOnSIGTERMMidSync(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := agentsyncBinary(t)
+	s := setupDaemon(t)
+	s.tenant.Inject(defendertest.Slow(10 * time.Minute).OnPage(2).Always())
+	cmd := exec.Command(bin, "run", "--schedule", "@every 1s", "--run-on-start", "--shutdown-grace", "300ms")
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	copied := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintln(&logs, sc.Text())
+		}
+		close(copied)
+	}()
+	waitFor(t, "a sync in flight", func() bool { return s.runs(t)["running"] == 1 && s.tenant.Stats().APIRequests >= 2 })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-copied
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("agentsync run after SIGTERM: %v; logs:\n%s", err, &logs)
+	}
+	if got := s.runs(t); got["failed"] != 1 || got["running"] != 0 || got["succeeded"] != 0 {
+		t.Fatalf("runs after SIGTERM: %v, want one failed", got)
+	}
+	if n := s.count(t, "SELECT count(*) FROM defender.agent_state"); n != 0 {
+		t.Errorf("%d agents written by the cancelled sync", n)
+	}
+	if !strings.Contains(logs.String(), "grace period over") {
+		t.Errorf("no word of the cancellation in the logs:\n%s", &logs)
+	}
+}
