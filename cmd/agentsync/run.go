@@ -43,8 +43,8 @@ func (s *daemonSettings) register(fs *flagSet) {
 	fs.Bool(&s.NoMigrate, "no-migrate", "", "do not apply pending database migrations at start")
 }
 
-// duration parses a duration setting, naming it in the error.
-func duration(name, value string) (time.Duration, error) {
+// durationSetting parses a duration setting, naming it in the error.
+func durationSetting(name, value string) (time.Duration, error) {
 	d, err := time.ParseDuration(value)
 	if err != nil || d < 0 {
 		return 0, fmt.Errorf("%s %q: want a duration such as 30s or 5m", name, value)
@@ -86,11 +86,11 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return usageErr(err)
 	}
-	jitter, err := duration("SYNC_JITTER", ds.Jitter)
+	jitter, err := durationSetting("SYNC_JITTER", ds.Jitter)
 	if err != nil {
 		return usageErr(err)
 	}
-	grace, err := duration("SHUTDOWN_GRACE", ds.ShutdownGrace)
+	grace, err := durationSetting("SHUTDOWN_GRACE", ds.ShutdownGrace)
 	if err != nil {
 		return usageErr(err)
 	}
