@@ -44,6 +44,9 @@ func (l *Loader) applyStaged(ctx context.Context, tx pgx.Tx, runID int64, fetche
 		tenant); err != nil {
 		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
+	if _, err := tx.Exec(ctx, `ANALYZE pg_temp.agentsync_diff`); err != nil {
+		return c, fmt.Errorf("analyze comparison: %w", interpretError(err))
+	}
 	if err := tx.QueryRow(ctx, `
 		SELECT count(*),
 		       count(*) FILTER (WHERE agent_key IS NULL),
@@ -57,10 +60,9 @@ func (l *Loader) applyStaged(ctx context.Context, tx pgx.Tx, runID int64, fetche
 	// active before this sync.
 	var active, missing int
 	if err := tx.QueryRow(ctx, `
-		SELECT count(*),
-		       count(*) FILTER (WHERE NOT EXISTS (
-		           SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = a.agent_id))
+		SELECT count(*), count(*) FILTER (WHERE s.agent_id IS NULL)
 		  FROM defender.agent_state a
+		  LEFT JOIN pg_temp.agentsync_staging s ON s.agent_id = a.agent_id
 		 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL`, tenant).Scan(&active, &missing); err != nil {
 		return c, fmt.Errorf("count missing agents: %w", interpretError(err))
 	}
