@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/signal"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/agentsync/agentsync/extract"
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/migrations"
+)
+
+// guardSettings configure the mass-deletion guard of the loader.
+type guardSettings struct {
+	MaxDeletedFraction string
+	MaxDeletedCount    string
+}
+
+func (s *guardSettings) register(fs *flagSet) {
+	fs.String(&s.MaxDeletedFraction, "max-deleted-fraction", "SYNC_MAX_DELETED_FRACTION",
+		strconv.FormatFloat(load.DefaultMaxDeletedFraction, 'g', -1, 64),
+		"withhold a sync's deletions when it would mark more than this fraction of the active agents deleted...")
+	fs.String(&s.MaxDeletedCount, "max-deleted-count", "SYNC_MAX_DELETED_COUNT",
+		strconv.Itoa(load.DefaultMaxDeletedCount),
+		"...and more than this many of them")
+}
+
+// apply validates the settings into cfg.
+func (s *guardSettings) apply(cfg *load.Config) error {
+	f, err := strconv.ParseFloat(s.MaxDeletedFraction, 64)
+	if err != nil || f <= 0 || f > 1 {
+		return fmt.Errorf("SYNC_MAX_DELETED_FRACTION %q: want a number above 0 and at most 1", s.MaxDeletedFraction)
+	}
+	n, err := strconv.Atoi(s.MaxDeletedCount)
+	if err != nil || n < 1 {
+		return fmt.Errorf("SYNC_MAX_DELETED_COUNT %q: want a whole number of at least 1", s.MaxDeletedCount)
+	}
+	cfg.MaxDeletedFraction, cfg.MaxDeletedCount = f, n
+	return nil
+}
+
+func runSync(ctx context.Context, a *app, args []string) int {
+	fs := a.newFlagSet("sync", "",
+		"Syncs the tenant's scan agents into PostgreSQL once, now: fetches every agent, loads\n"+
+			"them with history in one transaction, and records the run in defender.sync_runs.\n"+
+			"Applies pending migrations first unless --no-migrate. Exits 0 when the sync succeeded\n"+
+			"or another process was already syncing the tenant, 1 when it failed (nothing was\n"+
+			"changed but the failed run's row), 2 on bad configuration.")
+	var db databaseSettings
+	var logs logSettings
+	var def defenderSettings
+	var guard guardSettings
+	var noMigrate, allowMassDeletion bool
+	db.register(fs)
+	def.register(fs)
+	guard.register(fs)
+	fs.Bool(&allowMassDeletion, "allow-mass-deletion", "",
+		"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)")
+	fs.Bool(&noMigrate, "no-migrate", "", "do not apply pending database migrations first")
+	logs.register(fs)
+	if code, done := fs.parseOrExit(args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(a.stderr, "agentsync sync: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	usageErr := func(err error) int {
+		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+		return exitUsage
+	}
+
+	prog := newProgress(a.stderr)
+	if logs.Format == "" && prog.enabled {
+		logs.Format = "text" // the progress writer hides the terminal from newLogger
+	}
+	logger, err := newLogger(prog.logWriter(), logs)
+	if err != nil {
+		return usageErr(err)
+	}
+	if _, err := pgxpool.ParseConfig(db.URL); err != nil {
+		return usageErr(fmt.Errorf("DATABASE_URL: %w", redactConnErr(err)))
+	}
+	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger, AllowMassDeletion: allowMassDeletion}
+	if err := guard.apply(&loadCfg); err != nil {
+		return usageErr(err)
+	}
+	lister, err := newDefenderLister(def, logger, prog)
+	if err != nil {
+		if errors.Is(err, extract.ErrConfig) {
+			return usageErr(err)
+		}
+		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+		return exitFailure
+	}
+
+	// SIGINT or SIGTERM cancels the sync: it is rolled back and recorded
+	// failed.
+	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
+	defer stop()
+
+	pool, err := openPool(ctx, db.URL)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+		return exitFailure
+	}
+	defer closePool(pool, logger)
+	if !noMigrate {
+		if _, err := migrations.Up(ctx, stdlib.OpenDBFromPool(pool), logger); err != nil {
+			fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+			return exitFailure
+		}
+	}
+	loader, err := load.New(pool, loadCfg)
+	if err != nil {
+		return usageErr(err)
+	}
+
+	prog.start("sync")
+	res, err := loader.Sync(ctx, lister.List)
+	prog.done()
+	switch {
+	case errors.Is(err, load.ErrSyncInProgress):
+		logger.Info("skipped: another sync of this tenant is running", "tenant", loader.TenantID())
+		fmt.Fprintf(a.stdout, "sync skipped: another sync of tenant %s is running\n", loader.TenantID())
+		return exitOK
+	case err != nil:
+		logger.Error("sync failed", "tenant", loader.TenantID(), "run_id", res.RunID,
+			"duration", res.Duration.Round(time.Millisecond).String(), "error", err)
+		if res.RunID != 0 {
+			fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %v\n", res.RunID, err)
+		} else {
+			fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+		}
+		return exitFailure
+	}
+	logger.Info("sync succeeded", "tenant", loader.TenantID(), "run_id", res.RunID,
+		"duration", res.Duration.Round(time.Millisecond).String(), "api_requests", res.APIRequests,
+		"seen", res.Seen, "inserted", res.Inserted, "changed", res.Changed, "unchanged", res.Unchanged,
+		"deleted", res.Deleted, "deletions_withheld", res.DeletionsWithheld, "rejected", res.Rejected,
+		"duplicates", res.Duplicates, "fetched_at", res.FetchedAt)
+	fmt.Fprintln(a.stdout, summaryLine(res))
+	return exitOK
+}
+
+// summaryLine is the one-line human summary of a successful sync.
+func summaryLine(res load.Result) string {
+	s := fmt.Sprintf("sync succeeded: run %d, %d agents (%d new, %d changed, %d unchanged), %d deleted",
+		res.RunID, res.Seen, res.Inserted, res.Changed, res.Unchanged, res.Deleted)
+	if res.DeletionsWithheld > 0 {
+		s += fmt.Sprintf(", %d deletions withheld", res.DeletionsWithheld)
+	}
+	return s + fmt.Sprintf(", %d rejected, %d API requests, %s",
+		res.Rejected, res.APIRequests, res.Duration.Round(time.Millisecond))
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/dbtest"
+)
+
+// dataTables are the defender tables a failed sync must leave untouched.
+var dataTables = []string{"agent_state", "scan_agent_history", "agent_observation", "withheld_deletions"}
+
+// tableSnapshot renders every row of the data tables with its row version
+// (xmin) and position (ctid).
+func tableSnapshot(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var b strings.Builder
+	for _, table := range dataTables {
+		rows, err := pool.Query(context.Background(),
+			fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM defender.%s t ORDER BY t.ctid`, table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(table + " " + line + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+func queryInt(t *testing.T, pool *pgxpool.Pool, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// TestSyncThreeRunsAgainstTheSimulatedTenant: an initial sync; one with a
+// version upgrade, an agent gone and a new one; and one whose fetch fails,
+// which changes nothing but sync_runs.
+func TestSyncThreeRunsAgainstTheSimulatedTenant(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	agents := defendertest.NewFleet(3, 20, start).AgentsAt(start)
+	tenant := defendertest.NewServer(defendertest.WithAgents(agents), defendertest.WithPageSize(7), defendertest.WithCasing(defendertest.CasingMixed))
+	t.Cleanup(tenant.Close)
+	url := dbtest.URL(t)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = url
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	// 1. Initial sync.
+	code, stdout, stderr := runCLI(t, env, "sync")
+	if code != exitOK || !strings.Contains(stdout, "20 agents (20 new, 0 changed, 0 unchanged), 0 deleted") {
+		t.Fatalf("initial sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history WHERE valid_to IS NULL`); n != 20 {
+		t.Fatalf("open history rows after the initial sync = %d, want 20", n)
+	}
+
+	// 2. One upgrade, one agent gone, one new agent.
+	upgraded, gone := agents[0], agents[1]
+	next := append([]defendertest.Agent(nil), agents[2:]...)
+	upgraded.MDEClientVersion = "10.8295.22631.9999"
+	newcomer := agents[2]
+	newcomer.ID = "0b6f4a52-1111-4c2e-9d8b-5e7a6c3f2d10_5c1e9a7b3d2f4e6a8b0c1d2e3f4a5b6c"
+	newcomer.ComputerDNSName = "scanner-new.contoso.local"
+	next = append(next, upgraded, newcomer)
+	tenant.SetAgents(next)
+	code, stdout, stderr = runCLI(t, env, "sync")
+	if code != exitOK || !strings.Contains(stdout, "20 agents (1 new, 1 changed, 18 unchanged), 1 deleted") {
+		t.Fatalf("second sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history WHERE agent_id = $1`, upgraded.ID); n != 2 {
+		t.Errorf("history rows of the upgraded agent = %d, want 2", n)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agents WHERE agent_id = $1 AND deleted_at IS NOT NULL`, gone.ID); n != 1 {
+		t.Errorf("the vanished agent is not marked deleted")
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history WHERE agent_id = $1 AND valid_to IS NULL`, gone.ID); n != 0 {
+		t.Errorf("the vanished agent still has an open history row")
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history WHERE agent_id = $1`, newcomer.ID); n != 1 {
+		t.Errorf("history rows of the new agent = %d, want 1", n)
+	}
+	if n := queryInt(t, pool, `
+		SELECT count(*) FROM defender.scan_agent_changes c
+		  JOIN defender.sync_runs r USING (run_id)
+		 WHERE r.run_id = (SELECT max(run_id) FROM defender.sync_runs)
+		   AND ((c.agent_id = $1 AND c.attribute = 'mde_client_version' AND c.new_value = '10.8295.22631.9999')
+		     OR (c.agent_id = $2 AND c.new_value = 'deleted')
+		     OR (c.agent_id = $3 AND c.new_value = 'first seen'))`, upgraded.ID, gone.ID, newcomer.ID); n != 3 {
+		t.Errorf("scan_agent_changes of the second run: %d of the 3 expected rows", n)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_changes`); n != 23 {
+		t.Errorf("scan_agent_changes has %d rows, want 20 first seen + 1 upgrade + 1 deleted + 1 first seen", n)
+	}
+
+	// 3. A fetch that fails on its second page changes nothing.
+	before := tableSnapshot(t, pool)
+	tenant.SetAgents(agents)
+	tenant.Inject(defendertest.Status(403).OnPage(2))
+	code, stdout, stderr = runCLI(t, env, "sync")
+	if code != exitFailure || !strings.Contains(stderr, "nothing changed") || !strings.Contains(stderr, "403") {
+		t.Fatalf("failing sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if after := tableSnapshot(t, pool); after != before {
+		t.Fatalf("the failing sync changed data:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	var statuses string
+	if err := pool.QueryRow(context.Background(), `SELECT string_agg(status, ',' ORDER BY run_id) FROM defender.sync_runs`).Scan(&statuses); err != nil {
+		t.Fatal(err)
+	}
+	if statuses != "succeeded,succeeded,failed" {
+		t.Fatalf("sync_runs statuses = %s", statuses)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.sync_runs WHERE status = 'failed' AND error LIKE '%403%'`); n != 1 {
+		t.Errorf("the failed run does not record its error")
+	}
+	for _, out := range []string{stdout, stderr} {
+		if strings.Contains(out, defendertest.DefaultClientSecret) {
+			t.Fatal("output shows the client secret")
+		}
+	}
+}
+
+func TestSyncConfigurationErrorsExit2(t *testing.T) {
+	t.Parallel()
+	tenant := defendertest.NewServer()
+	t.Cleanup(tenant.Close)
+	base := fetchEnv(tenant)
+	base["DATABASE_URL"] = dbtest.ServerURL()
+	cases := map[string]func(env map[string]string){
+		"no tenant":        func(env map[string]string) { delete(env, "DEFENDER_TENANT_ID") },
+		"no credentials":   func(env map[string]string) { delete(env, "DEFENDER_CLIENT_SECRET") },
+		"bad guard":        func(env map[string]string) { env["SYNC_MAX_DELETED_FRACTION"] = "2" },
+		"bad database url": func(env map[string]string) { env["DATABASE_URL"] = "postgres://u:pw@h:notaport/db" },
+		"bad log level":    func(env map[string]string) { env["LOG_LEVEL"] = "loud" },
+		"unknown cloud":    func(env map[string]string) { env["DEFENDER_CLOUD"] = "mars" },
+		"region off-cloud": func(env map[string]string) { env["DEFENDER_CLOUD"] = "gcc"; env["DEFENDER_REGION"] = "eu" },
+		"secret file gone": func(env map[string]string) {
+			delete(env, "DEFENDER_CLIENT_SECRET")
+			env["DEFENDER_CLIENT_SECRET_FILE"] = "/nonexistent/secret"
+		},
+		"negative max count": func(env map[string]string) { env["SYNC_MAX_DELETED_COUNT"] = "-3" },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			mutate(env)
+			code, _, stderr := runCLI(t, env, "sync", "--no-migrate")
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, stderr)
+			}
+			if strings.Contains(stderr, defendertest.DefaultClientSecret) || strings.Contains(stderr, ":pw@") {
+				t.Fatalf("stderr shows a secret: %s", stderr)
+			}
+		})
+	}
+}
+
+func TestSyncSkipsWhileAnotherSyncRuns(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	tenant := defendertest.NewServer(defendertest.WithAgents(defendertest.NewFleet(4, 5, start).AgentsAt(start)))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	if code, _, stderr := runCLI(t, env, "migrate"); code != exitOK {
+		t.Fatalf("migrate: %s", stderr)
+	}
+	tenant.Inject(defendertest.Slow(3 * time.Second))
+	first := make(chan int, 1)
+	go func() {
+		code, _, _ := runCLI(t, env, "sync", "--no-migrate")
+		first <- code
+	}()
+	// Wait until the first sync holds the lock and has started its fetch.
+	deadline := time.Now().Add(10 * time.Second)
+	for tenant.Stats().APIRequests == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate")
+	if code != exitOK || !strings.Contains(stdout, "sync skipped: another sync") {
+		t.Fatalf("second sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code := <-first; code != exitOK {
+		t.Fatalf("first sync: exit %d", code)
+	}
+}
