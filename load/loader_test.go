@@ -641,3 +641,39 @@ func TestLastRun(t *testing.T) {
 		t.Fatalf("LastRun after a failure = %+v", run)
 	}
 }
+
+func TestVersionDriftOrdersVersionsNumerically(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(4)
+	recs[0].MDEClientVersion = "10.8295.22621.1010"
+	recs[1].MDEClientVersion = "10.8295.22621.1195"
+	recs[2].MDEClientVersion = "10.10000.0.0" // newest: 10000 > 8295 numerically, not as text
+	recs[3].MDEClientVersion = "10.10000.0.0"
+	f.sync(t, listOf(recs...))
+	rows, err := f.pool.Query(context.Background(), `
+		SELECT mde_client_version, newest_mde_client_version, versions_behind
+		  FROM defender.version_drift ORDER BY agent_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	want := []string{
+		"10.8295.22621.1010 10.10000.0.0 2",
+		"10.8295.22621.1195 10.10000.0.0 1",
+		"10.10000.0.0 10.10000.0.0 0",
+		"10.10000.0.0 10.10000.0.0 0",
+	}
+	var got []string
+	for rows.Next() {
+		var v, newest string
+		var behind int
+		if err := rows.Scan(&v, &newest, &behind); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %d", v, newest, behind))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("version_drift:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
