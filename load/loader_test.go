@@ -555,6 +555,10 @@ func TestConcurrentSyncsOfOneTenantNeverOverlap(t *testing.T) {
 		done <- err
 	}()
 	<-inside
+	// The run is visible as running while it fetches.
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'running' AND finished_at IS NULL`, tenant); n != 1 {
+		t.Fatalf("running runs visible during the sync = %d, want 1", n)
+	}
 	if _, err := other.Sync(context.Background(), listOf(agents(3)...)); !errors.Is(err, load.ErrSyncInProgress) {
 		t.Fatalf("second sync while the first runs: err = %v, want ErrSyncInProgress", err)
 	}
