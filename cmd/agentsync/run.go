@@ -62,9 +62,14 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	var logs logSettings
 	var def defenderSettings
 	var ds daemonSettings
+	var guard guardSettings
 	db.register(fs)
 	def.register(fs)
 	ds.register(fs)
+	// The guard's thresholds, but no --allow-mass-deletion: a daemon that
+	// always allowed mass deletion would have no guard at all. After a real
+	// mass loss, run "agentsync sync --allow-mass-deletion" once.
+	guard.register(fs)
 	logs.register(fs)
 	if code, done := fs.parseOrExit(args); done {
 		return code
@@ -105,6 +110,10 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if _, err := pgxpool.ParseConfig(db.URL); err != nil {
 		return usageErr(fmt.Errorf("DATABASE_URL: %w", redactConnErr(err)))
 	}
+	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger}
+	if err := guard.apply(&loadCfg); err != nil {
+		return usageErr(err)
+	}
 
 	// The daemon is built before anything touches the network, so that a
 	// bad schedule is a configuration error even with the database down.
@@ -139,7 +148,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		return exitFailure
 	}
 	defer closePool(pool, logger)
-	loader, err := load.New(pool, load.Config{TenantID: def.TenantID, Logger: logger})
+	loader, err := load.New(pool, loadCfg)
 	if err != nil {
 		return usageErr(err)
 	}
