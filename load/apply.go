@@ -21,12 +21,12 @@ type counts struct {
 // last_command_execution_at) make history versions; the two volatile
 // timestamps make observations instead. The statements name the columns of
 // each group explicitly: keep them in step with the schema.
-func (l *Loader) applyStaged(ctx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time) (counts, error) {
+func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time) (counts, error) {
 	var c counts
 	tenant := l.cfg.TenantID
 
 	// Compare every staged agent with its stored state once.
-	if _, err := tx.Exec(ctx, `
+	if _, err := tx.Exec(dbCtx, `
 		CREATE TEMPORARY TABLE agentsync_diff ON COMMIT DROP AS
 		SELECT s.*,
 		       a.agent_key,
@@ -44,10 +44,10 @@ func (l *Loader) applyStaged(ctx context.Context, tx pgx.Tx, runID int64, fetche
 		tenant); err != nil {
 		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
-	if _, err := tx.Exec(ctx, `ANALYZE pg_temp.agentsync_diff`); err != nil {
+	if _, err := tx.Exec(dbCtx, `ANALYZE pg_temp.agentsync_diff`); err != nil {
 		return c, fmt.Errorf("analyze comparison: %w", interpretError(err))
 	}
-	if err := tx.QueryRow(ctx, `
+	if err := tx.QueryRow(dbCtx, `
 		SELECT count(*),
 		       count(*) FILTER (WHERE agent_key IS NULL),
 		       count(*) FILTER (WHERE agent_key IS NOT NULL AND (descriptive_changed OR volatile_changed OR is_returning))
@@ -59,7 +59,7 @@ func (l *Loader) applyStaged(ctx context.Context, tx pgx.Tx, runID int64, fetche
 	// Deletions are decided before anything is written, against the agents
 	// active before this sync.
 	var active, missing int
-	if err := tx.QueryRow(ctx, `
+	if err := tx.QueryRow(dbCtx, `
 		SELECT count(*), count(*) FILTER (WHERE s.agent_id IS NULL)
 		  FROM defender.agent_state a
 		  LEFT JOIN pg_temp.agentsync_staging s ON s.agent_id = a.agent_id
@@ -160,7 +160,10 @@ func (l *Loader) applyStaged(ctx context.Context, tx pgx.Tx, runID int64, fetche
 			 WHERE h.agent_key = deleted.agent_key AND h.valid_to IS NULL`, all})
 	}
 	for _, s := range statements {
-		if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
+		if err := stopped(ctx); err != nil {
+			return c, err
+		}
+		if _, err := tx.Exec(dbCtx, s.sql, s.args...); err != nil {
 			return c, fmt.Errorf("%s: %w", s.what, interpretError(err))
 		}
 	}

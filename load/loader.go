@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -114,9 +115,17 @@ type Result struct {
 // transaction. It returns ErrSyncInProgress, having written nothing, when
 // another sync of the tenant is running. On any other error every data
 // change is rolled back and the run is recorded as failed.
+//
+// Cancelling ctx stops the listing at once; the database work then stops
+// at the next statement and rolls back. Interrupting a statement in flight
+// would leave the connection in an unknown state (pgx may wait seconds to
+// close it), so a statement is only interrupted when it is still running
+// dbInterruptDelay after ctx ended.
 func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, error) {
 	start := time.Now()
-	conn, err := l.pool.Acquire(ctx)
+	dbCtx, release := delayedCancel(ctx, dbInterruptDelay)
+	defer release()
+	conn, err := l.pool.Acquire(dbCtx)
 	if err != nil {
 		return Result{}, fmt.Errorf("acquire connection: %w", interpretError(err))
 	}
@@ -124,30 +133,65 @@ func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, err
 
 	// The lock, the run row and the data transaction share one connection:
 	// if it dies, the lock goes with the transaction it protects.
-	locked, err := tryLock(ctx, conn.Conn(), l.lockKey)
+	locked, err := tryLock(dbCtx, conn.Conn(), l.lockKey)
 	if err != nil {
 		return Result{}, err
 	}
 	if !locked {
 		return Result{}, ErrSyncInProgress
 	}
-	defer l.unlock(ctx, conn)
+	defer l.unlock(dbCtx, conn)
 
-	if err := l.abandonRuns(ctx, conn.Conn()); err != nil {
+	if err := l.abandonRuns(dbCtx, conn.Conn()); err != nil {
 		return Result{}, err
 	}
-	runID, err := l.startRun(ctx, conn.Conn())
+	runID, err := l.startRun(dbCtx, conn.Conn())
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := l.apply(ctx, conn.Conn(), runID, list)
+	res, err := l.apply(ctx, dbCtx, conn.Conn(), runID, list)
 	res.RunID = runID
 	res.Duration = time.Since(start)
 	if err != nil {
-		l.failRun(ctx, runID, res, err)
+		l.failRun(dbCtx, runID, res, err)
 		return res, err
 	}
 	return res, nil
+}
+
+// dbInterruptDelay is how long a database statement may go on after the
+// sync's context ended; the set-based statements of even a large sync take
+// well under that.
+const dbInterruptDelay = 5 * time.Second
+
+// delayedCancel returns a context for database work that ends delay after
+// ctx ends, with ctx's cause.
+func delayedCancel(ctx context.Context, delay time.Duration) (context.Context, context.CancelFunc) {
+	dbCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(delay, func() { cancel(context.Cause(ctx)) })
+	})
+	return dbCtx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel(context.Canceled)
+	}
+}
+
+// stopped returns ctx's cause once ctx has ended, else nil.
+func stopped(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return nil
 }
 
 // unlock releases the tenant lock even when ctx is cancelled. A connection
@@ -162,40 +206,45 @@ func (l *Loader) unlock(ctx context.Context, conn *pgxpool.Conn) {
 	}
 }
 
-// apply runs the data transaction of one sync.
-func (l *Loader) apply(ctx context.Context, conn *pgx.Conn, runID int64, list scanagent.ListFunc) (Result, error) {
+// apply runs the data transaction of one sync. The listing runs under ctx,
+// the statements under dbCtx; between statements, an ended ctx aborts.
+func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, list scanagent.ListFunc) (Result, error) {
 	var res Result
 	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
 	res.FetchedAt = fetchedAt
-	if err := l.checkClock(ctx, conn, fetchedAt); err != nil {
+	if err := l.checkClock(dbCtx, conn, fetchedAt); err != nil {
 		return res, err
 	}
 
-	tx, err := conn.Begin(ctx)
+	tx, err := conn.Begin(dbCtx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", interpretError(err))
 	}
 	defer func() {
-		// A no-op after Commit; after a failure, it must run even when ctx
-		// is cancelled.
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		// A no-op after Commit; after a failure, it must run even when the
+		// sync was cancelled.
+		_ = tx.Rollback(context.WithoutCancel(dbCtx))
 	}()
 
-	stats, err := stage(ctx, tx, list)
+	stats, err := stage(ctx, dbCtx, tx, list)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	if err != nil {
 		return res, err
 	}
-	counts, err := l.applyStaged(ctx, tx, runID, fetchedAt)
+	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt)
 	if err != nil {
 		return res, err
 	}
 	res.Seen, res.Inserted, res.Changed, res.Unchanged = counts.seen, counts.inserted, counts.changed, counts.unchanged
 	res.Deleted, res.DeletionsWithheld = counts.deleted, counts.withheld
-	if err := l.finishRun(ctx, tx, runID, res); err != nil {
+	if err := l.finishRun(dbCtx, tx, runID, res); err != nil {
 		return res, err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// The last moment a cancellation can still undo the sync.
+	if err := stopped(ctx); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(dbCtx); err != nil {
 		return res, fmt.Errorf("commit: %w", interpretError(err))
 	}
 	return res, nil

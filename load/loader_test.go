@@ -499,6 +499,13 @@ func TestFailedSyncChangesNothingButSyncRuns(t *testing.T) {
 				return scanagent.ListStats{}, nil
 			}
 		}, func(err error) bool { return errors.Is(err, context.Canceled) }},
+		{"cancelled once the listing is complete", func(cancel context.CancelFunc) scanagent.ListFunc {
+			return func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+				stats, err := listOf(changed...)(ctx, fn)
+				cancel() // the signal arrives while the loader applies the listing
+				return stats, err
+			}
+		}, func(err error) bool { return errors.Is(err, context.Canceled) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,8 +24,11 @@ var stagingColumns = []string{
 // stage streams the listing into a temporary staging table with COPY and
 // keeps, for an id listed more than once, its last record. It returns the
 // listing's statistics, and a *FetchError when the listing failed.
-func stage(ctx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scanagent.ListStats, error) {
-	_, err := tx.Exec(ctx, `
+//
+// The listing runs under ctx, the statements under dbCtx: a cancelled ctx
+// ends the listing, which ends the COPY cleanly.
+func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scanagent.ListStats, error) {
+	_, err := tx.Exec(dbCtx, `
 		CREATE TEMPORARY TABLE agentsync_staging (
 			seq                       bigint NOT NULL,
 			agent_id                  text   NOT NULL,
@@ -44,7 +47,7 @@ func stage(ctx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scanagent.L
 
 	src := newRecordSource(ctx, list)
 	defer src.stop()
-	_, copyErr := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", "agentsync_staging"}, stagingColumns, src)
+	_, copyErr := tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", "agentsync_staging"}, stagingColumns, src)
 	src.stop() // ends the listing if COPY stopped early, and settles stats
 	switch {
 	case src.listErr != nil:
@@ -55,13 +58,16 @@ func stage(ctx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scanagent.L
 		return src.stats, fmt.Errorf("copy agents into staging: %w", interpretError(copyErr))
 	}
 
+	if err := stopped(ctx); err != nil {
+		return src.stats, err
+	}
 	// Temporary tables get no automatic statistics; the planner needs them
 	// to join tens of thousands of rows sensibly.
-	if _, err := tx.Exec(ctx, `ANALYZE pg_temp.agentsync_staging`); err != nil {
+	if _, err := tx.Exec(dbCtx, `ANALYZE pg_temp.agentsync_staging`); err != nil {
 		return src.stats, fmt.Errorf("analyze staging table: %w", interpretError(err))
 	}
 	// An id listed twice: the last record wins.
-	if _, err := tx.Exec(ctx, `
+	if _, err := tx.Exec(dbCtx, `
 		DELETE FROM pg_temp.agentsync_staging s
 		 USING pg_temp.agentsync_staging later
 		 WHERE later.agent_id = s.agent_id AND later.seq > s.seq`); err != nil {
