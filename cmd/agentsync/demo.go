@@ -75,11 +75,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitUsage
 	}
-	prog := newProgress(a.stderr)
-	if logs.Format == "" && prog.enabled {
-		logs.Format = "text"
-	}
-	logger, err := newLogger(prog.logWriter(), logs)
+	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitUsage

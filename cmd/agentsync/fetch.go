@@ -28,8 +28,7 @@ func runFetch(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync fetch: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
-	prog := newProgress(a.stderr)
-	logger, err := newLogger(prog.logWriter(), logs)
+	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "agentsync fetch: %v\n", err)
 		return exitUsage

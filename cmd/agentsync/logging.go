@@ -35,6 +35,19 @@ func newLogger(w io.Writer, s logSettings) (*slog.Logger, error) {
 	}
 }
 
+// newProgressLogger builds the terminal progress line of a command and the
+// logger that writes around it. With the progress line on, newLogger sees
+// the progress writer rather than the terminal, so the terminal's default
+// format, text, is chosen here.
+func newProgressLogger(stderr io.Writer, s logSettings) (*progress, *slog.Logger, error) {
+	prog := newProgress(stderr)
+	if s.Format == "" && prog.enabled {
+		s.Format = "text"
+	}
+	logger, err := newLogger(prog.logWriter(), s)
+	return prog, logger, err
+}
+
 // isTerminal reports whether w is an interactive terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

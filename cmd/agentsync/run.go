@@ -83,11 +83,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		return exitUsage
 	}
 
-	prog := newProgress(a.stderr)
-	if logs.Format == "" && prog.enabled {
-		logs.Format = "text" // the progress writer hides the terminal from newLogger
-	}
-	logger, err := newLogger(prog.logWriter(), logs)
+	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -200,38 +196,24 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	return exitOK
 }
 
-// syncAndRecord runs one sync and reports it: one log line with its counts
-// and duration, the metrics, and the progress line on a terminal. Another
-// process syncing the tenant is not a failure: the run is skipped. It
-// returns nil after logging, so that the daemon does not log the failure a
-// second time.
+// syncAndRecord runs one sync, logs it and records it in the metrics.
+// Another process syncing the tenant is not a failure: the run is skipped.
+// It returns nil after logging, so that the daemon does not log a failure
+// a second time.
 func syncAndRecord(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, m *metrics.Metrics, prog *progress) error {
-	prog.start("sync")
-	res, err := loader.Sync(ctx, list)
-	prog.done()
-	if errors.Is(err, load.ErrSyncInProgress) {
-		logger.Info("skipped: another sync of this tenant is running", "tenant", loader.TenantID())
+	res, err := syncAndLog(ctx, logger, loader, list, prog)
+	switch {
+	case errors.Is(err, load.ErrSyncInProgress):
 		m.SyncSkipped()
-		return nil
-	}
-	attrs := []any{"tenant", loader.TenantID(), "duration", res.Duration.Round(time.Millisecond).String(), "api_requests", res.APIRequests}
-	if res.RunID != 0 {
-		attrs = append([]any{"run_id", res.RunID}, attrs...)
-	}
-	if err != nil {
+	case err != nil:
 		m.SyncFinished(metrics.Outcome{Status: metrics.StatusFailed, Duration: res.Duration})
-		logger.Error("sync failed", append(attrs, "error", err)...)
-		return nil
+	default:
+		m.SyncFinished(metrics.Outcome{
+			Status: metrics.StatusSucceeded, Duration: res.Duration, FinishedAt: time.Now(),
+			Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, Unchanged: res.Unchanged,
+			Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected,
+		})
 	}
-	m.SyncFinished(metrics.Outcome{
-		Status: metrics.StatusSucceeded, Duration: res.Duration, FinishedAt: time.Now(),
-		Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, Unchanged: res.Unchanged,
-		Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected,
-	})
-	logger.Info("sync succeeded", append(attrs,
-		"seen", res.Seen, "inserted", res.Inserted, "changed", res.Changed, "unchanged", res.Unchanged,
-		"deleted", res.Deleted, "deletions_withheld", res.DeletionsWithheld, "rejected", res.Rejected,
-		"duplicates", res.Duplicates, "fetched_at", res.FetchedAt)...)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os/signal"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 // guardSettings configure the mass-deletion guard of the loader.
@@ -76,11 +78,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return exitUsage
 	}
 
-	prog := newProgress(a.stderr)
-	if logs.Format == "" && prog.enabled {
-		logs.Format = "text" // the progress writer hides the terminal from newLogger
-	}
-	logger, err := newLogger(prog.logWriter(), logs)
+	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -122,31 +120,46 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return usageErr(err)
 	}
 
-	prog.start("sync")
-	res, err := loader.Sync(ctx, lister.List)
-	prog.done()
+	res, err := syncAndLog(ctx, logger, loader, lister.List, prog)
 	switch {
 	case errors.Is(err, load.ErrSyncInProgress):
-		logger.Info("skipped: another sync of this tenant is running", "tenant", loader.TenantID())
 		fmt.Fprintf(a.stdout, "sync skipped: another sync of tenant %s is running\n", loader.TenantID())
 		return exitOK
+	case err != nil && res.RunID != 0:
+		fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %v\n", res.RunID, err)
+		return exitFailure
 	case err != nil:
-		logger.Error("sync failed", "tenant", loader.TenantID(), "run_id", res.RunID,
-			"duration", res.Duration.Round(time.Millisecond).String(), "error", err)
-		if res.RunID != 0 {
-			fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %v\n", res.RunID, err)
-		} else {
-			fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
-		}
+		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
 		return exitFailure
 	}
-	logger.Info("sync succeeded", "tenant", loader.TenantID(), "run_id", res.RunID,
-		"duration", res.Duration.Round(time.Millisecond).String(), "api_requests", res.APIRequests,
-		"seen", res.Seen, "inserted", res.Inserted, "changed", res.Changed, "unchanged", res.Unchanged,
-		"deleted", res.Deleted, "deletions_withheld", res.DeletionsWithheld, "rejected", res.Rejected,
-		"duplicates", res.Duplicates, "fetched_at", res.FetchedAt)
 	fmt.Fprintln(a.stdout, summaryLine(res))
 	return exitOK
+}
+
+// syncAndLog runs one sync with the terminal progress line and logs its
+// outcome in one structured line: succeeded with its counts, failed with
+// its error, or skipped because another process is syncing the tenant.
+func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, prog *progress) (load.Result, error) {
+	prog.start("sync")
+	res, err := loader.Sync(ctx, list)
+	prog.done()
+	if errors.Is(err, load.ErrSyncInProgress) {
+		logger.Info("skipped: another sync of this tenant is running", "tenant", loader.TenantID())
+		return res, err
+	}
+	attrs := []any{"tenant", loader.TenantID(), "duration", res.Duration.Round(time.Millisecond).String(), "api_requests", res.APIRequests}
+	if res.RunID != 0 {
+		attrs = append([]any{"run_id", res.RunID}, attrs...)
+	}
+	if err != nil {
+		logger.Error("sync failed", append(attrs, "error", err)...)
+		return res, err
+	}
+	logger.Info("sync succeeded", append(attrs,
+		"seen", res.Seen, "inserted", res.Inserted, "changed", res.Changed, "unchanged", res.Unchanged,
+		"deleted", res.Deleted, "deletions_withheld", res.DeletionsWithheld, "rejected", res.Rejected,
+		"duplicates", res.Duplicates, "fetched_at", res.FetchedAt)...)
+	return res, nil
 }
 
 // summaryLine is the one-line human summary of a successful sync.
