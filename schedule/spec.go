@@ -28,6 +28,9 @@ func Parse(spec string) (s cron.Schedule, err error) {
 	if trimmed == "" {
 		return nil, fmt.Errorf("%w: schedule is empty", ErrConfig)
 	}
+	if err := checkEvery(trimmed); err != nil {
+		return nil, fmt.Errorf("%w: schedule %q: %v", ErrConfig, spec, err)
+	}
 	s, err = parser.Parse(trimmed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: schedule %q: %v", ErrConfig, spec, err)
@@ -38,4 +41,27 @@ func Parse(spec string) (s cron.Schedule, err error) {
 		spec.Location = time.UTC
 	}
 	return s, nil
+}
+
+// checkEvery refuses an @every interval under one second. Cron's parser
+// accepts any duration, negative and zero included, and silently runs such
+// a schedule every second: "@every -5m" must be an error, not a sync a
+// second.
+func checkEvery(spec string) error {
+	if strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=") {
+		_, spec, _ = strings.Cut(spec, " ")
+		spec = strings.TrimSpace(spec)
+	}
+	const every = "@every "
+	if !strings.HasPrefix(spec, every) {
+		return nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(spec[len(every):]))
+	if err != nil {
+		return nil // the parser's own error says it better
+	}
+	if d < time.Second {
+		return fmt.Errorf("@every interval %s: want at least 1s", d)
+	}
+	return nil
 }

@@ -23,6 +23,8 @@ func TestParseRejectsMalformedSpecsWithoutPanicking(t *testing.T) {
 		// cron v3.0.1 panics on these (a zone prefix with no space after it).
 		"TZ=UTC", "CRON_TZ=", "CRON_TZ=Europe/Paris", "TZ=", "CRON_TZ==",
 		"CRON_TZ=UTC", // a zone, then no schedule
+		// cron runs these every second; they are mistakes, not schedules.
+		"@every -5m", "@every 0s", "@every 500ms", "CRON_TZ=UTC @every -1h",
 	} {
 		s, err := Parse(spec)
 		if err == nil {
