@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -192,13 +193,32 @@ const snippetBytes = 160
 
 // snippet quotes the start of a body in an error: valid UTF-8, one line,
 // short, and without any of secrets. The secrets are removed before the
-// cut, so that no part of one survives at the edge.
+// cut, so that no part of one survives at the edge. The part read is
+// widened past any secret it would cut through: folding spaces pulls text
+// from the end of that part into the quote, so a secret cut in two there
+// would show its first half.
 func snippet(body []byte, secrets ...string) string {
 	longest := 0
 	for _, s := range secrets {
 		longest = max(longest, len(s))
 	}
-	head := body[:min(len(body), snippetBytes+longest)]
-	s := redact(cleanString(string(head)), secrets...)
+	end := min(len(body), snippetBytes+longest)
+	for widened := true; widened; {
+		widened = false
+		for _, s := range secrets {
+			if s == "" {
+				continue
+			}
+			// In this window any occurrence starts before end and finishes
+			// after it.
+			lo, hi := max(0, end-len(s)+1), min(len(body), end+len(s)-1)
+			if lo < hi {
+				if j := bytes.Index(body[lo:hi], []byte(s)); j >= 0 {
+					end, widened = lo+j+len(s), true
+				}
+			}
+		}
+	}
+	s := redact(cleanString(string(body[:end])), secrets...)
 	return shortenTo(oneLine(s), snippetBytes)
 }

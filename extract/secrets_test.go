@@ -65,3 +65,29 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSnippetNeverQuotesPartOfASecret checks the quote of a body in an
+// error: a secret is replaced whole, and one that starts past the cut is
+// not pulled into the quote in part when runs of spaces or control
+// characters before it fold away.
+func TestSnippetNeverQuotesPartOfASecret(t *testing.T) {
+	t.Parallel()
+	const secret = "S3cretValueThatMustNotLeak0123456789"
+	for name, body := range map[string]string{
+		"after many spaces":   "x" + strings.Repeat(" ", 170) + secret + " more",
+		"after control bytes": "x" + strings.Repeat("\x00\t", 90) + secret,
+		"at the cut":          strings.Repeat("a", snippetBytes-5) + secret,
+		"at the start":        secret + strings.Repeat("b", 300),
+	} {
+		got := snippet([]byte(body), secret)
+		if strings.Contains(got, secret[:8]) {
+			t.Errorf("%s: snippet %q quotes part of the secret", name, got)
+		}
+		if len(got) > snippetBytes+len("…") {
+			t.Errorf("%s: snippet of %d bytes, want at most %d", name, len(got), snippetBytes)
+		}
+	}
+	if got := snippet([]byte(`{"a":"`+secret+`"}`), secret); got != `{"a":"[redacted]"}` {
+		t.Errorf("snippet = %q, want the secret replaced whole", got)
+	}
+}
