@@ -149,34 +149,10 @@ func (f *fixture) count(t testing.TB, query string, args ...any) int {
 	return n
 }
 
-// dataTables are the tables a failed or no-op sync must leave untouched.
-var dataTables = []string{"agent_state", "scan_agent_history", "agent_observation", "withheld_deletions"}
-
-// snapshot renders every row of the data tables with its row version
-// (xmin) and position (ctid): equal snapshots mean no row was inserted,
-// updated or deleted, not even rewritten with the same values.
+// snapshot renders the data tables with their row versions.
 func (f *fixture) snapshot(t testing.TB) string {
 	t.Helper()
-	var b strings.Builder
-	for _, table := range dataTables {
-		rows, err := f.pool.Query(context.Background(),
-			fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM defender.%s t ORDER BY t.ctid`, table))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "-- %s\n", table)
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(line + "\n")
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
+	return dbtest.RowVersions(t, f.pool, dbtest.DataTables...)
 }
 
 type runRow struct {

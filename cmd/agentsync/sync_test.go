@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,34 +11,6 @@ import (
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
 )
-
-// dataTables are the defender tables a failed sync must leave untouched.
-var dataTables = []string{"agent_state", "scan_agent_history", "agent_observation", "withheld_deletions"}
-
-// tableSnapshot renders every row of the data tables with its row version
-// (xmin) and position (ctid).
-func tableSnapshot(t *testing.T, pool *pgxpool.Pool) string {
-	t.Helper()
-	var b strings.Builder
-	for _, table := range dataTables {
-		rows, err := pool.Query(context.Background(),
-			fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM defender.%s t ORDER BY t.ctid`, table))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(table + " " + line + "\n")
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
-}
 
 func queryInt(t *testing.T, pool *pgxpool.Pool, q string, args ...any) int {
 	t.Helper()
@@ -116,14 +87,14 @@ func TestSyncThreeRunsAgainstTheSimulatedTenant(t *testing.T) {
 	}
 
 	// 3. A fetch that fails on its second page changes nothing.
-	before := tableSnapshot(t, pool)
+	before := dbtest.RowVersions(t, pool, dbtest.DataTables...)
 	tenant.SetAgents(agents)
 	tenant.Inject(defendertest.Status(403).OnPage(2))
 	code, stdout, stderr = runCLI(t, env, "sync")
 	if code != exitFailure || !strings.Contains(stderr, "nothing changed") || !strings.Contains(stderr, "403") {
 		t.Fatalf("failing sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	if after := tableSnapshot(t, pool); after != before {
+	if after := dbtest.RowVersions(t, pool, dbtest.DataTables...); after != before {
 		t.Fatalf("the failing sync changed data:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	var statuses string

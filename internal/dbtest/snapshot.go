@@ -1,0 +1,41 @@
+package dbtest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DataTables are the defender tables that hold agent data: a failed sync,
+// or a sync of unchanged data, must leave them exactly as they were.
+var DataTables = []string{"agent_state", "scan_agent_history", "agent_observation", "withheld_deletions"}
+
+// RowVersions renders every row of the given defender tables with its row
+// version (xmin) and position (ctid). Equal renderings mean that no row was
+// inserted, updated or deleted, not even rewritten with the same values.
+func RowVersions(t testing.TB, pool *pgxpool.Pool, tables ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, table := range tables {
+		rows, err := pool.Query(context.Background(),
+			fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM defender.%s t ORDER BY t.ctid`, table))
+		if err != nil {
+			t.Fatalf("read defender.%s: %v", table, err)
+		}
+		fmt.Fprintf(&b, "-- %s\n", table)
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
