@@ -176,7 +176,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, tok *oauth2.Token) (*respo
 	body, err := readBody(resp.Body, c.cfg.MaxResponseBytes)
 	d := time.Since(start)
 	c.obs.APIRequest(resp.StatusCode, d)
-	c.log.Debug("api request", "path", u.Path, "status", resp.StatusCode, "bytes", len(body), "duration", d)
+	c.log.Debug("api request", "path", u.Path, "status", resp.StatusCode, "bytes", len(body), "duration", d.Round(time.Microsecond).String())
 	if errors.Is(err, ErrResponseTooLarge) {
 		return nil, fmt.Errorf("GET %s: status %d: %w", u.Path, resp.StatusCode, err)
 	}

@@ -99,7 +99,7 @@ func (c *Client) fetch(ctx context.Context, u *url.URL, st *scanagent.ListStats)
 			var r *retryable
 			if errors.As(err, &r) {
 				c.obs.Retry(r.reason)
-				c.log.Warn("retrying API request", "path", u.Path, "reason", r.reason, "attempt", attempts, "wait", wait, "error", err)
+				c.log.Warn("retrying API request", "path", u.Path, "reason", r.reason, "attempt", attempts, "wait", wait.Round(time.Millisecond).String(), "error", err)
 			}
 		}),
 	)
