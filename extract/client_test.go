@@ -2,6 +2,7 @@ package extract
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ func TestListFollowsPagesInEveryCasing(t *testing.T) {
 			}
 			sameRecords(t, got, want)
 			pages := (len(want) + 36) / 37
-			if st != (scanagent.ListStats{Requests: pages, Pages: pages, Agents: len(want)}) {
+			if !reflect.DeepEqual(st, scanagent.ListStats{Requests: pages, Pages: pages, Agents: len(want)}) {
 				t.Fatalf("stats %+v, want %d pages and requests, %d agents", st, pages, len(want))
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -270,7 +271,7 @@ func TestListCountsRejectedAndDuplicateAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := scanagent.ListStats{Requests: 2, Pages: 2, Agents: 3, Rejected: 1, Duplicates: 1}
-	if st != want {
+	if !reflect.DeepEqual(st, want) {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}
 	if len(got) != 3 || got[0].ComputerDNSName != "first" || got[2].ComputerDNSName != "second" {

@@ -76,6 +76,9 @@ func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen 
 		}
 		if reason != "" {
 			st.Rejected++
+			if rec.ID != "" {
+				st.RejectedIDs = append(st.RejectedIDs, rec.ID)
+			}
 			c.log.Warn("agent rejected", "page", page, "index", index, "id", rec.ID, "reason", reason)
 			return nil
 		}

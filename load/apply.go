@@ -60,9 +60,10 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// active before this sync.
 	var active, missing int
 	if err := tx.QueryRow(dbCtx, `
-		SELECT count(*), count(*) FILTER (WHERE s.agent_id IS NULL)
+		SELECT count(*), count(*) FILTER (WHERE s.agent_id IS NULL AND u.agent_id IS NULL)
 		  FROM defender.agent_state a
 		  LEFT JOIN pg_temp.agentsync_staging s ON s.agent_id = a.agent_id
+		  LEFT JOIN pg_temp.agentsync_unreadable u ON u.agent_id = a.agent_id
 		 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL`, tenant).Scan(&active, &missing); err != nil {
 		return c, fmt.Errorf("count missing agents: %w", interpretError(err))
 	}
@@ -143,7 +144,8 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			SELECT a.agent_key, $2
 			  FROM defender.agent_state a
 			 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL
-			   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = a.agent_id)`,
+			   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = a.agent_id)
+			   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_unreadable u WHERE u.agent_id = a.agent_id)`,
 			[]any{tenant, runID}})
 	} else if missing > 0 {
 		statements = append(statements, statement{"delete missing agents", `
@@ -152,6 +154,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 				   SET deleted_at = $2, deleted_by_run_id = $3
 				 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL
 				   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = a.agent_id)
+				   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_unreadable u WHERE u.agent_id = a.agent_id)
 				RETURNING a.agent_key
 			)
 			UPDATE defender.scan_agent_history h

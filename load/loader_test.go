@@ -664,3 +664,32 @@ func TestVersionDriftOrdersVersionsNumerically(t *testing.T) {
 		t.Fatalf("version_drift:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// An agent the extractor listed but could not read (a malformed field) is
+// kept as it was: its missing record is no deletion.
+func TestUnreadableAgentIsNotDeleted(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(3)
+	f.sync(t, listOf(recs...))
+	before := f.snapshot(t)
+
+	f.clock.Advance(time.Hour)
+	unreadable := func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		stats, err := listOf(recs[:2]...)(ctx, fn)
+		stats.Rejected, stats.RejectedIDs = 1, []string{recs[2].ID}
+		return stats, err
+	}
+	res := f.sync(t, unreadable)
+	if res.Deleted != 0 || res.DeletionsWithheld != 0 || res.Rejected != 1 || res.Unchanged != 2 {
+		t.Fatalf("result = %+v, want the unreadable agent neither deleted nor withheld", res)
+	}
+	if after := f.snapshot(t); after != before {
+		t.Fatalf("a listing with an unreadable agent changed data:\n%s\n---\n%s", before, after)
+	}
+	// A later listing without it deletes it as usual.
+	f.clock.Advance(time.Hour)
+	if res := f.sync(t, listOf(recs[:2]...)); res.Deleted != 1 {
+		t.Fatalf("result = %+v, want the agent deleted once a listing no longer has it", res)
+	}
+}

@@ -66,6 +66,13 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 	if _, err := tx.Exec(dbCtx, `ANALYZE pg_temp.agentsync_staging`); err != nil {
 		return src.stats, fmt.Errorf("analyze staging table: %w", interpretError(err))
 	}
+	// Agents listed but unreadable are kept as they were: their absence
+	// from the staged records is no deletion.
+	if _, err := tx.Exec(dbCtx, `
+		CREATE TEMPORARY TABLE agentsync_unreadable ON COMMIT DROP AS
+		SELECT DISTINCT id AS agent_id FROM unnest($1::text[]) AS id`, src.stats.RejectedIDs); err != nil {
+		return src.stats, fmt.Errorf("record unreadable agents: %w", interpretError(err))
+	}
 	// An id listed twice: the last record wins.
 	if _, err := tx.Exec(dbCtx, `
 		DELETE FROM pg_temp.agentsync_staging s

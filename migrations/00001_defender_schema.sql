@@ -68,7 +68,7 @@ COMMENT ON COLUMN defender.sync_runs.agents_changed IS 'Known agents with at lea
 COMMENT ON COLUMN defender.sync_runs.agents_unchanged IS 'Known agents returned with exactly the values already stored.';
 COMMENT ON COLUMN defender.sync_runs.agents_deleted IS 'Agents marked deleted because this complete listing no longer returned them.';
 COMMENT ON COLUMN defender.sync_runs.deletions_withheld IS 'Agents missing from this listing whose deletion was withheld by the mass-deletion guard (0 when none).';
-COMMENT ON COLUMN defender.sync_runs.agents_rejected IS 'Records the API returned that could not be stored (for example without an id).';
+COMMENT ON COLUMN defender.sync_runs.agents_rejected IS 'Records the API returned that could not be read (no id, a malformed timestamp...). An agent listed but unreadable is kept as it was, never deleted.';
 COMMENT ON COLUMN defender.sync_runs.api_requests IS 'HTTP requests made to the Defender API by this run, retries included.';
 COMMENT ON COLUMN defender.sync_runs.error IS 'Why the run failed; empty unless status is failed.';
 COMMENT ON COLUMN defender.sync_runs.worker IS 'Host and process that ran the sync, for troubleshooting.';

@@ -42,8 +42,13 @@ type ListStats struct {
 	Pages int
 	// Agents is the number of records handed on.
 	Agents int
-	// Rejected is the number of agents dropped as invalid (no id, say).
+	// Rejected is the number of agents dropped as invalid (no id, a
+	// malformed timestamp...).
 	Rejected int
+	// RejectedIDs are the ids of the rejected agents that had one. The
+	// agent was listed, only unreadable: the loader keeps it as it was and
+	// never takes its absence from the records for a deletion.
+	RejectedIDs []string
 	// Duplicates is the number of agents whose id was already listed earlier
 	// in the same listing; the later one wins.
 	Duplicates int
