@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"net/url"
 	"os"
@@ -49,7 +50,14 @@ func ServerURL() string {
 func URL(t testing.TB) string {
 	t.Helper()
 	conf := pgtestdb.Custom(t, serverConfig(t), migrator{})
-	u, err := url.Parse(conf.URL())
+	return withEmptySearchPath(t, conf.URL())
+}
+
+// withEmptySearchPath returns the connection string raw with an empty
+// search_path.
+func withEmptySearchPath(t testing.TB, raw string) string {
+	t.Helper()
+	u, err := parseURL(raw)
 	if err != nil {
 		t.Fatalf("test database url: %v", err)
 	}
@@ -58,6 +66,17 @@ func URL(t testing.TB) string {
 	q.Set("sslmode", "disable")
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// parseURL parses a connection URL; its error never quotes the URL, which
+// may hold a password.
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return nil, ue.Err
+	}
+	return u, err
 }
 
 // Pool creates a new migrated database for t and returns a pool connected
@@ -77,22 +96,14 @@ func Pool(t testing.TB) *pgxpool.Pool {
 func EmptyURL(t testing.TB) string {
 	t.Helper()
 	conf := pgtestdb.Custom(t, serverConfig(t), pgtestdb.NoopMigrator{})
-	u, err := url.Parse(conf.URL())
-	if err != nil {
-		t.Fatalf("test database url: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", "")
-	q.Set("sslmode", "disable")
-	u.RawQuery = q.Encode()
-	return u.String()
+	return withEmptySearchPath(t, conf.URL())
 }
 
 func serverConfig(t testing.TB) pgtestdb.Config {
 	t.Helper()
-	u, err := url.Parse(ServerURL())
+	u, err := parseURL(ServerURL())
 	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL is not a URL: %v", err)
+		t.Fatalf("TEST_DATABASE_URL is not a URL (value not shown: it may hold a password): %v", err)
 	}
 	pass, _ := u.User.Password()
 	conf := pgtestdb.Config{

@@ -37,3 +37,11 @@ func TestEachTestGetsItsOwnDatabase(t *testing.T) {
 		t.Fatalf("two calls returned the same database %q", a)
 	}
 }
+
+func TestParseURLNeverQuotesTheURL(t *testing.T) {
+	t.Parallel()
+	_, err := dbtest.ParseURLForTest("postgres://u:PwLeak@host:bad port/db")
+	if err == nil || strings.Contains(err.Error(), "PwLeak") {
+		t.Fatalf("err = %v, want an error without the password", err)
+	}
+}

@@ -1,0 +1,4 @@
+package dbtest
+
+// ParseURLForTest exposes parseURL to the external tests.
+var ParseURLForTest = parseURL
