@@ -636,7 +636,7 @@ func TestVersionDriftOrdersVersionsNumerically(t *testing.T) {
 	recs[0].MDEClientVersion = "10.8295.22621.1010"
 	recs[1].MDEClientVersion = "10.8295.22621.1195"
 	recs[2].MDEClientVersion = "10.10000.0.0" // newest: 10000 > 8295 numerically, not as text
-	recs[3].MDEClientVersion = "10.10000.0.0"
+	recs[3].MDEClientVersion = "10.10000"     // the same version: trailing zeros do not count
 	f.sync(t, listOf(recs...))
 	rows, err := f.pool.Query(context.Background(), `
 		SELECT mde_client_version, newest_mde_client_version, versions_behind
@@ -649,7 +649,7 @@ func TestVersionDriftOrdersVersionsNumerically(t *testing.T) {
 		"10.8295.22621.1010 10.10000.0.0 2",
 		"10.8295.22621.1195 10.10000.0.0 1",
 		"10.10000.0.0 10.10000.0.0 0",
-		"10.10000.0.0 10.10000.0.0 0",
+		"10.10000 10.10000.0.0 0",
 	}
 	var got []string
 	for rows.Next() {

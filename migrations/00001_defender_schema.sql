@@ -17,11 +17,13 @@ CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public;
 
 CREATE FUNCTION defender.version_key(version text) RETURNS numeric[]
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    -- Trailing zero parts do not count: 7.6.0 and 7.6.0.0 are one version.
     RETURN CASE WHEN version ~ '^[0-9]+(\.[0-9]+)*$'
-                THEN pg_catalog.string_to_array(version, '.')::pg_catalog.numeric[]
+                THEN pg_catalog.string_to_array(
+                         pg_catalog.regexp_replace(version, '(\.0+)+$', ''), '.')::pg_catalog.numeric[]
            END;
 COMMENT ON FUNCTION defender.version_key(text) IS
-    'Sort key of a dotted version such as 10.8295.22621.1195: its parts as numbers, so that 10.8295.22621.1010 < 10.8295.22621.1195 < 10.10000.0.0. NULL when the version is not purely numeric. Use ORDER BY defender.version_key(mde_client_version).';
+    'Sort key of a dotted version such as 10.8295.22621.1195: its parts as numbers, so that 10.8295.22621.1010 < 10.8295.22621.1195 < 10.10000.0.0; trailing zero parts do not count (7.6.0 = 7.6.0.0). NULL when the version is not purely numeric. Use ORDER BY defender.version_key(mde_client_version).';
 
 CREATE TABLE defender.sync_runs (
     run_id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

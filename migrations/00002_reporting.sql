@@ -125,13 +125,15 @@ WITH active AS (
       FROM defender.agent_state a
      WHERE a.deleted_at IS NULL
 ), mde_versions AS (
+    -- One row per distinct version; of spellings of one version (7.6.0 and
+    -- 7.6.0.0), the longest names it.
     SELECT DISTINCT ON (tenant_id, mde_key) tenant_id, mde_key AS key, mde_client_version AS version
       FROM active WHERE mde_key IS NOT NULL
-     ORDER BY tenant_id, mde_key, mde_client_version
+     ORDER BY tenant_id, mde_key, length(mde_client_version) DESC, mde_client_version
 ), scanner_versions AS (
     SELECT DISTINCT ON (tenant_id, scanner_key) tenant_id, scanner_key AS key, scanner_software_version AS version
       FROM active WHERE scanner_key IS NOT NULL
-     ORDER BY tenant_id, scanner_key, scanner_software_version
+     ORDER BY tenant_id, scanner_key, length(scanner_software_version) DESC, scanner_software_version
 )
 SELECT a.tenant_id,
        a.agent_id,

@@ -32,13 +32,14 @@ func (v Version) Parts() (parts []uint64, ok bool) {
 }
 
 // Compare orders two versions: -1 when v < w, 0 when equal, +1 when v > w.
-// Numeric versions compare part by part, a missing part counting as less
-// than any present one ("7.1.1" < "7.1.1.0"). Versions that are not numeric
-// sort after numeric ones and among themselves as strings, so the order is
-// total and stable.
+// Numeric versions compare part by part as numbers; trailing zero parts do
+// not count ("7.6.0" equals "7.6.0.0"), as in defender.version_key.
+// Versions that are not numeric sort after numeric ones and among
+// themselves as strings, so the order is total.
 func (v Version) Compare(w Version) int {
 	vp, vok := v.Parts()
 	wp, wok := w.Parts()
+	vp, wp = trimZeros(vp), trimZeros(wp)
 	switch {
 	case vok && !wok:
 		return -1
@@ -62,4 +63,12 @@ func (v Version) Compare(w Version) int {
 		return 1
 	}
 	return 0
+}
+
+// trimZeros drops trailing zero parts.
+func trimZeros(parts []uint64) []uint64 {
+	for len(parts) > 1 && parts[len(parts)-1] == 0 {
+		parts = parts[:len(parts)-1]
+	}
+	return parts
 }
