@@ -98,11 +98,14 @@ func (a *app) newFlagSet(c string, synopsis, description string) *flagSet {
 	fs.SetOutput(a.stderr)
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: agentsync %s %s\n\n%s\n", c, synopsis, description)
+		fmt.Fprintf(out, "Usage: %s\n\n%s\n", strings.TrimSpace("agentsync "+c+" "+synopsis), description)
 		var flags strings.Builder
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(&flags, "  --%s", f.Name)
 			if name, _ := flag.UnquoteUsage(f); name != "" {
+				if name == "string" {
+					name = "value" // every setting is read as text, numbers and durations too
+				}
 				fmt.Fprintf(&flags, " %s", name)
 			}
 			fmt.Fprintf(&flags, "\n      %s\n", f.Usage)

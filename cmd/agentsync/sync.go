@@ -27,10 +27,10 @@ type guardSettings struct {
 func (s *guardSettings) register(fs *flagSet) {
 	fs.String(&s.MaxDeletedFraction, "max-deleted-fraction", "SYNC_MAX_DELETED_FRACTION",
 		strconv.FormatFloat(load.DefaultMaxDeletedFraction, 'g', -1, 64),
-		"withhold a sync's deletions when it would mark more than this fraction of the active agents deleted...")
+		"mass-deletion guard: withhold a sync's deletions when it would mark more than this fraction of the active agents deleted, and more than --max-deleted-count of them")
 	fs.String(&s.MaxDeletedCount, "max-deleted-count", "SYNC_MAX_DELETED_COUNT",
 		strconv.Itoa(load.DefaultMaxDeletedCount),
-		"...and more than this many of them")
+		"mass-deletion guard: the number of agents a sync must mark deleted, beyond --max-deleted-fraction, before its deletions are withheld")
 }
 
 // apply validates the settings into cfg.
