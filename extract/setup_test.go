@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/logtest"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -29,7 +29,7 @@ var fastRetries = RetryPolicy{
 type fixture struct {
 	tenant *defendertest.Server
 	client *Client
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	obs    *recordingObserver
 	cfg    Config
 }
@@ -41,7 +41,7 @@ func setup(t *testing.T, tenantOpts []defendertest.Option, edit func(*Config), o
 	t.Helper()
 	srv := defendertest.NewServer(tenantOpts...)
 	t.Cleanup(srv.Close)
-	f := &fixture{tenant: srv, logs: &syncBuffer{}, obs: &recordingObserver{}}
+	f := &fixture{tenant: srv, logs: &logtest.Buffer{}, obs: &recordingObserver{}}
 	f.cfg = Config{
 		TenantID:       defendertest.DefaultTenantID,
 		ClientID:       defendertest.DefaultClientID,
@@ -77,24 +77,6 @@ func (f *fixture) list(t *testing.T) ([]scanagent.Record, scanagent.ListStats, e
 		return nil
 	})
 	return recs, st, err
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // recordingObserver remembers what it is told.

@@ -1,7 +1,6 @@
 package load_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/internal/logtest"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -47,15 +47,15 @@ type fixture struct {
 	pool   *pgxpool.Pool
 	loader *load.Loader
 	clock  *clock
-	logs   *bytes.Buffer
+	logs   *logtest.Buffer
 }
 
 func setup(t testing.TB, mutate ...func(*load.Config)) *fixture {
 	t.Helper()
-	f := &fixture{pool: dbtest.Pool(t), clock: &clock{now: t0}, logs: &bytes.Buffer{}}
+	f := &fixture{pool: dbtest.Pool(t), clock: &clock{now: t0}, logs: &logtest.Buffer{}}
 	cfg := load.Config{
 		TenantID: tenant,
-		Logger:   slog.New(slog.NewTextHandler(&lockedWriter{w: f.logs}, nil)),
+		Logger:   slog.New(slog.NewTextHandler(f.logs, nil)),
 		Now:      f.clock.Now,
 		Worker:   "test",
 	}
@@ -68,17 +68,6 @@ func setup(t testing.TB, mutate ...func(*load.Config)) *fixture {
 	}
 	f.loader = l
 	return f
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }
 
 // listOf is a complete listing of records.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/internal/logtest"
 	"github.com/agentsync/agentsync/load"
 )
 
@@ -89,7 +90,7 @@ func (s *daemonSetup) count(t *testing.T, query string) int {
 }
 
 // metricsAddr finds the address the daemon logged it serves metrics on.
-func metricsAddr(t *testing.T, logs *syncBuffer) string {
+func metricsAddr(t *testing.T, logs *logtest.Buffer) string {
 	t.Helper()
 	var addr string
 	waitFor(t, "the metrics server", func() bool {
@@ -264,7 +265,7 @@ func TestTwoDaemonsNeverSyncTheTenantAtOnce(t *testing.T) {
 	if overlaps != 0 {
 		t.Fatalf("%d pairs of runs of one tenant overlap in time", overlaps)
 	}
-	for _, logs := range []*syncBuffer{logsA, logsB} {
+	for _, logs := range []*logtest.Buffer{logsA, logsB} {
 		if strings.Contains(logs.String(), `"level":"ERROR"`) {
 			t.Errorf("a daemon logged an error:\n%s", logs)
 		}
@@ -318,7 +319,7 @@ func TestRunExitsZeroOnSIGTERMMidSync(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logtest.Buffer
 	copied := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -9,27 +8,9 @@ import (
 	"time"
 
 	"github.com/agentsync/agentsync/extract"
+	"github.com/agentsync/agentsync/internal/logtest"
 	"github.com/agentsync/agentsync/scanagent"
 )
-
-// syncBuffer is a bytes.Buffer safe for a command writing while the test
-// reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // waitFor polls cond until it holds, failing after a generous timeout; it
 // never asserts how long anything took.
@@ -46,9 +27,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // startCLI runs agentsync in the background with env; cancel stands for
 // SIGTERM. wait returns the exit status.
-func startCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr *syncBuffer, cancel func(), wait func() int) {
+func startCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr *logtest.Buffer, cancel func(), wait func() int) {
 	t.Helper()
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &logtest.Buffer{}, &logtest.Buffer{}
 	a := newApp(stdout, stderr, func(k string) string { return env[k] })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
