@@ -29,15 +29,8 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // Member values passed to each are slices of body: each must copy what it
 // keeps.
 func decodePage(body []byte, each func(index int, members []member, notObject string) error) (nextLink string, err error) {
-	body = bytes.TrimPrefix(body, utf8BOM)
-	if !json.Valid(body) {
-		// Standardize reports where the body stops making sense, which
-		// names a truncation ("unexpected EOF") or an HTML page.
-		std, err := hujson.Standardize(body)
-		if err != nil {
-			return "", err
-		}
-		body = std
+	if body, err = standardJSON(body); err != nil {
+		return "", err
 	}
 	// From here on body is valid JSON, which the scanner relies on.
 	s := &scanner{b: body}
@@ -246,4 +239,16 @@ func (s *scanner) agents(each func(int, []member, string) error) error {
 			return err
 		}
 	}
+}
+
+// standardJSON returns body as valid standard JSON: without a UTF-8 byte
+// order mark, and standardized by hujson when it is not standard already.
+func standardJSON(body []byte) ([]byte, error) {
+	body = bytes.TrimPrefix(body, utf8BOM)
+	if json.Valid(body) {
+		return body, nil
+	}
+	// Standardize reports where the body stops making sense, which names a
+	// truncation ("unexpected EOF") or an HTML page.
+	return hujson.Standardize(body)
 }

@@ -7,23 +7,16 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/tailscale/hujson"
 )
 
 // decodePageReference is decodePage written with encoding/json's token
 // decoder: slower, but obviously right. FuzzDecodePage checks that the two
 // agree on every body.
 func decodePageReference(body []byte, each func(index int, members []member, notObject string) error) (nextLink string, err error) {
-	body = bytes.TrimPrefix(body, utf8BOM)
-	if !json.Valid(body) {
-		// Standardize reports where the body stops making sense, which
-		// names a truncation ("unexpected EOF") or an HTML page.
-		std, err := hujson.Standardize(body)
-		if err != nil {
-			return "", err
-		}
-		body = std
+	// The same standardization as decodePage: the reference checks the
+	// scanner, which starts from valid JSON.
+	if body, err = standardJSON(body); err != nil {
+		return "", err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := referenceExpectDelim(dec, '{', "a JSON object"); err != nil {
