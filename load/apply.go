@@ -13,79 +13,113 @@ type counts struct {
 	seen, inserted, changed, unchanged, deleted, withheld int
 }
 
+// step is one set-based statement of a sync.
+type step struct {
+	what string
+	sql  string
+	args []any
+}
+
+// exec runs steps in order, stopping between them once ctx has ended.
+func exec(ctx, dbCtx context.Context, tx pgx.Tx, steps []step) error {
+	for _, s := range steps {
+		if err := stopped(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(dbCtx, s.sql, s.args...); err != nil {
+			return fmt.Errorf("%s: %w", s.what, interpretError(err))
+		}
+	}
+	return nil
+}
+
 // applyStaged applies the staged listing: new agents, changed agents,
-// history, observations and deletions, each as one set-based statement.
-// Unchanged agents are never written.
+// history, heartbeats, observations and deletions, each as one set-based
+// statement. Unchanged agents are never written, and an agent whose
+// heartbeat alone moved is written only in agent_heartbeat (in place) and
+// in one packed observation.
 //
 // Descriptive attributes (every column but last_seen and
 // last_command_execution_at) make history versions; the two volatile
 // timestamps make observations instead. The statements name the columns of
 // each group explicitly: keep them in step with the schema.
-func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time) (counts, error) {
+func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState) (counts, error) {
 	var c counts
 	tenant := l.cfg.TenantID
 
-	// Compare every staged agent with its stored state once.
-	if _, err := tx.Exec(dbCtx, `
-		CREATE TEMPORARY TABLE agentsync_diff ON COMMIT DROP AS
-		SELECT s.*,
-		       a.agent_key,
-		       a.deleted_at IS NOT NULL AS is_returning,
-		       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
-		        a.scanner_software_version, a.mde_client_version, a.extra)
-		         IS DISTINCT FROM
-		       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
-		        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed,
-		       (a.last_seen, a.last_command_execution_at)
-		         IS DISTINCT FROM
-		       (s.last_seen, s.last_command_execution_at) AS volatile_changed
+	// Before anything changes, the state is the one the tenant's previous
+	// sync saw: if that was on an earlier day, that day is now closed.
+	if day.closesPrevious(fetchedAt) {
+		if err := exec(ctx, dbCtx, tx, []step{closeDay(tenant)}); err != nil {
+			return c, err
+		}
+	}
+
+	// Compare every staged agent with its stored state once, keeping those
+	// that need a write.
+	var matchedActive int
+	if err := tx.QueryRow(dbCtx, `
+		SELECT count(*), count(a.agent_key) FILTER (WHERE a.deleted_at IS NULL)
 		  FROM pg_temp.agentsync_staging s
 		  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id`,
+		tenant).Scan(&c.seen, &matchedActive); err != nil {
+		return c, fmt.Errorf("match stored agents: %w", interpretError(err))
+	}
+	if _, err := tx.Exec(dbCtx, `
+		CREATE TEMPORARY TABLE agentsync_diff ON COMMIT DROP AS
+		SELECT * FROM (
+			SELECT s.*,
+			       a.agent_key,
+			       a.deleted_at IS NOT NULL AS is_returning,
+			       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
+			        a.scanner_software_version, a.mde_client_version, a.extra)
+			         IS DISTINCT FROM
+			       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
+			        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed,
+			       (hb.last_seen, hb.last_command_execution_at)
+			         IS DISTINCT FROM
+			       (s.last_seen, s.last_command_execution_at) AS volatile_changed
+			  FROM pg_temp.agentsync_staging s
+			  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
+			  LEFT JOIN defender.agent_heartbeat hb ON hb.agent_key = a.agent_key) d
+		 WHERE d.agent_key IS NULL OR d.is_returning OR d.descriptive_changed OR d.volatile_changed`,
 		tenant); err != nil {
 		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
-	if _, err := tx.Exec(dbCtx, `ANALYZE pg_temp.agentsync_diff`); err != nil {
-		return c, fmt.Errorf("analyze comparison: %w", interpretError(err))
-	}
 	if err := tx.QueryRow(dbCtx, `
-		SELECT count(*),
-		       count(*) FILTER (WHERE agent_key IS NULL),
-		       count(*) FILTER (WHERE agent_key IS NOT NULL AND (descriptive_changed OR volatile_changed OR is_returning))
-		  FROM pg_temp.agentsync_diff`).Scan(&c.seen, &c.inserted, &c.changed); err != nil {
+		SELECT count(*) FILTER (WHERE agent_key IS NULL), count(agent_key) FROM pg_temp.agentsync_diff`,
+	).Scan(&c.inserted, &c.changed); err != nil {
 		return c, fmt.Errorf("count changes: %w", interpretError(err))
 	}
 	c.unchanged = c.seen - c.inserted - c.changed
 
 	// Deletions are decided before anything is written, against the agents
-	// active before this sync.
+	// active before this sync: those neither listed nor listed unreadable.
 	var active, missing int
 	if err := tx.QueryRow(dbCtx, `
-		SELECT count(*), count(*) FILTER (WHERE s.agent_id IS NULL AND u.agent_id IS NULL)
-		  FROM defender.agent_state a
-		  LEFT JOIN pg_temp.agentsync_staging s ON s.agent_id = a.agent_id
-		  LEFT JOIN pg_temp.agentsync_unreadable u ON u.agent_id = a.agent_id
-		 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL`, tenant).Scan(&active, &missing); err != nil {
+		SELECT (SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL),
+		       (SELECT count(*) FROM pg_temp.agentsync_unreadable u
+		          JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = u.agent_id AND a.deleted_at IS NULL
+		         WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = u.agent_id))`,
+		tenant).Scan(&active, &missing); err != nil {
 		return c, fmt.Errorf("count missing agents: %w", interpretError(err))
 	}
+	missing = active - matchedActive - missing
 	withhold := missing > 0 && !l.cfg.AllowMassDeletion &&
 		missing > l.cfg.MaxDeletedCount && float64(missing) > l.cfg.MaxDeletedFraction*float64(active)
 
-	type statement struct {
-		what string
-		sql  string
-		args []any
-	}
 	all := []any{tenant, fetchedAt, runID}
-	statements := []statement{
+	steps := []step{
+		// New agents: state, first version, heartbeat, and with the known
+		// agents whose heartbeat moved, one packed observation row per
+		// block of 64 agent keys.
 		{"insert new agents", `
 			WITH inserted AS (
 				INSERT INTO defender.agent_state (
 					tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
-					scanner_software_version, mde_client_version, last_seen, last_command_execution_at,
-					extra, first_seen_at, first_seen_run_id)
+					scanner_software_version, mde_client_version, extra, first_seen_at, first_seen_run_id, active_since)
 				SELECT $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
-				       d.scanner_software_version, d.mde_client_version, d.last_seen, d.last_command_execution_at,
-				       d.extra, $2, $3
+				       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3, $2
 				  FROM pg_temp.agentsync_diff d
 				 WHERE d.agent_key IS NULL
 				RETURNING *
@@ -96,11 +130,29 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 				SELECT i.agent_key, i.tenant_id, i.agent_id, i.machine_id, i.computer_dns_name, i.assigned_application_id,
 				       i.scanner_software_version, i.mde_client_version, i.extra, $2, $3
 				  FROM inserted i
+			), heartbeat AS (
+				INSERT INTO defender.agent_heartbeat (agent_key, last_seen, last_command_execution_at)
+				SELECT i.agent_key, d.last_seen, d.last_command_execution_at
+				  FROM inserted i
+				  JOIN pg_temp.agentsync_diff d ON d.agent_id = i.agent_id
+				RETURNING *
+			), observed AS (
+				SELECT h.agent_key, h.last_seen, h.last_command_execution_at
+				  FROM heartbeat h
+				 WHERE h.last_seen IS NOT NULL OR h.last_command_execution_at IS NOT NULL
+				UNION ALL
+				SELECT d.agent_key, d.last_seen, d.last_command_execution_at
+				  FROM pg_temp.agentsync_diff d
+				 WHERE d.agent_key IS NOT NULL AND d.volatile_changed
 			)
-			INSERT INTO defender.agent_observation (agent_key, run_id, last_seen, last_command_execution_at)
-			SELECT i.agent_key, $3, i.last_seen, i.last_command_execution_at
-			  FROM inserted i
-			 WHERE i.last_seen IS NOT NULL OR i.last_command_execution_at IS NOT NULL`, all},
+			INSERT INTO defender.observation_block
+			       (observed_at, run_id, block, slots, last_seen, last_command_execution_at)
+			SELECT $2, $3, o.agent_key / 64,
+			       array_agg((o.agent_key % 64)::smallint ORDER BY o.agent_key),
+			       array_agg(o.last_seen ORDER BY o.agent_key),
+			       array_agg(o.last_command_execution_at ORDER BY o.agent_key)
+			  FROM observed o
+			 GROUP BY o.agent_key / 64`, all},
 		// Close the current version of agents whose descriptive attributes
 		// changed; deleted agents have none open.
 		{"close changed history versions", `
@@ -117,11 +169,6 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
 			  FROM pg_temp.agentsync_diff d
 			 WHERE d.agent_key IS NOT NULL AND (d.descriptive_changed OR d.is_returning)`, all},
-		{"observe changed timestamps", `
-			INSERT INTO defender.agent_observation (agent_key, run_id, last_seen, last_command_execution_at)
-			SELECT d.agent_key, $1, d.last_seen, d.last_command_execution_at
-			  FROM pg_temp.agentsync_diff d
-			 WHERE d.agent_key IS NOT NULL AND d.volatile_changed`, []any{runID}},
 		{"update changed agents", `
 			UPDATE defender.agent_state a
 			   SET machine_id = d.machine_id,
@@ -129,46 +176,58 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			       assigned_application_id = d.assigned_application_id,
 			       scanner_software_version = d.scanner_software_version,
 			       mde_client_version = d.mde_client_version,
-			       last_seen = d.last_seen,
-			       last_command_execution_at = d.last_command_execution_at,
 			       extra = d.extra,
+			       active_since = CASE WHEN d.is_returning THEN $1 ELSE a.active_since END,
 			       deleted_at = NULL,
 			       deleted_by_run_id = NULL
 			  FROM pg_temp.agentsync_diff d
-			 WHERE a.agent_key = d.agent_key
-			   AND (d.descriptive_changed OR d.volatile_changed OR d.is_returning)`, nil},
+			 WHERE a.agent_key = d.agent_key AND (d.descriptive_changed OR d.is_returning)`,
+			[]any{fetchedAt}},
+		{"update heartbeats", `
+			UPDATE defender.agent_heartbeat hb
+			   SET last_seen = d.last_seen,
+			       last_command_execution_at = d.last_command_execution_at
+			  FROM pg_temp.agentsync_diff d
+			 WHERE hb.agent_key = d.agent_key AND d.volatile_changed`, nil},
 	}
-	if missing > 0 && withhold {
-		statements = append(statements, statement{"record withheld deletions", `
-			INSERT INTO defender.withheld_deletions (agent_key, run_id)
-			SELECT a.agent_key, $2
+	if missing > 0 {
+		steps = append(steps, step{"find missing agents", `
+			CREATE TEMPORARY TABLE agentsync_missing ON COMMIT DROP AS
+			SELECT a.agent_key
 			  FROM defender.agent_state a
 			 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL
 			   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = a.agent_id)
 			   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_unreadable u WHERE u.agent_id = a.agent_id)`,
-			[]any{tenant, runID}})
-	} else if missing > 0 {
-		statements = append(statements, statement{"delete missing agents", `
+			[]any{tenant}})
+	}
+	switch {
+	case missing > 0 && withhold:
+		steps = append(steps, step{"record withheld deletions", `
+			INSERT INTO defender.withheld_deletions (agent_key, run_id)
+			SELECT m.agent_key, $1 FROM pg_temp.agentsync_missing m`, []any{runID}})
+	case missing > 0:
+		if day.sameDay(fetchedAt) {
+			// The agents were active at an earlier sync of today: their day
+			// so far is stored before they go.
+			steps = append(steps, keepDayOfDeleted(tenant))
+		}
+		steps = append(steps, step{"delete missing agents", `
 			WITH deleted AS (
 				UPDATE defender.agent_state a
-				   SET deleted_at = $2, deleted_by_run_id = $3
-				 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL
-				   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = a.agent_id)
-				   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_unreadable u WHERE u.agent_id = a.agent_id)
+				   SET deleted_at = $1, deleted_by_run_id = $2
+				  FROM pg_temp.agentsync_missing m
+				 WHERE a.agent_key = m.agent_key
 				RETURNING a.agent_key
 			)
 			UPDATE defender.scan_agent_history h
-			   SET valid_to = $2, closed_by_run_id = $3
+			   SET valid_to = $1, closed_by_run_id = $2
 			  FROM deleted
-			 WHERE h.agent_key = deleted.agent_key AND h.valid_to IS NULL`, all})
+			 WHERE h.agent_key = deleted.agent_key AND h.valid_to IS NULL`,
+			[]any{fetchedAt, runID}})
 	}
-	for _, s := range statements {
-		if err := stopped(ctx); err != nil {
-			return c, err
-		}
-		if _, err := tx.Exec(dbCtx, s.sql, s.args...); err != nil {
-			return c, fmt.Errorf("%s: %w", s.what, interpretError(err))
-		}
+	steps = append(steps, recordDay(tenant, runID, fetchedAt)...)
+	if err := exec(ctx, dbCtx, tx, steps); err != nil {
+		return c, err
 	}
 
 	if withhold {

@@ -42,8 +42,9 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 		b.Fatal(err)
 	}
 	truncate := func() {
-		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender.agent_observation, defender.withheld_deletions,
-			defender.scan_agent_history, defender.agent_state, defender.sync_runs`); err != nil {
+		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender.observation_block, defender.withheld_deletions,
+			defender.agent_daily, defender.tenant_daily, defender.agent_heartbeat,
+			defender.scan_agent_history, defender.agent_state, defender.sync_runs, defender.tenants`); err != nil {
 			b.Fatal(err)
 		}
 	}

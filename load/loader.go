@@ -212,8 +212,12 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	var res Result
 	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
 	res.FetchedAt = fetchedAt
-	if err := l.checkClock(dbCtx, conn, fetchedAt); err != nil {
+	day, err := l.checkClock(dbCtx, conn, fetchedAt)
+	if err != nil {
 		return res, err
+	}
+	if _, err := conn.Exec(dbCtx, `SELECT defender.ensure_observation_partition($1)`, fetchedAt); err != nil {
+		return res, fmt.Errorf("create the observation partition: %w", interpretError(err))
 	}
 
 	tx, err := conn.Begin(dbCtx)
@@ -231,13 +235,13 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	if err != nil {
 		return res, err
 	}
-	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt)
+	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, day)
 	if err != nil {
 		return res, err
 	}
 	res.Seen, res.Inserted, res.Changed, res.Unchanged = counts.seen, counts.inserted, counts.changed, counts.unchanged
 	res.Deleted, res.DeletionsWithheld = counts.deleted, counts.withheld
-	if err := l.finishRun(dbCtx, tx, runID, res); err != nil {
+	if err := l.finishRun(dbCtx, tx, runID, res, day); err != nil {
 		return res, err
 	}
 	// The last moment a cancellation can still undo the sync.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -26,7 +27,7 @@ func TestReplayAsOfReproducesEverySnapshot(t *testing.T) {
 		for seed := uint64(1); seed <= 4; seed++ {
 			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 				t.Parallel()
-				s := replay(t, seed, 24)
+				s := replay(t, seed, 30)
 				t.Logf("%+v", s)
 				mu.Lock()
 				total.add(s)
@@ -75,7 +76,11 @@ func replay(t *testing.T, seed uint64, steps int) replayStats {
 	var snapshots []snapshotAt
 
 	for step := range steps {
-		f.clock.Advance(time.Duration(1+rng.IntN(120)) * time.Minute)
+		gap := time.Duration(1+rng.IntN(120)) * time.Minute
+		if rng.IntN(6) == 0 { // a day or two without syncs
+			gap += time.Duration(20+rng.IntN(30)) * time.Hour
+		}
+		f.clock.Advance(gap)
 		next := map[int]scanagent.Record{}
 		massVanish := rng.IntN(10) == 0
 		for i := range pool {
@@ -145,6 +150,10 @@ func replay(t *testing.T, seed uint64, steps int) replayStats {
 			if got := f.asOf(t, s.at.Add(30*time.Second)); !slices.Equal(got, s.rows) {
 				t.Fatalf("seed %d step %d: as of 30s after run %d differs", seed, step, k)
 			}
+		}
+		// The daily rollups agree with what the runs saw, day by day.
+		if m := dbtest.RollupMismatches(t, f.pool); len(m) > 0 {
+			t.Fatalf("seed %d step %d: daily rollups differ from their definition:\n%s", seed, step, strings.Join(m, "\n"))
 		}
 	}
 	if len(snapshots) > 0 {

@@ -34,6 +34,11 @@ func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn) error {
 // startRun records the run as running, committed at once so that it is
 // visible while the sync goes on.
 func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	if _, err := conn.Exec(ctx, `
+		INSERT INTO defender.tenants (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING`,
+		l.cfg.TenantID); err != nil {
+		return 0, fmt.Errorf("record tenant: %w", interpretError(err))
+	}
 	var runID int64
 	err := conn.QueryRow(ctx, `
 		INSERT INTO defender.sync_runs (tenant_id, started_at, worker)
@@ -47,34 +52,42 @@ func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn) (int64, error) {
 }
 
 // checkClock refuses a fetch time at or before the latest successful run's:
-// history ranges and as-of queries rely on fetch times moving forward.
-func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.Time) error {
+// history ranges and as-of queries rely on fetch times moving forward. It
+// returns what the daily rollups need of that run.
+func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.Time) (dayState, error) {
 	var latest *time.Time
 	err := conn.QueryRow(ctx, `
-		SELECT max(fetched_at) FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND status = 'succeeded'`, l.cfg.TenantID).Scan(&latest)
+		SELECT last_fetched_at FROM defender.tenants WHERE tenant_id = $1`, l.cfg.TenantID).Scan(&latest)
 	if err != nil {
-		return fmt.Errorf("read latest run: %w", interpretError(err))
+		return dayState{}, fmt.Errorf("read latest run: %w", interpretError(err))
 	}
-	if latest != nil && !fetchedAt.After(*latest) {
-		return fmt.Errorf("%w: now %s, latest sync %s", ErrClockBehind,
+	if latest == nil {
+		return dayState{}, nil
+	}
+	if !fetchedAt.After(*latest) {
+		return dayState{}, fmt.Errorf("%w: now %s, latest sync %s", ErrClockBehind,
 			fetchedAt.Format(time.RFC3339Nano), latest.UTC().Format(time.RFC3339Nano))
 	}
-	return nil
+	return dayState{previous: *latest}, nil
 }
 
 // finishRun records success inside the data transaction, so the run is
 // succeeded exactly when its data is committed.
-func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Result) error {
+func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Result, day dayState) error {
+	var previous *time.Time
+	if !day.previous.IsZero() {
+		previous = &day.previous
+	}
 	_, err := tx.Exec(ctx, `
 		UPDATE defender.sync_runs
 		   SET status = 'succeeded', fetched_at = $2, finished_at = greatest($3::timestamptz, $2::timestamptz),
 		       agents_seen = $4, agents_inserted = $5, agents_changed = $6, agents_unchanged = $7,
-		       agents_deleted = $8, deletions_withheld = $9, agents_rejected = $10, api_requests = $11
+		       agents_deleted = $8, deletions_withheld = $9, agents_rejected = $10, api_requests = $11,
+		       previous_sync_at = $12
 		 WHERE run_id = $1`,
 		runID, res.FetchedAt, l.cfg.Now().UTC(),
 		res.Seen, res.Inserted, res.Changed, res.Unchanged,
-		res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests)
+		res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous)
 	if err != nil {
 		return fmt.Errorf("record run result: %w", interpretError(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"strings"
 	"time"
@@ -62,9 +63,12 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 		return src.stats, err
 	}
 	// Temporary tables get no automatic statistics; the planner needs them
-	// to join tens of thousands of rows sensibly.
-	if _, err := tx.Exec(dbCtx, `ANALYZE pg_temp.agentsync_staging`); err != nil {
-		return src.stats, fmt.Errorf("analyze staging table: %w", interpretError(err))
+	// to join tens of thousands of rows sensibly. A small listing is joined
+	// well enough by the size estimate alone.
+	if src.seq >= analyzeAbove {
+		if _, err := tx.Exec(dbCtx, `ANALYZE pg_temp.agentsync_staging`); err != nil {
+			return src.stats, fmt.Errorf("analyze staging table: %w", interpretError(err))
+		}
 	}
 	// Agents listed but unreadable are kept as they were: their absence
 	// from the staged records is no deletion.
@@ -73,7 +77,11 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 		SELECT DISTINCT id AS agent_id FROM unnest($1::text[]) AS id`, src.stats.RejectedIDs); err != nil {
 		return src.stats, fmt.Errorf("record unreadable agents: %w", interpretError(err))
 	}
-	// An id listed twice: the last record wins.
+	// An id listed twice: the last record wins. Most listings have none,
+	// and then skip the self-join.
+	if !src.mayRepeat {
+		return src.stats, nil
+	}
 	if _, err := tx.Exec(dbCtx, `
 		DELETE FROM pg_temp.agentsync_staging s
 		 USING pg_temp.agentsync_staging later
@@ -82,6 +90,13 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 	}
 	return src.stats, nil
 }
+
+// analyzeAbove is the listing size from which the staging table is
+// analyzed before it is joined.
+const analyzeAbove = 5000
+
+// idSeed seeds the hashes of staged ids.
+var idSeed = maphash.MakeSeed()
 
 // errStopped ends a listing whose consumer stopped early.
 var errStopped = errors.New("listing stopped by the loader")
@@ -93,15 +108,21 @@ type recordSource struct {
 	next   func() (scanagent.Record, bool)
 	stopFn func()
 
-	seq       int64
-	values    []any
+	seq    int64
+	values []any
+	// idHashes holds a 64-bit hash of every id staged, so that a listing
+	// of a million agents is checked for repeated ids in a few megabytes;
+	// mayRepeat is set when a hash repeats (a repeated id, or rarely a
+	// collision: either way the exact SQL check runs).
+	idHashes  map[uint64]struct{}
+	mayRepeat bool
 	stats     scanagent.ListStats
 	listErr   error // the listing failed: incomplete
 	recordErr error // a record cannot be stored
 }
 
 func newRecordSource(ctx context.Context, list scanagent.ListFunc) *recordSource {
-	s := &recordSource{}
+	s := &recordSource{idHashes: make(map[uint64]struct{})}
 	records := func(yield func(scanagent.Record) bool) {
 		stats, err := list(ctx, func(r scanagent.Record) error {
 			if !yield(r) {
@@ -127,6 +148,11 @@ func (s *recordSource) Next() bool {
 		return false
 	}
 	s.seq++
+	h := maphash.String(idSeed, r.ID)
+	if _, dup := s.idHashes[h]; dup {
+		s.mayRepeat = true
+	}
+	s.idHashes[h] = struct{}{}
 	values, err := recordValues(s.seq, r)
 	if err != nil {
 		s.recordErr = err

@@ -97,7 +97,7 @@ func TestEveryObjectHasAComment(t *testing.T) {
 		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		  LEFT JOIN pg_catalog.pg_attribute a
 		         ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-		 WHERE n.nspname = 'defender' AND c.relkind IN ('r', 'v', 'p', 'm')
+		 WHERE n.nspname = 'defender' AND c.relkind IN ('r', 'v', 'p', 'm') AND NOT c.relispartition
 		   AND pg_catalog.col_description(c.oid, coalesce(a.attnum, 0)) IS NULL
 		   AND (a.attnum IS NOT NULL OR pg_catalog.obj_description(c.oid, 'pg_class') IS NULL)
 		UNION ALL
@@ -141,10 +141,11 @@ func TestHistoryRangesCannotOverlap(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	mustExec(`INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
 	mustExec(`INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
 	          VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
-	mustExec(`INSERT INTO defender.agent_state (tenant_id, agent_id, first_seen_at, first_seen_run_id)
-	          VALUES ('t', 'a', '2026-01-01', 1)`)
+	mustExec(`INSERT INTO defender.agent_state (tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
+	          VALUES ('t', 'a', '2026-01-01', 1, '2026-01-01')`)
 	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
 	          VALUES (1, 't', 'a', '2026-01-01', '2026-01-05', 1, 1)`)
 	// Touching ranges are fine: [1, 5) and [5, ...).

@@ -101,6 +101,7 @@ func EmptyURL(t testing.TB) string {
 
 func serverConfig(t testing.TB) pgtestdb.Config {
 	t.Helper()
+	ensureRoles(t)
 	u, err := parseURL(ServerURL())
 	if err != nil {
 		t.Fatalf("TEST_DATABASE_URL is not a URL (value not shown: it may hold a password): %v", err)

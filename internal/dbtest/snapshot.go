@@ -11,7 +11,12 @@ import (
 
 // DataTables are the defender tables that hold agent data: a failed sync,
 // or a sync of unchanged data, must leave them exactly as they were.
-var DataTables = []string{"agent_state", "scan_agent_history", "agent_observation", "withheld_deletions"}
+var DataTables = []string{"agent_state", "agent_heartbeat", "scan_agent_history", "observation_block",
+	"withheld_deletions", "agent_daily"}
+
+// RollupTables are the tables every successful sync rewrites (the tenant's
+// day and latest sync); a failed sync must leave them as they were.
+var RollupTables = []string{"tenant_daily", "tenants"}
 
 // RowVersions renders every row of the given defender tables with its row
 // version (xmin) and position (ctid). Equal renderings mean that no row was
