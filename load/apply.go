@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,14 +22,16 @@ type step struct {
 }
 
 // exec runs steps in order, stopping between them once ctx has ended.
-func exec(ctx, dbCtx context.Context, tx pgx.Tx, steps []step) error {
+func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step) error {
 	for _, s := range steps {
 		if err := stopped(ctx); err != nil {
 			return err
 		}
+		start := time.Now()
 		if _, err := tx.Exec(dbCtx, s.sql, s.args...); err != nil {
 			return fmt.Errorf("%s: %w", s.what, interpretError(err))
 		}
+		log.Debug("sync step", "step", s.what, "duration", time.Since(start).Round(time.Microsecond).String())
 	}
 	return nil
 }
@@ -50,13 +53,11 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// Before anything changes, the state is the one the tenant's previous
 	// sync saw: if that was on an earlier day, that day is now closed.
 	if day.closesPrevious(fetchedAt) {
-		if err := exec(ctx, dbCtx, tx, []step{closeDay(tenant)}); err != nil {
+		if err := exec(ctx, dbCtx, tx, l.cfg.Logger, []step{closeDay(tenant)}); err != nil {
 			return c, err
 		}
 	}
 
-	// Compare every staged agent with its stored state once, keeping those
-	// that need a write.
 	var matchedActive int
 	if err := tx.QueryRow(dbCtx, `
 		SELECT count(*), count(a.agent_key) FILTER (WHERE a.deleted_at IS NULL)
@@ -226,7 +227,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			[]any{fetchedAt, runID}})
 	}
 	steps = append(steps, recordDay(tenant, runID, fetchedAt)...)
-	if err := exec(ctx, dbCtx, tx, steps); err != nil {
+	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
 		return c, err
 	}
 

@@ -131,6 +131,15 @@ func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, err
 	}
 	defer conn.Release()
 
+	// A sync stages its listing in temporary tables: give them room in
+	// memory. PostgreSQL lets a session raise the setting only before its
+	// first temporary table; a connection that had one keeps what it has
+	// (this is only about speed).
+	_, _ = conn.Exec(dbCtx, `
+		SELECT pg_catalog.set_config('temp_buffers', $1, false)
+		 WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('temp_buffers')) < pg_catalog.pg_size_bytes($1)`,
+		tempBuffers)
+
 	// The lock, the run row and the data transaction share one connection:
 	// if it dies, the lock goes with the transaction it protects.
 	locked, err := tryLock(dbCtx, conn.Conn(), l.lockKey)
@@ -158,6 +167,13 @@ func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, err
 	}
 	return res, nil
 }
+
+// tempBuffers and workMem size a sync's session: the staging tables and
+// the hash joins of a listing of 100,000 agents fit in memory.
+const (
+	tempBuffers = "64MB"
+	workMem     = "64MB"
+)
 
 // dbInterruptDelay is how long a database statement may go on after the
 // sync's context ended; the set-based statements of even a large sync take
@@ -229,6 +245,13 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		// sync was cancelled.
 		_ = tx.Rollback(context.WithoutCancel(dbCtx))
 	}()
+	// Set-based statements over a listing: memory for their hash joins, and
+	// no JIT compilation, which costs more than it saves on statements of
+	// a fraction of a second.
+	if _, err := tx.Exec(dbCtx, `SELECT pg_catalog.set_config('work_mem', $1, true), pg_catalog.set_config('jit', 'off', true)`,
+		workMem); err != nil {
+		return res, fmt.Errorf("configure the transaction: %w", interpretError(err))
+	}
 
 	stats, err := stage(ctx, dbCtx, tx, list)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates

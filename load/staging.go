@@ -62,14 +62,9 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 	if err := stopped(ctx); err != nil {
 		return src.stats, err
 	}
-	// Temporary tables get no automatic statistics; the planner needs them
-	// to join tens of thousands of rows sensibly. A small listing is joined
-	// well enough by the size estimate alone.
-	if src.seq >= analyzeAbove {
-		if _, err := tx.Exec(dbCtx, `ANALYZE pg_temp.agentsync_staging`); err != nil {
-			return src.stats, fmt.Errorf("analyze staging table: %w", interpretError(err))
-		}
-	}
+	// The staging table is not analyzed: the planner's estimate from its
+	// size is enough for the hash joins that read it, and ANALYZE of a large
+	// listing took longer than those joins.
 	// Agents listed but unreadable are kept as they were: their absence
 	// from the staged records is no deletion.
 	if _, err := tx.Exec(dbCtx, `
@@ -90,10 +85,6 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 	}
 	return src.stats, nil
 }
-
-// analyzeAbove is the listing size from which the staging table is
-// analyzed before it is joined.
-const analyzeAbove = 5000
 
 // idSeed seeds the hashes of staged ids.
 var idSeed = maphash.MakeSeed()

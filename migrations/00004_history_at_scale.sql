@@ -273,16 +273,25 @@ SELECT a.agent_key,
                     WHERE r.tenant_id = a.tenant_id AND r.status = 'succeeded'
                       AND r.fetched_at >= a.active_since AND r.fetched_at <= t.last_fetched_at)
         END
-        - (SELECT count(*)::integer FROM defender.withheld_deletions w
-             JOIN defender.sync_runs r ON r.run_id = w.run_id
-            WHERE w.agent_key = a.agent_key
-              AND r.fetched_at >= greatest(a.active_since, td.first_synced_at))
+        - CASE WHEN wh.agent_key IS NULL THEN 0
+               ELSE (SELECT count(*)::integer FROM unnest(wh.withheld_at) AS x(at)
+                      WHERE x.at >= greatest(a.active_since, td.first_synced_at))
+          END
         + coalesce(earlier.syncs_observed, 0)) AS syncs_observed
   FROM defender.tenants t
   JOIN defender.tenant_daily td ON td.tenant_id = t.tenant_id AND td.day = defender.utc_day(t.last_fetched_at)
   JOIN defender.agent_state a ON a.tenant_id = t.tenant_id AND a.deleted_at IS NULL
   LEFT JOIN defender.agent_heartbeat hb ON hb.agent_key = a.agent_key
-  LEFT JOIN defender.agent_daily earlier ON earlier.agent_key = a.agent_key AND earlier.day = td.day;
+  LEFT JOIN defender.agent_daily earlier ON earlier.agent_key = a.agent_key AND earlier.day = td.day
+  -- Withheld deletions on open days are rare: gathered once, not looked up
+  -- per agent.
+  LEFT JOIN (SELECT w.agent_key, pg_catalog.array_agg(r.fetched_at) AS withheld_at
+               FROM defender.tenants wt
+               JOIN defender.sync_runs r
+                 ON r.tenant_id = wt.tenant_id AND r.status = 'succeeded'
+                AND r.fetched_at >= defender.utc_day(wt.last_fetched_at)::timestamp AT TIME ZONE 'UTC'
+               JOIN defender.withheld_deletions w ON w.run_id = r.run_id
+              GROUP BY w.agent_key) wh ON wh.agent_key = a.agent_key;
 COMMENT ON VIEW defender.agent_daily_open IS
     'The rows of scan_agent_daily for the open day of each tenant (the day of its latest successful sync), computed from the current state, with internal agent keys.';
 COMMENT ON COLUMN defender.agent_daily_open.agent_key IS 'Internal number of the agent (see defender.agent_state).';
@@ -350,36 +359,45 @@ CREATE FUNCTION defender.refresh_fleet_daily(tenant text, day date) RETURNS void
     LANGUAGE sql
 BEGIN ATOMIC
     WITH fleet AS (
-        SELECT d.mde_client_version, defender.version_key(d.mde_client_version) AS key, d.last_seen, td.synced_at
+        SELECT d.mde_client_version, d.last_seen, td.synced_at
           FROM defender.tenant_daily td
           JOIN defender.agent_daily d ON d.day = td.day AND d.run_id = td.run_id
          WHERE td.tenant_id = refresh_fleet_daily.tenant AND td.day = refresh_fleet_daily.day
+           -- A closed day only: the open one is read below, from the current state.
+           AND refresh_fleet_daily.day <> (SELECT defender.utc_day(t.last_fetched_at) FROM defender.tenants t
+                                            WHERE t.tenant_id = refresh_fleet_daily.tenant)
         UNION ALL
-        SELECT o.mde_client_version, defender.version_key(o.mde_client_version), o.last_seen, o.synced_at
+        SELECT o.mde_client_version, o.last_seen, o.synced_at
           FROM defender.agent_daily_open o
          WHERE o.tenant_id = refresh_fleet_daily.tenant AND o.day = refresh_fleet_daily.day
-    ), newest AS (
-        SELECT f.key, f.mde_client_version AS version
-          FROM fleet f WHERE f.key IS NOT NULL
-         ORDER BY f.key DESC, pg_catalog.length(f.mde_client_version) DESC, f.mde_client_version
-         LIMIT 1
     ), versions AS (
-        SELECT coalesce(pg_catalog.jsonb_object_agg(v.mde_client_version, v.agents), '{}') AS counts
-          FROM (SELECT f.mde_client_version, count(*) AS agents FROM fleet f
-                 WHERE f.mde_client_version IS NOT NULL GROUP BY f.mde_client_version) v
+        -- One row per version spelling, its sort key computed once.
+        SELECT v.*, defender.version_key(v.mde_client_version) AS key
+          FROM (SELECT f.mde_client_version,
+                       count(*) AS agents,
+                       count(*) FILTER (WHERE f.last_seen <= f.synced_at - interval '7 days') AS stale,
+                       count(*) FILTER (WHERE f.last_seen IS NULL) AS never_seen
+                  FROM fleet f GROUP BY f.mde_client_version) v
+    ), newest AS (
+        SELECT v.key, v.mde_client_version AS version
+          FROM versions v WHERE v.key IS NOT NULL
+         ORDER BY v.key DESC, pg_catalog.length(v.mde_client_version) DESC, v.mde_client_version
+         LIMIT 1
     )
     UPDATE defender.tenant_daily td
-       SET active_agents = s.active,
-           stale_7d_agents = s.stale,
-           never_seen_agents = s.never_seen,
+       SET active_agents = coalesce(s.active, 0),
+           stale_7d_agents = coalesce(s.stale, 0),
+           never_seen_agents = coalesce(s.never_seen, 0),
            newest_mde_client_version = (SELECT version FROM newest),
-           agents_on_newest = s.on_newest,
-           mde_client_versions = (SELECT counts FROM versions)
-      FROM (SELECT count(*) AS active,
-                   count(*) FILTER (WHERE f.last_seen <= f.synced_at - interval '7 days') AS stale,
-                   count(*) FILTER (WHERE f.last_seen IS NULL) AS never_seen,
-                   count(*) FILTER (WHERE f.key = (SELECT key FROM newest)) AS on_newest
-              FROM fleet f) s
+           agents_on_newest = coalesce(s.on_newest, 0),
+           mde_client_versions = s.counts
+      FROM (SELECT sum(v.agents) AS active,
+                   sum(v.stale) AS stale,
+                   sum(v.never_seen) AS never_seen,
+                   sum(v.agents) FILTER (WHERE v.key = (SELECT key FROM newest)) AS on_newest,
+                   coalesce(pg_catalog.jsonb_object_agg(v.mde_client_version, v.agents)
+                                FILTER (WHERE v.mde_client_version IS NOT NULL), '{}') AS counts
+              FROM versions v) s
      WHERE td.tenant_id = refresh_fleet_daily.tenant AND td.day = refresh_fleet_daily.day;
 END;
 -- +goose StatementEnd
@@ -449,6 +467,204 @@ COMMENT ON VIEW defender.scan_agent_observations IS
 
 DROP TABLE defender.agent_observation;
 
+
+-- Integrity, checked once per statement. The tables a sync fills by the
+-- hundred thousand (agent_state, agent_heartbeat, scan_agent_history,
+-- agent_daily) check their references and the history's non-overlap with
+-- one set-based query per statement, instead of a lookup per row (foreign
+-- keys) or a GiST entry per row (the exclusion constraint): a first sync
+-- of 100,000 agents spent most of its time there. Deleting a referenced
+-- agent or run is refused as a foreign key would; keys cannot be updated
+-- (identity columns, and the triggers below). TRUNCATE is not checked.
+
+-- +goose StatementBegin
+CREATE FUNCTION defender.check_references() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    -- Arguments come in threes: column, referenced table, referenced column.
+    FOR i IN 0 .. TG_NARGS / 3 - 1 LOOP
+        EXECUTE pg_catalog.format(
+            'SELECT n.%1$I::text FROM new_rows n
+              WHERE n.%1$I IS NOT NULL
+                AND NOT EXISTS (SELECT FROM %2$s r WHERE r.%3$I = n.%1$I) LIMIT 1',
+            TG_ARGV[3 * i], TG_ARGV[3 * i + 1], TG_ARGV[3 * i + 2]) INTO missing;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'foreign_key_violation',
+                MESSAGE = pg_catalog.format('insert or update on table "%s" violates foreign key "%s_%s"',
+                                            TG_TABLE_NAME, TG_TABLE_NAME, TG_ARGV[3 * i]),
+                DETAIL = pg_catalog.format('Key (%s)=(%s) is not present in %s.', TG_ARGV[3 * i], missing, TG_ARGV[3 * i + 1]),
+                TABLE = TG_TABLE_NAME,
+                CONSTRAINT = TG_TABLE_NAME || '_' || TG_ARGV[3 * i];
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+COMMENT ON FUNCTION defender.check_references() IS
+    'Internal: statement trigger refusing new rows whose keys are missing from the referenced tables (arguments: column, table, column, ...).';
+
+-- +goose StatementBegin
+CREATE FUNCTION defender.check_removed_references() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    found text;
+BEGIN
+    -- Arguments come in threes: referencing table, its column, our column.
+    FOR i IN 0 .. TG_NARGS / 3 - 1 LOOP
+        EXECUTE pg_catalog.format(
+            'SELECT o.%3$I::text FROM old_rows o WHERE EXISTS (SELECT FROM %1$s r WHERE r.%2$I = o.%3$I) LIMIT 1',
+            TG_ARGV[3 * i], TG_ARGV[3 * i + 1], TG_ARGV[3 * i + 2]) INTO found;
+        IF found IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'foreign_key_violation',
+                MESSAGE = pg_catalog.format('delete on table "%s" violates a reference from %s', TG_TABLE_NAME, TG_ARGV[3 * i]),
+                DETAIL = pg_catalog.format('Key (%s)=(%s) is still referenced from %s.%s.',
+                                           TG_ARGV[3 * i + 2], found, TG_ARGV[3 * i], TG_ARGV[3 * i + 1]),
+                TABLE = TG_TABLE_NAME;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+COMMENT ON FUNCTION defender.check_removed_references() IS
+    'Internal: statement trigger refusing to delete rows still referenced (arguments: referencing table, its column, our column, ...).';
+
+-- +goose StatementBegin
+CREATE FUNCTION defender.refuse_key_change() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'foreign_key_violation',
+        MESSAGE = pg_catalog.format('the keys of table "%s" (%s) cannot change', TG_TABLE_NAME,
+                                    pg_catalog.array_to_string(TG_ARGV, ', ')),
+        TABLE = TG_TABLE_NAME;
+END;
+$$;
+-- +goose StatementEnd
+COMMENT ON FUNCTION defender.refuse_key_change() IS
+    'Internal: row trigger refusing an update of a key column (arguments: the key columns).';
+
+-- +goose StatementBegin
+CREATE FUNCTION defender.check_history_overlap() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    agent bigint;
+BEGIN
+    -- A version overlaps another when one starts before the other and
+    -- ends (or stays open) after the other starts.
+    SELECT n.agent_key INTO agent
+      FROM new_rows n
+     WHERE EXISTS (SELECT FROM defender.scan_agent_history p
+                    WHERE p.agent_key = n.agent_key AND p.valid_from < n.valid_from
+                      AND (p.valid_to IS NULL OR p.valid_to > n.valid_from))
+        OR EXISTS (SELECT FROM defender.scan_agent_history q
+                    WHERE q.agent_key = n.agent_key AND q.valid_from > n.valid_from
+                      AND (n.valid_to IS NULL OR q.valid_from < n.valid_to))
+     LIMIT 1;
+    IF agent IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'exclusion_violation',
+            MESSAGE = 'conflicting key value violates exclusion constraint "scan_agent_history_no_overlap"',
+            DETAIL = pg_catalog.format('Two versions of agent %s overlap in time.', agent),
+            TABLE = 'scan_agent_history',
+            CONSTRAINT = 'scan_agent_history_no_overlap';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+COMMENT ON FUNCTION defender.check_history_overlap() IS
+    'Internal: statement trigger refusing versions of an agent whose validity ranges overlap (scan_agent_history_no_overlap).';
+
+ALTER TABLE defender.scan_agent_history
+    DROP CONSTRAINT scan_agent_history_no_overlap,
+    DROP CONSTRAINT scan_agent_history_agent_key_fkey,
+    DROP CONSTRAINT scan_agent_history_opened_by_run_id_fkey,
+    DROP CONSTRAINT scan_agent_history_closed_by_run_id_fkey;
+DROP INDEX defender.scan_agent_history_one_open_per_agent;
+DROP INDEX defender.scan_agent_history_by_agent;
+ALTER TABLE defender.agent_state
+    DROP CONSTRAINT agent_state_first_seen_run_id_fkey,
+    DROP CONSTRAINT agent_state_deleted_by_run_id_fkey;
+DROP INDEX defender.agent_state_active;
+ALTER TABLE defender.agent_heartbeat DROP CONSTRAINT agent_heartbeat_agent_key_fkey;
+ALTER TABLE defender.agent_daily
+    DROP CONSTRAINT agent_daily_agent_key_fkey,
+    DROP CONSTRAINT agent_daily_run_id_fkey;
+
+CREATE TRIGGER scan_agent_history_references_on_insert AFTER INSERT ON defender.scan_agent_history
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_references(
+        'agent_key', 'defender.agent_state', 'agent_key',
+        'opened_by_run_id', 'defender.sync_runs', 'run_id',
+        'closed_by_run_id', 'defender.sync_runs', 'run_id');
+CREATE TRIGGER scan_agent_history_references_on_update AFTER UPDATE ON defender.scan_agent_history
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_references('closed_by_run_id', 'defender.sync_runs', 'run_id');
+CREATE TRIGGER scan_agent_history_keys BEFORE UPDATE OF agent_key, opened_by_run_id ON defender.scan_agent_history
+    FOR EACH ROW WHEN (OLD.agent_key <> NEW.agent_key OR OLD.opened_by_run_id <> NEW.opened_by_run_id)
+    EXECUTE FUNCTION defender.refuse_key_change('agent_key', 'opened_by_run_id');
+CREATE TRIGGER scan_agent_history_no_overlap_on_insert AFTER INSERT ON defender.scan_agent_history
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_history_overlap();
+CREATE TRIGGER scan_agent_history_no_overlap_on_update AFTER UPDATE ON defender.scan_agent_history
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_history_overlap();
+
+CREATE TRIGGER agent_state_references_on_insert AFTER INSERT ON defender.agent_state
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_references(
+        'first_seen_run_id', 'defender.sync_runs', 'run_id',
+        'deleted_by_run_id', 'defender.sync_runs', 'run_id');
+CREATE TRIGGER agent_state_references_on_update AFTER UPDATE ON defender.agent_state
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_references('deleted_by_run_id', 'defender.sync_runs', 'run_id');
+CREATE TRIGGER agent_state_keys BEFORE UPDATE OF first_seen_run_id ON defender.agent_state
+    FOR EACH ROW WHEN (OLD.first_seen_run_id <> NEW.first_seen_run_id)
+    EXECUTE FUNCTION defender.refuse_key_change('first_seen_run_id');
+CREATE TRIGGER agent_state_still_referenced AFTER DELETE ON defender.agent_state
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_removed_references(
+        'defender.scan_agent_history', 'agent_key', 'agent_key',
+        'defender.agent_heartbeat', 'agent_key', 'agent_key',
+        'defender.agent_daily', 'agent_key', 'agent_key');
+
+CREATE TRIGGER agent_heartbeat_references AFTER INSERT ON defender.agent_heartbeat
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_references('agent_key', 'defender.agent_state', 'agent_key');
+CREATE TRIGGER agent_heartbeat_keys BEFORE UPDATE OF agent_key ON defender.agent_heartbeat
+    FOR EACH ROW WHEN (OLD.agent_key <> NEW.agent_key)
+    EXECUTE FUNCTION defender.refuse_key_change('agent_key');
+
+CREATE TRIGGER agent_daily_references_on_insert AFTER INSERT ON defender.agent_daily
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_references(
+        'agent_key', 'defender.agent_state', 'agent_key',
+        'run_id', 'defender.sync_runs', 'run_id');
+CREATE TRIGGER agent_daily_references_on_update AFTER UPDATE ON defender.agent_daily
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_references(
+        'agent_key', 'defender.agent_state', 'agent_key',
+        'run_id', 'defender.sync_runs', 'run_id');
+
+CREATE TRIGGER sync_runs_still_referenced AFTER DELETE ON defender.sync_runs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION defender.check_removed_references(
+        'defender.agent_state', 'first_seen_run_id', 'run_id',
+        'defender.agent_state', 'deleted_by_run_id', 'run_id',
+        'defender.scan_agent_history', 'opened_by_run_id', 'run_id',
+        'defender.scan_agent_history', 'closed_by_run_id', 'run_id',
+        'defender.agent_daily', 'run_id', 'run_id');
+
 -- The reporting surface.
 CREATE OR REPLACE VIEW defender.scan_agents AS
 SELECT a.tenant_id,
@@ -490,11 +706,12 @@ ALTER TABLE defender.agent_state SET (fillfactor = 100); -- written only on real
 COMMENT ON TABLE defender.agent_state IS
     'Storage behind defender.scan_agents: the current descriptive values of every agent ever seen (heartbeats are in agent_heartbeat). Query defender.scan_agents instead.';
 
--- History indexes: the version of an agent before another (changes), and
--- versions by start and end time (changes of a period).
+-- History indexes: the versions of an agent in order (changes, as-of,
+-- non-overlap), and versions by start and end time (changes of a period;
+-- versions are appended in start order, so a BRIN index serves the start).
 CREATE UNIQUE INDEX scan_agent_history_agent_versions
     ON defender.scan_agent_history (agent_key, valid_from);
-CREATE INDEX scan_agent_history_by_start ON defender.scan_agent_history (valid_from);
+CREATE INDEX scan_agent_history_by_start ON defender.scan_agent_history USING brin (valid_from);
 CREATE INDEX scan_agent_history_by_end ON defender.scan_agent_history (valid_to) WHERE valid_to IS NOT NULL;
 DROP INDEX defender.scan_agent_history_by_valid_from;
 
@@ -565,15 +782,17 @@ WITH active AS (
            dense_rank() OVER (PARTITION BY v.tenant_id ORDER BY v.key DESC) - 1 AS behind,
            first_value(v.version) OVER (PARTITION BY v.tenant_id
                                         ORDER BY v.key DESC, pg_catalog.length(v.version) DESC, v.version) AS newest
-      FROM (SELECT DISTINCT tenant_id, mde_client_version AS version, defender.version_key(mde_client_version) AS key
-              FROM active WHERE defender.version_key(mde_client_version) IS NOT NULL) v
+      FROM (SELECT tenant_id, version, defender.version_key(version) AS key
+              FROM (SELECT DISTINCT tenant_id, mde_client_version AS version FROM active) d) v
+     WHERE v.key IS NOT NULL
 ), scanner AS (
     SELECT v.tenant_id, v.version,
            dense_rank() OVER (PARTITION BY v.tenant_id ORDER BY v.key DESC) - 1 AS behind,
            first_value(v.version) OVER (PARTITION BY v.tenant_id
                                         ORDER BY v.key DESC, pg_catalog.length(v.version) DESC, v.version) AS newest
-      FROM (SELECT DISTINCT tenant_id, scanner_software_version AS version, defender.version_key(scanner_software_version) AS key
-              FROM active WHERE defender.version_key(scanner_software_version) IS NOT NULL) v
+      FROM (SELECT tenant_id, version, defender.version_key(version) AS key
+              FROM (SELECT DISTINCT tenant_id, scanner_software_version AS version FROM active) d) v
+     WHERE v.key IS NOT NULL
 )
 SELECT a.tenant_id,
        a.agent_id,
@@ -859,6 +1078,32 @@ SELECT v.tenant_id, v.agent_id, v.valid_to, 'agent', 'active', 'deleted', v.clos
 COMMENT ON VIEW defender.scan_agent_changes IS
     'One row per changed attribute of an agent, from its history: versions, host names, application ids, fields without a column (attribute extra.<name>), and the agent itself being first seen, deleted or returning (attribute agent).';
 
+DROP TRIGGER scan_agent_history_references_on_insert ON defender.scan_agent_history;
+DROP TRIGGER scan_agent_history_references_on_update ON defender.scan_agent_history;
+DROP TRIGGER scan_agent_history_keys ON defender.scan_agent_history;
+DROP TRIGGER scan_agent_history_no_overlap_on_insert ON defender.scan_agent_history;
+DROP TRIGGER scan_agent_history_no_overlap_on_update ON defender.scan_agent_history;
+DROP TRIGGER agent_state_references_on_insert ON defender.agent_state;
+DROP TRIGGER agent_state_references_on_update ON defender.agent_state;
+DROP TRIGGER agent_state_keys ON defender.agent_state;
+DROP TRIGGER agent_state_still_referenced ON defender.agent_state;
+DROP TRIGGER sync_runs_still_referenced ON defender.sync_runs;
+ALTER TABLE defender.scan_agent_history
+    ADD CONSTRAINT scan_agent_history_agent_key_fkey FOREIGN KEY (agent_key) REFERENCES defender.agent_state,
+    ADD CONSTRAINT scan_agent_history_opened_by_run_id_fkey FOREIGN KEY (opened_by_run_id) REFERENCES defender.sync_runs,
+    ADD CONSTRAINT scan_agent_history_closed_by_run_id_fkey FOREIGN KEY (closed_by_run_id) REFERENCES defender.sync_runs,
+    ADD CONSTRAINT scan_agent_history_no_overlap EXCLUDE USING gist (
+        agent_key WITH =,
+        pg_catalog.tstzrange(valid_from, valid_to, '[)') WITH &&
+    );
+CREATE UNIQUE INDEX scan_agent_history_one_open_per_agent
+    ON defender.scan_agent_history (agent_key) WHERE valid_to IS NULL;
+CREATE INDEX scan_agent_history_by_agent
+    ON defender.scan_agent_history (tenant_id, agent_id, valid_from);
+ALTER TABLE defender.agent_state
+    ADD CONSTRAINT agent_state_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES defender.sync_runs,
+    ADD CONSTRAINT agent_state_deleted_by_run_id_fkey FOREIGN KEY (deleted_by_run_id) REFERENCES defender.sync_runs;
+CREATE INDEX agent_state_active ON defender.agent_state (tenant_id) WHERE deleted_at IS NULL;
 DROP INDEX defender.scan_agent_history_agent_versions;
 DROP INDEX defender.scan_agent_history_by_start;
 DROP INDEX defender.scan_agent_history_by_end;
@@ -870,6 +1115,10 @@ DROP TABLE defender.observation_block;
 DROP FUNCTION defender.ensure_observation_partition(timestamptz);
 DROP FUNCTION defender.observation_slots_valid(smallint[]);
 DROP TABLE defender.agent_heartbeat;
+DROP FUNCTION defender.check_references();
+DROP FUNCTION defender.check_removed_references();
+DROP FUNCTION defender.refuse_key_change();
+DROP FUNCTION defender.check_history_overlap();
 ALTER TABLE defender.agent_state DROP COLUMN active_since;
 ALTER TABLE defender.sync_runs DROP CONSTRAINT sync_runs_tenant;
 DROP TABLE defender.tenants;
