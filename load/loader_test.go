@@ -682,3 +682,28 @@ func TestUnreadableAgentIsNotDeleted(t *testing.T) {
 		t.Fatalf("result = %+v, want the agent deleted once a listing no longer has it", res)
 	}
 }
+
+// TestFailedRunStoresAnyErrorText: whatever text the failure carries (a
+// NUL, invalid UTF-8, terminal escapes, a token, megabytes), the run ends
+// failed with its error, made storable, escaped, redacted and bounded.
+func TestFailedRunStoresAnyErrorText(t *testing.T) {
+	t.Parallel()
+	const jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	f := setup(t)
+	cause := "hujson: invalid literal: \"a\x00b M\xfcnchen\nBuild \x1b[2J Bearer " + jwt + " " + strings.Repeat("x", 2<<20) + "\""
+	res, err := f.loader.Sync(context.Background(), failingList(errors.New(cause), agents(2)...))
+	if err == nil {
+		t.Fatal("sync succeeded")
+	}
+	got := f.run(t, res.RunID)
+	if got.Status != "failed" || got.Error == nil {
+		t.Fatalf("run = %+v, want failed with its error", got)
+	}
+	want := `fetch: hujson: invalid literal: "a\x00b M\xfcnchen\nBuild \x1b[2J Bearer [redacted] xxx`
+	if e := *got.Error; !strings.HasPrefix(e, want) || len(e) > 1024 || !strings.HasSuffix(e, "…[truncated]") || strings.Contains(e, jwt[:20]) {
+		t.Fatalf("stored error (%d bytes) = %.200q...; want it to start %q, bounded, cut with a marker, without the token", len(e), e, want)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'running'`); n != 0 {
+		t.Fatalf("%d runs left running", n)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // abandonedRunError is the error recorded on a run whose process stopped
@@ -84,6 +86,11 @@ func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Resu
 // failRun records a failed run after its transaction rolled back. It uses a
 // fresh connection and ignores cancellation: the connection of the sync may
 // have been closed by the cancellation, and the failure must be recorded.
+//
+// The error may quote what the API sent. It is stored as safetext makes
+// it, whatever the extractor did already: valid UTF-8 without NUL, which
+// every text column accepts, escaped, redacted and bounded. A run whose
+// error could not be stored would stay running.
 func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -97,7 +104,7 @@ func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause err
 		       fetched_at = $3, error = $4,
 		       agents_rejected = $5, api_requests = $6
 		 WHERE run_id = $1 AND status = 'running'`,
-		runID, l.cfg.Now().UTC(), fetchedAt, cause.Error(), res.Rejected, res.APIRequests)
+		runID, l.cfg.Now().UTC(), fetchedAt, safetext.Text(cause.Error()), res.Rejected, res.APIRequests)
 	if err != nil {
 		l.cfg.Logger.Error("record failed run", "run_id", runID, "error", interpretError(err))
 	}

@@ -182,3 +182,54 @@ func TestSyncSkipsWhileAnotherSyncRuns(t *testing.T) {
 		t.Fatalf("first sync: exit %d", code)
 	}
 }
+
+// latestRun reads the status and error of the tenant's latest run.
+func latestRun(t *testing.T, pool *pgxpool.Pool) (status, errText string) {
+	t.Helper()
+	var e *string
+	if err := pool.QueryRow(context.Background(), `
+		SELECT status, error FROM defender.sync_runs ORDER BY run_id DESC LIMIT 1`).Scan(&status, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e != nil {
+		errText = *e
+	}
+	return status, errText
+}
+
+// TestSyncOfABadBodyEndsFailed: a 200 whose JSON string holds a raw NUL,
+// or a raw control character next to invalid UTF-8, fails the sync, and
+// the run ends failed with that error, not left running.
+func TestSyncOfABadBodyEndsFailed(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	tenant := defendertest.NewServer(defendertest.WithAgents(defendertest.NewFleet(5, 4, start).AgentsAt(start)))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if code, _, stderr := runCLI(t, env, "sync"); code != exitOK {
+		t.Fatalf("first sync: exit %d\n%s", code, stderr)
+	}
+	for name, body := range map[string]string{
+		"raw NUL":                       "{\"value\":[{\"id\":\"a\x00b\"}]}",
+		"raw newline and invalid UTF-8": "{\"value\":[{\"id\":\"x_1\",\"computerDnsName\":\"M\xfcnchen\nBuild\"}]}",
+	} {
+		tenant.Inject(defendertest.RawBody([]byte(body)))
+		code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate")
+		if code != exitFailure {
+			t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", name, code, exitFailure, stdout, stderr)
+		}
+		status, errText := latestRun(t, pool)
+		if status != "failed" || !strings.Contains(errText, "not the expected JSON") {
+			t.Errorf("%s: latest run %s with error %q, want failed with the parse error", name, status, errText)
+		}
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.sync_runs WHERE status = 'running'`); n != 0 {
+		t.Errorf("%d runs left running", n)
+	}
+}
