@@ -13,6 +13,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -99,7 +100,7 @@ func (c *Client) fetch(ctx context.Context, u *url.URL, st *scanagent.ListStats)
 			var r *retryable
 			if errors.As(err, &r) {
 				c.obs.Retry(r.reason)
-				c.log.Warn("retrying API request", "path", u.Path, "reason", r.reason, "attempt", attempts, "wait", wait.Round(time.Millisecond).String(), "error", err)
+				c.log.Warn("retrying API request", "path", safePath(u), "reason", r.reason, "attempt", attempts, "wait", wait.Round(time.Millisecond).String(), "error", err)
 			}
 		}),
 	)
@@ -175,7 +176,7 @@ func tokenFailure(ctx context.Context, err error) error {
 // quotes the body's start when it is something else (an HTML page from a
 // gateway).
 func (c *Client) apiError(u *url.URL, resp *response) *APIError {
-	e := &APIError{Method: http.MethodGet, Path: u.Path, StatusCode: resp.status}
+	e := &APIError{Method: http.MethodGet, Path: safePath(u), StatusCode: resp.status}
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -183,13 +184,13 @@ func (c *Client) apiError(u *url.URL, resp *response) *APIError {
 			Target  string `json:"target"`
 		} `json:"error"`
 	}
-	secrets := []string{resp.token, c.cfg.ClientSecret}
+	secrets := c.secrets(resp.token)
 	if json.Unmarshal(resp.body, &body) == nil && (body.Error.Code != "" || body.Error.Message != "") {
-		e.Code = shortenTo(oneLine(redact(cleanString(body.Error.Code), secrets...)), 100)
-		e.Message = shortenTo(oneLine(redact(cleanString(body.Error.Message), secrets...)), 400)
-		e.Target = shortenTo(oneLine(redact(cleanString(body.Error.Target), secrets...)), 100)
+		e.Code = safetext.Cut(body.Error.Code, nameBytes, secrets...)
+		e.Message = safetext.Cut(body.Error.Message, messageBytes, secrets...)
+		e.Target = safetext.Cut(body.Error.Target, nameBytes, secrets...)
 	} else {
-		e.Snippet = snippet(resp.body, secrets...)
+		e.Snippet = safetext.CutBytes(resp.body, snippetBytes, secrets...)
 	}
 	return e
 }
