@@ -140,7 +140,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 
 	pool, err := openPool(ctx, db.URL)
 	if err != nil {
-		logger.Error("database", "error", err)
+		logger.Error("database", "error", errorText(err))
 		return exitFailure
 	}
 	defer closePool(pool, logger)
@@ -179,7 +179,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	// /readyz says not ready until the schema is there.
 	if !ds.NoMigrate {
 		if _, err := migrations.Up(ctx, stdlib.OpenDBFromPool(pool), logger); err != nil {
-			logger.Error("migrate", "error", err)
+			logger.Error("migrate", "error", errorText(err))
 			stopServerAndWait()
 			return exitFailure
 		}

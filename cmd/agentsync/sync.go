@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/agentsync/agentsync/extract"
+	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
 	"github.com/agentsync/agentsync/scanagent"
@@ -105,13 +106,13 @@ func runSync(ctx context.Context, a *app, args []string) int {
 
 	pool, err := openPool(ctx, db.URL)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 		return exitFailure
 	}
 	defer closePool(pool, logger)
 	if !noMigrate {
 		if _, err := migrations.Up(ctx, stdlib.OpenDBFromPool(pool), logger); err != nil {
-			fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+			fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 			return exitFailure
 		}
 	}
@@ -126,10 +127,10 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stdout, "sync skipped: another sync of tenant %s is running\n", loader.TenantID())
 		return exitOK
 	case err != nil && res.RunID != 0:
-		fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %v\n", res.RunID, err)
+		fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %s\n", res.RunID, errorText(err))
 		return exitFailure
 	case err != nil:
-		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 		return exitFailure
 	}
 	fmt.Fprintln(a.stdout, summaryLine(res))
@@ -152,7 +153,7 @@ func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, l
 		attrs = append([]any{"run_id", res.RunID}, attrs...)
 	}
 	if err != nil {
-		logger.Error("sync failed", append(attrs, "error", err)...)
+		logger.Error("sync failed", append(attrs, "error", errorText(err))...)
 		return res, err
 	}
 	logger.Info("sync succeeded", append(attrs,
@@ -161,6 +162,11 @@ func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, l
 		"duplicates", res.Duplicates, "fetched_at", res.FetchedAt)...)
 	return res, nil
 }
+
+// errorText shows a failure on stderr or in a log line. It may quote what
+// the API or the database sent, so it goes through safetext whatever made
+// it: escaped, redacted, bounded to about a kilobyte.
+func errorText(err error) string { return safetext.Text(err.Error()) }
 
 // summaryLine is the one-line human summary of a successful sync.
 func summaryLine(res load.Result) string {

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -231,5 +234,75 @@ func TestSyncOfABadBodyEndsFailed(t *testing.T) {
 	}
 	if n := queryInt(t, pool, `SELECT count(*) FROM defender.sync_runs WHERE status = 'running'`); n != 0 {
 		t.Errorf("%d runs left running", n)
+	}
+}
+
+// TestSyncShowsServerBytesSafely: a body with a 2 MB bad literal holding
+// terminal escape sequences, NUL, invalid UTF-8, the client secret and
+// the bearer token in use fails the sync; stderr, its log lines and
+// sync_runs.error show the real error, escaped, redacted and bounded.
+func TestSyncShowsServerBytesSafely(t *testing.T) {
+	t.Parallel()
+	const jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	tenant := defendertest.NewServer(defendertest.WithAgents(defendertest.NewFleet(6, 4, start).AgentsAt(start)))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	env["LOG_LEVEL"] = "debug"
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	literal := "\x1b]0;owned\x07\x1b[2J\x00M\xfcnchen\nBuild " + defendertest.DefaultClientSecret + " Bearer " +
+		defendertest.EchoedToken + " " + jwt + " " + strings.Repeat("A\x01", 1<<20)
+	tenant.Inject(defendertest.RawBody([]byte(`{"value":[{"id":"` + literal + `"}]}`)))
+	code, stdout, stderr := runCLI(t, env, "sync")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %.2000s", code, exitFailure, stdout, stderr)
+	}
+	secrets := append(tenant.IssuedTokens(), defendertest.DefaultClientSecret, jwt)
+	check := func(what, s string, limit int) {
+		t.Helper()
+		if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+			t.Errorf("%s holds control characters or invalid UTF-8: %.300q", what, s)
+		}
+		if len(s) > limit {
+			t.Errorf("%s of %d bytes, want at most %d: %.200q...", what, len(s), limit, s)
+		}
+		for _, secret := range secrets {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s shows a secret: %.300q", what, s)
+			}
+		}
+	}
+
+	var failure, logged string
+	for line := range strings.Lines(stderr) {
+		line = strings.TrimSuffix(line, "\n")
+		// A log line escapes the error once more as JSON.
+		check("stderr line", line, 3*1024)
+		var entry struct{ Msg, Error string }
+		switch {
+		case strings.HasPrefix(line, "agentsync sync: run "):
+			failure = line
+		case json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "sync failed":
+			logged = entry.Error
+			check("logged error", entry.Error, 1024)
+		}
+	}
+	const want = `not the expected JSON (status 200, content type "application/json; odata.metadata=minimal; charset=utf-8"): hujson: line 1, column 17: invalid literal: "\x1b]0;owned\x07\x1b[2J\x00M\xfcnchen\nBuild [redacted] Bearer [redacted] [redacted] A\x01A\x01`
+	if !strings.Contains(failure, want) || !strings.Contains(logged, want) {
+		t.Errorf("stderr does not show the real error made safe, %q:\n%.3000s", want, stderr)
+	}
+	status, stored := latestRun(t, pool)
+	check("sync_runs.error", stored, 1024)
+	if status != "failed" || !strings.Contains(stored, want) || !strings.Contains(stored, "…[truncated]") {
+		t.Errorf("run %s with error %q; want failed with the real error, cut with a marker", status, stored)
+	}
+	if len(stderr) > 16*1024 {
+		t.Errorf("%d bytes on stderr for one failed sync", len(stderr))
 	}
 }
