@@ -173,6 +173,7 @@ func TestNewConfigValidation(t *testing.T) {
 		{TenantID: "  "},
 		{TenantID: "t", MaxDeletedFraction: 1.5},
 		{TenantID: "t", MaxDeletedCount: -1},
+		{TenantID: "t", SyncTimeout: -time.Second},
 	} {
 		if _, err := load.New(pool, cfg); err == nil {
 			t.Errorf("New(%+v) succeeded, want an error", cfg)
@@ -615,6 +616,64 @@ func TestLastRun(t *testing.T) {
 	run, _, _ = f.loader.LastRun(context.Background())
 	if run.Status != "failed" || !strings.Contains(run.Error, "boom") {
 		t.Fatalf("LastRun after a failure = %+v", run)
+	}
+}
+
+// TestLastRunTakesALongRunningRunAsStuck: a run still marked running
+// within the sync timeout may yet succeed, so the run before it tells; one
+// running for longer is stuck.
+func TestLastRunTakesALongRunningRunAsStuck(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.SyncTimeout = time.Hour })
+	res := f.sync(t, listOf(agents(1)...))
+	var running int64
+	if err := f.pool.QueryRow(context.Background(), `
+		INSERT INTO defender.sync_runs (tenant_id, started_at, worker) VALUES ($1, $2, 'hung:1')
+		RETURNING run_id`, tenant, f.clock.Advance(time.Minute)).Scan(&running); err != nil {
+		t.Fatal(err)
+	}
+
+	f.clock.Advance(59 * time.Minute) // within the timeout
+	run, ok, err := f.loader.LastRun(context.Background())
+	if err != nil || !ok || run.RunID != res.RunID || run.Status != "succeeded" || run.Stuck() {
+		t.Fatalf("LastRun with a run in flight = %+v, %v, %v; want the succeeded run before it", run, ok, err)
+	}
+	f.clock.Advance(2 * time.Minute) // past the timeout
+	run, ok, err = f.loader.LastRun(context.Background())
+	if err != nil || !ok || run.RunID != running || !run.Stuck() || !run.FinishedAt.IsZero() {
+		t.Fatalf("LastRun with a run running past the timeout = %+v, %v, %v; want it, stuck", run, ok, err)
+	}
+}
+
+// TestSyncTimeout: a sync still going after Config.SyncTimeout is
+// cancelled, rolled back and recorded failed, saying so.
+func TestSyncTimeout(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.SyncTimeout = 300 * time.Millisecond })
+	f.sync(t, listOf(agents(3)...))
+	before := f.snapshot(t)
+	f.clock.Advance(time.Hour)
+	hang := func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		if err := fn(agent(7)); err != nil {
+			return scanagent.ListStats{}, err
+		}
+		<-ctx.Done() // a page that never comes
+		return scanagent.ListStats{Agents: 1}, fmt.Errorf("fetch page 2: %w", context.Cause(ctx))
+	}
+	start := time.Now()
+	res, err := f.loader.Sync(context.Background(), hang)
+	if !errors.Is(err, load.ErrSyncTimeout) {
+		t.Fatalf("sync error = %v, want ErrSyncTimeout", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the sync ended %s after it started, long after its timeout", took)
+	}
+	got := f.run(t, res.RunID)
+	if got.Status != "failed" || got.Error == nil || !strings.Contains(*got.Error, "sync timed out: still running after 300ms, cancelled and rolled back") {
+		t.Fatalf("run = %+v, want failed with the timeout", got)
+	}
+	if after := f.snapshot(t); after != before {
+		t.Fatalf("the timed-out sync changed data:\n%s\n---\n%s", before, after)
 	}
 }
 

@@ -110,27 +110,38 @@ func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause err
 	}
 }
 
-// Run is a finished run of a tenant, as recorded in defender.sync_runs.
+// Run is a run of a tenant, as recorded in defender.sync_runs.
 type Run struct {
-	RunID      int64
-	Status     string // succeeded or failed
+	RunID int64
+	// Status is succeeded or failed; running only for a run LastRun takes
+	// as stuck.
+	Status     string
 	StartedAt  time.Time
 	FetchedAt  time.Time // zero when the run failed before fetching
-	FinishedAt time.Time
+	FinishedAt time.Time // zero while running
 	Error      string
 }
 
-// LastRun returns the tenant's latest finished run; ok is false when the
-// tenant has none.
+// Stuck reports a run still marked running after Config.SyncTimeout: its
+// sync would have been cancelled by then, so it hangs or its process died
+// (the tenant's next sync marks it failed).
+func (r Run) Stuck() bool { return r.Status == "running" }
+
+// LastRun returns the tenant's latest run that tells how its syncs go: the
+// latest finished run, or a later one still marked running after
+// Config.SyncTimeout, which is stuck (see Run.Stuck). A run still running
+// within the timeout is skipped: it may yet succeed, so the run before it
+// tells. ok is false when the tenant has no such run.
 func (l *Loader) LastRun(ctx context.Context) (run Run, ok bool, err error) {
-	var fetchedAt *time.Time
+	var fetchedAt, finishedAt *time.Time
 	var errText *string
 	err = l.pool.QueryRow(ctx, `
 		SELECT run_id, status, started_at, fetched_at, finished_at, error
 		  FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND status <> 'running'
+		 WHERE tenant_id = $1 AND (status <> 'running' OR started_at < $2)
 		 ORDER BY run_id DESC
-		 LIMIT 1`, l.cfg.TenantID).Scan(&run.RunID, &run.Status, &run.StartedAt, &fetchedAt, &run.FinishedAt, &errText)
+		 LIMIT 1`, l.cfg.TenantID, l.cfg.Now().Add(-l.cfg.SyncTimeout)).Scan(
+		&run.RunID, &run.Status, &run.StartedAt, &fetchedAt, &finishedAt, &errText)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, false, nil
 	}
@@ -139,6 +150,9 @@ func (l *Loader) LastRun(ctx context.Context) (run Run, ok bool, err error) {
 	}
 	if fetchedAt != nil {
 		run.FetchedAt = *fetchedAt
+	}
+	if finishedAt != nil {
+		run.FinishedAt = *finishedAt
 	}
 	if errText != nil {
 		run.Error = *errText

@@ -48,6 +48,29 @@ func (s *guardSettings) apply(cfg *load.Config) error {
 	return nil
 }
 
+// syncTimeoutSetting bounds one sync, for sync and run.
+type syncTimeoutSetting struct {
+	value string
+}
+
+func (s *syncTimeoutSetting) register(fs *flagSet) {
+	fs.String(&s.value, "sync-timeout", "SYNC_TIMEOUT", "30m",
+		"cancel a sync still running after this long: it is rolled back and recorded failed; /readyz takes a run still marked running after it as stuck")
+}
+
+// apply validates the setting into cfg.
+func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
+	d, err := durationSetting("SYNC_TIMEOUT", s.value)
+	if err != nil {
+		return err
+	}
+	if d == 0 {
+		return errors.New("SYNC_TIMEOUT must be positive")
+	}
+	cfg.SyncTimeout = d
+	return nil
+}
+
 func runSync(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("sync", "",
 		"Syncs the tenant's scan agents into PostgreSQL once, now: fetches every agent, loads\n"+
@@ -59,10 +82,12 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	var logs logSettings
 	var def defenderSettings
 	var guard guardSettings
+	var timeout syncTimeoutSetting
 	var noMigrate, allowMassDeletion bool
 	db.register(fs)
 	def.register(fs)
 	guard.register(fs)
+	timeout.register(fs)
 	fs.Bool(&allowMassDeletion, "allow-mass-deletion", "",
 		"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)")
 	fs.Bool(&noMigrate, "no-migrate", "", "do not apply pending database migrations first")
@@ -88,6 +113,9 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	}
 	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger, AllowMassDeletion: allowMassDeletion}
 	if err := guard.apply(&loadCfg); err != nil {
+		return usageErr(err)
+	}
+	if err := timeout.apply(&loadCfg); err != nil {
 		return usageErr(err)
 	}
 	lister, err := newDefenderLister(def, logger, prog)

@@ -136,6 +136,8 @@ func TestSyncConfigurationErrorsExit2(t *testing.T) {
 			env["DEFENDER_CLIENT_SECRET_FILE"] = "/nonexistent/secret"
 		},
 		"negative max count": func(env map[string]string) { env["SYNC_MAX_DELETED_COUNT"] = "-3" },
+		"bad sync timeout":   func(env map[string]string) { env["SYNC_TIMEOUT"] = "soon" },
+		"zero sync timeout":  func(env map[string]string) { env["SYNC_TIMEOUT"] = "0s" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -304,5 +306,36 @@ func TestSyncShowsServerBytesSafely(t *testing.T) {
 	}
 	if len(stderr) > 16*1024 {
 		t.Errorf("%d bytes on stderr for one failed sync", len(stderr))
+	}
+}
+
+// TestSyncTimeoutCancelsTheSync: a sync still running after --sync-timeout
+// is cancelled, rolled back and recorded failed, saying why.
+func TestSyncTimeoutCancelsTheSync(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	tenant := defendertest.NewServer(defendertest.WithAgents(defendertest.NewFleet(7, 6, start).AgentsAt(start)), defendertest.WithPageSize(2))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	tenant.Inject(defendertest.Slow(10 * time.Minute).OnPage(2))
+	began := time.Now()
+	code, stdout, stderr := runCLI(t, env, "sync", "--sync-timeout", "1s")
+	if code != exitFailure || !strings.Contains(stderr, "sync timed out: still running after 1s, cancelled and rolled back") {
+		t.Fatalf("exit %d, want %d naming the timeout\nstdout: %s\nstderr: %s", code, exitFailure, stdout, stderr)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Errorf("the sync took %s with a timeout of 1s", took)
+	}
+	if status, errText := latestRun(t, pool); status != "failed" || !strings.Contains(errText, "sync timed out") {
+		t.Errorf("run %s with error %q, want failed with the timeout", status, errText)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.agent_state`); n != 0 {
+		t.Errorf("%d agents written by the timed-out sync", n)
 	}
 }
