@@ -270,7 +270,7 @@ func TestListCountsRejectedAndDuplicateAgents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := scanagent.ListStats{Requests: 2, Pages: 2, Agents: 3, Rejected: 1, Duplicates: 1}
+	want := scanagent.ListStats{Requests: 2, Pages: 2, Agents: 3, Rejected: 1, Unidentified: 1, Duplicates: 1}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}

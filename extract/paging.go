@@ -18,9 +18,10 @@ import (
 // from page to page. Only one page is in memory at a time.
 //
 // An agent without an id, or with a field that cannot be read, is logged
-// and counted in ListStats.Rejected, and the listing goes on. An id seen
-// before in the same listing is counted in ListStats.Duplicates and logged,
-// and the record is still handed to fn: the last one counts.
+// and counted in ListStats.Rejected (and, without a usable id, in
+// ListStats.Unidentified), and the listing goes on. An id seen before in
+// the same listing is counted in ListStats.Duplicates and logged, and the
+// record is still handed to fn: the last one counts.
 //
 // List returns a non-nil error whenever the listing is incomplete: a
 // failed request, a body that is not the expected JSON, a nextLink loop,
@@ -80,6 +81,8 @@ func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen 
 			st.Rejected++
 			if rec.ID != "" {
 				st.RejectedIDs = append(st.RejectedIDs, rec.ID)
+			} else {
+				st.Unidentified++
 			}
 			c.log.Warn("agent rejected", "page", page, "index", index, "id", safetext.Cut(rec.ID, nameBytes, secrets...), "reason", reason)
 			return nil

@@ -252,7 +252,7 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	if err != nil {
 		return res, err
 	}
-	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt)
+	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, stats.Unidentified)
 	if err != nil {
 		return res, err
 	}

@@ -766,3 +766,54 @@ func TestFailedRunStoresAnyErrorText(t *testing.T) {
 		t.Fatalf("%d runs left running", n)
 	}
 }
+
+// TestRecordWithoutIDWithholdsEveryDeletion: when a listing has a record
+// without a usable id, any agent it seems to lack may be that record, so
+// none is deleted, even with the mass-deletion guard off; the deletions
+// are withheld and recorded as the guard records them.
+func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.AllowMassDeletion = true })
+	recs := agents(5)
+	f.sync(t, listOf(recs...))
+	agentTables := []string{"agent_state", "scan_agent_history", "agent_observation"}
+	before := dbtest.RowVersions(t, f.pool, agentTables...)
+
+	f.clock.Advance(time.Hour)
+	withoutID := func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		stats, err := listOf(recs[:3]...)(ctx, fn)
+		stats.Rejected, stats.Unidentified = 2, 2 // two ids missing or null
+		return stats, err
+	}
+	res := f.sync(t, withoutID)
+	if res.Deleted != 0 || res.DeletionsWithheld != 2 || res.Unchanged != 3 {
+		t.Fatalf("result = %+v, want both missing agents withheld, none deleted", res)
+	}
+	if got := f.run(t, res.RunID); got.Deleted != 0 || got.Withheld != 2 {
+		t.Errorf("sync_runs row = %+v, want 2 deletions withheld", got)
+	}
+	if n := f.count(t, `
+		SELECT count(*) FROM defender.withheld_deletions w
+		  JOIN defender.agent_state a USING (agent_key)
+		 WHERE w.run_id = $1 AND a.agent_id = ANY($2)`, res.RunID, []string{recs[3].ID, recs[4].ID}); n != 2 {
+		t.Errorf("withheld_deletions rows of the missing agents = %d, want 2", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE deleted_at IS NOT NULL`); n != 0 {
+		t.Errorf("%d agents marked deleted", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history WHERE valid_to IS NOT NULL`); n != 0 {
+		t.Errorf("%d history versions closed", n)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, "deletions withheld: the listing had records without a usable id") || !strings.Contains(logs, "unidentified=2") {
+		t.Errorf("no warning naming the records without an id in the logs:\n%s", logs)
+	}
+	if after := dbtest.RowVersions(t, f.pool, agentTables...); after != before {
+		t.Errorf("the listing changed agents:\n%s\n---\n%s", before, after)
+	}
+
+	// The next listing whose records all have an id deletes them.
+	f.clock.Advance(time.Hour)
+	if res := f.sync(t, listOf(recs[:3]...)); res.Deleted != 2 || res.DeletionsWithheld != 0 {
+		t.Fatalf("result = %+v, want the two agents deleted", res)
+	}
+}

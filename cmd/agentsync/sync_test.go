@@ -339,3 +339,50 @@ func TestSyncTimeoutCancelsTheSync(t *testing.T) {
 		t.Errorf("%d agents written by the timed-out sync", n)
 	}
 }
+
+// TestSyncWithholdsDeletionsWhenAnIDIsMissing: agents listed with a null
+// id are not taken for deleted agents: the sync withholds its deletions,
+// and they do not "return" with a false gap at the next sync.
+func TestSyncWithholdsDeletionsWhenAnIDIsMissing(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	agents := defendertest.NewFleet(8, 20, start).AgentsAt(start)
+	tenant := defendertest.NewServer(defendertest.WithAgents(agents), defendertest.WithPageSize(6))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if code, _, stderr := runCLI(t, env, "sync"); code != exitOK {
+		t.Fatalf("first sync: exit %d\n%s", code, stderr)
+	}
+
+	unidentified := append([]defendertest.Agent(nil), agents...)
+	unidentified[3].ID, unidentified[11].ID = "", "" // sent as "id": null
+	tenant.SetAgents(unidentified)
+	code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate")
+	if code != exitOK || !strings.Contains(stdout, "18 agents (0 new, 0 changed, 18 unchanged), 0 deleted, 2 deletions withheld, 2 rejected") {
+		t.Fatalf("sync with two null ids: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "deletions withheld: the listing had records without a usable id") {
+		t.Errorf("no warning of the withheld deletions:\n%s", stderr)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agents WHERE deleted_at IS NOT NULL`); n != 0 {
+		t.Errorf("%d agents marked deleted", n)
+	}
+	if n := queryInt(t, pool, `SELECT deletions_withheld FROM defender.sync_runs ORDER BY run_id DESC LIMIT 1`); n != 2 {
+		t.Errorf("sync_runs.deletions_withheld = %d, want 2", n)
+	}
+
+	// Listed whole again: nothing returns, so no false gap in the history.
+	tenant.SetAgents(agents)
+	if code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate"); code != exitOK || !strings.Contains(stdout, "20 agents (0 new, 0 changed, 20 unchanged), 0 deleted") {
+		t.Fatalf("sync of the whole listing: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history`); n != 20 {
+		t.Errorf("%d history versions, want one per agent", n)
+	}
+}
