@@ -241,6 +241,27 @@ func TestReadinessReportsAnUnreachableDatabase(t *testing.T) {
 	}
 }
 
+// TestRunReadinessFailsAfterABadBody: a sync failed by a body whose JSON
+// string holds a raw NUL ends failed, so /readyz says not ready.
+func TestRunReadinessFailsAfterABadBody(t *testing.T) {
+	t.Parallel()
+	s := setupDaemon(t)
+	s.tenant.Inject(defendertest.RawBody([]byte("{\"value\":[{\"id\":\"a\x00b\"}]}")))
+	_, logs, stop, wait := startCLI(t, s.env, "run", "--schedule", "@yearly", "--run-on-start", "--metrics-addr", "127.0.0.1:0")
+	addr := metricsAddr(t, logs)
+	waitFor(t, "the sync to end", func() bool { return strings.Contains(logs.String(), `"msg":"sync failed"`) })
+	if got := s.runs(t); got["failed"] != 1 || got["running"] != 0 {
+		t.Errorf("runs after the failed sync: %v, want one failed", got)
+	}
+	if code, body := httpGet(t, "http://"+addr+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "failed") {
+		t.Errorf("/readyz after the failed sync = %d %q, want 503 naming the failure", code, body)
+	}
+	stop()
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d, want 0", code)
+	}
+}
+
 // TestReadinessTakesAStuckSyncAsFailed: a sync still marked running within
 // the sync timeout leaves readiness to the sync before it; past the
 // timeout it is stuck and the daemon is not ready.
