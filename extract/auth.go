@@ -23,6 +23,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // tokenEarlyExpiry is how long before its expiry a token is replaced, so
@@ -144,13 +146,13 @@ type entraBody struct {
 var aadstsPrefix = regexp.MustCompile(`^AADSTS(\d+):\s*`)
 
 // entraError turns a failed token request into an *AuthError when Entra
-// answered, removing the secret and the assertion from everything it
-// keeps. When Entra could not be reached the error is a *retryable; any
-// other comes back cleaned the same way.
+// answered, every text it keeps made safe by safetext.Cut with the secret
+// and the assertion. When Entra could not be reached the error is a
+// *retryable; any other comes back made safe the same way.
 func entraError(err error, secrets ...string) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
-		clean := errors.New("token request: " + redact(err.Error(), secrets...))
+		clean := errors.New("token request: " + safetext.Cut(err.Error(), messageBytes, secrets...))
 		var ue *url.Error
 		switch {
 		case errors.As(err, &ue) && ue.Timeout():
@@ -160,15 +162,15 @@ func entraError(err error, secrets ...string) error {
 		}
 		return clean
 	}
-	ae := &AuthError{OAuthError: redact(re.ErrorCode, secrets...)}
+	ae := &AuthError{OAuthError: safetext.Cut(re.ErrorCode, nameBytes, secrets...)}
 	if re.Response != nil {
 		ae.StatusCode = re.Response.StatusCode
 	}
 	var body entraBody
 	if json.Unmarshal(re.Body, &body) == nil {
-		ae.OAuthError = redact(body.Error, secrets...)
-		ae.TraceID = redact(oneLine(body.TraceID), secrets...)
-		ae.CorrelationID = redact(oneLine(body.CorrelationID), secrets...)
+		ae.OAuthError = safetext.Cut(body.Error, nameBytes, secrets...)
+		ae.TraceID = safetext.Cut(body.TraceID, nameBytes, secrets...)
+		ae.CorrelationID = safetext.Cut(body.CorrelationID, nameBytes, secrets...)
 		if len(body.Codes) > 0 {
 			ae.Code = body.Codes[0]
 		}
@@ -182,9 +184,9 @@ func entraError(err error, secrets ...string) error {
 		// Entra appends "Trace ID: ... Correlation ID: ... Timestamp: ..."
 		// on further lines; the ids have fields of their own.
 		desc, _, _ = strings.Cut(desc, "\n")
-		ae.Description = shortenTo(oneLine(redact(desc, secrets...)), 400)
+		ae.Description = safetext.Cut(strings.TrimRight(desc, "\r"), messageBytes, secrets...)
 	} else {
-		ae.Description = snippet(re.Body, secrets...)
+		ae.Description = safetext.CutBytes(re.Body, snippetBytes, secrets...)
 	}
 	return ae
 }
@@ -276,14 +278,4 @@ func (c *clientCertificate) assertion(clientID, tokenURL string, now time.Time) 
 	})
 	tok.Header["x5t#S256"] = c.thumbprint
 	return tok.SignedString(c.key)
-}
-
-// redact removes every non-empty secret from s.
-func redact(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	return s
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // Client lists the authenticated scan agents of one tenant. Create one per
@@ -162,7 +164,7 @@ func (c *Client) get(ctx context.Context, u *url.URL, tok *oauth2.Token) (*respo
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u.Path, err)
+		return nil, fmt.Errorf("GET %s: %w", safePath(u), safeErr(err, messageBytes, nil))
 	}
 	req.Header.Set("Accept", "application/json")
 	tok.SetAuthHeader(req)
@@ -176,9 +178,9 @@ func (c *Client) get(ctx context.Context, u *url.URL, tok *oauth2.Token) (*respo
 	body, err := readBody(resp.Body, c.cfg.MaxResponseBytes)
 	d := time.Since(start)
 	c.obs.APIRequest(resp.StatusCode, d)
-	c.log.Debug("api request", "path", u.Path, "status", resp.StatusCode, "bytes", len(body), "duration", d.Round(time.Microsecond).String())
+	c.log.Debug("api request", "path", safePath(u), "status", resp.StatusCode, "bytes", len(body), "duration", d.Round(time.Microsecond).String())
 	if errors.Is(err, ErrResponseTooLarge) {
-		return nil, fmt.Errorf("GET %s: status %d: %w", u.Path, resp.StatusCode, err)
+		return nil, fmt.Errorf("GET %s: status %d: %w", safePath(u), resp.StatusCode, err)
 	}
 	if err != nil {
 		return nil, transportError(ctx, actx, u, err)
@@ -215,12 +217,25 @@ func transportError(ctx, actx context.Context, u *url.URL, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	// A malformed response is quoted by net/http.
+	err = safeErr(err, messageBytes, nil)
+	path := safePath(u)
 	if context.Cause(actx) == errRequestTimeout {
-		return &retryable{reason: "timeout", err: fmt.Errorf("GET %s: %w", u.Path, errRequestTimeout)}
+		return &retryable{reason: "timeout", err: fmt.Errorf("GET %s: %w", path, errRequestTimeout)}
 	}
 	var te interface{ Timeout() bool }
 	if errors.As(err, &te) && te.Timeout() {
-		return &retryable{reason: "timeout", err: fmt.Errorf("GET %s: %w", u.Path, err)}
+		return &retryable{reason: "timeout", err: fmt.Errorf("GET %s: %w", path, err)}
 	}
-	return &retryable{reason: "network", err: fmt.Errorf("GET %s: %w", u.Path, err)}
+	return &retryable{reason: "network", err: fmt.Errorf("GET %s: %w", path, err)}
+}
+
+// safePath shows the path of u in an error or a log line: a nextLink's
+// path comes from the server.
+func safePath(u *url.URL) string { return safetext.Cut(u.Path, nameBytes) }
+
+// secrets are the secrets a text from the API may hold, for safetext:
+// the client secret, and the access token a request carried.
+func (c *Client) secrets(token string) []string {
+	return []string{c.cfg.ClientSecret, token}
 }

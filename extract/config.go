@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // Defaults that Config.withDefaults fills in.
@@ -129,7 +131,7 @@ func (c Config) validate() (endpoints, error) {
 func (c Config) String() string {
 	secret := ""
 	if c.ClientSecret != "" {
-		secret = "[redacted]"
+		secret = safetext.Redacted
 	}
 	return fmt.Sprintf("{TenantID:%s ClientID:%s ClientSecret:%s CertificateFile:%s Cloud:%s Region:%s APIURL:%s TokenURL:%s Scope:%s PageCap:%d RequestTimeout:%s MaxResponseBytes:%d}",
 		c.TenantID, c.ClientID, secret, c.CertificateFile, c.Cloud, c.Region, c.APIURL, c.TokenURL, c.Scope, c.PageCap, c.RequestTimeout, c.MaxResponseBytes)

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/tailscale/hujson"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // utf8BOM is skipped at the start of a body; some gateways add it.
@@ -27,13 +29,14 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // the body.
 //
 // Member values passed to each are slices of body: each must copy what it
-// keeps.
-func decodePage(body []byte, each func(index int, members []member, notObject string) error) (nextLink string, err error) {
+// keeps. Values quoted in errors and reasons go through safetext.Cut with
+// secrets, the secrets in use.
+func decodePage(body []byte, each func(index int, members []member, notObject string) error, secrets ...string) (nextLink string, err error) {
 	if body, err = standardJSON(body); err != nil {
 		return "", err
 	}
 	// From here on body is valid JSON, which the scanner relies on.
-	s := &scanner{b: body}
+	s := &scanner{b: body, secrets: secrets}
 	if c := s.peek(); c != '{' {
 		return "", fmt.Errorf("want a JSON object, got %s", s.describe())
 	}
@@ -60,7 +63,7 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 			case '"':
 				nextLink = decodeString(raw)
 			default:
-				return "", fmt.Errorf("@odata.nextLink is %s, not a string", shorten(string(raw)))
+				return "", fmt.Errorf("@odata.nextLink is %s, not a string", safetext.Cut(string(raw), valueBytes, s.secrets...))
 			}
 		default:
 			s.value()
@@ -80,6 +83,8 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 type scanner struct {
 	b []byte
 	i int
+	// secrets are removed from what describe quotes.
+	secrets []string
 }
 
 // peek skips whitespace and returns the next byte, or 0 at the end.
@@ -188,20 +193,20 @@ func (s *scanner) describe() string {
 	save := s.i
 	raw := s.value()
 	s.i = save
-	return describeScalar(raw)
+	return describeScalar(raw, s.secrets)
 }
 
 // describeScalar names a JSON scalar for a reason or an error.
-func describeScalar(raw []byte) string {
+func describeScalar(raw []byte, secrets []string) string {
 	switch raw[0] {
 	case 'n':
 		return "null"
 	case 't', 'f':
 		return "boolean " + string(raw)
 	case '"':
-		return fmt.Sprintf("string %q", shorten(decodeString(raw)))
+		return "string " + quote(decodeString(raw), secrets)
 	}
-	return "number " + shorten(string(raw))
+	return "number " + safetext.Cut(string(raw), valueBytes, secrets...)
 }
 
 // agents reads the "value" array, one element at a time.
@@ -233,7 +238,7 @@ func (s *scanner) agents(each func(int, []member, string) error) error {
 			s.value()
 			err = each(index, nil, "an array, not an object")
 		default:
-			err = each(index, nil, describeScalar(s.value())+", not an object")
+			err = each(index, nil, describeScalar(s.value(), s.secrets)+", not an object")
 		}
 		if err != nil {
 			return err

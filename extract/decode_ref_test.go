@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // decodePageReference is decodePage written with encoding/json's token
@@ -48,7 +50,7 @@ func decodePageReference(body []byte, each func(index int, members []member, not
 			case '"':
 				nextLink = decodeString(raw)
 			default:
-				return "", fmt.Errorf("@odata.nextLink is %s, not a string", shorten(string(raw)))
+				return "", fmt.Errorf("@odata.nextLink is %s, not a string", safetext.Cut(string(raw), valueBytes))
 			}
 		default:
 			var skip json.RawMessage
@@ -166,7 +168,7 @@ func referenceDescribe(tok json.Token) string {
 	case float64:
 		return fmt.Sprintf("number %v", tok)
 	case string:
-		return fmt.Sprintf("string %q", shorten(tok))
+		return "string " + quote(tok, nil)
 	case json.Delim:
 		switch tok {
 		case '{':

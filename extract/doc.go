@@ -54,5 +54,10 @@
 // retries included, first waits for the rate budget (RateBudget).
 //
 // No error and no log line ever carries the client secret, the client
-// assertion or a bearer token.
+// assertion or a bearer token. Whatever they quote of a response (a body's
+// start, the literal the JSON parser could not read, a rejected value, a
+// nextLink) goes through safetext: secrets and anything shaped like a
+// token redacted, control characters and invalid UTF-8 escaped, bounded
+// with a visible cut marker. A 2 MB bad literal gives an error of well
+// under a kilobyte.
 package extract

@@ -1,13 +1,12 @@
 package extract
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // Sentinel errors. Test with errors.Is; the error returned wraps one of
@@ -52,8 +51,8 @@ func configError(format string, args ...any) error {
 }
 
 // AuthError is a failure of Microsoft Entra ID to issue a token, with the
-// details Entra sends back. It never holds the client secret or the client
-// assertion: both are removed from every text it carries.
+// details Entra sends back. Every text it carries went through
+// safetext.Cut: it never holds the client secret or the client assertion.
 type AuthError struct {
 	// StatusCode is the HTTP status of the token response.
 	StatusCode int
@@ -104,7 +103,8 @@ func (e *AuthError) Error() string {
 }
 
 // APIError is an error response of the Defender API:
-// {"error":{"code":..,"message":..,"target":..}}.
+// {"error":{"code":..,"message":..,"target":..}}. Every text it carries
+// went through safetext.Cut, with the secrets in use.
 type APIError struct {
 	// Method and Path name the request; Path carries no query string, so
 	// no skip token or other query value.
@@ -133,13 +133,14 @@ func (e *APIError) Error() string {
 		b.WriteString(" (target " + e.Target + ")")
 	}
 	if e.Code == "" && e.Message == "" && e.Snippet != "" {
-		fmt.Fprintf(&b, ": body starts %q", e.Snippet)
+		fmt.Fprintf(&b, ": body starts \"%s\"", e.Snippet)
 	}
 	return b.String()
 }
 
 // BodyError is a successful response whose body is not the expected JSON.
-// It matches ErrBadBody.
+// It matches ErrBadBody. Every text it carries went through safetext.Cut,
+// with the secrets in use.
 type BodyError struct {
 	// StatusCode and ContentType are those of the response.
 	StatusCode  int
@@ -147,12 +148,13 @@ type BodyError struct {
 	// Snippet is the start of the body, on one line, with anything secret
 	// removed.
 	Snippet string
-	// Err says what is wrong with the body.
+	// Err says what is wrong with the body. It may quote the body (a JSON
+	// parser quotes the literal it could not read).
 	Err error
 }
 
 func (e *BodyError) Error() string {
-	return fmt.Sprintf("%v (status %d, content type %q): %v; body starts %q",
+	return fmt.Sprintf("%v (status %d, content type \"%s\"): %v; body starts \"%s\"",
 		ErrBadBody, e.StatusCode, e.ContentType, e.Err, e.Snippet)
 }
 
@@ -161,64 +163,40 @@ func (e *BodyError) Is(target error) bool { return target == ErrBadBody }
 
 func (e *BodyError) Unwrap() error { return e.Err }
 
-// shorten bounds a value quoted in a reason or a log line.
-func shorten(s string) string { return shortenTo(s, 64) }
+// Bounds of what an error or a log line quotes of a response; see
+// safetext.Cut, which every such quote goes through, with the secrets in
+// use.
+const (
+	// snippetBytes bounds the start of a body quoted in an error.
+	snippetBytes = 160
+	// valueBytes bounds a value quoted in a reason or an error.
+	valueBytes = 64
+	// messageBytes bounds a message of the server, such as the API's
+	// error message or what the JSON parser says of a body.
+	messageBytes = 400
+	// nameBytes bounds a name or an id the server sent: an error code, a
+	// content type, a URL path, an agent id.
+	nameBytes = 128
+)
 
-// shortenTo cuts s to at most n bytes, on a rune boundary, marking the cut.
-func shortenTo(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+// safeError shows an error through safetext.Cut and still wraps it, so
+// that errors.Is and errors.As see through it.
+type safeError struct {
+	text string
+	err  error
 }
 
-// oneLine makes s fit on one line of a log or an error message: control
-// characters become spaces, runs of spaces one space.
-func oneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
+func (e *safeError) Error() string { return e.text }
+func (e *safeError) Unwrap() error { return e.err }
+
+// safeErr returns err with its text made safe by safetext.Cut, bounded to
+// n bytes: for errors that may quote what a server sent.
+func safeErr(err error, n int, secrets []string) error {
+	return &safeError{text: safetext.Cut(err.Error(), n, secrets...), err: err}
 }
 
-// snippetBytes is how much of a body an error quotes.
-const snippetBytes = 160
-
-// snippet quotes the start of a body in an error: valid UTF-8, one line,
-// short, and without any of secrets. The secrets are removed before the
-// cut, so that no part of one survives at the edge. The part read is
-// widened past any secret it would cut through: folding spaces pulls text
-// from the end of that part into the quote, so a secret cut in two there
-// would show its first half.
-func snippet(body []byte, secrets ...string) string {
-	longest := 0
-	for _, s := range secrets {
-		longest = max(longest, len(s))
-	}
-	end := min(len(body), snippetBytes+longest)
-	for widened := true; widened; {
-		widened = false
-		for _, s := range secrets {
-			if s == "" {
-				continue
-			}
-			// In this window any occurrence starts before end and finishes
-			// after it.
-			lo, hi := max(0, end-len(s)+1), min(len(body), end+len(s)-1)
-			if lo < hi {
-				if j := bytes.Index(body[lo:hi], []byte(s)); j >= 0 {
-					end, widened = lo+j+len(s), true
-				}
-			}
-		}
-	}
-	s := redact(cleanString(string(body[:end])), secrets...)
-	return shortenTo(oneLine(s), snippetBytes)
+// quote shows a value the server sent in a reason or an error: in double
+// quotes, made safe and short by safetext.Cut.
+func quote(s string, secrets []string) string {
+	return `"` + safetext.Cut(s, valueBytes, secrets...) + `"`
 }

@@ -2,8 +2,10 @@ package extract
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -215,6 +217,48 @@ func TestTokenEndpointUnavailableIsRetried(t *testing.T) {
 	if r := f.obs.retried(); !slices.Equal(r, []string{"5xx", "5xx"}) {
 		t.Errorf("retries %q", r)
 	}
+	// Logged as token requests, naming the token endpoint, not the API.
+	token, err := url.Parse(f.tenant.TokenURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retries []map[string]any
+	for line := range strings.Lines(f.logs.String()) {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if msg, _ := entry["msg"].(string); strings.HasPrefix(msg, "retrying") {
+			retries = append(retries, entry)
+		}
+	}
+	if len(retries) != 2 {
+		t.Fatalf("%d retries logged, want 2:\n%s", len(retries), f.logs)
+	}
+	for _, r := range retries {
+		if r["msg"] != "retrying token request" || r["endpoint"] != token.Host+token.Path || r["path"] != nil || r["reason"] != "5xx" {
+			t.Errorf("retry logged as %v; want \"retrying token request\" naming the endpoint %s", r, token.Host+token.Path)
+		}
+	}
+	if strings.Contains(f.logs.String(), defendertest.DefaultClientSecret) {
+		t.Error("the logs show the client secret")
+	}
+}
+
+func TestTokenEndpointUnreachableIsLoggedAsTheTokenRequest(t *testing.T) {
+	t.Parallel()
+	const endpoint = "127.0.0.1:1/" + defendertest.DefaultTenantID + "/oauth2/v2.0/token"
+	f := setup(t, smallTenant(), func(c *Config) { c.TokenURL = "http://" + endpoint })
+	if _, _, err := f.list(t); err == nil {
+		t.Fatal("List succeeded without a token")
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, `"msg":"retrying token request","endpoint":"`+endpoint+`","reason":"network"`); n != fastRetries.MaxAttempts-1 {
+		t.Errorf("%d token retries logged, want %d:\n%s", n, fastRetries.MaxAttempts-1, logs)
+	}
+	if strings.Contains(logs, "retrying API request") || strings.Contains(logs, defendertest.DefaultClientSecret) {
+		t.Errorf("the logs name an API request, or show the secret:\n%s", logs)
+	}
 }
 
 func TestListStopsWhenContextEnds(t *testing.T) {
@@ -270,7 +314,7 @@ func TestListCountsRejectedAndDuplicateAgents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := scanagent.ListStats{Requests: 2, Pages: 2, Agents: 3, Rejected: 1, Duplicates: 1}
+	want := scanagent.ListStats{Requests: 2, Pages: 2, Agents: 3, Rejected: 1, Unidentified: 1, Duplicates: 1}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("stats %+v, want %+v", st, want)
 	}

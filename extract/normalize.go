@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -82,9 +83,10 @@ type conflict struct {
 // normalizeAgent turns one agent object into a record. A non-empty reason
 // says why the agent cannot be used; the record then holds only its id, if
 // it had a usable one, for the log. conflicts list the fields sent twice
-// with different values.
-func normalizeAgent(members []member) (rec scanagent.Record, conflicts []conflict, reason string) {
-	var setBy [numFields]string
+// with different values. Keys and values quoted in reasons and conflicts
+// go through safetext.Cut with secrets, the secrets in use.
+func normalizeAgent(members []member, secrets ...string) (rec scanagent.Record, conflicts []conflict, reason string) {
+	var setBy [numFields]string // the key that set each field, made safe to show
 	for _, m := range members {
 		f, known := knownFields[canonicalKey(m.key)]
 		if !known {
@@ -94,12 +96,13 @@ func normalizeAgent(members []member) (rec scanagent.Record, conflicts []conflic
 			rec.Extra[cleanString(m.key)] = cleanRawJSON(m.value)
 			continue
 		}
+		key := safetext.Cut(m.key, nameBytes, secrets...)
 		var changed bool
 		var why string
 		switch f {
 		case fieldLastSeen, fieldLastCommandExecution:
 			var t time.Time
-			if t, why = timeValue(m.value); why == "" {
+			if t, why = timeValue(m.value, secrets); why == "" {
 				dst := timeField(&rec, f)
 				changed = !dst.Equal(t)
 				*dst = t
@@ -115,14 +118,14 @@ func normalizeAgent(members []member) (rec scanagent.Record, conflicts []conflic
 		if why != "" {
 			// Keep reading: the id may come later, and the log needs it.
 			if reason == "" {
-				reason = fmt.Sprintf("%s: %s", cleanString(m.key), why)
+				reason = fmt.Sprintf("%s: %s", key, why)
 			}
 			continue
 		}
 		if setBy[f] != "" && changed {
-			conflicts = append(conflicts, conflict{field: fieldName(f), first: setBy[f], second: cleanString(m.key)})
+			conflicts = append(conflicts, conflict{field: fieldName(f), first: setBy[f], second: key})
 		}
-		setBy[f] = cleanString(m.key)
+		setBy[f] = key
 	}
 	switch {
 	case reason != "":
@@ -190,23 +193,24 @@ func stringValue(raw json.RawMessage) (s string, reason string) {
 }
 
 // timeValue reads a timestamp field: a string in one of the API's formats
-// (see parseTimestamp), "" or null. Anything else rejects the agent.
-func timeValue(raw json.RawMessage) (t time.Time, reason string) {
+// (see parseTimestamp), "" or null. Anything else rejects the agent; the
+// reason quotes the value, made safe with secrets.
+func timeValue(raw json.RawMessage, secrets []string) (t time.Time, reason string) {
 	switch raw[0] {
 	case '"':
 		s := cleanString(decodeString(raw))
 		t, err := parseTimestamp(s)
 		switch {
 		case errors.Is(err, errTimestampRange):
-			return time.Time{}, fmt.Sprintf("timestamp %q is after year %d", shorten(s), lastYear)
+			return time.Time{}, fmt.Sprintf("timestamp %s is after year %d", quote(s, secrets), lastYear)
 		case err != nil:
-			return time.Time{}, fmt.Sprintf("malformed timestamp %q", shorten(s))
+			return time.Time{}, fmt.Sprintf("malformed timestamp %s", quote(s, secrets))
 		}
 		return t, ""
 	case 'n':
 		return time.Time{}, ""
 	default:
-		return time.Time{}, fmt.Sprintf("want a timestamp string, got %s", shorten(string(raw)))
+		return time.Time{}, fmt.Sprintf("want a timestamp string, got %s", safetext.Cut(string(raw), valueBytes, secrets...))
 	}
 }
 
@@ -226,7 +230,9 @@ func decodeString(raw json.RawMessage) string {
 
 // cleanString makes s storable in PostgreSQL: it drops NUL characters,
 // which text columns refuse, and replaces each byte of invalid UTF-8 with
-// U+FFFD, as encoding/json does inside escaped strings.
+// U+FFFD, as encoding/json does inside escaped strings. It is for the data
+// of an agent, kept otherwise as sent; text shown in an error or a log
+// goes through safetext, which escapes, redacts and bounds.
 func cleanString(s string) string {
 	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
 		return s

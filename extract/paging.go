@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -17,9 +18,10 @@ import (
 // from page to page. Only one page is in memory at a time.
 //
 // An agent without an id, or with a field that cannot be read, is logged
-// and counted in ListStats.Rejected, and the listing goes on. An id seen
-// before in the same listing is counted in ListStats.Duplicates and logged,
-// and the record is still handed to fn: the last one counts.
+// and counted in ListStats.Rejected (and, without a usable id, in
+// ListStats.Unidentified), and the listing goes on. An id seen before in
+// the same listing is counted in ListStats.Duplicates and logged, and the
+// record is still handed to fn: the last one counts.
 //
 // List returns a non-nil error whenever the listing is incomplete: a
 // failed request, a body that is not the expected JSON, a nextLink loop,
@@ -40,7 +42,7 @@ func (c *Client) List(ctx context.Context, fn func(scanagent.Record) error) (sca
 		}
 		key := next.String()
 		if followed[key] {
-			return st, fmt.Errorf("fetch page %d: %w: %s", page, ErrNextLinkLoop, redactedURL(next))
+			return st, fmt.Errorf("fetch page %d: %w: %s", page, ErrNextLinkLoop, safetext.Cut(redactedURL(next), messageBytes))
 		}
 		followed[key] = true
 
@@ -69,8 +71,9 @@ func (c *Client) List(ctx context.Context, fn func(scanagent.Record) error) (sca
 // and their ids in seen. It returns the page's nextLink.
 func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen map[string]struct{}, fn func(scanagent.Record) error) (nextLink string, err error) {
 	var fnErr error
+	secrets := c.secrets(resp.token)
 	nextLink, err = decodePage(resp.body, func(index int, members []member, notObject string) error {
-		rec, conflicts, reason := normalizeAgent(members)
+		rec, conflicts, reason := normalizeAgent(members, secrets...)
 		if notObject != "" {
 			reason = notObject
 		}
@@ -78,33 +81,36 @@ func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen 
 			st.Rejected++
 			if rec.ID != "" {
 				st.RejectedIDs = append(st.RejectedIDs, rec.ID)
+			} else {
+				st.Unidentified++
 			}
-			c.log.Warn("agent rejected", "page", page, "index", index, "id", rec.ID, "reason", reason)
+			c.log.Warn("agent rejected", "page", page, "index", index, "id", safetext.Cut(rec.ID, nameBytes, secrets...), "reason", reason)
 			return nil
 		}
 		for _, cf := range conflicts {
 			c.log.Warn("agent sent a field twice with different values; the last one counts",
-				"page", page, "id", rec.ID, "field", cf.field, "first_key", cf.first, "last_key", cf.second)
+				"page", page, "id", safetext.Cut(rec.ID, nameBytes, secrets...), "field", cf.field, "first_key", cf.first, "last_key", cf.second)
 		}
 		if _, dup := seen[rec.ID]; dup {
 			st.Duplicates++
-			c.log.Warn("agent id listed twice; the last one counts", "page", page, "id", rec.ID)
+			c.log.Warn("agent id listed twice; the last one counts", "page", page, "id", safetext.Cut(rec.ID, nameBytes, secrets...))
 		} else {
 			seen[rec.ID] = struct{}{}
 		}
 		st.Agents++
 		fnErr = fn(rec)
 		return fnErr
-	})
+	}, secrets...)
 	switch {
 	case fnErr != nil:
 		return "", fmt.Errorf("page %d: %w", page, fnErr)
 	case err != nil:
 		return "", fmt.Errorf("decode page %d: %w", page, &BodyError{
 			StatusCode:  resp.status,
-			ContentType: resp.contentType,
-			Snippet:     snippet(resp.body, c.cfg.ClientSecret, resp.token),
-			Err:         err,
+			ContentType: safetext.Cut(resp.contentType, nameBytes, secrets...),
+			Snippet:     safetext.CutBytes(resp.body, snippetBytes, secrets...),
+			// The parser quotes the literal it could not read, whole.
+			Err: safeErr(err, messageBytes, secrets),
 		})
 	}
 	return nextLink, nil
@@ -120,7 +126,8 @@ var apiDomains = []string{".security.microsoft.com", ".securitycenter.microsoft.
 func (c *Client) nextPage(current *url.URL, link string) (*url.URL, error) {
 	u, err := current.Parse(link)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadNextLink, errors.Unwrap(err))
+		// The parser quotes the link.
+		return nil, fmt.Errorf("%w: %s", ErrBadNextLink, safetext.Cut(errors.Unwrap(err).Error(), messageBytes))
 	}
 	u.Fragment = ""
 	api := c.ep.list
@@ -130,7 +137,7 @@ func (c *Client) nextPage(current *url.URL, link string) (*url.URL, error) {
 	if u.Scheme == "https" && isAPIHost(u.Hostname()) && isAPIHost(api.Hostname()) {
 		return u, nil
 	}
-	return nil, fmt.Errorf("%w: it points to %s://%s, not to the API host %s", ErrBadNextLink, u.Scheme, u.Host, api.Host)
+	return nil, fmt.Errorf("%w: it points to %s, not to the API host %s", ErrBadNextLink, safetext.Cut(u.Scheme+"://"+u.Host, nameBytes), api.Host)
 }
 
 func isAPIHost(host string) bool {

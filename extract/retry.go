@@ -13,6 +13,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -60,6 +61,8 @@ type retryable struct {
 	// after is the server's Retry-After, capped; nil for the exponential
 	// backoff. backoff.Retry finds it through Unwrap.
 	after *backoff.RetryAfterError
+	// token says that the token request failed, before any API request.
+	token bool
 }
 
 func (e *retryable) Error() string { return e.err.Error() }
@@ -97,10 +100,19 @@ func (c *Client) fetch(ctx context.Context, u *url.URL, st *scanagent.ListStats)
 		backoff.WithMaxElapsedTime(c.retry.MaxElapsed),
 		backoff.WithNotify(func(err error, wait time.Duration) {
 			var r *retryable
-			if errors.As(err, &r) {
-				c.obs.Retry(r.reason)
-				c.log.Warn("retrying API request", "path", u.Path, "reason", r.reason, "attempt", attempts, "wait", wait.Round(time.Millisecond).String(), "error", err)
+			if !errors.As(err, &r) {
+				return
 			}
+			c.obs.Retry(r.reason)
+			waited := wait.Round(time.Millisecond).String()
+			if r.token {
+				// Host and path only: the endpoint is the token URL's, and
+				// no query of it belongs in a log.
+				c.log.Warn("retrying token request", "endpoint", c.ep.token.Host+c.ep.token.EscapedPath(),
+					"reason", r.reason, "attempt", attempts, "wait", waited, "error", err)
+				return
+			}
+			c.log.Warn("retrying API request", "path", safePath(u), "reason", r.reason, "attempt", attempts, "wait", waited, "error", err)
 		}),
 	)
 	if err == nil {
@@ -159,23 +171,28 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, refreshed *bool, st *s
 }
 
 // tokenFailure classifies a failed token fetch: Entra refusing the
-// credentials is final, Entra being unavailable or unreachable is not.
+// credentials is final, Entra being unavailable or unreachable is not. A
+// retry is marked as the token request's.
 func tokenFailure(ctx context.Context, err error) error {
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
 	var ae *AuthError
 	if errors.As(err, &ae) && (ae.StatusCode >= 500 || ae.StatusCode == http.StatusTooManyRequests) {
-		return &retryable{reason: "5xx", err: err}
+		return &retryable{reason: "5xx", err: err, token: true}
 	}
-	return err // already a *retryable when Entra could not be reached
+	var r *retryable
+	if errors.As(err, &r) { // Entra could not be reached
+		return &retryable{reason: r.reason, err: r.err, token: true}
+	}
+	return err
 }
 
 // apiError reads the API's {"error":{"code","message","target"}} body, or
 // quotes the body's start when it is something else (an HTML page from a
 // gateway).
 func (c *Client) apiError(u *url.URL, resp *response) *APIError {
-	e := &APIError{Method: http.MethodGet, Path: u.Path, StatusCode: resp.status}
+	e := &APIError{Method: http.MethodGet, Path: safePath(u), StatusCode: resp.status}
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -183,13 +200,13 @@ func (c *Client) apiError(u *url.URL, resp *response) *APIError {
 			Target  string `json:"target"`
 		} `json:"error"`
 	}
-	secrets := []string{resp.token, c.cfg.ClientSecret}
+	secrets := c.secrets(resp.token)
 	if json.Unmarshal(resp.body, &body) == nil && (body.Error.Code != "" || body.Error.Message != "") {
-		e.Code = shortenTo(oneLine(redact(cleanString(body.Error.Code), secrets...)), 100)
-		e.Message = shortenTo(oneLine(redact(cleanString(body.Error.Message), secrets...)), 400)
-		e.Target = shortenTo(oneLine(redact(cleanString(body.Error.Target), secrets...)), 100)
+		e.Code = safetext.Cut(body.Error.Code, nameBytes, secrets...)
+		e.Message = safetext.Cut(body.Error.Message, messageBytes, secrets...)
+		e.Target = safetext.Cut(body.Error.Target, nameBytes, secrets...)
 	} else {
-		e.Snippet = snippet(resp.body, secrets...)
+		e.Snippet = safetext.CutBytes(resp.body, snippetBytes, secrets...)
 	}
 	return e
 }

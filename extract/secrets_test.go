@@ -1,11 +1,16 @@
 package extract
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // TestNoSecretInLogsOrErrors runs listings that succeed and fail in every
@@ -68,8 +73,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 
 // TestSnippetNeverQuotesPartOfASecret checks the quote of a body in an
 // error: a secret is replaced whole, and one that starts past the cut is
-// not pulled into the quote in part when runs of spaces or control
-// characters before it fold away.
+// not pulled into the quote in part.
 func TestSnippetNeverQuotesPartOfASecret(t *testing.T) {
 	t.Parallel()
 	const secret = "S3cretValueThatMustNotLeak0123456789"
@@ -79,15 +83,81 @@ func TestSnippetNeverQuotesPartOfASecret(t *testing.T) {
 		"at the cut":          strings.Repeat("a", snippetBytes-5) + secret,
 		"at the start":        secret + strings.Repeat("b", 300),
 	} {
-		got := snippet([]byte(body), secret)
+		got := safetext.CutBytes([]byte(body), snippetBytes, secret)
 		if strings.Contains(got, secret[:8]) {
 			t.Errorf("%s: snippet %q quotes part of the secret", name, got)
 		}
-		if len(got) > snippetBytes+len("…") {
+		if len(got) > snippetBytes {
 			t.Errorf("%s: snippet of %d bytes, want at most %d", name, len(got), snippetBytes)
 		}
 	}
-	if got := snippet([]byte(`{"a":"`+secret+`"}`), secret); got != `{"a":"[redacted]"}` {
+	if got := safetext.CutBytes([]byte(`{"a":"`+secret+`"}`), snippetBytes, secret); got != `{"a":"[redacted]"}` {
 		t.Errorf("snippet = %q, want the secret replaced whole", got)
+	}
+}
+
+// TestServerBytesInErrorsAndLogsAreSafe: what a broken or hostile server
+// sends (a 2 MB bad literal, the client secret and the bearer token echoed
+// back, terminal escape sequences, NUL, invalid UTF-8) reaches errors and
+// log lines bounded, redacted, escaped and valid UTF-8.
+func TestServerBytesInErrorsAndLogsAreSafe(t *testing.T) {
+	t.Parallel()
+	hostile := "\x1b]0;owned\x07\x1b[2J\x00M\xfcnchen\nBuild " + defendertest.DefaultClientSecret + " " + defendertest.EchoedToken + " "
+	bodies := map[string]string{
+		"2 MB bad literal":  `{"value":[{"id":"` + hostile + strings.Repeat("A\x01", 1<<20) + `"}]}`,
+		"secret at the end": `{"value":[{"id":"` + strings.Repeat("B", 300) + "\n" + defendertest.DefaultClientSecret + `"}]}`,
+		// Escaped, as valid JSON carries them.
+		"token in a rejected value": `{"value":[{"id":"a_1","lastSeen":"\u001b]0;owned\u0007\u001b[2J\u0000München\nBuild ` +
+			defendertest.DefaultClientSecret + " " + defendertest.EchoedToken + `"}, 7]}`,
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, smallTenant(), nil)
+			f.tenant.Inject(defendertest.RawBody([]byte(body)))
+			_, st, err := f.list(t)
+			var texts []string
+			if name == "token in a rejected value" {
+				if err != nil || st.Rejected != 2 {
+					t.Fatalf("List: %v, %+v; want two agents rejected", err, st)
+				}
+			} else {
+				if !errors.Is(err, ErrBadBody) {
+					t.Fatalf("List: %v, want ErrBadBody", err)
+				}
+				texts = append(texts, err.Error())
+				if len(err.Error()) > 1024 {
+					t.Errorf("error of %d bytes, want about 1 KB at most", len(err.Error()))
+				}
+			}
+			for line := range strings.Lines(f.logs.String()) {
+				var entry map[string]any
+				if err := json.Unmarshal([]byte(line), &entry); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				for _, v := range entry {
+					if s, ok := v.(string); ok {
+						texts = append(texts, s)
+					}
+				}
+			}
+			if name == "token in a rejected value" && !strings.Contains(f.logs.String(), `malformed timestamp \"\\x1b]0;owned\\x07\\x1b[2JMünchen\\nBuild [redacted] [redacted]\"`) {
+				t.Errorf("no rejection reason quoting the value made safe in:\n%s", f.logs)
+			}
+			secrets := append(f.tenant.IssuedTokens(), defendertest.DefaultClientSecret)
+			for _, s := range texts {
+				if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+					t.Errorf("text with control characters or invalid UTF-8: %q", s)
+				}
+				if len(s) > 1024 {
+					t.Errorf("text of %d bytes: %.100q...", len(s), s)
+				}
+				for _, secret := range secrets {
+					if strings.Contains(s, secret) {
+						t.Errorf("text shows a secret: %.300q", s)
+					}
+				}
+			}
+		})
 	}
 }

@@ -46,7 +46,10 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 // last_command_execution_at) make history versions; the two volatile
 // timestamps make observations instead. The statements name the columns of
 // each group explicitly: keep them in step with the schema.
-func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState) (counts, error) {
+//
+// unidentified counts the listing's records without a usable id: when
+// there are any, no agent is deleted (see withhold below).
+func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState, unidentified int) (counts, error) {
 	var c counts
 	tenant := l.cfg.TenantID
 
@@ -106,8 +109,11 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		return c, fmt.Errorf("count missing agents: %w", interpretError(err))
 	}
 	missing = active - matchedActive - missing
-	withhold := missing > 0 && !l.cfg.AllowMassDeletion &&
+	// A record without a usable id may be any agent the listing seems to
+	// lack: such a listing deletes none, whatever the guard allows.
+	massDeletion := !l.cfg.AllowMassDeletion &&
 		missing > l.cfg.MaxDeletedCount && float64(missing) > l.cfg.MaxDeletedFraction*float64(active)
+	withhold := missing > 0 && (unidentified > 0 || massDeletion)
 
 	all := []any{tenant, fetchedAt, runID}
 	steps := []step{
@@ -231,13 +237,19 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		return c, err
 	}
 
-	if withhold {
+	switch {
+	case withhold && unidentified > 0:
+		c.withheld = missing
+		l.cfg.Logger.Warn("deletions withheld: the listing had records without a usable id, and any missing agent may be one of them",
+			"tenant", tenant, "run_id", runID, "missing", missing, "unidentified", unidentified,
+			"hint", "see the \"agent rejected\" lines; deletions resume with the first listing whose records all have an id")
+	case withhold:
 		c.withheld = missing
 		l.cfg.Logger.Warn("deletions withheld: this sync would mark too many agents deleted",
 			"tenant", tenant, "run_id", runID, "missing", missing, "active", active,
 			"max_fraction", l.cfg.MaxDeletedFraction, "max_count", l.cfg.MaxDeletedCount,
 			"hint", "if the tenant really lost these agents, run one sync with --allow-mass-deletion")
-	} else {
+	default:
 		c.deleted = missing
 	}
 	return c, nil

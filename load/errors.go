@@ -17,6 +17,10 @@ var ErrSyncInProgress = errors.New("another sync of this tenant is running")
 // move forward, so the sync refuses to run.
 var ErrClockBehind = errors.New("clock is at or before the latest successful sync of this tenant")
 
+// ErrSyncTimeout is the cause of a sync cancelled because it ran longer
+// than Config.SyncTimeout: it was rolled back and recorded failed.
+var ErrSyncTimeout = errors.New("sync timed out")
+
 // DatabaseError is an error reported by PostgreSQL, described without the
 // driver's types so that callers need not import pgx.
 type DatabaseError struct {

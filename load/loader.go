@@ -24,6 +24,11 @@ const (
 	DefaultMaxDeletedCount    = 10
 )
 
+// DefaultSyncTimeout bounds one sync: far beyond a healthy sync of the
+// largest tenant (minutes), and short enough that a hung sync does not
+// hold the tenant's lock for hours.
+const DefaultSyncTimeout = 30 * time.Minute
+
 // Config configures a Loader. Zero values take the defaults; New fills them
 // in and validates.
 type Config struct {
@@ -46,6 +51,11 @@ type Config struct {
 	// AllowMassDeletion disables the guard, for a sync the operator knows
 	// is right (the tenant really lost most of its agents).
 	AllowMassDeletion bool
+	// SyncTimeout bounds one sync: a sync still going after it is
+	// cancelled, rolled back and recorded failed (ErrSyncTimeout). LastRun
+	// takes a run still marked running after it as stuck. Zero means
+	// DefaultSyncTimeout.
+	SyncTimeout time.Duration
 }
 
 // Loader syncs the agents of one tenant into PostgreSQL.
@@ -86,6 +96,12 @@ func New(pool *pgxpool.Pool, cfg Config) (*Loader, error) {
 	if cfg.MaxDeletedCount < 0 {
 		return nil, fmt.Errorf("load: max deleted count %d is negative", cfg.MaxDeletedCount)
 	}
+	if cfg.SyncTimeout == 0 {
+		cfg.SyncTimeout = DefaultSyncTimeout
+	}
+	if cfg.SyncTimeout < 0 {
+		return nil, fmt.Errorf("load: sync timeout %s is negative", cfg.SyncTimeout)
+	}
 	h := fnv.New64a()
 	h.Write([]byte("agentsync sync " + cfg.TenantID))
 	return &Loader{pool: pool, cfg: cfg, lockKey: int64(h.Sum64())}, nil
@@ -114,7 +130,9 @@ type Result struct {
 // Sync fetches one complete listing with list and applies it in one
 // transaction. It returns ErrSyncInProgress, having written nothing, when
 // another sync of the tenant is running. On any other error every data
-// change is rolled back and the run is recorded as failed.
+// change is rolled back and the run is recorded as failed. A sync that
+// runs longer than Config.SyncTimeout is cancelled that way, with an error
+// that matches ErrSyncTimeout.
 //
 // Cancelling ctx stops the listing at once; the database work then stops
 // at the next statement and rolls back. Interrupting a statement in flight
@@ -123,6 +141,9 @@ type Result struct {
 // dbInterruptDelay after ctx ended.
 func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, error) {
 	start := time.Now()
+	ctx, cancel := context.WithTimeoutCause(ctx, l.cfg.SyncTimeout,
+		fmt.Errorf("%w: still running after %s, cancelled and rolled back", ErrSyncTimeout, l.cfg.SyncTimeout))
+	defer cancel()
 	dbCtx, release := delayedCancel(ctx, dbInterruptDelay)
 	defer release()
 	conn, err := l.pool.Acquire(dbCtx)
@@ -258,7 +279,7 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	if err != nil {
 		return res, err
 	}
-	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, day)
+	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, day, stats.Unidentified)
 	if err != nil {
 		return res, err
 	}

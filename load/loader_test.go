@@ -180,6 +180,7 @@ func TestNewConfigValidation(t *testing.T) {
 		{TenantID: "  "},
 		{TenantID: "t", MaxDeletedFraction: 1.5},
 		{TenantID: "t", MaxDeletedCount: -1},
+		{TenantID: "t", SyncTimeout: -time.Second},
 	} {
 		if _, err := load.New(pool, cfg); err == nil {
 			t.Errorf("New(%+v) succeeded, want an error", cfg)
@@ -626,6 +627,64 @@ func TestLastRun(t *testing.T) {
 	}
 }
 
+// TestLastRunTakesALongRunningRunAsStuck: a run still marked running
+// within the sync timeout may yet succeed, so the run before it tells; one
+// running for longer is stuck.
+func TestLastRunTakesALongRunningRunAsStuck(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.SyncTimeout = time.Hour })
+	res := f.sync(t, listOf(agents(1)...))
+	var running int64
+	if err := f.pool.QueryRow(context.Background(), `
+		INSERT INTO defender.sync_runs (tenant_id, started_at, worker) VALUES ($1, $2, 'hung:1')
+		RETURNING run_id`, tenant, f.clock.Advance(time.Minute)).Scan(&running); err != nil {
+		t.Fatal(err)
+	}
+
+	f.clock.Advance(59 * time.Minute) // within the timeout
+	run, ok, err := f.loader.LastRun(context.Background())
+	if err != nil || !ok || run.RunID != res.RunID || run.Status != "succeeded" || run.Stuck() {
+		t.Fatalf("LastRun with a run in flight = %+v, %v, %v; want the succeeded run before it", run, ok, err)
+	}
+	f.clock.Advance(2 * time.Minute) // past the timeout
+	run, ok, err = f.loader.LastRun(context.Background())
+	if err != nil || !ok || run.RunID != running || !run.Stuck() || !run.FinishedAt.IsZero() {
+		t.Fatalf("LastRun with a run running past the timeout = %+v, %v, %v; want it, stuck", run, ok, err)
+	}
+}
+
+// TestSyncTimeout: a sync still going after Config.SyncTimeout is
+// cancelled, rolled back and recorded failed, saying so.
+func TestSyncTimeout(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.SyncTimeout = 300 * time.Millisecond })
+	f.sync(t, listOf(agents(3)...))
+	before := f.snapshot(t)
+	f.clock.Advance(time.Hour)
+	hang := func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		if err := fn(agent(7)); err != nil {
+			return scanagent.ListStats{}, err
+		}
+		<-ctx.Done() // a page that never comes
+		return scanagent.ListStats{Agents: 1}, fmt.Errorf("fetch page 2: %w", context.Cause(ctx))
+	}
+	start := time.Now()
+	res, err := f.loader.Sync(context.Background(), hang)
+	if !errors.Is(err, load.ErrSyncTimeout) {
+		t.Fatalf("sync error = %v, want ErrSyncTimeout", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the sync ended %s after it started, long after its timeout", took)
+	}
+	got := f.run(t, res.RunID)
+	if got.Status != "failed" || got.Error == nil || !strings.Contains(*got.Error, "sync timed out: still running after 300ms, cancelled and rolled back") {
+		t.Fatalf("run = %+v, want failed with the timeout", got)
+	}
+	if after := f.snapshot(t); after != before {
+		t.Fatalf("the timed-out sync changed data:\n%s\n---\n%s", before, after)
+	}
+}
+
 func TestVersionDriftOrdersVersionsNumerically(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -688,5 +747,81 @@ func TestUnreadableAgentIsNotDeleted(t *testing.T) {
 	f.clock.Advance(time.Hour)
 	if res := f.sync(t, listOf(recs[:2]...)); res.Deleted != 1 {
 		t.Fatalf("result = %+v, want the agent deleted once a listing no longer has it", res)
+	}
+}
+
+// TestFailedRunStoresAnyErrorText: whatever text the failure carries (a
+// NUL, invalid UTF-8, terminal escapes, a token, megabytes), the run ends
+// failed with its error, made storable, escaped, redacted and bounded.
+func TestFailedRunStoresAnyErrorText(t *testing.T) {
+	t.Parallel()
+	const jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	f := setup(t)
+	cause := "hujson: invalid literal: \"a\x00b M\xfcnchen\nBuild \x1b[2J Bearer " + jwt + " " + strings.Repeat("x", 2<<20) + "\""
+	res, err := f.loader.Sync(context.Background(), failingList(errors.New(cause), agents(2)...))
+	if err == nil {
+		t.Fatal("sync succeeded")
+	}
+	got := f.run(t, res.RunID)
+	if got.Status != "failed" || got.Error == nil {
+		t.Fatalf("run = %+v, want failed with its error", got)
+	}
+	want := `fetch: hujson: invalid literal: "a\x00b M\xfcnchen\nBuild \x1b[2J Bearer [redacted] xxx`
+	if e := *got.Error; !strings.HasPrefix(e, want) || len(e) > 1024 || !strings.HasSuffix(e, "…[truncated]") || strings.Contains(e, jwt[:20]) {
+		t.Fatalf("stored error (%d bytes) = %.200q...; want it to start %q, bounded, cut with a marker, without the token", len(e), e, want)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'running'`); n != 0 {
+		t.Fatalf("%d runs left running", n)
+	}
+}
+
+// TestRecordWithoutIDWithholdsEveryDeletion: when a listing has a record
+// without a usable id, any agent it seems to lack may be that record, so
+// none is deleted, even with the mass-deletion guard off; the deletions
+// are withheld and recorded as the guard records them.
+func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.AllowMassDeletion = true })
+	recs := agents(5)
+	f.sync(t, listOf(recs...))
+	agentTables := []string{"agent_state", "agent_heartbeat", "scan_agent_history", "observation_block"}
+	before := dbtest.RowVersions(t, f.pool, agentTables...)
+
+	f.clock.Advance(time.Hour)
+	withoutID := func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		stats, err := listOf(recs[:3]...)(ctx, fn)
+		stats.Rejected, stats.Unidentified = 2, 2 // two ids missing or null
+		return stats, err
+	}
+	res := f.sync(t, withoutID)
+	if res.Deleted != 0 || res.DeletionsWithheld != 2 || res.Unchanged != 3 {
+		t.Fatalf("result = %+v, want both missing agents withheld, none deleted", res)
+	}
+	if got := f.run(t, res.RunID); got.Deleted != 0 || got.Withheld != 2 {
+		t.Errorf("sync_runs row = %+v, want 2 deletions withheld", got)
+	}
+	if n := f.count(t, `
+		SELECT count(*) FROM defender.withheld_deletions w
+		  JOIN defender.agent_state a USING (agent_key)
+		 WHERE w.run_id = $1 AND a.agent_id = ANY($2)`, res.RunID, []string{recs[3].ID, recs[4].ID}); n != 2 {
+		t.Errorf("withheld_deletions rows of the missing agents = %d, want 2", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE deleted_at IS NOT NULL`); n != 0 {
+		t.Errorf("%d agents marked deleted", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history WHERE valid_to IS NOT NULL`); n != 0 {
+		t.Errorf("%d history versions closed", n)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, "deletions withheld: the listing had records without a usable id") || !strings.Contains(logs, "unidentified=2") {
+		t.Errorf("no warning naming the records without an id in the logs:\n%s", logs)
+	}
+	if after := dbtest.RowVersions(t, f.pool, agentTables...); after != before {
+		t.Errorf("the listing changed agents:\n%s\n---\n%s", before, after)
+	}
+
+	// The next listing whose records all have an id deletes them.
+	f.clock.Advance(time.Hour)
+	if res := f.sync(t, listOf(recs[:3]...)); res.Deleted != 2 || res.DeletionsWithheld != 0 {
+		t.Fatalf("result = %+v, want the two agents deleted", res)
 	}
 }

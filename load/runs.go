@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // abandonedRunError is the error recorded on a run whose process stopped
@@ -97,6 +99,11 @@ func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Resu
 // failRun records a failed run after its transaction rolled back. It uses a
 // fresh connection and ignores cancellation: the connection of the sync may
 // have been closed by the cancellation, and the failure must be recorded.
+//
+// The error may quote what the API sent. It is stored as safetext makes
+// it, whatever the extractor did already: valid UTF-8 without NUL, which
+// every text column accepts, escaped, redacted and bounded. A run whose
+// error could not be stored would stay running.
 func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -110,33 +117,44 @@ func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause err
 		       fetched_at = $3, error = $4,
 		       agents_rejected = $5, api_requests = $6
 		 WHERE run_id = $1 AND status = 'running'`,
-		runID, l.cfg.Now().UTC(), fetchedAt, cause.Error(), res.Rejected, res.APIRequests)
+		runID, l.cfg.Now().UTC(), fetchedAt, safetext.Text(cause.Error()), res.Rejected, res.APIRequests)
 	if err != nil {
 		l.cfg.Logger.Error("record failed run", "run_id", runID, "error", interpretError(err))
 	}
 }
 
-// Run is a finished run of a tenant, as recorded in defender.sync_runs.
+// Run is a run of a tenant, as recorded in defender.sync_runs.
 type Run struct {
-	RunID      int64
-	Status     string // succeeded or failed
+	RunID int64
+	// Status is succeeded or failed; running only for a run LastRun takes
+	// as stuck.
+	Status     string
 	StartedAt  time.Time
 	FetchedAt  time.Time // zero when the run failed before fetching
-	FinishedAt time.Time
+	FinishedAt time.Time // zero while running
 	Error      string
 }
 
-// LastRun returns the tenant's latest finished run; ok is false when the
-// tenant has none.
+// Stuck reports a run still marked running after Config.SyncTimeout: its
+// sync would have been cancelled by then, so it hangs or its process died
+// (the tenant's next sync marks it failed).
+func (r Run) Stuck() bool { return r.Status == "running" }
+
+// LastRun returns the tenant's latest run that tells how its syncs go: the
+// latest finished run, or a later one still marked running after
+// Config.SyncTimeout, which is stuck (see Run.Stuck). A run still running
+// within the timeout is skipped: it may yet succeed, so the run before it
+// tells. ok is false when the tenant has no such run.
 func (l *Loader) LastRun(ctx context.Context) (run Run, ok bool, err error) {
-	var fetchedAt *time.Time
+	var fetchedAt, finishedAt *time.Time
 	var errText *string
 	err = l.pool.QueryRow(ctx, `
 		SELECT run_id, status, started_at, fetched_at, finished_at, error
 		  FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND status <> 'running'
+		 WHERE tenant_id = $1 AND (status <> 'running' OR started_at < $2)
 		 ORDER BY run_id DESC
-		 LIMIT 1`, l.cfg.TenantID).Scan(&run.RunID, &run.Status, &run.StartedAt, &fetchedAt, &run.FinishedAt, &errText)
+		 LIMIT 1`, l.cfg.TenantID, l.cfg.Now().Add(-l.cfg.SyncTimeout)).Scan(
+		&run.RunID, &run.Status, &run.StartedAt, &fetchedAt, &finishedAt, &errText)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, false, nil
 	}
@@ -145,6 +163,9 @@ func (l *Loader) LastRun(ctx context.Context) (run Run, ok bool, err error) {
 	}
 	if fetchedAt != nil {
 		run.FetchedAt = *fetchedAt
+	}
+	if finishedAt != nil {
+		run.FinishedAt = *finishedAt
 	}
 	if errText != nil {
 		run.Error = *errText

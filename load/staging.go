@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -182,19 +183,19 @@ func recordValues(seq int64, r scanagent.Record) ([]any, error) {
 	}
 	for _, t := range texts {
 		if !storableText(t.value) {
-			return nil, fmt.Errorf("agent %q: field %s holds text PostgreSQL cannot store (NUL byte or invalid UTF-8)", safeID(r.ID), t.field)
+			return nil, fmt.Errorf("agent %s: field %s holds text PostgreSQL cannot store (NUL byte or invalid UTF-8)", quoteID(r.ID), t.field)
 		}
 	}
 	extra := json.RawMessage("{}")
 	if len(r.Extra) > 0 {
 		for k, v := range r.Extra {
 			if !storableText(k) || !storableText(string(v)) || strings.Contains(string(v), `\u0000`) {
-				return nil, fmt.Errorf("agent %q: extra field %q holds text PostgreSQL cannot store", safeID(r.ID), safeID(k))
+				return nil, fmt.Errorf("agent %s: extra field %s holds text PostgreSQL cannot store", quoteID(r.ID), quoteID(k))
 			}
 		}
 		b, err := json.Marshal(r.Extra)
 		if err != nil {
-			return nil, fmt.Errorf("agent %q: extra fields: %w", safeID(r.ID), err)
+			return nil, fmt.Errorf("agent %s: extra fields: %w", quoteID(r.ID), err)
 		}
 		extra = b
 	}
@@ -209,10 +210,9 @@ func storableText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
-// safeID makes an id printable in an error message.
-func safeID(s string) string {
-	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", `\0`), "\uFFFD")
-}
+// quoteID shows an id or a key in an error message, made safe by
+// safetext: it may hold what PostgreSQL cannot store.
+func quoteID(s string) string { return `"` + safetext.Cut(s, 128) + `"` }
 
 func nullText(s string) any {
 	if s == "" {

@@ -49,6 +49,11 @@ type ListStats struct {
 	// agent was listed, only unreadable: the loader keeps it as it was and
 	// never takes its absence from the records for a deletion.
 	RejectedIDs []string
+	// Unidentified is the number of rejected records without a usable id:
+	// the id missing, null, "" or not a string, or an element that is no
+	// object at all. Any stored agent could be one of them, so the loader
+	// deletes no agent after such a listing.
+	Unidentified int
 	// Duplicates is the number of agents whose id was already listed earlier
 	// in the same listing; the later one wins.
 	Duplicates int

@@ -52,7 +52,7 @@ func runFetch(ctx context.Context, a *app, args []string) int {
 	}
 	code := exitOK
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync fetch: %v\n", err)
+		fmt.Fprintf(a.stderr, "agentsync fetch: %s\n", errorText(err))
 		code = exitFailure
 	}
 	// The summary ends the output whatever the log level, complete or

@@ -63,9 +63,11 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	var def defenderSettings
 	var ds daemonSettings
 	var guard guardSettings
+	var timeout syncTimeoutSetting
 	db.register(fs)
 	def.register(fs)
 	ds.register(fs)
+	timeout.register(fs)
 	// The guard's thresholds, but no --allow-mass-deletion: a daemon that
 	// always allowed mass deletion would have no guard at all. After a real
 	// mass loss, run "agentsync sync --allow-mass-deletion" once.
@@ -110,6 +112,9 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if err := guard.apply(&loadCfg); err != nil {
 		return usageErr(err)
 	}
+	if err := timeout.apply(&loadCfg); err != nil {
+		return usageErr(err)
+	}
 
 	// The daemon is built before anything touches the network, so that a
 	// bad schedule is a configuration error even with the database down.
@@ -140,7 +145,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 
 	pool, err := openPool(ctx, db.URL)
 	if err != nil {
-		logger.Error("database", "error", err)
+		logger.Error("database", "error", errorText(err))
 		return exitFailure
 	}
 	defer closePool(pool, logger)
@@ -179,7 +184,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	// /readyz says not ready until the schema is there.
 	if !ds.NoMigrate {
 		if _, err := migrations.Up(ctx, stdlib.OpenDBFromPool(pool), logger); err != nil {
-			logger.Error("migrate", "error", err)
+			logger.Error("migrate", "error", errorText(err))
 			stopServerAndWait()
 			return exitFailure
 		}
@@ -239,19 +244,24 @@ func closePool(pool *pgxpool.Pool, logger *slog.Logger) {
 }
 
 // readiness is the daemon's /readyz check: the database answers, and the
-// tenant's latest finished sync (by any replica) did not fail. Before the
-// first sync the daemon is ready, so that a new deployment is not held
-// back until its first scheduled time.
+// tenant's latest sync (by any replica) did not fail. A sync still marked
+// running after the sync timeout is stuck, which fails the check; one
+// running within it may yet succeed, so the sync before it tells. Before
+// the first sync the daemon is ready, so that a new deployment is not
+// held back until its first scheduled time.
 func readiness(pool *pgxpool.Pool, loader *load.Loader) metrics.ReadyFunc {
 	return func(ctx context.Context) error {
 		if err := pool.Ping(ctx); err != nil {
 			return errors.New("database unreachable")
 		}
 		run, ok, err := loader.LastRun(ctx)
-		if err != nil {
+		switch {
+		case err != nil:
 			return errors.New("cannot read the last sync from the database")
-		}
-		if ok && run.Status != "succeeded" {
+		case ok && run.Stuck():
+			return fmt.Errorf("the last sync (run %d, started %s) has run longer than the sync timeout: stuck, or its process died",
+				run.RunID, run.StartedAt.UTC().Format(time.RFC3339))
+		case ok && run.Status != "succeeded":
 			return fmt.Errorf("the last sync (run %d, finished %s) failed", run.RunID, run.FinishedAt.UTC().Format(time.RFC3339))
 		}
 		return nil

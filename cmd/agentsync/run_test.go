@@ -126,7 +126,7 @@ func TestRunRejectsBadScheduleWithExitTwo(t *testing.T) {
 			t.Errorf("SYNC_SCHEDULE=%q: exit %d, stderr %q; want %d and a word on the schedule", spec, code, errOut, exitUsage)
 		}
 	}
-	for _, args := range [][]string{{"--jitter", "soon"}, {"--shutdown-grace", "0s"}, {"--metrics-addr", "nonsense"}, {"--max-deleted-fraction", "2"}, {"extra"}} {
+	for _, args := range [][]string{{"--jitter", "soon"}, {"--shutdown-grace", "0s"}, {"--metrics-addr", "nonsense"}, {"--max-deleted-fraction", "2"}, {"--sync-timeout", "0s"}, {"extra"}} {
 		if code, _, errOut := runCLI(t, nil, append([]string{"run"}, args...)...); code != exitUsage {
 			t.Errorf("run %q: exit %d, stderr %q; want %d", args, code, errOut, exitUsage)
 		}
@@ -238,6 +238,58 @@ func TestReadinessReportsAnUnreachableDatabase(t *testing.T) {
 	err = readiness(pool, loader)(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "database unreachable") {
 		t.Fatalf("readiness with the database down = %v, want database unreachable", err)
+	}
+}
+
+// TestRunReadinessFailsAfterABadBody: a sync failed by a body whose JSON
+// string holds a raw NUL ends failed, so /readyz says not ready.
+func TestRunReadinessFailsAfterABadBody(t *testing.T) {
+	t.Parallel()
+	s := setupDaemon(t)
+	s.tenant.Inject(defendertest.RawBody([]byte("{\"value\":[{\"id\":\"a\x00b\"}]}")))
+	_, logs, stop, wait := startCLI(t, s.env, "run", "--schedule", "@yearly", "--run-on-start", "--metrics-addr", "127.0.0.1:0")
+	addr := metricsAddr(t, logs)
+	waitFor(t, "the sync to end", func() bool { return strings.Contains(logs.String(), `"msg":"sync failed"`) })
+	if got := s.runs(t); got["failed"] != 1 || got["running"] != 0 {
+		t.Errorf("runs after the failed sync: %v, want one failed", got)
+	}
+	if code, body := httpGet(t, "http://"+addr+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "failed") {
+		t.Errorf("/readyz after the failed sync = %d %q, want 503 naming the failure", code, body)
+	}
+	stop()
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d, want 0", code)
+	}
+}
+
+// TestReadinessTakesAStuckSyncAsFailed: a sync still marked running within
+// the sync timeout leaves readiness to the sync before it; past the
+// timeout it is stuck and the daemon is not ready.
+func TestReadinessTakesAStuckSyncAsFailed(t *testing.T) {
+	t.Parallel()
+	s := setupDaemon(t)
+	if code, _, stderr := runCLI(t, s.env, "sync"); code != exitOK {
+		t.Fatalf("sync: exit %d\n%s", code, stderr)
+	}
+	loader, err := load.New(s.pool, load.Config{TenantID: defendertest.DefaultTenantID, SyncTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := readiness(s.pool, loader)
+	if _, err := s.pool.Exec(context.Background(), `
+		INSERT INTO defender.sync_runs (tenant_id, started_at, worker)
+		VALUES ($1, now() - interval '50 minutes', 'other:1')`, defendertest.DefaultTenantID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ready(context.Background()); err != nil {
+		t.Errorf("readiness with a sync in flight after a good one = %v, want ready", err)
+	}
+	if _, err := s.pool.Exec(context.Background(), `
+		UPDATE defender.sync_runs SET started_at = now() - interval '61 minutes' WHERE status = 'running'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := ready(context.Background()); err == nil || !strings.Contains(err.Error(), "longer than the sync timeout") {
+		t.Errorf("readiness with a sync running past the timeout = %v, want not ready, naming it stuck", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/agentsync/agentsync/extract"
+	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
 	"github.com/agentsync/agentsync/scanagent"
@@ -47,6 +48,29 @@ func (s *guardSettings) apply(cfg *load.Config) error {
 	return nil
 }
 
+// syncTimeoutSetting bounds one sync, for sync and run.
+type syncTimeoutSetting struct {
+	value string
+}
+
+func (s *syncTimeoutSetting) register(fs *flagSet) {
+	fs.String(&s.value, "sync-timeout", "SYNC_TIMEOUT", "30m",
+		"cancel a sync still running after this long: it is rolled back and recorded failed; /readyz takes a run still marked running after it as stuck")
+}
+
+// apply validates the setting into cfg.
+func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
+	d, err := durationSetting("SYNC_TIMEOUT", s.value)
+	if err != nil {
+		return err
+	}
+	if d == 0 {
+		return errors.New("SYNC_TIMEOUT must be positive")
+	}
+	cfg.SyncTimeout = d
+	return nil
+}
+
 func runSync(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("sync", "",
 		"Syncs the tenant's scan agents into PostgreSQL once, now: fetches every agent, loads\n"+
@@ -58,10 +82,12 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	var logs logSettings
 	var def defenderSettings
 	var guard guardSettings
+	var timeout syncTimeoutSetting
 	var noMigrate, allowMassDeletion bool
 	db.register(fs)
 	def.register(fs)
 	guard.register(fs)
+	timeout.register(fs)
 	fs.Bool(&allowMassDeletion, "allow-mass-deletion", "",
 		"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)")
 	fs.Bool(&noMigrate, "no-migrate", "", "do not apply pending database migrations first")
@@ -89,6 +115,9 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	if err := guard.apply(&loadCfg); err != nil {
 		return usageErr(err)
 	}
+	if err := timeout.apply(&loadCfg); err != nil {
+		return usageErr(err)
+	}
 	lister, err := newDefenderLister(def, logger, prog)
 	if err != nil {
 		if errors.Is(err, extract.ErrConfig) {
@@ -105,13 +134,13 @@ func runSync(ctx context.Context, a *app, args []string) int {
 
 	pool, err := openPool(ctx, db.URL)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 		return exitFailure
 	}
 	defer closePool(pool, logger)
 	if !noMigrate {
 		if _, err := migrations.Up(ctx, stdlib.OpenDBFromPool(pool), logger); err != nil {
-			fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+			fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 			return exitFailure
 		}
 	}
@@ -126,10 +155,10 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stdout, "sync skipped: another sync of tenant %s is running\n", loader.TenantID())
 		return exitOK
 	case err != nil && res.RunID != 0:
-		fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %v\n", res.RunID, err)
+		fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %s\n", res.RunID, errorText(err))
 		return exitFailure
 	case err != nil:
-		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
+		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 		return exitFailure
 	}
 	fmt.Fprintln(a.stdout, summaryLine(res))
@@ -152,7 +181,7 @@ func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, l
 		attrs = append([]any{"run_id", res.RunID}, attrs...)
 	}
 	if err != nil {
-		logger.Error("sync failed", append(attrs, "error", err)...)
+		logger.Error("sync failed", append(attrs, "error", errorText(err))...)
 		return res, err
 	}
 	logger.Info("sync succeeded", append(attrs,
@@ -161,6 +190,11 @@ func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, l
 		"duplicates", res.Duplicates, "fetched_at", res.FetchedAt)...)
 	return res, nil
 }
+
+// errorText shows a failure on stderr or in a log line. It may quote what
+// the API or the database sent, so it goes through safetext whatever made
+// it: escaped, redacted, bounded to about a kilobyte.
+func errorText(err error) string { return safetext.Text(err.Error()) }
 
 // summaryLine is the one-line human summary of a successful sync.
 func summaryLine(res load.Result) string {

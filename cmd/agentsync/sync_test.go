@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -133,6 +136,8 @@ func TestSyncConfigurationErrorsExit2(t *testing.T) {
 			env["DEFENDER_CLIENT_SECRET_FILE"] = "/nonexistent/secret"
 		},
 		"negative max count": func(env map[string]string) { env["SYNC_MAX_DELETED_COUNT"] = "-3" },
+		"bad sync timeout":   func(env map[string]string) { env["SYNC_TIMEOUT"] = "soon" },
+		"zero sync timeout":  func(env map[string]string) { env["SYNC_TIMEOUT"] = "0s" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -180,5 +185,204 @@ func TestSyncSkipsWhileAnotherSyncRuns(t *testing.T) {
 	}
 	if code := <-first; code != exitOK {
 		t.Fatalf("first sync: exit %d", code)
+	}
+}
+
+// latestRun reads the status and error of the tenant's latest run.
+func latestRun(t *testing.T, pool *pgxpool.Pool) (status, errText string) {
+	t.Helper()
+	var e *string
+	if err := pool.QueryRow(context.Background(), `
+		SELECT status, error FROM defender.sync_runs ORDER BY run_id DESC LIMIT 1`).Scan(&status, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e != nil {
+		errText = *e
+	}
+	return status, errText
+}
+
+// TestSyncOfABadBodyEndsFailed: a 200 whose JSON string holds a raw NUL,
+// or a raw control character next to invalid UTF-8, fails the sync, and
+// the run ends failed with that error, not left running.
+func TestSyncOfABadBodyEndsFailed(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	tenant := defendertest.NewServer(defendertest.WithAgents(defendertest.NewFleet(5, 4, start).AgentsAt(start)))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if code, _, stderr := runCLI(t, env, "sync"); code != exitOK {
+		t.Fatalf("first sync: exit %d\n%s", code, stderr)
+	}
+	for name, body := range map[string]string{
+		"raw NUL":                       "{\"value\":[{\"id\":\"a\x00b\"}]}",
+		"raw newline and invalid UTF-8": "{\"value\":[{\"id\":\"x_1\",\"computerDnsName\":\"M\xfcnchen\nBuild\"}]}",
+	} {
+		tenant.Inject(defendertest.RawBody([]byte(body)))
+		code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate")
+		if code != exitFailure {
+			t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", name, code, exitFailure, stdout, stderr)
+		}
+		status, errText := latestRun(t, pool)
+		if status != "failed" || !strings.Contains(errText, "not the expected JSON") {
+			t.Errorf("%s: latest run %s with error %q, want failed with the parse error", name, status, errText)
+		}
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.sync_runs WHERE status = 'running'`); n != 0 {
+		t.Errorf("%d runs left running", n)
+	}
+}
+
+// TestSyncShowsServerBytesSafely: a body with a 2 MB bad literal holding
+// terminal escape sequences, NUL, invalid UTF-8, the client secret and
+// the bearer token in use fails the sync; stderr, its log lines and
+// sync_runs.error show the real error, escaped, redacted and bounded.
+func TestSyncShowsServerBytesSafely(t *testing.T) {
+	t.Parallel()
+	const jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	tenant := defendertest.NewServer(defendertest.WithAgents(defendertest.NewFleet(6, 4, start).AgentsAt(start)))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	env["LOG_LEVEL"] = "debug"
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+
+	literal := "\x1b]0;owned\x07\x1b[2J\x00M\xfcnchen\nBuild " + defendertest.DefaultClientSecret + " Bearer " +
+		defendertest.EchoedToken + " " + jwt + " " + strings.Repeat("A\x01", 1<<20)
+	tenant.Inject(defendertest.RawBody([]byte(`{"value":[{"id":"` + literal + `"}]}`)))
+	code, stdout, stderr := runCLI(t, env, "sync")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %.2000s", code, exitFailure, stdout, stderr)
+	}
+	secrets := append(tenant.IssuedTokens(), defendertest.DefaultClientSecret, jwt)
+	check := func(what, s string, limit int) {
+		t.Helper()
+		if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+			t.Errorf("%s holds control characters or invalid UTF-8: %.300q", what, s)
+		}
+		if len(s) > limit {
+			t.Errorf("%s of %d bytes, want at most %d: %.200q...", what, len(s), limit, s)
+		}
+		for _, secret := range secrets {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s shows a secret: %.300q", what, s)
+			}
+		}
+	}
+
+	var failure, logged string
+	for line := range strings.Lines(stderr) {
+		line = strings.TrimSuffix(line, "\n")
+		// A log line escapes the error once more as JSON.
+		check("stderr line", line, 3*1024)
+		var entry struct{ Msg, Error string }
+		switch {
+		case strings.HasPrefix(line, "agentsync sync: run "):
+			failure = line
+		case json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "sync failed":
+			logged = entry.Error
+			check("logged error", entry.Error, 1024)
+		}
+	}
+	const want = `not the expected JSON (status 200, content type "application/json; odata.metadata=minimal; charset=utf-8"): hujson: line 1, column 17: invalid literal: "\x1b]0;owned\x07\x1b[2J\x00M\xfcnchen\nBuild [redacted] Bearer [redacted] [redacted] A\x01A\x01`
+	if !strings.Contains(failure, want) || !strings.Contains(logged, want) {
+		t.Errorf("stderr does not show the real error made safe, %q:\n%.3000s", want, stderr)
+	}
+	status, stored := latestRun(t, pool)
+	check("sync_runs.error", stored, 1024)
+	if status != "failed" || !strings.Contains(stored, want) || !strings.Contains(stored, "…[truncated]") {
+		t.Errorf("run %s with error %q; want failed with the real error, cut with a marker", status, stored)
+	}
+	if len(stderr) > 16*1024 {
+		t.Errorf("%d bytes on stderr for one failed sync", len(stderr))
+	}
+}
+
+// TestSyncTimeoutCancelsTheSync: a sync still running after --sync-timeout
+// is cancelled, rolled back and recorded failed, saying why.
+func TestSyncTimeoutCancelsTheSync(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	tenant := defendertest.NewServer(defendertest.WithAgents(defendertest.NewFleet(7, 6, start).AgentsAt(start)), defendertest.WithPageSize(2))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	tenant.Inject(defendertest.Slow(10 * time.Minute).OnPage(2))
+	began := time.Now()
+	code, stdout, stderr := runCLI(t, env, "sync", "--sync-timeout", "1s")
+	if code != exitFailure || !strings.Contains(stderr, "sync timed out: still running after 1s, cancelled and rolled back") {
+		t.Fatalf("exit %d, want %d naming the timeout\nstdout: %s\nstderr: %s", code, exitFailure, stdout, stderr)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Errorf("the sync took %s with a timeout of 1s", took)
+	}
+	if status, errText := latestRun(t, pool); status != "failed" || !strings.Contains(errText, "sync timed out") {
+		t.Errorf("run %s with error %q, want failed with the timeout", status, errText)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.agent_state`); n != 0 {
+		t.Errorf("%d agents written by the timed-out sync", n)
+	}
+}
+
+// TestSyncWithholdsDeletionsWhenAnIDIsMissing: agents listed with a null
+// id are not taken for deleted agents: the sync withholds its deletions,
+// and they do not "return" with a false gap at the next sync.
+func TestSyncWithholdsDeletionsWhenAnIDIsMissing(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	agents := defendertest.NewFleet(8, 20, start).AgentsAt(start)
+	tenant := defendertest.NewServer(defendertest.WithAgents(agents), defendertest.WithPageSize(6))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if code, _, stderr := runCLI(t, env, "sync"); code != exitOK {
+		t.Fatalf("first sync: exit %d\n%s", code, stderr)
+	}
+
+	unidentified := append([]defendertest.Agent(nil), agents...)
+	unidentified[3].ID, unidentified[11].ID = "", "" // sent as "id": null
+	tenant.SetAgents(unidentified)
+	code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate")
+	if code != exitOK || !strings.Contains(stdout, "18 agents (0 new, 0 changed, 18 unchanged), 0 deleted, 2 deletions withheld, 2 rejected") {
+		t.Fatalf("sync with two null ids: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "deletions withheld: the listing had records without a usable id") {
+		t.Errorf("no warning of the withheld deletions:\n%s", stderr)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agents WHERE deleted_at IS NOT NULL`); n != 0 {
+		t.Errorf("%d agents marked deleted", n)
+	}
+	if n := queryInt(t, pool, `SELECT deletions_withheld FROM defender.sync_runs ORDER BY run_id DESC LIMIT 1`); n != 2 {
+		t.Errorf("sync_runs.deletions_withheld = %d, want 2", n)
+	}
+
+	// Listed whole again: nothing returns, so no false gap in the history.
+	tenant.SetAgents(agents)
+	if code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate"); code != exitOK || !strings.Contains(stdout, "20 agents (0 new, 0 changed, 20 unchanged), 0 deleted") {
+		t.Fatalf("sync of the whole listing: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history`); n != 20 {
+		t.Errorf("%d history versions, want one per agent", n)
 	}
 }

@@ -1,6 +1,7 @@
 package defendertest
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -98,6 +99,9 @@ func serveFault(w http.ResponseWriter, r *http.Request, f *Fault) (answer bool) 
 		w.WriteHeader(f.status)
 		fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n<body><h1>%[1]d %[2]s</h1><p>The gateway could not complete the request.</p></body></html>\n",
 			f.status, http.StatusText(f.status))
+	case faultRaw:
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		writeJSON(w, f.status, bytes.ReplaceAll(f.body, []byte(EchoedToken), []byte(token)))
 	case faultDrop:
 		// Break off in the middle of the body: a connection dropped
 		// before any response would be retried by net/http itself.

@@ -11,6 +11,7 @@ const (
 	faultHTML
 	faultLoop
 	faultDrop
+	faultRaw
 )
 
 // Fault is a misbehaviour of the simulated tenant, made with one of the
@@ -25,6 +26,7 @@ type Fault struct {
 	delay      time.Duration
 	times      int // requests left to hit; negative for always
 	page       int // 1-based page it hits; 0 for any
+	body       []byte
 }
 
 // TooManyRequests answers 429 with the given Retry-After header value (in
@@ -69,6 +71,19 @@ func NextLinkLoop() Fault { return Fault{kind: faultLoop, times: 1} }
 
 // DropConnection breaks the connection in the middle of a response.
 func DropConnection() Fault { return Fault{kind: faultDrop, times: 1} }
+
+// EchoedToken, inside a RawBody, stands for the bearer token of the
+// request it answers.
+const EchoedToken = "{{bearer-token}}"
+
+// RawBody answers 200 with body byte for byte, under the API's JSON
+// content type: a body the API should never send, such as one with a raw
+// control character or invalid UTF-8 inside a string. Each EchoedToken in
+// body is replaced by the request's bearer token, as a gateway that echoes
+// request headers does.
+func RawBody(body []byte) Fault {
+	return Fault{kind: faultRaw, status: 200, body: body, times: 1}
+}
 
 // TokenServerError makes the token endpoint answer status with an Entra
 // error (AADSTS90033, a transient error).
