@@ -64,10 +64,12 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	var ds daemonSettings
 	var guard guardSettings
 	var timeout syncTimeoutSetting
+	var retention retentionSetting
 	db.register(fs)
 	def.register(fs)
 	ds.register(fs)
 	timeout.register(fs)
+	retention.register(fs)
 	// The guard's thresholds, but no --allow-mass-deletion: a daemon that
 	// always allowed mass deletion would have no guard at all. After a real
 	// mass loss, run "agentsync sync --allow-mass-deletion" once.
@@ -115,6 +117,9 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if err := timeout.apply(&loadCfg); err != nil {
 		return usageErr(err)
 	}
+	if err := retention.parse(); err != nil {
+		return usageErr(err)
+	}
 
 	// The daemon is built before anything touches the network, so that a
 	// bad schedule is a configuration error even with the database down.
@@ -154,7 +159,9 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		return usageErr(err)
 	}
 	job = func(ctx context.Context) error {
-		return syncAndRecord(ctx, logger, loader, lister.List, m, prog)
+		err := syncAndRecord(ctx, logger, loader, lister.List, m, prog)
+		retention.apply(ctx, pool, logger)
+		return err
 	}
 
 	serverDone := make(chan error, 1)
@@ -189,6 +196,8 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 			return exitFailure
 		}
 	}
+
+	retention.apply(ctx, pool, logger)
 
 	// The metrics server outlives the daemon's shutdown, so that /healthz
 	// answers while the sync in flight finishes.

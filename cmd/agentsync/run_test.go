@@ -126,7 +126,7 @@ func TestRunRejectsBadScheduleWithExitTwo(t *testing.T) {
 			t.Errorf("SYNC_SCHEDULE=%q: exit %d, stderr %q; want %d and a word on the schedule", spec, code, errOut, exitUsage)
 		}
 	}
-	for _, args := range [][]string{{"--jitter", "soon"}, {"--shutdown-grace", "0s"}, {"--metrics-addr", "nonsense"}, {"--max-deleted-fraction", "2"}, {"--sync-timeout", "0s"}, {"extra"}} {
+	for _, args := range [][]string{{"--jitter", "soon"}, {"--shutdown-grace", "0s"}, {"--metrics-addr", "nonsense"}, {"--max-deleted-fraction", "2"}, {"--sync-timeout", "0s"}, {"--observation-retention", "1h"}, {"--observation-retention", "forever"}, {"extra"}} {
 		if code, _, errOut := runCLI(t, nil, append([]string{"run"}, args...)...); code != exitUsage {
 			t.Errorf("run %q: exit %d, stderr %q; want %d", args, code, errOut, exitUsage)
 		}

@@ -83,11 +83,13 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	var def defenderSettings
 	var guard guardSettings
 	var timeout syncTimeoutSetting
+	var retention retentionSetting
 	var noMigrate, allowMassDeletion bool
 	db.register(fs)
 	def.register(fs)
 	guard.register(fs)
 	timeout.register(fs)
+	retention.register(fs)
 	fs.Bool(&allowMassDeletion, "allow-mass-deletion", "",
 		"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)")
 	fs.Bool(&noMigrate, "no-migrate", "", "do not apply pending database migrations first")
@@ -116,6 +118,9 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return usageErr(err)
 	}
 	if err := timeout.apply(&loadCfg); err != nil {
+		return usageErr(err)
+	}
+	if err := retention.parse(); err != nil {
 		return usageErr(err)
 	}
 	lister, err := newDefenderLister(def, logger, prog)
@@ -150,6 +155,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	}
 
 	res, err := syncAndLog(ctx, logger, loader, lister.List, prog)
+	retention.apply(ctx, pool, logger)
 	switch {
 	case errors.Is(err, load.ErrSyncInProgress):
 		fmt.Fprintf(a.stdout, "sync skipped: another sync of tenant %s is running\n", loader.TenantID())
