@@ -20,7 +20,7 @@ func TestDropObservationsKeepsTheRollups(t *testing.T) {
 	f := setup(t)
 	recs := agents(5)
 	f.clock.Advance(14 * 24 * time.Hour) // 2026-01-15
-	for range 3 { // two days of January, of March and of May
+	for range 3 {                        // two days of January, of March and of May
 		for range 2 {
 			for i := range recs {
 				recs[i].LastSeen = f.clock.Now().Add(-time.Minute)
