@@ -36,11 +36,11 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 	return nil
 }
 
-// applyStaged applies the staged listing: new agents, changed agents,
-// history, heartbeats, observations and deletions, each as one set-based
-// statement. Unchanged agents are never written, and an agent whose
-// heartbeat alone moved is written only in agent_heartbeat (in place) and
-// in one packed observation.
+// applyStaged applies the staged listing (staged agents, one record each):
+// new agents, changed agents, history, heartbeats, observations and
+// deletions, each as one set-based statement. Unchanged agents are never
+// written, and an agent whose heartbeat alone moved is written only in
+// agent_heartbeat (in place) and in one packed observation.
 //
 // Descriptive attributes (every column but last_seen and
 // last_command_execution_at) make history versions; the two volatile
@@ -49,8 +49,8 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 //
 // unidentified counts the listing's records without a usable id: when
 // there are any, no agent is deleted (see withhold below).
-func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState, unidentified int) (counts, error) {
-	var c counts
+func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState, staged, unidentified int) (counts, error) {
+	c := counts{seen: staged}
 	tenant := l.cfg.TenantID
 
 	// Before anything changes, the state is the one the tenant's previous
@@ -61,41 +61,37 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		}
 	}
 
-	var matchedActive int
-	if err := tx.QueryRow(dbCtx, `
-		SELECT count(*), count(a.agent_key) FILTER (WHERE a.deleted_at IS NULL)
-		  FROM pg_temp.agentsync_staging s
-		  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id`,
-		tenant).Scan(&c.seen, &matchedActive); err != nil {
-		return c, fmt.Errorf("match stored agents: %w", interpretError(err))
-	}
+	// The agents whose descriptive row must be written: new, returning, or
+	// with a changed descriptive value. Few, except on a first sync.
 	if _, err := tx.Exec(dbCtx, `
 		CREATE TEMPORARY TABLE agentsync_diff ON COMMIT DROP AS
 		SELECT * FROM (
 			SELECT s.*,
-			       a.agent_key,
+			       -- A new agent gets its key now, so that every table is
+			       -- filled straight from this one.
+			       coalesce(a.agent_key, pg_catalog.nextval('defender.agent_state_agent_key_seq')) AS agent_key,
+			       a.agent_key IS NULL AS is_new,
 			       a.deleted_at IS NOT NULL AS is_returning,
 			       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
 			        a.scanner_software_version, a.mde_client_version, a.extra)
 			         IS DISTINCT FROM
 			       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
-			        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed,
-			       (hb.last_seen, hb.last_command_execution_at)
-			         IS DISTINCT FROM
-			       (s.last_seen, s.last_command_execution_at) AS volatile_changed
+			        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed
 			  FROM pg_temp.agentsync_staging s
-			  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
-			  LEFT JOIN defender.agent_heartbeat hb ON hb.agent_key = a.agent_key) d
-		 WHERE d.agent_key IS NULL OR d.is_returning OR d.descriptive_changed OR d.volatile_changed`,
+			  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) d
+		 WHERE d.is_new OR d.is_returning OR d.descriptive_changed`,
 		tenant); err != nil {
 		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
+
+	var returning int
 	if err := tx.QueryRow(dbCtx, `
-		SELECT count(*) FILTER (WHERE agent_key IS NULL), count(agent_key) FROM pg_temp.agentsync_diff`,
-	).Scan(&c.inserted, &c.changed); err != nil {
+		SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new), count(*) FILTER (WHERE is_returning)
+		  FROM pg_temp.agentsync_diff`,
+	).Scan(&c.inserted, &c.changed, &returning); err != nil {
 		return c, fmt.Errorf("count changes: %w", interpretError(err))
 	}
-	c.unchanged = c.seen - c.inserted - c.changed
+	matchedActive := c.seen - c.inserted - returning
 
 	// Deletions are decided before anything is written, against the agents
 	// active before this sync: those neither listed nor listed unreadable.
@@ -115,68 +111,87 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		missing > l.cfg.MaxDeletedCount && float64(missing) > l.cfg.MaxDeletedFraction*float64(active)
 	withhold := missing > 0 && (unidentified > 0 || massDeletion)
 
-	all := []any{tenant, fetchedAt, runID}
-	steps := []step{
-		// New agents: state, first version, heartbeat, and with the known
-		// agents whose heartbeat moved, one packed observation row per
-		// block of 64 agent keys.
-		{"insert new agents", `
-			WITH inserted AS (
-				INSERT INTO defender.agent_state (
-					tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
-					scanner_software_version, mde_client_version, extra, first_seen_at, first_seen_run_id, active_since)
-				SELECT $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
-				       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3, $2
-				  FROM pg_temp.agentsync_diff d
-				 WHERE d.agent_key IS NULL
-				RETURNING *
-			), history AS (
-				INSERT INTO defender.scan_agent_history (
-					agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
-					scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
-				SELECT i.agent_key, i.tenant_id, i.agent_id, i.machine_id, i.computer_dns_name, i.assigned_application_id,
-				       i.scanner_software_version, i.mde_client_version, i.extra, $2, $3
-				  FROM inserted i
-			), heartbeat AS (
-				INSERT INTO defender.agent_heartbeat (agent_key, last_seen, last_command_execution_at)
-				SELECT i.agent_key, d.last_seen, d.last_command_execution_at
-				  FROM inserted i
-				  JOIN pg_temp.agentsync_diff d ON d.agent_id = i.agent_id
-				RETURNING *
-			), observed AS (
-				SELECT h.agent_key, h.last_seen, h.last_command_execution_at
-				  FROM heartbeat h
-				 WHERE h.last_seen IS NOT NULL OR h.last_command_execution_at IS NOT NULL
-				UNION ALL
-				SELECT d.agent_key, d.last_seen, d.last_command_execution_at
-				  FROM pg_temp.agentsync_diff d
-				 WHERE d.agent_key IS NOT NULL AND d.volatile_changed
-			)
-			INSERT INTO defender.observation_block
-			       (observed_at, run_id, block, slots, last_seen, last_command_execution_at)
-			SELECT $2, $3, o.agent_key / 64,
-			       array_agg((o.agent_key % 64)::smallint ORDER BY o.agent_key),
-			       array_agg(o.last_seen ORDER BY o.agent_key),
-			       array_agg(o.last_command_execution_at ORDER BY o.agent_key)
-			  FROM observed o
-			 GROUP BY o.agent_key / 64`, all},
-		// Close the current version of agents whose descriptive attributes
-		// changed; deleted agents have none open.
-		{"close changed history versions", `
-			UPDATE defender.scan_agent_history h
-			   SET valid_to = $1, closed_by_run_id = $2
+	// New agents (state, first version, heartbeat); the heartbeats of known
+	// agents that moved, updated in place; and what both saw, as one packed
+	// observation row per block of 64 agent keys.
+	var heartbeatOnly int
+	start := time.Now()
+	if err := tx.QueryRow(dbCtx, `
+		WITH inserted AS (
+			INSERT INTO defender.agent_state (
+				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
+				scanner_software_version, mde_client_version, extra, first_seen_at, first_seen_run_id, active_since)
+			OVERRIDING SYSTEM VALUE
+			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
+			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3, $2
 			  FROM pg_temp.agentsync_diff d
-			 WHERE h.agent_key = d.agent_key AND h.valid_to IS NULL AND d.descriptive_changed`,
-			[]any{fetchedAt, runID}},
-		{"open new history versions", `
+			 WHERE d.is_new
+		), history AS (
 			INSERT INTO defender.scan_agent_history (
 				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
 				scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
 			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
 			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
 			  FROM pg_temp.agentsync_diff d
-			 WHERE d.agent_key IS NOT NULL AND (d.descriptive_changed OR d.is_returning)`, all},
-		{"update changed agents", `
+			 WHERE d.is_new
+		), born AS (
+			INSERT INTO defender.agent_heartbeat (agent_key, last_seen, last_command_execution_at)
+			SELECT d.agent_key, d.last_seen, d.last_command_execution_at
+			  FROM pg_temp.agentsync_diff d
+			 WHERE d.is_new
+			RETURNING *
+		), moved AS (
+			UPDATE defender.agent_heartbeat hb
+			   SET last_seen = s.last_seen, last_command_execution_at = s.last_command_execution_at
+			  FROM pg_temp.agentsync_staging s
+			  JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
+			 WHERE hb.agent_key = a.agent_key
+			   AND (hb.last_seen, hb.last_command_execution_at)
+			         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
+			RETURNING hb.*
+		), observed AS (
+			INSERT INTO defender.observation_block
+			       (observed_at, run_id, block, slots, last_seen, last_command_execution_at)
+			SELECT $2, $3, o.agent_key / 64,
+			       array_agg((o.agent_key % 64)::smallint ORDER BY o.agent_key),
+			       array_agg(o.last_seen ORDER BY o.agent_key),
+			       array_agg(o.last_command_execution_at ORDER BY o.agent_key)
+			  FROM (SELECT * FROM born WHERE last_seen IS NOT NULL OR last_command_execution_at IS NOT NULL
+			        UNION ALL
+			        SELECT * FROM moved) o
+			 GROUP BY o.agent_key / 64
+		)
+		SELECT count(*) FROM moved m
+		 WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d WHERE d.agent_key = m.agent_key)`,
+		tenant, fetchedAt, runID).Scan(&heartbeatOnly); err != nil {
+		return c, fmt.Errorf("insert new agents and heartbeats: %w", interpretError(err))
+	}
+	l.cfg.Logger.Debug("sync step", "step", "insert new agents and heartbeats", "duration", time.Since(start).Round(time.Microsecond).String())
+	// Known agents with any changed value, the heartbeat included.
+	c.changed += heartbeatOnly
+	c.unchanged = c.seen - c.inserted - c.changed
+
+	all := []any{tenant, fetchedAt, runID}
+	var steps []step
+	if c.changed > heartbeatOnly { // known agents with a descriptive write
+		steps = append(steps, []step{
+			// Close the current version of agents whose descriptive attributes
+			// changed; deleted agents have none open.
+			{"close changed history versions", `
+			UPDATE defender.scan_agent_history h
+			   SET valid_to = $1, closed_by_run_id = $2
+			  FROM pg_temp.agentsync_diff d
+			 WHERE h.agent_key = d.agent_key AND h.valid_to IS NULL AND d.descriptive_changed AND NOT d.is_new`,
+				[]any{fetchedAt, runID}},
+			{"open new history versions", `
+			INSERT INTO defender.scan_agent_history (
+				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
+				scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
+			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
+			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
+			  FROM pg_temp.agentsync_diff d
+			 WHERE NOT d.is_new AND (d.descriptive_changed OR d.is_returning)`, all},
+			{"update changed agents", `
 			UPDATE defender.agent_state a
 			   SET machine_id = d.machine_id,
 			       computer_dns_name = d.computer_dns_name,
@@ -188,14 +203,9 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			       deleted_at = NULL,
 			       deleted_by_run_id = NULL
 			  FROM pg_temp.agentsync_diff d
-			 WHERE a.agent_key = d.agent_key AND (d.descriptive_changed OR d.is_returning)`,
-			[]any{fetchedAt}},
-		{"update heartbeats", `
-			UPDATE defender.agent_heartbeat hb
-			   SET last_seen = d.last_seen,
-			       last_command_execution_at = d.last_command_execution_at
-			  FROM pg_temp.agentsync_diff d
-			 WHERE hb.agent_key = d.agent_key AND d.volatile_changed`, nil},
+			 WHERE a.agent_key = d.agent_key AND NOT d.is_new AND (d.descriptive_changed OR d.is_returning)`,
+				[]any{fetchedAt}},
+		}...)
 	}
 	if missing > 0 {
 		steps = append(steps, step{"find missing agents", `

@@ -274,12 +274,12 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		return res, fmt.Errorf("configure the transaction: %w", interpretError(err))
 	}
 
-	stats, err := stage(ctx, dbCtx, tx, list)
+	stats, staged, err := stage(ctx, dbCtx, tx, list)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	if err != nil {
 		return res, err
 	}
-	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, day, stats.Unidentified)
+	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, day, staged, stats.Unidentified)
 	if err != nil {
 		return res, err
 	}

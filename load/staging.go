@@ -25,12 +25,13 @@ var stagingColumns = []string{
 
 // stage streams the listing into a temporary staging table with COPY and
 // keeps, for an id listed more than once, its last record. It returns the
-// listing's statistics, and a *FetchError when the listing failed.
+// listing's statistics and the number of agents staged, and a *FetchError
+// when the listing failed.
 //
 // The listing runs under ctx, the statements under dbCtx: a cancelled ctx
 // ends the listing, which ends the COPY cleanly.
-func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scanagent.ListStats, error) {
-	_, err := tx.Exec(dbCtx, `
+func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ scanagent.ListStats, agents int, err error) {
+	_, err = tx.Exec(dbCtx, `
 		CREATE TEMPORARY TABLE agentsync_staging (
 			seq                       bigint NOT NULL,
 			agent_id                  text   NOT NULL,
@@ -44,7 +45,7 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 			extra                     jsonb  NOT NULL
 		) ON COMMIT DROP`)
 	if err != nil {
-		return scanagent.ListStats{}, fmt.Errorf("create staging table: %w", interpretError(err))
+		return scanagent.ListStats{}, 0, fmt.Errorf("create staging table: %w", interpretError(err))
 	}
 
 	src := newRecordSource(ctx, list)
@@ -53,15 +54,15 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 	src.stop() // ends the listing if COPY stopped early, and settles stats
 	switch {
 	case src.listErr != nil:
-		return src.stats, &FetchError{Err: src.listErr}
+		return src.stats, 0, &FetchError{Err: src.listErr}
 	case src.recordErr != nil:
-		return src.stats, src.recordErr
+		return src.stats, 0, src.recordErr
 	case copyErr != nil:
-		return src.stats, fmt.Errorf("copy agents into staging: %w", interpretError(copyErr))
+		return src.stats, 0, fmt.Errorf("copy agents into staging: %w", interpretError(copyErr))
 	}
 
 	if err := stopped(ctx); err != nil {
-		return src.stats, err
+		return src.stats, 0, err
 	}
 	// The staging table is not analyzed: the planner's estimate from its
 	// size is enough for the hash joins that read it, and ANALYZE of a large
@@ -71,20 +72,21 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (scan
 	if _, err := tx.Exec(dbCtx, `
 		CREATE TEMPORARY TABLE agentsync_unreadable ON COMMIT DROP AS
 		SELECT DISTINCT id AS agent_id FROM unnest($1::text[]) AS id`, src.stats.RejectedIDs); err != nil {
-		return src.stats, fmt.Errorf("record unreadable agents: %w", interpretError(err))
+		return src.stats, 0, fmt.Errorf("record unreadable agents: %w", interpretError(err))
 	}
 	// An id listed twice: the last record wins. Most listings have none,
 	// and then skip the self-join.
 	if !src.mayRepeat {
-		return src.stats, nil
+		return src.stats, int(src.seq), nil
 	}
-	if _, err := tx.Exec(dbCtx, `
+	tag, err := tx.Exec(dbCtx, `
 		DELETE FROM pg_temp.agentsync_staging s
 		 USING pg_temp.agentsync_staging later
-		 WHERE later.agent_id = s.agent_id AND later.seq > s.seq`); err != nil {
-		return src.stats, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
+		 WHERE later.agent_id = s.agent_id AND later.seq > s.seq`)
+	if err != nil {
+		return src.stats, 0, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
 	}
-	return src.stats, nil
+	return src.stats, int(src.seq - tag.RowsAffected()), nil
 }
 
 // idSeed seeds the hashes of staged ids.

@@ -716,47 +716,38 @@ CREATE INDEX scan_agent_history_by_end ON defender.scan_agent_history (valid_to)
 DROP INDEX defender.scan_agent_history_by_valid_from;
 
 -- Changes, filtered before they are joined: a condition on changed_at
--- reaches the index of each branch.
+-- reaches the index of each branch, and each version in the period looks
+-- up its predecessor once.
 CREATE OR REPLACE VIEW defender.scan_agent_changes AS
--- Attribute changes between consecutive versions.
 SELECT v.tenant_id, v.agent_id, v.valid_from AS changed_at, c.attribute, c.old_value, c.new_value,
        v.opened_by_run_id AS run_id, r.previous_sync_at
   FROM defender.scan_agent_history v
-  JOIN LATERAL (SELECT p.* FROM defender.scan_agent_history p
-                 WHERE p.agent_key = v.agent_key AND p.valid_from < v.valid_from
-                 ORDER BY p.valid_from DESC LIMIT 1) p ON true
- CROSS JOIN LATERAL (VALUES
-        ('machine_id', p.machine_id, v.machine_id),
-        ('computer_dns_name', p.computer_dns_name, v.computer_dns_name),
-        ('assigned_application_id', p.assigned_application_id, v.assigned_application_id),
-        ('scanner_software_version', p.scanner_software_version, v.scanner_software_version),
-        ('mde_client_version', p.mde_client_version, v.mde_client_version)
-       ) AS c(attribute, old_value, new_value)
-  JOIN defender.sync_runs r ON r.run_id = v.opened_by_run_id
- WHERE c.old_value IS DISTINCT FROM c.new_value
-UNION ALL
--- Changes of fields without a column, one row per key: extra.<key as sent>.
-SELECT v.tenant_id, v.agent_id, v.valid_from, 'extra.' || k.key, p.extra -> k.key #>> '{}', v.extra -> k.key #>> '{}',
-       v.opened_by_run_id, r.previous_sync_at
-  FROM defender.scan_agent_history v
-  JOIN LATERAL (SELECT p.extra FROM defender.scan_agent_history p
-                 WHERE p.agent_key = v.agent_key AND p.valid_from < v.valid_from
-                 ORDER BY p.valid_from DESC LIMIT 1) p ON true
- CROSS JOIN LATERAL (SELECT pg_catalog.jsonb_object_keys(p.extra) UNION SELECT pg_catalog.jsonb_object_keys(v.extra)) AS k(key)
-  JOIN defender.sync_runs r ON r.run_id = v.opened_by_run_id
- WHERE p.extra IS DISTINCT FROM v.extra AND (p.extra -> k.key) IS DISTINCT FROM (v.extra -> k.key)
-UNION ALL
--- The agent appearing for the first time, or returning after a deletion.
-SELECT v.tenant_id, v.agent_id, v.valid_from, 'agent',
-       CASE WHEN p.valid_to IS NOT NULL THEN 'deleted' END,
-       CASE WHEN p.valid_to IS NOT NULL THEN 'returned' ELSE 'first seen' END,
-       v.opened_by_run_id, r.previous_sync_at
-  FROM defender.scan_agent_history v
-  LEFT JOIN LATERAL (SELECT p.valid_to FROM defender.scan_agent_history p
+  LEFT JOIN LATERAL (SELECT p.* FROM defender.scan_agent_history p
                       WHERE p.agent_key = v.agent_key AND p.valid_from < v.valid_from
                       ORDER BY p.valid_from DESC LIMIT 1) p ON true
   JOIN defender.sync_runs r ON r.run_id = v.opened_by_run_id
- WHERE p.valid_to IS NULL OR p.valid_to < v.valid_from
+ CROSS JOIN LATERAL (
+        -- The agent appearing for the first time, or returning after a deletion.
+        SELECT 'agent', CASE WHEN p.valid_to IS NOT NULL THEN 'deleted' END,
+               CASE WHEN p.valid_to IS NOT NULL THEN 'returned' ELSE 'first seen' END
+         WHERE p.valid_to IS NULL OR p.valid_to < v.valid_from
+        UNION ALL
+        -- Attribute changes between consecutive versions.
+        SELECT a.attribute, a.old_value, a.new_value
+          FROM (VALUES
+                ('machine_id', p.machine_id, v.machine_id),
+                ('computer_dns_name', p.computer_dns_name, v.computer_dns_name),
+                ('assigned_application_id', p.assigned_application_id, v.assigned_application_id),
+                ('scanner_software_version', p.scanner_software_version, v.scanner_software_version),
+                ('mde_client_version', p.mde_client_version, v.mde_client_version)) AS a(attribute, old_value, new_value)
+         WHERE p.history_id IS NOT NULL AND a.old_value IS DISTINCT FROM a.new_value
+        UNION ALL
+        -- Changes of fields without a column, one row per key: extra.<key as sent>.
+        SELECT 'extra.' || k.key, p.extra -> k.key #>> '{}', v.extra -> k.key #>> '{}'
+          FROM (SELECT pg_catalog.jsonb_object_keys(p.extra) UNION SELECT pg_catalog.jsonb_object_keys(v.extra)) AS k(key)
+         WHERE p.history_id IS NOT NULL AND p.extra IS DISTINCT FROM v.extra
+           AND (p.extra -> k.key) IS DISTINCT FROM (v.extra -> k.key)
+       ) AS c(attribute, old_value, new_value)
 UNION ALL
 -- The agent deleted: a version closed with no version starting then.
 SELECT v.tenant_id, v.agent_id, v.valid_to, 'agent', 'active', 'deleted', v.closed_by_run_id, r.previous_sync_at
@@ -775,6 +766,13 @@ WITH active AS (
     SELECT a.tenant_id, a.agent_id, a.computer_dns_name, a.mde_client_version, a.scanner_software_version
       FROM defender.agent_state a
      WHERE a.deleted_at IS NULL
+), spellings AS MATERIALIZED (
+    -- The distinct versions first: their sort keys are computed once each.
+    SELECT DISTINCT tenant_id, 'mde' AS kind, mde_client_version AS version FROM active
+    UNION
+    SELECT DISTINCT tenant_id, 'scanner', scanner_software_version FROM active
+), keyed AS (
+    SELECT s.tenant_id, s.kind, s.version, defender.version_key(s.version) AS key FROM spellings s
 ), mde AS (
     -- Each spelling, ranked by its numeric key; spellings of one version
     -- (7.6.0 and 7.6.0.0) share a rank, and the longest names the newest.
@@ -782,17 +780,15 @@ WITH active AS (
            dense_rank() OVER (PARTITION BY v.tenant_id ORDER BY v.key DESC) - 1 AS behind,
            first_value(v.version) OVER (PARTITION BY v.tenant_id
                                         ORDER BY v.key DESC, pg_catalog.length(v.version) DESC, v.version) AS newest
-      FROM (SELECT tenant_id, version, defender.version_key(version) AS key
-              FROM (SELECT DISTINCT tenant_id, mde_client_version AS version FROM active) d) v
-     WHERE v.key IS NOT NULL
+      FROM keyed v
+     WHERE v.kind = 'mde' AND v.key IS NOT NULL
 ), scanner AS (
     SELECT v.tenant_id, v.version,
            dense_rank() OVER (PARTITION BY v.tenant_id ORDER BY v.key DESC) - 1 AS behind,
            first_value(v.version) OVER (PARTITION BY v.tenant_id
                                         ORDER BY v.key DESC, pg_catalog.length(v.version) DESC, v.version) AS newest
-      FROM (SELECT tenant_id, version, defender.version_key(version) AS key
-              FROM (SELECT DISTINCT tenant_id, scanner_software_version AS version FROM active) d) v
-     WHERE v.key IS NOT NULL
+      FROM keyed v
+     WHERE v.kind = 'scanner' AND v.key IS NOT NULL
 )
 SELECT a.tenant_id,
        a.agent_id,
@@ -857,6 +853,8 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- Compiling its plan costs more than running it.
+SET jit = off
 BEGIN ATOMIC
     WITH s AS (
         -- Per tenant, the last successful sync at or before `at`.
