@@ -559,16 +559,13 @@ AS $$
 DECLARE
     agent bigint;
 BEGIN
-    -- A version overlaps another when one starts before the other and
-    -- ends (or stays open) after the other starts.
+    -- Two versions of an agent overlap when each starts before the other
+    -- ends (an open version never ends). One join, whatever the number of
+    -- rows the statement wrote.
     SELECT n.agent_key INTO agent
       FROM new_rows n
-     WHERE EXISTS (SELECT FROM defender.scan_agent_history p
-                    WHERE p.agent_key = n.agent_key AND p.valid_from < n.valid_from
-                      AND (p.valid_to IS NULL OR p.valid_to > n.valid_from))
-        OR EXISTS (SELECT FROM defender.scan_agent_history q
-                    WHERE q.agent_key = n.agent_key AND q.valid_from > n.valid_from
-                      AND (n.valid_to IS NULL OR q.valid_from < n.valid_to))
+      JOIN defender.scan_agent_history h ON h.agent_key = n.agent_key AND h.history_id <> n.history_id
+     WHERE h.valid_from < coalesce(n.valid_to, 'infinity') AND n.valid_from < coalesce(h.valid_to, 'infinity')
      LIMIT 1;
     IF agent IS NOT NULL THEN
         RAISE EXCEPTION USING
