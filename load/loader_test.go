@@ -825,3 +825,50 @@ func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
 		t.Fatalf("result = %+v, want the two agents deleted", res)
 	}
 }
+
+// TestHeartbeatsNeverRewriteAgentRows: a sync in which only lastSeen moved
+// leaves every descriptive row and version as it was, and updates the
+// heartbeats in place (HOT: no new index entry).
+func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(200)
+	f.sync(t, listOf(recs...))
+	descriptive := func() string {
+		return dbtest.RowVersions(t, f.pool, "agent_state", "scan_agent_history")
+	}
+	before := descriptive()
+	for round := range 3 {
+		f.clock.Advance(time.Hour)
+		for i := range recs {
+			recs[i].LastSeen = recs[i].LastSeen.Add(time.Hour)
+		}
+		res := f.sync(t, listOf(recs...))
+		if res.Changed != len(recs) {
+			t.Fatalf("round %d: %d agents changed, want all %d (their lastSeen moved)", round, res.Changed, len(recs))
+		}
+	}
+	if after := descriptive(); after != before {
+		t.Fatalf("a heartbeat rewrote descriptive rows:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// The server reports table statistics shortly after each transaction.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var updates, hot int
+		if err := f.pool.QueryRow(context.Background(), `
+			SELECT n_tup_upd, n_tup_hot_upd FROM pg_catalog.pg_stat_user_tables
+			 WHERE schemaname = 'defender' AND relname = 'agent_heartbeat'`).Scan(&updates, &hot); err != nil {
+			t.Fatal(err)
+		}
+		if updates == 3*len(recs) {
+			if hot*100 < updates*95 {
+				t.Fatalf("%d of %d heartbeat updates were HOT, want at least 95%%", hot, updates)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("statistics show %d heartbeat updates, want %d", updates, 3*len(recs))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
