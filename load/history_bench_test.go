@@ -238,3 +238,34 @@ func mustLoader(b *testing.B, pool *pgxpool.Pool, now func() time.Time) *load.Lo
 	}
 	return l
 }
+
+// BenchmarkObservationStorage measures the bytes an observation takes,
+// indexes included, after 30 hourly syncs in which every agent checked in
+// (AGENTSYNC_BENCH_AGENTS agents; 10000 for the full size, a small fleet in
+// CI).
+func BenchmarkObservationStorage(b *testing.B) {
+	nAgents, _ := historySize()
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		f := setup(b)
+		fleet := newFleetModel(nAgents, f.clock.Now())
+		for range 30 {
+			now := f.clock.Advance(time.Hour)
+			fleet.advance(now)
+			f.sync(b, listOf(fleet.agents...))
+		}
+		var observations, bytes, rows int64
+		if err := f.pool.QueryRow(ctx, `
+			SELECT (SELECT coalesce(sum(cardinality(slots)), 0) FROM defender.observation_block),
+			       (SELECT count(*) FROM defender.observation_block),
+			       (SELECT coalesce(sum(pg_catalog.pg_total_relation_size(i.inhrelid)), 0)
+			          FROM pg_catalog.pg_inherits i WHERE i.inhparent = 'defender.observation_block'::regclass)`,
+		).Scan(&observations, &rows, &bytes); err != nil {
+			b.Fatal(err)
+		}
+		perObservation := float64(bytes) / float64(observations)
+		fmt.Printf("\n%d observations of %d agents over 30 syncs in %d rows: %d bytes with indexes, %.1f bytes per observation (goal ≤ 40)\n",
+			observations, nAgents, rows, bytes, perObservation)
+		b.ReportMetric(perObservation, "bytes/observation")
+	}
+}
