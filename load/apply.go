@@ -64,7 +64,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// The agents whose descriptive row must be written: new, returning, or
 	// with a changed descriptive value. Few, except on a first sync.
 	if _, err := tx.Exec(dbCtx, `
-		CREATE TEMPORARY TABLE agentsync_diff ON COMMIT DROP AS
+		INSERT INTO pg_temp.agentsync_diff
 		SELECT * FROM (
 			SELECT s.*,
 			       -- A new agent gets its key now, so that every table is
@@ -209,7 +209,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	}
 	if missing > 0 {
 		steps = append(steps, step{"find missing agents", `
-			CREATE TEMPORARY TABLE agentsync_missing ON COMMIT DROP AS
+			INSERT INTO pg_temp.agentsync_missing (agent_key)
 			SELECT a.agent_key
 			  FROM defender.agent_state a
 			 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL

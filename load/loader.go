@@ -268,8 +268,10 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	}()
 	// Set-based statements over a listing: memory for their hash joins, and
 	// no JIT compilation, which costs more than it saves on statements of
-	// a fraction of a second.
-	if _, err := tx.Exec(dbCtx, `SELECT pg_catalog.set_config('work_mem', $1, true), pg_catalog.set_config('jit', 'off', true)`,
+	// a fraction of a second; and no notice that the work tables exist.
+	if _, err := tx.Exec(dbCtx, `
+		SELECT pg_catalog.set_config('work_mem', $1, true), pg_catalog.set_config('jit', 'off', true),
+		       pg_catalog.set_config('client_min_messages', 'warning', true)`,
 		workMem); err != nil {
 		return res, fmt.Errorf("configure the transaction: %w", interpretError(err))
 	}

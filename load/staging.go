@@ -17,6 +17,43 @@ import (
 	"github.com/agentsync/agentsync/scanagent"
 )
 
+// workTables are the temporary tables of a sync. They belong to the
+// session and keep their definition from one sync to the next on the same
+// connection (creating them costs more than a small tenant's whole sync);
+// their rows go at the end of each transaction, and with it when it rolls
+// back.
+//
+//   - agentsync_staging: the listing, as COPY streams it in;
+//   - agentsync_unreadable: ids of agents listed but unreadable;
+//   - agentsync_diff: the agents whose descriptive row must be written;
+//   - agentsync_missing: the active agents the listing lacks.
+const workTables = `
+	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_staging (
+		seq                       bigint NOT NULL,
+		agent_id                  text   NOT NULL,
+		machine_id                text,
+		computer_dns_name         text,
+		assigned_application_id   text,
+		scanner_software_version  text,
+		mde_client_version        text,
+		last_seen                 timestamptz,
+		last_command_execution_at timestamptz,
+		extra                     jsonb  NOT NULL
+	) ON COMMIT DELETE ROWS;
+	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_unreadable (
+		agent_id text NOT NULL
+	) ON COMMIT DELETE ROWS;
+	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_diff (
+		LIKE pg_temp.agentsync_staging,
+		agent_key           bigint  NOT NULL,
+		is_new              boolean NOT NULL,
+		is_returning        boolean NOT NULL,
+		descriptive_changed boolean NOT NULL
+	) ON COMMIT DELETE ROWS;
+	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_missing (
+		agent_key bigint NOT NULL
+	) ON COMMIT DELETE ROWS`
+
 // stagingColumns are the columns COPY fills in pg_temp.agentsync_staging.
 var stagingColumns = []string{
 	"seq", "agent_id", "machine_id", "computer_dns_name", "assigned_application_id",
@@ -31,21 +68,8 @@ var stagingColumns = []string{
 // The listing runs under ctx, the statements under dbCtx: a cancelled ctx
 // ends the listing, which ends the COPY cleanly.
 func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ scanagent.ListStats, agents int, err error) {
-	_, err = tx.Exec(dbCtx, `
-		CREATE TEMPORARY TABLE agentsync_staging (
-			seq                       bigint NOT NULL,
-			agent_id                  text   NOT NULL,
-			machine_id                text,
-			computer_dns_name         text,
-			assigned_application_id   text,
-			scanner_software_version  text,
-			mde_client_version        text,
-			last_seen                 timestamptz,
-			last_command_execution_at timestamptz,
-			extra                     jsonb  NOT NULL
-		) ON COMMIT DROP`)
-	if err != nil {
-		return scanagent.ListStats{}, 0, fmt.Errorf("create staging table: %w", interpretError(err))
+	if _, err := tx.Exec(dbCtx, workTables); err != nil {
+		return scanagent.ListStats{}, 0, fmt.Errorf("create the work tables: %w", interpretError(err))
 	}
 
 	src := newRecordSource(ctx, list)
@@ -69,10 +93,12 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ sc
 	// listing took longer than those joins.
 	// Agents listed but unreadable are kept as they were: their absence
 	// from the staged records is no deletion.
-	if _, err := tx.Exec(dbCtx, `
-		CREATE TEMPORARY TABLE agentsync_unreadable ON COMMIT DROP AS
-		SELECT DISTINCT id AS agent_id FROM unnest($1::text[]) AS id`, src.stats.RejectedIDs); err != nil {
-		return src.stats, 0, fmt.Errorf("record unreadable agents: %w", interpretError(err))
+	if len(src.stats.RejectedIDs) > 0 {
+		if _, err := tx.Exec(dbCtx, `
+			INSERT INTO pg_temp.agentsync_unreadable (agent_id)
+			SELECT DISTINCT id FROM unnest($1::text[]) AS id`, src.stats.RejectedIDs); err != nil {
+			return src.stats, 0, fmt.Errorf("record unreadable agents: %w", interpretError(err))
+		}
 	}
 	// An id listed twice: the last record wins. Most listings have none,
 	// and then skip the self-join.

@@ -87,7 +87,7 @@ CREATE TABLE defender.agent_heartbeat (
     agent_key                 bigint PRIMARY KEY REFERENCES defender.agent_state,
     last_seen                 timestamptz,
     last_command_execution_at timestamptz
-) WITH (fillfactor = 50);
+) WITH (fillfactor = 30); -- room on each page for two new versions of each row between prunings
 COMMENT ON TABLE defender.agent_heartbeat IS
     'Storage behind scan_agents: the volatile timestamps of every agent as its latest sync saw them, updated in place.';
 COMMENT ON COLUMN defender.agent_heartbeat.agent_key IS 'Internal number of the agent (see defender.agent_state).';
@@ -484,6 +484,11 @@ AS $$
 DECLARE
     missing text;
 BEGIN
+    -- A statement that wrote no row (most syncs insert no agent) costs
+    -- nothing more.
+    IF NOT EXISTS (SELECT FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
     -- Arguments come in threes: column, referenced table, referenced column.
     FOR i IN 0 .. TG_NARGS / 3 - 1 LOOP
         EXECUTE pg_catalog.format(
@@ -515,6 +520,9 @@ AS $$
 DECLARE
     found text;
 BEGIN
+    IF NOT EXISTS (SELECT FROM old_rows) THEN
+        RETURN NULL;
+    END IF;
     -- Arguments come in threes: referencing table, its column, our column.
     FOR i IN 0 .. TG_NARGS / 3 - 1 LOOP
         EXECUTE pg_catalog.format(
@@ -559,6 +567,9 @@ AS $$
 DECLARE
     agent bigint;
 BEGIN
+    IF NOT EXISTS (SELECT FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
     -- Two versions of an agent overlap when each starts before the other
     -- ends (an open version never ends). One join, whatever the number of
     -- rows the statement wrote.
