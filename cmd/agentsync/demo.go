@@ -55,30 +55,27 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	var logs logSettings
 	var s demoSettings
 	db.register(fs)
-	fs.String(&s.Agents, "agents", "", "300", "agents in the simulated fleet")
-	fs.String(&s.Days, "days", "", "30", "simulated days, one sync each")
-	fs.String(&s.Seed, "seed", "", "1", "seed of the fleet: the same seed tells the same story")
-	fs.String(&s.FailDay, "fail-day", "", "", "the day whose sync fails on purpose (default: the middle one; 0 for none)")
-	fs.String(&s.Database, "demo-database", "", demoDatabaseName, "the database to drop and create for the demo; its name must start with "+demoDatabaseName)
+	fs.String(&s.Agents, "agents", "", "300", "`n` agents in the simulated fleet")
+	fs.String(&s.Days, "days", "", "30", "`n` simulated days, one sync each")
+	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed tells the same story")
+	fs.String(&s.FailDay, "fail-day", "", "", "the `day` whose sync fails on purpose (default: the middle one; 0 for none)")
+	fs.String(&s.Database, "demo-database", "", demoDatabaseName, "the database `name` to drop and create for the demo; it must start with "+demoDatabaseName)
 	fs.Bool(&s.Embedded, "embedded-postgres", "", "always use an embedded PostgreSQL, even when another server answers")
-	fs.String(&logs.Format, "log-format", "LOG_FORMAT", "", "log format: text or json (default: text on a terminal, else json)")
-	fs.String(&logs.Level, "log-level", "LOG_LEVEL", "warn", "log level of the job's own logs: debug, info, warn or error")
+	fs.String(&logs.Format, "log-format", "LOG_FORMAT", "", "log `format`: text or json (default: text on a terminal, else json)")
+	fs.String(&logs.Level, "log-level", "LOG_LEVEL", "warn", "log `level` of the job's own logs: debug, info, warn or error")
 	if code, done := fs.parseOrExit(args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "agentsync demo: unexpected arguments %q\n", fs.Args())
-		return exitUsage
+		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	plan, err := parseDemoPlan(s)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()

@@ -29,22 +29,18 @@ func runMigrate(ctx context.Context, a *app, args []string) int {
 	case 1:
 		direction = fs.Arg(0)
 	default:
-		fmt.Fprintf(a.stderr, "agentsync migrate: want one of up, down or status, got %q\n", fs.Args())
-		return exitUsage
+		return fs.fail(fmt.Errorf("want one of up, down or status, got %q", fs.Args()))
 	}
 	if direction != "up" && direction != "down" && direction != "status" {
-		fmt.Fprintf(a.stderr, "agentsync migrate: unknown direction %q: want up, down or status\n", direction)
-		return exitUsage
+		return fs.fail(fmt.Errorf("unknown direction %q: want up, down or status", direction))
 	}
 	logger, err := newLogger(a.stderr, logs)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync migrate: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	sqlDB, err := openSQL(db.URL)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync migrate: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	defer sqlDB.Close()
 	if err := migrate(ctx, a, sqlDB, direction, logger); err != nil {

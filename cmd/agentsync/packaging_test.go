@@ -50,7 +50,7 @@ func commandEnv(t *testing.T, name string) map[string]bool {
 	if !slices.ContainsFunc(commands(), func(c command) bool { return c.name == name }) {
 		t.Fatalf("%q is not an agentsync command", name)
 	}
-	code, _, help := runCLI(t, nil, name, "--help")
+	code, help, _ := runCLI(t, nil, name, "--help")
 	if code != exitOK {
 		t.Fatalf("%s --help: exit %d", name, code)
 	}
