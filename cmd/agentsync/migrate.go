@@ -38,6 +38,9 @@ func runMigrate(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return fs.fail(err)
 	}
+	if err := db.check(a.getenv); err != nil {
+		return fs.fail(err)
+	}
 	sqlDB, err := openSQL(db.URL)
 	if err != nil {
 		return fs.fail(err)
@@ -92,8 +95,8 @@ func migrate(ctx context.Context, a *app, db *sql.DB, direction string, logger *
 }
 
 // openSQL opens a database/sql handle through pgx for goose. An empty url
-// means libpq defaults and PG* variables. A parse error never echoes the
-// url, which may hold a password.
+// means the PG* variables. A parse error never echoes the url, which may
+// hold a password.
 func openSQL(url string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {

@@ -99,8 +99,8 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 			return usageErr(fmt.Errorf("METRICS_ADDR %q: want host:port or :port", ds.MetricsAddr))
 		}
 	}
-	if _, err := pgxpool.ParseConfig(db.URL); err != nil {
-		return usageErr(fmt.Errorf("DATABASE_URL: %w", redactConnErr(err)))
+	if err := db.check(a.getenv); err != nil {
+		return usageErr(err)
 	}
 	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger}
 	if err := guard.apply(&loadCfg); err != nil {

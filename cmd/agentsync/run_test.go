@@ -120,8 +120,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 func TestRunRejectsBadScheduleWithExitTwo(t *testing.T) {
 	t.Parallel()
 	for _, spec := range []string{"CRON_TZ=", "TZ=Bad/Zone * * * * *", "CRON_TZ=Europe/Paris", "every hour", "61 * * * *"} {
-		// No database and no tenant: the schedule is checked first.
-		code, _, errOut := runCLI(t, map[string]string{"SYNC_SCHEDULE": spec}, "run")
+		// No reachable database and no tenant: the schedule is checked first.
+		code, _, errOut := runCLI(t, map[string]string{"SYNC_SCHEDULE": spec, "DATABASE_URL": "postgres://127.0.0.1:1/x"}, "run")
 		if code != exitUsage || !strings.Contains(errOut, "schedule") {
 			t.Errorf("SYNC_SCHEDULE=%q: exit %d, stderr %q; want %d and a word on the schedule", spec, code, errOut, exitUsage)
 		}

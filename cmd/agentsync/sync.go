@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/agentsync/agentsync/extract"
@@ -76,8 +75,8 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return usageErr(err)
 	}
-	if _, err := pgxpool.ParseConfig(db.URL); err != nil {
-		return usageErr(fmt.Errorf("DATABASE_URL: %w", redactConnErr(err)))
+	if err := db.check(a.getenv); err != nil {
+		return usageErr(err)
 	}
 	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger, AllowMassDeletion: allowMassDeletion}
 	if err := guard.apply(&loadCfg); err != nil {
