@@ -2,27 +2,20 @@ package main
 
 import (
 	"context"
-	cryptorand "crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	neturl "net/url"
-	"os"
-	"os/exec"
 	"os/signal"
 	"os/user"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
-	embeddedpostgres "github.com/fergusstrange/embedded-postgres"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,9 +23,9 @@ import (
 
 	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/embeddedpg"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
-	"github.com/agentsync/agentsync/scanagent"
 )
 
 // demoSettings are the settings of agentsync demo.
@@ -77,7 +70,9 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return fs.fail(err)
 	}
-	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
+	// A closed stdout (agentsync demo | head) ends the demo too, rather
+	// than killing the process before it stops an embedded server.
+	ctx, stop := signal.NotifyContext(ctx, append(stopSignals, syscall.SIGPIPE)...)
 	defer stop()
 
 	began := time.Now()
@@ -345,123 +340,32 @@ func psqlURL(c *pgconn.Config) string {
 	return u.String()
 }
 
-// errEmbeddedAsRoot explains why the embedded server cannot start as root.
-var errEmbeddedAsRoot = errors.New("unavailable as root: PostgreSQL's initdb refuses to run as root; run the demo as another user, or point DATABASE_URL at a server")
-
-// startEmbeddedPostgres starts a throw-away PostgreSQL server in a temporary
-// directory, on a free port, with a random password. It uses the binaries
-// installed on this machine when it finds any, so it works offline; only
-// without them does the embedded-postgres package download binaries.
+// startEmbeddedPostgres starts a throw-away PostgreSQL server from the
+// binaries installed on this machine (as an unprivileged user when run as
+// root) and creates the demo database name on it. The server and its files
+// go when the returned database is closed.
 func startEmbeddedPostgres(ctx context.Context, logger *slog.Logger, name string) (*demoDatabase, error) {
-	if os.Geteuid() == 0 {
-		return nil, errEmbeddedAsRoot
-	}
-	dir, err := os.MkdirTemp("", "agentsync-demo-postgres-")
+	bin, err := embeddedpg.FindBinaries()
 	if err != nil {
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		return nil, err
 	}
-	port, err := freePort()
+	logger.Info("demo: starting an embedded PostgreSQL from the installed binaries", "binaries", bin)
+	server, err := embeddedpg.Start(bin)
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
-	}
-	var secret [16]byte
-	if _, err := cryptorand.Read(secret[:]); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
-	}
-	password := hex.EncodeToString(secret[:])
-	serverLog, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
-	}
-	runtime := filepath.Join(dir, "run")
-	cfg := embeddedpostgres.DefaultConfig().
-		Port(uint32(port)).Username("postgres").Password(password).Database("postgres").
-		RuntimePath(runtime).DataPath(filepath.Join(runtime, "data")).CachePath(filepath.Join(dir, "cache")).
-		StartParameters(map[string]string{"unix_socket_directories": runtime}).
-		StartTimeout(60 * time.Second).Logger(serverLog)
-	if bin, version, ok := localPostgresBinaries(); ok {
-		logger.Info("demo: starting an embedded PostgreSQL from the installed binaries", "binaries", bin)
-		cfg = cfg.BinariesPath(bin).Version(version)
-	} else {
-		logger.Info("demo: no PostgreSQL binaries installed; the embedded server downloads them (needs the network)")
-	}
-	server := embeddedpostgres.NewDatabase(cfg)
-	if err := server.Start(); err != nil {
-		serverLog.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start: %w", err)
+		return nil, err
 	}
 	stop := func() {
 		if err := server.Stop(); err != nil {
 			logger.Warn("demo: stopping the embedded PostgreSQL", "error", err)
 		}
-		serverLog.Close()
-		os.RemoveAll(dir)
 	}
-	url := (&neturl.URL{Scheme: "postgres", User: neturl.UserPassword("postgres", password), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Path: "/postgres", RawQuery: "sslmode=disable"}).String()
-	db, err := recreateDemoDatabase(ctx, url, name, "an embedded server")
+	db, err := recreateDemoDatabase(ctx, server.URL, name, "an embedded server run as "+server.User)
 	if err != nil {
 		stop()
 		return nil, err
 	}
 	db.embedded, db.stop = true, stop
 	return db, nil
-}
-
-// localPostgresBinaries finds installed PostgreSQL server binaries: the
-// newest under /usr/lib/postgresql (Debian, Ubuntu), else the directory
-// above a pg_ctl on PATH. version is the embedded-postgres version of the
-// same major release, which that package uses only to name its caches.
-func localPostgresBinaries() (dir string, version embeddedpostgres.PostgresVersion, ok bool) {
-	versions := map[string]embeddedpostgres.PostgresVersion{
-		"18": embeddedpostgres.V18, "17": embeddedpostgres.V17, "16": embeddedpostgres.V16,
-		"15": embeddedpostgres.V15, "14": embeddedpostgres.V14, "13": embeddedpostgres.V13,
-		"12": embeddedpostgres.V12,
-	}
-	candidates, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
-	slices.SortFunc(candidates, func(a, b string) int {
-		return scanagent.Version(majorOf(b)).Compare(scanagent.Version(majorOf(a)))
-	})
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			candidates = append(candidates, real)
-		}
-	}
-	for _, c := range candidates {
-		if _, err := os.Stat(filepath.Join(filepath.Dir(c), "initdb")); err != nil {
-			continue
-		}
-		v, known := versions[majorOf(c)]
-		if !known {
-			v = embeddedpostgres.V16
-		}
-		return filepath.Dir(filepath.Dir(c)), v, true
-	}
-	return "", "", false
-}
-
-// majorOf returns the major version in a path like
-// /usr/lib/postgresql/15/bin/pg_ctl, or "".
-func majorOf(pgCtl string) string {
-	rest, ok := strings.CutPrefix(pgCtl, "/usr/lib/postgresql/")
-	if !ok {
-		return ""
-	}
-	major, _, _ := strings.Cut(rest, "/")
-	return major
-}
-
-// freePort asks the kernel for a free TCP port on the loopback interface.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // ---- report: what the history shows ----

@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/internal/embeddedpg"
 )
 
 // demoTestDatabase returns a database name of the demo's family that no
@@ -125,14 +123,33 @@ func TestDemoWithAnUnreachableServerSaysSoWithoutPassword(t *testing.T) {
 	}
 }
 
-func TestEmbeddedPostgresExplainsRoot(t *testing.T) {
-	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("runs as root only: as another user the embedded server would start")
+// TestDemoOnAnEmbeddedServer runs the demo on its embedded server, as root
+// too (the server then runs as an unprivileged user), and checks that it
+// leaves nothing in the temporary directory. Not parallel: it sets TMPDIR.
+func TestDemoOnAnEmbeddedServer(t *testing.T) {
+	if _, err := embeddedpg.FindBinaries(); err != nil {
+		t.Skip(err)
 	}
-	_, err := startEmbeddedPostgres(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), demoDatabaseName)
-	if !errors.Is(err, errEmbeddedAsRoot) {
-		t.Fatalf("embedded PostgreSQL as root: %v, want the explanation", err)
+	tmp, err := os.MkdirTemp("", "agentsync-demo-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	// The server's user must be able to enter it.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	code, out, errOut := runCLI(t, nil, "demo", "--embedded-postgres", "--agents", "40", "--days", "4")
+	if code != exitOK || !strings.Contains(out, "on an embedded server") {
+		t.Fatalf("demo --embedded-postgres as uid %d: exit %d\nstdout:\n%s\nstderr:\n%s", os.Geteuid(), code, out, errOut)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("the demo left %s in TMPDIR", e.Name())
 	}
 }
 
