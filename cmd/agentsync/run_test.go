@@ -8,10 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -272,46 +270,11 @@ func TestTwoDaemonsNeverSyncTheTenantAtOnce(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// agentsyncBinary builds the command once for the tests that need a real
-// process (to receive a real signal).
-func agentsyncBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "agentsync-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "agentsync")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
 func TestRunExitsZeroOnSIGTERMMidSync(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := agentsyncBinary(t)
 	s := setupDaemon(t)
 	s.tenant.Inject(defendertest.Slow(10 * time.Minute).OnPage(2).Always())
-	cmd := exec.Command(bin, "run", "--schedule", "@every 1s", "--run-on-start", "--shutdown-grace", "300ms")
-	for k, v := range s.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := agentsyncCommand(t, s.env, "run", "--schedule", "@every 1s", "--run-on-start", "--shutdown-grace", "300ms")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
