@@ -188,39 +188,90 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 
 	fmt.Fprintf(w, "Simulated tenant on %s: %d agents over %d days, one sync a day.\n\n", tenant.URL, plan.agents, plan.days)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "DAY\tDATE\tSTATUS\tSEEN\tNEW\tCHANGED\tSAME\tDELETED\tREQUESTS\t")
+	fmt.Fprintln(tw, "DAY\tDATE\tSTATUS\tAGENTS\tNEW\tCHANGED\tSEEN\tSAME\tDELETED\tREQUESTS\t")
+	failedPage := 0
 	for day := 1; day <= plan.days; day++ {
 		now = start.Add(time.Duration(day) * 24 * time.Hour)
 		tenant.SetTime(now)
 		if day == plan.failDay {
-			// Defender refuses the second page: the listing is incomplete,
-			// so the loader must change nothing and record the run failed.
-			tenant.Inject(defendertest.Status(403).OnPage(2))
+			// Defender refuses the second page, or the only one of a small
+			// fleet: the listing is incomplete, so the loader must change
+			// nothing and record the run failed.
+			failedPage = min(2, (len(tenant.Agents())+demoPageSize-1)/demoPageSize)
+			tenant.Inject(defendertest.Status(403).OnPage(max(1, failedPage)))
 		}
 		prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
 		res, err := loader.Sync(ctx, client.List)
 		prog.done()
-		status := "ok"
 		switch {
 		case ctx.Err() != nil:
 			return time.Time{}, context.Cause(ctx)
 		case err != nil && day == plan.failDay:
-			status = "FAILED*"
+			fmt.Fprintf(tw, "%d\t%s\tFAILED*\t-\t-\t-\t-\t-\t-\t%d\t\n", day, now.Format("2006-01-02"), res.APIRequests)
+			continue
 		case err != nil:
 			return time.Time{}, fmt.Errorf("sync of day %d: %w", day, err)
+		case day == plan.failDay:
+			return time.Time{}, fmt.Errorf("the sync of day %d was to fail on purpose, but succeeded", day)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", day, now.Format("2006-01-02"), status,
-			res.Seen, res.Inserted, res.Changed, res.Unchanged, res.Deleted, res.APIRequests)
+		changed, seen, err := demoDayCounts(ctx, pool, loader.TenantID(), res.RunID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		fmt.Fprintf(tw, "%d\t%s\tok\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", day, now.Format("2006-01-02"),
+			res.Seen, res.Inserted, changed, seen, res.Seen-res.Inserted-changed-seen, res.Deleted, res.APIRequests)
 	}
 	if err := tw.Flush(); err != nil {
 		return time.Time{}, err
 	}
+	fmt.Fprintln(w, "AGENTS: listed that day. Of them, NEW to the history; CHANGED: a new version of their\n"+
+		"  descriptive attributes (client or scanner version, host name...: defender.scan_agent_changes),\n"+
+		"  or back after a deletion; SEEN: only checked in (last_seen moved:\n"+
+		"  defender.scan_agent_observations); SAME: neither. DELETED: no longer listed.")
 	if plan.failDay > 0 {
-		fmt.Fprintf(w, "* Day %d failed on purpose: Defender answered 403 on page 2, so the listing was\n"+
-			"  incomplete. The sync applied nothing and is recorded failed in defender.sync_runs;\n"+
-			"  the next day's sync picked up everything.\n", plan.failDay)
+		which := "page 2, so the listing was incomplete"
+		if failedPage < 2 {
+			which = "the listing's only page"
+		}
+		fmt.Fprintf(w, "* Day %d failed on purpose: Defender answered 403 on %s.\n"+
+			"  The sync applied nothing and is recorded failed in defender.sync_runs; the next day's sync\n"+
+			"  picked up everything.\n", plan.failDay, which)
 	}
 	return now, nil
+}
+
+// demoDayCounts tells the agents of a sync's listing apart, as the history
+// tables record them: changed counts those with a new version of their
+// descriptive attributes (or back after a deletion), seen those whose only
+// change is a check-in (last_seen or the last command moved).
+func demoDayCounts(ctx context.Context, pool *pgxpool.Pool, tenant string, runID int64) (changed, seen int, err error) {
+	err = pool.QueryRow(ctx, `
+		WITH events AS (
+		    SELECT agent_id,
+		           bool_or(attribute = 'agent' AND new_value = 'first seen') AS is_new,
+		           bool_or(attribute <> 'agent' OR new_value = 'returned') AS is_changed
+		      FROM defender.scan_agent_changes
+		     WHERE tenant_id = $1 AND run_id = $2
+		     GROUP BY agent_id
+		), moved AS (
+		    SELECT o.agent_id
+		      FROM defender.scan_agent_observations o
+		      LEFT JOIN LATERAL (
+		           SELECT p.last_seen, p.last_command_execution_at
+		             FROM defender.scan_agent_observations p
+		            WHERE p.tenant_id = o.tenant_id AND p.agent_id = o.agent_id AND p.run_id < o.run_id
+		            ORDER BY p.run_id DESC LIMIT 1) p ON true
+		     WHERE o.tenant_id = $1 AND o.run_id = $2
+		       AND (o.last_seen, o.last_command_execution_at) IS DISTINCT FROM (p.last_seen, p.last_command_execution_at)
+		)
+		SELECT (SELECT count(*) FROM events WHERE is_changed AND NOT is_new),
+		       (SELECT count(*) FROM moved m
+		         WHERE NOT EXISTS (SELECT FROM events e WHERE e.agent_id = m.agent_id AND (e.is_new OR e.is_changed)))`,
+		tenant, runID).Scan(&changed, &seen)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count the changes of run %d: %w", runID, err)
+	}
+	return changed, seen, nil
 }
 
 // ---- database: where the demo writes ----
@@ -379,7 +430,7 @@ var demoReportSections = []struct {
 		"Sync runs (defender.sync_runs)",
 		`SELECT status, count(*)::text,
 		        to_char(min(fetched_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), to_char(max(fetched_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
-		        coalesce(left(max(error), 110), '')
+		        coalesce(left(max(error), 110), '-')
 		   FROM defender.sync_runs WHERE tenant_id = $1 GROUP BY status ORDER BY status DESC`,
 	},
 	{
@@ -391,26 +442,28 @@ var demoReportSections = []struct {
 	},
 	{
 		"Changes by attribute (defender.scan_agent_changes)",
-		`SELECT attribute, CASE WHEN attribute = 'agent' THEN coalesce(new_value, '') ELSE '' END, count(*)::text
+		`SELECT attribute, CASE WHEN attribute = 'agent' THEN new_value ELSE 'changed' END, count(*)::text
 		   FROM defender.scan_agent_changes WHERE tenant_id = $1
 		  GROUP BY 1, 2 ORDER BY count(*) DESC, 1, 2`,
 	},
 	{
 		"Latest changes (defender.scan_agent_changes)",
-		`SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), left(agent_id, 20) || '…', attribute,
-		        coalesce(old_value, ''), coalesce(new_value, ''), run_id::text
-		   FROM defender.scan_agent_changes WHERE tenant_id = $1
-		  ORDER BY changed_at DESC, run_id DESC, agent_id, attribute LIMIT 12`,
+		`SELECT to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), coalesce(a.computer_dns_name, c.agent_id), c.attribute,
+		        coalesce(c.old_value, '-'), coalesce(c.new_value, '-'), c.run_id::text
+		   FROM defender.scan_agent_changes c
+		   JOIN defender.scan_agents a USING (tenant_id, agent_id)
+		  WHERE c.tenant_id = $1
+		  ORDER BY c.changed_at DESC, c.run_id DESC, 2, c.attribute LIMIT 12`,
 	},
 	{
 		"Stale agents: active, not seen for 7 days or more (defender.scan_agents)",
-		`SELECT left(agent_id, 20) || '…', coalesce(computer_dns_name, ''),
+		`SELECT coalesce(computer_dns_name, agent_id),
 		        coalesce(to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), 'never'),
 		        coalesce(extract(day FROM $2::timestamptz - last_seen)::int::text, '-')
 		   FROM defender.scan_agents
 		  WHERE tenant_id = $1 AND deleted_at IS NULL
 		    AND (last_seen IS NULL OR last_seen < $2::timestamptz - interval '7 days')
-		  ORDER BY last_seen NULLS FIRST, agent_id LIMIT 15`,
+		  ORDER BY last_seen NULLS FIRST, 1 LIMIT 15`,
 	},
 }
 
@@ -418,8 +471,8 @@ var demoReportHeaders = [][]string{
 	{"STATUS", "RUNS", "FIRST", "LAST", "ERROR"},
 	{"MDE CLIENT VERSION", "VERSIONS BEHIND", "AGENTS", "NEWEST"},
 	{"ATTRIBUTE", "EVENT", "CHANGES"},
-	{"DAY", "AGENT", "ATTRIBUTE", "OLD", "NEW", "RUN"},
-	{"AGENT", "HOST", "LAST SEEN (UTC)", "DAYS"},
+	{"DAY", "HOST", "ATTRIBUTE", "OLD", "NEW", "RUN"},
+	{"HOST", "LAST SEEN (UTC)", "DAYS"},
 }
 
 // printDemoReport prints the report sections for tenant, now being the
