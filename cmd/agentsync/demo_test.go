@@ -6,14 +6,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/internal/embeddedpg"
 )
@@ -292,6 +295,101 @@ func TestDemoTellsItsStoryStraight(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSchemaDocGapsQueryFindsTheFleetsGaps runs the lastSeen gaps query of
+// docs/schema.md on the demo's daily data and checks that it finds exactly
+// the gaps the simulated fleet has: no day-to-day jitter, no failed sync.
+func TestSchemaDocGapsQueryFindsTheFleetsGaps(t *testing.T) {
+	t.Parallel()
+	const agents, days, failDay, seed = 300, 30, 15, 1
+	_, conn := runDemoCLI(t, "--agents", strconv.Itoa(agents), "--days", strconv.Itoa(days),
+		"--fail-day", strconv.Itoa(failDay), "--seed", strconv.Itoa(seed))
+	ctx := context.Background()
+
+	// The fleet's own story: an agent whose last_seen stood still, or that
+	// was not listed, for more than two successful syncs, then moved.
+	var start time.Time
+	if err := conn.QueryRow(ctx, `SELECT min(fetched_at) - interval '1 day' FROM defender.sync_runs`).Scan(&start); err != nil {
+		t.Fatal(err)
+	}
+	fleet := defendertest.NewFleet(seed, agents, start)
+	type watch struct {
+		lastSeen time.Time
+		syncs    int
+	}
+	watched := map[string]*watch{}
+	want := map[string]time.Time{} // agent -> last_seen after its gap
+	for day := 1; day <= days; day++ {
+		if day == failDay {
+			continue
+		}
+		for _, w := range watched {
+			w.syncs++
+		}
+		for _, a := range fleet.AgentsAt(start.Add(time.Duration(day) * 24 * time.Hour)) {
+			seen := a.LastSeen.UTC().Truncate(time.Microsecond)
+			w, ok := watched[a.ID]
+			switch {
+			case !ok:
+				watched[a.ID] = &watch{lastSeen: seen}
+			case !seen.Equal(w.lastSeen):
+				if w.syncs > 2 {
+					if _, twice := want[a.ID]; twice {
+						t.Fatalf("agent %s has two gaps; the test keeps one", a.ID)
+					}
+					want[a.ID] = seen
+				}
+				w.lastSeen, w.syncs = seen, 0
+			}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the simulated fleet has no lastSeen gap to find: the test proves nothing")
+	}
+	gaps, err := conn.Query(ctx, docQuery(t, "### Where are the gaps in an agent's lastSeen?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	for gaps.Next() {
+		values, err := gaps.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[values[1].(string)] = values[3].(time.Time)
+	}
+	if err := gaps.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for id, seen := range want {
+		if g, ok := got[id]; !ok || !g.Equal(seen) {
+			t.Errorf("gap of agent %s up to %s: the query finds %v", id, seen, g)
+		}
+	}
+	for id, seen := range got {
+		if _, ok := want[id]; !ok {
+			t.Errorf("the query finds a gap of agent %s up to %s that the fleet does not have", id, seen)
+		}
+	}
+}
+
+// docQuery returns the first SQL example of docs/schema.md after heading.
+func docQuery(t *testing.T, heading string) string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "schema.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("docs/schema.md has no %q", heading)
+	}
+	m := regexp.MustCompile("(?s)```sql\n(.*?)```").FindStringSubmatch(rest)
+	if m == nil {
+		t.Fatalf("docs/schema.md: no SQL after %q", heading)
+	}
+	return m[1]
 }
 
 // TestDemoFailsOnPurposeWhateverTheFleetSize: the failure the demo
