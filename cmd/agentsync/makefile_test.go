@@ -25,12 +25,22 @@ func makeDryRun(t *testing.T, path string, args ...string) string {
 		t.Skip("no go on PATH")
 	}
 	cmd := exec.Command(makeBin, append([]string{"-n", "-C", repoRoot, "GO=" + goBin}, args...)...)
-	if path != "" {
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "CC=") && !strings.HasPrefix(kv, "CGO_ENABLED=") {
-				cmd.Env = append(cmd.Env, kv)
+	// Not the variables of a make that runs this test (make test RACE=-race
+	// hands RACE down through MAKEFLAGS), nor, for another PATH, those
+	// that choose the C compiler.
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "RACE":
+			continue
+		case "PATH", "CC", "CGO_ENABLED":
+			if path != "" {
+				continue
 			}
 		}
+		cmd.Env = append(cmd.Env, kv)
+	}
+	if path != "" {
 		cmd.Env = append(cmd.Env, "PATH="+path)
 	}
 	out, err := cmd.CombinedOutput()
