@@ -194,11 +194,14 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 		now = start.Add(time.Duration(day) * 24 * time.Hour)
 		tenant.SetTime(now)
 		if day == plan.failDay {
-			// Defender refuses the second page, or the only one of a small
-			// fleet: the listing is incomplete, so the loader must change
-			// nothing and record the run failed.
-			failedPage = min(2, (len(tenant.Agents())+demoPageSize-1)/demoPageSize)
-			tenant.Inject(defendertest.Status(403).OnPage(max(1, failedPage)))
+			// Defender refuses the second page (the only one of a fleet
+			// that fits one): the listing is incomplete, so the loader must
+			// change nothing and record the run failed.
+			failedPage = 2
+			if len(tenant.Agents()) <= demoPageSize {
+				failedPage = 1
+			}
+			tenant.Inject(defendertest.Status(403).OnPage(failedPage))
 		}
 		prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
 		res, err := loader.Sync(ctx, client.List)
@@ -230,7 +233,7 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 		"  defender.scan_agent_observations); SAME: neither. DELETED: no longer listed.")
 	if plan.failDay > 0 {
 		which := "page 2, so the listing was incomplete"
-		if failedPage < 2 {
+		if failedPage == 1 {
 			which = "the listing's only page"
 		}
 		fmt.Fprintf(w, "* Day %d failed on purpose: Defender answered 403 on %s.\n"+
