@@ -66,17 +66,9 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 		}
 		// Every round starts from an empty database: the second finds
 		// exactly the runs of one demo, not two.
-		cfg, err := pgx.ParseConfig(dbtest.ServerURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Database = name
-		conn, err := pgx.ConnectConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := connectDemoDatabase(t, name)
 		var succeeded, failed, changes int
-		err = conn.QueryRow(context.Background(), `
+		err := conn.QueryRow(context.Background(), `
 			SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 			       (SELECT count(*) FROM defender.scan_agent_changes WHERE attribute <> 'agent')
 			  FROM defender.sync_runs`).Scan(&succeeded, &failed, &changes)
@@ -178,6 +170,15 @@ func runDemoCLI(t *testing.T, args ...string) (string, *pgx.Conn) {
 	if code != exitOK {
 		t.Fatalf("demo %q: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errOut)
 	}
+	conn := connectDemoDatabase(t, name)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return out, conn
+}
+
+// connectDemoDatabase connects to the demo database name on the test
+// server; the caller closes the connection.
+func connectDemoDatabase(t *testing.T, name string) *pgx.Conn {
+	t.Helper()
 	cfg, err := pgx.ParseConfig(dbtest.ServerURL())
 	if err != nil {
 		t.Fatal(err)
@@ -187,8 +188,7 @@ func runDemoCLI(t *testing.T, args ...string) (string, *pgx.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return out, conn
+	return conn
 }
 
 // demoDay is one row of the demo's table of syncs.
