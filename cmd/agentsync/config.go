@@ -13,7 +13,7 @@ type databaseSettings struct {
 
 func (s *databaseSettings) register(fs *flagSet) {
 	fs.String(&s.URL, "database-url", "DATABASE_URL", "",
-		"PostgreSQL connection string (pgx syntax; PG* variables are honoured too)")
+		"PostgreSQL connection `url` (pgx syntax; PG* variables are honoured too)")
 }
 
 // logSettings choose the log format and level.
@@ -22,8 +22,8 @@ type logSettings struct {
 }
 
 func (s *logSettings) register(fs *flagSet) {
-	fs.String(&s.Format, "log-format", "LOG_FORMAT", "", "log format: text or json (default: text on a terminal, else json)")
-	fs.String(&s.Level, "log-level", "LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	fs.String(&s.Format, "log-format", "LOG_FORMAT", "", "log `format`: text or json (default: text on a terminal, else json)")
+	fs.String(&s.Level, "log-level", "LOG_LEVEL", "info", "log `level`: debug, info, warn or error")
 }
 
 // defenderSettings are the settings of the Defender API client.
@@ -41,16 +41,16 @@ type defenderSettings struct {
 }
 
 func (s *defenderSettings) register(fs *flagSet) {
-	fs.String(&s.TenantID, "tenant-id", "DEFENDER_TENANT_ID", "", "Microsoft Entra tenant (GUID or domain)")
-	fs.String(&s.ClientID, "client-id", "DEFENDER_CLIENT_ID", "", "application (client) id")
-	fs.String(&s.ClientSecret, "client-secret", "DEFENDER_CLIENT_SECRET", "", "client secret (prefer the environment or a file over this flag)")
-	fs.String(&s.ClientSecretFile, "client-secret-file", "DEFENDER_CLIENT_SECRET_FILE", "", "file holding the client secret")
-	fs.String(&s.ClientCertificateFile, "client-certificate-file", "DEFENDER_CLIENT_CERTIFICATE_FILE", "", "PEM file with certificate and private key, for JWT client assertions")
-	fs.String(&s.Cloud, "cloud", "DEFENDER_CLOUD", "commercial", "cloud: commercial, gcc, gcc-high or dod")
-	fs.String(&s.Region, "region", "DEFENDER_REGION", "", "API region: us, eu, uk, au, swa or ina (commercial only; default: global host)")
-	fs.String(&s.APIURL, "api-url", "DEFENDER_API_URL", "", "API base URL; overrides cloud and region")
-	fs.String(&s.TokenURL, "token-url", "DEFENDER_TOKEN_URL", "", "OAuth token endpoint; overrides the cloud's authority")
-	fs.String(&s.Scope, "scope", "DEFENDER_SCOPE", "", "OAuth scope (default: https://api.securitycenter.microsoft.com/.default)")
+	fs.String(&s.TenantID, "tenant-id", "DEFENDER_TENANT_ID", "", "Microsoft Entra tenant `id`: a GUID or a domain")
+	fs.String(&s.ClientID, "client-id", "DEFENDER_CLIENT_ID", "", "application (client) `id`")
+	fs.String(&s.ClientSecret, "client-secret", "DEFENDER_CLIENT_SECRET", "", "client `secret` (prefer the environment or a file over this flag)")
+	fs.String(&s.ClientSecretFile, "client-secret-file", "DEFENDER_CLIENT_SECRET_FILE", "", "`path` of a file holding the client secret")
+	fs.String(&s.ClientCertificateFile, "client-certificate-file", "DEFENDER_CLIENT_CERTIFICATE_FILE", "", "`path` of a PEM file with certificate and private key, for JWT client assertions")
+	fs.String(&s.Cloud, "cloud", "DEFENDER_CLOUD", "commercial", "`cloud` name: commercial, gcc, gcc-high or dod")
+	fs.String(&s.Region, "region", "DEFENDER_REGION", "", "API `region`: us, eu, uk, au, swa or ina (commercial only; default: global host)")
+	fs.String(&s.APIURL, "api-url", "DEFENDER_API_URL", "", "API base `url`; overrides cloud and region")
+	fs.String(&s.TokenURL, "token-url", "DEFENDER_TOKEN_URL", "", "OAuth token endpoint `url`; overrides the cloud's authority")
+	fs.String(&s.Scope, "scope", "DEFENDER_SCOPE", "", "OAuth `scope` (default: https://api.securitycenter.microsoft.com/.default)")
 }
 
 // secretFromFile returns the content of path with surrounding whitespace

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +27,32 @@ func redactConnErr(err error) error {
 		return errors.New("cannot parse it (value not shown: it may contain a password)")
 	}
 	return fmt.Errorf("cannot parse it (value not shown: it may contain a password): %w", inner)
+}
+
+// libpqServerVariables are the PG* variables that tell libpq (and pgx)
+// which server, database and user to connect to. PGPASSFILE, PGSSLMODE and
+// the like only say how.
+var libpqServerVariables = []string{"PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"}
+
+// errNoDatabase is the configuration error of a command that needs a
+// database and was given none. libpq's defaults (a local socket, a
+// database named after the OS user) would create the schema wherever they
+// point, so nothing is assumed.
+var errNoDatabase = errors.New("no database given: set DATABASE_URL (or --database-url), for example " +
+	"DATABASE_URL=postgres://agentsync@db.example.com:5432/agentsync, or libpq's PGHOST, PGDATABASE and PGUSER; " +
+	"keep the password in a pgpass file named by PGPASSFILE")
+
+// check validates the database settings without connecting: a database
+// is given, by DATABASE_URL or the PG* variables that locate a server, and
+// the connection string parses. The error never shows the string.
+func (s databaseSettings) check(getenv func(string) string) error {
+	if s.URL == "" && !slices.ContainsFunc(libpqServerVariables, func(v string) bool { return getenv(v) != "" }) {
+		return errNoDatabase
+	}
+	if _, err := pgxpool.ParseConfig(s.URL); err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", redactConnErr(err))
+	}
+	return nil
 }
 
 // openPool connects a pgx pool to url and checks that the server answers.

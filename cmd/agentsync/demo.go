@@ -2,27 +2,20 @@ package main
 
 import (
 	"context"
-	cryptorand "crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	neturl "net/url"
-	"os"
-	"os/exec"
 	"os/signal"
 	"os/user"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
-	embeddedpostgres "github.com/fergusstrange/embedded-postgres"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,9 +23,9 @@ import (
 
 	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/embeddedpg"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
-	"github.com/agentsync/agentsync/scanagent"
 )
 
 // demoSettings are the settings of agentsync demo.
@@ -55,32 +48,31 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	var logs logSettings
 	var s demoSettings
 	db.register(fs)
-	fs.String(&s.Agents, "agents", "", "300", "agents in the simulated fleet")
-	fs.String(&s.Days, "days", "", "30", "simulated days, one sync each")
-	fs.String(&s.Seed, "seed", "", "1", "seed of the fleet: the same seed tells the same story")
-	fs.String(&s.FailDay, "fail-day", "", "", "the day whose sync fails on purpose (default: the middle one; 0 for none)")
-	fs.String(&s.Database, "demo-database", "", demoDatabaseName, "the database to drop and create for the demo; its name must start with "+demoDatabaseName)
+	fs.String(&s.Agents, "agents", "", "300", "`n` agents in the simulated fleet")
+	fs.String(&s.Days, "days", "", "30", "`n` simulated days, one sync each")
+	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed tells the same story")
+	fs.String(&s.FailDay, "fail-day", "", "", "the `day` whose sync fails on purpose (default: the middle one; 0 for none)")
+	fs.String(&s.Database, "demo-database", "", demoDatabaseName, "the database `name` to drop and create for the demo; it must start with "+demoDatabaseName)
 	fs.Bool(&s.Embedded, "embedded-postgres", "", "always use an embedded PostgreSQL, even when another server answers")
-	fs.String(&logs.Format, "log-format", "LOG_FORMAT", "", "log format: text or json (default: text on a terminal, else json)")
-	fs.String(&logs.Level, "log-level", "LOG_LEVEL", "warn", "log level of the job's own logs: debug, info, warn or error")
+	fs.String(&logs.Format, "log-format", "LOG_FORMAT", "", "log `format`: text or json (default: text on a terminal, else json)")
+	fs.String(&logs.Level, "log-level", "LOG_LEVEL", "warn", "log `level` of the job's own logs: debug, info, warn or error")
 	if code, done := fs.parseOrExit(args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "agentsync demo: unexpected arguments %q\n", fs.Args())
-		return exitUsage
+		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	plan, err := parseDemoPlan(s)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
-	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
+	// A closed stdout (agentsync demo | head) ends the demo too, rather
+	// than killing the process before it stops an embedded server.
+	ctx, stop := signal.NotifyContext(ctx, append(stopSignals, syscall.SIGPIPE)...)
 	defer stop()
 
 	began := time.Now()
@@ -196,39 +188,93 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 
 	fmt.Fprintf(w, "Simulated tenant on %s: %d agents over %d days, one sync a day.\n\n", tenant.URL, plan.agents, plan.days)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "DAY\tDATE\tSTATUS\tSEEN\tNEW\tCHANGED\tSAME\tDELETED\tREQUESTS\t")
+	fmt.Fprintln(tw, "DAY\tDATE\tSTATUS\tAGENTS\tNEW\tCHANGED\tSEEN\tSAME\tDELETED\tREQUESTS\t")
+	failedPage := 0
 	for day := 1; day <= plan.days; day++ {
 		now = start.Add(time.Duration(day) * 24 * time.Hour)
 		tenant.SetTime(now)
 		if day == plan.failDay {
-			// Defender refuses the second page: the listing is incomplete,
-			// so the loader must change nothing and record the run failed.
-			tenant.Inject(defendertest.Status(403).OnPage(2))
+			// Defender refuses the second page (the only one of a fleet
+			// that fits one): the listing is incomplete, so the loader must
+			// change nothing and record the run failed.
+			failedPage = 2
+			if len(tenant.Agents()) <= demoPageSize {
+				failedPage = 1
+			}
+			tenant.Inject(defendertest.Status(403).OnPage(failedPage))
 		}
 		prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
 		res, err := loader.Sync(ctx, client.List)
 		prog.done()
-		status := "ok"
 		switch {
 		case ctx.Err() != nil:
 			return time.Time{}, context.Cause(ctx)
 		case err != nil && day == plan.failDay:
-			status = "FAILED*"
+			fmt.Fprintf(tw, "%d\t%s\tFAILED*\t-\t-\t-\t-\t-\t-\t%d\t\n", day, now.Format("2006-01-02"), res.APIRequests)
+			continue
 		case err != nil:
 			return time.Time{}, fmt.Errorf("sync of day %d: %w", day, err)
+		case day == plan.failDay:
+			return time.Time{}, fmt.Errorf("the sync of day %d was to fail on purpose, but succeeded", day)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", day, now.Format("2006-01-02"), status,
-			res.Seen, res.Inserted, res.Changed, res.Unchanged, res.Deleted, res.APIRequests)
+		changed, seen, err := demoDayCounts(ctx, pool, loader.TenantID(), res.RunID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		fmt.Fprintf(tw, "%d\t%s\tok\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", day, now.Format("2006-01-02"),
+			res.Seen, res.Inserted, changed, seen, res.Seen-res.Inserted-changed-seen, res.Deleted, res.APIRequests)
 	}
 	if err := tw.Flush(); err != nil {
 		return time.Time{}, err
 	}
+	fmt.Fprintln(w, "AGENTS: listed that day. Of them, NEW to the history; CHANGED: a new version of their\n"+
+		"  descriptive attributes (client or scanner version, host name...: defender.scan_agent_changes),\n"+
+		"  or back after a deletion; SEEN: only checked in (last_seen moved:\n"+
+		"  defender.scan_agent_observations); SAME: neither. DELETED: no longer listed.")
 	if plan.failDay > 0 {
-		fmt.Fprintf(w, "* Day %d failed on purpose: Defender answered 403 on page 2, so the listing was\n"+
-			"  incomplete. The sync applied nothing and is recorded failed in defender.sync_runs;\n"+
-			"  the next day's sync picked up everything.\n", plan.failDay)
+		which := "page 2, so the listing was incomplete"
+		if failedPage == 1 {
+			which = "the listing's only page"
+		}
+		fmt.Fprintf(w, "* Day %d failed on purpose: Defender answered 403 on %s.\n"+
+			"  The sync applied nothing and is recorded failed in defender.sync_runs; the next day's sync\n"+
+			"  picked up everything.\n", plan.failDay, which)
 	}
 	return now, nil
+}
+
+// demoDayCounts tells the agents of a sync's listing apart, as the history
+// tables record them: changed counts those with a new version of their
+// descriptive attributes (or back after a deletion), seen those whose only
+// change is a check-in (last_seen or the last command moved).
+func demoDayCounts(ctx context.Context, pool *pgxpool.Pool, tenant string, runID int64) (changed, seen int, err error) {
+	err = pool.QueryRow(ctx, `
+		WITH events AS (
+		    SELECT agent_id,
+		           bool_or(attribute = 'agent' AND new_value = 'first seen') AS is_new,
+		           bool_or(attribute <> 'agent' OR new_value = 'returned') AS is_changed
+		      FROM defender.scan_agent_changes
+		     WHERE tenant_id = $1 AND run_id = $2
+		     GROUP BY agent_id
+		), moved AS (
+		    SELECT o.agent_id
+		      FROM defender.scan_agent_observations o
+		      LEFT JOIN LATERAL (
+		           SELECT p.last_seen, p.last_command_execution_at
+		             FROM defender.scan_agent_observations p
+		            WHERE p.tenant_id = o.tenant_id AND p.agent_id = o.agent_id AND p.run_id < o.run_id
+		            ORDER BY p.run_id DESC LIMIT 1) p ON true
+		     WHERE o.tenant_id = $1 AND o.run_id = $2
+		       AND (o.last_seen, o.last_command_execution_at) IS DISTINCT FROM (p.last_seen, p.last_command_execution_at)
+		)
+		SELECT (SELECT count(*) FROM events WHERE is_changed AND NOT is_new),
+		       (SELECT count(*) FROM moved m
+		         WHERE NOT EXISTS (SELECT FROM events e WHERE e.agent_id = m.agent_id AND (e.is_new OR e.is_changed)))`,
+		tenant, runID).Scan(&changed, &seen)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count the changes of run %d: %w", runID, err)
+	}
+	return changed, seen, nil
 }
 
 // ---- database: where the demo writes ----
@@ -348,123 +394,32 @@ func psqlURL(c *pgconn.Config) string {
 	return u.String()
 }
 
-// errEmbeddedAsRoot explains why the embedded server cannot start as root.
-var errEmbeddedAsRoot = errors.New("unavailable as root: PostgreSQL's initdb refuses to run as root; run the demo as another user, or point DATABASE_URL at a server")
-
-// startEmbeddedPostgres starts a throw-away PostgreSQL server in a temporary
-// directory, on a free port, with a random password. It uses the binaries
-// installed on this machine when it finds any, so it works offline; only
-// without them does the embedded-postgres package download binaries.
+// startEmbeddedPostgres starts a throw-away PostgreSQL server from the
+// binaries installed on this machine (as an unprivileged user when run as
+// root) and creates the demo database name on it. The server and its files
+// go when the returned database is closed.
 func startEmbeddedPostgres(ctx context.Context, logger *slog.Logger, name string) (*demoDatabase, error) {
-	if os.Geteuid() == 0 {
-		return nil, errEmbeddedAsRoot
-	}
-	dir, err := os.MkdirTemp("", "agentsync-demo-postgres-")
+	bin, err := embeddedpg.FindBinaries()
 	if err != nil {
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		return nil, err
 	}
-	port, err := freePort()
+	logger.Info("demo: starting an embedded PostgreSQL from the installed binaries", "binaries", bin)
+	server, err := embeddedpg.Start(bin)
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
-	}
-	var secret [16]byte
-	if _, err := cryptorand.Read(secret[:]); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
-	}
-	password := hex.EncodeToString(secret[:])
-	serverLog, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
-	}
-	runtime := filepath.Join(dir, "run")
-	cfg := embeddedpostgres.DefaultConfig().
-		Port(uint32(port)).Username("postgres").Password(password).Database("postgres").
-		RuntimePath(runtime).DataPath(filepath.Join(runtime, "data")).CachePath(filepath.Join(dir, "cache")).
-		StartParameters(map[string]string{"unix_socket_directories": runtime}).
-		StartTimeout(60 * time.Second).Logger(serverLog)
-	if bin, version, ok := localPostgresBinaries(); ok {
-		logger.Info("demo: starting an embedded PostgreSQL from the installed binaries", "binaries", bin)
-		cfg = cfg.BinariesPath(bin).Version(version)
-	} else {
-		logger.Info("demo: no PostgreSQL binaries installed; the embedded server downloads them (needs the network)")
-	}
-	server := embeddedpostgres.NewDatabase(cfg)
-	if err := server.Start(); err != nil {
-		serverLog.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start: %w", err)
+		return nil, err
 	}
 	stop := func() {
 		if err := server.Stop(); err != nil {
 			logger.Warn("demo: stopping the embedded PostgreSQL", "error", err)
 		}
-		serverLog.Close()
-		os.RemoveAll(dir)
 	}
-	url := (&neturl.URL{Scheme: "postgres", User: neturl.UserPassword("postgres", password), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Path: "/postgres", RawQuery: "sslmode=disable"}).String()
-	db, err := recreateDemoDatabase(ctx, url, name, "an embedded server")
+	db, err := recreateDemoDatabase(ctx, server.URL, name, "an embedded server run as "+server.User)
 	if err != nil {
 		stop()
 		return nil, err
 	}
 	db.embedded, db.stop = true, stop
 	return db, nil
-}
-
-// localPostgresBinaries finds installed PostgreSQL server binaries: the
-// newest under /usr/lib/postgresql (Debian, Ubuntu), else the directory
-// above a pg_ctl on PATH. version is the embedded-postgres version of the
-// same major release, which that package uses only to name its caches.
-func localPostgresBinaries() (dir string, version embeddedpostgres.PostgresVersion, ok bool) {
-	versions := map[string]embeddedpostgres.PostgresVersion{
-		"18": embeddedpostgres.V18, "17": embeddedpostgres.V17, "16": embeddedpostgres.V16,
-		"15": embeddedpostgres.V15, "14": embeddedpostgres.V14, "13": embeddedpostgres.V13,
-		"12": embeddedpostgres.V12,
-	}
-	candidates, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
-	slices.SortFunc(candidates, func(a, b string) int {
-		return scanagent.Version(majorOf(b)).Compare(scanagent.Version(majorOf(a)))
-	})
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			candidates = append(candidates, real)
-		}
-	}
-	for _, c := range candidates {
-		if _, err := os.Stat(filepath.Join(filepath.Dir(c), "initdb")); err != nil {
-			continue
-		}
-		v, known := versions[majorOf(c)]
-		if !known {
-			v = embeddedpostgres.V16
-		}
-		return filepath.Dir(filepath.Dir(c)), v, true
-	}
-	return "", "", false
-}
-
-// majorOf returns the major version in a path like
-// /usr/lib/postgresql/15/bin/pg_ctl, or "".
-func majorOf(pgCtl string) string {
-	rest, ok := strings.CutPrefix(pgCtl, "/usr/lib/postgresql/")
-	if !ok {
-		return ""
-	}
-	major, _, _ := strings.Cut(rest, "/")
-	return major
-}
-
-// freePort asks the kernel for a free TCP port on the loopback interface.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // ---- report: what the history shows ----
@@ -478,7 +433,7 @@ var demoReportSections = []struct {
 		"Sync runs (defender.sync_runs)",
 		`SELECT status, count(*)::text,
 		        to_char(min(fetched_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), to_char(max(fetched_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
-		        coalesce(left(max(error), 110), '')
+		        coalesce(left(max(error), 110), '-')
 		   FROM defender.sync_runs WHERE tenant_id = $1 GROUP BY status ORDER BY status DESC`,
 	},
 	{
@@ -490,26 +445,28 @@ var demoReportSections = []struct {
 	},
 	{
 		"Changes by attribute (defender.scan_agent_changes)",
-		`SELECT attribute, CASE WHEN attribute = 'agent' THEN coalesce(new_value, '') ELSE '' END, count(*)::text
+		`SELECT attribute, CASE WHEN attribute = 'agent' THEN new_value ELSE 'changed' END, count(*)::text
 		   FROM defender.scan_agent_changes WHERE tenant_id = $1
 		  GROUP BY 1, 2 ORDER BY count(*) DESC, 1, 2`,
 	},
 	{
 		"Latest changes (defender.scan_agent_changes)",
-		`SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), left(agent_id, 20) || '…', attribute,
-		        coalesce(old_value, ''), coalesce(new_value, ''), run_id::text
-		   FROM defender.scan_agent_changes WHERE tenant_id = $1
-		  ORDER BY changed_at DESC, run_id DESC, agent_id, attribute LIMIT 12`,
+		`SELECT to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), coalesce(a.computer_dns_name, c.agent_id), c.attribute,
+		        coalesce(c.old_value, '-'), coalesce(c.new_value, '-'), c.run_id::text
+		   FROM defender.scan_agent_changes c
+		   JOIN defender.scan_agents a USING (tenant_id, agent_id)
+		  WHERE c.tenant_id = $1
+		  ORDER BY c.changed_at DESC, c.run_id DESC, 2, c.attribute LIMIT 12`,
 	},
 	{
 		"Stale agents: active, not seen for 7 days or more (defender.scan_agents)",
-		`SELECT left(agent_id, 20) || '…', coalesce(computer_dns_name, ''),
+		`SELECT coalesce(computer_dns_name, agent_id),
 		        coalesce(to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), 'never'),
 		        coalesce(extract(day FROM $2::timestamptz - last_seen)::int::text, '-')
 		   FROM defender.scan_agents
 		  WHERE tenant_id = $1 AND deleted_at IS NULL
 		    AND (last_seen IS NULL OR last_seen < $2::timestamptz - interval '7 days')
-		  ORDER BY last_seen NULLS FIRST, agent_id LIMIT 15`,
+		  ORDER BY last_seen NULLS FIRST, 1 LIMIT 15`,
 	},
 }
 
@@ -517,8 +474,8 @@ var demoReportHeaders = [][]string{
 	{"STATUS", "RUNS", "FIRST", "LAST", "ERROR"},
 	{"MDE CLIENT VERSION", "VERSIONS BEHIND", "AGENTS", "NEWEST"},
 	{"ATTRIBUTE", "EVENT", "CHANGES"},
-	{"DAY", "AGENT", "ATTRIBUTE", "OLD", "NEW", "RUN"},
-	{"AGENT", "HOST", "LAST SEEN (UTC)", "DAYS"},
+	{"DAY", "HOST", "ATTRIBUTE", "OLD", "NEW", "RUN"},
+	{"HOST", "LAST SEEN (UTC)", "DAYS"},
 }
 
 // printDemoReport prints the report sections for tenant, now being the

@@ -4,17 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"io"
-	"log/slog"
+	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/internal/embeddedpg"
 )
 
 // demoTestDatabase returns a database name of the demo's family that no
@@ -62,17 +66,9 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 		}
 		// Every round starts from an empty database: the second finds
 		// exactly the runs of one demo, not two.
-		cfg, err := pgx.ParseConfig(dbtest.ServerURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Database = name
-		conn, err := pgx.ConnectConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := connectDemoDatabase(t, name)
 		var succeeded, failed, changes int
-		err = conn.QueryRow(context.Background(), `
+		err := conn.QueryRow(context.Background(), `
 			SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 			       (SELECT count(*) FROM defender.scan_agent_changes WHERE attribute <> 'agent')
 			  FROM defender.sync_runs`).Scan(&succeeded, &failed, &changes)
@@ -125,14 +121,33 @@ func TestDemoWithAnUnreachableServerSaysSoWithoutPassword(t *testing.T) {
 	}
 }
 
-func TestEmbeddedPostgresExplainsRoot(t *testing.T) {
-	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("runs as root only: as another user the embedded server would start")
+// TestDemoOnAnEmbeddedServer runs the demo on its embedded server, as root
+// too (the server then runs as an unprivileged user), and checks that it
+// leaves nothing in the temporary directory. Not parallel: it sets TMPDIR.
+func TestDemoOnAnEmbeddedServer(t *testing.T) {
+	if _, err := embeddedpg.FindBinaries(); err != nil {
+		t.Skip(err)
 	}
-	_, err := startEmbeddedPostgres(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), demoDatabaseName)
-	if !errors.Is(err, errEmbeddedAsRoot) {
-		t.Fatalf("embedded PostgreSQL as root: %v, want the explanation", err)
+	tmp, err := os.MkdirTemp("", "agentsync-demo-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	// The server's user must be able to enter it.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	code, out, errOut := runCLI(t, nil, "demo", "--embedded-postgres", "--agents", "40", "--days", "4")
+	if code != exitOK || !strings.Contains(out, "on an embedded server") {
+		t.Fatalf("demo --embedded-postgres as uid %d: exit %d\nstdout:\n%s\nstderr:\n%s", os.Geteuid(), code, out, errOut)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("the demo left %s in TMPDIR", e.Name())
 	}
 }
 
@@ -141,6 +156,264 @@ func TestRecreateDemoDatabaseRefusesOtherNames(t *testing.T) {
 	for _, name := range []string{"postgres", "root", "agentsync", ""} {
 		if _, err := recreateDemoDatabase(context.Background(), "postgres://127.0.0.1:1/postgres", name, "test"); err == nil || !strings.Contains(err.Error(), "refusing") {
 			t.Errorf("recreateDemoDatabase(%q) = %v, want a refusal before connecting", name, err)
+		}
+	}
+}
+
+// runDemoCLI runs the demo with args into a database of its own, and returns
+// its output and a connection to that database.
+func runDemoCLI(t *testing.T, args ...string) (string, *pgx.Conn) {
+	t.Helper()
+	name := demoTestDatabase(t)
+	code, out, errOut := runCLI(t, map[string]string{"DATABASE_URL": dbtest.ServerURL()},
+		append([]string{"demo", "--demo-database", name}, args...)...)
+	if code != exitOK {
+		t.Fatalf("demo %q: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errOut)
+	}
+	conn := connectDemoDatabase(t, name)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return out, conn
+}
+
+// connectDemoDatabase connects to the demo database name on the test
+// server; the caller closes the connection.
+func connectDemoDatabase(t *testing.T, name string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dbtest.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Database = name
+	conn, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// demoDay is one row of the demo's table of syncs.
+type demoDay struct {
+	day                                      int
+	status                                   string
+	agents, fresh, changed, seen, same, gone int
+}
+
+var demoDayRow = regexp.MustCompile(`(?m)^\s+(\d+)\s+\d{4}-\d\d-\d\d\s+(ok|FAILED\*)\s+(.*)$`)
+
+// demoDays parses the demo's table of syncs.
+func demoDays(t *testing.T, out string) []demoDay {
+	t.Helper()
+	var days []demoDay
+	for _, m := range demoDayRow.FindAllStringSubmatch(out, -1) {
+		d := demoDay{status: m[2]}
+		d.day, _ = strconv.Atoi(m[1])
+		if d.status == "ok" {
+			cells := strings.Fields(m[3])
+			if len(cells) != 7 {
+				t.Fatalf("day %d: %d counts, want AGENTS NEW CHANGED SEEN SAME DELETED REQUESTS: %q", d.day, len(cells), m[0])
+			}
+			for i, dst := range []*int{&d.agents, &d.fresh, &d.changed, &d.seen, &d.same, &d.gone} {
+				var err error
+				if *dst, err = strconv.Atoi(cells[i]); err != nil {
+					t.Fatalf("day %d: %q", d.day, m[0])
+				}
+			}
+		}
+		days = append(days, d)
+	}
+	return days
+}
+
+// demoSection returns the rows of the report section whose title starts
+// with title, each split into its cells.
+func demoSection(t *testing.T, out, title string) [][]string {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "\n"+title)
+	if !ok {
+		t.Fatalf("no section %q in:\n%s", title, out)
+	}
+	lines := strings.Split(rest, "\n")[2:] // the title's end, the header
+	var rows [][]string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "  ") {
+			break
+		}
+		rows = append(rows, regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(l), -1))
+	}
+	return rows
+}
+
+// TestDemoTellsItsStoryStraight: the demo's counts are those of the
+// history tables (a changed agent is one with a new version, not one that
+// checked in), and its tables name hosts and leave no cell blank.
+func TestDemoTellsItsStoryStraight(t *testing.T) {
+	t.Parallel()
+	const days = 30
+	out, conn := runDemoCLI(t, "--days", strconv.Itoa(days))
+	ctx := context.Background()
+
+	rows := demoDays(t, out)
+	if len(rows) != days {
+		t.Fatalf("%d days in the table, want %d:\n%s", len(rows), days, out)
+	}
+	var fresh, changed, seen int
+	for _, d := range rows {
+		if d.status != "ok" {
+			continue
+		}
+		if d.fresh+d.changed+d.seen+d.same != d.agents {
+			t.Errorf("day %d: NEW %d + CHANGED %d + SEEN %d + SAME %d != AGENTS %d", d.day, d.fresh, d.changed, d.seen, d.same, d.agents)
+		}
+		fresh, changed, seen = fresh+d.fresh, changed+d.changed, seen+d.seen
+	}
+	var wantFresh, wantChanged int
+	if err := conn.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE attribute = 'agent' AND new_value = 'first seen'),
+		       count(DISTINCT (agent_id, run_id)) FILTER (WHERE attribute <> 'agent' OR new_value = 'returned')
+		  FROM defender.scan_agent_changes`).Scan(&wantFresh, &wantChanged); err != nil {
+		t.Fatal(err)
+	}
+	if fresh != wantFresh || changed != wantChanged {
+		t.Errorf("the days add up to %d new and %d changed agents; defender.scan_agent_changes has %d and %d", fresh, changed, wantFresh, wantChanged)
+	}
+	if seen == 0 || changed >= seen {
+		t.Errorf("%d agents changed and %d only checked in over %d days: checking in is what most agents do", changed, seen, days)
+	}
+
+	if strings.Contains(out, "…") {
+		t.Errorf("the demo cuts ids short instead of naming hosts:\n%s", out)
+	}
+	for _, row := range demoSection(t, out, "Latest changes") {
+		if len(row) != 6 || !regexp.MustCompile(`(?i)^scan\d{5}`).MatchString(row[1]) {
+			t.Errorf("latest change %q: want DAY HOST ATTRIBUTE OLD NEW RUN, a host name in HOST", row)
+		}
+	}
+	for section, columns := range map[string]int{"Changes by attribute": 3, "Stale agents": 3, "Sync runs": 5} {
+		for _, row := range demoSection(t, out, section) {
+			if len(row) != columns {
+				t.Errorf("%s: row %q has a blank cell", section, row)
+			}
+		}
+	}
+}
+
+// TestSchemaDocGapsQueryFindsTheFleetsGaps runs the lastSeen gaps query of
+// docs/schema.md on the demo's daily data and checks that it finds exactly
+// the gaps the simulated fleet has: no day-to-day jitter, no failed sync.
+func TestSchemaDocGapsQueryFindsTheFleetsGaps(t *testing.T) {
+	t.Parallel()
+	const agents, days, failDay, seed = 300, 30, 15, 1
+	_, conn := runDemoCLI(t, "--agents", strconv.Itoa(agents), "--days", strconv.Itoa(days),
+		"--fail-day", strconv.Itoa(failDay), "--seed", strconv.Itoa(seed))
+	ctx := context.Background()
+
+	// The fleet's own story: an agent whose last_seen stood still, or that
+	// was not listed, for more than two successful syncs, then moved.
+	var start time.Time
+	if err := conn.QueryRow(ctx, `SELECT min(fetched_at) - interval '1 day' FROM defender.sync_runs`).Scan(&start); err != nil {
+		t.Fatal(err)
+	}
+	fleet := defendertest.NewFleet(seed, agents, start)
+	type watch struct {
+		lastSeen time.Time
+		syncs    int
+	}
+	watched := map[string]*watch{}
+	want := map[string]time.Time{} // agent -> last_seen after its gap
+	for day := 1; day <= days; day++ {
+		if day == failDay {
+			continue
+		}
+		for _, w := range watched {
+			w.syncs++
+		}
+		for _, a := range fleet.AgentsAt(start.Add(time.Duration(day) * 24 * time.Hour)) {
+			seen := a.LastSeen.UTC().Truncate(time.Microsecond)
+			w, ok := watched[a.ID]
+			switch {
+			case !ok:
+				watched[a.ID] = &watch{lastSeen: seen}
+			case !seen.Equal(w.lastSeen):
+				if w.syncs > 2 {
+					if _, twice := want[a.ID]; twice {
+						t.Fatalf("agent %s has two gaps; the test keeps one", a.ID)
+					}
+					want[a.ID] = seen
+				}
+				w.lastSeen, w.syncs = seen, 0
+			}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the simulated fleet has no lastSeen gap to find: the test proves nothing")
+	}
+	gaps, err := conn.Query(ctx, docQuery(t, "### Where are the gaps in an agent's lastSeen?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	for gaps.Next() {
+		values, err := gaps.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[values[1].(string)] = values[3].(time.Time)
+	}
+	if err := gaps.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for id, seen := range want {
+		if g, ok := got[id]; !ok || !g.Equal(seen) {
+			t.Errorf("gap of agent %s up to %s: the query finds %v", id, seen, g)
+		}
+	}
+	for id, seen := range got {
+		if _, ok := want[id]; !ok {
+			t.Errorf("the query finds a gap of agent %s up to %s that the fleet does not have", id, seen)
+		}
+	}
+}
+
+// docQuery returns the first SQL example of docs/schema.md after heading.
+func docQuery(t *testing.T, heading string) string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "schema.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("docs/schema.md has no %q", heading)
+	}
+	m := regexp.MustCompile("(?s)```sql\n(.*?)```").FindStringSubmatch(rest)
+	if m == nil {
+		t.Fatalf("docs/schema.md: no SQL after %q", heading)
+	}
+	return m[1]
+}
+
+// TestDemoFailsOnPurposeWhateverTheFleetSize: the failure the demo
+// announces happens, on a fleet that fits one page too.
+func TestDemoFailsOnPurposeWhateverTheFleetSize(t *testing.T) {
+	t.Parallel()
+	for _, size := range []struct{ agents, days, failDay int }{{50, 3, 2}, {1, 2, 1}, {250, 3, 2}} {
+		out, conn := runDemoCLI(t, "--agents", strconv.Itoa(size.agents), "--days", strconv.Itoa(size.days))
+		for _, d := range demoDays(t, out) {
+			if failed := d.status != "ok"; failed != (d.day == size.failDay) {
+				t.Errorf("demo --agents %d --days %d: day %d is %s; day %d was to fail on purpose:\n%s",
+					size.agents, size.days, d.day, d.status, size.failDay, out)
+			}
+		}
+		if !strings.Contains(out, fmt.Sprintf("Day %d failed on purpose", size.failDay)) {
+			t.Errorf("demo --agents %d --days %d does not say day %d failed:\n%s", size.agents, size.days, size.failDay, out)
+		}
+		var failed int
+		if err := conn.QueryRow(context.Background(),
+			`SELECT count(*) FROM defender.sync_runs WHERE status = 'failed'`).Scan(&failed); err != nil {
+			t.Fatal(err)
+		}
+		if failed != 1 {
+			t.Errorf("demo --agents %d --days %d: %d failed runs, want 1", size.agents, size.days, failed)
 		}
 	}
 }

@@ -14,9 +14,7 @@ func runFetch(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("fetch", "",
 		"Fetches every authenticated scan agent of the tenant and prints each, normalized, as one\n"+
 			"JSON object per line on stdout. Logs and a summary go to stderr. It touches no database:\n"+
-			"use it to check credentials, hosts and what the API sends.\n\n"+
-			"Exit status: 0 when every agent was fetched, 1 when the fetch failed, 2 on bad\n"+
-			"configuration.")
+			"use it to check credentials, hosts and what the API sends.")
 	var defender defenderSettings
 	var logs logSettings
 	defender.register(fs)
@@ -25,18 +23,15 @@ func runFetch(ctx context.Context, a *app, args []string) int {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "agentsync fetch: unexpected arguments %q\n", fs.Args())
-		return exitUsage
+		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync fetch: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	client, err := newDefenderLister(defender, logger, prog)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync fetch: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()

@@ -29,22 +29,21 @@ func runMigrate(ctx context.Context, a *app, args []string) int {
 	case 1:
 		direction = fs.Arg(0)
 	default:
-		fmt.Fprintf(a.stderr, "agentsync migrate: want one of up, down or status, got %q\n", fs.Args())
-		return exitUsage
+		return fs.fail(fmt.Errorf("want one of up, down or status, got %q", fs.Args()))
 	}
 	if direction != "up" && direction != "down" && direction != "status" {
-		fmt.Fprintf(a.stderr, "agentsync migrate: unknown direction %q: want up, down or status\n", direction)
-		return exitUsage
+		return fs.fail(fmt.Errorf("unknown direction %q: want up, down or status", direction))
 	}
 	logger, err := newLogger(a.stderr, logs)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync migrate: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
+	}
+	if err := db.check(a.getenv); err != nil {
+		return fs.fail(err)
 	}
 	sqlDB, err := openSQL(db.URL)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync migrate: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	defer sqlDB.Close()
 	if err := migrate(ctx, a, sqlDB, direction, logger); err != nil {
@@ -96,8 +95,8 @@ func migrate(ctx context.Context, a *app, db *sql.DB, direction string, logger *
 }
 
 // openSQL opens a database/sql handle through pgx for goose. An empty url
-// means libpq defaults and PG* variables. A parse error never echoes the
-// url, which may hold a password.
+// means the PG* variables. A parse error never echoes the url, which may
+// hold a password.
 func openSQL(url string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {

@@ -92,27 +92,3 @@ func TestBadDatabaseURLNeverEchoesPassword(t *testing.T) {
 		t.Fatalf("output shows the password: %q %q", out, errOut)
 	}
 }
-
-func TestHelpOnEveryCommand(t *testing.T) {
-	t.Parallel()
-	for _, c := range commands() {
-		code, _, errOut := runCLI(t, nil, c.name, "--help")
-		if code != exitOK || !strings.Contains(errOut, "Usage: agentsync "+c.name) {
-			t.Errorf("%s --help: code %d, output %q", c.name, code, errOut)
-		}
-	}
-	if code, out, _ := runCLI(t, nil, "--help"); code != exitOK || !strings.Contains(out, "Commands:") {
-		t.Errorf("--help: code %d, output %q", code, out)
-	}
-	if code, _, _ := runCLI(t, nil, "frobnicate"); code != exitUsage {
-		t.Errorf("unknown command: code %d, want %d", code, exitUsage)
-	}
-}
-
-func TestVersion(t *testing.T) {
-	t.Parallel()
-	code, out, _ := runCLI(t, nil, "version")
-	if code != exitOK || !strings.HasPrefix(out, "agentsync ") || !strings.Contains(out, "go1.") {
-		t.Fatalf("version: code %d, output %q", code, out)
-	}
-}

@@ -50,7 +50,7 @@ func commandEnv(t *testing.T, name string) map[string]bool {
 	if !slices.ContainsFunc(commands(), func(c command) bool { return c.name == name }) {
 		t.Fatalf("%q is not an agentsync command", name)
 	}
-	code, _, help := runCLI(t, nil, name, "--help")
+	code, help, _ := runCLI(t, nil, name, "--help")
 	if code != exitOK {
 		t.Fatalf("%s --help: exit %d", name, code)
 	}
@@ -238,6 +238,8 @@ func TestDockerignoreKeepsTheSources(t *testing.T) {
 
 // composeFile is the part of docker-compose.yml the tests read.
 type composeFile struct {
+	Name     string                    `yaml:"name"`
+	Version  string                    `yaml:"version"`
 	Services map[string]composeService `yaml:"services"`
 	Secrets  map[string]struct {
 		File string `yaml:"file"`
@@ -302,6 +304,16 @@ func TestComposeAgreesWithTheCode(t *testing.T) {
 	}
 	if _, ok := compose.Services["postgres"]; !ok {
 		t.Error("no postgres service")
+	}
+	// The file is in the Compose Specification that Docker Compose v2
+	// reads (a project name, no version), and the README says v2 is needed.
+	if compose.Name == "" || compose.Version != "" {
+		t.Errorf("docker-compose.yml: name %q, version %q; want the Compose v2 format: a name, no version", compose.Name, compose.Version)
+	}
+	if readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md")); err != nil {
+		t.Error(err)
+	} else if !strings.Contains(string(readme), "Docker Compose v2") {
+		t.Error("README.md does not say that docker-compose.yml needs Docker Compose v2")
 	}
 
 	commandsRun := map[string]string{} // subcommand -> service
@@ -510,40 +522,151 @@ type k8sProbe struct {
 	} `yaml:"httpGet"`
 }
 
-func readManifests(t *testing.T) []k8sObject {
+// kubernetesDir holds the Kubernetes manifests: a base of what both ways of
+// running agentsync share, and one overlay for each way.
+var kubernetesDir = filepath.Join(repoRoot, "deploy", "kubernetes")
+
+// kubernetesOverlays are the directories users apply with kubectl apply -k,
+// and the one workload each must hold.
+var kubernetesOverlays = map[string]string{"daemon": "Deployment", "cronjob": "CronJob"}
+
+// kustomization is a kustomization.yaml. The tests read its resources only,
+// so it may use nothing else (KnownFields): a patch would change what is
+// applied behind their back.
+type kustomization struct {
+	APIVersion string   `yaml:"apiVersion"`
+	Kind       string   `yaml:"kind"`
+	Resources  []string `yaml:"resources"`
+}
+
+// buildKustomization returns the objects kubectl apply -k dir applies, and
+// the manifest files they come from. Every resource must exist.
+func buildKustomization(t *testing.T, dir string) ([]k8sObject, []string) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot, "deploy", "kubernetes", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests under deploy/kubernetes: %v", err)
+	b, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatalf("%s: not a kustomization: %v", dir, err)
+	}
+	var k kustomization
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&k); err != nil {
+		t.Fatalf("%s/kustomization.yaml: %v", dir, err)
+	}
+	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" || len(k.Resources) == 0 {
+		t.Fatalf("%s/kustomization.yaml: apiVersion %q, kind %q, %d resources", dir, k.APIVersion, k.Kind, len(k.Resources))
 	}
 	var objects []k8sObject
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	var files []string
+	for _, r := range k.Resources {
+		p := filepath.Join(dir, r)
+		info, err := os.Stat(p)
+		switch {
+		case err != nil:
+			t.Errorf("%s/kustomization.yaml: resource %s: %v", dir, r, err)
+		case info.IsDir():
+			o, f := buildKustomization(t, p)
+			objects, files = append(objects, o...), append(files, f...)
+		default:
+			objects, files = append(objects, readManifest(t, p)...), append(files, p)
+		}
+	}
+	return objects, files
+}
+
+// readManifest reads the objects of a manifest file.
+func readManifest(t *testing.T, file string) []k8sObject {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects []k8sObject
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var o k8sObject
+		err := dec.Decode(&o)
+		if errors.Is(err, io.EOF) {
+			break
+		}
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", file, err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		for {
-			var o k8sObject
-			err := dec.Decode(&o)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if o.Kind == "" {
-				t.Fatalf("%s: a document without kind", f)
-			}
-			objects = append(objects, o)
+		if o.Kind == "" {
+			t.Fatalf("%s: a document without kind", file)
 		}
+		objects = append(objects, o)
 	}
 	return objects
 }
 
+// TestKubernetesOverlaysEachApplyOneWorkload: the Deployment and the
+// CronJob are two ways of running agentsync, never both. Each overlay
+// applies exactly one of them with the shared base; no manifest lies where
+// kubectl apply -f deploy/kubernetes/ would take it, or outside every
+// overlay; and the README gives the command of each.
+func TestKubernetesOverlaysEachApplyOneWorkload(t *testing.T) {
+	t.Parallel()
+	if top, _ := filepath.Glob(filepath.Join(kubernetesDir, "*.yaml")); len(top) > 0 {
+		t.Errorf("kubectl apply -f deploy/kubernetes/ would apply %q: keep manifests in the base and the overlays", top)
+	}
+	used := map[string]bool{}
+	for overlay, want := range kubernetesOverlays {
+		objects, files := buildKustomization(t, filepath.Join(kubernetesDir, overlay))
+		for _, f := range files {
+			used[f] = true
+		}
+		workloads := map[string]int{}
+		kinds := map[string]bool{}
+		for _, o := range objects {
+			kinds[o.Kind] = true
+			if o.Kind == "Deployment" || o.Kind == "CronJob" {
+				workloads[o.Kind]++
+			}
+		}
+		if len(workloads) != 1 || workloads[want] != 1 {
+			t.Errorf("kubectl apply -k deploy/kubernetes/%s applies workloads %v, want one %s", overlay, workloads, want)
+		}
+		for _, shared := range []string{"ConfigMap", "Secret"} {
+			if !kinds[shared] {
+				t.Errorf("kubectl apply -k deploy/kubernetes/%s applies no %s", overlay, shared)
+			}
+		}
+	}
+	manifests, err := filepath.Glob(filepath.Join(kubernetesDir, "*", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range manifests {
+		if filepath.Base(m) != "kustomization.yaml" && !used[m] {
+			t.Errorf("%s is in no overlay", m)
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for overlay := range kubernetesOverlays {
+		if cmd := "kubectl apply -k deploy/kubernetes/" + overlay; !strings.Contains(string(readme), cmd) {
+			t.Errorf("README.md does not say %q", cmd)
+		}
+	}
+}
+
 func TestKubernetesManifestsAgreeWithTheCode(t *testing.T) {
 	t.Parallel()
-	objects := readManifests(t)
+	for overlay := range kubernetesOverlays {
+		t.Run(overlay, func(t *testing.T) {
+			t.Parallel()
+			objects, _ := buildKustomization(t, filepath.Join(kubernetesDir, overlay))
+			checkKubernetesObjects(t, objects)
+		})
+	}
+}
+
+// checkKubernetesObjects checks the objects of one overlay against the
+// code.
+func checkKubernetesObjects(t *testing.T, objects []k8sObject) {
 	configMaps := map[string]map[string]string{}
 	secrets := map[string]map[string]string{}
 	for _, o := range objects {
@@ -691,10 +814,8 @@ func TestKubernetesManifestsAgreeWithTheCode(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"Deployment", "CronJob"} {
-		if !workloads[kind] {
-			t.Errorf("deploy/kubernetes has no %s", kind)
-		}
+	if len(workloads) == 0 {
+		t.Error("no Deployment or CronJob")
 	}
 }
 

@@ -32,13 +32,13 @@ type daemonSettings struct {
 
 func (s *daemonSettings) register(fs *flagSet) {
 	fs.String(&s.Schedule, "schedule", "SYNC_SCHEDULE", "@hourly",
-		"when to sync: a cron spec of 5 fields, @hourly, @daily, @every 30m...; in UTC unless it starts with CRON_TZ=<zone>")
+		"when to sync, a `cron-spec`: 5 fields (17 * * * *), @hourly, @daily, @every 30m...; in UTC unless it starts with CRON_TZ=<zone>")
 	fs.String(&s.Jitter, "jitter", "SYNC_JITTER", "0s",
-		"wait a random duration up to this before each sync, so that many deployments do not call the API at once")
+		"wait a random `duration` up to this before each sync, so that many deployments do not call the API at once")
 	fs.String(&s.ShutdownGrace, "shutdown-grace", "SHUTDOWN_GRACE", "30s",
-		"on SIGINT or SIGTERM, how long the sync in flight may go on before it is cancelled and rolled back")
+		"on SIGINT or SIGTERM, the `duration` the sync in flight may go on before it is cancelled and rolled back")
 	fs.String(&s.MetricsAddr, "metrics-addr", "METRICS_ADDR", "",
-		"listen address for /metrics, /healthz and /readyz, such as :9090 (default: off)")
+		"listen address (`host:port`) for /metrics, /healthz and /readyz, such as :9090 (default: off)")
 	fs.Bool(&s.RunOnStart, "run-on-start", "SYNC_RUN_ON_START", "sync once at start, before the first scheduled time")
 	fs.Bool(&s.NoMigrate, "no-migrate", "", "do not apply pending database migrations at start")
 }
@@ -78,13 +78,9 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if code, done := fs.parseOrExit(args); done {
 		return code
 	}
+	usageErr := fs.fail
 	if fs.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "agentsync run: unexpected arguments %q\n", fs.Args())
-		return exitUsage
-	}
-	usageErr := func(err error) int {
-		fmt.Fprintf(a.stderr, "agentsync run: %v\n", err)
-		return exitUsage
+		return usageErr(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 
 	prog, logger, err := newProgressLogger(a.stderr, logs)
@@ -107,8 +103,8 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 			return usageErr(fmt.Errorf("METRICS_ADDR %q: want host:port or :port", ds.MetricsAddr))
 		}
 	}
-	if _, err := pgxpool.ParseConfig(db.URL); err != nil {
-		return usageErr(fmt.Errorf("DATABASE_URL: %w", redactConnErr(err)))
+	if err := db.check(a.getenv); err != nil {
+		return usageErr(err)
 	}
 	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger}
 	if err := guard.apply(&loadCfg); err != nil {

@@ -8,10 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -120,8 +118,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 func TestRunRejectsBadScheduleWithExitTwo(t *testing.T) {
 	t.Parallel()
 	for _, spec := range []string{"CRON_TZ=", "TZ=Bad/Zone * * * * *", "CRON_TZ=Europe/Paris", "every hour", "61 * * * *"} {
-		// No database and no tenant: the schedule is checked first.
-		code, _, errOut := runCLI(t, map[string]string{"SYNC_SCHEDULE": spec}, "run")
+		// No reachable database and no tenant: the schedule is checked first.
+		code, _, errOut := runCLI(t, map[string]string{"SYNC_SCHEDULE": spec, "DATABASE_URL": "postgres://127.0.0.1:1/x"}, "run")
 		if code != exitUsage || !strings.Contains(errOut, "schedule") {
 			t.Errorf("SYNC_SCHEDULE=%q: exit %d, stderr %q; want %d and a word on the schedule", spec, code, errOut, exitUsage)
 		}
@@ -324,46 +322,11 @@ func TestTwoDaemonsNeverSyncTheTenantAtOnce(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// agentsyncBinary builds the command once for the tests that need a real
-// process (to receive a real signal).
-func agentsyncBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "agentsync-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "agentsync")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
 func TestRunExitsZeroOnSIGTERMMidSync(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := agentsyncBinary(t)
 	s := setupDaemon(t)
 	s.tenant.Inject(defendertest.Slow(10 * time.Minute).OnPage(2).Always())
-	cmd := exec.Command(bin, "run", "--schedule", "@every 1s", "--run-on-start", "--shutdown-grace", "300ms")
-	for k, v := range s.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := agentsyncCommand(t, s.env, "run", "--schedule", "@every 1s", "--run-on-start", "--shutdown-grace", "300ms")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -24,12 +24,12 @@ type simulateSettings struct {
 }
 
 func (s *simulateSettings) register(fs *flagSet) {
-	fs.String(&s.Listen, "listen", "", "127.0.0.1:8080", "address to serve the simulated tenant on")
-	fs.String(&s.Agents, "agents", "", "300", "number of agents the fleet ever has (some join late, some leave)")
-	fs.String(&s.PageSize, "page-size", "", "100", "agents per page of the listing")
-	fs.String(&s.Seed, "seed", "", "1", "seed of the fleet: the same seed gives the same agents")
-	fs.String(&s.Speed, "speed", "", "1", "simulated seconds per real second: 1 drifts with the wall clock; 1440 makes a day pass every minute")
-	fs.String(&s.History, "history", "", "720h", "age of the fleet at start: how much simulated history it already has")
+	fs.String(&s.Listen, "listen", "", "127.0.0.1:8080", "`host:port` to serve the simulated tenant on")
+	fs.String(&s.Agents, "agents", "", "300", "number `n` of agents the fleet ever has (some join late, some leave)")
+	fs.String(&s.PageSize, "page-size", "", "100", "`n` agents per page of the listing")
+	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed gives the same agents")
+	fs.String(&s.Speed, "speed", "", "1", "simulated seconds per real second, a `factor`: 1 drifts with the wall clock; 1440 makes a day pass every minute")
+	fs.String(&s.History, "history", "", "720h", "age of the fleet at start, a `duration`: how much simulated history it already has")
 }
 
 // simulation is the settings of a simulated tenant, parsed.
@@ -128,27 +128,24 @@ func runSimulate(ctx context.Context, a *app, args []string) int {
 	var def defenderSettings
 	var logs logSettings
 	s.register(fs)
-	fs.String(&def.TenantID, "tenant-id", "DEFENDER_TENANT_ID", "", "tenant id the simulator answers for (default: a fixed test GUID)")
-	fs.String(&def.ClientID, "client-id", "DEFENDER_CLIENT_ID", "", "client id it accepts (default: a fixed test GUID)")
-	fs.String(&def.ClientSecret, "client-secret", "DEFENDER_CLIENT_SECRET", "", "client secret it accepts (default: a fixed, public test secret)")
-	fs.String(&def.ClientSecretFile, "client-secret-file", "DEFENDER_CLIENT_SECRET_FILE", "", "file holding the client secret it accepts")
+	fs.String(&def.TenantID, "tenant-id", "DEFENDER_TENANT_ID", "", "tenant `id` the simulator answers for (default: a fixed test GUID)")
+	fs.String(&def.ClientID, "client-id", "DEFENDER_CLIENT_ID", "", "client `id` it accepts (default: a fixed test GUID)")
+	fs.String(&def.ClientSecret, "client-secret", "DEFENDER_CLIENT_SECRET", "", "client `secret` it accepts (default: a fixed, public test secret)")
+	fs.String(&def.ClientSecretFile, "client-secret-file", "DEFENDER_CLIENT_SECRET_FILE", "", "`path` of a file holding the client secret it accepts")
 	logs.register(fs)
 	if code, done := fs.parseOrExit(args); done {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "agentsync simulate: unexpected arguments %q\n", fs.Args())
-		return exitUsage
+		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	logger, err := newLogger(a.stderr, logs)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync simulate: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	sim, err := parseSimulation(s, def)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync simulate: %v\n", err)
-		return exitUsage
+		return fs.fail(err)
 	}
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {

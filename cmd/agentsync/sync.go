@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/agentsync/agentsync/extract"
@@ -28,10 +27,10 @@ type guardSettings struct {
 func (s *guardSettings) register(fs *flagSet) {
 	fs.String(&s.MaxDeletedFraction, "max-deleted-fraction", "SYNC_MAX_DELETED_FRACTION",
 		strconv.FormatFloat(load.DefaultMaxDeletedFraction, 'g', -1, 64),
-		"mass-deletion guard: withhold a sync's deletions when it would mark more than this fraction of the active agents deleted, and more than --max-deleted-count of them")
+		"mass-deletion guard: withhold a sync's deletions when it would mark more than this `fraction` of the active agents deleted, and more than --max-deleted-count of them")
 	fs.String(&s.MaxDeletedCount, "max-deleted-count", "SYNC_MAX_DELETED_COUNT",
 		strconv.Itoa(load.DefaultMaxDeletedCount),
-		"mass-deletion guard: the number of agents a sync must mark deleted, beyond --max-deleted-fraction, before its deletions are withheld")
+		"mass-deletion guard: withhold a sync's deletions only when they are more than `n` agents, and more than --max-deleted-fraction of the active ones")
 }
 
 // apply validates the settings into cfg.
@@ -75,9 +74,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("sync", "",
 		"Syncs the tenant's scan agents into PostgreSQL once, now: fetches every agent, loads\n"+
 			"them with history in one transaction, and records the run in defender.sync_runs.\n"+
-			"Applies pending migrations first unless --no-migrate. Exits 0 when the sync succeeded\n"+
-			"or another process was already syncing the tenant, 1 when it failed (nothing was\n"+
-			"changed but the failed run's row), 2 on bad configuration.")
+			"Applies pending migrations first unless --no-migrate.")
 	var db databaseSettings
 	var logs logSettings
 	var def defenderSettings
@@ -97,21 +94,17 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	if code, done := fs.parseOrExit(args); done {
 		return code
 	}
+	usageErr := fs.fail
 	if fs.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "agentsync sync: unexpected arguments %q\n", fs.Args())
-		return exitUsage
-	}
-	usageErr := func(err error) int {
-		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
-		return exitUsage
+		return usageErr(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 
 	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
 		return usageErr(err)
 	}
-	if _, err := pgxpool.ParseConfig(db.URL); err != nil {
-		return usageErr(fmt.Errorf("DATABASE_URL: %w", redactConnErr(err)))
+	if err := db.check(a.getenv); err != nil {
+		return usageErr(err)
 	}
 	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger, AllowMassDeletion: allowMassDeletion}
 	if err := guard.apply(&loadCfg); err != nil {

@@ -18,6 +18,9 @@ func runVersion(_ context.Context, a *app, args []string) int {
 	if code, done := fs.parseOrExit(args); done {
 		return code
 	}
+	if fs.NArg() > 0 {
+		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
 	fmt.Fprintf(a.stdout, "agentsync %s (commit %s, %s, %s/%s)\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return exitOK
 }
