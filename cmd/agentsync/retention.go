@@ -20,7 +20,7 @@ type retentionSetting struct {
 
 func (s *retentionSetting) register(fs *flagSet) {
 	fs.String(&s.value, "observation-retention", "OBSERVATION_RETENTION", "",
-		"drop raw observations (lastSeen per sync) older than this, a whole month at a time, such as 8760h; "+
+		"drop raw observations (lastSeen per sync) older than this `duration`, a whole month at a time, such as 8760h; "+
 			"the daily rollups keep their trends (default: keep everything)")
 }
 

@@ -54,7 +54,7 @@ type syncTimeoutSetting struct {
 
 func (s *syncTimeoutSetting) register(fs *flagSet) {
 	fs.String(&s.value, "sync-timeout", "SYNC_TIMEOUT", "30m",
-		"cancel a sync still running after this long: it is rolled back and recorded failed; /readyz takes a run still marked running after it as stuck")
+		"cancel a sync still running after this `duration`: it is rolled back and recorded failed; /readyz takes a run still marked running after it as stuck")
 }
 
 // apply validates the setting into cfg.
