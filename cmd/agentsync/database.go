@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // redactConnErr turns a connection string parse error into one that cannot
@@ -56,11 +59,12 @@ func (s databaseSettings) check(getenv func(string) string) error {
 }
 
 // openPool connects a pgx pool to url and checks that the server answers.
-func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+func openPool(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", redactConnErr(err))
 	}
+	cfg.ConnConfig.OnNotice = logNotice(logger)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
@@ -70,4 +74,17 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("connect to database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
 	return pool, nil
+}
+
+// logNotice logs what the server says besides results: a migration's
+// notice that the reporting role could not be created, with the statements
+// an administrator should run, must reach the operator.
+func logNotice(logger *slog.Logger) pgconn.NoticeHandler {
+	return func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		attrs := []any{"severity", n.Severity, "message", safetext.Text(n.Message)}
+		if n.Hint != "" {
+			attrs = append(attrs, "hint", safetext.Text(n.Hint))
+		}
+		logger.Warn("database notice", attrs...)
+	}
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/internal/logtest"
 )
 
 // TestNoDatabaseIsAConfigurationError: without DATABASE_URL or a PG*
@@ -39,5 +42,29 @@ func TestNoDatabaseIsAConfigurationError(t *testing.T) {
 	code, _, errOut := runCLI(t, nil, "sync", "--no-migrate", "--database-url", "postgres://127.0.0.1:1/x")
 	if code != exitUsage || strings.Contains(errOut, "no database") {
 		t.Errorf("sync --database-url: exit %d, stderr %q; want it to get past the database", code, errOut)
+	}
+}
+
+// TestDatabaseNoticesAreLogged: what the server says besides results, such
+// as a migration's notice that the reporting role could not be created and
+// the statements an administrator should run, reaches the log.
+func TestDatabaseNoticesAreLogged(t *testing.T) {
+	t.Parallel()
+	var logs logtest.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	pool, err := openPool(t.Context(), dbtest.URL(t), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(t.Context(), `DO $$ BEGIN
+		RAISE NOTICE USING MESSAGE = 'agentsync: role defender_reader does not exist', HINT = 'CREATE ROLE defender_reader NOLOGIN';
+	END $$`); err != nil {
+		t.Fatal(err)
+	}
+	got := logs.String()
+	if !strings.Contains(got, "database notice") || !strings.Contains(got, "role defender_reader does not exist") ||
+		!strings.Contains(got, "hint=\"CREATE ROLE defender_reader NOLOGIN\"") {
+		t.Fatalf("log = %q, want the notice and its hint", got)
 	}
 }

@@ -41,7 +41,7 @@ func runMigrate(ctx context.Context, a *app, args []string) int {
 	if err := db.check(a.getenv); err != nil {
 		return fs.fail(err)
 	}
-	sqlDB, err := openSQL(db.URL)
+	sqlDB, err := openSQL(db.URL, logger)
 	if err != nil {
 		return fs.fail(err)
 	}
@@ -97,10 +97,11 @@ func migrate(ctx context.Context, a *app, db *sql.DB, direction string, logger *
 // openSQL opens a database/sql handle through pgx for goose. An empty url
 // means the PG* variables. A parse error never echoes the url, which may
 // hold a password.
-func openSQL(url string) (*sql.DB, error) {
+func openSQL(url string, logger *slog.Logger) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", redactConnErr(err))
 	}
+	cfg.OnNotice = logNotice(logger)
 	return stdlib.OpenDB(*cfg), nil
 }

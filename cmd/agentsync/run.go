@@ -144,7 +144,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
 
-	pool, err := openPool(ctx, db.URL)
+	pool, err := openPool(ctx, db.URL, logger)
 	if err != nil {
 		logger.Error("database", "error", errorText(err))
 		return exitFailure

@@ -130,7 +130,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
 
-	pool, err := openPool(ctx, db.URL)
+	pool, err := openPool(ctx, db.URL, logger)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 		return exitFailure
