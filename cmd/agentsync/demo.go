@@ -30,15 +30,15 @@ import (
 
 // demoSettings are the settings of agentsync demo.
 type demoSettings struct {
-	Agents, Days, Seed, FailDay, Database string
-	Embedded                              bool
+	Agents, Days, SyncsPerDay, Seed, FailDay, Database string
+	Embedded                                           bool
 }
 
 func runDemo(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("demo", "",
 		"Runs the whole job against a simulated tenant served on a loopback port: a fleet of\n"+
-			"agents drifting over a month of simulated time, synced once a simulated day into a real\n"+
-			"PostgreSQL, one of the syncs failing on purpose. Then it prints what the history shows:\n"+
+			"agents drifting over a month of simulated time, synced once a simulated day (or more: see\n"+
+			"--syncs-per-day) into a real PostgreSQL, one of the syncs failing on purpose. Then it prints what the history shows:\n"+
 			"the runs, version drift, the latest changes and the stale agents.\n\n"+
 			"The PostgreSQL is DATABASE_URL when set, else the server on localhost:5432 (as user\n"+
 			"postgres, then as you), else an embedded server started from the PostgreSQL binaries\n"+
@@ -49,7 +49,8 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	var s demoSettings
 	db.register(fs)
 	fs.String(&s.Agents, "agents", "", "300", "`n` agents in the simulated fleet")
-	fs.String(&s.Days, "days", "", "30", "`n` simulated days, one sync each")
+	fs.String(&s.Days, "days", "", "30", "`n` simulated days")
+	fs.String(&s.SyncsPerDay, "syncs-per-day", "", "1", "`n` syncs a simulated day, evenly spaced (24: hourly history)")
 	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed tells the same story")
 	fs.String(&s.FailDay, "fail-day", "", "", "the `day` whose sync fails on purpose (default: the middle one; 0 for none)")
 	fs.String(&s.Database, "demo-database", "", demoDatabaseName, "the database `name` to drop and create for the demo; it must start with "+demoDatabaseName)
@@ -111,6 +112,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 // demoPlan is the story the demo tells.
 type demoPlan struct {
 	agents, days, failDay int
+	syncsPerDay           int
 	seed                  int64
 	database              string
 }
@@ -127,6 +129,9 @@ func parseDemoPlan(s demoSettings) (demoPlan, error) {
 	}
 	if p.days, err = strconv.Atoi(s.Days); err != nil || p.days < 1 {
 		return p, fmt.Errorf("--days %q: want a positive number", s.Days)
+	}
+	if p.syncsPerDay, err = strconv.Atoi(s.SyncsPerDay); err != nil || p.syncsPerDay < 1 || p.syncsPerDay > 1440 {
+		return p, fmt.Errorf("--syncs-per-day %q: want a number from 1 to 1440", s.SyncsPerDay)
 	}
 	if p.seed, err = strconv.ParseInt(s.Seed, 10, 64); err != nil {
 		return p, fmt.Errorf("--seed %q: want an integer", s.Seed)
@@ -186,43 +191,72 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 		return time.Time{}, err
 	}
 
-	fmt.Fprintf(w, "Simulated tenant on %s: %d agents over %d days, one sync a day.\n\n", tenant.URL, plan.agents, plan.days)
+	every := 24 * time.Hour / time.Duration(plan.syncsPerDay)
+	cadence := "one sync a day"
+	if plan.syncsPerDay > 1 {
+		cadence = fmt.Sprintf("%d syncs a day, one every %s; each line shows the day's last", plan.syncsPerDay, every)
+	}
+	fmt.Fprintf(w, "Simulated tenant on %s: %d agents over %d days, %s.\n\n", tenant.URL, plan.agents, plan.days, cadence)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "DAY\tDATE\tSTATUS\tAGENTS\tNEW\tCHANGED\tSEEN\tSAME\tDELETED\tREQUESTS\t")
+	header := "DAY\tDATE\tSTATUS\tAGENTS\tNEW\tCHANGED\tSEEN\tSAME\tDELETED\tREQUESTS\t"
+	if plan.syncsPerDay > 1 {
+		header += "SYNCS OK\t"
+	}
+	fmt.Fprintln(tw, header)
 	failedPage := 0
 	for day := 1; day <= plan.days; day++ {
-		now = start.Add(time.Duration(day) * 24 * time.Hour)
-		tenant.SetTime(now)
-		if day == plan.failDay {
-			// Defender refuses the second page (the only one of a fleet
-			// that fits one): the listing is incomplete, so the loader must
-			// change nothing and record the run failed.
-			failedPage = 2
-			if len(tenant.Agents()) <= demoPageSize {
-				failedPage = 1
+		var last load.Result
+		ok, failed := 0, false
+		for k := 1; k <= plan.syncsPerDay; k++ {
+			now = start.Add(time.Duration(day-1)*24*time.Hour + time.Duration(k)*every)
+			tenant.SetTime(now)
+			failing := day == plan.failDay && k == 1
+			if failing {
+				// Defender refuses the second page (the only one of a fleet
+				// that fits one): the listing is incomplete, so the loader
+				// must change nothing and record the run failed.
+				failedPage = 2
+				if len(tenant.Agents()) <= demoPageSize {
+					failedPage = 1
+				}
+				tenant.Inject(defendertest.Status(403).OnPage(failedPage))
 			}
-			tenant.Inject(defendertest.Status(403).OnPage(failedPage))
+			prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
+			res, err := loader.Sync(ctx, client.List)
+			prog.done()
+			switch {
+			case ctx.Err() != nil:
+				return time.Time{}, context.Cause(ctx)
+			case err != nil && failing:
+				failed = true
+				last = res
+				continue
+			case err != nil:
+				return time.Time{}, fmt.Errorf("sync of day %d: %w", day, err)
+			case failing:
+				return time.Time{}, fmt.Errorf("the sync of day %d was to fail on purpose, but succeeded", day)
+			}
+			ok++
+			last = res
 		}
-		prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
-		res, err := loader.Sync(ctx, client.List)
-		prog.done()
-		switch {
-		case ctx.Err() != nil:
-			return time.Time{}, context.Cause(ctx)
-		case err != nil && day == plan.failDay:
-			fmt.Fprintf(tw, "%d\t%s\tFAILED*\t-\t-\t-\t-\t-\t-\t%d\t\n", day, now.Format("2006-01-02"), res.APIRequests)
+		syncsOK := ""
+		if plan.syncsPerDay > 1 {
+			syncsOK = fmt.Sprintf("%d/%d\t", ok, plan.syncsPerDay)
+		}
+		if ok == 0 {
+			fmt.Fprintf(tw, "%d\t%s\tFAILED*\t-\t-\t-\t-\t-\t-\t%d\t%s\n", day, now.Format("2006-01-02"), last.APIRequests, syncsOK)
 			continue
-		case err != nil:
-			return time.Time{}, fmt.Errorf("sync of day %d: %w", day, err)
-		case day == plan.failDay:
-			return time.Time{}, fmt.Errorf("the sync of day %d was to fail on purpose, but succeeded", day)
 		}
-		changed, seen, err := demoDayCounts(ctx, pool, loader.TenantID(), res.RunID)
+		status := "ok"
+		if failed {
+			status = "ok*"
+		}
+		changed, seen, err := demoDayCounts(ctx, pool, loader.TenantID(), last.RunID)
 		if err != nil {
 			return time.Time{}, err
 		}
-		fmt.Fprintf(tw, "%d\t%s\tok\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", day, now.Format("2006-01-02"),
-			res.Seen, res.Inserted, changed, seen, res.Seen-res.Inserted-changed-seen, res.Deleted, res.APIRequests)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", day, now.Format("2006-01-02"), status,
+			last.Seen, last.Inserted, changed, seen, last.Seen-last.Inserted-changed-seen, last.Deleted, last.APIRequests, syncsOK)
 	}
 	if err := tw.Flush(); err != nil {
 		return time.Time{}, err
@@ -236,9 +270,16 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 		if failedPage == 1 {
 			which = "the listing's only page"
 		}
+		if plan.syncsPerDay > 1 {
+			which += ", in the day's first sync"
+		}
+		next := "the next day's sync"
+		if plan.syncsPerDay > 1 {
+			next = "the next sync"
+		}
 		fmt.Fprintf(w, "* Day %d failed on purpose: Defender answered 403 on %s.\n"+
-			"  The sync applied nothing and is recorded failed in defender.sync_runs; the next day's sync\n"+
-			"  picked up everything.\n", plan.failDay, which)
+			"  The sync applied nothing and is recorded failed in defender.sync_runs; %s\n"+
+			"  picked up everything.\n", plan.failDay, which, next)
 	}
 	return now, nil
 }

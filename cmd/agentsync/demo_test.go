@@ -417,3 +417,30 @@ func TestDemoFailsOnPurposeWhateverTheFleetSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoBuildsHourlyHistory: --syncs-per-day 24 syncs every simulated
+// hour through the loader, one of them failing on purpose, and the daily
+// rollups count each day's syncs.
+func TestDemoBuildsHourlyHistory(t *testing.T) {
+	t.Parallel()
+	out, conn := runDemoCLI(t, "--agents", "30", "--days", "2", "--syncs-per-day", "24", "--fail-day", "2")
+	if !strings.Contains(out, "24 syncs a day") || !strings.Contains(out, "23/24") {
+		t.Fatalf("the demo does not tell its hourly syncs:\n%s", out)
+	}
+	var succeeded, failed, days, syncs int
+	if err := conn.QueryRow(context.Background(), `
+		SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
+		       (SELECT count(*) FROM defender.fleet_daily), (SELECT sum(syncs) FROM defender.fleet_daily)
+		  FROM defender.sync_runs`).Scan(&succeeded, &failed, &days, &syncs); err != nil {
+		t.Fatal(err)
+	}
+	if succeeded != 47 || failed != 1 || syncs != 47 || days < 2 {
+		t.Fatalf("%d succeeded and %d failed runs, %d syncs over %d days in fleet_daily; want 47, 1, 47 over 2 or 3 days",
+			succeeded, failed, syncs, days)
+	}
+	for _, args := range [][]string{{"--syncs-per-day", "0"}, {"--syncs-per-day", "hourly"}} {
+		if code, _, errOut := runCLI(t, nil, append([]string{"demo"}, args...)...); code != exitUsage || !strings.Contains(errOut, "--syncs-per-day") {
+			t.Errorf("demo %q: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
