@@ -35,6 +35,10 @@ type Config struct {
 	// TenantID is the Entra tenant whose agents are loaded. It is stored
 	// trimmed and in lower case, so "Contoso.com" and "contoso.com" are one.
 	TenantID string
+	// TenantName is the tenant's display name from the configuration,
+	// stored with it (defender.fleet_daily.tenant_name); empty keeps the
+	// stored one.
+	TenantName string
 	// Logger receives the loader's messages; slog.Default() when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil. Every change a sync records
@@ -71,6 +75,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Loader, error) {
 		return nil, errors.New("load: nil pool")
 	}
 	cfg.TenantID = strings.ToLower(strings.TrimSpace(cfg.TenantID))
+	cfg.TenantName = strings.TrimSpace(cfg.TenantName)
 	if cfg.TenantID == "" {
 		return nil, errors.New("load: tenant id is required")
 	}

@@ -889,3 +889,32 @@ func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
 		t.Fatalf("a heartbeat rewrote descriptive rows:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// TestTenantNameIsStored: the configured display name is stored with the
+// tenant and shown by fleet_daily; a sync without one keeps it.
+func TestTenantNameIsStored(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.TenantName = "Contoso Ltd" })
+	f.sync(t, listOf(agents(3)...))
+	name := func() string {
+		var n *string
+		if err := f.pool.QueryRow(context.Background(), `SELECT max(tenant_name) FROM defender.fleet_daily`).Scan(&n); err != nil || n == nil {
+			t.Fatalf("tenant_name: %v, %v", n, err)
+		}
+		return *n
+	}
+	if got := name(); got != "Contoso Ltd" {
+		t.Fatalf("tenant_name = %q", got)
+	}
+	unnamed, err := load.New(f.pool, load.Config{TenantID: tenant, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	if _, err := unnamed.Sync(context.Background(), listOf(agents(3)...)); err != nil {
+		t.Fatal(err)
+	}
+	if got := name(); got != "Contoso Ltd" {
+		t.Fatalf("tenant_name after a sync without a name = %q", got)
+	}
+}

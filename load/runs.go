@@ -37,8 +37,11 @@ func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn) error {
 // visible while the sync goes on.
 func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn) (int64, error) {
 	if _, err := conn.Exec(ctx, `
-		INSERT INTO defender.tenants (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING`,
-		l.cfg.TenantID); err != nil {
+		INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($2, ''))
+		ON CONFLICT (tenant_id) DO UPDATE SET display_name = excluded.display_name
+		 WHERE excluded.display_name IS NOT NULL
+		   AND excluded.display_name IS DISTINCT FROM defender.tenants.display_name`,
+		l.cfg.TenantID, l.cfg.TenantName); err != nil {
 		return 0, fmt.Errorf("record tenant: %w", interpretError(err))
 	}
 	var runID int64

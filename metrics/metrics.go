@@ -29,23 +29,27 @@ type Outcome struct {
 	Seen, Inserted, Changed, Unchanged, Deleted, Withheld, Rejected int
 }
 
-// Metrics holds agentsync's collectors on a registry of their own. Its
-// methods APIRequest, Retry, TokenFetch and Page make it an extract.Observer.
-// All methods are safe for concurrent use.
+// Metrics holds agentsync's collectors on a registry of their own. What
+// concerns one tenant carries a tenant label: record it through
+// Metrics.Tenant. The two histograms are the fleet's, without a tenant
+// label, so that a deployment of a thousand tenants does not export tens of
+// thousands of bucket series; agentsync_last_sync_duration_seconds gives
+// each tenant's. All methods are safe for concurrent use.
 type Metrics struct {
 	reg *prometheus.Registry
 
-	lastSuccess  prometheus.Gauge
-	lastSeen     prometheus.Gauge
+	lastSuccess  *prometheus.GaugeVec
+	lastSeen     *prometheus.GaugeVec
+	lastDuration *prometheus.GaugeVec
 	runDuration  *prometheus.HistogramVec
 	runs         *prometheus.CounterVec
 	agents       *prometheus.CounterVec
 	apiRequests  *prometheus.CounterVec
 	apiDuration  prometheus.Histogram
-	throttled    prometheus.Counter
+	throttled    *prometheus.CounterVec
 	retries      *prometheus.CounterVec
 	tokenFetches *prometheus.CounterVec
-	pages        prometheus.Counter
+	pages        *prometheus.CounterVec
 }
 
 // agentOutcomes are the values of the outcome label of agentsync_agents_total.
@@ -54,120 +58,142 @@ var agentOutcomes = []string{"inserted", "changed", "unchanged", "deleted", "wit
 // New returns the collectors, registered on a new registry together with the
 // Go runtime and process collectors.
 func New() *Metrics {
+	tenant := []string{"tenant"}
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "agentsync_last_success_timestamp_seconds",
-			Help: "Unix time at which the latest successful sync by this process finished; 0 before the first.",
-		}),
-		lastSeen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Help: "Unix time at which the tenant's latest successful sync by this process finished; 0 before the first.",
+		}, tenant),
+		lastSeen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "agentsync_last_success_agents",
-			Help: "Agents the latest successful sync by this process returned.",
-		}),
+			Help: "Agents the tenant's latest successful sync by this process returned.",
+		}, tenant),
+		lastDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "agentsync_last_sync_duration_seconds",
+			Help: "Duration of the tenant's latest sync by this process, whatever its outcome.",
+		}, tenant),
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "agentsync_sync_duration_seconds",
-			Help:    "Duration of syncs, by how they ended.",
-			Buckets: []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800},
+			Help:    "Duration of syncs of all tenants, by how they ended.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800},
 		}, []string{"status"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_sync_runs_total",
-			Help: "Scheduled syncs by status: succeeded, failed, or skipped because another process was syncing the tenant.",
-		}, []string{"status"}),
+			Help: "Scheduled syncs by tenant and status: succeeded, failed, or skipped because another process was syncing the tenant.",
+		}, []string{"tenant", "status"}),
 		agents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_agents_total",
-			Help: "Agents processed by successful syncs, by outcome: inserted, changed, unchanged, deleted, withheld (deletion held back by the mass-deletion guard), rejected.",
-		}, []string{"outcome"}),
+			Help: "Agents processed by successful syncs, by tenant and outcome: inserted, changed, unchanged, deleted, withheld (deletion held back), rejected.",
+		}, []string{"tenant", "outcome"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_api_requests_total",
-			Help: "HTTP requests to the Defender API, by status code (\"error\" when no response came).",
-		}, []string{"code"}),
+			Help: "HTTP requests to the Defender API, by tenant and status code (\"error\" when no response came).",
+		}, []string{"tenant", "code"}),
 		apiDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "agentsync_api_request_duration_seconds",
-			Help:    "Duration of HTTP requests to the Defender API.",
+			Help:    "Duration of HTTP requests to the Defender API, all tenants.",
 			Buckets: prometheus.DefBuckets,
 		}),
-		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_api_throttled_total",
-			Help: "Defender API responses with status 429 (rate limited).",
-		}),
+			Help: "Defender API responses with status 429 (rate limited), by tenant.",
+		}, tenant),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_api_retries_total",
-			Help: "Retried Defender API requests, by reason.",
-		}, []string{"reason"}),
+			Help: "Retried Defender API and token requests, by tenant and reason.",
+		}, []string{"tenant", "reason"}),
 		tokenFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_token_fetches_total",
-			Help: "OAuth token requests, by result: success or failure.",
-		}, []string{"result"}),
-		pages: prometheus.NewCounter(prometheus.CounterOpts{
+			Help: "OAuth token requests, by tenant and result: success or failure.",
+		}, []string{"tenant", "result"}),
+		pages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_api_pages_total",
-			Help: "Pages of agents received from the Defender API.",
-		}),
+			Help: "Pages of agents received from the Defender API, by tenant.",
+		}, tenant),
 	}
-	m.reg.MustRegister(m.lastSuccess, m.lastSeen, m.runDuration, m.runs, m.agents, m.apiRequests,
+	m.reg.MustRegister(m.lastSuccess, m.lastSeen, m.lastDuration, m.runDuration, m.runs, m.agents, m.apiRequests,
 		m.apiDuration, m.throttled, m.retries, m.tokenFetches, m.pages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// Series that exist from the start, so that rate() and alerts on them
-	// work before the first event.
-	for _, s := range []string{StatusSucceeded, StatusFailed, StatusSkipped} {
-		m.runs.WithLabelValues(s)
-	}
-	for _, o := range agentOutcomes {
-		m.agents.WithLabelValues(o)
-	}
-	for _, r := range []string{"success", "failure"} {
-		m.tokenFetches.WithLabelValues(r)
-	}
 	return m
 }
 
 // Registry returns the registry holding the collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
+// Tenant returns the recorder of one tenant's events, creating its series
+// at zero so that rate() and alerts on them work before the first event.
+// Its APIRequest, Retry, TokenFetch and Page methods make it an
+// extract.Observer.
+func (m *Metrics) Tenant(id string) *Tenant {
+	for _, s := range []string{StatusSucceeded, StatusFailed, StatusSkipped} {
+		m.runs.WithLabelValues(id, s)
+	}
+	for _, o := range agentOutcomes {
+		m.agents.WithLabelValues(id, o)
+	}
+	for _, r := range []string{"success", "failure"} {
+		m.tokenFetches.WithLabelValues(id, r)
+	}
+	m.throttled.WithLabelValues(id)
+	m.pages.WithLabelValues(id)
+	m.lastSuccess.WithLabelValues(id)
+	return &Tenant{m: m, id: id}
+}
+
+// Tenant records the events of one tenant.
+type Tenant struct {
+	m  *Metrics
+	id string
+}
+
 // APIRequest records one HTTP request to the API; status 0 means no
 // response (a transport error).
-func (m *Metrics) APIRequest(status int, d time.Duration) {
+func (t *Tenant) APIRequest(status int, d time.Duration) {
 	code := "error"
 	if status != 0 {
 		code = strconv.Itoa(status)
 	}
-	m.apiRequests.WithLabelValues(code).Inc()
-	m.apiDuration.Observe(d.Seconds())
+	t.m.apiRequests.WithLabelValues(t.id, code).Inc()
+	t.m.apiDuration.Observe(d.Seconds())
 	if status == 429 {
-		m.throttled.Inc()
+		t.m.throttled.WithLabelValues(t.id).Inc()
 	}
 }
 
 // Retry records that a request will be retried, and why.
-func (m *Metrics) Retry(reason string) { m.retries.WithLabelValues(reason).Inc() }
+func (t *Tenant) Retry(reason string) { t.m.retries.WithLabelValues(t.id, reason).Inc() }
 
 // TokenFetch records one token request; err is nil on success.
-func (m *Metrics) TokenFetch(err error) {
+func (t *Tenant) TokenFetch(err error) {
 	result := "success"
 	if err != nil {
 		result = "failure"
 	}
-	m.tokenFetches.WithLabelValues(result).Inc()
+	t.m.tokenFetches.WithLabelValues(t.id, result).Inc()
 }
 
 // Page records one page of agents received.
-func (m *Metrics) Page(page, agentsSoFar int) { m.pages.Inc() }
+func (t *Tenant) Page(page, agentsSoFar int) { t.m.pages.WithLabelValues(t.id).Inc() }
 
-// SyncFinished records a finished sync.
-func (m *Metrics) SyncFinished(o Outcome) {
-	m.runs.WithLabelValues(o.Status).Inc()
+// SyncFinished records a finished sync of the tenant.
+func (t *Tenant) SyncFinished(o Outcome) {
+	m := t.m
+	m.runs.WithLabelValues(t.id, o.Status).Inc()
 	m.runDuration.WithLabelValues(o.Status).Observe(o.Duration.Seconds())
+	m.lastDuration.WithLabelValues(t.id).Set(o.Duration.Seconds())
 	if o.Status != StatusSucceeded {
 		return
 	}
 	if !o.FinishedAt.IsZero() {
-		m.lastSuccess.Set(float64(o.FinishedAt.UnixNano()) / 1e9)
+		m.lastSuccess.WithLabelValues(t.id).Set(float64(o.FinishedAt.UnixNano()) / 1e9)
 	}
-	m.lastSeen.Set(float64(o.Seen))
+	m.lastSeen.WithLabelValues(t.id).Set(float64(o.Seen))
 	for i, n := range []int{o.Inserted, o.Changed, o.Unchanged, o.Deleted, o.Withheld, o.Rejected} {
-		m.agents.WithLabelValues(agentOutcomes[i]).Add(float64(n))
+		m.agents.WithLabelValues(t.id, agentOutcomes[i]).Add(float64(n))
 	}
 }
 
 // SyncSkipped records a run that did not sync because another process held
 // the tenant.
-func (m *Metrics) SyncSkipped() { m.runs.WithLabelValues(StatusSkipped).Inc() }
+func (t *Tenant) SyncSkipped() { t.m.runs.WithLabelValues(t.id, StatusSkipped).Inc() }

@@ -12,18 +12,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// ReadyFunc reports whether the process can do its job: nil when ready,
-// else an error whose text says why not. Its text is served to anyone who
-// can reach /readyz, so it must carry no secret.
-type ReadyFunc func(ctx context.Context) error
+// ReadyFunc reports whether the process can do its job: a nil error when
+// ready, with notes served after "ready" (such as the tenants whose latest
+// sync failed while others' succeeded), else an error whose text says why
+// not. What it returns is served to anyone who can reach /readyz, so it
+// must carry no secret.
+type ReadyFunc func(ctx context.Context) (notes []string, err error)
 
 // readyTimeout bounds one readiness check, well below the usual probe
 // timeouts, so that a hanging database answers 503 rather than nothing.
 const readyTimeout = 3 * time.Second
 
 // Handler serves /metrics from m's registry, /healthz (200 while the process
-// serves HTTP at all) and /readyz (200 when ready reports nil, else 503 with
-// the reason).
+// serves HTTP at all) and /readyz (200 when ready reports no error, with
+// its notes, else 503 with the reason).
 func (m *Metrics) Handler(ready ReadyFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
@@ -33,11 +35,15 @@ func (m *Metrics) Handler(ready ReadyFunc) http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		if err := ready(ctx); err != nil {
+		notes, err := ready(ctx)
+		if err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
+		for _, n := range notes {
+			fmt.Fprintln(w, n)
+		}
 	})
 	return mux
 }

@@ -29,6 +29,7 @@ func (s *logSettings) register(fs *flagSet) {
 // defenderSettings are the settings of the Defender API client.
 type defenderSettings struct {
 	TenantID              string
+	TenantsFile           string
 	ClientID              string
 	ClientSecret          string
 	ClientSecretFile      string
@@ -41,15 +42,16 @@ type defenderSettings struct {
 }
 
 func (s *defenderSettings) register(fs *flagSet) {
-	fs.String(&s.TenantID, "tenant-id", "DEFENDER_TENANT_ID", "", "Microsoft Entra tenant `id`: a GUID or a domain")
+	fs.String(&s.TenantID, "tenant-id", "DEFENDER_TENANT_ID", "", "Microsoft Entra tenant `ids`: a GUID or a domain, or several separated by commas sharing one application")
+	fs.String(&s.TenantsFile, "tenants-file", "DEFENDER_TENANTS_FILE", "", "`path` of a YAML file listing the tenants, with per-tenant overrides; the other Defender settings are their defaults")
 	fs.String(&s.ClientID, "client-id", "DEFENDER_CLIENT_ID", "", "application (client) `id`")
 	fs.String(&s.ClientSecret, "client-secret", "DEFENDER_CLIENT_SECRET", "", "client `secret` (prefer the environment or a file over this flag)")
 	fs.String(&s.ClientSecretFile, "client-secret-file", "DEFENDER_CLIENT_SECRET_FILE", "", "`path` of a file holding the client secret")
 	fs.String(&s.ClientCertificateFile, "client-certificate-file", "DEFENDER_CLIENT_CERTIFICATE_FILE", "", "`path` of a PEM file with certificate and private key, for JWT client assertions")
 	fs.String(&s.Cloud, "cloud", "DEFENDER_CLOUD", "commercial", "`cloud` name: commercial, gcc, gcc-high or dod")
 	fs.String(&s.Region, "region", "DEFENDER_REGION", "", "API `region`: us, eu, uk, au, swa or ina (commercial only; default: global host)")
-	fs.String(&s.APIURL, "api-url", "DEFENDER_API_URL", "", "API base `url`; overrides cloud and region")
-	fs.String(&s.TokenURL, "token-url", "DEFENDER_TOKEN_URL", "", "OAuth token endpoint `url`; overrides the cloud's authority")
+	fs.String(&s.APIURL, "api-url", "DEFENDER_API_URL", "", "API base `url`; overrides cloud and region; {tenant} becomes each tenant's id")
+	fs.String(&s.TokenURL, "token-url", "DEFENDER_TOKEN_URL", "", "OAuth token endpoint `url`; overrides the cloud's authority; {tenant} becomes each tenant's id")
 	fs.String(&s.Scope, "scope", "DEFENDER_SCOPE", "", "OAuth `scope` (default: https://api.securitycenter.microsoft.com/.default)")
 }
 

@@ -35,7 +35,7 @@ func TestNoDatabaseIsAConfigurationError(t *testing.T) {
 	// on (here to the next configuration error, before any connection).
 	for _, v := range libpqServerVariables {
 		code, _, errOut := runCLI(t, map[string]string{v: "x"}, "sync", "--no-migrate")
-		if code != exitUsage || strings.Contains(errOut, "no database") || !strings.Contains(errOut, "tenant id is required") {
+		if code != exitUsage || strings.Contains(errOut, "no database") || !strings.Contains(errOut, "no tenant: set DEFENDER_TENANT_ID") {
 			t.Errorf("sync with %s only: exit %d, stderr %q; want it to get past the database", v, code, errOut)
 		}
 	}

@@ -12,12 +12,15 @@ import (
 
 func runFetch(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("fetch", "",
-		"Fetches every authenticated scan agent of the tenant and prints each, normalized, as one\n"+
+		"Fetches every authenticated scan agent of one tenant and prints each, normalized, as one\n"+
 			"JSON object per line on stdout. Logs and a summary go to stderr. It touches no database:\n"+
-			"use it to check credentials, hosts and what the API sends.")
+			"use it to check credentials, hosts and what the API sends. With several tenants configured,\n"+
+			"choose one with --tenant.")
 	var defender defenderSettings
 	var logs logSettings
+	var selected tenantSelection
 	defender.register(fs)
+	selected.register(fs)
 	logs.register(fs)
 	if code, done := fs.parseOrExit(args); done {
 		return code
@@ -29,7 +32,14 @@ func runFetch(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return fs.fail(err)
 	}
-	client, err := newDefenderLister(defender, logger, prog)
+	ts, err := configuredTenants(defender, selected)
+	if err != nil {
+		return fs.fail(err)
+	}
+	if len(ts) != 1 {
+		return fs.fail(fmt.Errorf("%d tenants are configured: fetch reads one, choose it with --tenant", len(ts)))
+	}
+	client, err := newTenantClient(ts[0], logger, prog)
 	if err != nil {
 		return fs.fail(err)
 	}

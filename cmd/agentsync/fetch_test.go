@@ -160,8 +160,8 @@ func TestFetchBadConfigurationExits2(t *testing.T) {
 		args    []string
 		mention string
 	}{
-		{"no tenant", func(env map[string]string) { delete(env, "DEFENDER_TENANT_ID") }, nil, "tenant id is required"},
-		{"no credential", func(env map[string]string) { delete(env, "DEFENDER_CLIENT_SECRET") }, nil, "client secret or a client certificate"},
+		{"no tenant", func(env map[string]string) { delete(env, "DEFENDER_TENANT_ID") }, nil, "no tenant: set DEFENDER_TENANT_ID"},
+		{"no credential", func(env map[string]string) { delete(env, "DEFENDER_CLIENT_SECRET") }, nil, "no credentials"},
 		{"secret and secret file", func(env map[string]string) { env["DEFENDER_CLIENT_SECRET_FILE"] = "/dev/null" }, nil, "not both"},
 		{"missing secret file", func(env map[string]string) {
 			delete(env, "DEFENDER_CLIENT_SECRET")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,7 +17,6 @@ import (
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/metrics"
 	"github.com/agentsync/agentsync/migrations"
-	"github.com/agentsync/agentsync/scanagent"
 	"github.com/agentsync/agentsync/schedule"
 )
 
@@ -54,10 +54,11 @@ func durationSetting(name, value string) (time.Duration, error) {
 
 func runDaemon(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("run", "",
-		"Syncs the tenant on SYNC_SCHEDULE until SIGINT or SIGTERM. On a signal it starts no new\n"+
-			"sync, lets the one in flight finish within the grace period, else cancels it (it is\n"+
-			"rolled back and recorded failed), and exits 0. Several replicas may run against one\n"+
-			"database: only one syncs the tenant at a time, the others log a skip.")
+		"Syncs every enabled tenant on SYNC_SCHEDULE until SIGINT or SIGTERM: SYNC_CONCURRENCY\n"+
+			"tenants at once, each after its own random delay within SYNC_JITTER. On a signal it starts\n"+
+			"no new tenant, lets the syncs in flight finish within the grace period, else cancels them\n"+
+			"(they are rolled back and recorded failed), and exits 0. Several replicas may run against\n"+
+			"one database: they share the work, a tenant another replica is syncing is skipped.")
 	var db databaseSettings
 	var logs logSettings
 	var def defenderSettings
@@ -65,9 +66,11 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	var guard guardSettings
 	var timeout syncTimeoutSetting
 	var retention retentionSetting
+	var concurrency concurrencySetting
 	db.register(fs)
 	def.register(fs)
 	ds.register(fs)
+	concurrency.register(fs)
 	timeout.register(fs)
 	retention.register(fs)
 	// The guard's thresholds, but no --allow-mass-deletion: a daemon that
@@ -106,7 +109,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if err := db.check(a.getenv); err != nil {
 		return usageErr(err)
 	}
-	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger}
+	var loadCfg load.Config
 	if err := guard.apply(&loadCfg); err != nil {
 		return usageErr(err)
 	}
@@ -116,48 +119,54 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if err := retention.parse(); err != nil {
 		return usageErr(err)
 	}
+	workers, err := concurrency.parse()
+	if err != nil {
+		return usageErr(err)
+	}
 
 	// The daemon is built before anything touches the network, so that a
 	// bad schedule is a configuration error even with the database down.
-	var job schedule.Job // set below, once the loader exists
+	// The jitter is each tenant's, not the run's.
+	var job schedule.Job // set below, once the targets exist
 	daemon, err := schedule.New(schedule.Config{
 		Spec:          ds.Schedule,
 		Job:           func(ctx context.Context) error { return job(ctx) },
 		Logger:        logger,
 		RunOnStart:    ds.RunOnStart,
-		Jitter:        jitter,
 		ShutdownGrace: grace,
 	})
 	if err != nil {
 		return usageErr(err)
 	}
-	m := metrics.New()
-	lister, err := newDefenderLister(def, logger, observers{m, prog})
+	ts, err := configuredTenants(def, nil)
 	if err != nil {
-		if errors.Is(err, extract.ErrConfig) {
-			return usageErr(err)
-		}
-		logger.Error("defender client", "error", err)
-		return exitFailure
+		return usageErr(err)
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
 
+	m := metrics.New()
 	pool, err := openPool(ctx, db.URL, logger)
 	if err != nil {
 		logger.Error("database", "error", errorText(err))
 		return exitFailure
 	}
 	defer closePool(pool, logger)
-	loader, err := load.New(pool, loadCfg)
+	targets, err := newTargets(ts, pool, loadCfg, logger, m, prog)
 	if err != nil {
-		return usageErr(err)
+		if errors.Is(err, extract.ErrConfig) {
+			return usageErr(err)
+		}
+		logger.Error("defender client", "error", errorText(err))
+		return exitFailure
 	}
-	job = func(ctx context.Context) error {
-		err := syncAndRecord(ctx, logger, loader, lister.List, m, prog)
-		retention.apply(ctx, pool, logger)
-		return err
+	job = func(runCtx context.Context) error {
+		// The signal (ctx) stops new tenants at once; runCtx, cancelled
+		// after the grace period, stops those in flight.
+		syncTenants(ctx, runCtx, targets, workers, jitter, prog)
+		retention.apply(runCtx, pool, logger)
+		return nil
 	}
 
 	serverDone := make(chan error, 1)
@@ -171,7 +180,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		}
 		logger.Info("serving /metrics, /healthz and /readyz", "addr", listener.Addr().String())
 		go func() {
-			serverDone <- metrics.Serve(serverCtx, listener, m.Handler(readiness(pool, loader)), logger)
+			serverDone <- metrics.Serve(serverCtx, listener, m.Handler(readiness(pool, targets)), logger)
 		}()
 	} else {
 		close(serverDone)
@@ -196,7 +205,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	retention.apply(ctx, pool, logger)
 
 	// The metrics server outlives the daemon's shutdown, so that /healthz
-	// answers while the sync in flight finishes.
+	// answers while the syncs in flight finish.
 	err = daemon.Run(ctx)
 	stopServerAndWait()
 	if err != nil {
@@ -204,27 +213,6 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		return exitFailure
 	}
 	return exitOK
-}
-
-// syncAndRecord runs one sync, logs it and records it in the metrics.
-// Another process syncing the tenant is not a failure: the run is skipped.
-// It returns nil after logging, so that the daemon does not log a failure
-// a second time.
-func syncAndRecord(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, m *metrics.Metrics, prog *progress) error {
-	res, err := syncAndLog(ctx, logger, loader, list, prog)
-	switch {
-	case errors.Is(err, load.ErrSyncInProgress):
-		m.SyncSkipped()
-	case err != nil:
-		m.SyncFinished(metrics.Outcome{Status: metrics.StatusFailed, Duration: res.Duration})
-	default:
-		m.SyncFinished(metrics.Outcome{
-			Status: metrics.StatusSucceeded, Duration: res.Duration, FinishedAt: time.Now(),
-			Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, Unchanged: res.Unchanged,
-			Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected,
-		})
-	}
-	return nil
 }
 
 // poolCloseWait bounds the wait for the pool's connections to close at exit.
@@ -248,28 +236,40 @@ func closePool(pool *pgxpool.Pool, logger *slog.Logger) {
 	}
 }
 
-// readiness is the daemon's /readyz check: the database answers, and the
-// tenant's latest sync (by any replica) did not fail. A sync still marked
-// running after the sync timeout is stuck, which fails the check; one
-// running within it may yet succeed, so the sync before it tells. Before
-// the first sync the daemon is ready, so that a new deployment is not
-// held back until its first scheduled time.
-func readiness(pool *pgxpool.Pool, loader *load.Loader) metrics.ReadyFunc {
-	return func(ctx context.Context) error {
+// readiness is the daemon's /readyz check: the database answers, and not
+// every tenant's latest sync (by any replica) failed. A sync still marked
+// running after the sync timeout is stuck, which counts as failed; one
+// running within it may yet succeed, so the sync before it tells. A tenant
+// without a sync yet does not count, so that a new deployment is ready
+// before its first scheduled time. The tenants whose latest sync failed
+// while others' succeeded are listed after "ready".
+func readiness(pool *pgxpool.Pool, targets []target) metrics.ReadyFunc {
+	return func(ctx context.Context) ([]string, error) {
 		if err := pool.Ping(ctx); err != nil {
-			return errors.New("database unreachable")
+			return nil, errors.New("database unreachable")
 		}
-		run, ok, err := loader.LastRun(ctx)
-		switch {
-		case err != nil:
-			return errors.New("cannot read the last sync from the database")
-		case ok && run.Stuck():
-			return fmt.Errorf("the last sync (run %d, started %s) has run longer than the sync timeout: stuck, or its process died",
-				run.RunID, run.StartedAt.UTC().Format(time.RFC3339))
-		case ok && run.Status != "succeeded":
-			return fmt.Errorf("the last sync (run %d, finished %s) failed", run.RunID, run.FinishedAt.UTC().Format(time.RFC3339))
+		var failing []string
+		synced := 0
+		for _, t := range targets {
+			run, ok, err := t.loader.LastRun(ctx)
+			switch {
+			case err != nil:
+				return nil, errors.New("cannot read the last syncs from the database")
+			case !ok:
+				continue
+			case run.Stuck():
+				failing = append(failing, fmt.Sprintf("tenant %s: the latest sync (run %d, started %s) has run longer than the sync timeout: stuck, or its process died",
+					t.loader.TenantID(), run.RunID, run.StartedAt.UTC().Format(time.RFC3339)))
+			case run.Status != "succeeded":
+				failing = append(failing, fmt.Sprintf("tenant %s: the latest sync (run %d, finished %s) failed",
+					t.loader.TenantID(), run.RunID, run.FinishedAt.UTC().Format(time.RFC3339)))
+			}
+			synced++
 		}
-		return nil
+		if synced > 0 && len(failing) == synced {
+			return nil, errors.New(strings.Join(failing, "; "))
+		}
+		return failing, nil
 	}
 }
 

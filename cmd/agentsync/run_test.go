@@ -146,18 +146,18 @@ func TestRunSyncsOnScheduleAndServesMetrics(t *testing.T) {
 	}
 	_, body := httpGet(t, "http://"+addr+"/metrics")
 	for _, want := range []string{
-		`agentsync_sync_runs_total{status="succeeded"}`,
-		`agentsync_api_requests_total{code="200"}`,
-		`agentsync_token_fetches_total{result="success"} 1`,
-		`agentsync_agents_total{outcome="inserted"}`,
-		`agentsync_last_success_timestamp_seconds`,
+		`agentsync_sync_runs_total{status="succeeded",tenant="` + defendertest.DefaultTenantID + `"}`,
+		`agentsync_api_requests_total{code="200",tenant="` + defendertest.DefaultTenantID + `"}`,
+		`agentsync_token_fetches_total{result="success",tenant="` + defendertest.DefaultTenantID + `"} 1`,
+		`agentsync_agents_total{outcome="inserted",tenant="` + defendertest.DefaultTenantID + `"}`,
+		`agentsync_last_success_timestamp_seconds{tenant="` + defendertest.DefaultTenantID + `"}`,
 		`agentsync_sync_duration_seconds_bucket`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if strings.Contains(body, `agentsync_sync_runs_total{status="succeeded"} 0`) {
+	if strings.Contains(body, `agentsync_sync_runs_total{status="succeeded",tenant="`+defendertest.DefaultTenantID+`"} 0`) {
 		t.Error("/metrics counts no successful run")
 	}
 
@@ -213,7 +213,8 @@ func TestRunReadinessFailsAfterAFailedSync(t *testing.T) {
 		t.Errorf("/healthz = %d: a failed sync does not make the process unhealthy", code)
 	}
 	_, metricsBody := httpGet(t, "http://"+addr+"/metrics")
-	if !strings.Contains(metricsBody, `agentsync_sync_runs_total{status="failed"} 1`) || !strings.Contains(metricsBody, `agentsync_api_requests_total{code="403"}`) {
+	if !strings.Contains(metricsBody, `agentsync_sync_runs_total{status="failed",tenant="`+defendertest.DefaultTenantID+`"} 1`) ||
+		!strings.Contains(metricsBody, `agentsync_api_requests_total{code="403",tenant="`+defendertest.DefaultTenantID+`"}`) {
 		t.Errorf("/metrics does not count the failure")
 	}
 	stop()
@@ -233,7 +234,7 @@ func TestReadinessReportsAnUnreachableDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = readiness(pool, loader)(context.Background())
+	_, err = readiness(pool, []target{{loader: loader}})(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "database unreachable") {
 		t.Fatalf("readiness with the database down = %v, want database unreachable", err)
 	}
@@ -273,20 +274,20 @@ func TestReadinessTakesAStuckSyncAsFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready := readiness(s.pool, loader)
+	ready := readiness(s.pool, []target{{loader: loader}})
 	if _, err := s.pool.Exec(context.Background(), `
 		INSERT INTO defender.sync_runs (tenant_id, started_at, worker)
 		VALUES ($1, now() - interval '50 minutes', 'other:1')`, defendertest.DefaultTenantID); err != nil {
 		t.Fatal(err)
 	}
-	if err := ready(context.Background()); err != nil {
+	if _, err := ready(context.Background()); err != nil {
 		t.Errorf("readiness with a sync in flight after a good one = %v, want ready", err)
 	}
 	if _, err := s.pool.Exec(context.Background(), `
 		UPDATE defender.sync_runs SET started_at = now() - interval '61 minutes' WHERE status = 'running'`); err != nil {
 		t.Fatal(err)
 	}
-	if err := ready(context.Background()); err == nil || !strings.Contains(err.Error(), "longer than the sync timeout") {
+	if _, err := ready(context.Background()); err == nil || !strings.Contains(err.Error(), "longer than the sync timeout") {
 		t.Errorf("readiness with a sync running past the timeout = %v, want not ready, naming it stuck", err)
 	}
 }

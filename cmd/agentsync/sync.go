@@ -72,18 +72,24 @@ func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
 
 func runSync(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("sync", "",
-		"Syncs the tenant's scan agents into PostgreSQL once, now: fetches every agent, loads\n"+
-			"them with history in one transaction, and records the run in defender.sync_runs.\n"+
-			"Applies pending migrations first unless --no-migrate.")
+		"Syncs the scan agents of every enabled tenant (or those of --tenant) into PostgreSQL once,\n"+
+			"now: for each, fetches every agent, loads them with history in one transaction of its own,\n"+
+			"and records the run in defender.sync_runs; SYNC_CONCURRENCY tenants at once. One failing\n"+
+			"tenant never stops or rolls back another. Prints one line per tenant. Applies pending\n"+
+			"migrations first unless --no-migrate.")
 	var db databaseSettings
 	var logs logSettings
 	var def defenderSettings
 	var guard guardSettings
 	var timeout syncTimeoutSetting
 	var retention retentionSetting
+	var concurrency concurrencySetting
+	var selected tenantSelection
 	var noMigrate, allowMassDeletion bool
 	db.register(fs)
 	def.register(fs)
+	selected.register(fs)
+	concurrency.register(fs)
 	guard.register(fs)
 	timeout.register(fs)
 	retention.register(fs)
@@ -106,7 +112,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	if err := db.check(a.getenv); err != nil {
 		return usageErr(err)
 	}
-	loadCfg := load.Config{TenantID: def.TenantID, Logger: logger, AllowMassDeletion: allowMassDeletion}
+	loadCfg := load.Config{AllowMassDeletion: allowMassDeletion}
 	if err := guard.apply(&loadCfg); err != nil {
 		return usageErr(err)
 	}
@@ -116,17 +122,17 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	if err := retention.parse(); err != nil {
 		return usageErr(err)
 	}
-	lister, err := newDefenderLister(def, logger, prog)
+	workers, err := concurrency.parse()
 	if err != nil {
-		if errors.Is(err, extract.ErrConfig) {
-			return usageErr(err)
-		}
-		fmt.Fprintf(a.stderr, "agentsync sync: %v\n", err)
-		return exitFailure
+		return usageErr(err)
+	}
+	ts, err := configuredTenants(def, selected)
+	if err != nil {
+		return usageErr(err)
 	}
 
-	// SIGINT or SIGTERM cancels the sync: it is rolled back and recorded
-	// failed.
+	// SIGINT or SIGTERM cancels the syncs: they are rolled back and
+	// recorded failed, and no other tenant starts.
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
 
@@ -136,46 +142,49 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return exitFailure
 	}
 	defer closePool(pool, logger)
+	targets, err := newTargets(ts, pool, loadCfg, logger, nil, prog)
+	if err != nil {
+		if errors.Is(err, extract.ErrConfig) {
+			return usageErr(err)
+		}
+		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
+		return exitFailure
+	}
 	if !noMigrate {
 		if _, err := migrations.Up(ctx, stdlib.OpenDBFromPool(pool), logger); err != nil {
 			fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 			return exitFailure
 		}
 	}
-	loader, err := load.New(pool, loadCfg)
-	if err != nil {
-		return usageErr(err)
-	}
 
-	res, err := syncAndLog(ctx, logger, loader, lister.List, prog)
+	outcomes := syncTenants(ctx, ctx, targets, workers, 0, prog)
 	retention.apply(ctx, pool, logger)
-	switch {
-	case errors.Is(err, load.ErrSyncInProgress):
-		fmt.Fprintf(a.stdout, "sync skipped: another sync of tenant %s is running\n", loader.TenantID())
-		return exitOK
-	case err != nil && res.RunID != 0:
-		fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %s\n", res.RunID, errorText(err))
-		return exitFailure
-	case err != nil:
-		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
+	if failed := printOutcomes(a.stdout, a.stderr, outcomes); failed > 0 {
+		if len(outcomes) > 1 {
+			fmt.Fprintf(a.stderr, "agentsync sync: %d of %d tenants failed; the others are committed\n", failed, len(outcomes))
+		}
 		return exitFailure
 	}
-	fmt.Fprintln(a.stdout, summaryLine(res))
 	return exitOK
 }
 
-// syncAndLog runs one sync with the terminal progress line and logs its
-// outcome in one structured line: succeeded with its counts, failed with
-// its error, or skipped because another process is syncing the tenant.
+// syncAndLog runs one sync with the terminal progress line (when prog is
+// not nil) and logs its outcome in one structured line: succeeded with its
+// counts, failed with its error, or skipped because another process is
+// syncing the tenant. logger carries the tenant.
 func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, prog *progress) (load.Result, error) {
-	prog.start("sync")
+	if prog != nil {
+		prog.start("sync")
+	}
 	res, err := loader.Sync(ctx, list)
-	prog.done()
+	if prog != nil {
+		prog.done()
+	}
 	if errors.Is(err, load.ErrSyncInProgress) {
-		logger.Info("skipped: another sync of this tenant is running", "tenant", loader.TenantID())
+		logger.Info("skipped: another sync of this tenant is running")
 		return res, err
 	}
-	attrs := []any{"tenant", loader.TenantID(), "duration", res.Duration.Round(time.Millisecond).String(), "api_requests", res.APIRequests}
+	attrs := []any{"duration", res.Duration.Round(time.Millisecond).String(), "api_requests", res.APIRequests}
 	if res.RunID != 0 {
 		attrs = append([]any{"run_id", res.RunID}, attrs...)
 	}

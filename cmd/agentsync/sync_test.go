@@ -288,7 +288,7 @@ func TestSyncShowsServerBytesSafely(t *testing.T) {
 		check("stderr line", line, 3*1024)
 		var entry struct{ Msg, Error string }
 		switch {
-		case strings.HasPrefix(line, "agentsync sync: run "):
+		case strings.HasPrefix(line, "agentsync sync: tenant ") && strings.Contains(line, ": run 1 failed"):
 			failure = line
 		case json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "sync failed":
 			logged = entry.Error
