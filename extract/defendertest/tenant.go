@@ -45,6 +45,7 @@ type Tenant struct {
 
 	faults     []*Fault
 	tokens     map[string]time.Time // access token -> expiry
+	onIssue    func(token string)   // told each token issued, by a Tenants server
 	issued     []string
 	assertions []string
 	stats      Stats

@@ -86,7 +86,11 @@ func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
 	t.mu.Lock()
 	t.tokens[token] = time.Now().Add(lifetime)
 	t.issued = append(t.issued, token)
+	onIssue := t.onIssue
 	t.mu.Unlock()
+	if onIssue != nil {
+		onIssue(token)
+	}
 	secs := int(lifetime / time.Second)
 	body, _ := json.Marshal(map[string]any{
 		"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": token,
