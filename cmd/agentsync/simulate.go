@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,11 +21,12 @@ var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 
 // simulateSettings are the settings of agentsync simulate.
 type simulateSettings struct {
-	Listen, Agents, PageSize, Seed, Speed, History string
+	Listen, Tenants, Agents, PageSize, Seed, Speed, History string
 }
 
 func (s *simulateSettings) register(fs *flagSet) {
-	fs.String(&s.Listen, "listen", "", "127.0.0.1:8080", "`host:port` to serve the simulated tenant on")
+	fs.String(&s.Listen, "listen", "", "127.0.0.1:8080", "`host:port` to serve the simulated tenants on")
+	fs.String(&s.Tenants, "tenants", "", "1", "`n` tenants to serve, each with a fleet of its own, all consenting one application")
 	fs.String(&s.Agents, "agents", "", "300", "number `n` of agents the fleet ever has (some join late, some leave)")
 	fs.String(&s.PageSize, "page-size", "", "100", "`n` agents per page of the listing")
 	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed gives the same agents")
@@ -34,6 +36,7 @@ func (s *simulateSettings) register(fs *flagSet) {
 
 // simulation is the settings of a simulated tenant, parsed.
 type simulation struct {
+	tenants          int
 	agents, pageSize int
 	seed             int64
 	speed            float64
@@ -48,6 +51,12 @@ type simulation struct {
 func parseSimulation(s simulateSettings, def defenderSettings) (simulation, error) {
 	var sim simulation
 	var err error
+	if sim.tenants, err = strconv.Atoi(s.Tenants); err != nil || sim.tenants < 1 || sim.tenants > 10000 {
+		return sim, fmt.Errorf("--tenants %q: want a number from 1 to 10000", s.Tenants)
+	}
+	if sim.tenants > 1 && def.TenantID != "" {
+		return sim, errors.New("--tenant-id names the one tenant of a simulation; with --tenants, the tenants have ids of their own")
+	}
 	if sim.agents, err = strconv.Atoi(s.Agents); err != nil || sim.agents < 0 {
 		return sim, fmt.Errorf("--agents %q: want a number of agents", s.Agents)
 	}
@@ -105,14 +114,17 @@ func (c simulatedClock) at() time.Time {
 	return c.start.Add(time.Duration(float64(elapsed) * c.speed))
 }
 
-// driftingHandler serves tenant, moving the fleet to the simulated time at
-// the start of each listing. Later pages of a listing see the fleet as the
-// first page did, as a real API's paging snapshot would.
-func driftingHandler(tenant *defendertest.Tenant, clock simulatedClock) http.Handler {
-	inner := tenant.Handler()
+// driftingHandler serves the tenants, moving a tenant's fleet to the
+// simulated time at the start of each of its listings. Later pages of a
+// listing see the fleet as the first page did, as a real API's paging
+// snapshot would.
+func driftingHandler(tenants *defendertest.Tenants, clock simulatedClock) http.Handler {
+	inner := tenants.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == defendertest.ListPath && r.URL.Query().Get("$skiptoken") == "" {
-			tenant.SetTime(clock.at())
+			if t := tenants.Lookup(r); t != nil {
+				t.SetTime(clock.at())
+			}
 		}
 		inner.ServeHTTP(w, r)
 	})
@@ -120,7 +132,7 @@ func driftingHandler(tenant *defendertest.Tenant, clock simulatedClock) http.Han
 
 func runSimulate(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("simulate", "",
-		"Serves a simulated Defender tenant over HTTP: the token endpoint at\n"+
+		"Serves simulated Defender tenants over HTTP (one, or --tenants of them): the token endpoint at\n"+
 			"/{tenant}/oauth2/v2.0/token and the API at /api/DeviceAuthenticatedScanAgents. Its agents\n"+
 			"drift with time (versions roll out, hosts go stale, agents come and go), deterministically\n"+
 			"for a seed. It prints the environment that points agentsync at it. Stop it with Ctrl-C.")
@@ -154,21 +166,28 @@ func runSimulate(ctx context.Context, a *app, args []string) int {
 	}
 
 	clock := simulatedClock{start: time.Now().UTC(), speed: sim.speed, history: sim.history, now: time.Now}
-	fleet := defendertest.NewFleet(sim.seed, sim.agents, clock.fleetStart())
-	tenant := defendertest.New(
-		defendertest.WithTenantID(sim.tenantID),
-		defendertest.WithClientID(sim.clientID),
-		defendertest.WithClientSecret(sim.secret),
-		defendertest.WithPageSize(sim.pageSize),
-		defendertest.WithFleet(fleet, clock.at()),
-	)
-	printSimulateEnv(a, ln.Addr(), sim)
-	logger.Info("simulated tenant serving", "addr", ln.Addr().String(), "agents_now", len(tenant.Agents()),
+	var served []*defendertest.Tenant
+	for i := range sim.tenants {
+		id := sim.tenantID
+		if sim.tenants > 1 {
+			id = defendertest.TenantIDOf(i)
+		}
+		served = append(served, defendertest.New(
+			defendertest.WithTenantID(id),
+			defendertest.WithClientID(sim.clientID),
+			defendertest.WithClientSecret(sim.secret),
+			defendertest.WithPageSize(sim.pageSize),
+			defendertest.WithFleet(defendertest.NewFleet(sim.seed+int64(i), sim.agents, clock.fleetStart()), clock.at()),
+		))
+	}
+	tenants := defendertest.NewTenants(served...)
+	printSimulateEnv(a, ln.Addr(), sim, served)
+	logger.Info("simulated tenants serving", "addr", ln.Addr().String(), "tenants", sim.tenants,
 		"agents_ever", sim.agents, "page_size", sim.pageSize, "seed", sim.seed, "speed", sim.speed)
 
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
-	srv := &http.Server{Handler: driftingHandler(tenant, clock), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: driftingHandler(tenants, clock), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -182,25 +201,41 @@ func runSimulate(ctx context.Context, a *app, args []string) int {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		logger.Warn("shutdown", "error", err)
 	}
-	st := tenant.Stats()
-	logger.Info("simulated tenant stopped", "token_requests", st.TokenRequests, "api_requests", st.APIRequests)
+	var tokens, requests int
+	for _, t := range served {
+		st := t.Stats()
+		tokens, requests = tokens+st.TokenRequests, requests+st.APIRequests
+	}
+	logger.Info("simulated tenants stopped", "token_requests", tokens, "api_requests", requests)
 	return exitOK
 }
 
 // printSimulateEnv prints, for a shell, the settings that point agentsync
 // at the simulator listening on addr. A secret the user gave is never
 // printed: the file is named instead, or the user is told to set it.
-func printSimulateEnv(a *app, addr net.Addr, sim simulation) {
+func printSimulateEnv(a *app, addr net.Addr, sim simulation, served []*defendertest.Tenant) {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
 	base := "http://" + net.JoinHostPort(host, port)
+	ids := make([]string, len(served))
+	for i, t := range served {
+		ids[i] = t.TenantID()
+	}
 	w := a.stdout
-	fmt.Fprintln(w, "# Point agentsync at this simulated tenant:")
+	if len(served) == 1 {
+		fmt.Fprintln(w, "# Point agentsync at this simulated tenant:")
+	} else {
+		fmt.Fprintf(w, "# Point agentsync at these %d simulated tenants (one application consented in each):\n", len(served))
+	}
 	fmt.Fprintf(w, "export DEFENDER_API_URL=%s\n", base)
-	fmt.Fprintf(w, "export DEFENDER_TOKEN_URL=%s%s\n", base, defendertest.TokenPath(sim.tenantID))
-	fmt.Fprintf(w, "export DEFENDER_TENANT_ID=%s\n", sim.tenantID)
+	tokenPath := defendertest.TokenPath(ids[0])
+	if len(ids) > 1 {
+		tokenPath = defendertest.TokenPath("{tenant}") // each tenant's own endpoint
+	}
+	fmt.Fprintf(w, "export DEFENDER_TOKEN_URL='%s%s'\n", base, tokenPath)
+	fmt.Fprintf(w, "export DEFENDER_TENANT_ID=%s\n", strings.Join(ids, ","))
 	fmt.Fprintf(w, "export DEFENDER_CLIENT_ID=%s\n", sim.clientID)
 	switch {
 	case sim.secretFile != "":

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/agentsync/agentsync/extract"
+	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/internal/logtest"
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -126,4 +129,51 @@ func TestSimulatedClockAgesTheFleet(t *testing.T) {
 	if got, want := c.fleetStart(), start.Add(-30*24*time.Hour); !got.Equal(want) {
 		t.Errorf("fleet start %s, want %s", got, want)
 	}
+}
+
+// TestSimulatedTenantsSyncSideBySide: simulate --tenants 3 prints one
+// configuration for all three; sync syncs each into its own run, and a
+// tenant the API refuses fails alone, the others committed.
+func TestSimulatedTenantsSyncSideBySide(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, cancel, wait := startCLI(t, nil, "simulate", "--listen", "127.0.0.1:0", "--tenants", "3", "--agents", "30")
+	waitFor(t, "the simulator's environment", func() bool { return strings.Contains(stdout.String(), "DEFENDER_CLIENT_SECRET") })
+	env := exportedEnv(stdout.String())
+	ids := strings.Split(env["DEFENDER_TENANT_ID"], ",")
+	if len(ids) != 3 || !strings.Contains(env["DEFENDER_TOKEN_URL"], "{tenant}") {
+		t.Fatalf("printed environment %v: want three tenants and a {tenant} token URL", env)
+	}
+	env["DATABASE_URL"] = dbtest.URL(t)
+	code, out, errOut := runCLI(t, env, "sync")
+	if code != exitOK {
+		t.Fatalf("sync of three tenants: exit %d\n%s\n%s\nsimulator:\n%s", code, out, errOut, stderr)
+	}
+	for _, id := range ids {
+		if !strings.Contains(out, id+": sync succeeded") {
+			t.Errorf("no summary line for %s:\n%s", id, out)
+		}
+	}
+	// A tenant whose consent was revoked fails alone.
+	env["DEFENDER_TENANT_ID"] = strings.Join(append(ids, "revoked.onmicrosoft.com"), ",")
+	code, out, errOut = runCLI(t, env, "sync", "--concurrency", "2")
+	if code != exitFailure || strings.Count(out, ": sync succeeded") != 3 ||
+		!strings.Contains(errOut, "tenant revoked.onmicrosoft.com:") || !strings.Contains(errOut, "1 of 4 tenants failed") {
+		t.Fatalf("sync with one failing tenant: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var succeeded, failed, tenants int
+	if err := pool.QueryRow(context.Background(), `
+		SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
+		       count(DISTINCT tenant_id) FROM defender.sync_runs`).Scan(&succeeded, &failed, &tenants); err != nil {
+		t.Fatal(err)
+	}
+	if succeeded != 6 || failed != 1 || tenants != 4 {
+		t.Fatalf("runs: %d succeeded, %d failed, %d tenants; want 6, 1 and 4", succeeded, failed, tenants)
+	}
+	cancel()
+	wait()
 }

@@ -46,6 +46,14 @@ func NewTenants(ts ...*Tenant) *Tenants {
 // Tenants returns the tenants served, in the order given.
 func (m *Tenants) Tenants() []*Tenant { return m.order }
 
+// Lookup returns the tenant whose token r carries, or nil.
+func (m *Tenants) Lookup(r *http.Request) *Tenant {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.byToken[token]
+}
+
 // Handler routes a token request to the tenant its path names, and an API
 // request to the tenant that issued its bearer token; an unknown tenant
 // gets Entra's error, an unknown token Defender's 401.
@@ -63,10 +71,7 @@ func (m *Tenants) Handler() http.Handler {
 			m.handlers[t].ServeHTTP(w, r)
 			return
 		}
-		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		m.mu.Lock()
-		t := m.byToken[token]
-		m.mu.Unlock()
+		t := m.Lookup(r)
 		if t == nil {
 			writeAPIError(w, http.StatusUnauthorized, "Unauthorized", "Authorization token is missing or invalid.")
 			return
@@ -124,4 +129,11 @@ func FleetTenants(n, agents int, seed int64, start, at time.Time, opts ...Option
 // Entra's, the same for every run.
 func TenantIDOf(i int) string {
 	return fmt.Sprintf("7e5a%04x-0d1b-4c7e-9a3f-%012x", i, 0x2d6b8e1c0f57+i)
+}
+
+// TenantID is the id the tenant answers for.
+func (t *Tenant) TenantID() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tenantID
 }
