@@ -21,6 +21,28 @@ type step struct {
 	args []any
 }
 
+// execBatch sends steps in one round trip, in order; the first that fails
+// stops the rest.
+func execBatch(dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step) error {
+	start := time.Now()
+	var b pgx.Batch
+	for _, s := range steps {
+		b.Queue(s.sql, s.args...)
+	}
+	results := tx.SendBatch(dbCtx, &b)
+	for _, s := range steps {
+		if _, err := results.Exec(); err != nil {
+			_ = results.Close()
+			return fmt.Errorf("%s: %w", s.what, interpretError(err))
+		}
+	}
+	if err := results.Close(); err != nil {
+		return interpretError(err)
+	}
+	log.Debug("sync step", "step", "record the run and its day", "duration", time.Since(start).Round(time.Microsecond).String())
+	return nil
+}
+
 // exec runs steps in order, stopping between them once ctx has ended.
 func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step) error {
 	for _, s := range steps {
@@ -61,50 +83,44 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		}
 	}
 
-	// The agents whose descriptive row must be written: new, returning, or
-	// with a changed descriptive value. Few, except on a first sync.
-	if _, err := tx.Exec(dbCtx, `
-		INSERT INTO pg_temp.agentsync_diff
-		SELECT * FROM (
-			SELECT s.*,
-			       -- A new agent gets its key now, so that every table is
-			       -- filled straight from this one.
-			       coalesce(a.agent_key, pg_catalog.nextval('defender.agent_state_agent_key_seq')) AS agent_key,
-			       a.agent_key IS NULL AS is_new,
-			       a.deleted_at IS NOT NULL AS is_returning,
-			       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
-			        a.scanner_software_version, a.mde_client_version, a.extra)
-			         IS DISTINCT FROM
-			       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
-			        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed
-			  FROM pg_temp.agentsync_staging s
-			  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) d
-		 WHERE d.is_new OR d.is_returning OR d.descriptive_changed`,
-		tenant); err != nil {
-		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
-	}
-
-	var returning int
+	// The agents whose descriptive row must be written (new, returning, or
+	// with a changed descriptive value: few, except on a first sync), what
+	// the comparison found, and the agents active before this sync:
+	// deletions are decided against them before anything is written.
+	var returning, active, unreadableActive int
 	if err := tx.QueryRow(dbCtx, `
-		SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new), count(*) FILTER (WHERE is_returning)
-		  FROM pg_temp.agentsync_diff`,
-	).Scan(&c.inserted, &c.changed, &returning); err != nil {
-		return c, fmt.Errorf("count changes: %w", interpretError(err))
-	}
-	matchedActive := c.seen - c.inserted - returning
-
-	// Deletions are decided before anything is written, against the agents
-	// active before this sync: those neither listed nor listed unreadable.
-	var active, missing int
-	if err := tx.QueryRow(dbCtx, `
-		SELECT (SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL),
+		WITH d AS (
+			INSERT INTO pg_temp.agentsync_diff
+			SELECT * FROM (
+				SELECT s.*,
+				       -- A new agent gets its key now, so that every table is
+				       -- filled straight from this one.
+				       coalesce(a.agent_key, pg_catalog.nextval('defender.agent_state_agent_key_seq')) AS agent_key,
+				       a.agent_key IS NULL AS is_new,
+				       a.deleted_at IS NOT NULL AS is_returning,
+				       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
+				        a.scanner_software_version, a.mde_client_version, a.extra)
+				         IS DISTINCT FROM
+				       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
+				        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed
+				  FROM pg_temp.agentsync_staging s
+				  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) c
+			 WHERE c.is_new OR c.is_returning OR c.descriptive_changed
+			RETURNING is_new, is_returning
+		)
+		SELECT count(*) FILTER (WHERE d.is_new), count(*) FILTER (WHERE NOT d.is_new),
+		       count(*) FILTER (WHERE d.is_returning),
+		       (SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL),
+		       -- Listed but unreadable: kept as they were, not missing.
 		       (SELECT count(*) FROM pg_temp.agentsync_unreadable u
 		          JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = u.agent_id AND a.deleted_at IS NULL
-		         WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = u.agent_id))`,
-		tenant).Scan(&active, &missing); err != nil {
-		return c, fmt.Errorf("count missing agents: %w", interpretError(err))
+		         WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = u.agent_id))
+		  FROM d`, tenant,
+	).Scan(&c.inserted, &c.changed, &returning, &active, &unreadableActive); err != nil {
+		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
-	missing = active - matchedActive - missing
+	matchedActive := c.seen - c.inserted - returning
+	missing := active - matchedActive - unreadableActive
 	// A record without a usable id may be any agent the listing seems to
 	// lack: such a listing deletes none, whatever the guard allows.
 	massDeletion := !l.cfg.AllowMassDeletion &&
@@ -242,7 +258,6 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			 WHERE h.agent_key = deleted.agent_key AND h.valid_to IS NULL`,
 			[]any{fetchedAt, runID}})
 	}
-	steps = append(steps, recordDay(tenant, runID, fetchedAt)...)
 	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
 		return c, err
 	}

@@ -130,6 +130,9 @@ type Result struct {
 	Rejected, APIRequests int
 	// Duplicates counts records whose id repeated within the listing.
 	Duplicates int
+	// FetchDuration is the part of Duration spent waiting for the listing
+	// (the API); the rest is the database's.
+	FetchDuration time.Duration
 }
 
 // Sync fetches one complete listing with list and applies it in one
@@ -258,9 +261,6 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	if err != nil {
 		return res, err
 	}
-	if _, err := conn.Exec(dbCtx, `SELECT defender.ensure_observation_partition($1)`, fetchedAt); err != nil {
-		return res, fmt.Errorf("create the observation partition: %w", interpretError(err))
-	}
 
 	tx, err := conn.Begin(dbCtx)
 	if err != nil {
@@ -273,16 +273,18 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	}()
 	// Set-based statements over a listing: memory for their hash joins, and
 	// no JIT compilation, which costs more than it saves on statements of
-	// a fraction of a second; and no notice that the work tables exist.
+	// a fraction of a second; no notice that the work tables exist; and the
+	// work tables. One round trip.
 	if _, err := tx.Exec(dbCtx, `
-		SELECT pg_catalog.set_config('work_mem', $1, true), pg_catalog.set_config('jit', 'off', true),
-		       pg_catalog.set_config('client_min_messages', 'warning', true)`,
-		workMem); err != nil {
-		return res, fmt.Errorf("configure the transaction: %w", interpretError(err))
+		SET LOCAL work_mem = '`+workMem+`';
+		SET LOCAL jit = off;
+		SET LOCAL client_min_messages = warning;`+workTables); err != nil {
+		return res, fmt.Errorf("prepare the transaction: %w", interpretError(err))
 	}
 
-	stats, staged, err := stage(ctx, dbCtx, tx, list)
+	stats, staged, waited, err := stage(ctx, dbCtx, tx, list)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
+	res.FetchDuration = waited
 	if err != nil {
 		return res, err
 	}
@@ -292,7 +294,11 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	}
 	res.Seen, res.Inserted, res.Changed, res.Unchanged = counts.seen, counts.inserted, counts.changed, counts.unchanged
 	res.Deleted, res.DeletionsWithheld = counts.deleted, counts.withheld
-	if err := l.finishRun(dbCtx, tx, runID, res, day); err != nil {
+	// The tenant's day and latest sync, its fleet's counts and the run's
+	// success, in the data transaction: the run is succeeded exactly when
+	// its data is committed.
+	if err := execBatch(dbCtx, tx, l.cfg.Logger,
+		append(recordDay(l.cfg.TenantID, runID, res.FetchedAt), l.finishRun(runID, res, day))); err != nil {
 		return res, err
 	}
 	// The last moment a cancellation can still undo the sync.

@@ -36,20 +36,20 @@ func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn) error {
 // startRun records the run as running, committed at once so that it is
 // visible while the sync goes on.
 func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn) (int64, error) {
-	if _, err := conn.Exec(ctx, `
-		INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($2, ''))
-		ON CONFLICT (tenant_id) DO UPDATE SET display_name = excluded.display_name
-		 WHERE excluded.display_name IS NOT NULL
-		   AND excluded.display_name IS DISTINCT FROM defender.tenants.display_name`,
-		l.cfg.TenantID, l.cfg.TenantName); err != nil {
-		return 0, fmt.Errorf("record tenant: %w", interpretError(err))
-	}
+	// The tenant's row first (the run refers to it), with its display
+	// name; one round trip.
 	var runID int64
 	err := conn.QueryRow(ctx, `
+		WITH tenant AS (
+			INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($4, ''))
+			ON CONFLICT (tenant_id) DO UPDATE SET display_name = excluded.display_name
+			 WHERE excluded.display_name IS NOT NULL
+			   AND excluded.display_name IS DISTINCT FROM defender.tenants.display_name
+		)
 		INSERT INTO defender.sync_runs (tenant_id, started_at, worker)
 		VALUES ($1, $2, $3)
 		RETURNING run_id`,
-		l.cfg.TenantID, l.cfg.Now().UTC(), l.cfg.Worker).Scan(&runID)
+		l.cfg.TenantID, l.cfg.Now().UTC(), l.cfg.Worker, l.cfg.TenantName).Scan(&runID)
 	if err != nil {
 		return 0, fmt.Errorf("record run start: %w", interpretError(err))
 	}
@@ -58,11 +58,15 @@ func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn) (int64, error) {
 
 // checkClock refuses a fetch time at or before the latest successful run's:
 // history ranges and as-of queries rely on fetch times moving forward. It
-// returns what the daily rollups need of that run.
+// returns what the daily rollups need of that run, and creates the month's
+// observation partition if missing.
 func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.Time) (dayState, error) {
+	// The month's observation partition is made ready in the same round
+	// trip, before the data transaction needs it.
 	var latest *time.Time
 	err := conn.QueryRow(ctx, `
-		SELECT last_fetched_at FROM defender.tenants WHERE tenant_id = $1`, l.cfg.TenantID).Scan(&latest)
+		SELECT (SELECT last_fetched_at FROM defender.tenants WHERE tenant_id = $1),
+		       defender.ensure_observation_partition($2)`, l.cfg.TenantID, fetchedAt).Scan(&latest, nil)
 	if err != nil {
 		return dayState{}, fmt.Errorf("read latest run: %w", interpretError(err))
 	}
@@ -76,27 +80,23 @@ func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.
 	return dayState{previous: *latest}, nil
 }
 
-// finishRun records success inside the data transaction, so the run is
-// succeeded exactly when its data is committed.
-func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Result, day dayState) error {
+// finishRun is the step recording the run's success, its counts and the
+// previous successful sync.
+func (l *Loader) finishRun(runID int64, res Result, day dayState) step {
 	var previous *time.Time
 	if !day.previous.IsZero() {
 		previous = &day.previous
 	}
-	_, err := tx.Exec(ctx, `
+	return step{"record run result", `
 		UPDATE defender.sync_runs
 		   SET status = 'succeeded', fetched_at = $2, finished_at = greatest($3::timestamptz, $2::timestamptz),
 		       agents_seen = $4, agents_inserted = $5, agents_changed = $6, agents_unchanged = $7,
 		       agents_deleted = $8, deletions_withheld = $9, agents_rejected = $10, api_requests = $11,
 		       previous_sync_at = $12
 		 WHERE run_id = $1`,
-		runID, res.FetchedAt, l.cfg.Now().UTC(),
-		res.Seen, res.Inserted, res.Changed, res.Unchanged,
-		res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous)
-	if err != nil {
-		return fmt.Errorf("record run result: %w", interpretError(err))
-	}
-	return nil
+		[]any{runID, res.FetchedAt, l.cfg.Now().UTC(),
+			res.Seen, res.Inserted, res.Changed, res.Unchanged,
+			res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous}}
 }
 
 // failRun records a failed run after its transaction rolled back. It uses a

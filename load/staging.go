@@ -60,33 +60,30 @@ var stagingColumns = []string{
 	"scanner_software_version", "mde_client_version", "last_seen", "last_command_execution_at", "extra",
 }
 
-// stage streams the listing into a temporary staging table with COPY and
+// stage streams the listing into the temporary staging table (see
+// workTables, created by the caller) with COPY and
 // keeps, for an id listed more than once, its last record. It returns the
-// listing's statistics and the number of agents staged, and a *FetchError
-// when the listing failed.
+// listing's statistics, the number of agents staged and the time spent
+// waiting for the listing, and a *FetchError when the listing failed.
 //
 // The listing runs under ctx, the statements under dbCtx: a cancelled ctx
 // ends the listing, which ends the COPY cleanly.
-func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ scanagent.ListStats, agents int, err error) {
-	if _, err := tx.Exec(dbCtx, workTables); err != nil {
-		return scanagent.ListStats{}, 0, fmt.Errorf("create the work tables: %w", interpretError(err))
-	}
-
+func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ scanagent.ListStats, agents int, waited time.Duration, err error) {
 	src := newRecordSource(ctx, list)
 	defer src.stop()
 	_, copyErr := tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", "agentsync_staging"}, stagingColumns, src)
 	src.stop() // ends the listing if COPY stopped early, and settles stats
 	switch {
 	case src.listErr != nil:
-		return src.stats, 0, &FetchError{Err: src.listErr}
+		return src.stats, 0, src.waited, &FetchError{Err: src.listErr}
 	case src.recordErr != nil:
-		return src.stats, 0, src.recordErr
+		return src.stats, 0, src.waited, src.recordErr
 	case copyErr != nil:
-		return src.stats, 0, fmt.Errorf("copy agents into staging: %w", interpretError(copyErr))
+		return src.stats, 0, src.waited, fmt.Errorf("copy agents into staging: %w", interpretError(copyErr))
 	}
 
 	if err := stopped(ctx); err != nil {
-		return src.stats, 0, err
+		return src.stats, 0, src.waited, err
 	}
 	// The staging table is not analyzed: the planner's estimate from its
 	// size is enough for the hash joins that read it, and ANALYZE of a large
@@ -97,22 +94,22 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ sc
 		if _, err := tx.Exec(dbCtx, `
 			INSERT INTO pg_temp.agentsync_unreadable (agent_id)
 			SELECT DISTINCT id FROM unnest($1::text[]) AS id`, src.stats.RejectedIDs); err != nil {
-			return src.stats, 0, fmt.Errorf("record unreadable agents: %w", interpretError(err))
+			return src.stats, 0, src.waited, fmt.Errorf("record unreadable agents: %w", interpretError(err))
 		}
 	}
 	// An id listed twice: the last record wins. Most listings have none,
 	// and then skip the self-join.
 	if !src.mayRepeat {
-		return src.stats, int(src.seq), nil
+		return src.stats, int(src.seq), src.waited, nil
 	}
 	tag, err := tx.Exec(dbCtx, `
 		DELETE FROM pg_temp.agentsync_staging s
 		 USING pg_temp.agentsync_staging later
 		 WHERE later.agent_id = s.agent_id AND later.seq > s.seq`)
 	if err != nil {
-		return src.stats, 0, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
+		return src.stats, 0, src.waited, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
 	}
-	return src.stats, int(src.seq - tag.RowsAffected()), nil
+	return src.stats, int(src.seq - tag.RowsAffected()), src.waited, nil
 }
 
 // idSeed seeds the hashes of staged ids.
@@ -136,6 +133,8 @@ type recordSource struct {
 	// collision: either way the exact SQL check runs).
 	idHashes  map[uint64]struct{}
 	mayRepeat bool
+	// waited is the time spent waiting for the listing's next record.
+	waited time.Duration
 	stats     scanagent.ListStats
 	listErr   error // the listing failed: incomplete
 	recordErr error // a record cannot be stored
@@ -163,7 +162,9 @@ func (s *recordSource) stop() { s.stopFn() }
 
 // Next implements pgx.CopyFromSource.
 func (s *recordSource) Next() bool {
+	start := time.Now()
 	r, ok := s.next()
+	s.waited += time.Since(start)
 	if !ok {
 		return false
 	}

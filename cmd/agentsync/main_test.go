@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 
 // agentsyncCommand returns a command that runs agentsync with args in a
 // process of its own, with only the environment env.
-func agentsyncCommand(t *testing.T, env map[string]string, args ...string) *exec.Cmd {
+func agentsyncCommand(t testing.TB, env map[string]string, args ...string) *exec.Cmd {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {

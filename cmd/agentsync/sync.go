@@ -184,7 +184,9 @@ func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, l
 		logger.Info("skipped: another sync of this tenant is running")
 		return res, err
 	}
-	attrs := []any{"duration", res.Duration.Round(time.Millisecond).String(), "api_requests", res.APIRequests}
+	attrs := []any{"duration", res.Duration.Round(100 * time.Microsecond).String(),
+		"database_duration", (res.Duration - res.FetchDuration).Round(100 * time.Microsecond).String(),
+		"api_requests", res.APIRequests}
 	if res.RunID != 0 {
 		attrs = append([]any{"run_id", res.RunID}, attrs...)
 	}
