@@ -134,7 +134,7 @@ type recordSource struct {
 	idHashes  map[uint64]struct{}
 	mayRepeat bool
 	// waited is the time spent waiting for the listing's next record.
-	waited time.Duration
+	waited    time.Duration
 	stats     scanagent.ListStats
 	listErr   error // the listing failed: incomplete
 	recordErr error // a record cannot be stored
