@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentsync/agentsync/schedule"
+	"github.com/agentsync/agentsync/tenants"
 )
 
 // These tests read the Dockerfile, docker-compose.yml and the Kubernetes
@@ -481,6 +482,9 @@ type podTemplate struct {
 			Secret *struct {
 				SecretName string `yaml:"secretName"`
 			} `yaml:"secret"`
+			ConfigMap *struct {
+				Name string `yaml:"name"`
+			} `yaml:"configMap"`
 		} `yaml:"volumes"`
 	} `yaml:"spec"`
 }
@@ -685,13 +689,6 @@ func checkKubernetesObjects(t *testing.T, objects []k8sObject) {
 		}
 	}
 	known := allEnv(t)
-	for name, data := range configMaps {
-		for k := range data {
-			if !known[k] {
-				t.Errorf("ConfigMap %s sets %s, which no agentsync command reads", name, k)
-			}
-		}
-	}
 
 	workloads := map[string]bool{}
 	for _, o := range objects {
@@ -712,10 +709,14 @@ func checkKubernetesObjects(t *testing.T, objects []k8sObject) {
 		if !pod.Spec.SecurityContext.RunAsNonRoot || pod.Spec.SecurityContext.RunAsUser == 0 {
 			t.Errorf("%s %s: want runAsNonRoot and a non-zero runAsUser", o.Kind, o.Metadata.Name)
 		}
-		secretVolumes := map[string]string{} // volume -> secret
+		secretVolumes := map[string]string{}    // volume -> secret
+		configMapVolumes := map[string]string{} // volume -> ConfigMap
 		for _, v := range pod.Spec.Volumes {
 			if v.Secret != nil {
 				secretVolumes[v.Name] = v.Secret.SecretName
+			}
+			if v.ConfigMap != nil {
+				configMapVolumes[v.Name] = v.ConfigMap.Name
 			}
 		}
 		for _, c := range pod.Spec.Containers {
@@ -735,6 +736,9 @@ func checkKubernetesObjects(t *testing.T, objects []k8sObject) {
 						t.Errorf("%s: no ConfigMap %s", where, ef.ConfigMapRef.Name)
 					}
 					for k, v := range cm {
+						if !known[k] {
+							t.Errorf("ConfigMap %s sets %s, which no agentsync command reads", ef.ConfigMapRef.Name, k)
+						}
 						values[k] = v
 					}
 				case ef.SecretRef != nil:
@@ -761,9 +765,38 @@ func checkKubernetesObjects(t *testing.T, objects []k8sObject) {
 			} else if _, has := u.User.Password(); has {
 				t.Errorf("%s: DATABASE_URL carries a password; use PGPASSFILE", where)
 			}
-			// Every *_FILE setting names a key of a mounted Secret.
+			// The tenants file is a key of a mounted ConfigMap, and a tenants
+			// file agentsync reads: no secret in it.
+			if v, ok := values["DEFENDER_TENANTS_FILE"]; ok {
+				found := false
+				for _, m := range c.VolumeMounts {
+					cm, isConfigMap := configMapVolumes[m.Name]
+					rest, ok := strings.CutPrefix(v, m.MountPath+"/")
+					if !ok || !isConfigMap {
+						continue
+					}
+					found = true
+					content, ok := configMaps[cm][rest]
+					if !ok {
+						t.Errorf("%s: DEFENDER_TENANTS_FILE=%s, but ConfigMap %s has no key %s", where, v, cm, rest)
+						continue
+					}
+					file := filepath.Join(t.TempDir(), rest)
+					if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					ts, err := tenants.Load(tenants.Defaults{ClientID: values["DEFENDER_CLIENT_ID"], ClientSecret: "from the mounted secret"}, file)
+					if err != nil || len(tenants.Enabled(ts)) == 0 {
+						t.Errorf("%s: the tenants file of ConfigMap %s: %d tenants, %v", where, cm, len(ts), err)
+					}
+				}
+				if !found {
+					t.Errorf("%s: DEFENDER_TENANTS_FILE=%s is not in a mounted ConfigMap", where, v)
+				}
+			}
+			// Every other *_FILE setting names a key of a mounted Secret.
 			for k, v := range values {
-				if !strings.HasSuffix(k, "_FILE") && k != "PGPASSFILE" {
+				if (!strings.HasSuffix(k, "_FILE") && k != "PGPASSFILE") || k == "DEFENDER_TENANTS_FILE" {
 					continue
 				}
 				found := false
