@@ -362,3 +362,131 @@ func TestRunExitsZeroOnSIGTERMMidSync(t *testing.T) {
 		t.Errorf("no word of the cancellation in the logs:\n%s", &logs)
 	}
 }
+
+// TestReplicasShareTheTenants: two daemons started together on six tenants
+// both do useful work: each skips the tenants the other is syncing and goes
+// on with the next, so every tenant is synced once, never twice at once.
+func TestReplicasShareTheTenants(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	fleets := defendertest.FleetTenants(6, 20, 11, now.Add(-30*24*time.Hour), now)
+	for _, tn := range fleets {
+		tn.Inject(defendertest.Slow(400 * time.Millisecond).Always())
+	}
+	srv := defendertest.NewTenantsServer(fleets...)
+	t.Cleanup(srv.Close)
+	ids := make([]string, len(fleets))
+	for i := range ids {
+		ids[i] = defendertest.TenantIDOf(i)
+	}
+	url := dbtest.URL(t)
+	env := map[string]string{
+		"DATABASE_URL":           url,
+		"DEFENDER_TENANT_ID":     strings.Join(ids, ","),
+		"DEFENDER_CLIENT_ID":     defendertest.DefaultClientID,
+		"DEFENDER_CLIENT_SECRET": defendertest.DefaultClientSecret,
+		"DEFENDER_API_URL":       srv.URL,
+		"DEFENDER_TOKEN_URL":     srv.TokenURL(),
+		"SYNC_CONCURRENCY":       "2",
+		"LOG_FORMAT":             "json",
+	}
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// The schema first, so that neither daemon waits on the other's
+	// migration.
+	if code, _, errOut := runCLI(t, env, "migrate"); code != exitOK {
+		t.Fatalf("migrate: %s", errOut)
+	}
+	args := []string{"run", "--schedule", "@yearly", "--run-on-start", "--no-migrate"}
+	_, logsA, stopA, waitA := startCLI(t, env, args...)
+	_, logsB, stopB, waitB := startCLI(t, env, args...)
+	succeeded := func() int {
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor(t, "every tenant synced", func() bool {
+		return strings.Count(logsA.String()+logsB.String(), `"msg":"sync succeeded"`)+
+			strings.Count(logsA.String()+logsB.String(), `skipped: another sync`) >= 12
+	})
+	stopA()
+	stopB()
+	if a, b := waitA(), waitB(); a != exitOK || b != exitOK {
+		t.Fatalf("exits %d and %d, want 0", a, b)
+	}
+	var perTenant []int
+	rows, err := pool.Query(context.Background(), `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded' GROUP BY tenant_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n int
+		_ = rows.Scan(&n)
+		perTenant = append(perTenant, n)
+	}
+	if len(perTenant) != 6 || succeeded() != 6 {
+		t.Fatalf("succeeded runs per tenant %v, want one for each of the six", perTenant)
+	}
+	a, b := strings.Count(logsA.String(), `"msg":"sync succeeded"`), strings.Count(logsB.String(), `"msg":"sync succeeded"`)
+	if a == 0 || b == 0 {
+		t.Fatalf("daemon A synced %d tenants, daemon B %d: both should have done useful work", a, b)
+	}
+	var overlaps int
+	if err := pool.QueryRow(context.Background(), `
+		SELECT count(*) FROM defender.sync_runs x JOIN defender.sync_runs y
+		    ON x.tenant_id = y.tenant_id AND x.run_id < y.run_id
+		   AND tstzrange(x.started_at, x.finished_at) && tstzrange(y.started_at, y.finished_at)`).Scan(&overlaps); err != nil {
+		t.Fatal(err)
+	}
+	if overlaps != 0 {
+		t.Fatalf("%d pairs of runs of one tenant overlap in time", overlaps)
+	}
+}
+
+// TestShutdownStartsNoNewTenant: at the signal, the tenant in flight
+// finishes within the grace period and no other tenant starts.
+func TestShutdownStartsNoNewTenant(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	fleets := defendertest.FleetTenants(4, 10, 21, now.Add(-24*time.Hour), now)
+	for _, tn := range fleets {
+		tn.Inject(defendertest.Slow(700 * time.Millisecond).Always())
+	}
+	srv := defendertest.NewTenantsServer(fleets...)
+	t.Cleanup(srv.Close)
+	ids := make([]string, len(fleets))
+	for i := range ids {
+		ids[i] = defendertest.TenantIDOf(i)
+	}
+	url := dbtest.URL(t)
+	env := map[string]string{
+		"DATABASE_URL": url, "DEFENDER_TENANT_ID": strings.Join(ids, ","),
+		"DEFENDER_CLIENT_ID": defendertest.DefaultClientID, "DEFENDER_CLIENT_SECRET": defendertest.DefaultClientSecret,
+		"DEFENDER_API_URL": srv.URL, "DEFENDER_TOKEN_URL": srv.TokenURL(),
+		"SYNC_CONCURRENCY": "1", "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
+	}
+	_, logs, stop, wait := startCLI(t, env, "run", "--schedule", "@yearly", "--run-on-start")
+	waitFor(t, "the first tenant's sync to start", func() bool { return strings.Contains(logs.String(), `"msg":"listing scan agents"`) })
+	stop()
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var runs, succeeded int
+	if err := pool.QueryRow(context.Background(), `
+		SELECT count(*), count(*) FILTER (WHERE status = 'succeeded') FROM defender.sync_runs`).Scan(&runs, &succeeded); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 1 || succeeded != 1 {
+		t.Fatalf("%d runs (%d succeeded) after a stop during the first tenant: want that one, finished, and no other", runs, succeeded)
+	}
+}
