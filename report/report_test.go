@@ -209,3 +209,27 @@ func TestReportEscapesWhatTheAPISent(t *testing.T) {
 		t.Error("the report leaves out the text from the API instead of escaping it")
 	}
 }
+
+// TestTextTablesReadAsTheReader: the demo's tables read through the views
+// a member of defender_reader may read, and count each listed agent once.
+func TestTextTablesReadAsTheReader(t *testing.T) {
+	t.Parallel()
+	pool, synced := setup(t)
+	var b bytes.Buffer
+	if err := report.WriteText(context.Background(), &b, pool, synced.TenantID, synced.End); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Sync runs (defender.sync_runs)", "Version drift", "Changes by attribute", "Latest changes", "Stale agents"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the tables lack %q:\n%s", want, b.String())
+		}
+	}
+	last := synced.Results[story.Days]
+	changed, seen, err := report.RunCounts(context.Background(), pool, synced.TenantID, last.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed+seen > last.Seen-last.Inserted || seen == 0 {
+		t.Errorf("run %d listed %d agents, %d new: %d changed and %d only seen", last.RunID, last.Seen, last.Inserted, changed, seen)
+	}
+}

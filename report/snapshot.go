@@ -205,37 +205,37 @@ func Read(ctx context.Context, db DB, opt Options) (*Snapshot, error) {
 		Tenant:  strings.ToLower(strings.TrimSpace(opt.Tenant)),
 		MaxRows: opt.MaxRows,
 	}
-	tx, err := db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, fmt.Errorf("begin report transaction: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
-	var hasViews bool
-	if err := tx.QueryRow(ctx, `
-		SELECT to_regclass('defender.fleet_daily') IS NOT NULL,
-		       to_regclass('defender.scan_coverage') IS NOT NULL`).Scan(&hasViews, &s.HasScanCoverage); err != nil {
-		return nil, fmt.Errorf("look for the reporting views: %w", err)
-	}
-	if !hasViews {
-		return nil, ErrNoSchema
-	}
-	ids, err := collect(ctx, tx, func(r pgx.Rows) (string, error) {
-		var id string
-		return id, r.Scan(&id)
-	}, `SELECT DISTINCT tenant_id FROM defender.sync_runs WHERE $1 = '' OR tenant_id = $1 ORDER BY tenant_id`, s.Tenant)
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	if s.Tenant != "" && len(ids) == 0 {
-		return nil, fmt.Errorf("tenant %q: %w", s.Tenant, ErrUnknownTenant)
-	}
-	for _, id := range ids {
-		t, err := readTenant(ctx, tx, s, id)
-		if err != nil {
-			return nil, fmt.Errorf("tenant %s: %w", id, err)
+	err := readOnly(ctx, db, func(tx pgx.Tx) error {
+		var hasViews bool
+		if err := tx.QueryRow(ctx, `
+			SELECT to_regclass('defender.fleet_daily') IS NOT NULL,
+			       to_regclass('defender.scan_coverage') IS NOT NULL`).Scan(&hasViews, &s.HasScanCoverage); err != nil {
+			return fmt.Errorf("look for the reporting views: %w", err)
 		}
-		s.Tenants = append(s.Tenants, *t)
+		if !hasViews {
+			return ErrNoSchema
+		}
+		ids, err := collect(ctx, tx, func(r pgx.Rows) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		}, `SELECT DISTINCT tenant_id FROM defender.sync_runs WHERE $1 = '' OR tenant_id = $1 ORDER BY tenant_id`, s.Tenant)
+		if err != nil {
+			return fmt.Errorf("list tenants: %w", err)
+		}
+		if s.Tenant != "" && len(ids) == 0 {
+			return fmt.Errorf("tenant %q: %w", s.Tenant, ErrUnknownTenant)
+		}
+		for _, id := range ids {
+			t, err := readTenant(ctx, tx, s, id)
+			if err != nil {
+				return fmt.Errorf("tenant %s: %w", id, err)
+			}
+			s.Tenants = append(s.Tenants, *t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
 }
