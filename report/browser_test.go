@@ -43,9 +43,14 @@ func chromiumPath(t *testing.T) string {
 // and returns the context of a tab, whose events go to watch.
 func browser(t *testing.T, watch func(ev any)) context.Context {
 	t.Helper()
+	path := chromiumPath(t)
+	// Its profile and its temporary files (a singleton socket it may leave
+	// behind) go in directories removed after it stopped.
+	profile, tmp := t.TempDir(), t.TempDir()
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(profile),
+		chromedp.Env("TMPDIR=" + tmp),
 		chromedp.Headless,
 		chromedp.NoSandbox, // tests run as root in CI
 		chromedp.DisableGPU,
