@@ -9,6 +9,7 @@ import (
 	neturl "net/url"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,8 +31,8 @@ import (
 
 // demoSettings are the settings of agentsync demo.
 type demoSettings struct {
-	Agents, Days, SyncsPerDay, Seed, FailDay, Database string
-	Embedded                                           bool
+	Agents, Days, SyncsPerDay, Seed, FailDay, Database, Report string
+	Embedded                                                   bool
 }
 
 func runDemo(ctx context.Context, a *app, args []string) int {
@@ -39,7 +40,8 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		"Runs the whole job against a simulated tenant served on a loopback port: a fleet of\n"+
 			"agents drifting over a month of simulated time, synced once a simulated day (or more: see\n"+
 			"--syncs-per-day) into a real PostgreSQL, one of the syncs failing on purpose. Then it prints what the history shows:\n"+
-			"the runs, version drift, the latest changes and the stale agents.\n\n"+
+			"the runs, version drift, the latest changes and the stale agents, and writes the HTML\n"+
+			"report of agentsync report to "+demoReportFile+" in the current directory.\n\n"+
 			"The PostgreSQL is DATABASE_URL when set, else the server on localhost:5432 (as user\n"+
 			"postgres, then as you), else an embedded server started from the PostgreSQL binaries\n"+
 			"installed here. The demo writes only to its own database, "+demoDatabaseName+", which it drops\n"+
@@ -54,6 +56,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed tells the same story")
 	fs.String(&s.FailDay, "fail-day", "", "", "the `day` whose sync fails on purpose (default: the middle one; 0 for none)")
 	fs.String(&s.Database, "demo-database", "", demoDatabaseName, "the database `name` to drop and create for the demo; it must start with "+demoDatabaseName)
+	fs.String(&s.Report, "report", "", demoReportFile, "write the HTML report of the history (as agentsync report does) to `file`")
 	fs.Bool(&s.Embedded, "embedded-postgres", "", "always use an embedded PostgreSQL, even when another server answers")
 	fs.String(&logs.Format, "log-format", "LOG_FORMAT", "", "log `format`: text or json (default: text on a terminal, else json)")
 	fs.String(&logs.Level, "log-level", "LOG_LEVEL", "warn", "log `level` of the job's own logs: debug, info, warn or error")
@@ -99,6 +102,10 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
 	}
+	if err := writeDemoReport(ctx, w, database.pool, s.Report, plan); err != nil {
+		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
+		return exitFailure
+	}
 	fmt.Fprintf(w, "\nDone in %s.\n", time.Since(began).Round(100*time.Millisecond))
 	if database.embedded {
 		fmt.Fprintln(w, "The embedded PostgreSQL stops now, and its data goes with it; set DATABASE_URL to keep the demo's data.")
@@ -107,6 +114,25 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintln(w, "  then, for example: SELECT * FROM defender.scan_agents_as_of(now() - interval '14 days') LIMIT 5;")
 	}
 	return exitOK
+}
+
+// demoReportFile is where the demo writes its HTML report unless told
+// otherwise.
+const demoReportFile = "agentsync-demo-report.html"
+
+// writeDemoReport writes the HTML report of the demo's whole story to path
+// and says where it is.
+func writeDemoReport(ctx context.Context, w io.Writer, pool *pgxpool.Pool, path string, plan demoPlan) error {
+	now := time.Now().UTC()
+	opt := report.Options{Now: now, From: now.AddDate(0, 0, -plan.days-1)}
+	if err := writeReportFile(ctx, path, pool, opt); err != nil {
+		return err
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	fmt.Fprintf(w, "\nReport: %s\n  the same history in charts, one HTML file that opens offline; agentsync report writes it from real syncs.\n", path)
+	return nil
 }
 
 // demoPlan is the story the demo tells.
