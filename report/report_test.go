@@ -44,7 +44,7 @@ func render(t *testing.T, pool *pgxpool.Pool, opt report.Options) (*report.Snaps
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := report.WriteHTML(&b, snap, "agentsync test"); err != nil {
+	if err := report.WriteHTML(&b, snap, "agentsync dev"); err != nil {
 		t.Fatal(err)
 	}
 	return snap, b.String()
@@ -199,7 +199,7 @@ func TestReportEscapesWhatTheAPISent(t *testing.T) {
 		Stale:    []report.StaleAgent{{AgentID: evil, Host: evil}},
 	}}}
 	var b bytes.Buffer
-	if err := report.WriteHTML(&b, snap, "agentsync test"); err != nil {
+	if err := report.WriteHTML(&b, snap, "agentsync dev"); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(strings.ToLower(b.String()), "<script") {
