@@ -195,12 +195,12 @@ func TestReportInABrowser(t *testing.T) {
 		t.Error("printing the report made no PDF")
 	}
 
-	for name, png := range map[string][]byte{"report.png": screenshot, "report-page.png": page} {
+	for name, b := range map[string][]byte{"report.png": screenshot, "report-page.png": page, "report.pdf": pdf} {
 		shot := filepath.Join(t.ArtifactDir(), name)
-		if err := os.WriteFile(shot, png, 0o644); err != nil {
+		if err := os.WriteFile(shot, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("screenshot: %s", shot)
+		t.Logf("saved %s", shot)
 	}
 	if *updateScreenshot {
 		if err := os.WriteFile(filepath.Join("..", "docs", "report.png"), screenshot, 0o644); err != nil {

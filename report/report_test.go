@@ -233,3 +233,34 @@ func TestTextTablesReadAsTheReader(t *testing.T) {
 		t.Errorf("run %d listed %d agents, %d new: %d changed and %d only seen", last.RunID, last.Seen, last.Inserted, changed, seen)
 	}
 }
+
+// TestReportOfSeveralTenants: every tenant has its own section and its own
+// line of provenance; --tenant keeps one.
+func TestReportOfSeveralTenants(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	owner, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	end := time.Now().UTC().Truncate(time.Hour)
+	a := loadtest.Sync(t, owner, loadtest.Story{Agents: 30, Days: 5, End: end})
+	b := loadtest.Sync(t, owner, loadtest.Story{TenantID: "Contoso.example", Agents: 20, Days: 3, Seed: 3, FailDay: 2, End: end})
+	reader := dbtest.ReaderPool(t, url)
+
+	snap, html := render(t, reader, report.Options{Now: end})
+	if len(snap.Tenants) != 2 || strings.Count(html, `<section class="tenant"`) != 2 ||
+		!strings.Contains(html, `id="tenant-`+a.TenantID+`"`) || !strings.Contains(html, `id="tenant-contoso.example"`) {
+		t.Errorf("a report of two tenants has %d tenants and %d sections", len(snap.Tenants), strings.Count(html, `<section class="tenant"`))
+	}
+	for _, tn := range snap.Tenants {
+		if tn.FirstSync == nil || tn.LastSync == nil || tn.LastSync.At.After(end) {
+			t.Errorf("tenant %s: first and last sync %+v %+v", tn.ID, tn.FirstSync, tn.LastSync)
+		}
+	}
+	one, _ := render(t, reader, report.Options{Now: end, Tenant: "CONTOSO.example"})
+	if len(one.Tenants) != 1 || one.Tenants[0].ID != b.TenantID || one.Tenants[0].Failed != 1 {
+		t.Errorf("the report of contoso.example has %+v", one.Tenants)
+	}
+}
