@@ -20,7 +20,7 @@ import (
 
 // story is the month the report tests picture: a failed sync, and a day
 // whose listing lost most agents, so that deletions were withheld.
-var story = loadtest.Story{Agents: 150, Days: 30, FailDay: 15, VanishDay: 22}
+var story = loadtest.Story{Name: "Contoso", Agents: 150, Days: 30, FailDay: 15, VanishDay: 22}
 
 // setup fills a new database with story and returns a pool logged in as a
 // member of defender_reader, and what was synced.
@@ -69,8 +69,9 @@ func TestReportReadsTheStoryAsTheReader(t *testing.T) {
 		t.Fatalf("%d tenants, want 1", len(snap.Tenants))
 	}
 	tn := snap.Tenants[0]
-	if tn.ID != synced.TenantID || tn.Succeeded != story.Days-1 || tn.Failed != 1 {
-		t.Errorf("tenant %s: %d succeeded, %d failed runs; want %s, %d and 1", tn.ID, tn.Succeeded, tn.Failed, synced.TenantID, story.Days-1)
+	if tn.ID != synced.TenantID || tn.Name != story.Name || tn.Succeeded != story.Days-1 || tn.Failed != 1 {
+		t.Errorf("tenant %s %q: %d succeeded, %d failed runs; want %s %q, %d and 1", tn.ID, tn.Name, tn.Succeeded, tn.Failed,
+			synced.TenantID, story.Name, story.Days-1)
 	}
 	if len(tn.Days) != story.Days-1 || len(tn.SyncDays) != story.Days {
 		t.Errorf("%d days of fleet and %d of runs; want %d and %d", len(tn.Days), len(tn.SyncDays), story.Days-1, story.Days)
@@ -246,12 +247,13 @@ func TestReportOfSeveralTenants(t *testing.T) {
 	defer owner.Close()
 	end := time.Now().UTC().Truncate(time.Hour)
 	a := loadtest.Sync(t, owner, loadtest.Story{Agents: 30, Days: 5, End: end})
-	b := loadtest.Sync(t, owner, loadtest.Story{TenantID: "Contoso.example", Agents: 20, Days: 3, Seed: 3, FailDay: 2, End: end})
+	b := loadtest.Sync(t, owner, loadtest.Story{TenantID: "Contoso.example", Name: "Contoso <Europe>", Agents: 20, Days: 3, Seed: 3, FailDay: 2, End: end})
 	reader := dbtest.ReaderPool(t, url)
 
 	snap, html := render(t, reader, report.Options{Now: end})
 	if len(snap.Tenants) != 2 || strings.Count(html, `<section class="tenant"`) != 2 ||
-		!strings.Contains(html, `id="tenant-`+a.TenantID+`"`) || !strings.Contains(html, `id="tenant-contoso.example"`) {
+		!strings.Contains(html, `id="tenant-`+a.TenantID+`"`) || !strings.Contains(html, `id="tenant-contoso.example"`) ||
+		!strings.Contains(html, "Contoso &lt;Europe&gt;") {
 		t.Errorf("a report of two tenants has %d tenants and %d sections", len(snap.Tenants), strings.Count(html, `<section class="tenant"`))
 	}
 	for _, tn := range snap.Tenants {

@@ -349,7 +349,7 @@ func TestGrafanaSQLPanelsRunAsTheReader(t *testing.T) {
 	defer pool.Close()
 	end := time.Now().UTC().Truncate(time.Hour)
 	first := loadtest.Sync(t, pool, loadtest.Story{Agents: 80, Days: 20, FailDay: 6, VanishDay: 12, End: end})
-	second := loadtest.Sync(t, pool, loadtest.Story{TenantID: "contoso.example", Agents: 30, Days: 20, Seed: 7, End: end})
+	second := loadtest.Sync(t, pool, loadtest.Story{TenantID: "contoso.example", Name: "Contoso", Agents: 30, Days: 20, Seed: 7, End: end})
 	reader := dbtest.ReaderPool(t, owner)
 	from, to := first.Start, end.Add(time.Hour)
 	vars := map[string][]string{"tenant": {first.TenantID, second.TenantID}}
@@ -363,6 +363,8 @@ func TestGrafanaSQLPanelsRunAsTheReader(t *testing.T) {
 			rows := runGrafanaSQL(t, reader, fmt.Sprintf("%s: variable %s", d.file, v.Name), v.Query, from, to, vars)
 			if len(rows.values) != 2 || !slices.Contains(rows.columns, "__value") || !slices.Contains(rows.columns, "__text") {
 				t.Errorf("%s: variable %s answers %v %v; want __value and __text of the two tenants", d.file, v.Name, rows.columns, rows.values)
+			} else if text := fmt.Sprint(rows.values); !strings.Contains(text, "Contoso") || !strings.Contains(text, first.TenantID) {
+				t.Errorf("%s: variable %s answers %v; want the tenants named, by id when they have no name", d.file, v.Name, rows.values)
 			}
 			ran++
 		}

@@ -24,6 +24,9 @@ import (
 type Story struct {
 	// TenantID is the tenant synced; defendertest.DefaultTenantID when empty.
 	TenantID string
+	// Name is the tenant's display name (fleet_daily.tenant_name); none
+	// when empty.
+	Name string
 	// Agents in the fleet (default 120) and simulated days, one sync each
 	// (default 30).
 	Agents, Days int
@@ -77,9 +80,10 @@ func Sync(t testing.TB, pool *pgxpool.Pool, s Story) Synced {
 	fleet := defendertest.NewFleet(s.Seed, s.Agents, start)
 	now := start
 	loader, err := load.New(pool, load.Config{
-		TenantID: s.TenantID,
-		Logger:   slog.New(slog.DiscardHandler),
-		Now:      func() time.Time { return now },
+		TenantID:   s.TenantID,
+		TenantName: s.Name,
+		Logger:     slog.New(slog.DiscardHandler),
+		Now:        func() time.Time { return now },
 	})
 	if err != nil {
 		t.Fatal(err)
