@@ -70,6 +70,8 @@ func commands() []command {
 				exitFailure: "a configured tenant's latest sync failed, or none succeeded within two schedule periods",
 				exitUsage:   usageExit,
 			}},
+		{"report", "", "write a self-contained HTML report of the history, with charts", runReport,
+			exitStatuses{exitOK: "the report was written", exitFailure: "the database, or the tenant asked for, could not be read; or the file not written", exitUsage: usageExit}},
 		{"version", "", "print version, commit and Go version (also --version)", runVersion,
 			exitStatuses{exitOK: "always", exitUsage: usageExit}},
 	}

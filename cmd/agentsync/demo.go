@@ -9,11 +9,11 @@ import (
 	neturl "net/url"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,12 +26,13 @@ import (
 	"github.com/agentsync/agentsync/internal/embeddedpg"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
+	"github.com/agentsync/agentsync/report"
 )
 
 // demoSettings are the settings of agentsync demo.
 type demoSettings struct {
-	Agents, Days, SyncsPerDay, Seed, FailDay, Database string
-	Embedded                                           bool
+	Agents, Days, SyncsPerDay, Seed, FailDay, Database, Report string
+	Embedded                                                   bool
 }
 
 func runDemo(ctx context.Context, a *app, args []string) int {
@@ -39,7 +40,8 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		"Runs the whole job against a simulated tenant served on a loopback port: a fleet of\n"+
 			"agents drifting over a month of simulated time, synced once a simulated day (or more: see\n"+
 			"--syncs-per-day) into a real PostgreSQL, one of the syncs failing on purpose. Then it prints what the history shows:\n"+
-			"the runs, version drift, the latest changes and the stale agents.\n\n"+
+			"the runs, version drift, the latest changes and the stale agents, and writes the HTML\n"+
+			"report of agentsync report to "+demoReportFile+" in the current directory.\n\n"+
 			"The PostgreSQL is DATABASE_URL when set, else the server on localhost:5432 (as user\n"+
 			"postgres, then as you), else an embedded server started from the PostgreSQL binaries\n"+
 			"installed here. The demo writes only to its own database, "+demoDatabaseName+", which it drops\n"+
@@ -54,6 +56,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed tells the same story")
 	fs.String(&s.FailDay, "fail-day", "", "", "the `day` whose sync fails on purpose (default: the middle one; 0 for none)")
 	fs.String(&s.Database, "demo-database", "", demoDatabaseName, "the database `name` to drop and create for the demo; it must start with "+demoDatabaseName)
+	fs.String(&s.Report, "report", "", demoReportFile, "write the HTML report of the history (as agentsync report does) to `file`")
 	fs.Bool(&s.Embedded, "embedded-postgres", "", "always use an embedded PostgreSQL, even when another server answers")
 	fs.String(&logs.Format, "log-format", "LOG_FORMAT", "", "log `format`: text or json (default: text on a terminal, else json)")
 	fs.String(&logs.Level, "log-level", "LOG_LEVEL", "warn", "log `level` of the job's own logs: debug, info, warn or error")
@@ -95,7 +98,11 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
 	}
-	if err := printDemoReport(ctx, w, database.pool, strings.ToLower(defendertest.DefaultTenantID), lastSync); err != nil {
+	if err := report.WriteText(ctx, w, database.pool, strings.ToLower(defendertest.DefaultTenantID), lastSync); err != nil {
+		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
+		return exitFailure
+	}
+	if err := writeDemoReport(ctx, w, database.pool, s.Report, plan); err != nil {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
 	}
@@ -107,6 +114,25 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintln(w, "  then, for example: SELECT * FROM defender.scan_agents_as_of(now() - interval '14 days') LIMIT 5;")
 	}
 	return exitOK
+}
+
+// demoReportFile is where the demo writes its HTML report unless told
+// otherwise.
+const demoReportFile = "agentsync-demo-report.html"
+
+// writeDemoReport writes the HTML report of the demo's whole story to path
+// and says where it is.
+func writeDemoReport(ctx context.Context, w io.Writer, pool *pgxpool.Pool, path string, plan demoPlan) error {
+	now := time.Now().UTC()
+	opt := report.Options{Now: now, From: now.AddDate(0, 0, -plan.days-1)}
+	if err := writeReportFile(ctx, path, pool, opt); err != nil {
+		return err
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	fmt.Fprintf(w, "\nReport: %s\n  the same history in charts, one HTML file that opens offline; agentsync report writes it from real syncs.\n", path)
+	return nil
 }
 
 // demoPlan is the story the demo tells.
@@ -197,12 +223,7 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 		cadence = fmt.Sprintf("%d syncs a day, one every %s; each line shows the day's last", plan.syncsPerDay, every)
 	}
 	fmt.Fprintf(w, "Simulated tenant on %s: %d agents over %d days, %s.\n\n", tenant.URL, plan.agents, plan.days, cadence)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	header := "DAY\tDATE\tSTATUS\tAGENTS\tNEW\tCHANGED\tSEEN\tSAME\tDELETED\tREQUESTS\t"
-	if plan.syncsPerDay > 1 {
-		header += "SYNCS OK\t"
-	}
-	fmt.Fprintln(tw, header)
+	table := report.NewDayTable(w, plan.syncsPerDay)
 	failedPage := 0
 	for day := 1; day <= plan.days; day++ {
 		var last load.Result
@@ -239,32 +260,20 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 			ok++
 			last = res
 		}
-		syncsOK := ""
-		if plan.syncsPerDay > 1 {
-			syncsOK = fmt.Sprintf("%d/%d\t", ok, plan.syncsPerDay)
-		}
 		if ok == 0 {
-			fmt.Fprintf(tw, "%d\t%s\tFAILED*\t-\t-\t-\t-\t-\t-\t%d\t%s\n", day, now.Format("2006-01-02"), last.APIRequests, syncsOK)
+			table.Failed(day, now, last.APIRequests)
 			continue
 		}
-		status := "ok"
-		if failed {
-			status = "ok*"
-		}
-		changed, seen, err := demoDayCounts(ctx, pool, loader.TenantID(), last.RunID)
+		changed, seen, err := report.RunCounts(ctx, pool, loader.TenantID(), last.RunID)
 		if err != nil {
 			return time.Time{}, err
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", day, now.Format("2006-01-02"), status,
-			last.Seen, last.Inserted, changed, seen, last.Seen-last.Inserted-changed-seen, last.Deleted, last.APIRequests, syncsOK)
+		table.Synced(day, now, report.DayCounts{Listed: last.Seen, New: last.Inserted, Changed: changed, Seen: seen,
+			Deleted: last.Deleted, Requests: last.APIRequests, SyncsOK: ok, SomeFailed: failed})
 	}
-	if err := tw.Flush(); err != nil {
+	if err := table.Close(); err != nil {
 		return time.Time{}, err
 	}
-	fmt.Fprintln(w, "AGENTS: listed that day. Of them, NEW to the history; CHANGED: a new version of their\n"+
-		"  descriptive attributes (client or scanner version, host name...: defender.scan_agent_changes),\n"+
-		"  or back after a deletion; SEEN: only checked in (last_seen moved:\n"+
-		"  defender.scan_agent_observations); SAME: neither. DELETED: no longer listed.")
 	if plan.failDay > 0 {
 		which := "page 2, so the listing was incomplete"
 		if failedPage == 1 {
@@ -282,40 +291,6 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 			"  picked up everything.\n", plan.failDay, which, next)
 	}
 	return now, nil
-}
-
-// demoDayCounts tells the agents of a sync's listing apart, as the history
-// tables record them: changed counts those with a new version of their
-// descriptive attributes (or back after a deletion), seen those whose only
-// change is a check-in (last_seen or the last command moved).
-func demoDayCounts(ctx context.Context, pool *pgxpool.Pool, tenant string, runID int64) (changed, seen int, err error) {
-	err = pool.QueryRow(ctx, `
-		WITH events AS (
-		    SELECT agent_id,
-		           bool_or(attribute = 'agent' AND new_value = 'first seen') AS is_new,
-		           bool_or(attribute <> 'agent' OR new_value = 'returned') AS is_changed
-		      FROM defender.scan_agent_changes
-		     WHERE tenant_id = $1 AND run_id = $2
-		     GROUP BY agent_id
-		), moved AS (
-		    SELECT o.agent_id
-		      FROM defender.scan_agent_observations o
-		      LEFT JOIN LATERAL (
-		           SELECT p.last_seen, p.last_command_execution_at
-		             FROM defender.scan_agent_observations p
-		            WHERE p.tenant_id = o.tenant_id AND p.agent_id = o.agent_id AND p.run_id < o.run_id
-		            ORDER BY p.run_id DESC LIMIT 1) p ON true
-		     WHERE o.tenant_id = $1 AND o.run_id = $2
-		       AND (o.last_seen, o.last_command_execution_at) IS DISTINCT FROM (p.last_seen, p.last_command_execution_at)
-		)
-		SELECT (SELECT count(*) FROM events WHERE is_changed AND NOT is_new),
-		       (SELECT count(*) FROM moved m
-		         WHERE NOT EXISTS (SELECT FROM events e WHERE e.agent_id = m.agent_id AND (e.is_new OR e.is_changed)))`,
-		tenant, runID).Scan(&changed, &seen)
-	if err != nil {
-		return 0, 0, fmt.Errorf("count the changes of run %d: %w", runID, err)
-	}
-	return changed, seen, nil
 }
 
 // ---- database: where the demo writes ----
@@ -461,105 +436,4 @@ func startEmbeddedPostgres(ctx context.Context, logger *slog.Logger, name string
 	}
 	db.embedded, db.stop = true, stop
 	return db, nil
-}
-
-// ---- report: what the history shows ----
-
-// demoReportSections are the queries the demo ends with: plain SQL on the
-// reporting views, the same a user would write.
-var demoReportSections = []struct {
-	title, sql string
-}{
-	{
-		"Sync runs (defender.sync_runs)",
-		`SELECT status, count(*)::text,
-		        to_char(min(fetched_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), to_char(max(fetched_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
-		        coalesce(left(max(error), 110), '-')
-		   FROM defender.sync_runs WHERE tenant_id = $1 GROUP BY status ORDER BY status DESC`,
-	},
-	{
-		"Version drift (defender.version_drift): active agents by Defender client version",
-		`SELECT coalesce(mde_client_version, '(unknown)'), coalesce(versions_behind::text, '-'),
-		        count(*)::text, coalesce(min(newest_mde_client_version), '')
-		   FROM defender.version_drift WHERE tenant_id = $1
-		  GROUP BY 1, 2, versions_behind ORDER BY versions_behind NULLS LAST, 1`,
-	},
-	{
-		"Changes by attribute (defender.scan_agent_changes)",
-		`SELECT attribute, CASE WHEN attribute = 'agent' THEN new_value ELSE 'changed' END, count(*)::text
-		   FROM defender.scan_agent_changes WHERE tenant_id = $1
-		  GROUP BY 1, 2 ORDER BY count(*) DESC, 1, 2`,
-	},
-	{
-		"Latest changes (defender.scan_agent_changes)",
-		`SELECT to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), coalesce(a.computer_dns_name, c.agent_id), c.attribute,
-		        coalesce(c.old_value, '-'), coalesce(c.new_value, '-'), c.run_id::text
-		   FROM defender.scan_agent_changes c
-		   JOIN defender.scan_agents a USING (tenant_id, agent_id)
-		  WHERE c.tenant_id = $1
-		  ORDER BY c.changed_at DESC, c.run_id DESC, 2, c.attribute LIMIT 12`,
-	},
-	{
-		"Stale agents: active, not seen for 7 days or more (defender.scan_agents)",
-		`SELECT coalesce(computer_dns_name, agent_id),
-		        coalesce(to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), 'never'),
-		        coalesce(extract(day FROM $2::timestamptz - last_seen)::int::text, '-')
-		   FROM defender.scan_agents
-		  WHERE tenant_id = $1 AND deleted_at IS NULL
-		    AND (last_seen IS NULL OR last_seen < $2::timestamptz - interval '7 days')
-		  ORDER BY last_seen NULLS FIRST, 1 LIMIT 15`,
-	},
-}
-
-var demoReportHeaders = [][]string{
-	{"STATUS", "RUNS", "FIRST", "LAST", "ERROR"},
-	{"MDE CLIENT VERSION", "VERSIONS BEHIND", "AGENTS", "NEWEST"},
-	{"ATTRIBUTE", "EVENT", "CHANGES"},
-	{"DAY", "HOST", "ATTRIBUTE", "OLD", "NEW", "RUN"},
-	{"HOST", "LAST SEEN (UTC)", "DAYS"},
-}
-
-// printDemoReport prints the report sections for tenant, now being the
-// simulated time of the last sync.
-func printDemoReport(ctx context.Context, w io.Writer, pool *pgxpool.Pool, tenant string, now time.Time) error {
-	for i, section := range demoReportSections {
-		args := []any{tenant}
-		if strings.Contains(section.sql, "$2") {
-			args = append(args, now)
-		}
-		rows, err := pool.Query(ctx, section.sql, args...)
-		if err != nil {
-			return fmt.Errorf("report %q: %w", section.title, err)
-		}
-		var table [][]string
-		for rows.Next() {
-			cells := make([]string, len(demoReportHeaders[i]))
-			dst := make([]any, len(cells))
-			for j := range cells {
-				dst[j] = &cells[j]
-			}
-			if err := rows.Scan(dst...); err != nil {
-				rows.Close()
-				return fmt.Errorf("report %q: %w", section.title, err)
-			}
-			table = append(table, cells)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("report %q: %w", section.title, err)
-		}
-		fmt.Fprintf(w, "\n%s\n", section.title)
-		if len(table) == 0 {
-			fmt.Fprintln(w, "  (none)")
-			continue
-		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  %s\n", strings.Join(demoReportHeaders[i], "\t"))
-		for _, cells := range table {
-			fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -46,7 +46,8 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 	t.Parallel()
 	name := demoTestDatabase(t)
 	env := map[string]string{"DATABASE_URL": dbtest.ServerURL()}
-	args := []string{"demo", "--agents", "150", "--days", "12", "--demo-database", name}
+	reportFile := filepath.Join(t.TempDir(), "demo-report.html")
+	args := []string{"demo", "--agents", "150", "--days", "12", "--demo-database", name, "--report", reportFile}
 	for round := 1; round <= 2; round++ {
 		code, out, errOut := runCLI(t, env, args...)
 		if code != exitOK {
@@ -59,6 +60,7 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 			"Latest changes (defender.scan_agent_changes)",
 			"Stale agents",
 			"psql 'postgres://postgres@127.0.0.1:5432/" + name + "'",
+			"Report: " + reportFile + "\n",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("round %d: the demo's output lacks %q:\n%s", round, want, out)
@@ -81,6 +83,13 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 		}
 		if changes == 0 {
 			t.Errorf("round %d: the fleet drifted but the history shows no attribute change", round)
+		}
+		html, err := os.ReadFile(reportFile)
+		if err != nil {
+			t.Fatalf("round %d: the demo's report: %v", round, err)
+		}
+		if !strings.HasPrefix(string(html), "<!DOCTYPE html>") || strings.Count(string(html), "<figure class=\"chart\"") != 3 {
+			t.Errorf("round %d: the demo's report is not the HTML report with its three charts", round)
 		}
 	}
 }
@@ -137,8 +146,9 @@ func TestDemoOnAnEmbeddedServer(t *testing.T) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	reportFile := filepath.Join(t.TempDir(), "demo-report.html")
 	t.Setenv("TMPDIR", tmp)
-	code, out, errOut := runCLI(t, nil, "demo", "--embedded-postgres", "--agents", "40", "--days", "4")
+	code, out, errOut := runCLI(t, nil, "demo", "--embedded-postgres", "--agents", "40", "--days", "4", "--report", reportFile)
 	if code != exitOK || !strings.Contains(out, "on an embedded server") {
 		t.Fatalf("demo --embedded-postgres as uid %d: exit %d\nstdout:\n%s\nstderr:\n%s", os.Geteuid(), code, out, errOut)
 	}
@@ -166,7 +176,7 @@ func runDemoCLI(t *testing.T, args ...string) (string, *pgx.Conn) {
 	t.Helper()
 	name := demoTestDatabase(t)
 	code, out, errOut := runCLI(t, map[string]string{"DATABASE_URL": dbtest.ServerURL()},
-		append([]string{"demo", "--demo-database", name}, args...)...)
+		append([]string{"demo", "--demo-database", name, "--report", filepath.Join(t.TempDir(), "demo-report.html")}, args...)...)
 	if code != exitOK {
 		t.Fatalf("demo %q: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errOut)
 	}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/report"
+)
+
+// reportSettings are the settings of agentsync report.
+type reportSettings struct {
+	Out, Tenant, Since string
+}
+
+func runReport(ctx context.Context, a *app, args []string) int {
+	fs := a.newFlagSet("report", "",
+		"Writes a report of the history as one self-contained HTML file: Defender client versions\n"+
+			"rolling out day by day, stale agents per day, sync health with the errors, the latest\n"+
+			"changes, the stale agents at the latest sync, the deletions withheld, and scan coverage\n"+
+			"when there is scan data. Every chart has its numbers in a table. The file opens offline\n"+
+			"(it fetches nothing and runs no script) and prints; it says which syncs it comes from.\n\n"+
+			"It reads only the reporting views, so a user in the role defender_reader can run it, in\n"+
+			"one read-only transaction, and changes nothing. It applies no migration.")
+	var db databaseSettings
+	var logs logSettings
+	var s reportSettings
+	db.register(fs)
+	fs.String(&s.Out, "out", "", "", "write the report to `file` (default: standard output)")
+	fs.String(&s.Tenant, "tenant", "", "", "report on the tenant `id` only (default: every tenant in the database)")
+	fs.String(&s.Since, "since", "", "90d", "the `period` the report covers, back from now: days (90d), weeks (12w), a duration (36h) or a date (2026-01-31)")
+	logs.register(fs)
+	if code, done := fs.parseOrExit(args); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	logger, err := newLogger(a.stderr, logs)
+	if err != nil {
+		return fs.fail(err)
+	}
+	if err := db.check(a.getenv); err != nil {
+		return fs.fail(err)
+	}
+	now := time.Now().UTC()
+	from, err := parseSince(s.Since, now)
+	if err != nil {
+		return fs.fail(err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
+	defer stop()
+	pool, err := openPool(ctx, db.URL, logger)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "agentsync report: %s\n", errorText(err))
+		return exitFailure
+	}
+	defer pool.Close()
+	opt := report.Options{Tenant: s.Tenant, Now: now, From: from}
+	if s.Out == "" {
+		err = writeReport(ctx, a.stdout, pool, opt)
+	} else {
+		err = writeReportFile(ctx, s.Out, pool, opt)
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "agentsync report: %s\n", errorText(err))
+		return exitFailure
+	}
+	if s.Out != "" {
+		fmt.Fprintf(a.stderr, "agentsync report: wrote %s\n", s.Out)
+	}
+	return exitOK
+}
+
+// sinceCount matches a number of days or weeks: 90d, 12w.
+var sinceCount = regexp.MustCompile(`^([0-9]+)([dw])$`)
+
+// parseSince reads --since: a number of days or weeks, a Go duration, or a
+// date (UTC), and returns the start of the period ending at now.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	bad := fmt.Errorf("--since %q: want days (90d), weeks (12w), a duration (36h) or a date (2026-01-31)", v)
+	if m := sinceCount.FindStringSubmatch(v); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n < 1 || n > 100*366 {
+			return time.Time{}, bad
+		}
+		if m[2] == "w" {
+			n *= 7
+		}
+		return now.AddDate(0, 0, -n), nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return time.Time{}, bad
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		if !t.Before(now) {
+			return time.Time{}, fmt.Errorf("--since %q: the date is not in the past", v)
+		}
+		return t, nil
+	}
+	return time.Time{}, bad
+}
+
+// generator names this program in the reports it writes.
+func generator() string { return "agentsync " + version }
+
+// writeReport reads the report of pool and writes it to w.
+func writeReport(ctx context.Context, w io.Writer, pool *pgxpool.Pool, opt report.Options) error {
+	snap, err := report.Read(ctx, pool, opt)
+	if err != nil {
+		return err
+	}
+	return report.WriteHTML(w, snap, generator())
+}
+
+// writeReportFile writes the report to path whole or not at all: it is
+// written beside it, then renamed over it.
+func writeReportFile(ctx context.Context, path string, pool *pgxpool.Pool, opt report.Options) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write the report: %w", err)
+	}
+	defer os.Remove(f.Name()) // once renamed, there is nothing left to remove
+	err = writeReport(ctx, f, pool, opt)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write the report: %w", cerr)
+	}
+	if err == nil {
+		// CreateTemp makes the file readable by its owner only; a report
+		// is a document to share like any other.
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil && !errors.Is(err, report.ErrNoSchema) && !errors.Is(err, report.ErrUnknownTenant) {
+		return fmt.Errorf("report to %s: %w", path, err)
+	}
+	return err
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load/loadtest"
+)
+
+// readerDatabase fills a new database with a simulated month and returns
+// its connection string as a member of defender_reader, and the tenant.
+func readerDatabase(t *testing.T) (string, string) {
+	t.Helper()
+	owner := dbtest.URL(t)
+	pool, err := pgxpool.New(context.Background(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	synced := loadtest.Sync(t, pool, loadtest.Story{Agents: 40, Days: 10, FailDay: 4})
+	u, err := url.Parse(owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(dbtest.ReaderRole)
+	return u.String(), synced.TenantID
+}
+
+func TestReportWritesTheFileAsTheReader(t *testing.T) {
+	t.Parallel()
+	reader, tenant := readerDatabase(t)
+	env := map[string]string{"DATABASE_URL": reader}
+	out := filepath.Join(t.TempDir(), "agents.html")
+	code, stdout, stderr := runCLI(t, env, "report", "--out", out, "--tenant", strings.ToUpper(tenant), "--since", "30d")
+	if code != exitOK || stdout != "" || !strings.Contains(stderr, "wrote "+out) {
+		t.Fatalf("report --out: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	html, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", "Tenant <b>" + tenant + "</b>", `<figure class="chart"`, "agentsync " + version} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*")); len(left) > 0 {
+		t.Errorf("report left %q beside the file", left)
+	}
+
+	// Without --out, the report goes to stdout.
+	code, stdout, stderr = runCLI(t, env, "report")
+	if code != exitOK || !strings.HasPrefix(stdout, "<!DOCTYPE html>") || stderr != "" {
+		t.Errorf("report: exit %d, stderr %q, stdout starts %.40q", code, stderr, stdout)
+	}
+}
+
+func TestReportFailures(t *testing.T) {
+	t.Parallel()
+	reader, _ := readerDatabase(t)
+	env := map[string]string{"DATABASE_URL": reader}
+	out := filepath.Join(t.TempDir(), "agents.html")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--tenant", "contoso.example", "--out", out}, exitFailure, `tenant "contoso.example": no sync of this tenant`},
+		{[]string{"--since", "last year"}, exitUsage, `--since "last year"`},
+		{[]string{"--since", "0d"}, exitUsage, `--since "0d"`},
+		{[]string{"--out", filepath.Join(out, "no", "such", "dir.html")}, exitFailure, "write the report"},
+	} {
+		code, stdout, stderr := runCLI(t, env, append([]string{"report"}, tc.args...)...)
+		if code != tc.code || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("report %q: exit %d, stdout %q, stderr %q; want %d and %q", tc.args, code, stdout, stderr, tc.code, tc.want)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a failed report left %s: %v", out, err)
+	}
+	if code, _, stderr := runCLI(t, nil, "report"); code != exitUsage || !strings.Contains(stderr, "no database given") {
+		t.Errorf("report without a database: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"90d":        now.AddDate(0, 0, -90),
+		"2w":         now.AddDate(0, 0, -14),
+		"36h":        now.Add(-36 * time.Hour),
+		"2026-01-31": time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseSince(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "d", "-3d", "0w", "-1h", "2027-01-01", "yesterday", "1.5d"} {
+		if _, err := parseSince(in, now); err == nil {
+			t.Errorf("parseSince(%q) accepted", in)
+		}
+	}
+}

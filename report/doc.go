@@ -1,0 +1,10 @@
+// Package report renders what the history of the scan agents shows, for
+// people: the self-contained HTML report of agentsync report (charts drawn
+// as SVG on the server, each with its numbers in a table, opening offline
+// and printing well) and the text tables the demo prints.
+//
+// It reads only the documented reporting views and functions of schema
+// defender, what the role defender_reader may read, each picture in one
+// read-only REPEATABLE READ transaction so that its parts agree; it never
+// reads the storage behind them. Commands only wire it up.
+package report

@@ -1,0 +1,268 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load/loadtest"
+	"github.com/agentsync/agentsync/report"
+)
+
+// story is the month the report tests picture: a failed sync, and a day
+// whose listing lost most agents, so that deletions were withheld.
+var story = loadtest.Story{Name: "Contoso", Agents: 150, Days: 30, FailDay: 15, VanishDay: 22}
+
+// setup fills a new database with story and returns a pool logged in as a
+// member of defender_reader, and what was synced.
+func setup(t *testing.T) (*pgxpool.Pool, loadtest.Synced) {
+	t.Helper()
+	url := dbtest.URL(t)
+	owner, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(owner.Close)
+	synced := loadtest.Sync(t, owner, story)
+	return dbtest.ReaderPool(t, url), synced
+}
+
+// render reads the report as defender_reader and renders it.
+func render(t *testing.T, pool *pgxpool.Pool, opt report.Options) (*report.Snapshot, string) {
+	t.Helper()
+	snap, err := report.Read(context.Background(), pool, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := report.WriteHTML(&b, snap, "agentsync dev"); err != nil {
+		t.Fatal(err)
+	}
+	return snap, b.String()
+}
+
+// writeReport saves a report in the test's temporary directory.
+func writeReport(t *testing.T, html string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(path, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestReportReadsTheStoryAsTheReader(t *testing.T) {
+	t.Parallel()
+	pool, synced := setup(t)
+	snap, html := render(t, pool, report.Options{Now: synced.End.Add(time.Hour)})
+
+	if len(snap.Tenants) != 1 {
+		t.Fatalf("%d tenants, want 1", len(snap.Tenants))
+	}
+	tn := snap.Tenants[0]
+	if tn.ID != synced.TenantID || tn.Name != story.Name || tn.Succeeded != story.Days-1 || tn.Failed != 1 {
+		t.Errorf("tenant %s %q: %d succeeded, %d failed runs; want %s %q, %d and 1", tn.ID, tn.Name, tn.Succeeded, tn.Failed,
+			synced.TenantID, story.Name, story.Days-1)
+	}
+	if len(tn.Days) != story.Days-1 || len(tn.SyncDays) != story.Days {
+		t.Errorf("%d days of fleet and %d of runs; want %d and %d", len(tn.Days), len(tn.SyncDays), story.Days-1, story.Days)
+	}
+	if len(tn.Versions) < 2 {
+		t.Errorf("versions %q: the fleet rolls out new ones", tn.Versions)
+	}
+	if len(tn.Withheld) != 1 || tn.Withheld[0].RunID != synced.Results[story.VanishDay].RunID {
+		t.Errorf("withheld %+v, want the run of day %d", tn.Withheld, story.VanishDay)
+	}
+	if tn.FirstSync == nil || tn.FirstSync.ID != synced.Results[1].RunID ||
+		tn.LastSync == nil || tn.LastSync.ID != synced.Results[story.Days].RunID {
+		t.Errorf("first and last sync %+v %+v, want the runs of days 1 and %d", tn.FirstSync, tn.LastSync, story.Days)
+	}
+	if tn.ChangesTotal == 0 || len(tn.Changes) == 0 {
+		t.Error("no change in a month of a drifting fleet")
+	}
+	if !snap.HasScanCoverage && strings.Contains(html, "Scan coverage") {
+		t.Error("the report has a scan coverage section, but the database has no defender.scan_coverage")
+	}
+	for _, want := range []string{"Defender client versions, per day", "Stale agents, per day", "Sync health",
+		"Latest changes", "Stale agents at the latest sync", "Deletions withheld", "simulated listing broken off"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}
+
+// TestReportNeedsNothingFromElsewhere: the file names no other host and
+// loads nothing: no script, no stylesheet, font or image by reference.
+func TestReportNeedsNothingFromElsewhere(t *testing.T) {
+	t.Parallel()
+	pool, synced := setup(t)
+	_, html := render(t, pool, report.Options{Now: synced.End})
+	for _, bad := range []*regexp.Regexp{
+		regexp.MustCompile(`(?i)<script`),
+		regexp.MustCompile(`(?i)<link`),
+		regexp.MustCompile(`(?i)<img`),
+		regexp.MustCompile(`(?i)@import`),
+		regexp.MustCompile(`(?i)url\(`),
+		regexp.MustCompile(`(?i)\b(src|href)\s*=\s*"(?:[a-z]+:|//)`),
+	} {
+		if m := bad.FindString(html); m != "" {
+			t.Errorf("the report has %q", m)
+		}
+	}
+	// The only URLs are the XML namespaces of the SVG, which name and
+	// fetch nothing.
+	for _, u := range regexp.MustCompile(`(?i)\b[a-z]+://[^"'\s<>)]*`).FindAllString(html, -1) {
+		if u != "http://www.w3.org/2000/svg" && u != "http://www.w3.org/1999/xlink" {
+			t.Errorf("the report names %s", u)
+		}
+	}
+}
+
+func TestReportOfAnUnknownTenantFails(t *testing.T) {
+	t.Parallel()
+	pool, _ := setup(t)
+	_, err := report.Read(context.Background(), pool, report.Options{Tenant: "contoso.example"})
+	if !errors.Is(err, report.ErrUnknownTenant) {
+		t.Errorf("err = %v, want ErrUnknownTenant", err)
+	}
+}
+
+func TestReportWithoutTheSchemaSaysSo(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), dbtest.EmptyURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := report.Read(context.Background(), pool, report.Options{}); !errors.Is(err, report.ErrNoSchema) {
+		t.Errorf("err = %v, want ErrNoSchema", err)
+	}
+}
+
+// TestReportShowsScanCoverageWhenThereIsSome: with defender.scan_coverage
+// (scan definitions and sessions), the report adds a section of it. Until
+// the database has the view, the test makes one of the same columns.
+func TestReportShowsScanCoverageWhenThereIsSome(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	owner, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	synced := loadtest.Sync(t, owner, loadtest.Story{Agents: 20, Days: 3})
+	var exists bool
+	if err := owner.QueryRow(context.Background(), `SELECT to_regclass('defender.scan_coverage') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	want := "No active scan definition is recorded for this tenant."
+	if !exists {
+		want = "nightly servers"
+		if _, err := owner.Exec(context.Background(), `
+			CREATE VIEW defender.scan_coverage AS
+			SELECT $$`+synced.TenantID+`$$::text AS tenant_id, 'd1'::text AS definition_id, 'nightly servers'::text AS scan_name,
+			       'Windows'::text AS scan_type, '10.0.0.0/24'::text AS target, 24 AS interval_hours,
+			       now() AS last_scan_at, 'Fail'::text AS last_status, now() - interval '3 days' AS last_success_at,
+			       now() AS last_failure_at, 3 AS consecutive_failures, 'agent-1'::text AS scanner_agent_id,
+			       'scan00001.corp.contoso.com'::text AS scanner_host, now() AS scanner_last_seen,
+			       false AS scanner_stale, false AS scanner_deleted;
+			GRANT SELECT ON defender.scan_coverage TO defender_reader`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, html := render(t, dbtest.ReaderPool(t, url), report.Options{Now: synced.End})
+	if !snap.HasScanCoverage || !strings.Contains(html, "Scan coverage") || !strings.Contains(html, want) {
+		t.Errorf("the report of a database with scan coverage lacks its section, or %q", want)
+	}
+}
+
+// TestReportEscapesWhatTheAPISent: versions, host names and errors come
+// from the API; none can add markup to the report.
+func TestReportEscapesWhatTheAPISent(t *testing.T) {
+	t.Parallel()
+	evil := `<script>alert(1)</script>`
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	snap := &report.Snapshot{GeneratedAt: day.Add(time.Hour), From: day.AddDate(0, 0, -90), Tenants: []report.Tenant{{
+		ID: "t", Name: evil, Versions: []string{evil},
+		Days:     []report.FleetDay{{Day: day, Active: 1, Versions: map[string]int{evil: 1}, Newest: evil, OnNewest: 1}},
+		SyncDays: []report.SyncDay{{Day: day, Succeeded: 1, Failed: 1}},
+		Failures: []report.FailedRun{{RunID: 2, StartedAt: day, Error: evil}},
+		Changes:  []report.Change{{ChangedAt: day, Host: evil, Attribute: evil, New: &evil}},
+		Stale:    []report.StaleAgent{{AgentID: evil, Host: evil}},
+	}}}
+	var b bytes.Buffer
+	if err := report.WriteHTML(&b, snap, "agentsync dev"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToLower(b.String()), "<script") {
+		t.Error("text from the API reached the report as markup")
+	}
+	if !strings.Contains(b.String(), "&lt;script&gt;") {
+		t.Error("the report leaves out the text from the API instead of escaping it")
+	}
+}
+
+// TestTextTablesReadAsTheReader: the demo's tables read through the views
+// a member of defender_reader may read, and count each listed agent once.
+func TestTextTablesReadAsTheReader(t *testing.T) {
+	t.Parallel()
+	pool, synced := setup(t)
+	var b bytes.Buffer
+	if err := report.WriteText(context.Background(), &b, pool, synced.TenantID, synced.End); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Sync runs (defender.sync_runs)", "Version drift", "Changes by attribute", "Latest changes", "Stale agents"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the tables lack %q:\n%s", want, b.String())
+		}
+	}
+	last := synced.Results[story.Days]
+	changed, seen, err := report.RunCounts(context.Background(), pool, synced.TenantID, last.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed+seen > last.Seen-last.Inserted || seen == 0 {
+		t.Errorf("run %d listed %d agents, %d new: %d changed and %d only seen", last.RunID, last.Seen, last.Inserted, changed, seen)
+	}
+}
+
+// TestReportOfSeveralTenants: every tenant has its own section and its own
+// line of provenance; --tenant keeps one.
+func TestReportOfSeveralTenants(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	owner, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	end := time.Now().UTC().Truncate(time.Hour)
+	a := loadtest.Sync(t, owner, loadtest.Story{Agents: 30, Days: 5, End: end})
+	b := loadtest.Sync(t, owner, loadtest.Story{TenantID: "Contoso.example", Name: "Contoso <Europe>", Agents: 20, Days: 3, Seed: 3, FailDay: 2, End: end})
+	reader := dbtest.ReaderPool(t, url)
+
+	snap, html := render(t, reader, report.Options{Now: end})
+	if len(snap.Tenants) != 2 || strings.Count(html, `<section class="tenant"`) != 2 ||
+		!strings.Contains(html, `id="tenant-`+a.TenantID+`"`) || !strings.Contains(html, `id="tenant-contoso.example"`) ||
+		!strings.Contains(html, "Contoso &lt;Europe&gt;") {
+		t.Errorf("a report of two tenants has %d tenants and %d sections", len(snap.Tenants), strings.Count(html, `<section class="tenant"`))
+	}
+	for _, tn := range snap.Tenants {
+		if tn.FirstSync == nil || tn.LastSync == nil || tn.LastSync.At.After(end) {
+			t.Errorf("tenant %s: first and last sync %+v %+v", tn.ID, tn.FirstSync, tn.LastSync)
+		}
+	}
+	one, _ := render(t, reader, report.Options{Now: end, Tenant: "CONTOSO.example"})
+	if len(one.Tenants) != 1 || one.Tenants[0].ID != b.TenantID || one.Tenants[0].Failed != 1 {
+		t.Errorf("the report of contoso.example has %+v", one.Tenants)
+	}
+}
