@@ -12,6 +12,10 @@ import (
 // holds the tenant's lock, in this process or any other. Nothing was written.
 var ErrSyncInProgress = errors.New("another sync of this tenant is running")
 
+// ErrSyncedAlready is returned by SyncRound when a sync of the tenant (by
+// any process) already finished in the round. Nothing was written.
+var ErrSyncedAlready = errors.New("another process synced this tenant in this round")
+
 // ErrClockBehind is returned when the clock reads a time at or before the
 // fetch time of the tenant's latest successful sync: history ranges must
 // move forward, so the sync refuses to run.

@@ -148,6 +148,19 @@ type Result struct {
 // close it), so a statement is only interrupted when it is still running
 // dbInterruptDelay after ctx ended.
 func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, error) {
+	return l.sync(ctx, list, time.Time{})
+}
+
+// SyncRound is Sync for one round of a schedule shared by several
+// processes: it returns ErrSyncedAlready, having written nothing, when a
+// sync of the tenant that started at or after roundStart has finished, so
+// that a replica reaching a tenant another one has just synced goes on with
+// the next instead of syncing it again.
+func (l *Loader) SyncRound(ctx context.Context, list scanagent.ListFunc, roundStart time.Time) (Result, error) {
+	return l.sync(ctx, list, roundStart)
+}
+
+func (l *Loader) sync(ctx context.Context, list scanagent.ListFunc, roundStart time.Time) (Result, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeoutCause(ctx, l.cfg.SyncTimeout,
 		fmt.Errorf("%w: still running after %s, cancelled and rolled back", ErrSyncTimeout, l.cfg.SyncTimeout))
@@ -179,6 +192,19 @@ func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, err
 		return Result{}, ErrSyncInProgress
 	}
 	defer l.unlock(dbCtx, conn)
+	if !roundStart.IsZero() {
+		// Under the lock, so that a sync another process finished is seen.
+		var done bool
+		if err := conn.QueryRow(dbCtx, `
+			SELECT EXISTS (SELECT FROM defender.sync_runs
+			                WHERE tenant_id = $1 AND status <> 'running' AND started_at >= $2)`,
+			l.cfg.TenantID, roundStart).Scan(&done); err != nil {
+			return Result{}, fmt.Errorf("read this round's syncs: %w", interpretError(err))
+		}
+		if done {
+			return Result{}, ErrSyncedAlready
+		}
+	}
 
 	if err := l.abandonRuns(dbCtx, conn.Conn()); err != nil {
 		return Result{}, err

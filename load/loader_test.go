@@ -918,3 +918,26 @@ func TestTenantNameIsStored(t *testing.T) {
 		t.Fatalf("tenant_name after a sync without a name = %q", got)
 	}
 }
+
+// TestSyncRoundSkipsATenantSyncedInTheRound: a replica reaching a tenant
+// another one synced since the round began writes nothing and says so.
+func TestSyncRoundSkipsATenantSyncedInTheRound(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	round := f.clock.Now()
+	f.sync(t, listOf(agents(3)...))
+	before := f.snapshot(t)
+	f.clock.Advance(time.Minute)
+	if _, err := f.loader.SyncRound(context.Background(), listOf(agents(4)...), round); !errors.Is(err, load.ErrSyncedAlready) {
+		t.Fatalf("SyncRound after a sync of this round: %v, want ErrSyncedAlready", err)
+	}
+	if after := f.snapshot(t); after != before {
+		t.Fatal("a skipped round changed agent data")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs`); n != 1 {
+		t.Fatalf("%d runs, want the first only", n)
+	}
+	if res, err := f.loader.SyncRound(context.Background(), listOf(agents(4)...), f.clock.Now()); err != nil || res.Inserted != 1 {
+		t.Fatalf("SyncRound of a new round: %+v, %v", res, err)
+	}
+}

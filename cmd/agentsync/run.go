@@ -164,7 +164,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	job = func(runCtx context.Context) error {
 		// The signal (ctx) stops new tenants at once; runCtx, cancelled
 		// after the grace period, stops those in flight.
-		syncTenants(ctx, runCtx, targets, workers, jitter, prog)
+		syncTenants(ctx, runCtx, targets, workers, jitter, prog, time.Now())
 		retention.apply(runCtx, pool, logger)
 		return nil
 	}

@@ -157,7 +157,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		}
 	}
 
-	outcomes := syncTenants(ctx, ctx, targets, workers, 0, prog)
+	outcomes := syncTenants(ctx, ctx, targets, workers, 0, prog, time.Time{})
 	retention.apply(ctx, pool, logger)
 	if failed := printOutcomes(a.stdout, a.stderr, outcomes); failed > 0 {
 		if len(outcomes) > 1 {
@@ -171,17 +171,22 @@ func runSync(ctx context.Context, a *app, args []string) int {
 // syncAndLog runs one sync with the terminal progress line (when prog is
 // not nil) and logs its outcome in one structured line: succeeded with its
 // counts, failed with its error, or skipped because another process is
-// syncing the tenant. logger carries the tenant.
-func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, prog *progress) (load.Result, error) {
+// syncing the tenant or synced it since roundStart (zero: always sync).
+// logger carries the tenant.
+func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, prog *progress, roundStart time.Time) (load.Result, error) {
 	if prog != nil {
 		prog.start("sync")
 	}
-	res, err := loader.Sync(ctx, list)
+	res, err := loader.SyncRound(ctx, list, roundStart)
 	if prog != nil {
 		prog.done()
 	}
-	if errors.Is(err, load.ErrSyncInProgress) {
+	switch {
+	case errors.Is(err, load.ErrSyncInProgress):
 		logger.Info("skipped: another sync of this tenant is running")
+		return res, err
+	case errors.Is(err, load.ErrSyncedAlready):
+		logger.Info("skipped: another process synced this tenant in this round")
 		return res, err
 	}
 	attrs := []any{"duration", res.Duration.Round(100 * time.Microsecond).String(),

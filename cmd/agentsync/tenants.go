@@ -157,9 +157,10 @@ type tenantOutcome struct {
 // syncTenants syncs the targets, concurrency at a time, each after its own
 // jitter: each tenant in its own transaction and run, so that one failing
 // never stops or rolls back another. Once stop is done no tenant starts;
-// those in flight go on under ctx. It logs each outcome and records it in
+// those in flight go on under ctx. With roundStart, a tenant another
+// process synced since then is skipped (see load.Loader.SyncRound). It logs each outcome and records it in
 // the metrics, and returns them in the order of targets.
-func syncTenants(stop, ctx context.Context, targets []target, concurrency int, jitter time.Duration, prog *progress) []tenantOutcome {
+func syncTenants(stop, ctx context.Context, targets []target, concurrency int, jitter time.Duration, prog *progress, roundStart time.Time) []tenantOutcome {
 	outcomes := make([]tenantOutcome, len(targets))
 	jobs := make([]schedule.Job, len(targets))
 	for i := range targets {
@@ -170,7 +171,7 @@ func syncTenants(stop, ctx context.Context, targets []target, concurrency int, j
 			if len(targets) == 1 {
 				p = prog
 			}
-			res, err := syncAndLog(ctx, t.logger, t.loader, t.client.List, p)
+			res, err := syncAndLog(ctx, t.logger, t.loader, t.client.List, p, roundStart)
 			outcomes[i].result = res
 			t.record(res, err)
 			return err
@@ -189,7 +190,7 @@ func (t *target) record(res load.Result, err error) {
 		return
 	}
 	switch {
-	case errors.Is(err, load.ErrSyncInProgress):
+	case errors.Is(err, load.ErrSyncInProgress), errors.Is(err, load.ErrSyncedAlready):
 		t.metrics.SyncSkipped()
 	case err != nil:
 		t.metrics.SyncFinished(metrics.Outcome{Status: metrics.StatusFailed, Duration: res.Duration})
@@ -213,6 +214,8 @@ func printOutcomes(stdout, stderr io.Writer, outcomes []tenantOutcome) (failed i
 			fmt.Fprintf(stdout, "%s: %s\n", id, summaryLine(o.result))
 		case errors.Is(o.err, load.ErrSyncInProgress):
 			fmt.Fprintf(stdout, "%s: sync skipped: another sync of this tenant is running\n", id)
+		case errors.Is(o.err, load.ErrSyncedAlready):
+			fmt.Fprintf(stdout, "%s: sync skipped: another process synced it in this round\n", id)
 		case errors.Is(o.err, schedule.ErrNotStarted):
 			failed++
 			fmt.Fprintf(stderr, "agentsync sync: tenant %s: not synced: stopped before its turn\n", id)
