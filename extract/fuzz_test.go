@@ -65,7 +65,7 @@ func FuzzDecodePage(f *testing.F) {
 			}
 			recs = append(recs, rec)
 			return nil
-		})
+		}, false)
 		if (err == nil) != (wantErr == nil) || link != wantLink || (err == nil && agents != len(want)) {
 			t.Fatalf("decodePage: %q, %v; reference: %q, %v", link, err, wantLink, wantErr)
 		}
