@@ -319,3 +319,39 @@ func unquotedParseError(err error) string {
 	}
 	return err.Error()
 }
+
+// objectMembers returns the members of raw, a JSON object known to be
+// valid (a value inside a decoded page), in the order sent. Their values
+// are slices of raw.
+func objectMembers(raw []byte) []member {
+	s := &scanner{b: raw}
+	if s.peek() != '{' {
+		return nil
+	}
+	s.i++
+	var members []member
+	for {
+		if c := s.next(); c == '}' || c == 0 {
+			return members
+		}
+		key := s.key()
+		members = append(members, member{key: key, value: s.value()})
+	}
+}
+
+// arrayValues returns the elements of raw, a JSON array known to be
+// valid, as raw values (slices of raw).
+func arrayValues(raw []byte) []json.RawMessage {
+	s := &scanner{b: raw}
+	if s.peek() != '[' {
+		return nil
+	}
+	s.i++
+	var values []json.RawMessage
+	for {
+		if c := s.next(); c == ']' || c == 0 {
+			return values
+		}
+		values = append(values, s.value())
+	}
+}
