@@ -26,10 +26,11 @@ ALTER TABLE defender.sync_runs
     ADD COLUMN records_changed   integer NOT NULL DEFAULT 0 CHECK (records_changed >= 0),
     ADD COLUMN records_unchanged integer NOT NULL DEFAULT 0 CHECK (records_unchanged >= 0),
     ADD COLUMN records_deleted   integer NOT NULL DEFAULT 0 CHECK (records_deleted >= 0),
+    ADD COLUMN records_rejected  integer NOT NULL DEFAULT 0 CHECK (records_rejected >= 0),
     ADD COLUMN targets_inserted  integer NOT NULL DEFAULT 0 CHECK (targets_inserted >= 0);
 UPDATE defender.sync_runs
    SET records_seen = agents_seen, records_inserted = agents_inserted, records_changed = agents_changed,
-       records_unchanged = agents_unchanged, records_deleted = agents_deleted;
+       records_unchanged = agents_unchanged, records_deleted = agents_deleted, records_rejected = agents_rejected;
 COMMENT ON COLUMN defender.sync_runs.resource IS
     'What the run synced: agents (scan agents), definitions (scan definitions) or history (scan sessions and their targets). Each resource of a tenant has its own runs; a failure of one never undoes another.';
 COMMENT ON COLUMN defender.sync_runs.records_seen IS
@@ -39,6 +40,7 @@ COMMENT ON COLUMN defender.sync_runs.records_changed IS
     'Known records with at least one changed value (agents and definitions: a new version; sessions: values the history completed or corrected).';
 COMMENT ON COLUMN defender.sync_runs.records_unchanged IS 'Known records returned with exactly the values already stored: not written.';
 COMMENT ON COLUMN defender.sync_runs.records_deleted IS 'Agents or definitions marked deleted because this complete listing no longer returned them.';
+COMMENT ON COLUMN defender.sync_runs.records_rejected IS 'Records the API returned that could not be read; a definition listed but unreadable is kept as it was, never deleted.';
 COMMENT ON COLUMN defender.sync_runs.targets_inserted IS 'History runs: scanned targets stored, of the sessions whose targets were not stored yet.';
 COMMENT ON TABLE defender.sync_runs IS
     'One row per sync of a resource of a tenant (see resource): when it ran, how it ended and what it counted. A failed run changed no data. The agents_* columns count agent runs only; records_* count every run.';
@@ -989,7 +991,7 @@ CREATE UNIQUE INDEX sync_runs_one_running_per_tenant
     ON defender.sync_runs (tenant_id) WHERE status = 'running';
 ALTER TABLE defender.sync_runs
     DROP COLUMN resource, DROP COLUMN records_seen, DROP COLUMN records_inserted, DROP COLUMN records_changed,
-    DROP COLUMN records_unchanged, DROP COLUMN records_deleted, DROP COLUMN targets_inserted;
+    DROP COLUMN records_unchanged, DROP COLUMN records_deleted, DROP COLUMN records_rejected, DROP COLUMN targets_inserted;
 COMMENT ON TABLE defender.sync_runs IS
     'One row per sync of a tenant: when it ran, how it ended and what it counted. A failed run changed no agent data.';
 SELECT defender.grant_reader_access();
