@@ -268,6 +268,11 @@ func standardJSON(body []byte) ([]byte, error) {
 	if json.Valid(body) {
 		return body, nil
 	}
+	// The vendor's own bodies end arrays with a comma: dropping those is
+	// one pass, where hujson parses the whole body into a tree.
+	if fixed, ok := withoutTrailingCommas(body); ok && json.Valid(fixed) {
+		return fixed, nil
+	}
 	// Standardize reports where the body stops making sense, which names a
 	// truncation ("unexpected EOF") or an HTML page.
 	out, err := hujson.Standardize(body)
@@ -280,6 +285,43 @@ func standardJSON(body []byte) ([]byte, error) {
 		return nil, e
 	}
 	return out, nil
+}
+
+// withoutTrailingCommas returns a copy of body with every trailing comma
+// (outside strings, after a value, before only whitespace and a closing
+// ']' or '}') replaced by a space, and whether it found any. A comma with
+// no value before it ("[,]") is left for hujson to refuse.
+func withoutTrailingCommas(body []byte) ([]byte, bool) {
+	var out []byte
+	inString := false
+	var last byte // the last byte outside whitespace, strings included
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case inString && c == '\\':
+			i++
+			continue
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		case c == ',' && last != 0 && last != '[' && last != '{' && last != ',' && last != ':':
+			j := i + 1
+			for j < len(body) && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n' || body[j] == '\r') {
+				j++
+			}
+			if j < len(body) && (body[j] == ']' || body[j] == '}') {
+				if out == nil {
+					out = bytes.Clone(body)
+				}
+				out[i] = ' '
+				continue // the comma is gone: the value before it stays last
+			}
+		}
+		last = c
+	}
+	return out, out != nil
 }
 
 // hujsonPosition finds where hujson says a body stops being JSON.

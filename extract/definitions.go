@@ -100,11 +100,12 @@ func (n normalized) log(c *Client, what, id string, e element) {
 
 // fieldKeys remembers which key set each field of a record, to report a
 // field sent twice with different values. The values are compared, never
-// shown.
+// shown; the keys are made safe to show only for a conflict.
 type fieldKeys struct {
-	key  map[string]string // field -> the key that set it, safe to show
-	raw  map[string]string
-	list []conflict
+	key     map[string]string // field -> the key that set it, as sent
+	raw     map[string]string
+	list    []conflict
+	secrets []string
 }
 
 func (f *fieldKeys) set(field, key string, raw json.RawMessage) {
@@ -112,7 +113,8 @@ func (f *fieldKeys) set(field, key string, raw json.RawMessage) {
 		f.key, f.raw = make(map[string]string), make(map[string]string)
 	}
 	if first, ok := f.key[field]; ok && f.raw[field] != string(raw) {
-		f.list = append(f.list, conflict{field: field, first: first, second: key})
+		f.list = append(f.list, conflict{field: field,
+			first: safetext.Cut(first, nameBytes, f.secrets...), second: safetext.Cut(key, nameBytes, f.secrets...)})
 	}
 	f.key[field], f.raw[field] = key, string(raw)
 }
@@ -160,7 +162,7 @@ var credentialFields = canonicalFields("username", "password", "domain", "isGmsa
 // scanAuthenticationParams it keeps the variant and the type; nothing
 // else of it is read, and no reason or note quotes it.
 func normalizeDefinition(members []member, secrets ...string) (def scanagent.ScanDefinition, n normalized) {
-	var keys fieldKeys
+	keys := fieldKeys{secrets: secrets}
 	sawID := ""
 	for _, m := range members {
 		ck := canonicalKey(m.key)
@@ -176,13 +178,12 @@ func normalizeDefinition(members []member, secrets ...string) (def scanagent.Sca
 			def.Extra[cleanString(m.key)] = cleanRawJSON(m.value)
 			continue
 		}
-		key := safetext.Cut(m.key, nameBytes, secrets...)
-		keys.set(f, key, m.value)
+		keys.set(f, m.key, m.value)
 		var why string
 		switch f {
 		case defID:
 			def.ID, why = stringValue(m.value)
-			sawID = key
+			sawID = m.key
 		case defName:
 			def.Name, why = stringValue(m.value)
 		case defType:
@@ -219,7 +220,7 @@ func normalizeDefinition(members []member, secrets ...string) (def scanagent.Sca
 		}
 		if why != "" && n.reason == "" {
 			// Keep reading: the id may come later, and the log needs it.
-			n.reason = fmt.Sprintf("%s: %s", key, why)
+			n.reason = fmt.Sprintf("%s: %s", safetext.Cut(m.key, nameBytes, secrets...), why)
 		}
 	}
 	n.conflicts = keys.list
@@ -228,7 +229,7 @@ func normalizeDefinition(members []member, secrets ...string) (def scanagent.Sca
 	case sawID == "":
 		n.reason = "no id"
 	case def.ID == "":
-		n.reason = fmt.Sprintf("%s: empty or null id", sawID)
+		n.reason = fmt.Sprintf("%s: empty or null id", safetext.Cut(sawID, nameBytes, secrets...))
 	}
 	if n.reason != "" {
 		return scanagent.ScanDefinition{ID: def.ID}, normalized{reason: n.reason}

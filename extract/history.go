@@ -274,7 +274,7 @@ var targetFields = func() map[string]string {
 // target that is no object is rejected; a target's unreadable duration is
 // left empty, with a note.
 func normalizeSession(members []member, secrets ...string) (s scanagent.ScanSession, n normalized) {
-	var keys fieldKeys
+	keys := fieldKeys{secrets: secrets}
 	sawDefinition := ""
 	for _, m := range members {
 		f, known := sessionFields[canonicalKey(m.key)]
@@ -285,13 +285,12 @@ func normalizeSession(members []member, secrets ...string) (s scanagent.ScanSess
 			s.Extra[cleanString(m.key)] = cleanRawJSON(m.value)
 			continue
 		}
-		key := safetext.Cut(m.key, nameBytes, secrets...)
-		keys.set(f, key, m.value)
+		keys.set(f, m.key, m.value)
 		var why string
 		switch f {
 		case sesDefinition:
 			s.DefinitionID, why = oneID(m.value)
-			sawDefinition = key
+			sawDefinition = m.key
 		case sesSession:
 			s.SessionID, why = oneID(m.value)
 		case sesScanner:
@@ -315,7 +314,7 @@ func normalizeSession(members []member, secrets ...string) (s scanagent.ScanSess
 			// The tenant's organisation id, which tenant_id names.
 		}
 		if why != "" && n.reason == "" {
-			n.reason = fmt.Sprintf("%s: %s", key, why)
+			n.reason = fmt.Sprintf("%s: %s", safetext.Cut(m.key, nameBytes, secrets...), why)
 		}
 	}
 	n.conflicts = keys.list
@@ -324,7 +323,7 @@ func normalizeSession(members []member, secrets ...string) (s scanagent.ScanSess
 	case sawDefinition == "":
 		n.reason = "no definition id"
 	case s.DefinitionID == "":
-		n.reason = fmt.Sprintf("%s: empty or null definition id", sawDefinition)
+		n.reason = fmt.Sprintf("%s: empty or null definition id", safetext.Cut(sawDefinition, nameBytes, secrets...))
 	}
 	if n.reason != "" {
 		return scanagent.ScanSession{DefinitionID: s.DefinitionID, SessionID: s.SessionID}, normalized{reason: n.reason}
