@@ -81,18 +81,16 @@ func (t *Tenant) serveHistoryByDefinition(w http.ResponseWriter, r *http.Request
 		return
 	}
 	t.mu.Lock()
-	sessions := t.sessionsOf(ids)
+	sessions, _ := t.sessionPage(ids, skip, top)
 	casing, sendIDs := t.casing, !t.noSessionIDs
 	t.mu.Unlock()
 
 	base := baseURL(r)
-	end := min(skip+top, len(sessions))
-	skip = min(skip, end)
 	next := ""
 	if fault != nil && fault.kind == faultLoop {
 		next = base + r.URL.RequestURI()
 	}
-	body := RenderHistory(base, HistoryByDefinitionPath, sessions[skip:end], casing, false, sendIDs, "", next)
+	body := RenderHistory(base, HistoryByDefinitionPath, sessions, casing, false, sendIDs, "", next)
 	if fault != nil && fault.kind == faultTruncate {
 		body = body[:len(body)/2]
 	}

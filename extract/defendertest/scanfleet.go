@@ -32,7 +32,7 @@ type fleetDefinition struct {
 }
 
 // newFleetDefinitions makes the definitions the agents host: about one
-// scanner in three runs a network scan, a few run two, and a few retired
+// agent in six runs a network scan, a few run two, and a few retired
 // Windows scans are still listed until they are removed.
 func newFleetDefinitions(seed int64, agents []fleetAgent, start time.Time) []fleetDefinition {
 	var defs []fleetDefinition
@@ -40,9 +40,9 @@ func newFleetDefinitions(seed int64, agents []fleetAgent, start time.Time) []fle
 		r := rand.New(rand.NewPCG(uint64(seed), uint64(i)^0x5ca7_5ca7_5ca7))
 		count := 0
 		switch p := r.Float64(); {
-		case p < 0.05:
+		case p < 0.03:
 			count = 2
-		case p < 0.33:
+		case p < 0.18:
 			count = 1
 		}
 		for j := range count {
@@ -54,7 +54,7 @@ func newFleetDefinitions(seed int64, agents []fleetAgent, start time.Time) []fle
 
 func newFleetDefinition(r *rand.Rand, i, j, agents int, joinAt, start time.Time) fleetDefinition {
 	days := func(lo, hi float64) time.Duration { return time.Duration((lo + r.Float64()*(hi-lo)) * float64(day)) }
-	intervals := []int{1, 4, 4, 4, 8, 12, 24}
+	intervals := []int{2, 4, 4, 8, 12, 24, 24}
 	d := fleetDefinition{
 		id:       guid(r),
 		name:     fmt.Sprintf("Network scan %03d-%d", i, j+1),
@@ -76,7 +76,7 @@ func newFleetDefinition(r *rand.Rand, i, j, agents int, joinAt, start time.Time)
 		d.createAt = joinAt.Add(time.Hour)
 	}
 	d.createAt = d.createAt.Truncate(time.Minute)
-	n := 3 + r.IntN(10)
+	n := 3 + r.IntN(6)
 	for k := range n {
 		d.targets = append(d.targets, fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j*64+k+1))
 	}
@@ -256,13 +256,16 @@ func (f *Fleet) DefinitionsAt(t time.Time) []Definition {
 	return out
 }
 
-// SessionsAt returns the sessions the history holds at simulated time t
-// for the given definitions, newest first: the runs of the last 30 days.
-// A run whose agent is not listed or has gone stale fails; otherwise
-// targets succeed, a target that starts failing fails from then on, a few
-// fail at random, and a few runs fail whole.
-func (f *Fleet) SessionsAt(t time.Time, definitionIDs []string) []Session {
-	var out []Session
+// run is one run of a definition, not yet made a Session.
+type run struct {
+	def *fleetDefinition
+	at  time.Time
+}
+
+// runsAt returns the runs the history holds at t for the given
+// definitions, newest first.
+func (f *Fleet) runsAt(t time.Time, definitionIDs []string) []run {
+	var out []run
 	for _, id := range definitionIDs {
 		i, ok := f.defIndex[id]
 		if !ok {
@@ -270,11 +273,41 @@ func (f *Fleet) SessionsAt(t time.Time, definitionIDs []string) []Session {
 		}
 		d := &f.defs[i]
 		for _, at := range d.runsBetween(t.Add(-historyRetention), t) {
-			out = append(out, f.session(d, at))
+			out = append(out, run{d, at})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Session) int { return b.ScannedAt.Compare(a.ScannedAt) })
+	slices.SortStableFunc(out, func(a, b run) int { return b.at.Compare(a.at) })
 	return out
+}
+
+// SessionsPage returns the sessions of SessionsAt from skip, at most top
+// (all with top 0) newest first, or oldest first, and how many there are
+// in all; only those are made.
+func (f *Fleet) SessionsPage(t time.Time, definitionIDs []string, skip, top int, oldestFirst bool) ([]Session, int) {
+	runs := f.runsAt(t, definitionIDs)
+	if oldestFirst {
+		slices.Reverse(runs)
+	}
+	end := len(runs)
+	if top > 0 {
+		end = min(end, skip+top)
+	}
+	skip = min(skip, end)
+	out := make([]Session, 0, end-skip)
+	for _, r := range runs[skip:end] {
+		out = append(out, f.session(r.def, r.at))
+	}
+	return out, len(runs)
+}
+
+// SessionsAt returns the sessions the history holds at simulated time t
+// for the given definitions, newest first: the runs of the last 30 days.
+// A run whose agent is not listed or has gone stale fails; otherwise
+// targets succeed, a target that starts failing fails from then on, a few
+// fail at random, and a few runs fail whole.
+func (f *Fleet) SessionsAt(t time.Time, definitionIDs []string) []Session {
+	sessions, _ := f.SessionsPage(t, definitionIDs, 0, 0, false)
+	return sessions
 }
 
 // Session returns the session with the given id as the history holds it

@@ -351,22 +351,35 @@ func (t *Tenant) currentDefinitions() []Definition {
 // sessionsOf returns the sessions of the given definitions, in the order
 // the history by definition lists them. t.mu must be held.
 func (t *Tenant) sessionsOf(definitionIDs []string) []Session {
+	out, _ := t.sessionPage(definitionIDs, 0, 0)
+	return out
+}
+
+// sessionPage returns the sessions of the given definitions from skip, at
+// most top of them (all with top 0), in the order the history by
+// definition lists them, and how many there are in all. t.mu must be held.
+func (t *Tenant) sessionPage(definitionIDs []string, skip, top int) ([]Session, int) {
+	if t.fleet != nil && !t.scansSet {
+		return t.fleet.SessionsPage(t.fleetAt, definitionIDs, skip, top, t.oldestFirst)
+	}
 	var out []Session
-	switch {
-	case t.scansSet:
+	if t.scansSet {
 		for _, s := range t.sessions {
 			if slices.Contains(definitionIDs, s.DefinitionID) {
 				out = append(out, s)
 			}
 		}
 		slices.SortStableFunc(out, func(a, b Session) int { return b.ScannedAt.Compare(a.ScannedAt) })
-	case t.fleet != nil:
-		out = t.fleet.SessionsAt(t.fleetAt, definitionIDs)
 	}
 	if t.oldestFirst {
 		slices.Reverse(out)
 	}
-	return out
+	total := len(out)
+	end := total
+	if top > 0 {
+		end = min(end, skip+top)
+	}
+	return out[min(skip, end):end], total
 }
 
 // sessionByID returns the session with the given id. t.mu must be held.
