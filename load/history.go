@@ -333,12 +333,14 @@ func (l *Loader) applySessions(ctx, dbCtx context.Context, tx pgx.Tx, table stri
 				  FROM pg_temp.%[1]s WHERE session_key IS NULL
 				RETURNING session_key, definition_id, session_id, scanned_at
 			)
+			-- A staged session is known by its id, else by its definition
+			-- and time: one key, so that the match is a hash join.
 			UPDATE pg_temp.%[1]s d
 			   SET session_key = i.session_key, inserted = true
 			  FROM inserted i
 			 WHERE d.session_key IS NULL
-			   AND (d.session_id = i.session_id
-			     OR (d.session_id IS NULL AND i.session_id IS NULL AND d.definition_id = i.definition_id AND d.scanned_at = i.scanned_at))`,
+			   AND coalesce(d.session_id, d.definition_id || ' ' || d.scanned_at::text)
+			     = coalesce(i.session_id, i.definition_id || ' ' || i.scanned_at::text)`,
 			diff, columns), []any{tenant, fetchedAt, runID}},
 		{"complete stored sessions", fmt.Sprintf(`
 			UPDATE defender.session_result r
