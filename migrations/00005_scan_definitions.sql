@@ -689,6 +689,7 @@ SELECT d.tenant_id,
        d.interval_hours,
        latest.scanned_at AS last_scan_at,
        latest.status AS last_status,
+       defender.scan_outcome(latest.status) AS last_outcome,
        ok.scanned_at AS last_success_at,
        bad.scanned_at AS last_failure_at,
        (SELECT count(*)::integer FROM defender.session_result s
@@ -742,6 +743,7 @@ COMMENT ON COLUMN defender.scan_coverage.target IS 'What the scan covers, as sen
 COMMENT ON COLUMN defender.scan_coverage.interval_hours IS 'Hours between runs.';
 COMMENT ON COLUMN defender.scan_coverage.last_scan_at IS 'When its latest recorded session ran; empty if none is recorded.';
 COMMENT ON COLUMN defender.scan_coverage.last_status IS 'That session''s status, as sent.';
+COMMENT ON COLUMN defender.scan_coverage.last_outcome IS 'last_status read by defender.scan_outcome: success, partial or failure.';
 COMMENT ON COLUMN defender.scan_coverage.last_success_at IS 'When its latest fully successful session ran; empty if none.';
 COMMENT ON COLUMN defender.scan_coverage.last_failure_at IS 'When its latest failed session ran; empty if none.';
 COMMENT ON COLUMN defender.scan_coverage.consecutive_failures IS 'Failed sessions since its latest successful or partly successful one (all of them if none): 0 when the latest run did not fail.';
