@@ -106,6 +106,10 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
 	}
+	if err := printDemoCoverage(ctx, w, database.pool, strings.ToLower(defendertest.DefaultTenantID)); err != nil {
+		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
+		return exitFailure
+	}
 	fmt.Fprintf(w, "\nDone in %s.\n", time.Since(began).Round(100*time.Millisecond))
 	if database.embedded {
 		fmt.Fprintln(w, "The embedded PostgreSQL stops now, and its data goes with it; set DATABASE_URL to keep the demo's data.")
@@ -206,12 +210,14 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 			tenant.Inject(defendertest.Status(403).OnPage(2))
 		}
 		prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
-		res, err := loader.Sync(ctx, client.List)
+		res, err, scansErr := demoSync(ctx, loader, client)
 		prog.done()
 		status := "ok"
 		switch {
 		case ctx.Err() != nil:
 			return time.Time{}, context.Cause(ctx)
+		case scansErr != nil:
+			return time.Time{}, fmt.Errorf("day %d: %w", day, scansErr)
 		case err != nil && day == plan.failDay:
 			status = "FAILED*"
 		case err != nil:

@@ -54,6 +54,8 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 			"Version drift (defender.version_drift)",
 			"Latest changes (defender.scan_agent_changes)",
 			"Stale agents",
+			"Scan coverage (defender.scan_coverage",
+			"active scan definitions",
 			"psql 'postgres://postgres@127.0.0.1:5432/" + name + "'",
 		} {
 			if !strings.Contains(out, want) {
@@ -75,7 +77,7 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 		err = conn.QueryRow(context.Background(), `
 			SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 			       (SELECT count(*) FROM defender.scan_agent_changes WHERE attribute <> 'agent')
-			  FROM defender.sync_runs`).Scan(&succeeded, &failed, &changes)
+			  FROM defender.sync_runs WHERE resource = 'agents'`).Scan(&succeeded, &failed, &changes)
 		conn.Close(context.Background())
 		if err != nil {
 			t.Fatal(err)

@@ -1,25 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os/signal"
-
-	"github.com/agentsync/agentsync/scanagent"
 )
 
 func runFetch(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("fetch", "",
-		"Fetches every authenticated scan agent of the tenant and prints each, normalized, as one\n"+
-			"JSON object per line on stdout. Logs and a summary go to stderr. It touches no database:\n"+
-			"use it to check credentials, hosts and what the API sends.\n\n"+
-			"Exit status: 0 when every agent was fetched, 1 when the fetch failed, 2 on bad\n"+
+		"Fetches every authenticated scan agent of the tenant (or, with --resource, every scan\n"+
+			"definition, or the scan sessions of SCAN_HISTORY_LOOKBACK with their targets) and prints\n"+
+			"each, normalized, as one JSON object per line on stdout. Logs and a summary go to stderr.\n"+
+			"It touches no database: use it to check credentials, hosts and what the API sends.\n\n"+
+			"Exit status: 0 when everything was fetched, 1 when the fetch failed, 2 on bad\n"+
 			"configuration.")
 	var defender defenderSettings
 	var logs logSettings
+	var what fetchSettings
 	defender.register(fs)
+	what.register(fs)
 	logs.register(fs)
 	if code, done := fs.parseOrExit(args); done {
 		return code
@@ -38,26 +37,12 @@ func runFetch(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync fetch: %v\n", err)
 		return exitUsage
 	}
+	resource, lookback, err := what.parse()
+	if err != nil {
+		fmt.Fprintf(a.stderr, "agentsync fetch: %v\n", err)
+		return exitUsage
+	}
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
-
-	out := bufio.NewWriter(a.stdout)
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	prog.start("fetch")
-	st, err := client.List(ctx, func(r scanagent.Record) error { return enc.Encode(r) })
-	prog.done()
-	if ferr := out.Flush(); err == nil && ferr != nil {
-		err = fmt.Errorf("write agents: %w", ferr)
-	}
-	code := exitOK
-	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync fetch: %s\n", errorText(err))
-		code = exitFailure
-	}
-	// The summary ends the output whatever the log level, complete or
-	// not: it tells how far the listing got.
-	fmt.Fprintf(a.stderr, "agentsync fetch: %d agents in %d pages, %d API requests, %d rejected, %d duplicate ids\n",
-		st.Agents, st.Pages, st.Requests, st.Rejected, st.Duplicates)
-	return code
+	return fetchResource(ctx, a, client, resource, lookback, prog)
 }

@@ -64,10 +64,12 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	var ds daemonSettings
 	var guard guardSettings
 	var timeout syncTimeoutSetting
+	var scans resourceSettings
 	db.register(fs)
 	def.register(fs)
 	ds.register(fs)
 	timeout.register(fs)
+	scans.register(fs)
 	// The guard's thresholds, but no --allow-mass-deletion: a daemon that
 	// always allowed mass deletion would have no guard at all. After a real
 	// mass loss, run "agentsync sync --allow-mass-deletion" once.
@@ -115,6 +117,10 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if err := timeout.apply(&loadCfg); err != nil {
 		return usageErr(err)
 	}
+	resources, err := scans.apply(&loadCfg)
+	if err != nil {
+		return usageErr(err)
+	}
 
 	// The daemon is built before anything touches the network, so that a
 	// bad schedule is a configuration error even with the database down.
@@ -154,7 +160,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		return usageErr(err)
 	}
 	job = func(ctx context.Context) error {
-		return syncAndRecord(ctx, logger, loader, lister.List, m, prog)
+		return syncAndRecord(ctx, logger, loader, resources, sources(lister), m, prog)
 	}
 
 	serverDone := make(chan error, 1)
@@ -201,24 +207,27 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	return exitOK
 }
 
-// syncAndRecord runs one sync, logs it and records it in the metrics.
-// Another process syncing the tenant is not a failure: the run is skipped.
-// It returns nil after logging, so that the daemon does not log a failure
-// a second time.
-func syncAndRecord(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, m *metrics.Metrics, prog *progress) error {
-	res, err := syncAndLog(ctx, logger, loader, list, prog)
-	switch {
-	case errors.Is(err, load.ErrSyncInProgress):
-		m.SyncSkipped()
-	case err != nil:
-		m.SyncFinished(metrics.Outcome{Status: metrics.StatusFailed, Duration: res.Duration})
-	default:
-		m.SyncFinished(metrics.Outcome{
-			Status: metrics.StatusSucceeded, Duration: res.Duration, FinishedAt: time.Now(),
-			Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, Unchanged: res.Unchanged,
-			Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected,
-		})
-	}
+// syncAndRecord runs one sync of the resources, logs it and records the
+// agents' in the metrics. Another process syncing the tenant is not a
+// failure: the run is skipped. It returns nil after logging, so that the
+// daemon does not log a failure a second time.
+func syncAndRecord(ctx context.Context, logger *slog.Logger, loader *load.Loader, resources []scanagent.Resource, src load.Sources, m *metrics.Metrics, prog *progress) error {
+	syncResourcesAndLog(ctx, logger, loader, resources, src, prog, func(o load.Outcome) {
+		res, err := o.Result, o.Err
+		switch {
+		case res.Resource != scanagent.Agents:
+		case errors.Is(err, load.ErrSyncInProgress):
+			m.SyncSkipped()
+		case err != nil:
+			m.SyncFinished(metrics.Outcome{Status: metrics.StatusFailed, Duration: res.Duration})
+		default:
+			m.SyncFinished(metrics.Outcome{
+				Status: metrics.StatusSucceeded, Duration: res.Duration, FinishedAt: time.Now(),
+				Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, Unchanged: res.Unchanged,
+				Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected,
+			})
+		}
+	})
 	return nil
 }
 

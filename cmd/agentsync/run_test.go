@@ -60,10 +60,10 @@ func setupDaemon(t *testing.T, opts ...defendertest.Option) *daemonSetup {
 	}}
 }
 
-// runs counts the tenant's runs by status.
+// runs counts the tenant's agents runs by status.
 func (s *daemonSetup) runs(t *testing.T) map[string]int {
 	t.Helper()
-	rows, err := s.pool.Query(context.Background(), `SELECT status, count(*) FROM defender.sync_runs GROUP BY status`)
+	rows, err := s.pool.Query(context.Background(), `SELECT status, count(*) FROM defender.sync_runs WHERE resource = 'agents' GROUP BY status`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,10 +312,10 @@ func TestTwoDaemonsNeverSyncTheTenantAtOnce(t *testing.T) {
 	}
 	overlaps := s.count(t, `
 		SELECT count(*) FROM defender.sync_runs a JOIN defender.sync_runs b
-		    ON a.tenant_id = b.tenant_id AND a.run_id < b.run_id
+		    ON a.tenant_id = b.tenant_id AND a.resource = b.resource AND a.run_id < b.run_id
 		   AND tstzrange(a.started_at, a.finished_at) && tstzrange(b.started_at, b.finished_at)`)
 	if overlaps != 0 {
-		t.Fatalf("%d pairs of runs of one tenant overlap in time", overlaps)
+		t.Fatalf("%d pairs of runs of one tenant's resource overlap in time", overlaps)
 	}
 	for _, logs := range []*logtest.Buffer{logsA, logsB} {
 		if strings.Contains(logs.String(), `"level":"ERROR"`) {

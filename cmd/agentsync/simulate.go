@@ -106,12 +106,13 @@ func (c simulatedClock) at() time.Time {
 }
 
 // driftingHandler serves tenant, moving the fleet to the simulated time at
-// the start of each listing. Later pages of a listing see the fleet as the
-// first page did, as a real API's paging snapshot would.
+// the start of each listing of agents or definitions. Later pages of a
+// listing see the fleet as the first page did, as a real API's paging
+// snapshot would.
 func driftingHandler(tenant *defendertest.Tenant, clock simulatedClock) http.Handler {
 	inner := tenant.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == defendertest.ListPath && r.URL.Query().Get("$skiptoken") == "" {
+		if (r.URL.Path == defendertest.ListPath || r.URL.Path == defendertest.DefinitionsPath) && r.URL.Query().Get("$skiptoken") == "" {
 			tenant.SetTime(clock.at())
 		}
 		inner.ServeHTTP(w, r)

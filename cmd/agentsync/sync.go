@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os/signal"
 	"strconv"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
-	"github.com/agentsync/agentsync/scanagent"
 )
 
 // guardSettings configure the mass-deletion guard of the loader.
@@ -73,8 +71,9 @@ func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
 
 func runSync(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("sync", "",
-		"Syncs the tenant's scan agents into PostgreSQL once, now: fetches every agent, loads\n"+
-			"them with history in one transaction, and records the run in defender.sync_runs.\n"+
+		"Syncs the tenant into PostgreSQL once, now: fetches every agent, scan definition and\n"+
+			"the recent scan history (SYNC_RESOURCES), loads each with history in a transaction of\n"+
+			"its own, and records each run in defender.sync_runs.\n"+
 			"Applies pending migrations first unless --no-migrate. Exits 0 when the sync succeeded\n"+
 			"or another process was already syncing the tenant, 1 when it failed (nothing was\n"+
 			"changed but the failed run's row), 2 on bad configuration.")
@@ -83,11 +82,13 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	var def defenderSettings
 	var guard guardSettings
 	var timeout syncTimeoutSetting
+	var scans resourceSettings
 	var noMigrate, allowMassDeletion bool
 	db.register(fs)
 	def.register(fs)
 	guard.register(fs)
 	timeout.register(fs)
+	scans.register(fs)
 	fs.Bool(&allowMassDeletion, "allow-mass-deletion", "",
 		"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)")
 	fs.Bool(&noMigrate, "no-migrate", "", "do not apply pending database migrations first")
@@ -116,6 +117,10 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return usageErr(err)
 	}
 	if err := timeout.apply(&loadCfg); err != nil {
+		return usageErr(err)
+	}
+	resources, err := scans.apply(&loadCfg)
+	if err != nil {
 		return usageErr(err)
 	}
 	lister, err := newDefenderLister(def, logger, prog)
@@ -149,46 +154,8 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return usageErr(err)
 	}
 
-	res, err := syncAndLog(ctx, logger, loader, lister.List, prog)
-	switch {
-	case errors.Is(err, load.ErrSyncInProgress):
-		fmt.Fprintf(a.stdout, "sync skipped: another sync of tenant %s is running\n", loader.TenantID())
-		return exitOK
-	case err != nil && res.RunID != 0:
-		fmt.Fprintf(a.stderr, "agentsync sync: run %d failed, nothing changed: %s\n", res.RunID, errorText(err))
-		return exitFailure
-	case err != nil:
-		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
-		return exitFailure
-	}
-	fmt.Fprintln(a.stdout, summaryLine(res))
-	return exitOK
-}
-
-// syncAndLog runs one sync with the terminal progress line and logs its
-// outcome in one structured line: succeeded with its counts, failed with
-// its error, or skipped because another process is syncing the tenant.
-func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, prog *progress) (load.Result, error) {
-	prog.start("sync")
-	res, err := loader.Sync(ctx, list)
-	prog.done()
-	if errors.Is(err, load.ErrSyncInProgress) {
-		logger.Info("skipped: another sync of this tenant is running", "tenant", loader.TenantID())
-		return res, err
-	}
-	attrs := []any{"tenant", loader.TenantID(), "duration", res.Duration.Round(time.Millisecond).String(), "api_requests", res.APIRequests}
-	if res.RunID != 0 {
-		attrs = append([]any{"run_id", res.RunID}, attrs...)
-	}
-	if err != nil {
-		logger.Error("sync failed", append(attrs, "error", errorText(err))...)
-		return res, err
-	}
-	logger.Info("sync succeeded", append(attrs,
-		"seen", res.Seen, "inserted", res.Inserted, "changed", res.Changed, "unchanged", res.Unchanged,
-		"deleted", res.Deleted, "deletions_withheld", res.DeletionsWithheld, "rejected", res.Rejected,
-		"duplicates", res.Duplicates, "fetched_at", res.FetchedAt)...)
-	return res, nil
+	outcomes := syncResourcesAndLog(ctx, logger, loader, resources, sources(lister), prog, nil)
+	return reportOutcomes(a.stdout, a.stderr, loader.TenantID(), outcomes)
 }
 
 // errorText shows a failure on stderr or in a log line. It may quote what
