@@ -340,3 +340,42 @@ func TestParseScanDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryEndpointSpendsTheOneBudget: agents, definitions and both
+// history actions, read by one client, share the tenant's one budget.
+func TestEveryEndpointSpendsTheOneBudget(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var sent []time.Time
+	sessions := hourlySessions("def-1", 12, fleetStart)
+	f := setup(t, []defendertest.Option{defendertest.WithAgents(defendertest.NewFleet(1, 10, fleetStart).AgentsAt(fleetStart)),
+		defendertest.WithScans([]defendertest.Definition{{ID: "def-1"}, {ID: "def-2"}}, sessions), defendertest.WithPageSize(1)},
+		func(c *Config) { c.HistoryPageSize, c.HistoryBatchSize = 5, 4 },
+		WithRateBudget(RateBudget{PerMinute: 3, PerHour: 8}), func(o *options) { o.clock = clk })
+	f.obs.onRequest = func(int) { sent = append(sent, clk.Now()) }
+	if _, _, err := f.definitions(t); err != nil { // 2 pages
+		t.Fatal(err)
+	}
+	if _, _, err := f.sessions(t, []string{"def-1", "def-2"}, time.Time{}); err != nil { // 3 pages
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range sessions {
+		ids = append(ids, s.SessionID)
+	}
+	if _, err := f.client.SessionsByID(context.Background(), ids, func(scanagent.ScanSession) error { return nil }); err != nil { // 3 batches
+		t.Fatal(err)
+	}
+	if _, _, err := f.list(t); err != nil { // 10 pages
+		t.Fatal(err)
+	}
+	if len(sent) != 18 {
+		t.Fatalf("%d requests, want 18", len(sent))
+	}
+	if m, h := maxInWindow(sent, time.Minute), maxInWindow(sent, time.Hour); m > 3 || h > 8 {
+		t.Errorf("the endpoints together broke the budget: %d in a minute, %d in an hour", m, h)
+	}
+	if took := sent[17].Sub(sent[0]); took < 2*time.Hour {
+		t.Errorf("18 requests at 8 an hour took %s of simulated time", took)
+	}
+}
