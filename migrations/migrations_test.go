@@ -206,3 +206,26 @@ func TestDefinitionVersionsCannotOverlap(t *testing.T) {
 		t.Fatalf("target of a missing session: err = %v", err)
 	}
 }
+
+// TestScanOutcomeReadsEverySpelling: the statuses Defender sends read as
+// success, partial or failure.
+func TestScanOutcomeReadsEverySpelling(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("pgx", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for status, want := range map[string]string{
+		"Success": "success", "SUCCESS": "success", "Fail": "failure", "Failure": "failure", "failed": "failure",
+		"Partial Success": "partial", "PartialSuccess": "partial", "partial_success": "partial", "Running": "",
+	} {
+		var got sql.NullString
+		if err := db.QueryRow(`SELECT defender.scan_outcome($1)`, status).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String != want {
+			t.Errorf("scan_outcome(%q) = %q, want %q", status, got.String, want)
+		}
+	}
+}
