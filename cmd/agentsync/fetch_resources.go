@@ -40,7 +40,7 @@ func fetchResource(ctx context.Context, a *app, client *extract.Client, resource
 	out := bufio.NewWriter(a.stdout)
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	prog.start("fetch " + string(resource))
+	prog.startCounting("fetch", nouns[resource])
 	var st scanagent.ListStats
 	var err error
 	switch resource {
@@ -62,8 +62,7 @@ func fetchResource(ctx context.Context, a *app, client *extract.Client, resource
 	}
 	// The summary ends the output whatever the log level, complete or
 	// not: it tells how far the listing got.
-	what := map[scanagent.Resource]string{scanagent.Agents: "agents", scanagent.Definitions: "definitions", scanagent.History: "sessions"}[resource]
 	fmt.Fprintf(a.stderr, "agentsync fetch: %d %s in %d pages, %d API requests, %d rejected, %d duplicate ids\n",
-		st.Agents, what, st.Pages, st.Requests, st.Rejected, st.Duplicates)
+		st.Agents, nouns[resource], st.Pages, st.Requests, st.Rejected, st.Duplicates)
 	return code
 }

@@ -65,7 +65,7 @@ func syncResourcesAndLog(ctx context.Context, logger *slog.Logger, loader *load.
 	prog *progress, done func(load.Outcome)) []load.Outcome {
 	var outcomes []load.Outcome
 	for _, r := range resources {
-		prog.start("sync " + string(r))
+		prog.startCounting("sync "+string(r), nouns[r])
 		o := loader.SyncResources(ctx, []scanagent.Resource{r}, src)[0]
 		prog.done()
 		logOutcome(logger, loader.TenantID(), o)
@@ -138,6 +138,9 @@ func reportOutcomes(stdout, stderr io.Writer, tenant string, outcomes []load.Out
 	}
 	return code
 }
+
+// nouns name what the listing of each resource counts.
+var nouns = map[scanagent.Resource]string{scanagent.Agents: "agents", scanagent.Definitions: "definitions", scanagent.History: "sessions"}
 
 // resourceSummary is the one-line human summary of a successful sync of
 // any resource.
