@@ -71,3 +71,30 @@ func BenchmarkList(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "agents/s")
 }
+
+// BenchmarkDecodeSessions decodes and normalizes one page of 1,000
+// sessions with their targets, as the history by session sends them in
+// the vendor's casing (trailing comma included).
+func BenchmarkDecodeSessions(b *testing.B) {
+	fleet := defendertest.NewFleet(1, 2000, fleetStart)
+	at := fleetStart.Add(30 * 24 * time.Hour)
+	var ids []string
+	for _, d := range fleet.DefinitionsAt(at) {
+		ids = append(ids, d.ID)
+	}
+	sessions := fleet.SessionsAt(at, ids)[:1000]
+	body := defendertest.RenderHistory("https://api.security.microsoft.com", defendertest.HistoryBySessionPath, sessions, defendertest.CasingVendor, true, true, "org", "")
+	c := &Client{log: slog.New(slog.DiscardHandler), obs: NopObserver{}}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := &sessionReader{c: c, seen: map[string]struct{}{}, fn: func(scanagent.ScanSession) error { return nil }}
+		r.startBatch()
+		if _, _, err := c.decodeResponse(collection{}, 1, &response{status: 200, body: body}, r.element); err != nil {
+			b.Fatal(err)
+		}
+		if r.st.Agents != len(sessions) {
+			b.Fatalf("%d sessions, want %d", r.st.Agents, len(sessions))
+		}
+	}
+}

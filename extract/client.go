@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -145,6 +146,14 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 // Config.RequestTimeout ran out, as opposed to the caller cancelling.
 var errRequestTimeout = errors.New("request timed out")
 
+// request is one API request: a GET, or a POST of a JSON body (the
+// history actions).
+type request struct {
+	method string
+	url    *url.URL
+	body   []byte // nil for a GET
+}
+
 // response is one API response, its body read in full.
 type response struct {
 	status      int
@@ -156,40 +165,47 @@ type response struct {
 	token string
 }
 
-// get makes one authorized GET of u, no retry, and reads the whole body
+// send makes one authorized request, no retry, and reads the whole body
 // within Config.RequestTimeout and Config.MaxResponseBytes. A transport
 // failure comes back as a *retryable error unless ctx itself ended.
-func (c *Client) get(ctx context.Context, u *url.URL, tok *oauth2.Token) (*response, error) {
+func (c *Client) send(ctx context.Context, r request, tok *oauth2.Token) (*response, error) {
 	actx, cancel := context.WithTimeoutCause(ctx, c.cfg.RequestTimeout, errRequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(actx, r.method, r.url.String(), body)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", safePath(u), safeErr(err, messageBytes, nil))
+		return nil, fmt.Errorf("%s %s: %w", r.method, safePath(r.url), safeErr(err, messageBytes, nil))
 	}
 	req.Header.Set("Accept", "application/json")
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	tok.SetAuthHeader(req)
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.obs.APIRequest(0, time.Since(start))
-		return nil, transportError(ctx, actx, u, err)
+		return nil, transportError(ctx, actx, r, err)
 	}
 	defer resp.Body.Close()
-	body, err := readBody(resp.Body, c.cfg.MaxResponseBytes)
+	respBody, err := readBody(resp.Body, c.cfg.MaxResponseBytes)
 	d := time.Since(start)
 	c.obs.APIRequest(resp.StatusCode, d)
-	c.log.Debug("api request", "path", safePath(u), "status", resp.StatusCode, "bytes", len(body), "duration", d.Round(time.Microsecond).String())
+	c.log.Debug("api request", "method", r.method, "path", safePath(r.url), "status", resp.StatusCode, "bytes", len(respBody), "duration", d.Round(time.Microsecond).String())
 	if errors.Is(err, ErrResponseTooLarge) {
-		return nil, fmt.Errorf("GET %s: status %d: %w", safePath(u), resp.StatusCode, err)
+		return nil, fmt.Errorf("%s %s: status %d: %w", r.method, safePath(r.url), resp.StatusCode, err)
 	}
 	if err != nil {
-		return nil, transportError(ctx, actx, u, err)
+		return nil, transportError(ctx, actx, r, err)
 	}
 	return &response{
 		status:      resp.StatusCode,
 		contentType: resp.Header.Get("Content-Type"),
 		retryAfter:  resp.Header.Get("Retry-After"),
-		body:        body,
+		body:        respBody,
 		token:       tok.AccessToken,
 	}, nil
 }
@@ -209,7 +225,7 @@ func readBody(r io.Reader, limit int64) ([]byte, error) {
 // transportError describes a request that got no complete response. The
 // URL is reduced to its path: its query may hold a skip token, and
 // url.Error would quote it whole.
-func transportError(ctx, actx context.Context, u *url.URL, err error) error {
+func transportError(ctx, actx context.Context, r request, err error) error {
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
@@ -219,15 +235,15 @@ func transportError(ctx, actx context.Context, u *url.URL, err error) error {
 	}
 	// A malformed response is quoted by net/http.
 	err = safeErr(err, messageBytes, nil)
-	path := safePath(u)
+	what := r.method + " " + safePath(r.url)
 	if context.Cause(actx) == errRequestTimeout {
-		return &retryable{reason: "timeout", err: fmt.Errorf("GET %s: %w", path, errRequestTimeout)}
+		return &retryable{reason: "timeout", err: fmt.Errorf("%s: %w", what, errRequestTimeout)}
 	}
 	var te interface{ Timeout() bool }
 	if errors.As(err, &te) && te.Timeout() {
-		return &retryable{reason: "timeout", err: fmt.Errorf("GET %s: %w", path, err)}
+		return &retryable{reason: "timeout", err: fmt.Errorf("%s: %w", what, err)}
 	}
-	return &retryable{reason: "network", err: fmt.Errorf("GET %s: %w", path, err)}
+	return &retryable{reason: "network", err: fmt.Errorf("%s: %w", what, err)}
 }
 
 // safePath shows the path of u in an error or a log line: a nextLink's

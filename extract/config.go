@@ -23,6 +23,17 @@ const (
 	// DefaultMaxResponseBytes bounds one response body: a full page of
 	// 10,000 agents is about 5 MiB.
 	DefaultMaxResponseBytes = 64 << 20
+	// DefaultHistoryPageSize is the $top of the history by definition,
+	// within what every revision of the documentation allows (older ones
+	// say 4,096, the newest 10,000). No time filter is documented: each
+	// batch of definitions is read newest first until the lookback, so a
+	// page much larger than a sync's new sessions (25 definitions run
+	// about 150 sessions a day) would mostly carry old ones.
+	DefaultHistoryPageSize = 1000
+	// DefaultHistoryBatchSize is how many definition or session ids one
+	// history request names. No limit is documented; a session lists up
+	// to 1,500 targets, so 25 sessions make a body of a few MiB at most.
+	DefaultHistoryBatchSize = 25
 )
 
 // Config says which tenant to read, as whom and where. The zero value of
@@ -63,6 +74,12 @@ type Config struct {
 	// MaxResponseBytes bounds each response body; default
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// HistoryPageSize is the $top of the history by definition; default
+	// DefaultHistoryPageSize.
+	HistoryPageSize int
+	// HistoryBatchSize is how many ids one history request names; default
+	// DefaultHistoryBatchSize.
+	HistoryBatchSize int
 }
 
 // withDefaults returns c with every unset optional field set to its default.
@@ -89,6 +106,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.HistoryPageSize == 0 {
+		c.HistoryPageSize = DefaultHistoryPageSize
+	}
+	if c.HistoryBatchSize == 0 {
+		c.HistoryBatchSize = DefaultHistoryBatchSize
 	}
 	return c
 }
@@ -123,6 +146,12 @@ func (c Config) validate() (endpoints, error) {
 	if c.MaxResponseBytes < 0 {
 		return endpoints{}, configError("max response bytes %d: want a positive number", c.MaxResponseBytes)
 	}
+	if c.HistoryPageSize < 0 {
+		return endpoints{}, configError("history page size %d: want a positive number", c.HistoryPageSize)
+	}
+	if c.HistoryBatchSize < 0 {
+		return endpoints{}, configError("history batch size %d: want a positive number", c.HistoryBatchSize)
+	}
 	return resolveEndpoints(c)
 }
 
@@ -133,8 +162,8 @@ func (c Config) String() string {
 	if c.ClientSecret != "" {
 		secret = safetext.Redacted
 	}
-	return fmt.Sprintf("{TenantID:%s ClientID:%s ClientSecret:%s CertificateFile:%s Cloud:%s Region:%s APIURL:%s TokenURL:%s Scope:%s PageCap:%d RequestTimeout:%s MaxResponseBytes:%d}",
-		c.TenantID, c.ClientID, secret, c.CertificateFile, c.Cloud, c.Region, c.APIURL, c.TokenURL, c.Scope, c.PageCap, c.RequestTimeout, c.MaxResponseBytes)
+	return fmt.Sprintf("{TenantID:%s ClientID:%s ClientSecret:%s CertificateFile:%s Cloud:%s Region:%s APIURL:%s TokenURL:%s Scope:%s PageCap:%d RequestTimeout:%s MaxResponseBytes:%d HistoryPageSize:%d HistoryBatchSize:%d}",
+		c.TenantID, c.ClientID, secret, c.CertificateFile, c.Cloud, c.Region, c.APIURL, c.TokenURL, c.Scope, c.PageCap, c.RequestTimeout, c.MaxResponseBytes, c.HistoryPageSize, c.HistoryBatchSize)
 }
 
 // GoString keeps %#v from printing the secret too.

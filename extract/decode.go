@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -30,13 +32,15 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 //
 // Member values passed to each are slices of body: each must copy what it
 // keeps. Values quoted in errors and reasons go through safetext.Cut with
-// secrets, the secrets in use.
-func decodePage(body []byte, each func(index int, members []member, notObject string) error, secrets ...string) (nextLink string, err error) {
+// secrets, the secrets in use; with quiet set, errors and notObject name
+// the kind of a value without quoting it (for bodies that may carry
+// credentials).
+func decodePage(body []byte, each func(index int, members []member, notObject string) error, quiet bool, secrets ...string) (nextLink string, err error) {
 	if body, err = standardJSON(body); err != nil {
 		return "", err
 	}
 	// From here on body is valid JSON, which the scanner relies on.
-	s := &scanner{b: body, secrets: secrets}
+	s := &scanner{b: body, secrets: secrets, quiet: quiet}
 	if c := s.peek(); c != '{' {
 		return "", fmt.Errorf("want a JSON object, got %s", s.describe())
 	}
@@ -63,6 +67,9 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 			case '"':
 				nextLink = decodeString(raw)
 			default:
+				if s.quiet {
+					return "", errors.New("@odata.nextLink is not a string")
+				}
 				return "", fmt.Errorf("@odata.nextLink is %s, not a string", safetext.Cut(string(raw), valueBytes, s.secrets...))
 			}
 		default:
@@ -85,6 +92,8 @@ type scanner struct {
 	i int
 	// secrets are removed from what describe quotes.
 	secrets []string
+	// quiet makes describe name kinds without quoting values.
+	quiet bool
 }
 
 // peek skips whitespace and returns the next byte, or 0 at the end.
@@ -193,18 +202,23 @@ func (s *scanner) describe() string {
 	save := s.i
 	raw := s.value()
 	s.i = save
-	return describeScalar(raw, s.secrets)
+	return describeScalar(raw, s.secrets, s.quiet)
 }
 
-// describeScalar names a JSON scalar for a reason or an error.
-func describeScalar(raw []byte, secrets []string) string {
-	switch raw[0] {
-	case 'n':
+// describeScalar names a JSON scalar for a reason or an error, quoting it
+// unless quiet.
+func describeScalar(raw []byte, secrets []string, quiet bool) string {
+	switch {
+	case raw[0] == 'n':
 		return "null"
-	case 't', 'f':
+	case raw[0] == 't' || raw[0] == 'f':
 		return "boolean " + string(raw)
-	case '"':
+	case raw[0] == '"' && quiet:
+		return "a string"
+	case raw[0] == '"':
 		return "string " + quote(decodeString(raw), secrets)
+	case quiet:
+		return "a number"
 	}
 	return "number " + safetext.Cut(string(raw), valueBytes, secrets...)
 }
@@ -238,7 +252,7 @@ func (s *scanner) agents(each func(int, []member, string) error) error {
 			s.value()
 			err = each(index, nil, "an array, not an object")
 		default:
-			err = each(index, nil, describeScalar(s.value(), s.secrets)+", not an object")
+			err = each(index, nil, describeScalar(s.value(), s.secrets, s.quiet)+", not an object")
 		}
 		if err != nil {
 			return err
@@ -248,12 +262,138 @@ func (s *scanner) agents(each func(int, []member, string) error) error {
 
 // standardJSON returns body as valid standard JSON: without a UTF-8 byte
 // order mark, and standardized by hujson when it is not standard already.
+// Its error is a *syntaxError.
 func standardJSON(body []byte) ([]byte, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if json.Valid(body) {
 		return body, nil
 	}
+	// The vendor's own bodies end arrays with a comma: dropping those is
+	// one pass, where hujson parses the whole body into a tree.
+	if fixed, ok := withoutTrailingCommas(body); ok && json.Valid(fixed) {
+		return fixed, nil
+	}
 	// Standardize reports where the body stops making sense, which names a
 	// truncation ("unexpected EOF") or an HTML page.
-	return hujson.Standardize(body)
+	out, err := hujson.Standardize(body)
+	if err != nil {
+		e := &syntaxError{err: err}
+		if m := hujsonPosition.FindStringSubmatch(err.Error()); m != nil {
+			e.line, _ = strconv.Atoi(m[1])
+			e.column, _ = strconv.Atoi(m[2])
+		}
+		return nil, e
+	}
+	return out, nil
+}
+
+// withoutTrailingCommas returns a copy of body with every trailing comma
+// (outside strings, after a value, before only whitespace and a closing
+// ']' or '}') replaced by a space, and whether it found any. A comma with
+// no value before it ("[,]") is left for hujson to refuse.
+func withoutTrailingCommas(body []byte) ([]byte, bool) {
+	var out []byte
+	inString := false
+	var last byte // the last byte outside whitespace, strings included
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case inString && c == '\\':
+			i++
+			continue
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		case c == ',' && last != 0 && last != '[' && last != '{' && last != ',' && last != ':':
+			j := i + 1
+			for j < len(body) && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n' || body[j] == '\r') {
+				j++
+			}
+			if j < len(body) && (body[j] == ']' || body[j] == '}') {
+				if out == nil {
+					out = bytes.Clone(body)
+				}
+				out[i] = ' '
+				continue // the comma is gone: the value before it stays last
+			}
+		}
+		last = c
+	}
+	return out, out != nil
+}
+
+// hujsonPosition finds where hujson says a body stops being JSON.
+var hujsonPosition = regexp.MustCompile(`^hujson: line (\d+), column (\d+): `)
+
+// syntaxError is a body that is not JSON, even once trailing commas and
+// comments are removed.
+type syntaxError struct {
+	line, column int // 0 when the parser did not say
+	err          error
+}
+
+// Error is the parser's message, which may quote the body.
+func (e *syntaxError) Error() string { return e.err.Error() }
+
+func (e *syntaxError) Unwrap() error { return e.err }
+
+// unquoted describes the error by its position only, quoting nothing of
+// the body.
+func (e *syntaxError) unquoted() string {
+	if e.line == 0 {
+		return "not valid JSON, even without trailing commas"
+	}
+	return fmt.Sprintf("not valid JSON, even without trailing commas: it breaks at line %d, column %d", e.line, e.column)
+}
+
+// notQuoted stands for the start of a body that an error does not quote.
+const notQuoted = "(not quoted: it may carry credentials)"
+
+// unquotedParseError shows a decodePage error of a quiet decoding: a
+// syntax error by its position only; the scanner's own errors quote
+// nothing when quiet.
+func unquotedParseError(err error) string {
+	var se *syntaxError
+	if errors.As(err, &se) {
+		return se.unquoted()
+	}
+	return err.Error()
+}
+
+// objectMembers returns the members of raw, a JSON object known to be
+// valid (a value inside a decoded page), in the order sent. Their values
+// are slices of raw.
+func objectMembers(raw []byte) []member {
+	s := &scanner{b: raw}
+	if s.peek() != '{' {
+		return nil
+	}
+	s.i++
+	var members []member
+	for {
+		if c := s.next(); c == '}' || c == 0 {
+			return members
+		}
+		key := s.key()
+		members = append(members, member{key: key, value: s.value()})
+	}
+}
+
+// arrayValues returns the elements of raw, a JSON array known to be
+// valid, as raw values (slices of raw).
+func arrayValues(raw []byte) []json.RawMessage {
+	s := &scanner{b: raw}
+	if s.peek() != '[' {
+		return nil
+	}
+	s.i++
+	var values []json.RawMessage
+	for {
+		if c := s.next(); c == ']' || c == 0 {
+			return values
+		}
+		values = append(values, s.value())
+	}
 }

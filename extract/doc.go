@@ -1,9 +1,16 @@
 // Package extract reads the authenticated scan agents of a Microsoft
 // Defender tenant from GET /api/DeviceAuthenticatedScanAgents and streams
-// them as normalized scanagent.Records. It owns everything about the
-// source: Entra ID client credentials (secret or certificate), hosts of the
-// sovereign clouds, paging, Defender's rate limits, retries, and the API's
-// inconsistent JSON.
+// them as normalized scanagent.Records; and, from the sibling endpoints of
+// the same API family, the scan definitions (ListDefinitions) and the scan
+// history (SessionsByDefinition, SessionsByID). It owns everything about
+// the source: Entra ID client credentials (secret or certificate), hosts of
+// the sovereign clouds, paging, Defender's rate limits, retries, and the
+// API's inconsistent JSON.
+//
+// Every endpoint is read by one paged-collection reader (readCollection):
+// each resource adds its first request and a decoder for its elements,
+// and shares the tenant's one rate budget, the retries, timeouts, body
+// limits and error types.
 //
 // # Normalization
 //
@@ -40,6 +47,26 @@
 //
 // The vendor's published example response ends its array with a trailing
 // comma; such bodies are accepted.
+//
+// # Scan definitions and history
+//
+// Their fields are matched the same way, case-insensitively and without
+// underscores, in both spellings in use: the plural PascalCase of the
+// vendor's pages (ScanDefinitionIds, SessionIds, ListScannedTargets) and
+// the singular camelCase of the service's metadata (scanDefinitionId,
+// sessionId, scannedTargets). Unknown fields go to Extra.
+//
+// Of a definition's scanAuthenticationParams only the variant
+// (@odata.type) and the authentication type are kept; every other field
+// (passwords, community strings, private keys, key vault names) is skipped
+// unread, as are credential fields sent anywhere else in a definition. No
+// error quotes any byte of a definitions body, and no log line or reason
+// quotes a credential field.
+//
+// The history by definition pages with $top and $skip until a short page,
+// bounded by Config.PageCap; a page identical to the one before it
+// (an API ignoring $skip) fails with ErrPageRepeated. Ids go in batches
+// of Config.HistoryBatchSize.
 //
 // # Failures
 //

@@ -39,10 +39,15 @@ var (
 	// Config.MaxResponseBytes.
 	ErrResponseTooLarge = errors.New("response body too large")
 
-	// ErrNotFound reports a 404 from the list endpoint. The listing fails
+	// ErrNotFound reports a 404 from an endpoint. The listing fails
 	// rather than reading it as an empty tenant, which would make the loader
-	// delete every agent.
-	ErrNotFound = errors.New("the scan agents endpoint answered 404 Not Found (not taken as an empty tenant; check the API URL, region and cloud)")
+	// delete every agent (or definition).
+	ErrNotFound = errors.New("the API answered 404 Not Found (not taken as an empty tenant; check the API URL, region and cloud)")
+
+	// ErrPageRepeated reports a page of a $top/$skip listing identical to
+	// the page before it: the API ignored $skip, and paging on would read
+	// the same page until the page cap.
+	ErrPageRepeated = errors.New("paging loop: a page repeated the one before it (the API ignored $skip)")
 )
 
 // configError builds an error that matches ErrConfig.

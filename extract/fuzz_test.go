@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tailscale/hujson"
 
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -65,7 +68,7 @@ func FuzzDecodePage(f *testing.F) {
 			}
 			recs = append(recs, rec)
 			return nil
-		})
+		}, false)
 		if (err == nil) != (wantErr == nil) || link != wantLink || (err == nil && agents != len(want)) {
 			t.Fatalf("decodePage: %q, %v; reference: %q, %v", link, err, wantLink, wantErr)
 		}
@@ -146,6 +149,29 @@ func FuzzParseTimestamp(f *testing.F) {
 		again, err := parseTimestamp(ts.Format(time.RFC3339Nano))
 		if err != nil || !again.Equal(ts) {
 			t.Fatalf("parseTimestamp(%q) = %v, which reads back as %v, %v", s, ts, again, err)
+		}
+	})
+}
+
+// FuzzStandardJSON checks the fast path for trailing commas against
+// hujson: whatever it makes valid, hujson reads too, as the same JSON.
+func FuzzStandardJSON(f *testing.F) {
+	addBodySeeds(f)
+	for _, s := range []string{`[1,]`, `[,]`, `{"a":[1,2,],}`, `{"a":",]"}`, `[1,,]`, `{"a":1 , }`, `["\",]",]`, `[{},]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fixed, ok := withoutTrailingCommas(body)
+		if !ok || !json.Valid(fixed) {
+			return
+		}
+		want, err := hujson.Standardize(bytes.Clone(body))
+		if err != nil {
+			t.Fatalf("the fast path reads %q, hujson refuses it: %v", body, err)
+		}
+		var a, b any
+		if json.Unmarshal(fixed, &a) != nil || json.Unmarshal(want, &b) != nil || !reflect.DeepEqual(a, b) {
+			t.Fatalf("%q: the fast path gives %q, hujson %q", body, fixed, want)
 		}
 	})
 }

@@ -30,13 +30,27 @@ var cloudNames = []string{"commercial", "gcc", "gcc-high", "dod"}
 // https://{region}.api.security.microsoft.com.
 var regions = []string{"us", "eu", "uk", "au", "swa", "ina"}
 
-// listPath is the endpoint listing every authenticated scan agent.
-const listPath = "/api/DeviceAuthenticatedScanAgents"
+// Paths of the API family, under the API base URL.
+const (
+	// listPath lists every authenticated scan agent.
+	listPath = "/api/DeviceAuthenticatedScanAgents"
+	// definitionsPath lists every scan definition.
+	definitionsPath = "/api/DeviceAuthenticatedScanDefinitions"
+	// historyByDefinitionPath is the action reading the sessions of
+	// definitions (POST {"ScanDefinitionIds": [...]}).
+	historyByDefinitionPath = definitionsPath + "/GetScanHistoryByScanDefinitionId"
+	// historyBySessionPath is the action reading sessions with their
+	// targets (POST {"SessionIds": [...]}).
+	historyBySessionPath = definitionsPath + "/GetScanHistoryBySessionId"
+)
 
 // endpoints are the resolved URLs of one tenant.
 type endpoints struct {
 	// list is the first page of the agent listing.
 	list *url.URL
+	// definitions, historyByDefinition and historyBySession are the
+	// endpoints of scan definitions and history.
+	definitions, historyByDefinition, historyBySession *url.URL
 	// token is the OAuth token endpoint.
 	token *url.URL
 }
@@ -66,8 +80,11 @@ func resolveEndpoints(c Config) (endpoints, error) {
 	if err != nil {
 		return endpoints{}, err
 	}
-	list := *apiURL
-	list.Path += listPath
+	at := func(path string) *url.URL {
+		u := *apiURL
+		u.Path += path
+		return &u
+	}
 
 	token := c.TokenURL
 	if token == "" {
@@ -77,7 +94,13 @@ func resolveEndpoints(c Config) (endpoints, error) {
 	if err != nil {
 		return endpoints{}, err
 	}
-	return endpoints{list: &list, token: tokenURL}, nil
+	return endpoints{
+		list:                at(listPath),
+		definitions:         at(definitionsPath),
+		historyByDefinition: at(historyByDefinitionPath),
+		historyBySession:    at(historyBySessionPath),
+		token:               tokenURL,
+	}, nil
 }
 
 // checkURL accepts an absolute https URL without credentials, query or

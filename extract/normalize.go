@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -305,4 +306,157 @@ func cleanValue(v any) any {
 	default:
 		return v
 	}
+}
+
+// intValue reads a whole-number field: a JSON integer, or a string of
+// one. JSON null and "" mean "not set" (nil).
+func intValue(raw json.RawMessage, secrets []string) (n *int, reason string) {
+	s := string(raw)
+	switch raw[0] {
+	case 'n':
+		return nil, ""
+	case '"':
+		s = strings.TrimSpace(cleanString(decodeString(raw)))
+		if s == "" {
+			return nil, ""
+		}
+	case 't', 'f':
+		return nil, fmt.Sprintf("want a whole number, got boolean %s", raw)
+	case '{':
+		return nil, "want a whole number, got an object"
+	case '[':
+		return nil, "want a whole number, got an array"
+	}
+	v, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return nil, fmt.Sprintf("want a whole number, got %s", quote(s, secrets))
+	}
+	i := int(v)
+	return &i, ""
+}
+
+// boolValue reads a boolean field: true or false, or a string of one.
+// JSON null and "" mean "not set" (nil).
+func boolValue(raw json.RawMessage, secrets []string) (b *bool, reason string) {
+	var s string
+	switch raw[0] {
+	case 'n':
+		return nil, ""
+	case 't', 'f':
+		s = string(raw)
+	case '"':
+		s = strings.TrimSpace(cleanString(decodeString(raw)))
+		if s == "" {
+			return nil, ""
+		}
+	case '{':
+		return nil, "want a boolean, got an object"
+	case '[':
+		return nil, "want a boolean, got an array"
+	default:
+		return nil, fmt.Sprintf("want a boolean, got number %s", safetext.Cut(string(raw), valueBytes, secrets...))
+	}
+	switch strings.ToLower(s) {
+	case "true":
+		v := true
+		return &v, ""
+	case "false":
+		v := false
+		return &v, ""
+	}
+	return nil, fmt.Sprintf("want a boolean, got %s", quote(s, secrets))
+}
+
+// maxScanDuration bounds a target's scan duration: far beyond any scan,
+// and within what PostgreSQL's interval and Go's Duration hold.
+const maxScanDuration = 100 * 365 * 24 * time.Hour
+
+// parseScanDuration reads a target's scan duration as the API may send
+// it: Edm.TimeOfDay "hh:mm:ss" with up to 7 fractional digits (the
+// vendor's "00:08:30"), .NET's TimeSpan "d.hh:mm:ss", or ISO 8601
+// "PT8M30S" (OData's Edm.Duration). The result is cut to microseconds.
+func parseScanDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "P") || strings.HasPrefix(s, "p") {
+		return parseISODuration(s)
+	}
+	days := int64(0)
+	clock := s
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		if j := strings.IndexByte(s[:i], '.'); j >= 0 {
+			d, err := strconv.ParseInt(s[:j], 10, 32)
+			if err != nil || d < 0 || s[:j] != strconv.FormatInt(d, 10) {
+				return 0, errors.New("malformed days")
+			}
+			if d > int64(maxScanDuration/(24*time.Hour)) {
+				return 0, errors.New("out of range")
+			}
+			days, clock = d, s[j+1:]
+		}
+	}
+	parts := strings.Split(clock, ":")
+	if len(parts) != 3 {
+		return 0, errors.New("want hh:mm:ss")
+	}
+	h, errH := strconv.ParseUint(parts[0], 10, 8)
+	m, errM := strconv.ParseUint(parts[1], 10, 8)
+	secs, frac, _ := strings.Cut(parts[2], ".")
+	sec, errS := strconv.ParseUint(secs, 10, 8)
+	if errH != nil || errM != nil || errS != nil || h > 23 || m > 59 || sec > 59 ||
+		len(parts[0]) != 2 || len(parts[1]) != 2 || len(secs) != 2 {
+		return 0, errors.New("want hh:mm:ss")
+	}
+	d := time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second
+	if frac != "" || strings.HasSuffix(parts[2], ".") {
+		if len(frac) == 0 || len(frac) > 9 || strings.Trim(frac, "0123456789") != "" {
+			return 0, errors.New("malformed fraction of a second")
+		}
+		n, _ := strconv.ParseUint((frac + "000000000")[:9], 10, 64)
+		d += time.Duration(n)
+	}
+	if d > maxScanDuration {
+		return 0, errors.New("out of range")
+	}
+	return d.Truncate(time.Microsecond), nil
+}
+
+// parseISODuration reads an ISO 8601 duration of days, hours, minutes and
+// seconds: P1DT2H3M4.5S.
+func parseISODuration(s string) (time.Duration, error) {
+	rest := strings.ToUpper(s[1:])
+	var d time.Duration
+	inTime, any := false, false
+	units := map[byte]time.Duration{'D': 24 * time.Hour, 'H': time.Hour, 'M': time.Minute, 'S': time.Second}
+	for rest != "" {
+		if rest[0] == 'T' {
+			if inTime {
+				return 0, errors.New("malformed ISO 8601 duration")
+			}
+			inTime, rest = true, rest[1:]
+			continue
+		}
+		i := strings.IndexAny(rest, "DHMS")
+		if i <= 0 {
+			return 0, errors.New("malformed ISO 8601 duration")
+		}
+		unit := rest[i]
+		if (unit == 'D') == inTime {
+			return 0, errors.New("malformed ISO 8601 duration")
+		}
+		v, err := strconv.ParseFloat(rest[:i], 64)
+		if err != nil || v < 0 || strings.Trim(rest[:i], "0123456789.") != "" {
+			return 0, errors.New("malformed ISO 8601 duration")
+		}
+		part := time.Duration(v * float64(units[unit]))
+		if v*float64(units[unit]) > float64(maxScanDuration) || d+part > maxScanDuration {
+			return 0, errors.New("out of range")
+		}
+		d += part
+		any = true
+		rest = rest[i+1:]
+	}
+	if !any {
+		return 0, errors.New("malformed ISO 8601 duration")
+	}
+	return d.Truncate(time.Microsecond), nil
 }

@@ -2,110 +2,146 @@ package extract
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/agentsync/agentsync/internal/safetext"
-	"github.com/agentsync/agentsync/scanagent"
 )
 
-// List streams every scan agent of the tenant to fn, one normalized record
-// at a time, in the order the API lists them, following @odata.nextLink
-// from page to page. Only one page is in memory at a time.
-//
-// An agent without an id, or with a field that cannot be read, is logged
-// and counted in ListStats.Rejected (and, without a usable id, in
-// ListStats.Unidentified), and the listing goes on. An id seen before in
-// the same listing is counted in ListStats.Duplicates and logged, and the
-// record is still handed to fn: the last one counts.
-//
-// List returns a non-nil error whenever the listing is incomplete: a
-// failed request, a body that is not the expected JSON, a nextLink loop,
-// the page cap, a 404, ctx ending, or an error from fn (wrapped).
-// ListStats tells how far it got. List satisfies scanagent.ListFunc.
-func (c *Client) List(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
-	var st scanagent.ListStats
-	seen := make(map[string]struct{})
+// collection is one OData collection of the API, read page by page by
+// readCollection: the one reader of every resource. A resource adds its
+// first request and what to do with each element, never a loop of its own.
+type collection struct {
+	// first is the request of the first page: a GET, or a POST of the
+	// history actions, whose body every page repeats.
+	first request
+	// top, when positive, pages with $top and $skip: each request asks
+	// for top elements, and a shorter page is the last. A nextLink, if
+	// the API ever sends one, is followed instead.
+	top int
+	// sensitive marks collections whose elements may carry credentials
+	// (scan definitions): no error then quotes any byte of the body.
+	sensitive bool
+	// enough, when set, is asked after each page whether the elements so
+	// far are all the caller wants; true ends the paging early.
+	enough func() bool
+	// soFar tells the observer how many records were handed on so far.
+	soFar func() int
+}
+
+// element is one element of a page's "value" array.
+type element struct {
+	page, index int
+	// members are the element's keys and values in the order sent; nil
+	// when it is no object, and notObject then says what it is.
+	members   []member
+	notObject string
+	// secrets are the secrets in use, for safetext.
+	secrets []string
+}
+
+// readCollection fetches every page of col, following @odata.nextLink
+// (or $skip), and calls each for every element in order. Only one page is
+// in memory at a time. It returns the number of pages read, and a non-nil
+// error whenever the reading is incomplete: a failed request, a body that
+// is not the expected JSON, a nextLink loop or a repeated page, the page
+// cap, a 404, ctx ending, or an error from each (wrapped). *requests
+// counts every request sent, retries included.
+func (c *Client) readCollection(ctx context.Context, col collection, requests *int, each func(element) error) (pages int, err error) {
 	followed := make(map[string]bool)
-	next := c.ep.list
-	c.log.Debug("listing scan agents", "url", next.String())
+	next := col.first
+	skip := 0
+	if col.top > 0 {
+		next.url = withSkip(col.first.url, col.top, skip)
+	}
+	var previous [sha256.Size]byte
+	c.log.Debug("listing", "method", next.method, "path", safePath(next.url))
 	for page := 1; ; page++ {
 		if err := context.Cause(ctx); err != nil {
-			return st, fmt.Errorf("fetch page %d: %w", page, err)
+			return pages, fmt.Errorf("fetch page %d: %w", page, err)
 		}
 		if page > c.cfg.PageCap {
-			return st, fmt.Errorf("fetch page %d: %w (cap %d pages)", page, ErrPageCap, c.cfg.PageCap)
+			return pages, fmt.Errorf("fetch page %d: %w (cap %d pages)", page, ErrPageCap, c.cfg.PageCap)
 		}
-		key := next.String()
+		key := next.url.String()
 		if followed[key] {
-			return st, fmt.Errorf("fetch page %d: %w: %s", page, ErrNextLinkLoop, safetext.Cut(redactedURL(next), messageBytes))
+			return pages, fmt.Errorf("fetch page %d: %w: %s", page, ErrNextLinkLoop, safetext.Cut(redactedURL(next.url), messageBytes))
 		}
 		followed[key] = true
 
-		resp, err := c.fetch(ctx, next, &st)
+		resp, err := c.fetch(ctx, next, requests)
 		if err != nil {
-			return st, fmt.Errorf("fetch page %d: %w", page, err)
+			return pages, fmt.Errorf("fetch page %d: %w", page, err)
 		}
-		link, err := c.handOn(page, resp, &st, seen, fn)
+		elements, link, err := c.decodeResponse(col, page, resp, each)
 		if err != nil {
-			return st, err
+			return pages, err
 		}
-		st.Pages++
-		c.obs.Page(page, st.Agents)
-		c.log.Debug("page listed", "page", page, "agents_so_far", st.Agents, "more", link != "")
-		if link == "" {
+		pages++
+		soFar := elements
+		if col.soFar != nil {
+			soFar = col.soFar()
+		}
+		c.obs.Page(page, soFar)
+		c.log.Debug("page listed", "page", page, "records_so_far", soFar, "more", link != "")
+		if col.enough != nil && col.enough() {
 			break
 		}
-		if next, err = c.nextPage(next, link); err != nil {
-			return st, fmt.Errorf("page %d: %w", page, err)
+		if link != "" {
+			u, err := c.nextPage(next.url, link)
+			if err != nil {
+				return pages, fmt.Errorf("page %d: %w", page, err)
+			}
+			next.url = u
+			continue
 		}
+		if col.top <= 0 || elements < col.top {
+			break
+		}
+		// A full page: the next one starts after it, unless the API
+		// answered this page exactly as the one before (it ignored $skip).
+		sum := sha256.Sum256(resp.body)
+		if page > 1 && sum == previous {
+			return pages, fmt.Errorf("fetch page %d: %w", page+1, ErrPageRepeated)
+		}
+		previous = sum
+		skip += elements
+		next.url = withSkip(col.first.url, col.top, skip)
 	}
-	return st, nil
+	return pages, nil
 }
 
-// handOn decodes one page and hands its agents to fn, counting them in st
-// and their ids in seen. It returns the page's nextLink.
-func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen map[string]struct{}, fn func(scanagent.Record) error) (nextLink string, err error) {
-	var fnErr error
+// decodeResponse decodes one page of col and calls each for every
+// element. It returns how many elements the page held and its nextLink.
+// An error from each is returned wrapped with the page; any other error
+// is a *BodyError, which quotes nothing of the body when col is
+// sensitive.
+func (c *Client) decodeResponse(col collection, page int, resp *response, each func(element) error) (elements int, nextLink string, err error) {
+	var eachErr error
 	secrets := c.secrets(resp.token)
 	nextLink, err = decodePage(resp.body, func(index int, members []member, notObject string) error {
-		rec, conflicts, reason := normalizeAgent(members, secrets...)
-		if notObject != "" {
-			reason = notObject
-		}
-		if reason != "" {
-			st.Rejected++
-			if rec.ID != "" {
-				st.RejectedIDs = append(st.RejectedIDs, rec.ID)
-			} else {
-				st.Unidentified++
-			}
-			c.log.Warn("agent rejected", "page", page, "index", index, "id", safetext.Cut(rec.ID, nameBytes, secrets...), "reason", reason)
-			return nil
-		}
-		for _, cf := range conflicts {
-			c.log.Warn("agent sent a field twice with different values; the last one counts",
-				"page", page, "id", safetext.Cut(rec.ID, nameBytes, secrets...), "field", cf.field, "first_key", cf.first, "last_key", cf.second)
-		}
-		if _, dup := seen[rec.ID]; dup {
-			st.Duplicates++
-			c.log.Warn("agent id listed twice; the last one counts", "page", page, "id", safetext.Cut(rec.ID, nameBytes, secrets...))
-		} else {
-			seen[rec.ID] = struct{}{}
-		}
-		st.Agents++
-		fnErr = fn(rec)
-		return fnErr
-	}, secrets...)
+		elements++
+		eachErr = each(element{page: page, index: index, members: members, notObject: notObject, secrets: secrets})
+		return eachErr
+	}, col.sensitive, secrets...)
 	switch {
-	case fnErr != nil:
-		return "", fmt.Errorf("page %d: %w", page, fnErr)
+	case eachErr != nil:
+		return elements, "", fmt.Errorf("page %d: %w", page, eachErr)
+	case err != nil && col.sensitive:
+		return elements, "", fmt.Errorf("decode page %d: %w", page, &BodyError{
+			StatusCode:  resp.status,
+			ContentType: safetext.Cut(resp.contentType, nameBytes, secrets...),
+			Snippet:     notQuoted,
+			Err:         errors.New(unquotedParseError(err)),
+		})
 	case err != nil:
-		return "", fmt.Errorf("decode page %d: %w", page, &BodyError{
+		return elements, "", fmt.Errorf("decode page %d: %w", page, &BodyError{
 			StatusCode:  resp.status,
 			ContentType: safetext.Cut(resp.contentType, nameBytes, secrets...),
 			Snippet:     safetext.CutBytes(resp.body, snippetBytes, secrets...),
@@ -113,7 +149,19 @@ func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen 
 			Err: safeErr(err, messageBytes, secrets),
 		})
 	}
-	return nextLink, nil
+	return elements, nextLink, nil
+}
+
+// withSkip returns u with the $top and $skip of one page. The dollar signs
+// go unescaped, as OData spells them.
+func withSkip(u *url.URL, top, skip int) *url.URL {
+	out := *u
+	q := "$top=" + strconv.Itoa(top) + "&$skip=" + strconv.Itoa(skip)
+	if out.RawQuery != "" {
+		q = out.RawQuery + "&" + q
+	}
+	out.RawQuery = q
+	return &out
 }
 
 // apiDomains are the parents of every Defender API host. A nextLink may

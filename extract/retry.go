@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/agentsync/agentsync/internal/safetext"
-	"github.com/agentsync/agentsync/scanagent"
 )
 
 // RetryPolicy bounds the retries of one API request: 429s, 5xx responses,
@@ -74,14 +72,14 @@ func (e *retryable) Unwrap() []error {
 	return []error{e.err}
 }
 
-// fetch GETs one page with retries. Every attempt first waits for the rate
-// budget; st.Requests counts every attempt that was sent.
-func (c *Client) fetch(ctx context.Context, u *url.URL, st *scanagent.ListStats) (*response, error) {
+// fetch makes one request with retries. Every attempt first waits for the
+// rate budget; *requests counts every attempt that was sent.
+func (c *Client) fetch(ctx context.Context, req request, requests *int) (*response, error) {
 	refreshed := false
 	attempts := 0
 	op := func() (*response, error) {
 		attempts++
-		resp, err := c.attempt(ctx, u, &refreshed, st)
+		resp, err := c.attempt(ctx, req, &refreshed, requests)
 		var r *retryable
 		if err != nil && !errors.As(err, &r) {
 			return nil, backoff.Permanent(err)
@@ -112,7 +110,7 @@ func (c *Client) fetch(ctx context.Context, u *url.URL, st *scanagent.ListStats)
 					"reason", r.reason, "attempt", attempts, "wait", waited, "error", err)
 				return
 			}
-			c.log.Warn("retrying API request", "path", safePath(u), "reason", r.reason, "attempt", attempts, "wait", waited, "error", err)
+			c.log.Warn("retrying API request", "method", req.method, "path", safePath(req.url), "reason", r.reason, "attempt", attempts, "wait", waited, "error", err)
 		}),
 	)
 	if err == nil {
@@ -131,9 +129,9 @@ func (c *Client) fetch(ctx context.Context, u *url.URL, st *scanagent.ListStats)
 	return nil, err
 }
 
-// attempt makes one try at u: budget, token, request. Its error is a
+// attempt makes one try at r: budget, token, request. Its error is a
 // *retryable when another try may succeed.
-func (c *Client) attempt(ctx context.Context, u *url.URL, refreshed *bool, st *scanagent.ListStats) (*response, error) {
+func (c *Client) attempt(ctx context.Context, r request, refreshed *bool, requests *int) (*response, error) {
 	if err := c.budget.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -141,8 +139,8 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, refreshed *bool, st *s
 	if err != nil {
 		return nil, tokenFailure(ctx, err)
 	}
-	st.Requests++
-	resp, err := c.get(ctx, u, tok)
+	*requests++
+	resp, err := c.send(ctx, r, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -154,19 +152,19 @@ func (c *Client) attempt(ctx context.Context, u *url.URL, refreshed *bool, st *s
 		// token, at once. A second 401 is final.
 		*refreshed = true
 		c.tokens.invalidate()
-		return nil, &retryable{reason: "401", err: c.apiError(u, resp), after: &backoff.RetryAfterError{}}
+		return nil, &retryable{reason: "401", err: c.apiError(r, resp), after: &backoff.RetryAfterError{}}
 	case s == http.StatusTooManyRequests:
-		r := &retryable{reason: "429", err: c.apiError(u, resp)}
+		r := &retryable{reason: "429", err: c.apiError(r, resp)}
 		if d, ok := parseRetryAfter(resp.retryAfter, time.Now()); ok {
 			r.after = &backoff.RetryAfterError{Duration: min(d, c.retry.MaxRetryAfter)}
 		}
 		return nil, r
 	case s >= 500:
-		return nil, &retryable{reason: "5xx", err: c.apiError(u, resp)}
+		return nil, &retryable{reason: "5xx", err: c.apiError(r, resp)}
 	case s == http.StatusNotFound:
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, c.apiError(u, resp))
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, c.apiError(r, resp))
 	default:
-		return nil, c.apiError(u, resp)
+		return nil, c.apiError(r, resp)
 	}
 }
 
@@ -191,8 +189,8 @@ func tokenFailure(ctx context.Context, err error) error {
 // apiError reads the API's {"error":{"code","message","target"}} body, or
 // quotes the body's start when it is something else (an HTML page from a
 // gateway).
-func (c *Client) apiError(u *url.URL, resp *response) *APIError {
-	e := &APIError{Method: http.MethodGet, Path: safePath(u), StatusCode: resp.status}
+func (c *Client) apiError(r request, resp *response) *APIError {
+	e := &APIError{Method: r.method, Path: safePath(r.url), StatusCode: resp.status}
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`

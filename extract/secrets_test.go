@@ -161,3 +161,61 @@ func TestServerBytesInErrorsAndLogsAreSafe(t *testing.T) {
 		})
 	}
 }
+
+// TestScanCredentialsNeverLeak: a distinct canary in every field of every
+// variant of scanAuthenticationParams (and in credential fields sent
+// elsewhere) reaches no record, log line or error, whether the
+// definitions body reads, is cut short, or is broken around them.
+func TestScanCredentialsNeverLeak(t *testing.T) {
+	t.Parallel()
+	defs, canaries := defendertest.CanaryDefinitions(defendertest.Agent{ID: "a_1", MachineID: "m1"})
+	var out []string
+	for _, casing := range []defendertest.Casing{defendertest.CasingVendor, defendertest.CasingCamel, defendertest.CasingPascal, defendertest.CasingSnake} {
+		f := setup(t, []defendertest.Option{defendertest.WithScans(defs, nil), defendertest.WithCasing(casing)}, nil)
+		got, st, err := f.definitions(t)
+		if err != nil || len(got) != len(defs) || st.Rejected != 0 {
+			t.Fatalf("%s: %d definitions, %+v, %v", casing, len(got), st, err)
+		}
+		for i, d := range got[:3] {
+			if d.AuthVariant != defs[i].Auth.Variant || d.AuthType != defs[i].Auth.Type {
+				t.Errorf("%s: definition %d keeps %q/%q, want the variant and the type", casing, i, d.AuthVariant, d.AuthType)
+			}
+		}
+		b, _ := json.Marshal(got)
+		out = append(out, string(b), f.logs.String())
+	}
+
+	body := string(defendertest.RenderDefinitions("https://api.security.microsoft.com", defs, defendertest.CasingVendor, ""))
+	pw := strings.Index(body, "CANARY-Windows-password")
+	pwEnd := pw + strings.IndexByte(body[pw:], '"') + 1
+	broken := map[string]string{
+		"cut inside a credential":             body[:pw+10],
+		"cut after credentials":               body[:len(body)-40],
+		"bad literal after a credential":      body[:pwEnd] + ` CANARY-bare-literal` + body[pwEnd:],
+		"element that is a credential":        `{"value":["CANARY-element-string", 12345678901234567890]}`,
+		"value that is a credential":          `{"value":"CANARY-value-string"}`,
+		"nextLink that is a credential":       `{"value":[],"@odata.nextLink":{"password":"CANARY-nextlink"}}`,
+		"unreadable field beside credentials": strings.Replace(body, `"isActive":true`, `"isActive":"CANARY-isactive-not-a-bool"`, 1),
+	}
+	canaries = append(canaries, "CANARY-bare-literal", "CANARY-element-string", "12345678901234567890", "CANARY-value-string", "CANARY-nextlink")
+	for name, b := range broken {
+		f := setup(t, []defendertest.Option{defendertest.WithScans(defs, nil)}, nil)
+		f.tenant.Inject(defendertest.RawBody([]byte(b)).On(defendertest.DefinitionsPath))
+		got, _, err := f.definitions(t)
+		if err != nil {
+			out = append(out, err.Error())
+		}
+		j, _ := json.Marshal(got)
+		out = append(out, name, string(j), f.logs.String())
+	}
+	all := strings.Join(out, "\n")
+	if !strings.Contains(all, "not valid JSON") || !strings.Contains(all, "dropped unread") || !strings.Contains(all, "isActive") {
+		t.Fatalf("the runs did not fail or warn as planned:\n%s", all)
+	}
+	for _, c := range canaries {
+		if strings.Contains(all, c) {
+			i := strings.Index(all, c)
+			t.Errorf("canary %s leaked: %q", c, all[max(0, i-300):min(len(all), i+len(c)+50)])
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -121,11 +122,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	}
 	matchedActive := c.seen - c.inserted - returning
 	missing := active - matchedActive - unreadableActive
-	// A record without a usable id may be any agent the listing seems to
-	// lack: such a listing deletes none, whatever the guard allows.
-	massDeletion := !l.cfg.AllowMassDeletion &&
-		missing > l.cfg.MaxDeletedCount && float64(missing) > l.cfg.MaxDeletedFraction*float64(active)
-	withhold := missing > 0 && (unidentified > 0 || massDeletion)
+	withhold, why := l.withholdDeletions(missing, active, unidentified)
 
 	// New agents (state, first version, heartbeat); the heartbeats of known
 	// agents that moved, updated in place; and what both saw, as one packed
@@ -262,20 +259,53 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		return c, err
 	}
 
-	switch {
-	case withhold && unidentified > 0:
+	if withhold {
 		c.withheld = missing
-		l.cfg.Logger.Warn("deletions withheld: the listing had records without a usable id, and any missing agent may be one of them",
-			"tenant", tenant, "run_id", runID, "missing", missing, "unidentified", unidentified,
-			"hint", "see the \"agent rejected\" lines; deletions resume with the first listing whose records all have an id")
-	case withhold:
-		c.withheld = missing
-		l.cfg.Logger.Warn("deletions withheld: this sync would mark too many agents deleted",
-			"tenant", tenant, "run_id", runID, "missing", missing, "active", active,
-			"max_fraction", l.cfg.MaxDeletedFraction, "max_count", l.cfg.MaxDeletedCount,
-			"hint", "if the tenant really lost these agents, run one sync with --allow-mass-deletion")
-	default:
+		l.logWithheld("agents", why, runID, missing, active, unidentified)
+	} else {
 		c.deleted = missing
 	}
 	return c, nil
+}
+
+// Why a sync withholds its deletions.
+const (
+	withheldUnidentified = "unidentified"
+	withheldMassDeletion = "mass deletion"
+)
+
+// withholdDeletions decides whether a complete listing that misses
+// missing of the active records withholds its deletions, and why: a
+// record without a usable id may be any record the listing seems to lack,
+// so such a listing deletes none, whatever the guard allows; else the
+// mass-deletion guard decides.
+func (l *Loader) withholdDeletions(missing, active, unidentified int) (bool, string) {
+	switch {
+	case missing <= 0:
+		return false, ""
+	case unidentified > 0:
+		return true, withheldUnidentified
+	case !l.cfg.AllowMassDeletion && missing > l.cfg.MaxDeletedCount && float64(missing) > l.cfg.MaxDeletedFraction*float64(active):
+		return true, withheldMassDeletion
+	}
+	return false, ""
+}
+
+// rejectedLine is the log message of a rejected record, by records.
+var rejectedLine = map[string]string{"agents": "agent rejected", "definitions": "scan definition rejected"}
+
+// logWithheld warns that a sync of records (agents, definitions) withheld
+// its deletions, saying why and what to do.
+func (l *Loader) logWithheld(records, why string, runID int64, missing, active, unidentified int) {
+	tenant := l.cfg.TenantID
+	if why == withheldUnidentified {
+		l.cfg.Logger.Warn("deletions withheld: the listing had records without a usable id, and any missing "+strings.TrimSuffix(records, "s")+" may be one of them",
+			"tenant", tenant, "run_id", runID, "missing", missing, "unidentified", unidentified,
+			"hint", "see the \""+rejectedLine[records]+"\" lines; deletions resume with the first listing whose records all have an id")
+		return
+	}
+	l.cfg.Logger.Warn("deletions withheld: this sync would mark too many "+records+" deleted",
+		"tenant", tenant, "run_id", runID, "missing", missing, "active", active,
+		"max_fraction", l.cfg.MaxDeletedFraction, "max_count", l.cfg.MaxDeletedCount,
+		"hint", "if the tenant really lost these "+records+", run one sync with --allow-mass-deletion")
 }

@@ -47,7 +47,9 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 	truncate := func() {
 		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender.observation_block, defender.withheld_deletions,
 			defender.agent_daily, defender.tenant_daily, defender.agent_heartbeat,
-			defender.scan_agent_history, defender.agent_state, defender.sync_runs, defender.tenants`); err != nil {
+			defender.scan_agent_history, defender.agent_state, defender.target_coverage, defender.target_result,
+			defender.session_result, defender.definition_withheld, defender.definition_version, defender.definition_state,
+			defender.sync_runs, defender.tenants`); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -131,4 +133,51 @@ func (f *fixture) rowsWrittenAfter(b *testing.B, xid int64) int {
 		n += c
 	}
 	return n
+}
+
+// BenchmarkSyncHistory syncs a week of history of 40 definitions (run
+// every 4 hours, 50 targets each): "first" stores every session and
+// target, "again" reads the same history and writes nothing.
+func BenchmarkSyncHistory(b *testing.B) {
+	for _, mode := range []string{"first", "again"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			f := setup(b)
+			defs := definitions(40)
+			f.syncDefinitions(b, definitionsOf(defs...))
+			h := &history{}
+			for k := range 42 {
+				for _, d := range defs {
+					targets := make([][2]string, 50)
+					for i := range targets {
+						targets[i] = [2]string{fmt.Sprintf("10.%d.%d.%d", k, i/250, i%250), "Success"}
+					}
+					h.sessions = append(h.sessions, session(d, k, t0.Add(-time.Duration(k)*4*time.Hour), targets...))
+				}
+			}
+			if mode == "again" {
+				f.syncHistory(b, h)
+			}
+			sessions := 0
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				if mode == "first" {
+					if _, err := f.pool.Exec(ctx, `
+						TRUNCATE defender.target_coverage, defender.target_result, defender.session_result;
+						DELETE FROM defender.sync_runs WHERE resource = 'history'`); err != nil {
+						b.Fatal(err)
+					}
+				}
+				f.clock.Advance(time.Minute)
+				b.StartTimer()
+				res := f.syncHistory(b, h)
+				if mode == "first" && res.Targets != len(h.sessions)*50 {
+					b.Fatalf("%+v", res)
+				}
+				sessions += res.Seen
+			}
+			b.ReportMetric(float64(sessions)/b.Elapsed().Seconds(), "sessions/s")
+		})
+	}
 }

@@ -1,12 +1,18 @@
-// Package load writes listings of scan agents into the defender schema of
-// PostgreSQL: current state, history of descriptive attributes, observations
-// of the volatile timestamps, and one sync_runs row per sync.
+// Package load writes what a sync fetched into the defender schema of
+// PostgreSQL, one resource at a time: scan agents (Sync: current state,
+// history of descriptive attributes, observations of the volatile
+// timestamps, daily rollups), scan definitions (SyncDefinitions: current
+// state and versions) and scan history (SyncHistory: sessions and their
+// targets, facts stored once). SyncResources runs several in order.
 //
-// One sync is one transaction. Records stream into a temporary staging table
-// with COPY; set-based statements then apply them, so the cost does not grow
-// with one round trip per agent. A sync that fails anywhere (fetch, database,
-// cancellation) rolls back every data change and is recorded as failed.
-// Only a complete listing marks agents deleted, and a guard withholds mass
-// deletions. Syncs of one tenant are serialized across processes by a
-// PostgreSQL advisory lock.
+// Every resource gets the same guarantees. One sync of a resource is one
+// run in sync_runs and one transaction. Records stream into a temporary
+// staging table with COPY; set-based statements then apply them, so the
+// cost does not grow with one round trip per record. A sync that fails
+// anywhere (fetch, database, cancellation) rolls back every data change
+// and is recorded as failed; a failure of one resource never undoes
+// another. Only a complete listing marks agents or definitions deleted,
+// and a guard withholds mass deletions. Unchanged records are never
+// written. Syncs of one tenant's resource are serialized across processes
+// by a PostgreSQL advisory lock.
 package load

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 // TestDocQueriesRunAsReader runs every SQL example of docs/schema.md and the
@@ -36,7 +37,7 @@ func TestDocQueriesRunAsReader(t *testing.T) {
 			}
 		}
 	}
-	if len(blocks) < 14 {
+	if len(blocks) < 24 {
 		t.Fatalf("found %d SQL examples, want the documented ones", len(blocks))
 	}
 
@@ -50,6 +51,18 @@ func TestDocQueriesRunAsReader(t *testing.T) {
 	f.clock.Advance(time.Hour)
 	recs[2].LastSeen = recs[2].LastSeen.Add(time.Hour)
 	f.sync(t, listOf(recs[:11]...))
+	// Scan definitions, edited once, and their history.
+	defs := definitions(3)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	f.clock.Advance(time.Hour)
+	defs[1].ScannerAgentID = recs[4].ID
+	f.syncDefinitions(t, definitionsOf(defs...))
+	now := f.clock.Now()
+	f.syncHistory(t, &history{sessions: []scanagent.ScanSession{
+		session(defs[0], 2, now.Add(-time.Hour), [2]string{"10.0.0.1", "Failure"}),
+		session(defs[1], 1, now.Add(-2*time.Hour), [2]string{"10.0.0.1", "Success"}, [2]string{"10.0.0.2", "Success"}),
+		session(defs[0], 1, now.Add(-5*time.Hour), [2]string{"10.0.0.1", "Success"}),
+	}})
 
 	reader := dbtest.ReaderPool(t, f.url)
 	for _, b := range blocks {

@@ -60,13 +60,23 @@ type Config struct {
 	// takes a run still marked running after it as stuck. Zero means
 	// DefaultSyncTimeout.
 	SyncTimeout time.Duration
+	// HistoryLookback bounds the first history sync of a tenant: it reads
+	// the sessions of this long before its fetch time. Later history syncs
+	// read from the previous one's fetch time, less HistoryOverlap. Zero
+	// means DefaultHistoryLookback.
+	HistoryLookback time.Duration
 }
 
-// Loader syncs the agents of one tenant into PostgreSQL.
+// DefaultHistoryLookback is a week of scan history: every definition's
+// recent sessions, at the documented intervals (hours to a day), without
+// reading months at the first sync.
+const DefaultHistoryLookback = 7 * 24 * time.Hour
+
+// Loader syncs the agents, scan definitions and scan history of one
+// tenant into PostgreSQL.
 type Loader struct {
-	pool    *pgxpool.Pool
-	cfg     Config
-	lockKey int64
+	pool *pgxpool.Pool
+	cfg  Config
 }
 
 // New returns a Loader for cfg.TenantID writing through pool.
@@ -107,25 +117,46 @@ func New(pool *pgxpool.Pool, cfg Config) (*Loader, error) {
 	if cfg.SyncTimeout < 0 {
 		return nil, fmt.Errorf("load: sync timeout %s is negative", cfg.SyncTimeout)
 	}
+	if cfg.HistoryLookback == 0 {
+		cfg.HistoryLookback = DefaultHistoryLookback
+	}
+	if cfg.HistoryLookback < 0 {
+		return nil, fmt.Errorf("load: history lookback %s is negative", cfg.HistoryLookback)
+	}
+	return &Loader{pool: pool, cfg: cfg}, nil
+}
+
+// lockKey is the advisory lock of one resource of the tenant. The agents'
+// key is the one every version of agentsync took, so that an older
+// process and this one never sync a tenant's agents at once.
+func (l *Loader) lockKey(resource scanagent.Resource) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("agentsync sync " + cfg.TenantID))
-	return &Loader{pool: pool, cfg: cfg, lockKey: int64(h.Sum64())}, nil
+	h.Write([]byte("agentsync sync " + l.cfg.TenantID))
+	if resource != scanagent.Agents {
+		h.Write([]byte(" " + string(resource)))
+	}
+	return int64(h.Sum64())
 }
 
 // TenantID returns the tenant as stored.
 func (l *Loader) TenantID() string { return l.cfg.TenantID }
 
-// Result describes one sync.
+// Result describes one sync of one resource.
 type Result struct {
+	// Resource is what the run synced.
+	Resource  scanagent.Resource
 	RunID     int64
 	FetchedAt time.Time
 	Duration  time.Duration
-	// Seen counts the distinct agents of the listing; the others count how
-	// they were applied. Inserted+Changed+Unchanged == Seen.
+	// Seen counts the distinct records of the listing (agents,
+	// definitions or sessions); the others count how they were applied.
+	// Inserted+Changed+Unchanged == Seen.
 	Seen, Inserted, Changed, Unchanged int
-	// Deleted counts agents marked deleted; DeletionsWithheld counts the
-	// missing agents the guard kept active instead.
+	// Deleted counts agents or definitions marked deleted;
+	// DeletionsWithheld counts the missing ones the guard kept instead.
 	Deleted, DeletionsWithheld int
+	// Targets counts the scanned targets a history sync stored.
+	Targets int
 	// Rejected and APIRequests come from the extractor's statistics.
 	Rejected, APIRequests int
 	// Duplicates counts records whose id repeated within the listing.
@@ -135,12 +166,12 @@ type Result struct {
 	FetchDuration time.Duration
 }
 
-// Sync fetches one complete listing with list and applies it in one
-// transaction. It returns ErrSyncInProgress, having written nothing, when
-// another sync of the tenant is running. On any other error every data
-// change is rolled back and the run is recorded as failed. A sync that
-// runs longer than Config.SyncTimeout is cancelled that way, with an error
-// that matches ErrSyncTimeout.
+// Sync fetches one complete listing of agents with list and applies it in
+// one transaction. It returns ErrSyncInProgress, having written nothing,
+// when another sync of the tenant's agents is running. On any other error
+// every data change is rolled back and the run is recorded as failed. A
+// sync that runs longer than Config.SyncTimeout is cancelled that way,
+// with an error that matches ErrSyncTimeout.
 //
 // Cancelling ctx stops the listing at once; the database work then stops
 // at the next statement and rolls back. Interrupting a statement in flight
@@ -148,19 +179,31 @@ type Result struct {
 // close it), so a statement is only interrupted when it is still running
 // dbInterruptDelay after ctx ended.
 func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, error) {
-	return l.sync(ctx, list, time.Time{})
+	return l.SyncRound(ctx, list, time.Time{})
 }
 
 // SyncRound is Sync for one round of a schedule shared by several
 // processes: it returns ErrSyncedAlready, having written nothing, when a
-// sync of the tenant that started at or after roundStart has finished, so
-// that a replica reaching a tenant another one has just synced goes on with
-// the next instead of syncing it again.
+// sync of the tenant's agents that started at or after roundStart has
+// finished, so that a replica reaching a tenant another one has just synced
+// goes on with the next instead of syncing it again. A zero roundStart
+// always syncs.
 func (l *Loader) SyncRound(ctx context.Context, list scanagent.ListFunc, roundStart time.Time) (Result, error) {
-	return l.sync(ctx, list, roundStart)
+	return l.syncResource(ctx, scanagent.Agents, roundStart, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
+		return l.apply(ctx, dbCtx, conn, runID, list)
+	})
 }
 
-func (l *Loader) sync(ctx context.Context, list scanagent.ListFunc, roundStart time.Time) (Result, error) {
+// applyFunc applies one resource's data within a sync: it runs the data
+// transaction, records the run's success in it, and commits. The listing
+// runs under ctx, the statements under dbCtx.
+type applyFunc func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error)
+
+// syncResource runs one sync of resource: it takes the resource's lock,
+// skips it when another process synced it since roundStart (unless zero),
+// marks the runs a dead process left running failed, records the run,
+// applies, and records a failure. Every resource gets the same guarantees.
+func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, roundStart time.Time, apply applyFunc) (Result, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeoutCause(ctx, l.cfg.SyncTimeout,
 		fmt.Errorf("%w: still running after %s, cancelled and rolled back", ErrSyncTimeout, l.cfg.SyncTimeout))
@@ -169,7 +212,7 @@ func (l *Loader) sync(ctx context.Context, list scanagent.ListFunc, roundStart t
 	defer release()
 	conn, err := l.pool.Acquire(dbCtx)
 	if err != nil {
-		return Result{}, fmt.Errorf("acquire connection: %w", interpretError(err))
+		return Result{Resource: resource}, fmt.Errorf("acquire connection: %w", interpretError(err))
 	}
 	defer conn.Release()
 
@@ -184,37 +227,38 @@ func (l *Loader) sync(ctx context.Context, list scanagent.ListFunc, roundStart t
 
 	// The lock, the run row and the data transaction share one connection:
 	// if it dies, the lock goes with the transaction it protects.
-	locked, err := tryLock(dbCtx, conn.Conn(), l.lockKey)
+	key := l.lockKey(resource)
+	locked, err := tryLock(dbCtx, conn.Conn(), key)
 	if err != nil {
-		return Result{}, err
+		return Result{Resource: resource}, err
 	}
 	if !locked {
-		return Result{}, ErrSyncInProgress
+		return Result{Resource: resource}, ErrSyncInProgress
 	}
-	defer l.unlock(dbCtx, conn)
+	defer l.unlock(dbCtx, conn, key)
 	if !roundStart.IsZero() {
 		// Under the lock, so that a sync another process finished is seen.
 		var done bool
 		if err := conn.QueryRow(dbCtx, `
 			SELECT EXISTS (SELECT FROM defender.sync_runs
-			                WHERE tenant_id = $1 AND status <> 'running' AND started_at >= $2)`,
-			l.cfg.TenantID, roundStart).Scan(&done); err != nil {
-			return Result{}, fmt.Errorf("read this round's syncs: %w", interpretError(err))
+			                WHERE tenant_id = $1 AND resource = $2 AND status <> 'running' AND started_at >= $3)`,
+			l.cfg.TenantID, string(resource), roundStart).Scan(&done); err != nil {
+			return Result{Resource: resource}, fmt.Errorf("read this round's syncs: %w", interpretError(err))
 		}
 		if done {
-			return Result{}, ErrSyncedAlready
+			return Result{Resource: resource}, ErrSyncedAlready
 		}
 	}
 
-	if err := l.abandonRuns(dbCtx, conn.Conn()); err != nil {
-		return Result{}, err
+	if err := l.abandonRuns(dbCtx, conn.Conn(), resource); err != nil {
+		return Result{Resource: resource}, err
 	}
-	runID, err := l.startRun(dbCtx, conn.Conn())
+	runID, err := l.startRun(dbCtx, conn.Conn(), resource)
 	if err != nil {
-		return Result{}, err
+		return Result{Resource: resource}, err
 	}
-	res, err := l.apply(ctx, dbCtx, conn.Conn(), runID, list)
-	res.RunID = runID
+	res, err := apply(ctx, dbCtx, conn.Conn(), runID)
+	res.Resource, res.RunID = resource, runID
 	res.Duration = time.Since(start)
 	if err != nil {
 		l.failRun(dbCtx, runID, res, err)
@@ -268,10 +312,10 @@ func stopped(ctx context.Context) error {
 // unlock releases the tenant lock even when ctx is cancelled. A connection
 // whose unlock failed is closed, so that it never returns to the pool still
 // holding the lock.
-func (l *Loader) unlock(ctx context.Context, conn *pgxpool.Conn) {
+func (l *Loader) unlock(ctx context.Context, conn *pgxpool.Conn, key int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := unlock(ctx, conn.Conn(), l.lockKey); err != nil {
+	if err := unlock(ctx, conn.Conn(), key); err != nil {
 		l.cfg.Logger.Warn("release tenant lock; closing the connection instead", "tenant", l.cfg.TenantID, "error", err)
 		_ = conn.Conn().Close(ctx)
 	}
@@ -324,7 +368,7 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	// success, in the data transaction: the run is succeeded exactly when
 	// its data is committed.
 	if err := execBatch(dbCtx, tx, l.cfg.Logger,
-		append(recordDay(l.cfg.TenantID, runID, res.FetchedAt), l.finishRun(runID, res, day))); err != nil {
+		append(recordDay(l.cfg.TenantID, runID, res.FetchedAt), l.finishRunStep(runID, res, day.previous))); err != nil {
 		return res, err
 	}
 	// The last moment a cancellation can still undo the sync.

@@ -9,47 +9,48 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentsync/agentsync/internal/safetext"
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 // abandonedRunError is the error recorded on a run whose process stopped
 // before finishing it.
 const abandonedRunError = "abandoned: the process running this sync stopped before it finished"
 
-// abandonRuns marks failed the runs of the tenant left running by a process
-// that died. Only called while holding the tenant's lock, so no live sync of
-// the tenant can be running.
-func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn) error {
+// abandonRuns marks failed the runs of the tenant's resource left running
+// by a process that died. Only called while holding the resource's lock, so
+// no live sync of it can be running.
+func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource) error {
 	tag, err := conn.Exec(ctx, `
 		UPDATE defender.sync_runs
 		   SET status = 'failed', finished_at = greatest($2, started_at), error = $3
-		 WHERE tenant_id = $1 AND status = 'running'`,
-		l.cfg.TenantID, l.cfg.Now().UTC(), abandonedRunError)
+		 WHERE tenant_id = $1 AND resource = $4 AND status = 'running'`,
+		l.cfg.TenantID, l.cfg.Now().UTC(), abandonedRunError, string(resource))
 	if err != nil {
 		return fmt.Errorf("mark abandoned runs: %w", interpretError(err))
 	}
 	if n := tag.RowsAffected(); n > 0 {
-		l.cfg.Logger.Warn("marked runs left running by a stopped process as failed", "tenant", l.cfg.TenantID, "runs", n)
+		l.cfg.Logger.Warn("marked runs left running by a stopped process as failed", "tenant", l.cfg.TenantID, "resource", resource, "runs", n)
 	}
 	return nil
 }
 
 // startRun records the run as running, committed at once so that it is
 // visible while the sync goes on.
-func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn) (int64, error) {
+func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource) (int64, error) {
 	// The tenant's row first (the run refers to it), with its display
 	// name; one round trip.
 	var runID int64
 	err := conn.QueryRow(ctx, `
 		WITH tenant AS (
-			INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($4, ''))
+			INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($5, ''))
 			ON CONFLICT (tenant_id) DO UPDATE SET display_name = excluded.display_name
 			 WHERE excluded.display_name IS NOT NULL
 			   AND excluded.display_name IS DISTINCT FROM defender.tenants.display_name
 		)
-		INSERT INTO defender.sync_runs (tenant_id, started_at, worker)
-		VALUES ($1, $2, $3)
+		INSERT INTO defender.sync_runs (tenant_id, resource, started_at, worker)
+		VALUES ($1, $2, $3, $4)
 		RETURNING run_id`,
-		l.cfg.TenantID, l.cfg.Now().UTC(), l.cfg.Worker, l.cfg.TenantName).Scan(&runID)
+		l.cfg.TenantID, string(resource), l.cfg.Now().UTC(), l.cfg.Worker, l.cfg.TenantName).Scan(&runID)
 	if err != nil {
 		return 0, fmt.Errorf("record run start: %w", interpretError(err))
 	}
@@ -80,23 +81,63 @@ func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.
 	return dayState{previous: *latest}, nil
 }
 
-// finishRun is the step recording the run's success, its counts and the
-// previous successful sync.
-func (l *Loader) finishRun(runID int64, res Result, day dayState) step {
+// latestFetch returns the fetch time of the latest successful run of a
+// resource other than agents (whose latest is in tenants), and refuses a
+// fetch time at or before it (ErrClockBehind): versions and provenance
+// rely on fetch times moving forward. It is zero before the first.
+func (l *Loader) latestFetch(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource, fetchedAt time.Time) (time.Time, error) {
+	var latest *time.Time
+	err := conn.QueryRow(ctx, `
+		SELECT max(fetched_at) FROM defender.sync_runs
+		 WHERE tenant_id = $1 AND resource = $2 AND status = 'succeeded'`, l.cfg.TenantID, string(resource)).Scan(&latest)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read latest run: %w", interpretError(err))
+	}
+	if latest == nil {
+		return time.Time{}, nil
+	}
+	if !fetchedAt.After(*latest) {
+		return time.Time{}, fmt.Errorf("%w: now %s, latest %s sync %s", ErrClockBehind,
+			fetchedAt.Format(time.RFC3339Nano), resource, latest.UTC().Format(time.RFC3339Nano))
+	}
+	return latest.UTC(), nil
+}
+
+// finishRun records success inside the data transaction, so the run is
+// succeeded exactly when its data is committed. previous is the fetch time
+// of the resource's previous successful run, zero for its first.
+func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Result, previousFetch time.Time) error {
+	s := l.finishRunStep(runID, res, previousFetch)
+	if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
+		return fmt.Errorf("%s: %w", s.what, interpretError(err))
+	}
+	return nil
+}
+
+// finishRunStep is the step recording the run's success, its counts and
+// the previous successful sync: the agents_* columns for agent runs only,
+// records_* for all.
+func (l *Loader) finishRunStep(runID int64, res Result, previousFetch time.Time) step {
 	var previous *time.Time
-	if !day.previous.IsZero() {
-		previous = &day.previous
+	if !previousFetch.IsZero() {
+		previous = &previousFetch
 	}
 	return step{"record run result", `
 		UPDATE defender.sync_runs
 		   SET status = 'succeeded', fetched_at = $2, finished_at = greatest($3::timestamptz, $2::timestamptz),
-		       agents_seen = $4, agents_inserted = $5, agents_changed = $6, agents_unchanged = $7,
-		       agents_deleted = $8, deletions_withheld = $9, agents_rejected = $10, api_requests = $11,
-		       previous_sync_at = $12
+		       agents_seen = CASE WHEN resource = 'agents' THEN $4 ELSE 0 END,
+		       agents_inserted = CASE WHEN resource = 'agents' THEN $5 ELSE 0 END,
+		       agents_changed = CASE WHEN resource = 'agents' THEN $6 ELSE 0 END,
+		       agents_unchanged = CASE WHEN resource = 'agents' THEN $7 ELSE 0 END,
+		       agents_deleted = CASE WHEN resource = 'agents' THEN $8 ELSE 0 END,
+		       agents_rejected = CASE WHEN resource = 'agents' THEN $10 ELSE 0 END,
+		       records_seen = $4, records_inserted = $5, records_changed = $6, records_unchanged = $7,
+		       records_deleted = $8, records_rejected = $10, targets_inserted = $13,
+		       deletions_withheld = $9, api_requests = $11, previous_sync_at = $12
 		 WHERE run_id = $1`,
 		[]any{runID, res.FetchedAt, l.cfg.Now().UTC(),
 			res.Seen, res.Inserted, res.Changed, res.Unchanged,
-			res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous}}
+			res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous, res.Targets}}
 }
 
 // failRun records a failed run after its transaction rolled back. It uses a
@@ -118,7 +159,8 @@ func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause err
 		UPDATE defender.sync_runs
 		   SET status = 'failed', finished_at = greatest($2, started_at),
 		       fetched_at = $3, error = $4,
-		       agents_rejected = $5, api_requests = $6
+		       agents_rejected = CASE WHEN resource = 'agents' THEN $5 ELSE 0 END, records_rejected = $5,
+		       api_requests = $6
 		 WHERE run_id = $1 AND status = 'running'`,
 		runID, l.cfg.Now().UTC(), fetchedAt, safetext.Text(cause.Error()), res.Rejected, res.APIRequests)
 	if err != nil {
@@ -143,8 +185,8 @@ type Run struct {
 // (the tenant's next sync marks it failed).
 func (r Run) Stuck() bool { return r.Status == "running" }
 
-// LastRun returns the tenant's latest run that tells how its syncs go: the
-// latest finished run, or a later one still marked running after
+// LastRun returns the tenant's latest agents run that tells how its syncs
+// go: the latest finished run, or a later one still marked running after
 // Config.SyncTimeout, which is stuck (see Run.Stuck). A run still running
 // within the timeout is skipped: it may yet succeed, so the run before it
 // tells. ok is false when the tenant has no such run.
@@ -154,7 +196,7 @@ func (l *Loader) LastRun(ctx context.Context) (run Run, ok bool, err error) {
 	err = l.pool.QueryRow(ctx, `
 		SELECT run_id, status, started_at, fetched_at, finished_at, error
 		  FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND (status <> 'running' OR started_at < $2)
+		 WHERE tenant_id = $1 AND resource = 'agents' AND (status <> 'running' OR started_at < $2)
 		 ORDER BY run_id DESC
 		 LIMIT 1`, l.cfg.TenantID, l.cfg.Now().Add(-l.cfg.SyncTimeout)).Scan(
 		&run.RunID, &run.Status, &run.StartedAt, &fetchedAt, &finishedAt, &errText)

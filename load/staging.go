@@ -215,24 +215,33 @@ func recordValues(seq int64, r scanagent.Record) ([]any, error) {
 			return nil, fmt.Errorf("agent %s: field %s holds text PostgreSQL cannot store (NUL byte or invalid UTF-8)", quoteID(r.ID), t.field)
 		}
 	}
-	extra := json.RawMessage("{}")
-	if len(r.Extra) > 0 {
-		for k, v := range r.Extra {
-			if !storableText(k) || !storableText(string(v)) || strings.Contains(string(v), `\u0000`) {
-				return nil, fmt.Errorf("agent %s: extra field %s holds text PostgreSQL cannot store", quoteID(r.ID), quoteID(k))
-			}
-		}
-		b, err := json.Marshal(r.Extra)
-		if err != nil {
-			return nil, fmt.Errorf("agent %s: extra fields: %w", quoteID(r.ID), err)
-		}
-		extra = b
+	extra, err := extraJSON("agent "+quoteID(r.ID), r.Extra)
+	if err != nil {
+		return nil, err
 	}
 	return []any{
 		seq, r.ID, nullText(r.MachineID), nullText(r.ComputerDNSName), nullText(r.AssignedApplicationID),
 		nullText(string(r.ScannerSoftwareVersion)), nullText(string(r.MDEClientVersion)),
 		nullTime(r.LastSeen), nullTime(r.LastCommandExecutionAt), extra,
 	}, nil
+}
+
+// extraJSON encodes the fields without a column of a record, refusing
+// what a jsonb column cannot store; what names the record in the error.
+func extraJSON(what string, fields map[string]json.RawMessage) (json.RawMessage, error) {
+	if len(fields) == 0 {
+		return json.RawMessage("{}"), nil
+	}
+	for k, v := range fields {
+		if !storableText(k) || !storableText(string(v)) || strings.Contains(string(v), `\u0000`) {
+			return nil, fmt.Errorf("%s: extra field %s holds text PostgreSQL cannot store", what, quoteID(k))
+		}
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("%s: extra fields: %w", what, err)
+	}
+	return b, nil
 }
 
 func storableText(s string) bool {

@@ -1,11 +1,12 @@
--- How each tenant's syncs go, in one row per tenant: what agentsync status
--- prints, and what a dashboard's "last sync per tenant" panel reads.
+-- How each tenant's syncs of scan agents go, in one row per tenant: what
+-- agentsync status prints, and what a dashboard's "last sync per tenant"
+-- panel reads.
 
 -- +goose Up
 -- The latest failed run and the latest finished run of a tenant, found
 -- without scanning its years of runs.
-CREATE INDEX sync_runs_failed_by_tenant ON defender.sync_runs (tenant_id, run_id) WHERE status = 'failed';
-CREATE INDEX sync_runs_finished_by_tenant ON defender.sync_runs (tenant_id, run_id) WHERE status <> 'running';
+CREATE INDEX sync_runs_failed_by_tenant ON defender.sync_runs (tenant_id, resource, run_id) WHERE status = 'failed';
+CREATE INDEX sync_runs_finished_by_tenant ON defender.sync_runs (tenant_id, resource, run_id) WHERE status <> 'running';
 
 CREATE VIEW defender.tenant_sync_status AS
 SELECT t.tenant_id,
@@ -24,17 +25,18 @@ SELECT t.tenant_id,
        running.started_at AS running_since
   FROM defender.tenants t
   LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.finished_at FROM defender.sync_runs r
-                      WHERE r.tenant_id = t.tenant_id AND r.status <> 'running'
+                      WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status <> 'running'
                       ORDER BY r.run_id DESC LIMIT 1) latest ON true
   LEFT JOIN LATERAL (SELECT r.run_id, r.finished_at, r.error FROM defender.sync_runs r
-                      WHERE r.tenant_id = t.tenant_id AND r.status = 'failed'
+                      WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'failed'
                       ORDER BY r.run_id DESC LIMIT 1) failure ON true
   LEFT JOIN defender.sync_runs success ON success.run_id = t.last_run_id
-  LEFT JOIN defender.sync_runs running ON running.tenant_id = t.tenant_id AND running.status = 'running'
+  LEFT JOIN defender.sync_runs running
+    ON running.tenant_id = t.tenant_id AND running.resource = 'agents' AND running.status = 'running'
   LEFT JOIN defender.tenant_daily fleet
     ON fleet.tenant_id = t.tenant_id AND fleet.day = defender.utc_day(t.last_fetched_at);
 COMMENT ON VIEW defender.tenant_sync_status IS
-    'One row per tenant ever synced: how its latest sync ended, its latest success and failure, and its fleet as the latest success saw it.';
+    'One row per tenant ever synced: how its latest sync of scan agents ended, its latest success and failure, and its fleet as the latest success saw it.';
 COMMENT ON COLUMN defender.tenant_sync_status.tenant_id IS 'Microsoft Entra tenant.';
 COMMENT ON COLUMN defender.tenant_sync_status.tenant_name IS 'Display name of the tenant from the configuration; empty when none.';
 COMMENT ON COLUMN defender.tenant_sync_status.latest_status IS 'How the tenant''s latest finished sync ended: succeeded or failed; empty before the first.';

@@ -24,7 +24,9 @@ func openEmpty(t *testing.T) *sql.DB {
 
 // contractRelations are the tables, views and functions users query; their
 // names must never change.
-var contractRelations = []string{"scan_agents", "scan_agent_history", "scan_agent_observations", "sync_runs"}
+var contractRelations = []string{"scan_agents", "scan_agent_history", "scan_agent_observations", "sync_runs",
+	"scan_definitions", "scan_definition_history", "scan_definition_changes", "scan_sessions", "scan_targets",
+	"scan_coverage", "scan_target_status"}
 
 func TestUpDownUpAndStatus(t *testing.T) {
 	t.Parallel()
@@ -155,5 +157,75 @@ func TestHistoryRangesCannotOverlap(t *testing.T) {
 	                  VALUES (1, 't', 'a', '2026-01-03', '2026-01-04', 1, 1)`)
 	if err == nil || !strings.Contains(err.Error(), "scan_agent_history_no_overlap") {
 		t.Fatalf("overlapping insert: err = %v, want the exclusion constraint to refuse it", err)
+	}
+}
+
+// TestDefinitionVersionsCannotOverlap checks that the database itself
+// refuses two overlapping versions of one scan definition, and a second
+// running run of one tenant's resource while allowing one per resource.
+func TestDefinitionVersionsCannotOverlap(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("pgx", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustExec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	mustExec(`INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
+	mustExec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at, fetched_at, finished_at, status)
+	          VALUES ('t', 'definitions', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
+	mustExec(`INSERT INTO defender.definition_state (tenant_id, definition_id, first_seen_at, first_seen_run_id)
+	          VALUES ('t', 'd', '2026-01-01', 1)`)
+	mustExec(`INSERT INTO defender.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	          VALUES (1, '2026-01-01', '2026-01-05', 1, 1)`)
+	mustExec(`INSERT INTO defender.definition_version (definition_key, valid_from, opened_by_run_id) VALUES (1, '2026-01-05', 1)`)
+	_, err = db.Exec(`INSERT INTO defender.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	                  VALUES (1, '2026-01-03', '2026-01-04', 1, 1)`)
+	if err == nil || !strings.Contains(err.Error(), "definition_version_no_overlap") {
+		t.Fatalf("overlapping insert: err = %v, want the exclusion constraint to refuse it", err)
+	}
+
+	for _, resource := range []string{"agents", "definitions", "history"} {
+		mustExec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', '` + resource + `', now())`)
+	}
+	_, err = db.Exec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', 'history', now())`)
+	if err == nil || !strings.Contains(err.Error(), "sync_runs_one_running_per_tenant") {
+		t.Fatalf("second running history run: err = %v, want the unique index to refuse it", err)
+	}
+	_, err = db.Exec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', 'scans', now())`)
+	if err == nil {
+		t.Fatal("a run of an unknown resource was accepted")
+	}
+	_, err = db.Exec(`INSERT INTO defender.target_result (session_key, ordinal) VALUES (42, 0)`)
+	if err == nil || !strings.Contains(err.Error(), "foreign key") {
+		t.Fatalf("target of a missing session: err = %v", err)
+	}
+}
+
+// TestScanOutcomeReadsEverySpelling: the statuses Defender sends read as
+// success, partial or failure.
+func TestScanOutcomeReadsEverySpelling(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("pgx", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for status, want := range map[string]string{
+		"Success": "success", "SUCCESS": "success", "Fail": "failure", "Failure": "failure", "failed": "failure",
+		"Partial Success": "partial", "PartialSuccess": "partial", "partial_success": "partial", "Running": "",
+	} {
+		var got sql.NullString
+		if err := db.QueryRow(`SELECT defender.scan_outcome($1)`, status).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String != want {
+			t.Errorf("scan_outcome(%q) = %q, want %q", status, got.String, want)
+		}
 	}
 }

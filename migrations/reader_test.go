@@ -93,6 +93,14 @@ func TestReaderIsRefusedWritesAndStorage(t *testing.T) {
 		`SELECT count(*) FROM defender.scan_agents_as_of(now())`,
 		`SELECT count(*) FROM defender.fleet_daily`,
 		`SELECT defender.version_key('10.1')`,
+		`SELECT count(*) FROM defender.scan_definitions`,
+		`SELECT count(*) FROM defender.scan_definition_history`,
+		`SELECT count(*) FROM defender.scan_definition_changes`,
+		`SELECT count(*) FROM defender.scan_sessions`,
+		`SELECT count(*) FROM defender.scan_targets`,
+		`SELECT count(*) FROM defender.scan_coverage`,
+		`SELECT count(*) FROM defender.scan_target_status`,
+		`SELECT defender.scan_outcome('Partial Success')`,
 	} {
 		if _, err := reader.Exec(ctx, q); err != nil {
 			t.Errorf("%s: %v", q, err)
@@ -104,6 +112,12 @@ func TestReaderIsRefusedWritesAndStorage(t *testing.T) {
 		`SELECT count(*) FROM defender.observation_block`,
 		`SELECT count(*) FROM defender.withheld_deletions`,
 		`SELECT count(*) FROM defender.tenants`,
+		`SELECT count(*) FROM defender.definition_state`,
+		`SELECT count(*) FROM defender.definition_version`,
+		`SELECT count(*) FROM defender.definition_withheld`,
+		`SELECT count(*) FROM defender.session_result`,
+		`SELECT count(*) FROM defender.target_result`,
+		`SELECT count(*) FROM defender.target_coverage`,
 		`INSERT INTO defender.sync_runs (tenant_id, started_at) VALUES ('x', now())`,
 		`UPDATE defender.scan_agent_history SET valid_to = now()`,
 		`DELETE FROM defender.sync_runs`,

@@ -248,13 +248,13 @@ func readTenant(ctx context.Context, tx pgx.Tx, s *Snapshot, id string) (*Tenant
 		SELECT coalesce((SELECT tenant_name FROM defender.fleet_daily WHERE tenant_id = $1 ORDER BY day DESC LIMIT 1), ''),
 		       count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 		       count(*) FILTER (WHERE status = 'running')
-		  FROM defender.sync_runs WHERE tenant_id = $1 AND started_at >= $2`, id, from).
+		  FROM defender.sync_runs WHERE tenant_id = $1 AND resource = 'agents' AND started_at >= $2`, id, from).
 		Scan(&t.Name, &t.Succeeded, &t.Failed, &t.Running)
 	if err != nil {
 		return nil, fmt.Errorf("runs: %w", err)
 	}
 	const succeeded = `SELECT run_id, status, fetched_at FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND status = 'succeeded' AND started_at >= $2 ORDER BY fetched_at `
+		 WHERE tenant_id = $1 AND resource = 'agents' AND status = 'succeeded' AND started_at >= $2 ORDER BY fetched_at `
 	for _, q := range []struct {
 		dst   **Run
 		query string
@@ -263,9 +263,9 @@ func readTenant(ctx context.Context, tx pgx.Tx, s *Snapshot, id string) (*Tenant
 		{&t.FirstSync, succeeded + `LIMIT 1`, []any{id, from}},
 		{&t.LastSync, succeeded + `DESC LIMIT 1`, []any{id, from}},
 		{&t.LatestSuccess, `SELECT run_id, status, fetched_at FROM defender.sync_runs
-		  WHERE tenant_id = $1 AND status = 'succeeded' ORDER BY fetched_at DESC LIMIT 1`, []any{id}},
+		  WHERE tenant_id = $1 AND resource = 'agents' AND status = 'succeeded' ORDER BY fetched_at DESC LIMIT 1`, []any{id}},
 		{&t.Latest, `SELECT run_id, status, coalesce(fetched_at, started_at) FROM defender.sync_runs
-		  WHERE tenant_id = $1 ORDER BY run_id DESC LIMIT 1`, []any{id}},
+		  WHERE tenant_id = $1 AND resource = 'agents' ORDER BY run_id DESC LIMIT 1`, []any{id}},
 	} {
 		var r Run
 		switch err := tx.QueryRow(ctx, q.query, q.args...).Scan(&r.ID, &r.Status, &r.At); {
@@ -313,7 +313,7 @@ func readTenant(ctx context.Context, tx pgx.Tx, s *Snapshot, id string) (*Tenant
 		SELECT defender.utc_day(started_at) AS day,
 		       count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 		       count(*) FILTER (WHERE status = 'running')
-		  FROM defender.sync_runs WHERE tenant_id = $1 AND started_at >= $2
+		  FROM defender.sync_runs WHERE tenant_id = $1 AND resource = 'agents' AND started_at >= $2
 		 GROUP BY 1 ORDER BY 1`, id, from); err != nil {
 		return nil, fmt.Errorf("runs per day: %w", err)
 	}
@@ -323,7 +323,7 @@ func readTenant(ctx context.Context, tx pgx.Tx, s *Snapshot, id string) (*Tenant
 		return f, r.Scan(&f.RunID, &f.StartedAt, &f.Error)
 	}, `
 		SELECT run_id, started_at, coalesce(error, '')
-		  FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'failed' AND started_at >= $2
+		  FROM defender.sync_runs WHERE tenant_id = $1 AND resource = 'agents' AND status = 'failed' AND started_at >= $2
 		 ORDER BY run_id DESC LIMIT $3`, id, from, limit); err != nil {
 		return nil, fmt.Errorf("failed runs: %w", err)
 	}
@@ -379,7 +379,7 @@ func readTenant(ctx context.Context, tx pgx.Tx, s *Snapshot, id string) (*Tenant
 	}, `
 		SELECT run_id, fetched_at, agents_seen, deletions_withheld
 		  FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND status = 'succeeded' AND started_at >= $2 AND deletions_withheld > 0
+		 WHERE tenant_id = $1 AND resource = 'agents' AND status = 'succeeded' AND started_at >= $2 AND deletions_withheld > 0
 		 ORDER BY run_id DESC`, id, from); err != nil {
 		return nil, fmt.Errorf("withheld deletions: %w", err)
 	}

@@ -129,11 +129,12 @@ var textSections = []struct {
 }{
 	{
 		"Sync runs (defender.sync_runs)",
-		[]string{"STATUS", "RUNS", "FIRST", "LAST", "ERROR"},
-		`SELECT status, count(*)::text,
+		[]string{"RESOURCE", "STATUS", "RUNS", "FIRST", "LAST", "ERROR"},
+		`SELECT resource, status, count(*)::text,
 		        to_char(min(fetched_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), to_char(max(fetched_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
-		        coalesce(left(max(error), 110), '-')
-		   FROM defender.sync_runs WHERE tenant_id = $1 GROUP BY status ORDER BY status DESC`,
+		        coalesce(left(max(error), 100), '-')
+		   FROM defender.sync_runs WHERE tenant_id = $1
+		  GROUP BY resource, status ORDER BY array_position(ARRAY['agents', 'definitions', 'history'], resource), status DESC`,
 	},
 	{
 		"Version drift (defender.version_drift): active agents by Defender client version",

@@ -33,14 +33,17 @@ type Record struct {
 	Extra map[string]json.RawMessage `json:"extra,omitempty"`
 }
 
-// ListStats describes one listing of a tenant's agents.
+// ListStats describes one listing of a tenant's agents, or of another
+// resource: Agents then counts its records (definitions, sessions), and
+// the ids are theirs.
 type ListStats struct {
 	// Requests is the number of HTTP requests made to the API, retries
 	// included (token requests excluded).
 	Requests int
 	// Pages is the number of pages of agents received.
 	Pages int
-	// Agents is the number of records handed on.
+	// Agents is the number of records handed on (agents, or the
+	// definitions or sessions of another listing).
 	Agents int
 	// Rejected is the number of agents dropped as invalid (no id, a
 	// malformed timestamp...).

@@ -106,6 +106,10 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
 	}
+	if err := printDemoCoverage(ctx, w, database.pool, strings.ToLower(defendertest.DefaultTenantID)); err != nil {
+		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
+		return exitFailure
+	}
 	fmt.Fprintf(w, "\nDone in %s.\n", time.Since(began).Round(100*time.Millisecond))
 	if database.embedded {
 		fmt.Fprintln(w, "The embedded PostgreSQL stops now, and its data goes with it; set DATABASE_URL to keep the demo's data.")
@@ -243,11 +247,13 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 				tenant.Inject(defendertest.Status(403).OnPage(failedPage))
 			}
 			prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
-			res, err := loader.Sync(ctx, client.List)
+			res, err, scansErr := demoSync(ctx, loader, client)
 			prog.done()
 			switch {
 			case ctx.Err() != nil:
 				return time.Time{}, context.Cause(ctx)
+			case scansErr != nil && !failing:
+				return time.Time{}, fmt.Errorf("day %d: %w", day, scansErr)
 			case err != nil && failing:
 				failed = true
 				last = res

@@ -59,6 +59,8 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 			"Version drift (defender.version_drift)",
 			"Latest changes (defender.scan_agent_changes)",
 			"Stale agents",
+			"Scan coverage (defender.scan_coverage",
+			"active scan definitions",
 			"psql 'postgres://postgres@127.0.0.1:5432/" + name + "'",
 			"Report: " + reportFile + "\n",
 		} {
@@ -73,7 +75,7 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 		err := conn.QueryRow(context.Background(), `
 			SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 			       (SELECT count(*) FROM defender.scan_agent_changes WHERE attribute <> 'agent')
-			  FROM defender.sync_runs`).Scan(&succeeded, &failed, &changes)
+			  FROM defender.sync_runs WHERE resource = 'agents'`).Scan(&succeeded, &failed, &changes)
 		conn.Close(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -298,7 +300,7 @@ func TestDemoTellsItsStoryStraight(t *testing.T) {
 			t.Errorf("latest change %q: want DAY HOST ATTRIBUTE OLD NEW RUN, a host name in HOST", row)
 		}
 	}
-	for section, columns := range map[string]int{"Changes by attribute": 3, "Stale agents": 3, "Sync runs": 5} {
+	for section, columns := range map[string]int{"Changes by attribute": 3, "Stale agents": 3, "Sync runs": 6} {
 		for _, row := range demoSection(t, out, section) {
 			if len(row) != columns {
 				t.Errorf("%s: row %q has a blank cell", section, row)
@@ -419,7 +421,7 @@ func TestDemoFailsOnPurposeWhateverTheFleetSize(t *testing.T) {
 		}
 		var failed int
 		if err := conn.QueryRow(context.Background(),
-			`SELECT count(*) FROM defender.sync_runs WHERE status = 'failed'`).Scan(&failed); err != nil {
+			`SELECT count(*) FROM defender.sync_runs WHERE status = 'failed' AND resource = 'agents'`).Scan(&failed); err != nil {
 			t.Fatal(err)
 		}
 		if failed != 1 {
@@ -441,7 +443,7 @@ func TestDemoBuildsHourlyHistory(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), `
 		SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 		       (SELECT count(*) FROM defender.fleet_daily), (SELECT sum(syncs) FROM defender.fleet_daily)
-		  FROM defender.sync_runs`).Scan(&succeeded, &failed, &days, &syncs); err != nil {
+		  FROM defender.sync_runs WHERE resource = 'agents'`).Scan(&succeeded, &failed, &days, &syncs); err != nil {
 		t.Fatal(err)
 	}
 	if succeeded != 47 || failed != 1 || syncs != 47 || days < 2 {

@@ -21,6 +21,7 @@ type progress struct {
 	enabled bool
 	now     func() time.Time
 	label   string
+	noun    string // what the listing counts: agents, definitions, sessions
 	line    string // what is on screen now; "" when nothing
 	drawn   time.Time
 	pages   int
@@ -39,10 +40,14 @@ func newProgress(out io.Writer) *progress {
 }
 
 // start begins a new sync's line with label ("sync", "day 3/30", ...).
-func (p *progress) start(label string) {
+func (p *progress) start(label string) { p.startCounting(label, "agents") }
+
+// startCounting begins a new line whose listing counts noun
+// ("definitions", "sessions") instead of agents.
+func (p *progress) startCounting(label, noun string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.label, p.pages, p.agents, p.retries = label, 0, 0, 0
+	p.label, p.noun, p.pages, p.agents, p.retries = label, noun, 0, 0, 0
 	p.drawn = time.Time{}
 	p.drawLocked(false)
 }
@@ -80,7 +85,7 @@ func (p *progress) drawLocked(force bool) {
 		return
 	}
 	p.drawn = now
-	line := fmt.Sprintf("%s: page %d, %d agents fetched", p.label, p.pages, p.agents)
+	line := fmt.Sprintf("%s: page %d, %d %s fetched", p.label, p.pages, p.agents, p.noun)
 	if p.retries > 0 {
 		line += fmt.Sprintf(", %d retries", p.retries)
 	}

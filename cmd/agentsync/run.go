@@ -67,10 +67,12 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	var timeout syncTimeoutSetting
 	var retention retentionSetting
 	var concurrency concurrencySetting
+	var scans resourceSettings
 	db.register(fs)
 	def.register(fs)
 	ds.register(fs)
 	concurrency.register(fs)
+	scans.register(fs)
 	timeout.register(fs)
 	retention.register(fs)
 	// The guard's thresholds, but no --allow-mass-deletion: a daemon that
@@ -123,6 +125,10 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return usageErr(err)
 	}
+	resources, err := scans.apply(&loadCfg)
+	if err != nil {
+		return usageErr(err)
+	}
 
 	// The daemon is built before anything touches the network, so that a
 	// bad schedule is a configuration error even with the database down.
@@ -164,7 +170,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	job = func(runCtx context.Context) error {
 		// The signal (ctx) stops new tenants at once; runCtx, cancelled
 		// after the grace period, stops those in flight.
-		syncTenants(ctx, runCtx, targets, workers, jitter, prog, time.Now())
+		syncTenants(ctx, runCtx, targets, resources, workers, jitter, prog, time.Now())
 		retention.apply(runCtx, pool, logger)
 		return nil
 	}

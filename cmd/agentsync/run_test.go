@@ -58,10 +58,10 @@ func setupDaemon(t *testing.T, opts ...defendertest.Option) *daemonSetup {
 	}}
 }
 
-// runs counts the tenant's runs by status.
+// runs counts the tenant's agents runs by status.
 func (s *daemonSetup) runs(t *testing.T) map[string]int {
 	t.Helper()
-	rows, err := s.pool.Query(context.Background(), `SELECT status, count(*) FROM defender.sync_runs GROUP BY status`)
+	rows, err := s.pool.Query(context.Background(), `SELECT status, count(*) FROM defender.sync_runs WHERE resource = 'agents' GROUP BY status`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,10 +311,10 @@ func TestTwoDaemonsNeverSyncTheTenantAtOnce(t *testing.T) {
 	}
 	overlaps := s.count(t, `
 		SELECT count(*) FROM defender.sync_runs a JOIN defender.sync_runs b
-		    ON a.tenant_id = b.tenant_id AND a.run_id < b.run_id
+		    ON a.tenant_id = b.tenant_id AND a.resource = b.resource AND a.run_id < b.run_id
 		   AND tstzrange(a.started_at, a.finished_at) && tstzrange(b.started_at, b.finished_at)`)
 	if overlaps != 0 {
-		t.Fatalf("%d pairs of runs of one tenant overlap in time", overlaps)
+		t.Fatalf("%d pairs of runs of one tenant's resource overlap in time", overlaps)
 	}
 	for _, logs := range []*logtest.Buffer{logsA, logsB} {
 		if strings.Contains(logs.String(), `"level":"ERROR"`) {
@@ -406,7 +406,7 @@ func TestReplicasShareTheTenants(t *testing.T) {
 	_, logsB, stopB, waitB := startCLI(t, env, args...)
 	succeeded := func() int {
 		var n int
-		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded'`).Scan(&n); err != nil {
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded' AND resource = 'agents'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -421,7 +421,7 @@ func TestReplicasShareTheTenants(t *testing.T) {
 		t.Fatalf("exits %d and %d, want 0", a, b)
 	}
 	var perTenant []int
-	rows, err := pool.Query(context.Background(), `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded' GROUP BY tenant_id`)
+	rows, err := pool.Query(context.Background(), `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded' AND resource = 'agents' GROUP BY tenant_id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +440,7 @@ func TestReplicasShareTheTenants(t *testing.T) {
 	var overlaps int
 	if err := pool.QueryRow(context.Background(), `
 		SELECT count(*) FROM defender.sync_runs x JOIN defender.sync_runs y
-		    ON x.tenant_id = y.tenant_id AND x.run_id < y.run_id
+		    ON x.tenant_id = y.tenant_id AND x.resource = y.resource AND x.run_id < y.run_id
 		   AND tstzrange(x.started_at, x.finished_at) && tstzrange(y.started_at, y.finished_at)`).Scan(&overlaps); err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +472,7 @@ func TestShutdownStartsNoNewTenant(t *testing.T) {
 		"SYNC_CONCURRENCY": "1", "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
 	}
 	_, logs, stop, wait := startCLI(t, env, "run", "--schedule", "@yearly", "--run-on-start")
-	waitFor(t, "the first tenant's sync to start", func() bool { return strings.Contains(logs.String(), `"msg":"listing scan agents"`) })
+	waitFor(t, "the first tenant's sync to start", func() bool { return strings.Contains(logs.String(), `"msg":"listing"`) })
 	stop()
 	if code := wait(); code != exitOK {
 		t.Fatalf("exit %d", code)
@@ -484,7 +484,7 @@ func TestShutdownStartsNoNewTenant(t *testing.T) {
 	defer pool.Close()
 	var runs, succeeded int
 	if err := pool.QueryRow(context.Background(), `
-		SELECT count(*), count(*) FILTER (WHERE status = 'succeeded') FROM defender.sync_runs`).Scan(&runs, &succeeded); err != nil {
+		SELECT count(*), count(*) FILTER (WHERE status = 'succeeded') FROM defender.sync_runs WHERE resource = 'agents'`).Scan(&runs, &succeeded); err != nil {
 		t.Fatal(err)
 	}
 	if runs != 1 || succeeded != 1 {

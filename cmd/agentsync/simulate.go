@@ -115,13 +115,14 @@ func (c simulatedClock) at() time.Time {
 }
 
 // driftingHandler serves the tenants, moving a tenant's fleet to the
-// simulated time at the start of each of its listings. Later pages of a
+// simulated time at the start of each of its listings of agents or
+// definitions. Later pages of a
 // listing see the fleet as the first page did, as a real API's paging
 // snapshot would.
 func driftingHandler(tenants *defendertest.Tenants, clock simulatedClock) http.Handler {
 	inner := tenants.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == defendertest.ListPath && r.URL.Query().Get("$skiptoken") == "" {
+		if (r.URL.Path == defendertest.ListPath || r.URL.Path == defendertest.DefinitionsPath) && r.URL.Query().Get("$skiptoken") == "" {
 			if t := tenants.Lookup(r); t != nil {
 				t.SetTime(clock.at())
 			}

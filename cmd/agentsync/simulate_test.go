@@ -168,7 +168,7 @@ func TestSimulatedTenantsSyncSideBySide(t *testing.T) {
 	var succeeded, failed, tenants int
 	if err := pool.QueryRow(context.Background(), `
 		SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
-		       count(DISTINCT tenant_id) FROM defender.sync_runs`).Scan(&succeeded, &failed, &tenants); err != nil {
+		       count(DISTINCT tenant_id) FROM defender.sync_runs WHERE resource = 'agents'`).Scan(&succeeded, &failed, &tenants); err != nil {
 		t.Fatal(err)
 	}
 	if succeeded != 6 || failed != 1 || tenants != 4 {

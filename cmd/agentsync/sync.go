@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os/signal"
 	"strconv"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
-	"github.com/agentsync/agentsync/scanagent"
 )
 
 // guardSettings configure the mass-deletion guard of the loader.
@@ -72,11 +70,12 @@ func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
 
 func runSync(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("sync", "",
-		"Syncs the scan agents of every enabled tenant (or those of --tenant) into PostgreSQL once,\n"+
-			"now: for each, fetches every agent, loads them with history in one transaction of its own,\n"+
-			"and records the run in defender.sync_runs; SYNC_CONCURRENCY tenants at once. One failing\n"+
-			"tenant never stops or rolls back another. Prints one line per tenant. Applies pending\n"+
-			"migrations first unless --no-migrate.")
+		"Syncs every enabled tenant (or those of --tenant) into PostgreSQL once, now: for each,\n"+
+			"fetches every scan agent, scan definition and the recent scan history (SYNC_RESOURCES),\n"+
+			"loads each with history in a transaction of its own, and records each run in\n"+
+			"defender.sync_runs; SYNC_CONCURRENCY tenants at once. One failing tenant or resource never\n"+
+			"stops or rolls back another. Prints one line per tenant. Applies pending migrations first\n"+
+			"unless --no-migrate.")
 	var db databaseSettings
 	var logs logSettings
 	var def defenderSettings
@@ -84,12 +83,14 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	var timeout syncTimeoutSetting
 	var retention retentionSetting
 	var concurrency concurrencySetting
+	var scans resourceSettings
 	var selected tenantSelection
 	var noMigrate, allowMassDeletion bool
 	db.register(fs)
 	def.register(fs)
 	selected.register(fs)
 	concurrency.register(fs)
+	scans.register(fs)
 	guard.register(fs)
 	timeout.register(fs)
 	retention.register(fs)
@@ -126,6 +127,10 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return usageErr(err)
 	}
+	resources, err := scans.apply(&loadCfg)
+	if err != nil {
+		return usageErr(err)
+	}
 	ts, err := configuredTenants(def, selected)
 	if err != nil {
 		return usageErr(err)
@@ -157,7 +162,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		}
 	}
 
-	outcomes := syncTenants(ctx, ctx, targets, workers, 0, prog, time.Time{})
+	outcomes := syncTenants(ctx, ctx, targets, resources, workers, 0, prog, time.Time{})
 	retention.apply(ctx, pool, logger)
 	if failed := printOutcomes(a.stdout, a.stderr, outcomes); failed > 0 {
 		if len(outcomes) > 1 {
@@ -166,44 +171,6 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return exitFailure
 	}
 	return exitOK
-}
-
-// syncAndLog runs one sync with the terminal progress line (when prog is
-// not nil) and logs its outcome in one structured line: succeeded with its
-// counts, failed with its error, or skipped because another process is
-// syncing the tenant or synced it since roundStart (zero: always sync).
-// logger carries the tenant.
-func syncAndLog(ctx context.Context, logger *slog.Logger, loader *load.Loader, list scanagent.ListFunc, prog *progress, roundStart time.Time) (load.Result, error) {
-	if prog != nil {
-		prog.start("sync")
-	}
-	res, err := loader.SyncRound(ctx, list, roundStart)
-	if prog != nil {
-		prog.done()
-	}
-	switch {
-	case errors.Is(err, load.ErrSyncInProgress):
-		logger.Info("skipped: another sync of this tenant is running")
-		return res, err
-	case errors.Is(err, load.ErrSyncedAlready):
-		logger.Info("skipped: another process synced this tenant in this round")
-		return res, err
-	}
-	attrs := []any{"duration", res.Duration.Round(100 * time.Microsecond).String(),
-		"database_duration", (res.Duration - res.FetchDuration).Round(100 * time.Microsecond).String(),
-		"api_requests", res.APIRequests}
-	if res.RunID != 0 {
-		attrs = append([]any{"run_id", res.RunID}, attrs...)
-	}
-	if err != nil {
-		logger.Error("sync failed", append(attrs, "error", errorText(err))...)
-		return res, err
-	}
-	logger.Info("sync succeeded", append(attrs,
-		"seen", res.Seen, "inserted", res.Inserted, "changed", res.Changed, "unchanged", res.Unchanged,
-		"deleted", res.Deleted, "deletions_withheld", res.DeletionsWithheld, "rejected", res.Rejected,
-		"duplicates", res.Duplicates, "fetched_at", res.FetchedAt)...)
-	return res, nil
 }
 
 // errorText shows a failure on stderr or in a log line. It may quote what

@@ -79,7 +79,7 @@ func TestSyncThreeRunsAgainstTheSimulatedTenant(t *testing.T) {
 	if n := queryInt(t, pool, `
 		SELECT count(*) FROM defender.scan_agent_changes c
 		  JOIN defender.sync_runs r USING (run_id)
-		 WHERE r.run_id = (SELECT max(run_id) FROM defender.sync_runs)
+		 WHERE r.run_id = (SELECT max(run_id) FROM defender.sync_runs WHERE resource = 'agents')
 		   AND ((c.agent_id = $1 AND c.attribute = 'mde_client_version' AND c.new_value = '10.8295.22631.9999')
 		     OR (c.agent_id = $2 AND c.new_value = 'deleted')
 		     OR (c.agent_id = $3 AND c.new_value = 'first seen'))`, upgraded.ID, gone.ID, newcomer.ID); n != 3 {
@@ -101,7 +101,7 @@ func TestSyncThreeRunsAgainstTheSimulatedTenant(t *testing.T) {
 		t.Fatalf("the failing sync changed data:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	var statuses string
-	if err := pool.QueryRow(context.Background(), `SELECT string_agg(status, ',' ORDER BY run_id) FROM defender.sync_runs`).Scan(&statuses); err != nil {
+	if err := pool.QueryRow(context.Background(), `SELECT string_agg(status, ',' ORDER BY run_id) FROM defender.sync_runs WHERE resource = 'agents'`).Scan(&statuses); err != nil {
 		t.Fatal(err)
 	}
 	if statuses != "succeeded,succeeded,failed" {
@@ -180,7 +180,7 @@ func TestSyncSkipsWhileAnotherSyncRuns(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate")
-	if code != exitOK || !strings.Contains(stdout, "sync skipped: another sync") {
+	if code != exitOK || !strings.Contains(stdout, ": skipped: another sync") {
 		t.Fatalf("second sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	if code := <-first; code != exitOK {
@@ -188,12 +188,12 @@ func TestSyncSkipsWhileAnotherSyncRuns(t *testing.T) {
 	}
 }
 
-// latestRun reads the status and error of the tenant's latest run.
+// latestRun reads the status and error of the tenant's latest agents run.
 func latestRun(t *testing.T, pool *pgxpool.Pool) (status, errText string) {
 	t.Helper()
 	var e *string
 	if err := pool.QueryRow(context.Background(), `
-		SELECT status, error FROM defender.sync_runs ORDER BY run_id DESC LIMIT 1`).Scan(&status, &e); err != nil {
+		SELECT status, error FROM defender.sync_runs WHERE resource = 'agents' ORDER BY run_id DESC LIMIT 1`).Scan(&status, &e); err != nil {
 		t.Fatal(err)
 	}
 	if e != nil {
@@ -288,7 +288,7 @@ func TestSyncShowsServerBytesSafely(t *testing.T) {
 		check("stderr line", line, 3*1024)
 		var entry struct{ Msg, Error string }
 		switch {
-		case strings.HasPrefix(line, "agentsync sync: tenant ") && strings.Contains(line, ": run 1 failed"):
+		case strings.HasPrefix(line, "agentsync sync: tenant ") && strings.Contains(line, ": agents run 1 failed"):
 			failure = line
 		case json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "sync failed":
 			logged = entry.Error
@@ -373,7 +373,7 @@ func TestSyncWithholdsDeletionsWhenAnIDIsMissing(t *testing.T) {
 	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agents WHERE deleted_at IS NOT NULL`); n != 0 {
 		t.Errorf("%d agents marked deleted", n)
 	}
-	if n := queryInt(t, pool, `SELECT deletions_withheld FROM defender.sync_runs ORDER BY run_id DESC LIMIT 1`); n != 2 {
+	if n := queryInt(t, pool, `SELECT deletions_withheld FROM defender.sync_runs WHERE resource = 'agents' ORDER BY run_id DESC LIMIT 1`); n != 2 {
 		t.Errorf("sync_runs.deletions_withheld = %d, want 2", n)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/metrics"
+	"github.com/agentsync/agentsync/scanagent"
 	"github.com/agentsync/agentsync/schedule"
 	"github.com/agentsync/agentsync/tenants"
 )
@@ -147,20 +148,37 @@ func newTargets(ts []tenants.Tenant, pool *pgxpool.Pool, base load.Config, logge
 	return out, nil
 }
 
-// tenantOutcome is how one tenant's sync ended.
+// tenantOutcome is how one tenant's sync ended: each resource's outcome,
+// or why it never started.
 type tenantOutcome struct {
-	target *target
-	result load.Result
-	err    error // nil, load.ErrSyncInProgress (skipped), schedule.ErrNotStarted, or the failure
+	target     *target
+	resources  []load.Outcome
+	notStarted error // schedule.ErrNotStarted, when shutdown came before its turn
 }
 
-// syncTenants syncs the targets, concurrency at a time, each after its own
-// jitter: each tenant in its own transaction and run, so that one failing
-// never stops or rolls back another. Once stop is done no tenant starts;
-// those in flight go on under ctx. With roundStart, a tenant another
-// process synced since then is skipped (see load.Loader.SyncRound). It logs each outcome and records it in
-// the metrics, and returns them in the order of targets.
-func syncTenants(stop, ctx context.Context, targets []target, concurrency int, jitter time.Duration, prog *progress, roundStart time.Time) []tenantOutcome {
+// failed reports whether a resource of the tenant failed, or the tenant
+// never started.
+func (o tenantOutcome) failed() bool {
+	if o.notStarted != nil {
+		return true
+	}
+	for _, r := range o.resources {
+		if r.Err != nil && !skipped(r.Err) {
+			return true
+		}
+	}
+	return false
+}
+
+// syncTenants syncs the targets' resources, concurrency tenants at once,
+// each after its own jitter: each resource of each tenant in its own
+// transaction and run, so that one failing never stops or rolls back
+// another. Once stop is done no tenant starts; those in flight go on under
+// ctx. With roundStart, a tenant another process synced since then is
+// skipped (see load.Loader.SyncRound). It returns the outcomes in the order
+// of targets.
+func syncTenants(stop, ctx context.Context, targets []target, resources []scanagent.Resource, concurrency int,
+	jitter time.Duration, prog *progress, roundStart time.Time) []tenantOutcome {
 	outcomes := make([]tenantOutcome, len(targets))
 	jobs := make([]schedule.Job, len(targets))
 	for i := range targets {
@@ -171,15 +189,15 @@ func syncTenants(stop, ctx context.Context, targets []target, concurrency int, j
 			if len(targets) == 1 {
 				p = prog
 			}
-			res, err := syncAndLog(ctx, t.logger, t.loader, t.client.List, p, roundStart)
-			outcomes[i].result = res
-			t.record(res, err)
-			return err
+			outcomes[i].resources = syncTenantResources(ctx, t, resources, roundStart, p)
+			return nil
 		}
 	}
 	errs := schedule.Fanout(stop, ctx, schedule.FanoutConfig{Concurrency: concurrency, Jitter: jitter}, jobs)
 	for i, err := range errs {
-		outcomes[i].err = err
+		if errors.Is(err, schedule.ErrNotStarted) {
+			outcomes[i].notStarted = err
+		}
 	}
 	return outcomes
 }
@@ -203,29 +221,40 @@ func (t *target) record(res load.Result, err error) {
 	}
 }
 
-// printOutcomes writes one summary line per tenant: to stdout when the sync
-// succeeded or was skipped (the tenant first), to stderr when it failed. It returns how many
-// failed.
+// printOutcomes writes one summary line per tenant on stdout, each of its
+// resources in a few words, and on stderr one line per failure with its
+// error. It returns how many tenants failed.
 func printOutcomes(stdout, stderr io.Writer, outcomes []tenantOutcome) (failed int) {
 	for _, o := range outcomes {
 		id := o.target.loader.TenantID()
-		switch {
-		case o.err == nil:
-			fmt.Fprintf(stdout, "%s: %s\n", id, summaryLine(o.result))
-		case errors.Is(o.err, load.ErrSyncInProgress):
-			fmt.Fprintf(stdout, "%s: sync skipped: another sync of this tenant is running\n", id)
-		case errors.Is(o.err, load.ErrSyncedAlready):
-			fmt.Fprintf(stdout, "%s: sync skipped: another process synced it in this round\n", id)
-		case errors.Is(o.err, schedule.ErrNotStarted):
+		if o.failed() {
 			failed++
-			fmt.Fprintf(stderr, "agentsync sync: tenant %s: not synced: stopped before its turn\n", id)
-		case o.result.RunID != 0:
-			failed++
-			fmt.Fprintf(stderr, "agentsync sync: tenant %s: run %d failed, nothing changed: %s\n", id, o.result.RunID, errorText(o.err))
-		default:
-			failed++
-			fmt.Fprintf(stderr, "agentsync sync: tenant %s: %s\n", id, errorText(o.err))
 		}
+		if o.notStarted != nil {
+			fmt.Fprintf(stdout, "%s: not synced: stopped before its turn\n", id)
+			continue
+		}
+		var parts []string
+		for _, r := range o.resources {
+			switch {
+			case errors.Is(r.Err, load.ErrSyncInProgress):
+				parts = append(parts, "skipped: another sync of this tenant is running")
+			case errors.Is(r.Err, load.ErrSyncedAlready):
+				parts = append(parts, "skipped: another process synced it in this round")
+			case r.Err != nil:
+				run := ""
+				if r.RunID != 0 {
+					run = fmt.Sprintf(" run %d", r.RunID)
+					fmt.Fprintf(stderr, "agentsync sync: tenant %s: %s run %d failed, nothing changed: %s\n", id, r.Resource, r.RunID, errorText(r.Err))
+				} else {
+					fmt.Fprintf(stderr, "agentsync sync: tenant %s: %s: %s\n", id, r.Resource, errorText(r.Err))
+				}
+				parts = append(parts, fmt.Sprintf("%s%s FAILED", r.Resource, run))
+			default:
+				parts = append(parts, resourceSummary(r.Result))
+			}
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", id, strings.Join(parts, "; "))
 	}
 	return failed
 }

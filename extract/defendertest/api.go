@@ -24,7 +24,7 @@ func (t *Tenant) serveList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := offset/t.pageSize + 1
-	fault := t.takeFault(false, page)
+	fault := t.takeFault(false, ListPath, page)
 	authorized := t.authorized(r)
 	agents := t.currentAgents()
 	casing, pageSize := t.casing, t.pageSize

@@ -1,6 +1,9 @@
 package defendertest
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 type faultKind int
 
@@ -27,6 +30,8 @@ type Fault struct {
 	times      int // requests left to hit; negative for always
 	page       int // 1-based page it hits; 0 for any
 	body       []byte
+	// paths are the API paths it hits; none means the agents listing.
+	paths []string
 }
 
 // TooManyRequests answers 429 with the given Retry-After header value (in
@@ -103,17 +108,34 @@ func (f Fault) Always() Fault {
 	return f
 }
 
-// OnPage makes f hit only requests for page k (from 1).
+// OnPage makes f hit only requests for page k (from 1). A page of the
+// history by definition is its $skip / $top + 1.
 func (f Fault) OnPage(k int) Fault {
 	f.page = k
 	return f
 }
 
-// takeFault returns the first fault that matches a request, using one of
-// its hits, or nil. page is 0 for the token endpoint. t.mu must be held.
-func (t *Tenant) takeFault(token bool, page int) *Fault {
+// On makes f hit the requests of the given API paths (ListPath,
+// DefinitionsPath, HistoryByDefinitionPath, HistoryBySessionPath) instead
+// of the agents listing alone.
+func (f Fault) On(paths ...string) Fault {
+	f.paths = paths
+	return f
+}
+
+// AllAPIPaths are the paths of every endpoint the simulated API serves
+// faults on.
+var AllAPIPaths = []string{ListPath, DefinitionsPath, HistoryByDefinitionPath, HistoryBySessionPath}
+
+// takeFault returns the first fault that matches a request to path, using
+// one of its hits, or nil. path and page are empty for the token endpoint.
+// t.mu must be held.
+func (t *Tenant) takeFault(token bool, path string, page int) *Fault {
 	for i, f := range t.faults {
 		if f.token != token || f.times == 0 || (f.page != 0 && f.page != page) {
+			continue
+		}
+		if !token && !slices.Contains(f.paths, path) && (len(f.paths) > 0 || path != ListPath) {
 			continue
 		}
 		hit := *f

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Fleet is a deterministic population of scan agents that drifts over
+// Fleet is a deterministic population of scan agents, and of the scan
+// definitions they run with their history, that drifts over
 // simulated time the way a real tenant's does: Defender client versions
 // rolled out in waves over weeks, a scanner upgrade, lastSeen advancing as
 // agents check in, some agents going stale, some vanishing for a while and
@@ -18,6 +19,11 @@ import (
 type Fleet struct {
 	start  time.Time
 	agents []fleetAgent
+	// defs are the scan definitions the agents run, defIndex their
+	// indexes by id.
+	defs     []fleetDefinition
+	defIndex map[string]int
+	defKeys  map[uint64]int
 }
 
 // Versions the fleet rolls out, oldest first.
@@ -63,6 +69,13 @@ func NewFleet(seed int64, n int, start time.Time) *Fleet {
 	f := &Fleet{start: start.UTC(), agents: make([]fleetAgent, n)}
 	for i := range f.agents {
 		f.agents[i] = newFleetAgent(seed, i, f.start)
+	}
+	f.defs = newFleetDefinitions(seed, f.agents, f.start)
+	f.defIndex = make(map[string]int, len(f.defs))
+	f.defKeys = make(map[uint64]int, len(f.defs))
+	for i, d := range f.defs {
+		f.defIndex[d.id] = i
+		f.defKeys[d.key] = i
 	}
 	return f
 }

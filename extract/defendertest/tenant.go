@@ -43,6 +43,17 @@ type Tenant struct {
 	fleetAt time.Time
 	listed  []Agent // the agents as listed now; nil when to be recomputed
 
+	// Explicit scan definitions and sessions, when scansSet; else the
+	// fleet's (none without a fleet).
+	definitions []Definition
+	sessions    []Session
+	scansSet    bool
+	listedDefs  []Definition // the definitions as listed now; nil when to be recomputed
+	// noSessionIDs makes the history by definition send no session ids,
+	// exactly as the vendor's example; oldestFirst lists it oldest first.
+	noSessionIDs bool
+	oldestFirst  bool
+
 	faults     []*Fault
 	tokens     map[string]time.Time // access token -> expiry
 	onIssue    func(token string)   // told each token issued, by a Tenants server
@@ -95,6 +106,12 @@ func WithFleet(f *Fleet, at time.Time) Option {
 	return func(t *Tenant) { t.fleet, t.fleetAt, t.agents = f, at, nil }
 }
 
+// WithScans sets explicit scan definitions and sessions, instead of the
+// fleet's.
+func WithScans(definitions []Definition, sessions []Session) Option {
+	return func(t *Tenant) { t.setScans(definitions, sessions) }
+}
+
 // WithTokenLifetime sets the lifetime of the tokens issued (expires_in);
 // default 3599 seconds, as Entra's.
 func WithTokenLifetime(d time.Duration) Option { return func(t *Tenant) { t.tokenLifetime = d } }
@@ -119,12 +136,16 @@ func New(opts ...Option) *Tenant {
 }
 
 // Handler serves the token endpoint at /{tenant}/oauth2/v2.0/token and the
-// API at /api/DeviceAuthenticatedScanAgents.
+// API at /api/DeviceAuthenticatedScanAgents, /api/DeviceAuthenticatedScanDefinitions
+// and its two history actions.
 func (t *Tenant) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", t.serveToken)
 	mux.HandleFunc("GET "+ListPath, t.serveList)
 	mux.HandleFunc("GET "+ListPath+"/{id}", t.serveAgent)
+	mux.HandleFunc("GET "+DefinitionsPath, t.serveDefinitions)
+	mux.HandleFunc("POST "+HistoryByDefinitionPath, t.serveHistoryByDefinition)
+	mux.HandleFunc("POST "+HistoryBySessionPath, t.serveHistoryBySession)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.mu.Lock()
 		t.stats.Paths[r.URL.Path]++
@@ -140,21 +161,21 @@ func TokenPath(tenantID string) string { return "/" + tenantID + "/oauth2/v2.0/t
 func (t *Tenant) SetAgents(agents []Agent) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.agents, t.fleet, t.listed = slices.Clone(agents), nil, nil
+	t.agents, t.fleet, t.listed, t.listedDefs = slices.Clone(agents), nil, nil, nil
 }
 
 // SetFleet lists fleet's agents as they are at simulated time at.
 func (t *Tenant) SetFleet(f *Fleet, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.fleet, t.fleetAt, t.agents, t.listed = f, at, nil, nil
+	t.fleet, t.fleetAt, t.agents, t.listed, t.listedDefs = f, at, nil, nil, nil
 }
 
 // SetTime moves the fleet's simulated time to at.
 func (t *Tenant) SetTime(at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.fleetAt, t.listed = at, nil
+	t.fleetAt, t.listed, t.listedDefs = at, nil, nil
 }
 
 // Advance moves the fleet's simulated time forward by d and returns the
@@ -162,8 +183,50 @@ func (t *Tenant) SetTime(at time.Time) {
 func (t *Tenant) Advance(d time.Duration) time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.fleetAt, t.listed = t.fleetAt.Add(d), nil
+	t.fleetAt, t.listed, t.listedDefs = t.fleetAt.Add(d), nil, nil
 	return t.fleetAt
+}
+
+// SetScans replaces the scan definitions and sessions with explicit ones.
+func (t *Tenant) SetScans(definitions []Definition, sessions []Session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.setScans(definitions, sessions)
+}
+
+func (t *Tenant) setScans(definitions []Definition, sessions []Session) {
+	t.definitions, t.sessions, t.scansSet, t.listedDefs = slices.Clone(definitions), slices.Clone(sessions), true, nil
+}
+
+// SetSessionIDs chooses whether the history by definition sends session
+// ids (the service's metadata has them; the vendor's example has none).
+func (t *Tenant) SetSessionIDs(send bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.noSessionIDs = !send
+}
+
+// SetHistoryOldestFirst lists the history by definition oldest first
+// instead of newest first.
+func (t *Tenant) SetHistoryOldestFirst(oldest bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.oldestFirst = oldest
+}
+
+// Definitions returns the scan definitions as the API lists them now.
+func (t *Tenant) Definitions() []Definition {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.currentDefinitions())
+}
+
+// Sessions returns the sessions of the given definitions the history holds
+// now, in the order the history by definition lists them.
+func (t *Tenant) Sessions(definitionIDs ...string) []Session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sessionsOf(definitionIDs)
 }
 
 // Now is the fleet's simulated time.
@@ -269,4 +332,68 @@ func (t *Tenant) currentAgents() []Agent {
 		t.listed = t.fleet.AgentsAt(t.fleetAt)
 	}
 	return t.listed
+}
+
+// currentDefinitions returns the definitions as listed now. t.mu must be
+// held.
+func (t *Tenant) currentDefinitions() []Definition {
+	switch {
+	case t.scansSet:
+		return t.definitions
+	case t.fleet == nil:
+		return nil
+	}
+	if t.listedDefs == nil {
+		t.listedDefs = t.fleet.DefinitionsAt(t.fleetAt)
+	}
+	return t.listedDefs
+}
+
+// sessionsOf returns the sessions of the given definitions, in the order
+// the history by definition lists them. t.mu must be held.
+func (t *Tenant) sessionsOf(definitionIDs []string) []Session {
+	out, _ := t.sessionPage(definitionIDs, 0, 0)
+	return out
+}
+
+// sessionPage returns the sessions of the given definitions from skip, at
+// most top of them (all with top 0), in the order the history by
+// definition lists them, and how many there are in all. t.mu must be held.
+func (t *Tenant) sessionPage(definitionIDs []string, skip, top int) ([]Session, int) {
+	if t.fleet != nil && !t.scansSet {
+		return t.fleet.SessionsPage(t.fleetAt, definitionIDs, skip, top, t.oldestFirst)
+	}
+	var out []Session
+	if t.scansSet {
+		for _, s := range t.sessions {
+			if slices.Contains(definitionIDs, s.DefinitionID) {
+				out = append(out, s)
+			}
+		}
+		slices.SortStableFunc(out, func(a, b Session) int { return b.ScannedAt.Compare(a.ScannedAt) })
+	}
+	if t.oldestFirst {
+		slices.Reverse(out)
+	}
+	total := len(out)
+	end := total
+	if top > 0 {
+		end = min(end, skip+top)
+	}
+	return out[min(skip, end):end], total
+}
+
+// sessionByID returns the session with the given id. t.mu must be held.
+func (t *Tenant) sessionByID(id string) (Session, bool) {
+	switch {
+	case t.scansSet:
+		for _, s := range t.sessions {
+			if s.SessionID == id && id != "" {
+				return s, true
+			}
+		}
+	case t.fleet != nil:
+		return t.fleet.Session(t.fleetAt, id)
+	}
+	return Session{}, false
 }

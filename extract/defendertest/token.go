@@ -23,7 +23,7 @@ const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
 	t.mu.Lock()
 	t.stats.TokenRequests++
-	fault := t.takeFault(true, 0)
+	fault := t.takeFault(true, "", 0)
 	tenantID, clientID, secret, cert, thumb, lifetime := t.tenantID, t.clientID, t.secret, t.cert, t.certThumb, t.tokenLifetime
 	t.mu.Unlock()
 

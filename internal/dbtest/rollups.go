@@ -19,7 +19,7 @@ import (
 const rollupOracle = `
 WITH runs AS (
     SELECT run_id, tenant_id, fetched_at, defender.utc_day(fetched_at) AS day
-      FROM defender.sync_runs WHERE status = 'succeeded'
+      FROM defender.sync_runs WHERE status = 'succeeded' AND resource = 'agents'
 ), returned AS (
     SELECT r.run_id, r.tenant_id, r.fetched_at, r.day, a.agent_id, a.computer_dns_name,
            a.mde_client_version, a.scanner_software_version, a.last_seen, a.last_command_execution_at

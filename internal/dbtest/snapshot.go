@@ -14,6 +14,12 @@ import (
 var DataTables = []string{"agent_state", "agent_heartbeat", "scan_agent_history", "observation_block",
 	"withheld_deletions", "agent_daily"}
 
+// ScanTables are the defender tables that hold scan definitions and
+// history: a failed sync of definitions or history, or a sync of unchanged
+// ones, must leave them exactly as they were.
+var ScanTables = []string{"definition_state", "definition_version", "definition_withheld", "session_result",
+	"target_result", "target_coverage"}
+
 // RollupTables are the tables every successful sync rewrites (the tenant's
 // day and latest sync); a failed sync must leave them as they were.
 var RollupTables = []string{"tenant_daily", "tenants"}

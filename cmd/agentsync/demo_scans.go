@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/extract"
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// demoSync syncs every resource of the simulated tenant once: the agents,
+// then the scan definitions and history, each its own run. It returns the
+// agents' result and error, and the error of the first other resource
+// that failed: the demo fails only the agents on purpose.
+func demoSync(ctx context.Context, loader *load.Loader, client *extract.Client) (agents load.Result, agentsErr, scansErr error) {
+	out := loader.SyncResources(ctx, scanagent.AllResources, sources(client))
+	for _, o := range out[1:] {
+		if o.Err != nil && scansErr == nil {
+			scansErr = fmt.Errorf("sync of %s: %w", o.Resource, o.Err)
+		}
+	}
+	return out[0].Result, out[0].Err, scansErr
+}
+
+// demoCoverage are the queries of the demo's coverage section: plain SQL
+// on scan_coverage and scan_target_status, the same a user would write.
+const (
+	demoCoverageSummary = `
+		SELECT count(*)::text,
+		       count(*) FILTER (WHERE last_status IS NOT NULL AND consecutive_failures = 0)::text,
+		       count(*) FILTER (WHERE consecutive_failures > 0)::text,
+		       count(*) FILTER (WHERE scanner_stale OR scanner_deleted)::text,
+		       (SELECT count(*) FROM defender.scan_target_status t
+		         WHERE t.tenant_id = $1 AND t.last_success_at IS NULL)::text
+		  FROM defender.scan_coverage WHERE tenant_id = $1`
+	demoCoverageRows = `
+		SELECT left(scan_name, 30), coalesce(scanner_host, '(unknown agent)'),
+		       CASE WHEN scanner_deleted THEN 'deleted' WHEN scanner_stale THEN 'stale' ELSE 'active' END,
+		       coalesce(to_char(last_scan_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), 'never'),
+		       coalesce(last_status, '-'),
+		       coalesce(to_char(last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), 'never'),
+		       consecutive_failures::text
+		  FROM defender.scan_coverage WHERE tenant_id = $1
+		 ORDER BY consecutive_failures DESC, scanner_deleted DESC NULLS LAST, scanner_stale DESC NULLS LAST,
+		          last_outcome = 'success' NULLS FIRST, last_success_at NULLS FIRST, scan_name
+		 LIMIT 12`
+)
+
+// printDemoCoverage prints which scans do their job: the active
+// definitions, those failing, and those whose scanner went stale.
+func printDemoCoverage(ctx context.Context, w io.Writer, pool *pgxpool.Pool, tenant string) error {
+	var active, ok, failing, badScanner, neverScanned string
+	if err := pool.QueryRow(ctx, demoCoverageSummary, tenant).Scan(&active, &ok, &failing, &badScanner, &neverScanned); err != nil {
+		return fmt.Errorf("report %q: %w", "scan coverage", err)
+	}
+	fmt.Fprintf(w, "\nScan coverage (defender.scan_coverage, defender.scan_target_status)\n")
+	fmt.Fprintf(w, "  %s active scan definitions: %s did not fail last time, %s failing, %s on a stale or deleted scanner agent;\n"+
+		"  %s scanned targets never scanned successfully.\n", active, ok, failing, badScanner, neverScanned)
+	rows, err := pool.Query(ctx, demoCoverageRows, tenant)
+	if err != nil {
+		return fmt.Errorf("report %q: %w", "scan coverage", err)
+	}
+	defer rows.Close()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  %s\n", strings.Join([]string{"SCAN", "SCANNER", "AGENT", "LAST RUN (UTC)", "STATUS", "LAST FULL SUCCESS", "FAILED IN A ROW"}, "\t"))
+	for rows.Next() {
+		cells := make([]string, 7)
+		dst := make([]any, len(cells))
+		for i := range cells {
+			dst[i] = &cells[i]
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return fmt.Errorf("report %q: %w", "scan coverage", err)
+		}
+		fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("report %q: %w", "scan coverage", err)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,140 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// listing streams the records of one resource, as scanagent.ListFunc does
+// agents.
+type listing[T any] func(ctx context.Context, fn func(T) error) (scanagent.ListStats, error)
+
+// copyStream adapts a listing to pgx's CopyFromSource, as recordSource
+// does agents: one record in flight through a coroutine, so a listing of
+// any size streams in constant memory. A record may make several rows (a
+// session and its targets), or none.
+type copyStream[T any] struct {
+	next    func() (T, bool)
+	stopFn  func()
+	rows    func(seq int64, r T) ([][]any, error)
+	pending [][]any
+	current []any
+	seq     int64
+
+	stats     scanagent.ListStats
+	listErr   error // the listing failed: incomplete
+	recordErr error // a record cannot be stored
+}
+
+func newCopyStream[T any](ctx context.Context, list listing[T], rows func(seq int64, r T) ([][]any, error)) *copyStream[T] {
+	s := &copyStream[T]{rows: rows}
+	records := func(yield func(T) bool) {
+		stats, err := list(ctx, func(r T) error {
+			if !yield(r) {
+				return errStopped
+			}
+			return nil
+		})
+		s.stats = stats
+		if err != nil && !errors.Is(err, errStopped) {
+			s.listErr = err
+		}
+	}
+	s.next, s.stopFn = iter.Pull(iter.Seq[T](records))
+	return s
+}
+
+func (s *copyStream[T]) stop() { s.stopFn() }
+
+// Next implements pgx.CopyFromSource.
+func (s *copyStream[T]) Next() bool {
+	for len(s.pending) == 0 {
+		r, ok := s.next()
+		if !ok {
+			return false
+		}
+		s.seq++
+		rows, err := s.rows(s.seq, r)
+		if err != nil {
+			s.recordErr = err
+			return false
+		}
+		s.pending = rows
+	}
+	s.current, s.pending = s.pending[0], s.pending[1:]
+	return true
+}
+
+// Values implements pgx.CopyFromSource.
+func (s *copyStream[T]) Values() ([]any, error) { return s.current, nil }
+
+// Err implements pgx.CopyFromSource. A failed listing aborts the COPY, so
+// nothing of an incomplete listing is applied.
+func (s *copyStream[T]) Err() error {
+	if s.listErr != nil {
+		return s.listErr
+	}
+	return s.recordErr
+}
+
+// copyListing streams list into the temporary table, creating it with
+// ddl first. It returns the listing's statistics, and a *FetchError when
+// the listing failed.
+func copyListing[T any](ctx, dbCtx context.Context, tx pgx.Tx, table, ddl string, columns []string, list listing[T],
+	rows func(seq int64, r T) ([][]any, error)) (scanagent.ListStats, error) {
+	if _, err := tx.Exec(dbCtx, ddl); err != nil {
+		return scanagent.ListStats{}, fmt.Errorf("create %s: %w", table, interpretError(err))
+	}
+	src := newCopyStream(ctx, list, rows)
+	defer src.stop()
+	_, copyErr := tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", table}, columns, src)
+	src.stop() // ends the listing if COPY stopped early, and settles stats
+	switch {
+	case src.listErr != nil:
+		return src.stats, &FetchError{Err: src.listErr}
+	case src.recordErr != nil:
+		return src.stats, src.recordErr
+	case copyErr != nil:
+		return src.stats, fmt.Errorf("copy into %s: %w", table, interpretError(copyErr))
+	}
+	return src.stats, stopped(ctx)
+}
+
+// checkTexts refuses text PostgreSQL cannot store, naming the record and
+// the field; what refers to the record ("definition <id>").
+func checkTexts(what string, fields ...[2]string) error {
+	for _, f := range fields {
+		if !storableText(f[1]) {
+			return fmt.Errorf("%s: field %s holds text PostgreSQL cannot store (NUL byte or invalid UTF-8)", what, f[0])
+		}
+	}
+	return nil
+}
+
+func nullInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func nullBool(p *bool) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func nullDuration(d *scanagent.Duration) any {
+	if d == nil {
+		return nil
+	}
+	return time.Duration(*d)
+}

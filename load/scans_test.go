@@ -1,0 +1,557 @@
+package load_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// definition is a scan definition run by agent(i % 5).
+func definition(i int) scanagent.ScanDefinition {
+	return scanagent.ScanDefinition{
+		ID:             fmt.Sprintf("d0000000-0000-4000-8000-%012d", i),
+		Name:           fmt.Sprintf("Network scan %d", i),
+		ScanType:       "Network",
+		IsActive:       ptr(true),
+		IntervalHours:  ptr(4),
+		Target:         fmt.Sprintf("10.0.%d.1,10.0.%d.2", i, i),
+		TargetType:     "Ip",
+		ScannerAgentID: agent(i % 5).ID,
+		AuthVariant:    "SnmpAuthParams",
+		AuthType:       "AuthPriv",
+		CreatedBy:      "secops@contoso.com",
+	}
+}
+
+func definitions(n int) []scanagent.ScanDefinition {
+	out := make([]scanagent.ScanDefinition, n)
+	for i := range out {
+		out[i] = definition(i)
+	}
+	return out
+}
+
+// definitionsOf is a complete listing of definitions.
+func definitionsOf(defs ...scanagent.ScanDefinition) scanagent.DefinitionListFunc {
+	return func(ctx context.Context, fn func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
+		st := scanagent.ListStats{Requests: 1, Pages: 1}
+		for _, d := range defs {
+			if err := fn(d); err != nil {
+				return st, err
+			}
+			st.Agents++
+		}
+		return st, nil
+	}
+}
+
+func (f *fixture) syncDefinitions(t testing.TB, list scanagent.DefinitionListFunc) load.Result {
+	t.Helper()
+	res, err := f.loader.SyncDefinitions(context.Background(), list)
+	if err != nil {
+		t.Fatalf("sync definitions: %v", err)
+	}
+	return res
+}
+
+func (f *fixture) syncHistory(t testing.TB, src scanagent.HistorySource) load.Result {
+	t.Helper()
+	res, err := f.loader.SyncHistory(context.Background(), src)
+	if err != nil {
+		t.Fatalf("sync history: %v", err)
+	}
+	return res
+}
+
+// scanSnapshot renders the scan tables with their row versions.
+func (f *fixture) scanSnapshot(t testing.TB) string {
+	t.Helper()
+	return dbtest.RowVersions(t, f.pool, dbtest.ScanTables...)
+}
+
+// history is a scan history in memory: sessions by definition (without
+// targets, as the API lists them) and by id (with targets). It records
+// what it was asked.
+type history struct {
+	mu       sync.Mutex
+	sessions []scanagent.ScanSession // newest first, with their targets
+	failByID error
+	asked    []time.Time // since of each reading by definition
+	askedIDs [][]string
+	askedDef [][]string
+}
+
+func (h *history) SessionsByDefinition(ctx context.Context, ids []string, since time.Time, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	h.mu.Lock()
+	h.asked = append(h.asked, since)
+	h.askedDef = append(h.askedDef, slices.Clone(ids))
+	sessions := slices.Clone(h.sessions)
+	h.mu.Unlock()
+	st := scanagent.ListStats{Requests: 1, Pages: 1}
+	for _, s := range sessions {
+		if !slices.Contains(ids, s.DefinitionID) || (!s.ScannedAt.IsZero() && s.ScannedAt.Before(since)) {
+			continue
+		}
+		s.TargetsReported, s.ScannedTargets = false, nil
+		if err := fn(s); err != nil {
+			return st, err
+		}
+		st.Agents++
+	}
+	return st, nil
+}
+
+func (h *history) SessionsByID(ctx context.Context, ids []string, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	h.mu.Lock()
+	h.askedIDs = append(h.askedIDs, slices.Clone(ids))
+	sessions, fail := slices.Clone(h.sessions), h.failByID
+	h.mu.Unlock()
+	st := scanagent.ListStats{Requests: 1, Pages: 1}
+	if fail != nil {
+		return st, fail
+	}
+	for _, s := range sessions {
+		if s.SessionID == "" || !slices.Contains(ids, s.SessionID) {
+			continue
+		}
+		s.ScannerID = "" // the history by session names no scanner
+		s.TargetsReported = true
+		if err := fn(s); err != nil {
+			return st, err
+		}
+		st.Agents++
+	}
+	return st, nil
+}
+
+// session is run k of definition d, at hoursAgo before t0, with the given
+// targets (ip, status).
+func session(d scanagent.ScanDefinition, k int, at time.Time, targets ...[2]string) scanagent.ScanSession {
+	s := scanagent.ScanSession{
+		DefinitionID: d.ID,
+		SessionID:    fmt.Sprintf("%s-%d", strings.ReplaceAll(d.ID[len(d.ID)-6:], "-", ""), k),
+		ScannerID:    agent(0).MachineID,
+		ScannedAt:    at,
+		Targets:      ptr(len(targets)),
+	}
+	ok := 0
+	for _, tg := range targets {
+		d := scanagent.Duration(90 * time.Second)
+		t := scanagent.ScanTarget{IP: tg[0], Hostname: "host-" + tg[0], Status: tg[1], Duration: &d}
+		if tg[1] != "Success" {
+			t.ErrorMessage = "Request timed out."
+		} else {
+			ok++
+		}
+		s.ScannedTargets = append(s.ScannedTargets, t)
+	}
+	s.SucceededTargets = ptr(ok)
+	switch {
+	case ok == len(targets):
+		s.Status = "Success"
+	case ok == 0:
+		s.Status = "Fail"
+	default:
+		s.Status = "Partial Success"
+	}
+	return s
+}
+
+func TestDefinitionsAreVersionedLikeAgents(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.sync(t, listOf(agents(5)...))
+	defs := definitions(6)
+	res := f.syncDefinitions(t, definitionsOf(defs...))
+	if res.Resource != scanagent.Definitions || res.Seen != 6 || res.Inserted != 6 {
+		t.Fatalf("first sync: %+v", res)
+	}
+
+	// Unchanged: nothing written but the run.
+	f.clock.Advance(time.Hour)
+	before := f.scanSnapshot(t)
+	res = f.syncDefinitions(t, definitionsOf(defs...))
+	if res.Unchanged != 6 || res.Changed != 0 {
+		t.Fatalf("unchanged sync: %+v", res)
+	}
+	if after := f.scanSnapshot(t); after != before {
+		t.Fatalf("an unchanged sync rewrote rows:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Edited, disabled, moved to another agent, one gone.
+	changedAt := f.clock.Advance(time.Hour)
+	defs[0].IntervalHours = ptr(8)
+	defs[1].IsActive = ptr(false)
+	defs[2].ScannerAgentID = agent(4).ID
+	defs[3].Extra = map[string]json.RawMessage{"isTroubleshootMode": json.RawMessage("true")}
+	res = f.syncDefinitions(t, definitionsOf(defs[:5]...))
+	if res.Changed != 4 || res.Unchanged != 1 || res.Deleted != 1 {
+		t.Fatalf("sync with changes: %+v", res)
+	}
+	rows, err := f.pool.Query(context.Background(), `
+		SELECT definition_id, attribute, coalesce(old_value, ''), coalesce(new_value, '')
+		  FROM defender.scan_definition_changes WHERE changed_at = $1 ORDER BY definition_id, attribute`, changedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id, attr, oldV, newV string
+		if err := rows.Scan(&id, &attr, &oldV, &newV); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s->%s", id[len(id)-1:], attr, oldV, newV))
+	}
+	want := []string{
+		"0 interval_hours 4->8",
+		"1 is_active true->false",
+		"2 scanner_agent_id " + agent(2).ID + "->" + agent(4).ID,
+		"3 extra.isTroubleshootMode ->true",
+		"5 definition listed->deleted",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("changes:\n got %q\nwant %q", got, want)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_definitions WHERE deleted_at = $1`, changedAt); n != 1 {
+		t.Errorf("%d definitions deleted at the change, want 1", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_definition_history WHERE valid_to IS NULL`); n != 5 {
+		t.Errorf("%d open versions, want 5", n)
+	}
+	// The definition returns.
+	f.clock.Advance(time.Hour)
+	res = f.syncDefinitions(t, definitionsOf(defs...))
+	if res.Changed != 1 {
+		t.Fatalf("return: %+v", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_definition_changes WHERE new_value = 'returned'`); n != 1 {
+		t.Errorf("%d returns, want 1", n)
+	}
+	// Provenance: every listed definition names the run it comes from.
+	if n := f.count(t, `
+		SELECT count(*) FROM defender.scan_definitions d
+		  JOIN defender.sync_runs r ON r.run_id = d.as_of_run_id AND r.fetched_at = d.last_synced_at AND r.resource = 'definitions'
+		 WHERE d.deleted_at IS NULL`); n != 6 {
+		t.Errorf("%d definitions name their run, want 6", n)
+	}
+}
+
+func TestFailedDefinitionsSyncChangesNothing(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	defs := definitions(4)
+	defs[0].LatestScan = &scanagent.LatestScan{Status: "Success", ExecutedAt: t0.Add(-time.Hour)}
+	f.syncDefinitions(t, definitionsOf(defs...))
+	before := f.scanSnapshot(t)
+	f.clock.Advance(time.Hour)
+	defs[1].Name = "renamed"
+	defs[2].LatestScan = &scanagent.LatestScan{Status: "Fail", ExecutedAt: t0}
+	broken := func(ctx context.Context, fn func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
+		st, _ := definitionsOf(defs[:3]...)(ctx, fn)
+		return st, errors.New("page 2: 503 Service Unavailable")
+	}
+	res, err := f.loader.SyncDefinitions(context.Background(), broken)
+	var fe *load.FetchError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v, want a FetchError", err)
+	}
+	if after := f.scanSnapshot(t); after != before {
+		t.Fatalf("a failed sync changed data:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	var status, resource string
+	if err := f.pool.QueryRow(context.Background(), `SELECT status, resource FROM defender.sync_runs WHERE run_id = $1`, res.RunID).Scan(&status, &resource); err != nil || status != "failed" || resource != "definitions" {
+		t.Fatalf("run %d: %s %s %v", res.RunID, status, resource, err)
+	}
+}
+
+func TestDefinitionDeletionsNeedACompleteReadableListing(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.MaxDeletedCount = 2 })
+	defs := definitions(8)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	// A definition listed but unreadable is kept; a record without id
+	// withholds every deletion.
+	f.clock.Advance(time.Hour)
+	res, err := f.loader.SyncDefinitions(context.Background(), func(ctx context.Context, fn func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
+		st, err := definitionsOf(defs[:6]...)(ctx, fn)
+		st.Rejected, st.RejectedIDs, st.Unidentified = 2, []string{defs[6].ID}, 1
+		return st, err
+	})
+	if err != nil || res.Deleted != 0 || res.DeletionsWithheld != 1 {
+		t.Fatalf("listing with an unidentified record: %+v, %v", res, err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.definition_withheld`); n != 1 {
+		t.Errorf("%d withheld deletions recorded, want 1", n)
+	}
+	if !strings.Contains(f.logs.String(), "any missing definition may be one of them") {
+		t.Errorf("no warning:\n%s", f.logs)
+	}
+	// The mass-deletion guard: 6 of 8 missing.
+	f.clock.Advance(time.Hour)
+	res = f.syncDefinitions(t, definitionsOf(defs[:2]...))
+	if res.Deleted != 0 || res.DeletionsWithheld != 6 {
+		t.Fatalf("mass deletion: %+v", res)
+	}
+	// A readable complete listing deletes.
+	f.clock.Advance(time.Hour)
+	res = f.syncDefinitions(t, definitionsOf(defs[:7]...))
+	if res.Deleted != 1 {
+		t.Fatalf("complete listing: %+v", res)
+	}
+	// last_synced_at: the latest run that returned it, not one that withheld.
+	if n := f.count(t, `
+		SELECT count(*) FROM defender.scan_definitions d
+		 WHERE d.definition_id = $1 AND d.last_synced_at = $2`, defs[7].ID, t0); n != 1 {
+		t.Errorf("the deleted definition's last_synced_at is not its last listing")
+	}
+}
+
+func TestHistorySessionsAndTargetsAreFacts(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *load.Config) { c.HistoryLookback = 48 * time.Hour })
+	f.sync(t, listOf(agents(5)...))
+	defs := definitions(3)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	h := &history{sessions: []scanagent.ScanSession{
+		session(defs[0], 3, t0.Add(-1*time.Hour), [2]string{"10.0.0.1", "Success"}, [2]string{"10.0.0.2", "Failure"}),
+		session(defs[1], 2, t0.Add(-2*time.Hour), [2]string{"10.0.1.1", "Success"}),
+		session(defs[0], 2, t0.Add(-5*time.Hour), [2]string{"10.0.0.1", "Success"}, [2]string{"10.0.0.2", "Success"}),
+		session(defs[0], 1, t0.Add(-72*time.Hour), [2]string{"10.0.0.1", "Failure"}), // before the lookback
+	}}
+	f.clock.Advance(time.Minute)
+	res := f.syncHistory(t, h)
+	if res.Resource != scanagent.History || res.Seen != 3 || res.Inserted != 3 || res.Targets != 5 {
+		t.Fatalf("first history sync: %+v", res)
+	}
+	if !h.asked[0].Equal(t0.Add(time.Minute - 48*time.Hour)) {
+		t.Errorf("first reading since %v, want the lookback", h.asked[0])
+	}
+	if len(h.askedIDs) != 1 || len(h.askedIDs[0]) != 3 {
+		t.Errorf("sessions asked by id: %v", h.askedIDs)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_sessions WHERE scanner_agent_id = $1`, agent(0).ID); n != 3 {
+		t.Errorf("%d sessions name the agent whose machine ran them, want 3", n)
+	}
+
+	// The same history again writes nothing and asks no target.
+	before := f.scanSnapshot(t)
+	f.clock.Advance(time.Hour)
+	res = f.syncHistory(t, h)
+	if res.Inserted != 0 || res.Changed != 0 || res.Unchanged != 3 || res.Targets != 0 {
+		t.Fatalf("second history sync: %+v", res)
+	}
+	if after := f.scanSnapshot(t); after != before {
+		t.Fatalf("reading the same history again wrote rows:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if len(h.askedIDs) != 1 {
+		t.Errorf("targets asked again: %v", h.askedIDs)
+	}
+	if want := t0.Add(time.Minute - load.HistoryOverlap); !h.asked[1].Equal(want) {
+		t.Errorf("second reading since %v, want the previous fetch less the overlap (%v)", h.asked[1], want)
+	}
+
+	// A new session; the by-session reading fails: nothing changes.
+	h.sessions = append([]scanagent.ScanSession{session(defs[2], 1, t0.Add(time.Hour), [2]string{"10.0.2.1", "Success"})}, h.sessions...)
+	h.failByID = errors.New("POST .../GetScanHistoryBySessionId: status 503")
+	f.clock.Advance(time.Hour)
+	if _, err := f.loader.SyncHistory(context.Background(), h); err == nil {
+		t.Fatal("a failed reading of targets succeeded")
+	}
+	if after := f.scanSnapshot(t); after != before {
+		t.Fatalf("a failed history sync changed data:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	h.failByID = nil
+	res = f.syncHistory(t, h)
+	if res.Inserted != 1 || res.Targets != 1 {
+		t.Fatalf("history sync after the failure: %+v", res)
+	}
+}
+
+// TestLatestScanIsASessionOnce: a definition's latestScan is recorded as a
+// session once, and the history naming the same run completes that row
+// rather than adding one.
+func TestLatestScanIsASessionOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	defs := definitions(2)
+	ran := t0.Add(-30 * time.Minute)
+	defs[0].LatestScan = &scanagent.LatestScan{Status: "Fail", FailureReason: "unreachable", ExecutedAt: ran}
+	f.syncDefinitions(t, definitionsOf(defs...))
+	f.clock.Advance(time.Hour)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_sessions WHERE source = 'latest_scan' AND session_id IS NULL AND scanned_at = $1`, ran); n != 1 {
+		t.Fatalf("%d latestScan sessions, want 1", n)
+	}
+	s := session(defs[0], 7, ran, [2]string{"10.0.0.1", "Failure"})
+	f.clock.Advance(time.Hour)
+	res := f.syncHistory(t, &history{sessions: []scanagent.ScanSession{s}})
+	if res.Inserted != 0 || res.Changed != 1 || res.Targets != 1 {
+		t.Fatalf("history of the same run: %+v", res)
+	}
+	var sessionID, source string
+	if err := f.pool.QueryRow(context.Background(), `
+		SELECT session_id, source FROM defender.scan_sessions WHERE definition_id = $1`, defs[0].ID).Scan(&sessionID, &source); err != nil {
+		t.Fatal(err)
+	}
+	if sessionID != s.SessionID || source != "history" {
+		t.Errorf("session %q from %s, want %q from the history", sessionID, source, s.SessionID)
+	}
+	// The definition's latestScan, listed again, adds nothing.
+	f.clock.Advance(time.Hour)
+	before := f.scanSnapshot(t)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	if after := f.scanSnapshot(t); after != before {
+		t.Fatalf("the latestScan listed again wrote rows:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestCoverageAnswersTheAuditor: scan_coverage and scan_target_status from
+// a few sessions, read as a member of defender_reader.
+func TestCoverageAnswersTheAuditor(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(5)
+	recs[1].LastSeen = t0.Add(-10 * 24 * time.Hour) // stale
+	f.sync(t, listOf(recs...))
+	defs := definitions(3)
+	defs[2].IsActive = ptr(false)
+	f.clock.Advance(time.Minute)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	h := &history{sessions: []scanagent.ScanSession{
+		session(defs[0], 4, t0.Add(-1*time.Hour), [2]string{"10.0.0.1", "Failure"}),
+		session(defs[0], 3, t0.Add(-5*time.Hour), [2]string{"10.0.0.1", "Failure"}),
+		session(defs[0], 2, t0.Add(-9*time.Hour), [2]string{"10.0.0.1", "Success"}, [2]string{"10.0.0.2", "Failure"}),
+		session(defs[0], 1, t0.Add(-13*time.Hour), [2]string{"10.0.0.1", "Success"}),
+		session(defs[1], 1, t0.Add(-2*time.Hour), [2]string{"10.0.0.1", "Success"}),
+	}}
+	f.clock.Advance(time.Minute)
+	hist := f.syncHistory(t, h)
+	reader := dbtest.ReaderPool(t, f.url)
+
+	type coverage struct {
+		lastSuccess, lastFailure *time.Time
+		failures                 int
+		stale, deleted           *bool
+		historyRun               int64
+	}
+	got := map[string]coverage{}
+	rows, err := reader.Query(context.Background(), `
+		SELECT definition_id, last_success_at, last_failure_at, consecutive_failures, scanner_stale, scanner_deleted, history_run_id
+		  FROM defender.scan_coverage`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var c coverage
+		if err := rows.Scan(&id, &c.lastSuccess, &c.lastFailure, &c.failures, &c.stale, &c.deleted, &c.historyRun); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = c
+	}
+	if len(got) != 2 {
+		t.Fatalf("coverage of %d definitions, want the 2 active ones: %v", len(got), got)
+	}
+	c0, c1 := got[defs[0].ID], got[defs[1].ID]
+	if c0.failures != 2 || !c0.lastSuccess.Equal(t0.Add(-13*time.Hour)) || !c0.lastFailure.Equal(t0.Add(-1*time.Hour)) {
+		t.Errorf("definition 0: %+v", c0)
+	}
+	if c0.stale == nil || *c0.stale || c1.stale == nil || !*c1.stale || *c1.deleted || c1.failures != 0 {
+		t.Errorf("scanner states: %+v, %+v", c0, c1)
+	}
+	if c0.historyRun != hist.RunID {
+		t.Errorf("history run %d, want %d", c0.historyRun, hist.RunID)
+	}
+
+	var latest string
+	var lastSuccess time.Time
+	var covering []string
+	var runID int64
+	if err := reader.QueryRow(context.Background(), `
+		SELECT latest_outcome, last_success_at, covering_definitions, as_of_run_id
+		  FROM defender.scan_target_status WHERE target = '10.0.0.1'`).Scan(&latest, &lastSuccess, &covering, &runID); err != nil {
+		t.Fatal(err)
+	}
+	if latest != "failure" || !lastSuccess.Equal(t0.Add(-2*time.Hour)) || !slices.Equal(covering, []string{defs[0].ID, defs[1].ID}) || runID != hist.RunID {
+		t.Errorf("10.0.0.1: %s, last success %v, covered by %v, run %d", latest, lastSuccess, covering, runID)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_target_status WHERE target = '10.0.0.2' AND last_success_at IS NULL`); n != 1 {
+		t.Error("10.0.0.2 never succeeded, yet has a last success")
+	}
+}
+
+// TestResourcesRunAndFailApart: each resource is its own run; a failed
+// one undoes no other, and every reader of agent runs ignores the others.
+func TestResourcesRunAndFailApart(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	defs := definitions(2)
+	src := load.Sources{Agents: listOf(agents(5)...), Definitions: definitionsOf(defs...), History: &history{}}
+	out := f.loader.SyncResources(context.Background(), scanagent.AllResources, src)
+	if len(out) != 3 || out[0].Err != nil || out[1].Err != nil || out[2].Err != nil {
+		t.Fatalf("outcomes %+v", out)
+	}
+	agentsRun := out[0].RunID
+	f.clock.Advance(time.Hour)
+	src.Definitions = func(ctx context.Context, fn func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
+		return scanagent.ListStats{}, errors.New("403 Forbidden")
+	}
+	src.Agents = listOf(agents(6)...)
+	out = f.loader.SyncResources(context.Background(), []scanagent.Resource{scanagent.History, scanagent.Definitions, scanagent.Agents}, src)
+	if out[0].Resource != scanagent.Agents || out[0].Err != nil || out[1].Err == nil || out[2].Err != nil {
+		t.Fatalf("outcomes %+v", out)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE deleted_at IS NULL`); n != 6 {
+		t.Errorf("%d agents after a failed definitions sync, want the 6 the agents sync stored", n)
+	}
+	var runs string
+	if err := f.pool.QueryRow(context.Background(), `SELECT string_agg(resource || ':' || status, ',' ORDER BY run_id) FROM defender.sync_runs`).Scan(&runs); err != nil {
+		t.Fatal(err)
+	}
+	if runs != "agents:succeeded,definitions:succeeded,history:succeeded,agents:succeeded,definitions:failed,history:succeeded" {
+		t.Errorf("runs %s", runs)
+	}
+	last, ok, err := f.loader.LastRun(context.Background())
+	if err != nil || !ok || last.RunID != out[0].RunID {
+		t.Errorf("LastRun = %+v, %v, %v; want the agents run %d", last, ok, err, out[0].RunID)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.tenants WHERE last_run_id = $1`, out[0].RunID); n != 1 {
+		t.Error("tenants.last_run_id is not the latest agents run")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents_as_of(now()) WHERE as_of_run_id = $1`, out[0].RunID); n != 6 {
+		t.Errorf("scan_agents_as_of answers from another run than the latest agents run")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_daily WHERE as_of_run_id = $1 AND syncs_observed = 1`, agentsRun); n != 0 {
+		t.Errorf("the daily rollup counts other resources' runs as agent syncs")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_daily WHERE syncs_observed = 2`); n != 5 {
+		t.Errorf("%d agents observed by 2 syncs of the day, want 5", n)
+	}
+	// A run of one resource left running is abandoned by the next run of
+	// that resource, not of another.
+	if _, err := f.pool.Exec(context.Background(), `
+		INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ($1, 'history', $2)`, tenant, t0); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	f.sync(t, listOf(agents(6)...))
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'running'`); n != 1 {
+		t.Errorf("an agents sync touched a running history run")
+	}
+	f.syncHistory(t, &history{})
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'failed' AND error LIKE 'abandoned%'`); n != 1 {
+		t.Errorf("the history sync did not mark the abandoned history run failed")
+	}
+}
