@@ -191,7 +191,7 @@ func (c *Client) send(ctx context.Context, r request, tok *oauth2.Token) (*respo
 		return nil, transportError(ctx, actx, r, err)
 	}
 	defer resp.Body.Close()
-	respBody, err := readBody(resp.Body, c.cfg.MaxResponseBytes)
+	respBody, err := readBody(resp.Body, resp.ContentLength, c.cfg.MaxResponseBytes)
 	d := time.Since(start)
 	c.obs.APIRequest(resp.StatusCode, d)
 	c.log.Debug("api request", "method", r.method, "path", safePath(r.url), "status", resp.StatusCode, "bytes", len(respBody), "duration", d.Round(time.Microsecond).String())
@@ -211,8 +211,23 @@ func (c *Client) send(ctx context.Context, r request, tok *oauth2.Token) (*respo
 }
 
 // readBody reads all of r, failing with ErrResponseTooLarge past limit.
-func readBody(r io.Reader, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+// size is the length the response announced (-1 when unknown): reading
+// into a buffer of that size leaves no garbage behind, where growing one
+// as the bytes come leaves about four times the body (a page of 10,000
+// agents is several megabytes). A length past prealloc is not trusted
+// that far before the bytes arrive.
+func readBody(r io.Reader, size, limit int64) ([]byte, error) {
+	const prealloc = 32 << 20
+	lr := io.LimitReader(r, limit+1)
+	var body []byte
+	var err error
+	if size > 0 && size <= limit {
+		buf := bytes.NewBuffer(make([]byte, 0, min(size, prealloc)+bytes.MinRead))
+		_, err = buf.ReadFrom(lr)
+		body = buf.Bytes()
+	} else {
+		body, err = io.ReadAll(lr)
+	}
 	if err != nil {
 		return nil, err
 	}

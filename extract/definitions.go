@@ -24,7 +24,7 @@ import (
 // line nor an error quotes any byte of a definitions body beyond what a
 // record keeps. ListDefinitions satisfies scanagent.DefinitionListFunc.
 func (c *Client) ListDefinitions(ctx context.Context, fn func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
-	r := definitionReader{c: c, fn: fn, seen: make(map[string]struct{})}
+	r := definitionReader{c: c, fn: fn, seen: newIDSet()}
 	pages, err := c.readCollection(ctx, definitionsCollection(c, &r), &r.st.Requests, r.element)
 	r.st.Pages = pages
 	if err != nil {
@@ -48,7 +48,7 @@ func definitionsCollection(c *Client, r *definitionReader) collection {
 type definitionReader struct {
 	c    *Client
 	fn   func(scanagent.ScanDefinition) error
-	seen map[string]struct{}
+	seen idSet
 	st   scanagent.ListStats
 }
 
@@ -69,11 +69,10 @@ func (r *definitionReader) element(e element) error {
 		return nil
 	}
 	n.log(c, "scan definition", def.ID, e)
-	if _, dup := r.seen[def.ID]; dup {
+	if r.seen.add(def.ID) {
 		st.Duplicates++
 		c.log.Warn("scan definition id listed twice; the last one counts", "page", e.page, "id", safetext.Cut(def.ID, nameBytes, e.secrets...))
 	}
-	r.seen[def.ID] = struct{}{}
 	st.Agents++
 	return r.fn(def)
 }

@@ -87,7 +87,11 @@ type conflict struct {
 // with different values. Keys and values quoted in reasons and conflicts
 // go through safetext.Cut with secrets, the secrets in use.
 func normalizeAgent(members []member, secrets ...string) (rec scanagent.Record, conflicts []conflict, reason string) {
-	var setBy [numFields]string // the key that set each field, made safe to show
+	// The key that set each field, as sent: made safe to show only when
+	// shown, since the check costs more than reading the agent.
+	var setBy [numFields]string
+	var set [numFields]bool
+	safe := func(key string) string { return safetext.Cut(key, nameBytes, secrets...) }
 	for _, m := range members {
 		f, known := knownFields[canonicalKey(m.key)]
 		if !known {
@@ -97,7 +101,7 @@ func normalizeAgent(members []member, secrets ...string) (rec scanagent.Record, 
 			rec.Extra[cleanString(m.key)] = cleanRawJSON(m.value)
 			continue
 		}
-		key := safetext.Cut(m.key, nameBytes, secrets...)
+		key := m.key
 		var changed bool
 		var why string
 		switch f {
@@ -119,21 +123,21 @@ func normalizeAgent(members []member, secrets ...string) (rec scanagent.Record, 
 		if why != "" {
 			// Keep reading: the id may come later, and the log needs it.
 			if reason == "" {
-				reason = fmt.Sprintf("%s: %s", key, why)
+				reason = fmt.Sprintf("%s: %s", safe(key), why)
 			}
 			continue
 		}
-		if setBy[f] != "" && changed {
-			conflicts = append(conflicts, conflict{field: fieldName(f), first: setBy[f], second: key})
+		if set[f] && changed {
+			conflicts = append(conflicts, conflict{field: fieldName(f), first: safe(setBy[f]), second: safe(key)})
 		}
-		setBy[f] = key
+		setBy[f], set[f] = key, true
 	}
 	switch {
 	case reason != "":
-	case setBy[fieldID] == "":
+	case !set[fieldID]:
 		reason = "no id"
 	case rec.ID == "":
-		reason = fmt.Sprintf("%s: empty or null id", setBy[fieldID])
+		reason = fmt.Sprintf("%s: empty or null id", safe(setBy[fieldID]))
 	}
 	if reason != "" {
 		return scanagent.Record{ID: rec.ID}, nil, reason

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -10,13 +13,27 @@ import (
 // the tests (see TestMain).
 const asMainVariable = "AGENTSYNC_TEST_RUN_MAIN"
 
+// peakRSSVariable names a file in which the test binary, run as agentsync,
+// writes its peak resident memory (VmHWM) when agentsync returns. The
+// rusage of a child is no measure of it: Linux carries the parent's peak
+// over into the child's across exec.
+const peakRSSVariable = "AGENTSYNC_TEST_PEAK_RSS_FILE"
+
 // TestMain lets the test binary be agentsync itself for the tests that
 // need a real process (to receive a real signal): building a separate
 // binary cost a compile and left it in the temporary directory.
 func TestMain(m *testing.M) {
 	if os.Getenv(asMainVariable) == "1" {
-		main()
-		return
+		file := os.Getenv(peakRSSVariable)
+		if file == "" {
+			main()
+			return
+		}
+		code := newApp(os.Stdout, os.Stderr, os.Getenv).main(context.Background(), os.Args[1:])
+		if err := os.WriteFile(file, []byte(peakRSS()), 0o600); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -35,4 +52,20 @@ func agentsyncCommand(t testing.TB, env map[string]string, args ...string) *exec
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	return cmd
+}
+
+// peakRSS returns the VmHWM line's value of /proc/self/status ("123456 kB").
+func peakRSS() string {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	lines := bufio.NewScanner(f)
+	for lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

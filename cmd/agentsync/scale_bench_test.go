@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +30,9 @@ func benchSize(name string, def int) int {
 // wall time and its peak resident memory.
 func runMeasured(b *testing.B, env map[string]string, stdout io.Writer, args ...string) (stderr []byte, wall time.Duration, peakRSS int64) {
 	b.Helper()
+	rssFile := filepath.Join(b.TempDir(), "peak-rss")
 	cmd := agentsyncCommand(b, env, args...)
+	cmd.Env = append(cmd.Env, peakRSSVariable+"="+rssFile)
 	var errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = stdout, &errOut
 	start := time.Now()
@@ -38,10 +40,15 @@ func runMeasured(b *testing.B, env map[string]string, stdout io.Writer, args ...
 		b.Fatalf("agentsync %s: %v\n%.3000s", strings.Join(args, " "), err, errOut.String())
 	}
 	wall = time.Since(start)
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		peakRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	kb, err := os.ReadFile(rssFile)
+	if err != nil {
+		b.Fatalf("agentsync %s did not tell its peak memory: %v", strings.Join(args, " "), err)
 	}
-	return errOut.Bytes(), wall, peakRSS
+	n, err := strconv.ParseInt(strings.TrimSuffix(string(kb), " kB"), 10, 64)
+	if err != nil {
+		b.Fatalf("agentsync %s: peak memory %q: %v", strings.Join(args, " "), kb, err)
+	}
+	return errOut.Bytes(), wall, n * 1024
 }
 
 // BenchmarkSyncManyTenants runs "agentsync sync" in a process of its own
