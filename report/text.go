@@ -21,19 +21,49 @@ type DayTable struct {
 	w           io.Writer
 	tw          *tabwriter.Writer
 	syncsPerDay int
+	others      int
 }
 
 // NewDayTable starts the table of syncs on w, for syncsPerDay syncs a day:
 // with more than one, each line shows the day's last successful sync and a
-// column counts the day's successful ones.
-func NewDayTable(w io.Writer, syncsPerDay int) *DayTable {
-	t := &DayTable{w: w, tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight), syncsPerDay: syncsPerDay}
+// column counts the day's successful ones. The table tells one tenant's
+// story; others names the tenants synced beside it, one column each.
+func NewDayTable(w io.Writer, syncsPerDay int, others ...string) *DayTable {
+	t := &DayTable{w: w, tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight), syncsPerDay: syncsPerDay, others: len(others)}
 	header := "DAY\tDATE\tSTATUS\tAGENTS\tNEW\tCHANGED\tSEEN\tSAME\tDELETED\tREQUESTS\t"
 	if syncsPerDay > 1 {
 		header += "SYNCS OK\t"
 	}
+	for _, name := range others {
+		header += strings.ToUpper(name) + "\t"
+	}
 	fmt.Fprintln(t.tw, header)
 	return t
+}
+
+// OtherTenant is the cell of a tenant synced beside the story's: its
+// status and the agents its day's last successful sync listed.
+func OtherTenant(syncsOK, syncs, listed int) string {
+	switch {
+	case syncsOK == 0:
+		return "FAILED"
+	case syncsOK < syncs:
+		return fmt.Sprintf("ok* %d", listed)
+	}
+	return fmt.Sprintf("ok %d", listed)
+}
+
+// otherCells are the cells of the other tenants' columns.
+func (t *DayTable) otherCells(cells []string) string {
+	var b strings.Builder
+	for i := range t.others {
+		cell := "-"
+		if i < len(cells) {
+			cell = cells[i]
+		}
+		b.WriteString(cell + "\t")
+	}
+	return b.String()
 }
 
 // DayCounts tell the agents of a day's last successful sync apart.
@@ -57,19 +87,22 @@ func (t *DayTable) syncsOK(ok int) string {
 	return fmt.Sprintf("%d/%d\t", ok, t.syncsPerDay)
 }
 
-// Synced adds the line of a day with a successful sync.
-func (t *DayTable) Synced(day int, date time.Time, c DayCounts) {
+// Synced adds the line of a day with a successful sync; others are the
+// cells of the other tenants (see OtherTenant).
+func (t *DayTable) Synced(day int, date time.Time, c DayCounts, others ...string) {
 	status := "ok"
 	if c.SomeFailed {
 		status = "ok*"
 	}
-	fmt.Fprintf(t.tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", day, date.Format("2006-01-02"), status,
-		c.Listed, c.New, c.Changed, c.Seen, c.Listed-c.New-c.Changed-c.Seen, c.Deleted, c.Requests, t.syncsOK(c.SyncsOK))
+	fmt.Fprintf(t.tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s%s\n", day, date.Format("2006-01-02"), status,
+		c.Listed, c.New, c.Changed, c.Seen, c.Listed-c.New-c.Changed-c.Seen, c.Deleted, c.Requests, t.syncsOK(c.SyncsOK),
+		t.otherCells(others))
 }
 
 // Failed adds the line of a day whose syncs all failed (on purpose).
-func (t *DayTable) Failed(day int, date time.Time, requests int) {
-	fmt.Fprintf(t.tw, "%d\t%s\tFAILED*\t-\t-\t-\t-\t-\t-\t%d\t%s\n", day, date.Format("2006-01-02"), requests, t.syncsOK(0))
+func (t *DayTable) Failed(day int, date time.Time, requests int, others ...string) {
+	fmt.Fprintf(t.tw, "%d\t%s\tFAILED*\t-\t-\t-\t-\t-\t-\t%d\t%s%s\n", day, date.Format("2006-01-02"), requests, t.syncsOK(0),
+		t.otherCells(others))
 }
 
 // Close prints the table, then what its columns mean.
@@ -81,6 +114,10 @@ func (t *DayTable) Close() error {
 		"  descriptive attributes (client or scanner version, host name...: defender.scan_agent_changes),\n"+
 		"  or back after a deletion; SEEN: only checked in (last_seen moved:\n"+
 		"  defender.scan_agent_observations); SAME: neither. DELETED: no longer listed.")
+	if err == nil && t.others > 0 {
+		_, err = fmt.Fprintln(t.w, "The columns after them are the tenants synced beside this one, each in its own\n"+
+			"  transaction and run: ok and the agents listed, or FAILED.")
+	}
 	return err
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +22,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/embeddedpg"
 	"github.com/agentsync/agentsync/load"
@@ -31,17 +31,19 @@ import (
 
 // demoSettings are the settings of agentsync demo.
 type demoSettings struct {
-	Agents, Days, SyncsPerDay, Seed, FailDay, Database, Report string
-	Embedded                                                   bool
+	Agents, Tenants, Days, SyncsPerDay, Seed, FailDay, Database, Report string
+	Embedded                                                            bool
 }
 
 func runDemo(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("demo", "",
-		"Runs the whole job against a simulated tenant served on a loopback port: a fleet of\n"+
+		"Runs the whole job against simulated tenants served on a loopback port: a fleet of\n"+
 			"agents drifting over a month of simulated time, synced once a simulated day (or more: see\n"+
-			"--syncs-per-day) into a real PostgreSQL, one of the syncs failing on purpose. Then it prints what the history shows:\n"+
-			"the runs, version drift, the latest changes and the stale agents, and writes the HTML\n"+
-			"report of agentsync report to "+demoReportFile+" in the current directory.\n\n"+
+			"--syncs-per-day) into a real PostgreSQL, one of the syncs failing on purpose, with smaller\n"+
+			"tenants synced beside it (--tenants). Then it prints what the history shows: the runs,\n"+
+			"each tenant's status, version drift, the latest changes, the stale agents and the scan\n"+
+			"coverage, and writes the HTML report of agentsync report to "+demoReportFile+"\n"+
+			"in the current directory.\n\n"+
 			"The PostgreSQL is DATABASE_URL when set, else the server on localhost:5432 (as user\n"+
 			"postgres, then as you), else an embedded server started from the PostgreSQL binaries\n"+
 			"installed here. The demo writes only to its own database, "+demoDatabaseName+", which it drops\n"+
@@ -50,7 +52,8 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	var logs logSettings
 	var s demoSettings
 	db.register(fs)
-	fs.String(&s.Agents, "agents", "", "300", "`n` agents in the simulated fleet")
+	fs.String(&s.Agents, "agents", "", "300", "`n` agents in the simulated fleet whose story the demo tells")
+	fs.String(&s.Tenants, "tenants", "", "3", "`n` simulated tenants side by side: the story's, and others of "+strconv.Itoa(demoOtherAgents)+" agents each")
 	fs.String(&s.Days, "days", "", "30", "`n` simulated days")
 	fs.String(&s.SyncsPerDay, "syncs-per-day", "", "1", "`n` syncs a simulated day, evenly spaced (24: hourly history)")
 	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed tells the same story")
@@ -98,6 +101,15 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
 	}
+	if plan.tenants > 1 {
+		if err := printDemoTenants(ctx, w, database.pool, lastSync, plan); err != nil {
+			fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
+			return exitFailure
+		}
+	}
+	if plan.tenants > 1 {
+		fmt.Fprintf(w, "\n%s in detail:\n", demoTenantName(0))
+	}
 	if err := report.WriteText(ctx, w, database.pool, strings.ToLower(defendertest.DefaultTenantID), lastSync); err != nil {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
@@ -141,10 +153,11 @@ func writeDemoReport(ctx context.Context, w io.Writer, pool *pgxpool.Pool, path 
 
 // demoPlan is the story the demo tells.
 type demoPlan struct {
-	agents, days, failDay int
-	syncsPerDay           int
-	seed                  int64
-	database              string
+	agents, tenants int
+	days, failDay   int
+	syncsPerDay     int
+	seed            int64
+	database        string
 }
 
 // demoDatabasePattern keeps the demo from dropping any database but its
@@ -156,6 +169,9 @@ func parseDemoPlan(s demoSettings) (demoPlan, error) {
 	var err error
 	if p.agents, err = strconv.Atoi(s.Agents); err != nil || p.agents < 1 {
 		return p, fmt.Errorf("--agents %q: want a positive number", s.Agents)
+	}
+	if p.tenants, err = strconv.Atoi(s.Tenants); err != nil || p.tenants < 1 || p.tenants > 100 {
+		return p, fmt.Errorf("--tenants %q: want a number from 1 to 100", s.Tenants)
 	}
 	if p.days, err = strconv.Atoi(s.Days); err != nil || p.days < 1 {
 		return p, fmt.Errorf("--days %q: want a positive number", s.Days)
@@ -191,50 +207,50 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 	// the printed times readable.
 	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Duration(plan.days) * 24 * time.Hour)
 	fleet := defendertest.NewFleet(plan.seed, plan.agents, start)
-	tenant := defendertest.NewServer(defendertest.WithFleet(fleet, start), defendertest.WithPageSize(demoPageSize))
-	defer tenant.Close()
+	tenant := defendertest.New(defendertest.WithFleet(fleet, start), defendertest.WithPageSize(demoPageSize))
+	all := append([]*defendertest.Tenant{tenant},
+		defendertest.FleetTenants(plan.tenants-1, demoOtherAgents, plan.seed+1, start, start, defendertest.WithPageSize(demoPageSize))...)
+	srv := defendertest.NewTenantsServer(all...)
+	defer srv.Close()
 
-	client, err := extract.New(extract.Config{
-		TenantID:     defendertest.DefaultTenantID,
-		ClientID:     defendertest.DefaultClientID,
-		ClientSecret: defendertest.DefaultClientSecret,
-		APIURL:       tenant.URL,
-		TokenURL:     tenant.TokenURL(),
-	},
-		extract.WithLogger(logger),
-		extract.WithObserver(prog),
-		// The simulated tenant has no rate limit; Defender's would make a
-		// month of syncs take minutes.
-		extract.WithRateBudget(extract.RateBudget{}),
-	)
-	if err != nil {
-		return time.Time{}, err
-	}
 	now := start
-	loader, err := load.New(pool, load.Config{
-		TenantID: defendertest.DefaultTenantID,
-		Logger:   logger,
-		// The loader records simulated time, so the history spans the month.
-		Now: func() time.Time { return now },
-	})
-	if err != nil {
-		return time.Time{}, err
+	syncers := make([]demoTenant, len(all))
+	for i, t := range all {
+		d, err := newDemoTenant(pool, logger, prog, srv, t, demoTenantName(i), func() time.Time { return now })
+		if err != nil {
+			return time.Time{}, err
+		}
+		syncers[i] = d
 	}
+	loader := syncers[0].loader
 
 	every := 24 * time.Hour / time.Duration(plan.syncsPerDay)
 	cadence := "one sync a day"
 	if plan.syncsPerDay > 1 {
 		cadence = fmt.Sprintf("%d syncs a day, one every %s; each line shows the day's last", plan.syncsPerDay, every)
 	}
-	fmt.Fprintf(w, "Simulated tenant on %s: %d agents over %d days, %s.\n\n", tenant.URL, plan.agents, plan.days, cadence)
-	table := report.NewDayTable(w, plan.syncsPerDay)
+	fmt.Fprintf(w, "Simulated tenant %s on %s: %d agents over %d days, %s.\n", syncers[0].name, srv.URL, plan.agents, plan.days, cadence)
+	var others []string
+	for _, d := range syncers[1:] {
+		others = append(others, d.name)
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(w, "Synced beside it, from the same server and application: %s, %d agents each.\n",
+			strings.Join(others, ", "), demoOtherAgents)
+	}
+	fmt.Fprintln(w)
+	table := report.NewDayTable(w, plan.syncsPerDay, others...)
 	failedPage := 0
 	for day := 1; day <= plan.days; day++ {
 		var last load.Result
 		ok, failed := 0, false
+		otherOK := make([]int, len(others))
+		otherListed := make([]int, len(others))
 		for k := 1; k <= plan.syncsPerDay; k++ {
 			now = start.Add(time.Duration(day-1)*24*time.Hour + time.Duration(k)*every)
-			tenant.SetTime(now)
+			for _, t := range all {
+				t.SetTime(now)
+			}
 			failing := day == plan.failDay && k == 1
 			if failing {
 				// Defender refuses the second page (the only one of a fleet
@@ -247,7 +263,19 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 				tenant.Inject(defendertest.Status(403).OnPage(failedPage))
 			}
 			prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
-			res, err, scansErr := demoSync(ctx, loader, client)
+			res, err, scansErr := demoSync(ctx, loader, syncers[0].client)
+			for i, d := range syncers[1:] {
+				if ctx.Err() != nil {
+					break
+				}
+				r, err, scansErr := demoSync(ctx, d.loader, d.client)
+				if err = errors.Join(err, scansErr); err != nil && ctx.Err() == nil {
+					prog.done()
+					return time.Time{}, fmt.Errorf("day %d: tenant %s: %w", day, d.name, err)
+				}
+				otherOK[i]++
+				otherListed[i] = r.Seen
+			}
 			prog.done()
 			switch {
 			case ctx.Err() != nil:
@@ -266,8 +294,12 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 			ok++
 			last = res
 		}
+		cells := make([]string, len(others))
+		for i := range cells {
+			cells[i] = report.OtherTenant(otherOK[i], plan.syncsPerDay, otherListed[i])
+		}
 		if ok == 0 {
-			table.Failed(day, now, last.APIRequests)
+			table.Failed(day, now, last.APIRequests, cells...)
 			continue
 		}
 		changed, seen, err := report.RunCounts(ctx, pool, loader.TenantID(), last.RunID)
@@ -275,7 +307,7 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 			return time.Time{}, err
 		}
 		table.Synced(day, now, report.DayCounts{Listed: last.Seen, New: last.Inserted, Changed: changed, Seen: seen,
-			Deleted: last.Deleted, Requests: last.APIRequests, SyncsOK: ok, SomeFailed: failed})
+			Deleted: last.Deleted, Requests: last.APIRequests, SyncsOK: ok, SomeFailed: failed}, cells...)
 	}
 	if err := table.Close(); err != nil {
 		return time.Time{}, err
@@ -295,6 +327,9 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 		fmt.Fprintf(w, "* Day %d failed on purpose: Defender answered 403 on %s.\n"+
 			"  The sync applied nothing and is recorded failed in defender.sync_runs; %s\n"+
 			"  picked up everything.\n", plan.failDay, which, next)
+		if plan.tenants > 1 {
+			fmt.Fprintln(w, "  The other tenants' syncs of that day went through: a failing tenant stops no other.")
+		}
 	}
 	return now, nil
 }

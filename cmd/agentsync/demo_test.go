@@ -74,9 +74,9 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 		var succeeded, failed, changes int
 		err := conn.QueryRow(context.Background(), `
 			SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
-			       (SELECT count(*) FROM defender.scan_agent_changes WHERE attribute <> 'agent')
-			  FROM defender.sync_runs WHERE resource = 'agents'`).Scan(&succeeded, &failed, &changes)
-		conn.Close(context.Background())
+			       (SELECT count(*) FROM defender.scan_agent_changes WHERE attribute <> 'agent' AND tenant_id = $1)
+			  FROM defender.sync_runs WHERE resource = 'agents' AND tenant_id = $1`,
+			strings.ToLower(defendertest.DefaultTenantID)).Scan(&succeeded, &failed, &changes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,12 +86,39 @@ func TestDemoTellsTheStoryAndIsRerunnable(t *testing.T) {
 		if changes == 0 {
 			t.Errorf("round %d: the fleet drifted but the history shows no attribute change", round)
 		}
+		// The two tenants beside it synced every day, the day of the
+		// failure included, under their own names.
+		rows, err := conn.Query(context.Background(), `
+			SELECT t.tenant_name, count(*) FILTER (WHERE r.status = 'succeeded'), count(*) FILTER (WHERE r.status = 'failed')
+			  FROM defender.sync_runs r JOIN defender.tenant_sync_status t USING (tenant_id)
+			 WHERE r.resource = 'agents' AND r.tenant_id <> $1
+			 GROUP BY 1 ORDER BY 1`, strings.ToLower(defendertest.DefaultTenantID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var others []string
+		for rows.Next() {
+			var name string
+			var ok, bad int
+			if err := rows.Scan(&name, &ok, &bad); err != nil {
+				t.Fatal(err)
+			}
+			others = append(others, fmt.Sprintf("%s %d/%d", name, ok, bad))
+		}
+		conn.Close(context.Background())
+		if got := strings.Join(others, ", "); got != "Fabrikam 12/0, Northwind 12/0" {
+			t.Errorf("round %d: the other tenants' runs (succeeded/failed): %s; want Fabrikam 12/0, Northwind 12/0", round, got)
+		}
+		failedDay := regexp.MustCompile(`(?m)^ +6 +\S+ +FAILED\*.* ok \d+ +ok \d+$`)
+		if !failedDay.MatchString(out) || !strings.Contains(out, "FABRIKAM") || !strings.Contains(out, "Tenants side by side") {
+			t.Errorf("round %d: the demo does not show the tenants side by side, the failing one alone failing on day 6:\n%s", round, out)
+		}
 		html, err := os.ReadFile(reportFile)
 		if err != nil {
 			t.Fatalf("round %d: the demo's report: %v", round, err)
 		}
-		if !strings.HasPrefix(string(html), "<!DOCTYPE html>") || strings.Count(string(html), "<figure class=\"chart\"") != 3 {
-			t.Errorf("round %d: the demo's report is not the HTML report with its three charts", round)
+		if !strings.HasPrefix(string(html), "<!DOCTYPE html>") || strings.Count(string(html), "<figure class=\"chart\"") != 9 {
+			t.Errorf("round %d: the demo's report is not the HTML report with three charts for each of its three tenants", round)
 		}
 	}
 }
@@ -173,12 +200,13 @@ func TestRecreateDemoDatabaseRefusesOtherNames(t *testing.T) {
 }
 
 // runDemoCLI runs the demo with args into a database of its own, and returns
-// its output and a connection to that database.
+// its output and a connection to that database. The demo syncs the story's
+// tenant alone unless args say --tenants.
 func runDemoCLI(t *testing.T, args ...string) (string, *pgx.Conn) {
 	t.Helper()
 	name := demoTestDatabase(t)
 	code, out, errOut := runCLI(t, map[string]string{"DATABASE_URL": dbtest.ServerURL()},
-		append([]string{"demo", "--demo-database", name, "--report", filepath.Join(t.TempDir(), "demo-report.html")}, args...)...)
+		append([]string{"demo", "--tenants", "1", "--demo-database", name, "--report", filepath.Join(t.TempDir(), "demo-report.html")}, args...)...)
 	if code != exitOK {
 		t.Fatalf("demo %q: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errOut)
 	}

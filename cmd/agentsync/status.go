@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/schedule"
@@ -87,25 +88,9 @@ func runStatus(ctx context.Context, a *app, args []string) int {
 		return exitFailure
 	}
 	defer pool.Close()
-	rows, err := pool.Query(ctx, `
-		SELECT tenant_id, coalesce(tenant_name, ''), coalesce(latest_status, ''), last_success_run_id, last_success_at,
-		       last_failure_run_id, last_failure_at, coalesce(last_failure_error, ''),
-		       active_agents, stale_7d_agents, deletions_withheld, running_since
-		  FROM defender.tenant_sync_status
-		 ORDER BY tenant_id`)
+	statuses, err := readTenantStatuses(ctx, pool)
 	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync status: read defender.tenant_sync_status: %s\n", errorText(err))
-		return exitFailure
-	}
-	statuses, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenantStatus, error) {
-		var s tenantStatus
-		err := r.Scan(&s.Tenant, &s.Name, &s.LatestStatus, &s.LastSuccessRunID, &s.LastSuccessAt,
-			&s.LastFailureRunID, &s.LastFailureAt, &s.LastFailureError,
-			&s.ActiveAgents, &s.StaleAgents, &s.DeletionsWithheld, &s.RunningSince)
-		return s, err
-	})
-	if err != nil {
-		fmt.Fprintf(a.stderr, "agentsync status: read defender.tenant_sync_status: %s\n", errorText(err))
+		fmt.Fprintf(a.stderr, "agentsync status: %s\n", errorText(err))
 		return exitFailure
 	}
 	now := time.Now()
@@ -126,6 +111,31 @@ func runStatus(ctx context.Context, a *app, args []string) int {
 		}
 	}
 	return exitOK
+}
+
+// readTenantStatuses reads defender.tenant_sync_status, one row per
+// stored tenant.
+func readTenantStatuses(ctx context.Context, pool *pgxpool.Pool) ([]tenantStatus, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT tenant_id, coalesce(tenant_name, ''), coalesce(latest_status, ''), last_success_run_id, last_success_at,
+		       last_failure_run_id, last_failure_at, coalesce(last_failure_error, ''),
+		       active_agents, stale_7d_agents, deletions_withheld, running_since
+		  FROM defender.tenant_sync_status
+		 ORDER BY tenant_id`)
+	if err != nil {
+		return nil, fmt.Errorf("read defender.tenant_sync_status: %w", err)
+	}
+	statuses, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenantStatus, error) {
+		var s tenantStatus
+		err := r.Scan(&s.Tenant, &s.Name, &s.LatestStatus, &s.LastSuccessRunID, &s.LastSuccessAt,
+			&s.LastFailureRunID, &s.LastFailureAt, &s.LastFailureError,
+			&s.ActiveAgents, &s.StaleAgents, &s.DeletionsWithheld, &s.RunningSince)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read defender.tenant_sync_status: %w", err)
+	}
+	return statuses, nil
 }
 
 // configuredIDs returns the lower-case ids of the configured tenants, nil
