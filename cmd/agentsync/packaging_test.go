@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"gopkg.in/yaml.v3"
 
+	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/schedule"
 	"github.com/agentsync/agentsync/tenants"
 )
@@ -255,6 +256,7 @@ type composeService struct {
 	Ports       []string          `yaml:"ports"`
 	Secrets     []string          `yaml:"secrets"`
 	NetworkMode string            `yaml:"network_mode"`
+	Volumes     []string          `yaml:"volumes"`
 	StopGrace   string            `yaml:"stop_grace_period"`
 }
 
@@ -344,7 +346,7 @@ func TestComposeAgreesWithTheCode(t *testing.T) {
 			if !env[k] {
 				t.Errorf("service %s sets %s, which agentsync %s does not read", name, k, args[0])
 			}
-			if strings.HasSuffix(k, "_FILE") || k == "PGPASSFILE" {
+			if (strings.HasSuffix(k, "_FILE") && k != "DEFENDER_TENANTS_FILE") || k == "PGPASSFILE" {
 				secret, ok := strings.CutPrefix(v, "/run/secrets/")
 				if !ok || !slices.Contains(svc.Secrets, secret) {
 					t.Errorf("service %s: %s=%s is not one of its secrets", name, k, v)
@@ -441,13 +443,58 @@ func TestComposeAgreesWithTheCode(t *testing.T) {
 		}
 		if sim, ok := commandsRun["simulate"]; ok {
 			simEnv := compose.Services[sim].Environment
-			for _, k := range []string{"DEFENDER_TENANT_ID", "DEFENDER_CLIENT_ID", "DEFENDER_CLIENT_SECRET_FILE"} {
+			for _, k := range []string{"DEFENDER_CLIENT_ID", "DEFENDER_CLIENT_SECRET_FILE"} {
 				if env[k] != simEnv[k] {
 					t.Errorf("%s differs between %s (%q) and %s (%q)", k, daemon, env[k], sim, simEnv[k])
 				}
 			}
+			// The daemon syncs exactly the tenants the simulator serves.
+			served := []string{strings.ToLower(simEnv["DEFENDER_TENANT_ID"])}
+			if v, ok := flagValue(compose.Services[sim].args(), "tenants"); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatalf("service %s: --tenants %q", sim, v)
+				}
+				served = served[:0]
+				for i := range n {
+					served = append(served, defendertest.TenantIDOf(i))
+				}
+			}
+			var synced []string
+			for _, tn := range composeTenants(t, compose.Services[daemon]) {
+				synced = append(synced, strings.ToLower(tn.ID))
+			}
+			if !slices.Equal(synced, served) {
+				t.Errorf("service %s syncs tenants %q; the simulator serves %q", daemon, synced, served)
+			}
 		}
 	}
+}
+
+// composeTenants returns the enabled tenants a compose service of
+// agentsync is configured with: those of its tenants file, read from the
+// file mounted from the repository, else of DEFENDER_TENANT_ID.
+func composeTenants(t *testing.T, svc composeService) []tenants.Tenant {
+	t.Helper()
+	env := svc.Environment
+	file := ""
+	if v, ok := env["DEFENDER_TENANTS_FILE"]; ok {
+		for _, m := range svc.Volumes {
+			parts := strings.Split(m, ":")
+			if len(parts) >= 2 && parts[1] == v {
+				file = filepath.Join(repoRoot, parts[0])
+			}
+		}
+		if file == "" {
+			t.Fatalf("DEFENDER_TENANTS_FILE=%s is not a file the service mounts (%q)", v, svc.Volumes)
+		}
+	}
+	ts, err := tenants.Load(tenants.Defaults{TenantIDs: env["DEFENDER_TENANT_ID"], ClientID: env["DEFENDER_CLIENT_ID"],
+		ClientSecret: "from the secret file", APIURL: env["DEFENDER_API_URL"], TokenURL: env["DEFENDER_TOKEN_URL"]}, file)
+	if err != nil {
+		t.Fatalf("the tenants of the compose daemon: %v", err)
+	}
+	return tenants.Enabled(ts)
 }
 
 // k8sObject is the part of a Kubernetes manifest the tests read.
