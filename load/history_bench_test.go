@@ -148,9 +148,13 @@ func BenchmarkReportQueries(b *testing.B) {
 			SELECT observed_at, last_seen, last_seen - lag(last_seen) OVER (ORDER BY observed_at) AS gap
 			  FROM defender.scan_agent_observations
 			 WHERE agent_id = $1 AND observed_at >= $2::timestamptz - interval '30 days'`, []any{oneAgent, end}},
-		{"agents per Defender version per day, last 30 days (scan_agent_daily)", `
-			SELECT day, mde_client_version, count(*) FROM defender.scan_agent_daily
-			 WHERE day >= $1::date - 30 GROUP BY 1, 2`, []any{end}},
+		{"agents per Defender version per day over the history (fleet_daily)", `
+			SELECT f.day, v.key, v.value::int FROM defender.fleet_daily f
+			 CROSS JOIN LATERAL jsonb_each(f.mde_client_versions) v
+			 WHERE f.day >= $1::date - 366`, []any{end}},
+		{"one agent's days over the history (scan_agent_daily)", `
+			SELECT day, mde_client_version, last_seen, staleness FROM defender.scan_agent_daily
+			 WHERE agent_id = $1`, []any{oneAgent}},
 	}
 	reader := dbtest.ReaderPool(b, f.url)
 	type timing struct {

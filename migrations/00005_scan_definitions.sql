@@ -150,60 +150,82 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off
 BEGIN ATOMIC
     WITH s AS (
-        -- Per tenant, the last successful sync at or before `at`.
+        -- Per tenant, the last successful agents sync at or before `at`.
         SELECT t.tenant_id, r.run_id, r.fetched_at, r.run_id = t.last_run_id AS latest,
-               defender.utc_day(r.fetched_at) AS day
+               defender.utc_day(r.fetched_at) AS day,
+               defender.utc_day(r.fetched_at)::timestamp AT TIME ZONE 'UTC' AS day_start
           FROM defender.tenants t
          CROSS JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender.sync_runs r
                               WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
                                 AND r.fetched_at <= scan_agents_as_of.at
                               ORDER BY r.fetched_at DESC LIMIT 1) r
-    ), versions AS (
-        -- The agents that sync saw: a version valid at its fetch time, and
-        -- not among the deletions it withheld.
-        SELECT s.tenant_id, s.run_id, s.fetched_at, s.latest, s.day, h.*
+    ), current AS (
+        -- A tenant's latest sync left its agents as they are now: the
+        -- active ones but those whose deletion it withheld.
+        SELECT s.tenant_id, a.agent_id, a.machine_id, a.computer_dns_name, a.assigned_application_id,
+               a.scanner_software_version, a.mde_client_version, hb.last_seen, hb.last_command_execution_at,
+               a.extra, s.run_id, s.fetched_at
           FROM s
-          JOIN defender.agent_state a ON a.tenant_id = s.tenant_id
+          JOIN defender.agent_state a ON a.tenant_id = s.tenant_id AND a.deleted_at IS NULL
+          LEFT JOIN defender.agent_heartbeat hb ON hb.agent_key = a.agent_key
+         WHERE s.latest
+           AND NOT EXISTS (SELECT FROM defender.withheld_deletions w
+                            WHERE w.agent_key = a.agent_key AND w.run_id = s.run_id)
+    ), versions AS (
+        -- An earlier sync saw the agents with a version valid at its fetch
+        -- time, but those whose deletion it withheld.
+        SELECT s.run_id, s.fetched_at, s.day, s.day_start, a.tenant_id, h.*
+          FROM s
+          JOIN defender.agent_state a ON a.tenant_id = s.tenant_id AND a.first_seen_at <= s.fetched_at
          CROSS JOIN LATERAL (SELECT h.agent_key, h.agent_id, h.machine_id, h.computer_dns_name,
                                     h.assigned_application_id, h.scanner_software_version,
                                     h.mde_client_version, h.extra, h.valid_to
                                FROM defender.scan_agent_history h
                               WHERE h.agent_key = a.agent_key AND h.valid_from <= s.fetched_at
                               ORDER BY h.valid_from DESC LIMIT 1) h
-         WHERE (h.valid_to IS NULL OR h.valid_to > s.fetched_at)
+         WHERE NOT s.latest
+           AND (h.valid_to IS NULL OR h.valid_to > s.fetched_at)
            AND NOT EXISTS (SELECT FROM defender.withheld_deletions w
                             WHERE w.agent_key = h.agent_key AND w.run_id = s.run_id)
-    ), day_observations AS (
-        -- For a past sync, the latest observation of each agent on the
-        -- sync's day up to the sync: max over (time, values) picks it.
-        SELECT b.block * 64 + o.slot AS agent_key,
-               max(ARRAY[b.observed_at, o.last_seen, o.last_command_execution_at]) AS latest
+    ), own AS (
+        -- What that sync observed: the agents whose timestamps it changed.
+        SELECT b.block * 64 + o.slot AS agent_key, o.last_seen, o.last_command_execution_at
           FROM s
-          JOIN defender.sync_runs r
-            ON r.tenant_id = s.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
-           AND r.fetched_at >= s.day::timestamp AT TIME ZONE 'UTC' AND r.fetched_at <= s.fetched_at
-          JOIN defender.observation_block b ON b.run_id = r.run_id AND b.observed_at = r.fetched_at
+          JOIN defender.observation_block b ON b.run_id = s.run_id AND b.observed_at = s.fetched_at
          CROSS JOIN LATERAL unnest(b.slots, b.last_seen, b.last_command_execution_at)
                AS o(slot, last_seen, last_command_execution_at)
          WHERE NOT s.latest
-         GROUP BY 1
     )
+    SELECT c.tenant_id, c.agent_id, c.machine_id, c.computer_dns_name, c.assigned_application_id,
+           c.scanner_software_version, c.mde_client_version, c.last_seen, c.last_command_execution_at,
+           c.extra, c.run_id, c.fetched_at
+      FROM current c
+    UNION ALL
     SELECT v.tenant_id, v.agent_id, v.machine_id, v.computer_dns_name, v.assigned_application_id,
            v.scanner_software_version, v.mde_client_version,
-           CASE WHEN v.latest THEN hb.last_seen
-                WHEN d.agent_key IS NOT NULL THEN d.latest[2]
+           CASE WHEN o.agent_key IS NOT NULL THEN o.last_seen
+                WHEN e.found THEN e.last_seen
                 ELSE before.last_seen END,
-           CASE WHEN v.latest THEN hb.last_command_execution_at
-                WHEN d.agent_key IS NOT NULL THEN d.latest[3]
+           CASE WHEN o.agent_key IS NOT NULL THEN o.last_command_execution_at
+                WHEN e.found THEN e.last_command_execution_at
                 ELSE before.last_command_execution_at END,
            v.extra, v.run_id, v.fetched_at
       FROM versions v
-      LEFT JOIN defender.agent_heartbeat hb ON v.latest AND hb.agent_key = v.agent_key
-      LEFT JOIN day_observations d ON d.agent_key = v.agent_key
+      LEFT JOIN own o ON o.agent_key = v.agent_key
+      -- Else what an earlier sync of the same day observed last.
+      LEFT JOIN LATERAL (SELECT true AS found, b.last_seen[x.i] AS last_seen,
+                                b.last_command_execution_at[x.i] AS last_command_execution_at
+                           FROM defender.observation_block b
+                          CROSS JOIN LATERAL (SELECT pg_catalog.array_position(b.slots, (v.agent_key % 64)::smallint) AS i) x
+                          WHERE o.agent_key IS NULL
+                            AND b.block = v.agent_key / 64
+                            AND b.observed_at >= v.day_start AND b.observed_at < v.fetched_at
+                            AND x.i IS NOT NULL
+                          ORDER BY b.observed_at DESC LIMIT 1) e ON true
       -- Else the agent as the last sync of an earlier day left it.
       LEFT JOIN LATERAL (SELECT ad.last_seen, ad.last_command_execution_at
                            FROM defender.agent_daily ad
-                          WHERE NOT v.latest AND d.agent_key IS NULL
+                          WHERE o.agent_key IS NULL AND e.found IS NULL
                             AND ad.agent_key = v.agent_key AND ad.day < v.day
                           ORDER BY ad.day DESC LIMIT 1) before ON true;
 END;
