@@ -63,22 +63,14 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	var logs logSettings
 	var def defenderSettings
 	var ds daemonSettings
-	var guard guardSettings
-	var timeout syncTimeoutSetting
-	var retention retentionSetting
-	var concurrency concurrencySetting
-	var scans resourceSettings
+	var loading loadSettings
 	db.register(fs)
 	def.register(fs)
 	ds.register(fs)
-	concurrency.register(fs)
-	scans.register(fs)
-	timeout.register(fs)
-	retention.register(fs)
 	// The guard's thresholds, but no --allow-mass-deletion: a daemon that
 	// always allowed mass deletion would have no guard at all. After a real
 	// mass loss, run "agentsync sync --allow-mass-deletion" once.
-	guard.register(fs)
+	loading.register(fs)
 	logs.register(fs)
 	if code, done := fs.parseOrExit(args); done {
 		return code
@@ -112,20 +104,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		return usageErr(err)
 	}
 	var loadCfg load.Config
-	if err := guard.apply(&loadCfg); err != nil {
-		return usageErr(err)
-	}
-	if err := timeout.apply(&loadCfg); err != nil {
-		return usageErr(err)
-	}
-	if err := retention.parse(); err != nil {
-		return usageErr(err)
-	}
-	workers, err := concurrency.parse()
-	if err != nil {
-		return usageErr(err)
-	}
-	resources, err := scans.apply(&loadCfg)
+	workers, resources, err := loading.apply(&loadCfg)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -171,7 +150,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		// The signal (ctx) stops new tenants at once; runCtx, cancelled
 		// after the grace period, stops those in flight.
 		syncTenants(ctx, runCtx, targets, resources, workers, jitter, prog, time.Now())
-		retention.apply(runCtx, pool, logger)
+		loading.retention.apply(runCtx, pool, logger)
 		return nil
 	}
 
@@ -208,7 +187,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		}
 	}
 
-	retention.apply(ctx, pool, logger)
+	loading.retention.apply(ctx, pool, logger)
 
 	// The metrics server outlives the daemon's shutdown, so that /healthz
 	// answers while the syncs in flight finish.

@@ -14,6 +14,7 @@ import (
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 // guardSettings configure the mass-deletion guard of the loader.
@@ -68,6 +69,42 @@ func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
 	return nil
 }
 
+// loadSettings are the settings of loading that sync and run share.
+type loadSettings struct {
+	concurrency concurrencySetting
+	scans       resourceSettings
+	guard       guardSettings
+	timeout     syncTimeoutSetting
+	retention   retentionSetting
+}
+
+func (s *loadSettings) register(fs *flagSet) {
+	s.concurrency.register(fs)
+	s.scans.register(fs)
+	s.guard.register(fs)
+	s.timeout.register(fs)
+	s.retention.register(fs)
+}
+
+// apply validates the settings into cfg and returns how many tenants to
+// sync at once and the resources to sync.
+func (s *loadSettings) apply(cfg *load.Config) (workers int, resources []scanagent.Resource, err error) {
+	if err := s.guard.apply(cfg); err != nil {
+		return 0, nil, err
+	}
+	if err := s.timeout.apply(cfg); err != nil {
+		return 0, nil, err
+	}
+	if err := s.retention.parse(); err != nil {
+		return 0, nil, err
+	}
+	if workers, err = s.concurrency.parse(); err != nil {
+		return 0, nil, err
+	}
+	resources, err = s.scans.apply(cfg)
+	return workers, resources, err
+}
+
 func runSync(ctx context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("sync", "",
 		"Syncs every enabled tenant (or those of --tenant) into PostgreSQL once, now: for each,\n"+
@@ -79,21 +116,13 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	var db databaseSettings
 	var logs logSettings
 	var def defenderSettings
-	var guard guardSettings
-	var timeout syncTimeoutSetting
-	var retention retentionSetting
-	var concurrency concurrencySetting
-	var scans resourceSettings
+	var loading loadSettings
 	var selected tenantSelection
 	var noMigrate, allowMassDeletion bool
 	db.register(fs)
 	def.register(fs)
 	selected.register(fs)
-	concurrency.register(fs)
-	scans.register(fs)
-	guard.register(fs)
-	timeout.register(fs)
-	retention.register(fs)
+	loading.register(fs)
 	fs.Bool(&allowMassDeletion, "allow-mass-deletion", "",
 		"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)")
 	fs.Bool(&noMigrate, "no-migrate", "", "do not apply pending database migrations first")
@@ -114,20 +143,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return usageErr(err)
 	}
 	loadCfg := load.Config{AllowMassDeletion: allowMassDeletion}
-	if err := guard.apply(&loadCfg); err != nil {
-		return usageErr(err)
-	}
-	if err := timeout.apply(&loadCfg); err != nil {
-		return usageErr(err)
-	}
-	if err := retention.parse(); err != nil {
-		return usageErr(err)
-	}
-	workers, err := concurrency.parse()
-	if err != nil {
-		return usageErr(err)
-	}
-	resources, err := scans.apply(&loadCfg)
+	workers, resources, err := loading.apply(&loadCfg)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -163,7 +179,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	}
 
 	outcomes := syncTenants(ctx, ctx, targets, resources, workers, 0, prog, time.Time{})
-	retention.apply(ctx, pool, logger)
+	loading.retention.apply(ctx, pool, logger)
 	if failed := printOutcomes(a.stdout, a.stderr, outcomes); failed > 0 {
 		if len(outcomes) > 1 {
 			fmt.Fprintf(a.stderr, "agentsync sync: %d of %d tenants failed; the others are committed\n", failed, len(outcomes))
