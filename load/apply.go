@@ -89,6 +89,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// the comparison found, and the agents active before this sync:
 	// deletions are decided against them before anything is written.
 	var returning, active, unreadableActive int
+	start := time.Now()
 	if err := tx.QueryRow(dbCtx, `
 		WITH d AS (
 			INSERT INTO pg_temp.agentsync_diff
@@ -120,6 +121,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	).Scan(&c.inserted, &c.changed, &returning, &active, &unreadableActive); err != nil {
 		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
+	l.cfg.Logger.Debug("sync step", "step", "compare with stored agents", "duration", time.Since(start).Round(time.Microsecond).String())
 	matchedActive := c.seen - c.inserted - returning
 	missing := active - matchedActive - unreadableActive
 	withhold, why := l.withholdDeletions(missing, active, unidentified)
@@ -128,7 +130,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// agents that moved, updated in place; and what both saw, as one packed
 	// observation row per block of 64 agent keys.
 	var heartbeatOnly int
-	start := time.Now()
+	start = time.Now()
 	if err := tx.QueryRow(dbCtx, `
 		WITH inserted AS (
 			INSERT INTO defender.agent_state (

@@ -108,11 +108,12 @@ func copyListing[T any](ctx, dbCtx context.Context, tx pgx.Tx, table, ddl string
 }
 
 // checkTexts refuses text PostgreSQL cannot store, naming the record and
-// the field; what refers to the record ("definition <id>").
-func checkTexts(what string, fields ...[2]string) error {
+// the field; what names the record ("definition <id>"), called only for
+// an error: making an id safe to show costs more than staging its record.
+func checkTexts(what func() string, fields ...[2]string) error {
 	for _, f := range fields {
 		if !storableText(f[1]) {
-			return fmt.Errorf("%s: field %s holds text PostgreSQL cannot store (NUL byte or invalid UTF-8)", what, f[0])
+			return fmt.Errorf("%s: field %s holds text PostgreSQL cannot store (NUL byte or invalid UTF-8)", what(), f[0])
 		}
 	}
 	return nil

@@ -55,7 +55,7 @@ func definitionRow(seq int64, d scanagent.ScanDefinition) ([][]any, error) {
 	if d.ID == "" {
 		return nil, fmt.Errorf("record %d: definition without id", seq)
 	}
-	what := "definition " + quoteID(d.ID)
+	what := func() string { return "definition " + quoteID(d.ID) }
 	var ls scanagent.LatestScan
 	if d.LatestScan != nil {
 		ls = *d.LatestScan

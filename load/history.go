@@ -83,7 +83,7 @@ func sessionRows(unknown *int) func(seq int64, s scanagent.ScanSession) ([][]any
 			*unknown++
 			return nil, nil
 		}
-		what := "session " + quoteID(s.SessionID) + " of definition " + quoteID(s.DefinitionID)
+		what := func() string { return "session " + quoteID(s.SessionID) + " of definition " + quoteID(s.DefinitionID) }
 		if err := checkTexts(what, [2]string{"definition_id", s.DefinitionID}, [2]string{"session_id", s.SessionID},
 			[2]string{"scanner_id", s.ScannerID}, [2]string{"status", s.Status}, [2]string{"general_error", s.GeneralError}); err != nil {
 			return nil, err
@@ -99,11 +99,12 @@ func sessionRows(unknown *int) func(seq int64, s scanagent.ScanSession) ([][]any
 			nil, nil, nil, nil, nil, nil, nil,
 		})
 		for i, t := range s.ScannedTargets {
-			if err := checkTexts(fmt.Sprintf("%s, target %d", what, i), [2]string{"ip", t.IP}, [2]string{"hostname", t.Hostname},
+			target := func() string { return fmt.Sprintf("%s, target %d", what(), i) }
+			if err := checkTexts(target, [2]string{"ip", t.IP}, [2]string{"hostname", t.Hostname},
 				[2]string{"description", t.Description}, [2]string{"status", t.Status}, [2]string{"error_message", t.ErrorMessage}); err != nil {
 				return nil, err
 			}
-			textra, err := extraJSON(fmt.Sprintf("%s, target %d", what, i), t.Extra)
+			textra, err := extraJSON(target, t.Extra)
 			if err != nil {
 				return nil, err
 			}

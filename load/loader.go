@@ -352,7 +352,10 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		return res, fmt.Errorf("prepare the transaction: %w", interpretError(err))
 	}
 
+	start := time.Now()
 	stats, staged, waited, err := stage(ctx, dbCtx, tx, list)
+	l.cfg.Logger.Debug("sync step", "step", "stage the listing", "duration", time.Since(start).Round(time.Microsecond).String(),
+		"waiting_for_the_api", waited.Round(time.Microsecond).String())
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	res.FetchDuration = waited
 	if err != nil {

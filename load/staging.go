@@ -215,7 +215,7 @@ func recordValues(seq int64, r scanagent.Record) ([]any, error) {
 			return nil, fmt.Errorf("agent %s: field %s holds text PostgreSQL cannot store (NUL byte or invalid UTF-8)", quoteID(r.ID), t.field)
 		}
 	}
-	extra, err := extraJSON("agent "+quoteID(r.ID), r.Extra)
+	extra, err := extraJSON(func() string { return "agent " + quoteID(r.ID) }, r.Extra)
 	if err != nil {
 		return nil, err
 	}
@@ -228,18 +228,18 @@ func recordValues(seq int64, r scanagent.Record) ([]any, error) {
 
 // extraJSON encodes the fields without a column of a record, refusing
 // what a jsonb column cannot store; what names the record in the error.
-func extraJSON(what string, fields map[string]json.RawMessage) (json.RawMessage, error) {
+func extraJSON(what func() string, fields map[string]json.RawMessage) (json.RawMessage, error) {
 	if len(fields) == 0 {
 		return json.RawMessage("{}"), nil
 	}
 	for k, v := range fields {
 		if !storableText(k) || !storableText(string(v)) || strings.Contains(string(v), `\u0000`) {
-			return nil, fmt.Errorf("%s: extra field %s holds text PostgreSQL cannot store", what, quoteID(k))
+			return nil, fmt.Errorf("%s: extra field %s holds text PostgreSQL cannot store", what(), quoteID(k))
 		}
 	}
 	b, err := json.Marshal(fields)
 	if err != nil {
-		return nil, fmt.Errorf("%s: extra fields: %w", what, err)
+		return nil, fmt.Errorf("%s: extra fields: %w", what(), err)
 	}
 	return b, nil
 }
