@@ -118,7 +118,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
 	}
-	if err := printDemoCoverage(ctx, w, database.pool, strings.ToLower(defendertest.DefaultTenantID)); err != nil {
+	if err := report.WriteCoverageText(ctx, w, database.pool, strings.ToLower(defendertest.DefaultTenantID)); err != nil {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure
 	}

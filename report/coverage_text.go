@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"context"
@@ -7,31 +7,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/agentsync/agentsync/extract"
-	"github.com/agentsync/agentsync/load"
-	"github.com/agentsync/agentsync/scanagent"
+	"github.com/jackc/pgx/v5"
 )
 
-// demoSync syncs every resource of the simulated tenant once: the agents,
-// then the scan definitions and history, each its own run. It returns the
-// agents' result and error, and the error of the first other resource
-// that failed: the demo fails only the agents on purpose.
-func demoSync(ctx context.Context, loader *load.Loader, client *extract.Client) (agents load.Result, agentsErr, scansErr error) {
-	out := loader.SyncResources(ctx, scanagent.AllResources, sources(client))
-	for _, o := range out[1:] {
-		if o.Err != nil && scansErr == nil {
-			scansErr = fmt.Errorf("sync of %s: %w", o.Resource, o.Err)
-		}
-	}
-	return out[0].Result, out[0].Err, scansErr
-}
-
-// demoCoverage are the queries of the demo's coverage section: plain SQL
+// coverageSummary and coverageRows are the queries of the demo's coverage
+// section: plain SQL
 // on scan_coverage and scan_target_status, the same a user would write.
 const (
-	demoCoverageSummary = `
+	coverageSummary = `
 		SELECT count(*)::text,
 		       count(*) FILTER (WHERE last_status IS NOT NULL AND consecutive_failures = 0)::text,
 		       count(*) FILTER (WHERE consecutive_failures > 0)::text,
@@ -39,7 +22,7 @@ const (
 		       (SELECT count(*) FROM defender.scan_target_status t
 		         WHERE t.tenant_id = $1 AND t.last_success_at IS NULL)::text
 		  FROM defender.scan_coverage WHERE tenant_id = $1`
-	demoCoverageRows = `
+	coverageRows = `
 		SELECT left(scan_name, 30), coalesce(scanner_host, '(unknown agent)'),
 		       CASE WHEN scanner_deleted THEN 'deleted' WHEN scanner_stale THEN 'stale' ELSE 'active' END,
 		       coalesce(to_char(last_scan_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), 'never'),
@@ -52,17 +35,22 @@ const (
 		 LIMIT 12`
 )
 
-// printDemoCoverage prints which scans do their job: the active
-// definitions, those failing, and those whose scanner went stale.
-func printDemoCoverage(ctx context.Context, w io.Writer, pool *pgxpool.Pool, tenant string) error {
+// WriteCoverageText prints which of tenant's scans do their job, as the
+// demo ends: the active definitions, those failing, and those whose
+// scanner agent went stale, read in one snapshot.
+func WriteCoverageText(ctx context.Context, w io.Writer, db DB, tenant string) error {
+	return readOnly(ctx, db, func(tx pgx.Tx) error { return writeCoverageText(ctx, w, tx, tenant) })
+}
+
+func writeCoverageText(ctx context.Context, w io.Writer, tx pgx.Tx, tenant string) error {
 	var active, ok, failing, badScanner, neverScanned string
-	if err := pool.QueryRow(ctx, demoCoverageSummary, tenant).Scan(&active, &ok, &failing, &badScanner, &neverScanned); err != nil {
+	if err := tx.QueryRow(ctx, coverageSummary, tenant).Scan(&active, &ok, &failing, &badScanner, &neverScanned); err != nil {
 		return fmt.Errorf("report %q: %w", "scan coverage", err)
 	}
 	fmt.Fprintf(w, "\nScan coverage (defender.scan_coverage, defender.scan_target_status)\n")
 	fmt.Fprintf(w, "  %s active scan definitions: %s did not fail last time, %s failing, %s on a stale or deleted scanner agent;\n"+
 		"  %s scanned targets never scanned successfully.\n", active, ok, failing, badScanner, neverScanned)
-	rows, err := pool.Query(ctx, demoCoverageRows, tenant)
+	rows, err := tx.Query(ctx, coverageRows, tenant)
 	if err != nil {
 		return fmt.Errorf("report %q: %w", "scan coverage", err)
 	}
