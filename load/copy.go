@@ -31,6 +31,9 @@ type copyStream[T any] struct {
 	stats     scanagent.ListStats
 	listErr   error // the listing failed: incomplete
 	recordErr error // a record cannot be stored
+	// waited is the time spent waiting for the listing's next record: the
+	// API, its rate limits and retries.
+	waited time.Duration
 }
 
 func newCopyStream[T any](ctx context.Context, list listing[T], rows func(seq int64, r T) ([][]any, error)) *copyStream[T] {
@@ -56,7 +59,9 @@ func (s *copyStream[T]) stop() { s.stopFn() }
 // Next implements pgx.CopyFromSource.
 func (s *copyStream[T]) Next() bool {
 	for len(s.pending) == 0 {
+		start := time.Now()
 		r, ok := s.next()
+		s.waited += time.Since(start)
 		if !ok {
 			return false
 		}
@@ -86,9 +91,10 @@ func (s *copyStream[T]) Err() error {
 
 // copyListing streams list into the temporary table, creating it with
 // ddl first. It returns the listing's statistics, and a *FetchError when
-// the listing failed.
+// the listing failed; it adds the time spent waiting for the listing to
+// *waited.
 func copyListing[T any](ctx, dbCtx context.Context, tx pgx.Tx, table, ddl string, columns []string, list listing[T],
-	rows func(seq int64, r T) ([][]any, error)) (scanagent.ListStats, error) {
+	rows func(seq int64, r T) ([][]any, error), waited *time.Duration) (scanagent.ListStats, error) {
 	if _, err := tx.Exec(dbCtx, ddl); err != nil {
 		return scanagent.ListStats{}, fmt.Errorf("create %s: %w", table, interpretError(err))
 	}
@@ -96,6 +102,7 @@ func copyListing[T any](ctx, dbCtx context.Context, tx pgx.Tx, table, ddl string
 	defer src.stop()
 	_, copyErr := tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", table}, columns, src)
 	src.stop() // ends the listing if COPY stopped early, and settles stats
+	*waited += src.waited
 	switch {
 	case src.listErr != nil:
 		return src.stats, &FetchError{Err: src.listErr}

@@ -105,7 +105,7 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
 
 	stats, err := copyListing(ctx, dbCtx, tx, "agentsync_definitions", definitionStaging, definitionColumns,
-		listing[scanagent.ScanDefinition](list), definitionRow)
+		listing[scanagent.ScanDefinition](list), definitionRow, &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	if err != nil {
 		return res, err

@@ -169,7 +169,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		return src.SessionsByDefinition(ctx, definitions, since, fn)
 	}
 	stats, err := copyListing(ctx, dbCtx, tx, "agentsync_sessions", fmt.Sprintf(sessionStaging, "agentsync_sessions"), sessionColumns,
-		listing[scanagent.ScanSession](byDefinition), sessionRows(&unknown))
+		listing[scanagent.ScanSession](byDefinition), sessionRows(&unknown), &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	if err != nil {
 		return res, err
@@ -201,7 +201,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 			return src.SessionsByID(ctx, pending, fn)
 		}
 		st, err := copyListing(ctx, dbCtx, tx, "agentsync_session_targets", fmt.Sprintf(sessionStaging, "agentsync_session_targets"),
-			sessionColumns, listing[scanagent.ScanSession](byID), sessionRows(&unknown))
+			sessionColumns, listing[scanagent.ScanSession](byID), sessionRows(&unknown), &res.FetchDuration)
 		res.Rejected += st.Rejected
 		res.APIRequests += st.Requests
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,51 +77,86 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 		"LOG_FORMAT":             "json",
 	}
 	type pass struct {
-		name      string
-		wall      time.Duration
-		rss       int64
-		p50, p95  time.Duration
-		succeeded int
+		name string
+		wall time.Duration
+		rss  int64
+		// p50 and p95 of the tenants' database time: of their agents
+		// syncs, and of their whole syncs (agents, scan definitions and
+		// scan history).
+		agents, all [2]time.Duration
+	}
+	percentiles := func(d []time.Duration) [2]time.Duration {
+		slices.Sort(d)
+		return [2]time.Duration{d[len(d)/2], d[len(d)*95/100]}
+	}
+	// The agents alone first (the goals are theirs), then every resource:
+	// a tenant's first reading of its scan history takes a dozen requests,
+	// more than Defender's rate limit lets through at once, so its wall
+	// time is the API's.
+	steps := []struct{ name, resources string }{
+		{"agents: first sync (every agent new)", "agents"},
+		{"agents: an hour later", "agents"},
+		{"all resources: first sync of the scan definitions and history", "agents,definitions,history"},
+		{"all resources: an hour later", "agents,definitions,history"},
 	}
 	var passes []pass
 	for i := 0; i < b.N; i++ {
-		for _, name := range []string{"first sync (every agent new)", "an hour later"} {
-			if len(passes) > 0 {
+		for k, step := range steps {
+			name := step.name
+			if k > 0 {
 				for _, t := range srv.Tenants.Tenants() {
 					t.Advance(time.Hour)
 				}
 			}
+			env["SYNC_RESOURCES"] = step.resources
+			perTenant := strings.Count(step.resources, ",") + 1
 			stderr, wall, rss := runMeasured(b, env, io.Discard, "sync")
-			var durations []time.Duration
+			agents := map[string]time.Duration{}
+			all := map[string]time.Duration{}
+			resources := 0
 			sc := bufio.NewScanner(bytes.NewReader(stderr))
 			sc.Buffer(make([]byte, 1<<20), 1<<20)
 			for sc.Scan() {
 				var line struct {
 					Msg      string `json:"msg"`
+					Tenant   string `json:"tenant"`
+					Resource string `json:"resource"`
 					Database string `json:"database_duration"`
 				}
-				if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sync succeeded" {
-					d, _ := time.ParseDuration(line.Database)
-					durations = append(durations, d)
+				if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "sync succeeded" {
+					continue
+				}
+				d, err := time.ParseDuration(line.Database)
+				if err != nil {
+					b.Fatalf("%s: database_duration %q: %v", name, line.Database, err)
+				}
+				resources++
+				all[line.Tenant] += d
+				if line.Resource == "agents" {
+					agents[line.Tenant] = d
 				}
 			}
-			if len(durations) != n {
-				b.Fatalf("%s: %d tenants synced, want %d", name, len(durations), n)
+			if len(agents) != n || resources != perTenant*n {
+				b.Fatalf("%s: %d tenants synced their agents and %d resources succeeded, want %d and %d", name, len(agents), resources, n, perTenant*n)
 			}
-			slices.Sort(durations)
-			passes = append(passes, pass{name, wall, rss, durations[n/2], durations[n*95/100], len(durations)})
+			p := pass{name: name, wall: wall, rss: rss}
+			p.agents = percentiles(slices.Collect(maps.Values(agents)))
+			p.all = percentiles(slices.Collect(maps.Values(all)))
+			passes = append(passes, p)
 		}
 	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	fmt.Printf("\nagentsync sync of %d simulated tenants × 40 agents (SYNC_CONCURRENCY 4):\n\n", n)
-	fmt.Printf("| pass | wall time (goal ≤ 60 s) | per-tenant database time p50 (≤ 20 ms) | p95 (≤ 60 ms) | peak RSS (≤ 150 MB) |\n|---|---|---|---|---|\n")
+	fmt.Printf("| pass | wall time (goal ≤ 60 s) | database time per tenant, agents: p50 (≤ 20 ms) / p95 (≤ 60 ms) | all its resources: p50 / p95 | peak RSS (≤ 150 MB) |\n|---|---|---|---|---|\n")
 	for _, p := range passes {
-		fmt.Printf("| %s | %.1f s | %.1f ms | %.1f ms | %.0f MB |\n", p.name, p.wall.Seconds(),
-			float64(p.p50.Microseconds())/1000, float64(p.p95.Microseconds())/1000, float64(p.rss)/1e6)
+		fmt.Printf("| %s | %.1f s | %.1f / %.1f ms | %.1f / %.1f ms | %.0f MB |\n", p.name, p.wall.Seconds(),
+			ms(p.agents[0]), ms(p.agents[1]), ms(p.all[0]), ms(p.all[1]), float64(p.rss)/1e6)
 	}
-	last := passes[len(passes)-1]
+	last := passes[1] // agents, an hour later
 	b.ReportMetric(last.wall.Seconds(), "wall_s")
-	b.ReportMetric(float64(last.p50.Microseconds())/1000, "p50_ms")
-	b.ReportMetric(float64(last.p95.Microseconds())/1000, "p95_ms")
+	b.ReportMetric(ms(last.agents[0]), "p50_ms")
+	b.ReportMetric(ms(last.agents[1]), "p95_ms")
+	b.ReportMetric(ms(passes[len(passes)-1].all[0]), "all_p50_ms")
 	b.ReportMetric(float64(last.rss)/1e6, "peak_rss_MB")
 }
 
