@@ -3,6 +3,7 @@ package load_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -25,7 +27,8 @@ import (
 // It reports agents/s of the sync, copy_agents/s of the plain COPY, x_copy,
 // the sync's time as a multiple of the COPY's, and row_versions, the rows
 // of agent data the sync wrote. It runs 10k agents, and 100k too when
-// AGENTSYNC_BENCH_SYNC_FULL=1 (the size of the goals).
+// AGENTSYNC_BENCH_SYNC_FULL=1 (the size of the goals). With
+// AGENTSYNC_BENCH_STEPS=1 it prints the time of each step of the syncs.
 func BenchmarkSync(b *testing.B) {
 	sizes := []int{10_000}
 	if os.Getenv("AGENTSYNC_BENCH_SYNC_FULL") == "1" {
@@ -40,7 +43,13 @@ func BenchmarkSync(b *testing.B) {
 
 func benchmarkSync(b *testing.B, n int, mode string) {
 	ctx := context.Background()
-	f := setup(b)
+	var steps []func(*load.Config)
+	if os.Getenv("AGENTSYNC_BENCH_STEPS") == "1" {
+		steps = append(steps, func(c *load.Config) {
+			c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		})
+	}
+	f := setup(b, steps...)
 	recs := agents(n)
 	if _, err := f.pool.Exec(ctx, `
 		CREATE TABLE public.copy_baseline (
