@@ -41,13 +41,15 @@ func newBudget(b RateBudget, clk clock) *budget {
 // b + r·window - 1 calls in any half-open window [t, t+window). With
 // b + r·window = n that is n-1, which leaves one call of slack for the
 // moment between the limiter's decision and the request reaching the
-// server. The burst is a tenth of the budget, so a short listing runs at
-// once while a long one settles to the refill rate.
+// server. The burst is a quarter of the budget: a tenant's whole first
+// sync (the agents, the scan definitions and the first reading of their
+// history take a couple of dozen calls) runs at once, while a long
+// listing settles to the refill rate, three quarters of the budget.
 func windowLimiter(n int, window time.Duration) *rate.Limiter {
 	if n <= 0 {
 		return rate.NewLimiter(rate.Inf, 1)
 	}
-	burst := max(1, n/10)
+	burst := max(1, n/4)
 	refill := max(1, n-burst)
 	return rate.NewLimiter(rate.Limit(float64(refill)/window.Seconds()), burst)
 }
