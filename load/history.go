@@ -229,7 +229,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		l.cfg.Logger.Warn("sessions without an id or a time were skipped: they cannot be told apart",
 			"tenant", tenant, "run_id", runID, "sessions", unknown)
 	}
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, []step{coverTargets(tenant)}); err != nil {
+	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, []step{analyzeWorkTable("agentsync_targets_stored"), coverTargets(tenant)}); err != nil {
 		return res, err
 	}
 	if err := l.finishRun(dbCtx, tx, runID, res, previous); err != nil {
@@ -242,6 +242,17 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		return res, fmt.Errorf("commit: %w", interpretError(err))
 	}
 	return res, nil
+}
+
+// analyzeWorkTable gathers the statistics of a temporary table of a sync,
+// which autovacuum never does: without them the planner guesses a couple
+// of thousand rows for a table of a handful, and joins it to the storage
+// tables by reading them whole, every tenant's rows included, where an
+// index probe per row is all it takes. The tables of the scan history are
+// small (bounded by the sessions of one sync): ANALYZE reads them in well
+// under a millisecond.
+func analyzeWorkTable(table string) step {
+	return step{"analyze " + table, "ANALYZE pg_temp." + table, nil}
 }
 
 // sessionMerge is the stored session completed by a staged one: what the
@@ -316,6 +327,7 @@ func (l *Loader) applySessions(ctx, dbCtx context.Context, tx pgx.Tx, table stri
 			                    ORDER BY coalesce(session_id, definition_id || ' ' || scanned_at::text), seq DESC)`, table), nil},
 		{"compare with stored sessions", fmt.Sprintf(`CREATE TEMPORARY TABLE %s ON COMMIT DROP AS `, diff) +
 			fmt.Sprintf(sessionMerge, table), []any{tenant}},
+		analyzeWorkTable(diff),
 	}
 	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
 		return c, err
@@ -357,6 +369,7 @@ func (l *Loader) applySessions(ctx, dbCtx context.Context, tx pgx.Tx, table stri
 			  JOIN defender.session_result r ON r.session_key = d.session_key
 			 WHERE d.targets_reported AND r.targets_run_id IS NULL
 			 ORDER BY d.session_key, d.seq DESC`, diff), nil},
+		analyzeWorkTable(diff + "_ready"),
 	}
 	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
 		return c, err
