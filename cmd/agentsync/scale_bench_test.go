@@ -57,7 +57,8 @@ func runMeasured(b *testing.B, env map[string]string, stdout io.Writer, args ...
 // (AGENTSYNC_BENCH_TENANTS of them: 1000 for the full size, 50 in CI), once
 // to take them on and once an hour later, and prints the wall time, each
 // tenant's database time (its sync but the wait for the API) and the peak
-// resident memory, against the goals.
+// resident memory, against the goals. With AGENTSYNC_BENCH_STEPS=1 it also
+// prints, per pass, the database steps that took the most time in all.
 func BenchmarkSyncManyTenants(b *testing.B) {
 	n := benchSize("AGENTSYNC_BENCH_TENANTS", 50)
 	now := time.Now().UTC()
@@ -75,6 +76,10 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 		"DEFENDER_API_URL":       srv.URL,
 		"DEFENDER_TOKEN_URL":     srv.TokenURL(),
 		"LOG_FORMAT":             "json",
+	}
+	printSteps := os.Getenv("AGENTSYNC_BENCH_STEPS") == "1"
+	if printSteps {
+		env["LOG_LEVEL"] = "debug"
 	}
 	type pass struct {
 		name string
@@ -114,6 +119,7 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 			agents := map[string]time.Duration{}
 			all := map[string]time.Duration{}
 			resources := 0
+			stepTotals := map[string]time.Duration{}
 			sc := bufio.NewScanner(bytes.NewReader(stderr))
 			sc.Buffer(make([]byte, 1<<20), 1<<20)
 			for sc.Scan() {
@@ -122,8 +128,19 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 					Tenant   string `json:"tenant"`
 					Resource string `json:"resource"`
 					Database string `json:"database_duration"`
+					Step     string `json:"step"`
+					Duration string `json:"duration"`
 				}
-				if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "sync succeeded" {
+				if json.Unmarshal(sc.Bytes(), &line) != nil {
+					continue
+				}
+				if line.Msg == "sync step" {
+					if d, err := time.ParseDuration(line.Duration); err == nil {
+						stepTotals[line.Step] += d
+					}
+					continue
+				}
+				if line.Msg != "sync succeeded" {
 					continue
 				}
 				d, err := time.ParseDuration(line.Database)
@@ -143,6 +160,9 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 			p.agents = percentiles(slices.Collect(maps.Values(agents)))
 			p.all = percentiles(slices.Collect(maps.Values(all)))
 			passes = append(passes, p)
+			if printSteps {
+				printStepTotals(name, stepTotals)
+			}
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -158,6 +178,17 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 	b.ReportMetric(ms(last.agents[1]), "p95_ms")
 	b.ReportMetric(ms(passes[len(passes)-1].all[0]), "all_p50_ms")
 	b.ReportMetric(float64(last.rss)/1e6, "peak_rss_MB")
+}
+
+// printStepTotals prints the database steps of a pass that took the most
+// time, summed over its tenants.
+func printStepTotals(pass string, totals map[string]time.Duration) {
+	steps := slices.Collect(maps.Keys(totals))
+	slices.SortFunc(steps, func(a, b string) int { return int(totals[b] - totals[a]) })
+	fmt.Printf("\n%s: the steps that took the most database time, over every tenant\n", pass)
+	for _, s := range steps[:min(8, len(steps))] {
+		fmt.Printf("  %-45s %8.1f ms\n", s, float64(totals[s].Microseconds())/1000)
+	}
 }
 
 // BenchmarkFetchLargeTenant runs "agentsync fetch" in a process of its own
