@@ -392,6 +392,18 @@ func (fs *flagSet) parseOrExit(args []string) (int, bool) {
 	return exitUsage, true
 }
 
+// parseFlagsOnly is parseOrExit for a command that takes no arguments
+// but its flags: an argument left over is a usage error.
+func (fs *flagSet) parseFlagsOnly(args []string) (int, bool) {
+	if code, done := fs.parseOrExit(args); done {
+		return code, true
+	}
+	if fs.NArg() > 0 {
+		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args())), true
+	}
+	return 0, false
+}
+
 // envNames lists the environment variables fs reads, for tests.
 func (fs *flagSet) envNames() []string {
 	var names []string

@@ -63,11 +63,8 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	fs.Bool(&s.Embedded, "embedded-postgres", "", "always use an embedded PostgreSQL, even when another server answers")
 	fs.String(&logs.Format, "log-format", "LOG_FORMAT", "", "log `format`: text or json (default: text on a terminal, else json)")
 	fs.String(&logs.Level, "log-level", "LOG_LEVEL", "warn", "log `level` of the job's own logs: debug, info, warn or error")
-	if code, done := fs.parseOrExit(args); done {
+	if code, done := fs.parseFlagsOnly(args); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	plan, err := parseDemoPlan(s)
 	if err != nil {

@@ -21,11 +21,8 @@ func runFetch(ctx context.Context, a *app, args []string) int {
 	selected.register(fs)
 	what.register(fs)
 	logs.register(fs)
-	if code, done := fs.parseOrExit(args); done {
+	if code, done := fs.parseFlagsOnly(args); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {

@@ -40,11 +40,8 @@ func runReport(ctx context.Context, a *app, args []string) int {
 	fs.String(&s.Tenant, "tenant", "", "", "report on the tenant `id` only (default: every tenant in the database)")
 	fs.String(&s.Since, "since", "", "90d", "the `period` the report covers, back from now: days (90d), weeks (12w), a duration (36h) or a date (2026-01-31)")
 	logs.register(fs)
-	if code, done := fs.parseOrExit(args); done {
+	if code, done := fs.parseFlagsOnly(args); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	logger, err := newLogger(a.stderr, logs)
 	if err != nil {

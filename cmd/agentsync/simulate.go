@@ -146,11 +146,8 @@ func runSimulate(ctx context.Context, a *app, args []string) int {
 	fs.String(&def.ClientSecret, "client-secret", "DEFENDER_CLIENT_SECRET", "", "client `secret` it accepts (default: a fixed, public test secret)")
 	fs.String(&def.ClientSecretFile, "client-secret-file", "DEFENDER_CLIENT_SECRET_FILE", "", "`path` of a file holding the client secret it accepts")
 	logs.register(fs)
-	if code, done := fs.parseOrExit(args); done {
+	if code, done := fs.parseFlagsOnly(args); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	logger, err := newLogger(a.stderr, logs)
 	if err != nil {

@@ -58,11 +58,8 @@ func runStatus(ctx context.Context, a *app, args []string) int {
 	fs.String(&schedule, "schedule", "SYNC_SCHEDULE", "@hourly", "the daemon's schedule, a `cron-spec`: a tenant with no success within two of its periods is overdue")
 	fs.Bool(&asJSON, "json", "", "print one JSON object per tenant instead of a table")
 	logs.register(fs)
-	if code, done := fs.parseOrExit(args); done {
+	if code, done := fs.parseFlagsOnly(args); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	logger, err := newLogger(a.stderr, logs)
 	if err != nil {

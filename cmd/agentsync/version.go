@@ -15,11 +15,8 @@ var (
 
 func runVersion(_ context.Context, a *app, args []string) int {
 	fs := a.newFlagSet("version", "", "Prints the version, the commit it was built from and the Go version.")
-	if code, done := fs.parseOrExit(args); done {
+	if code, done := fs.parseFlagsOnly(args); done {
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fs.fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	fmt.Fprintf(a.stdout, "agentsync %s (commit %s, %s, %s/%s)\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return exitOK
