@@ -171,7 +171,7 @@ BEGIN ATOMIC
          WHERE s.latest
            AND NOT EXISTS (SELECT FROM defender.withheld_deletions w
                             WHERE w.agent_key = a.agent_key AND w.run_id = s.run_id)
-    ), versions AS MATERIALIZED (
+    ), versions AS (
         -- An earlier sync saw the agents with a version valid at its fetch
         -- time, but those whose deletion it withheld. An agent deleted by
         -- then, and not back since, has none.
@@ -190,7 +190,7 @@ BEGIN ATOMIC
            AND (h.valid_to IS NULL OR h.valid_to > s.fetched_at)
            AND NOT EXISTS (SELECT FROM defender.withheld_deletions w
                             WHERE w.agent_key = h.agent_key AND w.run_id = s.run_id)
-    ), own AS MATERIALIZED (
+    ), own AS (
         -- What that sync observed: the agents whose timestamps it changed.
         SELECT b.block * 64 + o.slot AS agent_key, o.last_seen, o.last_command_execution_at
           FROM s
@@ -198,29 +198,15 @@ BEGIN ATOMIC
          CROSS JOIN LATERAL unnest(b.slots, b.last_seen, b.last_command_execution_at)
                AS o(slot, last_seen, last_command_execution_at)
          WHERE NOT s.latest
-    ), earlier AS MATERIALIZED (
-        -- For the others, what an earlier sync of the same day observed
-        -- last.
-        SELECT v.agent_key, e.last_seen, e.last_command_execution_at
+    ), seen AS MATERIALIZED (
+        -- The versions, with what the sync observed of each agent, if
+        -- anything.
+        SELECT v.tenant_id, v.agent_id, v.machine_id, v.computer_dns_name, v.assigned_application_id,
+               v.scanner_software_version, v.mde_client_version, v.extra, v.run_id, v.fetched_at,
+               v.agent_key, v.day, v.day_start,
+               o.agent_key IS NOT NULL AS observed, o.last_seen, o.last_command_execution_at
           FROM versions v
-         CROSS JOIN LATERAL (SELECT b.last_seen[x.i] AS last_seen, b.last_command_execution_at[x.i] AS last_command_execution_at
-                               FROM defender.observation_block b
-                              CROSS JOIN LATERAL (SELECT pg_catalog.array_position(b.slots, (v.agent_key % 64)::smallint) AS i) x
-                              WHERE b.block = v.agent_key / 64
-                                AND b.observed_at >= v.day_start AND b.observed_at < v.fetched_at
-                                AND x.i IS NOT NULL
-                              ORDER BY b.observed_at DESC LIMIT 1) e
-         WHERE NOT EXISTS (SELECT FROM own o WHERE o.agent_key = v.agent_key)
-    ), before AS (
-        -- Else the agent as the last sync of an earlier day left it.
-        SELECT v.agent_key, p.last_seen, p.last_command_execution_at
-          FROM versions v
-         CROSS JOIN LATERAL (SELECT ad.last_seen, ad.last_command_execution_at
-                               FROM defender.agent_daily ad
-                              WHERE ad.agent_key = v.agent_key AND ad.day < v.day
-                              ORDER BY ad.day DESC LIMIT 1) p
-         WHERE NOT EXISTS (SELECT FROM own o WHERE o.agent_key = v.agent_key)
-           AND NOT EXISTS (SELECT FROM earlier e WHERE e.agent_key = v.agent_key)
+          LEFT JOIN own o ON o.agent_key = v.agent_key
     )
     SELECT c.tenant_id, c.agent_id, c.machine_id, c.computer_dns_name, c.assigned_application_id,
            c.scanner_software_version, c.mde_client_version, c.last_seen, c.last_command_execution_at,
@@ -228,18 +214,34 @@ BEGIN ATOMIC
       FROM current c
     UNION ALL
     SELECT v.tenant_id, v.agent_id, v.machine_id, v.computer_dns_name, v.assigned_application_id,
-           v.scanner_software_version, v.mde_client_version,
-           CASE WHEN o.agent_key IS NOT NULL THEN o.last_seen
-                WHEN e.agent_key IS NOT NULL THEN e.last_seen
-                ELSE p.last_seen END,
-           CASE WHEN o.agent_key IS NOT NULL THEN o.last_command_execution_at
-                WHEN e.agent_key IS NOT NULL THEN e.last_command_execution_at
-                ELSE p.last_command_execution_at END,
+           v.scanner_software_version, v.mde_client_version, v.last_seen, v.last_command_execution_at,
            v.extra, v.run_id, v.fetched_at
-      FROM versions v
-      LEFT JOIN own o ON o.agent_key = v.agent_key
-      LEFT JOIN earlier e ON e.agent_key = v.agent_key
-      LEFT JOIN before p ON p.agent_key = v.agent_key;
+      FROM seen v
+     WHERE v.observed
+    UNION ALL
+    -- The agents the sync did not observe (their timestamps had not moved):
+    -- what an earlier sync of the same day observed last, else what the
+    -- last sync of an earlier day left. Only these few look further back.
+    SELECT v.tenant_id, v.agent_id, v.machine_id, v.computer_dns_name, v.assigned_application_id,
+           v.scanner_software_version, v.mde_client_version,
+           CASE WHEN e.found THEN e.last_seen ELSE p.last_seen END,
+           CASE WHEN e.found THEN e.last_command_execution_at ELSE p.last_command_execution_at END,
+           v.extra, v.run_id, v.fetched_at
+      FROM seen v
+      LEFT JOIN LATERAL (SELECT true AS found, b.last_seen[x.i] AS last_seen,
+                                b.last_command_execution_at[x.i] AS last_command_execution_at
+                           FROM defender.observation_block b
+                          CROSS JOIN LATERAL (SELECT pg_catalog.array_position(b.slots, (v.agent_key % 64)::smallint) AS i) x
+                          WHERE b.block = v.agent_key / 64
+                            AND b.observed_at >= v.day_start AND b.observed_at < v.fetched_at
+                            AND x.i IS NOT NULL
+                          ORDER BY b.observed_at DESC LIMIT 1) e ON true
+      LEFT JOIN LATERAL (SELECT ad.last_seen, ad.last_command_execution_at
+                           FROM defender.agent_daily ad
+                          WHERE e.found IS NULL
+                            AND ad.agent_key = v.agent_key AND ad.day < v.day
+                          ORDER BY ad.day DESC LIMIT 1) p ON true
+     WHERE NOT v.observed;
 END;
 -- +goose StatementEnd
 
