@@ -103,8 +103,6 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 			fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 			return exitFailure
 		}
-	}
-	if plan.tenants > 1 {
 		fmt.Fprintf(w, "\n%s in detail:\n", demoTenantName(0))
 	}
 	if err := report.WriteText(ctx, w, database.pool, strings.ToLower(defendertest.DefaultTenantID), lastSync); err != nil {

@@ -72,13 +72,10 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	// mass loss, run "agentsync sync --allow-mass-deletion" once.
 	loading.register(fs)
 	logs.register(fs)
-	if code, done := fs.parseOrExit(args); done {
+	if code, done := fs.parseFlagsOnly(args); done {
 		return code
 	}
 	usageErr := fs.fail
-	if fs.NArg() > 0 {
-		return usageErr(fmt.Errorf("unexpected arguments %q", fs.Args()))
-	}
 
 	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {

@@ -127,13 +127,10 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)")
 	fs.Bool(&noMigrate, "no-migrate", "", "do not apply pending database migrations first")
 	logs.register(fs)
-	if code, done := fs.parseOrExit(args); done {
+	if code, done := fs.parseFlagsOnly(args); done {
 		return code
 	}
 	usageErr := fs.fail
-	if fs.NArg() > 0 {
-		return usageErr(fmt.Errorf("unexpected arguments %q", fs.Args()))
-	}
 
 	prog, logger, err := newProgressLogger(a.stderr, logs)
 	if err != nil {
