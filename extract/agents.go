@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/agentsync/agentsync/internal/idset"
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -23,7 +24,7 @@ import (
 // the page cap, a 404, ctx ending, or an error from fn (wrapped).
 // ListStats tells how far it got. List satisfies scanagent.ListFunc.
 func (c *Client) List(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
-	r := agentReader{c: c, fn: fn, seen: newIDSet()}
+	r := agentReader{c: c, fn: fn, seen: idset.New()}
 	col := collection{
 		first: request{method: http.MethodGet, url: c.ep.list},
 		soFar: func() int { return r.st.Agents },
@@ -35,7 +36,7 @@ func (c *Client) List(ctx context.Context, fn func(scanagent.Record) error) (sca
 
 // handOn decodes one page of agents and hands its agents to fn, counting
 // them in st and their ids in seen. It returns the page's nextLink.
-func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen idSet, fn func(scanagent.Record) error) (nextLink string, err error) {
+func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen idset.Set, fn func(scanagent.Record) error) (nextLink string, err error) {
 	r := agentReader{c: c, fn: fn, seen: seen, st: *st}
 	_, nextLink, err = c.decodeResponse(collection{}, page, resp, r.element)
 	*st = r.st
@@ -46,7 +47,7 @@ func (c *Client) handOn(page int, resp *response, st *scanagent.ListStats, seen 
 type agentReader struct {
 	c    *Client
 	fn   func(scanagent.Record) error
-	seen idSet
+	seen idset.Set
 	st   scanagent.ListStats
 }
 
@@ -70,7 +71,7 @@ func (r *agentReader) element(e element) error {
 		c.log.Warn("agent sent a field twice with different values; the last one counts",
 			"page", e.page, "id", safetext.Cut(rec.ID, nameBytes, e.secrets...), "field", cf.field, "first_key", cf.first, "last_key", cf.second)
 	}
-	if r.seen.add(rec.ID) {
+	if r.seen.Add(rec.ID) {
 		st.Duplicates++
 		c.log.Warn("agent id listed twice; the last one counts", "page", e.page, "id", safetext.Cut(rec.ID, nameBytes, e.secrets...))
 	}

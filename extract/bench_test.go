@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/idset"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -33,7 +34,7 @@ func BenchmarkDecodePage(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				var st scanagent.ListStats
-				if _, err := c.handOn(1, &response{status: 200, body: body}, &st, newIDSet(), func(scanagent.Record) error { return nil }); err != nil {
+				if _, err := c.handOn(1, &response{status: 200, body: body}, &st, idset.New(), func(scanagent.Record) error { return nil }); err != nil {
 					b.Fatal(err)
 				}
 				if st.Agents != len(agents) {
@@ -88,7 +89,7 @@ func BenchmarkDecodeSessions(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		r := &sessionReader{c: c, seen: newIDSet(), fn: func(scanagent.ScanSession) error { return nil }}
+		r := &sessionReader{c: c, seen: idset.New(), fn: func(scanagent.ScanSession) error { return nil }}
 		r.startBatch()
 		if _, _, err := c.decodeResponse(collection{}, 1, &response{status: 200, body: body}, r.element); err != nil {
 			b.Fatal(err)

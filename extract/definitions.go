@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/agentsync/agentsync/internal/idset"
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -24,7 +25,7 @@ import (
 // line nor an error quotes any byte of a definitions body beyond what a
 // record keeps. ListDefinitions satisfies scanagent.DefinitionListFunc.
 func (c *Client) ListDefinitions(ctx context.Context, fn func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
-	r := definitionReader{c: c, fn: fn, seen: newIDSet()}
+	r := definitionReader{c: c, fn: fn, seen: idset.New()}
 	pages, err := c.readCollection(ctx, definitionsCollection(c, &r), &r.st.Requests, r.element)
 	r.st.Pages = pages
 	if err != nil {
@@ -48,7 +49,7 @@ func definitionsCollection(c *Client, r *definitionReader) collection {
 type definitionReader struct {
 	c    *Client
 	fn   func(scanagent.ScanDefinition) error
-	seen idSet
+	seen idset.Set
 	st   scanagent.ListStats
 }
 
@@ -69,7 +70,7 @@ func (r *definitionReader) element(e element) error {
 		return nil
 	}
 	n.log(c, "scan definition", def.ID, e)
-	if r.seen.add(def.ID) {
+	if r.seen.Add(def.ID) {
 		st.Duplicates++
 		c.log.Warn("scan definition id listed twice; the last one counts", "page", e.page, "id", safetext.Cut(def.ID, nameBytes, e.secrets...))
 	}

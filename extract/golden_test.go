@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentsync/agentsync/internal/idset"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -46,7 +47,7 @@ func decodeGolden(t *testing.T, body []byte, contentType string) goldenPage {
 	c := &Client{log: slog.New(handler), obs: NopObserver{}}
 	var g goldenPage
 	g.Records = []scanagent.Record{}
-	link, err := c.handOn(1, &response{status: 200, contentType: contentType, body: body}, &g.Stats, newIDSet(),
+	link, err := c.handOn(1, &response{status: 200, contentType: contentType, body: body}, &g.Stats, idset.New(),
 		func(r scanagent.Record) error {
 			g.Records = append(g.Records, r)
 			return nil

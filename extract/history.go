@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/agentsync/agentsync/internal/idset"
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -30,7 +31,7 @@ import (
 // twice is counted in Duplicates and handed on again. It satisfies
 // scanagent.HistorySource with SessionsByID.
 func (c *Client) SessionsByDefinition(ctx context.Context, definitionIDs []string, since time.Time, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
-	r := &sessionReader{c: c, fn: fn, since: since, seen: newIDSet()}
+	r := &sessionReader{c: c, fn: fn, since: since, seen: idset.New()}
 	err := c.readBatches(ctx, r, definitionIDs, c.ep.historyByDefinition, c.cfg.HistoryPageSize,
 		func(batch []string) any { return struct{ ScanDefinitionIds []string }{batch} })
 	if err != nil {
@@ -44,7 +45,7 @@ func (c *Client) SessionsByDefinition(ctx context.Context, definitionIDs []strin
 // Config.HistoryBatchSize ids. No paging is documented for it: a nextLink
 // is followed if ever sent. Otherwise as SessionsByDefinition.
 func (c *Client) SessionsByID(ctx context.Context, sessionIDs []string, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
-	r := &sessionReader{c: c, fn: fn, seen: newIDSet()}
+	r := &sessionReader{c: c, fn: fn, seen: idset.New()}
 	err := c.readBatches(ctx, r, sessionIDs, c.ep.historyBySession, 0,
 		func(batch []string) any { return struct{ SessionIds []string }{batch} })
 	if err != nil {
@@ -179,7 +180,7 @@ type sessionReader struct {
 	c     *Client
 	fn    func(scanagent.ScanSession) error
 	since time.Time
-	seen  idSet
+	seen  idset.Set
 	st    scanagent.ListStats
 	// newest first so far in this batch, and the time of its last
 	// session: once it reaches before since, the rest is older still.
@@ -226,7 +227,7 @@ func (r *sessionReader) element(e element) error {
 		id = s.DefinitionID + "\x00" + s.ScannedAt.Format(time.RFC3339Nano)
 	}
 	n.log(c, "scan session", s.SessionID, e)
-	if r.seen.add(id) {
+	if r.seen.Add(id) {
 		st.Duplicates++
 		c.log.Warn("scan session listed twice; the last one counts", "page", e.page,
 			"definition_id", safetext.Cut(s.DefinitionID, nameBytes, e.secrets...), "session_id", safetext.Cut(s.SessionID, nameBytes, e.secrets...))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentsync/agentsync/internal/idset"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -47,14 +48,14 @@ func decodeScanGolden(t *testing.T, name string, body []byte) goldenScanPage {
 	var err error
 	switch {
 	case strings.HasPrefix(name, "definitions-"):
-		r := definitionReader{c: c, seen: newIDSet(), fn: func(d scanagent.ScanDefinition) error {
+		r := definitionReader{c: c, seen: idset.New(), fn: func(d scanagent.ScanDefinition) error {
 			g.Definitions = append(g.Definitions, d)
 			return nil
 		}}
 		_, g.NextLink, err = c.decodeResponse(definitionsCollection(c, &r), 1, resp, r.element)
 		g.Stats = r.st
 	case strings.HasPrefix(name, "history-"):
-		r := &sessionReader{c: c, seen: newIDSet(), fn: func(s scanagent.ScanSession) error {
+		r := &sessionReader{c: c, seen: idset.New(), fn: func(s scanagent.ScanSession) error {
 			g.Sessions = append(g.Sessions, s)
 			return nil
 		}}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"iter"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/agentsync/agentsync/internal/idset"
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -112,9 +112,6 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ sc
 	return src.stats, int(src.seq - tag.RowsAffected()), src.waited, nil
 }
 
-// idSeed seeds the hashes of staged ids.
-var idSeed = maphash.MakeSeed()
-
 // errStopped ends a listing whose consumer stopped early.
 var errStopped = errors.New("listing stopped by the loader")
 
@@ -127,11 +124,11 @@ type recordSource struct {
 
 	seq    int64
 	values []any
-	// idHashes holds a 64-bit hash of every id staged, so that a listing
-	// of a million agents is checked for repeated ids in a few megabytes;
-	// mayRepeat is set when a hash repeats (a repeated id, or rarely a
-	// collision: either way the exact SQL check runs).
-	idHashes  map[uint64]struct{}
+	// ids holds every id staged, hashed, so that a listing of a million
+	// agents is checked for repeated ids in a few megabytes; mayRepeat is
+	// set when one repeats (a repeated id, or rarely a collision: either
+	// way the exact SQL check runs).
+	ids       idset.Set
 	mayRepeat bool
 	// waited is the time spent waiting for the listing's next record.
 	waited    time.Duration
@@ -141,7 +138,7 @@ type recordSource struct {
 }
 
 func newRecordSource(ctx context.Context, list scanagent.ListFunc) *recordSource {
-	s := &recordSource{idHashes: make(map[uint64]struct{})}
+	s := &recordSource{ids: idset.New()}
 	records := func(yield func(scanagent.Record) bool) {
 		stats, err := list(ctx, func(r scanagent.Record) error {
 			if !yield(r) {
@@ -169,11 +166,9 @@ func (s *recordSource) Next() bool {
 		return false
 	}
 	s.seq++
-	h := maphash.String(idSeed, r.ID)
-	if _, dup := s.idHashes[h]; dup {
+	if s.ids.Add(r.ID) {
 		s.mayRepeat = true
 	}
-	s.idHashes[h] = struct{}{}
 	values, err := recordValues(s.seq, r)
 	if err != nil {
 		s.recordErr = err
