@@ -40,8 +40,13 @@ func execBatch(dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 	if err := results.Close(); err != nil {
 		return interpretError(err)
 	}
-	log.Debug("sync step", "step", "record the run and its day", "duration", time.Since(start).Round(time.Microsecond).String())
+	logStep(log, "record the run and its day", start)
 	return nil
+}
+
+// logStep logs at debug level how long a step of a sync took since start.
+func logStep(log *slog.Logger, what string, start time.Time, attrs ...any) {
+	log.Debug("sync step", append([]any{"step", what, "duration", time.Since(start).Round(time.Microsecond).String()}, attrs...)...)
 }
 
 // exec runs steps in order, stopping between them once ctx has ended.
@@ -54,7 +59,7 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 		if _, err := tx.Exec(dbCtx, s.sql, s.args...); err != nil {
 			return fmt.Errorf("%s: %w", s.what, interpretError(err))
 		}
-		log.Debug("sync step", "step", s.what, "duration", time.Since(start).Round(time.Microsecond).String())
+		logStep(log, s.what, start)
 	}
 	return nil
 }
@@ -121,7 +126,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	).Scan(&c.inserted, &c.changed, &returning, &active, &unreadableActive); err != nil {
 		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
-	l.cfg.Logger.Debug("sync step", "step", "compare with stored agents", "duration", time.Since(start).Round(time.Microsecond).String())
+	logStep(l.cfg.Logger, "compare with stored agents", start)
 	matchedActive := c.seen - c.inserted - returning
 	missing := active - matchedActive - unreadableActive
 	withhold, why := l.withholdDeletions(missing, active, unidentified)
@@ -181,7 +186,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		tenant, fetchedAt, runID).Scan(&heartbeatOnly); err != nil {
 		return c, fmt.Errorf("insert new agents and heartbeats: %w", interpretError(err))
 	}
-	l.cfg.Logger.Debug("sync step", "step", "insert new agents and heartbeats", "duration", time.Since(start).Round(time.Microsecond).String())
+	logStep(l.cfg.Logger, "insert new agents and heartbeats", start)
 	// Known agents with any changed value, the heartbeat included.
 	c.changed += heartbeatOnly
 	c.unchanged = c.seen - c.inserted - c.changed

@@ -354,8 +354,7 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 
 	start := time.Now()
 	stats, staged, waited, err := stage(ctx, dbCtx, tx, list)
-	l.cfg.Logger.Debug("sync step", "step", "stage the listing", "duration", time.Since(start).Round(time.Microsecond).String(),
-		"waiting_for_the_api", waited.Round(time.Microsecond).String())
+	logStep(l.cfg.Logger, "stage the listing", start, "waiting_for_the_api", waited.Round(time.Microsecond).String())
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	res.FetchDuration = waited
 	if err != nil {
