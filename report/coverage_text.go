@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // coverageSummary and coverageRows are the queries of the demo's coverage
-// section: plain SQL
-// on scan_coverage and scan_target_status, the same a user would write.
+// section: plain SQL on scan_coverage and scan_target_status, the same a
+// user would write.
 const (
 	coverageSummary = `
 		SELECT count(*)::text,
@@ -47,29 +45,13 @@ func writeCoverageText(ctx context.Context, w io.Writer, tx pgx.Tx, tenant strin
 	if err := tx.QueryRow(ctx, coverageSummary, tenant).Scan(&active, &ok, &failing, &badScanner, &neverScanned); err != nil {
 		return fmt.Errorf("report %q: %w", "scan coverage", err)
 	}
-	fmt.Fprintf(w, "\nScan coverage (defender.scan_coverage, defender.scan_target_status)\n")
-	fmt.Fprintf(w, "  %s active scan definitions: %s did not fail last time, %s failing, %s on a stale or deleted scanner agent;\n"+
-		"  %s scanned targets never scanned successfully.\n", active, ok, failing, badScanner, neverScanned)
-	rows, err := tx.Query(ctx, coverageRows, tenant)
+	headers := []string{"SCAN", "SCANNER", "AGENT", "LAST RUN (UTC)", "STATUS", "LAST FULL SUCCESS", "FAILED IN A ROW"}
+	rows, err := queryCells(ctx, tx, len(headers), coverageRows, tenant)
 	if err != nil {
 		return fmt.Errorf("report %q: %w", "scan coverage", err)
 	}
-	defer rows.Close()
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  %s\n", strings.Join([]string{"SCAN", "SCANNER", "AGENT", "LAST RUN (UTC)", "STATUS", "LAST FULL SUCCESS", "FAILED IN A ROW"}, "\t"))
-	for rows.Next() {
-		cells := make([]string, 7)
-		dst := make([]any, len(cells))
-		for i := range cells {
-			dst[i] = &cells[i]
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return fmt.Errorf("report %q: %w", "scan coverage", err)
-		}
-		fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("report %q: %w", "scan coverage", err)
-	}
-	return tw.Flush()
+	fmt.Fprintf(w, "\nScan coverage (defender.scan_coverage, defender.scan_target_status)\n")
+	fmt.Fprintf(w, "  %s active scan definitions: %s did not fail last time, %s failing, %s on a stale or deleted scanner agent;\n"+
+		"  %s scanned targets never scanned successfully.\n", active, ok, failing, badScanner, neverScanned)
+	return writeCells(w, headers, rows)
 }

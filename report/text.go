@@ -222,19 +222,8 @@ func WriteText(ctx context.Context, w io.Writer, db DB, tenant string, now time.
 			if strings.Contains(section.sql, "$2") {
 				args = append(args, now)
 			}
-			rows, err := tx.Query(ctx, section.sql, args...)
-			if err != nil {
-				return fmt.Errorf("report %q: %w", section.title, err)
-			}
-			tables[i], err = pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]string, error) {
-				cells := make([]string, len(section.headers))
-				dst := make([]any, len(cells))
-				for j := range cells {
-					dst[j] = &cells[j]
-				}
-				return cells, r.Scan(dst...)
-			})
-			if err != nil {
+			var err error
+			if tables[i], err = queryCells(ctx, tx, len(section.headers), section.sql, args...); err != nil {
 				return fmt.Errorf("report %q: %w", section.title, err)
 			}
 		}
@@ -249,16 +238,37 @@ func WriteText(ctx context.Context, w io.Writer, db DB, tenant string, now time.
 			fmt.Fprintln(w, "  (none)")
 			continue
 		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  %s\n", strings.Join(section.headers, "\t"))
-		for _, cells := range tables[i] {
-			fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
-		}
-		if err := tw.Flush(); err != nil {
+		if err := writeCells(w, section.headers, tables[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// queryCells reads the rows of a query of n text columns.
+func queryCells(ctx context.Context, tx pgx.Tx, n int, sql string, args ...any) ([][]string, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]string, error) {
+		cells := make([]string, n)
+		dst := make([]any, n)
+		for j := range cells {
+			dst[j] = &cells[j]
+		}
+		return cells, r.Scan(dst...)
+	})
+}
+
+// writeCells prints a table of text cells under its headers, indented.
+func writeCells(w io.Writer, headers []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  %s\n", strings.Join(headers, "\t"))
+	for _, cells := range rows {
+		fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
 }
 
 // readOnly runs fn in a read-only REPEATABLE READ transaction of db, so
