@@ -87,10 +87,10 @@ type conflict struct {
 // with different values. Keys and values quoted in reasons and conflicts
 // go through safetext.Cut with secrets, the secrets in use.
 func normalizeAgent(members []member, secrets ...string) (rec scanagent.Record, conflicts []conflict, reason string) {
-	// The key that set each field, as sent: made safe to show only when
-	// shown, since the check costs more than reading the agent.
+	// The key that set each field, as sent ("" while none has: the key of a
+	// known field is never empty): made safe to show only when shown, since
+	// the check costs more than reading the agent.
 	var setBy [numFields]string
-	var set [numFields]bool
 	safe := func(key string) string { return safetext.Cut(key, nameBytes, secrets...) }
 	for _, m := range members {
 		f, known := knownFields[canonicalKey(m.key)]
@@ -127,14 +127,14 @@ func normalizeAgent(members []member, secrets ...string) (rec scanagent.Record, 
 			}
 			continue
 		}
-		if set[f] && changed {
+		if setBy[f] != "" && changed {
 			conflicts = append(conflicts, conflict{field: fieldName(f), first: safe(setBy[f]), second: safe(key)})
 		}
-		setBy[f], set[f] = key, true
+		setBy[f] = key
 	}
 	switch {
 	case reason != "":
-	case !set[fieldID]:
+	case setBy[fieldID] == "":
 		reason = "no id"
 	case rec.ID == "":
 		reason = fmt.Sprintf("%s: empty or null id", safe(setBy[fieldID]))
