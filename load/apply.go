@@ -64,11 +64,12 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 	return nil
 }
 
-// applyStaged applies the staged listing (staged agents, one record each):
-// new agents, changed agents, history, heartbeats, observations and
-// deletions, each as one set-based statement. Unchanged agents are never
-// written, and an agent whose heartbeat alone moved is written only in
-// agent_heartbeat (in place) and in one packed observation.
+// applyStaged applies the listing: the staged records (new agents,
+// returning ones, and known ones whose fingerprint differs), the moved
+// heartbeats known queued, and the deletions, each as one set-based
+// statement. Unchanged agents are never written, and an agent whose
+// heartbeat alone moved is written only in agent_heartbeat (in place) and
+// in one packed observation.
 //
 // Descriptive attributes (every column but last_seen and
 // last_command_execution_at) make history versions; the two volatile
@@ -77,9 +78,11 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 //
 // unidentified counts the listing's records without a usable id: when
 // there are any, no agent is deleted (see withhold below).
-func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState, staged, unidentified int) (counts, error) {
-	c := counts{seen: staged}
+func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState,
+	known *knownAgents, staged, unidentified int) (counts, error) {
 	tenant := l.cfg.TenantID
+	unchangedKnown, movedKnown, missingKeys := known.outcome()
+	c := counts{seen: staged + unchangedKnown + movedKnown}
 
 	// Before anything changes, the state is the one the tenant's previous
 	// sync saw: if that was on an earlier day, that day is now closed.
@@ -89,11 +92,10 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		}
 	}
 
-	// The agents whose descriptive row must be written (new, returning, or
-	// with a changed descriptive value: few, except on a first sync), what
-	// the comparison found, and the agents active before this sync:
-	// deletions are decided against them before anything is written.
-	var returning, active, unreadableActive int
+	// The staged agents whose row must be written (new, returning, with a
+	// changed descriptive value, or with a fingerprint to store: few,
+	// except on a first sync), and what the comparison found.
+	var rewritten, knownWrites int
 	start := time.Now()
 	if err := tx.QueryRow(dbCtx, `
 		WITH d AS (
@@ -109,41 +111,40 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 				        a.scanner_software_version, a.mde_client_version, a.extra)
 				         IS DISTINCT FROM
 				       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
-				        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed
+				        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed,
+				       a.fingerprint IS DISTINCT FROM s.fingerprint AS fingerprint_changed
 				  FROM pg_temp.agentsync_staging s
 				  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) c
-			 WHERE c.is_new OR c.is_returning OR c.descriptive_changed
-			RETURNING is_new, is_returning
+			 WHERE c.is_new OR c.is_returning OR c.descriptive_changed OR c.fingerprint_changed
+			RETURNING is_new, is_returning, descriptive_changed
 		)
-		SELECT count(*) FILTER (WHERE d.is_new), count(*) FILTER (WHERE NOT d.is_new),
-		       count(*) FILTER (WHERE d.is_returning),
-		       (SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL),
-		       -- Listed but unreadable: kept as they were, not missing.
-		       (SELECT count(*) FROM pg_temp.agentsync_unreadable u
-		          JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = u.agent_id AND a.deleted_at IS NULL
-		         WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = u.agent_id))
+		SELECT count(*) FILTER (WHERE d.is_new),
+		       count(*) FILTER (WHERE NOT d.is_new AND (d.is_returning OR d.descriptive_changed)),
+		       count(*) FILTER (WHERE NOT d.is_new)
 		  FROM d`, tenant,
-	).Scan(&c.inserted, &c.changed, &returning, &active, &unreadableActive); err != nil {
+	).Scan(&c.inserted, &rewritten, &knownWrites); err != nil {
 		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
 	logStep(l.cfg.Logger, "compare with stored agents", start)
-	matchedActive := c.seen - c.inserted - returning
-	missing := active - matchedActive - unreadableActive
-	withhold, why := l.withholdDeletions(missing, active, unidentified)
+	c.changed = rewritten
+	missing := len(missingKeys)
+	withhold, why := l.withholdDeletions(missing, len(known.agents), unidentified)
 
 	// New agents (state, first version, heartbeat); the heartbeats of known
 	// agents that moved, updated in place; and what both saw, as one packed
 	// observation row per block of 64 agent keys.
 	var heartbeatOnly int
+	movedKeys, movedSeen, movedCmd := known.movedHeartbeats()
 	start = time.Now()
 	if err := tx.QueryRow(dbCtx, `
 		WITH inserted AS (
 			INSERT INTO defender.agent_state (
 				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
-				scanner_software_version, mde_client_version, extra, first_seen_at, first_seen_run_id, active_since)
+				scanner_software_version, mde_client_version, extra, fingerprint,
+				first_seen_at, first_seen_run_id, active_since)
 			OVERRIDING SYSTEM VALUE
 			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
-			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3, $2
+			       d.scanner_software_version, d.mde_client_version, d.extra, d.fingerprint, $2, $3, $2
 			  FROM pg_temp.agentsync_diff d
 			 WHERE d.is_new
 		), history AS (
@@ -161,6 +162,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			 WHERE d.is_new
 			RETURNING *
 		), moved AS (
+			-- Staged known agents.
 			UPDATE defender.agent_heartbeat hb
 			   SET last_seen = s.last_seen, last_command_execution_at = s.last_command_execution_at
 			  FROM pg_temp.agentsync_staging s
@@ -168,6 +170,13 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			 WHERE hb.agent_key = a.agent_key
 			   AND (hb.last_seen, hb.last_command_execution_at)
 			         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
+			RETURNING hb.*
+		), moved_only AS (
+			-- Unchanged agents whose heartbeat alone moved (none of them staged).
+			UPDATE defender.agent_heartbeat hb
+			   SET last_seen = m.last_seen, last_command_execution_at = m.last_command_execution_at
+			  FROM unnest($4::bigint[], $5::timestamptz[], $6::timestamptz[]) AS m(agent_key, last_seen, last_command_execution_at)
+			 WHERE hb.agent_key = m.agent_key
 			RETURNING hb.*
 		), observed AS (
 			INSERT INTO defender.observation_block
@@ -178,22 +187,26 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			       array_agg(o.last_command_execution_at ORDER BY o.agent_key)
 			  FROM (SELECT * FROM born WHERE last_seen IS NOT NULL OR last_command_execution_at IS NOT NULL
 			        UNION ALL
-			        SELECT * FROM moved) o
+			        SELECT * FROM moved
+			        UNION ALL
+			        SELECT * FROM moved_only) o
 			 GROUP BY o.agent_key / 64
 		)
-		SELECT count(*) FROM moved m
-		 WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d WHERE d.agent_key = m.agent_key)`,
-		tenant, fetchedAt, runID).Scan(&heartbeatOnly); err != nil {
+		SELECT (SELECT count(*) FROM moved m
+		         WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d
+		                            WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed)))
+		       + (SELECT count(*) FROM moved_only)`,
+		tenant, fetchedAt, runID, movedKeys, movedSeen, movedCmd).Scan(&heartbeatOnly); err != nil {
 		return c, fmt.Errorf("insert new agents and heartbeats: %w", interpretError(err))
 	}
-	logStep(l.cfg.Logger, "insert new agents and heartbeats", start)
+	logStep(l.cfg.Logger, "insert new agents and heartbeats", start, "moved_only", len(movedKeys))
 	// Known agents with any changed value, the heartbeat included.
 	c.changed += heartbeatOnly
 	c.unchanged = c.seen - c.inserted - c.changed
 
 	all := []any{tenant, fetchedAt, runID}
 	var steps []step
-	if c.changed > heartbeatOnly { // known agents with a descriptive write
+	if rewritten > 0 { // known agents with a descriptive write
 		steps = append(steps, []step{
 			// Close the current version of agents whose descriptive attributes
 			// changed; deleted agents have none open.
@@ -211,7 +224,10 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
 			  FROM pg_temp.agentsync_diff d
 			 WHERE NOT d.is_new AND (d.descriptive_changed OR d.is_returning)`, all},
-			{"update changed agents", `
+		}...)
+	}
+	if knownWrites > 0 { // known agents with a row to write: a change, a return, or a fingerprint
+		steps = append(steps, step{"update changed agents", `
 			UPDATE defender.agent_state a
 			   SET machine_id = d.machine_id,
 			       computer_dns_name = d.computer_dns_name,
@@ -219,23 +235,18 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			       scanner_software_version = d.scanner_software_version,
 			       mde_client_version = d.mde_client_version,
 			       extra = d.extra,
+			       fingerprint = d.fingerprint,
 			       active_since = CASE WHEN d.is_returning THEN $1 ELSE a.active_since END,
 			       deleted_at = NULL,
 			       deleted_by_run_id = NULL
 			  FROM pg_temp.agentsync_diff d
-			 WHERE a.agent_key = d.agent_key AND NOT d.is_new AND (d.descriptive_changed OR d.is_returning)`,
-				[]any{fetchedAt}},
-		}...)
+			 WHERE a.agent_key = d.agent_key AND NOT d.is_new`,
+			[]any{fetchedAt}})
 	}
 	if missing > 0 {
-		steps = append(steps, step{"find missing agents", `
-			INSERT INTO pg_temp.agentsync_missing (agent_key)
-			SELECT a.agent_key
-			  FROM defender.agent_state a
-			 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL
-			   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_staging s WHERE s.agent_id = a.agent_id)
-			   AND NOT EXISTS (SELECT FROM pg_temp.agentsync_unreadable u WHERE u.agent_id = a.agent_id)`,
-			[]any{tenant}})
+		steps = append(steps, step{"record missing agents", `
+			INSERT INTO pg_temp.agentsync_missing (agent_key) SELECT unnest($1::bigint[])`,
+			[]any{missingKeys}})
 	}
 	switch {
 	case missing > 0 && withhold:
@@ -268,7 +279,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 
 	if withhold {
 		c.withheld = missing
-		l.logWithheld("agents", why, runID, missing, active, unidentified)
+		l.logWithheld("agents", why, runID, missing, len(known.agents), unidentified)
 	} else {
 		c.deleted = missing
 	}

@@ -353,14 +353,20 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	}
 
 	start := time.Now()
-	stats, staged, waited, err := stage(ctx, dbCtx, tx, list)
+	known, err := readKnown(dbCtx, tx, l.cfg.TenantID)
+	if err != nil {
+		return res, err
+	}
+	logStep(l.cfg.Logger, "read stored agents", start, "agents", len(known.agents))
+	start = time.Now()
+	stats, staged, waited, err := stage(ctx, dbCtx, tx, list, known)
 	logStep(l.cfg.Logger, "stage the listing", start, "waiting_for_the_api", waited.Round(time.Microsecond).String())
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	res.FetchDuration = waited
 	if err != nil {
 		return res, err
 	}
-	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, day, staged, stats.Unidentified)
+	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, day, known, staged, stats.Unidentified)
 	if err != nil {
 		return res, err
 	}

@@ -657,8 +657,13 @@ func TestLastRunTakesALongRunningRunAsStuck(t *testing.T) {
 // cancelled, rolled back and recorded failed, saying so.
 func TestSyncTimeout(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(c *load.Config) { c.SyncTimeout = 300 * time.Millisecond })
-	f.sync(t, listOf(agents(3)...))
+	f := setup(t)
+	f.sync(t, listOf(agents(3)...)) // with the default timeout, however busy the machine
+	timed, err := load.New(f.pool, load.Config{TenantID: tenant, Now: f.clock.Now, Worker: "test",
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil)), SyncTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := f.snapshot(t)
 	f.clock.Advance(time.Hour)
 	hang := func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
@@ -669,7 +674,7 @@ func TestSyncTimeout(t *testing.T) {
 		return scanagent.ListStats{Agents: 1}, fmt.Errorf("fetch page 2: %w", context.Cause(ctx))
 	}
 	start := time.Now()
-	res, err := f.loader.Sync(context.Background(), hang)
+	res, err := timed.Sync(context.Background(), hang)
 	if !errors.Is(err, load.ErrSyncTimeout) {
 		t.Fatalf("sync error = %v, want ErrSyncTimeout", err)
 	}

@@ -23,7 +23,8 @@ import (
 // their rows go at the end of each transaction, and with it when it rolls
 // back.
 //
-//   - agentsync_staging: the listing, as COPY streams it in;
+//   - agentsync_staging: the records of the listing that may change
+//     something (see knownAgents), as COPY streams them in;
 //   - agentsync_unreadable: ids of agents listed but unreadable;
 //   - agentsync_diff: the agents whose descriptive row must be written;
 //   - agentsync_missing: the active agents the listing lacks.
@@ -38,7 +39,8 @@ const workTables = `
 		mde_client_version        text,
 		last_seen                 timestamptz,
 		last_command_execution_at timestamptz,
-		extra                     jsonb  NOT NULL
+		extra                     jsonb  NOT NULL,
+		fingerprint               bytea  NOT NULL
 	) ON COMMIT DELETE ROWS;
 	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_unreadable (
 		agent_id text NOT NULL
@@ -48,7 +50,8 @@ const workTables = `
 		agent_key           bigint  NOT NULL,
 		is_new              boolean NOT NULL,
 		is_returning        boolean NOT NULL,
-		descriptive_changed boolean NOT NULL
+		descriptive_changed boolean NOT NULL,
+		fingerprint_changed boolean NOT NULL
 	) ON COMMIT DELETE ROWS;
 	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_missing (
 		agent_key bigint NOT NULL
@@ -58,18 +61,21 @@ const workTables = `
 var stagingColumns = []string{
 	"seq", "agent_id", "machine_id", "computer_dns_name", "assigned_application_id",
 	"scanner_software_version", "mde_client_version", "last_seen", "last_command_execution_at", "extra",
+	"fingerprint",
 }
 
 // stage streams the listing into the temporary staging table (see
-// workTables, created by the caller) with COPY and
-// keeps, for an id listed more than once, its last record. It returns the
-// listing's statistics, the number of agents staged and the time spent
-// waiting for the listing, and a *FetchError when the listing failed.
+// workTables, created by the caller) with COPY and keeps, for an id listed
+// more than once, its last record. A record known holds as stored is not
+// staged, and one whose heartbeat alone moved is queued in known instead.
+// It returns the listing's statistics, the number of agents staged and
+// the time spent waiting for the listing, and a *FetchError when the
+// listing failed.
 //
 // The listing runs under ctx, the statements under dbCtx: a cancelled ctx
 // ends the listing, which ends the COPY cleanly.
-func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ scanagent.ListStats, agents int, waited time.Duration, err error) {
-	src := newRecordSource(ctx, list)
+func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc, known *knownAgents) (_ scanagent.ListStats, agents int, waited time.Duration, err error) {
+	src := newRecordSource(ctx, list, known)
 	defer src.stop()
 	_, copyErr := tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", "agentsync_staging"}, stagingColumns, src)
 	src.stop() // ends the listing if COPY stopped early, and settles stats
@@ -85,6 +91,7 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ sc
 	if err := stopped(ctx); err != nil {
 		return src.stats, 0, src.waited, err
 	}
+	known.keep(src.stats.RejectedIDs)
 	// The staging table is not analyzed: the planner's estimate from its
 	// size is enough for the hash joins that read it, and ANALYZE of a large
 	// listing took longer than those joins.
@@ -100,7 +107,7 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ sc
 	// An id listed twice: the last record wins. Most listings have none,
 	// and then skip the self-join.
 	if !src.mayRepeat {
-		return src.stats, int(src.seq), src.waited, nil
+		return src.stats, src.staged, src.waited, nil
 	}
 	tag, err := tx.Exec(dbCtx, `
 		DELETE FROM pg_temp.agentsync_staging s
@@ -109,7 +116,7 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc) (_ sc
 	if err != nil {
 		return src.stats, 0, src.waited, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
 	}
-	return src.stats, int(src.seq - tag.RowsAffected()), src.waited, nil
+	return src.stats, src.staged - int(tag.RowsAffected()), src.waited, nil
 }
 
 // errStopped ends a listing whose consumer stopped early.
@@ -121,8 +128,10 @@ var errStopped = errors.New("listing stopped by the loader")
 type recordSource struct {
 	next   func() (scanagent.Record, bool)
 	stopFn func()
+	known  *knownAgents
 
-	seq    int64
+	seq    int64 // records listed
+	staged int   // records staged
 	values []any
 	// ids holds every id staged, hashed, so that a listing of a million
 	// agents is checked for repeated ids in a few megabytes; mayRepeat is
@@ -137,8 +146,8 @@ type recordSource struct {
 	recordErr error // a record cannot be stored
 }
 
-func newRecordSource(ctx context.Context, list scanagent.ListFunc) *recordSource {
-	s := &recordSource{ids: idset.New()}
+func newRecordSource(ctx context.Context, list scanagent.ListFunc, known *knownAgents) *recordSource {
+	s := &recordSource{ids: idset.New(), known: known}
 	records := func(yield func(scanagent.Record) bool) {
 		stats, err := list(ctx, func(r scanagent.Record) error {
 			if !yield(r) {
@@ -157,25 +166,37 @@ func newRecordSource(ctx context.Context, list scanagent.ListFunc) *recordSource
 
 func (s *recordSource) stop() { s.stopFn() }
 
-// Next implements pgx.CopyFromSource.
+// Next implements pgx.CopyFromSource: it moves to the next record to
+// stage.
 func (s *recordSource) Next() bool {
-	start := time.Now()
-	r, ok := s.next()
-	s.waited += time.Since(start)
-	if !ok {
-		return false
+	for {
+		start := time.Now()
+		r, ok := s.next()
+		s.waited += time.Since(start)
+		if !ok {
+			return false
+		}
+		s.seq++
+		if s.ids.Add(r.ID) {
+			s.mayRepeat = true
+		}
+		if r.ID == "" {
+			s.recordErr = fmt.Errorf("record %d: agent without id", s.seq)
+			return false
+		}
+		stage, fp := s.known.classify(&r)
+		if !stage {
+			continue
+		}
+		values, err := recordValues(s.seq, r, fp)
+		if err != nil {
+			s.recordErr = err
+			return false
+		}
+		s.values = values
+		s.staged++
+		return true
 	}
-	s.seq++
-	if s.ids.Add(r.ID) {
-		s.mayRepeat = true
-	}
-	values, err := recordValues(s.seq, r)
-	if err != nil {
-		s.recordErr = err
-		return false
-	}
-	s.values = values
-	return true
 }
 
 // Values implements pgx.CopyFromSource.
@@ -193,10 +214,7 @@ func (s *recordSource) Err() error {
 // recordValues converts a record to a staging row: empty strings and zero
 // times become NULL, times are cut to PostgreSQL's microseconds, and text
 // PostgreSQL cannot store is refused with the agent and field named.
-func recordValues(seq int64, r scanagent.Record) ([]any, error) {
-	if r.ID == "" {
-		return nil, fmt.Errorf("record %d: agent without id", seq)
-	}
+func recordValues(seq int64, r scanagent.Record, fingerprint [fingerprintSize]byte) ([]any, error) {
 	texts := [...]struct{ field, value string }{
 		{"id", r.ID},
 		{"machine_id", r.MachineID},
@@ -217,7 +235,7 @@ func recordValues(seq int64, r scanagent.Record) ([]any, error) {
 	return []any{
 		seq, r.ID, nullText(r.MachineID), nullText(r.ComputerDNSName), nullText(r.AssignedApplicationID),
 		nullText(string(r.ScannerSoftwareVersion)), nullText(string(r.MDEClientVersion)),
-		nullTime(r.LastSeen), nullTime(r.LastCommandExecutionAt), extra,
+		nullTime(r.LastSeen), nullTime(r.LastCommandExecutionAt), extra, fingerprint[:],
 	}, nil
 }
 

@@ -1,0 +1,278 @@
+package load
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"hash/maphash"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// fingerprintSize is the length of an agent's fingerprint: 128 bits of a
+// SHA-256, so that two different records never pass for one another.
+const fingerprintSize = 16
+
+// fingerprintVersion starts every fingerprinted encoding: a change of the
+// encoding changes it, and every agent is then compared in full once.
+const fingerprintVersion = 1
+
+// fingerprinter hashes the descriptive values of records (every column
+// but the heartbeat's), as stored in agent_state.fingerprint.
+type fingerprinter struct {
+	h    hash.Hash
+	buf  []byte
+	keys []string
+}
+
+func newFingerprinter() *fingerprinter { return &fingerprinter{h: sha256.New()} }
+
+// of returns the fingerprint of r's descriptive values. Each value is
+// length-prefixed, so no two records encode alike; an empty text is
+// stored as NULL and fingerprints as one too. Extra fields are taken in
+// key order with their raw JSON, as the extractor kept it.
+func (f *fingerprinter) of(r *scanagent.Record) [fingerprintSize]byte {
+	b := append(f.buf[:0], fingerprintVersion)
+	for _, s := range [...]string{r.MachineID, r.ComputerDNSName, r.AssignedApplicationID,
+		string(r.ScannerSoftwareVersion), string(r.MDEClientVersion)} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Extra)))
+	if len(r.Extra) > 0 {
+		f.keys = f.keys[:0]
+		for k := range r.Extra {
+			f.keys = append(f.keys, k)
+		}
+		slices.Sort(f.keys)
+		for _, k := range f.keys {
+			v := r.Extra[k]
+			b = binary.AppendUvarint(b, uint64(len(k)))
+			b = append(b, k...)
+			b = binary.AppendUvarint(b, uint64(len(v)))
+			b = append(b, v...)
+		}
+	}
+	f.buf = b
+	f.h.Reset()
+	f.h.Write(b)
+	var sum [sha256.Size]byte
+	var fp [fingerprintSize]byte
+	copy(fp[:], f.h.Sum(sum[:0]))
+	return fp
+}
+
+// What a sync does with a known agent's record.
+const (
+	unlisted  uint8 = iota // not in the listing (so far)
+	unchanged              // listed as stored: nothing to write
+	moved                  // only its heartbeat moved: applied in place
+	staged                 // staged in full and compared in SQL
+	kept                   // listed but unreadable: kept as stored
+)
+
+// knownAgent is what a sync knows of one active agent before it starts.
+type knownAgent struct {
+	key               int64
+	fingerprint       [fingerprintSize]byte
+	hasFingerprint    bool
+	lastSeen, lastCmd int64 // microseconds since the Unix epoch; noTime when empty
+	fate              uint8
+	heartbeat         int32 // index in heartbeats.keys when fate == moved
+}
+
+// noTime stands for an empty timestamp.
+const noTime = math.MinInt64
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UTC().Truncate(time.Microsecond).UnixMicro()
+}
+
+// idKey is a 128-bit hash of an agent id: the id itself may be a slice of
+// its page's body, which a map of ids would keep in memory (see idset).
+// Two ids hash alike with a probability of about n²/2¹²⁹.
+type idKey [2]uint64
+
+// knownAgents are the tenant's active agents as stored when a sync starts,
+// by id. A sync of a tenant holds its lock, so they stay as read until it
+// writes.
+type knownAgents struct {
+	seeds  [2]maphash.Seed
+	index  map[idKey]int32
+	agents []knownAgent
+	// heartbeats are the moved heartbeats of unchanged agents, in the
+	// listing's order; dropped marks those a later record of the same
+	// agent replaced.
+	heartbeats struct {
+		keys              []int64
+		lastSeen, lastCmd []pgtype.Timestamptz
+		dropped           []bool
+	}
+	fingerprints *fingerprinter
+}
+
+func (k *knownAgents) id(id string) idKey {
+	return idKey{maphash.String(k.seeds[0], id), maphash.String(k.seeds[1], id)}
+}
+
+// readKnown reads the tenant's active agents: key, id, fingerprint and
+// heartbeat.
+func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, error) {
+	k := &knownAgents{
+		seeds:        [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		fingerprints: newFingerprinter(),
+	}
+	// The count first, in the same round trip: the agents are read into
+	// tables of their final size.
+	var b pgx.Batch
+	b.Queue(`SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL`, tenant)
+	b.Queue(`
+		SELECT a.agent_key, a.agent_id, a.fingerprint, hb.last_seen, hb.last_command_execution_at
+		  FROM defender.agent_state a
+		  LEFT JOIN defender.agent_heartbeat hb ON hb.agent_key = a.agent_key
+		 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL`, tenant)
+	results := tx.SendBatch(ctx, &b)
+	defer results.Close()
+	var n int
+	if err := results.QueryRow().Scan(&n); err != nil {
+		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
+	}
+	k.index = make(map[idKey]int32, n)
+	k.agents = make([]knownAgent, 0, n)
+	rows, err := results.Query()
+	if err != nil {
+		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
+	}
+	var (
+		a                 knownAgent
+		id                string
+		fp                []byte
+		lastSeen, lastCmd pgtype.Timestamptz
+	)
+	_, err = pgx.ForEachRow(rows, []any{&a.key, &id, &fp, &lastSeen, &lastCmd}, func() error {
+		a.hasFingerprint = len(fp) == fingerprintSize
+		if a.hasFingerprint {
+			copy(a.fingerprint[:], fp)
+		}
+		a.lastSeen, a.lastCmd = storedMicros(lastSeen), storedMicros(lastCmd)
+		k.index[k.id(id)] = int32(len(k.agents))
+		k.agents = append(k.agents, a)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
+	}
+	if err := results.Close(); err != nil {
+		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
+	}
+	return k, nil
+}
+
+func storedMicros(t pgtype.Timestamptz) int64 {
+	if !t.Valid {
+		return noTime
+	}
+	return t.Time.UnixMicro()
+}
+
+// classify decides what the sync does with record r of the listing: it
+// returns true when r must be staged in full, with its fingerprint, and
+// false when the known agent's stored state already says what r says
+// (unchanged) or differs only in its heartbeat (then queued for an update
+// in place).
+//
+// The last record of an id wins: once an id repeats, each later record of
+// it is staged in full (the staging keeps the last), and a heartbeat
+// queued for an earlier one is dropped.
+func (k *knownAgents) classify(r *scanagent.Record) (stage bool, fp [fingerprintSize]byte) {
+	fp = k.fingerprints.of(r)
+	i, ok := k.index[k.id(r.ID)]
+	if !ok {
+		return true, fp
+	}
+	a := &k.agents[i]
+	switch a.fate {
+	case unlisted:
+		if !a.hasFingerprint || a.fingerprint != fp {
+			a.fate = staged
+			return true, fp
+		}
+		lastSeen, lastCmd := micros(r.LastSeen), micros(r.LastCommandExecutionAt)
+		if lastSeen == a.lastSeen && lastCmd == a.lastCmd {
+			a.fate = unchanged
+			return false, fp
+		}
+		a.fate, a.heartbeat = moved, int32(len(k.heartbeats.keys))
+		k.heartbeats.keys = append(k.heartbeats.keys, a.key)
+		k.heartbeats.lastSeen = append(k.heartbeats.lastSeen, timestamptz(r.LastSeen))
+		k.heartbeats.lastCmd = append(k.heartbeats.lastCmd, timestamptz(r.LastCommandExecutionAt))
+		k.heartbeats.dropped = append(k.heartbeats.dropped, false)
+		return false, fp
+	case moved:
+		k.heartbeats.dropped[a.heartbeat] = true
+	}
+	a.fate = staged
+	return true, fp
+}
+
+func timestamptz(t time.Time) pgtype.Timestamptz {
+	if t.IsZero() {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: t.UTC().Truncate(time.Microsecond), Valid: true}
+}
+
+// keep marks the agents of ids (listed, but unreadable) as kept as they
+// are: not missing. It runs once the listing has ended.
+func (k *knownAgents) keep(ids []string) {
+	for _, id := range ids {
+		if i, ok := k.index[k.id(id)]; ok && k.agents[i].fate == unlisted {
+			k.agents[i].fate = kept
+		}
+	}
+}
+
+// outcome sums up the listing against the known agents: how many were
+// unchanged, how many only moved their heartbeat, and the keys of the
+// active agents the listing lacks.
+func (k *knownAgents) outcome() (unchangedN, movedN int, missing []int64) {
+	if k == nil {
+		return 0, 0, nil
+	}
+	for _, a := range k.agents {
+		switch a.fate {
+		case unchanged:
+			unchangedN++
+		case moved:
+			movedN++
+		case unlisted:
+			missing = append(missing, a.key)
+		}
+	}
+	return unchangedN, movedN, missing
+}
+
+// movedHeartbeats returns the heartbeats to update in place, as arrays for
+// one statement.
+func (k *knownAgents) movedHeartbeats() (keys []int64, lastSeen, lastCmd []pgtype.Timestamptz) {
+	hb := &k.heartbeats
+	for i, key := range hb.keys {
+		if !hb.dropped[i] {
+			keys = append(keys, key)
+			lastSeen = append(lastSeen, hb.lastSeen[i])
+			lastCmd = append(lastCmd, hb.lastCmd[i])
+		}
+	}
+	return keys, lastSeen, lastCmd
+}

@@ -1,0 +1,134 @@
+package load_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// TestRepeatedIDsOfStoredAgentsKeepTheLast: a known agent listed twice
+// takes its last record, whatever the first one would have done alone
+// (changed, unchanged, or only a moved heartbeat).
+func TestRepeatedIDsOfStoredAgentsKeepTheLast(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	recs := agents(5)
+	f.sync(t, listOf(recs...))
+	f.clock.Advance(time.Hour)
+
+	changed := func(r scanagent.Record) scanagent.Record {
+		r.MDEClientVersion = "10.9999.0.1"
+		return r
+	}
+	movedBy := func(r scanagent.Record, d time.Duration) scanagent.Record {
+		r.LastSeen = r.LastSeen.Add(d)
+		return r
+	}
+	res := f.sync(t, listOf(
+		changed(recs[0]), recs[1], movedBy(recs[2], time.Hour), movedBy(recs[3], time.Hour), recs[4],
+		recs[0], changed(recs[1]), recs[2], movedBy(recs[3], 2*time.Hour)))
+	if res.Seen != 5 || res.Changed != 2 || res.Unchanged != 3 || res.Inserted+res.Deleted != 0 {
+		t.Fatalf("result = %+v, want 5 seen: 2 changed (agents 1 and 3), 3 unchanged", res)
+	}
+	type row struct {
+		version  string
+		lastSeen time.Time
+		versions int
+	}
+	for i, want := range []row{
+		{"10.8295.22621.1010", recs[0].LastSeen, 1},
+		{"10.9999.0.1", recs[1].LastSeen, 2},
+		{"10.8295.22621.1010", recs[2].LastSeen, 1},
+		{"10.8295.22621.1010", recs[3].LastSeen.Add(2 * time.Hour), 1},
+	} {
+		var got row
+		if err := f.pool.QueryRow(ctx, `
+			SELECT a.mde_client_version, a.last_seen,
+			       (SELECT count(*) FROM defender.scan_agent_history h WHERE h.agent_id = a.agent_id)
+			  FROM defender.scan_agents a WHERE a.agent_id = $1`, recs[i].ID).Scan(&got.version, &got.lastSeen, &got.versions); err != nil {
+			t.Fatal(err)
+		}
+		if got.version != want.version || !got.lastSeen.Equal(want.lastSeen) || got.versions != want.versions {
+			t.Errorf("agent %d = %+v, want %+v (its last record)", i, got, want)
+		}
+	}
+	// One observation per agent whose heartbeat moved: agent 3 alone.
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_observations WHERE run_id = $1`, res.RunID); n != 1 {
+		t.Fatalf("%d observations in the second sync, want 1", n)
+	}
+}
+
+// TestAgentsWithoutFingerprintAreComparedInFull: agents stored before
+// fingerprints existed (or whose fingerprint does not match) are staged
+// and compared value by value: no version is made for them, their
+// fingerprint is stored once, and the next identical sync writes nothing.
+func TestAgentsWithoutFingerprintAreComparedInFull(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	recs := agents(20)
+	recs[3].Extra = map[string]json.RawMessage{"note": json.RawMessage(`{"a": 1}`)}
+	f.sync(t, listOf(recs...))
+	if _, err := f.pool.Exec(ctx, `UPDATE defender.agent_state SET fingerprint = NULL WHERE agent_id <> $1`, recs[3].ID); err != nil {
+		t.Fatal(err)
+	}
+	// The same JSON value, spelled otherwise: another fingerprint, the
+	// same stored value.
+	recs[3].Extra = map[string]json.RawMessage{"note": json.RawMessage(`{ "a" : 1 }`)}
+	recs[6].LastSeen = recs[6].LastSeen.Add(time.Minute)
+	history := f.count(t, `SELECT count(*) FROM defender.scan_agent_history`)
+
+	f.clock.Advance(time.Hour)
+	res := f.sync(t, listOf(recs...))
+	if res.Changed != 1 || res.Unchanged != 19 {
+		t.Fatalf("result = %+v, want 1 changed (a heartbeat) and 19 unchanged", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history`); n != history {
+		t.Fatalf("%d history versions, want %d: no descriptive value changed", n, history)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.agent_state WHERE fingerprint IS NULL`); n != 0 {
+		t.Fatalf("%d agents still without a fingerprint", n)
+	}
+	before := f.snapshot(t)
+	f.clock.Advance(time.Hour)
+	res = f.sync(t, listOf(recs...))
+	if res.Unchanged != 20 {
+		t.Fatalf("result = %+v", res)
+	}
+	if after := f.snapshot(t); after != before {
+		t.Fatal("an identical sync after the fingerprints were stored wrote rows")
+	}
+}
+
+// TestDescriptiveChangesAreSeenWhateverTheField: a change of any
+// descriptive value, extra fields included, makes a version, and the
+// records that change nothing are not written.
+func TestDescriptiveChangesAreSeenWhateverTheField(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	base := agents(8)
+	base[7].Extra = map[string]json.RawMessage{"a": json.RawMessage(`1`), "b": json.RawMessage(`2`)}
+	f.sync(t, listOf(base...))
+	next := append([]scanagent.Record(nil), base...)
+	next[0].MachineID = "other"
+	next[1].ComputerDNSName = ""
+	next[2].AssignedApplicationID = "x"
+	next[3].ScannerSoftwareVersion = "7.1.2"
+	next[4].MDEClientVersion = "10.1"
+	next[5].Extra = map[string]json.RawMessage{"a": json.RawMessage(`1`)}
+	// Two fields whose texts, run together, read the same.
+	next[6].MachineID, next[6].ComputerDNSName = base[6].MachineID+base[6].ComputerDNSName[:3], base[6].ComputerDNSName[3:]
+	next[7].Extra = map[string]json.RawMessage{"b": json.RawMessage(`2`), "a": json.RawMessage(`1`)} // same map
+	f.clock.Advance(time.Hour)
+	res := f.sync(t, listOf(next...))
+	if res.Changed != 7 || res.Unchanged != 1 {
+		t.Fatalf("result = %+v, want 7 changed, 1 unchanged", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history WHERE valid_to IS NOT NULL`); n != 7 {
+		t.Fatalf("%d closed versions, want 7", n)
+	}
+}
