@@ -8,11 +8,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // counts are what applying one listing did.
 type counts struct {
 	seen, inserted, changed, unchanged, deleted, withheld int
+	// lastSeen, when the sync changed no agent but its heartbeat (none
+	// came, went, returned or changed a descriptive value), is the
+	// last_seen of every active agent after it: the day's fleet keeps its
+	// versions and recounts only what depends on last_seen.
+	lastSeen []pgtype.Timestamptz
 }
 
 // step is one set-based statement of a sync.
@@ -130,13 +136,11 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	missing := len(missingKeys)
 	withhold, why := l.withholdDeletions(missing, len(known.agents), unidentified)
 
-	// New agents (state, first version, heartbeat); the heartbeats of known
-	// agents that moved, updated in place; and what both saw, as one packed
-	// observation row per block of 64 agent keys.
-	var heartbeatOnly int
-	movedKeys, movedSeen, movedCmd := known.movedHeartbeats()
+	// New agents (state, first version, heartbeat) and the heartbeats of
+	// staged known agents that moved, updated in place, in one statement
+	// that returns what both saw.
 	start = time.Now()
-	if err := tx.QueryRow(dbCtx, `
+	rows, err := tx.Query(dbCtx, `
 		WITH inserted AS (
 			INSERT INTO defender.agent_state (
 				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
@@ -162,7 +166,6 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			 WHERE d.is_new
 			RETURNING *
 		), moved AS (
-			-- Staged known agents.
 			UPDATE defender.agent_heartbeat hb
 			   SET last_seen = s.last_seen, last_command_execution_at = s.last_command_execution_at
 			  FROM pg_temp.agentsync_staging s
@@ -171,37 +174,68 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			   AND (hb.last_seen, hb.last_command_execution_at)
 			         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
 			RETURNING hb.*
-		), moved_only AS (
-			-- Unchanged agents whose heartbeat alone moved (none of them staged).
-			UPDATE defender.agent_heartbeat hb
-			   SET last_seen = m.last_seen, last_command_execution_at = m.last_command_execution_at
-			  FROM unnest($4::bigint[], $5::timestamptz[], $6::timestamptz[]) AS m(agent_key, last_seen, last_command_execution_at)
-			 WHERE hb.agent_key = m.agent_key
-			RETURNING hb.*
-		), observed AS (
-			INSERT INTO defender.observation_block
-			       (observed_at, run_id, block, slots, last_seen, last_command_execution_at)
-			SELECT $2, $3, o.agent_key / 64,
-			       array_agg((o.agent_key % 64)::smallint ORDER BY o.agent_key),
-			       array_agg(o.last_seen ORDER BY o.agent_key),
-			       array_agg(o.last_command_execution_at ORDER BY o.agent_key)
-			  FROM (SELECT * FROM born WHERE last_seen IS NOT NULL OR last_command_execution_at IS NOT NULL
-			        UNION ALL
-			        SELECT * FROM moved
-			        UNION ALL
-			        SELECT * FROM moved_only) o
-			 GROUP BY o.agent_key / 64
 		)
-		SELECT (SELECT count(*) FROM moved m
-		         WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d
-		                            WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed)))
-		       + (SELECT count(*) FROM moved_only)`,
-		tenant, fetchedAt, runID, movedKeys, movedSeen, movedCmd).Scan(&heartbeatOnly); err != nil {
+		SELECT b.agent_key, b.last_seen, b.last_command_execution_at, false
+		  FROM born b
+		 WHERE b.last_seen IS NOT NULL OR b.last_command_execution_at IS NOT NULL
+		UNION ALL
+		-- A known agent's move is a change of its own when nothing else of
+		-- it changed.
+		SELECT m.agent_key, m.last_seen, m.last_command_execution_at,
+		       NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d
+		                    WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed))
+		  FROM moved m`,
+		tenant, fetchedAt, runID)
+	if err != nil {
 		return c, fmt.Errorf("insert new agents and heartbeats: %w", interpretError(err))
 	}
-	logStep(l.cfg.Logger, "insert new agents and heartbeats", start, "moved_only", len(movedKeys))
-	// Known agents with any changed value, the heartbeat included.
-	c.changed += heartbeatOnly
+	var (
+		obs           []observation
+		o             observation
+		heartbeatOnly bool
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&o.key, &o.lastSeen, &o.lastCmd, &heartbeatOnly}, func() error {
+		obs = append(obs, o)
+		if heartbeatOnly {
+			c.changed++
+		}
+		return nil
+	}); err != nil {
+		return c, fmt.Errorf("insert new agents and heartbeats: %w", interpretError(err))
+	}
+	logStep(l.cfg.Logger, "insert new agents and heartbeats", start)
+
+	stagedMoves := make(map[int64]pgtype.Timestamptz, len(obs))
+	for _, o := range obs {
+		stagedMoves[o.key] = o.lastSeen
+	}
+
+	// Unchanged agents whose heartbeat alone moved (none of them staged).
+	if keys, lastSeen, lastCmd := known.movedHeartbeats(); len(keys) > 0 {
+		start = time.Now()
+		tag, err := tx.Exec(dbCtx, `
+			UPDATE defender.agent_heartbeat hb
+			   SET last_seen = m.last_seen, last_command_execution_at = m.last_command_execution_at
+			  FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) AS m(agent_key, last_seen, last_command_execution_at)
+			 WHERE hb.agent_key = m.agent_key`, keys, lastSeen, lastCmd)
+		if err != nil {
+			return c, fmt.Errorf("update moved heartbeats: %w", interpretError(err))
+		}
+		if tag.RowsAffected() != int64(len(keys)) {
+			return c, fmt.Errorf("update moved heartbeats: %d of %d agents have a heartbeat row", tag.RowsAffected(), len(keys))
+		}
+		for i, key := range keys {
+			obs = append(obs, observation{key: key, lastSeen: lastSeen[i], lastCmd: lastCmd[i]})
+		}
+		c.changed += len(keys)
+		logStep(l.cfg.Logger, "update moved heartbeats", start, "agents", len(keys))
+	}
+	// What the sync saw of every agent whose heartbeat is new or moved.
+	start = time.Now()
+	if err := copyObservations(dbCtx, tx, fetchedAt, runID, obs); err != nil {
+		return c, err
+	}
+	logStep(l.cfg.Logger, "store observations", start, "agents", len(obs))
 	c.unchanged = c.seen - c.inserted - c.changed
 
 	all := []any{tenant, fetchedAt, runID}
@@ -282,6 +316,9 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		l.logWithheld("agents", why, runID, missing, len(known.agents), unidentified)
 	} else {
 		c.deleted = missing
+	}
+	if c.inserted == 0 && rewritten == 0 && missing == 0 {
+		c.lastSeen = known.lastSeenAfter(stagedMoves)
 	}
 	return c, nil
 }

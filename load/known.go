@@ -195,35 +195,45 @@ func storedMicros(t pgtype.Timestamptz) int64 {
 // The last record of an id wins: once an id repeats, each later record of
 // it is staged in full (the staging keeps the last), and a heartbeat
 // queued for an earlier one is dropped.
-func (k *knownAgents) classify(r *scanagent.Record) (stage bool, fp [fingerprintSize]byte) {
+//
+// known reports whether r is a known agent's; repeat, whether its id came
+// before in the listing (exactly, for a known agent's).
+func (k *knownAgents) classify(r *scanagent.Record) (stage bool, fp [fingerprintSize]byte, known, repeat bool) {
 	fp = k.fingerprints.of(r)
 	i, ok := k.index[k.id(r.ID)]
 	if !ok {
-		return true, fp
+		return true, fp, false, false
 	}
 	a := &k.agents[i]
 	switch a.fate {
 	case unlisted:
 		if !a.hasFingerprint || a.fingerprint != fp {
 			a.fate = staged
-			return true, fp
+			return true, fp, true, false
 		}
 		lastSeen, lastCmd := micros(r.LastSeen), micros(r.LastCommandExecutionAt)
 		if lastSeen == a.lastSeen && lastCmd == a.lastCmd {
 			a.fate = unchanged
-			return false, fp
+			return false, fp, true, false
 		}
-		a.fate, a.heartbeat = moved, int32(len(k.heartbeats.keys))
-		k.heartbeats.keys = append(k.heartbeats.keys, a.key)
-		k.heartbeats.lastSeen = append(k.heartbeats.lastSeen, timestamptz(r.LastSeen))
-		k.heartbeats.lastCmd = append(k.heartbeats.lastCmd, timestamptz(r.LastCommandExecutionAt))
-		k.heartbeats.dropped = append(k.heartbeats.dropped, false)
-		return false, fp
+		hb := &k.heartbeats
+		if hb.keys == nil { // room for every agent's, at once
+			hb.keys = make([]int64, 0, len(k.agents))
+			hb.lastSeen = make([]pgtype.Timestamptz, 0, len(k.agents))
+			hb.lastCmd = make([]pgtype.Timestamptz, 0, len(k.agents))
+			hb.dropped = make([]bool, 0, len(k.agents))
+		}
+		a.fate, a.heartbeat = moved, int32(len(hb.keys))
+		hb.keys = append(hb.keys, a.key)
+		hb.lastSeen = append(hb.lastSeen, timestamptz(r.LastSeen))
+		hb.lastCmd = append(hb.lastCmd, timestamptz(r.LastCommandExecutionAt))
+		hb.dropped = append(hb.dropped, false)
+		return false, fp, true, false
 	case moved:
 		k.heartbeats.dropped[a.heartbeat] = true
 	}
 	a.fate = staged
-	return true, fp
+	return true, fp, true, true
 }
 
 func timestamptz(t time.Time) pgtype.Timestamptz {
@@ -275,4 +285,22 @@ func (k *knownAgents) movedHeartbeats() (keys []int64, lastSeen, lastCmd []pgtyp
 		}
 	}
 	return keys, lastSeen, lastCmd
+}
+
+// lastSeenAfter returns the last_seen of every known agent as a sync that
+// wrote no descriptive row leaves it: as stored, or as the listing moved
+// it. stagedMoves holds the moves of staged agents, by key.
+func (k *knownAgents) lastSeenAfter(stagedMoves map[int64]pgtype.Timestamptz) []pgtype.Timestamptz {
+	out := make([]pgtype.Timestamptz, len(k.agents))
+	for i, a := range k.agents {
+		switch ls, ok := stagedMoves[a.key]; {
+		case a.fate == moved && !k.heartbeats.dropped[a.heartbeat]:
+			out[i] = k.heartbeats.lastSeen[a.heartbeat]
+		case a.fate == staged && ok:
+			out[i] = ls
+		case a.lastSeen != noTime:
+			out[i] = pgtype.Timestamptz{Time: time.UnixMicro(a.lastSeen).UTC(), Valid: true}
+		}
+	}
+	return out
 }

@@ -3,9 +3,11 @@ package load_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -131,4 +133,56 @@ func TestDescriptiveChangesAreSeenWhateverTheField(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history WHERE valid_to IS NOT NULL`); n != 7 {
 		t.Fatalf("%d closed versions, want 7", n)
 	}
+}
+
+// TestFleetOfAnUnchangedSyncIsRecounted: a sync that changes no agent but
+// heartbeats keeps the day's versions and recounts what depends on
+// last_seen: an agent goes stale between two identical syncs of a day,
+// another is seen for the first time, and the rollups agree with their
+// definition after each sync.
+func TestFleetOfAnUnchangedSyncIsRecounted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	f.clock.Advance(time.Hour) // 01:00, day one
+	recs := agents(6)
+	recs[0].LastSeen = f.clock.Now().Add(-7*24*time.Hour + 30*time.Minute) // stale half an hour later
+	recs[1].LastSeen = time.Time{}                                         // never seen
+	recs[2].MDEClientVersion = "10.9999.0.1"
+	recs[3].LastSeen = f.clock.Now().Add(-6*24*time.Hour - 12*time.Hour) // stale in half a day
+	check := func(step string, wantStale, wantNever int) {
+		t.Helper()
+		if m := dbtest.RollupMismatches(t, f.pool); len(m) > 0 {
+			t.Fatalf("%s: daily rollups differ from their definition:\n%s", step, strings.Join(m, "\n"))
+		}
+		var stale, never, active, onNewest int
+		var newest string
+		if err := f.pool.QueryRow(ctx, `
+			SELECT stale_7d_agents, never_seen_agents, active_agents, newest_mde_client_version, agents_on_newest
+			  FROM defender.fleet_daily ORDER BY day DESC LIMIT 1`).Scan(&stale, &never, &active, &newest, &onNewest); err != nil {
+			t.Fatal(err)
+		}
+		if stale != wantStale || never != wantNever || active != 6 || newest != "10.9999.0.1" || onNewest != 1 {
+			t.Fatalf("%s: fleet = %d stale, %d never seen, %d active, newest %s on %d; want %d stale, %d never seen, 6 active, newest 10.9999.0.1 on 1",
+				step, stale, never, active, newest, onNewest, wantStale, wantNever)
+		}
+	}
+	f.sync(t, listOf(recs...))
+	check("first sync", 0, 1)
+
+	f.clock.Advance(time.Hour)
+	res := f.sync(t, listOf(recs...))
+	if res.Unchanged != 6 {
+		t.Fatalf("result = %+v, want every agent unchanged", res)
+	}
+	check("identical sync, an hour later", 1, 1)
+
+	f.clock.Advance(time.Hour)
+	recs[1].LastSeen = f.clock.Now().Add(-time.Minute)
+	recs[0].LastSeen = f.clock.Now().Add(-time.Minute)
+	res = f.sync(t, listOf(recs...))
+	if res.Changed != 2 || res.Unchanged != 4 {
+		t.Fatalf("result = %+v, want two heartbeats moved", res)
+	}
+	check("two heartbeats moved", 0, 0)
 }

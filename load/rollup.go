@@ -3,6 +3,8 @@ package load
 import (
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // dayState is what the daily rollups need to know of the tenant before a
@@ -63,9 +65,23 @@ func keepDayOfDeleted(tenant string) step {
 }
 
 // recordDay makes this sync the tenant's latest and the last of its day,
-// and recounts the day's fleet.
-func recordDay(tenant string, runID int64, fetchedAt time.Time) []step {
+// and recounts the day's fleet. lastSeen, when not nil, is the last_seen
+// of every active agent after a sync that changed no agent but its
+// heartbeat (counts.lastSeen): on the day of the previous sync, the
+// fleet's versions stand, and only what depends on last_seen is counted,
+// by the rules of defender.refresh_fleet_daily.
+func recordDay(tenant string, runID int64, fetchedAt time.Time, day dayState, lastSeen []pgtype.Timestamptz) []step {
 	args := []any{tenant, fetchedAt, runID}
+	count := step{"count the day's fleet", `SELECT defender.refresh_fleet_daily($1, defender.utc_day($2))`, args[:2]}
+	if lastSeen != nil && day.sameDay(fetchedAt) {
+		count = step{"count the day's stale agents", `
+			UPDATE defender.tenant_daily td
+			   SET stale_7d_agents = s.stale, never_seen_agents = s.never_seen
+			  FROM (SELECT count(*) FILTER (WHERE ls.at <= $2::timestamptz - interval '7 days') AS stale,
+			               count(*) FILTER (WHERE ls.at IS NULL) AS never_seen
+			          FROM unnest($3::timestamptz[]) AS ls(at)) s
+			 WHERE td.tenant_id = $1 AND td.day = defender.utc_day($2)`, []any{tenant, fetchedAt, lastSeen}}
+	}
 	return []step{
 		{"record the sync's day", `
 			INSERT INTO defender.tenant_daily (tenant_id, day, run_id, synced_at, first_synced_at, syncs)
@@ -75,6 +91,6 @@ func recordDay(tenant string, runID int64, fetchedAt time.Time) []step {
 			       syncs = defender.tenant_daily.syncs + 1`, args},
 		{"record the tenant's latest sync", `
 			UPDATE defender.tenants SET last_run_id = $3, last_fetched_at = $2 WHERE tenant_id = $1`, args},
-		{"count the day's fleet", `SELECT defender.refresh_fleet_daily($1, defender.utc_day($2))`, args[:2]},
+		count,
 	}
 }

@@ -133,10 +133,10 @@ type recordSource struct {
 	seq    int64 // records listed
 	staged int   // records staged
 	values []any
-	// ids holds every id staged, hashed, so that a listing of a million
-	// agents is checked for repeated ids in a few megabytes; mayRepeat is
-	// set when one repeats (a repeated id, or rarely a collision: either
-	// way the exact SQL check runs).
+	// ids holds every id of an agent not known, hashed, so that a listing
+	// of a million agents is checked for repeated ids in a few megabytes;
+	// mayRepeat is set when one repeats (a repeated id, or rarely a
+	// collision: either way the exact SQL check runs).
 	ids       idset.Set
 	mayRepeat bool
 	// waited is the time spent waiting for the listing's next record.
@@ -177,14 +177,15 @@ func (s *recordSource) Next() bool {
 			return false
 		}
 		s.seq++
-		if s.ids.Add(r.ID) {
-			s.mayRepeat = true
-		}
 		if r.ID == "" {
 			s.recordErr = fmt.Errorf("record %d: agent without id", s.seq)
 			return false
 		}
-		stage, fp := s.known.classify(&r)
+		stage, fp, known, repeat := s.known.classify(&r)
+		// A known agent's repeats are told exactly; others' by ids.
+		if repeat || !known && s.ids.Add(r.ID) {
+			s.mayRepeat = true
+		}
 		if !stage {
 			continue
 		}

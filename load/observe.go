@@ -1,0 +1,55 @@
+package load
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// observation is what one sync saw of one agent's heartbeat.
+type observation struct {
+	key               int64
+	lastSeen, lastCmd pgtype.Timestamptz
+}
+
+// blockSize is the number of agents of one packed observation row: agent
+// key k is stored in block k / 64, slot k % 64.
+const blockSize = 64
+
+var observationColumns = []string{"observed_at", "run_id", "block", "slots", "last_seen", "last_command_execution_at"}
+
+// copyObservations stores the observations of one sync, one packed row per
+// block of agent keys, with COPY. Each agent appears at most once.
+func copyObservations(ctx context.Context, tx pgx.Tx, fetchedAt time.Time, runID int64, obs []observation) error {
+	if len(obs) == 0 {
+		return nil
+	}
+	slices.SortFunc(obs, func(a, b observation) int { return cmp.Compare(a.key, b.key) })
+	var rows [][]any
+	for start := 0; start < len(obs); {
+		block := obs[start].key / blockSize
+		end := start
+		for end < len(obs) && obs[end].key/blockSize == block {
+			end++
+		}
+		n := end - start
+		slots := make([]int16, n)
+		lastSeen := make([]pgtype.Timestamptz, n)
+		lastCmd := make([]pgtype.Timestamptz, n)
+		for i, o := range obs[start:end] {
+			slots[i] = int16(o.key % blockSize)
+			lastSeen[i], lastCmd[i] = o.lastSeen, o.lastCmd
+		}
+		rows = append(rows, []any{fetchedAt, runID, block, slots, lastSeen, lastCmd})
+		start = end
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"defender", "observation_block"}, observationColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("store observations: %w", interpretError(err))
+	}
+	return nil
+}
