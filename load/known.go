@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -274,15 +275,21 @@ func (k *knownAgents) outcome() (unchangedN, movedN int, missing []int64) {
 }
 
 // movedHeartbeats returns the heartbeats to update in place, as arrays for
-// one statement.
+// one statement, in the order of their keys (the order of their rows).
 func (k *knownAgents) movedHeartbeats() (keys []int64, lastSeen, lastCmd []pgtype.Timestamptz) {
 	hb := &k.heartbeats
-	for i, key := range hb.keys {
+	order := make([]int32, 0, len(hb.keys))
+	for i := range hb.keys {
 		if !hb.dropped[i] {
-			keys = append(keys, key)
-			lastSeen = append(lastSeen, hb.lastSeen[i])
-			lastCmd = append(lastCmd, hb.lastCmd[i])
+			order = append(order, int32(i))
 		}
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(hb.keys[a], hb.keys[b]) })
+	keys = make([]int64, len(order))
+	lastSeen = make([]pgtype.Timestamptz, len(order))
+	lastCmd = make([]pgtype.Timestamptz, len(order))
+	for j, i := range order {
+		keys[j], lastSeen[j], lastCmd[j] = hb.keys[i], hb.lastSeen[i], hb.lastCmd[i]
 	}
 	return keys, lastSeen, lastCmd
 }
