@@ -155,29 +155,83 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	if err != nil {
 		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
 	}
-	var (
-		a                 knownAgent
-		id                string
-		fp                []byte
-		lastSeen, lastCmd pgtype.Timestamptz
-	)
-	_, err = pgx.ForEachRow(rows, []any{&a.key, &id, &fp, &lastSeen, &lastCmd}, func() error {
-		a.hasFingerprint = len(fp) == fingerprintSize
-		if a.hasFingerprint {
-			copy(a.fingerprint[:], fp)
-		}
-		a.lastSeen, a.lastCmd = storedMicros(lastSeen), storedMicros(lastCmd)
-		k.index[k.id(id)] = int32(len(k.agents))
-		k.agents = append(k.agents, a)
-		return nil
-	})
-	if err != nil {
+	if err := k.scan(rows); err != nil {
 		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
 	}
 	if err := results.Close(); err != nil {
 		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
 	}
 	return k, nil
+}
+
+// scan reads the rows of readKnown's query. In PostgreSQL's binary format
+// (pgx's own, unless a connection uses the simple protocol) each row is
+// decoded in place, without a value allocated: a large tenant's read is
+// the main fixed cost of a sync.
+func (k *knownAgents) scan(rows pgx.Rows) error {
+	defer rows.Close()
+	binaryFormat := true
+	for _, fd := range rows.FieldDescriptions() {
+		binaryFormat = binaryFormat && fd.Format == pgx.BinaryFormatCode
+	}
+	var a knownAgent
+	if !binaryFormat {
+		var (
+			id                string
+			fp                []byte
+			lastSeen, lastCmd pgtype.Timestamptz
+		)
+		_, err := pgx.ForEachRow(rows, []any{&a.key, &id, &fp, &lastSeen, &lastCmd}, func() error {
+			a.lastSeen, a.lastCmd = storedMicros(lastSeen), storedMicros(lastCmd)
+			k.add(a, k.id(id), fp)
+			return nil
+		})
+		return err
+	}
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 5 || len(v[0]) != 8 {
+			return fmt.Errorf("unexpected row of stored agents")
+		}
+		var err error
+		a.key = int64(binary.BigEndian.Uint64(v[0]))
+		if a.lastSeen, err = binaryMicros(v[3]); err != nil {
+			return err
+		}
+		if a.lastCmd, err = binaryMicros(v[4]); err != nil {
+			return err
+		}
+		k.add(a, idKey{maphash.Bytes(k.seeds[0], v[1]), maphash.Bytes(k.seeds[1], v[1])}, v[2])
+	}
+	return rows.Err()
+}
+
+// add records a stored agent, with its fingerprint when it has one.
+func (k *knownAgents) add(a knownAgent, id idKey, fingerprint []byte) {
+	a.hasFingerprint = len(fingerprint) == fingerprintSize
+	if a.hasFingerprint {
+		copy(a.fingerprint[:], fingerprint)
+	}
+	k.index[id] = int32(len(k.agents))
+	k.agents = append(k.agents, a)
+}
+
+// postgresEpoch is 2000-01-01 in microseconds since the Unix epoch: a
+// binary timestamptz counts microseconds from it.
+const postgresEpoch = 946_684_800_000_000
+
+// binaryMicros decodes a binary timestamptz (NULL: nil) to microseconds
+// since the Unix epoch.
+func binaryMicros(v []byte) (int64, error) {
+	switch len(v) {
+	case 0:
+		if v == nil {
+			return noTime, nil
+		}
+	case 8:
+		return int64(binary.BigEndian.Uint64(v)) + postgresEpoch, nil
+	}
+	return 0, fmt.Errorf("unexpected timestamp of %d bytes", len(v))
 }
 
 func storedMicros(t pgtype.Timestamptz) int64 {

@@ -3,11 +3,16 @@ package load_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -185,4 +190,54 @@ func TestFleetOfAnUnchangedSyncIsRecounted(t *testing.T) {
 		t.Fatalf("result = %+v, want two heartbeats moved", res)
 	}
 	check("two heartbeats moved", 0, 0)
+}
+
+// TestSyncOverTheSimpleProtocol: through a connection pooler that needs
+// the simple protocol (results in text), a sync reads the stored agents
+// alike: an identical sync writes nothing, and a moved heartbeat is seen.
+func TestSyncOverTheSimpleProtocol(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	cfg, err := pgxpool.ParseConfig(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	l, err := load.New(pool, load.Config{TenantID: tenant, Now: f.clock.Now, Worker: "test",
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync := func(records ...scanagent.Record) load.Result {
+		t.Helper()
+		f.clock.Advance(time.Hour)
+		res, err := l.Sync(ctx, listOf(records...))
+		if err != nil {
+			t.Fatalf("sync: %v", err)
+		}
+		return res
+	}
+	recs := agents(10)
+	recs[2].LastSeen = time.Time{}
+	sync(recs...)
+	before := f.snapshot(t)
+	if res := sync(recs...); res.Unchanged != 10 {
+		t.Fatalf("identical sync: %+v", res)
+	}
+	if f.snapshot(t) != before {
+		t.Fatal("an identical sync wrote rows")
+	}
+	recs[4].LastSeen = recs[4].LastSeen.Add(time.Minute)
+	if res := sync(recs[1:]...); res.Changed != 1 || res.Unchanged != 8 || res.Deleted != 1 {
+		t.Fatalf("sync with a moved heartbeat and a vanished agent: %+v", res)
+	}
+	if m := dbtest.RollupMismatches(t, f.pool); len(m) > 0 {
+		t.Fatalf("daily rollups differ from their definition:\n%s", strings.Join(m, "\n"))
+	}
 }
