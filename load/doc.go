@@ -8,7 +8,11 @@
 // Every resource gets the same guarantees. One sync of a resource is one
 // run in sync_runs and one transaction. Records stream into a temporary
 // staging table with COPY; set-based statements then apply them, so the
-// cost does not grow with one round trip per record. A sync that fails
+// cost does not grow with one round trip per record. An agents sync first
+// reads the tenant's active agents (key, fingerprint of the descriptive
+// values, heartbeat) and stages only the records that may change
+// something: an unchanged record is skipped, and a record whose heartbeat
+// alone moved is updated in place from arrays (see knownAgents). A sync that fails
 // anywhere (fetch, database, cancellation) rolls back every data change
 // and is recorded as failed; a failure of one resource never undoes
 // another. Only a complete listing marks agents or definitions deleted,
