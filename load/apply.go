@@ -205,9 +205,15 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	}
 	logStep(l.cfg.Logger, "insert new agents and heartbeats", start)
 
-	stagedMoves := make(map[int64]pgtype.Timestamptz, len(obs))
-	for _, o := range obs {
-		stagedMoves[o.key] = o.lastSeen
+	// When no agent came, went, returned or changed a descriptive value,
+	// the day's fleet is recounted from the last_seen values held here
+	// (counts.lastSeen): the moves of staged agents are among them.
+	var stagedMoves map[int64]pgtype.Timestamptz
+	if c.inserted == 0 && rewritten == 0 && missing == 0 {
+		stagedMoves = make(map[int64]pgtype.Timestamptz, len(obs))
+		for _, o := range obs {
+			stagedMoves[o.key] = o.lastSeen
+		}
 	}
 
 	// Unchanged agents whose heartbeat alone moved (none of them staged).
@@ -317,7 +323,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	} else {
 		c.deleted = missing
 	}
-	if c.inserted == 0 && rewritten == 0 && missing == 0 {
+	if stagedMoves != nil {
 		c.lastSeen = known.lastSeenAfter(stagedMoves)
 	}
 	return c, nil

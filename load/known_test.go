@@ -79,6 +79,8 @@ func TestAgentsWithoutFingerprintAreComparedInFull(t *testing.T) {
 	f := setup(t)
 	recs := agents(20)
 	recs[3].Extra = map[string]json.RawMessage{"note": json.RawMessage(`{"a": 1}`)}
+	seen := recs[6].LastSeen
+	recs[6].LastSeen = time.Time{} // never seen, until the second sync
 	f.sync(t, listOf(recs...))
 	if _, err := f.pool.Exec(ctx, `UPDATE defender.agent_state SET fingerprint = NULL WHERE agent_id <> $1`, recs[3].ID); err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestAgentsWithoutFingerprintAreComparedInFull(t *testing.T) {
 	// The same JSON value, spelled otherwise: another fingerprint, the
 	// same stored value.
 	recs[3].Extra = map[string]json.RawMessage{"note": json.RawMessage(`{ "a" : 1 }`)}
-	recs[6].LastSeen = recs[6].LastSeen.Add(time.Minute)
+	recs[6].LastSeen = seen
 	history := f.count(t, `SELECT count(*) FROM defender.scan_agent_history`)
 
 	f.clock.Advance(time.Hour)
@@ -99,6 +101,9 @@ func TestAgentsWithoutFingerprintAreComparedInFull(t *testing.T) {
 	}
 	if n := f.count(t, `SELECT count(*) FROM defender.agent_state WHERE fingerprint IS NULL`); n != 0 {
 		t.Fatalf("%d agents still without a fingerprint", n)
+	}
+	if m := dbtest.RollupMismatches(t, f.pool); len(m) > 0 {
+		t.Fatalf("daily rollups differ from their definition:\n%s", strings.Join(m, "\n"))
 	}
 	before := f.snapshot(t)
 	f.clock.Advance(time.Hour)
