@@ -16,10 +16,11 @@ import (
 // agents.
 type listing[T any] func(ctx context.Context, fn func(T) error) (scanagent.ListStats, error)
 
-// copyStream adapts a listing to pgx's CopyFromSource, as recordSource
-// does agents: one record in flight through a coroutine, so a listing of
-// any size streams in constant memory. A record may make several rows (a
-// session and its targets), or none.
+// copyStream adapts a push-style listing to pgx's pull-style
+// CopyFromSource, through a coroutine (iter.Pull): one record in flight, no
+// buffering, so a listing of any size streams in constant memory. A record
+// may make several rows (a session and its targets), or none (an agent
+// that needs no staging).
 type copyStream[T any] struct {
 	next    func() (T, bool)
 	stopFn  func()
@@ -89,6 +90,9 @@ func (s *copyStream[T]) Err() error {
 	return s.recordErr
 }
 
+// errStopped ends a listing whose consumer stopped early.
+var errStopped = errors.New("listing stopped by the loader")
+
 // copyListing streams list into the temporary table, creating it with
 // ddl first. It returns the listing's statistics, and a *FetchError when
 // the listing failed; it adds the time spent waiting for the listing to
@@ -98,6 +102,15 @@ func copyListing[T any](ctx, dbCtx context.Context, tx pgx.Tx, table, ddl string
 	if _, err := tx.Exec(dbCtx, ddl); err != nil {
 		return scanagent.ListStats{}, fmt.Errorf("create %s: %w", table, interpretError(err))
 	}
+	return copyInto(ctx, dbCtx, tx, table, columns, list, rows, waited)
+}
+
+// copyInto streams list into the existing temporary table with COPY, the
+// rows of each record made by rows. It returns the listing's statistics,
+// and a *FetchError when the listing failed; it adds the time spent
+// waiting for the listing to *waited.
+func copyInto[T any](ctx, dbCtx context.Context, tx pgx.Tx, table string, columns []string, list listing[T],
+	rows func(seq int64, r T) ([][]any, error), waited *time.Duration) (scanagent.ListStats, error) {
 	src := newCopyStream(ctx, list, rows)
 	defer src.stop()
 	_, copyErr := tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", table}, columns, src)

@@ -3,9 +3,7 @@ package load
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"iter"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -75,141 +73,62 @@ var stagingColumns = []string{
 // The listing runs under ctx, the statements under dbCtx: a cancelled ctx
 // ends the listing, which ends the COPY cleanly.
 func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc, known *knownAgents) (_ scanagent.ListStats, agents int, waited time.Duration, err error) {
-	src := newRecordSource(ctx, list, known)
-	defer src.stop()
-	_, copyErr := tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", "agentsync_staging"}, stagingColumns, src)
-	src.stop() // ends the listing if COPY stopped early, and settles stats
-	switch {
-	case src.listErr != nil:
-		return src.stats, 0, src.waited, &FetchError{Err: src.listErr}
-	case src.recordErr != nil:
-		return src.stats, 0, src.waited, src.recordErr
-	case copyErr != nil:
-		return src.stats, 0, src.waited, fmt.Errorf("copy agents into staging: %w", interpretError(copyErr))
+	// ids holds every id of an agent not known, hashed, so that a listing
+	// of a million agents is checked for repeated ids in a few megabytes;
+	// mayRepeat is set when one repeats (a repeated id, or rarely a
+	// collision: either way the exact SQL check runs). A known agent's
+	// repeats are told exactly.
+	ids := idset.New()
+	var staged int
+	var mayRepeat bool
+	rows := func(seq int64, r scanagent.Record) ([][]any, error) {
+		if r.ID == "" {
+			return nil, fmt.Errorf("record %d: agent without id", seq)
+		}
+		stage, fp, isKnown, repeat := known.classify(&r)
+		if repeat || !isKnown && ids.Add(r.ID) {
+			mayRepeat = true
+		}
+		if !stage {
+			return nil, nil
+		}
+		values, err := recordValues(seq, r, fp)
+		if err != nil {
+			return nil, err
+		}
+		staged++
+		return [][]any{values}, nil
 	}
-
-	if err := stopped(ctx); err != nil {
-		return src.stats, 0, src.waited, err
+	stats, err := copyInto(ctx, dbCtx, tx, "agentsync_staging", stagingColumns, listing[scanagent.Record](list), rows, &waited)
+	if err != nil {
+		return stats, 0, waited, err
 	}
-	known.keep(src.stats.RejectedIDs)
+	known.keep(stats.RejectedIDs)
 	// The staging table is not analyzed: the planner's estimate from its
 	// size is enough for the hash joins that read it, and ANALYZE of a large
 	// listing took longer than those joins.
 	// Agents listed but unreadable are kept as they were: their absence
 	// from the staged records is no deletion.
-	if len(src.stats.RejectedIDs) > 0 {
+	if len(stats.RejectedIDs) > 0 {
 		if _, err := tx.Exec(dbCtx, `
 			INSERT INTO pg_temp.agentsync_unreadable (agent_id)
-			SELECT DISTINCT id FROM unnest($1::text[]) AS id`, src.stats.RejectedIDs); err != nil {
-			return src.stats, 0, src.waited, fmt.Errorf("record unreadable agents: %w", interpretError(err))
+			SELECT DISTINCT id FROM unnest($1::text[]) AS id`, stats.RejectedIDs); err != nil {
+			return stats, 0, waited, fmt.Errorf("record unreadable agents: %w", interpretError(err))
 		}
 	}
 	// An id listed twice: the last record wins. Most listings have none,
 	// and then skip the self-join.
-	if !src.mayRepeat {
-		return src.stats, src.staged, src.waited, nil
+	if !mayRepeat {
+		return stats, staged, waited, nil
 	}
 	tag, err := tx.Exec(dbCtx, `
 		DELETE FROM pg_temp.agentsync_staging s
 		 USING pg_temp.agentsync_staging later
 		 WHERE later.agent_id = s.agent_id AND later.seq > s.seq`)
 	if err != nil {
-		return src.stats, 0, src.waited, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
+		return stats, 0, waited, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
 	}
-	return src.stats, src.staged - int(tag.RowsAffected()), src.waited, nil
-}
-
-// errStopped ends a listing whose consumer stopped early.
-var errStopped = errors.New("listing stopped by the loader")
-
-// recordSource adapts a push-style ListFunc to pgx's pull-style
-// CopyFromSource, through a coroutine (iter.Pull): one record in flight, no
-// buffering, so a listing of any size streams in constant memory.
-type recordSource struct {
-	next   func() (scanagent.Record, bool)
-	stopFn func()
-	known  *knownAgents
-
-	seq    int64 // records listed
-	staged int   // records staged
-	values []any
-	// ids holds every id of an agent not known, hashed, so that a listing
-	// of a million agents is checked for repeated ids in a few megabytes;
-	// mayRepeat is set when one repeats (a repeated id, or rarely a
-	// collision: either way the exact SQL check runs).
-	ids       idset.Set
-	mayRepeat bool
-	// waited is the time spent waiting for the listing's next record.
-	waited    time.Duration
-	stats     scanagent.ListStats
-	listErr   error // the listing failed: incomplete
-	recordErr error // a record cannot be stored
-}
-
-func newRecordSource(ctx context.Context, list scanagent.ListFunc, known *knownAgents) *recordSource {
-	s := &recordSource{ids: idset.New(), known: known}
-	records := func(yield func(scanagent.Record) bool) {
-		stats, err := list(ctx, func(r scanagent.Record) error {
-			if !yield(r) {
-				return errStopped
-			}
-			return nil
-		})
-		s.stats = stats
-		if err != nil && !errors.Is(err, errStopped) {
-			s.listErr = err
-		}
-	}
-	s.next, s.stopFn = iter.Pull(iter.Seq[scanagent.Record](records))
-	return s
-}
-
-func (s *recordSource) stop() { s.stopFn() }
-
-// Next implements pgx.CopyFromSource: it moves to the next record to
-// stage.
-func (s *recordSource) Next() bool {
-	for {
-		start := time.Now()
-		r, ok := s.next()
-		s.waited += time.Since(start)
-		if !ok {
-			return false
-		}
-		s.seq++
-		if r.ID == "" {
-			s.recordErr = fmt.Errorf("record %d: agent without id", s.seq)
-			return false
-		}
-		stage, fp, known, repeat := s.known.classify(&r)
-		// A known agent's repeats are told exactly; others' by ids.
-		if repeat || !known && s.ids.Add(r.ID) {
-			s.mayRepeat = true
-		}
-		if !stage {
-			continue
-		}
-		values, err := recordValues(s.seq, r, fp)
-		if err != nil {
-			s.recordErr = err
-			return false
-		}
-		s.values = values
-		s.staged++
-		return true
-	}
-}
-
-// Values implements pgx.CopyFromSource.
-func (s *recordSource) Values() ([]any, error) { return s.values, nil }
-
-// Err implements pgx.CopyFromSource. A failed listing aborts the COPY, so
-// nothing of an incomplete listing is applied.
-func (s *recordSource) Err() error {
-	if s.listErr != nil {
-		return s.listErr
-	}
-	return s.recordErr
+	return stats, staged - int(tag.RowsAffected()), waited, nil
 }
 
 // recordValues converts a record to a staging row: empty strings and zero
