@@ -2,22 +2,17 @@ package load_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/pgxpool"
-	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/internal/logtest"
 	"github.com/agentsync/agentsync/load"
-	"github.com/agentsync/agentsync/migrations"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -29,31 +24,7 @@ import (
 func TestFirstSyncAfterTheFingerprintUpgrade(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := dbtest.EmptyURL(t)
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	p, err := migrations.NewProvider(db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	fixture, err := os.ReadFile("../testdata/upgrade/v2-history.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, string(fixture)); err != nil {
-		t.Fatalf("load the schema-2 fixture: %v", err)
-	}
+	pool, p := dbtest.SchemaTwoHistory(t)
 	if _, err := p.UpTo(ctx, 6); err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,10 @@ package migrations_test
 
 import (
 	"context"
-	"database/sql"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/agentsync/agentsync/internal/dbtest"
-	"github.com/agentsync/agentsync/migrations"
 )
 
 // reportingAnswers are queries whose answers a migration must keep: every
@@ -52,31 +47,7 @@ var reportingAnswers = map[string]string{
 func TestUpgradeFromSchema2KeepsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := dbtest.EmptyURL(t)
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	p, err := migrations.NewProvider(db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	fixture, err := os.ReadFile("../testdata/upgrade/v2-history.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, string(fixture)); err != nil {
-		t.Fatalf("load the schema-2 fixture: %v", err)
-	}
+	pool, p := dbtest.SchemaTwoHistory(t)
 	answer := func(query string) string {
 		t.Helper()
 		rows, err := pool.Query(ctx, `SELECT x::text FROM (`+query+`) x ORDER BY 1`)
