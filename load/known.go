@@ -87,7 +87,7 @@ type knownAgent struct {
 	hasFingerprint    bool
 	lastSeen, lastCmd int64 // microseconds since the Unix epoch; noTime when empty
 	fate              uint8
-	heartbeat         int32 // index in heartbeats.keys when fate == moved
+	heartbeat         int32 // index in heartbeats when fate == moved
 }
 
 // noTime stands for an empty timestamp.
@@ -112,13 +112,11 @@ type knownAgents struct {
 	seeds  [2]maphash.Seed
 	index  map[idKey]int32
 	agents []knownAgent
-	// heartbeats are the moved heartbeats of unchanged agents, in the
-	// listing's order; dropped marks those a later record of the same
-	// agent replaced.
+	// heartbeats are the moved heartbeats of unchanged agents (fate
+	// moved), in the listing's order; an agent staged after its heartbeat
+	// was queued leaves its entry unused.
 	heartbeats struct {
-		keys              []int64
 		lastSeen, lastCmd []pgtype.Timestamptz
-		dropped           []bool
 	}
 	fingerprints *fingerprinter
 }
@@ -272,21 +270,17 @@ func (k *knownAgents) classify(r *scanagent.Record) (stage bool, fp [fingerprint
 			return false, fp, true, false
 		}
 		hb := &k.heartbeats
-		if hb.keys == nil { // room for every agent's, at once
-			hb.keys = make([]int64, 0, len(k.agents))
+		if hb.lastSeen == nil { // room for every agent's, at once
 			hb.lastSeen = make([]pgtype.Timestamptz, 0, len(k.agents))
 			hb.lastCmd = make([]pgtype.Timestamptz, 0, len(k.agents))
-			hb.dropped = make([]bool, 0, len(k.agents))
 		}
-		a.fate, a.heartbeat = moved, int32(len(hb.keys))
-		hb.keys = append(hb.keys, a.key)
+		a.fate, a.heartbeat = moved, int32(len(hb.lastSeen))
 		hb.lastSeen = append(hb.lastSeen, timestamptz(r.LastSeen))
 		hb.lastCmd = append(hb.lastCmd, timestamptz(r.LastCommandExecutionAt))
-		hb.dropped = append(hb.dropped, false)
 		return false, fp, true, false
-	case moved:
-		k.heartbeats.dropped[a.heartbeat] = true
 	}
+	// A repeat: staged, whatever an earlier record of the id did (a
+	// heartbeat it queued goes with its fate).
 	a.fate = staged
 	return true, fp, true, true
 }
@@ -312,9 +306,6 @@ func (k *knownAgents) keep(ids []string) {
 // unchanged, how many only moved their heartbeat, and the keys of the
 // active agents the listing lacks.
 func (k *knownAgents) outcome() (unchangedN, movedN int, missing []int64) {
-	if k == nil {
-		return 0, 0, nil
-	}
 	for _, a := range k.agents {
 		switch a.fate {
 		case unchanged:
@@ -331,19 +322,19 @@ func (k *knownAgents) outcome() (unchangedN, movedN int, missing []int64) {
 // movedHeartbeats returns the heartbeats to update in place, as arrays for
 // one statement, in the order of their keys (the order of their rows).
 func (k *knownAgents) movedHeartbeats() (keys []int64, lastSeen, lastCmd []pgtype.Timestamptz) {
-	hb := &k.heartbeats
-	order := make([]int32, 0, len(hb.keys))
-	for i := range hb.keys {
-		if !hb.dropped[i] {
+	var order []int32 // indexes in k.agents
+	for i := range k.agents {
+		if k.agents[i].fate == moved {
 			order = append(order, int32(i))
 		}
 	}
-	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(hb.keys[a], hb.keys[b]) })
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(k.agents[a].key, k.agents[b].key) })
 	keys = make([]int64, len(order))
 	lastSeen = make([]pgtype.Timestamptz, len(order))
 	lastCmd = make([]pgtype.Timestamptz, len(order))
 	for j, i := range order {
-		keys[j], lastSeen[j], lastCmd[j] = hb.keys[i], hb.lastSeen[i], hb.lastCmd[i]
+		a := &k.agents[i]
+		keys[j], lastSeen[j], lastCmd[j] = a.key, k.heartbeats.lastSeen[a.heartbeat], k.heartbeats.lastCmd[a.heartbeat]
 	}
 	return keys, lastSeen, lastCmd
 }
@@ -355,7 +346,7 @@ func (k *knownAgents) lastSeenAfter(stagedMoves map[int64]pgtype.Timestamptz) []
 	out := make([]pgtype.Timestamptz, len(k.agents))
 	for i, a := range k.agents {
 		switch ls, ok := stagedMoves[a.key]; {
-		case a.fate == moved && !k.heartbeats.dropped[a.heartbeat]:
+		case a.fate == moved:
 			out[i] = k.heartbeats.lastSeen[a.heartbeat]
 		case a.fate == staged && ok:
 			out[i] = ls
