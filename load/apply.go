@@ -103,35 +103,25 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// except on a first sync), and what the comparison found.
 	var rewritten, knownWrites int
 	start := time.Now()
-	if err := tx.QueryRow(dbCtx, `
-		WITH d AS (
-			INSERT INTO pg_temp.agentsync_diff
-			SELECT * FROM (
-				SELECT s.*,
-				       -- A new agent gets its key now, so that every table is
-				       -- filled straight from this one.
-				       coalesce(a.agent_key, pg_catalog.nextval('defender.agent_state_agent_key_seq')) AS agent_key,
-				       a.agent_key IS NULL AS is_new,
-				       a.deleted_at IS NOT NULL AS is_returning,
-				       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
-				        a.scanner_software_version, a.mde_client_version, a.extra)
-				         IS DISTINCT FROM
-				       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
-				        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed,
-				       a.fingerprint IS DISTINCT FROM s.fingerprint AS fingerprint_changed
-				  FROM pg_temp.agentsync_staging s
-				  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) c
-			 WHERE c.is_new OR c.is_returning OR c.descriptive_changed OR c.fingerprint_changed
-			RETURNING is_new, is_returning, descriptive_changed
-		)
-		SELECT count(*) FILTER (WHERE d.is_new),
-		       count(*) FILTER (WHERE NOT d.is_new AND (d.is_returning OR d.descriptive_changed)),
-		       count(*) FILTER (WHERE NOT d.is_new)
-		  FROM d`, tenant,
-	).Scan(&c.inserted, &rewritten, &knownWrites); err != nil {
-		return c, fmt.Errorf("compare with stored agents: %w", interpretError(err))
+	// A tenant's first agents are all new: nothing to compare them with.
+	// Each gets its key as it is inserted, and every table is filled
+	// straight from the staged records.
+	newAgents := `pg_temp.agentsync_diff d WHERE d.is_new`
+	firstAgents := ""
+	if known.noneStored {
+		c.inserted = staged
+		newAgents = `d`
+		firstAgents = `d AS (
+			SELECT s.*, pg_catalog.nextval('defender.agent_state_agent_key_seq') AS agent_key
+			  FROM pg_temp.agentsync_staging s
+		), `
+	} else {
+		var err error
+		if c.inserted, rewritten, knownWrites, err = compareStaged(dbCtx, tx, tenant); err != nil {
+			return c, err
+		}
+		logStep(l.cfg.Logger, "compare with stored agents", start)
 	}
-	logStep(l.cfg.Logger, "compare with stored agents", start)
 	c.changed = rewritten
 	missing := len(missingKeys)
 	withhold, why := l.withholdDeletions(missing, len(known.agents), unidentified)
@@ -141,7 +131,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// that returns what both saw.
 	start = time.Now()
 	rows, err := tx.Query(dbCtx, `
-		WITH inserted AS (
+		WITH `+firstAgents+`inserted AS (
 			INSERT INTO defender.agent_state (
 				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
 				scanner_software_version, mde_client_version, extra, fingerprint,
@@ -149,21 +139,18 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			OVERRIDING SYSTEM VALUE
 			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
 			       d.scanner_software_version, d.mde_client_version, d.extra, d.fingerprint, $2, $3, $2
-			  FROM pg_temp.agentsync_diff d
-			 WHERE d.is_new
+			  FROM `+newAgents+`
 		), history AS (
 			INSERT INTO defender.scan_agent_history (
 				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
 				scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
 			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
 			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
-			  FROM pg_temp.agentsync_diff d
-			 WHERE d.is_new
+			  FROM `+newAgents+`
 		), born AS (
 			INSERT INTO defender.agent_heartbeat (agent_key, last_seen, last_command_execution_at)
 			SELECT d.agent_key, d.last_seen, d.last_command_execution_at
-			  FROM pg_temp.agentsync_diff d
-			 WHERE d.is_new
+			  FROM `+newAgents+`
 			RETURNING *
 		), moved AS (
 			UPDATE defender.agent_heartbeat hb
@@ -334,6 +321,43 @@ const (
 	withheldUnidentified = "unidentified"
 	withheldMassDeletion = "mass deletion"
 )
+
+// compareStaged compares the staged records with the stored agents and
+// keeps in agentsync_diff those whose row must be written: new agents
+// (inserted), known ones returning or with a changed descriptive value
+// (rewritten), and all known ones written, fingerprints to store included
+// (knownWrites).
+func compareStaged(dbCtx context.Context, tx pgx.Tx, tenant string) (inserted, rewritten, knownWrites int, err error) {
+	if err := tx.QueryRow(dbCtx, `
+		WITH d AS (
+			INSERT INTO pg_temp.agentsync_diff
+			SELECT * FROM (
+				SELECT s.*,
+				       -- A new agent gets its key now, so that every table is
+				       -- filled straight from this one.
+				       coalesce(a.agent_key, pg_catalog.nextval('defender.agent_state_agent_key_seq')) AS agent_key,
+				       a.agent_key IS NULL AS is_new,
+				       a.deleted_at IS NOT NULL AS is_returning,
+				       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
+				        a.scanner_software_version, a.mde_client_version, a.extra)
+				         IS DISTINCT FROM
+				       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
+				        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed,
+				       a.fingerprint IS DISTINCT FROM s.fingerprint AS fingerprint_changed
+				  FROM pg_temp.agentsync_staging s
+				  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) c
+			 WHERE c.is_new OR c.is_returning OR c.descriptive_changed OR c.fingerprint_changed
+			RETURNING is_new, is_returning, descriptive_changed
+		)
+		SELECT count(*) FILTER (WHERE d.is_new),
+		       count(*) FILTER (WHERE NOT d.is_new AND (d.is_returning OR d.descriptive_changed)),
+		       count(*) FILTER (WHERE NOT d.is_new)
+		  FROM d`, tenant,
+	).Scan(&inserted, &rewritten, &knownWrites); err != nil {
+		return 0, 0, 0, fmt.Errorf("compare with stored agents: %w", interpretError(err))
+	}
+	return inserted, rewritten, knownWrites, nil
+}
 
 // withholdDeletions decides whether a complete listing that misses
 // missing of the active records withholds its deletions, and why: a

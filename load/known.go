@@ -119,6 +119,9 @@ type knownAgents struct {
 		lastSeen, lastCmd []pgtype.Timestamptz
 	}
 	fingerprints *fingerprinter
+	// noneStored is set when the tenant has no agent stored, active or
+	// deleted: every staged record is a new agent.
+	noneStored bool
 }
 
 func (k *knownAgents) id(id string) idKey {
@@ -133,9 +136,12 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 		fingerprints: newFingerprinter(),
 	}
 	// The count first, in the same round trip: the agents are read into
-	// tables of their final size.
+	// tables of their final size. A tenant with any agent stored finds its
+	// first one at once.
 	var b pgx.Batch
-	b.Queue(`SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL`, tenant)
+	b.Queue(`
+		SELECT (SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL),
+		       NOT EXISTS (SELECT FROM defender.agent_state WHERE tenant_id = $1)`, tenant)
 	b.Queue(`
 		SELECT a.agent_key, a.agent_id, a.fingerprint, hb.last_seen, hb.last_command_execution_at
 		  FROM defender.agent_state a
@@ -144,7 +150,7 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	results := tx.SendBatch(ctx, &b)
 	defer results.Close()
 	var n int
-	if err := results.QueryRow().Scan(&n); err != nil {
+	if err := results.QueryRow().Scan(&n, &k.noneStored); err != nil {
 		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
 	}
 	k.index = make(map[idKey]int32, n)

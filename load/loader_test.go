@@ -383,6 +383,34 @@ func TestVanishedAndReturningAgents(t *testing.T) {
 	}
 }
 
+// A tenant whose every agent was deleted still has them stored: an agent
+// that comes back returns under its own key, as in any other tenant.
+func TestEveryAgentGoneThenOneBack(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	recs := agents(2)
+	f.sync(t, listOf(recs...))
+	f.clock.Advance(time.Hour)
+	if res := f.sync(t, listOf()); res.Deleted != 2 {
+		t.Fatalf("result = %+v, want both agents deleted", res)
+	}
+
+	t2 := f.clock.Advance(time.Hour)
+	res := f.sync(t, listOf(recs[1]))
+	if res.Inserted != 0 || res.Changed != 1 {
+		t.Fatalf("result = %+v, want the agent counted as returning", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.agent_state WHERE agent_id = $1`, recs[1].ID); n != 1 {
+		t.Errorf("the returning agent is stored %d times", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE agent_id = $1 AND deleted_at IS NULL AND last_synced_at = $2`, recs[1].ID, t2); n != 1 {
+		t.Errorf("returned agent is not active and synced at %s", t2)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_changes WHERE agent_id = $1 AND new_value = 'returned'`, recs[1].ID); n != 1 {
+		t.Errorf("the return is not among the changes")
+	}
+}
+
 func TestMassVanishIsWithheld(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
