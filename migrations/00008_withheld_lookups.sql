@@ -5,6 +5,12 @@
 -- per agent even when the sync withheld nothing, as nearly every sync
 -- does. They now ask once per sync whether it withheld any deletion, and
 -- look agents up only when it did. The answers are the same.
+--
+-- scan_agents_as_of at a past sync joined its versions to what the sync
+-- observed with a join whose method the planner chose from a guess of ten
+-- observed agents per block; on a year of history it chose a nested loop
+-- over every pair (seconds). Each agent's observation is now looked up by
+-- its block.
 
 -- +goose Up
 CREATE OR REPLACE VIEW defender.scan_agents AS
@@ -112,23 +118,22 @@ BEGIN ATOMIC
            AND (h.valid_to IS NULL OR h.valid_to > s.fetched_at)
            AND NOT (s.withheld AND EXISTS (SELECT FROM defender.withheld_deletions w
                                             WHERE w.agent_key = h.agent_key AND w.run_id = s.run_id))
-    ), own AS (
-        -- What that sync observed: the agents whose timestamps it changed.
-        SELECT b.block * 64 + o.slot AS agent_key, o.last_seen, o.last_command_execution_at
-          FROM s
-          JOIN defender.observation_block b ON b.run_id = s.run_id AND b.observed_at = s.fetched_at
-         CROSS JOIN LATERAL unnest(b.slots, b.last_seen, b.last_command_execution_at)
-               AS o(slot, last_seen, last_command_execution_at)
-         WHERE NOT s.latest
     ), seen AS MATERIALIZED (
         -- The versions, with what the sync observed of each agent, if
-        -- anything.
+        -- anything: the agents whose timestamps it changed, packed in its
+        -- own observation rows. Each agent's row is looked up by its
+        -- block, whatever the planner guesses of the number of rows.
         SELECT v.tenant_id, v.agent_id, v.machine_id, v.computer_dns_name, v.assigned_application_id,
                v.scanner_software_version, v.mde_client_version, v.extra, v.run_id, v.fetched_at,
                v.agent_key, v.day, v.day_start,
-               o.agent_key IS NOT NULL AS observed, o.last_seen, o.last_command_execution_at
+               o.found IS NOT NULL AS observed, o.last_seen, o.last_command_execution_at
           FROM versions v
-          LEFT JOIN own o ON o.agent_key = v.agent_key
+          LEFT JOIN LATERAL (SELECT true AS found, b.last_seen[x.i] AS last_seen,
+                                    b.last_command_execution_at[x.i] AS last_command_execution_at
+                               FROM defender.observation_block b
+                              CROSS JOIN LATERAL (SELECT pg_catalog.array_position(b.slots, (v.agent_key % 64)::smallint) AS i) x
+                              WHERE b.run_id = v.run_id AND b.block = v.agent_key / 64 AND b.observed_at = v.fetched_at
+                                AND x.i IS NOT NULL) o ON true
     )
     SELECT c.tenant_id, c.agent_id, c.machine_id, c.computer_dns_name, c.assigned_application_id,
            c.scanner_software_version, c.mde_client_version, c.last_seen, c.last_command_execution_at,
