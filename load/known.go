@@ -281,21 +281,14 @@ func (k *knownAgents) classify(r *scanagent.Record) (stage bool, fp [fingerprint
 			hb.lastCmd = make([]pgtype.Timestamptz, 0, len(k.agents))
 		}
 		a.fate, a.heartbeat = moved, int32(len(hb.lastSeen))
-		hb.lastSeen = append(hb.lastSeen, timestamptz(r.LastSeen))
-		hb.lastCmd = append(hb.lastCmd, timestamptz(r.LastCommandExecutionAt))
+		hb.lastSeen = append(hb.lastSeen, nullTime(r.LastSeen))
+		hb.lastCmd = append(hb.lastCmd, nullTime(r.LastCommandExecutionAt))
 		return false, fp, true, false
 	}
 	// A repeat: staged, whatever an earlier record of the id did (a
 	// heartbeat it queued goes with its fate).
 	a.fate = staged
 	return true, fp, true, true
-}
-
-func timestamptz(t time.Time) pgtype.Timestamptz {
-	if t.IsZero() {
-		return pgtype.Timestamptz{}
-	}
-	return pgtype.Timestamptz{Time: t.UTC().Truncate(time.Microsecond), Valid: true}
 }
 
 // keep marks the agents of ids (listed, but unreadable) as kept as they

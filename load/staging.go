@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/agentsync/agentsync/internal/idset"
 	"github.com/agentsync/agentsync/internal/safetext"
@@ -192,9 +193,11 @@ func nullText(s string) any {
 	return s
 }
 
-func nullTime(t time.Time) any {
+// nullTime is t as PostgreSQL stores it: NULL when zero, else in UTC cut
+// to microseconds.
+func nullTime(t time.Time) pgtype.Timestamptz {
 	if t.IsZero() {
-		return nil
+		return pgtype.Timestamptz{}
 	}
-	return t.UTC().Truncate(time.Microsecond)
+	return pgtype.Timestamptz{Time: t.UTC().Truncate(time.Microsecond), Valid: true}
 }
