@@ -3,9 +3,11 @@ package migrations_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
@@ -157,6 +159,122 @@ func TestHistoryRangesCannotOverlap(t *testing.T) {
 	                  VALUES (1, 't', 'a', '2026-01-03', '2026-01-04', 1, 1)`)
 	if err == nil || !strings.Contains(err.Error(), "scan_agent_history_no_overlap") {
 		t.Fatalf("overlapping insert: err = %v, want the exclusion constraint to refuse it", err)
+	}
+}
+
+// TestRangeChecksRefuseWhatRowChecksRefuse: the reference and overlap
+// checks look a statement's keys up as one range when they lie close
+// together; a key missing inside that range, or an overlap between
+// versions written together, is still refused and named.
+func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("pgx", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustExec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	refused := func(q, constraint, detail string) {
+		t.Helper()
+		_, err := db.Exec(q)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.ConstraintName != constraint || !strings.Contains(pgErr.Detail, detail) {
+			t.Errorf("%s: err = %v, want %s refusing it (%q)", q, err, constraint, detail)
+		}
+	}
+	mustExec(`INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
+	mustExec(`INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
+	          VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
+	refused(`INSERT INTO defender.agent_state (tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
+	         SELECT 't', 'a' || r, '2026-01-01', r, '2026-01-01' FROM generate_series(1, 2) r`,
+		"agent_state_first_seen_run_id", "Key (first_seen_run_id)=(2) is not present")
+	// Agents 1, 2, 4, 5, 6 and 7: key 3 is a gap, as a failed sync leaves.
+	mustExec(`INSERT INTO defender.agent_state (agent_key, tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
+	          OVERRIDING SYSTEM VALUE
+	          SELECT k, 't', 'a' || k, '2026-01-01', 1, '2026-01-01' FROM unnest('{1,2,4,5,6,7}'::bigint[]) k`)
+
+	refused(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 5)`,
+		"agent_heartbeat_agent_key", "Key (agent_key)=(3) is not present")
+	refused(`INSERT INTO defender.agent_heartbeat (agent_key) VALUES (1), (100)`,
+		"agent_heartbeat_agent_key", "Key (agent_key)=(100) is not present")
+	mustExec(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 2)`)
+	mustExec(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(4, 7)`)
+
+	refused(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
+	         SELECT k, 't', 'a' || k, '2026-01-01', 1 FROM generate_series(1, 5) k`,
+		"scan_agent_history_agent_key", "Key (agent_key)=(3) is not present")
+	refused(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
+	         SELECT k, 't', 'a' || k, '2026-01-01', 2 FROM unnest('{1,2}'::bigint[]) k`,
+		"scan_agent_history_opened_by_run_id", "Key (opened_by_run_id)=(2) is not present")
+	// First versions of agents 1 to 5: the range holds no other version.
+	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
+	          SELECT k, 't', 'a' || k, '2026-01-01', 1 FROM unnest('{1,2,4,5}'::bigint[]) k`)
+	// Versions of agents 4 and 5 starting while their first ones are open.
+	refused(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
+	         SELECT k, 't', 'a' || k, '2026-01-03', 1 FROM unnest('{4,5}'::bigint[]) k`,
+		"scan_agent_history_no_overlap", "overlap in time")
+	// Two overlapping versions of agent 6, written in one statement with
+	// agent 7's first.
+	refused(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	         VALUES (6, 't', 'a6', '2026-01-01', '2026-01-05', 1, 1), (6, 't', 'a6', '2026-01-03', NULL, 1, NULL),
+	                (7, 't', 'a7', '2026-01-01', NULL, 1, NULL)`,
+		"scan_agent_history_no_overlap", "Two versions of agent 6 overlap")
+	// Agents 6 and 7 between others' versions: no overlap, accepted.
+	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	          VALUES (6, 't', 'a6', '2026-01-01', '2026-01-05', 1, 1), (6, 't', 'a6', '2026-01-05', NULL, 1, NULL),
+	                 (7, 't', 'a7', '2026-01-01', NULL, 1, NULL)`)
+}
+
+// TestReferencedKeysAreUnique: the reference checks count a range of
+// referenced keys, which holds every key named only when the referenced
+// column is unique, as a foreign key's must be.
+func TestReferencedKeysAreUnique(t *testing.T) {
+	t.Parallel()
+	db, err := sql.Open("pgx", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`
+		WITH args AS (
+			SELECT tg.tgname, pg_catalog.string_to_array(pg_catalog.encode(tg.tgargs, 'escape'), '\000') AS a
+			  FROM pg_catalog.pg_trigger tg
+			 WHERE tg.tgfoid = 'defender.check_references()'::pg_catalog.regprocedure
+		)
+		SELECT args.tgname, args.a[3 * i + 2], args.a[3 * i + 3],
+		       EXISTS (SELECT FROM pg_catalog.pg_index x
+		                WHERE x.indrelid = args.a[3 * i + 2]::pg_catalog.regclass AND x.indisunique
+		                  AND x.indnkeyatts = 1 AND x.indpred IS NULL
+		                  AND x.indkey[0] = (SELECT attnum FROM pg_catalog.pg_attribute
+		                                      WHERE attrelid = args.a[3 * i + 2]::pg_catalog.regclass
+		                                        AND attname = args.a[3 * i + 3]))
+		  FROM args, pg_catalog.generate_series(0, pg_catalog.cardinality(args.a) / 3 - 1) i`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	checked := 0
+	for rows.Next() {
+		var trigger, table, column string
+		var unique bool
+		if err := rows.Scan(&trigger, &table, &column, &unique); err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		if !unique {
+			t.Errorf("trigger %s references %s(%s), which is not unique", trigger, table, column)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if checked < 10 {
+		t.Fatalf("found %d references to check, want the schema's", checked)
 	}
 }
 
