@@ -190,44 +190,45 @@ func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 	mustExec(`INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
 	mustExec(`INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
 	          VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
+	// Statements of 600 rows and more are checked by ranges, smaller ones
+	// row by row: both are tried.
 	refused(`INSERT INTO defender.agent_state (tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
-	         SELECT 't', 'a' || r, '2026-01-01', r, '2026-01-01' FROM generate_series(1, 2) r`,
+	         SELECT 't', 'a' || r, '2026-01-01', 1 + r / 1000, '2026-01-01' FROM generate_series(1, 1000) r`,
 		"agent_state_first_seen_run_id", "Key (first_seen_run_id)=(2) is not present")
-	// Agents 1, 2, 4, 5, 6 and 7: key 3 is a gap, as a failed sync leaves.
+	// Agents 1 to 3000 but 1500: a gap, as a failed sync leaves.
 	mustExec(`INSERT INTO defender.agent_state (agent_key, tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
 	          OVERRIDING SYSTEM VALUE
-	          SELECT k, 't', 'a' || k, '2026-01-01', 1, '2026-01-01' FROM unnest('{1,2,4,5,6,7}'::bigint[]) k`)
+	          SELECT k, 't', 'a' || k, '2026-01-01', 1, '2026-01-01' FROM generate_series(1, 3000) k WHERE k <> 1500`)
 
-	refused(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 5)`,
-		"agent_heartbeat_agent_key", "Key (agent_key)=(3) is not present")
-	refused(`INSERT INTO defender.agent_heartbeat (agent_key) VALUES (1), (100)`,
-		"agent_heartbeat_agent_key", "Key (agent_key)=(100) is not present")
-	mustExec(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 2)`)
-	mustExec(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(4, 7)`)
+	refused(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 1600)`,
+		"agent_heartbeat_agent_key", "Key (agent_key)=(1500) is not present")
+	refused(`INSERT INTO defender.agent_heartbeat (agent_key) VALUES (1), (3001)`,
+		"agent_heartbeat_agent_key", "Key (agent_key)=(3001) is not present")
+	mustExec(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 1000)`)
+	mustExec(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT k FROM generate_series(1001, 3000) k WHERE k <> 1500`)
 
-	refused(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
-	         SELECT k, 't', 'a' || k, '2026-01-01', 1 FROM generate_series(1, 5) k`,
-		"scan_agent_history_agent_key", "Key (agent_key)=(3) is not present")
-	refused(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
-	         SELECT k, 't', 'a' || k, '2026-01-01', 2 FROM unnest('{1,2}'::bigint[]) k`,
+	history := `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id) `
+	refused(history+`SELECT k, 't', 'a' || k, '2026-01-01', NULL, 1, NULL FROM generate_series(1, 1600) k`,
+		"scan_agent_history_agent_key", "Key (agent_key)=(1500) is not present")
+	refused(history+`SELECT k, 't', 'a' || k, '2026-01-01', NULL, 2, NULL FROM generate_series(1, 1000) k`,
 		"scan_agent_history_opened_by_run_id", "Key (opened_by_run_id)=(2) is not present")
-	// First versions of agents 1 to 5: the range holds no other version.
-	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
-	          SELECT k, 't', 'a' || k, '2026-01-01', 1 FROM unnest('{1,2,4,5}'::bigint[]) k`)
-	// Versions of agents 4 and 5 starting while their first ones are open.
-	refused(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
-	         SELECT k, 't', 'a' || k, '2026-01-03', 1 FROM unnest('{4,5}'::bigint[]) k`,
+	refused(history+`SELECT k, 't', 'a' || k, '2026-01-01', NULL, 2, NULL FROM generate_series(1, 2) k`,
+		"scan_agent_history_opened_by_run_id", "Key (opened_by_run_id)=(2) is not present")
+	// First versions of agents 1 to 1600: the range holds no other version.
+	mustExec(history + `SELECT k, 't', 'a' || k, '2026-01-01', NULL, 1, NULL FROM generate_series(1, 1600) k WHERE k <> 1500`)
+	// Versions starting while the first ones are open, many and few.
+	refused(history+`SELECT k, 't', 'a' || k, '2026-01-03', NULL, 1, NULL FROM generate_series(1, 1000) k`,
 		"scan_agent_history_no_overlap", "overlap in time")
-	// Two overlapping versions of agent 6, written in one statement with
-	// agent 7's first.
-	refused(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
-	         VALUES (6, 't', 'a6', '2026-01-01', '2026-01-05', 1, 1), (6, 't', 'a6', '2026-01-03', NULL, 1, NULL),
-	                (7, 't', 'a7', '2026-01-01', NULL, 1, NULL)`,
-		"scan_agent_history_no_overlap", "Two versions of agent 6 overlap")
-	// Agents 6 and 7 between others' versions: no overlap, accepted.
-	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
-	          VALUES (6, 't', 'a6', '2026-01-01', '2026-01-05', 1, 1), (6, 't', 'a6', '2026-01-05', NULL, 1, NULL),
-	                 (7, 't', 'a7', '2026-01-01', NULL, 1, NULL)`)
+	refused(history+`SELECT k, 't', 'a' || k, '2026-01-03', NULL, 1, NULL FROM generate_series(1, 2) k`,
+		"scan_agent_history_no_overlap", "overlap in time")
+	// Two overlapping versions of agent 1601, written in one statement with
+	// the first versions of agents 1602 to 2400.
+	refused(history+`SELECT 1601, 't', 'a1601', timestamptz '2026-01-01', timestamptz '2026-01-05', 1, 1
+	                 UNION ALL SELECT k, 't', 'a' || k, '2026-01-03', NULL, 1, NULL FROM generate_series(1601, 2400) k`,
+		"scan_agent_history_no_overlap", "Two versions of agent 1601 overlap")
+	// The same without the overlap is accepted.
+	mustExec(history + `SELECT 1601, 't', 'a1601', timestamptz '2026-01-01', timestamptz '2026-01-03', 1, 1
+	                    UNION ALL SELECT k, 't', 'a' || k, '2026-01-03', NULL, 1, NULL FROM generate_series(1601, 2400) k`)
 }
 
 // TestReferencedKeysAreUnique: the reference checks count a range of
