@@ -24,6 +24,25 @@ func openEmpty(t *testing.T) *sql.DB {
 	return db
 }
 
+// openMigrated opens a database with every migration applied.
+func openMigrated(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// execOrFail runs q and stops the test when it fails.
+func execOrFail(t *testing.T, db *sql.DB, q string) {
+	t.Helper()
+	if _, err := db.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
 // contractRelations are the tables, views and functions users query; their
 // names must never change.
 var contractRelations = []string{"scan_agents", "scan_agent_history", "scan_agent_observations", "sync_runs",
@@ -89,11 +108,7 @@ func requireRelations(t *testing.T, db *sql.DB, names []string, exist bool) {
 // every table, view, column and function of the schema.
 func TestEveryObjectHasAComment(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("pgx", dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openMigrated(t)
 
 	rows, err := db.Query(`
 		SELECT c.relname || coalesce('.' || a.attname, '')
@@ -134,28 +149,18 @@ func TestEveryObjectHasAComment(t *testing.T) {
 // two overlapping versions of one agent.
 func TestHistoryRangesCannotOverlap(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("pgx", dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	mustExec := func(q string) {
-		t.Helper()
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	mustExec(`INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
-	mustExec(`INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
+	db := openMigrated(t)
+	execOrFail(t, db, `INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
+	execOrFail(t, db, `INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
 	          VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
-	mustExec(`INSERT INTO defender.agent_state (tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
+	execOrFail(t, db, `INSERT INTO defender.agent_state (tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
 	          VALUES ('t', 'a', '2026-01-01', 1, '2026-01-01')`)
-	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	execOrFail(t, db, `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
 	          VALUES (1, 't', 'a', '2026-01-01', '2026-01-05', 1, 1)`)
 	// Touching ranges are fine: [1, 5) and [5, ...).
-	mustExec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
+	execOrFail(t, db, `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
 	          VALUES (1, 't', 'a', '2026-01-05', 1)`)
-	_, err = db.Exec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	_, err := db.Exec(`INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
 	                  VALUES (1, 't', 'a', '2026-01-03', '2026-01-04', 1, 1)`)
 	if err == nil || !strings.Contains(err.Error(), "scan_agent_history_no_overlap") {
 		t.Fatalf("overlapping insert: err = %v, want the exclusion constraint to refuse it", err)
@@ -168,17 +173,7 @@ func TestHistoryRangesCannotOverlap(t *testing.T) {
 // versions written together, is still refused and named.
 func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("pgx", dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	mustExec := func(q string) {
-		t.Helper()
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	db := openMigrated(t)
 	refused := func(q, constraint, detail string) {
 		t.Helper()
 		_, err := db.Exec(q)
@@ -187,16 +182,16 @@ func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 			t.Errorf("%s: err = %v, want %s refusing it (%q)", q, err, constraint, detail)
 		}
 	}
-	mustExec(`INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
-	mustExec(`INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
+	execOrFail(t, db, `INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
+	execOrFail(t, db, `INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
 	          VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
-	// Statements of 600 rows and more are checked by ranges, smaller ones
+	// Statements of 512 rows and more are checked by ranges, smaller ones
 	// row by row: both are tried.
 	refused(`INSERT INTO defender.agent_state (tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
 	         SELECT 't', 'a' || r, '2026-01-01', 1 + r / 1000, '2026-01-01' FROM generate_series(1, 1000) r`,
 		"agent_state_first_seen_run_id", "Key (first_seen_run_id)=(2) is not present")
 	// Agents 1 to 3000 but 1500: a gap, as a failed sync leaves.
-	mustExec(`INSERT INTO defender.agent_state (agent_key, tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
+	execOrFail(t, db, `INSERT INTO defender.agent_state (agent_key, tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
 	          OVERRIDING SYSTEM VALUE
 	          SELECT k, 't', 'a' || k, '2026-01-01', 1, '2026-01-01' FROM generate_series(1, 3000) k WHERE k <> 1500`)
 
@@ -204,8 +199,8 @@ func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 		"agent_heartbeat_agent_key", "Key (agent_key)=(1500) is not present")
 	refused(`INSERT INTO defender.agent_heartbeat (agent_key) VALUES (1), (3001)`,
 		"agent_heartbeat_agent_key", "Key (agent_key)=(3001) is not present")
-	mustExec(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 1000)`)
-	mustExec(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT k FROM generate_series(1001, 3000) k WHERE k <> 1500`)
+	execOrFail(t, db, `INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 1000)`)
+	execOrFail(t, db, `INSERT INTO defender.agent_heartbeat (agent_key) SELECT k FROM generate_series(1001, 3000) k WHERE k <> 1500`)
 
 	history := `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id) `
 	refused(history+`SELECT k, 't', 'a' || k, '2026-01-01', NULL, 1, NULL FROM generate_series(1, 1600) k`,
@@ -215,7 +210,7 @@ func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 	refused(history+`SELECT k, 't', 'a' || k, '2026-01-01', NULL, 2, NULL FROM generate_series(1, 2) k`,
 		"scan_agent_history_opened_by_run_id", "Key (opened_by_run_id)=(2) is not present")
 	// First versions of agents 1 to 1600: the range holds no other version.
-	mustExec(history + `SELECT k, 't', 'a' || k, '2026-01-01', NULL, 1, NULL FROM generate_series(1, 1600) k WHERE k <> 1500`)
+	execOrFail(t, db, history+`SELECT k, 't', 'a' || k, '2026-01-01', NULL, 1, NULL FROM generate_series(1, 1600) k WHERE k <> 1500`)
 	// Versions starting while the first ones are open, many and few.
 	refused(history+`SELECT k, 't', 'a' || k, '2026-01-03', NULL, 1, NULL FROM generate_series(1, 1000) k`,
 		"scan_agent_history_no_overlap", "overlap in time")
@@ -227,7 +222,7 @@ func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 	                 UNION ALL SELECT k, 't', 'a' || k, '2026-01-03', NULL, 1, NULL FROM generate_series(1601, 2400) k`,
 		"scan_agent_history_no_overlap", "Two versions of agent 1601 overlap")
 	// The same without the overlap is accepted.
-	mustExec(history + `SELECT 1601, 't', 'a1601', timestamptz '2026-01-01', timestamptz '2026-01-03', 1, 1
+	execOrFail(t, db, history+`SELECT 1601, 't', 'a1601', timestamptz '2026-01-01', timestamptz '2026-01-03', 1, 1
 	                    UNION ALL SELECT k, 't', 'a' || k, '2026-01-03', NULL, 1, NULL FROM generate_series(1601, 2400) k`)
 }
 
@@ -236,11 +231,7 @@ func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 // column is unique, as a foreign key's must be.
 func TestReferencedKeysAreUnique(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("pgx", dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openMigrated(t)
 	rows, err := db.Query(`
 		WITH args AS (
 			SELECT tg.tgname, pg_catalog.string_to_array(pg_catalog.encode(tg.tgargs, 'escape'), '\000') AS a
@@ -284,33 +275,23 @@ func TestReferencedKeysAreUnique(t *testing.T) {
 // running run of one tenant's resource while allowing one per resource.
 func TestDefinitionVersionsCannotOverlap(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("pgx", dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	mustExec := func(q string) {
-		t.Helper()
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	mustExec(`INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
-	mustExec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at, fetched_at, finished_at, status)
+	db := openMigrated(t)
+	execOrFail(t, db, `INSERT INTO defender.tenants (tenant_id) VALUES ('t')`)
+	execOrFail(t, db, `INSERT INTO defender.sync_runs (tenant_id, resource, started_at, fetched_at, finished_at, status)
 	          VALUES ('t', 'definitions', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
-	mustExec(`INSERT INTO defender.definition_state (tenant_id, definition_id, first_seen_at, first_seen_run_id)
+	execOrFail(t, db, `INSERT INTO defender.definition_state (tenant_id, definition_id, first_seen_at, first_seen_run_id)
 	          VALUES ('t', 'd', '2026-01-01', 1)`)
-	mustExec(`INSERT INTO defender.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	execOrFail(t, db, `INSERT INTO defender.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
 	          VALUES (1, '2026-01-01', '2026-01-05', 1, 1)`)
-	mustExec(`INSERT INTO defender.definition_version (definition_key, valid_from, opened_by_run_id) VALUES (1, '2026-01-05', 1)`)
-	_, err = db.Exec(`INSERT INTO defender.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+	execOrFail(t, db, `INSERT INTO defender.definition_version (definition_key, valid_from, opened_by_run_id) VALUES (1, '2026-01-05', 1)`)
+	_, err := db.Exec(`INSERT INTO defender.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
 	                  VALUES (1, '2026-01-03', '2026-01-04', 1, 1)`)
 	if err == nil || !strings.Contains(err.Error(), "definition_version_no_overlap") {
 		t.Fatalf("overlapping insert: err = %v, want the exclusion constraint to refuse it", err)
 	}
 
 	for _, resource := range []string{"agents", "definitions", "history"} {
-		mustExec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', '` + resource + `', now())`)
+		execOrFail(t, db, `INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', '`+resource+`', now())`)
 	}
 	_, err = db.Exec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', 'history', now())`)
 	if err == nil || !strings.Contains(err.Error(), "sync_runs_one_running_per_tenant") {
@@ -330,11 +311,7 @@ func TestDefinitionVersionsCannotOverlap(t *testing.T) {
 // success, partial or failure.
 func TestScanOutcomeReadsEverySpelling(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("pgx", dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openMigrated(t)
 	for status, want := range map[string]string{
 		"Success": "success", "SUCCESS": "success", "Fail": "failure", "Failure": "failure", "failed": "failure",
 		"Partial Success": "partial", "PartialSuccess": "partial", "partial_success": "partial", "Running": "",
