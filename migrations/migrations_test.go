@@ -14,20 +14,21 @@ import (
 	"github.com/agentsync/agentsync/migrations"
 )
 
+// openEmpty opens a database with no migration applied.
 func openEmpty(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("pgx", dbtest.EmptyURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return openURL(t, dbtest.EmptyURL(t))
 }
 
 // openMigrated opens a database with every migration applied.
 func openMigrated(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("pgx", dbtest.URL(t))
+	return openURL(t, dbtest.URL(t))
+}
+
+func openURL(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
 	}
