@@ -1,9 +1,11 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,8 +76,8 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 // returning ones, and known ones whose fingerprint differs), the moved
 // heartbeats known queued, and the deletions, each as one set-based
 // statement. Unchanged agents are never written, and an agent whose
-// heartbeat alone moved is written only in agent_heartbeat (in place) and
-// in one packed observation.
+// heartbeat alone moved is written only in its heartbeat block (in place)
+// and in one packed observation.
 //
 // Descriptive attributes (every column but last_seen and
 // last_command_execution_at) make history versions; the two volatile
@@ -126,9 +128,9 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	missing := len(missingKeys)
 	withhold, why := l.withholdDeletions(missing, len(known.agents), unidentified)
 
-	// New agents (state, first version, heartbeat) and the heartbeats of
-	// staged known agents that moved, updated in place, in one statement
-	// that returns what both saw.
+	// New agents (state and first version), in one statement that returns
+	// what the sync saw of their heartbeats and of the moved heartbeats of
+	// staged known agents.
 	start = time.Now()
 	rows, err := tx.Query(dbCtx, `
 		WITH `+firstAgents+`inserted AS (
@@ -148,19 +150,15 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
 			  FROM `+newAgents+`
 		), born AS (
-			INSERT INTO defender.agent_heartbeat (agent_key, last_seen, last_command_execution_at)
 			SELECT d.agent_key, d.last_seen, d.last_command_execution_at
 			  FROM `+newAgents+`
-			RETURNING *
 		), moved AS (
-			UPDATE defender.agent_heartbeat hb
-			   SET last_seen = s.last_seen, last_command_execution_at = s.last_command_execution_at
+			SELECT a.agent_key, s.last_seen, s.last_command_execution_at
 			  FROM pg_temp.agentsync_staging s
 			  JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
-			 WHERE hb.agent_key = a.agent_key
-			   AND (hb.last_seen, hb.last_command_execution_at)
+			  LEFT JOIN defender.heartbeat_block hb ON hb.tenant_id = $1 AND hb.block = a.agent_key / 64
+			 WHERE (hb.last_seen[a.agent_key % 64 + 1], hb.last_command_execution_at[a.agent_key % 64 + 1])
 			         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
-			RETURNING hb.*
 		)
 		SELECT b.agent_key, b.last_seen, b.last_command_execution_at, false
 		  FROM born b
@@ -174,7 +172,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		  FROM moved m`,
 		tenant, fetchedAt, runID)
 	if err != nil {
-		return c, fmt.Errorf("insert new agents and heartbeats: %w", interpretError(err))
+		return c, fmt.Errorf("insert new agents: %w", interpretError(err))
 	}
 	var (
 		obs           []observation
@@ -188,9 +186,9 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		}
 		return nil
 	}); err != nil {
-		return c, fmt.Errorf("insert new agents and heartbeats: %w", interpretError(err))
+		return c, fmt.Errorf("insert new agents: %w", interpretError(err))
 	}
-	logStep(l.cfg.Logger, "insert new agents and heartbeats", start)
+	logStep(l.cfg.Logger, "insert new agents", start)
 
 	// When no agent came, went, returned or changed a descriptive value,
 	// the day's fleet is recounted from the last_seen values held here
@@ -204,26 +202,18 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	}
 
 	// Unchanged agents whose heartbeat alone moved (none of them staged).
-	if keys, lastSeen, lastCmd := known.movedHeartbeats(); len(keys) > 0 {
-		start = time.Now()
-		tag, err := tx.Exec(dbCtx, `
-			UPDATE defender.agent_heartbeat hb
-			   SET last_seen = m.last_seen, last_command_execution_at = m.last_command_execution_at
-			  FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) AS m(agent_key, last_seen, last_command_execution_at)
-			 WHERE hb.agent_key = m.agent_key`, keys, lastSeen, lastCmd)
-		if err != nil {
-			return c, fmt.Errorf("update moved heartbeats: %w", interpretError(err))
-		}
-		if tag.RowsAffected() != int64(len(keys)) {
-			return c, fmt.Errorf("update moved heartbeats: %d of %d agents have a heartbeat row", tag.RowsAffected(), len(keys))
-		}
-		for i, key := range keys {
-			obs = append(obs, observation{key: key, lastSeen: lastSeen[i], lastCmd: lastCmd[i]})
-		}
-		c.changed += len(keys)
-		logStep(l.cfg.Logger, "update moved heartbeats", start, "agents", len(keys))
+	keys, lastSeen, lastCmd := known.movedHeartbeats()
+	for i, key := range keys {
+		obs = append(obs, observation{key: key, lastSeen: lastSeen[i], lastCmd: lastCmd[i]})
 	}
-	// What the sync saw of every agent whose heartbeat is new or moved.
+	c.changed += len(keys)
+	// Every new or moved heartbeat is written to its block and observed.
+	slices.SortFunc(obs, func(a, b observation) int { return cmp.Compare(a.key, b.key) })
+	start = time.Now()
+	if err := writeHeartbeats(dbCtx, tx, tenant, known.blocks, obs); err != nil {
+		return c, err
+	}
+	logStep(l.cfg.Logger, "store heartbeats", start, "agents", len(obs))
 	start = time.Now()
 	if err := copyObservations(dbCtx, tx, fetchedAt, runID, obs); err != nil {
 		return c, err

@@ -61,7 +61,7 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 	}
 	truncate := func() {
 		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender.observation_block, defender.withheld_deletions,
-			defender.agent_daily, defender.tenant_daily, defender.agent_heartbeat,
+			defender.agent_daily, defender.tenant_daily, defender.heartbeat_block,
 			defender.scan_agent_history, defender.agent_state, defender.target_coverage, defender.target_result,
 			defender.session_result, defender.definition_withheld, defender.definition_version, defender.definition_state,
 			defender.sync_runs, defender.tenants`); err != nil {
@@ -93,7 +93,7 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 			// Steady state: an hour after a sync that inserted every
 			// agent, autovacuum (which inserts trigger since PostgreSQL
 			// 13) has vacuumed and analyzed the tables.
-			if _, err := f.pool.Exec(ctx, `VACUUM (ANALYZE) defender.agent_state, defender.agent_heartbeat, defender.scan_agent_history`); err != nil {
+			if _, err := f.pool.Exec(ctx, `VACUUM (ANALYZE) defender.agent_state, defender.heartbeat_block, defender.scan_agent_history`); err != nil {
 				b.Fatal(err)
 			}
 			if mode == "steady" {

@@ -126,7 +126,7 @@ func BenchmarkReportQueries(b *testing.B) {
 			b.Logf("built %d of %d days", h/24, days)
 		}
 		if autovacuum == "off" && h%24 == 23 {
-			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender.agent_heartbeat, defender.agent_state, defender.tenants, defender.tenant_daily, defender.sync_runs`); err != nil {
+			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender.heartbeat_block, defender.agent_state, defender.tenants, defender.tenant_daily, defender.sync_runs`); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -122,14 +122,16 @@ type knownAgents struct {
 	// noneStored is set when the tenant has no agent stored, active or
 	// deleted: every staged record is a new agent.
 	noneStored bool
+	// blocks are the tenant's stored heartbeats.
+	blocks heartbeatBlocks
 }
 
 func (k *knownAgents) id(id string) idKey {
 	return idKey{maphash.String(k.seeds[0], id), maphash.String(k.seeds[1], id)}
 }
 
-// readKnown reads the tenant's active agents: key, id, fingerprint and
-// heartbeat.
+// readKnown reads the tenant's active agents (key, id, fingerprint and
+// heartbeat) and its heartbeat blocks.
 func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, error) {
 	k := &knownAgents{
 		seeds:        [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
@@ -142,21 +144,32 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	b.Queue(`
 		SELECT (SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL),
 		       NOT EXISTS (SELECT FROM defender.agent_state WHERE tenant_id = $1)`, tenant)
+	// The tenant's heartbeat blocks (deleted agents' slots included: a
+	// sync rewrites whole blocks), then its active agents.
 	b.Queue(`
-		SELECT a.agent_key, a.agent_id, a.fingerprint, hb.last_seen, hb.last_command_execution_at
-		  FROM defender.agent_state a
-		  LEFT JOIN defender.agent_heartbeat hb ON hb.agent_key = a.agent_key
-		 WHERE a.tenant_id = $1 AND a.deleted_at IS NULL`, tenant)
+		SELECT block, last_seen, last_command_execution_at
+		  FROM defender.heartbeat_block
+		 WHERE tenant_id = $1`, tenant)
+	b.Queue(`
+		SELECT agent_key, agent_id, fingerprint
+		  FROM defender.agent_state
+		 WHERE tenant_id = $1 AND deleted_at IS NULL`, tenant)
 	results := tx.SendBatch(ctx, &b)
 	defer results.Close()
 	var n int
 	if err := results.QueryRow().Scan(&n, &k.noneStored); err != nil {
 		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
 	}
-	k.index = make(map[idKey]int32, n)
-	k.agents = make([]knownAgent, 0, n)
 	rows, err := results.Query()
 	if err != nil {
+		return nil, fmt.Errorf("read stored heartbeats: %w", interpretError(err))
+	}
+	if k.blocks, err = scanBlocks(rows); err != nil {
+		return nil, fmt.Errorf("read stored heartbeats: %w", interpretError(err))
+	}
+	k.index = make(map[idKey]int32, n)
+	k.agents = make([]knownAgent, 0, n)
+	if rows, err = results.Query(); err != nil {
 		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
 	}
 	if err := k.scan(rows); err != nil {
@@ -168,7 +181,7 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	return k, nil
 }
 
-// scan reads the rows of readKnown's query. In PostgreSQL's binary format
+// scan reads the rows of readKnown's query of agents. In PostgreSQL's binary format
 // (pgx's own, unless a connection uses the simple protocol) each row is
 // decoded in place, without a value allocated: a large tenant's read is
 // the main fixed cost of a sync.
@@ -181,12 +194,10 @@ func (k *knownAgents) scan(rows pgx.Rows) error {
 	var a knownAgent
 	if !binaryFormat {
 		var (
-			id                string
-			fp                []byte
-			lastSeen, lastCmd pgtype.Timestamptz
+			id string
+			fp []byte
 		)
-		_, err := pgx.ForEachRow(rows, []any{&a.key, &id, &fp, &lastSeen, &lastCmd}, func() error {
-			a.lastSeen, a.lastCmd = storedMicros(lastSeen), storedMicros(lastCmd)
+		_, err := pgx.ForEachRow(rows, []any{&a.key, &id, &fp}, func() error {
 			k.add(a, k.id(id), fp)
 			return nil
 		})
@@ -194,55 +205,25 @@ func (k *knownAgents) scan(rows pgx.Rows) error {
 	}
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 5 || len(v[0]) != 8 {
+		if len(v) != 3 || len(v[0]) != 8 {
 			return fmt.Errorf("unexpected row of stored agents")
 		}
-		var err error
 		a.key = int64(binary.BigEndian.Uint64(v[0]))
-		if a.lastSeen, err = binaryMicros(v[3]); err != nil {
-			return err
-		}
-		if a.lastCmd, err = binaryMicros(v[4]); err != nil {
-			return err
-		}
 		k.add(a, idKey{maphash.Bytes(k.seeds[0], v[1]), maphash.Bytes(k.seeds[1], v[1])}, v[2])
 	}
 	return rows.Err()
 }
 
 // add records a stored agent, with its fingerprint when it has one.
+// Its heartbeat is the one its block holds.
 func (k *knownAgents) add(a knownAgent, id idKey, fingerprint []byte) {
+	a.lastSeen, a.lastCmd = k.blocks.heartbeat(a.key)
 	a.hasFingerprint = len(fingerprint) == fingerprintSize
 	if a.hasFingerprint {
 		copy(a.fingerprint[:], fingerprint)
 	}
 	k.index[id] = int32(len(k.agents))
 	k.agents = append(k.agents, a)
-}
-
-// postgresEpoch is 2000-01-01 in microseconds since the Unix epoch: a
-// binary timestamptz counts microseconds from it.
-const postgresEpoch = 946_684_800_000_000
-
-// binaryMicros decodes a binary timestamptz (NULL: nil) to microseconds
-// since the Unix epoch.
-func binaryMicros(v []byte) (int64, error) {
-	switch len(v) {
-	case 0:
-		if v == nil {
-			return noTime, nil
-		}
-	case 8:
-		return int64(binary.BigEndian.Uint64(v)) + postgresEpoch, nil
-	}
-	return 0, fmt.Errorf("unexpected timestamp of %d bytes", len(v))
-}
-
-func storedMicros(t pgtype.Timestamptz) int64 {
-	if !t.Valid {
-		return noTime
-	}
-	return t.Time.UnixMicro()
 }
 
 // classify decides what the sync does with record r of the listing: it
@@ -349,8 +330,8 @@ func (k *knownAgents) lastSeenAfter(stagedMoves map[int64]pgtype.Timestamptz) []
 			out[i] = k.heartbeats.lastSeen[a.heartbeat]
 		case a.fate == staged && ok:
 			out[i] = ls
-		case a.lastSeen != noTime:
-			out[i] = pgtype.Timestamptz{Time: time.UnixMicro(a.lastSeen).UTC(), Valid: true}
+		default:
+			out[i] = timestamptz(a.lastSeen)
 		}
 	}
 	return out

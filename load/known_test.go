@@ -246,3 +246,55 @@ func TestSyncOverTheSimpleProtocol(t *testing.T) {
 		t.Fatalf("daily rollups differ from their definition:\n%s", strings.Join(m, "\n"))
 	}
 }
+
+// TestTenantsSharingABlockKeepTheirHeartbeats: when two tenants' agents
+// get keys in turn, their heartbeats share a block of keys but not a row:
+// each tenant's sync rewrites its own row of the block, and each agent
+// reads its own heartbeat back.
+func TestTenantsSharingABlockKeepTheirHeartbeats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	other, err := load.New(f.pool, load.Config{TenantID: "fabrikam.onmicrosoft.com", Now: f.clock.Now, Worker: "test",
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := agents(4), agents(4)
+	for i := range theirs {
+		theirs[i].LastSeen = theirs[i].LastSeen.Add(-24 * time.Hour)
+	}
+	// Agents are added one by one, in turn: keys 1, 3, 5, 7 are ours.
+	for n := 1; n <= len(ours); n++ {
+		f.clock.Advance(time.Minute)
+		f.sync(t, listOf(ours[:n]...))
+		if _, err := other.Sync(ctx, listOf(theirs[:n]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.heartbeat_block WHERE block = 0`); n != 2 {
+		t.Fatalf("%d rows of block 0, want one per tenant", n)
+	}
+	// Our heartbeats move, and one of our agents goes; theirs stay.
+	for i := range ours {
+		ours[i].LastSeen = ours[i].LastSeen.Add(time.Hour)
+	}
+	f.clock.Advance(time.Hour)
+	if res := f.sync(t, listOf(ours[1:]...)); res.Changed != 3 || res.Deleted != 1 {
+		t.Fatalf("our sync: %+v", res)
+	}
+	check := func(tenant string, records []scanagent.Record) {
+		t.Helper()
+		for _, r := range records {
+			var seen time.Time
+			if err := f.pool.QueryRow(ctx, `SELECT last_seen FROM defender.scan_agents WHERE tenant_id = $1 AND agent_id = $2`,
+				tenant, r.ID).Scan(&seen); err != nil || !seen.Equal(r.LastSeen) {
+				t.Errorf("%s, agent %s: last_seen = %v, %v; want %v", tenant, r.ID, seen, err, r.LastSeen)
+			}
+		}
+	}
+	// The deleted agent keeps the last heartbeat seen of it.
+	ours[0].LastSeen = ours[0].LastSeen.Add(-time.Hour)
+	check(tenant, ours)
+	check("fabrikam.onmicrosoft.com", theirs)
+}

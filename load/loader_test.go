@@ -817,7 +817,7 @@ func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
 	f := setup(t, func(c *load.Config) { c.AllowMassDeletion = true })
 	recs := agents(5)
 	f.sync(t, listOf(recs...))
-	agentTables := []string{"agent_state", "agent_heartbeat", "scan_agent_history", "observation_block"}
+	agentTables := []string{"agent_state", "heartbeat_block", "scan_agent_history", "observation_block"}
 	before := dbtest.RowVersions(t, f.pool, agentTables...)
 
 	f.clock.Advance(time.Hour)
@@ -861,8 +861,9 @@ func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
 
 // TestHeartbeatsNeverRewriteAgentRows: syncs in which only lastSeen moved
 // leave every descriptive row and version as it was, and update the
-// heartbeats in place: no index covers an updated column, and each page
-// keeps room for new versions, so an update is HOT (no new index entry).
+// heartbeat blocks in place, one row per 64 agents: no index covers an
+// updated column, and each page keeps room for new versions, so an update
+// is HOT (no new index entry).
 // Later syncs reuse the room once PostgreSQL has pruned the dead versions,
 // which another transaction's snapshot may delay; the first always finds it.
 func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
@@ -875,11 +876,15 @@ func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
 	if err := f.pool.QueryRow(ctx, `
 		SELECT count(*) FROM pg_catalog.pg_index i
 		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-		 WHERE i.indrelid = 'defender.agent_heartbeat'::regclass AND a.attname <> 'agent_key'`).Scan(&indexed); err != nil {
+		 WHERE i.indrelid = 'defender.heartbeat_block'::regclass AND a.attname NOT IN ('tenant_id', 'block')`).Scan(&indexed); err != nil {
 		t.Fatal(err)
 	}
 	if indexed != 0 {
 		t.Fatalf("%d indexes cover a heartbeat column: its updates cannot be HOT", indexed)
+	}
+	blocks := f.count(t, `SELECT count(*) FROM defender.heartbeat_block`)
+	if want := 4; blocks != want { // agent keys 1 to 200
+		t.Fatalf("%d heartbeat blocks, want %d", blocks, want)
 	}
 	descriptive := func() string {
 		return dbtest.RowVersions(t, f.pool, "agent_state", "scan_agent_history")
@@ -903,17 +908,17 @@ func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
 			var updates, hot int
 			if err := f.pool.QueryRow(ctx, `
 				SELECT n_tup_upd, n_tup_hot_upd FROM pg_catalog.pg_stat_user_tables
-				 WHERE schemaname = 'defender' AND relname = 'agent_heartbeat'`).Scan(&updates, &hot); err != nil {
+				 WHERE schemaname = 'defender' AND relname = 'heartbeat_block'`).Scan(&updates, &hot); err != nil {
 				t.Fatal(err)
 			}
-			if updates == len(recs) {
+			if updates == blocks {
 				if hot != updates {
 					t.Fatalf("%d of %d heartbeat updates were HOT, want all", hot, updates)
 				}
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("statistics show %d heartbeat updates, want %d", updates, len(recs))
+				t.Fatalf("statistics show %d heartbeat block updates, want %d", updates, blocks)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -1,10 +1,8 @@
 package load
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,13 +21,12 @@ const blockSize = 64
 
 var observationColumns = []string{"observed_at", "run_id", "block", "slots", "last_seen", "last_command_execution_at"}
 
-// copyObservations stores the observations of one sync, one packed row per
-// block of agent keys, with COPY. Each agent appears at most once.
+// copyObservations stores the observations of one sync (sorted by key,
+// each agent once), one packed row per block of agent keys, with COPY.
 func copyObservations(ctx context.Context, tx pgx.Tx, fetchedAt time.Time, runID int64, obs []observation) error {
 	if len(obs) == 0 {
 		return nil
 	}
-	slices.SortFunc(obs, func(a, b observation) int { return cmp.Compare(a.key, b.key) })
 	var rows [][]any
 	for start := 0; start < len(obs); {
 		block := obs[start].key / blockSize

@@ -26,7 +26,8 @@ import (
 //     something (see knownAgents), as COPY streams them in;
 //   - agentsync_unreadable: ids of agents listed but unreadable;
 //   - agentsync_diff: the agents whose descriptive row must be written;
-//   - agentsync_missing: the active agents the listing lacks.
+//   - agentsync_missing: the active agents the listing lacks;
+//   - agentsync_heartbeats: the heartbeat blocks the sync rewrites.
 const workTables = `
 	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_staging (
 		seq                       bigint NOT NULL,
@@ -54,6 +55,11 @@ const workTables = `
 	) ON COMMIT DELETE ROWS;
 	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_missing (
 		agent_key bigint NOT NULL
+	) ON COMMIT DELETE ROWS;
+	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_heartbeats (
+		block                     bigint        NOT NULL,
+		last_seen                 timestamptz[] NOT NULL,
+		last_command_execution_at timestamptz[] NOT NULL
 	) ON COMMIT DELETE ROWS`
 
 // stagingColumns are the columns COPY fills in pg_temp.agentsync_staging.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
@@ -196,12 +198,13 @@ func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 	          OVERRIDING SYSTEM VALUE
 	          SELECT k, 't', 'a' || k, '2026-01-01', 1, '2026-01-01' FROM generate_series(1, 3000) k WHERE k <> 1500`)
 
-	refused(`INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 1600)`,
-		"agent_heartbeat_agent_key", "Key (agent_key)=(1500) is not present")
-	refused(`INSERT INTO defender.agent_heartbeat (agent_key) VALUES (1), (3001)`,
-		"agent_heartbeat_agent_key", "Key (agent_key)=(3001) is not present")
-	execOrFail(t, db, `INSERT INTO defender.agent_heartbeat (agent_key) SELECT generate_series(1, 1000)`)
-	execOrFail(t, db, `INSERT INTO defender.agent_heartbeat (agent_key) SELECT k FROM generate_series(1001, 3000) k WHERE k <> 1500`)
+	daily := `INSERT INTO defender.agent_daily (agent_key, day, run_id, synced_at, syncs_observed) `
+	refused(daily+`SELECT k, '2026-01-01', 1, '2026-01-01', 1 FROM generate_series(1, 1600) k`,
+		"agent_daily_agent_key", "Key (agent_key)=(1500) is not present")
+	refused(daily+`VALUES (1, '2026-01-01', 1, '2026-01-01', 1), (3001, '2026-01-01', 1, '2026-01-01', 1)`,
+		"agent_daily_agent_key", "Key (agent_key)=(3001) is not present")
+	execOrFail(t, db, daily+`SELECT k, '2026-01-01', 1, '2026-01-01', 1 FROM generate_series(1, 1000) k`)
+	execOrFail(t, db, daily+`SELECT k, '2026-01-01', 1, '2026-01-01', 1 FROM generate_series(1001, 3000) k WHERE k <> 1500`)
 
 	history := `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id) `
 	refused(history+`SELECT k, 't', 'a' || k, '2026-01-01', NULL, 1, NULL FROM generate_series(1, 1600) k`,
@@ -225,6 +228,53 @@ func TestRangeChecksRefuseWhatRowChecksRefuse(t *testing.T) {
 	// The same without the overlap is accepted.
 	execOrFail(t, db, history+`SELECT 1601, 't', 'a1601', timestamptz '2026-01-01', timestamptz '2026-01-03', 1, 1
 	                    UNION ALL SELECT k, 't', 'a' || k, '2026-01-03', NULL, 1, NULL FROM generate_series(1601, 2400) k`)
+}
+
+// TestHeartbeatBlocksBelongToTheirTenant: a heartbeat block holds 64
+// timestamps of each kind, belongs to a tenant that has an agent in it
+// when it is first written, never changes its tenant or block, and keeps
+// the agents whose heartbeat it holds from being deleted.
+func TestHeartbeatBlocksBelongToTheirTenant(t *testing.T) {
+	t.Parallel()
+	db := openMigrated(t)
+	refused := func(q, detail string) {
+		t.Helper()
+		_, err := db.Exec(q)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || !strings.Contains(pgErr.Message+" "+pgErr.Detail, detail) {
+			t.Errorf("%s: err = %v, want it refused (%q)", q, err, detail)
+		}
+	}
+	execOrFail(t, db, `INSERT INTO defender.tenants (tenant_id) VALUES ('t'), ('u')`)
+	execOrFail(t, db, `INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
+	          VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
+	// Agents 1 and 2 of tenant t (block 0), 70 of tenant u (block 1).
+	execOrFail(t, db, `INSERT INTO defender.agent_state (agent_key, tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
+	          OVERRIDING SYSTEM VALUE
+	          VALUES (1, 't', 'a1', '2026-01-01', 1, '2026-01-01'), (2, 't', 'a2', '2026-01-01', 1, '2026-01-01'),
+	                 (70, 'u', 'a70', '2026-01-01', 1, '2026-01-01')`)
+	block := func(tenant string, block int, slot int) string {
+		return fmt.Sprintf(`INSERT INTO defender.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
+		        SELECT '%s', %d, a, a FROM (SELECT array_agg(CASE WHEN i = %d THEN timestamptz '2026-01-01' END ORDER BY i) a
+		                                     FROM generate_series(0, 63) i) x`, tenant, block, slot)
+	}
+	refused(block("x", 0, 1), "Key (tenant_id)=(x) is not present")
+	refused(block("u", 0, 1), "Block 0 holds no agent of tenant u")
+	refused(block("t", 1, 6), "Block 1 holds no agent of tenant t")
+	refused(`INSERT INTO defender.heartbeat_block VALUES ('t', 0, '{2026-01-01}', '{2026-01-01}')`, "heartbeat_block_slots")
+	execOrFail(t, db, block("t", 0, 1))
+	execOrFail(t, db, block("u", 1, 6))
+	refused(`UPDATE defender.heartbeat_block SET last_seen = last_seen[1:63] WHERE tenant_id = 't'`, "heartbeat_block_slots")
+	refused(`UPDATE defender.heartbeat_block SET block = 2 WHERE tenant_id = 't'`, "cannot change")
+	refused(`UPDATE defender.heartbeat_block SET tenant_id = 'u' WHERE tenant_id = 't'`, "cannot change")
+
+	var seen time.Time
+	if err := db.QueryRow(`SELECT last_seen FROM defender.scan_agents WHERE agent_id = 'a1'`).Scan(&seen); err != nil || !seen.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("scan_agents: last_seen of a1 = %v, %v; want its slot, 2026-01-01", seen, err)
+	}
+	// Agent 1 has a heartbeat stored, agent 2 none.
+	refused(`DELETE FROM defender.agent_state WHERE agent_key = 1`, "Key (agent_key)=(1) still has a heartbeat")
+	execOrFail(t, db, `DELETE FROM defender.agent_state WHERE agent_key = 2`)
 }
 
 // TestReferencedKeysAreUnique: the reference checks count a range of

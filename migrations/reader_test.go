@@ -108,7 +108,7 @@ func TestReaderIsRefusedWritesAndStorage(t *testing.T) {
 	}
 	for _, q := range []string{
 		`SELECT count(*) FROM defender.agent_state`,
-		`SELECT count(*) FROM defender.agent_heartbeat`,
+		`SELECT count(*) FROM defender.heartbeat_block`,
 		`SELECT count(*) FROM defender.observation_block`,
 		`SELECT count(*) FROM defender.withheld_deletions`,
 		`SELECT count(*) FROM defender.tenants`,

@@ -11,7 +11,7 @@ import (
 
 // DataTables are the defender tables that hold agent data: a failed sync,
 // or a sync of unchanged data, must leave them exactly as they were.
-var DataTables = []string{"agent_state", "agent_heartbeat", "scan_agent_history", "observation_block",
+var DataTables = []string{"agent_state", "heartbeat_block", "scan_agent_history", "observation_block",
 	"withheld_deletions", "agent_daily"}
 
 // ScanTables are the defender tables that hold scan definitions and
