@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -140,14 +141,28 @@ func timestamptz(us int64) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: time.UnixMicro(us).UTC(), Valid: true}
 }
 
-var heartbeatColumns = []string{"block", "last_seen", "last_command_execution_at"}
+// directBlocks is the most blocks a sync writes from a statement's
+// parameters: each block's arrays are sliced out of flat arrays, and a
+// slice is found by walking the array from its start, which grows with
+// the square of the blocks. More blocks (over 4,096 agents) go through
+// COPY and a work table, which costs two round trips more.
+const directBlocks = 64
+
+// upsertBlocks ends the statement that writes heartbeat blocks: in place
+// when the tenant's block exists.
+const upsertBlocks = `
+	ON CONFLICT (tenant_id, block) DO UPDATE
+	   SET last_seen = excluded.last_seen, last_command_execution_at = excluded.last_command_execution_at`
 
 // writeHeartbeats stores the heartbeats of obs (sorted by key, each agent
 // once), which are exactly the sync's observations: each block of theirs
 // is rewritten whole, from the tenant's stored block and the moves, in
 // place when it exists. Blocks without a move are not written.
 func writeHeartbeats(ctx context.Context, tx pgx.Tx, tenant string, stored heartbeatBlocks, obs []observation) error {
-	var rows [][]any
+	var (
+		blocks            []int64
+		lastSeen, lastCmd []pgtype.Timestamptz // blockSize per block
+	)
 	for start := 0; start < len(obs); {
 		block := obs[start].key / blockSize
 		b := emptyBlock()
@@ -159,30 +174,46 @@ func writeHeartbeats(ctx context.Context, tx pgx.Tx, tenant string, stored heart
 			slot := obs[end].key % blockSize
 			b.lastSeen[slot], b.lastCmd[slot] = storedMicros(obs[end].lastSeen), storedMicros(obs[end].lastCmd)
 		}
-		lastSeen := make([]pgtype.Timestamptz, blockSize)
-		lastCmd := make([]pgtype.Timestamptz, blockSize)
+		blocks = append(blocks, block)
 		for i := range blockSize {
-			lastSeen[i], lastCmd[i] = timestamptz(b.lastSeen[i]), timestamptz(b.lastCmd[i])
+			lastSeen = append(lastSeen, timestamptz(b.lastSeen[i]))
+			lastCmd = append(lastCmd, timestamptz(b.lastCmd[i]))
 		}
-		rows = append(rows, []any{block, lastSeen, lastCmd})
 		start = end
 	}
-	if len(rows) == 0 {
+	var (
+		tag pgconn.CommandTag
+		err error
+	)
+	switch {
+	case len(blocks) == 0:
 		return nil
+	case len(blocks) <= directBlocks:
+		tag, err = tx.Exec(ctx, `
+			INSERT INTO defender.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
+			SELECT $1, b.block, ($3::timestamptz[])[b.i * 64 - 63 : b.i * 64], ($4::timestamptz[])[b.i * 64 - 63 : b.i * 64]
+			  FROM unnest($2::bigint[]) WITH ORDINALITY AS b(block, i)`+upsertBlocks,
+			tenant, blocks, lastSeen, lastCmd)
+	default:
+		rows := make([][]any, len(blocks))
+		for i, block := range blocks {
+			rows[i] = []any{block, lastSeen[i*blockSize : (i+1)*blockSize], lastCmd[i*blockSize : (i+1)*blockSize]}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"agentsync_heartbeats"}, heartbeatColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("store heartbeats: %w", interpretError(err))
+		}
+		tag, err = tx.Exec(ctx, `
+			INSERT INTO defender.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
+			SELECT $1, h.block, h.last_seen, h.last_command_execution_at FROM pg_temp.agentsync_heartbeats h`+upsertBlocks,
+			tenant)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"agentsync_heartbeats"}, heartbeatColumns, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("store heartbeats: %w", interpretError(err))
-	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO defender.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
-		SELECT $1, h.block, h.last_seen, h.last_command_execution_at FROM pg_temp.agentsync_heartbeats h
-		ON CONFLICT (tenant_id, block) DO UPDATE
-		   SET last_seen = excluded.last_seen, last_command_execution_at = excluded.last_command_execution_at`, tenant)
 	if err != nil {
 		return fmt.Errorf("store heartbeats: %w", interpretError(err))
 	}
-	if tag.RowsAffected() != int64(len(rows)) {
-		return fmt.Errorf("store heartbeats: %d of %d blocks written", tag.RowsAffected(), len(rows))
+	if tag.RowsAffected() != int64(len(blocks)) {
+		return fmt.Errorf("store heartbeats: %d of %d blocks written", tag.RowsAffected(), len(blocks))
 	}
 	return nil
 }
+
+var heartbeatColumns = []string{"block", "last_seen", "last_command_execution_at"}

@@ -3,12 +3,14 @@ package load_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
@@ -297,4 +299,58 @@ func TestTenantsSharingABlockKeepTheirHeartbeats(t *testing.T) {
 	ours[0].LastSeen = ours[0].LastSeen.Add(-time.Hour)
 	check(tenant, ours)
 	check("fabrikam.onmicrosoft.com", theirs)
+}
+
+// TestHeartbeatsReadBackAtEverySize: a sync writes the blocks of a small
+// tenant from its statement and those of a large one (over 64 blocks)
+// through COPY; either way every agent reads its own heartbeat back,
+// moved or not, deleted or not.
+func TestHeartbeatsReadBackAtEverySize(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{100, 5000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := setup(t)
+			recs := agents(n)
+			f.sync(t, listOf(recs...))
+			// Every third agent moves, every seventh loses its last
+			// command, and the last ten go (keeping what was seen last).
+			for i := range recs[:n-10] {
+				switch {
+				case i%7 == 0:
+					recs[i].LastCommandExecutionAt = time.Time{}
+				case i%3 == 0:
+					recs[i].LastSeen = recs[i].LastSeen.Add(time.Hour)
+				}
+			}
+			f.clock.Advance(time.Hour)
+			if res := f.sync(t, listOf(recs[:n-10]...)); res.Deleted != 10 {
+				t.Fatalf("sync: %+v", res)
+			}
+			rows, err := f.pool.Query(ctx, `SELECT agent_id, last_seen, last_command_execution_at FROM defender.scan_agents`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][2]pgtype.Timestamptz{}
+			var id string
+			var seen, cmd pgtype.Timestamptz
+			if _, err := pgx.ForEachRow(rows, []any{&id, &seen, &cmd}, func() error {
+				got[id] = [2]pgtype.Timestamptz{seen, cmd}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != n {
+				t.Fatalf("%d agents, want %d", len(got), n)
+			}
+			for _, r := range recs {
+				g := got[r.ID]
+				if g[0].Valid != !r.LastSeen.IsZero() || !g[0].Time.Equal(r.LastSeen) ||
+					g[1].Valid != !r.LastCommandExecutionAt.IsZero() || !g[1].Time.Equal(r.LastCommandExecutionAt) {
+					t.Fatalf("agent %s: heartbeat %v, want %v and %v", r.ID, g, r.LastSeen, r.LastCommandExecutionAt)
+				}
+			}
+		})
+	}
 }

@@ -27,7 +27,8 @@ import (
 //   - agentsync_unreadable: ids of agents listed but unreadable;
 //   - agentsync_diff: the agents whose descriptive row must be written;
 //   - agentsync_missing: the active agents the listing lacks;
-//   - agentsync_heartbeats: the heartbeat blocks the sync rewrites.
+//   - agentsync_heartbeats: the heartbeat blocks of a large sync, as COPY
+//     streams them in (see writeHeartbeats).
 const workTables = `
 	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_staging (
 		seq                       bigint NOT NULL,
