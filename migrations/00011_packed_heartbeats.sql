@@ -6,7 +6,8 @@
 -- entry each. The heartbeats now live as observation_block keeps what a
 -- sync saw: agent key k in block k / 64, slot k % 64, one row per tenant
 -- and block holding two arrays of 64 timestamps. A sync rewrites in place
--- only the blocks in which an agent moved; the views read an agent's slot.
+-- only the blocks in which an agent moved; the views and
+-- scan_agents_as_of read an agent's slot.
 -- The rows are keyed by tenant as well as block, so that two tenants whose
 -- agents share a block never write the same row.
 --
