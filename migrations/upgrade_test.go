@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/migrations"
 )
 
 // reportingAnswers are queries whose answers a migration must keep: every
@@ -120,4 +121,79 @@ func TestUpgradeFromSchema2KeepsEveryAnswer(t *testing.T) {
 		t.Fatalf("downgrade: %v", err)
 	}
 	compare("after migrating back down")
+}
+
+// TestPackedHeartbeatsKeepEveryHeartbeat: migration 00011 moves the
+// heartbeats of schema 10 (a row per agent) into blocks of 64 keys per
+// tenant. On agents of two tenants whose keys alternate within blocks,
+// some never seen and one deleted, every agent reads the same heartbeat
+// after the upgrade, each tenant gets its own row of a shared block that
+// holds nothing of the other tenant's agents, and migrating back restores
+// the rows exactly.
+func TestPackedHeartbeatsKeepEveryHeartbeat(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openEmpty(t)
+	p, err := migrations.NewProvider(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	execOrFail(t, db, `INSERT INTO defender.tenants (tenant_id) VALUES ('t'), ('u')`)
+	execOrFail(t, db, `INSERT INTO defender.sync_runs (tenant_id, started_at, fetched_at, finished_at, status)
+	          VALUES ('t', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded'),
+	                 ('u', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
+	// Keys 1 to 150 alternate between the tenants, over three blocks.
+	execOrFail(t, db, `INSERT INTO defender.agent_state (agent_key, tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since)
+	          OVERRIDING SYSTEM VALUE
+	          SELECT k, CASE WHEN k % 2 = 0 THEN 't' ELSE 'u' END, 'a' || k, '2026-01-01', 1 + k % 2, '2026-01-01'
+	            FROM generate_series(1, 150) k`)
+	execOrFail(t, db, `UPDATE defender.agent_state SET deleted_at = '2026-01-01', deleted_by_run_id = 1 WHERE agent_key = 10`)
+	// Every fifth agent was never seen; every seventh never ran a command.
+	execOrFail(t, db, `INSERT INTO defender.agent_heartbeat (agent_key, last_seen, last_command_execution_at)
+	          SELECT k, CASE WHEN k % 5 <> 0 THEN timestamptz '2025-12-01' + k * interval '1 minute' END,
+	                    CASE WHEN k % 7 <> 0 THEN timestamptz '2025-11-01' + k * interval '1 hour' END
+	            FROM generate_series(1, 150) k`)
+	read := func(q string) string {
+		t.Helper()
+		var s string
+		if err := db.QueryRow(`SELECT coalesce(string_agg(x::text, E'\n' ORDER BY x::text), '') FROM (` + q + `) x`).Scan(&s); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return s
+	}
+	const agents = `SELECT tenant_id, agent_id, last_seen, last_command_execution_at, deleted_at FROM defender.scan_agents`
+	const heartbeats = `SELECT * FROM defender.agent_heartbeat`
+	beforeAgents, beforeHeartbeats := read(agents), read(heartbeats)
+
+	if _, err := p.UpTo(ctx, 11); err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	if got := read(agents); got != beforeAgents {
+		t.Errorf("scan_agents after the upgrade:\n%s\nwant:\n%s", got, beforeAgents)
+	}
+	if got, want := read(`SELECT tenant_id, block FROM defender.heartbeat_block`), "(t,0)\n(t,1)\n(t,2)\n(u,0)\n(u,1)\n(u,2)"; got != want {
+		t.Errorf("heartbeat blocks:\n%s\nwant:\n%s", got, want)
+	}
+	// A tenant's row holds nothing of the other tenant's agents.
+	if got := read(`
+		SELECT hb.tenant_id, hb.block * 64 + i.n - 1 AS agent_key
+		  FROM defender.heartbeat_block hb
+		 CROSS JOIN LATERAL unnest(hb.last_seen, hb.last_command_execution_at) WITH ORDINALITY AS i(seen, cmd, n)
+		 WHERE (i.seen IS NOT NULL OR i.cmd IS NOT NULL)
+		   AND NOT EXISTS (SELECT FROM defender.agent_state a
+		                    WHERE a.agent_key = hb.block * 64 + i.n - 1 AND a.tenant_id = hb.tenant_id)`); got != "" {
+		t.Errorf("heartbeats stored in another tenant's row:\n%s", got)
+	}
+	if _, err := p.DownTo(ctx, 10); err != nil {
+		t.Fatalf("downgrade: %v", err)
+	}
+	if got := read(heartbeats); got != beforeHeartbeats {
+		t.Errorf("agent_heartbeat after the downgrade:\n%s\nwant:\n%s", got, beforeHeartbeats)
+	}
+	if got := read(agents); got != beforeAgents {
+		t.Errorf("scan_agents after the downgrade:\n%s\nwant:\n%s", got, beforeAgents)
+	}
 }
