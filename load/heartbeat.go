@@ -39,9 +39,6 @@ func (bs heartbeatBlocks) heartbeat(key int64) (lastSeen, lastCmd int64) {
 	return b.lastSeen[key%blockSize], b.lastCmd[key%blockSize]
 }
 
-// timestamptzOID is the type of the elements of a heartbeat array.
-const timestamptzOID = 1184
-
 // scanBlocks reads the rows of readKnown's query of heartbeat blocks. In
 // PostgreSQL's binary format each array is decoded in place.
 func scanBlocks(rows pgx.Rows) (heartbeatBlocks, error) {
@@ -97,7 +94,7 @@ func decodeSlots(v []byte, out *[blockSize]int64) error {
 	}
 	ndim, elem := binary.BigEndian.Uint32(v[0:4]), binary.BigEndian.Uint32(v[8:12])
 	n, lower := int32(binary.BigEndian.Uint32(v[12:16])), int32(binary.BigEndian.Uint32(v[16:20]))
-	if ndim != 1 || elem != timestamptzOID || n != blockSize || lower != 1 {
+	if ndim != 1 || elem != pgtype.TimestamptzOID || n != blockSize || lower != 1 {
 		return fmt.Errorf("not an array of %d timestamps from index 1", blockSize)
 	}
 	v = v[20:]

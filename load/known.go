@@ -181,10 +181,10 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	return k, nil
 }
 
-// scan reads the rows of readKnown's query of agents. In PostgreSQL's binary format
-// (pgx's own, unless a connection uses the simple protocol) each row is
-// decoded in place, without a value allocated: a large tenant's read is
-// the main fixed cost of a sync.
+// scan reads the rows of readKnown's query of agents. In PostgreSQL's
+// binary format (pgx's own, unless a connection uses the simple protocol)
+// each row is decoded in place, without a value allocated: a large
+// tenant's read is the main fixed cost of a sync.
 func (k *knownAgents) scan(rows pgx.Rows) error {
 	defer rows.Close()
 	binaryFormat := true
