@@ -19,13 +19,12 @@ type heartbeatBlock struct {
 }
 
 // emptyBlock is a block whose slots are all empty.
-func emptyBlock() *heartbeatBlock {
-	b := &heartbeatBlock{}
+var emptyBlock = func() (b heartbeatBlock) {
 	for i := range blockSize {
 		b.lastSeen[i], b.lastCmd[i] = noTime, noTime
 	}
 	return b
-}
+}()
 
 // heartbeatBlocks are a tenant's stored heartbeat blocks, by block.
 type heartbeatBlocks map[int64]*heartbeatBlock
@@ -43,12 +42,8 @@ func (bs heartbeatBlocks) heartbeat(key int64) (lastSeen, lastCmd int64) {
 // PostgreSQL's binary format each array is decoded in place.
 func scanBlocks(rows pgx.Rows) (heartbeatBlocks, error) {
 	defer rows.Close()
-	binaryFormat := true
-	for _, fd := range rows.FieldDescriptions() {
-		binaryFormat = binaryFormat && fd.Format == pgx.BinaryFormatCode
-	}
 	blocks := heartbeatBlocks{}
-	if !binaryFormat {
+	if !binaryResults(rows) {
 		var (
 			block             int64
 			lastSeen, lastCmd []pgtype.Timestamptz
@@ -160,24 +155,20 @@ func writeHeartbeats(ctx context.Context, tx pgx.Tx, tenant string, stored heart
 		blocks            []int64
 		lastSeen, lastCmd []pgtype.Timestamptz // blockSize per block
 	)
-	for start := 0; start < len(obs); {
-		block := obs[start].key / blockSize
-		b := emptyBlock()
+	byBlock(obs, func(block int64, obs []observation) {
+		b := emptyBlock
 		if s, ok := stored[block]; ok {
-			*b = *s
+			b = *s
 		}
-		end := start
-		for ; end < len(obs) && obs[end].key/blockSize == block; end++ {
-			slot := obs[end].key % blockSize
-			b.lastSeen[slot], b.lastCmd[slot] = storedMicros(obs[end].lastSeen), storedMicros(obs[end].lastCmd)
+		for _, o := range obs {
+			b.lastSeen[o.key%blockSize], b.lastCmd[o.key%blockSize] = storedMicros(o.lastSeen), storedMicros(o.lastCmd)
 		}
 		blocks = append(blocks, block)
 		for i := range blockSize {
 			lastSeen = append(lastSeen, timestamptz(b.lastSeen[i]))
 			lastCmd = append(lastCmd, timestamptz(b.lastCmd[i]))
 		}
-		start = end
-	}
+	})
 	var (
 		tag pgconn.CommandTag
 		err error

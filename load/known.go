@@ -187,12 +187,8 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 // tenant's read is the main fixed cost of a sync.
 func (k *knownAgents) scan(rows pgx.Rows) error {
 	defer rows.Close()
-	binaryFormat := true
-	for _, fd := range rows.FieldDescriptions() {
-		binaryFormat = binaryFormat && fd.Format == pgx.BinaryFormatCode
-	}
 	var a knownAgent
-	if !binaryFormat {
+	if !binaryResults(rows) {
 		var (
 			id string
 			fp []byte
@@ -212,6 +208,17 @@ func (k *knownAgents) scan(rows pgx.Rows) error {
 		k.add(a, idKey{maphash.Bytes(k.seeds[0], v[1]), maphash.Bytes(k.seeds[1], v[1])}, v[2])
 	}
 	return rows.Err()
+}
+
+// binaryResults reports that every column of rows comes in PostgreSQL's
+// binary format, which the scans decode in place.
+func binaryResults(rows pgx.Rows) bool {
+	for _, fd := range rows.FieldDescriptions() {
+		if fd.Format != pgx.BinaryFormatCode {
+			return false
+		}
+	}
+	return true
 }
 
 // add records a stored agent, with its fingerprint when it has one.
