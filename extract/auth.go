@@ -152,8 +152,12 @@ var aadstsPrefix = regexp.MustCompile(`^AADSTS(\d+):\s*`)
 func entraError(err error, secrets ...string) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
-		clean := errors.New("token request: " + safetext.Cut(err.Error(), messageBytes, secrets...))
 		var ue *url.Error
+		if errors.As(err, &ue) && errors.Is(err, ErrRedirect) {
+			// Final, and without the URL: url.Error quotes it whole.
+			return fmt.Errorf("token request: %w", ue.Err)
+		}
+		clean := errors.New("token request: " + safetext.Cut(err.Error(), messageBytes, secrets...))
 		switch {
 		case errors.As(err, &ue) && ue.Timeout():
 			return &retryable{reason: "timeout", err: clean}

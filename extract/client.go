@@ -53,7 +53,8 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithHTTPClient sets the HTTP client for token and API requests, for its
 // transport (proxies, TLS settings, a test server's client). Its Timeout
-// is ignored in favour of Config.RequestTimeout.
+// is ignored in favour of Config.RequestTimeout, and its CheckRedirect in
+// favour of following no redirect (ErrRedirect).
 func WithHTTPClient(c *http.Client) Option {
 	return func(o *options) {
 		if c != nil {
@@ -114,7 +115,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	// Token requests get their own client: same transport, a timeout of
 	// their own, since they run under the token source's long-lived
 	// context rather than a request's.
-	tokenHTTP := &http.Client{Transport: o.httpClient.Transport, Timeout: cfg.RequestTimeout}
+	tokenHTTP := &http.Client{Transport: o.httpClient.Transport, Timeout: cfg.RequestTimeout, CheckRedirect: refuseRedirect}
 	source := &entraSource{
 		ctx:      context.WithValue(context.Background(), oauth2.HTTPClient, tokenHTTP),
 		clientID: cfg.ClientID,
@@ -130,6 +131,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	// cancellation.
 	apiHTTP := *o.httpClient
 	apiHTTP.Timeout = 0
+	apiHTTP.CheckRedirect = refuseRedirect
 	return &Client{
 		cfg:    cfg,
 		ep:     ep,
@@ -237,6 +239,20 @@ func readBody(r io.Reader, size, limit int64) ([]byte, error) {
 	return body, nil
 }
 
+// refuseRedirect is the CheckRedirect of both HTTP clients: no redirect is
+// followed. Go's default would re-send a token request's form (the client
+// secret) on a 307 or 308 to any host, plain http included, and keep the
+// Authorization header when only the port or the scheme changes. The
+// error names where the redirect pointed, its scheme and host only: the
+// rest of the Location may hold anything.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	status := 0
+	if req.Response != nil {
+		status = req.Response.StatusCode
+	}
+	return fmt.Errorf("%w: status %d to %s", ErrRedirect, status, safetext.Cut(req.URL.Scheme+"://"+req.URL.Host, nameBytes))
+}
+
 // transportError describes a request that got no complete response. The
 // URL is reduced to its path: its query may hold a skip token, and
 // url.Error would quote it whole.
@@ -248,9 +264,13 @@ func transportError(ctx, actx context.Context, r request, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	what := r.method + " " + safePath(r.url)
+	if errors.Is(err, ErrRedirect) {
+		// Final: another attempt would be redirected again.
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	// A malformed response is quoted by net/http.
 	err = safeErr(err, messageBytes, nil)
-	what := r.method + " " + safePath(r.url)
 	if context.Cause(actx) == errRequestTimeout {
 		return &retryable{reason: "timeout", err: fmt.Errorf("%s: %w", what, errRequestTimeout)}
 	}

@@ -75,7 +75,10 @@
 // Config.PageCap (ErrPageCap), a body that is not the expected JSON
 // (*BodyError, ErrBadBody), a 404 (ErrNotFound: an empty tenant would make
 // the loader delete every agent), Entra refusing the credentials
-// (*AuthError), and any other 4xx (*APIError). 429s wait for Retry-After;
+// (*AuthError), a redirect from the token endpoint or the API
+// (ErrRedirect: none is followed, so the client secret, a token or a
+// history request's body never goes where a redirect points), and any
+// other 4xx (*APIError). 429s wait for Retry-After;
 // 5xx responses, timeouts and broken connections are retried with
 // exponential backoff, within RetryPolicy's bounds. Every API request,
 // retries included, first waits for the rate budget (RateBudget).

@@ -48,6 +48,13 @@ var (
 	// the page before it: the API ignored $skip, and paging on would read
 	// the same page until the page cap.
 	ErrPageRepeated = errors.New("paging loop: a page repeated the one before it (the API ignored $skip)")
+
+	// ErrRedirect reports a token endpoint or an API that answered with a
+	// redirect. Entra and Defender do not redirect these calls, and
+	// following one would send the client secret or the bearer token (and
+	// a history request's body) wherever it points, plain http included,
+	// so none is followed.
+	ErrRedirect = errors.New("the server answered with a redirect, which is never followed (Entra and Defender do not redirect these calls; check the API and token URLs)")
 )
 
 // configError builds an error that matches ErrConfig.
