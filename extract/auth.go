@@ -53,6 +53,8 @@ type entraSource struct {
 	scope    string
 	obs      Observer
 	now      func() time.Time
+	// issued remembers every token this source fetched.
+	issued *issuedTokens
 }
 
 // Token implements oauth2.TokenSource. With a certificate it builds a
@@ -84,10 +86,66 @@ func (s *entraSource) Token() (*oauth2.Token, error) {
 	}
 	tok, err := conf.Token(s.ctx)
 	if err != nil {
-		err = entraError(err, s.secret, assertion)
+		err = entraError(err, append(s.issued.list(), s.secret, assertion)...)
+	} else {
+		s.issued.add(tok.AccessToken, tok.Expiry, s.now())
 	}
 	s.obs.TokenFetch(err)
 	return tok, err
+}
+
+// issuedTokenRetention is how long after its expiry an issued token is
+// still redacted: an expired token grants nothing, and the list of a
+// daemon running for months stays a day's tokens long.
+const issuedTokenRetention = 24 * time.Hour
+
+// issuedTokens are the access tokens Entra issued to one client, whatever
+// their shape (Entra's are JWTs, which safetext recognizes; a proxy's or a
+// sovereign cloud's may be opaque): every text quoted from a response is
+// cut with them, so that a body quoting an earlier token shows none.
+type issuedTokens struct {
+	mu     sync.Mutex
+	tokens []issuedToken
+}
+
+type issuedToken struct {
+	value  string
+	expiry time.Time // zero when Entra gave no lifetime
+}
+
+// add remembers a token, and forgets those expired longer ago than
+// issuedTokenRetention.
+func (t *issuedTokens) add(value string, expiry, now time.Time) {
+	if value == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	kept := t.tokens[:0]
+	for _, tok := range t.tokens {
+		if tok.value != value && (tok.expiry.IsZero() || now.Sub(tok.expiry) < issuedTokenRetention) {
+			kept = append(kept, tok)
+		}
+	}
+	// A token without a lifetime is kept as long as the last few.
+	if n := len(kept); n > 64 {
+		kept = append(kept[:0], kept[n-64:]...)
+	}
+	t.tokens = append(kept, issuedToken{value: value, expiry: expiry})
+}
+
+// list returns the tokens to redact.
+func (t *issuedTokens) list() []string {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, len(t.tokens))
+	for i, tok := range t.tokens {
+		out[i] = tok.value
+	}
+	return out
 }
 
 // tokenCache hands out the current token until shortly before it expires.

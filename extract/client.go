@@ -28,6 +28,8 @@ type Client struct {
 	retry  RetryPolicy
 	log    *slog.Logger
 	obs    Observer
+	// issued are the tokens the cache was given, to redact.
+	issued *issuedTokens
 }
 
 // Option changes how New builds a Client.
@@ -125,6 +127,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		scope:    cfg.Scope,
 		obs:      o.observer,
 		now:      o.clock.Now,
+		issued:   &issuedTokens{},
 	}
 	// The API client never follows a timeout of its own: each request
 	// has a context deadline instead, which tells timeouts from
@@ -141,6 +144,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		retry:  o.retry.withDefaults(),
 		log:    o.logger,
 		obs:    o.observer,
+		issued: source.issued,
 	}, nil
 }
 
@@ -286,7 +290,8 @@ func transportError(ctx, actx context.Context, r request, err error) error {
 func safePath(u *url.URL) string { return safetext.Cut(u.Path, nameBytes) }
 
 // secrets are the secrets a text from the API may hold, for safetext:
-// the client secret, and the access token a request carried.
+// the client secret, the access token a request carried, and every other
+// token issued to this client.
 func (c *Client) secrets(token string) []string {
-	return []string{c.cfg.ClientSecret, token}
+	return append(c.issued.list(), c.cfg.ClientSecret, token)
 }

@@ -84,7 +84,9 @@
 // retries included, first waits for the rate budget (RateBudget).
 //
 // No error and no log line ever carries the client secret, the client
-// assertion or a bearer token. Whatever they quote of a response (a body's
+// assertion or a bearer token: every token Entra issued to the client
+// (kept until a day after it expired) is redacted by value, whatever its
+// shape, besides anything shaped like a JWT. Whatever they quote of a response (a body's
 // start, the literal the JSON parser could not read, a rejected value, a
 // nextLink) goes through safetext: secrets and anything shaped like a
 // token redacted, control characters and invalid UTF-8 escaped, bounded

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -216,6 +217,45 @@ func TestScanCredentialsNeverLeak(t *testing.T) {
 		if strings.Contains(all, c) {
 			i := strings.Index(all, c)
 			t.Errorf("canary %s leaked: %q", c, all[max(0, i-300):min(len(all), i+len(c)+50)])
+		}
+	}
+}
+
+// TestEveryIssuedTokenIsRedacted: an error body of the token endpoint or
+// of the API that quotes a token issued earlier in the process, opaque
+// rather than shaped like a JWT, shows it in no error and no log line.
+func TestEveryIssuedTokenIsRedacted(t *testing.T) {
+	t.Parallel()
+	// Tokens shorter-lived than the early expiry: every request fetches one.
+	f := setup(t, smallTenant(defendertest.WithTokenLifetime(time.Minute)), nil)
+	if _, _, err := f.list(t); err != nil {
+		t.Fatal(err)
+	}
+	first := f.tenant.IssuedTokens()[0]
+	if strings.HasPrefix(first, "eyJ") {
+		t.Fatalf("token %q is shaped like a JWT; the test needs an opaque one", first)
+	}
+	var errs []string
+	for _, fault := range []defendertest.Fault{
+		defendertest.RawResponse(http.StatusBadRequest, []byte(`{"error":"invalid_grant","error_description":"AADSTS50000: token `+first+` was issued before"}`)).OnToken(),
+		defendertest.RawResponse(http.StatusBadRequest, []byte(`not json: `+first)).OnToken(),
+		defendertest.RawResponse(http.StatusForbidden, []byte(`{"error":{"code":"Forbidden","message":"not `+first+`","target":"`+first+`"}}`)),
+		defendertest.RawResponse(http.StatusBadGateway, []byte(`<html>upstream said `+first+`</html>`)).Always(),
+	} {
+		f.tenant.Inject(fault)
+		_, _, err := f.list(t)
+		if err == nil {
+			t.Fatal("List: no error")
+		}
+		errs = append(errs, err.Error())
+	}
+	all := strings.Join(errs, "\n") + "\n" + f.logs.String()
+	if !strings.Contains(all, "was issued before") || !strings.Contains(all, "upstream said") || !strings.Contains(all, "retrying API request") {
+		t.Fatalf("the listings did not fail as planned:\n%s", all)
+	}
+	for _, tok := range f.tenant.IssuedTokens() {
+		if i := strings.Index(all, tok); i >= 0 {
+			t.Errorf("an issued token shows: %q", all[max(0, i-200):min(len(all), i+len(tok)+20)])
 		}
 	}
 }

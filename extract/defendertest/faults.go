@@ -90,6 +90,19 @@ func RawBody(body []byte) Fault {
 	return Fault{kind: faultRaw, status: 200, body: body, times: 1}
 }
 
+// RawResponse answers status with body byte for byte, as RawBody does:
+// an error body that quotes what it should not, for one. On the token
+// endpoint (see OnToken) EchoedToken is not replaced.
+func RawResponse(status int, body []byte) Fault {
+	return Fault{kind: faultRaw, status: status, body: body, times: 1}
+}
+
+// OnToken makes f hit the token endpoint instead of the API.
+func (f Fault) OnToken() Fault {
+	f.token = true
+	return f
+}
+
 // TokenServerError makes the token endpoint answer status with an Entra
 // error (AADSTS90033, a transient error).
 func TokenServerError(status int) Fault {

@@ -27,6 +27,10 @@ func (t *Tenant) serveToken(w http.ResponseWriter, r *http.Request) {
 	tenantID, clientID, secret, cert, thumb, lifetime := t.tenantID, t.clientID, t.secret, t.cert, t.certThumb, t.tokenLifetime
 	t.mu.Unlock()
 
+	if fault != nil && fault.kind == faultRaw {
+		writeJSON(w, fault.status, fault.body)
+		return
+	}
 	if fault != nil {
 		writeEntraError(w, fault.status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
 		return
