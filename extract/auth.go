@@ -270,8 +270,10 @@ type clientCertificate struct {
 func loadCertificate(path string) (*clientCertificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, configError("client certificate: %v", err)
+		// A PEM pasted where its path belongs must not be echoed.
+		return nil, configError("%v", safetext.FileError("client certificate", path, err))
 	}
+	path = safetext.Escape(path)
 	var cert *x509.Certificate
 	var key any
 	for rest := data; ; {

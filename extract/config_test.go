@@ -141,3 +141,53 @@ func TestConfigNeverPrintsTheSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigErrorsEchoNoValueThatMayBeSecret: a URL with a query is shown
+// with its parameter names only, and a certificate "file" that does not
+// exist (a PEM pasted where its path belongs) is not quoted.
+func TestConfigErrorsEchoNoValueThatMayBeSecret(t *testing.T) {
+	t.Parallel()
+	const value = "sig-s3cr3t-never-shown"
+	base := Config{TenantID: "8f0c2a4e-5b1d-4c7e-9a3f-2d6b8e1c0f57", ClientID: "app", ClientSecret: "s"}
+	for name, tt := range map[string]struct {
+		edit    func(*Config)
+		mention []string
+	}{
+		"token url query":    {func(c *Config) { c.TokenURL = "https://login.example.com/t?sig=" + value + "&se=2030" }, []string{"token URL", "query", "sig=…", "se=…"}},
+		"api url query":      {func(c *Config) { c.APIURL = "https://api.example.com/?code=" + value }, []string{"API URL", "code=…"}},
+		"api url fragment":   {func(c *Config) { c.APIURL = "https://api.example.com/#" + value }, []string{"API URL", "fragment"}},
+		"http url query":     {func(c *Config) { c.APIURL = "http://api.example.com/x?k=" + value }, []string{"API URL"}},
+		"certificate pasted": {func(c *Config) { c.ClientSecret, c.CertificateFile = "", "-----BEGIN PRIVATE KEY-----\n"+value }, []string{"client certificate", "does not exist"}},
+	} {
+		cfg := base
+		tt.edit(&cfg)
+		_, err := New(cfg)
+		if !errors.Is(err, ErrConfig) {
+			t.Fatalf("%s: New: %v, want an ErrConfig", name, err)
+		}
+		if strings.Contains(err.Error(), value) {
+			t.Errorf("%s: the value shows: %v", name, err)
+		}
+		for _, m := range tt.mention {
+			if !strings.Contains(err.Error(), m) {
+				t.Errorf("%s: %v; want it to mention %q", name, err, m)
+			}
+		}
+	}
+}
+
+func TestConfigErrorOfAnUnparsableURLQuotesNoPartOfIt(t *testing.T) {
+	t.Parallel()
+	base := Config{TenantID: "8f0c2a4e-5b1d-4c7e-9a3f-2d6b8e1c0f57", ClientID: "app", ClientSecret: "s"}
+	for _, raw := range []string{"https://user:pa?ssw0rd@api.example.com", "https://user:ssw0rd@api.example.com:ssw0rd/", "https://api.example.com/%zzssw0rd"} {
+		cfg := base
+		cfg.APIURL = raw
+		_, err := New(cfg)
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "API URL") {
+			t.Fatalf("New with API URL %q: %v, want an ErrConfig naming the API URL", raw, err)
+		}
+		if strings.Contains(err.Error(), "ssw0rd") {
+			t.Errorf("API URL %q: the error quotes part of it: %v", raw, err)
+		}
+	}
+}

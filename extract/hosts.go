@@ -2,10 +2,13 @@ package extract
 
 import (
 	"errors"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // cloud is one Microsoft cloud's token authority and Defender API host.
@@ -114,17 +117,20 @@ func checkURL(what, raw string) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		if strings.Contains(err.Error(), `"`) {
+			// The parser quotes part of the URL ("invalid port \":pw\""),
+			// which may be part of a password.
+			return nil, configError("%s: cannot parse it as a URL (the value is not shown: it may hold a secret)", what)
+		}
 		return nil, configError("%s: %v", what, err)
 	}
-	if i := strings.LastIndex(raw, "@"); i >= 0 {
-		raw = "…" + raw[i:] // quoted below; what precedes an @ may be a password
-	}
+	raw = shownURL(raw, u)
 	switch {
 	case u.User != nil:
 		return nil, configError("%s: must not carry credentials", what)
 	case !u.IsAbs() || u.Host == "":
 		return nil, configError("%s %q: want an absolute https URL", what, raw)
-	case u.RawQuery != "" || u.Fragment != "":
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		return nil, configError("%s %q: must not have a query or fragment", what, raw)
 	}
 	switch u.Scheme {
@@ -139,6 +145,30 @@ func checkURL(what, raw string) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
+}
+
+// shownURL is raw as an error may quote it: what precedes an @ may be a
+// password, and a query value or a fragment a signature or a token, so
+// those show as "…" (the query's parameter names stay, to tell what was
+// there).
+func shownURL(raw string, u *url.URL) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+		if u.RawQuery != "" {
+			names := slices.Sorted(maps.Keys(u.Query()))
+			for i, name := range names {
+				names[i] = name + "=…"
+			}
+			raw += "?" + strings.Join(names, "&")
+		}
+		if u.Fragment != "" {
+			raw += "#…"
+		}
+	}
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		raw = "…" + raw[i:]
+	}
+	return safetext.Cut(raw, nameBytes)
 }
 
 func isLoopback(host string) bool {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // The keys a tenant of the file may have. Each overrides the DEFENDER_*
@@ -42,7 +44,7 @@ func loadFile(file string, d Defaults, base credentials) ([]Tenant, error) {
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, configError("DEFENDER_TENANTS_FILE: %v", err)
+		return nil, configError("%v", safetext.FileError("DEFENDER_TENANTS_FILE", file, err))
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
@@ -133,9 +135,9 @@ func loadFile(file string, d Defaults, base credentials) ([]Tenant, error) {
 		case secretFile != "" && certFile != "":
 			return nil, fail(values["client_secret_file"].Line, "%s: give client_secret_file or client_certificate_file, not both", who)
 		case secretFile != "":
-			s, err := readSecret(secretFile)
+			s, err := readSecret("client_secret_file", secretFile)
 			if err != nil {
-				return nil, fail(values["client_secret_file"].Line, "%s: client_secret_file: %v", who, err)
+				return nil, fail(values["client_secret_file"].Line, "%s: %v", who, err)
 			}
 			t.ClientSecret, t.ClientCertificateFile = s, ""
 		case certFile != "":

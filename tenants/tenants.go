@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // ErrConfig marks every configuration error this package returns.
@@ -134,9 +136,9 @@ func (d Defaults) secret() (credentials, error) {
 		if c.secret != "" {
 			return c, configError("give DEFENDER_CLIENT_SECRET or DEFENDER_CLIENT_SECRET_FILE, not both")
 		}
-		s, err := readSecret(d.ClientSecretFile)
+		s, err := readSecret("DEFENDER_CLIENT_SECRET_FILE", d.ClientSecretFile)
 		if err != nil {
-			return c, configError("DEFENDER_CLIENT_SECRET_FILE: %v", err)
+			return c, configError("%v", err)
 		}
 		c.secret = s
 	}
@@ -176,16 +178,18 @@ func expand(url, id string) string {
 	return strings.ReplaceAll(strings.TrimSpace(url), Placeholder, id)
 }
 
-// readSecret reads a secret file; its error names the file, never the
-// content.
-func readSecret(path string) (string, error) {
+// readSecret reads the secret file setting names. Its error names the
+// setting, never the file's content, and the path only when a file
+// exists there (see safetext.FileError): a secret given instead of its
+// path is not echoed.
+func readSecret(setting, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", err
+		return "", safetext.FileError(setting, path, err)
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
+		return "", fmt.Errorf("%s: %s is empty", setting, safetext.Escape(path))
 	}
 	return s, nil
 }

@@ -118,7 +118,7 @@ func TestConfigurationErrorsNameFileTenantAndKey(t *testing.T) {
 		{"not yaml", "tenants: [\n", []string{"not YAML"}},
 		{"bad enabled", "tenants:\n  - id: contoso\n    enabled: maybe\n", []string{`tenant "contoso"`, "enabled", "true or false"}},
 		{"unreadable secret file", "tenants:\n  - id: contoso\n    client_secret_file: /nonexistent/secret\n",
-			[]string{`tenant "contoso"`, "client_secret_file", "/nonexistent/secret"}},
+			[]string{`tenant "contoso"`, "client_secret_file", "does not exist"}},
 		{"both credentials", "tenants:\n  - id: contoso\n    client_secret_file: /a\n    client_certificate_file: /b\n",
 			[]string{`tenant "contoso"`, "not both"}},
 	}
@@ -166,4 +166,30 @@ func TestTenantsWithoutCredentialsAreRefused(t *testing.T) {
 	if _, err := Load(Defaults{ClientID: "app", ClientSecret: secret}, ""); err == nil || !strings.Contains(err.Error(), "no tenant") {
 		t.Errorf("no tenant: %v", err)
 	}
+}
+
+// TestASecretGivenAsAPathIsNotEchoed: a secret set where the path of its
+// file belongs (DEFENDER_CLIENT_SECRET_FILE, client_secret_file) gives an
+// error that names the setting and says the file does not exist, without
+// quoting the value.
+func TestASecretGivenAsAPathIsNotEchoed(t *testing.T) {
+	t.Parallel()
+	check := func(what string, err error, setting string) {
+		t.Helper()
+		switch {
+		case err == nil:
+			t.Fatalf("%s: no error", what)
+		case strings.Contains(err.Error(), secret):
+			t.Errorf("%s: the secret shows: %v", what, err)
+		case !strings.Contains(err.Error(), setting) || !strings.Contains(err.Error(), "does not exist"):
+			t.Errorf("%s: %v; want it to name %s and say the file does not exist", what, err, setting)
+		}
+	}
+	_, err := Load(Defaults{TenantIDs: "contoso.com", ClientID: "app", ClientSecretFile: secret}, "")
+	check("DEFENDER_CLIENT_SECRET_FILE", err, "DEFENDER_CLIENT_SECRET_FILE")
+	file := write(t, "tenants.yaml", "tenants:\n  - id: contoso.com\n    client_secret_file: "+secret+"\n")
+	_, err = Load(Defaults{ClientID: "app", ClientSecret: "default"}, file)
+	check("client_secret_file", err, "client_secret_file")
+	_, err = Load(Defaults{ClientID: "app", ClientSecret: "default"}, secret)
+	check("DEFENDER_TENANTS_FILE", err, "DEFENDER_TENANTS_FILE")
 }

@@ -7,6 +7,10 @@
 package safetext
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -185,6 +189,45 @@ func cutPoint(s string, n int) int {
 		}
 	}
 	return n
+}
+
+// Escape returns s with what a terminal or an HTML parser would act on
+// shown instead: each control character (C0, DEL and C1, such as ESC and
+// U+0085), each other unprintable one (U+202E, U+2028...) and each byte of
+// invalid UTF-8 becomes its escape, as in Cut (\x1b, \u0085, \xff).
+// Nothing is redacted or cut: it is for names and values from the API or a
+// configuration file printed whole, in a table or a report. Backslashes
+// are kept as they are.
+func Escape(s string) string {
+	if printable(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s)+16)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b = escape(b, s[i:i+size], r, size)
+		i += size
+	}
+	return string(b)
+}
+
+// FileError describes the failure to read the file a setting names
+// (DEFENDER_CLIENT_SECRET_FILE, client_secret_file...). It quotes the path
+// only when a file exists there: a secret given where its path belongs
+// ("open <the secret>: no such file or directory") must not be echoed.
+// The error wraps the system's (errors.Is(err, fs.ErrNotExist) holds).
+func FileError(setting, path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	if _, serr := os.Lstat(path); serr != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: the file does not exist (the value is not shown: it names no file, and might be a secret): %w", setting, err)
+		}
+		return fmt.Errorf("%s: cannot read the file (the value is not shown: it names no file, and might be a secret): %w", setting, err)
+	}
+	return fmt.Errorf("%s: %s: %w", setting, Escape(path), err)
 }
 
 // printable reports whether s needs no escape.

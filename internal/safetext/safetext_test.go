@@ -1,6 +1,9 @@
 package safetext
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -115,4 +118,49 @@ func FuzzCut(f *testing.F) {
 		got := Cut(s, n, secret)
 		safe(t, got, n, secret)
 	})
+}
+
+func TestEscape(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Contoso":                     "Contoso",
+		"München":                     "München",
+		"\x1b[2Jgone":                 `\x1b[2Jgone`,
+		"\x1b]8;;https://evil\x1b\\x": `\x1b]8;;https://evil\x1b\x`,
+		"a\u0085b\u009bc":             `a\u0085b\u009bc`,
+		"tab\there\nnew":              `tab\there\nnew`,
+		"bidi\u202eevil":              `bidi\u202eevil`,
+		"bad\xffutf8\x00":             `bad\xffutf8\x00`,
+	} {
+		got := Escape(in)
+		if got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
+		}
+		safe(t, got, len(got)+64)
+	}
+}
+
+func TestFileErrorQuotesOnlyAnExistingPath(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t~given~where~a~path~belongs"
+	dir := t.TempDir()
+	for _, value := range []string{secret, dir + "/" + secret, strings.Repeat(secret, 20)} {
+		_, err := os.ReadFile(value)
+		got := FileError("DEFENDER_CLIENT_SECRET_FILE", value, err)
+		if strings.Contains(got.Error(), secret) {
+			t.Errorf("the value shows: %v", got)
+		}
+		if !strings.HasPrefix(got.Error(), "DEFENDER_CLIENT_SECRET_FILE: ") {
+			t.Errorf("the setting is not named first: %v", got)
+		}
+	}
+	_, err := os.ReadFile(secret)
+	if got := FileError("S", secret, err); !errors.Is(got, fs.ErrNotExist) || !strings.Contains(got.Error(), "does not exist") {
+		t.Errorf("FileError of a missing file = %v, want one saying it does not exist and wrapping fs.ErrNotExist", got)
+	}
+	// An existing path that cannot be read (a directory) is worth naming.
+	_, err = os.ReadFile(dir)
+	if got := FileError("S", dir, err); !strings.Contains(got.Error(), dir) {
+		t.Errorf("FileError of a directory = %v, want the path named", got)
+	}
 }
