@@ -31,6 +31,7 @@ func (c *Client) List(ctx context.Context, fn func(scanagent.Record) error) (sca
 	}
 	pages, err := c.readCollection(ctx, col, &r.st.Requests, r.element)
 	r.st.Pages = pages
+	c.logCredentialsRemoved("agents", r.st)
 	return r.st, err
 }
 
@@ -71,6 +72,8 @@ func (r *agentReader) element(e element) error {
 		c.log.Warn("agent sent a field twice with different values; the last one counts",
 			"page", e.page, "id", safetext.Cut(rec.ID, nameBytes, e.secrets...), "field", cf.field, "first_key", cf.first, "last_key", cf.second)
 	}
+	// Before anything keeps, logs or prints the agent.
+	rec.Extra = scrub(rec.Extra, nil, st, e.secrets)
 	if r.seen.Add(rec.ID) {
 		st.Duplicates++
 		c.log.Warn("agent id listed twice; the last one counts", "page", e.page, "id", safetext.Cut(rec.ID, nameBytes, e.secrets...))

@@ -28,6 +28,7 @@ func (c *Client) ListDefinitions(ctx context.Context, fn func(scanagent.ScanDefi
 	r := definitionReader{c: c, fn: fn, seen: idset.New()}
 	pages, err := c.readCollection(ctx, definitionsCollection(c, &r), &r.st.Requests, r.element)
 	r.st.Pages = pages
+	c.logCredentialsRemoved("scan definitions", r.st)
 	if err != nil {
 		return r.st, fmt.Errorf("scan definitions: %w", err)
 	}
@@ -70,6 +71,8 @@ func (r *definitionReader) element(e element) error {
 		return nil
 	}
 	n.log(c, "scan definition", def.ID, e)
+	// Before anything keeps, logs or prints the definition.
+	def.Extra = scrub(def.Extra, undocumentedObject, st, e.secrets)
 	if r.seen.Add(def.ID) {
 		st.Duplicates++
 		c.log.Warn("scan definition id listed twice; the last one counts", "page", e.page, "id", safetext.Cut(def.ID, nameBytes, e.secrets...))

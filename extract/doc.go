@@ -20,7 +20,7 @@
 // "MachineId" and "machine_id" are all MachineID. The timestamp of the last
 // command is LastCommandExecutionTimestamp in any casing. Keys that name no
 // field go to Record.Extra under the key exactly as sent, with their JSON
-// value.
+// value, less what may hold a credential (see Credentials below).
 //
 // When one object carries a field twice (two casings, or the same key
 // repeated), the last one in the object wins. If the values differ a
@@ -62,6 +62,22 @@
 // unread, as are credential fields sent anywhere else in a definition. No
 // error quotes any byte of a definitions body, and no log line or reason
 // quotes a credential field.
+//
+// # Credentials
+//
+// Before a record is handed on (and so before anything stores, logs or
+// prints it), every member of its Extra, at any depth and inside arrays,
+// whose name says it may hold a credential is removed: password, passwd,
+// passphrase, secret, token, credential, community, certificate or
+// connectionString anywhere in the name, or key, keys, pwd or pass as a
+// word of it (apiKey, private_key, SSHKey), in any case
+// (internal/credential). A scan definition also keeps no object-valued
+// member that is not a documented field: advancedActiveConfiguration,
+// documented by the service's metadata, stays, less its credential-like
+// members; anything else, such as a scanAuthenticationParamsV2, goes
+// whole. The same name rule applies to sessions and targets. Each
+// listing counts what it removed (ListStats.CredentialsRemoved and
+// CredentialNames) and logs the count and the names, never a value.
 //
 // The history by definition pages with $top and $skip until a short page,
 // bounded by Config.PageCap; a page identical to the one before it

@@ -34,6 +34,7 @@ func (c *Client) SessionsByDefinition(ctx context.Context, definitionIDs []strin
 	r := &sessionReader{c: c, fn: fn, since: since, seen: idset.New()}
 	err := c.readBatches(ctx, r, definitionIDs, c.ep.historyByDefinition, c.cfg.HistoryPageSize,
 		func(batch []string) any { return struct{ ScanDefinitionIds []string }{batch} })
+	c.logCredentialsRemoved("scan history by definition", r.st)
 	if err != nil {
 		return r.st, fmt.Errorf("scan history by definition: %w", err)
 	}
@@ -48,6 +49,7 @@ func (c *Client) SessionsByID(ctx context.Context, sessionIDs []string, fn func(
 	r := &sessionReader{c: c, fn: fn, seen: idset.New()}
 	err := c.readBatches(ctx, r, sessionIDs, c.ep.historyBySession, 0,
 		func(batch []string) any { return struct{ SessionIds []string }{batch} })
+	c.logCredentialsRemoved("scan history by session", r.st)
 	if err != nil {
 		return r.st, fmt.Errorf("scan history by session: %w", err)
 	}
@@ -70,6 +72,12 @@ func (c *Client) History(ctx context.Context, since time.Time, fn func(scanagent
 		st.Rejected += s.Rejected
 		st.Unidentified += s.Unidentified
 		st.Duplicates += s.Duplicates
+		st.CredentialsRemoved += s.CredentialsRemoved
+		for _, name := range s.CredentialNames {
+			if !slices.Contains(st.CredentialNames, name) && len(st.CredentialNames) < maxCredentialNames {
+				st.CredentialNames = append(st.CredentialNames, name)
+			}
+		}
 	}
 	var ids []string
 	ds, err := c.ListDefinitions(ctx, func(d scanagent.ScanDefinition) error {
@@ -79,6 +87,7 @@ func (c *Client) History(ctx context.Context, since time.Time, fn func(scanagent
 		return nil
 	})
 	st.Requests, st.Pages = ds.Requests, ds.Pages
+	st.CredentialsRemoved, st.CredentialNames = ds.CredentialsRemoved, ds.CredentialNames
 	if err != nil {
 		return st, err
 	}
@@ -227,6 +236,11 @@ func (r *sessionReader) element(e element) error {
 		id = s.DefinitionID + "\x00" + s.ScannedAt.Format(time.RFC3339Nano)
 	}
 	n.log(c, "scan session", s.SessionID, e)
+	// Before anything keeps, logs or prints the session.
+	s.Extra = scrub(s.Extra, nil, st, e.secrets)
+	for i := range s.ScannedTargets {
+		s.ScannedTargets[i].Extra = scrub(s.ScannedTargets[i].Extra, nil, st, e.secrets)
+	}
 	if r.seen.Add(id) {
 		st.Duplicates++
 		c.log.Warn("scan session listed twice; the last one counts", "page", e.page,

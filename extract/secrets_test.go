@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,6 +257,76 @@ func TestEveryIssuedTokenIsRedacted(t *testing.T) {
 	for _, tok := range f.tenant.IssuedTokens() {
 		if i := strings.Index(all, tok); i >= 0 {
 			t.Errorf("an issued token shows: %q", all[max(0, i-200):min(len(all), i+len(tok)+20)])
+		}
+	}
+}
+
+// TestCredentialMembersAreRemovedAtAnyDepth: agents and definitions that
+// carry a canary under every credential-like name, in several casings, at
+// depths 1 to 3, keep none of them, nor an undocumented object of a
+// definition; harmless members, documented ones included, stay; the
+// listing logs how many members it removed and their names, never a
+// value.
+func TestCredentialMembersAreRemovedAtAnyDepth(t *testing.T) {
+	t.Parallel()
+	agents, canaries := defendertest.CanaryAgents([]defendertest.Agent{{ID: "a_1", MachineID: "m1"}, {ID: "a_2", MachineID: "m2"}})
+	defs, defCanaries := defendertest.CanaryDefinitions(agents[0])
+	canaries = append(canaries, defCanaries...)
+	var out []string
+	for _, casing := range []defendertest.Casing{defendertest.CasingVendor, defendertest.CasingSnake} {
+		f := setup(t, []defendertest.Option{defendertest.WithAgents(agents), defendertest.WithScans(defs, nil), defendertest.WithCasing(casing)}, nil)
+		recs, st, err := f.list(t)
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("List: %d agents, %v", len(recs), err)
+		}
+		// Per agent: 42 names at each of three depths, and a password in
+		// an array.
+		if st.CredentialsRemoved != 2*(3*42+1) || len(st.CredentialNames) == 0 || len(st.CredentialNames) > maxCredentialNames ||
+			!slices.IsSorted(st.CredentialNames) {
+			t.Errorf("agents: removed %d, names %q", st.CredentialsRemoved, st.CredentialNames)
+		}
+		got, dst, err := f.definitions(t)
+		if err != nil || len(got) != len(defs) {
+			t.Fatalf("ListDefinitions: %d, %v", len(got), err)
+		}
+		if dst.CredentialsRemoved == 0 || len(dst.CredentialNames) == 0 {
+			t.Errorf("definitions: removed %d, names %q", dst.CredentialsRemoved, dst.CredentialNames)
+		}
+		for _, d := range got[:3] {
+			if _, ok := d.Extra["scanAuthenticationParamsV2"]; ok {
+				t.Errorf("definition %s keeps an undocumented object", d.ID)
+			}
+			if _, ok := d.Extra["vendorObject"]; ok {
+				t.Errorf("definition %s keeps an undocumented object", d.ID)
+			}
+		}
+		a, _ := json.Marshal(recs)
+		d, _ := json.Marshal(got)
+		// What stays: harmless members at every depth, documented fields.
+		for _, kept := range []string{`"harmless-3"`, `"harmless-2"`, `"monkeyCount":3`, `"keyboardLayout":"de-CH"`, `"address":"10.0.0.1"`} {
+			if !strings.Contains(string(a), kept) {
+				t.Errorf("the agents lost %s: %s", kept, a)
+			}
+		}
+		for _, kept := range []string{`"advancedActiveConfiguration":{`, `"siteId":"harmless-2"`, `"isTroubleshootMode":false`, `"auth_variant":"SnmpAuthParams"`, `"auth_type":"AuthPriv"`} {
+			if !strings.Contains(string(d), kept) {
+				t.Errorf("the definitions lost %s: %s", kept, d)
+			}
+		}
+		if got[0].Extra == nil || got[0].Name == "" || got[0].ScannerAgentID != "a_1" {
+			t.Errorf("definition %+v lost its documented fields", got[0])
+		}
+		logs := f.logs.String()
+		if !strings.Contains(logs, "agents: removed members that may hold credentials") || !strings.Contains(logs, "scan definitions: removed members") ||
+			!strings.Contains(logs, `"members_removed":`) {
+			t.Errorf("no log line of the removed members:\n%s", logs)
+		}
+		out = append(out, string(a), string(d), logs)
+	}
+	all := strings.Join(out, "\n")
+	for _, c := range canaries {
+		if i := strings.Index(all, c); i >= 0 {
+			t.Errorf("canary %s leaked: %q", c, all[max(0, i-200):min(len(all), i+len(c)+50)])
 		}
 	}
 }

@@ -13,7 +13,9 @@ import (
 // It never holds a credential: of scanAuthenticationParams only the
 // variant and the authentication type are kept, every other field of it
 // (user names, passwords, community strings, private keys, key vault
-// names) is dropped by the extractor before anything is stored or logged.
+// names) is dropped by the extractor before anything is stored or logged,
+// as is every member of Extra, at any depth, whose name says it may hold
+// a credential, and every undocumented object.
 type ScanDefinition struct {
 	// ID is the definition id; never empty in a ScanDefinition.
 	ID string `json:"id"`

@@ -29,7 +29,9 @@ type Record struct {
 	// when never.
 	LastCommandExecutionAt time.Time `json:"last_command_execution_at,omitzero"`
 	// Extra holds the fields the API sent that have no field above, keyed
-	// exactly as sent, with their raw JSON values. Nil when there are none.
+	// exactly as sent, with their raw JSON values, less every member whose
+	// name says it may hold a credential (password, apiKey...), at any
+	// depth. Nil when there are none.
 	Extra map[string]json.RawMessage `json:"extra,omitempty"`
 }
 
@@ -60,6 +62,16 @@ type ListStats struct {
 	// Duplicates is the number of agents whose id was already listed earlier
 	// in the same listing; the later one wins.
 	Duplicates int
+	// CredentialsRemoved counts the members removed from the records'
+	// Extra, at any depth, because their names say they may hold a
+	// credential (password, apiKey, communityString...), and the
+	// undocumented objects removed from scan definitions: none of them is
+	// stored, logged or printed.
+	CredentialsRemoved int
+	// CredentialNames are the distinct names of those members, each with
+	// its path ("settings.apiKey"), sorted and bounded: never their
+	// values.
+	CredentialNames []string
 }
 
 // ListFunc streams every agent of one tenant to fn, one record at a time,

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/agentsync/agentsync/internal/credential"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -41,12 +42,7 @@ func (a Agent) Record() scanagent.Record {
 		LastSeen:               normalTime(a.LastSeen),
 		LastCommandExecutionAt: normalTime(a.LastCommandExecution),
 	}
-	if len(a.Extra) > 0 {
-		rec.Extra = make(map[string]json.RawMessage, len(a.Extra))
-		for k, v := range a.Extra {
-			rec.Extra[k] = mustJSON(v)
-		}
-	}
+	rec.Extra = keptExtra(a.Extra, nil)
 	return rec
 }
 
@@ -201,6 +197,25 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// keptExtra is what a record keeps of extra, fields beyond the
+// documented ones: every member whose name may hold a credential is
+// removed, at any depth, and with dropObject so is every object-valued
+// member it reports (see internal/credential). Nil when nothing is left.
+func keptExtra(extra map[string]any, dropObject func(string) bool) map[string]json.RawMessage {
+	if len(extra) == 0 {
+		return nil
+	}
+	out := make(map[string]json.RawMessage, len(extra))
+	for k, v := range extra {
+		out[k] = mustJSON(v)
+	}
+	credential.Members(out, dropObject)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func mustJSON(v any) []byte {

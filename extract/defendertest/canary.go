@@ -45,8 +45,8 @@ func CanaryDefinitions(agent Agent) (defs []Definition, canaries []string) {
 			ScannerAgent:  agent,
 			Auth:          &AuthParams{Variant: variant, Type: types[variant], Fields: fields},
 			// Credentials sent outside scanAuthenticationParams are
-			// dropped too.
-			Extra: map[string]any{"password": canary("top", "password"), "communityString": canary("top", "communityString")},
+			// dropped too, at any depth, and undocumented objects whole.
+			Extra: canaryMembers(fmt.Sprintf("def%d", i), &canaries, true),
 		})
 	}
 	// scanAuthenticationParams as a string: dropped unread.
@@ -56,4 +56,68 @@ func CanaryDefinitions(agent Agent) (defs []Definition, canaries []string) {
 		Extra:        map[string]any{"ScanAuthenticationParams": canary("string", "params")},
 	})
 	return defs, canaries
+}
+
+// credentialNames are member names that may hold a credential, one for
+// each rule of internal/credential, in camelCase; CanaryExtra sends each
+// also in PascalCase and in upper snake case.
+var credentialNames = []string{"password", "adminPassword", "passwd", "passphrase", "adminPwd", "clientSecret",
+	"accessToken", "apiKey", "privateKey", "sshKey", "credentials", "communityString", "clientCertificate", "connectionString"}
+
+// CanaryAgents returns agents with, in their extra fields, a distinct
+// canary under every credential-like name, in several casings, at depths
+// 1 to 3 (inside objects and arrays), beside harmless fields that must be
+// kept. It also returns every canary: none may reach a database, a log,
+// an error or fetch's output.
+func CanaryAgents(agents []Agent) (out []Agent, canaries []string) {
+	for i, a := range agents {
+		a.Extra = canaryMembers(fmt.Sprintf("agent%d", i), &canaries, false)
+		out = append(out, a)
+	}
+	return out, canaries
+}
+
+// canaryMembers are the extra fields of one canary record. With
+// definition set they also hold the objects a definition sends beyond its
+// fields: advancedActiveConfiguration (documented, so kept, less its
+// credentials) and an unknown scanAuthenticationParamsV2 (removed whole).
+func canaryMembers(who string, canaries *[]string, definition bool) map[string]any {
+	canary := func(depth int, name string) string {
+		c := fmt.Sprintf("CANARY-%s-d%d-%s-%d", who, depth, name, len(*canaries))
+		*canaries = append(*canaries, c)
+		return c
+	}
+	fill := func(depth int, into map[string]any) {
+		for _, name := range credentialNames {
+			for _, spelled := range []string{name, strings.ToUpper(name[:1]) + name[1:], upperSnake(name)} {
+				into[spelled] = canary(depth, spelled)
+			}
+		}
+	}
+	inner := map[string]any{"kept": "harmless-3"}
+	fill(3, inner)
+	nested := map[string]any{"siteId": "harmless-2", "inner": inner, "hosts": []any{map[string]any{"address": "10.0.0.1", "password": canary(3, "hosts-password")}}}
+	fill(2, nested)
+	extra := map[string]any{"settings": nested, "monkeyCount": 3, "keyboardLayout": "de-CH"}
+	fill(1, extra)
+	if definition {
+		delete(extra, "settings") // an undocumented object: nothing of it is kept anyway
+		extra["advancedActiveConfiguration"] = nested
+		extra["scanAuthenticationParamsV2"] = map[string]any{"password": canary(2, "v2-password"), "note": canary(2, "v2-note")}
+		extra["vendorObject"] = map[string]any{"note": canary(2, "undocumented-object")}
+		extra["isTroubleshootMode"] = false
+	}
+	return extra
+}
+
+// upperSnake spells a camelCase name in upper snake case: apiKey is API_KEY.
+func upperSnake(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
 }
