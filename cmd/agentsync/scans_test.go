@@ -166,14 +166,18 @@ func TestFetchPrintsAnyResource(t *testing.T) {
 }
 
 // TestScanCredentialsReachNoOutput: a distinct canary in every field of
-// every variant of scanAuthenticationParams reaches neither the database
-// (every row of every table), nor a log line, an error or fetch's output,
-// whether the definitions body reads or is broken around them.
+// every variant of scanAuthenticationParams, and under every
+// credential-like name at depths 1 to 3 of agents and definitions,
+// reaches neither the database (every row of every table), nor a log
+// line, an error or fetch's output, whether the definitions body reads or
+// is broken around them.
 func TestScanCredentialsReachNoOutput(t *testing.T) {
 	t.Parallel()
 	tenant := scanTenant(t)
-	agents := tenant.Agents()
-	defs, canaries := defendertest.CanaryDefinitions(agents[0])
+	agents, canaries := defendertest.CanaryAgents(tenant.Agents()[:5])
+	tenant.SetAgents(agents)
+	defs, defCanaries := defendertest.CanaryDefinitions(agents[0])
+	canaries = append(canaries, defCanaries...)
 	now := time.Now().UTC().Truncate(time.Minute)
 	sessions := []defendertest.Session{{DefinitionID: defs[0].ID, SessionID: "0123456789abcdef0123456789abcdef", ScannerID: agents[0].MachineID,
 		Status: "Success", ScannedAt: now.Add(-time.Hour), Targets: []defendertest.Target{{IP: "10.99.0.1", Status: "Success", Duration: time.Minute}}}}
@@ -195,6 +199,7 @@ func TestScanCredentialsReachNoOutput(t *testing.T) {
 	if code := run("sync"); code != exitOK {
 		t.Fatalf("sync: exit %d\n%s", code, strings.Join(out, "\n"))
 	}
+	run("fetch")
 	run("fetch", "--resource", "definitions")
 	run("fetch", "--resource", "history")
 	// Broken bodies: cut inside a credential, and a bad literal after one.
@@ -221,7 +226,8 @@ func TestScanCredentialsReachNoOutput(t *testing.T) {
 		t.Fatalf("the dump lacks the definitions or the failed runs:\n%.2000s", dump)
 	}
 	all := strings.Join(out, "\n")
-	if !strings.Contains(all, `"level":"DEBUG"`) || !strings.Contains(all, "LinuxAuthParams") {
+	if !strings.Contains(all, `"level":"DEBUG"`) || !strings.Contains(all, "LinuxAuthParams") ||
+		!strings.Contains(all, "agents: removed members that may hold credentials") || !strings.Contains(all, "scan definitions: removed members") {
 		t.Fatalf("the commands did not run as planned:\n%.3000s", all)
 	}
 	for _, c := range canaries {
