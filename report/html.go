@@ -51,7 +51,8 @@ type dayRow struct {
 }
 
 // WriteHTML writes the report of s as one self-contained HTML page: its
-// style inline, its charts inline SVG, no script, nothing fetched.
+// style inline, its charts inline SVG, no script, nothing fetched, and
+// every control character of the data shown as its escape.
 // generator names the program that made it, for the page's provenance.
 func WriteHTML(w io.Writer, s *Snapshot, generator string) error {
 	p := page{Snapshot: s, Generator: generator, CSS: template.CSS(pageCSS)}
@@ -66,7 +67,11 @@ func WriteHTML(w io.Writer, s *Snapshot, generator string) error {
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
-	if err := tmpl.Execute(w, p); err != nil {
+	vw := &visibleControls{w: w}
+	if err := tmpl.Execute(vw, p); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := vw.Close(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil

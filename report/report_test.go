@@ -266,3 +266,54 @@ func TestReportOfSeveralTenants(t *testing.T) {
 		t.Errorf("the report of contoso.example has %+v", one.Tenants)
 	}
 }
+
+// TestReportShowsControlCharactersVisibly: C0 and C1 control characters
+// and bidirectional overrides sent by the API (or a tenant name from a
+// configuration file) reach the report as visible escapes, never raw:
+// they are HTML parse errors, and act on a terminal the report is printed
+// to.
+func TestReportShowsControlCharactersVisibly(t *testing.T) {
+	t.Parallel()
+	hostile := "a\x01b\x1b[2Jc\u0085d\u009b31me\u202eevil\x7f"
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	snap := &report.Snapshot{GeneratedAt: day.Add(time.Hour), From: day.AddDate(0, 0, -90), Tenants: []report.Tenant{{
+		ID: "t", Name: hostile, Versions: []string{hostile},
+		Days:     []report.FleetDay{{Day: day, Active: 1, Versions: map[string]int{hostile: 1}, Newest: hostile, OnNewest: 1}},
+		SyncDays: []report.SyncDay{{Day: day, Succeeded: 1, Failed: 1}},
+		Failures: []report.FailedRun{{RunID: 2, StartedAt: day, Error: hostile}},
+		Changes:  []report.Change{{ChangedAt: day, Host: hostile, Attribute: hostile, New: &hostile}},
+		Stale:    []report.StaleAgent{{AgentID: hostile, Host: hostile}},
+	}}}
+	var b bytes.Buffer
+	if err := report.WriteHTML(&b, snap, "agentsync dev"); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	for _, r := range html {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			t.Fatalf("the report holds %U raw", r)
+		}
+	}
+	if !strings.Contains(html, `a\x01b\x1b[2Jc\u0085d\u009b31me\u202eevil\x7f`) {
+		t.Error("the report does not show the control characters as escapes")
+	}
+}
+
+// TestReportPolicyForbidsBaseAndForms: base-uri and form-action do not
+// fall back to default-src, so the Content-Security-Policy names them.
+func TestReportPolicyForbidsBaseAndForms(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	if err := report.WriteHTML(&b, &report.Snapshot{GeneratedAt: time.Now()}, "agentsync dev"); err != nil {
+		t.Fatal(err)
+	}
+	csp := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="([^"]*)">`).FindStringSubmatch(b.String())
+	if csp == nil {
+		t.Fatal("the report has no Content-Security-Policy")
+	}
+	for _, directive := range []string{"default-src 'none'", "base-uri 'none'", "form-action 'none'"} {
+		if !strings.Contains(csp[1], directive) {
+			t.Errorf("policy %q lacks %s", csp[1], directive)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // The text tables of agentsync demo: one line per simulated day as the
@@ -35,7 +37,7 @@ func NewDayTable(w io.Writer, syncsPerDay int, others ...string) *DayTable {
 		header += "SYNCS OK\t"
 	}
 	for _, name := range others {
-		header += strings.ToUpper(name) + "\t"
+		header += safetext.Escape(strings.ToUpper(name)) + "\t"
 	}
 	fmt.Fprintln(t.tw, header)
 	return t
@@ -262,11 +264,17 @@ func queryCells(ctx context.Context, tx pgx.Tx, n int, sql string, args ...any) 
 }
 
 // writeCells prints a table of text cells under its headers, indented.
+// Cells come from the API: their control characters (a tab would shift
+// the columns, an escape sequence act on the terminal) show as escapes.
 func writeCells(w io.Writer, headers []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  %s\n", strings.Join(headers, "\t"))
 	for _, cells := range rows {
-		fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
+		shown := make([]string, len(cells))
+		for i, c := range cells {
+			shown[i] = safetext.Escape(c)
+		}
+		fmt.Fprintf(tw, "  %s\n", strings.Join(shown, "\t"))
 	}
 	return tw.Flush()
 }
