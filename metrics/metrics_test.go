@@ -3,12 +3,14 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -81,7 +83,8 @@ func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
 	var readyErr error
 	var notes []string
-	h := New().Handler(func(context.Context) ([]string, error) { return notes, readyErr })
+	// Results not kept, to see each change at once.
+	h := New().handler(&readyCache{ready: func(context.Context) ([]string, error) { return notes, readyErr }, now: time.Now})
 	if code, body := get(t, h, "/healthz"); code != http.StatusOK || !strings.Contains(body, "ok") {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
@@ -142,4 +145,60 @@ func hasLine(body, want string) bool {
 		}
 	}
 	return false
+}
+
+// TestReadinessAnswersFromARecentResult: /readyz runs its check (a query
+// per tenant) at most once per ReadyMaxAge, whoever asks and however
+// often; requests that arrive while it runs share it; an older result is
+// read again.
+func TestReadinessAnswersFromARecentResult(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := 0
+	release := make(chan struct{})
+	ready := func(context.Context) ([]string, error) {
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return []string{fmt.Sprintf("check %d", calls)}, nil
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var clock sync.Mutex
+	cache := &readyCache{ready: ready, maxAge: ReadyMaxAge, now: func() time.Time { clock.Lock(); defer clock.Unlock(); return now }}
+	h := New().handler(cache)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if code, body := get(t, h, "/readyz"); code != http.StatusOK || !strings.Contains(body, "check 1") {
+				t.Errorf("/readyz = %d %q, want the one shared check", code, body)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // the requests reach the check
+	close(release)
+	wg.Wait()
+	for range 50 {
+		if _, body := get(t, h, "/readyz"); !strings.Contains(body, "check 1") {
+			t.Fatalf("/readyz within %s of the check = %q, want its result", ReadyMaxAge, body)
+		}
+	}
+	clock.Lock()
+	now = now.Add(ReadyMaxAge)
+	clock.Unlock()
+	if _, body := get(t, h, "/readyz"); !strings.Contains(body, "check 2") {
+		t.Errorf("/readyz %s after the check = %q, want a new check", ReadyMaxAge, body)
+	}
+	if calls != 2 {
+		t.Errorf("%d checks, want 2", calls)
+	}
+	// The Handler every command uses keeps results as long.
+	n := 0
+	h = New().Handler(func(context.Context) ([]string, error) { n++; return nil, nil })
+	for range 10 {
+		get(t, h, "/readyz")
+	}
+	if n != 1 {
+		t.Errorf("Handler ran its check %d times for 10 requests at once", n)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,19 +24,28 @@ type ReadyFunc func(ctx context.Context) (notes []string, err error)
 // timeouts, so that a hanging database answers 503 rather than nothing.
 const readyTimeout = 3 * time.Second
 
+// ReadyMaxAge is how old a readiness result /readyz may answer with. A
+// check runs a query per tenant; without it, anyone who can reach the
+// port could make the database run them as fast as they can ask.
+const ReadyMaxAge = 5 * time.Second
+
 // Handler serves /metrics from m's registry, /healthz (200 while the process
 // serves HTTP at all) and /readyz (200 when ready reports no error, with
-// its notes, else 503 with the reason).
+// its notes, else 503 with the reason). /readyz answers from a result at
+// most ReadyMaxAge old: ready runs at most once in that time, and
+// requests that arrive while it runs share its result.
 func (m *Metrics) Handler(ready ReadyFunc) http.Handler {
+	return m.handler(&readyCache{ready: ready, maxAge: ReadyMaxAge, now: time.Now})
+}
+
+func (m *Metrics) handler(ready *readyCache) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-		defer cancel()
-		notes, err := ready(ctx)
+		notes, err := ready.get(r.Context())
 		if err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
@@ -46,6 +56,54 @@ func (m *Metrics) Handler(ready ReadyFunc) http.Handler {
 		}
 	})
 	return mux
+}
+
+// readyCache runs a ReadyFunc at most once per maxAge, each run shared by
+// every request that arrives while it runs.
+type readyCache struct {
+	ready  ReadyFunc
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu       sync.Mutex
+	at       time.Time // when the result below was read; zero before the first
+	notes    []string
+	err      error
+	inflight chan struct{} // closed when the running check ends; nil when none runs
+}
+
+// get returns a result at most maxAge old, running the check when there
+// is none. The check runs under a context of its own, bounded by
+// readyTimeout: a client going away does not fail the others waiting.
+func (c *readyCache) get(ctx context.Context) ([]string, error) {
+	c.mu.Lock()
+	if !c.at.IsZero() && c.now().Sub(c.at) < c.maxAge {
+		defer c.mu.Unlock()
+		return c.notes, c.err
+	}
+	if c.inflight == nil {
+		done := make(chan struct{})
+		c.inflight = done
+		go func() {
+			cctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+			defer cancel()
+			notes, err := c.ready(cctx)
+			c.mu.Lock()
+			c.at, c.notes, c.err, c.inflight = c.now(), notes, err, nil
+			c.mu.Unlock()
+			close(done)
+		}()
+	}
+	done := c.inflight
+	c.mu.Unlock()
+	select {
+	case <-done:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.notes, c.err
+	case <-ctx.Done():
+		return nil, errors.New("the readiness check did not finish in time")
+	}
 }
 
 // Serve serves h on ln until ctx is done, then shuts the server down. It
