@@ -98,7 +98,7 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	if err != nil {
 		return res, err
 	}
-	tx, err := conn.Begin(dbCtx)
+	tx, err := conn.BeginTx(dbCtx, writerTx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", interpretError(err))
 	}

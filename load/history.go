@@ -138,7 +138,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	}
 	tenant := l.cfg.TenantID
 
-	tx, err := conn.Begin(dbCtx)
+	tx, err := conn.BeginTx(dbCtx, writerTx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", interpretError(err))
 	}

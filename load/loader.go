@@ -267,6 +267,17 @@ func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, 
 	return res, nil
 }
 
+// writerTx are the options of every transaction of a sync: it pins
+// search_path to pg_catalog, pg_temp, in the round trip of its BEGIN.
+// Every statement names its schema today; the pin keeps a future
+// unqualified name from resolving into a schema another role may create
+// objects in (public, or one named after the login). SET LOCAL holds
+// through a transaction pooler, where a session's setting would land on
+// another client's server connection, and a startup parameter is refused
+// (PgBouncer's "unsupported startup parameter"); it ends with the
+// transaction, so a connection handed back carries nothing of it.
+var writerTx = pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL search_path = pg_catalog, pg_temp"}
+
 // tempBuffers and workMem size a sync's session: the staging tables and
 // the hash joins of a listing of 100,000 agents fit in memory.
 const (
@@ -332,7 +343,7 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		return res, err
 	}
 
-	tx, err := conn.Begin(dbCtx)
+	tx, err := conn.BeginTx(dbCtx, writerTx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", interpretError(err))
 	}
