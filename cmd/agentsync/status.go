@@ -220,11 +220,13 @@ func printStatusTable(w io.Writer, statuses []tenantStatus, now time.Time) {
 		case !s.Configured:
 			state = "not configured (data kept)"
 		}
-		name := s.Name
+		// Names come from a tenants file and ids from the database: their
+		// control characters show as escapes, never act on the terminal.
+		name := safetext.Escape(s.Name)
 		if name == "" {
 			name = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s.Tenant, name, success, age, failure,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", safetext.Escape(s.Tenant), name, success, age, failure,
 			s.ActiveAgents, s.StaleAgents, s.DeletionsWithheld, state)
 	}
 	tw.Flush()
