@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/signal"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,7 +34,7 @@ func runReport(ctx context.Context, a *app, args []string) int {
 	var logs logSettings
 	var s reportSettings
 	db.register(fs)
-	fs.String(&s.Out, "out", "", "", "write the report to `file` (default: standard output)")
+	fs.String(&s.Out, "out", "", "", "write the report to `file` (default: standard output, unless it is a terminal)")
 	fs.String(&s.Tenant, "tenant", "", "", "report on the tenant `id` only (default: every tenant in the database)")
 	fs.String(&s.Since, "since", "", "90d", "the `period` the report covers, back from now: days (90d), weeks (12w), a duration (36h) or a date (2026-01-31)")
 	logs.register(fs)
@@ -54,6 +52,11 @@ func runReport(ctx context.Context, a *app, args []string) int {
 	from, err := parseSince(s.Since, now)
 	if err != nil {
 		return fs.fail(err)
+	}
+	if s.Out == "" && isTerminal(a.stdout) {
+		// A page of HTML is no use on a terminal, and the data it quotes
+		// must not reach one raw.
+		return fs.fail(errors.New("standard output is a terminal: write the report to a file with --out FILE (or redirect it: > report.html)"))
 	}
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
@@ -124,26 +127,11 @@ func writeReport(ctx context.Context, w io.Writer, pool *pgxpool.Pool, opt repor
 	return report.WriteHTML(w, snap, generator())
 }
 
-// writeReportFile writes the report to path whole or not at all: it is
-// written beside it, then renamed over it.
+// writeReportFile writes the report to path whole or not at all, with the
+// mode of the file it replaces or else as the umask allows (see
+// report.WriteFile).
 func writeReportFile(ctx context.Context, path string, pool *pgxpool.Pool, opt report.Options) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write the report: %w", err)
-	}
-	defer os.Remove(f.Name()) // once renamed, there is nothing left to remove
-	err = writeReport(ctx, f, pool, opt)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("write the report: %w", cerr)
-	}
-	if err == nil {
-		// CreateTemp makes the file readable by its owner only; a report
-		// is a document to share like any other.
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
+	err := report.WriteFile(path, func(w io.Writer) error { return writeReport(ctx, w, pool, opt) })
 	if err != nil && !errors.Is(err, report.ErrNoSchema) && !errors.Is(err, report.ErrUnknownTenant) {
 		return fmt.Errorf("report to %s: %w", path, err)
 	}
