@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/agentsync/agentsync/internal/safetext"
 )
 
 // databaseSettings are the settings of every command that uses PostgreSQL.
@@ -60,12 +62,13 @@ func (s *defenderSettings) register(fs *flagSet) {
 func secretFromFile(setting, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		// The error names the file, never its content.
-		return "", fmt.Errorf("%s: %w", setting, err)
+		// The error names the file, never its content, and the path only
+		// when it is one: a secret given instead is not echoed.
+		return "", safetext.FileError(setting, path, err)
 	}
 	v := strings.TrimSpace(string(b))
 	if v == "" {
-		return "", fmt.Errorf("%s: %s is empty", setting, path)
+		return "", fmt.Errorf("%s: %s is empty", setting, safetext.Escape(path))
 	}
 	return v, nil
 }

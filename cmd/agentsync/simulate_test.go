@@ -177,3 +177,17 @@ func TestSimulatedTenantsSyncSideBySide(t *testing.T) {
 	cancel()
 	wait()
 }
+
+// TestSimulateNeverEchoesASecretGivenAsItsFile: a secret set where its
+// file's path belongs is not quoted back.
+func TestSimulateNeverEchoesASecretGivenAsItsFile(t *testing.T) {
+	t.Parallel()
+	const secret = "given-secret-as-a-path-d0n7-pr1n7"
+	code, stdout, stderr := runCLI(t, map[string]string{"DEFENDER_CLIENT_SECRET_FILE": secret}, "simulate", "--listen", "127.0.0.1:0")
+	if code == exitOK || !strings.Contains(stderr, "DEFENDER_CLIENT_SECRET_FILE") || !strings.Contains(stderr, "does not exist") {
+		t.Errorf("simulate with a missing secret file: exit %d, stderr %q", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, secret) {
+		t.Errorf("simulate echoed the secret: %q", stderr)
+	}
+}
