@@ -211,6 +211,40 @@ func Escape(s string) string {
 	return string(b)
 }
 
+// JSON returns b, a JSON text, with every DEL, C1 control (U+0080 to
+// U+009F) and bidirectional embedding, override or isolate written as its
+// \u escape: the same JSON value, with nothing a terminal acts on or
+// that reverses what it shows. encoding/json escapes the C0 controls
+// already; these it leaves raw. They can only be inside strings, where an
+// escape means the same character. b is returned as is when it has none.
+func JSON(b []byte) []byte {
+	clean := true
+	for i := 0; i < len(b) && clean; {
+		r, size := utf8.DecodeRune(b[i:])
+		clean = !jsonEscaped(r)
+		i += size
+	}
+	if clean {
+		return b
+	}
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, len(b)+32)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if jsonEscaped(r) {
+			out = append(out, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
+}
+
+func jsonEscaped(r rune) bool {
+	return r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}
+
 // FileError describes the failure to read the file a setting names
 // (DEFENDER_CLIENT_SECRET_FILE, client_secret_file...). It quotes the path
 // only when a file exists there: a secret given where its path belongs

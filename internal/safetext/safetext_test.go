@@ -1,6 +1,7 @@
 package safetext
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -162,5 +163,21 @@ func TestFileErrorQuotesOnlyAnExistingPath(t *testing.T) {
 	_, err = os.ReadFile(dir)
 	if got := FileError("S", dir, err); !strings.Contains(got.Error(), dir) {
 		t.Errorf("FileError of a directory = %v, want the path named", got)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	t.Parallel()
+	in, _ := json.Marshal(map[string]string{"k\u009b": "a\x1b\u0085b\u202ec\x7fé😀"})
+	got := JSON(in)
+	if want := `{"k\u009b":"a\u001b\u0085b\u202ec\u007fé😀"}`; string(got) != want {
+		t.Errorf("JSON(%s) = %s, want %s", in, got, want)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(got, &back); err != nil || back["k\u009b"] != "a\x1b\u0085b\u202ec\x7fé😀" {
+		t.Errorf("the escaped JSON reads %v, %v", back, err)
+	}
+	if plain := []byte(`{"a":"é"}`); &JSON(plain)[0] != &plain[0] {
+		t.Error("JSON copied a text with nothing to escape")
 	}
 }
