@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/agentsync/agentsync/extract"
+	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -38,7 +40,7 @@ func (s *fetchSettings) parse() (scanagent.Resource, time.Duration, error) {
 // status.
 func fetchResource(ctx context.Context, a *app, client *extract.Client, resource scanagent.Resource, lookback time.Duration, prog *progress) int {
 	out := bufio.NewWriter(a.stdout)
-	enc := json.NewEncoder(out)
+	enc := json.NewEncoder(jsonLines{out})
 	enc.SetEscapeHTML(false)
 	prog.startCounting("fetch", nouns[resource])
 	var st scanagent.ListStats
@@ -65,4 +67,17 @@ func fetchResource(ctx context.Context, a *app, client *extract.Client, resource
 	fmt.Fprintf(a.stderr, "agentsync fetch: %d %s in %d pages, %d API requests, %d rejected, %d duplicate ids\n",
 		st.Agents, nouns[resource], st.Pages, st.Requests, st.Rejected, st.Duplicates)
 	return code
+}
+
+// jsonLines writes each JSON value an encoder hands it with its C1
+// controls and bidirectional overrides escaped (safetext.JSON): fetch's
+// output may reach a terminal. encoding/json writes each value in one
+// call, so no character is split between two.
+type jsonLines struct{ w io.Writer }
+
+func (j jsonLines) Write(p []byte) (int, error) {
+	if _, err := j.w.Write(safetext.JSON(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -192,3 +192,30 @@ func TestFetchBadConfigurationExits2(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchEscapesWhatATerminalWouldActOn: C1 controls and bidirectional
+// overrides the API sends reach fetch's output as JSON escapes (the same
+// value), never raw.
+func TestFetchEscapesWhatATerminalWouldActOn(t *testing.T) {
+	t.Parallel()
+	host := "scan\u009b2J\u202eevil\x7f\u0085"
+	tenant := defendertest.NewServer(defendertest.WithAgents([]defendertest.Agent{{ID: "a_1", MachineID: "m1", ComputerDNSName: host,
+		Extra: map[string]any{"note": "x\u009d0;title\u009c"}}}))
+	t.Cleanup(tenant.Close)
+	code, stdout, stderr := runCLI(t, fetchEnv(tenant), "fetch")
+	if code != exitOK {
+		t.Fatalf("fetch: exit %d\n%s", code, stderr)
+	}
+	for _, r := range stdout {
+		if r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) {
+			t.Fatalf("fetch printed %U raw: %q", r, stdout)
+		}
+	}
+	var rec struct {
+		Host  string            `json:"computer_dns_name"`
+		Extra map[string]string `json:"extra"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rec); err != nil || rec.Host != host || rec.Extra["note"] != "x\u009d0;title\u009c" {
+		t.Errorf("fetch printed %q, which reads %+v, %v; want the values sent", stdout, rec, err)
+	}
+}
