@@ -185,22 +185,27 @@ func TestReportShowsScanCoverageWhenThereIsSome(t *testing.T) {
 	}
 }
 
+// quoting is a snapshot of one tenant whose every text from the API (and
+// its name from the configuration) is text.
+func quoting(text string) *report.Snapshot {
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	return &report.Snapshot{GeneratedAt: day.Add(time.Hour), From: day.AddDate(0, 0, -90), Tenants: []report.Tenant{{
+		ID: "t", Name: text, Versions: []string{text},
+		Days:     []report.FleetDay{{Day: day, Active: 1, Versions: map[string]int{text: 1}, Newest: text, OnNewest: 1}},
+		SyncDays: []report.SyncDay{{Day: day, Succeeded: 1, Failed: 1}},
+		Failures: []report.FailedRun{{RunID: 2, StartedAt: day, Error: text}},
+		Changes:  []report.Change{{ChangedAt: day, Host: text, Attribute: text, New: &text}},
+		Stale:    []report.StaleAgent{{AgentID: text, Host: text}},
+	}}}
+}
+
 // TestReportEscapesWhatTheAPISent: versions, host names and errors come
 // from the API; none can add markup to the report.
 func TestReportEscapesWhatTheAPISent(t *testing.T) {
 	t.Parallel()
 	evil := `<script>alert(1)</script>`
-	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	snap := &report.Snapshot{GeneratedAt: day.Add(time.Hour), From: day.AddDate(0, 0, -90), Tenants: []report.Tenant{{
-		ID: "t", Name: evil, Versions: []string{evil},
-		Days:     []report.FleetDay{{Day: day, Active: 1, Versions: map[string]int{evil: 1}, Newest: evil, OnNewest: 1}},
-		SyncDays: []report.SyncDay{{Day: day, Succeeded: 1, Failed: 1}},
-		Failures: []report.FailedRun{{RunID: 2, StartedAt: day, Error: evil}},
-		Changes:  []report.Change{{ChangedAt: day, Host: evil, Attribute: evil, New: &evil}},
-		Stale:    []report.StaleAgent{{AgentID: evil, Host: evil}},
-	}}}
 	var b bytes.Buffer
-	if err := report.WriteHTML(&b, snap, "agentsync dev"); err != nil {
+	if err := report.WriteHTML(&b, quoting(evil), "agentsync dev"); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(strings.ToLower(b.String()), "<script") {
@@ -275,17 +280,8 @@ func TestReportOfSeveralTenants(t *testing.T) {
 func TestReportShowsControlCharactersVisibly(t *testing.T) {
 	t.Parallel()
 	hostile := "a\x01b\x1b[2Jc\u0085d\u009b31me\u202eevil\x7f"
-	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	snap := &report.Snapshot{GeneratedAt: day.Add(time.Hour), From: day.AddDate(0, 0, -90), Tenants: []report.Tenant{{
-		ID: "t", Name: hostile, Versions: []string{hostile},
-		Days:     []report.FleetDay{{Day: day, Active: 1, Versions: map[string]int{hostile: 1}, Newest: hostile, OnNewest: 1}},
-		SyncDays: []report.SyncDay{{Day: day, Succeeded: 1, Failed: 1}},
-		Failures: []report.FailedRun{{RunID: 2, StartedAt: day, Error: hostile}},
-		Changes:  []report.Change{{ChangedAt: day, Host: hostile, Attribute: hostile, New: &hostile}},
-		Stale:    []report.StaleAgent{{AgentID: hostile, Host: hostile}},
-	}}}
 	var b bytes.Buffer
-	if err := report.WriteHTML(&b, snap, "agentsync dev"); err != nil {
+	if err := report.WriteHTML(&b, quoting(hostile), "agentsync dev"); err != nil {
 		t.Fatal(err)
 	}
 	html := b.String()
