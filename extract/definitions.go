@@ -72,6 +72,7 @@ func (r *definitionReader) element(e element) error {
 	}
 	n.log(c, "scan definition", def.ID, e)
 	// Before anything keeps, logs or prints the definition.
+	countRemoved(st, n.dropped, e.secrets)
 	def.Extra = scrub(def.Extra, undocumentedObject, st, e.secrets)
 	if r.seen.Add(def.ID) {
 		st.Duplicates++
@@ -88,6 +89,9 @@ type normalized struct {
 	reason    string
 	conflicts []conflict
 	notes     []string
+	// dropped are the fields dropped unread for the credential they may
+	// hold, to count with what the credential rule removes.
+	dropped []string
 }
 
 // log writes the conflicts and notes of a record handed on.
@@ -173,6 +177,7 @@ func normalizeDefinition(members []member, secrets ...string) (def scanagent.Sca
 		if !known {
 			if _, secret := credentialFields[ck]; secret {
 				n.notes = append(n.notes, fmt.Sprintf("field %s dropped unread: it may hold a credential", safetext.Cut(m.key, nameBytes, secrets...)))
+				n.dropped = append(n.dropped, m.key)
 				continue
 			}
 			if def.Extra == nil {

@@ -35,7 +35,16 @@ func scrub(extra map[string]json.RawMessage, dropObject func(string) bool, st *s
 	if len(extra) == 0 {
 		return extra
 	}
-	removed := credential.Members(extra, dropObject)
+	countRemoved(st, credential.Members(extra, dropObject), secrets)
+	if len(extra) == 0 {
+		return nil
+	}
+	return extra
+}
+
+// countRemoved counts members removed from a record in st, and their
+// names, made safe to log.
+func countRemoved(st *scanagent.ListStats, removed []string, secrets []string) {
 	st.CredentialsRemoved += len(removed)
 	for _, name := range removed {
 		name = safetext.Cut(name, nameBytes, secrets...)
@@ -43,10 +52,6 @@ func scrub(extra map[string]json.RawMessage, dropObject func(string) bool, st *s
 			st.CredentialNames = slices.Insert(st.CredentialNames, i, name)
 		}
 	}
-	if len(extra) == 0 {
-		return nil
-	}
-	return extra
 }
 
 // logCredentialsRemoved writes a listing's one line about the members it
