@@ -265,13 +265,13 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 				}
 				r, err, scansErr := demoSync(ctx, d.loader, d.client)
 				if err = errors.Join(err, scansErr); err != nil && ctx.Err() == nil {
-					prog.done()
+					prog.Done()
 					return time.Time{}, fmt.Errorf("day %d: tenant %s: %w", day, d.name, err)
 				}
 				otherOK[i]++
 				otherListed[i] = r.Seen
 			}
-			prog.done()
+			prog.Done()
 			switch {
 			case ctx.Err() != nil:
 				return time.Time{}, context.Cause(ctx)

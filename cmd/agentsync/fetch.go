@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os/signal"
+
+	"github.com/agentsync/agentsync/tenantsync"
 )
 
 func runFetch(ctx context.Context, a *app, args []string) int {
@@ -35,7 +37,7 @@ func runFetch(ctx context.Context, a *app, args []string) int {
 	if len(ts) != 1 {
 		return fs.fail(fmt.Errorf("%d tenants are configured: fetch reads one, choose it with --tenant", len(ts)))
 	}
-	client, err := newTenantClient(ts[0], logger, prog)
+	client, err := tenantsync.NewClient(ts[0], logger, prog)
 	if err != nil {
 		return fs.fail(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/scanagent"
+	"github.com/agentsync/agentsync/tenantsync"
 )
 
 // fetchSettings choose what fetch prints.
@@ -42,7 +43,7 @@ func fetchResource(ctx context.Context, a *app, client *extract.Client, resource
 	out := bufio.NewWriter(a.stdout)
 	enc := json.NewEncoder(jsonLines{out})
 	enc.SetEscapeHTML(false)
-	prog.startCounting("fetch", nouns[resource])
+	prog.StartCounting("fetch", tenantsync.Noun(resource))
 	var st scanagent.ListStats
 	var err error
 	switch resource {
@@ -53,7 +54,7 @@ func fetchResource(ctx context.Context, a *app, client *extract.Client, resource
 	default:
 		st, err = client.List(ctx, func(r scanagent.Record) error { return enc.Encode(r) })
 	}
-	prog.done()
+	prog.Done()
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("write %s: %w", resource, ferr)
 	}
@@ -65,7 +66,7 @@ func fetchResource(ctx context.Context, a *app, client *extract.Client, resource
 	// The summary ends the output whatever the log level, complete or
 	// not: it tells how far the listing got.
 	fmt.Fprintf(a.stderr, "agentsync fetch: %d %s in %d pages, %d API requests, %d rejected, %d duplicate ids\n",
-		st.Agents, nouns[resource], st.Pages, st.Requests, st.Rejected, st.Duplicates)
+		st.Agents, tenantsync.Noun(resource), st.Pages, st.Requests, st.Rejected, st.Duplicates)
 	return code
 }
 

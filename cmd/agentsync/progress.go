@@ -40,11 +40,11 @@ func newProgress(out io.Writer) *progress {
 }
 
 // start begins a new sync's line with label ("sync", "day 3/30", ...).
-func (p *progress) start(label string) { p.startCounting(label, "agents") }
+func (p *progress) start(label string) { p.StartCounting(label, "agents") }
 
-// startCounting begins a new line whose listing counts noun
+// StartCounting begins a new line whose listing counts noun
 // ("definitions", "sessions") instead of agents.
-func (p *progress) startCounting(label, noun string) {
+func (p *progress) StartCounting(label, noun string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.label, p.noun, p.pages, p.agents, p.retries = label, noun, 0, 0, 0
@@ -52,8 +52,8 @@ func (p *progress) startCounting(label, noun string) {
 	p.drawLocked(false)
 }
 
-// done clears the line at the end of a sync.
-func (p *progress) done() {
+// Done clears the line at the end of a sync.
+func (p *progress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLocked()

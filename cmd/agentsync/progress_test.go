@@ -35,7 +35,7 @@ func TestProgressDrawsPagesAndKeepsLogLinesApart(t *testing.T) {
 		t.Fatalf("log through progress = %q, want %q", out.String(), want)
 	}
 	out.Reset()
-	p.done()
+	p.Done()
 	if out.String() != "\r\033[K" {
 		t.Fatalf("done wrote %q, want the line cleared", out.String())
 	}
@@ -48,7 +48,7 @@ func TestProgressIsSilentOffATerminal(t *testing.T) {
 	p.start("sync")
 	p.Page(1, 100)
 	p.Retry("server error")
-	p.done()
+	p.Done()
 	if out.Len() != 0 {
 		t.Fatalf("wrote %q to a non-terminal", out.String())
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os/signal"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +17,7 @@ import (
 	"github.com/agentsync/agentsync/metrics"
 	"github.com/agentsync/agentsync/migrations"
 	"github.com/agentsync/agentsync/schedule"
+	"github.com/agentsync/agentsync/tenantsync"
 )
 
 // daemonSettings are the settings of agentsync run.
@@ -135,7 +135,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		return exitFailure
 	}
 	defer closePool(pool, logger)
-	targets, err := newTargets(ts, pool, loadCfg, logger, m, prog)
+	targets, err := tenantsync.NewTargets(ts, pool, tenantsync.Config{Load: loadCfg, Logger: logger, Metrics: m, Progress: prog})
 	if err != nil {
 		if errors.Is(err, extract.ErrConfig) {
 			return usageErr(err)
@@ -146,7 +146,9 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	job = func(runCtx context.Context) error {
 		// The signal (ctx) stops new tenants at once; runCtx, cancelled
 		// after the grace period, stops those in flight.
-		syncTenants(ctx, runCtx, targets, resources, workers, jitter, prog, time.Now())
+		tenantsync.SyncTenants(ctx, runCtx, targets, tenantsync.Round{
+			Resources: resources, Concurrency: workers, Jitter: jitter, Start: time.Now(),
+		})
 		loading.retention.apply(runCtx, pool, logger)
 		return nil
 	}
@@ -162,7 +164,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		}
 		logger.Info("serving /metrics, /healthz and /readyz", "addr", listener.Addr().String())
 		go func() {
-			serverDone <- metrics.Serve(serverCtx, listener, m.Handler(readiness(pool, targets)), logger)
+			serverDone <- metrics.Serve(serverCtx, listener, m.Handler(tenantsync.Readiness(pool, targets)), logger)
 		}()
 	} else {
 		close(serverDone)
@@ -215,70 +217,5 @@ func closePool(pool *pgxpool.Pool, logger *slog.Logger) {
 	case <-closed:
 	case <-time.After(poolCloseWait):
 		logger.Warn("database connections still closing; exiting without waiting for them")
-	}
-}
-
-// readiness is the daemon's /readyz check: the database answers, and not
-// every tenant's latest sync (by any replica) failed. A sync still marked
-// running after the sync timeout is stuck, which counts as failed; one
-// running within it may yet succeed, so the sync before it tells. A tenant
-// without a sync yet does not count, so that a new deployment is ready
-// before its first scheduled time. The tenants whose latest sync failed
-// while others' succeeded are listed after "ready".
-func readiness(pool *pgxpool.Pool, targets []target) metrics.ReadyFunc {
-	return func(ctx context.Context) ([]string, error) {
-		if err := pool.Ping(ctx); err != nil {
-			return nil, errors.New("database unreachable")
-		}
-		var failing []string
-		synced := 0
-		for _, t := range targets {
-			run, ok, err := t.loader.LastRun(ctx)
-			switch {
-			case err != nil:
-				return nil, errors.New("cannot read the last syncs from the database")
-			case !ok:
-				continue
-			case run.Stuck():
-				failing = append(failing, fmt.Sprintf("tenant %s: the latest sync (run %d, started %s) has run longer than the sync timeout: stuck, or its process died",
-					t.loader.TenantID(), run.RunID, run.StartedAt.UTC().Format(time.RFC3339)))
-			case run.Status != "succeeded":
-				failing = append(failing, fmt.Sprintf("tenant %s: the latest sync (run %d, finished %s) failed",
-					t.loader.TenantID(), run.RunID, run.FinishedAt.UTC().Format(time.RFC3339)))
-			}
-			synced++
-		}
-		if synced > 0 && len(failing) == synced {
-			return nil, errors.New(strings.Join(failing, "; "))
-		}
-		return failing, nil
-	}
-}
-
-// observers hands each extract event to several observers: the metrics and
-// the terminal progress.
-type observers []extract.Observer
-
-func (o observers) APIRequest(status int, d time.Duration) {
-	for _, x := range o {
-		x.APIRequest(status, d)
-	}
-}
-
-func (o observers) Retry(reason string) {
-	for _, x := range o {
-		x.Retry(reason)
-	}
-}
-
-func (o observers) TokenFetch(err error) {
-	for _, x := range o {
-		x.TokenFetch(err)
-	}
-}
-
-func (o observers) Page(page, agentsSoFar int) {
-	for _, x := range o {
-		x.Page(page, agentsSoFar)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
 	"github.com/agentsync/agentsync/scanagent"
+	"github.com/agentsync/agentsync/tenantsync"
 )
 
 // guardSettings configure the mass-deletion guard of the loader.
@@ -160,7 +161,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		return exitFailure
 	}
 	defer closePool(pool, logger)
-	targets, err := newTargets(ts, pool, loadCfg, logger, nil, prog)
+	targets, err := tenantsync.NewTargets(ts, pool, tenantsync.Config{Load: loadCfg, Logger: logger, Progress: prog})
 	if err != nil {
 		if errors.Is(err, extract.ErrConfig) {
 			return usageErr(err)
@@ -175,7 +176,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 		}
 	}
 
-	outcomes := syncTenants(ctx, ctx, targets, resources, workers, 0, prog, time.Time{})
+	outcomes := tenantsync.SyncTenants(ctx, ctx, targets, tenantsync.Round{Resources: resources, Concurrency: workers})
 	loading.retention.apply(ctx, pool, logger)
 	if failed := printOutcomes(a.stdout, a.stderr, outcomes); failed > 0 {
 		if len(outcomes) > 1 {

@@ -1,0 +1,89 @@
+package tenantsync_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/scanagent"
+	"github.com/agentsync/agentsync/tenantsync"
+)
+
+func TestReadinessReportsAnUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	loader, err := load.New(pool, load.Config{TenantID: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tenantsync.Readiness(pool, []tenantsync.Target{{Loader: loader}})(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "database unreachable") {
+		t.Fatalf("readiness with the database down = %v, want database unreachable", err)
+	}
+}
+
+// TestReadinessTakesAStuckSyncAsFailed: a sync still marked running within
+// the sync timeout leaves readiness to the sync before it; past the
+// timeout it is stuck and the daemon is not ready.
+func TestReadinessTakesAStuckSyncAsFailed(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 1)
+	if o := tenantsync.SyncTenants(t.Context(), t.Context(), f.targets(t, tenantsync.Config{}), tenantsync.Round{Resources: []scanagent.Resource{scanagent.Agents}})[0]; o.Failed() {
+		t.Fatalf("sync: %+v", o.Resources)
+	}
+	id := defendertest.TenantIDOf(0)
+	loader, err := load.New(f.pool, load.Config{TenantID: id, SyncTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := tenantsync.Readiness(f.pool, []tenantsync.Target{{Loader: loader}})
+	if _, err := f.pool.Exec(context.Background(), `
+		INSERT INTO defender.sync_runs (tenant_id, started_at, worker)
+		VALUES ($1, now() - interval '50 minutes', 'other:1')`, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ready(context.Background()); err != nil {
+		t.Errorf("readiness with a sync in flight after a good one = %v, want ready", err)
+	}
+	if _, err := f.pool.Exec(context.Background(), `
+		UPDATE defender.sync_runs SET started_at = now() - interval '61 minutes' WHERE status = 'running'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ready(context.Background()); err == nil || !strings.Contains(err.Error(), "longer than the sync timeout") {
+		t.Errorf("readiness with a sync running past the timeout = %v, want not ready, naming it stuck", err)
+	}
+}
+
+// TestReadinessListsTheFailingTenants: while some tenants' latest syncs
+// succeeded, the daemon is ready and names those that failed; when every
+// tenant's failed, it is not ready.
+func TestReadinessListsTheFailingTenants(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 2)
+	f.fleets[1].Inject(defendertest.Status(403).Always())
+	targets := f.targets(t, tenantsync.Config{})
+	ready := tenantsync.Readiness(f.pool, targets)
+	if notes, err := ready(t.Context()); err != nil || len(notes) != 0 {
+		t.Errorf("readiness before any sync = %q, %v; want ready", notes, err)
+	}
+	agents := tenantsync.Round{Resources: []scanagent.Resource{scanagent.Agents}}
+	tenantsync.SyncTenants(t.Context(), t.Context(), targets, agents)
+	notes, err := ready(t.Context())
+	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], defendertest.TenantIDOf(1)) || !strings.Contains(notes[0], "failed") {
+		t.Errorf("readiness with one tenant failing = %q, %v; want ready, naming it", notes, err)
+	}
+	f.fleets[0].Inject(defendertest.Status(403).Always())
+	tenantsync.SyncTenants(t.Context(), t.Context(), targets, agents)
+	if _, err := ready(t.Context()); err == nil || !strings.Contains(err.Error(), defendertest.TenantIDOf(0)) {
+		t.Errorf("readiness with every tenant failing = %v, want not ready", err)
+	}
+}

@@ -1,0 +1,230 @@
+package tenantsync_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/extract"
+	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/metrics"
+	"github.com/agentsync/agentsync/scanagent"
+	"github.com/agentsync/agentsync/schedule"
+	"github.com/agentsync/agentsync/tenants"
+	"github.com/agentsync/agentsync/tenantsync"
+)
+
+// fixture is n simulated tenants served by one server, a test database,
+// and the tenants configured as agentsync would configure them.
+type fixture struct {
+	fleets  []*defendertest.Tenant
+	pool    *pgxpool.Pool
+	tenants []tenants.Tenant
+}
+
+func setup(t *testing.T, n int) *fixture {
+	t.Helper()
+	now := time.Now().UTC()
+	fleets := defendertest.FleetTenants(n, 20, 5, now.Add(-30*24*time.Hour), now)
+	srv := defendertest.NewTenantsServer(fleets...)
+	t.Cleanup(srv.Close)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = defendertest.TenantIDOf(i)
+	}
+	ts, err := tenants.Load(tenants.Defaults{
+		TenantIDs: strings.Join(ids, ","), ClientID: defendertest.DefaultClientID, ClientSecret: defendertest.DefaultClientSecret,
+		APIURL: srv.URL, TokenURL: srv.TokenURL(),
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(context.Background(), dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return &fixture{fleets: fleets, pool: pool, tenants: ts}
+}
+
+func (f *fixture) targets(t *testing.T, cfg tenantsync.Config) []tenantsync.Target {
+	t.Helper()
+	// The simulated tenants have no rate limit.
+	cfg.ClientOptions = append(cfg.ClientOptions, extract.WithRateBudget(extract.RateBudget{}))
+	targets, err := tenantsync.NewTargets(f.tenants, f.pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return targets
+}
+
+// runs counts the runs of each tenant's resource by status: "tenant/resource/status".
+func (f *fixture) runs(t *testing.T) map[string]int {
+	t.Helper()
+	rows, err := f.pool.Query(context.Background(), `
+		SELECT tenant_id || '/' || resource || '/' || status, count(*)::int FROM defender.sync_runs GROUP BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestEachTenantStandsAlone: a tenant whose listing of agents is refused
+// fails that run; its other resources and the other tenants sync in runs
+// of their own, and the metrics count each tenant's outcome.
+func TestEachTenantStandsAlone(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 3)
+	f.fleets[1].Inject(defendertest.Status(403).Always())
+	m := metrics.New()
+	targets := f.targets(t, tenantsync.Config{Metrics: m})
+	outcomes := tenantsync.SyncTenants(t.Context(), t.Context(), targets, tenantsync.Round{
+		Resources: scanagent.AllResources, Concurrency: 2,
+	})
+	if len(outcomes) != 3 {
+		t.Fatalf("%d outcomes for 3 tenants", len(outcomes))
+	}
+	runs := f.runs(t)
+	for i, o := range outcomes {
+		id := defendertest.TenantIDOf(i)
+		if o.Target != &targets[i] || o.Target.Tenant.ID != id {
+			t.Errorf("outcome %d is of tenant %q, want %q: outcomes follow the order of the targets", i, o.Target.Tenant.ID, id)
+		}
+		if len(o.Resources) != len(scanagent.AllResources) {
+			t.Errorf("tenant %s: %d resource outcomes, want one per resource", id, len(o.Resources))
+			continue
+		}
+		wantFailed := i == 1
+		if o.Failed() != wantFailed {
+			t.Errorf("tenant %s: Failed() = %v, want %v (%+v)", id, o.Failed(), wantFailed, o.Resources)
+		}
+		for j, r := range o.Resources {
+			if r.Resource != scanagent.AllResources[j] {
+				t.Errorf("tenant %s: resource %d is %s, want %s", id, j, r.Resource, scanagent.AllResources[j])
+			}
+			failing := wantFailed && r.Resource == scanagent.Agents
+			if (r.Err != nil) != failing || r.RunID == 0 {
+				t.Errorf("tenant %s %s: run %d, error %v", id, r.Resource, r.RunID, r.Err)
+			}
+			status := "succeeded"
+			if failing {
+				status = "failed"
+			}
+			if n := runs[id+"/"+string(r.Resource)+"/"+status]; n != 1 {
+				t.Errorf("tenant %s %s: %d %s runs, want 1 (%v)", id, r.Resource, n, status, runs)
+			}
+		}
+	}
+	rec := httptest.NewRecorder()
+	m.Handler(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`agentsync_sync_runs_total{status="failed",tenant="` + defendertest.TenantIDOf(1) + `"} 1`,
+		`agentsync_sync_runs_total{status="succeeded",tenant="` + defendertest.TenantIDOf(0) + `"} 1`,
+		`agentsync_api_requests_total{code="403",tenant="` + defendertest.TenantIDOf(1) + `"}`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestNoTenantStartsAfterStop: once stop is done, no tenant starts; each
+// is reported not started, which counts as failed, and nothing is written.
+func TestNoTenantStartsAfterStop(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 2)
+	stop, cancel := context.WithCancel(t.Context())
+	cancel()
+	outcomes := tenantsync.SyncTenants(stop, t.Context(), f.targets(t, tenantsync.Config{}), tenantsync.Round{Resources: scanagent.AllResources})
+	for i, o := range outcomes {
+		if !errors.Is(o.NotStarted, schedule.ErrNotStarted) || !o.Failed() || len(o.Resources) != 0 {
+			t.Errorf("tenant %d after stop: not started %v, failed %v, %d resources; want not started and failed", i, o.NotStarted, o.Failed(), len(o.Resources))
+		}
+	}
+	if runs := f.runs(t); len(runs) != 0 {
+		t.Errorf("runs after a stop before the round: %v, want none", runs)
+	}
+}
+
+// TestATenantSyncedInTheRoundIsSkippedWhole: a tenant whose agents were
+// synced since the round started (by another replica) is skipped, its
+// other resources too, and that is no failure.
+func TestATenantSyncedInTheRoundIsSkippedWhole(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 1)
+	targets := f.targets(t, tenantsync.Config{})
+	round := tenantsync.Round{Resources: scanagent.AllResources, Start: time.Now()}
+	if o := tenantsync.SyncTenants(t.Context(), t.Context(), targets, round)[0]; o.Failed() {
+		t.Fatalf("first sync of the round failed: %+v", o.Resources)
+	}
+	o := tenantsync.SyncTenants(t.Context(), t.Context(), targets, round)[0]
+	if o.Failed() || len(o.Resources) != 1 || !errors.Is(o.Resources[0].Err, load.ErrSyncedAlready) || !tenantsync.Skipped(o.Resources[0].Err) {
+		t.Fatalf("second sync in the round: failed %v, %+v; want the agents skipped and nothing else tried", o.Failed(), o.Resources)
+	}
+	if n := f.runs(t)[defendertest.TenantIDOf(0)+"/agents/succeeded"]; n != 1 {
+		t.Errorf("%d successful agents runs, want the round's one", n)
+	}
+}
+
+// recordingProgress records what a progress line would show.
+type recordingProgress struct {
+	extract.NopObserver
+	mu     sync.Mutex
+	labels []string
+	pages  int
+}
+
+func (p *recordingProgress) StartCounting(label, noun string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.labels = append(p.labels, label+" ("+noun+")")
+}
+
+func (p *recordingProgress) Done() {}
+
+func (p *recordingProgress) Page(int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pages++
+}
+
+// TestProgressFollowsTheOnlyTenant: the progress line shows each resource
+// of a sync of one tenant, and stays out of a sync of several.
+func TestProgressFollowsTheOnlyTenant(t *testing.T) {
+	t.Parallel()
+	one := setup(t, 1)
+	p := &recordingProgress{}
+	tenantsync.SyncTenants(t.Context(), t.Context(), one.targets(t, tenantsync.Config{Progress: p}), tenantsync.Round{Resources: scanagent.AllResources})
+	want := "sync agents (agents),sync definitions (definitions),sync history (sessions)"
+	if got := strings.Join(p.labels, ","); got != want || p.pages == 0 {
+		t.Errorf("progress of one tenant: %q, %d pages; want %q and the pages", got, p.pages, want)
+	}
+	two := setup(t, 2)
+	p = &recordingProgress{}
+	tenantsync.SyncTenants(t.Context(), t.Context(), two.targets(t, tenantsync.Config{Progress: p}), tenantsync.Round{Resources: scanagent.AllResources, Concurrency: 2})
+	if len(p.labels) != 0 || p.pages != 0 {
+		t.Errorf("progress of two tenants at once: %q, %d pages; want nothing", p.labels, p.pages)
+	}
+}
