@@ -1,7 +1,8 @@
 // Package report renders what the history of the scan agents shows, for
 // people: the self-contained HTML report of agentsync report (charts drawn
 // as SVG on the server, each with its numbers in a table, opening offline
-// and printing well) and the text tables the demo prints.
+// and printing well), the status of each tenant's syncs that agentsync
+// status prints, and the text tables the demo prints.
 //
 // It reads only the documented reporting views and functions of schema
 // defender, what the role defender_reader may read, each picture in one

@@ -13,6 +13,7 @@ import (
 	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/report"
 )
 
 // demoOtherAgents is the size of the tenants synced beside the story's:
@@ -69,12 +70,11 @@ func newDemoTenant(pool *pgxpool.Pool, logger *slog.Logger, prog *progress, srv 
 // printDemoTenants prints every tenant side by side as agentsync status
 // does, judged at the time of the last simulated sync.
 func printDemoTenants(ctx context.Context, w io.Writer, pool *pgxpool.Pool, at time.Time, plan demoPlan) error {
-	statuses, err := readTenantStatuses(ctx, pool)
+	statuses, err := report.ReadTenantStatuses(ctx, pool)
 	if err != nil {
 		return err
 	}
-	statuses = judge(statuses, nil, at, 24*time.Hour/time.Duration(plan.syncsPerDay))
+	statuses = report.JudgeStatuses(statuses, nil, at, 24*time.Hour/time.Duration(plan.syncsPerDay))
 	fmt.Fprintf(w, "\nTenants side by side (agentsync status; defender.tenant_sync_status)\n")
-	printStatusTable(w, statuses, at)
-	return nil
+	return report.WriteStatusTable(w, statuses, at)
 }

@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/report"
 )
 
 // TestStatusTellsEachTenantsSyncsAndExitsForMonitoring: a good sync is ok
@@ -43,7 +44,7 @@ func TestStatusTellsEachTenantsSyncsAndExitsForMonitoring(t *testing.T) {
 	if code != exitFailure {
 		t.Fatalf("status after a failed sync: exit %d, want 1\n%s", code, out)
 	}
-	var row tenantStatus
+	var row report.TenantStatus
 	if err := json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &row); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}

@@ -1,0 +1,57 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentsync/agentsync/report"
+)
+
+// TestTenantStatusesAsTheReader: the status of each stored tenant reads as
+// defender_reader; judged as configured, the story's tenant is fine just
+// after its last sync and overdue two periods later; a configured tenant
+// never synced gets a row of its own, and a stored one no longer
+// configured does not count.
+func TestTenantStatusesAsTheReader(t *testing.T) {
+	t.Parallel()
+	pool, synced := setup(t)
+	statuses, err := report.ReadTenantStatuses(context.Background(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(statuses) != 1 {
+		t.Fatalf("%d statuses, want the story's tenant", len(statuses))
+	}
+	s := statuses[0]
+	if s.Tenant != synced.TenantID || s.Name != story.Name || s.LatestStatus != "succeeded" || s.LastSuccessAt == nil ||
+		s.LastFailureAt == nil || s.ActiveAgents == 0 {
+		t.Fatalf("status %+v", s)
+	}
+
+	day := 24 * time.Hour
+	fine := report.JudgeStatuses(append([]report.TenantStatus(nil), statuses...), []string{synced.TenantID}, synced.End.Add(time.Hour), day)
+	if len(fine) != 1 || fine[0].Problem != "" || !fine[0].Configured {
+		t.Errorf("an hour after a good sync: %+v, want no problem", fine)
+	}
+	late := report.JudgeStatuses(append([]report.TenantStatus(nil), statuses...), nil, synced.End.Add(3*day), day)
+	if len(late) != 1 || !strings.Contains(late[0].Problem, "more than two schedule periods") {
+		t.Errorf("three periods after the last sync: %+v, want it overdue", late)
+	}
+	other := "fabrikam.onmicrosoft.com"
+	judged := report.JudgeStatuses(append([]report.TenantStatus(nil), statuses...), []string{other}, synced.End, day)
+	if len(judged) != 2 || judged[0].Configured || judged[0].Problem != "" || judged[1].Tenant != other || judged[1].Problem != "never synced" {
+		t.Errorf("with another tenant configured: %+v", judged)
+	}
+	var table bytes.Buffer
+	if err := report.WriteStatusTable(&table, judged, synced.End); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"TENANT", story.Name, "not configured (data kept)", other, "never synced"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("the status table lacks %q:\n%s", want, table.String())
+		}
+	}
+}
