@@ -1,4 +1,4 @@
-package main
+package deploy_test
 
 import (
 	"bufio"
@@ -32,8 +32,6 @@ import (
 // the ports they publish are the ones it listens on, and secrets reach it as
 // files.
 
-const repoRoot = "../.."
-
 // libpqVariables are the PG* variables pgx honours (besides the
 // command's own settings), among them PGPASSFILE, through which the
 // deployments hand over the database password.
@@ -49,13 +47,10 @@ var envInHelp = regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]*)`)
 // lists them, plus the libpq ones; it fails the test for an unknown command.
 func commandEnv(t *testing.T, name string) map[string]bool {
 	t.Helper()
-	if !slices.ContainsFunc(commands(), func(c command) bool { return c.name == name }) {
+	if !slices.Contains(agentsyncCommands(t), name) {
 		t.Fatalf("%q is not an agentsync command", name)
 	}
-	code, help, _ := runCLI(t, nil, name, "--help")
-	if code != exitOK {
-		t.Fatalf("%s --help: exit %d", name, code)
-	}
+	help := agentsyncHelp(t, name)
 	names := map[string]bool{}
 	for _, m := range envInHelp.FindAllStringSubmatch(help, -1) {
 		names[m[1]] = true
@@ -70,8 +65,8 @@ func commandEnv(t *testing.T, name string) map[string]bool {
 func allEnv(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{}
-	for _, c := range commands() {
-		for n := range commandEnv(t, c.name) {
+	for _, c := range agentsyncCommands(t) {
+		for n := range commandEnv(t, c) {
 			names[n] = true
 		}
 	}
@@ -197,8 +192,10 @@ func TestDockerfileBuildsStaticNonRootAgentsync(t *testing.T) {
 			t.Errorf("go build %q lacks %q", build, want)
 		}
 	}
-	// The ldflags set these variables; this fails to compile if they go.
-	_, _ = version, commit
+	// The ldflags set these variables: the binary built with them says so.
+	if v := agentsyncVersion(t); !strings.Contains(v, "agentsync "+testVersion+" (commit "+testCommit+",") {
+		t.Errorf("agentsync built with -X main.version=%s -X main.commit=%s says %q", testVersion, testCommit, v)
+	}
 	out := regexp.MustCompile(`-o\s+(\S+)`).FindStringSubmatch(build)
 	if out == nil || !strings.Contains(finalCopy, out[1]) {
 		t.Errorf("final stage copies %q, but go build writes %v", finalCopy, out)
@@ -934,7 +931,7 @@ func jsonString(v any) string {
 // by which compose hands the database password to agentsync: DATABASE_URL
 // without a password, PGPASSFILE naming the pgpass secret, whose entry for
 // that host, database and user holds the password the postgres service was
-// given. pgx (through which openPool connects) reads PGPASSFILE itself.
+// given. pgx (through which agentsync connects) reads PGPASSFILE itself.
 func TestComposeDatabasePasswordReachesPgxThroughPGPASSFILE(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(repoRoot, "docker-compose.yml"))
 	if err != nil {
@@ -945,9 +942,13 @@ func TestComposeDatabasePasswordReachesPgxThroughPGPASSFILE(t *testing.T) {
 		t.Fatal(err)
 	}
 	daemon := compose.Services["agentsync"]
-	dbPassword, err := secretFromFile("db_password", filepath.Join(repoRoot, compose.Secrets["db_password"].File))
+	b, err = os.ReadFile(filepath.Join(repoRoot, compose.Secrets["db_password"].File))
 	if err != nil {
 		t.Fatal(err)
+	}
+	dbPassword := strings.TrimSpace(string(b))
+	if dbPassword == "" {
+		t.Fatal("the db_password secret is empty")
 	}
 	pgpass := filepath.Join(repoRoot, compose.Secrets["pgpass"].File)
 	if got := daemon.Environment["PGPASSFILE"]; got != "/run/secrets/pgpass" {
@@ -957,7 +958,7 @@ func TestComposeDatabasePasswordReachesPgxThroughPGPASSFILE(t *testing.T) {
 	t.Setenv("PGPASSWORD", "")
 	cfg, err := pgxpool.ParseConfig(daemon.Environment["DATABASE_URL"])
 	if err != nil {
-		t.Fatal(redactConnErr(err))
+		t.Fatal("the daemon's DATABASE_URL does not parse") // the error could show a password
 	}
 	if cfg.ConnConfig.Password != dbPassword {
 		t.Fatal("the pgpass secret does not give pgx the postgres service's password for DATABASE_URL")
