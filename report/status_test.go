@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/agentsync/agentsync/report"
 )
@@ -53,5 +54,23 @@ func TestTenantStatusesAsTheReader(t *testing.T) {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("the status table lacks %q:\n%s", want, table.String())
 		}
+	}
+}
+
+// TestStatusTableShowsControlCharactersVisibly: a tenant name from a
+// tenants file (or anything stored) with terminal escape sequences, an
+// OSC 8 link or a C1 control is printed with them escaped, not acted on.
+func TestStatusTableShowsControlCharactersVisibly(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	if err := report.WriteStatusTable(&b, []report.TenantStatus{{Tenant: "contoso.com\x1b[2J", Name: "North\x1b[2J\x1b]8;;https://evil.example\x07wind\u009b", Configured: true}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsFunc(out, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
+		t.Errorf("status prints control characters raw: %q", out)
+	}
+	if !strings.Contains(out, `North\x1b[2J\x1b]8;;https://evil.example\x07wind\u009b`) || !strings.Contains(out, `contoso.com\x1b[2J`) {
+		t.Errorf("status does not show the name escaped: %q", out)
 	}
 }

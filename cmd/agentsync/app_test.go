@@ -164,14 +164,13 @@ func TestBooleanSettingsTakeTheUsualSpellingsOnly(t *testing.T) {
 				}
 				return ""
 			})
-			fs := a.newFlagSet("run", "", "")
-			var got bool
-			fs.Bool(&got, "run-on-start", "SYNC_RUN_ON_START", "")
-			var args []string
+			var root cli
+			args := []string{"run"}
 			if fromFlag && value != "" {
-				args = []string{"--run-on-start=" + value}
+				args = append(args, "--run-on-start="+value)
 			}
-			if err := fs.Parse(args); err != nil || got != want {
+			_, _, err := a.parse(a.newParser(&root), args)
+			if got := root.Run.RunOnStart; err != nil || got != want {
 				t.Errorf("run-on-start %q (flag: %v): %v, error %v; want %v", value, fromFlag, got, err, want)
 			}
 		}

@@ -10,51 +10,28 @@ import (
 
 // databaseSettings are the settings of every command that uses PostgreSQL.
 type databaseSettings struct {
-	URL string
-}
-
-func (s *databaseSettings) register(fs *flagSet) {
-	fs.String(&s.URL, "database-url", "DATABASE_URL", "",
-		"PostgreSQL connection `url` (pgx syntax; PG* variables are honoured too)")
+	URL string `name:"database-url" envvar:"DATABASE_URL" placeholder:"url" help:"PostgreSQL connection url (pgx syntax; PG* variables are honoured too)"`
 }
 
 // logSettings choose the log format and level.
 type logSettings struct {
-	Format, Level string
-}
-
-func (s *logSettings) register(fs *flagSet) {
-	fs.String(&s.Format, "log-format", "LOG_FORMAT", "", "log `format`: text or json (default: text on a terminal, else json)")
-	fs.String(&s.Level, "log-level", "LOG_LEVEL", "info", "log `level`: debug, info, warn or error")
+	Format string `name:"log-format" envvar:"LOG_FORMAT" placeholder:"format" help:"log format: text or json (default: text on a terminal, else json)"`
+	Level  string `name:"log-level" envvar:"LOG_LEVEL" placeholder:"level" default:"info" help:"log level: debug, info, warn or error"`
 }
 
 // defenderSettings are the settings of the Defender API client.
 type defenderSettings struct {
-	TenantID              string
-	TenantsFile           string
-	ClientID              string
-	ClientSecret          string
-	ClientSecretFile      string
-	ClientCertificateFile string
-	Cloud                 string
-	Region                string
-	APIURL                string
-	TokenURL              string
-	Scope                 string
-}
-
-func (s *defenderSettings) register(fs *flagSet) {
-	fs.String(&s.TenantID, "tenant-id", "DEFENDER_TENANT_ID", "", "Microsoft Entra tenant `ids`: a GUID or a domain, or several separated by commas sharing one application")
-	fs.String(&s.TenantsFile, "tenants-file", "DEFENDER_TENANTS_FILE", "", "`path` of a YAML file listing the tenants, with per-tenant overrides; the other Defender settings are their defaults")
-	fs.String(&s.ClientID, "client-id", "DEFENDER_CLIENT_ID", "", "application (client) `id`")
-	fs.String(&s.ClientSecret, "client-secret", "DEFENDER_CLIENT_SECRET", "", "client `secret` (prefer the environment or a file over this flag)")
-	fs.String(&s.ClientSecretFile, "client-secret-file", "DEFENDER_CLIENT_SECRET_FILE", "", "`path` of a file holding the client secret")
-	fs.String(&s.ClientCertificateFile, "client-certificate-file", "DEFENDER_CLIENT_CERTIFICATE_FILE", "", "`path` of a PEM file with certificate and private key, for JWT client assertions")
-	fs.String(&s.Cloud, "cloud", "DEFENDER_CLOUD", "commercial", "`cloud` name: commercial, gcc, gcc-high or dod")
-	fs.String(&s.Region, "region", "DEFENDER_REGION", "", "API `region`: us, eu, uk, au, swa or ina (commercial only; default: global host)")
-	fs.String(&s.APIURL, "api-url", "DEFENDER_API_URL", "", "API base `url`; overrides cloud and region; {tenant} becomes each tenant's id")
-	fs.String(&s.TokenURL, "token-url", "DEFENDER_TOKEN_URL", "", "OAuth token endpoint `url`; overrides the cloud's authority; {tenant} becomes each tenant's id")
-	fs.String(&s.Scope, "scope", "DEFENDER_SCOPE", "", "OAuth `scope` (default: https://api.securitycenter.microsoft.com/.default)")
+	TenantID              string `name:"tenant-id" envvar:"DEFENDER_TENANT_ID" placeholder:"ids" help:"Microsoft Entra tenant ids: a GUID or a domain, or several separated by commas sharing one application"`
+	TenantsFile           string `name:"tenants-file" envvar:"DEFENDER_TENANTS_FILE" placeholder:"path" help:"path of a YAML file listing the tenants, with per-tenant overrides; the other Defender settings are their defaults"`
+	ClientID              string `name:"client-id" envvar:"DEFENDER_CLIENT_ID" placeholder:"id" help:"application (client) id"`
+	ClientSecret          string `name:"client-secret" envvar:"DEFENDER_CLIENT_SECRET" placeholder:"secret" help:"client secret (prefer the environment or a file over this flag)"`
+	ClientSecretFile      string `name:"client-secret-file" envvar:"DEFENDER_CLIENT_SECRET_FILE" placeholder:"path" help:"path of a file holding the client secret"`
+	ClientCertificateFile string `name:"client-certificate-file" envvar:"DEFENDER_CLIENT_CERTIFICATE_FILE" placeholder:"path" help:"path of a PEM file with certificate and private key, for JWT client assertions"`
+	Cloud                 string `name:"cloud" envvar:"DEFENDER_CLOUD" placeholder:"cloud" default:"commercial" help:"cloud name: commercial, gcc, gcc-high or dod"`
+	Region                string `name:"region" envvar:"DEFENDER_REGION" placeholder:"region" help:"API region: us, eu, uk, au, swa or ina (commercial only; default: global host)"`
+	APIURL                string `name:"api-url" envvar:"DEFENDER_API_URL" placeholder:"url" help:"API base url; overrides cloud and region; {tenant} becomes each tenant's id"`
+	TokenURL              string `name:"token-url" envvar:"DEFENDER_TOKEN_URL" placeholder:"url" help:"OAuth token endpoint url; overrides the cloud's authority; {tenant} becomes each tenant's id"`
+	Scope                 string `name:"scope" envvar:"DEFENDER_SCOPE" placeholder:"scope" help:"OAuth scope (default: https://api.securitycenter.microsoft.com/.default)"`
 }
 
 // secretFromFile returns the content of path with surrounding whitespace

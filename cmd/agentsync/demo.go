@@ -31,48 +31,57 @@ import (
 
 // demoSettings are the settings of agentsync demo.
 type demoSettings struct {
-	Agents, Tenants, Days, SyncsPerDay, Seed, FailDay, Database, Report string
-	Embedded                                                            bool
+	Agents      string `name:"agents" placeholder:"n" default:"300" help:"n agents in the simulated fleet whose story the demo tells"`
+	Tenants     string `name:"tenants" placeholder:"n" default:"3" help:"n simulated tenants side by side: the story's, and others of ${demo_other_agents} agents each"`
+	Days        string `name:"days" placeholder:"n" default:"30" help:"n simulated days"`
+	SyncsPerDay string `name:"syncs-per-day" placeholder:"n" default:"1" help:"n syncs a simulated day, evenly spaced (24: hourly history)"`
+	Seed        string `name:"seed" placeholder:"n" default:"1" help:"seed n of the fleet: the same seed tells the same story"`
+	FailDay     string `name:"fail-day" placeholder:"day" help:"the day whose sync fails on purpose (default: the middle one; 0 for none)"`
+	Database    string `name:"demo-database" placeholder:"name" default:"${demo_database}" help:"the database name to drop and create for the demo; it must start with ${demo_database}"`
+	Report      string `name:"report" placeholder:"file" default:"${demo_report}" help:"write the HTML report of the history (as agentsync report does) to file"`
+	Embedded    bool   `name:"embedded-postgres" help:"always use an embedded PostgreSQL, even when another server answers"`
 }
 
-func runDemo(ctx context.Context, a *app, args []string) int {
-	fs := a.newFlagSet("demo", "",
-		"Runs the whole job against simulated tenants served on a loopback port: a fleet of\n"+
-			"agents drifting over a month of simulated time, synced once a simulated day (or more: see\n"+
-			"--syncs-per-day) into a real PostgreSQL, one of the syncs failing on purpose, with smaller\n"+
-			"tenants synced beside it (--tenants). Then it prints what the history shows: the runs,\n"+
-			"each tenant's status, version drift, the latest changes, the stale agents and the scan\n"+
-			"coverage, and writes the HTML report of agentsync report to "+demoReportFile+"\n"+
-			"in the current directory.\n\n"+
-			"The PostgreSQL is DATABASE_URL when set, else the server on localhost:5432 (as user\n"+
-			"postgres, then as you), else an embedded server started from the PostgreSQL binaries\n"+
-			"installed here. The demo writes only to its own database, "+demoDatabaseName+", which it drops\n"+
-			"and creates again on each run.")
-	var db databaseSettings
-	var logs logSettings
-	var s demoSettings
-	db.register(fs)
-	fs.String(&s.Agents, "agents", "", "300", "`n` agents in the simulated fleet whose story the demo tells")
-	fs.String(&s.Tenants, "tenants", "", "3", "`n` simulated tenants side by side: the story's, and others of "+strconv.Itoa(demoOtherAgents)+" agents each")
-	fs.String(&s.Days, "days", "", "30", "`n` simulated days")
-	fs.String(&s.SyncsPerDay, "syncs-per-day", "", "1", "`n` syncs a simulated day, evenly spaced (24: hourly history)")
-	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed tells the same story")
-	fs.String(&s.FailDay, "fail-day", "", "", "the `day` whose sync fails on purpose (default: the middle one; 0 for none)")
-	fs.String(&s.Database, "demo-database", "", demoDatabaseName, "the database `name` to drop and create for the demo; it must start with "+demoDatabaseName)
-	fs.String(&s.Report, "report", "", demoReportFile, "write the HTML report of the history (as agentsync report does) to `file`")
-	fs.Bool(&s.Embedded, "embedded-postgres", "", "always use an embedded PostgreSQL, even when another server answers")
-	fs.String(&logs.Format, "log-format", "LOG_FORMAT", "", "log `format`: text or json (default: text on a terminal, else json)")
-	fs.String(&logs.Level, "log-level", "LOG_LEVEL", "warn", "log `level` of the job's own logs: debug, info, warn or error")
-	if code, done := fs.parseFlagsOnly(args); done {
-		return code
+// demoCommand is agentsync demo.
+type demoCommand struct {
+	databaseSettings
+	demoSettings
+	LogFormat string `name:"log-format" envvar:"LOG_FORMAT" placeholder:"format" help:"log format: text or json (default: text on a terminal, else json)"`
+	LogLevel  string `name:"log-level" envvar:"LOG_LEVEL" placeholder:"level" default:"warn" help:"log level of the job's own logs: debug, info, warn or error"`
+	noArguments
+}
+
+// Help is the command's description, for kong.
+func (*demoCommand) Help() string {
+	return "Runs the whole job against simulated tenants served on a loopback port: a fleet of\n" +
+		"agents drifting over a month of simulated time, synced once a simulated day (or more: see\n" +
+		"--syncs-per-day) into a real PostgreSQL, one of the syncs failing on purpose, with smaller\n" +
+		"tenants synced beside it (--tenants). Then it prints what the history shows: the runs,\n" +
+		"each tenant's status, version drift, the latest changes, the stale agents and the scan\n" +
+		"coverage, and writes the HTML report of agentsync report to " + demoReportFile + "\n" +
+		"in the current directory.\n\n" +
+		"The PostgreSQL is DATABASE_URL when set, else the server on localhost:5432 (as user\n" +
+		"postgres, then as you), else an embedded server started from the PostgreSQL binaries\n" +
+		"installed here. The demo writes only to its own database, " + demoDatabaseName + ", which it drops\n" +
+		"and creates again on each run."
+}
+
+func (*demoCommand) exits() exitStatuses {
+	return exitStatuses{exitOK: "the demo ran", exitFailure: "no usable PostgreSQL, or the demo failed", exitUsage: usageExit}
+}
+
+func (c *demoCommand) run(ctx context.Context, a *app) int {
+	if err := c.noArguments.check(); err != nil {
+		return a.fail(err)
 	}
+	s := c.demoSettings
 	plan, err := parseDemoPlan(s)
 	if err != nil {
-		return fs.fail(err)
+		return a.fail(err)
 	}
-	prog, logger, err := newProgressLogger(a.stderr, logs)
+	prog, logger, err := newProgressLogger(a.stderr, logSettings{Format: c.LogFormat, Level: c.LogLevel})
 	if err != nil {
-		return fs.fail(err)
+		return a.fail(err)
 	}
 	// A closed stdout (agentsync demo | head) ends the demo too, rather
 	// than killing the process before it stops an embedded server.
@@ -82,7 +91,7 @@ func runDemo(ctx context.Context, a *app, args []string) int {
 	began := time.Now()
 	w := a.stdout
 	fmt.Fprintln(w, "agentsync demo: finding a PostgreSQL server...")
-	database, err := openDemoDatabase(ctx, logger, db.URL, plan.database, s.Embedded)
+	database, err := openDemoDatabase(ctx, logger, c.URL, plan.database, s.Embedded)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "agentsync demo: %v\n", err)
 		return exitFailure

@@ -13,37 +13,44 @@ import (
 	"github.com/agentsync/agentsync/migrations"
 )
 
-func runMigrate(ctx context.Context, a *app, args []string) int {
-	fs := a.newFlagSet("migrate", "[up|down|status]",
-		"Applies every pending migration (up, the default), rolls back the latest one (down),\nor lists the migrations and whether each is applied (status). Several processes\nmay migrate at once: a PostgreSQL advisory lock serializes them.")
-	var db databaseSettings
-	var logs logSettings
-	db.register(fs)
-	logs.register(fs)
-	if code, done := fs.parseOrExit(args); done {
-		return code
-	}
+// migrateCommand is agentsync migrate.
+type migrateCommand struct {
+	Direction []string `arg:"" optional:"" placeholder:"up|down|status"`
+	databaseSettings
+	logSettings
+}
+
+// Help is the command's description, for kong.
+func (*migrateCommand) Help() string {
+	return "Applies every pending migration (up, the default), rolls back the latest one (down),\nor lists the migrations and whether each is applied (status). Several processes\nmay migrate at once: a PostgreSQL advisory lock serializes them."
+}
+
+func (*migrateCommand) exits() exitStatuses {
+	return exitStatuses{exitOK: "done", exitFailure: "a migration or the database failed", exitUsage: usageExit}
+}
+
+func (c *migrateCommand) run(ctx context.Context, a *app) int {
 	direction := "up"
-	switch fs.NArg() {
+	switch len(c.Direction) {
 	case 0:
 	case 1:
-		direction = fs.Arg(0)
+		direction = c.Direction[0]
 	default:
-		return fs.fail(fmt.Errorf("want one of up, down or status, got %q", fs.Args()))
+		return a.fail(fmt.Errorf("want one of up, down or status, got %q", c.Direction))
 	}
 	if direction != "up" && direction != "down" && direction != "status" {
-		return fs.fail(fmt.Errorf("unknown direction %q: want up, down or status", direction))
+		return a.fail(fmt.Errorf("unknown direction %q: want up, down or status", direction))
 	}
-	logger, err := newLogger(a.stderr, logs)
+	logger, err := newLogger(a.stderr, c.logSettings)
 	if err != nil {
-		return fs.fail(err)
+		return a.fail(err)
 	}
-	if err := db.check(a.getenv); err != nil {
-		return fs.fail(err)
+	if err := c.databaseSettings.check(a.getenv); err != nil {
+		return a.fail(err)
 	}
-	sqlDB, err := openSQL(db.URL, logger)
+	sqlDB, err := openSQL(c.URL, logger)
 	if err != nil {
-		return fs.fail(err)
+		return a.fail(err)
 	}
 	defer sqlDB.Close()
 	if err := migrate(ctx, a, sqlDB, direction, logger); err != nil {

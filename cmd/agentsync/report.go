@@ -16,68 +16,72 @@ import (
 	"github.com/agentsync/agentsync/report"
 )
 
-// reportSettings are the settings of agentsync report.
-type reportSettings struct {
-	Out, Tenant, Since string
+// reportCommand is agentsync report.
+type reportCommand struct {
+	databaseSettings
+	Out    string `name:"out" placeholder:"file" help:"write the report to file (default: standard output, unless it is a terminal)"`
+	Tenant string `name:"tenant" placeholder:"id" help:"report on the tenant id only (default: every tenant in the database)"`
+	Since  string `name:"since" placeholder:"period" default:"90d" help:"the period the report covers, back from now: days (90d), weeks (12w), a duration (36h) or a date (2026-01-31)"`
+	logSettings
+	noArguments
 }
 
-func runReport(ctx context.Context, a *app, args []string) int {
-	fs := a.newFlagSet("report", "",
-		"Writes a report of the history as one self-contained HTML file: Defender client versions\n"+
-			"rolling out day by day, stale agents per day, sync health with the errors, the latest\n"+
-			"changes, the stale agents at the latest sync, the deletions withheld, and scan coverage\n"+
-			"when there is scan data. Every chart has its numbers in a table. The file opens offline\n"+
-			"(it fetches nothing and runs no script) and prints; it says which syncs it comes from.\n\n"+
-			"It reads only the reporting views, so a user in the role defender_reader can run it, in\n"+
-			"one read-only transaction, and changes nothing. It applies no migration.")
-	var db databaseSettings
-	var logs logSettings
-	var s reportSettings
-	db.register(fs)
-	fs.String(&s.Out, "out", "", "", "write the report to `file` (default: standard output, unless it is a terminal)")
-	fs.String(&s.Tenant, "tenant", "", "", "report on the tenant `id` only (default: every tenant in the database)")
-	fs.String(&s.Since, "since", "", "90d", "the `period` the report covers, back from now: days (90d), weeks (12w), a duration (36h) or a date (2026-01-31)")
-	logs.register(fs)
-	if code, done := fs.parseFlagsOnly(args); done {
-		return code
+// Help is the command's description, for kong.
+func (*reportCommand) Help() string {
+	return "Writes a report of the history as one self-contained HTML file: Defender client versions\n" +
+		"rolling out day by day, stale agents per day, sync health with the errors, the latest\n" +
+		"changes, the stale agents at the latest sync, the deletions withheld, and scan coverage\n" +
+		"when there is scan data. Every chart has its numbers in a table. The file opens offline\n" +
+		"(it fetches nothing and runs no script) and prints; it says which syncs it comes from.\n\n" +
+		"It reads only the reporting views, so a user in the role defender_reader can run it, in\n" +
+		"one read-only transaction, and changes nothing. It applies no migration."
+}
+
+func (*reportCommand) exits() exitStatuses {
+	return exitStatuses{exitOK: "the report was written", exitFailure: "the database, or the tenant asked for, could not be read; or the file not written", exitUsage: usageExit}
+}
+
+func (c *reportCommand) run(ctx context.Context, a *app) int {
+	if err := c.noArguments.check(); err != nil {
+		return a.fail(err)
 	}
-	logger, err := newLogger(a.stderr, logs)
+	logger, err := newLogger(a.stderr, c.logSettings)
 	if err != nil {
-		return fs.fail(err)
+		return a.fail(err)
 	}
-	if err := db.check(a.getenv); err != nil {
-		return fs.fail(err)
+	if err := c.databaseSettings.check(a.getenv); err != nil {
+		return a.fail(err)
 	}
 	now := time.Now().UTC()
-	from, err := parseSince(s.Since, now)
+	from, err := parseSince(c.Since, now)
 	if err != nil {
-		return fs.fail(err)
+		return a.fail(err)
 	}
-	if s.Out == "" && isTerminal(a.stdout) {
+	if c.Out == "" && isTerminal(a.stdout) {
 		// A page of HTML is no use on a terminal, and the data it quotes
 		// must not reach one raw.
-		return fs.fail(errors.New("standard output is a terminal: write the report to a file with --out FILE (or redirect it: > report.html)"))
+		return a.fail(errors.New("standard output is a terminal: write the report to a file with --out FILE (or redirect it: > report.html)"))
 	}
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
-	pool, err := openPool(ctx, db.URL, logger)
+	pool, err := openPool(ctx, c.URL, logger)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "agentsync report: %s\n", errorText(err))
 		return exitFailure
 	}
 	defer pool.Close()
-	opt := report.Options{Tenant: s.Tenant, Now: now, From: from}
-	if s.Out == "" {
+	opt := report.Options{Tenant: c.Tenant, Now: now, From: from}
+	if c.Out == "" {
 		err = writeReport(ctx, a.stdout, pool, opt)
 	} else {
-		err = writeReportFile(ctx, s.Out, pool, opt)
+		err = writeReportFile(ctx, c.Out, pool, opt)
 	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "agentsync report: %s\n", errorText(err))
 		return exitFailure
 	}
-	if s.Out != "" {
-		fmt.Fprintf(a.stderr, "agentsync report: wrote %s\n", s.Out)
+	if c.Out != "" {
+		fmt.Fprintf(a.stderr, "agentsync report: wrote %s\n", c.Out)
 	}
 	return exitOK
 }

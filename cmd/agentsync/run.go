@@ -20,88 +20,67 @@ import (
 	"github.com/agentsync/agentsync/tenantsync"
 )
 
-// daemonSettings are the settings of agentsync run.
-type daemonSettings struct {
-	Schedule      string
-	Jitter        string
-	ShutdownGrace string
-	MetricsAddr   string
-	RunOnStart    bool
-	NoMigrate     bool
-}
-
-func (s *daemonSettings) register(fs *flagSet) {
-	fs.String(&s.Schedule, "schedule", "SYNC_SCHEDULE", "@hourly",
-		"when to sync, a `cron-spec`: 5 fields (17 * * * *), @hourly, @daily, @every 30m...; in UTC unless it starts with CRON_TZ=<zone>")
-	fs.String(&s.Jitter, "jitter", "SYNC_JITTER", "0s",
-		"wait a random `duration` up to this before each sync, so that many deployments do not call the API at once")
-	fs.String(&s.ShutdownGrace, "shutdown-grace", "SHUTDOWN_GRACE", "30s",
-		"on SIGINT or SIGTERM, the `duration` the sync in flight may go on before it is cancelled and rolled back")
-	fs.String(&s.MetricsAddr, "metrics-addr", "METRICS_ADDR", "",
-		"listen address (`host:port`) for /metrics, /healthz and /readyz, such as :9090 (default: off)")
-	fs.Bool(&s.RunOnStart, "run-on-start", "SYNC_RUN_ON_START", "sync once at start, before the first scheduled time")
-	fs.Bool(&s.NoMigrate, "no-migrate", "", "do not apply pending database migrations at start")
-}
-
-// durationSetting parses a duration setting, naming it in the error.
-func durationSetting(name, value string) (time.Duration, error) {
-	d, err := time.ParseDuration(value)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%s %q: want a duration such as 30s or 5m", name, value)
-	}
-	return d, nil
-}
-
-func runDaemon(ctx context.Context, a *app, args []string) int {
-	fs := a.newFlagSet("run", "",
-		"Syncs every enabled tenant on SYNC_SCHEDULE until SIGINT or SIGTERM: SYNC_CONCURRENCY\n"+
-			"tenants at once, each after its own random delay within SYNC_JITTER. On a signal it starts\n"+
-			"no new tenant, lets the syncs in flight finish within the grace period, else cancels them\n"+
-			"(they are rolled back and recorded failed), and exits 0. Several replicas may run against\n"+
-			"one database: they share the work, a tenant another replica is syncing is skipped.")
-	var db databaseSettings
-	var logs logSettings
-	var def defenderSettings
-	var ds daemonSettings
-	var loading loadSettings
-	db.register(fs)
-	def.register(fs)
-	ds.register(fs)
+// runCommand is agentsync run, the daemon.
+type runCommand struct {
+	databaseSettings
+	defenderSettings
+	Schedule      string `name:"schedule" envvar:"SYNC_SCHEDULE" placeholder:"cron-spec" default:"@hourly" help:"when to sync, a cron-spec: 5 fields (17 * * * *), @hourly, @daily, @every 30m...; in UTC unless it starts with CRON_TZ=<zone>"`
+	Jitter        string `name:"jitter" envvar:"SYNC_JITTER" placeholder:"duration" default:"0s" help:"wait a random duration up to this before each sync, so that many deployments do not call the API at once"`
+	ShutdownGrace string `name:"shutdown-grace" envvar:"SHUTDOWN_GRACE" placeholder:"duration" default:"30s" help:"on SIGINT or SIGTERM, the duration the sync in flight may go on before it is cancelled and rolled back"`
+	MetricsAddr   string `name:"metrics-addr" envvar:"METRICS_ADDR" placeholder:"host:port" help:"listen address (host:port) for /metrics, /healthz and /readyz, such as :9090 (default: off)"`
+	RunOnStart    bool   `name:"run-on-start" envvar:"SYNC_RUN_ON_START" help:"sync once at start, before the first scheduled time"`
+	NoMigrate     bool   `name:"no-migrate" help:"do not apply pending database migrations at start"`
 	// The guard's thresholds, but no --allow-mass-deletion: a daemon that
 	// always allowed mass deletion would have no guard at all. After a real
 	// mass loss, run "agentsync sync --allow-mass-deletion" once.
-	loading.register(fs)
-	logs.register(fs)
-	if code, done := fs.parseFlagsOnly(args); done {
-		return code
-	}
-	usageErr := fs.fail
+	loadSettings
+	logSettings
+	noArguments
+}
 
-	prog, logger, err := newProgressLogger(a.stderr, logs)
+// Help is the command's description, for kong.
+func (*runCommand) Help() string {
+	return "Syncs every enabled tenant on SYNC_SCHEDULE until SIGINT or SIGTERM: SYNC_CONCURRENCY\n" +
+		"tenants at once, each after its own random delay within SYNC_JITTER. On a signal it starts\n" +
+		"no new tenant, lets the syncs in flight finish within the grace period, else cancels them\n" +
+		"(they are rolled back and recorded failed), and exits 0. Several replicas may run against\n" +
+		"one database: they share the work, a tenant another replica is syncing is skipped."
+}
+
+func (*runCommand) exits() exitStatuses {
+	return exitStatuses{exitOK: "stopped by SIGINT or SIGTERM", exitFailure: "could not start (database, migrations, listener)", exitUsage: usageExit}
+}
+
+func (c *runCommand) run(ctx context.Context, a *app) int {
+	if err := c.noArguments.check(); err != nil {
+		return a.fail(err)
+	}
+	usageErr := a.fail
+	prog, logger, err := newProgressLogger(a.stderr, c.logSettings)
 	if err != nil {
 		return usageErr(err)
 	}
-	jitter, err := durationSetting("SYNC_JITTER", ds.Jitter)
+	jitter, err := durationSetting("SYNC_JITTER", c.Jitter)
 	if err != nil {
 		return usageErr(err)
 	}
-	grace, err := durationSetting("SHUTDOWN_GRACE", ds.ShutdownGrace)
+	grace, err := durationSetting("SHUTDOWN_GRACE", c.ShutdownGrace)
 	if err != nil {
 		return usageErr(err)
 	}
 	if grace == 0 {
 		return usageErr(errors.New("SHUTDOWN_GRACE must be positive"))
 	}
-	if ds.MetricsAddr != "" {
-		if _, _, err := net.SplitHostPort(ds.MetricsAddr); err != nil {
-			return usageErr(fmt.Errorf("METRICS_ADDR %q: want host:port or :port", ds.MetricsAddr))
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return usageErr(fmt.Errorf("METRICS_ADDR %q: want host:port or :port", c.MetricsAddr))
 		}
 	}
-	if err := db.check(a.getenv); err != nil {
+	if err := c.databaseSettings.check(a.getenv); err != nil {
 		return usageErr(err)
 	}
 	var loadCfg load.Config
-	workers, resources, err := loading.apply(&loadCfg)
+	workers, resources, err := c.loadSettings.apply(&loadCfg)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -111,16 +90,16 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	// The jitter is each tenant's, not the run's.
 	var job schedule.Job // set below, once the targets exist
 	daemon, err := schedule.New(schedule.Config{
-		Spec:          ds.Schedule,
+		Spec:          c.Schedule,
 		Job:           func(ctx context.Context) error { return job(ctx) },
 		Logger:        logger,
-		RunOnStart:    ds.RunOnStart,
+		RunOnStart:    c.RunOnStart,
 		ShutdownGrace: grace,
 	})
 	if err != nil {
 		return usageErr(err)
 	}
-	ts, err := configuredTenants(def, nil)
+	ts, err := configuredTenants(c.defenderSettings, tenantSelection{})
 	if err != nil {
 		return usageErr(err)
 	}
@@ -129,7 +108,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 	defer stop()
 
 	m := metrics.New()
-	pool, err := openPool(ctx, db.URL, logger)
+	pool, err := openPool(ctx, c.URL, logger)
 	if err != nil {
 		logger.Error("database", "error", errorText(err))
 		return exitFailure
@@ -149,17 +128,17 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		tenantsync.SyncTenants(ctx, runCtx, targets, tenantsync.Round{
 			Resources: resources, Concurrency: workers, Jitter: jitter, Start: time.Now(),
 		})
-		loading.retention.apply(runCtx, pool, logger)
+		c.Retention.apply(runCtx, pool, logger)
 		return nil
 	}
 
 	serverDone := make(chan error, 1)
 	serverCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
-	if ds.MetricsAddr != "" {
-		listener, err := net.Listen("tcp", ds.MetricsAddr)
+	if c.MetricsAddr != "" {
+		listener, err := net.Listen("tcp", c.MetricsAddr)
 		if err != nil {
-			logger.Error("metrics listener", "addr", ds.MetricsAddr, "error", err)
+			logger.Error("metrics listener", "addr", c.MetricsAddr, "error", err)
 			return exitFailure
 		}
 		logger.Info("serving /metrics, /healthz and /readyz", "addr", listener.Addr().String())
@@ -178,7 +157,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 
 	// Migrations run with the metrics server up: /healthz answers, and
 	// /readyz says not ready until the schema is there.
-	if !ds.NoMigrate {
+	if !c.NoMigrate {
 		if _, err := migrations.Up(ctx, stdlib.OpenDBFromPool(pool), logger); err != nil {
 			logger.Error("migrate", "error", errorText(err))
 			stopServerAndWait()
@@ -186,7 +165,7 @@ func runDaemon(ctx context.Context, a *app, args []string) int {
 		}
 	}
 
-	loading.retention.apply(ctx, pool, logger)
+	c.Retention.apply(ctx, pool, logger)
 
 	// The metrics server outlives the daemon's shutdown, so that /healthz
 	// answers while the syncs in flight finish.

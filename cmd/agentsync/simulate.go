@@ -21,17 +21,41 @@ var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 
 // simulateSettings are the settings of agentsync simulate.
 type simulateSettings struct {
-	Listen, Tenants, Agents, PageSize, Seed, Speed, History string
+	Listen   string `name:"listen" placeholder:"host:port" default:"127.0.0.1:8080" help:"host:port to serve the simulated tenants on"`
+	Tenants  string `name:"tenants" placeholder:"n" default:"1" help:"n tenants to serve, each with a fleet of its own, all consenting one application"`
+	Agents   string `name:"agents" placeholder:"n" default:"300" help:"number n of agents the fleet ever has (some join late, some leave)"`
+	PageSize string `name:"page-size" placeholder:"n" default:"100" help:"n agents per page of the listing"`
+	Seed     string `name:"seed" placeholder:"n" default:"1" help:"seed n of the fleet: the same seed gives the same agents"`
+	Speed    string `name:"speed" placeholder:"factor" default:"1" help:"simulated seconds per real second, a factor: 1 drifts with the wall clock; 1440 makes a day pass every minute"`
+	History  string `name:"history" placeholder:"duration" default:"720h" help:"age of the fleet at start, a duration: how much simulated history it already has"`
 }
 
-func (s *simulateSettings) register(fs *flagSet) {
-	fs.String(&s.Listen, "listen", "", "127.0.0.1:8080", "`host:port` to serve the simulated tenants on")
-	fs.String(&s.Tenants, "tenants", "", "1", "`n` tenants to serve, each with a fleet of its own, all consenting one application")
-	fs.String(&s.Agents, "agents", "", "300", "number `n` of agents the fleet ever has (some join late, some leave)")
-	fs.String(&s.PageSize, "page-size", "", "100", "`n` agents per page of the listing")
-	fs.String(&s.Seed, "seed", "", "1", "seed `n` of the fleet: the same seed gives the same agents")
-	fs.String(&s.Speed, "speed", "", "1", "simulated seconds per real second, a `factor`: 1 drifts with the wall clock; 1440 makes a day pass every minute")
-	fs.String(&s.History, "history", "", "720h", "age of the fleet at start, a `duration`: how much simulated history it already has")
+// simulatedApplication is the application the simulator accepts.
+type simulatedApplication struct {
+	TenantID         string `name:"tenant-id" envvar:"DEFENDER_TENANT_ID" placeholder:"id" help:"tenant id the simulator answers for (default: a fixed test GUID)"`
+	ClientID         string `name:"client-id" envvar:"DEFENDER_CLIENT_ID" placeholder:"id" help:"client id it accepts (default: a fixed test GUID)"`
+	ClientSecret     string `name:"client-secret" envvar:"DEFENDER_CLIENT_SECRET" placeholder:"secret" help:"client secret it accepts (default: a fixed, public test secret)"`
+	ClientSecretFile string `name:"client-secret-file" envvar:"DEFENDER_CLIENT_SECRET_FILE" placeholder:"path" help:"path of a file holding the client secret it accepts"`
+}
+
+// simulateCommand is agentsync simulate.
+type simulateCommand struct {
+	simulateSettings
+	simulatedApplication
+	logSettings
+	noArguments
+}
+
+// Help is the command's description, for kong.
+func (*simulateCommand) Help() string {
+	return "Serves simulated Defender tenants over HTTP (one, or --tenants of them): the token endpoint at\n" +
+		"/{tenant}/oauth2/v2.0/token and the API at /api/DeviceAuthenticatedScanAgents. Its agents\n" +
+		"drift with time (versions roll out, hosts go stale, agents come and go), deterministically\n" +
+		"for a seed. It prints the environment that points agentsync at it. Stop it with Ctrl-C."
+}
+
+func (*simulateCommand) exits() exitStatuses {
+	return exitStatuses{exitOK: "stopped by SIGINT or SIGTERM", exitFailure: "could not listen or serve", exitUsage: usageExit}
 }
 
 // simulation is the settings of a simulated tenant, parsed.
@@ -48,7 +72,7 @@ type simulation struct {
 	secretGiven      bool
 }
 
-func parseSimulation(s simulateSettings, def defenderSettings) (simulation, error) {
+func parseSimulation(s simulateSettings, def simulatedApplication) (simulation, error) {
 	var sim simulation
 	var err error
 	if sim.tenants, err = strconv.Atoi(s.Tenants); err != nil || sim.tenants < 1 || sim.tenants > 10000 {
@@ -131,31 +155,18 @@ func driftingHandler(tenants *defendertest.Tenants, clock simulatedClock) http.H
 	})
 }
 
-func runSimulate(ctx context.Context, a *app, args []string) int {
-	fs := a.newFlagSet("simulate", "",
-		"Serves simulated Defender tenants over HTTP (one, or --tenants of them): the token endpoint at\n"+
-			"/{tenant}/oauth2/v2.0/token and the API at /api/DeviceAuthenticatedScanAgents. Its agents\n"+
-			"drift with time (versions roll out, hosts go stale, agents come and go), deterministically\n"+
-			"for a seed. It prints the environment that points agentsync at it. Stop it with Ctrl-C.")
-	var s simulateSettings
-	var def defenderSettings
-	var logs logSettings
-	s.register(fs)
-	fs.String(&def.TenantID, "tenant-id", "DEFENDER_TENANT_ID", "", "tenant `id` the simulator answers for (default: a fixed test GUID)")
-	fs.String(&def.ClientID, "client-id", "DEFENDER_CLIENT_ID", "", "client `id` it accepts (default: a fixed test GUID)")
-	fs.String(&def.ClientSecret, "client-secret", "DEFENDER_CLIENT_SECRET", "", "client `secret` it accepts (default: a fixed, public test secret)")
-	fs.String(&def.ClientSecretFile, "client-secret-file", "DEFENDER_CLIENT_SECRET_FILE", "", "`path` of a file holding the client secret it accepts")
-	logs.register(fs)
-	if code, done := fs.parseFlagsOnly(args); done {
-		return code
+func (c *simulateCommand) run(ctx context.Context, a *app) int {
+	if err := c.noArguments.check(); err != nil {
+		return a.fail(err)
 	}
-	logger, err := newLogger(a.stderr, logs)
+	s := c.simulateSettings
+	logger, err := newLogger(a.stderr, c.logSettings)
 	if err != nil {
-		return fs.fail(err)
+		return a.fail(err)
 	}
-	sim, err := parseSimulation(s, def)
+	sim, err := parseSimulation(s, c.simulatedApplication)
 	if err != nil {
-		return fs.fail(err)
+		return a.fail(err)
 	}
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {

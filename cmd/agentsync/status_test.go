@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-	"unicode"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/report"
@@ -82,20 +80,4 @@ func withEnv(base, over map[string]string) map[string]string {
 		}
 	}
 	return out
-}
-
-// TestStatusTableShowsControlCharactersVisibly: a tenant name from a
-// tenants file (or anything stored) with terminal escape sequences, an
-// OSC 8 link or a C1 control is printed with them escaped, not acted on.
-func TestStatusTableShowsControlCharactersVisibly(t *testing.T) {
-	t.Parallel()
-	var b strings.Builder
-	printStatusTable(&b, []tenantStatus{{Tenant: "contoso.com\x1b[2J", Name: "North\x1b[2J\x1b]8;;https://evil.example\x07wind\u009b", Configured: true}}, time.Now())
-	out := b.String()
-	if strings.ContainsFunc(out, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
-		t.Errorf("status prints control characters raw: %q", out)
-	}
-	if !strings.Contains(out, `North\x1b[2J\x1b]8;;https://evil.example\x07wind\u009b`) || !strings.Contains(out, `contoso.com\x1b[2J`) {
-		t.Errorf("status does not show the name escaped: %q", out)
-	}
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/signal"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -18,136 +19,55 @@ import (
 	"github.com/agentsync/agentsync/tenantsync"
 )
 
-// guardSettings configure the mass-deletion guard of the loader.
-type guardSettings struct {
-	MaxDeletedFraction string
-	MaxDeletedCount    string
+// syncCommand is agentsync sync.
+type syncCommand struct {
+	databaseSettings
+	defenderSettings
+	tenantSelection
+	loadSettings
+	AllowMassDeletion bool `name:"allow-mass-deletion" help:"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)"`
+	NoMigrate         bool `name:"no-migrate" help:"do not apply pending database migrations first"`
+	logSettings
+	noArguments
 }
 
-func (s *guardSettings) register(fs *flagSet) {
-	fs.String(&s.MaxDeletedFraction, "max-deleted-fraction", "SYNC_MAX_DELETED_FRACTION",
-		strconv.FormatFloat(load.DefaultMaxDeletedFraction, 'g', -1, 64),
-		"mass-deletion guard: withhold a sync's deletions when it would mark more than this `fraction` of the active agents deleted, and more than --max-deleted-count of them")
-	fs.String(&s.MaxDeletedCount, "max-deleted-count", "SYNC_MAX_DELETED_COUNT",
-		strconv.Itoa(load.DefaultMaxDeletedCount),
-		"mass-deletion guard: withhold a sync's deletions only when they are more than `n` agents, and more than --max-deleted-fraction of the active ones")
+// Help is the command's description, for kong.
+func (*syncCommand) Help() string {
+	return "Syncs every enabled tenant (or those of --tenant) into PostgreSQL once, now: for each,\n" +
+		"fetches every scan agent, scan definition and the recent scan history (SYNC_RESOURCES),\n" +
+		"loads each with history in a transaction of its own, and records each run in\n" +
+		"defender.sync_runs; SYNC_CONCURRENCY tenants at once. One failing tenant or resource never\n" +
+		"stops or rolls back another. Prints one line per tenant. Applies pending migrations first\n" +
+		"unless --no-migrate."
 }
 
-// apply validates the settings into cfg.
-func (s *guardSettings) apply(cfg *load.Config) error {
-	f, err := strconv.ParseFloat(s.MaxDeletedFraction, 64)
-	if err != nil || f <= 0 || f > 1 {
-		return fmt.Errorf("SYNC_MAX_DELETED_FRACTION %q: want a number above 0 and at most 1", s.MaxDeletedFraction)
+func (*syncCommand) exits() exitStatuses {
+	return exitStatuses{
+		exitOK:      "every tenant's sync succeeded, or another process was syncing it",
+		exitFailure: "a tenant's sync failed: nothing of it changed but its failed run's row in defender.sync_runs; the other tenants are committed",
+		exitUsage:   usageExit,
 	}
-	n, err := strconv.Atoi(s.MaxDeletedCount)
-	if err != nil || n < 1 {
-		return fmt.Errorf("SYNC_MAX_DELETED_COUNT %q: want a whole number of at least 1", s.MaxDeletedCount)
+}
+
+func (c *syncCommand) run(ctx context.Context, a *app) int {
+	if err := c.noArguments.check(); err != nil {
+		return a.fail(err)
 	}
-	cfg.MaxDeletedFraction, cfg.MaxDeletedCount = f, n
-	return nil
-}
-
-// syncTimeoutSetting bounds one sync, for sync and run.
-type syncTimeoutSetting struct {
-	value string
-}
-
-func (s *syncTimeoutSetting) register(fs *flagSet) {
-	fs.String(&s.value, "sync-timeout", "SYNC_TIMEOUT", "30m",
-		"cancel a sync still running after this `duration`: it is rolled back and recorded failed; /readyz takes a run still marked running after it as stuck")
-}
-
-// apply validates the setting into cfg.
-func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
-	d, err := durationSetting("SYNC_TIMEOUT", s.value)
+	prog, logger, err := newProgressLogger(a.stderr, c.logSettings)
 	if err != nil {
-		return err
+		return a.fail(err)
 	}
-	if d == 0 {
-		return errors.New("SYNC_TIMEOUT must be positive")
+	if err := c.databaseSettings.check(a.getenv); err != nil {
+		return a.fail(err)
 	}
-	cfg.SyncTimeout = d
-	return nil
-}
-
-// loadSettings are the settings of loading that sync and run share.
-type loadSettings struct {
-	concurrency concurrencySetting
-	scans       resourceSettings
-	guard       guardSettings
-	timeout     syncTimeoutSetting
-	retention   retentionSetting
-}
-
-func (s *loadSettings) register(fs *flagSet) {
-	s.concurrency.register(fs)
-	s.scans.register(fs)
-	s.guard.register(fs)
-	s.timeout.register(fs)
-	s.retention.register(fs)
-}
-
-// apply validates the settings into cfg and returns how many tenants to
-// sync at once and the resources to sync.
-func (s *loadSettings) apply(cfg *load.Config) (workers int, resources []scanagent.Resource, err error) {
-	if err := s.guard.apply(cfg); err != nil {
-		return 0, nil, err
-	}
-	if err := s.timeout.apply(cfg); err != nil {
-		return 0, nil, err
-	}
-	if err := s.retention.parse(); err != nil {
-		return 0, nil, err
-	}
-	if workers, err = s.concurrency.parse(); err != nil {
-		return 0, nil, err
-	}
-	resources, err = s.scans.apply(cfg)
-	return workers, resources, err
-}
-
-func runSync(ctx context.Context, a *app, args []string) int {
-	fs := a.newFlagSet("sync", "",
-		"Syncs every enabled tenant (or those of --tenant) into PostgreSQL once, now: for each,\n"+
-			"fetches every scan agent, scan definition and the recent scan history (SYNC_RESOURCES),\n"+
-			"loads each with history in a transaction of its own, and records each run in\n"+
-			"defender.sync_runs; SYNC_CONCURRENCY tenants at once. One failing tenant or resource never\n"+
-			"stops or rolls back another. Prints one line per tenant. Applies pending migrations first\n"+
-			"unless --no-migrate.")
-	var db databaseSettings
-	var logs logSettings
-	var def defenderSettings
-	var loading loadSettings
-	var selected tenantSelection
-	var noMigrate, allowMassDeletion bool
-	db.register(fs)
-	def.register(fs)
-	selected.register(fs)
-	loading.register(fs)
-	fs.Bool(&allowMassDeletion, "allow-mass-deletion", "",
-		"apply this sync's deletions even when the guard would withhold them (the tenant really lost those agents)")
-	fs.Bool(&noMigrate, "no-migrate", "", "do not apply pending database migrations first")
-	logs.register(fs)
-	if code, done := fs.parseFlagsOnly(args); done {
-		return code
-	}
-	usageErr := fs.fail
-
-	prog, logger, err := newProgressLogger(a.stderr, logs)
+	loadCfg := load.Config{AllowMassDeletion: c.AllowMassDeletion}
+	workers, resources, err := c.loadSettings.apply(&loadCfg)
 	if err != nil {
-		return usageErr(err)
+		return a.fail(err)
 	}
-	if err := db.check(a.getenv); err != nil {
-		return usageErr(err)
-	}
-	loadCfg := load.Config{AllowMassDeletion: allowMassDeletion}
-	workers, resources, err := loading.apply(&loadCfg)
+	ts, err := configuredTenants(c.defenderSettings, c.tenantSelection)
 	if err != nil {
-		return usageErr(err)
-	}
-	ts, err := configuredTenants(def, selected)
-	if err != nil {
-		return usageErr(err)
+		return a.fail(err)
 	}
 
 	// SIGINT or SIGTERM cancels the syncs: they are rolled back and
@@ -155,7 +75,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
 
-	pool, err := openPool(ctx, db.URL, logger)
+	pool, err := openPool(ctx, c.URL, logger)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 		return exitFailure
@@ -164,12 +84,12 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	targets, err := tenantsync.NewTargets(ts, pool, tenantsync.Config{Load: loadCfg, Logger: logger, Progress: prog})
 	if err != nil {
 		if errors.Is(err, extract.ErrConfig) {
-			return usageErr(err)
+			return a.fail(err)
 		}
 		fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 		return exitFailure
 	}
-	if !noMigrate {
+	if !c.NoMigrate {
 		if _, err := migrations.Up(ctx, stdlib.OpenDBFromPool(pool), logger); err != nil {
 			fmt.Fprintf(a.stderr, "agentsync sync: %s\n", errorText(err))
 			return exitFailure
@@ -177,7 +97,7 @@ func runSync(ctx context.Context, a *app, args []string) int {
 	}
 
 	outcomes := tenantsync.SyncTenants(ctx, ctx, targets, tenantsync.Round{Resources: resources, Concurrency: workers})
-	loading.retention.apply(ctx, pool, logger)
+	c.Retention.apply(ctx, pool, logger)
 	if failed := printOutcomes(a.stdout, a.stderr, outcomes); failed > 0 {
 		if len(outcomes) > 1 {
 			fmt.Fprintf(a.stderr, "agentsync sync: %d of %d tenants failed; the others are committed\n", failed, len(outcomes))
@@ -191,6 +111,65 @@ func runSync(ctx context.Context, a *app, args []string) int {
 // the API or the database sent, so it goes through safetext whatever made
 // it: escaped, redacted, bounded to about a kilobyte.
 func errorText(err error) string { return safetext.Text(err.Error()) }
+
+// printOutcomes writes one summary line per tenant on stdout, each of its
+// resources in a few words, and on stderr one line per failure with its
+// error. It returns how many tenants failed.
+func printOutcomes(stdout, stderr io.Writer, outcomes []tenantsync.Outcome) (failed int) {
+	for _, o := range outcomes {
+		id := o.Target.Loader.TenantID()
+		if o.Failed() {
+			failed++
+		}
+		if o.NotStarted != nil {
+			fmt.Fprintf(stdout, "%s: not synced: stopped before its turn\n", id)
+			continue
+		}
+		var parts []string
+		for _, r := range o.Resources {
+			switch {
+			case errors.Is(r.Err, load.ErrSyncInProgress):
+				parts = append(parts, "skipped: another sync of this tenant is running")
+			case errors.Is(r.Err, load.ErrSyncedAlready):
+				parts = append(parts, "skipped: another process synced it in this round")
+			case r.Err != nil:
+				run := ""
+				if r.RunID != 0 {
+					run = fmt.Sprintf(" run %d", r.RunID)
+					fmt.Fprintf(stderr, "agentsync sync: tenant %s: %s run %d failed, nothing changed: %s\n", id, r.Resource, r.RunID, errorText(r.Err))
+				} else {
+					fmt.Fprintf(stderr, "agentsync sync: tenant %s: %s: %s\n", id, r.Resource, errorText(r.Err))
+				}
+				parts = append(parts, fmt.Sprintf("%s%s FAILED", r.Resource, run))
+			default:
+				parts = append(parts, resourceSummary(r.Result))
+			}
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", id, strings.Join(parts, "; "))
+	}
+	return failed
+}
+
+// resourceSummary is the one-line human summary of a successful sync of
+// any resource.
+func resourceSummary(res load.Result) string {
+	var b strings.Builder
+	switch res.Resource {
+	case scanagent.Agents:
+		return summaryLine(res)
+	case scanagent.Definitions:
+		fmt.Fprintf(&b, "definitions sync succeeded: run %d, %d definitions (%d new, %d changed, %d unchanged), %d deleted",
+			res.RunID, res.Seen, res.Inserted, res.Changed, res.Unchanged, res.Deleted)
+		if res.DeletionsWithheld > 0 {
+			fmt.Fprintf(&b, ", %d deletions withheld", res.DeletionsWithheld)
+		}
+	default:
+		fmt.Fprintf(&b, "history sync succeeded: run %d, %d sessions (%d new, %d completed, %d unchanged), %d targets",
+			res.RunID, res.Seen, res.Inserted, res.Changed, res.Unchanged, res.Targets)
+	}
+	fmt.Fprintf(&b, ", %d rejected, %d API requests, %s", res.Rejected, res.APIRequests, res.Duration.Round(time.Millisecond))
+	return b.String()
+}
 
 // summaryLine is the one-line human summary of a successful sync.
 func summaryLine(res load.Result) string {

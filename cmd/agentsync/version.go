@@ -13,10 +13,23 @@ var (
 	commit  = ""
 )
 
-func runVersion(_ context.Context, a *app, args []string) int {
-	fs := a.newFlagSet("version", "", "Prints the version, the commit it was built from and the Go version.")
-	if code, done := fs.parseFlagsOnly(args); done {
-		return code
+// versionCommand is agentsync version.
+type versionCommand struct {
+	noArguments
+}
+
+// Help is the command's description, for kong.
+func (*versionCommand) Help() string {
+	return "Prints the version, the commit it was built from and the Go version."
+}
+
+func (*versionCommand) exits() exitStatuses {
+	return exitStatuses{exitOK: "always", exitUsage: usageExit}
+}
+
+func (c *versionCommand) run(_ context.Context, a *app) int {
+	if err := c.check(); err != nil {
+		return a.fail(err)
 	}
 	fmt.Fprintf(a.stdout, "agentsync %s (commit %s, %s, %s/%s)\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return exitOK

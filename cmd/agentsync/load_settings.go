@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// loadSettings are the settings of loading that sync and run share.
+type loadSettings struct {
+	Concurrency concurrencySetting `embed:""`
+	Resources   resourceSettings   `embed:""`
+	Guard       guardSettings      `embed:""`
+	Timeout     syncTimeoutSetting `embed:""`
+	Retention   retentionSetting   `embed:""`
+}
+
+// apply validates the settings into cfg and returns how many tenants to
+// sync at once and the resources to sync.
+func (s *loadSettings) apply(cfg *load.Config) (workers int, resources []scanagent.Resource, err error) {
+	if err := s.Guard.apply(cfg); err != nil {
+		return 0, nil, err
+	}
+	if err := s.Timeout.apply(cfg); err != nil {
+		return 0, nil, err
+	}
+	if err := s.Retention.parse(); err != nil {
+		return 0, nil, err
+	}
+	if workers, err = s.Concurrency.parse(); err != nil {
+		return 0, nil, err
+	}
+	resources, err = s.Resources.apply(cfg)
+	return workers, resources, err
+}
+
+// concurrencySetting is SYNC_CONCURRENCY.
+type concurrencySetting struct {
+	Value string `name:"concurrency" envvar:"SYNC_CONCURRENCY" placeholder:"n" default:"${default_concurrency}" help:"n tenants synced at once"`
+}
+
+// defaultConcurrency keeps a handful of tenants in flight: enough to hide
+// the API's latency, few enough for a small database.
+const defaultConcurrency = 4
+
+func (s *concurrencySetting) parse() (int, error) {
+	n, err := strconv.Atoi(s.Value)
+	if err != nil || n < 1 || n > 256 {
+		return 0, fmt.Errorf("SYNC_CONCURRENCY %q: want a whole number from 1 to 256", s.Value)
+	}
+	return n, nil
+}
+
+// resourceSettings choose what a sync fetches, for sync and run.
+type resourceSettings struct {
+	Resources string          `name:"resources" envvar:"SYNC_RESOURCES" placeholder:"list" default:"agents,definitions,history" help:"what a sync fetches, a comma-separated list of: agents, definitions (scan definitions), history (scan sessions and targets); each is its own run"`
+	Lookback  lookbackSetting `embed:""`
+}
+
+// apply validates the settings into cfg and returns the resources.
+func (s *resourceSettings) apply(cfg *load.Config) ([]scanagent.Resource, error) {
+	resources, err := scanagent.ParseResources(s.Resources)
+	if err != nil {
+		return nil, fmt.Errorf("SYNC_RESOURCES: %w", err)
+	}
+	if cfg.HistoryLookback, err = s.Lookback.parse(); err != nil {
+		return nil, err
+	}
+	return resources, nil
+}
+
+// lookbackSetting is SCAN_HISTORY_LOOKBACK, for sync, run and fetch.
+type lookbackSetting struct {
+	Value string `name:"scan-history-lookback" envvar:"SCAN_HISTORY_LOOKBACK" placeholder:"duration" default:"168h" help:"the duration back that the first scan-history fetch reads; later ones read from the previous one"`
+}
+
+func (s *lookbackSetting) parse() (time.Duration, error) {
+	d, err := durationSetting("SCAN_HISTORY_LOOKBACK", s.Value)
+	if err == nil && d == 0 {
+		err = errors.New("SCAN_HISTORY_LOOKBACK must be positive")
+	}
+	return d, err
+}
+
+// guardSettings configure the mass-deletion guard of the loader.
+type guardSettings struct {
+	MaxDeletedFraction string `name:"max-deleted-fraction" envvar:"SYNC_MAX_DELETED_FRACTION" placeholder:"fraction" default:"${default_max_deleted_fraction}" help:"mass-deletion guard: withhold a sync's deletions when it would mark more than this fraction of the active agents deleted, and more than --max-deleted-count of them"`
+	MaxDeletedCount    string `name:"max-deleted-count" envvar:"SYNC_MAX_DELETED_COUNT" placeholder:"n" default:"${default_max_deleted_count}" help:"mass-deletion guard: withhold a sync's deletions only when they are more than n agents, and more than --max-deleted-fraction of the active ones"`
+}
+
+// apply validates the settings into cfg.
+func (s *guardSettings) apply(cfg *load.Config) error {
+	f, err := strconv.ParseFloat(s.MaxDeletedFraction, 64)
+	if err != nil || f <= 0 || f > 1 {
+		return fmt.Errorf("SYNC_MAX_DELETED_FRACTION %q: want a number above 0 and at most 1", s.MaxDeletedFraction)
+	}
+	n, err := strconv.Atoi(s.MaxDeletedCount)
+	if err != nil || n < 1 {
+		return fmt.Errorf("SYNC_MAX_DELETED_COUNT %q: want a whole number of at least 1", s.MaxDeletedCount)
+	}
+	cfg.MaxDeletedFraction, cfg.MaxDeletedCount = f, n
+	return nil
+}
+
+// syncTimeoutSetting bounds one sync, for sync and run.
+type syncTimeoutSetting struct {
+	Value string `name:"sync-timeout" envvar:"SYNC_TIMEOUT" placeholder:"duration" default:"30m" help:"cancel a sync still running after this duration: it is rolled back and recorded failed; /readyz takes a run still marked running after it as stuck"`
+}
+
+// apply validates the setting into cfg.
+func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
+	d, err := durationSetting("SYNC_TIMEOUT", s.Value)
+	if err != nil {
+		return err
+	}
+	if d == 0 {
+		return errors.New("SYNC_TIMEOUT must be positive")
+	}
+	cfg.SyncTimeout = d
+	return nil
+}
+
+// retentionSetting is OBSERVATION_RETENTION, for sync and run: how long raw
+// observations are kept (0, the default, keeps them for ever).
+type retentionSetting struct {
+	Value     string `name:"observation-retention" envvar:"OBSERVATION_RETENTION" placeholder:"duration" help:"drop raw observations (lastSeen per sync) older than this duration, a whole month at a time, such as 8760h; the daily rollups keep their trends (default: keep everything)"`
+	retention time.Duration
+}
+
+// parse validates the setting.
+func (s *retentionSetting) parse() error {
+	if s.Value == "" {
+		return nil
+	}
+	d, err := durationSetting("OBSERVATION_RETENTION", s.Value)
+	if err != nil {
+		return err
+	}
+	if d < load.MinObservationRetention {
+		return fmt.Errorf("OBSERVATION_RETENTION %q: want at least %s", s.Value, load.MinObservationRetention)
+	}
+	s.retention = d
+	return nil
+}
+
+// apply drops what is past the retention, when one is set. A failure is
+// logged: it never fails a sync, and the next pass tries again.
+func (s *retentionSetting) apply(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) {
+	if s.retention == 0 {
+		return
+	}
+	if _, err := load.DropObservations(ctx, pool, s.retention, time.Now(), logger); err != nil {
+		logger.Warn("drop observations past their retention", "error", err)
+	}
+}
+
+// durationSetting parses a duration setting, naming it in the error.
+func durationSetting(name, value string) (time.Duration, error) {
+	d, err := time.ParseDuration(value)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s %q: want a duration such as 30s or 5m", name, value)
+	}
+	return d, nil
+}
