@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/tailscale/hujson"
 
 	"github.com/agentsync/agentsync/internal/safetext"
@@ -16,6 +17,11 @@ import (
 
 // utf8BOM is skipped at the start of a body; some gateways add it.
 var utf8BOM = []byte("\xef\xbb\xbf")
+
+// decodeOptions read JSON as the API's bodies need: an object may repeat a
+// member (the normalizer warns and takes the last one), and a string may
+// hold invalid UTF-8 (cleanString replaces it), as encoding/json allows.
+var decodeOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
 
 // decodePage reads one page of the listing, an OData collection
 // {"value": [agent, ...], "@odata.nextLink": "..."}, and calls each for
@@ -39,41 +45,52 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 	if body, err = standardJSON(body); err != nil {
 		return "", err
 	}
-	// From here on body is valid JSON, which the scanner relies on.
-	s := &scanner{b: body, secrets: secrets, quiet: quiet}
-	if c := s.peek(); c != '{' {
-		return "", fmt.Errorf("want a JSON object, got %s", s.describe())
+	d := newDecoder(body, quiet, secrets)
+	if kind := d.dec.PeekKind(); kind != '{' {
+		what, err := d.describe()
+		if err != nil {
+			return "", err
+		}
+		return "", fmt.Errorf("want a JSON object, got %s", what)
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return "", err
 	}
 	sawValue := false
-	s.i++
-	for {
-		if c := s.next(); c == '}' || c == 0 {
-			break
+	for d.dec.PeekKind() != '}' {
+		key, err := d.key()
+		if err != nil {
+			return "", err
 		}
-		key := s.key()
 		switch strings.ToLower(key) {
 		case "value":
 			if sawValue {
 				return "", errors.New(`two "value" members`)
 			}
 			sawValue = true
-			if err := s.agents(each); err != nil {
+			if err := d.agents(each); err != nil {
 				return "", err
 			}
 		case "@odata.nextlink", "odata.nextlink":
-			switch raw := s.value(); raw[0] {
+			raw, err := d.value()
+			if err != nil {
+				return "", err
+			}
+			switch raw[0] {
 			case 'n':
 				nextLink = ""
 			case '"':
 				nextLink = decodeString(raw)
 			default:
-				if s.quiet {
+				if d.quiet {
 					return "", errors.New("@odata.nextLink is not a string")
 				}
-				return "", fmt.Errorf("@odata.nextLink is %s, not a string", safetext.Cut(string(raw), valueBytes, s.secrets...))
+				return "", fmt.Errorf("@odata.nextLink is %s, not a string", safetext.Cut(string(raw), valueBytes, d.secrets...))
 			}
 		default:
-			s.value()
+			if err := d.dec.SkipValue(); err != nil {
+				return "", err
+			}
 		}
 	}
 	if !sawValue {
@@ -84,125 +101,120 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 	return nextLink, nil
 }
 
-// scanner walks a body known to be valid JSON, without allocating: it finds
-// where keys and values start and end, and leaves decoding to the caller.
-// Validity is what makes it short; it still never reads out of bounds.
-type scanner struct {
-	b []byte
-	i int
+// decoder reads a body known to be valid JSON with jsontext, handing out
+// values as slices of the body: they stay valid after the decoder moves on
+// (jsontext's own are valid until its next read).
+type decoder struct {
+	dec  *jsontext.Decoder
+	body []byte
 	// secrets are removed from what describe quotes.
 	secrets []string
 	// quiet makes describe name kinds without quoting values.
 	quiet bool
 }
 
-// peek skips whitespace and returns the next byte, or 0 at the end.
-func (s *scanner) peek() byte {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return s.b[s.i]
+func newDecoder(body []byte, quiet bool, secrets []string) *decoder {
+	// A bytes.Buffer lets jsontext read the body in place, without a copy.
+	return &decoder{dec: jsontext.NewDecoder(bytes.NewBuffer(body), decodeOptions...), body: body, secrets: secrets, quiet: quiet}
+}
+
+// value reads the next value (or object name) and returns its bytes.
+func (d *decoder) value() ([]byte, error) {
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return nil, err
+	}
+	end := d.dec.InputOffset()
+	return d.body[end-int64(len(v)) : end], nil
+}
+
+// key reads an object member's name.
+func (d *decoder) key() (string, error) {
+	raw, err := d.value()
+	if err != nil {
+		return "", err
+	}
+	return decodeString(raw), nil
+}
+
+// members reads the object that starts at the next value, its members in
+// the order sent, appended to members.
+func (d *decoder) members(members []member) ([]member, error) {
+	if _, err := d.dec.ReadToken(); err != nil { // '{'
+		return nil, err
+	}
+	for d.dec.PeekKind() != '}' {
+		key, err := d.key()
+		if err != nil {
+			return nil, err
 		}
-	}
-	return 0
-}
-
-// next moves past a separating comma and returns the byte after it; a
-// closing '}' or ']' is consumed too. Inside an object or array, the
-// result is the next key or value, or the closing delimiter.
-func (s *scanner) next() byte {
-	c := s.peek()
-	if c == ',' {
-		s.i++
-		c = s.peek()
-	}
-	if c == '}' || c == ']' || c == 0 {
-		s.i++
-	}
-	return c
-}
-
-// key reads an object key and the colon after it.
-func (s *scanner) key() string {
-	k := decodeString(s.value())
-	if s.peek() == ':' {
-		s.i++
-	}
-	return k
-}
-
-// value returns the raw bytes of the value that starts at the next
-// non-space byte, and moves past it.
-func (s *scanner) value() []byte {
-	s.peek()
-	start := s.i
-	if s.i >= len(s.b) {
-		return []byte("null") // unreachable in valid JSON
-	}
-	switch s.b[s.i] {
-	case '"':
-		s.skipString()
-	case '{', '[':
-		for depth := 0; s.i < len(s.b); {
-			switch s.b[s.i] {
-			case '"':
-				s.skipString()
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-			}
-			s.i++
-			if depth == 0 {
-				break
-			}
+		v, err := d.value()
+		if err != nil {
+			return nil, err
 		}
-	default: // a number, true, false or null
-		for s.i < len(s.b) && !endsLiteral(s.b[s.i]) {
-			s.i++
-		}
+		members = append(members, member{key: key, value: v})
 	}
-	return s.b[start:s.i]
+	_, err := d.dec.ReadToken() // '}'
+	return members, err
 }
 
-func endsLiteral(c byte) bool {
-	switch c {
-	case ' ', '\t', '\n', '\r', ',', ']', '}', ':':
-		return true
-	}
-	return false
-}
-
-// skipString moves past the string that starts at s.i.
-func (s *scanner) skipString() {
-	for s.i++; s.i < len(s.b); s.i++ {
-		switch s.b[s.i] {
-		case '\\':
-			s.i++ // the escaped byte cannot end the string
-		case '"':
-			s.i++
-			return
-		}
-	}
-}
-
-// describe names the kind of the value at the next byte, for errors.
-func (s *scanner) describe() string {
-	switch s.peek() {
+// describe names the kind of the next value, for errors, and reads it.
+func (d *decoder) describe() (string, error) {
+	switch d.dec.PeekKind() {
 	case '{':
-		return "an object"
+		return "an object", nil
 	case '[':
-		return "an array"
+		return "an array", nil
 	case 0:
-		return "an empty body"
+		return "an empty body", nil
 	}
-	save := s.i
-	raw := s.value()
-	s.i = save
-	return describeScalar(raw, s.secrets, s.quiet)
+	raw, err := d.value()
+	if err != nil {
+		return "", err
+	}
+	return describeScalar(raw, d.secrets, d.quiet), nil
+}
+
+// agents reads the "value" array, one element at a time.
+func (d *decoder) agents(each func(int, []member, string) error) error {
+	if kind := d.dec.PeekKind(); kind != '[' {
+		what, err := d.describe()
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf(`want "value" to be an array, got %s`, what)
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return err
+	}
+	members := make([]member, 0, 16)
+	for index := 0; ; index++ {
+		var err error
+		switch d.dec.PeekKind() {
+		case ']':
+			_, err := d.dec.ReadToken()
+			return err
+		case '{':
+			if members, err = d.members(members[:0]); err != nil {
+				return err
+			}
+			err = each(index, members, "")
+		case '[':
+			if err := d.dec.SkipValue(); err != nil {
+				return err
+			}
+			err = each(index, nil, "an array, not an object")
+		default:
+			raw, rerr := d.value()
+			if rerr != nil {
+				return rerr
+			}
+			err = each(index, nil, describeScalar(raw, d.secrets, d.quiet)+", not an object")
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // describeScalar names a JSON scalar for a reason or an error, quoting it
@@ -223,54 +235,17 @@ func describeScalar(raw []byte, secrets []string, quiet bool) string {
 	return "number " + safetext.Cut(string(raw), valueBytes, secrets...)
 }
 
-// agents reads the "value" array, one element at a time.
-func (s *scanner) agents(each func(int, []member, string) error) error {
-	if c := s.peek(); c != '[' {
-		return fmt.Errorf(`want "value" to be an array, got %s`, s.describe())
-	}
-	members := make([]member, 0, 16)
-	s.i++
-	for index := 0; ; index++ {
-		var err error
-		switch c := s.next(); c {
-		case ']':
-			return nil
-		case 0:
-			return errors.New("unexpected end of body") // unreachable in valid JSON
-		case '{':
-			members = members[:0]
-			s.i++
-			for {
-				if c := s.next(); c == '}' || c == 0 {
-					break
-				}
-				key := s.key()
-				members = append(members, member{key: key, value: s.value()})
-			}
-			err = each(index, members, "")
-		case '[':
-			s.value()
-			err = each(index, nil, "an array, not an object")
-		default:
-			err = each(index, nil, describeScalar(s.value(), s.secrets, s.quiet)+", not an object")
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
 // standardJSON returns body as valid standard JSON: without a UTF-8 byte
 // order mark, and standardized by hujson when it is not standard already.
 // Its error is a *syntaxError.
 func standardJSON(body []byte) ([]byte, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
-	if json.Valid(body) {
+	if jsontext.Value(body).IsValid(decodeOptions...) {
 		return body, nil
 	}
 	// The vendor's own bodies end arrays with a comma: dropping those is
 	// one pass, where hujson parses the whole body into a tree.
-	if fixed, ok := withoutTrailingCommas(body); ok && json.Valid(fixed) {
+	if fixed, ok := withoutTrailingCommas(body); ok && jsontext.Value(fixed).IsValid(decodeOptions...) {
 		return fixed, nil
 	}
 	// Standardize reports where the body stops making sense, which names a
@@ -352,7 +327,7 @@ func (e *syntaxError) unquoted() string {
 const notQuoted = "(not quoted: it may carry credentials)"
 
 // unquotedParseError shows a decodePage error of a quiet decoding: a
-// syntax error by its position only; the scanner's own errors quote
+// syntax error by its position only; the decoder's own errors quote
 // nothing when quiet.
 func unquotedParseError(err error) string {
 	var se *syntaxError
@@ -366,34 +341,34 @@ func unquotedParseError(err error) string {
 // valid (a value inside a decoded page), in the order sent. Their values
 // are slices of raw.
 func objectMembers(raw []byte) []member {
-	s := &scanner{b: raw}
-	if s.peek() != '{' {
+	d := newDecoder(raw, true, nil)
+	if d.dec.PeekKind() != '{' {
 		return nil
 	}
-	s.i++
-	var members []member
-	for {
-		if c := s.next(); c == '}' || c == 0 {
-			return members
-		}
-		key := s.key()
-		members = append(members, member{key: key, value: s.value()})
+	members, err := d.members(nil)
+	if err != nil {
+		return nil // unreachable: raw is valid
 	}
+	return members
 }
 
 // arrayValues returns the elements of raw, a JSON array known to be
 // valid, as raw values (slices of raw).
 func arrayValues(raw []byte) []json.RawMessage {
-	s := &scanner{b: raw}
-	if s.peek() != '[' {
+	d := newDecoder(raw, true, nil)
+	if d.dec.PeekKind() != '[' {
 		return nil
 	}
-	s.i++
-	var values []json.RawMessage
-	for {
-		if c := s.next(); c == ']' || c == 0 {
-			return values
-		}
-		values = append(values, s.value())
+	if _, err := d.dec.ReadToken(); err != nil {
+		return nil
 	}
+	var values []json.RawMessage
+	for d.dec.PeekKind() != ']' {
+		v, err := d.value()
+		if err != nil {
+			return nil // unreachable: raw is valid
+		}
+		values = append(values, v)
+	}
+	return values
 }
