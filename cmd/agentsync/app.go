@@ -102,7 +102,6 @@ func (a *app) newParser(root *cli) *kong.Kong {
 // command is a command as --help lists it.
 type command struct {
 	name, summary string
-	node          *kong.Node
 }
 
 // commands lists the commands in the order of --help.
@@ -115,7 +114,7 @@ func listCommands(parser *kong.Kong) []command {
 	var out []command
 	for _, n := range parser.Model.Children {
 		if n.Type == kong.CommandNode && !n.Hidden {
-			out = append(out, command{name: n.Name, summary: n.Help, node: n})
+			out = append(out, command{name: n.Name, summary: n.Help})
 		}
 	}
 	return out
