@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -30,6 +31,9 @@ type chart struct {
 	// Kind is "bar" or "line".
 	Kind   string
 	Series []chartSeries
+	// Legend lists Series as the legend shows them: for the roll-out,
+	// newest version first.
+	Legend []chartSeries
 	// Points counts the values drawn: the non-zero bars, or the points of
 	// the lines.
 	Points int
@@ -45,17 +49,37 @@ type chartSeries struct {
 	unversioned bool
 }
 
-// Colours: Tableau 10, distinguishable by most colour-blind readers and
-// in greyscale print by their lightness.
+// Colours. A Defender client version is coloured by how many versions
+// newer than it the report shows: the newest the strongest blue, each
+// older one paler, those five and more behind in greys. So the newest
+// version reads as the one to be on, and a version has the same colour in
+// every chart of a report (and in another report whose versions differ
+// only in older ones).
 var (
-	palette = []string{"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948",
-		"#76b7b2", "#ff9da7", "#9c755f", "#e15759", "#bab0ac"}
+	versionShades = []string{"#08306b", "#2b7bba", "#7db3dc", "#b9d5ec", "#dde9f5"}
+	// versionGreys alternate for the versions behind the shades, so that
+	// two of them stacked stay apart.
+	versionGreys   = []string{"#bdbdbd", "#e0e0e0"}
 	colorSucceeded = "#59a14f"
 	colorFailed    = "#e15759"
 	colorStale     = "#f28e2b"
 	colorNeverSeen = "#79706e"
-	colorNoVersion = "#bab0ac"
+	colorNoVersion = "#e5c494"
 )
+
+// versionColors maps each version of versions (oldest first) to its colour.
+func versionColors(versions []string) map[string]string {
+	colors := make(map[string]string, len(versions))
+	for i, v := range versions {
+		behind := len(versions) - 1 - i
+		if behind < len(versionShades) {
+			colors[v] = versionShades[behind]
+		} else {
+			colors[v] = versionGreys[(behind-len(versionShades))%len(versionGreys)]
+		}
+	}
+	return colors
+}
 
 // theme is the charts' look: the page's, white, with quiet axes.
 func theme(series []chartSeries) charts.ColorPalette {
@@ -125,7 +149,7 @@ func nullSeries(n int) []float64 {
 
 // barChart draws values (one row per series) as bars stacked per day.
 func barChart(id string, axis []time.Time, series []chartSeries, values [][]float64, height int) (chart, error) {
-	c := chart{ID: id, Kind: "bar", Series: series}
+	c := chart{ID: id, Kind: "bar", Series: series, Legend: series}
 	for _, row := range values {
 		for _, v := range row {
 			if v != charts.GetNullValue() && v != 0 {
@@ -156,7 +180,7 @@ func barChart(id string, axis []time.Time, series []chartSeries, values [][]floa
 
 // lineChart draws values (one row per series) as lines over the days.
 func lineChart(id string, axis []time.Time, series []chartSeries, values [][]float64) (chart, error) {
-	c := chart{ID: id, Kind: "line", Series: series}
+	c := chart{ID: id, Kind: "line", Series: series, Legend: series}
 	for _, row := range values {
 		for _, v := range row {
 			if v != charts.GetNullValue() {
@@ -187,27 +211,39 @@ func dayLabelCount(n int) int {
 	return max(2, min(n, 8))
 }
 
+// minTicks is the fewest labels a value axis has, 0 included: with fewer,
+// a reader cannot tell 140 from 260.
+const minTicks = 4
+
 // countAxis is a value axis for counts up to top: from 0, in whole steps
-// of 1, 2 or 5 times a power of ten, about five of them.
+// of 1, 2 or 5 times a power of ten, at least minTicks labels and at most
+// six, the last one the first round value at or above top.
 func countAxis(top float64) charts.ValueAxisOption {
-	step := 1.0
-	for _, m := range []float64{1, 2, 5, 10, 20, 50} {
-		step = m
-		if top/step <= 5 {
-			break
-		}
-	}
-	for top/step > 5 {
-		step *= 10
-	}
-	steps := max(1, math.Ceil(top/step))
+	step, steps := niceSteps(top)
 	return charts.ValueAxisOption{
 		Min:                 charts.Ptr(0.0),
-		Max:                 charts.Ptr(steps * step),
-		LabelCount:          int(steps) + 1,
+		Max:                 charts.Ptr(float64(steps) * step),
+		LabelCount:          steps + 1,
 		PreferNiceIntervals: charts.Ptr(false),
 		LabelFontStyle:      charts.NewFontStyleWithSize(chartFontSize),
 		ValueFormatter:      func(v float64) string { return strconv.FormatFloat(math.Round(v), 'f', 0, 64) },
+	}
+}
+
+// niceSteps returns the step of an axis from 0 to top (1, 2 or 5 times a
+// power of ten, never below 1: the values are counts) and the number of
+// steps, from minTicks-1 to 5.
+func niceSteps(top float64) (step float64, steps int) {
+	if math.IsNaN(top) || math.IsInf(top, 0) || top < 0 {
+		top = 0
+	}
+	for p := 1.0; ; p *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			step = m * p
+			if n := int(math.Ceil(top / step)); n <= 5 {
+				return step, max(n, minTicks-1)
+			}
+		}
 	}
 }
 
@@ -254,14 +290,19 @@ func (c chart) withSVG(p *charts.Painter) (chart, error) {
 }
 
 // rolloutChart stacks, per day, the active agents by Defender client
-// version, oldest version at the bottom.
-func rolloutChart(t *Tenant, axis []time.Time) (chart, error) {
+// version, oldest version at the bottom, each version in its colour of
+// colors (see versionColors).
+func rolloutChart(t *Tenant, axis []time.Time, colors map[string]string) (chart, error) {
 	idx := dayIndex(axis)
 	var series []chartSeries
 	var values [][]float64
-	for i, v := range t.Versions {
-		// The newest version keeps the first colour whatever the period.
-		color := palette[(len(t.Versions)-1-i)%len(palette)]
+	for _, v := range t.Versions {
+		color, ok := colors[v]
+		if !ok {
+			// Not in the report's scale (a snapshot put together by
+			// hand): the palest.
+			color = versionGreys[len(versionGreys)-1]
+		}
 		row := nullSeries(len(axis))
 		for _, d := range t.Days {
 			row[idx[d.Day]] = float64(d.Versions[v])
@@ -273,7 +314,10 @@ func rolloutChart(t *Tenant, axis []time.Time) (chart, error) {
 		series = append([]chartSeries{{Name: "(no version)", Color: colorNoVersion, unversioned: true}}, series...)
 		values = append([][]float64{unversioned}, values...)
 	}
-	return barChart("rollout-"+t.ID, axis, series, values, chartHeight)
+	c, err := barChart("rollout-"+t.ID, axis, series, values, chartHeight)
+	c.Legend = slices.Clone(series)
+	slices.Reverse(c.Legend)
+	return c, err
 }
 
 // rolloutUnversioned is the series of agents without a client version,

@@ -14,8 +14,9 @@ import (
 const DefaultPeriod = 90 * 24 * time.Hour
 
 // DefaultMaxRows bounds each list of a report (changes, failures, stale
-// agents); the report says how many it left out.
-const DefaultMaxRows = 100
+// agents, scans): about what fits a printed page beside the charts. The
+// report says how many it left out.
+const DefaultMaxRows = 20
 
 // DB is where a report reads: a *pgxpool.Pool or a *pgx.Conn, logged in
 // as any member of defender_reader.
@@ -43,8 +44,13 @@ type Snapshot struct {
 	GeneratedAt, From time.Time
 	// Tenant is the tenant asked for; empty when all were.
 	Tenant string
-	// Tenants are the tenants ever synced (or the one asked for), by id.
+	// Tenants are the tenants ever synced (or the one asked for), worst
+	// first (see Tenant.Worse).
 	Tenants []Tenant
+	// Versions are the Defender client versions of every tenant's days,
+	// oldest first: the scale every roll-out chart of the report colours
+	// by.
+	Versions []string
 	// HasScanCoverage tells that the database has defender.scan_coverage,
 	// so that Tenant.Coverage was read.
 	HasScanCoverage bool
@@ -232,6 +238,17 @@ func Read(ctx context.Context, db DB, opt Options) (*Snapshot, error) {
 			}
 			s.Tenants = append(s.Tenants, *t)
 		}
+		if s.Versions, err = collect(ctx, tx, func(r pgx.Rows) (string, error) {
+			var v string
+			return v, r.Scan(&v)
+		}, `
+			SELECT v.version
+			  FROM (SELECT DISTINCT jsonb_object_keys(mde_client_versions) AS version
+			          FROM defender.fleet_daily WHERE ($1 = '' OR tenant_id = $1) AND day >= defender.utc_day($2)) v
+			 ORDER BY defender.version_key(v.version) NULLS FIRST, v.version`, s.Tenant, s.From); err != nil {
+			return fmt.Errorf("versions: %w", err)
+		}
+		sortWorstFirst(s.Tenants)
 		return nil
 	})
 	if err != nil {
