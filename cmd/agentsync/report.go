@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 type reportCommand struct {
 	databaseSettings
 	Out    string `name:"out" placeholder:"file" help:"write the report to file (default: standard output, unless it is a terminal)"`
+	OutDir string `name:"out-dir" placeholder:"dir" help:"write the report to dir as index.html, the overview of every tenant, and one file per tenant (for hundreds of tenants)"`
 	Tenant string `name:"tenant" placeholder:"id" help:"report on the tenant id only (default: every tenant in the database)"`
 	Since  string `name:"since" placeholder:"period" default:"90d" help:"the period the report covers, back from now: days (90d), weeks (12w), a duration (36h) or a date (2026-01-31)"`
 	logSettings
@@ -52,12 +55,15 @@ func (c *reportCommand) run(ctx context.Context, a *app) int {
 	if err := c.databaseSettings.check(a.getenv); err != nil {
 		return a.fail(err)
 	}
+	if c.Out != "" && c.OutDir != "" {
+		return a.fail(errors.New("--out and --out-dir: give one of them"))
+	}
 	now := time.Now().UTC()
 	from, err := parseSince(c.Since, now)
 	if err != nil {
 		return a.fail(err)
 	}
-	if c.Out == "" && isTerminal(a.stdout) {
+	if c.Out == "" && c.OutDir == "" && isTerminal(a.stdout) {
 		// A page of HTML is no use on a terminal, and the data it quotes
 		// must not reach one raw.
 		return a.fail(errors.New("standard output is a terminal: write the report to a file with --out FILE (or redirect it: > report.html)"))
@@ -71,16 +77,22 @@ func (c *reportCommand) run(ctx context.Context, a *app) int {
 	}
 	defer pool.Close()
 	opt := report.Options{Tenant: c.Tenant, Now: now, From: from}
-	if c.Out == "" {
-		err = writeReport(ctx, a.stdout, pool, opt)
-	} else {
+	switch {
+	case c.OutDir != "":
+		err = writeReportDir(ctx, c.OutDir, pool, opt)
+	case c.Out != "":
 		err = writeReportFile(ctx, c.Out, pool, opt)
+	default:
+		err = writeReport(ctx, a.stdout, pool, opt)
 	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "agentsync report: %s\n", errorText(err))
 		return exitFailure
 	}
-	if c.Out != "" {
+	switch {
+	case c.OutDir != "":
+		fmt.Fprintf(a.stderr, "agentsync report: wrote %s\n", filepath.Join(c.OutDir, report.IndexFile))
+	case c.Out != "":
 		fmt.Fprintf(a.stderr, "agentsync report: wrote %s\n", c.Out)
 	}
 	return exitOK
@@ -140,4 +152,25 @@ func writeReportFile(ctx context.Context, path string, pool *pgxpool.Pool, opt r
 		return fmt.Errorf("report to %s: %w", path, err)
 	}
 	return err
+}
+
+// writeReportDir reads the report of pool and writes it to dir as
+// report.Files: index.html and one file per tenant, each whole or not at
+// all (report.WriteFile); index.html last, so that it links only to files
+// written.
+func writeReportDir(ctx context.Context, dir string, pool *pgxpool.Pool, opt report.Options) error {
+	snap, err := report.Read(ctx, pool, opt)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil { // less the umask
+		return fmt.Errorf("write the report: %w", err)
+	}
+	files := report.Files(snap, generator())
+	for _, f := range append(files[1:], files[0]) {
+		if err := report.WriteFile(filepath.Join(dir, f.Name), f.Write); err != nil {
+			return fmt.Errorf("report to %s: %w", dir, err)
+		}
+	}
+	return nil
 }

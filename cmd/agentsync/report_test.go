@@ -63,6 +63,41 @@ func TestReportWritesTheFileAsTheReader(t *testing.T) {
 	}
 }
 
+// TestReportWritesADirectory: --out-dir writes index.html, the overview,
+// and one file per tenant, linked both ways, and leaves no temporary file.
+func TestReportWritesADirectory(t *testing.T) {
+	t.Parallel()
+	reader, tenant := readerDatabase(t)
+	dir := filepath.Join(t.TempDir(), "site")
+	code, stdout, stderr := runCLI(t, map[string]string{"DATABASE_URL": reader}, "report", "--out-dir", dir)
+	if code != exitOK || stdout != "" || !strings.Contains(stderr, "wrote "+filepath.Join(dir, "index.html")) {
+		t.Fatalf("report --out-dir: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	page := "tenant-" + tenant + ".html"
+	if strings.Join(names, " ") != "index.html "+page {
+		t.Fatalf("the directory has %q, want index.html and %s", names, page)
+	}
+	index, _ := os.ReadFile(filepath.Join(dir, "index.html"))
+	own, _ := os.ReadFile(filepath.Join(dir, page))
+	if !strings.Contains(string(index), `href="`+page+`"`) || !strings.Contains(string(own), `href="index.html#overview-`+tenant+`"`) {
+		t.Error("index.html and the tenant's file do not link to each other")
+	}
+	if strings.Contains(string(index), `<figure class="chart"`) || !strings.Contains(string(own), `<figure class="chart"`) {
+		t.Error("the charts belong in the tenant's file, not in the overview")
+	}
+	if code, _, stderr := runCLI(t, map[string]string{"DATABASE_URL": reader}, "report", "--out-dir", dir, "--out", filepath.Join(dir, "x.html")); code != exitUsage || !strings.Contains(stderr, "--out-dir") {
+		t.Errorf("report --out-dir and --out: exit %d, stderr %q; want %d", code, stderr, exitUsage)
+	}
+}
+
 func TestReportFailures(t *testing.T) {
 	t.Parallel()
 	reader, _ := readerDatabase(t)
