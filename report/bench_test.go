@@ -1,9 +1,18 @@
 package report_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -31,5 +40,78 @@ func BenchmarkReport(b *testing.B) {
 		if err := report.WriteHTML(io.Discard, snap, "agentsync bench"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// benchSize reads a benchmark's size from the environment, else def.
+func benchSize(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// Goals of a provider's report: 300 tenants of 40 agents over 90 days,
+// written as a directory, in under 10 s and 300 MB.
+const (
+	manyTenantsGoalTime   = 10 * time.Second
+	manyTenantsGoalMemory = 300 << 20
+)
+
+// BenchmarkReportManyTenants runs "agentsync report --out-dir" in a process
+// of its own, as a member of defender_reader, on AGENTSYNC_BENCH_REPORT_TENANTS
+// tenants (300 for the full size, 10 by default) of 40 agents, each synced
+// once a day for AGENTSYNC_BENCH_REPORT_DAYS days (90 for the full size, 10
+// by default) through the loader, and prints the wall time and the peak
+// resident memory against the goals.
+func BenchmarkReportManyTenants(b *testing.B) {
+	tenants := benchSize("AGENTSYNC_BENCH_REPORT_TENANTS", 10)
+	days := benchSize("AGENTSYNC_BENCH_REPORT_DAYS", 10)
+	owner := dbtest.URL(b)
+	pool, err := pgxpool.New(context.Background(), owner)
+	if err != nil {
+		b.Fatal(err)
+	}
+	end := time.Now().UTC().Truncate(time.Hour)
+	began := time.Now()
+	for i := range tenants {
+		story := loadtest.Story{TenantID: fmt.Sprintf("tenant%04d.example", i), Name: fmt.Sprintf("Tenant %d", i+1),
+			Agents: 40, Days: days, Seed: int64(i + 1), End: end}
+		if i%7 == 3 {
+			story.FailDay = days // some tenants' latest sync failed
+		}
+		loadtest.Sync(b, pool, story)
+	}
+	pool.Close()
+	b.Logf("%d tenants of 40 agents, %d days each, synced in %s", tenants, days, time.Since(began).Round(time.Second))
+
+	u, err := url.Parse(owner)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u.User = url.User(dbtest.ReaderRole)
+	dbtest.ReaderPool(b, owner).Close() // makes the reader role
+	bin := buildAgentsync(b)
+	for b.Loop() {
+		dir := b.TempDir()
+		cmd := exec.Command(bin, "report", "--out-dir", dir, "--since", strconv.Itoa(days+1)+"d")
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+u.String())
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("agentsync report --out-dir: %v\n%s", err, out.String())
+		}
+		wall := time.Since(start)
+		peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // kB on Linux
+		files, _ := filepath.Glob(filepath.Join(dir, "*.html"))
+		if len(files) != tenants+1 {
+			b.Fatalf("the report has %d files, want %d", len(files), tenants+1)
+		}
+		b.ReportMetric(wall.Seconds(), "s/report")
+		b.ReportMetric(float64(peak)/(1<<20), "MB-peak")
+		fmt.Printf("report --out-dir of %d tenants × 40 agents × %d days: %s (goal %s, %.2f of it), peak %d MB (goal %d MB, %.2f of it)\n",
+			tenants, days, wall.Round(10*time.Millisecond), manyTenantsGoalTime, wall.Seconds()/manyTenantsGoalTime.Seconds(),
+			peak>>20, manyTenantsGoalMemory>>20, float64(peak)/manyTenantsGoalMemory)
 	}
 }

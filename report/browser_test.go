@@ -249,15 +249,8 @@ const readOverview = `Array.from(document.querySelectorAll('#overview-table tbod
 // returns the demo's report file and the directory.
 func demoReports(t *testing.T) (file, dir string) {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build agentsync with")
-	}
 	work := t.TempDir()
-	bin := filepath.Join(work, "agentsync")
-	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/agentsync/agentsync/cmd/agentsync").CombinedOutput(); err != nil {
-		t.Fatalf("build agentsync: %v\n%s", err, out)
-	}
+	bin := buildAgentsync(t)
 	var b [4]byte
 	rand.Read(b[:])
 	database := "agentsync_demo_report_" + hex.EncodeToString(b[:])
@@ -293,6 +286,21 @@ func demoReports(t *testing.T) (file, dir string) {
 	dir = filepath.Join(work, "site")
 	run(u.String(), "report", "--out-dir", dir, "--since", "31d")
 	return file, dir
+}
+
+// buildAgentsync builds the agentsync command of this repository and
+// returns its path.
+func buildAgentsync(t testing.TB) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build agentsync with")
+	}
+	bin := filepath.Join(t.TempDir(), "agentsync")
+	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/agentsync/agentsync/cmd/agentsync").CombinedOutput(); err != nil {
+		t.Fatalf("build agentsync: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // TestDemoReportInABrowser opens the report of agentsync demo in headless

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -311,5 +312,58 @@ func TestReportPolicyForbidsBaseAndForms(t *testing.T) {
 		if !strings.Contains(csp[1], directive) {
 			t.Errorf("policy %q lacks %s", csp[1], directive)
 		}
+	}
+}
+
+// TestOverviewPutsTheWorstTenantFirst: the overview lists every tenant, the
+// one whose latest sync failed first whatever its id, each row linking to
+// its section, and the sections follow in that order.
+func TestOverviewPutsTheWorstTenantFirst(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	owner, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	end := time.Now().UTC().Truncate(time.Hour)
+	good := loadtest.Sync(t, owner, loadtest.Story{TenantID: "aaaa.example", Name: "Alpha", Agents: 30, Days: 5, End: end})
+	bad := loadtest.Sync(t, owner, loadtest.Story{TenantID: "zzzz.example", Name: "Zulu", Agents: 30, Days: 5, FailDay: 5, Seed: 2, End: end})
+	snap, html := render(t, dbtest.ReaderPool(t, url), report.Options{Now: end.Add(time.Hour)})
+	if len(snap.Tenants) != 2 || snap.Tenants[0].ID != bad.TenantID || !snap.Tenants[0].LatestFailed() {
+		t.Fatalf("tenants %v; want %s, whose latest sync failed, first", snap.Tenants, bad.TenantID)
+	}
+	rows := regexp.MustCompile(`<tr id="overview-([^"]+)"`).FindAllStringSubmatch(html, -1)
+	sections := regexp.MustCompile(`<section class="tenant" id="tenant-([^"]+)"`).FindAllStringSubmatch(html, -1)
+	if len(rows) != 2 || len(sections) != 2 || rows[0][1] != bad.TenantID || sections[0][1] != bad.TenantID || sections[1][1] != good.TenantID {
+		t.Errorf("overview rows %q and sections %q; want %s first", rows, sections, bad.TenantID)
+	}
+	for _, want := range []string{`<a href="#tenant-` + bad.TenantID + `">Zulu</a>`, `href="#overview-` + bad.TenantID + `"`,
+		"latest sync failed", "<h2>Zulu <span"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}
+
+// TestListsAreShortAndSayHowManyMore: the latest changes and the stale
+// agents list at most 20 rows and count the others; stale agents show the
+// days since they were last seen; the numbers start collapsed.
+func TestListsAreShortAndSayHowManyMore(t *testing.T) {
+	t.Parallel()
+	pool, synced := setup(t)
+	snap, html := render(t, pool, report.Options{Now: synced.End.Add(time.Hour)})
+	tn := snap.Tenants[0]
+	if len(tn.Changes) != 20 || tn.ChangesTotal <= 20 {
+		t.Fatalf("%d changes listed of %d; want 20 of more", len(tn.Changes), tn.ChangesTotal)
+	}
+	if want := fmt.Sprintf("and %d more in the period", tn.ChangesTotal-20); !strings.Contains(html, want) {
+		t.Errorf("the report does not say %q", want)
+	}
+	if len(tn.Stale) == 0 || !strings.Contains(html, "<th class=\"num\">days since</th>") {
+		t.Error("the stale agents have no column of days since they were last seen")
+	}
+	if strings.Contains(html, "<details open") {
+		t.Error("a numbers table starts open")
 	}
 }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -231,22 +230,18 @@ func Read(ctx context.Context, db DB, opt Options) (*Snapshot, error) {
 		if s.Tenant != "" && len(ids) == 0 {
 			return fmt.Errorf("tenant %q: %w", s.Tenant, ErrUnknownTenant)
 		}
-		for _, id := range ids {
-			t, err := readTenant(ctx, tx, s, id)
-			if err != nil {
-				return fmt.Errorf("tenant %s: %w", id, err)
-			}
-			s.Tenants = append(s.Tenants, *t)
+		s.Tenants = make([]Tenant, len(ids))
+		for i, id := range ids {
+			s.Tenants[i].ID = id
 		}
 		if s.Versions, err = collect(ctx, tx, func(r pgx.Rows) (string, error) {
 			var v string
 			return v, r.Scan(&v)
-		}, `
-			SELECT v.version
-			  FROM (SELECT DISTINCT jsonb_object_keys(mde_client_versions) AS version
-			          FROM defender.fleet_daily WHERE ($1 = '' OR tenant_id = $1) AND day >= defender.utc_day($2)) v
-			 ORDER BY defender.version_key(v.version) NULLS FIRST, v.version`, s.Tenant, s.From); err != nil {
+		}, versionsQuery, ids, s.From); err != nil {
 			return fmt.Errorf("versions: %w", err)
+		}
+		if err := readTenants(ctx, tx, s, ids); err != nil {
+			return err
 		}
 		sortWorstFirst(s.Tenants)
 		return nil
@@ -257,165 +252,254 @@ func Read(ctx context.Context, db DB, opt Options) (*Snapshot, error) {
 	return s, nil
 }
 
-// readTenant reads the parts of one tenant's report.
-func readTenant(ctx context.Context, tx pgx.Tx, s *Snapshot, id string) (*Tenant, error) {
-	t := &Tenant{ID: id}
-	from, limit := s.From, s.MaxRows
-	err := tx.QueryRow(ctx, `
-		SELECT coalesce((SELECT tenant_name FROM defender.fleet_daily WHERE tenant_id = $1 ORDER BY day DESC LIMIT 1), ''),
-		       count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
-		       count(*) FILTER (WHERE status = 'running')
-		  FROM defender.sync_runs WHERE tenant_id = $1 AND resource = 'agents' AND started_at >= $2`, id, from).
-		Scan(&t.Name, &t.Succeeded, &t.Failed, &t.Running)
-	if err != nil {
-		return nil, fmt.Errorf("runs: %w", err)
-	}
-	const succeeded = `SELECT run_id, status, fetched_at FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND resource = 'agents' AND status = 'succeeded' AND started_at >= $2 ORDER BY fetched_at `
-	for _, q := range []struct {
-		dst   **Run
-		query string
-		args  []any
-	}{
-		{&t.FirstSync, succeeded + `LIMIT 1`, []any{id, from}},
-		{&t.LastSync, succeeded + `DESC LIMIT 1`, []any{id, from}},
-		{&t.LatestSuccess, `SELECT run_id, status, fetched_at FROM defender.sync_runs
-		  WHERE tenant_id = $1 AND resource = 'agents' AND status = 'succeeded' ORDER BY fetched_at DESC LIMIT 1`, []any{id}},
-		{&t.Latest, `SELECT run_id, status, coalesce(fetched_at, started_at) FROM defender.sync_runs
-		  WHERE tenant_id = $1 AND resource = 'agents' ORDER BY run_id DESC LIMIT 1`, []any{id}},
-	} {
-		var r Run
-		switch err := tx.QueryRow(ctx, q.query, q.args...).Scan(&r.ID, &r.Status, &r.At); {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return nil, fmt.Errorf("runs: %w", err)
-		default:
-			r.At = r.At.UTC()
-			*q.dst = &r
-		}
-	}
-
-	if t.Days, err = collect(ctx, tx, func(r pgx.Rows) (FleetDay, error) {
-		var d FleetDay
-		var newest *string
-		d.AsOf.Status = "succeeded"
-		err := r.Scan(&d.Day, &d.Active, &d.Stale7d, &d.NeverSeen, &newest, &d.OnNewest, &d.Versions, &d.Syncs, &d.AsOf.ID, &d.AsOf.At)
-		if newest != nil {
-			d.Newest = *newest
-		}
-		return d, err
-	}, `
-		SELECT day, active_agents, stale_7d_agents, never_seen_agents, newest_mde_client_version,
-		       agents_on_newest, mde_client_versions, syncs, as_of_run_id, as_of_fetched_at
-		  FROM defender.fleet_daily
-		 WHERE tenant_id = $1 AND day >= defender.utc_day($2)
-		 ORDER BY day`, id, from); err != nil {
-		return nil, fmt.Errorf("fleet per day: %w", err)
-	}
-	if t.Versions, err = collect(ctx, tx, func(r pgx.Rows) (string, error) {
-		var v string
-		return v, r.Scan(&v)
-	}, `
+// The statements of a report, each for every tenant of the report at once
+// ($1, their ids), so that a report of three hundred tenants costs as many
+// statements as one of a single tenant. $2 is the start of the period;
+// those that list take the bound of each tenant's list as $3 (staleQuery
+// differs: see there).
+const (
+	versionsQuery = `
 		SELECT v.version
 		  FROM (SELECT DISTINCT jsonb_object_keys(mde_client_versions) AS version
-		          FROM defender.fleet_daily WHERE tenant_id = $1 AND day >= defender.utc_day($2)) v
-		 ORDER BY defender.version_key(v.version) NULLS FIRST, v.version`, id, from); err != nil {
-		return nil, fmt.Errorf("versions: %w", err)
-	}
-
-	if t.SyncDays, err = collect(ctx, tx, func(r pgx.Rows) (SyncDay, error) {
-		var d SyncDay
-		return d, r.Scan(&d.Day, &d.Succeeded, &d.Failed, &d.Running)
-	}, `
-		SELECT defender.utc_day(started_at) AS day,
+		          FROM defender.fleet_daily WHERE tenant_id = ANY ($1) AND day >= defender.utc_day($2)) v
+		 ORDER BY defender.version_key(v.version) NULLS FIRST, v.version`
+	namesQuery = `
+		SELECT DISTINCT ON (tenant_id) tenant_id, coalesce(tenant_name, '')
+		  FROM defender.fleet_daily WHERE tenant_id = ANY ($1)
+		 ORDER BY tenant_id, day DESC`
+	runCountsQuery = `
+		SELECT tenant_id, count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
+		       count(*) FILTER (WHERE status = 'running')
+		  FROM defender.sync_runs WHERE tenant_id = ANY ($1) AND resource = 'agents' AND started_at >= $2
+		 GROUP BY tenant_id`
+	// periodSuccesses are the first and the last successful run of each
+	// tenant in the period; latestRuns its latest successful run and its
+	// latest run.
+	periodSuccessesQuery = `
+		SELECT DISTINCT ON (tenant_id) tenant_id, run_id, status, fetched_at
+		  FROM defender.sync_runs
+		 WHERE tenant_id = ANY ($1) AND resource = 'agents' AND status = 'succeeded' AND started_at >= $2
+		 ORDER BY tenant_id, fetched_at %s`
+	latestSuccessQuery = `
+		SELECT DISTINCT ON (tenant_id) tenant_id, run_id, status, fetched_at
+		  FROM defender.sync_runs WHERE tenant_id = ANY ($1) AND resource = 'agents' AND status = 'succeeded'
+		 ORDER BY tenant_id, fetched_at DESC`
+	latestRunQuery = `
+		SELECT DISTINCT ON (tenant_id) tenant_id, run_id, status, coalesce(fetched_at, started_at)
+		  FROM defender.sync_runs WHERE tenant_id = ANY ($1) AND resource = 'agents'
+		 ORDER BY tenant_id, run_id DESC`
+	fleetDaysQuery = `
+		SELECT tenant_id, day, active_agents, stale_7d_agents, never_seen_agents, newest_mde_client_version,
+		       agents_on_newest, mde_client_versions, syncs, as_of_run_id, as_of_fetched_at
+		  FROM defender.fleet_daily
+		 WHERE tenant_id = ANY ($1) AND day >= defender.utc_day($2)
+		 ORDER BY tenant_id, day`
+	syncDaysQuery = `
+		SELECT tenant_id, defender.utc_day(started_at) AS day,
 		       count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
 		       count(*) FILTER (WHERE status = 'running')
-		  FROM defender.sync_runs WHERE tenant_id = $1 AND resource = 'agents' AND started_at >= $2
-		 GROUP BY 1 ORDER BY 1`, id, from); err != nil {
-		return nil, fmt.Errorf("runs per day: %w", err)
-	}
-	t.FailuresTotal = t.Failed
-	if t.Failures, err = collect(ctx, tx, func(r pgx.Rows) (FailedRun, error) {
-		var f FailedRun
-		return f, r.Scan(&f.RunID, &f.StartedAt, &f.Error)
-	}, `
-		SELECT run_id, started_at, coalesce(error, '')
-		  FROM defender.sync_runs WHERE tenant_id = $1 AND resource = 'agents' AND status = 'failed' AND started_at >= $2
-		 ORDER BY run_id DESC LIMIT $3`, id, from, limit); err != nil {
-		return nil, fmt.Errorf("failed runs: %w", err)
-	}
-
-	if t.ChangeKinds, err = collect(ctx, tx, func(r pgx.Rows) (ChangeKind, error) {
-		var k ChangeKind
-		return k, r.Scan(&k.Attribute, &k.Change, &k.Count)
-	}, `
-		SELECT attribute, CASE WHEN attribute = 'agent' THEN coalesce(new_value, '') ELSE 'changed' END, count(*)
-		  FROM defender.scan_agent_changes WHERE tenant_id = $1 AND changed_at >= $2
-		 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`, id, from); err != nil {
-		return nil, fmt.Errorf("count changes: %w", err)
-	}
-	for _, k := range t.ChangeKinds {
-		t.ChangesTotal += k.Count
-	}
-	if t.Changes, err = collect(ctx, tx, func(r pgx.Rows) (Change, error) {
-		var c Change
-		return c, r.Scan(&c.ChangedAt, &c.PreviousSyncAt, &c.AgentID, &c.Host, &c.Attribute, &c.Old, &c.New, &c.RunID)
-	}, `
-		SELECT c.changed_at, c.previous_sync_at, c.agent_id, coalesce(a.computer_dns_name, ''),
+		  FROM defender.sync_runs WHERE tenant_id = ANY ($1) AND resource = 'agents' AND started_at >= $2
+		 GROUP BY 1, 2 ORDER BY 1, 2`
+	failuresQuery = `
+		SELECT tenant_id, run_id, started_at, error
+		  FROM (SELECT tenant_id, run_id, started_at, coalesce(error, '') AS error,
+		               row_number() OVER (PARTITION BY tenant_id ORDER BY run_id DESC) AS n
+		          FROM defender.sync_runs
+		         WHERE tenant_id = ANY ($1) AND resource = 'agents' AND status = 'failed' AND started_at >= $2) f
+		 WHERE n <= $3 ORDER BY tenant_id, run_id DESC`
+	changeKindsQuery = `
+		SELECT tenant_id, attribute, CASE WHEN attribute = 'agent' THEN coalesce(new_value, '') ELSE 'changed' END, count(*)
+		  FROM defender.scan_agent_changes WHERE tenant_id = ANY ($1) AND changed_at >= $2
+		 GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC, 2, 3`
+	changesQuery = `
+		SELECT c.tenant_id, c.changed_at, c.previous_sync_at, c.agent_id, coalesce(a.computer_dns_name, ''),
 		       c.attribute, c.old_value, c.new_value, c.run_id
-		  FROM defender.scan_agent_changes c
+		  FROM (SELECT *, row_number() OVER (PARTITION BY tenant_id ORDER BY changed_at DESC, run_id DESC, agent_id, attribute) AS n
+		          FROM defender.scan_agent_changes WHERE tenant_id = ANY ($1) AND changed_at >= $2) c
 		  LEFT JOIN defender.scan_agents a ON a.tenant_id = c.tenant_id AND a.agent_id = c.agent_id
-		 WHERE c.tenant_id = $1 AND c.changed_at >= $2
-		 ORDER BY c.changed_at DESC, c.run_id DESC, a.computer_dns_name, c.agent_id, c.attribute
-		 LIMIT $3`, id, from, limit); err != nil {
-		return nil, fmt.Errorf("changes: %w", err)
-	}
-
-	if t.LatestSuccess != nil {
-		// Stale as the latest sync saw the fleet, as fleet_daily counts
-		// it: judged against the data, not the clock.
-		const stale = `tenant_id = $1 AND deleted_at IS NULL AND (last_seen IS NULL OR last_seen <= $2::timestamptz - interval '7 days')`
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM defender.scan_agents WHERE `+stale,
-			id, t.LatestSuccess.At).Scan(&t.StaleTotal); err != nil {
-			return nil, fmt.Errorf("count stale agents: %w", err)
-		}
-		if t.Stale, err = collect(ctx, tx, func(r pgx.Rows) (StaleAgent, error) {
-			var a StaleAgent
-			return a, r.Scan(&a.AgentID, &a.Host, &a.LastSeen, &a.Version, &a.FirstSeenAt)
-		}, `
-			SELECT agent_id, coalesce(computer_dns_name, ''), last_seen, coalesce(mde_client_version, ''), first_seen_at
-			  FROM defender.scan_agents WHERE `+stale+`
-			 ORDER BY last_seen NULLS FIRST, computer_dns_name, agent_id LIMIT $3`, id, t.LatestSuccess.At, limit); err != nil {
-			return nil, fmt.Errorf("stale agents: %w", err)
-		}
-	}
-
-	if t.Withheld, err = collect(ctx, tx, func(r pgx.Rows) (WithheldRun, error) {
-		var w WithheldRun
-		return w, r.Scan(&w.RunID, &w.FetchedAt, &w.Seen, &w.Withheld)
-	}, `
-		SELECT run_id, fetched_at, agents_seen, deletions_withheld
+		 WHERE c.n <= $3
+		 ORDER BY c.tenant_id, c.changed_at DESC, c.run_id DESC, a.computer_dns_name, c.agent_id, c.attribute`
+	// staleQuery lists, per tenant, the active agents not seen for 7 days
+	// or more before its latest successful sync ($3, in the order of $1),
+	// or never seen: stale as the latest sync saw the fleet, as
+	// fleet_daily counts it, judged against the data and not the clock.
+	staleQuery = `
+		SELECT tenant_id, total, agent_id, host, last_seen, version, first_seen_at
+		  FROM (SELECT a.tenant_id, count(*) OVER w AS total, a.agent_id, coalesce(a.computer_dns_name, '') AS host,
+		               a.last_seen, coalesce(a.mde_client_version, '') AS version, a.first_seen_at,
+		               row_number() OVER (w ORDER BY a.last_seen NULLS FIRST, a.computer_dns_name, a.agent_id) AS n
+		          FROM unnest($1::text[], $3::timestamptz[]) AS ref (tenant_id, at)
+		          JOIN defender.scan_agents a ON a.tenant_id = ref.tenant_id
+		         WHERE a.deleted_at IS NULL AND (a.last_seen IS NULL OR a.last_seen <= ref.at - interval '7 days')
+		        WINDOW w AS (PARTITION BY a.tenant_id)) s
+		 WHERE n <= $2 ORDER BY tenant_id, n`
+	withheldQuery = `
+		SELECT tenant_id, run_id, fetched_at, agents_seen, deletions_withheld
 		  FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND resource = 'agents' AND status = 'succeeded' AND started_at >= $2 AND deletions_withheld > 0
-		 ORDER BY run_id DESC`, id, from); err != nil {
-		return nil, fmt.Errorf("withheld deletions: %w", err)
-	}
+		 WHERE tenant_id = ANY ($1) AND resource = 'agents' AND status = 'succeeded' AND started_at >= $2 AND deletions_withheld > 0
+		 ORDER BY tenant_id, run_id DESC`
+	coverageQuery = `
+		SELECT tenant_id, coalesce(scan_name, definition_id::text), coalesce(target::text, ''), last_success_at, last_failure_at,
+		       coalesce(consecutive_failures, 0), coalesce(scanner_host, scanner_agent_id, ''),
+		       scanner_stale, scanner_deleted
+		  FROM defender.scan_coverage WHERE tenant_id = ANY ($1)
+		 ORDER BY tenant_id, consecutive_failures DESC NULLS LAST, last_success_at NULLS FIRST, 2`
+)
 
-	if s.HasScanCoverage {
-		if t.Coverage, err = collect(ctx, tx, func(r pgx.Rows) (Coverage, error) {
-			var c Coverage
-			return c, r.Scan(&c.Scan, &c.Target, &c.LastSuccess, &c.LastFailure, &c.ConsecutiveFailures,
-				&c.Scanner, &c.ScannerStale, &c.ScannerDeleted)
-		}, `
-			SELECT coalesce(scan_name, definition_id::text), coalesce(target::text, ''), last_success_at, last_failure_at,
-			       coalesce(consecutive_failures, 0), coalesce(scanner_host, scanner_agent_id, ''),
-			       scanner_stale, scanner_deleted
-			  FROM defender.scan_coverage WHERE tenant_id = $1
-			 ORDER BY consecutive_failures DESC NULLS LAST, last_success_at NULLS FIRST, 1`, id); err != nil {
-			return nil, fmt.Errorf("scan coverage: %w", err)
+// readTenants reads the parts of the report of the tenants ids, whose
+// Tenant of s.Tenants (in the same order) has only its id yet.
+func readTenants(ctx context.Context, tx pgx.Tx, s *Snapshot, ids []string) error {
+	byID := make(map[string]*Tenant, len(ids))
+	for i := range s.Tenants {
+		byID[s.Tenants[i].ID] = &s.Tenants[i]
+	}
+	from, limit := s.From, s.MaxRows
+	// each runs query, reads each row with scan, which returns the row's
+	// tenant and what to add to it, and adds it.
+	each := func(what, query string, scan func(pgx.Rows) (string, func(*Tenant), error), args ...any) error {
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			id, add, err := scan(rows)
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			t := byID[id]
+			if t == nil {
+				return fmt.Errorf("%s: a row of tenant %q, which was not asked for", what, id)
+			}
+			add(t)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	run := func(dst func(*Tenant) **Run) func(pgx.Rows) (string, func(*Tenant), error) {
+		return func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var run Run
+			err := r.Scan(&id, &run.ID, &run.Status, &run.At)
+			run.At = run.At.UTC()
+			return id, func(t *Tenant) { *dst(t) = &run }, err
 		}
 	}
-	return t, nil
+	steps := []struct {
+		what, query string
+		scan        func(pgx.Rows) (string, func(*Tenant), error)
+		args        []any
+	}{
+		{"names", namesQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id, name string
+			err := r.Scan(&id, &name)
+			return id, func(t *Tenant) { t.Name = name }, err
+		}, []any{ids}},
+		{"runs", runCountsQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var ok, failed, running int
+			err := r.Scan(&id, &ok, &failed, &running)
+			return id, func(t *Tenant) { t.Succeeded, t.Failed, t.Running, t.FailuresTotal = ok, failed, running, failed }, err
+		}, []any{ids, from}},
+		{"first sync", fmt.Sprintf(periodSuccessesQuery, "ASC"), run(func(t *Tenant) **Run { return &t.FirstSync }), []any{ids, from}},
+		{"last sync", fmt.Sprintf(periodSuccessesQuery, "DESC"), run(func(t *Tenant) **Run { return &t.LastSync }), []any{ids, from}},
+		{"latest success", latestSuccessQuery, run(func(t *Tenant) **Run { return &t.LatestSuccess }), []any{ids}},
+		{"latest run", latestRunQuery, run(func(t *Tenant) **Run { return &t.Latest }), []any{ids}},
+		{"fleet per day", fleetDaysQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var d FleetDay
+			var newest *string
+			d.AsOf.Status = "succeeded"
+			err := r.Scan(&id, &d.Day, &d.Active, &d.Stale7d, &d.NeverSeen, &newest, &d.OnNewest, &d.Versions, &d.Syncs, &d.AsOf.ID, &d.AsOf.At)
+			if newest != nil {
+				d.Newest = *newest
+			}
+			return id, func(t *Tenant) { t.Days = append(t.Days, d) }, err
+		}, []any{ids, from}},
+		{"runs per day", syncDaysQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var d SyncDay
+			err := r.Scan(&id, &d.Day, &d.Succeeded, &d.Failed, &d.Running)
+			return id, func(t *Tenant) { t.SyncDays = append(t.SyncDays, d) }, err
+		}, []any{ids, from}},
+		{"failed runs", failuresQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var f FailedRun
+			err := r.Scan(&id, &f.RunID, &f.StartedAt, &f.Error)
+			return id, func(t *Tenant) { t.Failures = append(t.Failures, f) }, err
+		}, []any{ids, from, limit}},
+		{"count changes", changeKindsQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var k ChangeKind
+			err := r.Scan(&id, &k.Attribute, &k.Change, &k.Count)
+			return id, func(t *Tenant) { t.ChangeKinds = append(t.ChangeKinds, k); t.ChangesTotal += k.Count }, err
+		}, []any{ids, from}},
+		{"changes", changesQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var c Change
+			err := r.Scan(&id, &c.ChangedAt, &c.PreviousSyncAt, &c.AgentID, &c.Host, &c.Attribute, &c.Old, &c.New, &c.RunID)
+			return id, func(t *Tenant) { t.Changes = append(t.Changes, c) }, err
+		}, []any{ids, from, limit}},
+		{"withheld deletions", withheldQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var w WithheldRun
+			err := r.Scan(&id, &w.RunID, &w.FetchedAt, &w.Seen, &w.Withheld)
+			return id, func(t *Tenant) { t.Withheld = append(t.Withheld, w) }, err
+		}, []any{ids, from}},
+	}
+	if s.HasScanCoverage {
+		steps = append(steps, struct {
+			what, query string
+			scan        func(pgx.Rows) (string, func(*Tenant), error)
+			args        []any
+		}{"scan coverage", coverageQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var c Coverage
+			err := r.Scan(&id, &c.Scan, &c.Target, &c.LastSuccess, &c.LastFailure, &c.ConsecutiveFailures,
+				&c.Scanner, &c.ScannerStale, &c.ScannerDeleted)
+			return id, func(t *Tenant) { t.Coverage = append(t.Coverage, c) }, err
+		}, []any{ids}})
+	}
+	for _, st := range steps {
+		if err := each(st.what, st.query, st.scan, st.args...); err != nil {
+			return err
+		}
+	}
+
+	// The stale agents of each tenant, against its latest successful sync,
+	// once that is known.
+	var staleIDs []string
+	var staleAt []time.Time
+	for i := range s.Tenants {
+		if t := &s.Tenants[i]; t.LatestSuccess != nil {
+			staleIDs, staleAt = append(staleIDs, t.ID), append(staleAt, t.LatestSuccess.At)
+		}
+	}
+	if err := each("stale agents", staleQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+		var id string
+		var total int
+		var a StaleAgent
+		err := r.Scan(&id, &total, &a.AgentID, &a.Host, &a.LastSeen, &a.Version, &a.FirstSeenAt)
+		return id, func(t *Tenant) { t.Stale, t.StaleTotal = append(t.Stale, a), total }, err
+	}, staleIDs, limit, staleAt); err != nil {
+		return err
+	}
+
+	// Each tenant's versions, in the order of the report's.
+	for i := range s.Tenants {
+		t := &s.Tenants[i]
+		for _, v := range s.Versions {
+			for _, d := range t.Days {
+				if _, ok := d.Versions[v]; ok {
+					t.Versions = append(t.Versions, v)
+					break
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // collect runs query and reads each row with scan.
