@@ -22,8 +22,8 @@ type Outcome struct {
 	// Status is StatusSucceeded or StatusFailed.
 	Status   string
 	Duration time.Duration
-	// FinishedAt is when the run ended; for a success it becomes the last
-	// successful sync time.
+	// FinishedAt is when the run ended (now when zero): the last
+	// successful or failed sync time.
 	FinishedAt time.Time
 	// Agent counts of the run; zero for a failed run, which changed nothing.
 	Seen, Inserted, Changed, Unchanged, Deleted, Withheld, Rejected int
@@ -39,6 +39,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	lastSuccess  *prometheus.GaugeVec
+	lastFailure  *prometheus.GaugeVec
 	lastSeen     *prometheus.GaugeVec
 	lastDuration *prometheus.GaugeVec
 	runDuration  *prometheus.HistogramVec
@@ -55,6 +56,12 @@ type Metrics struct {
 // agentOutcomes are the values of the outcome label of agentsync_agents_total.
 var agentOutcomes = []string{"inserted", "changed", "unchanged", "deleted", "withheld", "rejected"}
 
+// RetryReasons are the values of the reason label of
+// agentsync_api_retries_total: the reasons the extract package retries a
+// request for (a test reads them there). Each is exported at 0 from the
+// start, so that a panel of retries shows 0 rather than no data.
+var RetryReasons = []string{"401", "429", "5xx", "network", "timeout"}
+
 // New returns the collectors, registered on a new registry together with the
 // Go runtime and process collectors.
 func New() *Metrics {
@@ -64,6 +71,10 @@ func New() *Metrics {
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "agentsync_last_success_timestamp_seconds",
 			Help: "Unix time at which the tenant's latest successful sync by this process finished; 0 before the first.",
+		}, tenant),
+		lastFailure: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "agentsync_last_failure_timestamp_seconds",
+			Help: "Unix time at which the tenant's latest failed sync by this process finished; 0 before the first. The latest sync failed when it is above agentsync_last_success_timestamp_seconds.",
 		}, tenant),
 		lastSeen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "agentsync_last_success_agents",
@@ -112,7 +123,7 @@ func New() *Metrics {
 			Help: "Pages of agents received from the Defender API, by tenant.",
 		}, tenant),
 	}
-	m.reg.MustRegister(m.lastSuccess, m.lastSeen, m.lastDuration, m.runDuration, m.runs, m.agents, m.apiRequests,
+	m.reg.MustRegister(m.lastSuccess, m.lastFailure, m.lastSeen, m.lastDuration, m.runDuration, m.runs, m.agents, m.apiRequests,
 		m.apiDuration, m.throttled, m.retries, m.tokenFetches, m.pages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -135,9 +146,13 @@ func (m *Metrics) Tenant(id string) *Tenant {
 	for _, r := range []string{"success", "failure"} {
 		m.tokenFetches.WithLabelValues(id, r)
 	}
+	for _, r := range RetryReasons {
+		m.retries.WithLabelValues(id, r)
+	}
 	m.throttled.WithLabelValues(id)
 	m.pages.WithLabelValues(id)
 	m.lastSuccess.WithLabelValues(id)
+	m.lastFailure.WithLabelValues(id)
 	return &Tenant{m: m, id: id}
 }
 
@@ -182,12 +197,15 @@ func (t *Tenant) SyncFinished(o Outcome) {
 	m.runs.WithLabelValues(t.id, o.Status).Inc()
 	m.runDuration.WithLabelValues(o.Status).Observe(o.Duration.Seconds())
 	m.lastDuration.WithLabelValues(t.id).Set(o.Duration.Seconds())
+	finished := o.FinishedAt
+	if finished.IsZero() {
+		finished = time.Now()
+	}
 	if o.Status != StatusSucceeded {
+		m.lastFailure.WithLabelValues(t.id).Set(float64(finished.UnixNano()) / 1e9)
 		return
 	}
-	if !o.FinishedAt.IsZero() {
-		m.lastSuccess.WithLabelValues(t.id).Set(float64(o.FinishedAt.UnixNano()) / 1e9)
-	}
+	m.lastSuccess.WithLabelValues(t.id).Set(float64(finished.UnixNano()) / 1e9)
 	m.lastSeen.WithLabelValues(t.id).Set(float64(o.Seen))
 	for i, n := range []int{o.Inserted, o.Changed, o.Unchanged, o.Deleted, o.Withheld, o.Rejected} {
 		m.agents.WithLabelValues(t.id, agentOutcomes[i]).Add(float64(n))

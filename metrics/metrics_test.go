@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -67,12 +73,26 @@ func TestMetricsExposeObserverAndSyncCounts(t *testing.T) {
 		`agentsync_agents_total{outcome="rejected",tenant="contoso"} 6`,
 		`agentsync_last_success_timestamp_seconds{tenant="contoso"} 1.7723664e+09`,
 		`agentsync_last_success_timestamp_seconds{tenant="fabrikam"} 0`,
+		`agentsync_last_failure_timestamp_seconds{tenant="fabrikam"} 0`,
+		// Every reason of retries is there from the start, at 0.
+		`agentsync_api_retries_total{reason="5xx",tenant="fabrikam"} 0`,
+		`agentsync_api_retries_total{reason="429",tenant="contoso"} 0`,
 		`agentsync_last_success_agents{tenant="contoso"} 10`,
 		`go_goroutines`,
 	} {
 		if !hasLine(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// The failed run set the time of the latest failure, after the success.
+	var failedAt float64
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), `agentsync_last_failure_timestamp_seconds{tenant="contoso"} `); ok {
+			failedAt, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if failedAt < float64(finished.Unix()) {
+		t.Errorf("agentsync_last_failure_timestamp_seconds of contoso is %v, want the time of the failed run, after %d", failedAt, finished.Unix())
 	}
 	if strings.Contains(body, "invalid_client") {
 		t.Error("/metrics shows a token error text")
@@ -200,5 +220,52 @@ func TestReadinessAnswersFromARecentResult(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("Handler ran its check %d times for 10 requests at once", n)
+	}
+}
+
+// TestRetryReasonsAreTheExtractPackages: every reason the extract package
+// retries a request for (reason: "..." in its source) is one of
+// RetryReasons, so that its series is exported at 0 from the start.
+func TestRetryReasonsAreTheExtractPackages(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "extract", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(token.NewFileSet(), f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			lit, ok := n.(*ast.CompositeLit)
+			if !ok {
+				return true
+			}
+			if id, ok := lit.Type.(*ast.Ident); !ok || id.Name != "retryable" {
+				return true
+			}
+			for _, e := range lit.Elts {
+				kv, ok := e.(*ast.KeyValueExpr)
+				if k, isIdent := kv.Key.(*ast.Ident); !ok || !isIdent || k.Name != "reason" {
+					continue
+				}
+				if v, ok := kv.Value.(*ast.BasicLit); ok {
+					reason, _ := strconv.Unquote(v.Value)
+					found++
+					if !slices.Contains(RetryReasons, reason) {
+						t.Errorf("%s retries for reason %q, which RetryReasons lacks", filepath.Base(f), reason)
+					}
+				}
+			}
+			return true
+		})
+	}
+	if found < 5 {
+		t.Errorf("found %d retry reasons in the extract package; has its retryable type changed?", found)
 	}
 }
