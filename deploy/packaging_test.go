@@ -576,7 +576,7 @@ var kubernetesDir = filepath.Join(repoRoot, "deploy", "kubernetes")
 
 // kubernetesOverlays are the directories users apply with kubectl apply -k,
 // and the one workload each must hold.
-var kubernetesOverlays = map[string]string{"daemon": "Deployment", "cronjob": "CronJob"}
+var kubernetesOverlays = map[string]string{"daemon": "Deployment", "cronjob": "CronJob", "prometheus-operator": "Deployment"}
 
 // kustomization is a kustomization.yaml. The tests read its resources only,
 // so it may use nothing else (KnownFields): a patch would change what is

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentsync/agentsync/internal/buildtest"
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load/loadtest"
 	"github.com/agentsync/agentsync/report"
@@ -91,7 +92,7 @@ func BenchmarkReportManyTenants(b *testing.B) {
 	}
 	u.User = url.User(dbtest.ReaderRole)
 	dbtest.ReaderPool(b, owner).Close() // makes the reader role
-	bin := buildAgentsync(b)
+	bin := buildtest.Agentsync(b)
 	for b.Loop() {
 		dir := b.TempDir()
 		cmd := exec.Command(bin, "report", "--out-dir", dir, "--since", strconv.Itoa(days+1)+"d")

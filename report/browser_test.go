@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/agentsync/agentsync/internal/buildtest"
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/report"
 )
@@ -250,7 +251,7 @@ const readOverview = `Array.from(document.querySelectorAll('#overview-table tbod
 func demoReports(t *testing.T) (file, dir string) {
 	t.Helper()
 	work := t.TempDir()
-	bin := buildAgentsync(t)
+	bin := buildtest.Agentsync(t)
 	var b [4]byte
 	rand.Read(b[:])
 	database := "agentsync_demo_report_" + hex.EncodeToString(b[:])
@@ -286,21 +287,6 @@ func demoReports(t *testing.T) (file, dir string) {
 	dir = filepath.Join(work, "site")
 	run(u.String(), "report", "--out-dir", dir, "--since", "31d")
 	return file, dir
-}
-
-// buildAgentsync builds the agentsync command of this repository and
-// returns its path.
-func buildAgentsync(t testing.TB) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build agentsync with")
-	}
-	bin := filepath.Join(t.TempDir(), "agentsync")
-	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/agentsync/agentsync/cmd/agentsync").CombinedOutput(); err != nil {
-		t.Fatalf("build agentsync: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // TestDemoReportInABrowser opens the report of agentsync demo in headless
