@@ -27,13 +27,24 @@ var story = loadtest.Story{Name: "Contoso", Agents: 150, Days: 30, FailDay: 15, 
 // member of defender_reader, and what was synced.
 func setup(t *testing.T) (*pgxpool.Pool, loadtest.Synced) {
 	t.Helper()
+	pool, synced := syncStories(t, story)
+	return pool, synced[0]
+}
+
+// syncStories fills a new database with stories and returns a pool logged
+// in as a member of defender_reader, and what each story synced.
+func syncStories(t *testing.T, stories ...loadtest.Story) (*pgxpool.Pool, []loadtest.Synced) {
+	t.Helper()
 	url := dbtest.URL(t)
 	owner, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(owner.Close)
-	synced := loadtest.Sync(t, owner, story)
+	defer owner.Close()
+	var synced []loadtest.Synced
+	for _, s := range stories {
+		synced = append(synced, loadtest.Sync(t, owner, s))
+	}
 	return dbtest.ReaderPool(t, url), synced
 }
 
@@ -245,16 +256,10 @@ func TestTextTablesReadAsTheReader(t *testing.T) {
 // line of provenance; --tenant keeps one.
 func TestReportOfSeveralTenants(t *testing.T) {
 	t.Parallel()
-	url := dbtest.URL(t)
-	owner, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
 	end := time.Now().UTC().Truncate(time.Hour)
-	a := loadtest.Sync(t, owner, loadtest.Story{Agents: 30, Days: 5, End: end})
-	b := loadtest.Sync(t, owner, loadtest.Story{TenantID: "Contoso.example", Name: "Contoso <Europe>", Agents: 20, Days: 3, Seed: 3, FailDay: 2, End: end})
-	reader := dbtest.ReaderPool(t, url)
+	reader, synced := syncStories(t, loadtest.Story{Agents: 30, Days: 5, End: end},
+		loadtest.Story{TenantID: "Contoso.example", Name: "Contoso <Europe>", Agents: 20, Days: 3, Seed: 3, FailDay: 2, End: end})
+	a, b := synced[0], synced[1]
 
 	snap, html := render(t, reader, report.Options{Now: end})
 	if len(snap.Tenants) != 2 || strings.Count(html, `<section class="tenant"`) != 2 ||
@@ -320,16 +325,11 @@ func TestReportPolicyForbidsBaseAndForms(t *testing.T) {
 // its section, and the sections follow in that order.
 func TestOverviewPutsTheWorstTenantFirst(t *testing.T) {
 	t.Parallel()
-	url := dbtest.URL(t)
-	owner, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
 	end := time.Now().UTC().Truncate(time.Hour)
-	good := loadtest.Sync(t, owner, loadtest.Story{TenantID: "aaaa.example", Name: "Alpha", Agents: 30, Days: 5, End: end})
-	bad := loadtest.Sync(t, owner, loadtest.Story{TenantID: "zzzz.example", Name: "Zulu", Agents: 30, Days: 5, FailDay: 5, Seed: 2, End: end})
-	snap, html := render(t, dbtest.ReaderPool(t, url), report.Options{Now: end.Add(time.Hour)})
+	reader, synced := syncStories(t, loadtest.Story{TenantID: "aaaa.example", Name: "Alpha", Agents: 30, Days: 5, End: end},
+		loadtest.Story{TenantID: "zzzz.example", Name: "Zulu", Agents: 30, Days: 5, FailDay: 5, Seed: 2, End: end})
+	good, bad := synced[0], synced[1]
+	snap, html := render(t, reader, report.Options{Now: end.Add(time.Hour)})
 	if len(snap.Tenants) != 2 || snap.Tenants[0].ID != bad.TenantID || !snap.Tenants[0].LatestFailed() {
 		t.Fatalf("tenants %v; want %s, whose latest sync failed, first", snap.Tenants, bad.TenantID)
 	}
