@@ -367,3 +367,31 @@ func TestListsAreShortAndSayHowManyMore(t *testing.T) {
 		t.Error("a numbers table starts open")
 	}
 }
+
+// TestLatestChangesComeLatestFirst: the changes listed are the period's
+// latest, latest first, and the counts by kind add up to the total.
+func TestLatestChangesComeLatestFirst(t *testing.T) {
+	t.Parallel()
+	pool, synced := setup(t)
+	// Lists long enough to hold changes of several syncs and attributes.
+	snap, _ := render(t, pool, report.Options{Now: synced.End.Add(time.Hour), MaxRows: 300})
+	tn := snap.Tenants[0]
+	if len(tn.Changes) == 0 || !tn.Changes[0].ChangedAt.Equal(synced.End) {
+		t.Fatalf("the first change listed is not of the last sync, %s: %+v", synced.End, tn.Changes[:min(1, len(tn.Changes))])
+	}
+	for i := 1; i < len(tn.Changes); i++ {
+		if tn.Changes[i].ChangedAt.After(tn.Changes[i-1].ChangedAt) {
+			t.Errorf("change %d (%s) is later than change %d (%s)", i, tn.Changes[i].ChangedAt, i-1, tn.Changes[i-1].ChangedAt)
+		}
+	}
+	sum := 0
+	for i, k := range tn.ChangeKinds {
+		sum += k.Count
+		if i > 0 && k.Count > tn.ChangeKinds[i-1].Count {
+			t.Errorf("change kinds not by count, most first: %+v", tn.ChangeKinds)
+		}
+	}
+	if sum != tn.ChangesTotal || sum <= len(tn.Changes) {
+		t.Errorf("the kinds count %d changes, the total is %d, %d listed", sum, tn.ChangesTotal, len(tn.Changes))
+	}
+}

@@ -307,18 +307,27 @@ const (
 		          FROM defender.sync_runs
 		         WHERE tenant_id = ANY ($1) AND resource = 'agents' AND status = 'failed' AND started_at >= $2) f
 		 WHERE n <= $3 ORDER BY tenant_id, run_id DESC`
-	changeKindsQuery = `
-		SELECT tenant_id, attribute, CASE WHEN attribute = 'agent' THEN coalesce(new_value, '') ELSE 'changed' END, count(*)
-		  FROM defender.scan_agent_changes WHERE tenant_id = ANY ($1) AND changed_at >= $2
-		 GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC, 2, 3`
+	// changesQuery reads the period's changes once, for two kinds of
+	// rows: their count by kind ('kind': attribute, change, count), and the
+	// latest $3 of each tenant ('change': the rest).
 	changesQuery = `
-		SELECT c.tenant_id, c.changed_at, c.previous_sync_at, c.agent_id, coalesce(a.computer_dns_name, ''),
-		       c.attribute, c.old_value, c.new_value, c.run_id
-		  FROM (SELECT *, row_number() OVER (PARTITION BY tenant_id ORDER BY changed_at DESC, run_id DESC, agent_id, attribute) AS n
-		          FROM defender.scan_agent_changes WHERE tenant_id = ANY ($1) AND changed_at >= $2) c
-		  LEFT JOIN defender.scan_agents a ON a.tenant_id = c.tenant_id AND a.agent_id = c.agent_id
-		 WHERE c.n <= $3
-		 ORDER BY c.tenant_id, c.changed_at DESC, c.run_id DESC, a.computer_dns_name, c.agent_id, c.attribute`
+		WITH c AS MATERIALIZED (
+		    SELECT tenant_id, changed_at, previous_sync_at, agent_id, attribute, old_value, new_value, run_id
+		      FROM defender.scan_agent_changes WHERE tenant_id = ANY ($1) AND changed_at >= $2
+		), latest AS (
+		    SELECT * FROM (SELECT c.*, row_number() OVER (PARTITION BY tenant_id ORDER BY changed_at DESC, run_id DESC, agent_id, attribute) AS n
+		                     FROM c) l
+		     WHERE n <= $3
+		)
+		SELECT tenant_id, 'kind', attribute, CASE WHEN attribute = 'agent' THEN coalesce(new_value, '') ELSE 'changed' END,
+		       count(*), NULL::timestamptz, NULL::timestamptz, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint
+		  FROM c GROUP BY 1, 3, 4
+		UNION ALL
+		SELECT l.tenant_id, 'change', l.attribute, NULL, NULL, l.changed_at, l.previous_sync_at, l.agent_id,
+		       coalesce(a.computer_dns_name, ''), l.old_value, l.new_value, l.run_id
+		  FROM latest l
+		  LEFT JOIN defender.scan_agents a ON a.tenant_id = l.tenant_id AND a.agent_id = l.agent_id
+		 ORDER BY 1, 2 DESC, 5 DESC, 6 DESC, 12 DESC, 9, 8, 3, 4`
 	// staleQuery lists, per tenant, the active agents not seen for 7 days
 	// or more before its latest successful sync ($3, in the order of $1),
 	// or never seen: stale as the latest sync saw the fleet, as
@@ -430,17 +439,24 @@ func readTenants(ctx context.Context, tx pgx.Tx, s *Snapshot, ids []string) erro
 			err := r.Scan(&id, &f.RunID, &f.StartedAt, &f.Error)
 			return id, func(t *Tenant) { t.Failures = append(t.Failures, f) }, err
 		}, []any{ids, from, limit}},
-		{"count changes", changeKindsQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
-			var id string
-			var k ChangeKind
-			err := r.Scan(&id, &k.Attribute, &k.Change, &k.Count)
-			return id, func(t *Tenant) { t.ChangeKinds = append(t.ChangeKinds, k); t.ChangesTotal += k.Count }, err
-		}, []any{ids, from}},
 		{"changes", changesQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
-			var id string
+			var id, kind, attribute string
+			var change *string
+			var count *int
 			var c Change
-			err := r.Scan(&id, &c.ChangedAt, &c.PreviousSyncAt, &c.AgentID, &c.Host, &c.Attribute, &c.Old, &c.New, &c.RunID)
-			return id, func(t *Tenant) { t.Changes = append(t.Changes, c) }, err
+			var changedAt *time.Time
+			var agentID, host *string
+			var runID *int64
+			err := r.Scan(&id, &kind, &attribute, &change, &count, &changedAt, &c.PreviousSyncAt, &agentID, &host, &c.Old, &c.New, &runID)
+			if err != nil {
+				return "", nil, err
+			}
+			if kind == "kind" {
+				k := ChangeKind{Attribute: attribute, Change: *change, Count: *count}
+				return id, func(t *Tenant) { t.ChangeKinds = append(t.ChangeKinds, k); t.ChangesTotal += k.Count }, nil
+			}
+			c.Attribute, c.ChangedAt, c.AgentID, c.Host, c.RunID = attribute, *changedAt, *agentID, *host, *runID
+			return id, func(t *Tenant) { t.Changes = append(t.Changes, c) }, nil
 		}, []any{ids, from, limit}},
 		{"withheld deletions", withheldQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
 			var id string
