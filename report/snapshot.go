@@ -234,15 +234,10 @@ func Read(ctx context.Context, db DB, opt Options) (*Snapshot, error) {
 		for i, id := range ids {
 			s.Tenants[i].ID = id
 		}
-		if s.Versions, err = collect(ctx, tx, func(r pgx.Rows) (string, error) {
-			var v string
-			return v, r.Scan(&v)
-		}, versionsQuery, ids, s.From); err != nil {
-			return fmt.Errorf("versions: %w", err)
-		}
 		if err := readTenants(ctx, tx, s, ids); err != nil {
 			return err
 		}
+		sortVersions(s)
 		sortWorstFirst(s.Tenants)
 		return nil
 	})
@@ -258,11 +253,8 @@ func Read(ctx context.Context, db DB, opt Options) (*Snapshot, error) {
 // those that list take the bound of each tenant's list as $3 (staleQuery
 // differs: see there).
 const (
-	versionsQuery = `
-		SELECT v.version
-		  FROM (SELECT DISTINCT jsonb_object_keys(mde_client_versions) AS version
-		          FROM defender.fleet_daily WHERE tenant_id = ANY ($1) AND day >= defender.utc_day($2)) v
-		 ORDER BY defender.version_key(v.version) NULLS FIRST, v.version`
+	// namesQuery names the tenants that had no day in the period (the
+	// others are named by fleetDaysQuery).
 	namesQuery = `
 		SELECT DISTINCT ON (tenant_id) tenant_id, coalesce(tenant_name, '')
 		  FROM defender.fleet_daily WHERE tenant_id = ANY ($1)
@@ -290,7 +282,7 @@ const (
 		 ORDER BY tenant_id, run_id DESC`
 	fleetDaysQuery = `
 		SELECT tenant_id, day, active_agents, stale_7d_agents, never_seen_agents, newest_mde_client_version,
-		       agents_on_newest, mde_client_versions, syncs, as_of_run_id, as_of_fetched_at
+		       agents_on_newest, mde_client_versions, syncs, as_of_run_id, as_of_fetched_at, coalesce(tenant_name, '')
 		  FROM defender.fleet_daily
 		 WHERE tenant_id = ANY ($1) AND day >= defender.utc_day($2)
 		 ORDER BY tenant_id, day`
@@ -401,11 +393,6 @@ func readTenants(ctx context.Context, tx pgx.Tx, s *Snapshot, ids []string) erro
 		scan        func(pgx.Rows) (string, func(*Tenant), error)
 		args        []any
 	}{
-		{"names", namesQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
-			var id, name string
-			err := r.Scan(&id, &name)
-			return id, func(t *Tenant) { t.Name = name }, err
-		}, []any{ids}},
 		{"runs", runCountsQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
 			var id string
 			var ok, failed, running int
@@ -417,15 +404,16 @@ func readTenants(ctx context.Context, tx pgx.Tx, s *Snapshot, ids []string) erro
 		{"latest success", latestSuccessQuery, run(func(t *Tenant) **Run { return &t.LatestSuccess }), []any{ids}},
 		{"latest run", latestRunQuery, run(func(t *Tenant) **Run { return &t.Latest }), []any{ids}},
 		{"fleet per day", fleetDaysQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
-			var id string
+			var id, name string
 			var d FleetDay
 			var newest *string
 			d.AsOf.Status = "succeeded"
-			err := r.Scan(&id, &d.Day, &d.Active, &d.Stale7d, &d.NeverSeen, &newest, &d.OnNewest, &d.Versions, &d.Syncs, &d.AsOf.ID, &d.AsOf.At)
+			err := r.Scan(&id, &d.Day, &d.Active, &d.Stale7d, &d.NeverSeen, &newest, &d.OnNewest, &d.Versions, &d.Syncs, &d.AsOf.ID, &d.AsOf.At, &name)
 			if newest != nil {
 				d.Newest = *newest
 			}
-			return id, func(t *Tenant) { t.Days = append(t.Days, d) }, err
+			// The latest day's name is the tenant's.
+			return id, func(t *Tenant) { t.Days, t.Name = append(t.Days, d), name }, err
 		}, []any{ids, from}},
 		{"runs per day", syncDaysQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
 			var id string
@@ -503,19 +491,21 @@ func readTenants(ctx context.Context, tx pgx.Tx, s *Snapshot, ids []string) erro
 		return err
 	}
 
-	// Each tenant's versions, in the order of the report's.
-	for i := range s.Tenants {
-		t := &s.Tenants[i]
-		for _, v := range s.Versions {
-			for _, d := range t.Days {
-				if _, ok := d.Versions[v]; ok {
-					t.Versions = append(t.Versions, v)
-					break
-				}
-			}
+	// The names of the tenants without a day in the period.
+	var unnamed []string
+	for _, t := range s.Tenants {
+		if len(t.Days) == 0 {
+			unnamed = append(unnamed, t.ID)
 		}
 	}
-	return nil
+	if len(unnamed) == 0 {
+		return nil
+	}
+	return each("names", namesQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+		var id, name string
+		err := r.Scan(&id, &name)
+		return id, func(t *Tenant) { t.Name = name }, err
+	}, unnamed)
 }
 
 // collect runs query and reads each row with scan.
