@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -162,12 +163,18 @@ func newPage(s *Snapshot, generator string) *page {
 	return p
 }
 
+// write renders the page to w through a buffer: the template writes each
+// of its pieces on its own, a system call each to a file.
 func (p *page) write(w io.Writer) error {
-	vw := &visibleControls{w: w}
+	b := bufio.NewWriterSize(w, 64<<10)
+	vw := &visibleControls{w: b}
 	if err := pageTmpl.Execute(vw, p); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if err := vw.Close(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := b.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
