@@ -30,6 +30,8 @@ type page struct {
 	Overview []overviewRow
 	// Sections are the tenant sections of the page, in the overview's order.
 	Sections []tenantPage
+	// OverviewFile is the file of the overview, on a tenant's own page.
+	OverviewFile string
 }
 
 // overviewRow is one tenant's row of the overview.
@@ -123,7 +125,7 @@ func Files(s *Snapshot, generator string) []File {
 			if err != nil {
 				return err
 			}
-			p.Sections = []tenantPage{tp}
+			p.Sections, p.OverviewFile = []tenantPage{tp}, IndexFile
 			return p.write(w)
 		}})
 	}
