@@ -8,12 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 )
-
-// repoRoot is the repository, seen from deploy/.
-const repoRoot = ".."
 
 var alertsFile = filepath.Join(repoRoot, "deploy", "prometheus", "alerts.yml")
 
@@ -62,17 +57,6 @@ type ruleGroups struct {
 			Annotations map[string]string `yaml:"annotations"`
 		} `yaml:"rules"`
 	} `yaml:"groups"`
-}
-
-func readYAML(t *testing.T, file string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
 }
 
 // TestAlertsSayWhatToDo: every alert has a severity, a summary, a

@@ -1,133 +1,11 @@
 package deploy_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
-
-// The dashboards of deploy/grafana/dashboards as these tests read them.
-
-type dsRef struct {
-	Type string `json:"type"`
-	UID  string `json:"uid"`
-}
-
-type dashTarget struct {
-	Datasource *dsRef `json:"datasource"`
-	RefID      string `json:"refId"`
-	Expr       string `json:"expr"`
-	RawSQL     string `json:"rawSql"`
-}
-
-type dashPanel struct {
-	Title      string       `json:"title"`
-	Type       string       `json:"type"`
-	Datasource *dsRef       `json:"datasource"`
-	Interval   string       `json:"interval"`
-	Targets    []dashTarget `json:"targets"`
-	Panels     []dashPanel  `json:"panels"`
-}
-
-type dashVariable struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"`
-	Datasource dsRef  `json:"datasource"`
-	// Query is a string for query variables, the plugin id for data
-	// source variables.
-	Query   string `json:"query"`
-	Current struct {
-		Value any `json:"value"`
-	} `json:"current"`
-}
-
-type dashInput struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	PluginID string `json:"pluginId"`
-}
-
-type dashRequire struct {
-	Type    string `json:"type"`
-	ID      string `json:"id"`
-	Version string `json:"version"`
-}
-
-type dashboard struct {
-	file       string
-	raw        string
-	Inputs     []dashInput   `json:"__inputs"`
-	Requires   []dashRequire `json:"__requires"`
-	UID        string        `json:"uid"`
-	Title      string        `json:"title"`
-	Panels     []dashPanel   `json:"panels"`
-	Templating struct {
-		List []dashVariable `json:"list"`
-	} `json:"templating"`
-}
-
-// dashQuery is one query of a dashboard, with where it comes from and the
-// data source it runs on (the target's, else its panel's).
-type dashQuery struct {
-	where  string
-	panel  dashPanel
-	source dsRef
-	target dashTarget
-}
-
-func dashboards(t *testing.T) []dashboard {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot, "deploy", "grafana", "dashboards", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no dashboards: %v", err)
-	}
-	var out []dashboard
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := dashboard{file: filepath.Base(f), raw: string(b)}
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out = append(out, d)
-	}
-	return out
-}
-
-func (d dashboard) queries(t *testing.T) []dashQuery {
-	t.Helper()
-	var out []dashQuery
-	var walk func([]dashPanel)
-	walk = func(panels []dashPanel) {
-		for _, p := range panels {
-			walk(p.Panels)
-			for _, tg := range p.Targets {
-				q := dashQuery{where: fmt.Sprintf("%s: panel %q (%s)", d.file, p.Title, tg.RefID), panel: p, target: tg}
-				switch {
-				case tg.Datasource != nil:
-					q.source = *tg.Datasource
-				case p.Datasource != nil:
-					q.source = *p.Datasource
-				default:
-					t.Errorf("%s has no data source", q.where)
-					continue
-				}
-				out = append(out, q)
-			}
-		}
-	}
-	walk(d.Panels)
-	return out
-}
-
-// labelValues matches a Prometheus variable's query: label_values(metric, label).
-var labelValues = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$`)
 
 // minimumGrafana is the oldest Grafana the dashboards work in: the SQL data
 // source type grafana-postgresql-datasource came with 10.2.3.
@@ -147,7 +25,7 @@ func TestDashboardsImportAnywhere(t *testing.T) {
 	if !strings.Contains(string(doc), "Grafana "+minimumGrafana) {
 		t.Errorf("docs/dashboards.md does not state the minimum version, Grafana %s", minimumGrafana)
 	}
-	for _, d := range dashboards(t) {
+	for _, d := range grafanaDashboards(t) {
 		sources := map[string]string{} // variable name: plugin id
 		for _, v := range d.Templating.List {
 			if v.Type == "datasource" {
@@ -160,7 +38,7 @@ func TestDashboardsImportAnywhere(t *testing.T) {
 				inputs["${"+in.Name+"}"] = in.PluginID
 			}
 		}
-		uses := func(where string, ref dsRef) {
+		uses := func(where string, ref grafanaRef) {
 			name, ok := strings.CutPrefix(ref.UID, "${")
 			name, ok2 := strings.CutSuffix(name, "}")
 			if !ok || !ok2 || sources[name] != ref.Type {

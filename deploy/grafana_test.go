@@ -51,6 +51,7 @@ type grafanaPanel struct {
 	Type       string          `json:"type"`
 	Title      string          `json:"title"`
 	Datasource *grafanaRef     `json:"datasource"`
+	Interval   string          `json:"interval"` // the minimum interval
 	Targets    []grafanaTarget `json:"targets"`
 	Panels     []grafanaPanel  `json:"panels"` // of a row
 }
@@ -59,16 +60,38 @@ type grafanaVariable struct {
 	Name       string     `json:"name"`
 	Type       string     `json:"type"`
 	Datasource grafanaRef `json:"datasource"`
-	Query      string     `json:"query"`
-	Multi      bool       `json:"multi"`
-	IncludeAll bool       `json:"includeAll"`
+	// Query is the query of a query variable, the plugin id of a data
+	// source variable.
+	Query      string `json:"query"`
+	Multi      bool   `json:"multi"`
+	IncludeAll bool   `json:"includeAll"`
+	Current    struct {
+		Value any `json:"value"`
+	} `json:"current"`
+}
+
+// grafanaInput is an input of __inputs, which Grafana asks for on import.
+type grafanaInput struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	PluginID string `json:"pluginId"`
+}
+
+// grafanaRequire is an entry of __requires.
+type grafanaRequire struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Version string `json:"version"`
 }
 
 type grafanaDashboard struct {
 	file       string
-	UID        string         `json:"uid"`
-	Title      string         `json:"title"`
-	Panels     []grafanaPanel `json:"panels"`
+	raw        string
+	Inputs     []grafanaInput   `json:"__inputs"`
+	Requires   []grafanaRequire `json:"__requires"`
+	UID        string           `json:"uid"`
+	Title      string           `json:"title"`
+	Panels     []grafanaPanel   `json:"panels"`
 	Templating struct {
 		List []grafanaVariable `json:"list"`
 	} `json:"templating"`
@@ -77,6 +100,7 @@ type grafanaDashboard struct {
 // query is one query of a dashboard, with where it comes from.
 type grafanaQuery struct {
 	where  string
+	panel  grafanaPanel
 	source grafanaRef
 	target grafanaTarget
 }
@@ -94,7 +118,7 @@ func grafanaDashboards(t *testing.T) []grafanaDashboard {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := grafanaDashboard{file: filepath.Base(f)}
+		d := grafanaDashboard{file: filepath.Base(f), raw: string(b)}
 		if err := json.Unmarshal(b, &d); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -113,7 +137,7 @@ func (d grafanaDashboard) queries(t *testing.T) []grafanaQuery {
 		for _, p := range panels {
 			walk(p.Panels)
 			for _, tg := range p.Targets {
-				q := grafanaQuery{where: fmt.Sprintf("%s: panel %q (%s)", d.file, p.Title, tg.RefID), target: tg}
+				q := grafanaQuery{where: fmt.Sprintf("%s: panel %q (%s)", d.file, p.Title, tg.RefID), panel: p, target: tg}
 				switch {
 				case tg.Datasource != nil:
 					q.source = *tg.Datasource

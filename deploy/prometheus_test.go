@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentsync/agentsync/internal/buildtest"
 	"github.com/agentsync/agentsync/internal/dbtest"
 )
 
@@ -97,7 +96,10 @@ func grafanaPromQL(expr string) string {
 func TestDashboardQueriesAnswerOnARealPrometheus(t *testing.T) {
 	t.Parallel()
 	prometheus := tool(t, "prometheus", "prometheus")
-	bin := buildtest.Agentsync(t)
+	bin, err := buildAgentsync()
+	if err != nil {
+		t.Fatal(err)
+	}
 	work := t.TempDir()
 
 	// Two simulated tenants, and the environment that points at them.
@@ -172,7 +174,7 @@ scrape_configs:
 	}
 
 	checked := 0
-	for _, d := range dashboards(t) {
+	for _, d := range grafanaDashboards(t) {
 		for _, q := range d.queries(t) {
 			if q.source.Type != "prometheus" {
 				continue
