@@ -295,12 +295,11 @@ var templateFuncs = template.FuncMap{
 		}
 		return strconv.Itoa(int(ref.At.Sub(*t).Hours() / 24))
 	},
-	// share writes a fraction as a whole percentage.
-	"share": func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
-	// targets splits a scan's target list (comma or space separated).
-	"targets": splitTargets,
-	"first":   func(n int, s []string) []string { return s[:min(n, len(s))] },
-	"minus":   func(a, b int) int { return a - b },
+	// targetsShown are the first targets of a scan's list, targetsLeft
+	// counts the others.
+	"targetsShown": func(s string) []string { t := splitTargets(s); return t[:min(shownTargets, len(t))] },
+	"targetsLeft":  func(s string) int { return max(len(splitTargets(s))-shownTargets, 0) },
+	"minus":        func(a, b int) int { return a - b },
 	"joinNames": func(series []chartSeries) string {
 		names := make([]string, len(series))
 		for i, s := range series {

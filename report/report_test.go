@@ -395,3 +395,38 @@ func TestLatestChangesComeLatestFirst(t *testing.T) {
 		t.Errorf("the kinds count %d changes, the total is %d, %d listed", sum, tn.ChangesTotal, len(tn.Changes))
 	}
 }
+
+// TestLongTargetListsShowTheFirstFew: a scan's coverage row shows its
+// first three targets and how many more, the whole list on hover and in
+// the numbers; scans that need a look come first.
+func TestLongTargetListsShowTheFirstFew(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	stale, ok := true, false
+	targets := "10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, 10.0.0.6, 10.0.0.7, 10.0.0.8"
+	snap := &report.Snapshot{GeneratedAt: day, From: day.AddDate(0, 0, -90), HasScanCoverage: true, Tenants: []report.Tenant{{
+		ID: "contoso.example",
+		Coverage: []report.Coverage{
+			{Scan: "fine", Target: "10.1.0.1", LastSuccess: &day, Scanner: "scan1", ScannerStale: &ok, ScannerDeleted: &ok},
+			{Scan: "wide", Target: targets, LastSuccess: &day, Scanner: "scan2", ScannerStale: &stale, ScannerDeleted: &ok},
+		},
+	}}}
+	var b bytes.Buffer
+	if err := report.WriteHTML(&b, snap, "agentsync dev"); err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	row := regexp.MustCompile(`<tr><td class="name">wide</td><td class="targets" title="([^"]*)">(.*?)</td>`).FindStringSubmatch(html)
+	if row == nil || row[1] != targets || strings.Count(row[2], `class="target"`) != 3 || !strings.Contains(row[2], "+5 more") {
+		t.Errorf("the row of a scan of 8 targets: %q; want 3 of them, +5 more, all in its title", row)
+	}
+	if strings.Index(html, ">wide<") > strings.Index(html, ">fine<") {
+		t.Error("the scan on a stale scanner is not listed before the one that is fine")
+	}
+	if !strings.Contains(html, `<td class="targets">`+targets+`</td>`) {
+		t.Error("the numbers do not list every target")
+	}
+	if !strings.Contains(html, "2 active scan definitions: 0 failing, 1 on a stale or deleted scanner") {
+		t.Error("the tenant's summary of its scans is missing")
+	}
+}
