@@ -99,11 +99,10 @@ func (t *Tenant) CoverageSummary() string {
 	return fmt.Sprintf("%d active scan %s: %d failing, %d on a stale or deleted scanner", n, noun, t.FailingScans(), t.OnBadScanner())
 }
 
-// Worse tells whether t needs attention before u: its latest sync failed,
-// then more failing scans, then a larger share of stale agents, then a
-// larger share not on the newest client; then by title.
-func (t *Tenant) Worse(u *Tenant) bool { return compareTenants(t, u) < 0 }
-
+// compareTenants orders t before u when t needs attention first: its
+// latest sync failed, then more failing scans, then a larger share of
+// stale agents, then a larger share not on the newest client; then by
+// title.
 func compareTenants(t, u *Tenant) int {
 	boolRank := func(b bool) int {
 		if b {
