@@ -71,8 +71,10 @@ func newTab(t *testing.T) *tab {
 	t.Helper()
 	path := chromiumPath(t)
 	// Its profile and its temporary files (a singleton socket it may leave
-	// behind) go in directories removed after it stopped.
-	profile, tmp := t.TempDir(), t.TempDir()
+	// behind) go in directories removed after it stopped, named shortly: the
+	// socket's path must fit a Unix socket address (108 bytes), which a
+	// directory named after a long test's name does not.
+	profile, tmp := shortTempDir(t), shortTempDir(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(profile),
@@ -117,6 +119,18 @@ func newTab(t *testing.T) *tab {
 	t.Cleanup(cancelTab)
 	tb.ctx = ctx
 	return tb
+}
+
+// shortTempDir is t.TempDir with a short name, directly in the system's
+// temporary directory.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "chr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // open shows the file at path in the tab, width px wide, and fails the
