@@ -10,12 +10,6 @@ import (
 	"github.com/agentsync/agentsync/scanagent"
 )
 
-// HistoryOverlap is how far before the previous history sync's fetch time
-// the next one reads again: a session may reach the history a while after
-// it ran. Sessions read again are facts already stored: nothing is
-// written for them.
-const HistoryOverlap = 24 * time.Hour
-
 // maxTargetSessions bounds the sessions whose targets one history sync
 // reads (newest first); the next sync reads the rest. At the default 25
 // ids a request, that is 80 requests of the tenant's 1,500 an hour.
@@ -25,9 +19,11 @@ const maxTargetSessions = 2000
 // from src and applies it in one transaction, with the guarantees of Sync:
 // its own run (resource history) and lock, nothing changed by a failed
 // fetch. The known definitions are those stored and listed, and those
-// deleted since the history's lower bound. The first history sync reads
-// Config.HistoryLookback back from its fetch time; later ones from the
-// previous one's fetch time less HistoryOverlap.
+// deleted since the history's lower bound. Every history sync reads
+// Config.HistoryLookback back from its fetch time: a session may reach the
+// history long after it ran (a scanner that uploads late, a backlog in the
+// service), and any session listed within the lookback that is not stored
+// yet is stored.
 //
 // Sessions are facts: a session already stored with the same values is
 // not written again, and the targets of a session are read (by session
@@ -133,9 +129,6 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		return res, err
 	}
 	since := fetchedAt.Add(-l.cfg.HistoryLookback)
-	if !previous.IsZero() {
-		since = previous.Add(-HistoryOverlap)
-	}
 	tenant := l.cfg.TenantID
 
 	tx, err := conn.BeginTx(dbCtx, writerTx)

@@ -60,16 +60,17 @@ type Config struct {
 	// takes a run still marked running after it as stuck. Zero means
 	// DefaultSyncTimeout.
 	SyncTimeout time.Duration
-	// HistoryLookback bounds the first history sync of a tenant: it reads
-	// the sessions of this long before its fetch time. Later history syncs
-	// read from the previous one's fetch time, less HistoryOverlap. Zero
-	// means DefaultHistoryLookback.
+	// HistoryLookback bounds every history sync of a tenant: it reads the
+	// sessions of this long before its fetch time, so that a session
+	// listed late within it is still stored; the sessions already stored
+	// write nothing. Zero means DefaultHistoryLookback.
 	HistoryLookback time.Duration
 }
 
 // DefaultHistoryLookback is a week of scan history: every definition's
-// recent sessions, at the documented intervals (hours to a day), without
-// reading months at the first sync.
+// recent sessions, at the documented intervals (hours to a day), and the
+// sessions a scanner uploads days late, without reading months at each
+// sync.
 const DefaultHistoryLookback = 7 * 24 * time.Hour
 
 // Loader syncs the agents, scan definitions and scan history of one
