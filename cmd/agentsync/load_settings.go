@@ -79,7 +79,7 @@ func (s *resourceSettings) apply(cfg *load.Config) ([]scanagent.Resource, error)
 
 // lookbackSetting is SCAN_HISTORY_LOOKBACK, for sync, run and fetch.
 type lookbackSetting struct {
-	Value string `name:"scan-history-lookback" envvar:"SCAN_HISTORY_LOOKBACK" placeholder:"duration" default:"168h" help:"the duration back that the first scan-history fetch reads; later ones read from the previous one"`
+	Value string `name:"scan-history-lookback" envvar:"SCAN_HISTORY_LOOKBACK" placeholder:"duration" default:"168h" help:"the duration back that every scan-history fetch reads: a session listed late within it is still stored"`
 }
 
 func (s *lookbackSetting) parse() (time.Duration, error) {
