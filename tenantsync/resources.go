@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/metrics"
@@ -19,8 +20,15 @@ import (
 // roundStart (see load.Loader.SyncRound): when another process is syncing
 // the tenant, or synced it in the round, the tenant is skipped whole. Once
 // ctx has ended no further resource starts.
+//
+// A resource that failed for want of a token (extract.ErrToken: Entra
+// refused the credentials, or did not answer through the retries) fails
+// the tenant's remaining resources at once, each in a failed run with the
+// same error: none of them could be read, and asking Entra again would
+// only spend the same retries.
 func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resource, roundStart time.Time) []load.Outcome {
 	var out []load.Outcome
+	var noToken error
 	for _, r := range scanagent.AllResources {
 		if !slices.Contains(resources, r) {
 			continue
@@ -32,9 +40,12 @@ func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resour
 			t.progress.StartCounting("sync "+string(r), Noun(r))
 		}
 		var o load.Outcome
-		if r == scanagent.Agents {
+		switch {
+		case noToken != nil:
+			o = t.Loader.SyncResources(ctx, []scanagent.Resource{r}, unreadable(noToken))[0]
+		case r == scanagent.Agents:
 			o.Result, o.Err = t.Loader.SyncRound(ctx, t.Client.List, roundStart)
-		} else {
+		default:
 			o = t.Loader.SyncResources(ctx, []scanagent.Resource{r}, Sources(t.Client))[0]
 		}
 		o.Resource = r
@@ -49,8 +60,39 @@ func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resour
 		if r == scanagent.Agents && Skipped(o.Err) {
 			break
 		}
+		if noToken == nil && errors.Is(o.Err, extract.ErrToken) {
+			noToken = o.Err
+			if fe := (*load.FetchError)(nil); errors.As(o.Err, &fe) {
+				noToken = fe.Err
+			}
+		}
 	}
 	return out
+}
+
+// unreadable are sources that fail at once with err: the resources of a
+// tenant that could not get a token.
+func unreadable(err error) load.Sources {
+	return load.Sources{
+		Agents: func(context.Context, func(scanagent.Record) error) (scanagent.ListStats, error) {
+			return scanagent.ListStats{}, err
+		},
+		Definitions: func(context.Context, func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
+			return scanagent.ListStats{}, err
+		},
+		History: unreadableHistory{err},
+	}
+}
+
+// unreadableHistory is a scan history that fails at once with err.
+type unreadableHistory struct{ err error }
+
+func (h unreadableHistory) SessionsByDefinition(context.Context, []string, time.Time, func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	return scanagent.ListStats{}, h.err
+}
+
+func (h unreadableHistory) SessionsByID(context.Context, []string, func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	return scanagent.ListStats{}, h.err
 }
 
 // Skipped reports a sync that did not run because another process was
