@@ -114,8 +114,8 @@ func (t *Target) record(res load.Result, err error) {
 	default:
 		t.metrics.SyncFinished(metrics.Outcome{
 			Status: metrics.StatusSucceeded, Duration: res.Duration, FinishedAt: time.Now(),
-			Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, Unchanged: res.Unchanged,
-			Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected,
+			Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, HeartbeatOnly: res.HeartbeatOnly, Unchanged: res.Unchanged,
+			Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected, FieldsRepaired: res.FieldsRepaired,
 		})
 	}
 }
@@ -145,7 +145,14 @@ func logOutcome(logger *slog.Logger, o load.Outcome) {
 		logger.Error("sync failed", append(attrs, "error", safetext.Text(err.Error()))...)
 		return
 	}
-	attrs = append(attrs, "seen", res.Seen, "inserted", res.Inserted, "changed", res.Changed, "unchanged", res.Unchanged)
+	// As the sync's summary says it: "listed" is every distinct record
+	// of the listing; an agent of which only the heartbeat moved is
+	// "seen", neither changed nor unchanged.
+	attrs = append(attrs, "listed", res.Seen, "inserted", res.Inserted, "changed", res.Changed)
+	if res.Resource == scanagent.Agents {
+		attrs = append(attrs, "seen", res.HeartbeatOnly)
+	}
+	attrs = append(attrs, "unchanged", res.Unchanged)
 	switch res.Resource {
 	case scanagent.History:
 		attrs = append(attrs, "targets", res.Targets)
@@ -154,7 +161,7 @@ func logOutcome(logger *slog.Logger, o load.Outcome) {
 	}
 	attrs = append(attrs, "rejected", res.Rejected)
 	if res.Resource == scanagent.Agents {
-		attrs = append(attrs, "duplicates", res.Duplicates)
+		attrs = append(attrs, "duplicates", res.Duplicates, "fields_repaired", res.FieldsRepaired)
 	}
 	logger.Info("sync succeeded", append(attrs, "fetched_at", res.FetchedAt)...)
 }
