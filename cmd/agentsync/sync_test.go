@@ -430,3 +430,36 @@ func TestSyncCountsAMovedHeartbeatAsSeen(t *testing.T) {
 		t.Errorf("%d rows in scan_agent_changes for moved heartbeats", n)
 	}
 }
+
+// TestSyncCountsRepairedFields: a NUL inside a field is dropped to store
+// it, and the sync says so: in its summary, in one log line naming the
+// field and the agent, and in sync_runs.fields_repaired.
+func TestSyncCountsRepairedFields(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	agents := defendertest.NewFleet(6, 5, start).AgentsAt(start)
+	agents[2].ComputerDNSName = "scanner\x00-2.contoso.local"
+	tenant := defendertest.NewServer(defendertest.WithAgents(agents))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	env["SYNC_RESOURCES"] = "agents"
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	code, stdout, stderr := runCLI(t, env, "sync")
+	if code != exitOK || !strings.Contains(stdout, ", 1 fields repaired, ") {
+		t.Fatalf("sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, `"fields_repaired":1,"fields":["computerDnsName"],"ids":["`+agents[2].ID+`"]`) {
+		t.Errorf("no log line naming the repaired field and its agent:\n%s", stderr)
+	}
+	if n := queryInt(t, pool, `SELECT fields_repaired FROM defender.sync_runs WHERE resource = 'agents'`); n != 1 {
+		t.Errorf("sync_runs.fields_repaired = %d, want 1", n)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agents WHERE computer_dns_name = 'scanner-2.contoso.local'`); n != 1 {
+		t.Errorf("the repaired value is not stored")
+	}
+}
