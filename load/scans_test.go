@@ -612,4 +612,60 @@ func TestLateSessionIsStored(t *testing.T) {
 			t.Errorf("a stored row was rewritten: %s", line)
 		}
 	}
+
+	// A stored session that the history lists differently is still
+	// corrected, once.
+	h.mu.Lock()
+	h.sessions[1].GeneralError = "the scanner lost its network for a while"
+	h.mu.Unlock()
+	f.clock.Advance(time.Hour)
+	if res := f.syncHistory(t, h); res.Changed != 1 || res.Unchanged != 1 {
+		t.Fatalf("the sync of a corrected session: %+v", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_sessions WHERE session_id = $1 AND general_error LIKE 'the scanner lost%'`, late.SessionID); n != 1 {
+		t.Errorf("the correction is not stored")
+	}
+	corrected := f.scanSnapshot(t)
+	f.clock.Advance(time.Hour)
+	if res := f.syncHistory(t, h); res.Changed != 0 || res.Unchanged != 2 {
+		t.Fatalf("the sync after the correction: %+v", res)
+	}
+	if got := f.scanSnapshot(t); got != corrected {
+		t.Errorf("the same history read again wrote rows:\nbefore:\n%s\nafter:\n%s", corrected, got)
+	}
+}
+
+// TestSessionsStoredWithoutFingerprintAreComparedOnce: sessions stored
+// before the fingerprints existed are compared in full by the next
+// history sync, which stores their fingerprints and nothing else; the
+// sync after it writes nothing.
+func TestSessionsStoredWithoutFingerprintAreComparedOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	defs := definitions(2)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	h := &history{sessions: []scanagent.ScanSession{
+		session(defs[0], 2, t0.Add(-time.Hour), [2]string{"10.0.0.1", "Success"}),
+		session(defs[1], 1, t0.Add(-3*time.Hour), [2]string{"10.0.1.1", "Failure"}),
+	}}
+	f.clock.Advance(time.Minute)
+	f.syncHistory(t, h)
+	if _, err := f.pool.Exec(context.Background(), `UPDATE defender.session_result SET listed_fingerprint = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	if res := f.syncHistory(t, h); res.Unchanged != 2 || res.Changed+res.Inserted != 0 {
+		t.Fatalf("sync of sessions without fingerprint: %+v", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.session_result WHERE listed_fingerprint IS NULL OR updated_at IS NOT NULL`); n != 0 {
+		t.Errorf("%d sessions without fingerprint or marked updated", n)
+	}
+	before := f.scanSnapshot(t)
+	f.clock.Advance(time.Hour)
+	if res := f.syncHistory(t, h); res.Unchanged != 2 {
+		t.Fatalf("the next sync: %+v", res)
+	}
+	if after := f.scanSnapshot(t); after != before {
+		t.Errorf("the next sync wrote rows:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
 }

@@ -1,4 +1,5 @@
--- What an agents run counts as changed, and what a run repaired.
+-- What an agents run counts as changed, what a run repaired, and the
+-- scan sessions a history sync may leave unread.
 --
 -- agents_changed (and records_changed of agents runs) counted a known
 -- agent whose heartbeat alone moved as changed, though such a sync writes
@@ -15,8 +16,17 @@
 -- dropped, invalid UTF-8 replaced by U+FFFD. Runs before this migration
 -- did not count them: 0.
 --
+-- session_result.listed_fingerprint is a hash of what the history by
+-- definition said of a session when it was last written. Every history
+-- sync reads the whole SCAN_HISTORY_LOOKBACK, so that a session listed
+-- late is stored; a session listed again as its fingerprint says, whose
+-- targets are stored, is left out before staging. Sessions stored before
+-- this migration have none: the next history sync compares them in full
+-- and stores it, once.
+--
 -- The down migration adds the heartbeat-only agents back into
--- agents_changed and records_changed, as they were counted before.
+-- agents_changed and records_changed, as they were counted before, and
+-- drops the fingerprints (a cache of what is stored).
 
 -- +goose Up
 ALTER TABLE defender.sync_runs
@@ -53,7 +63,12 @@ COMMENT ON COLUMN defender.sync_runs.records_changed IS
 COMMENT ON COLUMN defender.sync_runs.fields_repaired IS
     'Fields of the listing stored repaired, because PostgreSQL cannot store them as sent: a NUL character dropped, invalid UTF-8 replaced by U+FFFD. The log of the run names the fields and the records. 0 for runs before this was counted.';
 
+ALTER TABLE defender.session_result ADD COLUMN listed_fingerprint bytea;
+COMMENT ON COLUMN defender.session_result.listed_fingerprint IS
+    'Hash of the session as the history by definition listed it when it was last written: a history sync leaves a session listed the same way, whose targets are stored, out of its comparison. Empty until a sync stores one.';
+
 -- +goose Down
+ALTER TABLE defender.session_result DROP COLUMN listed_fingerprint;
 UPDATE defender.sync_runs
    SET agents_changed = agents_changed + agents_heartbeat_only,
        records_changed = records_changed + agents_heartbeat_only
