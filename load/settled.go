@@ -27,6 +27,9 @@ type settledSessions struct {
 	// of its copies was staged is staged too, so that the last one counts.
 	staged  map[string]struct{}
 	skipped int
+	// unidentified counts the sessions staged without an id (known by
+	// definition and time).
+	unidentified int
 
 	h    hash.Hash
 	buf  []byte
