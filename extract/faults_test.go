@@ -382,3 +382,20 @@ func TestListRejectsAnIDThatIsNoString(t *testing.T) {
 		}
 	}
 }
+
+// TestListDefinitionsRejectsAnIDThatIsNoString: a scan definition's id,
+// like an agent's, must be a string; a number is no usable id.
+func TestListDefinitionsRejectsAnIDThatIsNoString(t *testing.T) {
+	t.Parallel()
+	f := setup(t, smallTenant(), nil)
+	f.tenant.Inject(defendertest.RawBody([]byte(`{"value":[
+		{"id":"d-1","scanName":"kept"},
+		{"id":4242,"scanName":"number"}]}`)).On(defendertest.DefinitionsPath))
+	got, st, err := f.definitions(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "d-1" || st.Rejected != 1 || st.Unidentified != 1 {
+		t.Errorf("definitions %+v, stats %+v: want d-1 alone, the number rejected as unidentified", got, st)
+	}
+}

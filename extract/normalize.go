@@ -202,11 +202,11 @@ func stringValue(raw json.RawMessage) (s string, reason string) {
 	}
 }
 
-// idValue reads an agent's id: a string, or null or "" for none. An id
-// sent as anything else (a number, a boolean, an object or an array) is
-// no usable id: the digits of a number could name an agent the API never
-// meant, so the agent is rejected, without an id, and its listing deletes
-// nothing.
+// idValue reads the id of an agent or a scan definition: a string, or
+// null or "" for none. An id sent as anything else (a number, a boolean,
+// an object or an array) is no usable id: the digits of a number could
+// name a record the API never meant, so the record is rejected, without
+// an id, and its listing deletes nothing.
 func idValue(raw json.RawMessage, secrets []string) (string, string) {
 	switch raw[0] {
 	case '"', 'n':
