@@ -10,7 +10,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # CGO_ENABLED=0), make test runs without it and says so. CI sets RACE=-race.
 RACE     ?= $(shell [ "$$($(GO) env CGO_ENABLED 2>/dev/null)" = 1 ] && echo -race)
 
-.PHONY: build test demo bench fuzz lint
+.PHONY: build test demo bench fuzz lint schema
 
 build:
 	@echo "building bin/agentsync (the first build compiles every dependency: a minute or two)"
@@ -24,6 +24,11 @@ endif
 
 demo: build
 	bin/agentsync demo
+
+# Writes migrations/schema.sql, the schema every migration makes together,
+# from a database migrated by the tests.
+schema:
+	UPDATE_SCHEMA=1 $(GO) test -count=1 -run '^TestSchemaFileIsCurrent$$' ./migrations
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
