@@ -10,20 +10,29 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # CGO_ENABLED=0), make test runs without it and says so. CI sets RACE=-race.
 RACE     ?= $(shell [ "$$($(GO) env CGO_ENABLED 2>/dev/null)" = 1 ] && echo -race)
 
+# The binary make build writes. Its first build names each package as it
+# compiles it (go build -v), so that the minute or two it takes shows
+# progress; later builds are quiet.
+BIN      ?= bin/agentsync
+PROGRESS ?= $(if $(wildcard $(BIN)),,-v)
+
 .PHONY: build test demo bench fuzz lint
 
 build:
-	@echo "building bin/agentsync (the first build compiles every dependency: a minute or two)"
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/agentsync ./cmd/agentsync
+	@echo "building $(BIN) (the first build compiles every dependency, a minute or two: the packages show as they compile)"
+	$(GO) build $(PROGRESS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/agentsync
 
+# go test -json through internal/testsummary: go test's usual lines, then
+# every skipped test with its reason, and the counts; it fails as go test
+# does.
 test:
 ifeq ($(RACE),)
 	@echo "no C compiler (cgo is off): the tests run without the race detector"
 endif
-	$(GO) test $(RACE) -count=1 ./...
+	$(GO) run ./internal/testsummary $(GO) test $(RACE) -json -count=1 ./...
 
 demo: build
-	bin/agentsync demo
+	$(BIN) demo
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
