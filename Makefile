@@ -3,7 +3,9 @@
 
 GO       ?= go
 FUZZTIME ?= 30s
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The release tag the tree is at or after (v0.x.y), as git describe says;
+# empty without one, and agentsync then says the changelog's latest release.
+VERSION  ?= $(shell git describe --tags --match 'v[0-9]*.[0-9]*.[0-9]*' --dirty 2>/dev/null)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # The race detector needs cgo, so a C compiler: without one (go env reports

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/agentsync/agentsync"
 	"github.com/agentsync/agentsync/report"
 )
 
@@ -120,7 +121,7 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 }
 
 // generator names this program in the reports it writes.
-func generator() string { return "agentsync " + version }
+func generator() string { return "agentsync " + semanticVersion(version, agentsync.Changelog) }
 
 // writeReport reads the report of pool and writes it to w.
 func writeReport(ctx context.Context, w io.Writer, pool *pgxpool.Pool, opt report.Options) error {
