@@ -71,3 +71,67 @@ func TestLicenseIsApache2(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeTellsWhatADeploymentNeeds: the README walks through the Entra
+// application, upgrading and rolling back, backup and restore, and the
+// image to run, and the image it names is a release's, as the Kubernetes
+// examples pull.
+func TestReadmeTellsWhatADeploymentNeeds(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	section := func(heading string) string {
+		_, rest, ok := strings.Cut(readme, "\n"+heading+"\n")
+		if !ok {
+			t.Errorf("README.md has no %q", heading)
+			return ""
+		}
+		if end := regexp.MustCompile(`\n## `).FindStringIndex(rest); end != nil {
+			rest = rest[:end[0]]
+		}
+		return rest
+	}
+	for heading, wants := range map[string][]string{
+		"## Registering the Entra application": {"New registration", "multitenant", "WindowsDefenderATP", "Application permissions",
+			"Machine.Read.All", "Grant admin consent", "client secret", "certificate", "DEFENDER_CLIENT_CERTIFICATE_FILE",
+			"DEFENDER_CLIENT_SECRET_FILE", "adminconsent?client_id=", "agentsync fetch"},
+		"## Upgrading":          {"CHANGELOG.md", "migrations", "--no-migrate", "agentsync migrate down", "agentsync migrate status", "What a rollback keeps"},
+		"## Backup and restore": {"only copy", "pg_dump", "--schema=defender", "agentsync_goose_db_version", "pg_restore", "pg_dumpall --roles-only"},
+		"### Container image":   {"ghcr.io/agentsync/agentsync:v", "@sha256:", "latest", "agentsync version"},
+	} {
+		text := section(heading)
+		for _, want := range wants {
+			if text != "" && !strings.Contains(text, want) {
+				t.Errorf("README.md %s does not say %q", heading, want)
+			}
+		}
+	}
+	// The image the README tells to run is the one the examples pull.
+	images := map[string]bool{}
+	for _, dir := range []string{"deploy/kubernetes/daemon", "deploy/kubernetes/cronjob"} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			b, err := os.ReadFile(dir + "/" + e.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range regexp.MustCompile(`(?m)^\s+image: (\S+)$`).FindAllStringSubmatch(string(b), -1) {
+				images[m[1]] = true
+			}
+		}
+	}
+	if len(images) == 0 {
+		t.Fatal("the Kubernetes examples name no image")
+	}
+	for image := range images {
+		if !strings.Contains(section("### Container image"), strings.SplitN(image, "@", 2)[0]) {
+			t.Errorf("the examples run %s, which the README's Container image does not name", image)
+		}
+	}
+}
