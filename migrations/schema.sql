@@ -778,8 +778,11 @@ CREATE TABLE defender.sync_runs (
     records_deleted integer DEFAULT 0 NOT NULL,
     records_rejected integer DEFAULT 0 NOT NULL,
     targets_inserted integer DEFAULT 0 NOT NULL,
+    agents_heartbeat_only integer DEFAULT 0 NOT NULL,
+    fields_repaired integer DEFAULT 0 NOT NULL,
     CONSTRAINT sync_runs_agents_changed_check CHECK ((agents_changed >= 0)),
     CONSTRAINT sync_runs_agents_deleted_check CHECK ((agents_deleted >= 0)),
+    CONSTRAINT sync_runs_agents_heartbeat_only_check CHECK ((agents_heartbeat_only >= 0)),
     CONSTRAINT sync_runs_agents_inserted_check CHECK ((agents_inserted >= 0)),
     CONSTRAINT sync_runs_agents_rejected_check CHECK ((agents_rejected >= 0)),
     CONSTRAINT sync_runs_agents_seen_check CHECK ((agents_seen >= 0)),
@@ -787,6 +790,7 @@ CREATE TABLE defender.sync_runs (
     CONSTRAINT sync_runs_api_requests_check CHECK ((api_requests >= 0)),
     CONSTRAINT sync_runs_deletions_withheld_check CHECK ((deletions_withheld >= 0)),
     CONSTRAINT sync_runs_failed_has_error CHECK (((status <> 'failed'::text) OR (error IS NOT NULL))),
+    CONSTRAINT sync_runs_fields_repaired_check CHECK ((fields_repaired >= 0)),
     CONSTRAINT sync_runs_finished_iff_done CHECK (((status = 'running'::text) = (finished_at IS NULL))),
     CONSTRAINT sync_runs_previous_before_fetch CHECK ((previous_sync_at < fetched_at)),
     CONSTRAINT sync_runs_records_changed_check CHECK ((records_changed >= 0)),
@@ -871,14 +875,14 @@ COMMENT ON COLUMN defender.sync_runs.agents_inserted IS 'Agents seen for the fir
 -- Name: COLUMN sync_runs.agents_changed; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.sync_runs.agents_changed IS 'Known agents with at least one changed value (including agents that returned after deletion).';
+COMMENT ON COLUMN defender.sync_runs.agents_changed IS 'Known agents with a changed descriptive value (a new version: every column of scan_agents but last_seen, last_command_execution_at and bookkeeping), including agents that returned after deletion. Agents of which only the heartbeat moved are agents_heartbeat_only.';
 
 
 --
 -- Name: COLUMN sync_runs.agents_unchanged; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.sync_runs.agents_unchanged IS 'Known agents returned with exactly the values already stored.';
+COMMENT ON COLUMN defender.sync_runs.agents_unchanged IS 'Known agents returned with exactly the values already stored, heartbeat included.';
 
 
 --
@@ -955,7 +959,7 @@ COMMENT ON COLUMN defender.sync_runs.records_inserted IS 'Records seen for the f
 -- Name: COLUMN sync_runs.records_changed; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.sync_runs.records_changed IS 'Known records with at least one changed value (agents and definitions: a new version; sessions: values the history completed or corrected).';
+COMMENT ON COLUMN defender.sync_runs.records_changed IS 'Known records with at least one changed value (agents and definitions: a new version, or a return; sessions: values the history completed or corrected). Agents of which only the heartbeat moved are agents_heartbeat_only.';
 
 
 --
@@ -984,6 +988,20 @@ COMMENT ON COLUMN defender.sync_runs.records_rejected IS 'Records the API return
 --
 
 COMMENT ON COLUMN defender.sync_runs.targets_inserted IS 'History runs: scanned targets stored, of the sessions whose targets were not stored yet.';
+
+
+--
+-- Name: COLUMN sync_runs.agents_heartbeat_only; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.agents_heartbeat_only IS 'Known agents of which only last_seen or last_command_execution_at moved: observed, no new version ("seen" in the sync''s summary). agents_inserted + agents_changed + agents_heartbeat_only + agents_unchanged = agents_seen. 0 on runs of other resources.';
+
+
+--
+-- Name: COLUMN sync_runs.fields_repaired; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.fields_repaired IS 'Fields of the listing stored repaired, because PostgreSQL cannot store them as sent: a NUL character dropped, invalid UTF-8 replaced by U+FFFD. The log of the run names the fields and the records. 0 for runs before this was counted.';
 
 
 --
@@ -2843,6 +2861,7 @@ CREATE TABLE defender.session_result (
     updated_at timestamp with time zone,
     updated_by_run_id bigint,
     targets_run_id bigint,
+    listed_fingerprint bytea,
     CONSTRAINT session_result_definition_id_check CHECK ((definition_id <> ''::text)),
     CONSTRAINT session_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
     CONSTRAINT session_result_known CHECK (((session_id IS NOT NULL) OR (scanned_at IS NOT NULL))),
@@ -2985,6 +3004,13 @@ COMMENT ON COLUMN defender.session_result.updated_by_run_id IS 'That sync run.';
 --
 
 COMMENT ON COLUMN defender.session_result.targets_run_id IS 'The history run that stored the session''s targets; empty until then.';
+
+
+--
+-- Name: COLUMN session_result.listed_fingerprint; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.session_result.listed_fingerprint IS 'Hash of the session as the history by definition listed it when it was last written: a history sync leaves a session listed the same way, whose targets are stored, out of its comparison. Empty until a sync stores one.';
 
 
 --
