@@ -16,7 +16,9 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-//go:embed *.sql
+// The numbered migrations alone: schema.sql, beside them, is their result.
+//
+//go:embed [0-9]*_*.sql
 var embedded embed.FS
 
 // VersionTable is the schema-qualified table in which goose records the
