@@ -189,8 +189,8 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	}
 	l.cfg.Logger.Debug("settled sessions left out of the comparison", "run_id", runID,
 		"sessions", settled.skipped, "staged", len(settled.staged))
-	// Most syncs list no session that is not settled: the comparison,
-	// whose fixed cost is several milliseconds, is then skipped.
+	// A listing of settled sessions alone skips the comparison, whose
+	// fixed cost is several milliseconds.
 	var counts sessionCounts
 	if len(settled.staged) > 0 || settled.unidentified > 0 {
 		if counts, err = l.applySessions(ctx, dbCtx, tx, "agentsync_sessions", runID, fetchedAt); err != nil {
