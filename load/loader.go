@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"log/slog"
+		"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -26,7 +25,7 @@ const (
 
 // DefaultSyncTimeout bounds one sync: far beyond a healthy sync of the
 // largest tenant (minutes), and short enough that a hung sync does not
-// hold the tenant's lock for hours.
+// hold the tenant for hours.
 const DefaultSyncTimeout = 30 * time.Minute
 
 // Config configures a Loader. Zero values take the defaults; New fills them
@@ -65,6 +64,10 @@ type Config struct {
 	// read from the previous one's fetch time, less HistoryOverlap. Zero
 	// means DefaultHistoryLookback.
 	HistoryLookback time.Duration
+	// LeaseDuration is how long a sync holds the tenant without renewing
+	// its lease (see DefaultLeaseDuration); a sync renews it every quarter
+	// of it. Zero means DefaultLeaseDuration.
+	LeaseDuration time.Duration
 }
 
 // DefaultHistoryLookback is a week of scan history: every definition's
@@ -120,22 +123,16 @@ func New(pool *pgxpool.Pool, cfg Config) (*Loader, error) {
 	if cfg.HistoryLookback == 0 {
 		cfg.HistoryLookback = DefaultHistoryLookback
 	}
+	if cfg.LeaseDuration == 0 {
+		cfg.LeaseDuration = DefaultLeaseDuration
+	}
+	if cfg.LeaseDuration < time.Second {
+		return nil, fmt.Errorf("load: lease duration %s is shorter than a second", cfg.LeaseDuration)
+	}
 	if cfg.HistoryLookback < 0 {
 		return nil, fmt.Errorf("load: history lookback %s is negative", cfg.HistoryLookback)
 	}
 	return &Loader{pool: pool, cfg: cfg}, nil
-}
-
-// lockKey is the advisory lock of one resource of the tenant. The agents'
-// key is the one every version of agentsync took, so that an older
-// process and this one never sync a tenant's agents at once.
-func (l *Loader) lockKey(resource scanagent.Resource) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("agentsync sync " + l.cfg.TenantID))
-	if resource != scanagent.Agents {
-		h.Write([]byte(" " + string(resource)))
-	}
-	return int64(h.Sum64())
 }
 
 // TenantID returns the tenant as stored.
@@ -208,6 +205,17 @@ func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, 
 	ctx, cancel := context.WithTimeoutCause(ctx, l.cfg.SyncTimeout,
 		fmt.Errorf("%w: still running after %s, cancelled and rolled back", ErrSyncTimeout, l.cfg.SyncTimeout))
 	defer cancel()
+	// The tenant's lease, in its row: it holds through a transaction
+	// pooler, and only the writer may take it. Renewed while the sync
+	// runs; a lease lost cancels the sync, which rolls back.
+	held, err := l.takeLease(ctx)
+	if err != nil {
+		return Result{Resource: resource}, err
+	}
+	defer held.release(ctx)
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	defer held.keep(ctx, lost)()
 	dbCtx, release := delayedCancel(ctx, dbInterruptDelay)
 	defer release()
 	conn, err := l.pool.Acquire(dbCtx)
@@ -225,19 +233,8 @@ func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, 
 		 WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('temp_buffers')) < pg_catalog.pg_size_bytes($1)`,
 		tempBuffers)
 
-	// The lock, the run row and the data transaction share one connection:
-	// if it dies, the lock goes with the transaction it protects.
-	key := l.lockKey(resource)
-	locked, err := tryLock(dbCtx, conn.Conn(), key)
-	if err != nil {
-		return Result{Resource: resource}, err
-	}
-	if !locked {
-		return Result{Resource: resource}, ErrSyncInProgress
-	}
-	defer l.unlock(dbCtx, conn, key)
 	if !roundStart.IsZero() {
-		// Under the lock, so that a sync another process finished is seen.
+		// Under the lease, so that a sync another process finished is seen.
 		var done bool
 		if err := conn.QueryRow(dbCtx, `
 			SELECT EXISTS (SELECT FROM defender.sync_runs
@@ -318,18 +315,6 @@ func stopped(ctx context.Context) error {
 		return context.Cause(ctx)
 	}
 	return nil
-}
-
-// unlock releases the tenant lock even when ctx is cancelled. A connection
-// whose unlock failed is closed, so that it never returns to the pool still
-// holding the lock.
-func (l *Loader) unlock(ctx context.Context, conn *pgxpool.Conn, key int64) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := unlock(ctx, conn.Conn(), key); err != nil {
-		l.cfg.Logger.Warn("release tenant lock; closing the connection instead", "tenant", l.cfg.TenantID, "error", err)
-		_ = conn.Conn().Close(ctx)
-	}
 }
 
 // apply runs the data transaction of one sync. The listing runs under ctx,

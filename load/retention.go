@@ -99,3 +99,23 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 	}
 	return dropped, nil
 }
+
+// tryLock takes a session-level advisory lock without waiting.
+func tryLock(ctx context.Context, conn *pgx.Conn, key int64) (bool, error) {
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
+		return false, fmt.Errorf("take retention lock: %w", interpretError(err))
+	}
+	return locked, nil
+}
+
+func unlock(ctx context.Context, conn *pgx.Conn, key int64) error {
+	var released bool
+	if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_advisory_unlock($1)", key).Scan(&released); err != nil {
+		return fmt.Errorf("release retention lock: %w", interpretError(err))
+	}
+	if !released {
+		return fmt.Errorf("release retention lock: lock %d was not held", key)
+	}
+	return nil
+}

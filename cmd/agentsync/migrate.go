@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/agentsync/agentsync/internal/pooling"
 	"github.com/agentsync/agentsync/migrations"
 )
 
@@ -105,7 +105,7 @@ func migrate(ctx context.Context, a *app, db *sql.DB, direction string, logger *
 // means the PG* variables. A parse error never echoes the url, which may
 // hold a password.
 func openSQL(url string, logger *slog.Logger) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := pooling.ParseConnConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", redactConnErr(err))
 	}

@@ -1,0 +1,192 @@
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultLeaseDuration is how long a sync holds its tenant without
+// renewing: a process that died frees the tenant this long after its last
+// renewal. A live sync renews it every quarter of it.
+const DefaultLeaseDuration = time.Minute
+
+// lease is a sync's hold on its tenant: the tenant's row names the holder
+// and when the hold expires. Taking, renewing and giving it back are
+// single statements, each its own transaction, so that the lease holds
+// through a transaction pooler; a session's advisory lock would not (the
+// pooler may run its release on another server connection, and a lock
+// left on an idle server connection blocks the tenant for good).
+type lease struct {
+	l      *Loader
+	holder string
+}
+
+// newHolder names a sync: the worker, and a token that tells this sync
+// from any other of the same process.
+func (l *Loader) newHolder() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return l.cfg.Worker + "/" + hex.EncodeToString(b)
+}
+
+// heldRetries and heldRetryDelay: a holder found with no run running may
+// be between taking the lease and recording its run, or between two
+// resources of one sync (milliseconds); it is asked again before the sync
+// is skipped as held.
+const (
+	heldRetries    = 4
+	heldRetryDelay = 250 * time.Millisecond
+)
+
+// takeLease takes the tenant's lease when nobody holds it or its holder's
+// lease expired. Otherwise it returns an error matching ErrSyncInProgress
+// when a run of the tenant is marked running, and a *HeldError otherwise.
+// The tenant's row is created when missing.
+func (l *Loader) takeLease(ctx context.Context) (*lease, error) {
+	holder := l.newHolder()
+	for attempt := 1; ; attempt++ {
+		s, err := l.tryLease(ctx, holder)
+		var held *HeldError
+		if !errors.As(err, &held) || attempt == heldRetries {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(heldRetryDelay):
+		}
+	}
+}
+
+// tryLease is one attempt of takeLease.
+func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
+	var (
+		taken   bool
+		current *string
+		until   *time.Time
+		running bool
+	)
+	err := l.pool.QueryRow(ctx, `
+		WITH taken AS (
+			INSERT INTO defender.tenants AS t (tenant_id, display_name, lease_holder, lease_expires_at)
+			VALUES ($1, nullif($4, ''), $2, pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
+			ON CONFLICT (tenant_id) DO UPDATE
+			   SET lease_holder = excluded.lease_holder, lease_expires_at = excluded.lease_expires_at
+			 WHERE t.lease_holder IS NULL OR t.lease_expires_at < pg_catalog.clock_timestamp()
+			RETURNING t.lease_holder
+		)
+		SELECT EXISTS (SELECT FROM taken),
+		       (SELECT lease_holder FROM defender.tenants WHERE tenant_id = $1),
+		       (SELECT lease_expires_at FROM defender.tenants WHERE tenant_id = $1),
+		       EXISTS (SELECT FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'running')`,
+		l.cfg.TenantID, holder, l.cfg.LeaseDuration.Seconds(), l.cfg.TenantName).Scan(&taken, &current, &until, &running)
+	if err != nil {
+		return nil, fmt.Errorf("take the tenant's lease: %w", interpretError(err))
+	}
+	if taken {
+		return &lease{l: l, holder: holder}, nil
+	}
+	if running {
+		return nil, ErrSyncInProgress
+	}
+	held := &HeldError{}
+	if current != nil {
+		held.Holder = *current
+	}
+	if until != nil {
+		held.Until = until.UTC()
+	}
+	return nil, held
+}
+
+// renew extends the lease; errLeaseLost when another holder has it now.
+func (s *lease) renew(ctx context.Context) error {
+	tag, err := s.l.pool.Exec(ctx, `
+		UPDATE defender.tenants
+		   SET lease_expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
+		 WHERE tenant_id = $1 AND lease_holder = $2`,
+		s.l.cfg.TenantID, s.holder, s.l.cfg.LeaseDuration.Seconds())
+	if err != nil {
+		return fmt.Errorf("renew the tenant's lease: %w", interpretError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// release gives the lease back, even when ctx was cancelled. Releasing a
+// lease another holder took since is a no-op.
+func (s *lease) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.l.pool.Exec(ctx, `
+		UPDATE defender.tenants SET lease_holder = NULL, lease_expires_at = NULL
+		 WHERE tenant_id = $1 AND lease_holder = $2`, s.l.cfg.TenantID, s.holder); err != nil {
+		s.l.cfg.Logger.Warn("release the tenant's lease; it expires by itself", "tenant", s.l.cfg.TenantID,
+			"holder", s.holder, "error", interpretError(err))
+	}
+}
+
+// keep renews the lease every quarter of its duration until stop is
+// called. When the lease is lost (another holder took it after it
+// expired) or could not be renewed before it expired, it cancels the sync
+// with ErrLeaseLost: its data transaction then rolls back.
+func (s *lease) keep(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		d := s.l.cfg.LeaseDuration
+		ticker := time.NewTicker(d / 4)
+		defer ticker.Stop()
+		renewed := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+			}
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), d/4)
+			err := s.renew(rctx)
+			rcancel()
+			switch {
+			case err == nil:
+				renewed = time.Now()
+			case errors.Is(err, ErrLeaseLost):
+				cancel(fmt.Errorf("%w: %s holds the tenant now", ErrLeaseLost, s.currentHolder(ctx)))
+				return
+			case time.Since(renewed) >= d:
+				cancel(fmt.Errorf("%w: not renewed for %s: %v", ErrLeaseLost, d, err))
+				return
+			default:
+				s.l.cfg.Logger.Warn("renew the tenant's lease; trying again", "tenant", s.l.cfg.TenantID, "error", err)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// currentHolder names the lease's holder, for a message.
+func (s *lease) currentHolder(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var holder *string
+	err := s.l.pool.QueryRow(ctx, `SELECT lease_holder FROM defender.tenants WHERE tenant_id = $1`, s.l.cfg.TenantID).Scan(&holder)
+	if err != nil || holder == nil {
+		if errors.Is(err, pgx.ErrNoRows) || holder == nil {
+			return "nobody"
+		}
+		return "another sync"
+	}
+	return *holder
+}
