@@ -18,7 +18,8 @@
 // another. Only a complete listing marks agents or definitions deleted,
 // and a guard withholds mass deletions. Unchanged records are never
 // written. Syncs of one tenant are serialized across processes by a
-// lease in the tenant's row (holder and expiry), taken, renewed and given
+// lease on the tenant (defender.tenant_leases: holder and expiry), taken,
+// renewed and given
 // back in short transactions of their own, so that it holds through a
 // transaction pooler.
 package load

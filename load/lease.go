@@ -16,8 +16,8 @@ import (
 // renewal. A live sync renews it every quarter of it.
 const DefaultLeaseDuration = time.Minute
 
-// lease is a sync's hold on its tenant: the tenant's row names the holder
-// and when the hold expires. Taking, renewing and giving it back are
+// lease is a sync's hold on its tenant: the tenant's row of
+// defender.tenant_leases names the holder and when the hold expires. Taking, renewing and giving it back are
 // single statements, each its own transaction, so that the lease holds
 // through a transaction pooler; a session's advisory lock would not (the
 // pooler may run its release on another server connection, and a lock
@@ -72,18 +72,23 @@ func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
 		until   *time.Time
 		running bool
 	)
+	// The tenant's row first (the lease refers to it); an existing one is
+	// left as it is.
 	err := l.pool.QueryRow(ctx, `
-		WITH taken AS (
-			INSERT INTO defender.tenants AS t (tenant_id, display_name, lease_holder, lease_expires_at)
-			VALUES ($1, nullif($4, ''), $2, pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
+		WITH tenant AS (
+			INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($4, ''))
+			ON CONFLICT (tenant_id) DO NOTHING
+		), taken AS (
+			INSERT INTO defender.tenant_leases AS t (tenant_id, holder, expires_at)
+			VALUES ($1, $2, pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
 			ON CONFLICT (tenant_id) DO UPDATE
-			   SET lease_holder = excluded.lease_holder, lease_expires_at = excluded.lease_expires_at
-			 WHERE t.lease_holder IS NULL OR t.lease_expires_at < pg_catalog.clock_timestamp()
-			RETURNING t.lease_holder
+			   SET holder = excluded.holder, expires_at = excluded.expires_at
+			 WHERE t.expires_at < pg_catalog.clock_timestamp()
+			RETURNING t.holder
 		)
 		SELECT EXISTS (SELECT FROM taken),
-		       (SELECT lease_holder FROM defender.tenants WHERE tenant_id = $1),
-		       (SELECT lease_expires_at FROM defender.tenants WHERE tenant_id = $1),
+		       (SELECT holder FROM defender.tenant_leases WHERE tenant_id = $1),
+		       (SELECT expires_at FROM defender.tenant_leases WHERE tenant_id = $1),
 		       EXISTS (SELECT FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'running')`,
 		l.cfg.TenantID, holder, l.cfg.LeaseDuration.Seconds(), l.cfg.TenantName).Scan(&taken, &current, &until, &running)
 	if err != nil {
@@ -108,9 +113,9 @@ func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
 // renew extends the lease; errLeaseLost when another holder has it now.
 func (s *lease) renew(ctx context.Context) error {
 	tag, err := s.l.pool.Exec(ctx, `
-		UPDATE defender.tenants
-		   SET lease_expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
-		 WHERE tenant_id = $1 AND lease_holder = $2`,
+		UPDATE defender.tenant_leases
+		   SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
+		 WHERE tenant_id = $1 AND holder = $2`,
 		s.l.cfg.TenantID, s.holder, s.l.cfg.LeaseDuration.Seconds())
 	if err != nil {
 		return fmt.Errorf("renew the tenant's lease: %w", interpretError(err))
@@ -127,8 +132,7 @@ func (s *lease) release(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := s.l.pool.Exec(ctx, `
-		UPDATE defender.tenants SET lease_holder = NULL, lease_expires_at = NULL
-		 WHERE tenant_id = $1 AND lease_holder = $2`, s.l.cfg.TenantID, s.holder); err != nil {
+		DELETE FROM defender.tenant_leases WHERE tenant_id = $1 AND holder = $2`, s.l.cfg.TenantID, s.holder); err != nil {
 		s.l.cfg.Logger.Warn("release the tenant's lease; it expires by itself", "tenant", s.l.cfg.TenantID,
 			"holder", s.holder, "error", interpretError(err))
 	}
@@ -181,7 +185,7 @@ func (s *lease) currentHolder(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	var holder *string
-	err := s.l.pool.QueryRow(ctx, `SELECT lease_holder FROM defender.tenants WHERE tenant_id = $1`, s.l.cfg.TenantID).Scan(&holder)
+	err := s.l.pool.QueryRow(ctx, `SELECT holder FROM defender.tenant_leases WHERE tenant_id = $1`, s.l.cfg.TenantID).Scan(&holder)
 	if err != nil || holder == nil {
 		if errors.Is(err, pgx.ErrNoRows) || holder == nil {
 			return "nobody"

@@ -5,21 +5,22 @@
 -- lock would be taken on one server connection and released on another.
 -- A holder that dies stops renewing: its lease expires. Only the owner of
 -- the schema writes it; no reader and no other login can hold a tenant.
+--
+-- One row per tenant beside defender.tenants rather than columns of it:
+-- the tenant's row is rewritten only by a sync that succeeds, and taking
+-- and giving back a lease happens at every sync, failed or not.
 
 -- +goose Up
-ALTER TABLE defender.tenants
-    ADD COLUMN lease_holder text,
-    ADD COLUMN lease_expires_at timestamptz,
-    ADD CONSTRAINT tenants_lease_has_expiry CHECK ((lease_holder IS NULL) = (lease_expires_at IS NULL)),
-    ADD CONSTRAINT tenants_lease_holder_named CHECK (lease_holder <> '');
-COMMENT ON COLUMN defender.tenants.lease_holder IS
-    'The sync holding the tenant (worker host:pid and a token of its own); empty when none. Syncs of the tenant by other processes wait for it to end or expire.';
-COMMENT ON COLUMN defender.tenants.lease_expires_at IS
-    'When the holder''s lease ends unless it renews it (a live sync renews it well before); empty when no sync holds the tenant.';
+CREATE TABLE defender.tenant_leases (
+    tenant_id  text        PRIMARY KEY REFERENCES defender.tenants,
+    holder     text        NOT NULL CHECK (holder <> ''),
+    expires_at timestamptz NOT NULL
+);
+COMMENT ON TABLE defender.tenant_leases IS
+    'Storage: the sync holding each tenant, until when. Syncs of the tenant by other processes skip it while the lease lasts; a live sync renews it, a stopped one lets it expire.';
+COMMENT ON COLUMN defender.tenant_leases.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
+COMMENT ON COLUMN defender.tenant_leases.holder IS 'The sync holding the tenant: its worker (host:pid) and a token of its own.';
+COMMENT ON COLUMN defender.tenant_leases.expires_at IS 'When the lease ends unless its holder renews it (a live sync renews it well before).';
 
 -- +goose Down
-ALTER TABLE defender.tenants
-    DROP CONSTRAINT tenants_lease_holder_named,
-    DROP CONSTRAINT tenants_lease_has_expiry,
-    DROP COLUMN lease_expires_at,
-    DROP COLUMN lease_holder;
+DROP TABLE defender.tenant_leases;
