@@ -134,7 +134,7 @@ func TestPackedHeartbeatsKeepEveryHeartbeat(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openEmpty(t)
-	p, err := migrations.NewProvider(db, nil)
+	p, err := migrations.Open(context.Background(), db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ type migrateCommand struct {
 
 // Help is the command's description, for kong.
 func (*migrateCommand) Help() string {
-	return "Applies every pending migration (up, the default), rolls back the latest one (down),\nor lists the migrations and whether each is applied (status). Several processes\nmay migrate at once: a PostgreSQL advisory lock serializes them."
+	return "Applies every pending migration (up, the default), rolls back the latest one (down),\nor lists the migrations and whether each is applied (status). Several processes\nmay migrate at once: a lock held in a table (agentsync.goose_lock) serializes them.\nstatus writes nothing and runs on a hot standby, as the migrating user."
 }
 
 func (*migrateCommand) exits() exitStatuses {
@@ -61,7 +61,10 @@ func (c *migrateCommand) run(ctx context.Context, a *app) int {
 }
 
 func migrate(ctx context.Context, a *app, db *sql.DB, direction string, logger *slog.Logger) error {
-	p, err := migrations.NewProvider(db, logger)
+	if direction == "status" {
+		return migrateStatus(ctx, a, db)
+	}
+	p, err := migrations.Open(ctx, db, logger)
 	if err != nil {
 		return err
 	}
@@ -82,23 +85,27 @@ func migrate(ctx context.Context, a *app, db *sql.DB, direction string, logger *
 			return err
 		}
 		fmt.Fprintf(a.stdout, "rolled back %s\n", result.Source.Path)
-	case "status":
-		statuses, err := p.Status(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "VERSION\tMIGRATION\tSTATE\tAPPLIED AT")
-		for _, s := range statuses {
-			applied := "-"
-			if !s.AppliedAt.IsZero() {
-				applied = s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.Source.Path, s.State, applied)
-		}
-		return tw.Flush()
 	}
 	return nil
+}
+
+// migrateStatus lists the migrations and which are applied. It writes
+// nothing, so that it runs on a hot standby.
+func migrateStatus(ctx context.Context, a *app, db *sql.DB) error {
+	statuses, err := migrations.Status(ctx, db)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tMIGRATION\tSTATE\tAPPLIED AT")
+	for _, s := range statuses {
+		state, applied := "pending", "-"
+		if s.Applied {
+			state, applied = "applied", s.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Version, s.Path, state, applied)
+	}
+	return tw.Flush()
 }
 
 // openSQL opens a database/sql handle through pgx for goose. An empty url

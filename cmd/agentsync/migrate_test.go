@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -73,7 +74,7 @@ func TestConcurrentMigrateUpBothSucceed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var applied, distinct int
-	err = db.QueryRow(`SELECT count(*), count(DISTINCT version_id) FROM public.agentsync_goose_db_version WHERE version_id > 0`).Scan(&applied, &distinct)
+	err = db.QueryRow(`SELECT count(*), count(DISTINCT version_id) FROM `+migrations.VersionTable+` WHERE version_id > 0`).Scan(&applied, &distinct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +91,20 @@ func TestBadDatabaseURLNeverEchoesPassword(t *testing.T) {
 	}
 	if strings.Contains(out+errOut, "hunter2secret") {
 		t.Fatalf("output shows the password: %q %q", out, errOut)
+	}
+}
+
+// TestMigrateStatusAsAReaderSaysItNeedsTheOwner: a member of
+// defender_reader may not read goose's record; migrate status says who may.
+func TestMigrateStatusAsAReaderSaysItNeedsTheOwner(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(dbtest.ReaderRole)
+	code, out, errOut := runCLI(t, map[string]string{"DATABASE_URL": u.String()}, "migrate", "status")
+	if code != exitFailure || !strings.Contains(errOut, "migrating user") || !strings.Contains(errOut, dbtest.ReaderRole) {
+		t.Fatalf("migrate status as a reader: exit %d, stdout %q, stderr %q; want 1 saying it needs the migrating user", code, out, errOut)
 	}
 }

@@ -132,12 +132,13 @@ func serverConfig(t testing.TB) pgtestdb.Config {
 }
 
 // migrator builds the template database with the embedded migrations; its
-// hash covers every migration file, so a changed migration gets a new
-// template.
+// hash covers every migration file and where goose's records live, so a
+// changed migration gets a new template.
 type migrator struct{}
 
 func (migrator) Hash() (string, error) {
 	h := sha256.New()
+	h.Write([]byte(migrations.VersionTable + " " + migrations.LockTable + "\n"))
 	err := fs.WalkDir(migrations.FS(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
