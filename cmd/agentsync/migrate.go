@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
 	"text/tabwriter"
 
@@ -15,14 +16,14 @@ import (
 
 // migrateCommand is agentsync migrate.
 type migrateCommand struct {
-	Direction []string `arg:"" optional:"" placeholder:"up|down|status"`
+	Direction []string `arg:"" optional:"" placeholder:"up|down|status|grants"`
 	databaseSettings
 	logSettings
 }
 
 // Help is the command's description, for kong.
 func (*migrateCommand) Help() string {
-	return "Applies every pending migration (up, the default), rolls back the latest one (down),\nor lists the migrations and whether each is applied (status). Several processes\nmay migrate at once: a lock held in a table (agentsync.goose_lock) serializes them.\nstatus writes nothing and runs on a hot standby, as the migrating user."
+	return "Applies every pending migration (up, the default), rolls back the latest one (down),\nlists the migrations and whether each is applied (status), or prints the SQL that gives the\nreporting role defender_reader its privileges when the migrating user may not create roles\n(grants: an administrator's step, then the owner's). Several processes\nmay migrate at once: a lock held in a table (agentsync.goose_lock) serializes them.\nstatus writes nothing and runs on a hot standby, as the migrating user."
 }
 
 func (*migrateCommand) exits() exitStatuses {
@@ -36,10 +37,10 @@ func (c *migrateCommand) run(ctx context.Context, a *app) int {
 	case 1:
 		direction = c.Direction[0]
 	default:
-		return a.fail(fmt.Errorf("want one of up, down or status, got %q", c.Direction))
+		return a.fail(fmt.Errorf("want one of up, down, status or grants, got %q", c.Direction))
 	}
-	if direction != "up" && direction != "down" && direction != "status" {
-		return a.fail(fmt.Errorf("unknown direction %q: want up, down or status", direction))
+	if direction != "up" && direction != "down" && direction != "status" && direction != "grants" {
+		return a.fail(fmt.Errorf("unknown direction %q: want up, down, status or grants", direction))
 	}
 	logger, err := newLogger(a.stderr, c.logSettings)
 	if err != nil {
@@ -61,8 +62,16 @@ func (c *migrateCommand) run(ctx context.Context, a *app) int {
 }
 
 func migrate(ctx context.Context, a *app, db *sql.DB, direction string, logger *slog.Logger) error {
-	if direction == "status" {
+	switch direction {
+	case "status":
 		return migrateStatus(ctx, a, db)
+	case "grants":
+		g, err := migrations.LookUpReaderGrants(ctx, db)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(a.stdout, g.Script())
+		return err
 	}
 	p, err := migrations.Open(ctx, db, logger)
 	if err != nil {
