@@ -17,8 +17,12 @@ var ErrNoSchema = errors.New("cannot create schema " + Schema)
 // Prepare makes the schema agentsync ready for goose's records: creates it
 // when missing (the migrating user then owns it), and moves the record of
 // applied migrations there from public, where earlier versions kept it.
-// Several processes may prepare at once.
+// Several processes may prepare at once. A server older than
+// MinServerVersion is refused first (ErrServerTooOld).
 func Prepare(ctx context.Context, db *sql.DB) error {
+	if err := checkServer(ctx, db); err != nil {
+		return err
+	}
 	var exists bool
 	if err := db.QueryRowContext(ctx, `SELECT pg_catalog.to_regnamespace($1) IS NOT NULL`, Schema).Scan(&exists); err != nil {
 		return fmt.Errorf("look for schema %s: %w", Schema, err)
