@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DefaultLeaseDuration is how long a sync holds its tenant without
@@ -23,16 +25,24 @@ const DefaultLeaseDuration = time.Minute
 // pooler may run its release on another server connection, and a lock
 // left on an idle server connection blocks the tenant for good).
 type lease struct {
-	l      *Loader
-	holder string
+	pool     *pgxpool.Pool
+	logger   *slog.Logger
+	kind     leaseKind
+	key      string // the tenant, or the maintenance task
+	holder   string
+	duration time.Duration
 }
 
 // newHolder names a sync: the worker, and a token that tells this sync
 // from any other of the same process.
-func (l *Loader) newHolder() string {
+func (l *Loader) newHolder() string { return newHolder(l.cfg.Worker) }
+
+// newHolder names a lease's holder: worker (host:pid), and a token that
+// tells it from any other of the same process.
+func newHolder(worker string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return l.cfg.Worker + "/" + hex.EncodeToString(b)
+	return worker + "/" + hex.EncodeToString(b)
 }
 
 // heldRetries and heldRetryDelay: a holder found with no run running may
@@ -95,7 +105,7 @@ func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
 		return nil, fmt.Errorf("take the tenant's lease: %w", interpretError(err))
 	}
 	if taken {
-		return &lease{l: l, holder: holder}, nil
+		return &lease{pool: l.pool, logger: l.cfg.Logger, kind: tenantLease, key: l.cfg.TenantID, holder: holder, duration: l.cfg.LeaseDuration}, nil
 	}
 	if running {
 		return nil, ErrSyncInProgress
@@ -110,15 +120,40 @@ func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
 	return nil, held
 }
 
-// renew extends the lease; errLeaseLost when another holder has it now.
+// leaseKind is what a lease holds: its statements, each written once, and
+// its name in messages. $1 is the key (tenant or task), $2 the holder, $3
+// the duration in seconds.
+type leaseKind struct {
+	name                            string
+	renewSQL, releaseSQL, holderSQL string
+}
+
+var (
+	tenantLease = leaseKind{
+		name: "the tenant's lease",
+		renewSQL: `
+			UPDATE defender.tenant_leases
+			   SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
+			 WHERE tenant_id = $1 AND holder = $2`,
+		releaseSQL: `DELETE FROM defender.tenant_leases WHERE tenant_id = $1 AND holder = $2`,
+		holderSQL:  `SELECT holder FROM defender.tenant_leases WHERE tenant_id = $1`,
+	}
+	maintenanceLease = leaseKind{
+		name: "the maintenance lease",
+		renewSQL: `
+			UPDATE defender.maintenance_leases
+			   SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
+			 WHERE task = $1 AND holder = $2`,
+		releaseSQL: `DELETE FROM defender.maintenance_leases WHERE task = $1 AND holder = $2`,
+		holderSQL:  `SELECT holder FROM defender.maintenance_leases WHERE task = $1`,
+	}
+)
+
+// renew extends the lease; ErrLeaseLost when another holder has it now.
 func (s *lease) renew(ctx context.Context) error {
-	tag, err := s.l.pool.Exec(ctx, `
-		UPDATE defender.tenant_leases
-		   SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
-		 WHERE tenant_id = $1 AND holder = $2`,
-		s.l.cfg.TenantID, s.holder, s.l.cfg.LeaseDuration.Seconds())
+	tag, err := s.pool.Exec(ctx, s.kind.renewSQL, s.key, s.holder, s.duration.Seconds())
 	if err != nil {
-		return fmt.Errorf("renew the tenant's lease: %w", interpretError(err))
+		return fmt.Errorf("renew %s: %w", s.kind.name, interpretError(err))
 	}
 	if tag.RowsAffected() == 0 {
 		return ErrLeaseLost
@@ -131,23 +166,22 @@ func (s *lease) renew(ctx context.Context) error {
 func (s *lease) release(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := s.l.pool.Exec(ctx, `
-		DELETE FROM defender.tenant_leases WHERE tenant_id = $1 AND holder = $2`, s.l.cfg.TenantID, s.holder); err != nil {
-		s.l.cfg.Logger.Warn("release the tenant's lease; it expires by itself", "tenant", s.l.cfg.TenantID,
+	if _, err := s.pool.Exec(ctx, s.kind.releaseSQL, s.key, s.holder); err != nil {
+		s.logger.Warn("release "+s.kind.name+"; it expires by itself", "key", s.key,
 			"holder", s.holder, "error", interpretError(err))
 	}
 }
 
 // keep renews the lease every quarter of its duration until stop is
 // called. When the lease is lost (another holder took it after it
-// expired) or could not be renewed before it expired, it cancels the sync
-// with ErrLeaseLost: its data transaction then rolls back.
+// expired) or could not be renewed before it expired, it cancels the work
+// with ErrLeaseLost: a sync's data transaction then rolls back.
 func (s *lease) keep(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		d := s.l.cfg.LeaseDuration
+		d := s.duration
 		ticker := time.NewTicker(d / 4)
 		defer ticker.Stop()
 		renewed := time.Now()
@@ -164,13 +198,13 @@ func (s *lease) keep(ctx context.Context, cancel context.CancelCauseFunc) (stop 
 			case err == nil:
 				renewed = time.Now()
 			case errors.Is(err, ErrLeaseLost):
-				cancel(fmt.Errorf("%w: %s holds the tenant now", ErrLeaseLost, s.currentHolder(ctx)))
+				cancel(fmt.Errorf("%w: %s holds it now", ErrLeaseLost, s.currentHolder(ctx)))
 				return
 			case time.Since(renewed) >= d:
 				cancel(fmt.Errorf("%w: not renewed for %s: %v", ErrLeaseLost, d, err))
 				return
 			default:
-				s.l.cfg.Logger.Warn("renew the tenant's lease; trying again", "tenant", s.l.cfg.TenantID, "error", err)
+				s.logger.Warn("renew "+s.kind.name+"; trying again", "key", s.key, "error", err)
 			}
 		}
 	}()
@@ -185,12 +219,12 @@ func (s *lease) currentHolder(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	var holder *string
-	err := s.l.pool.QueryRow(ctx, `SELECT holder FROM defender.tenant_leases WHERE tenant_id = $1`, s.l.cfg.TenantID).Scan(&holder)
-	if err != nil || holder == nil {
-		if errors.Is(err, pgx.ErrNoRows) || holder == nil {
-			return "nobody"
-		}
-		return "another sync"
+	err := s.pool.QueryRow(ctx, s.kind.holderSQL, s.key).Scan(&holder)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || (err == nil && holder == nil):
+		return "nobody"
+	case err != nil:
+		return "another process"
 	}
 	return *holder
 }

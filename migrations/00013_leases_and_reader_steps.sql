@@ -89,7 +89,21 @@ COMMENT ON COLUMN defender.tenant_leases.tenant_id IS 'Microsoft Entra tenant (G
 COMMENT ON COLUMN defender.tenant_leases.holder IS 'The sync holding the tenant: its worker (host:pid) and a token of its own.';
 COMMENT ON COLUMN defender.tenant_leases.expires_at IS 'When the lease ends unless its holder renews it (a live sync renews it well before).';
 
+-- The same for maintenance that one process at a time does (observation
+-- retention).
+CREATE TABLE defender.maintenance_leases (
+    task       text        PRIMARY KEY CHECK (task <> ''),
+    holder     text        NOT NULL CHECK (holder <> ''),
+    expires_at timestamptz NOT NULL
+);
+COMMENT ON TABLE defender.maintenance_leases IS
+    'Storage: the process doing each maintenance task (observation retention), until when; others leave the task to it while the lease lasts.';
+COMMENT ON COLUMN defender.maintenance_leases.task IS 'The maintenance task, for example observation retention.';
+COMMENT ON COLUMN defender.maintenance_leases.holder IS 'The process holding the task: host:pid and a token of its own.';
+COMMENT ON COLUMN defender.maintenance_leases.expires_at IS 'When the lease ends unless its holder renews it.';
+
 -- +goose Down
+DROP TABLE defender.maintenance_leases;
 DROP TABLE defender.tenant_leases;
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION defender.grant_reader_access() RETURNS void
