@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -168,4 +169,23 @@ func openDB(t *testing.T, cfg *pgx.ConnConfig) *sql.DB {
 	db := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TestReadmeRunsAgentsyncAsTheOwner: the README's examples never have
+// agentsync log in as postgres, the server's superuser, and set up the
+// owner with deploy/postgres/setup.psql.
+func TestReadmeRunsAgentsyncAsTheOwner(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+		if strings.Contains(m[1], "DATABASE_URL=postgres://postgres@") {
+			t.Errorf("a README example runs agentsync as the superuser postgres:\n%s", m[1])
+		}
+		if strings.Contains(m[1], "DATABASE_URL=") && strings.Contains(m[1], "createdb") && !strings.Contains(m[1], "-f deploy/postgres/setup.psql") {
+			t.Errorf("a README example creates a database without setting up agentsync's owner:\n%s", m[1])
+		}
+	}
 }
