@@ -15,7 +15,9 @@
 -- The notice of a migration whose user may not create roles said what an
 -- administrator should run as one long list of grants, cut in logs and
 -- refused to an administrator who does not own the objects. It now names
--- the two steps: the administrator creates the role, the owner grants.
+-- the two steps: the administrator creates the role, the owner grants
+-- (00003 says the same on a new database; a database migrated before gets
+-- the function anew here, and the notice once, when the role is missing).
 
 -- +goose Up
 -- +goose StatementBegin
@@ -77,6 +79,7 @@ BEGIN
 END;
 $$;
 -- +goose StatementEnd
+SELECT defender.grant_reader_access();
 
 CREATE TABLE defender.tenant_leases (
     tenant_id  text        PRIMARY KEY REFERENCES defender.tenants,
@@ -105,59 +108,5 @@ COMMENT ON COLUMN defender.maintenance_leases.expires_at IS 'When the lease ends
 -- +goose Down
 DROP TABLE defender.maintenance_leases;
 DROP TABLE defender.tenant_leases;
--- +goose StatementBegin
-CREATE OR REPLACE FUNCTION defender.grant_reader_access() RETURNS void
-    LANGUAGE plpgsql
-AS $$
-DECLARE
-    statements text[];
-    statement  text;
-BEGIN
-    -- Functions are executable by PUBLIC by default; the reporting
-    -- surface is the role's, and internal functions are nobody's.
-    FOR statement IN
-        SELECT pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p.oid::pg_catalog.regprocedure)
-          FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'defender'::pg_catalog.regnamespace
-    LOOP
-        EXECUTE statement;
-    END LOOP;
-
-    SELECT pg_catalog.array_agg(s ORDER BY s) INTO statements FROM (
-        SELECT 'GRANT USAGE ON SCHEMA defender TO defender_reader' AS s
-        UNION ALL
-        -- Views, and the tables documented as part of the reporting surface.
-        SELECT pg_catalog.format('GRANT SELECT ON %s TO defender_reader', c.oid::pg_catalog.regclass)
-          FROM pg_catalog.pg_class c
-         WHERE c.relnamespace = 'defender'::pg_catalog.regnamespace
-           AND (c.relkind IN ('v', 'm')
-                OR (c.relkind IN ('r', 'p') AND c.relname IN ('sync_runs', 'scan_agent_history')))
-        UNION ALL
-        -- Every function but the internal ones (their comment says so).
-        SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO defender_reader', p.oid::pg_catalog.regprocedure)
-          FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'defender'::pg_catalog.regnamespace
-           AND coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'Internal%'
-    ) grants;
-
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'defender_reader') THEN
-        IF EXISTS (SELECT FROM pg_catalog.pg_roles
-                    WHERE rolname = current_user AND (rolcreaterole OR rolsuper)) THEN
-            CREATE ROLE defender_reader NOLOGIN;
-            COMMENT ON ROLE defender_reader IS
-                'Reads the agentsync reporting views and functions of schema defender, nothing else. Grant it to the login roles of BI tools and analysts: GRANT defender_reader TO grafana;';
-        ELSE
-            RAISE NOTICE USING MESSAGE =
-                'agentsync: role defender_reader does not exist and ' || current_user || ' may not create roles; the reporting grants were skipped',
-                HINT = 'As a user allowed to create roles, run: CREATE ROLE defender_reader NOLOGIN; ' ||
-                       pg_catalog.array_to_string(statements, '; ') ||
-                       '; (or SELECT defender.grant_reader_access(); after creating the role)';
-            RETURN;
-        END IF;
-    END IF;
-    FOREACH statement IN ARRAY statements LOOP
-        EXECUTE statement;
-    END LOOP;
-END;
-$$;
--- +goose StatementEnd
+-- The function keeps its two-step notice: it says nothing else, and
+-- 00003 gives it the same.
