@@ -28,13 +28,20 @@ func Prepare(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("look for schema %s: %w", Schema, err)
 	}
 	if !exists {
-		// IF NOT EXISTS: another process may create it at the same time.
-		if _, err := db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+Schema); err != nil {
+		// One statement, with its comment: another process may create it
+		// at the same time, and then comments it.
+		_, err := db.ExecContext(ctx, `
+			DO $$
+			BEGIN
+			    CREATE SCHEMA `+Schema+`;
+			    COMMENT ON SCHEMA `+Schema+` IS 'agentsync''s own records: which migrations of the schema defender are applied (goose_db_version), and the lock held while migrating (goose_lock). Not for readers.';
+			EXCEPTION WHEN duplicate_schema OR unique_violation THEN
+			    NULL;
+			END;
+			$$`)
+		if err != nil && !schemaExists(ctx, db) {
 			return fmt.Errorf("%w (it holds the record of applied migrations; an administrator may create it for the "+
 				"migrating user: CREATE SCHEMA %s AUTHORIZATION <user>): %w", ErrNoSchema, Schema, err)
-		}
-		if _, err := db.ExecContext(ctx, `COMMENT ON SCHEMA `+Schema+` IS 'agentsync''s own records: which migrations of the schema defender are applied (goose_db_version), and the lock held while migrating (goose_lock). Not for readers.'`); err != nil {
-			return fmt.Errorf("comment on schema %s: %w", Schema, err)
 		}
 	}
 	// One statement: a concurrent move either finds the table gone (its
@@ -63,4 +70,11 @@ func Open(ctx context.Context, db *sql.DB, logger *slog.Logger) (*goose.Provider
 		return nil, err
 	}
 	return NewProvider(db, logger)
+}
+
+// schemaExists reports whether the schema agentsync exists now.
+func schemaExists(ctx context.Context, db *sql.DB) bool {
+	var exists bool
+	err := db.QueryRowContext(ctx, `SELECT pg_catalog.to_regnamespace($1) IS NOT NULL`, Schema).Scan(&exists)
+	return err == nil && exists
 }

@@ -76,7 +76,7 @@ func TestThroughPgBouncer(t *testing.T) {
 				t.Errorf("%d runs did not succeed through PgBouncer (%s)\nlogs 1:\n%s\nlogs 2:\n%s", n, mode, logs1, logs2)
 			}
 			for _, logs := range []string{logs1.String(), logs2.String()} {
-				if strings.Contains(logs, `"level":"ERROR"`) || strings.Contains(logs, "held by") {
+				if strings.Contains(logs, `"level":"ERROR"`) || strings.Contains(logs, "another holder has the tenant") {
 					t.Errorf("a daemon logged an error or found a tenant held:\n%s", logs)
 				}
 			}
