@@ -165,10 +165,12 @@ type Result struct {
 
 // Sync fetches one complete listing of agents with list and applies it in
 // one transaction. It returns ErrSyncInProgress, having written nothing,
-// when another sync of the tenant's agents is running. On any other error
-// every data change is rolled back and the run is recorded as failed. A
-// sync that runs longer than Config.SyncTimeout is cancelled that way,
-// with an error that matches ErrSyncTimeout.
+// when another sync of the tenant is running, and a *HeldError (matching
+// ErrTenantHeld) when another holder has the tenant's lease with no sync
+// of it running. On any other error every data change is rolled back and
+// the run is recorded as failed. A sync that runs longer than
+// Config.SyncTimeout is cancelled that way, with an error that matches
+// ErrSyncTimeout; one whose lease is lost, with ErrLeaseLost.
 //
 // Cancelling ctx stops the listing at once; the database work then stops
 // at the next statement and rolls back. Interrupting a statement in flight
@@ -196,7 +198,7 @@ func (l *Loader) SyncRound(ctx context.Context, list scanagent.ListFunc, roundSt
 // runs under ctx, the statements under dbCtx.
 type applyFunc func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error)
 
-// syncResource runs one sync of resource: it takes the resource's lock,
+// syncResource runs one sync of resource: it takes the tenant's lease,
 // skips it when another process synced it since roundStart (unless zero),
 // marks the runs a dead process left running failed, records the run,
 // applies, and records a failure. Every resource gets the same guarantees.
