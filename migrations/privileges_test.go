@@ -87,6 +87,16 @@ func TestPrepareMovesTheRecordOutOfPublic(t *testing.T) {
 		return s
 	}
 	before := rows("public.agentsync_goose_db_version")
+	// Before any process moved it, status reads it where it is.
+	statuses, err := migrations.Status(ctx, db)
+	if err != nil {
+		t.Fatalf("status before the move: %v", err)
+	}
+	for _, s := range statuses {
+		if !s.Applied {
+			t.Errorf("status before the move: %s pending", s.Path)
+		}
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	dbs := []*sql.DB{db, openURL(t, url)}
