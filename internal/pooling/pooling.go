@@ -51,12 +51,20 @@ func ParseConnConfig(connString string) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
+// ApplicationName names agentsync's connections (pg_stat_activity,
+// PgBouncer's SHOW CLIENTS, the server's log) unless the connection string
+// or PGAPPNAME names them otherwise.
+const ApplicationName = "agentsync"
+
 // ConfigureConn sets DefaultExecMode on cfg, parsed from connString,
 // unless connString chose a mode itself (default_query_exec_mode=…): a
 // user who runs with a session pooler or directly may want pgx's prepared
-// statements back.
+// statements back. It names the connections ApplicationName.
 func ConfigureConn(cfg *pgx.ConnConfig, connString string) {
 	if !explicitMode.MatchString(connString) {
 		cfg.DefaultQueryExecMode = DefaultExecMode
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = ApplicationName
 	}
 }

@@ -40,3 +40,20 @@ func TestParseConfigPicksAModeAPoolerCarries(t *testing.T) {
 		t.Error("the default mode keeps named prepared statements on the server, which a transaction pooler loses")
 	}
 }
+
+func TestConnectionsAreNamedUnlessTheUserNamedThem(t *testing.T) {
+	for _, tc := range []struct{ url, env, want string }{
+		{"postgres://u@db/x", "", pooling.ApplicationName},
+		{"postgres://u@db/x?application_name=grafana-sync", "", "grafana-sync"},
+		{"postgres://u@db/x", "from-env", "from-env"},
+	} {
+		t.Setenv("PGAPPNAME", tc.env)
+		cfg, err := pooling.ParseConfig(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.ConnConfig.RuntimeParams["application_name"]; got != tc.want {
+			t.Errorf("%s with PGAPPNAME=%q: application_name %q, want %q", tc.url, tc.env, got, tc.want)
+		}
+	}
+}
