@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # agentsync: a static binary on distroless, run as a non-root user.
-#   docker build -t agentsync --build-arg VERSION=$(git describe --tags --always) .
+#   docker build -t agentsync --build-arg VERSION=$(git describe --tags --match 'v[0-9]*' --dirty) .
+# Without VERSION (no release tag), agentsync says the latest release of
+# CHANGELOG.md.
 
 FROM golang:1.26 AS build
 WORKDIR /src
@@ -8,7 +10,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
+ARG VERSION=
 ARG COMMIT=unknown
 # -buildvcs=false: the build context has no .git (see .dockerignore); the
 # commit comes in through COMMIT instead.

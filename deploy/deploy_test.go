@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 // The version and commit the binary is built with, as the Dockerfile and
 // the Makefile set them.
 const (
-	testVersion = "v0.0.0-deploy-test"
+	testVersion = "v0.0.0-deploy.test"
 	testCommit  = "0d1e2f3"
 )
 

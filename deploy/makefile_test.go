@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,32 @@ func TestMakeDemoSaysItIsBuildingFirst(t *testing.T) {
 	}
 	if building < 0 || compiling < building || demo < compiling {
 		t.Errorf("make demo would run:\n%s\nwant a word that it is building, the build, then agentsync demo", strings.Join(lines, "\n"))
+	}
+}
+
+// TestMakeTestNamesEverySkippedTest: make test runs go test -json through
+// internal/testsummary, which lists each skipped test and its reason and
+// fails as go test does (its own test proves both).
+func TestMakeTestNamesEverySkippedTest(t *testing.T) {
+	t.Parallel()
+	out := makeDryRun(t, "", "test")
+	if !regexp.MustCompile(`(?m) run \./internal/testsummary \S+ test .*-json -count=1 \./\.\.\.$`).MatchString(out) {
+		t.Errorf("make test would run:\n%s\nwant go test -json through ./internal/testsummary", out)
+	}
+}
+
+// TestFirstBuildShowsItsPackages: the first make build (no binary yet)
+// names the packages as they compile; a later one is quiet.
+func TestFirstBuildShowsItsPackages(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "agentsync")
+	if out := makeDryRun(t, "", "build", "BIN="+bin); !strings.Contains(out, " build -v ") || !strings.Contains(out, "packages show as they compile") {
+		t.Errorf("the first make build would run:\n%s\nwant go build -v, and a word about it", out)
+	}
+	if err := os.WriteFile(bin, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out := makeDryRun(t, "", "build", "BIN="+bin); strings.Contains(out, " -v ") || !strings.Contains(out, " build ") {
+		t.Errorf("a later make build would run:\n%s\nwant go build without -v", out)
 	}
 }

@@ -193,7 +193,7 @@ func TestDockerfileBuildsStaticNonRootAgentsync(t *testing.T) {
 		}
 	}
 	// The ldflags set these variables: the binary built with them says so.
-	if v := agentsyncVersion(t); !strings.Contains(v, "agentsync "+testVersion+" (commit "+testCommit+",") {
+	if v := agentsyncVersion(t); !strings.Contains(v, "agentsync "+strings.TrimPrefix(testVersion, "v")+" (commit "+testCommit+",") {
 		t.Errorf("agentsync built with -X main.version=%s -X main.commit=%s says %q", testVersion, testCommit, v)
 	}
 	out := regexp.MustCompile(`-o\s+(\S+)`).FindStringSubmatch(build)

@@ -32,6 +32,7 @@ func (c *Client) List(ctx context.Context, fn func(scanagent.Record) error) (sca
 	pages, err := c.readCollection(ctx, col, &r.st.Requests, r.element)
 	r.st.Pages = pages
 	c.logCredentialsRemoved("agents", r.st)
+	c.logRepairs("agents", r.st)
 	return r.st, err
 }
 
@@ -74,6 +75,7 @@ func (r *agentReader) element(e element) error {
 	}
 	// Before anything keeps, logs or prints the agent.
 	rec.Extra = scrub(rec.Extra, nil, st, e.secrets)
+	noteAgentRepairs(st, &rec, e.members, e.secrets)
 	if r.seen.Add(rec.ID) {
 		st.Duplicates++
 		c.log.Warn("agent id listed twice; the last one counts", "page", e.page, "id", safetext.Cut(rec.ID, nameBytes, e.secrets...))

@@ -158,6 +158,9 @@ type request struct {
 	method string
 	url    *url.URL
 	body   []byte // nil for a GET
+	// tokenOnly makes no request: it only gets a token (from the cache,
+	// else from Entra, with the retries of a request).
+	tokenOnly bool
 }
 
 // response is one API response, its body read in full.

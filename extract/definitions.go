@@ -190,7 +190,7 @@ func normalizeDefinition(members []member, secrets ...string) (def scanagent.Sca
 		var why string
 		switch f {
 		case defID:
-			def.ID, why = stringValue(m.value)
+			def.ID, why = idValue(m.value, secrets)
 			sawID = m.key
 		case defName:
 			def.Name, why = stringValue(m.value)

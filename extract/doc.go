@@ -29,8 +29,13 @@
 // Strings: JSON null and "" are both "not set" (the empty string, stored
 // as NULL). A number where a string is expected is kept as the digits sent
 // (a version sent as 7.1 becomes "7.1"); a boolean, object or array rejects
-// the agent. NUL characters are dropped and invalid UTF-8 is replaced by
-// U+FFFD, in Extra's keys and values too, since PostgreSQL stores neither.
+// the agent. The id alone must be a string: an agent whose id is a number
+// (or anything but a string) has no usable id and is rejected as one
+// without an id. NUL characters are dropped and invalid UTF-8 is replaced
+// by U+FFFD, in Extra's keys and values too, since PostgreSQL stores
+// neither. The fields of an agent repaired that way are counted in
+// ListStats.FieldsRepaired and named, with the agent's id, in one warning
+// per listing; the values are never logged.
 //
 // Timestamps may carry 0 to 7 (up to 9) fractional digits, 'T' or a space
 // between date and time, and "Z", a numeric offset or no zone (meaning

@@ -55,7 +55,25 @@ var (
 	// a history request's body) wherever it points, plain http included,
 	// so none is followed.
 	ErrRedirect = errors.New("the server answered with a redirect, which is never followed (Entra and Defender do not redirect these calls; check the API and token URLs)")
+
+	// ErrToken marks a request that failed for want of an access token:
+	// Entra refused the credentials (an *AuthError), or could not be
+	// reached after the retries. No other request of the tenant can fare
+	// better until that is cured, so a sync fails the tenant's remaining
+	// resources at once with the same error. The error's text is the
+	// token request's.
+	ErrToken = errors.New("no access token")
 )
+
+// tokenError is a failed token request, matching ErrToken without adding
+// to its text.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return e.err.Error() }
+
+func (e *tokenError) Unwrap() error { return e.err }
+
+func (e *tokenError) Is(target error) bool { return target == ErrToken }
 
 // configError builds an error that matches ErrConfig.
 func configError(format string, args ...any) error {

@@ -349,3 +349,53 @@ func TestRetriesSpendTheRateBudget(t *testing.T) {
 		t.Errorf("7 requests at 5 an hour took %s of simulated time", took)
 	}
 }
+
+// TestListRejectsAnIDThatIsNoString: an id sent as a number, a boolean,
+// an object or an array is no usable id (the docs say so): the agent is
+// rejected and counted as unidentified, which makes the sync withhold its
+// deletions, rather than stored under the digits sent.
+func TestListRejectsAnIDThatIsNoString(t *testing.T) {
+	t.Parallel()
+	f := setup(t, smallTenant(), nil)
+	f.tenant.Inject(defendertest.RawBody([]byte(`{"value":[
+		{"id":"a","computerDnsName":"kept"},
+		{"id":12345,"computerDnsName":"number"},
+		{"id":1.5e3,"computerDnsName":"float"},
+		{"id":true,"computerDnsName":"boolean"},
+		{"id":["b"],"computerDnsName":"array"},
+		{"id":{"v":"c"},"computerDnsName":"object"}]}`)))
+	got, st, err := f.list(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "a" {
+		t.Errorf("records %+v, want only agent a", got)
+	}
+	if st.Rejected != 5 || st.Unidentified != 5 || len(st.RejectedIDs) != 0 {
+		t.Errorf("stats %+v, want 5 rejected, all 5 unidentified", st)
+	}
+	logs := f.logs.String()
+	for _, m := range []string{`"reason":"id: want an id string, got number 12345"`, `"reason":"id: want an id string, got boolean true"`,
+		`"reason":"id: want an id string, got an array"`} {
+		if !strings.Contains(logs, m) {
+			t.Errorf("logs lack %s:\n%s", m, logs)
+		}
+	}
+}
+
+// TestListDefinitionsRejectsAnIDThatIsNoString: a scan definition's id,
+// like an agent's, must be a string; a number is no usable id.
+func TestListDefinitionsRejectsAnIDThatIsNoString(t *testing.T) {
+	t.Parallel()
+	f := setup(t, smallTenant(), nil)
+	f.tenant.Inject(defendertest.RawBody([]byte(`{"value":[
+		{"id":"d-1","scanName":"kept"},
+		{"id":4242,"scanName":"number"}]}`)).On(defendertest.DefinitionsPath))
+	got, st, err := f.definitions(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "d-1" || st.Rejected != 1 || st.Unidentified != 1 {
+		t.Errorf("definitions %+v, stats %+v: want d-1 alone, the number rejected as unidentified", got, st)
+	}
+}

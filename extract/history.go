@@ -159,8 +159,13 @@ func mergeSession(earlier, later scanagent.ScanSession) scanagent.ScanSession {
 }
 
 // readBatches reads ids in batches of Config.HistoryBatchSize, each as one
-// collection POSTed to u with the body body(batch) makes.
+// collection POSTed to u with the body body(batch) makes. With no ids it
+// makes no request, but still gets a token: a tenant that cannot
+// authenticate fails its reading rather than reading nothing.
 func (c *Client) readBatches(ctx context.Context, r *sessionReader, ids []string, u *url.URL, top int, body func([]string) any) error {
+	if len(ids) == 0 {
+		return c.authenticate(ctx)
+	}
 	for batch := range slices.Chunk(ids, c.cfg.HistoryBatchSize) {
 		b, err := json.Marshal(body(batch))
 		if err != nil {

@@ -114,7 +114,12 @@ func normalizeAgent(members []member, secrets ...string) (rec scanagent.Record, 
 			}
 		default:
 			var s string
-			if s, why = stringValue(m.value); why == "" {
+			if f == fieldID {
+				s, why = idValue(m.value, secrets)
+			} else {
+				s, why = stringValue(m.value)
+			}
+			if why == "" {
 				dst := stringField(&rec, f)
 				changed = *dst != s
 				*dst = s
@@ -194,6 +199,26 @@ func stringValue(raw json.RawMessage) (s string, reason string) {
 		return "", "want a string, got an array"
 	default: // a number: JSON numbers are plain ASCII
 		return string(raw), ""
+	}
+}
+
+// idValue reads the id of an agent or a scan definition: a string, or
+// null or "" for none. An id sent as anything else (a number, a boolean,
+// an object or an array) is no usable id: the digits of a number could
+// name a record the API never meant, so the record is rejected, without
+// an id, and its listing deletes nothing.
+func idValue(raw json.RawMessage, secrets []string) (string, string) {
+	switch raw[0] {
+	case '"', 'n':
+		return stringValue(raw)
+	case 't', 'f':
+		return "", fmt.Sprintf("want an id string, got boolean %s", raw)
+	case '{':
+		return "", "want an id string, got an object"
+	case '[':
+		return "", "want an id string, got an array"
+	default:
+		return "", fmt.Sprintf("want an id string, got number %s", safetext.Cut(string(raw), valueBytes, secrets...))
 	}
 }
 

@@ -129,9 +129,24 @@ func (c *Client) fetch(ctx context.Context, req request, requests *int) (*respon
 	return nil, err
 }
 
+// authenticate gets a token as a request would (from the cache, else
+// from Entra with the retries of a request), for a reading that has no
+// request to make.
+func (c *Client) authenticate(ctx context.Context) error {
+	var requests int
+	_, err := c.fetch(ctx, request{tokenOnly: true}, &requests)
+	return err
+}
+
 // attempt makes one try at r: budget, token, request. Its error is a
 // *retryable when another try may succeed.
 func (c *Client) attempt(ctx context.Context, r request, refreshed *bool, requests *int) (*response, error) {
+	if r.tokenOnly {
+		if _, err := c.tokens.token(ctx); err != nil {
+			return nil, tokenFailure(ctx, err)
+		}
+		return &response{}, nil
+	}
 	if err := c.budget.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -170,20 +185,21 @@ func (c *Client) attempt(ctx context.Context, r request, refreshed *bool, reques
 
 // tokenFailure classifies a failed token fetch: Entra refusing the
 // credentials is final, Entra being unavailable or unreachable is not. A
-// retry is marked as the token request's.
+// retry is marked as the token request's; either way the error matches
+// ErrToken.
 func tokenFailure(ctx context.Context, err error) error {
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
 	var ae *AuthError
 	if errors.As(err, &ae) && (ae.StatusCode >= 500 || ae.StatusCode == http.StatusTooManyRequests) {
-		return &retryable{reason: "5xx", err: err, token: true}
+		return &retryable{reason: "5xx", err: &tokenError{err}, token: true}
 	}
 	var r *retryable
 	if errors.As(err, &r) { // Entra could not be reached
-		return &retryable{reason: r.reason, err: r.err, token: true}
+		return &retryable{reason: r.reason, err: &tokenError{r.err}, token: true}
 	}
-	return err
+	return &tokenError{err}
 }
 
 // apiError reads the API's {"error":{"code","message","target"}} body, or

@@ -16,6 +16,9 @@ import (
 // counts are what applying one listing did.
 type counts struct {
 	seen, inserted, changed, unchanged, deleted, withheld int
+	// heartbeatOnly counts the known agents of which only the heartbeat
+	// moved: not changed, yet not unchanged.
+	heartbeatOnly int
 	// lastSeen, when the sync changed no agent but its heartbeat (none
 	// came, went, returned or changed a descriptive value), is the
 	// last_seen of every active agent after it: the day's fleet keeps its
@@ -182,7 +185,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	if _, err := pgx.ForEachRow(rows, []any{&o.key, &o.lastSeen, &o.lastCmd, &heartbeatOnly}, func() error {
 		obs = append(obs, o)
 		if heartbeatOnly {
-			c.changed++
+			c.heartbeatOnly++
 		}
 		return nil
 	}); err != nil {
@@ -206,7 +209,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	for i, key := range keys {
 		obs = append(obs, observation{key: key, lastSeen: lastSeen[i], lastCmd: lastCmd[i]})
 	}
-	c.changed += len(keys)
+	c.heartbeatOnly += len(keys)
 	// Every new or moved heartbeat is written to its block and observed.
 	slices.SortFunc(obs, func(a, b observation) int { return cmp.Compare(a.key, b.key) })
 	start = time.Now()
@@ -219,7 +222,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		return c, err
 	}
 	logStep(l.cfg.Logger, "store observations", start, "agents", len(obs))
-	c.unchanged = c.seen - c.inserted - c.changed
+	c.unchanged = c.seen - c.inserted - c.changed - c.heartbeatOnly
 
 	all := []any{tenant, fetchedAt, runID}
 	var steps []step

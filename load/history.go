@@ -10,12 +10,6 @@ import (
 	"github.com/agentsync/agentsync/scanagent"
 )
 
-// HistoryOverlap is how far before the previous history sync's fetch time
-// the next one reads again: a session may reach the history a while after
-// it ran. Sessions read again are facts already stored: nothing is
-// written for them.
-const HistoryOverlap = 24 * time.Hour
-
 // maxTargetSessions bounds the sessions whose targets one history sync
 // reads (newest first); the next sync reads the rest. At the default 25
 // ids a request, that is 80 requests of the tenant's 1,500 an hour.
@@ -25,9 +19,11 @@ const maxTargetSessions = 2000
 // from src and applies it in one transaction, with the guarantees of Sync:
 // its own run (resource history) under the tenant's lease, nothing changed by a failed
 // fetch. The known definitions are those stored and listed, and those
-// deleted since the history's lower bound. The first history sync reads
-// Config.HistoryLookback back from its fetch time; later ones from the
-// previous one's fetch time less HistoryOverlap.
+// deleted since the history's lower bound. Every history sync reads
+// Config.HistoryLookback back from its fetch time: a session may reach the
+// history long after it ran (a scanner that uploads late, a backlog in the
+// service), and any session listed within the lookback that is not stored
+// yet is stored.
 //
 // Sessions are facts: a session already stored with the same values is
 // not written again, and the targets of a session are read (by session
@@ -46,6 +42,7 @@ var sessionColumns = []string{
 	"seq", "ordinal", "definition_id", "session_id", "scanner_id", "status", "scanned_at", "targets",
 	"succeeded_targets", "general_error", "extra", "targets_reported",
 	"ip", "hostname", "description", "target_status", "error_message", "duration", "target_extra",
+	"fingerprint",
 }
 
 const sessionStaging = `
@@ -68,13 +65,16 @@ const sessionStaging = `
 		target_status     text,
 		error_message     text,
 		duration          interval,
-		target_extra      jsonb
+		target_extra      jsonb,
+		fingerprint       bytea
 	) ON COMMIT DROP`
 
 // sessionRows converts a session to staging rows: the session, then its
 // targets. A session with neither an id nor a time cannot be told from
-// another: it makes no row, and unknown counts it.
-func sessionRows(unknown *int) func(seq int64, s scanagent.ScanSession) ([][]any, error) {
+// another: it makes no row, and unknown counts it. With settled (a
+// reading by definition), a settled session makes no row either, and
+// the others carry their fingerprint.
+func sessionRows(unknown *int, settled *settledSessions) func(seq int64, s scanagent.ScanSession) ([][]any, error) {
 	return func(seq int64, s scanagent.ScanSession) ([][]any, error) {
 		if s.DefinitionID == "" {
 			return nil, fmt.Errorf("record %d: session without definition id", seq)
@@ -82,6 +82,17 @@ func sessionRows(unknown *int) func(seq int64, s scanagent.ScanSession) ([][]any
 		if s.SessionID == "" && s.ScannedAt.IsZero() {
 			*unknown++
 			return nil, nil
+		}
+		var fingerprint any
+		if settled != nil {
+			fp, skip := settled.settle(&s)
+			if skip {
+				return nil, nil
+			}
+			if s.SessionID == "" {
+				settled.unidentified++
+			}
+			fingerprint = fp[:]
 		}
 		what := func() string { return "session " + quoteID(s.SessionID) + " of definition " + quoteID(s.DefinitionID) }
 		if err := checkTexts(what, [2]string{"definition_id", s.DefinitionID}, [2]string{"session_id", s.SessionID},
@@ -96,7 +107,7 @@ func sessionRows(unknown *int) func(seq int64, s scanagent.ScanSession) ([][]any
 		rows = append(rows, []any{
 			seq, -1, s.DefinitionID, nullText(s.SessionID), nullText(s.ScannerID), nullText(s.Status), nullTime(s.ScannedAt),
 			nullInt(s.Targets), nullInt(s.SucceededTargets), nullText(s.GeneralError), extra, s.TargetsReported,
-			nil, nil, nil, nil, nil, nil, nil,
+			nil, nil, nil, nil, nil, nil, nil, fingerprint,
 		})
 		for i, t := range s.ScannedTargets {
 			target := func() string { return fmt.Sprintf("%s, target %d", what(), i) }
@@ -111,7 +122,7 @@ func sessionRows(unknown *int) func(seq int64, s scanagent.ScanSession) ([][]any
 			rows = append(rows, []any{
 				seq, i, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
 				nullText(t.IP), nullText(t.Hostname), nullText(t.Description), nullText(t.Status), nullText(t.ErrorMessage),
-				nullDuration(t.Duration), textra,
+				nullDuration(t.Duration), textra, nil,
 			})
 		}
 		return rows, nil
@@ -133,9 +144,6 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		return res, err
 	}
 	since := fetchedAt.Add(-l.cfg.HistoryLookback)
-	if !previous.IsZero() {
-		since = previous.Add(-HistoryOverlap)
-	}
 	tenant := l.cfg.TenantID
 
 	tx, err := conn.BeginTx(dbCtx, writerTx)
@@ -163,22 +171,33 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		return res, fmt.Errorf("create agentsync_targets_stored: %w", interpretError(err))
 	}
 
-	// The history of the known definitions since the bound.
+	// The history of the known definitions since the bound, less the
+	// settled sessions.
+	settled, err := readSettledSessions(dbCtx, tx, tenant, definitions, since)
+	if err != nil {
+		return res, err
+	}
 	unknown := 0
 	byDefinition := func(ctx context.Context, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
 		return src.SessionsByDefinition(ctx, definitions, since, fn)
 	}
 	stats, err := copyListing(ctx, dbCtx, tx, "agentsync_sessions", fmt.Sprintf(sessionStaging, "agentsync_sessions"), sessionColumns,
-		listing[scanagent.ScanSession](byDefinition), sessionRows(&unknown), &res.FetchDuration)
+		listing[scanagent.ScanSession](byDefinition), sessionRows(&unknown, settled), &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	if err != nil {
 		return res, err
 	}
-	counts, err := l.applySessions(ctx, dbCtx, tx, "agentsync_sessions", runID, fetchedAt)
-	if err != nil {
-		return res, err
+	l.cfg.Logger.Debug("settled sessions left out of the comparison", "run_id", runID,
+		"sessions", settled.skipped, "staged", len(settled.staged))
+	// A listing of settled sessions alone skips the comparison, whose
+	// fixed cost is several milliseconds.
+	var counts sessionCounts
+	if len(settled.staged) > 0 || settled.unidentified > 0 {
+		if counts, err = l.applySessions(ctx, dbCtx, tx, "agentsync_sessions", runID, fetchedAt); err != nil {
+			return res, err
+		}
 	}
-	res.Seen, res.Inserted, res.Changed, res.Targets = counts.seen, counts.inserted, counts.changed, counts.targets
+	res.Seen, res.Inserted, res.Changed, res.Targets = counts.seen+settled.skipped, counts.inserted, counts.changed, counts.targets
 	res.Unchanged = res.Seen - res.Inserted - res.Changed
 
 	// The targets of the sessions that have none stored yet, newest first.
@@ -201,7 +220,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 			return src.SessionsByID(ctx, pending, fn)
 		}
 		st, err := copyListing(ctx, dbCtx, tx, "agentsync_session_targets", fmt.Sprintf(sessionStaging, "agentsync_session_targets"),
-			sessionColumns, listing[scanagent.ScanSession](byID), sessionRows(&unknown), &res.FetchDuration)
+			sessionColumns, listing[scanagent.ScanSession](byID), sessionRows(&unknown, nil), &res.FetchDuration)
 		res.Rejected += st.Rejected
 		res.APIRequests += st.Requests
 		if err != nil {
@@ -271,7 +290,7 @@ const sessionMerge = `
 		    ON sc.scanner_id = s.scanner_id
 		 WHERE s.ordinal = -1
 	), merged AS (
-		SELECT st.seq, st.targets_reported, m.session_key, m.source AS stored_source,
+		SELECT st.seq, st.targets_reported, st.fingerprint, m.session_key, m.source AS stored_source,
 		       coalesce(m.definition_id, st.definition_id) AS definition_id,
 		       coalesce(st.session_id, m.session_id) AS session_id,
 		       coalesce(st.scanner_id, m.scanner_id) AS scanner_id,
@@ -300,7 +319,7 @@ const sessionMerge = `
 		                      LIMIT 1) m ON true
 		  LEFT JOIN defender.definition_state d ON d.tenant_id = $1 AND d.definition_id = st.definition_id
 	)
-	SELECT m.seq, m.targets_reported, m.session_key, m.definition_id, m.session_id, m.scanner_id, m.scanner_agent_id,
+	SELECT m.seq, m.targets_reported, m.fingerprint, m.session_key, m.definition_id, m.session_id, m.scanner_id, m.scanner_agent_id,
 	       m.status, m.scanned_at, m.targets, m.succeeded_targets, m.general_error, m.extra,
 	       m.session_key IS NOT NULL
 	       AND (m.session_id, m.scanner_id, m.scanner_agent_id, m.status, m.scanned_at, m.targets,
@@ -341,8 +360,8 @@ func (l *Loader) applySessions(ctx, dbCtx context.Context, tx pgx.Tx, table stri
 	steps = []step{
 		{"insert new sessions", fmt.Sprintf(`
 			WITH inserted AS (
-				INSERT INTO defender.session_result (tenant_id, %[2]s, source, recorded_at, recorded_by_run_id)
-				SELECT $1, %[2]s, 'history', $2, $3
+				INSERT INTO defender.session_result (tenant_id, %[2]s, source, recorded_at, recorded_by_run_id, listed_fingerprint)
+				SELECT $1, %[2]s, 'history', $2, $3, fingerprint
 				  FROM pg_temp.%[1]s WHERE session_key IS NULL
 				RETURNING session_key, definition_id, session_id, scanned_at
 			)
@@ -362,6 +381,14 @@ func (l *Loader) applySessions(ctx, dbCtx context.Context, tx pgx.Tx, table stri
 			       source = 'history', updated_at = $1, updated_by_run_id = $2
 			  FROM pg_temp.%[1]s d
 			 WHERE r.session_key = d.session_key AND d.changed`, diff, columns), []any{fetchedAt, runID}},
+		// What the history by definition said of a session, for the next
+		// syncs to leave it out while it says the same: written once per
+		// session, then only when the listing differs.
+		{"store listed fingerprints", fmt.Sprintf(`
+			UPDATE defender.session_result r SET listed_fingerprint = d.fingerprint
+			  FROM pg_temp.%[1]s d
+			 WHERE r.session_key = d.session_key AND d.fingerprint IS NOT NULL
+			   AND r.listed_fingerprint IS DISTINCT FROM d.fingerprint`, diff), nil},
 		{"choose sessions whose targets to store", fmt.Sprintf(`
 			CREATE TEMPORARY TABLE %[1]s_ready ON COMMIT DROP AS
 			SELECT DISTINCT ON (d.session_key) d.session_key, d.seq

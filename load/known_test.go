@@ -40,8 +40,8 @@ func TestRepeatedIDsOfStoredAgentsKeepTheLast(t *testing.T) {
 	res := f.sync(t, listOf(
 		changed(recs[0]), recs[1], movedBy(recs[2], time.Hour), movedBy(recs[3], time.Hour), recs[4],
 		recs[0], changed(recs[1]), recs[2], movedBy(recs[3], 2*time.Hour)))
-	if res.Seen != 5 || res.Changed != 2 || res.Unchanged != 3 || res.Inserted+res.Deleted != 0 {
-		t.Fatalf("result = %+v, want 5 seen: 2 changed (agents 1 and 3), 3 unchanged", res)
+	if res.Seen != 5 || res.Changed != 1 || res.HeartbeatOnly != 1 || res.Unchanged != 3 || res.Inserted+res.Deleted != 0 {
+		t.Fatalf("result = %+v, want 5 seen: agent 1 changed, agent 3's heartbeat moved, 3 unchanged", res)
 	}
 	type row struct {
 		version  string
@@ -95,8 +95,8 @@ func TestAgentsWithoutFingerprintAreComparedInFull(t *testing.T) {
 
 	f.clock.Advance(time.Hour)
 	res := f.sync(t, listOf(recs...))
-	if res.Changed != 1 || res.Unchanged != 19 {
-		t.Fatalf("result = %+v, want 1 changed (a heartbeat) and 19 unchanged", res)
+	if res.HeartbeatOnly != 1 || res.Changed != 0 || res.Unchanged != 19 {
+		t.Fatalf("result = %+v, want 1 heartbeat moved and 19 unchanged", res)
 	}
 	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history`); n != history {
 		t.Fatalf("%d history versions, want %d: no descriptive value changed", n, history)
@@ -193,7 +193,7 @@ func TestFleetOfAnUnchangedSyncIsRecounted(t *testing.T) {
 	recs[1].LastSeen = f.clock.Now().Add(-time.Minute)
 	recs[0].LastSeen = f.clock.Now().Add(-time.Minute)
 	res = f.sync(t, listOf(recs...))
-	if res.Changed != 2 || res.Unchanged != 4 {
+	if res.HeartbeatOnly != 2 || res.Changed != 0 || res.Unchanged != 4 {
 		t.Fatalf("result = %+v, want two heartbeats moved", res)
 	}
 	check("two heartbeats moved", 0, 0)
@@ -241,7 +241,7 @@ func TestSyncOverTheSimpleProtocol(t *testing.T) {
 		t.Fatal("an identical sync wrote rows")
 	}
 	recs[4].LastSeen = recs[4].LastSeen.Add(time.Minute)
-	if res := sync(recs[1:]...); res.Changed != 1 || res.Unchanged != 8 || res.Deleted != 1 {
+	if res := sync(recs[1:]...); res.HeartbeatOnly != 1 || res.Changed != 0 || res.Unchanged != 8 || res.Deleted != 1 {
 		t.Fatalf("sync with a moved heartbeat and a vanished agent: %+v", res)
 	}
 	if m := dbtest.RollupMismatches(t, f.pool); len(m) > 0 {
@@ -282,7 +282,7 @@ func TestTenantsSharingABlockKeepTheirHeartbeats(t *testing.T) {
 		ours[i].LastSeen = ours[i].LastSeen.Add(time.Hour)
 	}
 	f.clock.Advance(time.Hour)
-	if res := f.sync(t, listOf(ours[1:]...)); res.Changed != 3 || res.Deleted != 1 {
+	if res := f.sync(t, listOf(ours[1:]...)); res.HeartbeatOnly != 3 || res.Changed != 0 || res.Deleted != 1 {
 		t.Fatalf("our sync: %+v", res)
 	}
 	check := func(tenant string, records []scanagent.Record) {

@@ -59,10 +59,10 @@ type Config struct {
 	// takes a run still marked running after it as stuck. Zero means
 	// DefaultSyncTimeout.
 	SyncTimeout time.Duration
-	// HistoryLookback bounds the first history sync of a tenant: it reads
-	// the sessions of this long before its fetch time. Later history syncs
-	// read from the previous one's fetch time, less HistoryOverlap. Zero
-	// means DefaultHistoryLookback.
+	// HistoryLookback bounds every history sync of a tenant: it reads the
+	// sessions of this long before its fetch time, so that a session
+	// listed late within it is still stored; the sessions already stored
+	// write nothing. Zero means DefaultHistoryLookback.
 	HistoryLookback time.Duration
 	// LeaseDuration is how long a sync holds the tenant without renewing
 	// its lease (see DefaultLeaseDuration); a sync renews it every quarter
@@ -71,8 +71,9 @@ type Config struct {
 }
 
 // DefaultHistoryLookback is a week of scan history: every definition's
-// recent sessions, at the documented intervals (hours to a day), without
-// reading months at the first sync.
+// recent sessions, at the documented intervals (hours to a day), and the
+// sessions a scanner uploads days late, without reading months at each
+// sync.
 const DefaultHistoryLookback = 7 * 24 * time.Hour
 
 // Loader syncs the agents, scan definitions and scan history of one
@@ -146,9 +147,19 @@ type Result struct {
 	FetchedAt time.Time
 	Duration  time.Duration
 	// Seen counts the distinct records of the listing (agents,
-	// definitions or sessions); the others count how they were applied.
-	// Inserted+Changed+Unchanged == Seen.
+	// definitions or sessions); the others count how they were applied:
+	// Inserted+Changed+HeartbeatOnly+Unchanged == Seen. Changed counts
+	// known records with a changed descriptive value (agents and
+	// definitions: a new version; sessions: completed or corrected), or
+	// that returned after a deletion.
 	Seen, Inserted, Changed, Unchanged int
+	// HeartbeatOnly counts the known agents of which only the heartbeat
+	// (last_seen, last_command_execution_at) moved: no new version, no
+	// change; what the sync's summary calls "seen". 0 for other resources.
+	HeartbeatOnly int
+	// FieldsRepaired counts the fields the extractor had to repair to
+	// store them: a NUL dropped, invalid UTF-8 replaced by U+FFFD.
+	FieldsRepaired int
 	// Deleted counts agents or definitions marked deleted;
 	// DeletionsWithheld counts the missing ones the guard kept instead.
 	Deleted, DeletionsWithheld int
@@ -360,6 +371,7 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	stats, staged, waited, err := stage(ctx, dbCtx, tx, list, known)
 	logStep(l.cfg.Logger, "stage the listing", start, "waiting_for_the_api", waited.Round(time.Microsecond).String())
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
+	res.FieldsRepaired = stats.FieldsRepaired
 	res.FetchDuration = waited
 	if err != nil {
 		return res, err
@@ -369,6 +381,7 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		return res, err
 	}
 	res.Seen, res.Inserted, res.Changed, res.Unchanged = counts.seen, counts.inserted, counts.changed, counts.unchanged
+	res.HeartbeatOnly = counts.heartbeatOnly
 	res.Deleted, res.DeletionsWithheld = counts.deleted, counts.withheld
 	// The tenant's day and latest sync, its fleet's counts and the run's
 	// success, in the data transaction: the run is succeeded exactly when

@@ -154,6 +154,7 @@ func (f *fixture) snapshot(t testing.TB) string {
 type runRow struct {
 	Status                                                string
 	Seen, Inserted, Changed, Unchanged, Deleted, Withheld int
+	HeartbeatOnly, RecordsChanged, FieldsRepaired         int
 	Rejected, Requests                                    int
 	Error                                                 *string
 }
@@ -163,9 +164,11 @@ func (f *fixture) run(t testing.TB, runID int64) runRow {
 	var r runRow
 	err := f.pool.QueryRow(context.Background(), `
 		SELECT status, agents_seen, agents_inserted, agents_changed, agents_unchanged,
-		       agents_deleted, deletions_withheld, agents_rejected, api_requests, error
+		       agents_deleted, deletions_withheld, agents_rejected, api_requests, error,
+		       agents_heartbeat_only, records_changed, fields_repaired
 		  FROM defender.sync_runs WHERE run_id = $1`, runID).Scan(
-		&r.Status, &r.Seen, &r.Inserted, &r.Changed, &r.Unchanged, &r.Deleted, &r.Withheld, &r.Rejected, &r.Requests, &r.Error)
+		&r.Status, &r.Seen, &r.Inserted, &r.Changed, &r.Unchanged, &r.Deleted, &r.Withheld, &r.Rejected, &r.Requests, &r.Error,
+		&r.HeartbeatOnly, &r.RecordsChanged, &r.FieldsRepaired)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,8 +241,16 @@ func TestSyncChangedAndUnchangedAgents(t *testing.T) {
 	recs[0].MDEClientVersion = "10.8295.22621.1195"      // descriptive: history
 	recs[1].LastSeen = recs[1].LastSeen.Add(time.Minute) // volatile: observation only
 	res := f.sync(t, listOf(recs...))
-	if res.Seen != 4 || res.Inserted != 0 || res.Changed != 2 || res.Unchanged != 2 {
+	if res.Seen != 4 || res.Inserted != 0 || res.Changed != 1 || res.HeartbeatOnly != 1 || res.Unchanged != 2 {
 		t.Fatalf("result = %+v", res)
+	}
+	// A moved heartbeat is no change: it makes no version, no row of
+	// scan_agent_changes, and the run counts it apart.
+	if r := f.run(t, res.RunID); r.Changed != 1 || r.RecordsChanged != 1 || r.HeartbeatOnly != 1 || r.Unchanged != 2 {
+		t.Errorf("run %+v, want 1 changed, 1 heartbeat-only, 2 unchanged", r)
+	}
+	if n := f.count(t, `SELECT count(DISTINCT agent_id) FROM defender.scan_agent_changes WHERE run_id = $1`, res.RunID); n != 1 {
+		t.Errorf("%d agents in scan_agent_changes, want the 1 changed", n)
 	}
 
 	var oldTo, newFrom time.Time
@@ -896,8 +907,8 @@ func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
 			recs[i].LastSeen = recs[i].LastSeen.Add(time.Hour)
 		}
 		res := f.sync(t, listOf(recs...))
-		if res.Changed != len(recs) {
-			t.Fatalf("round %d: %d agents changed, want all %d (their lastSeen moved)", round, res.Changed, len(recs))
+		if res.Changed != 0 || res.HeartbeatOnly != len(recs) {
+			t.Fatalf("round %d: %d agents changed and %d heartbeat-only, want none and all %d (their lastSeen moved)", round, res.Changed, res.HeartbeatOnly, len(recs))
 		}
 		if round > 0 {
 			continue
@@ -977,5 +988,23 @@ func TestSyncRoundSkipsATenantSyncedInTheRound(t *testing.T) {
 	}
 	if res, err := f.loader.SyncRound(context.Background(), listOf(agents(4)...), f.clock.Now()); err != nil || res.Inserted != 1 {
 		t.Fatalf("SyncRound of a new round: %+v, %v", res, err)
+	}
+}
+
+// TestRepairedFieldsAreCounted: the fields the extractor repaired are
+// counted in the run.
+func TestRepairedFieldsAreCounted(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	res := f.sync(t, func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		st, err := listOf(agents(3)...)(ctx, fn)
+		st.FieldsRepaired, st.RepairedFields, st.RepairedIDs = 2, []string{"computerDnsName"}, []string{agent(1).ID}
+		return st, err
+	})
+	if res.FieldsRepaired != 2 {
+		t.Errorf("result %+v, want 2 fields repaired", res)
+	}
+	if r := f.run(t, res.RunID); r.FieldsRepaired != 2 {
+		t.Errorf("run %+v, want fields_repaired 2", r)
 	}
 }

@@ -116,7 +116,7 @@ func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Resu
 
 // finishRunStep is the step recording the run's success, its counts and
 // the previous successful sync: the agents_* columns for agent runs only,
-// records_* for all.
+// records_* and fields_repaired for all.
 func (l *Loader) finishRunStep(runID int64, res Result, previousFetch time.Time) step {
 	var previous *time.Time
 	if !previousFetch.IsZero() {
@@ -133,11 +133,13 @@ func (l *Loader) finishRunStep(runID int64, res Result, previousFetch time.Time)
 		       agents_rejected = CASE WHEN resource = 'agents' THEN $10 ELSE 0 END,
 		       records_seen = $4, records_inserted = $5, records_changed = $6, records_unchanged = $7,
 		       records_deleted = $8, records_rejected = $10, targets_inserted = $13,
-		       deletions_withheld = $9, api_requests = $11, previous_sync_at = $12
+		       deletions_withheld = $9, api_requests = $11, previous_sync_at = $12,
+		       agents_heartbeat_only = CASE WHEN resource = 'agents' THEN $14 ELSE 0 END, fields_repaired = $15
 		 WHERE run_id = $1`,
 		[]any{runID, res.FetchedAt, l.cfg.Now().UTC(),
 			res.Seen, res.Inserted, res.Changed, res.Unchanged,
-			res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous, res.Targets}}
+			res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous, res.Targets,
+			res.HeartbeatOnly, res.FieldsRepaired}}
 }
 
 // failRun records a failed run after its transaction rolled back. It uses a

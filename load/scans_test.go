@@ -358,8 +358,8 @@ func TestHistorySessionsAndTargetsAreFacts(t *testing.T) {
 	if len(h.askedIDs) != 1 {
 		t.Errorf("targets asked again: %v", h.askedIDs)
 	}
-	if want := t0.Add(time.Minute - load.HistoryOverlap); !h.asked[1].Equal(want) {
-		t.Errorf("second reading since %v, want the previous fetch less the overlap (%v)", h.asked[1], want)
+	if want := f.clock.Now().Add(-48 * time.Hour); !h.asked[1].Equal(want) {
+		t.Errorf("second reading since %v, want the whole lookback (%v)", h.asked[1], want)
 	}
 
 	// A new session; the by-session reading fails: nothing changes.
@@ -553,5 +553,119 @@ func TestResourcesRunAndFailApart(t *testing.T) {
 	f.syncHistory(t, &history{})
 	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'failed' AND error LIKE 'abandoned%'`); n != 1 {
 		t.Errorf("the history sync did not mark the abandoned history run failed")
+	}
+}
+
+// TestLateSessionIsStored: a session that the history lists for the first
+// time more than a day after it ran (a scanner that uploads late) is
+// stored by the next history sync, as long as it ran within the lookback,
+// and scan_target_status then says its target was scanned; the sessions
+// already stored, read again, write nothing.
+func TestLateSessionIsStored(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.sync(t, listOf(agents(5)...))
+	defs := definitions(2)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	h := &history{sessions: []scanagent.ScanSession{
+		session(defs[0], 1, t0.Add(-time.Hour), [2]string{"10.0.0.1", "Success"}),
+	}}
+	f.clock.Advance(time.Minute)
+	f.syncHistory(t, h)
+	// Two days later the session of defs[1] that ran an hour after t0 is
+	// not listed yet.
+	f.clock.Advance(48 * time.Hour)
+	f.syncHistory(t, h)
+	ran := t0.Add(time.Hour)
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_target_status WHERE target = '10.0.1.1' AND last_success_at IS NOT NULL`); n != 0 {
+		t.Fatalf("10.0.1.1 scanned before its session was listed")
+	}
+	before := f.scanSnapshot(t)
+	late := session(defs[1], 1, ran, [2]string{"10.0.1.1", "Success"})
+	h.mu.Lock()
+	h.sessions = append(h.sessions, late)
+	h.mu.Unlock()
+	f.clock.Advance(time.Hour)
+	res := f.syncHistory(t, h)
+	if res.Inserted != 1 || res.Unchanged != 1 || res.Targets != 1 {
+		t.Fatalf("the sync that first lists the late session: %+v", res)
+	}
+	if since := h.asked[len(h.asked)-1]; !since.Equal(f.clock.Now().Add(-load.DefaultHistoryLookback)) {
+		t.Errorf("reading since %v, want the whole lookback back from the fetch", since)
+	}
+	var outcome string
+	var lastSuccess time.Time
+	if err := f.pool.QueryRow(context.Background(), `
+		SELECT latest_outcome, last_success_at FROM defender.scan_target_status WHERE target = '10.0.1.1'`).Scan(&outcome, &lastSuccess); err != nil {
+		t.Fatalf("10.0.1.1 in scan_target_status: %v", err)
+	}
+	if outcome != "success" || !lastSuccess.Equal(ran) {
+		t.Errorf("10.0.1.1: %s, last success %v, want success at %v", outcome, lastSuccess, ran)
+	}
+	// Only the late session and its target were written.
+	after := f.scanSnapshot(t)
+	if added := strings.Count(after, "\n") - strings.Count(before, "\n"); added < 2 {
+		t.Errorf("%d rows added, want the session, its target and its coverage", added)
+	}
+	for _, line := range strings.Split(before, "\n") {
+		if !strings.Contains(after, line) {
+			t.Errorf("a stored row was rewritten: %s", line)
+		}
+	}
+
+	// A stored session that the history lists differently is still
+	// corrected, once.
+	h.mu.Lock()
+	h.sessions[1].GeneralError = "the scanner lost its network for a while"
+	h.mu.Unlock()
+	f.clock.Advance(time.Hour)
+	if res := f.syncHistory(t, h); res.Changed != 1 || res.Unchanged != 1 {
+		t.Fatalf("the sync of a corrected session: %+v", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_sessions WHERE session_id = $1 AND general_error LIKE 'the scanner lost%'`, late.SessionID); n != 1 {
+		t.Errorf("the correction is not stored")
+	}
+	corrected := f.scanSnapshot(t)
+	f.clock.Advance(time.Hour)
+	if res := f.syncHistory(t, h); res.Changed != 0 || res.Unchanged != 2 {
+		t.Fatalf("the sync after the correction: %+v", res)
+	}
+	if got := f.scanSnapshot(t); got != corrected {
+		t.Errorf("the same history read again wrote rows:\nbefore:\n%s\nafter:\n%s", corrected, got)
+	}
+}
+
+// TestSessionsStoredWithoutFingerprintAreComparedOnce: sessions stored
+// before the fingerprints existed are compared in full by the next
+// history sync, which stores their fingerprints and nothing else; the
+// sync after it writes nothing.
+func TestSessionsStoredWithoutFingerprintAreComparedOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	defs := definitions(2)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	h := &history{sessions: []scanagent.ScanSession{
+		session(defs[0], 2, t0.Add(-time.Hour), [2]string{"10.0.0.1", "Success"}),
+		session(defs[1], 1, t0.Add(-3*time.Hour), [2]string{"10.0.1.1", "Failure"}),
+	}}
+	f.clock.Advance(time.Minute)
+	f.syncHistory(t, h)
+	if _, err := f.pool.Exec(context.Background(), `UPDATE defender.session_result SET listed_fingerprint = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	if res := f.syncHistory(t, h); res.Unchanged != 2 || res.Changed+res.Inserted != 0 {
+		t.Fatalf("sync of sessions without fingerprint: %+v", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.session_result WHERE listed_fingerprint IS NULL OR updated_at IS NOT NULL`); n != 0 {
+		t.Errorf("%d sessions without fingerprint or marked updated", n)
+	}
+	before := f.scanSnapshot(t)
+	f.clock.Advance(time.Hour)
+	if res := f.syncHistory(t, h); res.Unchanged != 2 {
+		t.Fatalf("the next sync: %+v", res)
+	}
+	if after := f.scanSnapshot(t); after != before {
+		t.Errorf("the next sync wrote rows:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }

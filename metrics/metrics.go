@@ -26,7 +26,13 @@ type Outcome struct {
 	// successful or failed sync time.
 	FinishedAt time.Time
 	// Agent counts of the run; zero for a failed run, which changed nothing.
-	Seen, Inserted, Changed, Unchanged, Deleted, Withheld, Rejected int
+	// HeartbeatOnly counts the known agents of which only the heartbeat
+	// moved (outcome "seen"); Changed those with a changed descriptive
+	// value or a return.
+	Seen, Inserted, Changed, HeartbeatOnly, Unchanged, Deleted, Withheld, Rejected int
+	// FieldsRepaired counts the fields stored repaired (a NUL dropped,
+	// invalid UTF-8 replaced).
+	FieldsRepaired int
 }
 
 // Metrics holds agentsync's collectors on a registry of their own. What
@@ -51,10 +57,11 @@ type Metrics struct {
 	retries      *prometheus.CounterVec
 	tokenFetches *prometheus.CounterVec
 	pages        *prometheus.CounterVec
+	repaired     *prometheus.CounterVec
 }
 
 // agentOutcomes are the values of the outcome label of agentsync_agents_total.
-var agentOutcomes = []string{"inserted", "changed", "unchanged", "deleted", "withheld", "rejected"}
+var agentOutcomes = []string{"inserted", "changed", "seen", "unchanged", "deleted", "withheld", "rejected"}
 
 // RetryReasons are the values of the reason label of
 // agentsync_api_retries_total: the reasons the extract package retries a
@@ -95,7 +102,7 @@ func New() *Metrics {
 		}, []string{"tenant", "status"}),
 		agents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_agents_total",
-			Help: "Agents processed by successful syncs, by tenant and outcome: inserted, changed, unchanged, deleted, withheld (deletion held back), rejected.",
+			Help: "Agents processed by successful syncs, by tenant and outcome: inserted, changed (a descriptive value, or a return), seen (only the heartbeat moved), unchanged, deleted, withheld (deletion held back), rejected.",
 		}, []string{"tenant", "outcome"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_api_requests_total",
@@ -122,9 +129,13 @@ func New() *Metrics {
 			Name: "agentsync_api_pages_total",
 			Help: "Pages of agents received from the Defender API, by tenant.",
 		}, tenant),
+		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentsync_fields_repaired_total",
+			Help: "Fields of agents stored repaired by successful syncs, by tenant: a NUL character dropped, invalid UTF-8 replaced by U+FFFD (the log of the sync names them).",
+		}, tenant),
 	}
 	m.reg.MustRegister(m.lastSuccess, m.lastFailure, m.lastSeen, m.lastDuration, m.runDuration, m.runs, m.agents, m.apiRequests,
-		m.apiDuration, m.throttled, m.retries, m.tokenFetches, m.pages,
+		m.apiDuration, m.throttled, m.retries, m.tokenFetches, m.pages, m.repaired,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -151,6 +162,7 @@ func (m *Metrics) Tenant(id string) *Tenant {
 	}
 	m.throttled.WithLabelValues(id)
 	m.pages.WithLabelValues(id)
+	m.repaired.WithLabelValues(id)
 	m.lastSuccess.WithLabelValues(id)
 	m.lastFailure.WithLabelValues(id)
 	return &Tenant{m: m, id: id}
@@ -207,9 +219,10 @@ func (t *Tenant) SyncFinished(o Outcome) {
 	}
 	m.lastSuccess.WithLabelValues(t.id).Set(float64(finished.UnixNano()) / 1e9)
 	m.lastSeen.WithLabelValues(t.id).Set(float64(o.Seen))
-	for i, n := range []int{o.Inserted, o.Changed, o.Unchanged, o.Deleted, o.Withheld, o.Rejected} {
+	for i, n := range []int{o.Inserted, o.Changed, o.HeartbeatOnly, o.Unchanged, o.Deleted, o.Withheld, o.Rejected} {
 		m.agents.WithLabelValues(t.id, agentOutcomes[i]).Add(float64(n))
 	}
+	m.repaired.WithLabelValues(t.id).Add(float64(o.FieldsRepaired))
 }
 
 // SyncSkipped records a run that did not sync because another process held

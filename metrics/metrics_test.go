@@ -41,7 +41,7 @@ func TestMetricsExposeObserverAndSyncCounts(t *testing.T) {
 	tm.Retry("throttled")
 	tm.Page(1, 100)
 	finished := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	tm.SyncFinished(Outcome{Status: StatusSucceeded, Duration: 3 * time.Second, FinishedAt: finished, Seen: 10, Inserted: 7, Changed: 2, Unchanged: 1, Deleted: 4, Withheld: 5, Rejected: 6})
+	tm.SyncFinished(Outcome{Status: StatusSucceeded, Duration: 3 * time.Second, FinishedAt: finished, Seen: 13, Inserted: 7, Changed: 2, HeartbeatOnly: 3, Unchanged: 1, Deleted: 4, Withheld: 5, Rejected: 6, FieldsRepaired: 8})
 	tm.SyncFinished(Outcome{Status: StatusFailed, Duration: time.Second, Inserted: 99})
 	tm.SyncSkipped()
 
@@ -67,6 +67,8 @@ func TestMetricsExposeObserverAndSyncCounts(t *testing.T) {
 		// A failed run changed nothing, so its counts are not added.
 		`agentsync_agents_total{outcome="inserted",tenant="contoso"} 7`,
 		`agentsync_agents_total{outcome="changed",tenant="contoso"} 2`,
+		`agentsync_agents_total{outcome="seen",tenant="contoso"} 3`,
+		`agentsync_fields_repaired_total{tenant="contoso"} 8`,
 		`agentsync_agents_total{outcome="unchanged",tenant="contoso"} 1`,
 		`agentsync_agents_total{outcome="deleted",tenant="contoso"} 4`,
 		`agentsync_agents_total{outcome="withheld",tenant="contoso"} 5`,
@@ -77,7 +79,7 @@ func TestMetricsExposeObserverAndSyncCounts(t *testing.T) {
 		// Every reason of retries is there from the start, at 0.
 		`agentsync_api_retries_total{reason="5xx",tenant="fabrikam"} 0`,
 		`agentsync_api_retries_total{reason="429",tenant="contoso"} 0`,
-		`agentsync_last_success_agents{tenant="contoso"} 10`,
+		`agentsync_last_success_agents{tenant="contoso"} 13`,
 		`go_goroutines`,
 	} {
 		if !hasLine(body, want) {

@@ -21,7 +21,9 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-//go:embed *.sql
+// The numbered migrations alone: schema.sql, beside them, is their result.
+//
+//go:embed [0-9]*_*.sql
 var embedded embed.FS
 
 // Schema holds goose's records. It lives outside the defender schema, so

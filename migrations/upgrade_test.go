@@ -34,11 +34,14 @@ var reportingAnswers = map[string]string{
 		SELECT tenant_id, agent_id, changed_at, attribute, old_value, new_value, run_id
 		  FROM defender.scan_agent_changes`,
 	"version_drift": `SELECT * FROM defender.version_drift`,
+	// agents_changed counted heartbeat-only agents before migration 12,
+	// which counts them apart: their sum is what it counted.
 	"sync_runs": `
 		SELECT run_id, tenant_id, started_at, fetched_at, finished_at, status, agents_seen, agents_inserted,
-		       agents_changed, agents_unchanged, agents_deleted, deletions_withheld, agents_rejected,
+		       agents_changed + coalesce((pg_catalog.to_jsonb(r) ->> 'agents_heartbeat_only')::integer, 0),
+		       agents_unchanged, agents_deleted, deletions_withheld, agents_rejected,
 		       api_requests, error, worker
-		  FROM defender.sync_runs`,
+		  FROM defender.sync_runs r`,
 }
 
 // TestUpgradeFromSchema2KeepsEveryAnswer loads a database filled by the
@@ -195,6 +198,91 @@ func TestPackedHeartbeatsKeepEveryHeartbeat(t *testing.T) {
 	}
 	if got := read(agents); got != beforeAgents {
 		t.Errorf("scan_agents after the downgrade:\n%s\nwant:\n%s", got, beforeAgents)
+	}
+}
+
+// TestHeartbeatOnlyAgentsCountedApart: migration 00012 splits the
+// agents_changed of the stored runs (filled by the loader of schema 2,
+// two tenants, a week of hourly syncs) into the agents that changed a
+// descriptive value or returned, as scan_agent_changes lists them, and
+// the agents of which only the heartbeat moved; the counts still add up
+// to agents_seen. Migrating back restores every run exactly.
+func TestHeartbeatOnlyAgentsCountedApart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.SchemaTwoHistory(t)
+	if _, err := p.UpTo(ctx, 11); err != nil {
+		t.Fatal(err)
+	}
+	read := func(q string) string {
+		t.Helper()
+		var s string
+		if err := pool.QueryRow(ctx, `SELECT coalesce(string_agg(x::text, E'\n' ORDER BY x::text), '') FROM (`+q+`) x`).Scan(&s); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return s
+	}
+	const runs = `SELECT * FROM defender.sync_runs`
+	before := read(runs)
+	oldChanged := map[int64]int{}
+	rows, err := pool.Query(ctx, `SELECT run_id, agents_changed FROM defender.sync_runs WHERE resource = 'agents'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		oldChanged[id] = n
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+
+	if _, err := p.UpTo(ctx, 12); err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	// The heartbeat-only agents of both tenants are counted apart.
+	if got := read(`SELECT DISTINCT tenant_id FROM defender.sync_runs WHERE agents_heartbeat_only > 0`); strings.Count(got, "\n") < 1 {
+		t.Fatalf("tenants with heartbeat-only agents after the upgrade: %q, want both of the fixture", got)
+	}
+	rows, err = pool.Query(ctx, `
+		SELECT r.run_id, r.agents_changed, r.agents_heartbeat_only, r.records_changed,
+		       r.agents_inserted + r.agents_changed + r.agents_heartbeat_only + r.agents_unchanged - r.agents_seen,
+		       (SELECT count(DISTINCT c.agent_id) FROM defender.scan_agent_changes c
+		         WHERE c.run_id = r.run_id AND NOT (c.attribute = 'agent' AND c.new_value IN ('first seen', 'deleted')))::integer,
+		       r.fields_repaired
+		  FROM defender.sync_runs r WHERE r.resource = 'agents'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for rows.Next() {
+		var id int64
+		var changed, heartbeat, records, off, listed, repaired int
+		if err := rows.Scan(&id, &changed, &heartbeat, &records, &off, &listed, &repaired); err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		if changed+heartbeat != oldChanged[id] || records != changed || off != 0 || changed != listed || repaired != 0 {
+			t.Errorf("run %d: %d changed (%d in scan_agent_changes, %d records) and %d heartbeat-only, %d off agents_seen, %d repaired; before: %d changed",
+				id, changed, listed, records, heartbeat, off, repaired, oldChanged[id])
+		}
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	if checked != len(oldChanged) || checked < 10 {
+		t.Errorf("%d runs checked of %d", checked, len(oldChanged))
+	}
+
+	if _, err := p.DownTo(ctx, 11); err != nil {
+		t.Fatalf("downgrade: %v", err)
+	}
+	if got := read(runs); got != before {
+		t.Errorf("sync_runs after the downgrade:\n%s\nwant:\n%s", got, before)
 	}
 }
 

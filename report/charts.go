@@ -161,7 +161,8 @@ func barChart(id string, axis []time.Time, series []chartSeries, values [][]floa
 	for i, s := range series {
 		names[i] = s.Name
 	}
-	opt := charts.NewBarChartOptionWithData(values)
+	bars := visibleBars(values, height)
+	opt := charts.NewBarChartOptionWithData(bars)
 	opt.Theme = theme(series)
 	opt.StackSeries = charts.Ptr(true)
 	opt.Padding = charts.NewBox(10, 10, 20, 10)
@@ -170,12 +171,32 @@ func barChart(id string, axis []time.Time, series []chartSeries, values [][]floa
 	opt.Legend.Show = charts.Ptr(false)
 	opt.CategoryAxis.LabelCount = dayLabelCount(len(axis))
 	opt.CategoryAxis.LabelFontStyle = charts.NewFontStyleWithSize(chartFontSize)
-	opt.ValueAxis = []charts.ValueAxisOption{countAxis(stackedMax(values))}
+	opt.ValueAxis = []charts.ValueAxisOption{countAxis(stackedMax(bars))}
 	p := charts.NewPainter(charts.PainterOptions{OutputFormat: charts.ChartOutputSVG, Width: chartWidth, Height: height})
 	if err := p.BarChart(opt); err != nil {
 		return c, fmt.Errorf("draw %s: %w", id, err)
 	}
 	return c.withSVG(p)
+}
+
+// visibleBars returns values with every bar that is not zero at least
+// two pixels' worth of the axis of a chart height units high: the library
+// draws a stacked bar in whole pixels, and one agent of a version among
+// hundreds would round to nothing, a version that seems absent that day.
+// The chart's table keeps the exact numbers.
+func visibleBars(values [][]float64, height int) [][]float64 {
+	top := *countAxis(stackedMax(values)).Max
+	least := 2 * top / float64(height)
+	out := make([][]float64, len(values))
+	for i, row := range values {
+		out[i] = slices.Clone(row)
+		for j, v := range row {
+			if v != charts.GetNullValue() && v > 0 && v < least {
+				out[i][j] = least
+			}
+		}
+	}
+	return out
 }
 
 // lineChart draws values (one row per series) as lines over the days.

@@ -60,3 +60,20 @@ func createBeside(path string) (*os.File, error) {
 	}
 	return nil, errors.New("cannot find a free name for a temporary file beside it")
 }
+
+// CheckWritable tells whether WriteFile could write a report to path: a
+// file can be made beside it (it is made and removed at once) and path is
+// not a directory. A long job checks first, so that it does not fail at
+// its very end.
+func CheckWritable(path string) error {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, err := createBeside(path)
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}

@@ -139,12 +139,26 @@ func TestReportNeedsNothingFromElsewhere(t *testing.T) {
 	}
 }
 
+// TestReportOfAnUnknownTenantFails: a tenant never synced is an error that
+// lists the tenants the database holds, by id and name, so that the user
+// sees what to give.
 func TestReportOfAnUnknownTenantFails(t *testing.T) {
 	t.Parallel()
-	pool, _ := setup(t)
-	_, err := report.Read(context.Background(), pool, report.Options{Tenant: "contoso.example"})
-	if !errors.Is(err, report.ErrUnknownTenant) {
-		t.Errorf("err = %v, want ErrUnknownTenant", err)
+	pool, synced := setup(t)
+	_, err := report.Read(context.Background(), pool, report.Options{Tenant: "contoso"})
+	want := `tenant "contoso": no sync of this tenant in the database; known tenants: ` + synced.TenantID + " (" + story.Name + ")"
+	if !errors.Is(err, report.ErrUnknownTenant) || err.Error() != want {
+		t.Errorf("err = %v, want ErrUnknownTenant: %s", err, want)
+	}
+	many := &report.UnknownTenantError{Tenant: "x"}
+	for i := range 25 {
+		many.Known = append(many.Known, fmt.Sprintf("t%02d", i))
+	}
+	if msg := many.Error(); !strings.Contains(msg, "t19 and 5 more (agentsync status lists them all)") || strings.Contains(msg, "t20") {
+		t.Errorf("25 known tenants: %s", msg)
+	}
+	if msg := (&report.UnknownTenantError{Tenant: "x"}).Error(); !strings.HasSuffix(msg, "the database holds no tenant yet") {
+		t.Errorf("no tenant: %s", msg)
 	}
 }
 

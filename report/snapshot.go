@@ -228,7 +228,17 @@ func Read(ctx context.Context, db DB, opt Options) (*Snapshot, error) {
 			return fmt.Errorf("list tenants: %w", err)
 		}
 		if s.Tenant != "" && len(ids) == 0 {
-			return fmt.Errorf("tenant %q: %w", s.Tenant, ErrUnknownTenant)
+			known, err := collect(ctx, tx, func(r pgx.Rows) (string, error) {
+				var id, name string
+				if err := r.Scan(&id, &name); err != nil || name == "" {
+					return id, err
+				}
+				return id + " (" + name + ")", nil
+			}, `SELECT tenant_id, coalesce(tenant_name, '') FROM defender.tenant_sync_status ORDER BY tenant_id`)
+			if err != nil {
+				return fmt.Errorf("list tenants: %w", err)
+			}
+			return &UnknownTenantError{Tenant: s.Tenant, Known: known}
 		}
 		s.Tenants = make([]Tenant, len(ids))
 		for i, id := range ids {

@@ -76,7 +76,7 @@ func JudgeStatuses(statuses []TenantStatus, configured []string, now time.Time, 
 		seen[s.Tenant] = true
 		s.Configured = configured == nil || counts[s.Tenant]
 		if s.LastSuccessAt != nil {
-			s.LastSuccessAge = now.Sub(*s.LastSuccessAt).Round(time.Second).String()
+			s.LastSuccessAge = successAge(now, *s.LastSuccessAt)
 		}
 		s.LastFailureError = safetext.Text(s.LastFailureError)
 		if !s.Configured {
@@ -89,7 +89,7 @@ func JudgeStatuses(statuses []TenantStatus, configured []string, now time.Time, 
 			s.Problem = "never synced successfully"
 		case now.Sub(*s.LastSuccessAt) > 2*period:
 			s.Problem = fmt.Sprintf("no successful sync for %s, more than two schedule periods (%s)",
-				now.Sub(*s.LastSuccessAt).Round(time.Minute), period)
+				s.LastSuccessAge, period)
 		}
 	}
 	for _, id := range configured {
@@ -100,7 +100,16 @@ func JudgeStatuses(statuses []TenantStatus, configured []string, now time.Time, 
 	return statuses
 }
 
-// WriteStatusTable writes the statuses as a text table, ages taken at now.
+// successAge is how long before now a tenant's last success was, as both
+// the table and the JSON of agentsync status show it: whole seconds, so
+// that the two agree at the same moment.
+func successAge(now, at time.Time) string {
+	return now.Sub(at).Round(time.Second).String()
+}
+
+// WriteStatusTable writes the statuses as a text table, ages taken at now
+// unless JudgeStatuses gave them (then the table shows the same ages as
+// the statuses' JSON).
 func WriteStatusTable(w io.Writer, statuses []TenantStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tNAME\tLAST SUCCESS\tAGE\tLAST FAILURE\tACTIVE\tSTALE 7D\tWITHHELD\tSTATUS")
@@ -108,7 +117,10 @@ func WriteStatusTable(w io.Writer, statuses []TenantStatus, now time.Time) error
 		success, age, failure := "-", "-", "-"
 		if s.LastSuccessAt != nil {
 			success = s.LastSuccessAt.UTC().Format("2006-01-02 15:04")
-			age = now.Sub(*s.LastSuccessAt).Round(time.Minute).String()
+			age = s.LastSuccessAge
+			if age == "" {
+				age = successAge(now, *s.LastSuccessAt)
+			}
 		}
 		if s.LastFailureAt != nil {
 			failure = s.LastFailureAt.UTC().Format("2006-01-02 15:04") + ": " + safetext.Cut(s.LastFailureError, 60)

@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +73,38 @@ func TestStatusTableShowsControlCharactersVisibly(t *testing.T) {
 	}
 	if !strings.Contains(out, `North\x1b[2J\x1b]8;;https://evil.example\x07wind\u009b`) || !strings.Contains(out, `contoso.com\x1b[2J`) {
 		t.Errorf("status does not show the name escaped: %q", out)
+	}
+}
+
+// TestStatusTableAndJSONTellTheSameAge: at one moment, the AGE column of
+// the table and last_success_age of the JSON say the same, to the second.
+func TestStatusTableAndJSONTellTheSameAge(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 6, 15, 12, 0, 36, 0, time.UTC)
+	for _, ago := range []time.Duration{36 * time.Second, 90 * time.Second, 2*time.Hour + 29*time.Second} {
+		at := now.Add(-ago)
+		run := int64(7)
+		statuses := report.JudgeStatuses([]report.TenantStatus{{Tenant: "contoso.com", LatestStatus: "succeeded", LastSuccessRunID: &run, LastSuccessAt: &at}}, nil, now, time.Hour)
+		var js map[string]any
+		b, err := json.Marshal(statuses[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &js); err != nil {
+			t.Fatal(err)
+		}
+		var table strings.Builder
+		if err := report.WriteStatusTable(&table, statuses, now); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("table:\n%s", table.String())
+		}
+		// TENANT NAME DATE TIME AGE ...
+		age := strings.Fields(lines[1])[4]
+		if age != js["last_success_age"] || age != ago.String() {
+			t.Errorf("%s ago: the table says %s, the JSON %v", ago, age, js["last_success_age"])
+		}
 	}
 }

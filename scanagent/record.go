@@ -72,6 +72,15 @@ type ListStats struct {
 	// its path ("settings.apiKey"), sorted and bounded: never their
 	// values.
 	CredentialNames []string
+	// FieldsRepaired counts the fields of the records handed on that had
+	// to be repaired to be stored: a NUL character dropped, invalid UTF-8
+	// (or a lone UTF-16 surrogate) replaced by U+FFFD. The records are
+	// kept with the repaired values.
+	FieldsRepaired int
+	// RepairedFields are the distinct names of those fields (a member of
+	// Extra as "extra.<name>"), and RepairedIDs the ids of the records
+	// they belong to, both bounded: never the values.
+	RepairedFields, RepairedIDs []string
 }
 
 // ListFunc streams every agent of one tenant to fn, one record at a time,

@@ -21,19 +21,19 @@ var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cr
 func Parse(spec string) (s cron.Schedule, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s, err = nil, fmt.Errorf("%w: schedule %q: malformed time zone prefix", ErrConfig, spec)
+			s, err = nil, &SpecError{Spec: spec, Reason: "malformed time zone prefix"}
 		}
 	}()
 	trimmed := strings.TrimSpace(spec)
 	if trimmed == "" {
-		return nil, fmt.Errorf("%w: schedule is empty", ErrConfig)
+		return nil, &SpecError{Spec: spec, Reason: "empty"}
 	}
 	if err := checkEvery(trimmed); err != nil {
-		return nil, fmt.Errorf("%w: schedule %q: %v", ErrConfig, spec, err)
+		return nil, &SpecError{Spec: spec, Reason: err.Error()}
 	}
 	s, err = parser.Parse(trimmed)
 	if err != nil {
-		return nil, fmt.Errorf("%w: schedule %q: %v", ErrConfig, spec, err)
+		return nil, &SpecError{Spec: spec, Reason: err.Error()}
 	}
 	if spec, ok := s.(*cron.SpecSchedule); ok && spec.Location == time.Local {
 		// The parser leaves zone-less specs in time.Local, which then follow

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/agentsync/agentsync/extract"
 	"github.com/agentsync/agentsync/internal/safetext"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/metrics"
@@ -19,8 +20,15 @@ import (
 // roundStart (see load.Loader.SyncRound): when another process is syncing
 // the tenant, or synced it in the round, the tenant is skipped whole. Once
 // ctx has ended no further resource starts.
+//
+// A resource that failed for want of a token (extract.ErrToken: Entra
+// refused the credentials, or did not answer through the retries) fails
+// the tenant's remaining resources at once, each in a failed run with the
+// same error: none of them could be read, and asking Entra again would
+// only spend the same retries.
 func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resource, roundStart time.Time) []load.Outcome {
 	var out []load.Outcome
+	var noToken error
 	for _, r := range scanagent.AllResources {
 		if !slices.Contains(resources, r) {
 			continue
@@ -32,9 +40,12 @@ func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resour
 			t.progress.StartCounting("sync "+string(r), Noun(r))
 		}
 		var o load.Outcome
-		if r == scanagent.Agents {
+		switch {
+		case noToken != nil:
+			o = t.Loader.SyncResources(ctx, []scanagent.Resource{r}, unreadable(noToken))[0]
+		case r == scanagent.Agents:
 			o.Result, o.Err = t.Loader.SyncRound(ctx, t.Client.List, roundStart)
-		} else {
+		default:
 			o = t.Loader.SyncResources(ctx, []scanagent.Resource{r}, Sources(t.Client))[0]
 		}
 		o.Resource = r
@@ -50,8 +61,39 @@ func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resour
 		if r == scanagent.Agents && Skipped(o.Err) {
 			break
 		}
+		if noToken == nil && errors.Is(o.Err, extract.ErrToken) {
+			noToken = o.Err
+			if fe := (*load.FetchError)(nil); errors.As(o.Err, &fe) {
+				noToken = fe.Err
+			}
+		}
 	}
 	return out
+}
+
+// unreadable are sources that fail at once with err: the resources of a
+// tenant that could not get a token.
+func unreadable(err error) load.Sources {
+	return load.Sources{
+		Agents: func(context.Context, func(scanagent.Record) error) (scanagent.ListStats, error) {
+			return scanagent.ListStats{}, err
+		},
+		Definitions: func(context.Context, func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
+			return scanagent.ListStats{}, err
+		},
+		History: unreadableHistory{err},
+	}
+}
+
+// unreadableHistory is a scan history that fails at once with err.
+type unreadableHistory struct{ err error }
+
+func (h unreadableHistory) SessionsByDefinition(context.Context, []string, time.Time, func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	return scanagent.ListStats{}, h.err
+}
+
+func (h unreadableHistory) SessionsByID(context.Context, []string, func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	return scanagent.ListStats{}, h.err
 }
 
 // Skipped reports a sync that did not run because another process was
@@ -75,8 +117,8 @@ func (t *Target) record(res load.Result, err error) {
 	default:
 		t.metrics.SyncFinished(metrics.Outcome{
 			Status: metrics.StatusSucceeded, Duration: res.Duration, FinishedAt: time.Now(),
-			Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, Unchanged: res.Unchanged,
-			Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected,
+			Seen: res.Seen, Inserted: res.Inserted, Changed: res.Changed, HeartbeatOnly: res.HeartbeatOnly, Unchanged: res.Unchanged,
+			Deleted: res.Deleted, Withheld: res.DeletionsWithheld, Rejected: res.Rejected, FieldsRepaired: res.FieldsRepaired,
 		})
 	}
 }
@@ -112,7 +154,14 @@ func logOutcome(logger *slog.Logger, o load.Outcome) {
 		logger.Error("sync failed", append(attrs, "error", safetext.Text(err.Error()))...)
 		return
 	}
-	attrs = append(attrs, "seen", res.Seen, "inserted", res.Inserted, "changed", res.Changed, "unchanged", res.Unchanged)
+	// As the sync's summary says it: "listed" is every distinct record
+	// of the listing; an agent of which only the heartbeat moved is
+	// "seen", neither changed nor unchanged.
+	attrs = append(attrs, "listed", res.Seen, "inserted", res.Inserted, "changed", res.Changed)
+	if res.Resource == scanagent.Agents {
+		attrs = append(attrs, "seen", res.HeartbeatOnly)
+	}
+	attrs = append(attrs, "unchanged", res.Unchanged)
 	switch res.Resource {
 	case scanagent.History:
 		attrs = append(attrs, "targets", res.Targets)
@@ -121,7 +170,7 @@ func logOutcome(logger *slog.Logger, o load.Outcome) {
 	}
 	attrs = append(attrs, "rejected", res.Rejected)
 	if res.Resource == scanagent.Agents {
-		attrs = append(attrs, "duplicates", res.Duplicates)
+		attrs = append(attrs, "duplicates", res.Duplicates, "fields_repaired", res.FieldsRepaired)
 	}
 	logger.Info("sync succeeded", append(attrs, "fetched_at", res.FetchedAt)...)
 }

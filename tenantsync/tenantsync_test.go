@@ -228,3 +228,92 @@ func TestProgressFollowsTheOnlyTenant(t *testing.T) {
 		t.Errorf("progress of two tenants at once: %q, %d pages; want nothing", p.labels, p.pages)
 	}
 }
+
+// failedRuns returns each failed run's resource and error, in run order.
+func (f *fixture) failedRuns(t *testing.T, tenant string) (resources, errs []string) {
+	t.Helper()
+	rows, err := f.pool.Query(context.Background(), `
+		SELECT resource, coalesce(error, '') FROM defender.sync_runs
+		 WHERE tenant_id = $1 AND status = 'failed' ORDER BY run_id`, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r, e string
+		if err := rows.Scan(&r, &e); err != nil {
+			t.Fatal(err)
+		}
+		resources, errs = append(resources, r), append(errs, e)
+	}
+	return resources, errs
+}
+
+// TestRefusedTokenFailsEveryResource: when Entra refuses a tenant's
+// credentials, each of its resources is recorded failed with Entra's
+// error, the history too, though with no definitions stored it has no
+// request to make; no run of it reads as healthy.
+func TestRefusedTokenFailsEveryResource(t *testing.T) {
+	t.Parallel()
+	for _, resources := range [][]scanagent.Resource{scanagent.AllResources, {scanagent.History}} {
+		f := setup(t, 2)
+		f.tenants[1].ClientSecret = "not the secret"
+		targets := f.targets(t, tenantsync.Config{})
+		outcomes := tenantsync.SyncTenants(t.Context(), t.Context(), targets, tenantsync.Round{Resources: resources})
+		id := defendertest.TenantIDOf(1)
+		if !outcomes[1].Failed() || outcomes[0].Failed() {
+			t.Fatalf("%v: tenant 1 failed %v, tenant 0 failed %v; want only tenant 1", resources, outcomes[1].Failed(), outcomes[0].Failed())
+		}
+		for _, o := range outcomes[1].Resources {
+			if !errors.Is(o.Err, extract.ErrToken) {
+				t.Errorf("%v: %s: %v, want the token's error", resources, o.Resource, o.Err)
+			}
+		}
+		runs := f.runs(t)
+		for _, r := range resources {
+			if n := runs[id+"/"+string(r)+"/succeeded"]; n != 0 {
+				t.Errorf("%v: %d %s runs succeeded for a tenant that could not authenticate", resources, n, r)
+			}
+			if n := runs[id+"/"+string(r)+"/failed"]; n != 1 {
+				t.Errorf("%v: %d failed %s runs, want 1 (%v)", resources, n, r, runs)
+			}
+		}
+		_, errs := f.failedRuns(t, id)
+		for _, e := range errs {
+			if !strings.Contains(e, "invalid_client") || strings.Contains(e, "not the secret") {
+				t.Errorf("%v: run error %q, want Entra's refusal, without the secret", resources, e)
+			}
+		}
+	}
+}
+
+// TestDeadTokenEndpointIsAskedOnce: a tenant whose token endpoint does not
+// answer spends its retries once in a sync: its remaining resources fail
+// at once, with the same error, without asking the endpoint again.
+func TestDeadTokenEndpointIsAskedOnce(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 1)
+	f.fleets[0].Inject(defendertest.TokenServerError(503).Always())
+	targets := f.targets(t, tenantsync.Config{ClientOptions: []extract.Option{extract.WithRetryPolicy(extract.RetryPolicy{
+		MaxAttempts: 3, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond,
+	})}})
+	outcomes := tenantsync.SyncTenants(t.Context(), t.Context(), targets, tenantsync.Round{Resources: scanagent.AllResources})
+	if len(outcomes[0].Resources) != len(scanagent.AllResources) {
+		t.Fatalf("%d resource outcomes, want %d", len(outcomes[0].Resources), len(scanagent.AllResources))
+	}
+	if n := f.fleets[0].Stats().TokenRequests; n != 3 {
+		t.Errorf("%d token requests, want the 3 attempts of the first resource alone", n)
+	}
+	resources, errs := f.failedRuns(t, defendertest.TenantIDOf(0))
+	if len(resources) != 3 {
+		t.Fatalf("failed runs of %v, want every resource", resources)
+	}
+	for _, e := range errs[1:] {
+		if e != errs[0] {
+			t.Errorf("run error %q, want the first resource's %q", e, errs[0])
+		}
+	}
+	if !strings.Contains(errs[0], "503") {
+		t.Errorf("run error %q does not say what the token endpoint answered", errs[0])
+	}
+}

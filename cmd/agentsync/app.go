@@ -63,10 +63,11 @@ type app struct {
 
 	// command is the command running, for its messages.
 	command string
-	// fromFlag holds the environment variables whose setting the command
-	// line gave instead, each with its flag, so that errors name what the
-	// user typed (see explain).
-	fromFlag map[string]string
+	// flags maps the variable of each of the command's settings to its
+	// flag, and fromFlag holds those the command line gave instead, so
+	// that errors name both, what the user typed first (see explain).
+	flags    map[string]string
+	fromFlag map[string]bool
 }
 
 func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -189,14 +190,14 @@ func (a *app) parse(parser *kong.Kong, args []string) (cmd runner, node *kong.No
 		return nil, node, err
 	}
 	node = kctx.Selected()
-	a.command, a.fromFlag = node.Name, given(kctx)
+	a.command, a.flags, a.fromFlag = node.Name, settingFlags(flags), given(kctx)
 	return node.Target.Addr().Interface().(runner), node, nil
 }
 
 // fail reports a configuration error of the command, naming the settings
 // as the user gave them, and returns exitUsage.
 func (a *app) fail(err error) int {
-	fmt.Fprintf(a.stderr, "agentsync %s: %s\n", a.command, explain(err, a.fromFlag))
+	fmt.Fprintf(a.stderr, "agentsync %s: %s\n", a.command, explain(err, a.flags, a.fromFlag))
 	return exitUsage
 }
 

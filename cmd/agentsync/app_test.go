@@ -116,9 +116,9 @@ func TestCommandLineMistakesAreOneLine(t *testing.T) {
 	}
 }
 
-// TestSettingErrorsNameWhatTheUserTyped: a bad value names the flag when
-// it came from the command line, the variable when it came from the
-// environment.
+// TestSettingErrorsNameWhatTheUserTyped: a bad value names the flag first
+// when it came from the command line, the variable first when it came from
+// the environment, and always the other way to give it.
 func TestSettingErrorsNameWhatTheUserTyped(t *testing.T) {
 	t.Parallel()
 	db := map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x"}
@@ -134,19 +134,50 @@ func TestSettingErrorsNameWhatTheUserTyped(t *testing.T) {
 		args       []string
 		want, gone string
 	}{
-		{db, []string{"run", "--jitter", "x"}, `--jitter "x": want a duration`, "SYNC_JITTER"},
-		{with("SYNC_JITTER", "x"), []string{"run"}, `SYNC_JITTER "x": want a duration`, "--jitter"},
-		{with("SYNC_JITTER", "1m"), []string{"run", "--jitter=x"}, `--jitter "x"`, "SYNC_JITTER"},
-		{db, []string{"run", "--shutdown-grace", "0s"}, "--shutdown-grace must be positive", "SHUTDOWN_GRACE"},
-		{db, []string{"sync", "--max-deleted-count", "-3"}, `--max-deleted-count "-3"`, "SYNC_MAX_DELETED_COUNT"},
-		{with("SYNC_MAX_DELETED_FRACTION", "2"), []string{"sync"}, `SYNC_MAX_DELETED_FRACTION "2"`, "--max-deleted-fraction"},
-		{db, []string{"migrate", "--log-level", "loud"}, `--log-level "loud"`, "LOG_LEVEL"},
-		{with("LOG_LEVEL", "loud"), []string{"migrate"}, `LOG_LEVEL "loud"`, "--log-level"},
-		{nil, []string{"migrate", "--database-url", "postgres://u:hunter2@h:notaport/db"}, "--database-url: cannot parse it", "hunter2"},
+		{db, []string{"run", "--jitter", "x"}, `--jitter (SYNC_JITTER) "x": want a duration`, ""},
+		{with("SYNC_JITTER", "x"), []string{"run"}, `SYNC_JITTER (--jitter) "x": want a duration`, ""},
+		{with("SYNC_JITTER", "1m"), []string{"run", "--jitter=x"}, `--jitter (SYNC_JITTER) "x"`, ""},
+		{db, []string{"run", "--shutdown-grace", "0s"}, "--shutdown-grace (SHUTDOWN_GRACE) must be positive", ""},
+		{db, []string{"sync", "--max-deleted-count", "-3"}, `--max-deleted-count (SYNC_MAX_DELETED_COUNT) "-3"`, ""},
+		{with("SYNC_MAX_DELETED_FRACTION", "2"), []string{"sync"}, `SYNC_MAX_DELETED_FRACTION (--max-deleted-fraction) "2"`, ""},
+		{db, []string{"migrate", "--log-level", "loud"}, `--log-level (LOG_LEVEL) "loud"`, ""},
+		{with("LOG_LEVEL", "loud"), []string{"migrate"}, `LOG_LEVEL (--log-level) "loud"`, ""},
+		{with("SYNC_RUN_ON_START", "maybe"), []string{"run"}, `SYNC_RUN_ON_START (--run-on-start) "maybe"`, ""},
+		{db, []string{"run", "--run-on-start=maybe"}, `--run-on-start (SYNC_RUN_ON_START) "maybe"`, ""},
+		{with("OBSERVATION_RETENTION", "forever"), []string{"sync"}, `OBSERVATION_RETENTION (--observation-retention) "forever": want a duration such as 30s, 5m, 36h, 1h30m, 90d (days) or 12w (weeks)`, ""},
+		{nil, []string{"migrate", "--database-url", "postgres://u:hunter2@h:notaport/db"}, "--database-url (DATABASE_URL): cannot parse it", "hunter2"},
 	} {
 		code, _, errOut := runCLI(t, tc.env, tc.args...)
-		if code != exitUsage || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, tc.gone) {
+		if code != exitUsage || !strings.Contains(errOut, tc.want) || (tc.gone != "" && strings.Contains(errOut, tc.gone)) {
 			t.Errorf("%q with %v: exit %d, stderr %q; want %d naming %q, not %q", tc.args, tc.env, code, errOut, exitUsage, tc.want, tc.gone)
+		}
+	}
+}
+
+// TestScheduleErrorsNameTheSettingAndItsForms: a schedule refused names
+// SYNC_SCHEDULE and --schedule, and lists what a schedule may be.
+func TestScheduleErrorsNameTheSettingAndItsForms(t *testing.T) {
+	t.Parallel()
+	db := map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x"}
+	forms := []string{"5 cron fields", `"17 * * * *"`, "@hourly", "@daily", "@weekly", "@monthly", `"@every 30m"`, "CRON_TZ=<zone>"}
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{withEnv(db, map[string]string{"SYNC_SCHEDULE": "@evry 1m"}), []string{"run"}, `SYNC_SCHEDULE (--schedule) "@evry 1m": unrecognized descriptor`},
+		{db, []string{"run", "--schedule", "@evry 1m"}, `--schedule (SYNC_SCHEDULE) "@evry 1m": unrecognized descriptor`},
+		{withEnv(db, map[string]string{"SYNC_SCHEDULE": "61 * * * *"}), []string{"status"}, `SYNC_SCHEDULE (--schedule) "61 * * * *": `},
+		{withEnv(db, map[string]string{"SYNC_SCHEDULE": "@every 0s"}), []string{"run"}, `SYNC_SCHEDULE (--schedule) "@every 0s": `},
+	} {
+		code, _, errOut := runCLI(t, tc.env, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%q with %v: exit %d, stderr %q; want one line naming %q", tc.args, tc.env, code, errOut, tc.want)
+		}
+		for _, f := range forms {
+			if !strings.Contains(errOut, f) {
+				t.Errorf("%q with %v: stderr %q does not list the form %s", tc.args, tc.env, errOut, f)
+			}
 		}
 	}
 }
@@ -182,11 +213,11 @@ func TestBooleanSettingsTakeTheUsualSpellingsOnly(t *testing.T) {
 			env[k] = v
 		}
 		code, _, errOut := runCLI(t, env, "run")
-		if code != exitUsage || !strings.Contains(errOut, `SYNC_RUN_ON_START "`+bad+`"`) {
+		if code != exitUsage || !strings.Contains(errOut, `SYNC_RUN_ON_START (--run-on-start) "`+bad+`"`) {
 			t.Errorf("SYNC_RUN_ON_START=%s: exit %d, stderr %q; want %d naming the variable and value", bad, code, errOut, exitUsage)
 		}
 		code, _, errOut = runCLI(t, db, "run", "--run-on-start="+bad)
-		if code != exitUsage || !strings.Contains(errOut, `--run-on-start "`+bad+`"`) {
+		if code != exitUsage || !strings.Contains(errOut, `--run-on-start (SYNC_RUN_ON_START) "`+bad+`"`) {
 			t.Errorf("--run-on-start=%s: exit %d, stderr %q; want %d naming the flag and value", bad, code, errOut, exitUsage)
 		}
 	}

@@ -83,6 +83,12 @@ func (c *demoCommand) run(ctx context.Context, a *app) int {
 	if err != nil {
 		return a.fail(err)
 	}
+	// The report is written last: a place it cannot go fails the demo now,
+	// not after a month of syncs.
+	if err := report.CheckWritable(s.Report); err != nil {
+		fmt.Fprintf(a.stderr, "agentsync demo: --report %s: cannot write the report there (%v); give --report a file in a directory you can write\n", s.Report, errorText(err))
+		return exitFailure
+	}
 	// A closed stdout (agentsync demo | head) ends the demo too, rather
 	// than killing the process before it stops an embedded server.
 	ctx, stop := signal.NotifyContext(ctx, append(stopSignals, syscall.SIGPIPE)...)
@@ -131,9 +137,23 @@ func (c *demoCommand) run(ctx context.Context, a *app) int {
 		fmt.Fprintln(w, "The embedded PostgreSQL stops now, and its data goes with it; set DATABASE_URL to keep the demo's data.")
 	} else {
 		fmt.Fprintf(w, "Explore the history yourself (docs/schema.md describes it):\n  psql '%s'\n", database.psql)
-		fmt.Fprintln(w, "  then, for example: SELECT * FROM defender.scan_agents_as_of(now() - interval '14 days') LIMIT 5;")
+		fmt.Fprintf(w, "  then, for example: %s\n", demoAsOfQuery(plan))
 	}
 	return exitOK
+}
+
+// demoAsOfQuery is the query the demo suggests: the fleet as it was
+// halfway through the story, a time that one of its syncs saw whatever
+// the number of days.
+func demoAsOfQuery(plan demoPlan) string {
+	ago := fmt.Sprintf("%d days", plan.days/2)
+	switch {
+	case plan.days < 2:
+		ago = "6 hours" // the story's one day began at least 12 hours ago
+	case plan.days < 4:
+		ago = "1 day"
+	}
+	return fmt.Sprintf("SELECT * FROM defender.scan_agents_as_of(now() - interval '%s') LIMIT 5;", ago)
 }
 
 // demoReportFile is where the demo writes its HTML report unless told
@@ -207,9 +227,11 @@ const demoPageSize = 100
 // once a simulated day into pool, printing one line a day. It returns the
 // simulated time of the last sync.
 func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *progress, pool *pgxpool.Pool, plan demoPlan) (time.Time, error) {
-	// The story ends about now, so the dates look current; whole hours keep
-	// the printed times readable.
-	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Duration(plan.days) * 24 * time.Hour)
+	// The story ends yesterday, so the dates look current. Each simulated
+	// day is a day of the calendar (UTC), its syncs within it, so that the
+	// day a line of the table shows is the day the history, the report and
+	// agentsync status give its syncs.
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(-time.Duration(plan.days) * 24 * time.Hour)
 	fleet := defendertest.NewFleet(plan.seed, plan.agents, start)
 	tenant := defendertest.New(defendertest.WithFleet(fleet, start), defendertest.WithPageSize(demoPageSize))
 	all := append([]*defendertest.Tenant{tenant},
@@ -229,7 +251,7 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 	loader := syncers[0].loader
 
 	every := 24 * time.Hour / time.Duration(plan.syncsPerDay)
-	cadence := "one sync a day"
+	cadence := "one sync a day, at noon"
 	if plan.syncsPerDay > 1 {
 		cadence = fmt.Sprintf("%d syncs a day, one every %s; each line shows the day's last", plan.syncsPerDay, every)
 	}
@@ -251,7 +273,9 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 		otherOK := make([]int, len(others))
 		otherListed := make([]int, len(others))
 		for k := 1; k <= plan.syncsPerDay; k++ {
-			now = start.Add(time.Duration(day-1)*24*time.Hour + time.Duration(k)*every)
+			// Mid-interval: noon with one sync a day, half past each hour
+			// with 24.
+			now = start.Add(time.Duration(day-1)*24*time.Hour + time.Duration(k-1)*every + every/2)
 			for _, t := range all {
 				t.SetTime(now)
 			}
@@ -266,13 +290,13 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 				}
 				tenant.Inject(defendertest.Status(403).OnPage(failedPage))
 			}
-			prog.start(fmt.Sprintf("day %d/%d", day, plan.days))
-			res, err, scansErr := demoSync(ctx, loader, syncers[0].client)
+			label := fmt.Sprintf("day %d/%d", day, plan.days)
+			res, err, scansErr := demoSync(ctx, loader, syncers[0].client, prog, label+", "+syncers[0].name)
 			for i, d := range syncers[1:] {
 				if ctx.Err() != nil {
 					break
 				}
-				r, err, scansErr := demoSync(ctx, d.loader, d.client)
+				r, err, scansErr := demoSync(ctx, d.loader, d.client, prog, label+", "+d.name)
 				if err = errors.Join(err, scansErr); err != nil && ctx.Err() == nil {
 					prog.Done()
 					return time.Time{}, fmt.Errorf("day %d: tenant %s: %w", day, d.name, err)
@@ -302,6 +326,7 @@ func runDemoSyncs(ctx context.Context, w io.Writer, logger *slog.Logger, prog *p
 		for i := range cells {
 			cells[i] = report.OtherTenant(otherOK[i], plan.syncsPerDay, otherListed[i])
 		}
+		prog.milestone(fmt.Sprintf("day %d/%d synced (%s)", day, plan.days, now.Format(time.DateOnly)))
 		if ok == 0 {
 			table.Failed(day, now, last.APIRequests, cells...)
 			continue

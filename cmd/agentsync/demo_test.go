@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
@@ -350,7 +354,7 @@ func TestSchemaDocGapsQueryFindsTheFleetsGaps(t *testing.T) {
 	// The fleet's own story: an agent whose last_seen stood still, or that
 	// was not listed, for more than two successful syncs, then moved.
 	var start time.Time
-	if err := conn.QueryRow(ctx, `SELECT min(fetched_at) - interval '1 day' FROM defender.sync_runs`).Scan(&start); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT min(fetched_at) - interval '12 hours' FROM defender.sync_runs`).Scan(&start); err != nil {
 		t.Fatal(err)
 	}
 	fleet := defendertest.NewFleet(seed, agents, start)
@@ -367,7 +371,7 @@ func TestSchemaDocGapsQueryFindsTheFleetsGaps(t *testing.T) {
 		for _, w := range watched {
 			w.syncs++
 		}
-		for _, a := range fleet.AgentsAt(start.Add(time.Duration(day) * 24 * time.Hour)) {
+		for _, a := range fleet.AgentsAt(start.Add(time.Duration(day-1)*24*time.Hour + 12*time.Hour)) {
 			seen := a.LastSeen.UTC().Truncate(time.Microsecond)
 			w, ok := watched[a.ID]
 			switch {
@@ -474,13 +478,169 @@ func TestDemoBuildsHourlyHistory(t *testing.T) {
 		  FROM defender.sync_runs WHERE resource = 'agents'`).Scan(&succeeded, &failed, &days, &syncs); err != nil {
 		t.Fatal(err)
 	}
-	if succeeded != 47 || failed != 1 || syncs != 47 || days < 2 {
-		t.Fatalf("%d succeeded and %d failed runs, %d syncs over %d days in fleet_daily; want 47, 1, 47 over 2 or 3 days",
+	if succeeded != 47 || failed != 1 || syncs != 47 || days != 2 {
+		t.Fatalf("%d succeeded and %d failed runs, %d syncs over %d days in fleet_daily; want 47, 1, 47 over 2 days",
 			succeeded, failed, syncs, days)
 	}
+	// The day that failed on purpose is the day the table, the history and
+	// its rollups show the failure on: each simulated day is a day of the
+	// calendar.
+	var failedOn, fewerSyncsOn string
+	if err := conn.QueryRow(context.Background(), `
+		SELECT (SELECT to_char(fetched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM defender.sync_runs WHERE status = 'failed' AND resource = 'agents'),
+		       (SELECT to_char(day, 'YYYY-MM-DD') FROM defender.fleet_daily WHERE syncs = 23)`).Scan(&failedOn, &fewerSyncsOn); err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^\s+2\s+(\d{4}-\d\d-\d\d)\s+ok\*\s.*23/24`).FindStringSubmatch(out)
+	if row == nil || row[1] != failedOn || fewerSyncsOn != failedOn {
+		t.Errorf("day 2 failed on purpose: the table shows it as %q, the failed run is of %s, the rollup's day of 23 syncs %s:\n%s",
+			row, failedOn, fewerSyncsOn, out)
+	}
+	if !regexp.MustCompile(`(?m)^\s+1\s+` + time.Now().UTC().AddDate(0, 0, -2).Format(time.DateOnly) + `\s`).MatchString(out) {
+		t.Errorf("the two days are not the two days before today:\n%s", out)
+	}
+	checkSuggestedQuery(t, out, conn)
 	for _, args := range [][]string{{"--syncs-per-day", "0"}, {"--syncs-per-day", "hourly"}} {
 		if code, _, errOut := runCLI(t, nil, append([]string{"demo"}, args...)...); code != exitUsage || !strings.Contains(errOut, "--syncs-per-day") {
 			t.Errorf("demo %q: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
+
+// checkSuggestedQuery runs the query the demo's output suggests on its
+// database: it returns rows.
+func checkSuggestedQuery(t *testing.T, out string, conn *pgx.Conn) {
+	t.Helper()
+	m := regexp.MustCompile(`then, for example: (SELECT .*;)\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the demo suggests no query:\n%s", out)
+	}
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM ("+strings.TrimSuffix(m[1], ";")+") q").Scan(&n); err != nil || n == 0 {
+		t.Errorf("the demo's query %s: %d rows, %v; want rows", m[1], n, err)
+	}
+}
+
+// readmeQueries returns the statements of the README's "Reporting with
+// SQL" examples, each with the comment that introduces it.
+func readmeQueries(t *testing.T) map[string]string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "\n## Reporting with SQL\n")
+	m := regexp.MustCompile("(?s)```sql\n(.*?)```").FindStringSubmatch(rest)
+	if !ok || m == nil {
+		t.Fatal("README.md: no SQL under \"Reporting with SQL\"")
+	}
+	out := map[string]string{}
+	for _, part := range strings.Split(m[1], ";") {
+		comment, query := "", strings.TrimSpace(part)
+		for strings.HasPrefix(query, "--") {
+			line, more, _ := strings.Cut(query, "\n")
+			comment, query = strings.TrimSpace(strings.TrimPrefix(line, "--")), strings.TrimSpace(more)
+		}
+		if query != "" {
+			out[comment] = query
+		}
+	}
+	return out
+}
+
+// TestEveryQuerySuggestedReturnsRowsOnTheDemo: the queries the README
+// suggests, and the one the demo prints, each return rows on the demo's
+// own data, as a user trying them after make demo would run them.
+func TestEveryQuerySuggestedReturnsRowsOnTheDemo(t *testing.T) {
+	t.Parallel()
+	out, conn := runDemoCLI(t)
+	queries := readmeQueries(t)
+	if len(queries) < 5 {
+		t.Fatalf("%d queries in the README", len(queries))
+	}
+	for what, q := range queries {
+		var n int
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM ("+q+") q").Scan(&n); err != nil || n == 0 {
+			t.Errorf("README's %q: %d rows, %v; want rows on the demo's data:\n%s", what, n, err, q)
+		}
+	}
+	checkSuggestedQuery(t, out, conn)
+	// A shorter story suggests a time within it.
+	out, conn = runDemoCLI(t, "--agents", "20", "--days", "10")
+	checkSuggestedQuery(t, out, conn)
+}
+
+// TestDemoChecksWhereItsReportGoesFirst: a report the demo could not write
+// fails it at once, naming --report, before any database or sync.
+func TestDemoChecksWhereItsReportGoesFirst(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, path := range []string{filepath.Join(dir, "no", "such", "dir", "r.html"), dir} {
+		code, out, errOut := runCLI(t, map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x"}, "demo", "--report", path)
+		if code != exitFailure || out != "" || strings.Count(errOut, "\n") != 1 ||
+			!strings.Contains(errOut, "agentsync demo: --report "+path+": cannot write the report there") {
+			t.Errorf("demo --report %s: exit %d, stdout %q, stderr %q; want it refused at once, naming --report", path, code, out, errOut)
+		}
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("the check left files: %v %v", entries, err)
+	}
+}
+
+// TestDemoShowsItsDaysOffATerminal: with its output not a terminal (a CI
+// log, a pipe), the demo prints a line per simulated day as it goes.
+func TestDemoShowsItsDaysOffATerminal(t *testing.T) {
+	t.Parallel()
+	name := demoTestDatabase(t)
+	code, out, errOut := runCLI(t, map[string]string{"DATABASE_URL": dbtest.ServerURL()},
+		"demo", "--tenants", "1", "--agents", "20", "--days", "3", "--demo-database", name, "--report", filepath.Join(t.TempDir(), "r.html"))
+	if code != exitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for day := 1; day <= 3; day++ {
+		date := time.Now().UTC().AddDate(0, 0, day-4).Format(time.DateOnly)
+		if want := fmt.Sprintf("day %d/3 synced (%s)\n", day, date); !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestDemoProgressCountsWhatItLists: on a terminal, the demo's progress
+// line counts agents while it lists agents, then definitions and sessions
+// under their own names, never the scan history as agents.
+func TestDemoProgressCountsWhatItLists(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	var screen bytes.Buffer
+	clock := time.Now()
+	prog := &progress{out: &screen, enabled: true, now: func() time.Time { clock = clock.Add(time.Second); return clock }}
+	plan := demoPlan{agents: 30, tenants: 2, days: 2, syncsPerDay: 1, seed: 1, database: demoDatabaseName}
+	if _, err := runDemoSyncs(context.Background(), io.Discard, slog.New(slog.DiscardHandler), prog, pool, plan); err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`^day \d/2, (\w+): page \d+, (\d+) (agents|definitions|sessions) fetched$`)
+	nouns := map[string]bool{}
+	for _, drawn := range strings.Split(screen.String(), "\r\033[K") {
+		if drawn == "" {
+			continue
+		}
+		m := line.FindStringSubmatch(drawn)
+		if m == nil {
+			t.Fatalf("progress line %q", drawn)
+		}
+		nouns[m[3]] = true
+		n, _ := strconv.Atoi(m[2])
+		if max := map[string]int{"Contoso": plan.agents, "Fabrikam": demoOtherAgents}[m[1]]; m[3] == "agents" && n > max {
+			t.Errorf("%q: more agents than the tenant has (%d)", drawn, max)
+		}
+	}
+	for _, noun := range []string{"agents", "definitions", "sessions"} {
+		if !nouns[noun] {
+			t.Errorf("the progress never counted %s:\n%q", noun, screen.String())
 		}
 	}
 }

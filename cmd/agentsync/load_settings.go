@@ -79,7 +79,7 @@ func (s *resourceSettings) apply(cfg *load.Config) ([]scanagent.Resource, error)
 
 // lookbackSetting is SCAN_HISTORY_LOOKBACK, for sync, run and fetch.
 type lookbackSetting struct {
-	Value string `name:"scan-history-lookback" envvar:"SCAN_HISTORY_LOOKBACK" placeholder:"duration" default:"168h" help:"the duration back that the first scan-history fetch reads; later ones read from the previous one"`
+	Value string `name:"scan-history-lookback" envvar:"SCAN_HISTORY_LOOKBACK" placeholder:"duration" default:"168h" help:"the duration back that every scan-history fetch reads: a session listed late within it is still stored"`
 }
 
 func (s *lookbackSetting) parse() (time.Duration, error) {
@@ -131,7 +131,7 @@ func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
 // retentionSetting is OBSERVATION_RETENTION, for sync and run: how long raw
 // observations are kept (0, the default, keeps them for ever).
 type retentionSetting struct {
-	Value     string `name:"observation-retention" envvar:"OBSERVATION_RETENTION" placeholder:"duration" help:"drop raw observations (lastSeen per sync) older than this duration, a whole month at a time, such as 8760h; the daily rollups keep their trends (default: keep everything)"`
+	Value     string `name:"observation-retention" envvar:"OBSERVATION_RETENTION" placeholder:"duration" help:"drop raw observations (lastSeen per sync) older than this duration, a whole month at a time, such as 365d; the daily rollups keep their trends (default: keep everything)"`
 	retention time.Duration
 }
 
@@ -160,13 +160,4 @@ func (s *retentionSetting) apply(ctx context.Context, pool *pgxpool.Pool, logger
 	if _, err := load.DropObservations(ctx, pool, s.retention, time.Now(), logger); err != nil {
 		logger.Warn("drop observations past their retention", "error", err)
 	}
-}
-
-// durationSetting parses a duration setting, naming it in the error.
-func durationSetting(name, value string) (time.Duration, error) {
-	d, err := time.ParseDuration(value)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%s %q: want a duration such as 30s or 5m", name, value)
-	}
-	return d, nil
 }

@@ -27,9 +27,9 @@ func newLogger(w io.Writer, s logSettings) (*slog.Logger, error) {
 	}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(&uniqueKeys{next: slog.NewTextHandler(w, opts)}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(&uniqueKeys{next: slog.NewJSONHandler(w, opts)}), nil
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", s.Format)
 	}

@@ -9,8 +9,9 @@ import (
 
 // progress shows a long sync's progress (pages and agents fetched so far)
 // on one terminal line rewritten in place. It observes the extractor through
-// Page and Retry. When its output is not a terminal it stays silent, so logs
-// collected by a supervisor never see control characters.
+// Page and Retry. When its output is not a terminal it draws nothing, so
+// logs collected by a supervisor never see control characters; it prints
+// only the milestones of a long command then, a plain line each.
 //
 // Log lines share the terminal with it: the logger writes through
 // progress.logWriter, which clears the progress line first and draws it
@@ -39,9 +40,6 @@ func newProgress(out io.Writer) *progress {
 	return &progress{out: out, enabled: isTerminal(out), now: time.Now}
 }
 
-// start begins a new sync's line with label ("sync", "day 3/30", ...).
-func (p *progress) start(label string) { p.StartCounting(label, "agents") }
-
 // StartCounting begins a new line whose listing counts noun
 // ("definitions", "sessions") instead of agents.
 func (p *progress) StartCounting(label, noun string) {
@@ -50,6 +48,18 @@ func (p *progress) StartCounting(label, noun string) {
 	p.label, p.noun, p.pages, p.agents, p.retries = label, noun, 0, 0, 0
 	p.drawn = time.Time{}
 	p.drawLocked(false)
+}
+
+// milestone tells that a step of a long command is done (a simulated day
+// of the demo). On a terminal the progress line already shows it; off a
+// terminal, where the line stays silent, it prints text on a line of its
+// own, so that a log still shows the command moving.
+func (p *progress) milestone(text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.enabled {
+		fmt.Fprintln(p.out, text)
+	}
 }
 
 // Done clears the line at the end of a sync.

@@ -12,7 +12,7 @@ func TestProgressDrawsPagesAndKeepsLogLinesApart(t *testing.T) {
 	var out bytes.Buffer
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := &progress{out: &out, enabled: true, now: func() time.Time { return clock }}
-	p.start("sync")
+	p.StartCounting("sync", "agents")
 	p.Page(1, 100)
 	clock = clock.Add(time.Second)
 	p.Page(2, 200)
@@ -45,14 +45,28 @@ func TestProgressIsSilentOffATerminal(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	p := newProgress(&out) // a buffer is no terminal
-	p.start("sync")
+	p.StartCounting("sync", "agents")
 	p.Page(1, 100)
 	p.Retry("server error")
 	p.Done()
 	if out.Len() != 0 {
 		t.Fatalf("wrote %q to a non-terminal", out.String())
 	}
+	p.milestone("day 1/3 synced")
+	if out.String() != "day 1/3 synced\n" {
+		t.Fatalf("a milestone off a terminal wrote %q, want a line of its own", out.String())
+	}
 	if w := p.logWriter(); w != &out {
 		t.Fatal("logs off a terminal should go straight to the output")
+	}
+}
+
+func TestProgressMilestonesStayOnTheLineOnATerminal(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	p := &progress{out: &out, enabled: true, now: time.Now}
+	p.milestone("day 1/3 synced")
+	if out.Len() != 0 {
+		t.Fatalf("a milestone on a terminal wrote %q; the progress line shows it", out.String())
 	}
 }

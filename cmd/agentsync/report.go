@@ -8,15 +8,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/agentsync/agentsync"
 	"github.com/agentsync/agentsync/report"
 )
 
@@ -100,25 +99,13 @@ func (c *reportCommand) run(ctx context.Context, a *app) int {
 	return exitOK
 }
 
-// sinceCount matches a number of days or weeks: 90d, 12w.
-var sinceCount = regexp.MustCompile(`^([0-9]+)([dw])$`)
-
-// parseSince reads --since: a number of days or weeks, a Go duration, or a
-// date (UTC), and returns the start of the period ending at now.
+// parseSince reads --since: a duration as every duration setting takes it
+// (90d, 12w, 36h: see parseDuration), or a date (UTC), and returns the
+// start of the period ending at now.
 func parseSince(v string, now time.Time) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	bad := fmt.Errorf("--since %q: want days (90d), weeks (12w), a duration (36h) or a date (2026-01-31)", v)
-	if m := sinceCount.FindStringSubmatch(v); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n < 1 || n > 100*366 {
-			return time.Time{}, bad
-		}
-		if m[2] == "w" {
-			n *= 7
-		}
-		return now.AddDate(0, 0, -n), nil
-	}
-	if d, err := time.ParseDuration(v); err == nil {
+	if d, err := parseDuration(v); err == nil {
 		if d <= 0 {
 			return time.Time{}, bad
 		}
@@ -134,7 +121,7 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 }
 
 // generator names this program in the reports it writes.
-func generator() string { return "agentsync " + version }
+func generator() string { return "agentsync " + semanticVersion(version, agentsync.Changelog) }
 
 // writeReport reads the report of pool and writes it to w.
 func writeReport(ctx context.Context, w io.Writer, pool *pgxpool.Pool, opt report.Options) error {

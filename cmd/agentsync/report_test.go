@@ -108,7 +108,7 @@ func TestReportFailures(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--tenant", "contoso.example", "--out", out}, exitFailure, `tenant "contoso.example": no sync of this tenant`},
+		{[]string{"--tenant", "contoso.example", "--out", out}, exitFailure, `tenant "contoso.example": no sync of this tenant in the database; known tenants: `},
 		{[]string{"--since", "last year"}, exitUsage, `--since "last year"`},
 		{[]string{"--since", "0d"}, exitUsage, `--since "0d"`},
 		{[]string{"--out", filepath.Join(out, "no", "such", "dir.html")}, exitFailure, "write the report"},

@@ -97,7 +97,7 @@ func (c *runCommand) run(ctx context.Context, a *app) int {
 		ShutdownGrace: grace,
 	})
 	if err != nil {
-		return usageErr(err)
+		return usageErr(scheduleSettingError(err))
 	}
 	ts, err := configuredTenants(c.defenderSettings, tenantSelection{})
 	if err != nil {
@@ -176,6 +176,15 @@ func (c *runCommand) run(ctx context.Context, a *app) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// scheduleSettingError names SYNC_SCHEDULE in the error of a schedule
+// refused, with the forms it takes; other errors come back as they are.
+func scheduleSettingError(err error) error {
+	if se, ok := errors.AsType[*schedule.SpecError](err); ok {
+		return fmt.Errorf("SYNC_SCHEDULE %q: %s; want %s", se.Spec, se.Reason, schedule.Forms)
+	}
+	return err
 }
 
 // poolCloseWait bounds the wait for the pool's connections to close at exit.

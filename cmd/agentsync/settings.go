@@ -42,19 +42,35 @@ func envResolver(getenv func(string) string) kong.Resolver {
 type envValue struct{ name, value string }
 
 // token returns the value of the next token of ctx and how a message
-// names where it came from: the variable, or the flag as typed.
+// names where it came from: the variable or the flag as given first, then
+// the other way to give the setting (see settingName).
 func token(ctx *kong.DecodeContext) (value, name string, err error) {
 	t, err := ctx.Scan.PopValue("value")
 	if err != nil {
 		return "", "", err
 	}
+	flag, env := "--"+ctx.Value.Name, ctx.Value.Tag.Get("envvar")
 	switch v := t.Value.(type) {
 	case envValue:
-		return v.value, v.name, nil
+		return v.value, settingName(env, flag, false), nil
 	case string:
-		return v, "--" + ctx.Value.Name, nil
+		return v, settingName(env, flag, true), nil
 	}
 	return "", "", fmt.Errorf("--%s: unexpected value %v", ctx.Value.Name, t.Value)
+}
+
+// settingName names a setting in a message: the way the user gave it
+// first (the flag when typed on the command line, else the variable), then
+// the other way in parentheses, so that a user who set it in a file of
+// variables finds the flag in --help and the other way round.
+func settingName(env, flag string, fromFlag bool) string {
+	switch {
+	case env == "":
+		return flag
+	case fromFlag:
+		return flag + " (" + env + ")"
+	}
+	return env + " (" + flag + ")"
 }
 
 // settingError is a value a setting refused, named as the user gave it.
@@ -170,30 +186,46 @@ func canonicalArgs(args []string, flags []*kong.Flag) ([]string, error) {
 	return out, nil
 }
 
-// given lists the environment variables of the settings given on the
-// command line instead, each with its flag.
-func given(kctx *kong.Context) map[string]string {
+// settingFlags maps the environment variable of each of a command's
+// settings to its flag.
+func settingFlags(flags []*kong.Flag) map[string]string {
 	out := map[string]string{}
-	for _, p := range kctx.Path {
-		if p.Flag == nil || p.Resolved {
-			continue
-		}
-		if env := p.Flag.Tag.Get("envvar"); env != "" {
-			out[env] = "--" + p.Flag.Name
+	for _, f := range flags {
+		if env := f.Tag.Get("envvar"); env != "" {
+			out[env] = "--" + f.Name
 		}
 	}
 	return out
 }
 
-// explain returns err's message with every environment variable whose
-// setting came from the command line replaced by that flag: errors name
-// settings by their variable (so do those of the packages that validate
-// them, such as tenants and extract), and the user who typed --jitter
-// should read --jitter.
-func explain(err error, fromFlag map[string]string) string {
+// given lists the environment variables of the settings given on the
+// command line instead.
+func given(kctx *kong.Context) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range kctx.Path {
+		if p.Flag == nil || p.Resolved {
+			continue
+		}
+		if env := p.Flag.Tag.Get("envvar"); env != "" {
+			out[env] = true
+		}
+	}
+	return out
+}
+
+// explain returns err's message with every environment variable of the
+// command's settings named as settingName does: errors name settings by
+// their variable (so do those of the packages that validate them, such as
+// tenants and extract), and the user who typed --jitter should read
+// --jitter first, and the one who set SYNC_JITTER its flag too. A message
+// that names the flag already is left as it is.
+func explain(err error, flags map[string]string, fromFlag map[string]bool) string {
 	msg := err.Error()
-	for env, flagName := range fromFlag {
-		msg = regexp.MustCompile(`\b`+regexp.QuoteMeta(env)+`\b`).ReplaceAllLiteralString(msg, flagName)
+	for env, flag := range flags {
+		if regexp.MustCompile(regexp.QuoteMeta(flag) + `\b`).MatchString(msg) {
+			continue // the message names both already
+		}
+		msg = regexp.MustCompile(`\b`+regexp.QuoteMeta(env)+`\b`).ReplaceAllLiteralString(msg, settingName(env, flag, fromFlag[env]))
 	}
 	return msg
 }

@@ -27,7 +27,7 @@ type simulateSettings struct {
 	PageSize string `name:"page-size" placeholder:"n" default:"100" help:"n agents per page of the listing"`
 	Seed     string `name:"seed" placeholder:"n" default:"1" help:"seed n of the fleet: the same seed gives the same agents"`
 	Speed    string `name:"speed" placeholder:"factor" default:"1" help:"simulated seconds per real second, a factor: 1 drifts with the wall clock; 1440 makes a day pass every minute"`
-	History  string `name:"history" placeholder:"duration" default:"720h" help:"age of the fleet at start, a duration: how much simulated history it already has"`
+	History  string `name:"history" placeholder:"duration" default:"30d" help:"age of the fleet at start, a duration (36h, 30d, 4w): how much simulated history it already has"`
 }
 
 // simulatedApplication is the application the simulator accepts.
@@ -93,8 +93,8 @@ func parseSimulation(s simulateSettings, def simulatedApplication) (simulation, 
 	if sim.speed, err = strconv.ParseFloat(s.Speed, 64); err != nil || sim.speed <= 0 {
 		return sim, fmt.Errorf("--speed %q: want a positive number", s.Speed)
 	}
-	if sim.history, err = time.ParseDuration(s.History); err != nil || sim.history < 0 {
-		return sim, fmt.Errorf("--history %q: want a duration such as 720h", s.History)
+	if sim.history, err = parseDuration(s.History); err != nil {
+		return sim, fmt.Errorf("--history %q: want %s", s.History, durationForms)
 	}
 	sim.tenantID, sim.clientID = def.TenantID, def.ClientID
 	if sim.tenantID == "" {

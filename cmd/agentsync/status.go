@@ -117,7 +117,7 @@ func configuredIDs(tenantIDs, tenantsFile string) ([]string, error) {
 func schedulePeriod(spec string) (time.Duration, error) {
 	s, err := schedule.Parse(spec)
 	if err != nil {
-		return 0, err
+		return 0, scheduleSettingError(err)
 	}
 	first := s.Next(time.Now())
 	return s.Next(first).Sub(first), nil

@@ -176,10 +176,13 @@ func resourceSummary(res load.Result) string {
 
 // summaryLine is the one-line human summary of a successful sync.
 func summaryLine(res load.Result) string {
-	s := fmt.Sprintf("sync succeeded: run %d, %d agents (%d new, %d changed, %d unchanged), %d deleted",
-		res.RunID, res.Seen, res.Inserted, res.Changed, res.Unchanged, res.Deleted)
+	s := fmt.Sprintf("sync succeeded: run %d, %d agents (%d new, %d changed, %d seen, %d unchanged), %d deleted",
+		res.RunID, res.Seen, res.Inserted, res.Changed, res.HeartbeatOnly, res.Unchanged, res.Deleted)
 	if res.DeletionsWithheld > 0 {
 		s += fmt.Sprintf(", %d deletions withheld", res.DeletionsWithheld)
+	}
+	if res.FieldsRepaired > 0 {
+		s += fmt.Sprintf(", %d fields repaired", res.FieldsRepaired)
 	}
 	return s + fmt.Sprintf(", %d rejected, %d API requests, %s",
 		res.Rejected, res.APIRequests, res.Duration.Round(time.Millisecond))

@@ -44,7 +44,7 @@ func TestSyncThreeRunsAgainstTheSimulatedTenant(t *testing.T) {
 
 	// 1. Initial sync.
 	code, stdout, stderr := runCLI(t, env, "sync")
-	if code != exitOK || !strings.Contains(stdout, "20 agents (20 new, 0 changed, 0 unchanged), 0 deleted") {
+	if code != exitOK || !strings.Contains(stdout, "20 agents (20 new, 0 changed, 0 seen, 0 unchanged), 0 deleted") {
 		t.Fatalf("initial sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history WHERE valid_to IS NULL`); n != 20 {
@@ -61,7 +61,7 @@ func TestSyncThreeRunsAgainstTheSimulatedTenant(t *testing.T) {
 	next = append(next, upgraded, newcomer)
 	tenant.SetAgents(next)
 	code, stdout, stderr = runCLI(t, env, "sync")
-	if code != exitOK || !strings.Contains(stdout, "20 agents (1 new, 1 changed, 18 unchanged), 1 deleted") {
+	if code != exitOK || !strings.Contains(stdout, "20 agents (1 new, 1 changed, 0 seen, 18 unchanged), 1 deleted") {
 		t.Fatalf("second sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history WHERE agent_id = $1`, upgraded.ID); n != 2 {
@@ -364,7 +364,7 @@ func TestSyncWithholdsDeletionsWhenAnIDIsMissing(t *testing.T) {
 	unidentified[3].ID, unidentified[11].ID = "", "" // sent as "id": null
 	tenant.SetAgents(unidentified)
 	code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate")
-	if code != exitOK || !strings.Contains(stdout, "18 agents (0 new, 0 changed, 18 unchanged), 0 deleted, 2 deletions withheld, 2 rejected") {
+	if code != exitOK || !strings.Contains(stdout, "18 agents (0 new, 0 changed, 0 seen, 18 unchanged), 0 deleted, 2 deletions withheld, 2 rejected") {
 		t.Fatalf("sync with two null ids: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	if !strings.Contains(stderr, "deletions withheld: the listing had records without a usable id") {
@@ -379,11 +379,88 @@ func TestSyncWithholdsDeletionsWhenAnIDIsMissing(t *testing.T) {
 
 	// Listed whole again: nothing returns, so no false gap in the history.
 	tenant.SetAgents(agents)
-	if code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate"); code != exitOK || !strings.Contains(stdout, "20 agents (0 new, 0 changed, 20 unchanged), 0 deleted") {
+	if code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate"); code != exitOK || !strings.Contains(stdout, "20 agents (0 new, 0 changed, 0 seen, 20 unchanged), 0 deleted") {
 		t.Fatalf("sync of the whole listing: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_history`); n != 20 {
 		t.Errorf("%d history versions, want one per agent", n)
+	}
+}
+
+// TestSyncCountsAMovedHeartbeatAsSeen: a sync in which only the agents'
+// last_seen moved changed nothing: the summary, the log and sync_runs
+// count those agents as seen, not changed, as scan_agent_changes (no row)
+// and the demo's legend do.
+func TestSyncCountsAMovedHeartbeatAsSeen(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	agents := defendertest.NewFleet(5, 12, start).AgentsAt(start)
+	tenant := defendertest.NewServer(defendertest.WithAgents(agents))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	env["LOG_FORMAT"] = "json"
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if code, _, stderr := runCLI(t, env, "sync"); code != exitOK {
+		t.Fatalf("first sync: exit %d\n%s", code, stderr)
+	}
+	moved := append([]defendertest.Agent(nil), agents...)
+	for i := range moved {
+		moved[i].LastSeen = moved[i].LastSeen.Add(time.Hour)
+	}
+	tenant.SetAgents(moved)
+	code, stdout, stderr := runCLI(t, env, "sync", "--no-migrate")
+	if code != exitOK || !strings.Contains(stdout, "12 agents (0 new, 0 changed, 12 seen, 0 unchanged), 0 deleted") {
+		t.Fatalf("sync of moved heartbeats: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, `"changed":0,"seen":12,"unchanged":0`) {
+		t.Errorf("the log line does not count the agents as seen:\n%s", stderr)
+	}
+	if n := queryInt(t, pool, `
+		SELECT count(*) FROM defender.sync_runs
+		 WHERE run_id = (SELECT max(run_id) FROM defender.sync_runs WHERE resource = 'agents')
+		   AND agents_changed = 0 AND records_changed = 0 AND agents_heartbeat_only = 12 AND agents_unchanged = 0`); n != 1 {
+		t.Errorf("sync_runs does not count the 12 agents as heartbeat-only")
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agent_changes WHERE attribute <> 'agent'`); n != 0 {
+		t.Errorf("%d rows in scan_agent_changes for moved heartbeats", n)
+	}
+}
+
+// TestSyncCountsRepairedFields: a NUL inside a field is dropped to store
+// it, and the sync says so: in its summary, in one log line naming the
+// field and the agent, and in sync_runs.fields_repaired.
+func TestSyncCountsRepairedFields(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)
+	agents := defendertest.NewFleet(6, 5, start).AgentsAt(start)
+	agents[2].ComputerDNSName = "scanner\x00-2.contoso.local"
+	tenant := defendertest.NewServer(defendertest.WithAgents(agents))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	env["SYNC_RESOURCES"] = "agents"
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	code, stdout, stderr := runCLI(t, env, "sync")
+	if code != exitOK || !strings.Contains(stdout, ", 1 fields repaired, ") {
+		t.Fatalf("sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, `"fields_repaired":1,"fields":["computerDnsName"],"ids":["`+agents[2].ID+`"]`) {
+		t.Errorf("no log line naming the repaired field and its agent:\n%s", stderr)
+	}
+	if n := queryInt(t, pool, `SELECT fields_repaired FROM defender.sync_runs WHERE resource = 'agents'`); n != 1 {
+		t.Errorf("sync_runs.fields_repaired = %d, want 1", n)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_agents WHERE computer_dns_name = 'scanner-2.contoso.local'`); n != 1 {
+		t.Errorf("the repaired value is not stored")
 	}
 }
 
