@@ -19,7 +19,6 @@
 // and a guard withholds mass deletions. Unchanged records are never
 // written. Syncs of one tenant are serialized across processes by a
 // lease on the tenant (defender.tenant_leases: holder and expiry), taken,
-// renewed and given
-// back in short transactions of their own, so that it holds through a
-// transaction pooler.
+// renewed and given back in short transactions of their own, so that it
+// holds through a transaction pooler.
 package load
