@@ -1,4 +1,5 @@
--- The lease of a tenant, and the reporting grants told in two steps.
+-- The leases of tenants and of maintenance tasks, and the reporting grants
+-- told in two steps.
 --
 -- The lease of a tenant: which sync holds it, and until when. A sync takes
 -- it, renews it while it runs and gives it back, each in a short
@@ -10,7 +11,9 @@
 --
 -- One row per tenant beside defender.tenants rather than columns of it:
 -- the tenant's row is rewritten only by a sync that succeeds, and taking
--- and giving back a lease happens at every sync, failed or not.
+-- and giving back a lease happens at every sync, failed or not. Observation
+-- retention, which one process at a time does, takes a lease of the same
+-- kind in defender.maintenance_leases.
 
 -- The notice of a migration whose user may not create roles said what an
 -- administrator should run as one long list of grants, cut in logs and
