@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"gopkg.in/yaml.v3"
 
@@ -689,92 +688,23 @@ func TestGrafanaAndPrometheusAgreeWithCompose(t *testing.T) {
 	}
 }
 
-// checkGrafanaReaderScript runs the SQL of the init script that compose
-// mounts at initDir in a transaction that it rolls back, and checks that
-// it makes user a login role in defender_reader, with the password of
-// secretFile.
+// checkGrafanaReaderScript: compose's init script has setup.psql make
+// Grafana's login (user), a member of defender_reader, with the password of
+// secretFile. TestSetupScriptMakesAnOwnerWithoutPrivilegesThatMigrates runs
+// setup.psql itself.
 func checkGrafanaReaderScript(t *testing.T, initDir, user, secretFile string) {
 	t.Helper()
 	if initDir != "/docker-entrypoint-initdb.d" {
 		t.Errorf("postgres mounts deploy/compose/postgres-init at %q, where its image runs nothing", initDir)
 	}
-	b, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "compose", "postgres-init", "grafana-reader.sh"))
+	b, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "compose", "postgres-init", "agentsync-roles.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	script := string(b)
-	if !strings.Contains(script, `-v password="$(cat `+secretFile+`)"`) {
-		t.Errorf("grafana-reader.sh does not read the password from %s", secretFile)
-	}
-	_, sql, _ := strings.Cut(script, "<<'SQL'\n")
-	sql, _, ok := strings.Cut(sql, "\nSQL\n")
-	if !ok {
-		t.Fatal("grafana-reader.sh: no SQL here-document")
-	}
-	sql = strings.ReplaceAll(sql, ":'password'", "'test-password'")
-
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbtest.ServerURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Roles are created in the transaction, and go with its rollback.
-	defer tx.Rollback(ctx)
-	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)`, user).Scan(&exists); err != nil {
-		t.Fatal(err)
-	}
-	if exists {
-		t.Logf("role %s exists on the test server: grafana-reader.sh is not tried", user)
-		return
-	}
-	// psql ends a statement at a semicolon, or runs the query before
-	// \gexec and then each value it returns.
-	var statements []string
-	var current strings.Builder
-	for _, line := range strings.Split(sql, "\n") {
-		current.WriteString(line + "\n")
-		if l := strings.TrimSpace(line); strings.HasSuffix(l, ";") || strings.HasSuffix(l, `\gexec`) {
-			statements = append(statements, strings.TrimSpace(current.String()))
-			current.Reset()
+	for _, want := range []string{"-v reader_login=" + user + " ", `-v reader_password="$(cat ` + secretFile + `)"`, "-f /etc/agentsync/setup.psql"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("agentsync-roles.sh lacks %s:\n%s", want, script)
 		}
-	}
-	if rest := strings.TrimSpace(current.String()); rest != "" {
-		t.Fatalf("grafana-reader.sh: unterminated statement %q", rest)
-	}
-	for _, stmt := range statements {
-		if q, ok := strings.CutSuffix(stmt, `\gexec`); ok {
-			// psql runs each value the query returns as a statement.
-			rows, err := tx.Query(ctx, q)
-			if err != nil {
-				t.Fatalf("grafana-reader.sh: %v", err)
-			}
-			generated, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, g := range generated {
-				if _, err := tx.Exec(ctx, g); err != nil {
-					t.Fatalf("grafana-reader.sh: %s: %v", g, err)
-				}
-			}
-			continue
-		}
-		if _, err := tx.Exec(ctx, stmt); err != nil {
-			t.Fatalf("grafana-reader.sh: %s: %v", stmt, err)
-		}
-	}
-	var login, member bool
-	if err := tx.QueryRow(ctx, `SELECT rolcanlogin, pg_catalog.pg_has_role(oid, 'defender_reader', 'MEMBER')
-		FROM pg_catalog.pg_roles WHERE rolname = $1`, user).Scan(&login, &member); err != nil {
-		t.Fatalf("grafana-reader.sh makes no role %s: %v", user, err)
-	}
-	if !login || !member {
-		t.Errorf("grafana-reader.sh: role %s may log in %v, is in defender_reader %v; want both", user, login, member)
 	}
 }

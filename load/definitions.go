@@ -12,7 +12,7 @@ import (
 
 // SyncDefinitions fetches one complete listing of scan definitions with
 // list and applies it in one transaction, with the guarantees of Sync: its
-// own run (resource definitions) and lock, nothing changed by a failed
+// own run (resource definitions) under the tenant's lease, nothing changed by a failed
 // fetch, deletions only after a complete listing (withheld like agents'),
 // unchanged definitions never written. A definition's latestScan is
 // recorded as a session when no stored session of the definition ran at

@@ -17,6 +17,8 @@
 // and is recorded as failed; a failure of one resource never undoes
 // another. Only a complete listing marks agents or definitions deleted,
 // and a guard withholds mass deletions. Unchanged records are never
-// written. Syncs of one tenant's resource are serialized across processes
-// by a PostgreSQL advisory lock.
+// written. Syncs of one tenant are serialized across processes by a
+// lease on the tenant (defender.tenant_leases: holder and expiry), taken,
+// renewed and given back in short transactions of their own, so that it
+// holds through a transaction pooler.
 package load

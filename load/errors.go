@@ -4,13 +4,40 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrSyncInProgress is returned by Sync when another sync of the same tenant
-// holds the tenant's lock, in this process or any other. Nothing was written.
+// holds the tenant's lease, in this process or any other, and a run of the
+// tenant is marked running. Nothing was written.
 var ErrSyncInProgress = errors.New("another sync of this tenant is running")
+
+// ErrTenantHeld matches a *HeldError: another holder has the tenant's
+// lease, yet no run of the tenant is marked running. Nothing was written.
+var ErrTenantHeld = errors.New("the tenant is held with no sync of it running")
+
+// HeldError is returned by a sync skipped because another holder has the
+// tenant's lease while no run of it is running: a sync between two of its
+// resources, or a process that hangs (its lease expires DefaultLeaseDuration
+// after its last renewal). It matches ErrTenantHeld.
+type HeldError struct {
+	Holder string    // the holder's worker (host:pid) and token
+	Until  time.Time // when its lease expires unless renewed
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("the tenant is held by %s until %s, with no sync of it running", e.Holder, e.Until.Format(time.RFC3339))
+}
+
+// Is reports whether target is ErrTenantHeld.
+func (e *HeldError) Is(target error) bool { return target == ErrTenantHeld }
+
+// ErrLeaseLost is the cause of a sync cancelled because its lease on the
+// tenant ended (another holder took it after it expired, or it could not
+// be renewed in time): it was rolled back and recorded failed.
+var ErrLeaseLost = errors.New("lost the tenant's lease")
 
 // ErrSyncedAlready is returned by SyncRound when a sync of the tenant (by
 // any process) already finished in the round. Nothing was written.

@@ -17,7 +17,7 @@ const maxTargetSessions = 2000
 
 // SyncHistory reads the scan history of the tenant's known definitions
 // from src and applies it in one transaction, with the guarantees of Sync:
-// its own run (resource history) and lock, nothing changed by a failed
+// its own run (resource history) under the tenant's lease, nothing changed by a failed
 // fetch. The known definitions are those stored and listed, and those
 // deleted since the history's lower bound. Every history sync reads
 // Config.HistoryLookback back from its fetch time: a session may reach the

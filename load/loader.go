@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"os"
 	"strings"
@@ -26,7 +25,7 @@ const (
 
 // DefaultSyncTimeout bounds one sync: far beyond a healthy sync of the
 // largest tenant (minutes), and short enough that a hung sync does not
-// hold the tenant's lock for hours.
+// hold the tenant for hours.
 const DefaultSyncTimeout = 30 * time.Minute
 
 // Config configures a Loader. Zero values take the defaults; New fills them
@@ -65,6 +64,10 @@ type Config struct {
 	// listed late within it is still stored; the sessions already stored
 	// write nothing. Zero means DefaultHistoryLookback.
 	HistoryLookback time.Duration
+	// LeaseDuration is how long a sync holds the tenant without renewing
+	// its lease (see DefaultLeaseDuration); a sync renews it every quarter
+	// of it. Zero means DefaultLeaseDuration.
+	LeaseDuration time.Duration
 }
 
 // DefaultHistoryLookback is a week of scan history: every definition's
@@ -121,22 +124,16 @@ func New(pool *pgxpool.Pool, cfg Config) (*Loader, error) {
 	if cfg.HistoryLookback == 0 {
 		cfg.HistoryLookback = DefaultHistoryLookback
 	}
+	if cfg.LeaseDuration == 0 {
+		cfg.LeaseDuration = DefaultLeaseDuration
+	}
+	if cfg.LeaseDuration < time.Second {
+		return nil, fmt.Errorf("load: lease duration %s is shorter than a second", cfg.LeaseDuration)
+	}
 	if cfg.HistoryLookback < 0 {
 		return nil, fmt.Errorf("load: history lookback %s is negative", cfg.HistoryLookback)
 	}
 	return &Loader{pool: pool, cfg: cfg}, nil
-}
-
-// lockKey is the advisory lock of one resource of the tenant. The agents'
-// key is the one every version of agentsync took, so that an older
-// process and this one never sync a tenant's agents at once.
-func (l *Loader) lockKey(resource scanagent.Resource) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("agentsync sync " + l.cfg.TenantID))
-	if resource != scanagent.Agents {
-		h.Write([]byte(" " + string(resource)))
-	}
-	return int64(h.Sum64())
 }
 
 // TenantID returns the tenant as stored.
@@ -179,10 +176,12 @@ type Result struct {
 
 // Sync fetches one complete listing of agents with list and applies it in
 // one transaction. It returns ErrSyncInProgress, having written nothing,
-// when another sync of the tenant's agents is running. On any other error
-// every data change is rolled back and the run is recorded as failed. A
-// sync that runs longer than Config.SyncTimeout is cancelled that way,
-// with an error that matches ErrSyncTimeout.
+// when another sync of the tenant is running, and a *HeldError (matching
+// ErrTenantHeld) when another holder has the tenant's lease with no sync
+// of it running. On any other error every data change is rolled back and
+// the run is recorded as failed. A sync that runs longer than
+// Config.SyncTimeout is cancelled that way, with an error that matches
+// ErrSyncTimeout; one whose lease is lost, with ErrLeaseLost.
 //
 // Cancelling ctx stops the listing at once; the database work then stops
 // at the next statement and rolls back. Interrupting a statement in flight
@@ -210,7 +209,7 @@ func (l *Loader) SyncRound(ctx context.Context, list scanagent.ListFunc, roundSt
 // runs under ctx, the statements under dbCtx.
 type applyFunc func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error)
 
-// syncResource runs one sync of resource: it takes the resource's lock,
+// syncResource runs one sync of resource: it takes the tenant's lease,
 // skips it when another process synced it since roundStart (unless zero),
 // marks the runs a dead process left running failed, records the run,
 // applies, and records a failure. Every resource gets the same guarantees.
@@ -219,6 +218,17 @@ func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, 
 	ctx, cancel := context.WithTimeoutCause(ctx, l.cfg.SyncTimeout,
 		fmt.Errorf("%w: still running after %s, cancelled and rolled back", ErrSyncTimeout, l.cfg.SyncTimeout))
 	defer cancel()
+	// The tenant's lease, in its row: it holds through a transaction
+	// pooler, and only the writer may take it. Renewed while the sync
+	// runs; a lease lost cancels the sync, which rolls back.
+	held, err := l.takeLease(ctx)
+	if err != nil {
+		return Result{Resource: resource}, err
+	}
+	defer held.release(ctx)
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	defer held.keep(ctx, lost)()
 	dbCtx, release := delayedCancel(ctx, dbInterruptDelay)
 	defer release()
 	conn, err := l.pool.Acquire(dbCtx)
@@ -236,19 +246,8 @@ func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, 
 		 WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('temp_buffers')) < pg_catalog.pg_size_bytes($1)`,
 		tempBuffers)
 
-	// The lock, the run row and the data transaction share one connection:
-	// if it dies, the lock goes with the transaction it protects.
-	key := l.lockKey(resource)
-	locked, err := tryLock(dbCtx, conn.Conn(), key)
-	if err != nil {
-		return Result{Resource: resource}, err
-	}
-	if !locked {
-		return Result{Resource: resource}, ErrSyncInProgress
-	}
-	defer l.unlock(dbCtx, conn, key)
 	if !roundStart.IsZero() {
-		// Under the lock, so that a sync another process finished is seen.
+		// Under the lease, so that a sync another process finished is seen.
 		var done bool
 		if err := conn.QueryRow(dbCtx, `
 			SELECT EXISTS (SELECT FROM defender.sync_runs
@@ -329,18 +328,6 @@ func stopped(ctx context.Context) error {
 		return context.Cause(ctx)
 	}
 	return nil
-}
-
-// unlock releases the tenant lock even when ctx is cancelled. A connection
-// whose unlock failed is closed, so that it never returns to the pool still
-// holding the lock.
-func (l *Loader) unlock(ctx context.Context, conn *pgxpool.Conn, key int64) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := unlock(ctx, conn.Conn(), key); err != nil {
-		l.cfg.Logger.Warn("release tenant lock; closing the connection instead", "tenant", l.cfg.TenantID, "error", err)
-		_ = conn.Conn().Close(ctx)
-	}
 }
 
 // apply runs the data transaction of one sync. The listing runs under ctx,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -16,9 +17,14 @@ import (
 // observations.
 const MinObservationRetention = 48 * time.Hour
 
-// retentionLockKey serializes retention passes across processes; a pass
-// that finds it taken leaves the work to the one holding it.
-const retentionLockKey = int64(0x61676e7472657465) // "agntrete"
+// retentionTask is the maintenance lease that serializes retention
+// passes across processes; a pass that finds it held leaves the work to
+// its holder.
+const retentionTask = "observation retention"
+
+// retentionLeaseDuration is how long a retention pass holds its lease
+// without renewing it (it renews it every quarter of it).
+const retentionLeaseDuration = time.Minute
 
 // DropObservations drops the raw observations older than retention, a
 // whole month at a time: the monthly partitions of
@@ -36,22 +42,21 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 	if logger == nil {
 		logger = slog.Default()
 	}
+	// A lease in a row, not a session's advisory lock: it holds through a
+	// transaction pooler.
+	held, err := takeMaintenanceLease(ctx, pool, logger, retentionTask, retentionLeaseDuration)
+	if err != nil || held == nil {
+		return nil, err
+	}
+	defer held.release(ctx)
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	defer held.keep(ctx, lost)()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acquire connection: %w", interpretError(err))
 	}
 	defer conn.Release()
-	locked, err := tryLock(ctx, conn.Conn(), retentionLockKey)
-	if err != nil || !locked {
-		return nil, err
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := unlock(ctx, conn.Conn(), retentionLockKey); err != nil {
-			_ = conn.Conn().Close(ctx)
-		}
-	}()
 
 	cutoff := now.Add(-retention).UTC()
 	rows, err := conn.Query(ctx, `
@@ -98,4 +103,23 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 			"retention", retention.String(), "before", cutoff.Format(time.RFC3339))
 	}
 	return dropped, nil
+}
+
+// takeMaintenanceLease takes the lease of task when nobody holds it or its
+// holder's lease expired; nil when another holder has it.
+func takeMaintenanceLease(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, task string, d time.Duration) (*lease, error) {
+	host, _ := os.Hostname()
+	holder := newHolder(fmt.Sprintf("%s:%d", host, os.Getpid()))
+	tag, err := pool.Exec(ctx, `
+		INSERT INTO defender.maintenance_leases AS m (task, holder, expires_at)
+		VALUES ($1, $2, pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
+		ON CONFLICT (task) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		 WHERE m.expires_at < pg_catalog.clock_timestamp()`, task, holder, d.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("take the lease of %s: %w", task, interpretError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, nil
+	}
+	return &lease{pool: pool, logger: logger, kind: maintenanceLease, key: task, holder: holder, duration: d}, nil
 }

@@ -102,3 +102,41 @@ func TestDropObservationsKeepsTheRollups(t *testing.T) {
 		t.Fatal("a retention of an hour was accepted")
 	}
 }
+
+// TestRetentionTakesTurnsByLease: a pass finds another process's live
+// lease and leaves the work to it; once that lease expired it drops the
+// old month and gives the lease back. The advisory lock earlier versions
+// took blocks nothing.
+func TestRetentionTakesTurnsByLease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	f.sync(t, listOf(agents(3)...))
+	f.clock.Advance(90 * 24 * time.Hour)
+	f.sync(t, listOf(agents(3)...))
+	if _, err := f.pool.Exec(ctx, `
+		INSERT INTO defender.maintenance_leases VALUES ('observation retention', 'other:1/00000000', now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := load.DropObservations(ctx, f.pool, 48*time.Hour, f.clock.Now(), nil); err != nil || len(dropped) != 0 {
+		t.Fatalf("retention while another process holds it: dropped %q, %v; want nothing", dropped, err)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE defender.maintenance_leases SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := f.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_catalog.pg_advisory_lock(x'61676e7472657465'::bigint)`); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := load.DropObservations(ctx, f.pool, 48*time.Hour, f.clock.Now(), nil)
+	if err != nil || len(dropped) != 1 {
+		t.Fatalf("retention once the lease expired: dropped %q, %v; want the old month", dropped, err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.maintenance_leases`); n != 0 {
+		t.Errorf("%d maintenance leases left after the pass", n)
+	}
+}

@@ -17,7 +17,7 @@ import (
 const abandonedRunError = "abandoned: the process running this sync stopped before it finished"
 
 // abandonRuns marks failed the runs of the tenant's resource left running
-// by a process that died. Only called while holding the resource's lock, so
+// by a process that died. Only called while holding the tenant's lease, so
 // no live sync of it can be running.
 func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource) error {
 	tag, err := conn.Exec(ctx, `

@@ -50,11 +50,14 @@ BEGIN
             COMMENT ON ROLE defender_reader IS
                 'Reads the agentsync reporting views and functions of schema defender, nothing else. Grant it to the login roles of BI tools and analysts: GRANT defender_reader TO grafana;';
         ELSE
+            -- Short, whole and in order: an administrator creates the
+            -- role, then the owner (only it may grant on its objects)
+            -- grants. agentsync migrate grants prints the same.
             RAISE NOTICE USING MESSAGE =
                 'agentsync: role defender_reader does not exist and ' || current_user || ' may not create roles; the reporting grants were skipped',
-                HINT = 'As a user allowed to create roles, run: CREATE ROLE defender_reader NOLOGIN; ' ||
-                       pg_catalog.array_to_string(statements, '; ') ||
-                       '; (or SELECT defender.grant_reader_access(); after creating the role)';
+                HINT = 'Step 1, an administrator allowed to create roles runs: CREATE ROLE defender_reader NOLOGIN; ' ||
+                       'step 2, ' || current_user || ' runs in database ' || pg_catalog.quote_ident(pg_catalog.current_database()) ||
+                       ': SELECT defender.grant_reader_access(); (agentsync migrate grants prints both)';
             RETURN;
         END IF;
     END IF;

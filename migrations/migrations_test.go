@@ -56,7 +56,7 @@ func TestUpDownUpAndStatus(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openEmpty(t)
-	p, err := migrations.NewProvider(db, nil)
+	p, err := migrations.Open(ctx, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

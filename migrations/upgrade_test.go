@@ -137,7 +137,7 @@ func TestPackedHeartbeatsKeepEveryHeartbeat(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := openEmpty(t)
-	p, err := migrations.NewProvider(db, nil)
+	p, err := migrations.Open(context.Background(), db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,5 +283,49 @@ func TestHeartbeatOnlyAgentsCountedApart(t *testing.T) {
 	}
 	if got := read(runs); got != before {
 		t.Errorf("sync_runs after the downgrade:\n%s\nwant:\n%s", got, before)
+	}
+}
+
+// TestTenantLeaseMigrationKeepsTenantsAndRuns: the lease table comes and
+// goes without touching the tenants and runs stored before it.
+func TestTenantLeaseMigrationKeepsTenantsAndRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.SchemaTwoHistory(t)
+	const lease = 13 // 00013_tenant_lease.sql
+	if _, err := p.UpTo(ctx, lease-1); err != nil {
+		t.Fatal(err)
+	}
+	dump := func() string {
+		t.Helper()
+		var s string
+		if err := pool.QueryRow(ctx, `
+			SELECT (SELECT string_agg(t::text, E'\n' ORDER BY tenant_id) FROM defender.tenants t) || E'\n' ||
+			       (SELECT string_agg(r::text, E'\n' ORDER BY run_id) FROM defender.sync_runs r)`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := dump()
+	if strings.Count(before, "\n") < 3 {
+		t.Fatalf("the fixture holds too few tenants and runs:\n%s", before)
+	}
+	if _, err := p.UpTo(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	if after := dump(); after != before {
+		t.Errorf("tenants and runs changed by the lease migration:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO defender.tenant_leases SELECT tenant_id, 'w:1/00', now() FROM defender.tenants`); err != nil {
+		t.Fatalf("a lease per tenant: %v", err)
+	}
+	if _, err := p.DownTo(ctx, lease-1); err != nil {
+		t.Fatal(err)
+	}
+	if after := dump(); after != before {
+		t.Errorf("tenants and runs changed by rolling the lease migration back:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,8 +17,10 @@ import (
 // running after the sync timeout is stuck, which counts as failed; one
 // running within it may yet succeed, so the sync before it tells. A tenant
 // without a sync yet does not count, so that a new deployment is ready
-// before its first scheduled time. The tenants whose latest sync failed
-// while others' succeeded are listed after "ready".
+// before its first scheduled time. A sync of this process that failed
+// before its run was recorded counts as the tenant's latest when nothing
+// recorded since is newer. The tenants whose latest sync failed while
+// others' succeeded are listed after "ready".
 func Readiness(pool *pgxpool.Pool, targets []Target) metrics.ReadyFunc {
 	return func(ctx context.Context) ([]string, error) {
 		if err := pool.Ping(ctx); err != nil {
@@ -28,9 +30,13 @@ func Readiness(pool *pgxpool.Pool, targets []Target) metrics.ReadyFunc {
 		synced := 0
 		for _, t := range targets {
 			run, ok, err := t.Loader.LastRun(ctx)
+			failedAt, failure, unrecorded := t.lastUnrecorded()
 			switch {
 			case err != nil:
 				return nil, errors.New("cannot read the last syncs from the database")
+			case unrecorded && (!ok || run.StartedAt.Before(failedAt)):
+				failing = append(failing, fmt.Sprintf("tenant %s: the latest sync (%s) failed before its run was recorded: %s",
+					t.Loader.TenantID(), failedAt.UTC().Format(time.RFC3339), failure))
 			case !ok:
 				continue
 			case run.Stuck():

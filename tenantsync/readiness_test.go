@@ -2,6 +2,8 @@ package tenantsync_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +87,64 @@ func TestReadinessListsTheFailingTenants(t *testing.T) {
 	tenantsync.SyncTenants(t.Context(), t.Context(), targets, agents)
 	if _, err := ready(t.Context()); err == nil || !strings.Contains(err.Error(), defendertest.TenantIDOf(0)) {
 		t.Errorf("readiness with every tenant failing = %v, want not ready", err)
+	}
+}
+
+// TestReadinessCountsASyncThatFailedBeforeItsRunWasRecorded: when a sync
+// fails before its run reaches sync_runs, the database still shows the
+// success before it; the daemon is not ready all the same, until a later
+// sync records a run.
+func TestReadinessCountsASyncThatFailedBeforeItsRunWasRecorded(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 1)
+	targets := f.targets(t, tenantsync.Config{})
+	ready := tenantsync.Readiness(f.pool, targets)
+	agents := tenantsync.Round{Resources: []scanagent.Resource{scanagent.Agents}}
+	if o := tenantsync.SyncTenants(t.Context(), t.Context(), targets, agents)[0]; o.Failed() {
+		t.Fatalf("first sync: %+v", o.Resources)
+	}
+	// The owner gives up inserting runs: "record run start" fails.
+	if _, err := f.pool.Exec(t.Context(), `REVOKE INSERT ON defender.sync_runs FROM CURRENT_USER`); err != nil {
+		t.Fatal(err)
+	}
+	o := tenantsync.SyncTenants(t.Context(), t.Context(), targets, agents)[0]
+	if !o.Failed() || o.Resources[0].RunID != 0 || !strings.Contains(o.Resources[0].Err.Error(), "record run start") {
+		t.Fatalf("sync that cannot record its run: %+v, want failed with no run", o.Resources)
+	}
+	_, err := ready(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "before its run was recorded") || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("readiness after a sync failed before its run was recorded = %v, want not ready, saying why", err)
+	}
+	if _, err := f.pool.Exec(t.Context(), `GRANT INSERT ON defender.sync_runs TO CURRENT_USER`); err != nil {
+		t.Fatal(err)
+	}
+	if o := tenantsync.SyncTenants(t.Context(), t.Context(), targets, agents)[0]; o.Failed() {
+		t.Fatalf("sync once runs may be recorded again: %+v", o.Resources)
+	}
+	if notes, err := ready(t.Context()); err != nil || len(notes) != 0 {
+		t.Fatalf("readiness after a recorded success = %q, %v; want ready", notes, err)
+	}
+}
+
+// TestATenantHeldWithNoSyncRunningFails: another holder has the tenant's
+// lease and no run of it is running: the sync is skipped, and the tenant's
+// outcome is failed, naming the holder in the log.
+func TestATenantHeldWithNoSyncRunningFails(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 1)
+	if _, err := f.pool.Exec(t.Context(), `
+		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
+		INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at)
+		VALUES ($1, 'hung:7/deadbeef', now() + interval '1 hour')`, defendertest.TenantIDOf(0)); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	targets := f.targets(t, tenantsync.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	o := tenantsync.SyncTenants(t.Context(), t.Context(), targets, tenantsync.Round{Resources: scanagent.AllResources})[0]
+	if !o.Failed() || len(o.Resources) != 1 || !errors.Is(o.Resources[0].Err, load.ErrTenantHeld) {
+		t.Fatalf("sync of a held tenant: %+v, want failed, skipped after the agents", o.Resources)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "hung:7/deadbeef") {
+		t.Errorf("log of a held tenant's sync does not warn naming the holder:\n%s", logs.String())
 	}
 }

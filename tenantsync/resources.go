@@ -55,6 +55,7 @@ func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resour
 		logOutcome(t.Logger, o)
 		if r == scanagent.Agents {
 			t.record(o.Result, o.Err)
+			t.remember(o)
 		}
 		out = append(out, o)
 		if r == scanagent.Agents && Skipped(o.Err) {
@@ -96,9 +97,11 @@ func (h unreadableHistory) SessionsByID(context.Context, []string, func(scanagen
 }
 
 // Skipped reports a sync that did not run because another process was
-// syncing the tenant or had synced it in the round.
+// syncing the tenant, had synced it in the round, or holds it with no
+// sync of it running (load.ErrTenantHeld, which Outcome.Failed counts as
+// a failure).
 func Skipped(err error) bool {
-	return errors.Is(err, load.ErrSyncInProgress) || errors.Is(err, load.ErrSyncedAlready)
+	return errors.Is(err, load.ErrSyncInProgress) || errors.Is(err, load.ErrSyncedAlready) || errors.Is(err, load.ErrTenantHeld)
 }
 
 // record counts a finished sync in the tenant's metrics.
@@ -132,6 +135,12 @@ func logOutcome(logger *slog.Logger, o load.Outcome) {
 		return
 	case errors.Is(err, load.ErrSyncedAlready):
 		logger.Info("skipped: another process synced this tenant in this round", "resource", res.Resource)
+		return
+	case errors.Is(err, load.ErrTenantHeld):
+		var held *load.HeldError
+		errors.As(err, &held)
+		logger.Warn("skipped: another holder has the tenant and no sync of it is running", "resource", res.Resource,
+			"holder", held.Holder, "until", held.Until.Format(time.RFC3339))
 		return
 	}
 	attrs := []any{"resource", res.Resource,

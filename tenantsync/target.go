@@ -23,6 +23,9 @@ type Target struct {
 
 	metrics  *metrics.Tenant // nil without metrics
 	progress Progress        // nil unless the only target of a terminal
+	// unrecorded is the latest agents sync of this process when it failed
+	// before its run was recorded (nil in a Target made by hand).
+	unrecorded *unrecordedFailure
 }
 
 // Config is what NewTargets builds every tenant's target from.
@@ -51,7 +54,7 @@ func NewTargets(ts []tenants.Tenant, pool *pgxpool.Pool, cfg Config) ([]Target, 
 	out := make([]Target, 0, len(ts))
 	for _, t := range ts {
 		log := logger.With("tenant", strings.ToLower(t.ID))
-		tt := Target{Tenant: t, Logger: log}
+		tt := Target{Tenant: t, Logger: log, unrecorded: &unrecordedFailure{}}
 		var obs Observers
 		if cfg.Progress != nil && len(ts) == 1 {
 			tt.progress = cfg.Progress

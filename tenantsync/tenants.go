@@ -35,13 +35,15 @@ type Outcome struct {
 
 // Failed reports whether a resource of the tenant failed, or the tenant
 // never started. A tenant skipped because another process was syncing it,
-// or had synced it in the round, has not failed.
+// or had synced it in the round, has not failed; one skipped because
+// another holder has it with no sync of it running has (load.ErrTenantHeld:
+// that holder hangs, or is gone and its lease not yet expired).
 func (o Outcome) Failed() bool {
 	if o.NotStarted != nil {
 		return true
 	}
 	for _, r := range o.Resources {
-		if r.Err != nil && !Skipped(r.Err) {
+		if r.Err != nil && (!Skipped(r.Err) || errors.Is(r.Err, load.ErrTenantHeld)) {
 			return true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentsync/agentsync/internal/pooling"
 	"github.com/agentsync/agentsync/internal/safetext"
 )
 
@@ -59,8 +60,10 @@ func (s databaseSettings) check(getenv func(string) string) error {
 }
 
 // openPool connects a pgx pool to url and checks that the server answers.
+// Its statements run in a mode a transaction pooler carries (see
+// internal/pooling).
 func openPool(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := pooling.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", redactConnErr(err))
 	}

@@ -211,11 +211,13 @@ func TestRunReadinessFailsAfterAFailedSync(t *testing.T) {
 	if code, _ := httpGet(t, "http://"+addr+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d: a failed sync does not make the process unhealthy", code)
 	}
-	_, metricsBody := httpGet(t, "http://"+addr+"/metrics")
-	if !strings.Contains(metricsBody, `agentsync_sync_runs_total{status="failed",tenant="`+defendertest.DefaultTenantID+`"} 1`) ||
-		!strings.Contains(metricsBody, `agentsync_api_requests_total{code="403",tenant="`+defendertest.DefaultTenantID+`"}`) {
-		t.Errorf("/metrics does not count the failure")
-	}
+	// The run's row is written before the sync returns (and gives its
+	// tenant's lease back); the metrics count it once it has.
+	waitFor(t, "/metrics to count the failure", func() bool {
+		_, metricsBody := httpGet(t, "http://"+addr+"/metrics")
+		return strings.Contains(metricsBody, `agentsync_sync_runs_total{status="failed",tenant="`+defendertest.DefaultTenantID+`"} 1`) &&
+			strings.Contains(metricsBody, `agentsync_api_requests_total{code="403",tenant="`+defendertest.DefaultTenantID+`"}`)
+	})
 	stop()
 	if code := wait(); code != exitOK {
 		t.Fatalf("exit %d, want 0", code)

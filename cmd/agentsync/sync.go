@@ -44,7 +44,7 @@ func (*syncCommand) Help() string {
 func (*syncCommand) exits() exitStatuses {
 	return exitStatuses{
 		exitOK:      "every tenant's sync succeeded, or another process was syncing it",
-		exitFailure: "a tenant's sync failed: nothing of it changed but its failed run's row in defender.sync_runs; the other tenants are committed",
+		exitFailure: "a tenant's sync failed: nothing of it changed but its failed run's row in defender.sync_runs; the other tenants are committed; or a tenant was skipped because another process holds it with no sync of it running (stderr names the holder)",
 		exitUsage:   usageExit,
 	}
 }
@@ -132,6 +132,9 @@ func printOutcomes(stdout, stderr io.Writer, outcomes []tenantsync.Outcome) (fai
 				parts = append(parts, "skipped: another sync of this tenant is running")
 			case errors.Is(r.Err, load.ErrSyncedAlready):
 				parts = append(parts, "skipped: another process synced it in this round")
+			case errors.Is(r.Err, load.ErrTenantHeld):
+				fmt.Fprintf(stderr, "agentsync sync: tenant %s: skipped: %s\n", id, errorText(r.Err))
+				parts = append(parts, "skipped: held by another process with no sync of it running")
 			case r.Err != nil:
 				run := ""
 				if r.RunID != 0 {

@@ -463,3 +463,29 @@ func TestSyncCountsRepairedFields(t *testing.T) {
 		t.Errorf("the repaired value is not stored")
 	}
 }
+
+// TestSyncOfAHeldTenantExitsOne: another holder has the tenant's lease
+// and no sync of it is running: sync skips it, names the holder on stderr
+// and exits 1.
+func TestSyncOfAHeldTenantExitsOne(t *testing.T) {
+	t.Parallel()
+	tenant := fetchTenant(t)
+	url := dbtest.URL(t)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = url
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(context.Background(), `
+		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES (lower($1)))
+		INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at)
+		VALUES (lower($1), 'stuck-host:99/feedf00d', now() + interval '1 hour')`, env["DEFENDER_TENANT_ID"]); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, env, "sync")
+	if code != exitFailure || !strings.Contains(stderr, "stuck-host:99/feedf00d") || !strings.Contains(stdout, "skipped") {
+		t.Fatalf("sync of a held tenant: exit %d, want %d naming the holder\nstdout: %s\nstderr: %s", code, exitFailure, stdout, stderr)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/peterldowns/pgtestdb"
 
+	"github.com/agentsync/agentsync/internal/pooling"
 	"github.com/agentsync/agentsync/migrations"
 )
 
@@ -46,7 +47,7 @@ func ServerURL() string {
 }
 
 // URL creates a new migrated database for t and returns its connection
-// string, with an empty search_path.
+// string, with an empty search_path and agentsync's query mode.
 func URL(t testing.TB) string {
 	t.Helper()
 	conf := pgtestdb.Custom(t, serverConfig(t), migrator{})
@@ -64,6 +65,9 @@ func withEmptySearchPath(t testing.TB, raw string) string {
 	q := u.Query()
 	q.Set("search_path", "")
 	q.Set("sslmode", "disable")
+	// The mode agentsync runs in (internal/pooling), so that every test
+	// proves its statements work through a transaction pooler.
+	q.Set("default_query_exec_mode", pooling.DefaultExecModeName)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -128,12 +132,13 @@ func serverConfig(t testing.TB) pgtestdb.Config {
 }
 
 // migrator builds the template database with the embedded migrations; its
-// hash covers every migration file, so a changed migration gets a new
-// template.
+// hash covers every migration file and where goose's records live, so a
+// changed migration gets a new template.
 type migrator struct{}
 
 func (migrator) Hash() (string, error) {
 	h := sha256.New()
+	h.Write([]byte(migrations.VersionTable + " " + migrations.LockTable + "\n"))
 	err := fs.WalkDir(migrations.FS(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

@@ -33,7 +33,7 @@ func SchemaTwoHistory(t testing.TB) (*pgxpool.Pool, *goose.Provider) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	p, err := migrations.NewProvider(db, nil)
+	p, err := migrations.Open(ctx, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,231 @@
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultLeaseDuration is how long a sync holds its tenant without
+// renewing: a process that died frees the tenant this long after its last
+// renewal. A live sync renews it every quarter of it.
+const DefaultLeaseDuration = time.Minute
+
+// lease is a hold on a tenant (its row of defender.tenant_leases) or on a
+// maintenance task (defender.maintenance_leases): the row names the holder
+// and when the hold expires. Taking, renewing and giving it back are
+// single statements, each its own transaction, so that the lease holds
+// through a transaction pooler; a session's advisory lock would not (the
+// pooler may run its release on another server connection, and a lock
+// left on an idle server connection blocks the tenant for good).
+type lease struct {
+	pool     *pgxpool.Pool
+	logger   *slog.Logger
+	kind     leaseKind
+	key      string // the tenant, or the maintenance task
+	holder   string
+	duration time.Duration
+}
+
+// newHolder names a sync: the worker, and a token that tells this sync
+// from any other of the same process.
+func (l *Loader) newHolder() string { return newHolder(l.cfg.Worker) }
+
+// newHolder names a lease's holder: worker (host:pid), and a token that
+// tells it from any other of the same process.
+func newHolder(worker string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return worker + "/" + hex.EncodeToString(b)
+}
+
+// heldRetries and heldRetryDelay: a holder found with no run running may
+// be between taking the lease and recording its run, or between two
+// resources of one sync (milliseconds); it is asked again before the sync
+// is skipped as held.
+const (
+	heldRetries    = 4
+	heldRetryDelay = 250 * time.Millisecond
+)
+
+// takeLease takes the tenant's lease when nobody holds it or its holder's
+// lease expired. Otherwise it returns an error matching ErrSyncInProgress
+// when a run of the tenant is marked running, and a *HeldError otherwise.
+// The tenant's row is created when missing.
+func (l *Loader) takeLease(ctx context.Context) (*lease, error) {
+	holder := l.newHolder()
+	for attempt := 1; ; attempt++ {
+		s, err := l.tryLease(ctx, holder)
+		var held *HeldError
+		if !errors.As(err, &held) || attempt == heldRetries {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(heldRetryDelay):
+		}
+	}
+}
+
+// tryLease is one attempt of takeLease.
+func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
+	var (
+		taken   bool
+		current *string
+		until   *time.Time
+		running bool
+	)
+	// The tenant's row first (the lease refers to it); an existing one is
+	// left as it is.
+	err := l.pool.QueryRow(ctx, `
+		WITH tenant AS (
+			INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($4, ''))
+			ON CONFLICT (tenant_id) DO NOTHING
+		), taken AS (
+			INSERT INTO defender.tenant_leases AS t (tenant_id, holder, expires_at)
+			VALUES ($1, $2, pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
+			ON CONFLICT (tenant_id) DO UPDATE
+			   SET holder = excluded.holder, expires_at = excluded.expires_at
+			 WHERE t.expires_at < pg_catalog.clock_timestamp()
+			RETURNING t.holder
+		)
+		SELECT EXISTS (SELECT FROM taken),
+		       (SELECT holder FROM defender.tenant_leases WHERE tenant_id = $1),
+		       (SELECT expires_at FROM defender.tenant_leases WHERE tenant_id = $1),
+		       EXISTS (SELECT FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'running')`,
+		l.cfg.TenantID, holder, l.cfg.LeaseDuration.Seconds(), l.cfg.TenantName).Scan(&taken, &current, &until, &running)
+	if err != nil {
+		return nil, fmt.Errorf("take the tenant's lease: %w", interpretError(err))
+	}
+	if taken {
+		return &lease{pool: l.pool, logger: l.cfg.Logger, kind: tenantLease, key: l.cfg.TenantID, holder: holder, duration: l.cfg.LeaseDuration}, nil
+	}
+	if running {
+		return nil, ErrSyncInProgress
+	}
+	held := &HeldError{}
+	if current != nil {
+		held.Holder = *current
+	}
+	if until != nil {
+		held.Until = until.UTC()
+	}
+	return nil, held
+}
+
+// leaseKind is what a lease holds: its statements, each written once, and
+// its name in messages. $1 is the key (tenant or task), $2 the holder, $3
+// the duration in seconds.
+type leaseKind struct {
+	name                            string
+	renewSQL, releaseSQL, holderSQL string
+}
+
+var (
+	tenantLease = leaseKind{
+		name: "the tenant's lease",
+		renewSQL: `
+			UPDATE defender.tenant_leases
+			   SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
+			 WHERE tenant_id = $1 AND holder = $2`,
+		releaseSQL: `DELETE FROM defender.tenant_leases WHERE tenant_id = $1 AND holder = $2`,
+		holderSQL:  `SELECT holder FROM defender.tenant_leases WHERE tenant_id = $1`,
+	}
+	maintenanceLease = leaseKind{
+		name: "the maintenance lease",
+		renewSQL: `
+			UPDATE defender.maintenance_leases
+			   SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
+			 WHERE task = $1 AND holder = $2`,
+		releaseSQL: `DELETE FROM defender.maintenance_leases WHERE task = $1 AND holder = $2`,
+		holderSQL:  `SELECT holder FROM defender.maintenance_leases WHERE task = $1`,
+	}
+)
+
+// renew extends the lease; ErrLeaseLost when another holder has it now.
+func (s *lease) renew(ctx context.Context) error {
+	tag, err := s.pool.Exec(ctx, s.kind.renewSQL, s.key, s.holder, s.duration.Seconds())
+	if err != nil {
+		return fmt.Errorf("renew %s: %w", s.kind.name, interpretError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// release gives the lease back, even when ctx was cancelled. Releasing a
+// lease another holder took since is a no-op.
+func (s *lease) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, s.kind.releaseSQL, s.key, s.holder); err != nil {
+		s.logger.Warn("release "+s.kind.name+"; it expires by itself", "key", s.key,
+			"holder", s.holder, "error", interpretError(err))
+	}
+}
+
+// keep renews the lease every quarter of its duration until stop is
+// called. When the lease is lost (another holder took it after it
+// expired) or could not be renewed before it expired, it cancels the work
+// with ErrLeaseLost: a sync's data transaction then rolls back.
+func (s *lease) keep(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		d := s.duration
+		ticker := time.NewTicker(d / 4)
+		defer ticker.Stop()
+		renewed := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+			}
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), d/4)
+			err := s.renew(rctx)
+			rcancel()
+			switch {
+			case err == nil:
+				renewed = time.Now()
+			case errors.Is(err, ErrLeaseLost):
+				cancel(fmt.Errorf("%w: %s holds it now", ErrLeaseLost, s.currentHolder(ctx)))
+				return
+			case time.Since(renewed) >= d:
+				cancel(fmt.Errorf("%w: not renewed for %s: %v", ErrLeaseLost, d, err))
+				return
+			default:
+				s.logger.Warn("renew "+s.kind.name+"; trying again", "key", s.key, "error", err)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// currentHolder names the lease's holder, for a message.
+func (s *lease) currentHolder(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var holder *string
+	err := s.pool.QueryRow(ctx, s.kind.holderSQL, s.key).Scan(&holder)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || (err == nil && holder == nil):
+		return "nobody"
+	case err != nil:
+		return "another process"
+	}
+	return *holder
+}

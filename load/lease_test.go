@@ -1,0 +1,150 @@
+package load_test
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// TestNoOtherLoginCanHoldATenant: a reporting login may neither take the
+// tenant's lease nor stop its syncs with the advisory lock older versions
+// took; the sync goes on.
+func TestNoOtherLoginCanHoldATenant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	if _, err := f.loader.Sync(ctx, listOf(agents(2)...)); err != nil {
+		t.Fatal(err)
+	}
+	reader := dbtest.ReaderPool(t, f.url)
+	_, err := reader.Exec(ctx, `INSERT INTO defender.tenant_leases VALUES ('`+tenant+`', 'reader', now() + interval '1 day')`)
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("a reader taking the lease: %v, want permission denied", err)
+	}
+	conn, err := reader.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	h := fnv.New64a()
+	h.Write([]byte("agentsync sync " + tenant))
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($1)`, int64(h.Sum64())).Scan(&locked); err != nil || !locked {
+		t.Fatalf("the reader's advisory lock: %v, %v", locked, err)
+	}
+	f.clock.Advance(time.Hour)
+	if _, err := f.loader.Sync(ctx, listOf(agents(3)...)); err != nil {
+		t.Fatalf("sync while a reader holds the tenant's former advisory lock: %v", err)
+	}
+}
+
+// TestSyncSkipsAHeldTenantNamingItsHolder: a tenant whose lease another
+// holder has while no run of it is running is skipped with an error naming
+// the holder; an expired lease is taken over; a finished sync leaves the
+// tenant free.
+func TestSyncSkipsAHeldTenantNamingItsHolder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	if _, err := f.pool.Exec(ctx, `
+		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
+		INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at)
+		VALUES ($1, 'elsewhere:42/0badcafe', now() + interval '1 hour')`, tenant); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.loader.Sync(ctx, listOf(agents(2)...))
+	var held *load.HeldError
+	if !errors.As(err, &held) || !errors.Is(err, load.ErrTenantHeld) || held.Holder != "elsewhere:42/0badcafe" ||
+		!strings.Contains(err.Error(), "elsewhere:42/0badcafe") || errors.Is(err, load.ErrSyncInProgress) {
+		t.Fatalf("sync of a held tenant: %v, want a HeldError naming elsewhere:42/0badcafe", err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs`); n != 0 {
+		t.Fatalf("runs after the skipped sync = %d, want 0", n)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE defender.tenant_leases SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.loader.Sync(ctx, listOf(agents(2)...)); err != nil {
+		t.Fatalf("sync after the holder's lease expired: %v", err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.tenant_leases`); n != 0 {
+		t.Fatal("the lease is still held after the sync finished")
+	}
+}
+
+// TestLeaseIsRenewedAndALostLeaseCancelsTheSync: a sync longer than its
+// lease renews it, so that nobody takes the tenant over; when another
+// holder has it after all, the sync is cancelled and rolled back.
+func TestLeaseIsRenewedAndALostLeaseCancelsTheSync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t, func(c *load.Config) { c.LeaseDuration = 2 * time.Second })
+	other, err := load.New(f.pool, load.Config{TenantID: tenant, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steal := make(chan struct{})
+	slow := func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		select {
+		case <-time.After(3 * time.Second): // longer than the lease
+		case <-ctx.Done():
+			return scanagent.ListStats{}, context.Cause(ctx)
+		}
+		// Renewed all along: no other sync may take the tenant.
+		if _, err := other.Sync(ctx, listOf(agents(1)...)); !errors.Is(err, load.ErrSyncInProgress) {
+			return scanagent.ListStats{}, errors.New("a second sync during the first: " + errorString(err))
+		}
+		close(steal)
+		select {
+		case <-time.After(10 * time.Second):
+			return listOf(agents(2)...)(ctx, fn)
+		case <-ctx.Done():
+			return scanagent.ListStats{}, context.Cause(ctx)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.loader.Sync(ctx, slow)
+		done <- err
+	}()
+	select {
+	case <-steal:
+	case err := <-done:
+		t.Fatalf("sync ended before its lease was taken over: %v", err)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE defender.tenant_leases SET holder = 'thief:1/00000000', expires_at = now() + interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, load.ErrLeaseLost) || !strings.Contains(err.Error(), "thief:1/00000000") {
+			t.Fatalf("sync whose lease was taken over: %v, want ErrLeaseLost naming the new holder", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("sync whose lease was taken over still runs")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'failed'`); n != 1 {
+		t.Fatalf("failed runs = %d, want 1", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.agent_state`); n != 0 {
+		t.Fatalf("agents stored by the cancelled sync = %d, want 0", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.tenant_leases WHERE holder = 'thief:1/00000000'`); n != 1 {
+		t.Fatal("the cancelled sync released the lease of its new holder")
+	}
+}
+
+func errorString(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return err.Error()
+}
