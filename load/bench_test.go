@@ -64,7 +64,7 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 			defender.agent_daily, defender.tenant_daily, defender.heartbeat_block,
 			defender.scan_agent_history, defender.agent_state, defender.target_coverage, defender.target_result,
 			defender.session_result, defender.definition_withheld, defender.definition_version, defender.definition_state,
-			defender.sync_runs, defender.tenants`); err != nil {
+			defender.sync_runs, defender.tenant_leases, defender.tenants`); err != nil {
 			b.Fatal(err)
 		}
 	}
