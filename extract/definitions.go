@@ -16,8 +16,9 @@ import (
 // normalized record at a time, from GET /api/DeviceAuthenticatedScanDefinitions,
 // following @odata.nextLink if the API ever sends one. It shares the
 // client's rate budget, retries, timeouts and body limits with List, and
-// fails in the same ways (see List). Rejected and repeated definitions are
-// counted and logged as List does agents.
+// fails in the same ways (see List). Rejected and repeated definitions,
+// and the fields repaired to be stored, are counted and logged as List
+// does agents'.
 //
 // Of scanAuthenticationParams only the variant and the authentication
 // type are read: every other field of it (passwords, community strings,
@@ -29,6 +30,7 @@ func (c *Client) ListDefinitions(ctx context.Context, fn func(scanagent.ScanDefi
 	pages, err := c.readCollection(ctx, definitionsCollection(c, &r), &r.st.Requests, r.element)
 	r.st.Pages = pages
 	c.logCredentialsRemoved("scan definitions", r.st)
+	c.logRepairs("scan definitions", r.st)
 	if err != nil {
 		return r.st, fmt.Errorf("scan definitions: %w", err)
 	}
@@ -74,6 +76,7 @@ func (r *definitionReader) element(e element) error {
 	// Before anything keeps, logs or prints the definition.
 	countRemoved(st, n.dropped, e.secrets)
 	def.Extra = scrub(def.Extra, undocumentedObject, st, e.secrets)
+	noteDefinitionRepairs(st, &def, e.members, e.secrets)
 	if r.seen.Add(def.ID) {
 		st.Duplicates++
 		c.log.Warn("scan definition id listed twice; the last one counts", "page", e.page, "id", safetext.Cut(def.ID, nameBytes, e.secrets...))

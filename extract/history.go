@@ -28,8 +28,11 @@ import (
 // It shares the client's rate budget, retries, timeouts, body limits and
 // errors with List. A session without a definition id, or with a field
 // that cannot be read, is rejected (counted and logged); a session listed
-// twice is counted in Duplicates and handed on again. It satisfies
-// scanagent.HistorySource with SessionsByID.
+// twice is counted in Duplicates and handed on again. The fields repaired to be
+// stored are counted as List counts agents', but not logged: a run reads
+// the history twice (by definition, then by session), and its caller logs
+// both readings' repairs in one line (see scanagent.ListStats.LogRepairs).
+// It satisfies scanagent.HistorySource with SessionsByID.
 func (c *Client) SessionsByDefinition(ctx context.Context, definitionIDs []string, since time.Time, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
 	r := &sessionReader{c: c, fn: fn, since: since, seen: idset.New()}
 	err := c.readBatches(ctx, r, definitionIDs, c.ep.historyByDefinition, c.cfg.HistoryPageSize,
@@ -66,6 +69,8 @@ func (c *Client) SessionsByID(ctx context.Context, sessionIDs []string, fn func(
 // stored already.
 func (c *Client) History(ctx context.Context, since time.Time, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
 	var st scanagent.ListStats
+	// One line for both readings of the history.
+	defer func() { c.logRepairs("scan history", st) }()
 	add := func(s scanagent.ListStats) {
 		st.Requests += s.Requests
 		st.Pages += s.Pages
@@ -73,6 +78,7 @@ func (c *Client) History(ctx context.Context, since time.Time, fn func(scanagent
 		st.Unidentified += s.Unidentified
 		st.Duplicates += s.Duplicates
 		st.CredentialsRemoved += s.CredentialsRemoved
+		st.AddRepairs(s)
 		for _, name := range s.CredentialNames {
 			if !slices.Contains(st.CredentialNames, name) && len(st.CredentialNames) < maxCredentialNames {
 				st.CredentialNames = append(st.CredentialNames, name)
@@ -246,6 +252,7 @@ func (r *sessionReader) element(e element) error {
 	for i := range s.ScannedTargets {
 		s.ScannedTargets[i].Extra = scrub(s.ScannedTargets[i].Extra, nil, st, e.secrets)
 	}
+	noteSessionRepairs(st, &s, e.members, e.secrets)
 	if r.seen.Add(id) {
 		st.Duplicates++
 		c.log.Warn("scan session listed twice; the last one counts", "page", e.page,

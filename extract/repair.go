@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -10,9 +11,8 @@ import (
 )
 
 // maxRepairNames bounds the field names and the record ids a listing
-// reports of its repairs: a tenant whose every agent needs one still logs
-// one short line.
-const maxRepairNames = 20
+// reports of its repairs.
+const maxRepairNames = scanagent.MaxRepairNames
 
 // needsRepair reports whether a JSON value holds text PostgreSQL cannot
 // store as sent: invalid UTF-8, an escaped NUL (\u0000) or a lone UTF-16
@@ -76,19 +76,105 @@ func keyNeedsRepair(k string) bool { return !utf8.ValidString(k) || strings.Inde
 // safe to log, for the listing's one line about them. Members of Extra
 // that were not kept (a credential) are not counted.
 func noteAgentRepairs(st *scanagent.ListStats, rec *scanagent.Record, members []member, secrets []string) {
+	names := repairedFields(members, func(key string) (string, bool) {
+		f, known := knownFields[canonicalKey(key)]
+		return fieldName(f), known
+	}, rec.Extra, "", secrets)
+	noteRepairs(st, rec.ID, names, secrets)
+}
+
+// noteDefinitionRepairs is noteAgentRepairs for a scan definition. Of
+// scanAuthenticationParams and orgId nothing that could need a repair is
+// kept (a variant or a type needing one is not a type name, and is
+// dropped), so they count for none.
+func noteDefinitionRepairs(st *scanagent.ListStats, def *scanagent.ScanDefinition, members []member, secrets []string) {
+	names := repairedFields(members, func(key string) (string, bool) {
+		ck := canonicalKey(key)
+		if f, known := definitionFields[ck]; known {
+			if f == defAuth || f == defOrgID {
+				return "", true
+			}
+			return f, true
+		}
+		if _, secret := credentialFields[ck]; secret {
+			return "", true
+		}
+		return "", false
+	}, def.Extra, "", secrets)
+	noteRepairs(st, def.ID, names, secrets)
+}
+
+// noteSessionRepairs is noteAgentRepairs for a scan session and its
+// targets: a target's field is named "scannedTargets.<field>", and counts
+// for the session's id (its definition's id when it has none). The
+// session's orgId is not kept, and counts for none.
+func noteSessionRepairs(st *scanagent.ListStats, s *scanagent.ScanSession, members []member, secrets []string) {
+	var targets []json.RawMessage
+	names := repairedFields(members, func(key string) (string, bool) {
+		f, known := sessionFields[canonicalKey(key)]
+		switch {
+		case !known:
+			return "", false
+		case f == sesOrgID:
+			return "", true
+		case f == sesTargetList:
+			return "", true // named by target below
+		}
+		return f, true
+	}, s.Extra, "", secrets)
+	for _, m := range members {
+		if f := sessionFields[canonicalKey(m.key)]; f == sesTargetList && needsRepair(m.value) {
+			switch m.value[0] {
+			case '{':
+				targets = []json.RawMessage{m.value}
+			case '[':
+				targets = arrayValues(m.value)
+			}
+		}
+	}
+	for i, v := range targets {
+		if i >= len(s.ScannedTargets) || v[0] != '{' {
+			break
+		}
+		names = append(names, repairedFields(objectMembers(v), func(key string) (string, bool) {
+			f, known := targetFields[canonicalKey(key)]
+			return f, known
+		}, s.ScannedTargets[i].Extra, sesTargetList+".", secrets)...)
+	}
+	id := s.SessionID
+	if id == "" {
+		id = s.DefinitionID
+	}
+	noteRepairs(st, id, names, secrets)
+}
+
+// repairedFields names the members of a record that were repaired to be
+// kept: a known field (named by field, whose "" means not kept) or a
+// member of extra ("extra.<name>"), each after prefix. A member of extra
+// that was not kept (a credential) is not named.
+func repairedFields(members []member, field func(key string) (name string, known bool), extra map[string]json.RawMessage, prefix string, secrets []string) []string {
 	var names []string
 	for _, m := range members {
 		if !keyNeedsRepair(m.key) && !needsRepair(m.value) {
 			continue
 		}
-		if f, known := knownFields[canonicalKey(m.key)]; known {
-			names = append(names, fieldName(f))
+		if f, known := field(m.key); known {
+			if f != "" {
+				names = append(names, prefix+f)
+			}
 			continue
 		}
-		if _, kept := rec.Extra[cleanString(m.key)]; kept {
-			names = append(names, "extra."+safetext.Cut(cleanString(m.key), nameBytes, secrets...))
+		if _, kept := extra[cleanString(m.key)]; kept {
+			names = append(names, prefix+"extra."+safetext.Cut(cleanString(m.key), nameBytes, secrets...))
 		}
 	}
+	return names
+}
+
+// noteRepairs counts the repaired fields names of the record id in st,
+// and keeps their names and the id, made safe to log, for the reading's
+// one line about them.
+func noteRepairs(st *scanagent.ListStats, id string, names []string, secrets []string) {
 	if len(names) == 0 {
 		return
 	}
@@ -99,17 +185,10 @@ func noteAgentRepairs(st *scanagent.ListStats, rec *scanagent.Record, members []
 		}
 	}
 	if len(st.RepairedIDs) < maxRepairNames {
-		st.RepairedIDs = append(st.RepairedIDs, safetext.Cut(rec.ID, nameBytes, secrets...))
+		st.RepairedIDs = append(st.RepairedIDs, safetext.Cut(id, nameBytes, secrets...))
 	}
 }
 
-// logRepairs writes a listing's one line about the fields it repaired:
-// how many, their names and the records they belong to (the first
-// maxRepairNames of each), never the values.
-func (c *Client) logRepairs(what string, st scanagent.ListStats) {
-	if st.FieldsRepaired == 0 {
-		return
-	}
-	c.log.Warn(what+": repaired fields PostgreSQL cannot store as sent (NUL characters dropped, invalid UTF-8 replaced by U+FFFD); the repaired values are stored",
-		"fields_repaired", st.FieldsRepaired, "fields", st.RepairedFields, "ids", st.RepairedIDs)
-}
+// logRepairs writes a listing's one line about the fields it repaired
+// (see scanagent.ListStats.LogRepairs).
+func (c *Client) logRepairs(what string, st scanagent.ListStats) { st.LogRepairs(c.log, what) }

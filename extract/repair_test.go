@@ -1,10 +1,13 @@
 package extract
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 func TestNeedsRepair(t *testing.T) {
@@ -57,5 +60,75 @@ func TestListReportsRepairedFields(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"fields_repaired":3`) || !strings.Contains(logs, `"ids":["a","c"]`) || strings.Contains(logs, "secretvalue") {
 		t.Errorf("the line about repairs lacks its count or ids, or quotes a value:\n%s", logs)
+	}
+}
+
+// TestListDefinitionsReportsRepairedFields: a scan definition's fields
+// repaired to be stored are counted and named as an agent's; what a
+// definition does not keep (its credentials, its orgId) counts for none.
+func TestListDefinitionsReportsRepairedFields(t *testing.T) {
+	t.Parallel()
+	f := setup(t, smallTenant(), nil)
+	f.tenant.Inject(defendertest.RawBody([]byte(`{"value":[
+		{"id":"d-1","scanName":"weekly\u0000scan","target":"10.0.0.0/24","note":"a` + "\xff" + `",
+		 "scanAuthenticationParams":{"@odata.type":"#x.WindowsAuthParams","password":"pw\u0000secretvalue"},
+		 "password":"pw\u0000secretvalue","orgId":"org\u0000"},
+		{"id":"d-2","scanName":"clean"}]}`)).On(defendertest.DefinitionsPath))
+	got, st, err := f.definitions(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "weeklyscan" {
+		t.Fatalf("definitions %+v: every definition is kept, repaired", got)
+	}
+	if st.FieldsRepaired != 2 || strings.Join(st.RepairedFields, ",") != "extra.note,scanName" || strings.Join(st.RepairedIDs, ",") != "d-1" {
+		t.Errorf("stats %+v, want 2 fields of definition d-1", st)
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, "scan definitions: repaired fields PostgreSQL cannot store as sent"); n != 1 {
+		t.Errorf("%d lines about repaired fields, want 1:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, `"fields_repaired":2`) || !strings.Contains(logs, `"ids":["d-1"]`) || strings.Contains(logs, "secretvalue") {
+		t.Errorf("the line about repairs lacks its count or ids, or quotes a value:\n%s", logs)
+	}
+}
+
+// TestHistoryReportsRepairedFields: the fields of sessions and of their
+// targets repaired to be stored are counted by each reading of the
+// history, which logs none of them; History, which reads both, logs them
+// in one line.
+func TestHistoryReportsRepairedFields(t *testing.T) {
+	t.Parallel()
+	f := setup(t, smallTenant(), nil)
+	f.tenant.Inject(
+		defendertest.RawBody([]byte(`{"value":[{"id":"def-1","scanName":"n"}]}`)).On(defendertest.DefinitionsPath),
+		defendertest.RawBody([]byte(`{"value":[
+			{"scanDefinitionId":"def-1","sessionId":"s-1","lastScanned":"2025-09-01T10:00:00Z","generalErrorMessage":"timed\u0000out"},
+			{"scanDefinitionId":"def-1","sessionId":"s-2","lastScanned":"2025-09-01T09:00:00Z","scanStatus":"ok"}]}`)).On(defendertest.HistoryByDefinitionPath),
+		defendertest.RawBody([]byte(`{"value":[
+			{"scanDefinitionId":"def-1","sessionId":"s-1","lastScanned":"2025-09-01T10:00:00Z","generalErrorMessage":"timed out",
+			 "scannedTargets":[{"ip":"10.0.0.1","hostname":"host`+"\xff"+`"},{"ip":"10.0.0.2","hostname":"ok","vendor":"x\u0000y"}]},
+			{"scanDefinitionId":"def-1","sessionId":"s-2","lastScanned":"2025-09-01T09:00:00Z","scanStatus":"ok","scannedTargets":[]}]}`)).On(defendertest.HistoryBySessionPath))
+	var got []scanagent.ScanSession
+	st, err := f.client.History(context.Background(), time.Time{}, func(s scanagent.ScanSession) error {
+		got = append(got, s)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].GeneralError != "timed out" || got[0].ScannedTargets[0].Hostname != "host\uFFFD" {
+		t.Fatalf("sessions %+v: every session is kept, repaired", got)
+	}
+	if st.FieldsRepaired != 3 || strings.Join(st.RepairedFields, ",") != "generalErrorMessage,scannedTargets.extra.vendor,scannedTargets.hostname" ||
+		strings.Join(st.RepairedIDs, ",") != "s-1" {
+		t.Errorf("stats %+v, want 3 fields of session s-1", st)
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, "repaired fields PostgreSQL cannot store as sent"); n != 1 || !strings.Contains(logs, "scan history: repaired fields") {
+		t.Errorf("%d lines about repaired fields, want 1 for the history:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, `"fields_repaired":3`) || !strings.Contains(logs, `"ids":["s-1"]`) {
+		t.Errorf("the line about repairs lacks its count or ids:\n%s", logs)
 	}
 }
