@@ -399,3 +399,25 @@ func TestListDefinitionsRejectsAnIDThatIsNoString(t *testing.T) {
 		t.Errorf("definitions %+v, stats %+v: want d-1 alone, the number rejected as unidentified", got, st)
 	}
 }
+
+// TestSessionsRejectAnIDThatIsNoString: a scan session's id, like an
+// agent's, must be a string: a session whose id is a number is rejected
+// as one without a usable id.
+func TestSessionsRejectAnIDThatIsNoString(t *testing.T) {
+	t.Parallel()
+	f := setup(t, smallTenant(), nil)
+	f.tenant.Inject(defendertest.RawBody([]byte(`{"value":[
+		{"scanDefinitionId":"def-1","sessionId":"s-1","lastScanned":"2025-09-01T10:00:00Z"},
+		{"scanDefinitionId":"def-1","sessionId":4242,"lastScanned":"2025-09-01T09:00:00Z"},
+		{"scanDefinitionId":"def-1","sessionId":["s-3"],"lastScanned":"2025-09-01T08:00:00Z"}]}`)).On(defendertest.HistoryByDefinitionPath))
+	got, st, err := f.sessions(t, []string{"def-1"}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].SessionID != "s-1" || got[1].SessionID != "s-3" || st.Rejected != 1 || st.Unidentified != 1 || len(st.RejectedIDs) != 0 {
+		t.Errorf("sessions %+v, stats %+v: want s-1 and s-3, the number rejected as unidentified", got, st)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, "want an id string, got number 4242") {
+		t.Errorf("no warning naming the id that is no string:\n%s", logs)
+	}
+}

@@ -28,7 +28,8 @@ import (
 // It shares the client's rate budget, retries, timeouts, body limits and
 // errors with List. A session without a definition id, or with a field
 // that cannot be read, is rejected (counted and logged); a session listed
-// twice is counted in Duplicates and handed on again. The fields repaired to be
+// twice is counted in Duplicates and handed on again. A session whose id
+// is not a string is rejected without an id. The fields repaired to be
 // stored are counted as List counts agents', but not logged: a run reads
 // the history twice (by definition, then by session), and its caller logs
 // both readings' repairs in one line (see scanagent.ListStats.LogRepairs).
@@ -318,7 +319,7 @@ func normalizeSession(members []member, secrets ...string) (s scanagent.ScanSess
 			s.DefinitionID, why = oneID(m.value)
 			sawDefinition = m.key
 		case sesSession:
-			s.SessionID, why = oneID(m.value)
+			s.SessionID, why = sessionID(m.value, secrets)
 		case sesScanner:
 			s.ScannerID, why = stringValue(m.value)
 		case sesStatus:
@@ -372,6 +373,16 @@ func oneID(raw json.RawMessage) (string, string) {
 		}
 	}
 	return stringValue(raw)
+}
+
+// sessionID reads a session's id as oneID does, but, like the id of an
+// agent or a definition (see idValue), only a string is an id: a session
+// whose id is a number, a boolean or an object is rejected, without an id.
+func sessionID(raw json.RawMessage, secrets []string) (string, string) {
+	if raw[0] == '[' {
+		return oneID(raw)
+	}
+	return idValue(raw, secrets)
 }
 
 // scannedTargets reads ListScannedTargets: an array of target objects,
