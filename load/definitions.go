@@ -107,6 +107,7 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	stats, err := copyListing(ctx, dbCtx, tx, "agentsync_definitions", definitionStaging, definitionColumns,
 		listing[scanagent.ScanDefinition](list), definitionRow, &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
+	res.FieldsRepaired = stats.FieldsRepaired
 	if err != nil {
 		return res, err
 	}

@@ -184,6 +184,9 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	stats, err := copyListing(ctx, dbCtx, tx, "agentsync_sessions", fmt.Sprintf(sessionStaging, "agentsync_sessions"), sessionColumns,
 		listing[scanagent.ScanSession](byDefinition), sessionRows(&unknown, settled), &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
+	res.FieldsRepaired = stats.FieldsRepaired
+	// One line about the repairs of both readings.
+	defer func() { stats.LogRepairs(l.cfg.Logger, "scan history", "tenant", tenant, "run_id", runID) }()
 	if err != nil {
 		return res, err
 	}
@@ -223,6 +226,8 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 			sessionColumns, listing[scanagent.ScanSession](byID), sessionRows(&unknown, nil), &res.FetchDuration)
 		res.Rejected += st.Rejected
 		res.APIRequests += st.Requests
+		stats.AddRepairs(st)
+		res.FieldsRepaired = stats.FieldsRepaired
 		if err != nil {
 			return res, err
 		}

@@ -158,7 +158,9 @@ type Result struct {
 	// change; what the sync's summary calls "seen". 0 for other resources.
 	HeartbeatOnly int
 	// FieldsRepaired counts the fields the extractor had to repair to
-	// store them: a NUL dropped, invalid UTF-8 replaced by U+FFFD.
+	// store them: a NUL dropped, invalid UTF-8 replaced by U+FFFD. A
+	// history run adds both its readings (by definition, then by
+	// session): a session field repaired in each counts twice.
 	FieldsRepaired int
 	// Deleted counts agents or definitions marked deleted;
 	// DeletionsWithheld counts the missing ones the guard kept instead.

@@ -669,3 +669,54 @@ func TestSessionsStoredWithoutFingerprintAreComparedOnce(t *testing.T) {
 		t.Errorf("the next sync wrote rows:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// repairingHistory is a history whose readings say they repaired a field
+// of the first session: its generalErrorMessage by definition, a target's
+// hostname by id.
+type repairingHistory struct{ *history }
+
+func (h repairingHistory) SessionsByDefinition(ctx context.Context, ids []string, since time.Time, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	st, err := h.history.SessionsByDefinition(ctx, ids, since, fn)
+	st.FieldsRepaired, st.RepairedFields, st.RepairedIDs = 1, []string{"generalErrorMessage"}, []string{h.sessions[0].SessionID}
+	return st, err
+}
+
+func (h repairingHistory) SessionsByID(ctx context.Context, ids []string, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	st, err := h.history.SessionsByID(ctx, ids, fn)
+	st.FieldsRepaired, st.RepairedFields, st.RepairedIDs = 2, []string{"scannedTargets.hostname"}, []string{h.sessions[0].SessionID}
+	return st, err
+}
+
+// TestRepairedScanFieldsAreCounted: the fields of definitions and of the
+// scan history repaired to be stored are counted in their runs, and a
+// history run names those of both its readings in one line.
+func TestRepairedScanFieldsAreCounted(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.sync(t, listOf(agents(5)...))
+	defs := definitions(2)
+	res := f.syncDefinitions(t, func(ctx context.Context, fn func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
+		st, err := definitionsOf(defs...)(ctx, fn)
+		st.FieldsRepaired, st.RepairedFields, st.RepairedIDs = 1, []string{"scanName"}, []string{defs[1].ID}
+		return st, err
+	})
+	if r := f.run(t, res.RunID); res.FieldsRepaired != 1 || r.FieldsRepaired != 1 {
+		t.Errorf("definitions: result %+v, run %+v, want 1 field repaired", res, r)
+	}
+	h := repairingHistory{&history{sessions: []scanagent.ScanSession{
+		session(defs[0], 1, t0.Add(-time.Hour), [2]string{"10.0.0.1", "Success"}),
+	}}}
+	f.clock.Advance(time.Minute)
+	res = f.syncHistory(t, h)
+	if r := f.run(t, res.RunID); res.FieldsRepaired != 3 || r.FieldsRepaired != 3 {
+		t.Errorf("history: result %+v, run %+v, want 3 fields repaired", res, r)
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, "repaired fields PostgreSQL cannot store as sent"); n != 1 {
+		t.Errorf("%d lines about repaired fields, want 1 for the history run:\n%s", n, logs)
+	}
+	want := `fields_repaired=3 fields="[generalErrorMessage scannedTargets.hostname]" ids=[` + h.sessions[0].SessionID + `]`
+	if !strings.Contains(logs, "scan history: repaired fields") || !strings.Contains(logs, want) {
+		t.Errorf("no line naming both readings' repairs (%s):\n%s", want, logs)
+	}
+}
