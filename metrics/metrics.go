@@ -131,7 +131,7 @@ func New() *Metrics {
 		}, tenant),
 		repaired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentsync_fields_repaired_total",
-			Help: "Fields of agents stored repaired by successful syncs, by tenant: a NUL character dropped, invalid UTF-8 replaced by U+FFFD (the log of the sync names them).",
+			Help: "Fields of agents, scan definitions and scan history stored repaired by successful syncs, by tenant: a NUL character dropped, invalid UTF-8 replaced by U+FFFD (the log of the sync names them).",
 		}, tenant),
 	}
 	m.reg.MustRegister(m.lastSuccess, m.lastFailure, m.lastSeen, m.lastDuration, m.runDuration, m.runs, m.agents, m.apiRequests,
@@ -224,6 +224,11 @@ func (t *Tenant) SyncFinished(o Outcome) {
 	}
 	m.repaired.WithLabelValues(t.id).Add(float64(o.FieldsRepaired))
 }
+
+// FieldsRepaired records the fields a successful sync of another resource
+// than the agents (the scan definitions, the scan history) stored
+// repaired, in agentsync_fields_repaired_total with the agents'.
+func (t *Tenant) FieldsRepaired(n int) { t.m.repaired.WithLabelValues(t.id).Add(float64(n)) }
 
 // SyncSkipped records a run that did not sync because another process held
 // the tenant.

@@ -44,6 +44,7 @@ func TestMetricsExposeObserverAndSyncCounts(t *testing.T) {
 	tm.SyncFinished(Outcome{Status: StatusSucceeded, Duration: 3 * time.Second, FinishedAt: finished, Seen: 13, Inserted: 7, Changed: 2, HeartbeatOnly: 3, Unchanged: 1, Deleted: 4, Withheld: 5, Rejected: 6, FieldsRepaired: 8})
 	tm.SyncFinished(Outcome{Status: StatusFailed, Duration: time.Second, Inserted: 99})
 	tm.SyncSkipped()
+	tm.FieldsRepaired(2) // of the scan definitions and history
 
 	code, body := get(t, m.Handler(func(context.Context) ([]string, error) { return nil, nil }), "/metrics")
 	if code != http.StatusOK {
@@ -68,7 +69,7 @@ func TestMetricsExposeObserverAndSyncCounts(t *testing.T) {
 		`agentsync_agents_total{outcome="inserted",tenant="contoso"} 7`,
 		`agentsync_agents_total{outcome="changed",tenant="contoso"} 2`,
 		`agentsync_agents_total{outcome="seen",tenant="contoso"} 3`,
-		`agentsync_fields_repaired_total{tenant="contoso"} 8`,
+		`agentsync_fields_repaired_total{tenant="contoso"} 10`,
 		`agentsync_agents_total{outcome="unchanged",tenant="contoso"} 1`,
 		`agentsync_agents_total{outcome="deleted",tenant="contoso"} 4`,
 		`agentsync_agents_total{outcome="withheld",tenant="contoso"} 5`,

@@ -56,6 +56,8 @@ func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resour
 		if r == scanagent.Agents {
 			t.record(o.Result, o.Err)
 			t.remember(o)
+		} else if t.metrics != nil && o.Err == nil {
+			t.metrics.FieldsRepaired(o.FieldsRepaired)
 		}
 		out = append(out, o)
 		if r == scanagent.Agents && Skipped(o.Err) {

@@ -317,3 +317,23 @@ func TestDeadTokenEndpointIsAskedOnce(t *testing.T) {
 		t.Errorf("run error %q does not say what the token endpoint answered", errs[0])
 	}
 }
+
+// TestRepairedScanFieldsAreCounted: the fields of scan definitions stored
+// repaired count in agentsync_fields_repaired_total with the agents'.
+func TestRepairedScanFieldsAreCounted(t *testing.T) {
+	t.Parallel()
+	f := setup(t, 1)
+	f.fleets[0].Inject(defendertest.RawBody([]byte(`{"value":[
+		{"id":"d-1","scanName":"weekly\u0000scan","target":"10.0.0.` + "\xff" + `"}]}`)).On(defendertest.DefinitionsPath))
+	m := metrics.New()
+	targets := f.targets(t, tenantsync.Config{Metrics: m})
+	outcomes := tenantsync.SyncTenants(t.Context(), t.Context(), targets, tenantsync.Round{Resources: []scanagent.Resource{scanagent.Definitions}})
+	if outcomes[0].Failed() || outcomes[0].Resources[0].FieldsRepaired != 2 {
+		t.Fatalf("outcome %+v, want 2 fields repaired", outcomes[0].Resources)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if want := `agentsync_fields_repaired_total{tenant="` + defendertest.TenantIDOf(0) + `"} 2`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+}
