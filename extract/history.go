@@ -48,9 +48,11 @@ func (c *Client) SessionsByDefinition(ctx context.Context, definitionIDs []strin
 // SessionsByID streams the given sessions with their targets, from
 // POST .../GetScanHistoryBySessionId, in batches of
 // Config.HistoryBatchSize ids. No paging is documented for it: a nextLink
-// is followed if ever sent. Otherwise as SessionsByDefinition.
+// is followed if ever sent. Otherwise as SessionsByDefinition, but of the
+// fields repaired it counts only the targets': the sessions it reads were
+// handed on, and counted, by a reading by definition.
 func (c *Client) SessionsByID(ctx context.Context, sessionIDs []string, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
-	r := &sessionReader{c: c, fn: fn, seen: idset.New()}
+	r := &sessionReader{c: c, fn: fn, seen: idset.New(), byID: true}
 	err := c.readBatches(ctx, r, sessionIDs, c.ep.historyBySession, 0,
 		func(batch []string) any { return struct{ SessionIds []string }{batch} })
 	c.logCredentialsRemoved("scan history by session", r.st)
@@ -203,6 +205,9 @@ type sessionReader struct {
 	since time.Time
 	seen  idset.Set
 	st    scanagent.ListStats
+	// byID is set for the reading by session, which counts only the
+	// repairs of the targets (see noteSessionRepairs).
+	byID bool
 	// newest first so far in this batch, and the time of its last
 	// session: once it reaches before since, the rest is older still.
 	descending bool
@@ -253,7 +258,7 @@ func (r *sessionReader) element(e element) error {
 	for i := range s.ScannedTargets {
 		s.ScannedTargets[i].Extra = scrub(s.ScannedTargets[i].Extra, nil, st, e.secrets)
 	}
-	noteSessionRepairs(st, &s, e.members, e.secrets)
+	noteSessionRepairs(st, &s, e.members, r.byID, e.secrets)
 	if r.seen.Add(id) {
 		st.Duplicates++
 		c.log.Warn("scan session listed twice; the last one counts", "page", e.page,

@@ -107,8 +107,10 @@ func noteDefinitionRepairs(st *scanagent.ListStats, def *scanagent.ScanDefinitio
 // noteSessionRepairs is noteAgentRepairs for a scan session and its
 // targets: a target's field is named "scannedTargets.<field>", and counts
 // for the session's id (its definition's id when it has none). The
-// session's orgId is not kept, and counts for none.
-func noteSessionRepairs(st *scanagent.ListStats, s *scanagent.ScanSession, members []member, secrets []string) {
+// session's orgId is not kept, and counts for none. With targetsOnly only
+// the targets' fields count: the reading by session reads again sessions
+// a reading by definition handed on, and counted, before.
+func noteSessionRepairs(st *scanagent.ListStats, s *scanagent.ScanSession, members []member, targetsOnly bool, secrets []string) {
 	var targets []json.RawMessage
 	names := repairedFields(members, func(key string) (string, bool) {
 		f, known := sessionFields[canonicalKey(key)]
@@ -122,6 +124,9 @@ func noteSessionRepairs(st *scanagent.ListStats, s *scanagent.ScanSession, membe
 		}
 		return f, true
 	}, s.Extra, "", secrets)
+	if targetsOnly {
+		names = nil
+	}
 	for _, m := range members {
 		if f := sessionFields[canonicalKey(m.key)]; f == sesTargetList && needsRepair(m.value) {
 			switch m.value[0] {

@@ -95,8 +95,9 @@ func TestListDefinitionsReportsRepairedFields(t *testing.T) {
 
 // TestHistoryReportsRepairedFields: the fields of sessions and of their
 // targets repaired to be stored are counted by each reading of the
-// history, which logs none of them; History, which reads both, logs them
-// in one line.
+// history, which logs none of them (the reading by session counts only
+// the targets', the sessions' are counted once); History, which reads
+// both, logs them in one line.
 func TestHistoryReportsRepairedFields(t *testing.T) {
 	t.Parallel()
 	f := setup(t, smallTenant(), nil)
@@ -106,7 +107,7 @@ func TestHistoryReportsRepairedFields(t *testing.T) {
 			{"scanDefinitionId":"def-1","sessionId":"s-1","lastScanned":"2025-09-01T10:00:00Z","generalErrorMessage":"timed\u0000out"},
 			{"scanDefinitionId":"def-1","sessionId":"s-2","lastScanned":"2025-09-01T09:00:00Z","scanStatus":"ok"}]}`)).On(defendertest.HistoryByDefinitionPath),
 		defendertest.RawBody([]byte(`{"value":[
-			{"scanDefinitionId":"def-1","sessionId":"s-1","lastScanned":"2025-09-01T10:00:00Z","generalErrorMessage":"timed out",
+			{"scanDefinitionId":"def-1","sessionId":"s-1","lastScanned":"2025-09-01T10:00:00Z","generalErrorMessage":"timed\u0000out",
 			 "scannedTargets":[{"ip":"10.0.0.1","hostname":"host`+"\xff"+`"},{"ip":"10.0.0.2","hostname":"ok","vendor":"x\u0000y"}]},
 			{"scanDefinitionId":"def-1","sessionId":"s-2","lastScanned":"2025-09-01T09:00:00Z","scanStatus":"ok","scannedTargets":[]}]}`)).On(defendertest.HistoryBySessionPath))
 	var got []scanagent.ScanSession
@@ -117,7 +118,7 @@ func TestHistoryReportsRepairedFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].GeneralError != "timed out" || got[0].ScannedTargets[0].Hostname != "host\uFFFD" {
+	if len(got) != 2 || got[0].GeneralError != "timedout" || got[0].ScannedTargets[0].Hostname != "host\uFFFD" {
 		t.Fatalf("sessions %+v: every session is kept, repaired", got)
 	}
 	if st.FieldsRepaired != 3 || strings.Join(st.RepairedFields, ",") != "generalErrorMessage,scannedTargets.extra.vendor,scannedTargets.hostname" ||

@@ -159,8 +159,8 @@ type Result struct {
 	HeartbeatOnly int
 	// FieldsRepaired counts the fields the extractor had to repair to
 	// store them: a NUL dropped, invalid UTF-8 replaced by U+FFFD. A
-	// history run adds both its readings (by definition, then by
-	// session): a session field repaired in each counts twice.
+	// history run adds both its readings (the sessions by definition,
+	// their targets by session).
 	FieldsRepaired int
 	// Deleted counts agents or definitions marked deleted;
 	// DeletionsWithheld counts the missing ones the guard kept instead.
