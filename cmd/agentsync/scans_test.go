@@ -283,3 +283,73 @@ func dumpDatabase(t *testing.T, pool *pgxpool.Pool) string {
 	}
 	return b.String()
 }
+
+// TestSyncCountsRepairedScanFields: the fields of scan definitions and of
+// the scan history repaired to be stored are counted in their runs and
+// named, with their records' ids, in one line per run; a session whose id
+// is a number is rejected, not stored under its digits.
+func TestSyncCountsRepairedScanFields(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	defs := []defendertest.Definition{{ID: "def-1", Name: "weekly\x00scan", IsActive: true, Target: "10.0.0.1"}}
+	sessions := []defendertest.Session{{
+		DefinitionID: "def-1", SessionID: "s-1", Status: "Fail", ScannedAt: now.Add(-time.Hour), GeneralError: "timed\x00out",
+		Targets: []defendertest.Target{{IP: "10.0.0.1", Hostname: "host\x00-1", Status: "Failure"}},
+	}}
+	tenant := defendertest.NewServer(defendertest.WithScans(defs, sessions))
+	t.Cleanup(tenant.Close)
+	env := fetchEnv(tenant)
+	env["DATABASE_URL"] = dbtest.URL(t)
+	env["SYNC_RESOURCES"] = "definitions,history"
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	code, stdout, stderr := runCLI(t, env, "sync")
+	if code != exitOK {
+		t.Fatalf("sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		`"msg":"scan definitions: repaired fields PostgreSQL cannot store as sent`,
+		`"fields_repaired":1,"fields":["scanName"],"ids":["def-1"]`,
+		`"msg":"scan history: repaired fields PostgreSQL cannot store as sent`,
+		`"fields_repaired":2,"fields":["generalErrorMessage","scannedTargets.hostname"],"ids":["s-1"]`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %s:\n%s", want, stderr)
+		}
+	}
+	if n := strings.Count(stderr, "repaired fields PostgreSQL cannot store as sent"); n != 2 {
+		t.Errorf("%d lines about repaired fields, want one per run:\n%s", n, stderr)
+	}
+	var defsRepaired, historyRepaired int
+	if err := pool.QueryRow(context.Background(), `
+		SELECT (SELECT fields_repaired FROM defender.sync_runs WHERE resource = 'definitions'),
+		       (SELECT fields_repaired FROM defender.sync_runs WHERE resource = 'history')`).Scan(&defsRepaired, &historyRepaired); err != nil {
+		t.Fatal(err)
+	}
+	if defsRepaired != 1 || historyRepaired != 2 {
+		t.Errorf("fields_repaired: definitions %d, history %d; want 1 and 2", defsRepaired, historyRepaired)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_targets WHERE hostname = 'host-1'`); n != 1 {
+		t.Errorf("the repaired target is not stored")
+	}
+
+	// A session whose id is a number is rejected as one without an id.
+	env["SYNC_RESOURCES"] = "history"
+	tenant.Inject(defendertest.RawBody([]byte(`{"value":[{"scanDefinitionId":"def-1","sessionId":4242,"lastScanned":"` +
+		now.Add(-time.Minute).Format(time.RFC3339) + `","scanStatus":"Success"}]}`)).On(defendertest.HistoryByDefinitionPath))
+	if code, stdout, stderr = runCLI(t, env, "sync", "--no-migrate"); code != exitOK {
+		t.Fatalf("sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "want an id string, got number 4242") {
+		t.Errorf("no warning naming the id that is no string:\n%s", stderr)
+	}
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender.scan_sessions WHERE session_id = '4242'`); n != 0 {
+		t.Errorf("a session stored under the digits of its id")
+	}
+	if n := queryInt(t, pool, `SELECT records_rejected FROM defender.sync_runs WHERE resource = 'history' ORDER BY run_id DESC LIMIT 1`); n != 1 {
+		t.Errorf("history run: %d records rejected, want 1", n)
+	}
+}
