@@ -33,9 +33,11 @@
 // (or anything but a string) has no usable id and is rejected as one
 // without an id. NUL characters are dropped and invalid UTF-8 is replaced
 // by U+FFFD, in Extra's keys and values too, since PostgreSQL stores
-// neither. The fields of an agent repaired that way are counted in
-// ListStats.FieldsRepaired and named, with the agent's id, in one warning
-// per listing; the values are never logged.
+// neither. The fields of an agent, a scan definition or a scan session
+// (and its targets) repaired that way are counted in
+// ListStats.FieldsRepaired and named, with the record's id, in one warning
+// per listing (per reading of the history, for its two requests); the
+// values are never logged.
 //
 // Timestamps may carry 0 to 7 (up to 9) fractional digits, 'T' or a space
 // between date and time, and "Z", a numeric offset or no zone (meaning
@@ -73,7 +75,9 @@
 // underscores, in both spellings in use: the plural PascalCase of the
 // vendor's pages (ScanDefinitionIds, SessionIds, ListScannedTargets) and
 // the singular camelCase of the service's metadata (scanDefinitionId,
-// sessionId, scannedTargets). Unknown fields go to Extra.
+// sessionId, scannedTargets). Unknown fields go to Extra. A definition's
+// id and a session's id, like an agent's, must be strings: a session
+// whose id is a number is rejected as one without a usable id.
 //
 // Of a definition's scanAuthenticationParams only the variant
 // (@odata.type) and the authentication type are kept; every other field
