@@ -2,6 +2,7 @@ package extract
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,14 +52,21 @@ func TestListReportsRepairedFields(t *testing.T) {
 	if len(got) != 3 || got[0].ComputerDNSName != "hostone" {
 		t.Fatalf("records %+v: every agent is kept, repaired", got)
 	}
-	if st.FieldsRepaired != 3 || strings.Join(st.RepairedFields, ",") != "computerDnsName,extra.tag,machineId" || strings.Join(st.RepairedIDs, ",") != "a,c" {
-		t.Errorf("stats %+v, want 3 fields of agents a and c", st)
+	checkRepairs(t, st, f.logs.String(), "agents", 3, "computerDnsName,extra.tag,machineId", `"a","c"`)
+}
+
+// checkRepairs checks a reading's repairs: n fields named fields (joined
+// by commas) of the records ids (as JSON strings joined by commas), in
+// st and in one line of logs about what, which quotes no value.
+func checkRepairs(t *testing.T, st scanagent.ListStats, logs, what string, n int, fields, ids string) {
+	t.Helper()
+	if st.FieldsRepaired != n || strings.Join(st.RepairedFields, ",") != fields || `"`+strings.Join(st.RepairedIDs, `","`)+`"` != ids {
+		t.Errorf("stats %+v, want %d fields %s of %s", st, n, fields, ids)
 	}
-	logs := f.logs.String()
-	if n := strings.Count(logs, "repaired fields PostgreSQL cannot store as sent"); n != 1 {
-		t.Errorf("%d lines about repaired fields, want 1:\n%s", n, logs)
+	if c := strings.Count(logs, "repaired fields PostgreSQL cannot store as sent"); c != 1 || !strings.Contains(logs, what+": repaired fields") {
+		t.Errorf("%d lines about repaired fields, want 1 about the %s:\n%s", c, what, logs)
 	}
-	if !strings.Contains(logs, `"fields_repaired":3`) || !strings.Contains(logs, `"ids":["a","c"]`) || strings.Contains(logs, "secretvalue") {
+	if !strings.Contains(logs, fmt.Sprintf(`"fields_repaired":%d`, n)) || !strings.Contains(logs, `"ids":[`+ids+`]`) || strings.Contains(logs, "secretvalue") {
 		t.Errorf("the line about repairs lacks its count or ids, or quotes a value:\n%s", logs)
 	}
 }
@@ -81,16 +89,7 @@ func TestListDefinitionsReportsRepairedFields(t *testing.T) {
 	if len(got) != 2 || got[0].Name != "weeklyscan" {
 		t.Fatalf("definitions %+v: every definition is kept, repaired", got)
 	}
-	if st.FieldsRepaired != 2 || strings.Join(st.RepairedFields, ",") != "extra.note,scanName" || strings.Join(st.RepairedIDs, ",") != "d-1" {
-		t.Errorf("stats %+v, want 2 fields of definition d-1", st)
-	}
-	logs := f.logs.String()
-	if n := strings.Count(logs, "scan definitions: repaired fields PostgreSQL cannot store as sent"); n != 1 {
-		t.Errorf("%d lines about repaired fields, want 1:\n%s", n, logs)
-	}
-	if !strings.Contains(logs, `"fields_repaired":2`) || !strings.Contains(logs, `"ids":["d-1"]`) || strings.Contains(logs, "secretvalue") {
-		t.Errorf("the line about repairs lacks its count or ids, or quotes a value:\n%s", logs)
-	}
+	checkRepairs(t, st, f.logs.String(), "scan definitions", 2, "extra.note,scanName", `"d-1"`)
 }
 
 // TestHistoryReportsRepairedFields: the fields of sessions and of their
@@ -121,15 +120,5 @@ func TestHistoryReportsRepairedFields(t *testing.T) {
 	if len(got) != 2 || got[0].GeneralError != "timedout" || got[0].ScannedTargets[0].Hostname != "host\uFFFD" {
 		t.Fatalf("sessions %+v: every session is kept, repaired", got)
 	}
-	if st.FieldsRepaired != 3 || strings.Join(st.RepairedFields, ",") != "generalErrorMessage,scannedTargets.extra.vendor,scannedTargets.hostname" ||
-		strings.Join(st.RepairedIDs, ",") != "s-1" {
-		t.Errorf("stats %+v, want 3 fields of session s-1", st)
-	}
-	logs := f.logs.String()
-	if n := strings.Count(logs, "repaired fields PostgreSQL cannot store as sent"); n != 1 || !strings.Contains(logs, "scan history: repaired fields") {
-		t.Errorf("%d lines about repaired fields, want 1 for the history:\n%s", n, logs)
-	}
-	if !strings.Contains(logs, `"fields_repaired":3`) || !strings.Contains(logs, `"ids":["s-1"]`) {
-		t.Errorf("the line about repairs lacks its count or ids:\n%s", logs)
-	}
+	checkRepairs(t, st, f.logs.String(), "scan history", 3, "generalErrorMessage,scannedTargets.extra.vendor,scannedTargets.hostname", `"s-1"`)
 }

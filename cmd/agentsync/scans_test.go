@@ -301,15 +301,8 @@ func TestSyncCountsRepairedScanFields(t *testing.T) {
 	env := fetchEnv(tenant)
 	env["DATABASE_URL"] = dbtest.URL(t)
 	env["SYNC_RESOURCES"] = "definitions,history"
-	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	code, stdout, stderr := runCLI(t, env, "sync")
-	if code != exitOK {
-		t.Fatalf("sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
-	}
+	pool := testPool(t, env["DATABASE_URL"])
+	stderr := syncOK(t, env)
 	for _, want := range []string{
 		`"msg":"scan definitions: repaired fields PostgreSQL cannot store as sent`,
 		`"fields_repaired":1,"fields":["scanName"],"ids":["def-1"]`,
@@ -340,9 +333,7 @@ func TestSyncCountsRepairedScanFields(t *testing.T) {
 	env["SYNC_RESOURCES"] = "history"
 	tenant.Inject(defendertest.RawBody([]byte(`{"value":[{"scanDefinitionId":"def-1","sessionId":4242,"lastScanned":"` +
 		now.Add(-time.Minute).Format(time.RFC3339) + `","scanStatus":"Success"}]}`)).On(defendertest.HistoryByDefinitionPath))
-	if code, stdout, stderr = runCLI(t, env, "sync", "--no-migrate"); code != exitOK {
-		t.Fatalf("sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
-	}
+	stderr = syncOK(t, env, "--no-migrate")
 	if !strings.Contains(stderr, "want an id string, got number 4242") {
 		t.Errorf("no warning naming the id that is no string:\n%s", stderr)
 	}
@@ -352,4 +343,26 @@ func TestSyncCountsRepairedScanFields(t *testing.T) {
 	if n := queryInt(t, pool, `SELECT records_rejected FROM defender.sync_runs WHERE resource = 'history' ORDER BY run_id DESC LIMIT 1`); n != 1 {
 		t.Errorf("history run: %d records rejected, want 1", n)
 	}
+}
+
+// testPool connects to the database at url for the test's duration.
+func testPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// syncOK runs sync with env and args, fails the test unless it exits 0,
+// and returns its stderr.
+func syncOK(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, env, append([]string{"sync"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("sync: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	return stderr
 }
