@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"hash/maphash"
@@ -47,21 +48,34 @@ func (f *fingerprinter) of(r *scanagent.Record) [fingerprintSize]byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	b = binary.AppendUvarint(b, uint64(len(r.Extra)))
-	if len(r.Extra) > 0 {
-		f.keys = f.keys[:0]
-		for k := range r.Extra {
-			f.keys = append(f.keys, k)
-		}
-		slices.Sort(f.keys)
-		for _, k := range f.keys {
-			v := r.Extra[k]
-			b = binary.AppendUvarint(b, uint64(len(k)))
-			b = append(b, k...)
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
-		}
+	return f.sum(f.appendExtra(b, r.Extra))
+}
+
+// appendExtra appends extra's fields to b in key order, each key and raw
+// JSON value length-prefixed.
+func (f *fingerprinter) appendExtra(b []byte, extra map[string]json.RawMessage) []byte {
+	b = binary.AppendUvarint(b, uint64(len(extra)))
+	if len(extra) == 0 {
+		return b
 	}
+	f.keys = f.keys[:0]
+	for k := range extra {
+		f.keys = append(f.keys, k)
+	}
+	slices.Sort(f.keys)
+	for _, k := range f.keys {
+		v := extra[k]
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// sum returns the fingerprint of the encoding b, and keeps b's memory for
+// the next record.
+func (f *fingerprinter) sum(b []byte) [fingerprintSize]byte {
 	f.buf = b
 	f.h.Reset()
 	f.h.Write(b)

@@ -2,11 +2,8 @@ package load
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,16 +28,15 @@ type settledSessions struct {
 	// definition and time).
 	unidentified int
 
-	h    hash.Hash
-	buf  []byte
-	keys []string
+	// fingerprinter encodes and hashes the sessions, as it does agents.
+	*fingerprinter
 }
 
 // readSettledSessions reads the settled sessions of the definitions that
 // ran at or after since: the only ones a reading of the history since
 // then can list.
 func readSettledSessions(ctx context.Context, tx pgx.Tx, tenant string, definitions []string, since time.Time) (*settledSessions, error) {
-	s := &settledSessions{stored: map[string][fingerprintSize]byte{}, staged: map[string]struct{}{}, h: sha256.New()}
+	s := &settledSessions{stored: map[string][fingerprintSize]byte{}, staged: map[string]struct{}{}, fingerprinter: newFingerprinter()}
 	rows, err := tx.Query(ctx, `
 		SELECT session_id, listed_fingerprint FROM defender.session_result
 		 WHERE tenant_id = $1 AND definition_id = ANY ($2) AND scanned_at >= $3
@@ -98,26 +94,5 @@ func (s *settledSessions) fingerprint(r *scanagent.ScanSession) [fingerprintSize
 		b = append(b, 1)
 		b = binary.AppendVarint(b, int64(*n))
 	}
-	b = binary.AppendUvarint(b, uint64(len(r.Extra)))
-	if len(r.Extra) > 0 {
-		s.keys = s.keys[:0]
-		for k := range r.Extra {
-			s.keys = append(s.keys, k)
-		}
-		slices.Sort(s.keys)
-		for _, k := range s.keys {
-			v := r.Extra[k]
-			b = binary.AppendUvarint(b, uint64(len(k)))
-			b = append(b, k...)
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
-		}
-	}
-	s.buf = b
-	s.h.Reset()
-	s.h.Write(b)
-	var sum [sha256.Size]byte
-	var fp [fingerprintSize]byte
-	copy(fp[:], s.h.Sum(sum[:0]))
-	return fp
+	return s.sum(s.appendExtra(b, r.Extra))
 }
