@@ -46,42 +46,30 @@ func newHolder(worker string) string {
 	return worker + "/" + hex.EncodeToString(b)
 }
 
-// heldRetries and heldRetryDelay: a holder found with no run running may
-// be between taking the lease and recording its run, or between two
-// resources of one sync (milliseconds); it is asked again before the sync
-// is skipped as held.
-const (
-	heldRetries    = 4
-	heldRetryDelay = 250 * time.Millisecond
-)
+// heldGrace is how long a holder may have the tenant with no run of it
+// running before a sync that finds it so reports the tenant held: a sync
+// takes the lease before it records its run and gives it back after the
+// run ended, and on a busy server those moments take a while. A holder
+// that took the lease this recently, or whose run of the tenant ended this
+// recently, is a sync in progress.
+const heldGrace = 30 * time.Second
 
 // takeLease takes the tenant's lease when nobody holds it or its holder's
 // lease expired. Otherwise it returns an error matching ErrSyncInProgress
-// when a run of the tenant is marked running, and a *HeldError otherwise.
-// The tenant's row is created when missing.
+// when a run of the tenant is running, or the holder took the lease or
+// ended a run within heldGrace, and a *HeldError otherwise. The tenant's
+// row is created when missing.
 func (l *Loader) takeLease(ctx context.Context) (*lease, error) {
-	holder := l.newHolder()
-	for attempt := 1; ; attempt++ {
-		s, err := l.tryLease(ctx, holder)
-		var held *HeldError
-		if !errors.As(err, &held) || attempt == heldRetries {
-			return s, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(heldRetryDelay):
-		}
-	}
+	return l.tryLease(ctx, l.newHolder())
 }
 
-// tryLease is one attempt of takeLease.
+// tryLease takes the lease for holder (see takeLease).
 func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
 	var (
 		taken   bool
 		current *string
 		until   *time.Time
-		running bool
+		busy    bool
 	)
 	// The tenant's row first (the lease refers to it); an existing one is
 	// left as it is.
@@ -90,25 +78,32 @@ func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
 			INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($4, ''))
 			ON CONFLICT (tenant_id) DO NOTHING
 		), taken AS (
-			INSERT INTO defender.tenant_leases AS t (tenant_id, holder, expires_at)
-			VALUES ($1, $2, pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
+			INSERT INTO defender.tenant_leases AS t (tenant_id, holder, taken_at, expires_at)
+			VALUES ($1, $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
 			ON CONFLICT (tenant_id) DO UPDATE
-			   SET holder = excluded.holder, expires_at = excluded.expires_at
+			   SET holder = excluded.holder, taken_at = excluded.taken_at, expires_at = excluded.expires_at
 			 WHERE t.expires_at < pg_catalog.clock_timestamp()
 			RETURNING t.holder
+		), held AS (
+			SELECT holder, taken_at, expires_at FROM defender.tenant_leases WHERE tenant_id = $1
 		)
 		SELECT EXISTS (SELECT FROM taken),
-		       (SELECT holder FROM defender.tenant_leases WHERE tenant_id = $1),
-		       (SELECT expires_at FROM defender.tenant_leases WHERE tenant_id = $1),
-		       EXISTS (SELECT FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'running')`,
-		l.cfg.TenantID, holder, l.cfg.LeaseDuration.Seconds(), l.cfg.TenantName).Scan(&taken, &current, &until, &running)
+		       (SELECT holder FROM held),
+		       (SELECT expires_at FROM held),
+		       EXISTS (SELECT FROM held WHERE taken_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $5))
+		       OR EXISTS (SELECT FROM defender.sync_runs
+		                   WHERE tenant_id = $1 AND started_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $6)
+		                     AND finished_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $5))
+		       OR EXISTS (SELECT FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'running')`,
+		l.cfg.TenantID, holder, l.cfg.LeaseDuration.Seconds(), l.cfg.TenantName,
+		heldGrace.Seconds(), (l.cfg.SyncTimeout+heldGrace).Seconds()).Scan(&taken, &current, &until, &busy)
 	if err != nil {
 		return nil, fmt.Errorf("take the tenant's lease: %w", interpretError(err))
 	}
 	if taken {
 		return &lease{pool: l.pool, logger: l.cfg.Logger, kind: tenantLease, key: l.cfg.TenantID, holder: holder, duration: l.cfg.LeaseDuration}, nil
 	}
-	if running {
+	if busy {
 		return nil, ErrSyncInProgress
 	}
 	held := &HeldError{}

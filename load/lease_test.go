@@ -25,7 +25,7 @@ func TestNoOtherLoginCanHoldATenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	reader := dbtest.ReaderPool(t, f.url)
-	_, err := reader.Exec(ctx, `INSERT INTO defender.tenant_leases VALUES ('`+tenant+`', 'reader', now() + interval '1 day')`)
+	_, err := reader.Exec(ctx, `INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at) VALUES ('`+tenant+`', 'reader', now() + interval '1 day')`)
 	if err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("a reader taking the lease: %v, want permission denied", err)
 	}
@@ -56,8 +56,8 @@ func TestSyncSkipsAHeldTenantNamingItsHolder(t *testing.T) {
 	f := setup(t)
 	if _, err := f.pool.Exec(ctx, `
 		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
-		INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at)
-		VALUES ($1, 'elsewhere:42/0badcafe', now() + interval '1 hour')`, tenant); err != nil {
+		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
+		VALUES ($1, 'elsewhere:42/0badcafe', now() - interval '1 hour', now() + interval '1 hour')`, tenant); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.loader.Sync(ctx, listOf(agents(2)...))
@@ -77,6 +77,26 @@ func TestSyncSkipsAHeldTenantNamingItsHolder(t *testing.T) {
 	}
 	if n := f.count(t, `SELECT count(*) FROM defender.tenant_leases`); n != 0 {
 		t.Fatal("the lease is still held after the sync finished")
+	}
+}
+
+// TestAHolderAboutToRecordItsRunIsASyncInProgress: a holder that took the
+// lease moments ago and has not recorded its run yet (or has just ended
+// it) is a sync in progress, not a tenant held: a busy server makes those
+// moments long.
+func TestAHolderAboutToRecordItsRunIsASyncInProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	if _, err := f.pool.Exec(ctx, `
+		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
+		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
+		VALUES ($1, 'busy:8/0ddba11', now() - interval '5 seconds', now() + interval '1 minute')`, tenant); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.loader.Sync(ctx, listOf(agents(2)...))
+	if !errors.Is(err, load.ErrSyncInProgress) || errors.Is(err, load.ErrTenantHeld) {
+		t.Fatalf("sync of a tenant whose holder took it 5 s ago: %v, want another sync in progress", err)
 	}
 }
 

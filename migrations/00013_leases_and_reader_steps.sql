@@ -87,12 +87,14 @@ SELECT defender.grant_reader_access();
 CREATE TABLE defender.tenant_leases (
     tenant_id  text        PRIMARY KEY REFERENCES defender.tenants,
     holder     text        NOT NULL CHECK (holder <> ''),
+    taken_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     expires_at timestamptz NOT NULL
 );
 COMMENT ON TABLE defender.tenant_leases IS
     'Storage: the sync holding each tenant, until when. Syncs of the tenant by other processes skip it while the lease lasts; a live sync renews it, a stopped one lets it expire.';
 COMMENT ON COLUMN defender.tenant_leases.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
 COMMENT ON COLUMN defender.tenant_leases.holder IS 'The sync holding the tenant: its worker (host:pid) and a token of its own.';
+COMMENT ON COLUMN defender.tenant_leases.taken_at IS 'When the holder took the lease (a sync takes it for each resource; renewing keeps this time).';
 COMMENT ON COLUMN defender.tenant_leases.expires_at IS 'When the lease ends unless its holder renews it (a live sync renews it well before).';
 
 -- The same for maintenance that one process at a time does (observation

@@ -4453,6 +4453,7 @@ ALTER TABLE defender.sync_runs ALTER COLUMN run_id ADD GENERATED ALWAYS AS IDENT
 CREATE TABLE defender.tenant_leases (
     tenant_id text NOT NULL,
     holder text NOT NULL,
+    taken_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     expires_at timestamp with time zone NOT NULL,
     CONSTRAINT tenant_leases_holder_check CHECK ((holder <> ''::text))
 );
@@ -4477,6 +4478,13 @@ COMMENT ON COLUMN defender.tenant_leases.tenant_id IS 'Microsoft Entra tenant (G
 --
 
 COMMENT ON COLUMN defender.tenant_leases.holder IS 'The sync holding the tenant: its worker (host:pid) and a token of its own.';
+
+
+--
+-- Name: COLUMN tenant_leases.taken_at; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.tenant_leases.taken_at IS 'When the holder took the lease (a sync takes it for each resource; renewing keeps this time).';
 
 
 --

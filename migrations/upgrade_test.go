@@ -316,7 +316,7 @@ func TestTenantLeaseMigrationKeepsTenantsAndRuns(t *testing.T) {
 	if after := dump(); after != before {
 		t.Errorf("tenants and runs changed by the lease migration:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO defender.tenant_leases SELECT tenant_id, 'w:1/00', now() FROM defender.tenants`); err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at) SELECT tenant_id, 'w:1/00', now() FROM defender.tenants`); err != nil {
 		t.Fatalf("a lease per tenant: %v", err)
 	}
 	if _, err := p.DownTo(ctx, lease-1); err != nil {

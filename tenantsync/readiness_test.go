@@ -134,8 +134,8 @@ func TestATenantHeldWithNoSyncRunningFails(t *testing.T) {
 	f := setup(t, 1)
 	if _, err := f.pool.Exec(t.Context(), `
 		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
-		INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at)
-		VALUES ($1, 'hung:7/deadbeef', now() + interval '1 hour')`, defendertest.TenantIDOf(0)); err != nil {
+		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
+		VALUES ($1, 'hung:7/deadbeef', now() - interval '1 hour', now() + interval '1 hour')`, defendertest.TenantIDOf(0)); err != nil {
 		t.Fatal(err)
 	}
 	var logs strings.Builder

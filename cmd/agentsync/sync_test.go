@@ -480,8 +480,8 @@ func TestSyncOfAHeldTenantExitsOne(t *testing.T) {
 	defer pool.Close()
 	if _, err := pool.Exec(context.Background(), `
 		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES (lower($1)))
-		INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at)
-		VALUES (lower($1), 'stuck-host:99/feedf00d', now() + interval '1 hour')`, env["DEFENDER_TENANT_ID"]); err != nil {
+		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
+		VALUES (lower($1), 'stuck-host:99/feedf00d', now() - interval '1 hour', now() + interval '1 hour')`, env["DEFENDER_TENANT_ID"]); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runCLI(t, env, "sync")
