@@ -111,15 +111,10 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// A tenant's first agents are all new: nothing to compare them with.
 	// Each gets its key as it is inserted, and every table is filled
 	// straight from the staged records.
-	newAgents := `pg_temp.agentsync_diff d WHERE d.is_new`
-	firstAgents := ""
+	insertAgents := query("agents_insert_new")
 	if known.noneStored {
 		c.inserted = staged
-		newAgents = `d`
-		firstAgents = `d AS (
-			SELECT s.*, pg_catalog.nextval('defender.agent_state_agent_key_seq') AS agent_key
-			  FROM pg_temp.agentsync_staging s
-		), `
+		insertAgents = query("agents_insert_first")
 	} else {
 		var err error
 		if c.inserted, rewritten, knownWrites, err = compareStaged(dbCtx, tx, tenant); err != nil {
@@ -135,45 +130,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// what the sync saw of their heartbeats and of the moved heartbeats of
 	// staged known agents.
 	start = time.Now()
-	rows, err := tx.Query(dbCtx, `
-		WITH `+firstAgents+`inserted AS (
-			INSERT INTO defender.agent_state (
-				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
-				scanner_software_version, mde_client_version, extra, fingerprint,
-				first_seen_at, first_seen_run_id, active_since)
-			OVERRIDING SYSTEM VALUE
-			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
-			       d.scanner_software_version, d.mde_client_version, d.extra, d.fingerprint, $2, $3, $2
-			  FROM `+newAgents+`
-		), history AS (
-			INSERT INTO defender.scan_agent_history (
-				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
-				scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
-			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
-			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
-			  FROM `+newAgents+`
-		), born AS (
-			SELECT d.agent_key, d.last_seen, d.last_command_execution_at
-			  FROM `+newAgents+`
-		), moved AS (
-			SELECT a.agent_key, s.last_seen, s.last_command_execution_at
-			  FROM pg_temp.agentsync_staging s
-			  JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
-			  LEFT JOIN defender.heartbeat_block hb ON hb.tenant_id = $1 AND hb.block = a.agent_key / 64
-			 WHERE (hb.last_seen[a.agent_key % 64 + 1], hb.last_command_execution_at[a.agent_key % 64 + 1])
-			         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
-		)
-		SELECT b.agent_key, b.last_seen, b.last_command_execution_at, false
-		  FROM born b
-		 WHERE b.last_seen IS NOT NULL OR b.last_command_execution_at IS NOT NULL
-		UNION ALL
-		-- A known agent's move is a change of its own when nothing else of
-		-- it changed.
-		SELECT m.agent_key, m.last_seen, m.last_command_execution_at,
-		       NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d
-		                    WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed))
-		  FROM moved m`,
-		tenant, fetchedAt, runID)
+	rows, err := tx.Query(dbCtx, insertAgents, tenant, fetchedAt, runID, blockSize)
 	if err != nil {
 		return c, fmt.Errorf("insert new agents: %w", interpretError(err))
 	}
@@ -230,67 +187,29 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		steps = append(steps, []step{
 			// Close the current version of agents whose descriptive attributes
 			// changed; deleted agents have none open.
-			{"close changed history versions", `
-			UPDATE defender.scan_agent_history h
-			   SET valid_to = $1, closed_by_run_id = $2
-			  FROM pg_temp.agentsync_diff d
-			 WHERE h.agent_key = d.agent_key AND h.valid_to IS NULL AND d.descriptive_changed AND NOT d.is_new`,
+			{"close changed history versions", query("agents_close_changed_versions"),
 				[]any{fetchedAt, runID}},
-			{"open new history versions", `
-			INSERT INTO defender.scan_agent_history (
-				agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
-				scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
-			SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
-			       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
-			  FROM pg_temp.agentsync_diff d
-			 WHERE NOT d.is_new AND (d.descriptive_changed OR d.is_returning)`, all},
+			{"open new history versions", query("agents_open_new_versions"), all},
 		}...)
 	}
 	if knownWrites > 0 { // known agents with a row to write: a change, a return, or a fingerprint
-		steps = append(steps, step{"update changed agents", `
-			UPDATE defender.agent_state a
-			   SET machine_id = d.machine_id,
-			       computer_dns_name = d.computer_dns_name,
-			       assigned_application_id = d.assigned_application_id,
-			       scanner_software_version = d.scanner_software_version,
-			       mde_client_version = d.mde_client_version,
-			       extra = d.extra,
-			       fingerprint = d.fingerprint,
-			       active_since = CASE WHEN d.is_returning THEN $1 ELSE a.active_since END,
-			       deleted_at = NULL,
-			       deleted_by_run_id = NULL
-			  FROM pg_temp.agentsync_diff d
-			 WHERE a.agent_key = d.agent_key AND NOT d.is_new`,
+		steps = append(steps, step{"update changed agents", query("agents_update_changed"),
 			[]any{fetchedAt}})
 	}
 	if missing > 0 {
-		steps = append(steps, step{"record missing agents", `
-			INSERT INTO pg_temp.agentsync_missing (agent_key) SELECT unnest($1::bigint[])`,
+		steps = append(steps, step{"record missing agents", query("agents_record_missing"),
 			[]any{missingKeys}})
 	}
 	switch {
 	case missing > 0 && withhold:
-		steps = append(steps, step{"record withheld deletions", `
-			INSERT INTO defender.withheld_deletions (agent_key, run_id)
-			SELECT m.agent_key, $1 FROM pg_temp.agentsync_missing m`, []any{runID}})
+		steps = append(steps, step{"record withheld deletions", query("agents_record_withheld"), []any{runID}})
 	case missing > 0:
 		if day.sameDay(fetchedAt) {
 			// The agents were active at an earlier sync of today: their day
 			// so far is stored before they go.
 			steps = append(steps, keepDayOfDeleted(tenant))
 		}
-		steps = append(steps, step{"delete missing agents", `
-			WITH deleted AS (
-				UPDATE defender.agent_state a
-				   SET deleted_at = $1, deleted_by_run_id = $2
-				  FROM pg_temp.agentsync_missing m
-				 WHERE a.agent_key = m.agent_key
-				RETURNING a.agent_key
-			)
-			UPDATE defender.scan_agent_history h
-			   SET valid_to = $1, closed_by_run_id = $2
-			  FROM deleted
-			 WHERE h.agent_key = deleted.agent_key AND h.valid_to IS NULL`,
+		steps = append(steps, step{"delete missing agents", query("agents_delete_missing"),
 			[]any{fetchedAt, runID}})
 	}
 	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
@@ -321,32 +240,7 @@ const (
 // (rewritten), and all known ones written, fingerprints to store included
 // (knownWrites).
 func compareStaged(dbCtx context.Context, tx pgx.Tx, tenant string) (inserted, rewritten, knownWrites int, err error) {
-	if err := tx.QueryRow(dbCtx, `
-		WITH d AS (
-			INSERT INTO pg_temp.agentsync_diff
-			SELECT * FROM (
-				SELECT s.*,
-				       -- A new agent gets its key now, so that every table is
-				       -- filled straight from this one.
-				       coalesce(a.agent_key, pg_catalog.nextval('defender.agent_state_agent_key_seq')) AS agent_key,
-				       a.agent_key IS NULL AS is_new,
-				       a.deleted_at IS NOT NULL AS is_returning,
-				       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
-				        a.scanner_software_version, a.mde_client_version, a.extra)
-				         IS DISTINCT FROM
-				       (s.machine_id, s.computer_dns_name, s.assigned_application_id,
-				        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed,
-				       a.fingerprint IS DISTINCT FROM s.fingerprint AS fingerprint_changed
-				  FROM pg_temp.agentsync_staging s
-				  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) c
-			 WHERE c.is_new OR c.is_returning OR c.descriptive_changed OR c.fingerprint_changed
-			RETURNING is_new, is_returning, descriptive_changed
-		)
-		SELECT count(*) FILTER (WHERE d.is_new),
-		       count(*) FILTER (WHERE NOT d.is_new AND (d.is_returning OR d.descriptive_changed)),
-		       count(*) FILTER (WHERE NOT d.is_new)
-		  FROM d`, tenant,
-	).Scan(&inserted, &rewritten, &knownWrites); err != nil {
+	if err := tx.QueryRow(dbCtx, query("agents_compare"), tenant).Scan(&inserted, &rewritten, &knownWrites); err != nil {
 		return 0, 0, 0, fmt.Errorf("compare with stored agents: %w", interpretError(err))
 	}
 	return inserted, rewritten, knownWrites, nil

@@ -140,12 +140,6 @@ func timestamptz(us int64) pgtype.Timestamptz {
 // COPY and a work table, which costs two round trips more.
 const directBlocks = 64
 
-// upsertBlocks ends the statement that writes heartbeat blocks: in place
-// when the tenant's block exists.
-const upsertBlocks = `
-	ON CONFLICT (tenant_id, block) DO UPDATE
-	   SET last_seen = excluded.last_seen, last_command_execution_at = excluded.last_command_execution_at`
-
 // writeHeartbeats stores the heartbeats of obs (sorted by key, each agent
 // once), which are exactly the sync's observations: each block of theirs
 // is rewritten whole, from the tenant's stored block and the moves, in
@@ -177,11 +171,7 @@ func writeHeartbeats(ctx context.Context, tx pgx.Tx, tenant string, stored heart
 	case len(blocks) == 0:
 		return nil
 	case len(blocks) <= directBlocks:
-		tag, err = tx.Exec(ctx, `
-			INSERT INTO defender.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
-			SELECT $1, b.block, ($3::timestamptz[])[b.i * 64 - 63 : b.i * 64], ($4::timestamptz[])[b.i * 64 - 63 : b.i * 64]
-			  FROM unnest($2::bigint[]) WITH ORDINALITY AS b(block, i)`+upsertBlocks,
-			tenant, blocks, lastSeen, lastCmd)
+		tag, err = tx.Exec(ctx, query("heartbeats_write"), tenant, blocks, lastSeen, lastCmd, blockSize)
 	default:
 		rows := make([][]any, len(blocks))
 		for i, block := range blocks {
@@ -190,10 +180,7 @@ func writeHeartbeats(ctx context.Context, tx pgx.Tx, tenant string, stored heart
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"agentsync_heartbeats"}, heartbeatColumns, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("store heartbeats: %w", interpretError(err))
 		}
-		tag, err = tx.Exec(ctx, `
-			INSERT INTO defender.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
-			SELECT $1, h.block, h.last_seen, h.last_command_execution_at FROM pg_temp.agentsync_heartbeats h`+upsertBlocks,
-			tenant)
+		tag, err = tx.Exec(ctx, query("heartbeats_write_copied"), tenant)
 	}
 	if err != nil {
 		return fmt.Errorf("store heartbeats: %w", interpretError(err))

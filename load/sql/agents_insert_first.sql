@@ -1,0 +1,47 @@
+-- Inserts a tenant's first agents (none stored yet): every staged record
+-- is new, gets its key as it is inserted, and fills agent_state and the
+-- first version of scan_agent_history straight from agentsync_staging.
+-- Returns each new agent's heartbeat (agent_key, last_seen,
+-- last_command_execution_at, false) when it has one. The sibling
+-- agents_insert_new does the same for a tenant with stored agents.
+-- $1 tenant id, $2 fetch time, $3 run id, $4 heartbeat block size.
+WITH d AS (
+	SELECT s.*, pg_catalog.nextval('defender.agent_state_agent_key_seq') AS agent_key
+	  FROM pg_temp.agentsync_staging s
+), inserted AS (
+	INSERT INTO defender.agent_state (
+		agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
+		scanner_software_version, mde_client_version, extra, fingerprint,
+		first_seen_at, first_seen_run_id, active_since)
+	OVERRIDING SYSTEM VALUE
+	SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
+	       d.scanner_software_version, d.mde_client_version, d.extra, d.fingerprint, $2, $3, $2
+	  FROM d
+), history AS (
+	INSERT INTO defender.scan_agent_history (
+		agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
+		scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
+	SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
+	       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
+	  FROM d
+), born AS (
+	SELECT d.agent_key, d.last_seen, d.last_command_execution_at
+	  FROM d
+), moved AS (
+	SELECT a.agent_key, s.last_seen, s.last_command_execution_at
+	  FROM pg_temp.agentsync_staging s
+	  JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
+	  LEFT JOIN defender.heartbeat_block hb ON hb.tenant_id = $1 AND hb.block = a.agent_key / $4::bigint
+	 WHERE (hb.last_seen[a.agent_key % $4::bigint + 1], hb.last_command_execution_at[a.agent_key % $4::bigint + 1])
+	         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
+)
+SELECT b.agent_key, b.last_seen, b.last_command_execution_at, false
+  FROM born b
+ WHERE b.last_seen IS NOT NULL OR b.last_command_execution_at IS NOT NULL
+UNION ALL
+-- A known agent's move is a change of its own when nothing else of it
+-- changed.
+SELECT m.agent_key, m.last_seen, m.last_command_execution_at,
+       NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d
+                    WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed))
+  FROM moved m

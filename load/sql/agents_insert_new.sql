@@ -1,0 +1,47 @@
+-- Inserts the new agents of a tenant with stored agents: those of
+-- agentsync_diff marked is_new (their keys taken by agents_compare) go
+-- into agent_state and get their first version in scan_agent_history.
+-- Returns, in one round trip, the heartbeat of each new agent that has one
+-- (agent_key, last_seen, last_command_execution_at, false) and of each
+-- staged known agent whose heartbeat differs from its stored block
+-- (agent_key, last_seen, last_command_execution_at, whether the move is
+-- its only change). The sibling agents_insert_first does the same for a
+-- tenant's first agents.
+-- $1 tenant id, $2 fetch time, $3 run id, $4 heartbeat block size.
+WITH inserted AS (
+	INSERT INTO defender.agent_state (
+		agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
+		scanner_software_version, mde_client_version, extra, fingerprint,
+		first_seen_at, first_seen_run_id, active_since)
+	OVERRIDING SYSTEM VALUE
+	SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
+	       d.scanner_software_version, d.mde_client_version, d.extra, d.fingerprint, $2, $3, $2
+	  FROM pg_temp.agentsync_diff d WHERE d.is_new
+), history AS (
+	INSERT INTO defender.scan_agent_history (
+		agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
+		scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
+	SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
+	       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
+	  FROM pg_temp.agentsync_diff d WHERE d.is_new
+), born AS (
+	SELECT d.agent_key, d.last_seen, d.last_command_execution_at
+	  FROM pg_temp.agentsync_diff d WHERE d.is_new
+), moved AS (
+	SELECT a.agent_key, s.last_seen, s.last_command_execution_at
+	  FROM pg_temp.agentsync_staging s
+	  JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
+	  LEFT JOIN defender.heartbeat_block hb ON hb.tenant_id = $1 AND hb.block = a.agent_key / $4::bigint
+	 WHERE (hb.last_seen[a.agent_key % $4::bigint + 1], hb.last_command_execution_at[a.agent_key % $4::bigint + 1])
+	         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
+)
+SELECT b.agent_key, b.last_seen, b.last_command_execution_at, false
+  FROM born b
+ WHERE b.last_seen IS NOT NULL OR b.last_command_execution_at IS NOT NULL
+UNION ALL
+-- A known agent's move is a change of its own when nothing else of it
+-- changed.
+SELECT m.agent_key, m.last_seen, m.last_command_execution_at,
+       NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d
+                    WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed))
+  FROM moved m
