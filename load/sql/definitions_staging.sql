@@ -1,0 +1,21 @@
+-- Creates the staging table of a definitions sync, which COPY fills with
+-- the listing (dropped at commit or rollback).
+-- No parameters.
+CREATE TEMPORARY TABLE agentsync_definitions (
+	seq                   bigint  NOT NULL,
+	definition_id         text    NOT NULL,
+	scan_name             text,
+	scan_type             text,
+	is_active             boolean,
+	interval_hours        integer,
+	target                text,
+	target_type           text,
+	scanner_agent_id      text,
+	auth_variant          text,
+	auth_type             text,
+	created_by            text,
+	extra                 jsonb   NOT NULL,
+	latest_status         text,
+	latest_failure_reason text,
+	latest_executed_at    timestamptz
+) ON COMMIT DROP
