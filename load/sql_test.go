@@ -129,6 +129,10 @@ func TestEveryStatementParses(t *testing.T) {
 		{"definitions_record_unreadable", []any{[]string{}}},
 		{"definitions_compare", []any{"t"}},
 		{"definitions_find_missing", []any{"t"}},
+		{"history_staging", nil},
+		{"history_create_targets_stored", nil},
+		{"history_compare", []any{"t"}},
+		{"history_choose_ready", nil},
 	} {
 		if _, err := tx.Exec(ctx, query(s.name), s.args...); err != nil {
 			t.Fatalf("sql/%s.sql: %v", s.name, err)

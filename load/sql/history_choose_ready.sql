@@ -1,0 +1,10 @@
+-- Keeps in agentsync_sessions_diff_ready (dropped at commit) the sessions
+-- of the reading that reported targets and have none stored yet, each
+-- with its last staged record.
+-- No parameters.
+CREATE TEMPORARY TABLE agentsync_sessions_diff_ready ON COMMIT DROP AS
+SELECT DISTINCT ON (d.session_key) d.session_key, d.seq
+  FROM pg_temp.agentsync_sessions_diff d
+  JOIN defender.session_result r ON r.session_key = d.session_key
+ WHERE d.targets_reported AND r.targets_run_id IS NULL
+ ORDER BY d.session_key, d.seq DESC

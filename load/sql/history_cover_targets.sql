@@ -1,0 +1,49 @@
+-- Brings target_coverage up to date with the targets a sync stored (those
+-- of the sessions in agentsync_targets_stored): per target and
+-- definition, the latest scan and the last successful one. A row moves
+-- only when the new latest scan is later than the stored one (a session
+-- without time is the oldest) or the new last success is later than the
+-- stored one; rows the new targets do not move are not written.
+-- $1 tenant id.
+WITH new AS (
+	SELECT coalesce(nullif(t.ip, ''), pg_catalog.lower(nullif(t.hostname, ''))) AS target,
+	       s.definition_id, s.session_key, t.ordinal, s.scanned_at,
+	       defender.scan_outcome(t.status) = 'success' AS ok
+	  FROM pg_temp.agentsync_targets_stored n
+	  JOIN defender.session_result s ON s.session_key = n.session_key
+	  JOIN defender.target_result t ON t.session_key = n.session_key
+), latest AS (
+	SELECT DISTINCT ON (target, definition_id) target, definition_id, session_key, ordinal, scanned_at
+	  FROM new WHERE target IS NOT NULL
+	 ORDER BY target, definition_id, scanned_at DESC NULLS LAST, session_key DESC, ordinal
+), success AS (
+	SELECT DISTINCT ON (target, definition_id) target, definition_id, session_key, scanned_at
+	  FROM new WHERE target IS NOT NULL AND ok
+	 ORDER BY target, definition_id, scanned_at DESC NULLS LAST, session_key DESC
+)
+INSERT INTO defender.target_coverage AS c
+       (tenant_id, target, definition_id, latest_session_key, latest_ordinal, latest_scanned_at,
+        last_success_at, last_success_session_key)
+SELECT $1, l.target, l.definition_id, l.session_key, l.ordinal, l.scanned_at, s.scanned_at, s.session_key
+  FROM latest l
+  LEFT JOIN success s ON s.target = l.target AND s.definition_id = l.definition_id
+ON CONFLICT (tenant_id, target, definition_id) DO UPDATE
+   SET latest_session_key = CASE WHEN ((coalesce(excluded.latest_scanned_at, '-infinity'), excluded.latest_session_key)
+                                       > (coalesce(c.latest_scanned_at, '-infinity'), c.latest_session_key))
+                                 THEN excluded.latest_session_key ELSE c.latest_session_key END,
+       latest_ordinal = CASE WHEN ((coalesce(excluded.latest_scanned_at, '-infinity'), excluded.latest_session_key)
+                                   > (coalesce(c.latest_scanned_at, '-infinity'), c.latest_session_key))
+                             THEN excluded.latest_ordinal ELSE c.latest_ordinal END,
+       latest_scanned_at = CASE WHEN ((coalesce(excluded.latest_scanned_at, '-infinity'), excluded.latest_session_key)
+                                      > (coalesce(c.latest_scanned_at, '-infinity'), c.latest_session_key))
+                                THEN excluded.latest_scanned_at ELSE c.latest_scanned_at END,
+       last_success_at = CASE WHEN (excluded.last_success_session_key IS NOT NULL
+                                    AND coalesce(excluded.last_success_at, '-infinity') > coalesce(c.last_success_at, '-infinity'))
+                              THEN excluded.last_success_at ELSE c.last_success_at END,
+       last_success_session_key = CASE WHEN (excluded.last_success_session_key IS NOT NULL
+                                             AND coalesce(excluded.last_success_at, '-infinity') > coalesce(c.last_success_at, '-infinity'))
+                                       THEN excluded.last_success_session_key ELSE c.last_success_session_key END
+ WHERE ((coalesce(excluded.latest_scanned_at, '-infinity'), excluded.latest_session_key)
+        > (coalesce(c.latest_scanned_at, '-infinity'), c.latest_session_key))
+    OR (excluded.last_success_session_key IS NOT NULL
+        AND coalesce(excluded.last_success_at, '-infinity') > coalesce(c.last_success_at, '-infinity'))
