@@ -155,19 +155,11 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	// tables of their final size. A tenant with any agent stored finds its
 	// first one at once.
 	var b pgx.Batch
-	b.Queue(`
-		SELECT (SELECT count(*) FROM defender.agent_state WHERE tenant_id = $1 AND deleted_at IS NULL),
-		       NOT EXISTS (SELECT FROM defender.agent_state WHERE tenant_id = $1)`, tenant)
+	b.Queue(query("known_count"), tenant)
 	// The tenant's heartbeat blocks (deleted agents' slots included: a
 	// sync rewrites whole blocks), then its active agents.
-	b.Queue(`
-		SELECT block, last_seen, last_command_execution_at
-		  FROM defender.heartbeat_block
-		 WHERE tenant_id = $1`, tenant)
-	b.Queue(`
-		SELECT agent_key, agent_id, fingerprint
-		  FROM defender.agent_state
-		 WHERE tenant_id = $1 AND deleted_at IS NULL`, tenant)
+	b.Queue(query("known_heartbeats"), tenant)
+	b.Queue(query("known_agents"), tenant)
 	results := tx.SendBatch(ctx, &b)
 	defer results.Close()
 	var n int

@@ -73,28 +73,7 @@ func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
 	)
 	// The tenant's row first (the lease refers to it); an existing one is
 	// left as it is.
-	err := l.pool.QueryRow(ctx, `
-		WITH tenant AS (
-			INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($4, ''))
-			ON CONFLICT (tenant_id) DO NOTHING
-		), taken AS (
-			INSERT INTO defender.tenant_leases AS t (tenant_id, holder, taken_at, expires_at)
-			VALUES ($1, $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
-			ON CONFLICT (tenant_id) DO UPDATE
-			   SET holder = excluded.holder, taken_at = excluded.taken_at, expires_at = excluded.expires_at
-			 WHERE t.expires_at < pg_catalog.clock_timestamp()
-			RETURNING t.holder
-		), held AS (
-			SELECT holder, taken_at, expires_at FROM defender.tenant_leases WHERE tenant_id = $1
-		)
-		SELECT EXISTS (SELECT FROM taken),
-		       (SELECT holder FROM held),
-		       (SELECT expires_at FROM held),
-		       EXISTS (SELECT FROM held WHERE taken_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $5))
-		       OR EXISTS (SELECT FROM defender.sync_runs
-		                   WHERE tenant_id = $1 AND started_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $6)
-		                     AND finished_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $5))
-		       OR EXISTS (SELECT FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'running')`,
+	err := l.pool.QueryRow(ctx, query("lease_take_tenant"),
 		l.cfg.TenantID, holder, l.cfg.LeaseDuration.Seconds(), l.cfg.TenantName,
 		heldGrace.Seconds(), (l.cfg.SyncTimeout+heldGrace).Seconds()).Scan(&taken, &current, &until, &busy)
 	if err != nil {
@@ -126,22 +105,16 @@ type leaseKind struct {
 
 var (
 	tenantLease = leaseKind{
-		name: "the tenant's lease",
-		renewSQL: `
-			UPDATE defender.tenant_leases
-			   SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
-			 WHERE tenant_id = $1 AND holder = $2`,
-		releaseSQL: `DELETE FROM defender.tenant_leases WHERE tenant_id = $1 AND holder = $2`,
-		holderSQL:  `SELECT holder FROM defender.tenant_leases WHERE tenant_id = $1`,
+		name:       "the tenant's lease",
+		renewSQL:   query("lease_renew_tenant"),
+		releaseSQL: query("lease_release_tenant"),
+		holderSQL:  query("lease_holder_tenant"),
 	}
 	maintenanceLease = leaseKind{
-		name: "the maintenance lease",
-		renewSQL: `
-			UPDATE defender.maintenance_leases
-			   SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3)
-			 WHERE task = $1 AND holder = $2`,
-		releaseSQL: `DELETE FROM defender.maintenance_leases WHERE task = $1 AND holder = $2`,
-		holderSQL:  `SELECT holder FROM defender.maintenance_leases WHERE task = $1`,
+		name:       "the maintenance lease",
+		renewSQL:   query("lease_renew_maintenance"),
+		releaseSQL: query("lease_release_maintenance"),
+		holderSQL:  query("lease_holder_maintenance"),
 	}
 )
 

@@ -243,17 +243,13 @@ func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, 
 	// memory. PostgreSQL lets a session raise the setting only before its
 	// first temporary table; a connection that had one keeps what it has
 	// (this is only about speed).
-	_, _ = conn.Exec(dbCtx, `
-		SELECT pg_catalog.set_config('temp_buffers', $1, false)
-		 WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('temp_buffers')) < pg_catalog.pg_size_bytes($1)`,
+	_, _ = conn.Exec(dbCtx, query("session_temp_buffers"),
 		tempBuffers)
 
 	if !roundStart.IsZero() {
 		// Under the lease, so that a sync another process finished is seen.
 		var done bool
-		if err := conn.QueryRow(dbCtx, `
-			SELECT EXISTS (SELECT FROM defender.sync_runs
-			                WHERE tenant_id = $1 AND resource = $2 AND status <> 'running' AND started_at >= $3)`,
+		if err := conn.QueryRow(dbCtx, query("runs_done_this_round"),
 			l.cfg.TenantID, string(resource), roundStart).Scan(&done); err != nil {
 			return Result{Resource: resource}, fmt.Errorf("read this round's syncs: %w", interpretError(err))
 		}

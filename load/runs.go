@@ -20,10 +20,7 @@ const abandonedRunError = "abandoned: the process running this sync stopped befo
 // by a process that died. Only called while holding the tenant's lease, so
 // no live sync of it can be running.
 func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource) error {
-	tag, err := conn.Exec(ctx, `
-		UPDATE defender.sync_runs
-		   SET status = 'failed', finished_at = greatest($2, started_at), error = $3
-		 WHERE tenant_id = $1 AND resource = $4 AND status = 'running'`,
+	tag, err := conn.Exec(ctx, query("runs_abandon"),
 		l.cfg.TenantID, l.cfg.Now().UTC(), abandonedRunError, string(resource))
 	if err != nil {
 		return fmt.Errorf("mark abandoned runs: %w", interpretError(err))
@@ -40,16 +37,7 @@ func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, resource scanagen
 	// The tenant's row first (the run refers to it), with its display
 	// name; one round trip.
 	var runID int64
-	err := conn.QueryRow(ctx, `
-		WITH tenant AS (
-			INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($5, ''))
-			ON CONFLICT (tenant_id) DO UPDATE SET display_name = excluded.display_name
-			 WHERE excluded.display_name IS NOT NULL
-			   AND excluded.display_name IS DISTINCT FROM defender.tenants.display_name
-		)
-		INSERT INTO defender.sync_runs (tenant_id, resource, started_at, worker)
-		VALUES ($1, $2, $3, $4)
-		RETURNING run_id`,
+	err := conn.QueryRow(ctx, query("runs_start"),
 		l.cfg.TenantID, string(resource), l.cfg.Now().UTC(), l.cfg.Worker, l.cfg.TenantName).Scan(&runID)
 	if err != nil {
 		return 0, fmt.Errorf("record run start: %w", interpretError(err))
@@ -65,9 +53,7 @@ func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.
 	// The month's observation partition is made ready in the same round
 	// trip, before the data transaction needs it.
 	var latest *time.Time
-	err := conn.QueryRow(ctx, `
-		SELECT (SELECT last_fetched_at FROM defender.tenants WHERE tenant_id = $1),
-		       defender.ensure_observation_partition($2)`, l.cfg.TenantID, fetchedAt).Scan(&latest, nil)
+	err := conn.QueryRow(ctx, query("runs_check_clock"), l.cfg.TenantID, fetchedAt).Scan(&latest, nil)
 	if err != nil {
 		return dayState{}, fmt.Errorf("read latest run: %w", interpretError(err))
 	}
@@ -87,9 +73,7 @@ func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.
 // rely on fetch times moving forward. It is zero before the first.
 func (l *Loader) latestFetch(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource, fetchedAt time.Time) (time.Time, error) {
 	var latest *time.Time
-	err := conn.QueryRow(ctx, `
-		SELECT max(fetched_at) FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND resource = $2 AND status = 'succeeded'`, l.cfg.TenantID, string(resource)).Scan(&latest)
+	err := conn.QueryRow(ctx, query("runs_latest_fetch"), l.cfg.TenantID, string(resource)).Scan(&latest)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read latest run: %w", interpretError(err))
 	}
@@ -122,20 +106,7 @@ func (l *Loader) finishRunStep(runID int64, res Result, previousFetch time.Time)
 	if !previousFetch.IsZero() {
 		previous = &previousFetch
 	}
-	return step{"record run result", `
-		UPDATE defender.sync_runs
-		   SET status = 'succeeded', fetched_at = $2, finished_at = greatest($3::timestamptz, $2::timestamptz),
-		       agents_seen = CASE WHEN resource = 'agents' THEN $4 ELSE 0 END,
-		       agents_inserted = CASE WHEN resource = 'agents' THEN $5 ELSE 0 END,
-		       agents_changed = CASE WHEN resource = 'agents' THEN $6 ELSE 0 END,
-		       agents_unchanged = CASE WHEN resource = 'agents' THEN $7 ELSE 0 END,
-		       agents_deleted = CASE WHEN resource = 'agents' THEN $8 ELSE 0 END,
-		       agents_rejected = CASE WHEN resource = 'agents' THEN $10 ELSE 0 END,
-		       records_seen = $4, records_inserted = $5, records_changed = $6, records_unchanged = $7,
-		       records_deleted = $8, records_rejected = $10, targets_inserted = $13,
-		       deletions_withheld = $9, api_requests = $11, previous_sync_at = $12,
-		       agents_heartbeat_only = CASE WHEN resource = 'agents' THEN $14 ELSE 0 END, fields_repaired = $15
-		 WHERE run_id = $1`,
+	return step{"record run result", query("runs_finish"),
 		[]any{runID, res.FetchedAt, l.cfg.Now().UTC(),
 			res.Seen, res.Inserted, res.Changed, res.Unchanged,
 			res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous, res.Targets,
@@ -157,13 +128,7 @@ func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause err
 	if !res.FetchedAt.IsZero() {
 		fetchedAt = &res.FetchedAt
 	}
-	_, err := l.pool.Exec(ctx, `
-		UPDATE defender.sync_runs
-		   SET status = 'failed', finished_at = greatest($2, started_at),
-		       fetched_at = $3, error = $4,
-		       agents_rejected = CASE WHEN resource = 'agents' THEN $5 ELSE 0 END, records_rejected = $5,
-		       api_requests = $6
-		 WHERE run_id = $1 AND status = 'running'`,
+	_, err := l.pool.Exec(ctx, query("runs_fail"),
 		runID, l.cfg.Now().UTC(), fetchedAt, safetext.Text(cause.Error()), res.Rejected, res.APIRequests)
 	if err != nil {
 		l.cfg.Logger.Error("record failed run", "run_id", runID, "error", interpretError(err))
@@ -195,12 +160,7 @@ func (r Run) Stuck() bool { return r.Status == "running" }
 func (l *Loader) LastRun(ctx context.Context) (run Run, ok bool, err error) {
 	var fetchedAt, finishedAt *time.Time
 	var errText *string
-	err = l.pool.QueryRow(ctx, `
-		SELECT run_id, status, started_at, fetched_at, finished_at, error
-		  FROM defender.sync_runs
-		 WHERE tenant_id = $1 AND resource = 'agents' AND (status <> 'running' OR started_at < $2)
-		 ORDER BY run_id DESC
-		 LIMIT 1`, l.cfg.TenantID, l.cfg.Now().Add(-l.cfg.SyncTimeout)).Scan(
+	err = l.pool.QueryRow(ctx, query("runs_last"), l.cfg.TenantID, l.cfg.Now().Add(-l.cfg.SyncTimeout)).Scan(
 		&run.RunID, &run.Status, &run.StartedAt, &fetchedAt, &finishedAt, &errText)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, false, nil

@@ -37,10 +37,7 @@ type settledSessions struct {
 // then can list.
 func readSettledSessions(ctx context.Context, tx pgx.Tx, tenant string, definitions []string, since time.Time) (*settledSessions, error) {
 	s := &settledSessions{stored: map[string][fingerprintSize]byte{}, staged: map[string]struct{}{}, fingerprinter: newFingerprinter()}
-	rows, err := tx.Query(ctx, `
-		SELECT session_id, listed_fingerprint FROM defender.session_result
-		 WHERE tenant_id = $1 AND definition_id = ANY ($2) AND scanned_at >= $3
-		   AND session_id IS NOT NULL AND targets_run_id IS NOT NULL AND listed_fingerprint IS NOT NULL`,
+	rows, err := tx.Query(ctx, query("history_settled"),
 		tenant, definitions, since)
 	if err != nil {
 		return nil, fmt.Errorf("read settled sessions: %w", interpretError(err))

@@ -118,9 +118,7 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc, known
 	// Agents listed but unreadable are kept as they were: their absence
 	// from the staged records is no deletion.
 	if len(stats.RejectedIDs) > 0 {
-		if _, err := tx.Exec(dbCtx, `
-			INSERT INTO pg_temp.agentsync_unreadable (agent_id)
-			SELECT DISTINCT id FROM unnest($1::text[]) AS id`, stats.RejectedIDs); err != nil {
+		if _, err := tx.Exec(dbCtx, query("agents_record_unreadable"), stats.RejectedIDs); err != nil {
 			return stats, 0, waited, fmt.Errorf("record unreadable agents: %w", interpretError(err))
 		}
 	}
@@ -129,10 +127,7 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc, known
 	if !mayRepeat {
 		return stats, staged, waited, nil
 	}
-	tag, err := tx.Exec(dbCtx, `
-		DELETE FROM pg_temp.agentsync_staging s
-		 USING pg_temp.agentsync_staging later
-		 WHERE later.agent_id = s.agent_id AND later.seq > s.seq`)
+	tag, err := tx.Exec(dbCtx, query("agents_remove_duplicates"))
 	if err != nil {
 		return stats, 0, waited, fmt.Errorf("remove duplicate agents: %w", interpretError(err))
 	}

@@ -1,0 +1,3 @@
+-- Reads the holder of the lease of a maintenance task.
+-- $1 task.
+SELECT holder FROM defender.maintenance_leases WHERE task = $1
