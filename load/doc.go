@@ -21,4 +21,13 @@
 // lease on the tenant (defender.tenant_leases: holder and expiry), taken,
 // renewed and given back in short transactions of their own, so that it
 // holds through a transaction pooler.
+//
+// Every statement the loader sends is written once, whole, in a file of
+// its own under load/sql/ (named for what it does, such as
+// agents_insert_new.sql or history_cover_targets.sql), embedded in the
+// binary and sent as it is: each file starts with a comment saying what
+// the statement does and what its parameters ($1 … $n) are. Tests check
+// that every file is used and that PostgreSQL parses each one against the
+// migrated schema. Only the partition DDL of DropObservations is composed,
+// from a quoted partition name.
 package load

@@ -127,7 +127,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		return res, fmt.Errorf("begin: %w", interpretError(err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
-	if _, err := tx.Exec(dbCtx, query("history_configure"), workMem); err != nil {
+	if _, err := tx.Exec(dbCtx, query("sync_configure"), workMem); err != nil {
 		return res, fmt.Errorf("configure the transaction: %w", interpretError(err))
 	}
 

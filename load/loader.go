@@ -348,15 +348,11 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		// sync was cancelled.
 		_ = tx.Rollback(context.WithoutCancel(dbCtx))
 	}()
-	// Set-based statements over a listing: memory for their hash joins, and
-	// no JIT compilation, which costs more than it saves on statements of
-	// a fraction of a second; no notice that the work tables exist; and the
-	// work tables. One round trip.
-	if _, err := tx.Exec(dbCtx, `
-		SET LOCAL work_mem = '`+workMem+`';
-		SET LOCAL jit = off;
-		SET LOCAL client_min_messages = warning;`+workTables); err != nil {
-		return res, fmt.Errorf("prepare the transaction: %w", interpretError(err))
+	// Set-based statements over a listing: memory for their hash joins, no
+	// JIT, no notice that the work tables exist (see sync_configure); and
+	// the work tables. One round trip.
+	if err := prepareSync(dbCtx, tx); err != nil {
+		return res, err
 	}
 
 	start := time.Now()
@@ -396,4 +392,18 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		return res, fmt.Errorf("commit: %w", interpretError(err))
 	}
 	return res, nil
+}
+
+// prepareSync sets up the transaction of an agents sync and creates its
+// work tables, in one round trip.
+func prepareSync(ctx context.Context, tx pgx.Tx) error {
+	var b pgx.Batch
+	b.Queue(query("sync_configure"), workMem)
+	for _, t := range workTables {
+		b.Queue(t)
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("prepare the transaction: %w", interpretError(err))
+	}
+	return nil
 }

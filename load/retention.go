@@ -59,12 +59,7 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 	defer conn.Release()
 
 	cutoff := now.Add(-retention).UTC()
-	rows, err := conn.Query(ctx, `
-		SELECT c.relname, i.inhdetachpending
-		  FROM pg_catalog.pg_inherits i
-		  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-		 WHERE i.inhparent = 'defender.observation_block'::pg_catalog.regclass
-		 ORDER BY c.relname`)
+	rows, err := conn.Query(ctx, query("retention_list_partitions"))
 	if err != nil {
 		return nil, fmt.Errorf("list observation partitions: %w", interpretError(err))
 	}
@@ -85,6 +80,10 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 		if end := month.AddDate(0, 1, 0); end.After(cutoff) {
 			continue
 		}
+		// The two statements below name a partition, and an identifier
+		// cannot be a parameter (nor can DETACH CONCURRENTLY run inside a
+		// function): they are the only ones the loader composes, from a
+		// name it read from the catalog, quoted.
 		table := pgx.Identifier{"defender", p.Name}.Sanitize()
 		detach := "CONCURRENTLY"
 		if p.DetachPending {
@@ -110,11 +109,7 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 func takeMaintenanceLease(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, task string, d time.Duration) (*lease, error) {
 	host, _ := os.Hostname()
 	holder := newHolder(fmt.Sprintf("%s:%d", host, os.Getpid()))
-	tag, err := pool.Exec(ctx, `
-		INSERT INTO defender.maintenance_leases AS m (task, holder, expires_at)
-		VALUES ($1, $2, pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
-		ON CONFLICT (task) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-		 WHERE m.expires_at < pg_catalog.clock_timestamp()`, task, holder, d.Seconds())
+	tag, err := pool.Exec(ctx, query("lease_take_maintenance"), task, holder, d.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("take the lease of %s: %w", task, interpretError(err))
 	}

@@ -116,8 +116,8 @@ func TestEveryStatementParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, workTables); err != nil {
-		t.Fatalf("work tables: %v", err)
+	if err := prepareSync(ctx, tx); err != nil {
+		t.Fatal(err)
 	}
 	// The statements that create the work tables others read, run in the
 	// order a sync runs them.

@@ -29,39 +29,13 @@ import (
 //   - agentsync_missing: the active agents the listing lacks;
 //   - agentsync_heartbeats: the heartbeat blocks of a large sync, as COPY
 //     streams them in (see writeHeartbeats).
-const workTables = `
-	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_staging (
-		seq                       bigint NOT NULL,
-		agent_id                  text   NOT NULL,
-		machine_id                text,
-		computer_dns_name         text,
-		assigned_application_id   text,
-		scanner_software_version  text,
-		mde_client_version        text,
-		last_seen                 timestamptz,
-		last_command_execution_at timestamptz,
-		extra                     jsonb  NOT NULL,
-		fingerprint               bytea  NOT NULL
-	) ON COMMIT DELETE ROWS;
-	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_unreadable (
-		agent_id text NOT NULL
-	) ON COMMIT DELETE ROWS;
-	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_diff (
-		LIKE pg_temp.agentsync_staging,
-		agent_key           bigint  NOT NULL,
-		is_new              boolean NOT NULL,
-		is_returning        boolean NOT NULL,
-		descriptive_changed boolean NOT NULL,
-		fingerprint_changed boolean NOT NULL
-	) ON COMMIT DELETE ROWS;
-	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_missing (
-		agent_key bigint NOT NULL
-	) ON COMMIT DELETE ROWS;
-	CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_heartbeats (
-		block                     bigint        NOT NULL,
-		last_seen                 timestamptz[] NOT NULL,
-		last_command_execution_at timestamptz[] NOT NULL
-	) ON COMMIT DELETE ROWS`
+var workTables = []string{
+	query("agents_create_staging"),
+	query("agents_create_unreadable"),
+	query("agents_create_diff"),
+	query("agents_create_missing"),
+	query("agents_create_heartbeats"),
+}
 
 // stagingColumns are the columns COPY fills in pg_temp.agentsync_staging.
 var stagingColumns = []string{

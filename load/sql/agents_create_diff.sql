@@ -1,0 +1,11 @@
+-- Creates, unless it exists, the table of the agents whose descriptive row must be written.
+-- It belongs to the session; its rows go at the end of each transaction.
+-- No parameters.
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_diff (
+	LIKE pg_temp.agentsync_staging,
+	agent_key           bigint  NOT NULL,
+	is_new              boolean NOT NULL,
+	is_returning        boolean NOT NULL,
+	descriptive_changed boolean NOT NULL,
+	fingerprint_changed boolean NOT NULL
+) ON COMMIT DELETE ROWS
