@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,5 +148,40 @@ func TestEveryStatementParses(t *testing.T) {
 		if _, err := tx.Prepare(ctx, name, statements[name]); err != nil {
 			t.Errorf("sql/%s.sql: %v", name, err)
 		}
+	}
+}
+
+// TestNoStatementInGo checks that the package's Go sources (tests aside)
+// hold no SQL statement of their own: every statement is in sql/. The
+// exceptions are the writer transaction's BEGIN (a pgx transaction
+// option) and the partition DDL of DropObservations, which names a
+// partition (an identifier cannot be a parameter).
+func TestNoStatementInGo(t *testing.T) {
+	sqlLike := regexp.MustCompile(`(?i)\b(SELECT|INSERT\s+INTO|UPDATE\s+\w+\.|DELETE\s+FROM|CREATE\s+(TEMPORARY\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|ANALYZE\s+pg_temp|SET\s+LOCAL)\b`)
+	allowed := map[string]bool{
+		`"BEGIN; SET LOCAL search_path = pg_catalog, pg_temp"`:            true,
+		"`ALTER TABLE defender.observation_block DETACH PARTITION %s %s`": true,
+		"`DROP TABLE `": true,
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if ok && lit.Kind == token.STRING && sqlLike.MatchString(lit.Value) && !allowed[lit.Value] {
+				t.Errorf("%s: SQL in Go; give it a file under sql/: %.60s", fset.Position(lit.Pos()), lit.Value)
+			}
+			return true
+		})
 	}
 }
