@@ -155,6 +155,10 @@ func BenchmarkReportQueries(b *testing.B) {
 		{"version_drift", `SELECT * FROM defender.version_drift`, nil},
 		{"scan_agents_as_of(mid-history)", `SELECT * FROM defender.scan_agents_as_of($1)`, []any{mid}},
 		{"scan_agents_as_of(now)", `SELECT * FROM defender.scan_agents_as_of($1)`, []any{end}},
+		{"scan_agents_diff(mid-history, now), one tenant", `
+			SELECT * FROM defender.scan_agents_diff($1, $2, $3)`, []any{mid, end, tenant}},
+		{"scan_agents_diff(a month to mid-history)", `
+			SELECT * FROM defender.scan_agents_diff($1::timestamptz - interval '30 days', $1)`, []any{mid}},
 		{"active agents from scan_agents", `SELECT * FROM defender.scan_agents WHERE deleted_at IS NULL`, nil},
 		{"one agent's lastSeen gaps over a month", `
 			SELECT observed_at, last_seen, last_seen - lag(last_seen) OVER (ORDER BY observed_at) AS gap
