@@ -45,7 +45,7 @@ BEGIN
                   HINT = 'Give the earlier time first.';
     END IF;
     RETURN QUERY
-    WITH syncs AS (
+    WITH syncs AS MATERIALIZED (
         -- Per tenant, the sync each side reflects (none before its first).
         SELECT t.tenant_id, f.run_id AS from_run_id, f.fetched_at AS from_fetched_at,
                n.run_id AS to_run_id, n.fetched_at AS to_fetched_at
