@@ -99,7 +99,8 @@ func (m *fleetModel) advance(now time.Time) {
 // sync a real one), then times the reporting questions of the docs, warm,
 // with the server's default settings (JIT on), as a member of
 // defender_reader would run them. It prints a table with each query's time
-// against the 100 ms goal, and the storage per agent-year.
+// against its goal (100 ms, 200 ms for a diff of the fleet between two
+// times), and the storage per agent-year.
 func BenchmarkReportQueries(b *testing.B) {
 	nAgents, days := historySize()
 	ctx := context.Background()
@@ -155,6 +156,10 @@ func BenchmarkReportQueries(b *testing.B) {
 		{"version_drift", `SELECT * FROM defender.version_drift`, nil},
 		{"scan_agents_as_of(mid-history)", `SELECT * FROM defender.scan_agents_as_of($1)`, []any{mid}},
 		{"scan_agents_as_of(now)", `SELECT * FROM defender.scan_agents_as_of($1)`, []any{end}},
+		{"scan_agents_diff(mid-history, now), one tenant", `
+			SELECT * FROM defender.scan_agents_diff($1, $2, $3)`, []any{mid, end, tenant}},
+		{"scan_agents_diff(a month to mid-history)", `
+			SELECT * FROM defender.scan_agents_diff($1::timestamptz - interval '30 days', $1)`, []any{mid}},
 		{"active agents from scan_agents", `SELECT * FROM defender.scan_agents WHERE deleted_at IS NULL`, nil},
 		{"one agent's lastSeen gaps over a month", `
 			SELECT observed_at, last_seen, last_seen - lag(last_seen) OVER (ORDER BY observed_at) AS gap
@@ -168,11 +173,17 @@ func BenchmarkReportQueries(b *testing.B) {
 			SELECT day, mde_client_version, last_seen, staleness FROM defender.scan_agent_daily
 			 WHERE agent_id = $1`, []any{oneAgent}},
 	}
+	// Each question's goal: 100 ms but where named here.
+	goals := map[string]time.Duration{
+		"scan_agents_diff(mid-history, now), one tenant": 200 * time.Millisecond,
+		"scan_agents_diff(a month to mid-history)":       200 * time.Millisecond,
+	}
 	reader := dbtest.ReaderPool(b, f.url)
 	type timing struct {
 		name string
 		rows int
 		best time.Duration
+		goal time.Duration
 	}
 	var timings []timing
 	b.ResetTimer()
@@ -199,7 +210,11 @@ func BenchmarkReportQueries(b *testing.B) {
 				}
 				rows = n
 			}
-			timings = append(timings, timing{q.name, rows, best})
+			goal := goals[q.name]
+			if goal == 0 {
+				goal = 100 * time.Millisecond
+			}
+			timings = append(timings, timing{q.name, rows, best, goal})
 		}
 	}
 	b.StopTimer()
@@ -219,13 +234,13 @@ func BenchmarkReportQueries(b *testing.B) {
 	if autovacuum == "off" {
 		fmt.Printf("(This server runs without autovacuum: the benchmark vacuumed the tables the syncs update once a simulated day, as autovacuum would.)\n\n")
 	}
-	fmt.Printf("| question | rows | time (warm, best of 3) | goal < 100 ms |\n|---|---|---|---|\n")
+	fmt.Printf("| question | rows | time (warm, best of 3) | within goal |\n|---|---|---|---|\n")
 	for _, t := range timings {
 		ok := "yes"
-		if t.best >= 100*time.Millisecond {
+		if t.best >= t.goal {
 			ok = "no"
 		}
-		fmt.Printf("| %s | %d | %.1f ms | %s |\n", t.name, t.rows, float64(t.best.Microseconds())/1000, ok)
+		fmt.Printf("| %s | %d | %.1f ms | %s (< %d ms) |\n", t.name, t.rows, float64(t.best.Microseconds())/1000, ok, t.goal.Milliseconds())
 		b.ReportMetric(float64(t.best.Microseconds())/1000, "ms_"+metricName(t.name))
 	}
 	fmt.Printf("\nStorage: %.1f bytes per observation (indexes included); %.1f MB per agent-year for the whole schema.\n\n",

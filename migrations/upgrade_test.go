@@ -329,3 +329,70 @@ func TestTenantLeaseMigrationKeepsTenantsAndRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFleetDiffMigrationKeepsEveryRow: the diff function comes and goes
+// without touching a stored row, answers on the history stored before it,
+// and the reader role may call it.
+func TestFleetDiffMigrationKeepsEveryRow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.SchemaTwoHistory(t)
+	const diff = 14 // 00014_scan_agents_diff.sql
+	if _, err := p.UpTo(ctx, diff-1); err != nil {
+		t.Fatal(err)
+	}
+	// Every table holding rows: the leaves of partitioned ones.
+	var tables []string
+	if err := pool.QueryRow(ctx, `
+		SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
+		 WHERE relnamespace = 'defender'::regnamespace AND relkind = 'r'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	before := dbtest.RowVersions(t, pool, tables...)
+	if !strings.Contains(before, "-- agent_state\n") || strings.Count(before, "\n") < 50 {
+		t.Fatalf("the fixture holds too few rows:\n%s", before)
+	}
+	var tenants int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM defender.tenants`).Scan(&tenants); err != nil || tenants < 2 {
+		t.Fatalf("the fixture holds %d tenants (%v), want several", tenants, err)
+	}
+	if _, err := p.UpTo(ctx, diff); err != nil {
+		t.Fatal(err)
+	}
+	if after := dbtest.RowVersions(t, pool, tables...); after != before {
+		t.Errorf("rows changed by the diff migration:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	var rows, diffTenants int
+	if err := pool.QueryRow(ctx, `
+		SELECT count(*), count(DISTINCT tenant_id)
+		  FROM defender.scan_agents_diff('-infinity', 'infinity')`).Scan(&rows, &diffTenants); err != nil {
+		t.Fatal(err)
+	}
+	if diffTenants != tenants {
+		t.Errorf("from nothing to now, the diff shows agents of %d tenants, want %d", diffTenants, tenants)
+	}
+	var readable bool
+	if err := pool.QueryRow(ctx, `
+		SELECT has_function_privilege('defender_reader', 'defender.scan_agents_diff(timestamptz, timestamptz, text)', 'EXECUTE')`).Scan(&readable); err != nil {
+		t.Fatal(err)
+	}
+	if !readable {
+		t.Error("defender_reader may not execute scan_agents_diff")
+	}
+	if _, err := p.DownTo(ctx, diff-1); err != nil {
+		t.Fatal(err)
+	}
+	if after := dbtest.RowVersions(t, pool, tables...); after != before {
+		t.Errorf("rows changed by rolling the diff migration back:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regprocedure('defender.scan_agents_diff(timestamptz, timestamptz, text)') IS NOT NULL`).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if exists {
+		t.Error("scan_agents_diff outlives its Down migration")
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -37,6 +37,7 @@ type cli struct {
 	Simulate simulateCommand `cmd:"" help:"serve simulated Defender tenants over HTTP, for trials and docker compose"`
 	Status   statusCommand   `cmd:"" help:"per tenant: last success and failure, agents, stale agents; --json"`
 	Report   reportCommand   `cmd:"" help:"write a self-contained HTML report of the history, with charts"`
+	Diff     diffCommand     `cmd:"" help:"the agents that appeared, were deleted, returned or changed between two times"`
 	Version  versionCommand  `cmd:"" help:"print version, commit and Go version (also --version)"`
 	Help     helpCommand     `cmd:"" hidden:"" help:"show the help of a command"`
 }
