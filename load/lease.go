@@ -60,11 +60,7 @@ const heldGrace = 30 * time.Second
 // ended a run within heldGrace, and a *HeldError otherwise. The tenant's
 // row is created when missing.
 func (l *Loader) takeLease(ctx context.Context) (*lease, error) {
-	return l.tryLease(ctx, l.newHolder())
-}
-
-// tryLease takes the lease for holder (see takeLease).
-func (l *Loader) tryLease(ctx context.Context, holder string) (*lease, error) {
+	holder := l.newHolder()
 	var (
 		taken   bool
 		current *string

@@ -54,12 +54,7 @@ func TestSyncSkipsAHeldTenantNamingItsHolder(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setup(t)
-	if _, err := f.pool.Exec(ctx, `
-		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
-		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
-		VALUES ($1, 'elsewhere:42/0badcafe', now() - interval '1 hour', now() + interval '1 hour')`, tenant); err != nil {
-		t.Fatal(err)
-	}
+	holdTenant(t, f, "elsewhere:42/0badcafe", time.Hour, time.Hour)
 	_, err := f.loader.Sync(ctx, listOf(agents(2)...))
 	var held *load.HeldError
 	if !errors.As(err, &held) || !errors.Is(err, load.ErrTenantHeld) || held.Holder != "elsewhere:42/0badcafe" ||
@@ -88,12 +83,7 @@ func TestAHolderAboutToRecordItsRunIsASyncInProgress(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setup(t)
-	if _, err := f.pool.Exec(ctx, `
-		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
-		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
-		VALUES ($1, 'busy:8/0ddba11', now() - interval '5 seconds', now() + interval '1 minute')`, tenant); err != nil {
-		t.Fatal(err)
-	}
+	holdTenant(t, f, "busy:8/0ddba11", 5*time.Second, time.Minute)
 	_, err := f.loader.Sync(ctx, listOf(agents(2)...))
 	if !errors.Is(err, load.ErrSyncInProgress) || errors.Is(err, load.ErrTenantHeld) {
 		t.Fatalf("sync of a tenant whose holder took it 5 s ago: %v, want another sync in progress", err)
@@ -167,4 +157,17 @@ func errorString(err error) string {
 		return "no error"
 	}
 	return err.Error()
+}
+
+// holdTenant makes the tenant held by holder, which took its lease ago
+// before now and holds it until left from now, with no run of it.
+func holdTenant(t *testing.T, f *fixture, holder string, ago, left time.Duration) {
+	t.Helper()
+	if _, err := f.pool.Exec(context.Background(), `
+		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
+		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
+		VALUES ($1, $2, now() - pg_catalog.make_interval(secs => $3), now() + pg_catalog.make_interval(secs => $4))`,
+		tenant, holder, ago.Seconds(), left.Seconds()); err != nil {
+		t.Fatal(err)
+	}
 }
