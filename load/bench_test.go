@@ -60,11 +60,11 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 		b.Fatal(err)
 	}
 	truncate := func() {
-		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender.observation_block, defender.withheld_deletions,
-			defender.agent_daily, defender.tenant_daily, defender.heartbeat_block,
-			defender.scan_agent_history, defender.agent_state, defender.target_coverage, defender.target_result,
-			defender.session_result, defender.definition_withheld, defender.definition_version, defender.definition_state,
-			defender.sync_runs, defender.tenant_leases, defender.tenants`); err != nil {
+		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender_storage.observation_block, defender_storage.withheld_deletions,
+			defender_storage.agent_daily, defender_storage.tenant_daily, defender_storage.heartbeat_block,
+			defender.scan_agent_history, defender_storage.agent_state, defender_storage.target_coverage, defender_storage.target_result,
+			defender_storage.session_result, defender_storage.definition_withheld, defender_storage.definition_version, defender_storage.definition_state,
+			defender.sync_runs, defender_storage.tenant_leases, defender_storage.tenants`); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -93,7 +93,7 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 			// Steady state: an hour after a sync that inserted every
 			// agent, autovacuum (which inserts trigger since PostgreSQL
 			// 13) has vacuumed and analyzed the tables.
-			if _, err := f.pool.Exec(ctx, `VACUUM (ANALYZE) defender.agent_state, defender.heartbeat_block, defender.scan_agent_history`); err != nil {
+			if _, err := f.pool.Exec(ctx, `VACUUM (ANALYZE) defender_storage.agent_state, defender_storage.heartbeat_block, defender.scan_agent_history`); err != nil {
 				b.Fatal(err)
 			}
 			if mode == "steady" {
@@ -144,7 +144,7 @@ func (f *fixture) rowsWrittenAfter(b *testing.B, xid int64) int {
 	for _, table := range dbtest.DataTables {
 		var c int
 		if err := f.pool.QueryRow(context.Background(),
-			`SELECT count(*) FROM defender.`+table+` WHERE xmin::text::bigint > $1`, xid%(1<<32)).Scan(&c); err != nil {
+			`SELECT count(*) FROM `+table+` WHERE xmin::text::bigint > $1`, xid%(1<<32)).Scan(&c); err != nil {
 			b.Fatal(err)
 		}
 		n += c
@@ -181,7 +181,7 @@ func BenchmarkSyncHistory(b *testing.B) {
 				b.StopTimer()
 				if mode == "first" {
 					if _, err := f.pool.Exec(ctx, `
-						TRUNCATE defender.target_coverage, defender.target_result, defender.session_result;
+						TRUNCATE defender_storage.target_coverage, defender_storage.target_result, defender_storage.session_result;
 						DELETE FROM defender.sync_runs WHERE resource = 'history'`); err != nil {
 						b.Fatal(err)
 					}

@@ -18,7 +18,7 @@
 // another. Only a complete listing marks agents or definitions deleted,
 // and a guard withholds mass deletions. Unchanged records are never
 // written. Syncs of one tenant are serialized across processes by a
-// lease on the tenant (defender.tenant_leases: holder and expiry), taken,
+// lease on the tenant (defender_storage.tenant_leases: holder and expiry), taken,
 // renewed and given back in short transactions of their own, so that it
 // holds through a transaction pooler.
 //

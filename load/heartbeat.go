@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// heartbeatBlock is one row of defender.heartbeat_block: the heartbeats of
+// heartbeatBlock is one row of defender_storage.heartbeat_block: the heartbeats of
 // the agent keys block*64 to block*64+63 of one tenant, in microseconds
 // since the Unix epoch (noTime when empty).
 type heartbeatBlock struct {

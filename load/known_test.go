@@ -84,7 +84,7 @@ func TestAgentsWithoutFingerprintAreComparedInFull(t *testing.T) {
 	seen := recs[6].LastSeen
 	recs[6].LastSeen = time.Time{} // never seen, until the second sync
 	f.sync(t, listOf(recs...))
-	if _, err := f.pool.Exec(ctx, `UPDATE defender.agent_state SET fingerprint = NULL WHERE agent_id <> $1`, recs[3].ID); err != nil {
+	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.agent_state SET fingerprint = NULL WHERE agent_id <> $1`, recs[3].ID); err != nil {
 		t.Fatal(err)
 	}
 	// The same JSON value, spelled otherwise: another fingerprint, the
@@ -101,7 +101,7 @@ func TestAgentsWithoutFingerprintAreComparedInFull(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_history`); n != history {
 		t.Fatalf("%d history versions, want %d: no descriptive value changed", n, history)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.agent_state WHERE fingerprint IS NULL`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.agent_state WHERE fingerprint IS NULL`); n != 0 {
 		t.Fatalf("%d agents still without a fingerprint", n)
 	}
 	if m := dbtest.RollupMismatches(t, f.pool); len(m) > 0 {
@@ -274,7 +274,7 @@ func TestTenantsSharingABlockKeepTheirHeartbeats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.heartbeat_block WHERE block = 0`); n != 2 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.heartbeat_block WHERE block = 0`); n != 2 {
 		t.Fatalf("%d rows of block 0, want one per tenant", n)
 	}
 	// Our heartbeats move, and one of our agents goes; theirs stay.

@@ -18,8 +18,8 @@ import (
 // renewal. A live sync renews it every quarter of it.
 const DefaultLeaseDuration = time.Minute
 
-// lease is a hold on a tenant (its row of defender.tenant_leases) or on a
-// maintenance task (defender.maintenance_leases): the row names the holder
+// lease is a hold on a tenant (its row of defender_storage.tenant_leases) or on a
+// maintenance task (defender_storage.maintenance_leases): the row names the holder
 // and when the hold expires. Taking, renewing and giving it back are
 // single statements, each its own transaction, so that the lease holds
 // through a transaction pooler; a session's advisory lock would not (the

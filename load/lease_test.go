@@ -25,7 +25,7 @@ func TestNoOtherLoginCanHoldATenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	reader := dbtest.ReaderPool(t, f.url)
-	_, err := reader.Exec(ctx, `INSERT INTO defender.tenant_leases (tenant_id, holder, expires_at) VALUES ('`+tenant+`', 'reader', now() + interval '1 day')`)
+	_, err := reader.Exec(ctx, `INSERT INTO defender_storage.tenant_leases (tenant_id, holder, expires_at) VALUES ('`+tenant+`', 'reader', now() + interval '1 day')`)
 	if err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("a reader taking the lease: %v, want permission denied", err)
 	}
@@ -64,13 +64,13 @@ func TestSyncSkipsAHeldTenantNamingItsHolder(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs`); n != 0 {
 		t.Fatalf("runs after the skipped sync = %d, want 0", n)
 	}
-	if _, err := f.pool.Exec(ctx, `UPDATE defender.tenant_leases SET expires_at = now() - interval '1 second'`); err != nil {
+	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.tenant_leases SET expires_at = now() - interval '1 second'`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.loader.Sync(ctx, listOf(agents(2)...)); err != nil {
 		t.Fatalf("sync after the holder's lease expired: %v", err)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.tenant_leases`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.tenant_leases`); n != 0 {
 		t.Fatal("the lease is still held after the sync finished")
 	}
 }
@@ -130,7 +130,7 @@ func TestLeaseIsRenewedAndALostLeaseCancelsTheSync(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("sync ended before its lease was taken over: %v", err)
 	}
-	if _, err := f.pool.Exec(ctx, `UPDATE defender.tenant_leases SET holder = 'thief:1/00000000', expires_at = now() + interval '1 hour'`); err != nil {
+	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.tenant_leases SET holder = 'thief:1/00000000', expires_at = now() + interval '1 hour'`); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -144,10 +144,10 @@ func TestLeaseIsRenewedAndALostLeaseCancelsTheSync(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'failed'`); n != 1 {
 		t.Fatalf("failed runs = %d, want 1", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.agent_state`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.agent_state`); n != 0 {
 		t.Fatalf("agents stored by the cancelled sync = %d, want 0", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.tenant_leases WHERE holder = 'thief:1/00000000'`); n != 1 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.tenant_leases WHERE holder = 'thief:1/00000000'`); n != 1 {
 		t.Fatal("the cancelled sync released the lease of its new holder")
 	}
 }
@@ -164,8 +164,8 @@ func errorString(err error) string {
 func holdTenant(t *testing.T, f *fixture, holder string, ago, left time.Duration) {
 	t.Helper()
 	if _, err := f.pool.Exec(context.Background(), `
-		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
-		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
+		WITH t AS (INSERT INTO defender_storage.tenants (tenant_id) VALUES ($1))
+		INSERT INTO defender_storage.tenant_leases (tenant_id, holder, taken_at, expires_at)
 		VALUES ($1, $2, now() - pg_catalog.make_interval(secs => $3), now() + pg_catalog.make_interval(secs => $4))`,
 		tenant, holder, ago.Seconds(), left.Seconds()); err != nil {
 		t.Fatal(err)

@@ -411,7 +411,7 @@ func TestEveryAgentGoneThenOneBack(t *testing.T) {
 	if res.Inserted != 0 || res.Changed != 1 {
 		t.Fatalf("result = %+v, want the agent counted as returning", res)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.agent_state WHERE agent_id = $1`, recs[1].ID); n != 1 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.agent_state WHERE agent_id = $1`, recs[1].ID); n != 1 {
 		t.Errorf("the returning agent is stored %d times", n)
 	}
 	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents WHERE agent_id = $1 AND deleted_at IS NULL AND last_synced_at = $2`, recs[1].ID, t2); n != 1 {
@@ -607,7 +607,7 @@ func TestAbandonedRunIsMarkedFailed(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	_, err := f.pool.Exec(context.Background(), `
-		WITH tenant AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
+		WITH tenant AS (INSERT INTO defender_storage.tenants (tenant_id) VALUES ($1))
 		INSERT INTO defender.sync_runs (tenant_id, started_at, worker) VALUES ($1, $2, 'crashed:1')`,
 		tenant, t0.Add(-time.Hour))
 	if err != nil {
@@ -828,7 +828,7 @@ func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
 	f := setup(t, func(c *load.Config) { c.AllowMassDeletion = true })
 	recs := agents(5)
 	f.sync(t, listOf(recs...))
-	agentTables := []string{"agent_state", "heartbeat_block", "scan_agent_history", "observation_block"}
+	agentTables := []string{"defender_storage.agent_state", "defender_storage.heartbeat_block", "defender.scan_agent_history", "defender_storage.observation_block"}
 	before := dbtest.RowVersions(t, f.pool, agentTables...)
 
 	f.clock.Advance(time.Hour)
@@ -845,8 +845,8 @@ func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
 		t.Errorf("sync_runs row = %+v, want 2 deletions withheld", got)
 	}
 	if n := f.count(t, `
-		SELECT count(*) FROM defender.withheld_deletions w
-		  JOIN defender.agent_state a USING (agent_key)
+		SELECT count(*) FROM defender_storage.withheld_deletions w
+		  JOIN defender_storage.agent_state a USING (agent_key)
 		 WHERE w.run_id = $1 AND a.agent_id = ANY($2)`, res.RunID, []string{recs[3].ID, recs[4].ID}); n != 2 {
 		t.Errorf("withheld_deletions rows of the missing agents = %d, want 2", n)
 	}
@@ -887,18 +887,18 @@ func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
 	if err := f.pool.QueryRow(ctx, `
 		SELECT count(*) FROM pg_catalog.pg_index i
 		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-		 WHERE i.indrelid = 'defender.heartbeat_block'::regclass AND a.attname NOT IN ('tenant_id', 'block')`).Scan(&indexed); err != nil {
+		 WHERE i.indrelid = 'defender_storage.heartbeat_block'::regclass AND a.attname NOT IN ('tenant_id', 'block')`).Scan(&indexed); err != nil {
 		t.Fatal(err)
 	}
 	if indexed != 0 {
 		t.Fatalf("%d indexes cover a heartbeat column: its updates cannot be HOT", indexed)
 	}
-	blocks := f.count(t, `SELECT count(*) FROM defender.heartbeat_block`)
+	blocks := f.count(t, `SELECT count(*) FROM defender_storage.heartbeat_block`)
 	if want := 4; blocks != want { // agent keys 1 to 200
 		t.Fatalf("%d heartbeat blocks, want %d", blocks, want)
 	}
 	descriptive := func() string {
-		return dbtest.RowVersions(t, f.pool, "agent_state", "scan_agent_history")
+		return dbtest.RowVersions(t, f.pool, "defender_storage.agent_state", "defender.scan_agent_history")
 	}
 	before := descriptive()
 	for round := range 3 {
@@ -919,7 +919,7 @@ func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
 			var updates, hot int
 			if err := f.pool.QueryRow(ctx, `
 				SELECT n_tup_upd, n_tup_hot_upd FROM pg_catalog.pg_stat_user_tables
-				 WHERE schemaname = 'defender' AND relname = 'heartbeat_block'`).Scan(&updates, &hot); err != nil {
+				 WHERE schemaname = 'defender_storage' AND relname = 'heartbeat_block'`).Scan(&updates, &hot); err != nil {
 				t.Fatal(err)
 			}
 			if updates == blocks {

@@ -52,7 +52,7 @@ func copyObservations(ctx context.Context, tx pgx.Tx, fetchedAt time.Time, runID
 		}
 		rows = append(rows, []any{fetchedAt, runID, block, slots, lastSeen, lastCmd})
 	})
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"defender", "observation_block"}, observationColumns, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"defender_storage", "observation_block"}, observationColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("store observations: %w", interpretError(err))
 	}
 	return nil

@@ -28,7 +28,7 @@ const retentionLeaseDuration = time.Minute
 
 // DropObservations drops the raw observations older than retention, a
 // whole month at a time: the monthly partitions of
-// defender.observation_block whose month ended more than retention before
+// defender_storage.observation_block whose month ended more than retention before
 // now. The daily rollups keep the trends of those months.
 //
 // A partition is first detached concurrently, which never blocks a read
@@ -84,12 +84,12 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 		// cannot be a parameter (nor can DETACH CONCURRENTLY run inside a
 		// function): they are the only ones the loader composes, from a
 		// name it read from the catalog, quoted.
-		table := pgx.Identifier{"defender", p.Name}.Sanitize()
+		table := pgx.Identifier{"defender_storage", p.Name}.Sanitize()
 		detach := "CONCURRENTLY"
 		if p.DetachPending {
 			detach = "FINALIZE"
 		}
-		if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER TABLE defender.observation_block DETACH PARTITION %s %s`, table, detach)); err != nil {
+		if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER TABLE defender_storage.observation_block DETACH PARTITION %s %s`, table, detach)); err != nil {
 			return dropped, fmt.Errorf("detach %s: %w", p.Name, interpretError(err))
 		}
 		if _, err := conn.Exec(ctx, `DROP TABLE `+table); err != nil {

@@ -35,7 +35,7 @@ func TestDropObservationsKeepsTheRollups(t *testing.T) {
 		if err := f.pool.QueryRow(ctx, `
 			SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_catalog.pg_inherits i
 			  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-			 WHERE i.inhparent = 'defender.observation_block'::regclass AND c.relname LIKE '%2026_0%'`).Scan(&names); err != nil {
+			 WHERE i.inhparent = 'defender_storage.observation_block'::regclass AND c.relname LIKE '%2026_0%'`).Scan(&names); err != nil {
 			t.Fatal(err)
 		}
 		return names
@@ -115,13 +115,13 @@ func TestRetentionTakesTurnsByLease(t *testing.T) {
 	f.clock.Advance(90 * 24 * time.Hour)
 	f.sync(t, listOf(agents(3)...))
 	if _, err := f.pool.Exec(ctx, `
-		INSERT INTO defender.maintenance_leases VALUES ('observation retention', 'other:1/00000000', now() + interval '1 hour')`); err != nil {
+		INSERT INTO defender_storage.maintenance_leases VALUES ('observation retention', 'other:1/00000000', now() + interval '1 hour')`); err != nil {
 		t.Fatal(err)
 	}
 	if dropped, err := load.DropObservations(ctx, f.pool, 48*time.Hour, f.clock.Now(), nil); err != nil || len(dropped) != 0 {
 		t.Fatalf("retention while another process holds it: dropped %q, %v; want nothing", dropped, err)
 	}
-	if _, err := f.pool.Exec(ctx, `UPDATE defender.maintenance_leases SET expires_at = now() - interval '1 second'`); err != nil {
+	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.maintenance_leases SET expires_at = now() - interval '1 second'`); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := f.pool.Acquire(ctx)
@@ -136,7 +136,7 @@ func TestRetentionTakesTurnsByLease(t *testing.T) {
 	if err != nil || len(dropped) != 1 {
 		t.Fatalf("retention once the lease expired: dropped %q, %v; want the old month", dropped, err)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.maintenance_leases`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.maintenance_leases`); n != 0 {
 		t.Errorf("%d maintenance leases left after the pass", n)
 	}
 }

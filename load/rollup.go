@@ -46,7 +46,7 @@ func keepDayOfDeleted(tenant string) step {
 // of every active agent after a sync that changed no agent but its
 // heartbeat (counts.lastSeen): on the day of the previous sync, the
 // fleet's versions stand, and only what depends on last_seen is counted,
-// by the rules of defender.refresh_fleet_daily.
+// by the rules of defender_storage.refresh_fleet_daily.
 func recordDay(tenant string, runID int64, fetchedAt time.Time, day dayState, lastSeen []pgtype.Timestamptz) []step {
 	args := []any{tenant, fetchedAt, runID}
 	count := step{"count the day's fleet", query("rollup_count_fleet"), args[:2]}

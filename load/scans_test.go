@@ -292,7 +292,7 @@ func TestDefinitionDeletionsNeedACompleteReadableListing(t *testing.T) {
 	if err != nil || res.Deleted != 0 || res.DeletionsWithheld != 1 {
 		t.Fatalf("listing with an unidentified record: %+v, %v", res, err)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.definition_withheld`); n != 1 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.definition_withheld`); n != 1 {
 		t.Errorf("%d withheld deletions recorded, want 1", n)
 	}
 	if !strings.Contains(f.logs.String(), "any missing definition may be one of them") {
@@ -527,7 +527,7 @@ func TestResourcesRunAndFailApart(t *testing.T) {
 	if err != nil || !ok || last.RunID != out[0].RunID {
 		t.Errorf("LastRun = %+v, %v, %v; want the agents run %d", last, ok, err, out[0].RunID)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.tenants WHERE last_run_id = $1`, out[0].RunID); n != 1 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.tenants WHERE last_run_id = $1`, out[0].RunID); n != 1 {
 		t.Error("tenants.last_run_id is not the latest agents run")
 	}
 	if n := f.count(t, `SELECT count(*) FROM defender.scan_agents_as_of(now()) WHERE as_of_run_id = $1`, out[0].RunID); n != 6 {
@@ -650,14 +650,14 @@ func TestSessionsStoredWithoutFingerprintAreComparedOnce(t *testing.T) {
 	}}
 	f.clock.Advance(time.Minute)
 	f.syncHistory(t, h)
-	if _, err := f.pool.Exec(context.Background(), `UPDATE defender.session_result SET listed_fingerprint = NULL`); err != nil {
+	if _, err := f.pool.Exec(context.Background(), `UPDATE defender_storage.session_result SET listed_fingerprint = NULL`); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Hour)
 	if res := f.syncHistory(t, h); res.Unchanged != 2 || res.Changed+res.Inserted != 0 {
 		t.Fatalf("sync of sessions without fingerprint: %+v", res)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender.session_result WHERE listed_fingerprint IS NULL OR updated_at IS NOT NULL`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.session_result WHERE listed_fingerprint IS NULL OR updated_at IS NOT NULL`); n != 0 {
 		t.Errorf("%d sessions without fingerprint or marked updated", n)
 	}
 	before := f.scanSnapshot(t)

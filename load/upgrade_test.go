@@ -91,10 +91,10 @@ func TestFirstSyncAfterTheFingerprintUpgrade(t *testing.T) {
 	if n := count(`SELECT count(*) FROM defender.scan_agent_history`); n != versions {
 		t.Fatalf("%d history versions after the sync, want the %d stored before", n, versions)
 	}
-	if n := count(`SELECT count(*) FROM defender.agent_state WHERE tenant_id = '` + tenant + `' AND deleted_at IS NULL AND fingerprint IS NULL`); n != 0 {
+	if n := count(`SELECT count(*) FROM defender_storage.agent_state WHERE tenant_id = '` + tenant + `' AND deleted_at IS NULL AND fingerprint IS NULL`); n != 0 {
 		t.Fatalf("%d active agents of the synced tenant still without a fingerprint", n)
 	}
-	if n := count(`SELECT count(*) FROM defender.agent_state WHERE tenant_id <> '` + tenant + `' AND fingerprint IS NOT NULL`); n != 0 {
+	if n := count(`SELECT count(*) FROM defender_storage.agent_state WHERE tenant_id <> '` + tenant + `' AND fingerprint IS NOT NULL`); n != 0 {
 		t.Fatalf("the sync stored fingerprints of %d agents of another tenant", n)
 	}
 	if m := dbtest.RollupMismatches(t, pool); len(m) > 0 {

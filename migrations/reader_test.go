@@ -81,6 +81,55 @@ func TestReaderRoleHoldsExactlyTheReportingSurface(t *testing.T) {
 	}
 }
 
+// TestSchemaDefenderHoldsOnlyWhatReadersRead: a BI navigator lists every
+// relation whose name it can see. Schema defender holds the 17 the reader
+// may read and nothing else; storage is in defender_storage, which the
+// reader may not even look into.
+func TestSchemaDefenderHoldsOnlyWhatReadersRead(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.Pool(t)
+	ctx := context.Background()
+	var readable, unreadable []string
+	rows, err := pool.Query(ctx, `
+		SELECT c.relname::text, pg_catalog.has_table_privilege('defender_reader', c.oid, 'SELECT')
+		  FROM pg_catalog.pg_class c
+		 WHERE c.relnamespace = 'defender'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+		 ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		var reads bool
+		if err := rows.Scan(&name, &reads); err != nil {
+			t.Fatal(err)
+		}
+		if reads {
+			readable = append(readable, name)
+		} else {
+			unreadable = append(unreadable, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(readable) != 17 || len(unreadable) > 0 {
+		t.Errorf("schema defender lists %d relations the reader may read and %d it may not (%s); want 17 and none",
+			len(readable), len(unreadable), strings.Join(unreadable, ", "))
+	}
+	var usage, storageGrants bool
+	if err := pool.QueryRow(ctx, `
+		SELECT pg_catalog.has_schema_privilege('defender_reader', 'defender_storage', 'USAGE'),
+		       EXISTS (SELECT FROM pg_catalog.pg_class c
+		                WHERE c.relnamespace = 'defender_storage'::pg_catalog.regnamespace
+		                  AND pg_catalog.has_table_privilege('defender_reader', c.oid, 'SELECT'))`).Scan(&usage, &storageGrants); err != nil {
+		t.Fatal(err)
+	}
+	if usage || storageGrants {
+		t.Errorf("defender_reader: USAGE on defender_storage %v, SELECT on a storage table %v; want neither", usage, storageGrants)
+	}
+}
+
 // TestReaderIsRefusedWritesAndStorage logs in as a member of
 // defender_reader: the reporting surface answers, everything else is
 // refused.
@@ -107,22 +156,22 @@ func TestReaderIsRefusedWritesAndStorage(t *testing.T) {
 		}
 	}
 	for _, q := range []string{
-		`SELECT count(*) FROM defender.agent_state`,
-		`SELECT count(*) FROM defender.heartbeat_block`,
-		`SELECT count(*) FROM defender.observation_block`,
-		`SELECT count(*) FROM defender.withheld_deletions`,
-		`SELECT count(*) FROM defender.tenants`,
-		`SELECT count(*) FROM defender.definition_state`,
-		`SELECT count(*) FROM defender.definition_version`,
-		`SELECT count(*) FROM defender.definition_withheld`,
-		`SELECT count(*) FROM defender.session_result`,
-		`SELECT count(*) FROM defender.target_result`,
-		`SELECT count(*) FROM defender.target_coverage`,
+		`SELECT count(*) FROM defender_storage.agent_state`,
+		`SELECT count(*) FROM defender_storage.heartbeat_block`,
+		`SELECT count(*) FROM defender_storage.observation_block`,
+		`SELECT count(*) FROM defender_storage.withheld_deletions`,
+		`SELECT count(*) FROM defender_storage.tenants`,
+		`SELECT count(*) FROM defender_storage.definition_state`,
+		`SELECT count(*) FROM defender_storage.definition_version`,
+		`SELECT count(*) FROM defender_storage.definition_withheld`,
+		`SELECT count(*) FROM defender_storage.session_result`,
+		`SELECT count(*) FROM defender_storage.target_result`,
+		`SELECT count(*) FROM defender_storage.target_coverage`,
 		`INSERT INTO defender.sync_runs (tenant_id, started_at) VALUES ('x', now())`,
 		`UPDATE defender.scan_agent_history SET valid_to = now()`,
 		`DELETE FROM defender.sync_runs`,
-		`SELECT defender.ensure_observation_partition(now())`,
-		`SELECT defender.refresh_fleet_daily('x', current_date)`,
+		`SELECT defender_storage.ensure_observation_partition(now())`,
+		`SELECT defender_storage.refresh_fleet_daily('x', current_date)`,
 		`SELECT defender.grant_reader_access()`,
 		`CREATE TABLE defender.mine (x int)`,
 	} {

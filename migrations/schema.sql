@@ -44,6 +44,20 @@ COMMENT ON SCHEMA defender IS 'Microsoft Defender authenticated scan agents, syn
 
 
 --
+-- Name: defender_storage; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA defender_storage;
+
+
+--
+-- Name: SCHEMA defender_storage; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA defender_storage IS 'agentsync storage: the tables behind the views of schema defender, written by agentsync sync only. Readers query schema defender.';
+
+
+--
 -- Name: btree_gist; Type: EXTENSION; Schema: -; Owner: -
 --
 
@@ -55,305 +69,6 @@ CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public;
 --
 
 COMMENT ON EXTENSION btree_gist IS 'support for indexing common datatypes in GiST';
-
-
---
--- Name: check_heartbeat_blocks(); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.check_heartbeat_blocks() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    bad record;
-BEGIN
-    -- The tenants of each block's agents, read by key range alone (at most
-    -- 64 keys): matched on the tenant too, the planner may scan a large
-    -- tenant's every agent for each block.
-    SELECT n.tenant_id, n.block INTO bad
-      FROM new_rows n
-     WHERE NOT n.tenant_id = ANY (ARRAY(SELECT a.tenant_id FROM defender.agent_state a
-                                         WHERE a.agent_key BETWEEN n.block * 64 AND n.block * 64 + 63))
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'foreign_key_violation',
-            MESSAGE = 'insert on table "heartbeat_block" names a block without an agent of its tenant',
-            DETAIL = pg_catalog.format('Block %s holds no agent of tenant %s in defender.agent_state.', bad.block, bad.tenant_id),
-            TABLE = TG_TABLE_NAME;
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION check_heartbeat_blocks(); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.check_heartbeat_blocks() IS 'Internal: statement trigger refusing a heartbeat_block row whose block holds no agent of its tenant.';
-
-
---
--- Name: check_history_overlap(); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.check_history_overlap() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    lo       bigint;
-    hi       bigint;
-    written  bigint;
-    agents   bigint;
-    versions bigint;
-    agent    bigint;
-BEGIN
-    IF NOT EXISTS (SELECT FROM new_rows) THEN
-        RETURN NULL;
-    END IF;
-    -- Many first versions of agents close together (a first sync's): when
-    -- the range of their keys holds no other version, none can overlap. One
-    -- index range instead of a lookup per row.
-    IF (SELECT count(*) FROM (SELECT FROM new_rows LIMIT 512) n) = 512 THEN
-        SELECT min(n.agent_key), max(n.agent_key), count(*), count(DISTINCT n.agent_key)
-          INTO lo, hi, written, agents
-          FROM new_rows n;
-        IF agents = written AND hi - lo < 4 * written THEN
-            SELECT count(*) INTO versions
-              FROM (SELECT FROM defender.scan_agent_history h
-                     WHERE h.agent_key BETWEEN lo AND hi LIMIT written + 1) v;
-            IF versions = written THEN
-                RETURN NULL;
-            END IF;
-        END IF;
-    END IF;
-    -- Two versions of an agent overlap when each starts before the other
-    -- ends (an open version never ends).
-    SELECT n.agent_key INTO agent
-      FROM new_rows n
-      JOIN defender.scan_agent_history h ON h.agent_key = n.agent_key AND h.history_id <> n.history_id
-     WHERE h.valid_from < coalesce(n.valid_to, 'infinity') AND n.valid_from < coalesce(h.valid_to, 'infinity')
-     LIMIT 1;
-    IF agent IS NOT NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'exclusion_violation',
-            MESSAGE = 'conflicting key value violates exclusion constraint "scan_agent_history_no_overlap"',
-            DETAIL = pg_catalog.format('Two versions of agent %s overlap in time.', agent),
-            TABLE = 'scan_agent_history',
-            CONSTRAINT = 'scan_agent_history_no_overlap';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION check_history_overlap(); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.check_history_overlap() IS 'Internal: statement trigger refusing versions of an agent whose validity ranges overlap (scan_agent_history_no_overlap).';
-
-
---
--- Name: check_references(); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.check_references() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $_$
-DECLARE
-    columns text;
-    bounds  bigint[];
-    lo      bigint;
-    hi      bigint;
-    named   bigint;
-    present bigint;
-    missing text;
-BEGIN
-    -- A statement that wrote no row (most syncs insert no agent) costs
-    -- nothing more.
-    IF NOT EXISTS (SELECT FROM new_rows) THEN
-        RETURN NULL;
-    END IF;
-    -- Arguments come in threes: column, referenced table, referenced column
-    -- (unique, as for a foreign key). A small statement (a tenant of tens
-    -- of agents) looks each key up. In a large one, one pass over the rows
-    -- finds, for each integer column, the lowest and highest key named and
-    -- how many rows name one.
-    IF (SELECT count(*) FROM (SELECT FROM new_rows LIMIT 512) n) = 512 THEN
-        SELECT pg_catalog.string_agg(
-                   CASE WHEN a.atttypid IN ('pg_catalog.int8'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype)
-                        THEN pg_catalog.format('min(%1$I), max(%1$I), count(%1$I)', a.attname)
-                        ELSE 'NULL, NULL, NULL'
-                   END, ', ' ORDER BY i)
-          INTO columns
-          FROM pg_catalog.generate_series(0, TG_NARGS / 3 - 1) i
-          JOIN pg_catalog.pg_attribute a ON a.attrelid = TG_RELID AND a.attname = TG_ARGV[3 * i];
-        EXECUTE 'SELECT ARRAY[' || columns || ']::bigint[] FROM new_rows' INTO bounds;
-    END IF;
-    FOR i IN 0 .. TG_NARGS / 3 - 1 LOOP
-        lo := bounds[3 * i + 1];
-        hi := bounds[3 * i + 2];
-        named := bounds[3 * i + 3];
-        CONTINUE WHEN named = 0;
-        -- Keys named close together (a first sync's new agents, the one
-        -- run of a statement): the referenced table holds every key of
-        -- the range when it holds as many as the range has numbers, its
-        -- keys being unique. One index range instead of a lookup per row.
-        IF named IS NOT NULL AND hi - lo < 4 * named THEN
-            EXECUTE pg_catalog.format('SELECT count(*) FROM %1$s r WHERE r.%2$I BETWEEN $1 AND $2',
-                                      TG_ARGV[3 * i + 1], TG_ARGV[3 * i + 2])
-               INTO present USING lo, hi;
-            CONTINUE WHEN present = hi - lo + 1;
-        END IF;
-        -- Else each key is looked up, a run once.
-        EXECUTE pg_catalog.format(
-            CASE WHEN TG_ARGV[3 * i + 1] = 'defender.sync_runs'
-                 THEN 'SELECT n.k::text FROM (SELECT DISTINCT %1$I AS k FROM new_rows WHERE %1$I IS NOT NULL) n
-                        WHERE NOT EXISTS (SELECT FROM %2$s r WHERE r.%3$I = n.k) LIMIT 1'
-                 ELSE 'SELECT n.%1$I::text FROM new_rows n
-                        WHERE n.%1$I IS NOT NULL
-                          AND NOT EXISTS (SELECT FROM %2$s r WHERE r.%3$I = n.%1$I) LIMIT 1'
-            END,
-            TG_ARGV[3 * i], TG_ARGV[3 * i + 1], TG_ARGV[3 * i + 2]) INTO missing;
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'foreign_key_violation',
-                MESSAGE = pg_catalog.format('insert or update on table "%s" violates foreign key "%s_%s"',
-                                            TG_TABLE_NAME, TG_TABLE_NAME, TG_ARGV[3 * i]),
-                DETAIL = pg_catalog.format('Key (%s)=(%s) is not present in %s.', TG_ARGV[3 * i], missing, TG_ARGV[3 * i + 1]),
-                TABLE = TG_TABLE_NAME,
-                CONSTRAINT = TG_TABLE_NAME || '_' || TG_ARGV[3 * i];
-        END IF;
-    END LOOP;
-    RETURN NULL;
-END;
-$_$;
-
-
---
--- Name: FUNCTION check_references(); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.check_references() IS 'Internal: statement trigger refusing new rows whose keys are missing from the referenced tables (arguments: column, table, column, ...).';
-
-
---
--- Name: check_removed_heartbeats(); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.check_removed_heartbeats() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    found bigint;
-BEGIN
-    SELECT o.agent_key INTO found
-      FROM old_rows o
-      JOIN defender.heartbeat_block hb ON hb.tenant_id = o.tenant_id AND hb.block = o.agent_key / 64
-     WHERE hb.last_seen[o.agent_key % 64 + 1] IS NOT NULL
-        OR hb.last_command_execution_at[o.agent_key % 64 + 1] IS NOT NULL
-     LIMIT 1;
-    IF found IS NOT NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'foreign_key_violation',
-            MESSAGE = 'delete on table "agent_state" violates a reference from defender.heartbeat_block',
-            DETAIL = pg_catalog.format('Key (agent_key)=(%s) still has a heartbeat in defender.heartbeat_block.', found),
-            TABLE = TG_TABLE_NAME;
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION check_removed_heartbeats(); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.check_removed_heartbeats() IS 'Internal: statement trigger refusing to delete agents whose heartbeat is stored in heartbeat_block.';
-
-
---
--- Name: check_removed_references(); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.check_removed_references() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $_$
-DECLARE
-    found text;
-BEGIN
-    IF NOT EXISTS (SELECT FROM old_rows) THEN
-        RETURN NULL;
-    END IF;
-    -- Arguments come in threes: referencing table, its column, our column.
-    FOR i IN 0 .. TG_NARGS / 3 - 1 LOOP
-        EXECUTE pg_catalog.format(
-            'SELECT o.%3$I::text FROM old_rows o WHERE EXISTS (SELECT FROM %1$s r WHERE r.%2$I = o.%3$I) LIMIT 1',
-            TG_ARGV[3 * i], TG_ARGV[3 * i + 1], TG_ARGV[3 * i + 2]) INTO found;
-        IF found IS NOT NULL THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'foreign_key_violation',
-                MESSAGE = pg_catalog.format('delete on table "%s" violates a reference from %s', TG_TABLE_NAME, TG_ARGV[3 * i]),
-                DETAIL = pg_catalog.format('Key (%s)=(%s) is still referenced from %s.%s.',
-                                           TG_ARGV[3 * i + 2], found, TG_ARGV[3 * i], TG_ARGV[3 * i + 1]),
-                TABLE = TG_TABLE_NAME;
-        END IF;
-    END LOOP;
-    RETURN NULL;
-END;
-$_$;
-
-
---
--- Name: FUNCTION check_removed_references(); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.check_removed_references() IS 'Internal: statement trigger refusing to delete rows still referenced (arguments: referencing table, its column, our column, ...).';
-
-
---
--- Name: ensure_observation_partition(timestamp with time zone); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.ensure_observation_partition(at timestamp with time zone) RETURNS text
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    month_start timestamp   := pg_catalog.date_trunc('month', at AT TIME ZONE 'UTC');
-    lower_bound timestamptz := month_start AT TIME ZONE 'UTC';
-    upper_bound timestamptz := (month_start + interval '1 month') AT TIME ZONE 'UTC';
-    name        text        := 'observation_block_' || pg_catalog.to_char(month_start, 'YYYY_MM');
-BEGIN
-    IF pg_catalog.to_regclass('defender.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
-        RETURN name;
-    END IF;
-    -- Serializes creators; readers and writers go on.
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('agentsync observation partitions'));
-    IF pg_catalog.to_regclass('defender.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
-        RETURN name;
-    END IF;
-    -- Created apart and attached: ATTACH PARTITION takes only a SHARE
-    -- UPDATE EXCLUSIVE lock on the parent, which never blocks a read.
-    EXECUTE pg_catalog.format(
-        'CREATE TABLE defender.%I (LIKE defender.observation_block INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
-    EXECUTE pg_catalog.format(
-        'ALTER TABLE defender.observation_block ATTACH PARTITION defender.%I FOR VALUES FROM (%L) TO (%L)',
-        name, lower_bound, upper_bound);
-    EXECUTE pg_catalog.format(
-        'COMMENT ON TABLE defender.%I IS %L', name,
-        'Observations of ' || pg_catalog.to_char(month_start, 'YYYY-MM') || ' (UTC): a partition of defender.observation_block.');
-    RETURN name;
-END;
-$$;
-
-
---
--- Name: FUNCTION ensure_observation_partition(at timestamp with time zone); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.ensure_observation_partition(at timestamp with time zone) IS 'Internal: creates the monthly partition of defender.observation_block that holds the given time, if missing, and returns its name. The loader calls it before each sync.';
 
 
 --
@@ -372,7 +87,7 @@ BEGIN
     FOR statement IN
         SELECT pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p.oid::pg_catalog.regprocedure)
           FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'defender'::pg_catalog.regnamespace
+         WHERE p.pronamespace IN ('defender'::pg_catalog.regnamespace, 'defender_storage'::pg_catalog.regnamespace)
     LOOP
         EXECUTE statement;
     END LOOP;
@@ -384,10 +99,9 @@ BEGIN
         SELECT pg_catalog.format('GRANT SELECT ON %s TO defender_reader', c.oid::pg_catalog.regclass)
           FROM pg_catalog.pg_class c
          WHERE c.relnamespace = 'defender'::pg_catalog.regnamespace
-           AND (c.relkind IN ('v', 'm')
-                OR (c.relkind IN ('r', 'p') AND c.relname IN ('sync_runs', 'scan_agent_history')))
+           AND c.relkind IN ('v', 'm', 'r', 'p')
         UNION ALL
-        -- Every function but the internal ones (their comment says so).
+        -- Every function of schema defender but the owner's.
         SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO defender_reader', p.oid::pg_catalog.regprocedure)
           FROM pg_catalog.pg_proc p
          WHERE p.pronamespace = 'defender'::pg_catalog.regnamespace
@@ -423,23 +137,7 @@ $$;
 -- Name: FUNCTION grant_reader_access(); Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON FUNCTION defender.grant_reader_access() IS 'Internal: grants defender_reader what it may read (USAGE on the schema, SELECT on the views, sync_runs and scan_agent_history, EXECUTE on the documented functions), creating the role when allowed. Migrations call it after creating objects; an administrator may call it after creating the role by hand.';
-
-
---
--- Name: observation_slots_valid(smallint[]); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.observation_slots_valid(slots smallint[]) RETURNS boolean
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN ((array_ndims(slots) = 1) AND ((cardinality(slots) >= 1) AND (cardinality(slots) <= 64)) AND (NOT (EXISTS (SELECT FROM unnest(observation_slots_valid.slots) WITH ORDINALITY s(slot, n) WHERE ((s.slot IS NULL) OR ((s.slot < 0) OR (s.slot > 63)) OR ((s.n > 1) AND (s.slot <= (observation_slots_valid.slots)[(s.n - 1)])))))));
-
-
---
--- Name: FUNCTION observation_slots_valid(slots smallint[]); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.observation_slots_valid(slots smallint[]) IS 'Internal: true when slots is a strictly increasing list of agent slots 0..63 (checks defender.observation_block).';
+COMMENT ON FUNCTION defender.grant_reader_access() IS 'Internal: grants defender_reader what it may read (USAGE on schema defender, SELECT on its views and tables, EXECUTE on its documented functions; nothing in defender_storage), creating the role when allowed. Migrations call it after creating objects; an administrator may call it after creating the role by hand.';
 
 
 --
@@ -459,19 +157,19 @@ COMMENT ON FUNCTION defender.utc_day(at timestamp with time zone) IS 'The UTC ca
 
 
 --
--- Name: version_key(text); Type: FUNCTION; Schema: defender; Owner: -
+-- Name: observation_slots_valid(smallint[]); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender.version_key(version text) RETURNS numeric[]
+CREATE FUNCTION defender_storage.observation_slots_valid(slots smallint[]) RETURNS boolean
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN CASE WHEN (version ~ '^[0-9]+(\.[0-9]+)*$'::text) THEN (string_to_array(regexp_replace(version, '(\.0+)+$'::text, ''::text), '.'::text))::numeric[] ELSE NULL::numeric[] END;
+    RETURN ((array_ndims(slots) = 1) AND ((cardinality(slots) >= 1) AND (cardinality(slots) <= 64)) AND (NOT (EXISTS (SELECT FROM unnest(observation_slots_valid.slots) WITH ORDINALITY s(slot, n) WHERE ((s.slot IS NULL) OR ((s.slot < 0) OR (s.slot > 63)) OR ((s.n > 1) AND (s.slot <= (observation_slots_valid.slots)[(s.n - 1)])))))));
 
 
 --
--- Name: FUNCTION version_key(version text); Type: COMMENT; Schema: defender; Owner: -
+-- Name: FUNCTION observation_slots_valid(slots smallint[]); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender.version_key(version text) IS 'Sort key of a dotted version such as 10.8295.22621.1195: its parts as numbers, so that 10.8295.22621.1010 < 10.8295.22621.1195 < 10.10000.0.0; trailing zero parts do not count (7.6.0 = 7.6.0.0). NULL when the version is not purely numeric. Use ORDER BY defender.version_key(mde_client_version).';
+COMMENT ON FUNCTION defender_storage.observation_slots_valid(slots smallint[]) IS 'Internal: true when slots is a strictly increasing list of agent slots 0..63 (checks defender.observation_block).';
 
 
 SET default_tablespace = '';
@@ -479,107 +177,11 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
--- Name: agent_daily; Type: TABLE; Schema: defender; Owner: -
+-- Name: scan_agent_history; Type: TABLE; Schema: defender; Owner: -
 --
 
-CREATE TABLE defender.agent_daily (
-    agent_key bigint NOT NULL,
-    day date NOT NULL,
-    run_id bigint NOT NULL,
-    synced_at timestamp with time zone NOT NULL,
-    computer_dns_name text,
-    mde_client_version text,
-    scanner_software_version text,
-    last_seen timestamp with time zone,
-    last_command_execution_at timestamp with time zone,
-    syncs_observed integer NOT NULL,
-    CONSTRAINT agent_daily_synced_that_day CHECK ((defender.utc_day(synced_at) = day)),
-    CONSTRAINT agent_daily_syncs_observed_check CHECK ((syncs_observed >= 0))
-);
-
-
---
--- Name: TABLE agent_daily; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.agent_daily IS 'Storage behind scan_agent_daily: one row per agent per closed UTC day on which it was active at a successful sync.';
-
-
---
--- Name: COLUMN agent_daily.agent_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.agent_key IS 'Internal number of the agent (see defender.agent_state).';
-
-
---
--- Name: COLUMN agent_daily.day; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.day IS 'The UTC day.';
-
-
---
--- Name: COLUMN agent_daily.run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.run_id IS 'The day''s last successful sync at which the agent was active.';
-
-
---
--- Name: COLUMN agent_daily.synced_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.synced_at IS 'Fetch time of that sync.';
-
-
---
--- Name: COLUMN agent_daily.computer_dns_name; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.computer_dns_name IS 'Host name as of that sync.';
-
-
---
--- Name: COLUMN agent_daily.mde_client_version; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.mde_client_version IS 'Defender client version as of that sync.';
-
-
---
--- Name: COLUMN agent_daily.scanner_software_version; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.scanner_software_version IS 'Scanner version as of that sync.';
-
-
---
--- Name: COLUMN agent_daily.last_seen; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.last_seen IS 'last_seen as of that sync.';
-
-
---
--- Name: COLUMN agent_daily.last_command_execution_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.last_command_execution_at IS 'last_command_execution_at as of that sync.';
-
-
---
--- Name: COLUMN agent_daily.syncs_observed; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_daily.syncs_observed IS 'Successful syncs of the day that returned the agent.';
-
-
---
--- Name: agent_state; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.agent_state (
+CREATE TABLE defender.scan_agent_history (
+    history_id bigint NOT NULL,
     agent_key bigint NOT NULL,
     tenant_id text NOT NULL,
     agent_id text NOT NULL,
@@ -589,180 +191,118 @@ CREATE TABLE defender.agent_state (
     scanner_software_version text,
     mde_client_version text,
     extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    first_seen_at timestamp with time zone NOT NULL,
-    first_seen_run_id bigint NOT NULL,
-    deleted_at timestamp with time zone,
-    deleted_by_run_id bigint,
-    active_since timestamp with time zone NOT NULL,
-    fingerprint bytea,
-    CONSTRAINT agent_state_agent_id_check CHECK ((agent_id <> ''::text)),
-    CONSTRAINT agent_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
-    CONSTRAINT agent_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
-    CONSTRAINT agent_state_tenant_id_check CHECK ((tenant_id <> ''::text))
-)
-WITH (fillfactor='100');
+    valid_from timestamp with time zone NOT NULL,
+    valid_to timestamp with time zone,
+    opened_by_run_id bigint NOT NULL,
+    closed_by_run_id bigint,
+    CONSTRAINT scan_agent_history_closed_by_run CHECK (((valid_to IS NULL) = (closed_by_run_id IS NULL))),
+    CONSTRAINT scan_agent_history_range_order CHECK ((valid_to > valid_from))
+);
 
 
 --
--- Name: TABLE agent_state; Type: COMMENT; Schema: defender; Owner: -
+-- Name: TABLE scan_agent_history; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON TABLE defender.agent_state IS 'Storage behind defender.scan_agents: the current descriptive values of every agent ever seen (heartbeats are in heartbeat_block). Query defender.scan_agents instead.';
-
-
---
--- Name: COLUMN agent_state.agent_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_state.agent_key IS 'Internal number of the agent, used by the history and observation tables.';
+COMMENT ON TABLE defender.scan_agent_history IS 'One row per version of an agent''s descriptive attributes: a row is valid from valid_from until valid_to (empty while current). A change, a deletion or a return starts a new version. The versions of one agent never overlap. last_seen and last_command_execution_at are not here: see scan_agent_observations.';
 
 
 --
--- Name: COLUMN agent_state.tenant_id; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.history_id; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.agent_state.tenant_id IS 'Microsoft Entra tenant the agent belongs to.';
-
-
---
--- Name: COLUMN agent_state.agent_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_state.agent_id IS 'Defender id of the scan agent (<guid>_<hash>).';
+COMMENT ON COLUMN defender.scan_agent_history.history_id IS 'Number of this version row.';
 
 
 --
--- Name: COLUMN agent_state.machine_id; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.agent_key; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.agent_state.machine_id IS 'Defender device id of the machine running the scanner.';
-
-
---
--- Name: COLUMN agent_state.computer_dns_name; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_state.computer_dns_name IS 'Host name of the machine running the scanner.';
+COMMENT ON COLUMN defender.scan_agent_history.agent_key IS 'Internal number of the agent (see defender.agent_state).';
 
 
 --
--- Name: COLUMN agent_state.assigned_application_id; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.tenant_id; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.agent_state.assigned_application_id IS 'Microsoft Entra application (client) id the scanner runs as.';
-
-
---
--- Name: COLUMN agent_state.scanner_software_version; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_state.scanner_software_version IS 'Version of the scanner software, as reported.';
+COMMENT ON COLUMN defender.scan_agent_history.tenant_id IS 'Microsoft Entra tenant the agent belongs to.';
 
 
 --
--- Name: COLUMN agent_state.mde_client_version; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.agent_id; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.agent_state.mde_client_version IS 'Version of the Microsoft Defender for Endpoint client on the machine, as reported.';
-
-
---
--- Name: COLUMN agent_state.extra; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent.';
+COMMENT ON COLUMN defender.scan_agent_history.agent_id IS 'Defender id of the scan agent.';
 
 
 --
--- Name: COLUMN agent_state.first_seen_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.machine_id; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.agent_state.first_seen_at IS 'Fetch time of the first sync that returned the agent.';
-
-
---
--- Name: COLUMN agent_state.first_seen_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_state.first_seen_run_id IS 'The sync run that first returned the agent.';
+COMMENT ON COLUMN defender.scan_agent_history.machine_id IS 'Defender device id of the machine running the scanner, during this version.';
 
 
 --
--- Name: COLUMN agent_state.deleted_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.computer_dns_name; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.agent_state.deleted_at IS 'Fetch time of the sync that marked the agent deleted; empty while active.';
-
-
---
--- Name: COLUMN agent_state.deleted_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_state.deleted_by_run_id IS 'The sync run that marked the agent deleted.';
+COMMENT ON COLUMN defender.scan_agent_history.computer_dns_name IS 'Host name of the machine running the scanner, during this version.';
 
 
 --
--- Name: COLUMN agent_state.active_since; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.assigned_application_id; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.agent_state.active_since IS 'Fetch time of the sync that began the agent''s current stretch of activity: the one that first returned it, or that returned it after a deletion.';
-
-
---
--- Name: COLUMN agent_state.fingerprint; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.agent_state.fingerprint IS 'Internal: hash of the descriptive values of the agent''s latest record, kept by the loader to skip unchanged records; empty when not known yet.';
+COMMENT ON COLUMN defender.scan_agent_history.assigned_application_id IS 'Entra application id the scanner ran as, during this version.';
 
 
 --
--- Name: heartbeat_block; Type: TABLE; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.scanner_software_version; Type: COMMENT; Schema: defender; Owner: -
 --
 
-CREATE TABLE defender.heartbeat_block (
-    tenant_id text NOT NULL,
-    block bigint NOT NULL,
-    last_seen timestamp with time zone[] NOT NULL,
-    last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT heartbeat_block_block_check CHECK ((block >= 0)),
-    CONSTRAINT heartbeat_block_slots CHECK (((array_ndims(last_seen) = 1) AND (array_lower(last_seen, 1) = 1) AND (cardinality(last_seen) = 64) AND (array_ndims(last_command_execution_at) = 1) AND (array_lower(last_command_execution_at, 1) = 1) AND (cardinality(last_command_execution_at) = 64)))
-)
-WITH (fillfactor='50');
+COMMENT ON COLUMN defender.scan_agent_history.scanner_software_version IS 'Scanner software version during this version.';
 
 
 --
--- Name: TABLE heartbeat_block; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.mde_client_version; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON TABLE defender.heartbeat_block IS 'Storage behind scan_agents: the volatile timestamps of up to 64 agents of one tenant as their latest sync saw them, packed in arrays and updated in place. Agent key k is in block k / 64, at index k % 64 + 1.';
-
-
---
--- Name: COLUMN heartbeat_block.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.heartbeat_block.tenant_id IS 'Microsoft Entra tenant of the agents.';
+COMMENT ON COLUMN defender.scan_agent_history.mde_client_version IS 'Defender for Endpoint client version during this version.';
 
 
 --
--- Name: COLUMN heartbeat_block.block; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.extra; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.heartbeat_block.block IS 'Agent keys block * 64 to block * 64 + 63 (see defender.agent_state).';
-
-
---
--- Name: COLUMN heartbeat_block.last_seen; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.heartbeat_block.last_seen IS 'When each agent last checked in with Defender (UTC); empty if never, or if the key is not an agent of the tenant.';
+COMMENT ON COLUMN defender.scan_agent_history.extra IS 'Fields without a column of their own, names as sent, during this version.';
 
 
 --
--- Name: COLUMN heartbeat_block.last_command_execution_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN scan_agent_history.valid_from; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.heartbeat_block.last_command_execution_at IS 'When each scanner last ran a command (UTC); empty if never, or if the key is not an agent of the tenant.';
+COMMENT ON COLUMN defender.scan_agent_history.valid_from IS 'Fetch time of the sync that first saw these values (inclusive).';
+
+
+--
+-- Name: COLUMN scan_agent_history.valid_to; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.valid_to IS 'Fetch time of the sync that saw them change or the agent vanish (exclusive); empty while current.';
+
+
+--
+-- Name: COLUMN scan_agent_history.opened_by_run_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.opened_by_run_id IS 'The sync run that started this version.';
+
+
+--
+-- Name: COLUMN scan_agent_history.closed_by_run_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.closed_by_run_id IS 'The sync run that ended this version; empty while current.';
 
 
 --
@@ -1022,10 +562,794 @@ COMMENT ON COLUMN defender.sync_runs.fields_repaired IS 'Fields of the listing s
 
 
 --
--- Name: tenant_daily; Type: TABLE; Schema: defender; Owner: -
+-- Name: agent_daily; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender.tenant_daily (
+CREATE TABLE defender_storage.agent_daily (
+    agent_key bigint NOT NULL,
+    day date NOT NULL,
+    run_id bigint NOT NULL,
+    synced_at timestamp with time zone NOT NULL,
+    computer_dns_name text,
+    mde_client_version text,
+    scanner_software_version text,
+    last_seen timestamp with time zone,
+    last_command_execution_at timestamp with time zone,
+    syncs_observed integer NOT NULL,
+    CONSTRAINT agent_daily_synced_that_day CHECK ((defender.utc_day(synced_at) = day)),
+    CONSTRAINT agent_daily_syncs_observed_check CHECK ((syncs_observed >= 0))
+);
+
+
+--
+-- Name: TABLE agent_daily; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.agent_daily IS 'Storage behind scan_agent_daily: one row per agent per closed UTC day on which it was active at a successful sync.';
+
+
+--
+-- Name: COLUMN agent_daily.agent_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.agent_key IS 'Internal number of the agent (see defender.agent_state).';
+
+
+--
+-- Name: COLUMN agent_daily.day; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.day IS 'The UTC day.';
+
+
+--
+-- Name: COLUMN agent_daily.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.run_id IS 'The day''s last successful sync at which the agent was active.';
+
+
+--
+-- Name: COLUMN agent_daily.synced_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.synced_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: COLUMN agent_daily.computer_dns_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.computer_dns_name IS 'Host name as of that sync.';
+
+
+--
+-- Name: COLUMN agent_daily.mde_client_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.mde_client_version IS 'Defender client version as of that sync.';
+
+
+--
+-- Name: COLUMN agent_daily.scanner_software_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.scanner_software_version IS 'Scanner version as of that sync.';
+
+
+--
+-- Name: COLUMN agent_daily.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.last_seen IS 'last_seen as of that sync.';
+
+
+--
+-- Name: COLUMN agent_daily.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.last_command_execution_at IS 'last_command_execution_at as of that sync.';
+
+
+--
+-- Name: COLUMN agent_daily.syncs_observed; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_daily.syncs_observed IS 'Successful syncs of the day that returned the agent.';
+
+
+--
+-- Name: agent_state; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.agent_state (
+    agent_key bigint NOT NULL,
+    tenant_id text NOT NULL,
+    agent_id text NOT NULL,
+    machine_id text,
+    computer_dns_name text,
+    assigned_application_id text,
+    scanner_software_version text,
+    mde_client_version text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    first_seen_at timestamp with time zone NOT NULL,
+    first_seen_run_id bigint NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by_run_id bigint,
+    active_since timestamp with time zone NOT NULL,
+    fingerprint bytea,
+    CONSTRAINT agent_state_agent_id_check CHECK ((agent_id <> ''::text)),
+    CONSTRAINT agent_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
+    CONSTRAINT agent_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
+    CONSTRAINT agent_state_tenant_id_check CHECK ((tenant_id <> ''::text))
+)
+WITH (fillfactor='100');
+
+
+--
+-- Name: TABLE agent_state; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.agent_state IS 'Storage behind defender.scan_agents: the current descriptive values of every agent ever seen (heartbeats are in heartbeat_block). Query defender.scan_agents instead.';
+
+
+--
+-- Name: COLUMN agent_state.agent_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.agent_key IS 'Internal number of the agent, used by the history and observation tables.';
+
+
+--
+-- Name: COLUMN agent_state.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.tenant_id IS 'Microsoft Entra tenant the agent belongs to.';
+
+
+--
+-- Name: COLUMN agent_state.agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.agent_id IS 'Defender id of the scan agent (<guid>_<hash>).';
+
+
+--
+-- Name: COLUMN agent_state.machine_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.machine_id IS 'Defender device id of the machine running the scanner.';
+
+
+--
+-- Name: COLUMN agent_state.computer_dns_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.computer_dns_name IS 'Host name of the machine running the scanner.';
+
+
+--
+-- Name: COLUMN agent_state.assigned_application_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.assigned_application_id IS 'Microsoft Entra application (client) id the scanner runs as.';
+
+
+--
+-- Name: COLUMN agent_state.scanner_software_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.scanner_software_version IS 'Version of the scanner software, as reported.';
+
+
+--
+-- Name: COLUMN agent_state.mde_client_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.mde_client_version IS 'Version of the Microsoft Defender for Endpoint client on the machine, as reported.';
+
+
+--
+-- Name: COLUMN agent_state.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent.';
+
+
+--
+-- Name: COLUMN agent_state.first_seen_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.first_seen_at IS 'Fetch time of the first sync that returned the agent.';
+
+
+--
+-- Name: COLUMN agent_state.first_seen_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.first_seen_run_id IS 'The sync run that first returned the agent.';
+
+
+--
+-- Name: COLUMN agent_state.deleted_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.deleted_at IS 'Fetch time of the sync that marked the agent deleted; empty while active.';
+
+
+--
+-- Name: COLUMN agent_state.deleted_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.deleted_by_run_id IS 'The sync run that marked the agent deleted.';
+
+
+--
+-- Name: COLUMN agent_state.active_since; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.active_since IS 'Fetch time of the sync that began the agent''s current stretch of activity: the one that first returned it, or that returned it after a deletion.';
+
+
+--
+-- Name: COLUMN agent_state.fingerprint; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_state.fingerprint IS 'Internal: hash of the descriptive values of the agent''s latest record, kept by the loader to skip unchanged records; empty when not known yet.';
+
+
+--
+-- Name: heartbeat_block; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.heartbeat_block (
+    tenant_id text NOT NULL,
+    block bigint NOT NULL,
+    last_seen timestamp with time zone[] NOT NULL,
+    last_command_execution_at timestamp with time zone[] NOT NULL,
+    CONSTRAINT heartbeat_block_block_check CHECK ((block >= 0)),
+    CONSTRAINT heartbeat_block_slots CHECK (((array_ndims(last_seen) = 1) AND (array_lower(last_seen, 1) = 1) AND (cardinality(last_seen) = 64) AND (array_ndims(last_command_execution_at) = 1) AND (array_lower(last_command_execution_at, 1) = 1) AND (cardinality(last_command_execution_at) = 64)))
+)
+WITH (fillfactor='50');
+
+
+--
+-- Name: TABLE heartbeat_block; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.heartbeat_block IS 'Storage behind scan_agents: the volatile timestamps of up to 64 agents of one tenant as their latest sync saw them, packed in arrays and updated in place. Agent key k is in block k / 64, at index k % 64 + 1.';
+
+
+--
+-- Name: COLUMN heartbeat_block.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.heartbeat_block.tenant_id IS 'Microsoft Entra tenant of the agents.';
+
+
+--
+-- Name: COLUMN heartbeat_block.block; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.heartbeat_block.block IS 'Agent keys block * 64 to block * 64 + 63 (see defender.agent_state).';
+
+
+--
+-- Name: COLUMN heartbeat_block.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.heartbeat_block.last_seen IS 'When each agent last checked in with Defender (UTC); empty if never, or if the key is not an agent of the tenant.';
+
+
+--
+-- Name: COLUMN heartbeat_block.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.heartbeat_block.last_command_execution_at IS 'When each scanner last ran a command (UTC); empty if never, or if the key is not an agent of the tenant.';
+
+
+--
+-- Name: observation_block; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.observation_block (
+    observed_at timestamp with time zone NOT NULL,
+    run_id bigint NOT NULL,
+    block bigint NOT NULL,
+    slots smallint[] NOT NULL,
+    last_seen timestamp with time zone[] NOT NULL,
+    last_command_execution_at timestamp with time zone[] NOT NULL,
+    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
+    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
+    CONSTRAINT observation_block_slots_check CHECK (defender_storage.observation_slots_valid(slots))
+)
+PARTITION BY RANGE (observed_at);
+
+
+--
+-- Name: TABLE observation_block; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.observation_block IS 'Storage behind scan_agent_observations: what one sync saw of the volatile timestamps of up to 64 agents whose values changed, packed in arrays. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
+
+
+--
+-- Name: COLUMN observation_block.observed_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation_block.observed_at IS 'Fetch time of the sync (sync_runs.fetched_at).';
+
+
+--
+-- Name: COLUMN observation_block.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation_block.run_id IS 'The sync run that made the observations.';
+
+
+--
+-- Name: COLUMN observation_block.block; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation_block.block IS 'Agent key / 64: the agents of this row have keys block * 64 + slot.';
+
+
+--
+-- Name: COLUMN observation_block.slots; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation_block.slots IS 'Agent key % 64 of each observed agent, increasing.';
+
+
+--
+-- Name: COLUMN observation_block.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation_block.last_seen IS 'last_seen of each observed agent, in the order of slots.';
+
+
+--
+-- Name: COLUMN observation_block.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation_block.last_command_execution_at IS 'last_command_execution_at of each observed agent, in the order of slots.';
+
+
+--
+-- Name: tenants; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenants (
+    tenant_id text NOT NULL,
+    display_name text,
+    last_run_id bigint,
+    last_fetched_at timestamp with time zone,
+    CONSTRAINT tenants_last_run_has_time CHECK (((last_run_id IS NULL) = (last_fetched_at IS NULL))),
+    CONSTRAINT tenants_tenant_id_check CHECK ((tenant_id <> ''::text))
+);
+
+
+--
+-- Name: TABLE tenants; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenants IS 'Storage behind fleet_daily and the views: one row per tenant ever synced, with its latest successful sync.';
+
+
+--
+-- Name: COLUMN tenants.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
+
+
+--
+-- Name: COLUMN tenants.display_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.display_name IS 'Name of the tenant given in the configuration; empty when none.';
+
+
+--
+-- Name: COLUMN tenants.last_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.last_run_id IS 'The tenant''s latest successful sync; empty before its first.';
+
+
+--
+-- Name: COLUMN tenants.last_fetched_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.last_fetched_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: withheld_deletions; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.withheld_deletions (
+    agent_key bigint NOT NULL,
+    run_id bigint NOT NULL
+);
+
+
+--
+-- Name: TABLE withheld_deletions; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.withheld_deletions IS 'Agents a successful sync no longer returned but did not mark deleted, because the mass-deletion guard withheld the deletions of that run (see sync_runs.deletions_withheld).';
+
+
+--
+-- Name: COLUMN withheld_deletions.agent_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.withheld_deletions.agent_key IS 'Internal number of the agent (see defender.agent_state).';
+
+
+--
+-- Name: COLUMN withheld_deletions.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.withheld_deletions.run_id IS 'The sync run whose listing did not return the agent.';
+
+
+--
+-- Name: scan_agents_as_of(timestamp with time zone); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    BEGIN ATOMIC
+ WITH s AS (
+          SELECT t.tenant_id,
+             r.run_id,
+             r.fetched_at,
+             (r.run_id = t.last_run_id) AS latest,
+             defender.utc_day(r.fetched_at) AS day,
+             ((defender.utc_day(r.fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS day_start,
+             (EXISTS ( SELECT
+                    FROM defender_storage.withheld_deletions w
+                   WHERE (w.run_id = r.run_id))) AS withheld
+            FROM (defender_storage.tenants t
+              CROSS JOIN LATERAL ( SELECT r_1.run_id,
+                     r_1.fetched_at
+                    FROM defender.sync_runs r_1
+                   WHERE ((r_1.tenant_id = t.tenant_id) AND (r_1.resource = 'agents'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at <= scan_agents_as_of.at))
+                   ORDER BY r_1.fetched_at DESC
+                  LIMIT 1) r)
+         ), current AS (
+          SELECT s.tenant_id,
+             a.agent_id,
+             a.machine_id,
+             a.computer_dns_name,
+             a.assigned_application_id,
+             a.scanner_software_version,
+             a.mde_client_version,
+             hb.last_seen[((a.agent_key % (64)::bigint) + 1)] AS last_seen,
+             hb.last_command_execution_at[((a.agent_key % (64)::bigint) + 1)] AS last_command_execution_at,
+             a.extra,
+             s.run_id,
+             s.fetched_at
+            FROM ((s
+              JOIN defender_storage.agent_state a ON (((a.tenant_id = s.tenant_id) AND (a.deleted_at IS NULL))))
+              LEFT JOIN defender_storage.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
+           WHERE (s.latest AND (NOT (s.withheld AND (EXISTS ( SELECT
+                    FROM defender_storage.withheld_deletions w
+                   WHERE ((w.agent_key = a.agent_key) AND (w.run_id = s.run_id)))))))
+         ), versions AS (
+          SELECT s.run_id,
+             s.fetched_at,
+             s.day,
+             s.day_start,
+             a.tenant_id,
+             h.agent_key,
+             h.agent_id,
+             h.machine_id,
+             h.computer_dns_name,
+             h.assigned_application_id,
+             h.scanner_software_version,
+             h.mde_client_version,
+             h.extra,
+             h.valid_to
+            FROM ((s
+              JOIN defender_storage.agent_state a ON (((a.tenant_id = s.tenant_id) AND (a.first_seen_at <= s.fetched_at) AND ((a.deleted_at IS NULL) OR (a.deleted_at > s.fetched_at)))))
+              CROSS JOIN LATERAL ( SELECT h_1.agent_key,
+                     h_1.agent_id,
+                     h_1.machine_id,
+                     h_1.computer_dns_name,
+                     h_1.assigned_application_id,
+                     h_1.scanner_software_version,
+                     h_1.mde_client_version,
+                     h_1.extra,
+                     h_1.valid_to
+                    FROM defender.scan_agent_history h_1
+                   WHERE ((h_1.agent_key = a.agent_key) AND (h_1.valid_from <= s.fetched_at))
+                   ORDER BY h_1.valid_from DESC
+                  LIMIT 1) h)
+           WHERE ((NOT s.latest) AND ((h.valid_to IS NULL) OR (h.valid_to > s.fetched_at)) AND (NOT (s.withheld AND (EXISTS ( SELECT
+                    FROM defender_storage.withheld_deletions w
+                   WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
+         ), obs AS MATERIALIZED (
+          SELECT b.run_id,
+             b.observed_at,
+             b.block,
+             b.slots,
+             b.last_seen,
+             b.last_command_execution_at
+            FROM (s
+              JOIN defender_storage.observation_block b ON (((b.run_id = s.run_id) AND (b.observed_at >= s.day_start))))
+           WHERE (NOT s.latest)
+         ), seen AS MATERIALIZED (
+          SELECT v.tenant_id,
+             v.agent_id,
+             v.machine_id,
+             v.computer_dns_name,
+             v.assigned_application_id,
+             v.scanner_software_version,
+             v.mde_client_version,
+             v.extra,
+             v.run_id,
+             v.fetched_at,
+             v.agent_key,
+             v.day,
+             v.day_start,
+             (x.i IS NOT NULL) AS observed,
+             o.last_seen[x.i] AS last_seen,
+             o.last_command_execution_at[x.i] AS last_command_execution_at
+            FROM ((versions v
+              LEFT JOIN obs o ON (((o.run_id = v.run_id) AND (o.block = (v.agent_key / 64)) AND (o.observed_at = v.fetched_at))))
+              CROSS JOIN LATERAL ( SELECT array_position(o.slots, ((v.agent_key % (64)::bigint))::smallint) AS i) x)
+         )
+  SELECT c.tenant_id,
+     c.agent_id,
+     c.machine_id,
+     c.computer_dns_name,
+     c.assigned_application_id,
+     c.scanner_software_version,
+     c.mde_client_version,
+     c.last_seen,
+     c.last_command_execution_at,
+     c.extra,
+     c.run_id,
+     c.fetched_at
+    FROM current c
+ UNION ALL
+  SELECT v.tenant_id,
+     v.agent_id,
+     v.machine_id,
+     v.computer_dns_name,
+     v.assigned_application_id,
+     v.scanner_software_version,
+     v.mde_client_version,
+     v.last_seen,
+     v.last_command_execution_at,
+     v.extra,
+     v.run_id,
+     v.fetched_at
+    FROM seen v
+   WHERE v.observed
+ UNION ALL
+  SELECT v.tenant_id,
+     v.agent_id,
+     v.machine_id,
+     v.computer_dns_name,
+     v.assigned_application_id,
+     v.scanner_software_version,
+     v.mde_client_version,
+         CASE
+             WHEN e.found THEN e.last_seen
+             ELSE p.last_seen
+         END AS last_seen,
+         CASE
+             WHEN e.found THEN e.last_command_execution_at
+             ELSE p.last_command_execution_at
+         END AS last_command_execution_at,
+     v.extra,
+     v.run_id,
+     v.fetched_at
+    FROM ((seen v
+      LEFT JOIN LATERAL ( SELECT true AS found,
+             b.last_seen[x.i] AS last_seen,
+             b.last_command_execution_at[x.i] AS last_command_execution_at
+            FROM (defender_storage.observation_block b
+              CROSS JOIN LATERAL ( SELECT array_position(b.slots, ((v.agent_key % (64)::bigint))::smallint) AS i) x)
+           WHERE ((b.block = (v.agent_key / 64)) AND (b.observed_at >= v.day_start) AND (b.observed_at < v.fetched_at) AND (x.i IS NOT NULL))
+           ORDER BY b.observed_at DESC
+          LIMIT 1) e ON (true))
+      LEFT JOIN LATERAL ( SELECT ad.last_seen,
+             ad.last_command_execution_at
+            FROM defender_storage.agent_daily ad
+           WHERE ((e.found IS NULL) AND (ad.agent_key = v.agent_key) AND (ad.day < v.day))
+           ORDER BY ad.day DESC
+          LIMIT 1) p ON (true))
+   WHERE (NOT v.observed);
+END;
+
+
+--
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) IS 'The agents exactly as the last successful sync at or before the given time saw them, per tenant (the columns of scan_agents without bookkeeping), then as_of_run_id and as_of_fetched_at: the sync the answer comes from. Example: SELECT * FROM defender.scan_agents_as_of(''2026-10-01''). Beyond OBSERVATION_RETENTION, last_seen and last_command_execution_at are those of the last sync of the previous day.';
+
+
+--
+-- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF from_at IS NULL OR to_at IS NULL THEN
+        RAISE EXCEPTION 'scan_agents_diff: from and to must both be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF from_at > to_at THEN
+        RAISE EXCEPTION 'scan_agents_diff: from (%) is after to (%)', from_at, to_at
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give the earlier time first.';
+    END IF;
+    RETURN QUERY
+    WITH syncs AS MATERIALIZED (
+        -- Per tenant, the sync each side reflects (none before its first).
+        SELECT t.tenant_id, f.run_id AS from_run_id, f.fetched_at AS from_fetched_at,
+               n.run_id AS to_run_id, n.fetched_at AS to_fetched_at
+          FROM defender_storage.tenants t
+          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender.sync_runs r
+                              WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
+                                AND r.fetched_at <= scan_agents_diff.from_at
+                              ORDER BY r.fetched_at DESC LIMIT 1) f ON true
+          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender.sync_runs r
+                              WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
+                                AND r.fetched_at <= scan_agents_diff.to_at
+                              ORDER BY r.fetched_at DESC LIMIT 1) n ON true
+         WHERE scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant)
+    ), before_fleet AS MATERIALIZED (
+        SELECT a.* FROM defender.scan_agents_as_of(scan_agents_diff.from_at) a
+         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
+    ), after_fleet AS MATERIALIZED (
+        SELECT a.* FROM defender.scan_agents_as_of(scan_agents_diff.to_at) a
+         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
+    ), pairs AS (
+        SELECT coalesce(o.tenant_id, n.tenant_id) AS tenant_id, coalesce(o.agent_id, n.agent_id) AS agent_id,
+               o.agent_id IS NOT NULL AS was_there, n.agent_id IS NOT NULL AS is_there,
+               o.machine_id AS old_machine_id, n.machine_id AS new_machine_id,
+               o.computer_dns_name AS old_computer_dns_name, n.computer_dns_name AS new_computer_dns_name,
+               o.assigned_application_id AS old_assigned_application_id,
+               n.assigned_application_id AS new_assigned_application_id,
+               o.scanner_software_version AS old_scanner_software_version,
+               n.scanner_software_version AS new_scanner_software_version,
+               o.mde_client_version AS old_mde_client_version, n.mde_client_version AS new_mde_client_version,
+               o.extra AS old_extra, n.extra AS new_extra,
+               array_remove(ARRAY[
+                   CASE WHEN o.machine_id IS DISTINCT FROM n.machine_id THEN 'machine_id' END,
+                   CASE WHEN o.computer_dns_name IS DISTINCT FROM n.computer_dns_name THEN 'computer_dns_name' END,
+                   CASE WHEN o.assigned_application_id IS DISTINCT FROM n.assigned_application_id THEN 'assigned_application_id' END,
+                   CASE WHEN o.scanner_software_version IS DISTINCT FROM n.scanner_software_version THEN 'scanner_software_version' END,
+                   CASE WHEN o.mde_client_version IS DISTINCT FROM n.mde_client_version THEN 'mde_client_version' END,
+                   CASE WHEN o.extra IS DISTINCT FROM n.extra THEN 'extra' END
+               ], NULL) AS changed_columns
+          FROM before_fleet o
+          FULL JOIN after_fleet n ON n.tenant_id = o.tenant_id AND n.agent_id = o.agent_id
+    )
+    SELECT p.tenant_id, p.agent_id,
+           CASE WHEN p.was_there AND p.is_there THEN 'changed'
+                WHEN p.was_there THEN 'deleted'
+                -- Absent at from but seen by a sync at or before it: back.
+                WHEN EXISTS (SELECT FROM defender_storage.agent_state a
+                              WHERE a.tenant_id = p.tenant_id AND a.agent_id = p.agent_id
+                                AND a.first_seen_at <= s.from_fetched_at) THEN 'returned'
+                ELSE 'appeared' END,
+           CASE WHEN p.was_there AND p.is_there THEN p.changed_columns ELSE '{}'::text[] END,
+           p.old_machine_id, p.new_machine_id, p.old_computer_dns_name, p.new_computer_dns_name,
+           p.old_assigned_application_id, p.new_assigned_application_id,
+           p.old_scanner_software_version, p.new_scanner_software_version,
+           p.old_mde_client_version, p.new_mde_client_version, p.old_extra, p.new_extra,
+           s.from_run_id, s.from_fetched_at, s.to_run_id, s.to_fetched_at
+      FROM pairs p
+      JOIN syncs s ON s.tenant_id = p.tenant_id
+     WHERE NOT (p.was_there AND p.is_there) OR p.changed_columns <> '{}'
+     ORDER BY p.tenant_id, p.agent_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text) IS 'The agents that changed between the fleet as of from_at and as of to_at (each as scan_agents_as_of tells it), optionally of one tenant: change is appeared, deleted, returned (absent at from_at, seen by an earlier sync) or changed (changed_columns names the descriptive columns that differ); old_* and new_* are the values at each side, from_run_id/from_fetched_at and to_run_id/to_fetched_at the tenant''s sync each side reflects. Unchanged agents are absent; last_seen and last_command_execution_at are observations, not compared. Example: SELECT * FROM defender.scan_agents_diff(''2026-03-01'', ''2026-06-01'').';
+
+
+--
+-- Name: scan_outcome(text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.scan_outcome(status text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE translate(lower(status), (' _-'::text || chr(9)), ''::text) WHEN 'success'::text THEN 'success'::text WHEN 'succeeded'::text THEN 'success'::text WHEN 'partialsuccess'::text THEN 'partial'::text WHEN 'partial'::text THEN 'partial'::text WHEN 'fail'::text THEN 'failure'::text WHEN 'failed'::text THEN 'failure'::text WHEN 'failure'::text THEN 'failure'::text ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION scan_outcome(status text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.scan_outcome(status text) IS 'The outcome of a scan status as Defender spells it (Success, Fail, Failure, Partial Success, PartialSuccess...): success, partial or failure; NULL for a status it does not know. Example: SELECT * FROM defender.scan_sessions WHERE defender.scan_outcome(status) = ''failure''.';
+
+
+--
+-- Name: version_key(text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.version_key(version text) RETURNS numeric[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE WHEN (version ~ '^[0-9]+(\.[0-9]+)*$'::text) THEN (string_to_array(regexp_replace(version, '(\.0+)+$'::text, ''::text), '.'::text))::numeric[] ELSE NULL::numeric[] END;
+
+
+--
+-- Name: FUNCTION version_key(version text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.version_key(version text) IS 'Sort key of a dotted version such as 10.8295.22621.1195: its parts as numbers, so that 10.8295.22621.1010 < 10.8295.22621.1195 < 10.10000.0.0; trailing zero parts do not count (7.6.0 = 7.6.0.0). NULL when the version is not purely numeric. Use ORDER BY defender.version_key(mde_client_version).';
+
+
+--
+-- Name: ensure_observation_partition(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    month_start timestamp   := pg_catalog.date_trunc('month', at AT TIME ZONE 'UTC');
+    lower_bound timestamptz := month_start AT TIME ZONE 'UTC';
+    upper_bound timestamptz := (month_start + interval '1 month') AT TIME ZONE 'UTC';
+    name        text        := 'observation_block_' || pg_catalog.to_char(month_start, 'YYYY_MM');
+BEGIN
+    IF pg_catalog.to_regclass('defender_storage.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
+        RETURN name;
+    END IF;
+    -- Serializes creators; readers and writers go on.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('agentsync observation partitions'));
+    IF pg_catalog.to_regclass('defender_storage.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
+        RETURN name;
+    END IF;
+    -- Created apart and attached: ATTACH PARTITION takes only a SHARE
+    -- UPDATE EXCLUSIVE lock on the parent, which never blocks a read.
+    EXECUTE pg_catalog.format(
+        'CREATE TABLE defender_storage.%I (LIKE defender_storage.observation_block INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
+    EXECUTE pg_catalog.format(
+        'ALTER TABLE defender_storage.observation_block ATTACH PARTITION defender_storage.%I FOR VALUES FROM (%L) TO (%L)',
+        name, lower_bound, upper_bound);
+    EXECUTE pg_catalog.format(
+        'COMMENT ON TABLE defender_storage.%I IS %L', name,
+        'Observations of ' || pg_catalog.to_char(month_start, 'YYYY-MM') || ' (UTC): a partition of defender_storage.observation_block.');
+    RETURN name;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION ensure_observation_partition(at timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) IS 'Creates the monthly partition of observation_block that holds the given time, if missing, and returns its name. The loader calls it before each sync.';
+
+
+--
+-- Name: tenant_daily; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenant_daily (
     tenant_id text NOT NULL,
     day date NOT NULL,
     run_id bigint NOT NULL,
@@ -1049,174 +1373,94 @@ CREATE TABLE defender.tenant_daily (
 
 
 --
--- Name: TABLE tenant_daily; Type: COMMENT; Schema: defender; Owner: -
+-- Name: TABLE tenant_daily; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender.tenant_daily IS 'Storage behind fleet_daily: one row per tenant per UTC day with a successful sync.';
-
-
---
--- Name: COLUMN tenant_daily.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_daily.tenant_id IS 'Microsoft Entra tenant.';
+COMMENT ON TABLE defender_storage.tenant_daily IS 'Storage behind fleet_daily: one row per tenant per UTC day with a successful sync.';
 
 
 --
--- Name: COLUMN tenant_daily.day; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.tenant_daily.day IS 'The UTC day.';
-
-
---
--- Name: COLUMN tenant_daily.run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_daily.run_id IS 'The day''s last successful sync.';
+COMMENT ON COLUMN defender_storage.tenant_daily.tenant_id IS 'Microsoft Entra tenant.';
 
 
 --
--- Name: COLUMN tenant_daily.synced_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.day; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.tenant_daily.synced_at IS 'Fetch time of that sync.';
-
-
---
--- Name: COLUMN tenant_daily.first_synced_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_daily.first_synced_at IS 'Fetch time of the day''s first successful sync.';
+COMMENT ON COLUMN defender_storage.tenant_daily.day IS 'The UTC day.';
 
 
 --
--- Name: COLUMN tenant_daily.syncs; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.tenant_daily.syncs IS 'Successful syncs of the day.';
-
-
---
--- Name: COLUMN tenant_daily.active_agents; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_daily.active_agents IS 'Agents active at the day''s last successful sync.';
+COMMENT ON COLUMN defender_storage.tenant_daily.run_id IS 'The day''s last successful sync.';
 
 
 --
--- Name: COLUMN tenant_daily.stale_7d_agents; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.synced_at; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.tenant_daily.stale_7d_agents IS 'Of those, agents whose last_seen was 7 days or more before that sync.';
-
-
---
--- Name: COLUMN tenant_daily.never_seen_agents; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_daily.never_seen_agents IS 'Of those, agents that never checked in.';
+COMMENT ON COLUMN defender_storage.tenant_daily.synced_at IS 'Fetch time of that sync.';
 
 
 --
--- Name: COLUMN tenant_daily.newest_mde_client_version; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.first_synced_at; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.tenant_daily.newest_mde_client_version IS 'Newest Defender client version among those agents.';
-
-
---
--- Name: COLUMN tenant_daily.agents_on_newest; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_daily.agents_on_newest IS 'Agents on that version.';
+COMMENT ON COLUMN defender_storage.tenant_daily.first_synced_at IS 'Fetch time of the day''s first successful sync.';
 
 
 --
--- Name: COLUMN tenant_daily.mde_client_versions; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.syncs; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.tenant_daily.mde_client_versions IS 'Agents per Defender client version: {"version": agents}.';
-
-
---
--- Name: tenants; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.tenants (
-    tenant_id text NOT NULL,
-    display_name text,
-    last_run_id bigint,
-    last_fetched_at timestamp with time zone,
-    CONSTRAINT tenants_last_run_has_time CHECK (((last_run_id IS NULL) = (last_fetched_at IS NULL))),
-    CONSTRAINT tenants_tenant_id_check CHECK ((tenant_id <> ''::text))
-);
+COMMENT ON COLUMN defender_storage.tenant_daily.syncs IS 'Successful syncs of the day.';
 
 
 --
--- Name: TABLE tenants; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.active_agents; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender.tenants IS 'Storage behind fleet_daily and the views: one row per tenant ever synced, with its latest successful sync.';
-
-
---
--- Name: COLUMN tenants.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenants.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
+COMMENT ON COLUMN defender_storage.tenant_daily.active_agents IS 'Agents active at the day''s last successful sync.';
 
 
 --
--- Name: COLUMN tenants.display_name; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.stale_7d_agents; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.tenants.display_name IS 'Name of the tenant given in the configuration; empty when none.';
-
-
---
--- Name: COLUMN tenants.last_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenants.last_run_id IS 'The tenant''s latest successful sync; empty before its first.';
+COMMENT ON COLUMN defender_storage.tenant_daily.stale_7d_agents IS 'Of those, agents whose last_seen was 7 days or more before that sync.';
 
 
 --
--- Name: COLUMN tenants.last_fetched_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.never_seen_agents; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.tenants.last_fetched_at IS 'Fetch time of that sync.';
-
-
---
--- Name: withheld_deletions; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.withheld_deletions (
-    agent_key bigint NOT NULL,
-    run_id bigint NOT NULL
-);
+COMMENT ON COLUMN defender_storage.tenant_daily.never_seen_agents IS 'Of those, agents that never checked in.';
 
 
 --
--- Name: TABLE withheld_deletions; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.newest_mde_client_version; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender.withheld_deletions IS 'Agents a successful sync no longer returned but did not mark deleted, because the mass-deletion guard withheld the deletions of that run (see sync_runs.deletions_withheld).';
-
-
---
--- Name: COLUMN withheld_deletions.agent_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.withheld_deletions.agent_key IS 'Internal number of the agent (see defender.agent_state).';
+COMMENT ON COLUMN defender_storage.tenant_daily.newest_mde_client_version IS 'Newest Defender client version among those agents.';
 
 
 --
--- Name: COLUMN withheld_deletions.run_id; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN tenant_daily.agents_on_newest; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.withheld_deletions.run_id IS 'The sync run whose listing did not return the agent.';
+COMMENT ON COLUMN defender_storage.tenant_daily.agents_on_newest IS 'Agents on that version.';
+
+
+--
+-- Name: COLUMN tenant_daily.mde_client_versions; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_daily.mde_client_versions IS 'Agents per Defender client version: {"version": agents}.';
 
 
 --
@@ -1247,16 +1491,16 @@ CREATE VIEW defender.agent_daily_open AS
                FROM unnest(wh.withheld_at) x(at)
               WHERE (x.at >= GREATEST(a.active_since, td.first_synced_at)))
         END) + COALESCE(earlier.syncs_observed, 0)) AS syncs_observed
-   FROM (((((defender.tenants t
-     JOIN defender.tenant_daily td ON (((td.tenant_id = t.tenant_id) AND (td.day = defender.utc_day(t.last_fetched_at)))))
-     JOIN defender.agent_state a ON (((a.tenant_id = t.tenant_id) AND (a.deleted_at IS NULL))))
-     LEFT JOIN defender.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
-     LEFT JOIN defender.agent_daily earlier ON (((earlier.agent_key = a.agent_key) AND (earlier.day = td.day))))
+   FROM (((((defender_storage.tenants t
+     JOIN defender_storage.tenant_daily td ON (((td.tenant_id = t.tenant_id) AND (td.day = defender.utc_day(t.last_fetched_at)))))
+     JOIN defender_storage.agent_state a ON (((a.tenant_id = t.tenant_id) AND (a.deleted_at IS NULL))))
+     LEFT JOIN defender_storage.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
+     LEFT JOIN defender_storage.agent_daily earlier ON (((earlier.agent_key = a.agent_key) AND (earlier.day = td.day))))
      LEFT JOIN ( SELECT w.agent_key,
             array_agg(r.fetched_at) AS withheld_at
-           FROM ((defender.tenants wt
+           FROM ((defender_storage.tenants wt
              JOIN defender.sync_runs r ON (((r.tenant_id = wt.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= ((defender.utc_day(wt.last_fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text)))))
-             JOIN defender.withheld_deletions w ON ((w.run_id = r.run_id)))
+             JOIN defender_storage.withheld_deletions w ON ((w.run_id = r.run_id)))
           GROUP BY w.agent_key) wh ON ((wh.agent_key = a.agent_key)));
 
 
@@ -1345,20 +1589,20 @@ COMMENT ON COLUMN defender.agent_daily_open.syncs_observed IS 'Successful syncs 
 
 
 --
--- Name: refresh_fleet_daily(text, date); Type: FUNCTION; Schema: defender; Owner: -
+-- Name: refresh_fleet_daily(text, date); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender.refresh_fleet_daily(tenant text, day date) RETURNS void
+CREATE FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) RETURNS void
     LANGUAGE sql
     BEGIN ATOMIC
  WITH fleet AS (
           SELECT d.mde_client_version,
              d.last_seen,
              td_1.synced_at
-            FROM (defender.tenant_daily td_1
-              JOIN defender.agent_daily d ON (((d.day = td_1.day) AND (d.run_id = td_1.run_id))))
+            FROM (defender_storage.tenant_daily td_1
+              JOIN defender_storage.agent_daily d ON (((d.day = td_1.day) AND (d.run_id = td_1.run_id))))
            WHERE ((td_1.tenant_id = refresh_fleet_daily.tenant) AND (td_1.day = refresh_fleet_daily.day) AND (refresh_fleet_daily.day <> ( SELECT defender.utc_day(t.last_fetched_at) AS utc_day
-                    FROM defender.tenants t
+                    FROM defender_storage.tenants t
                    WHERE (t.tenant_id = refresh_fleet_daily.tenant))))
          UNION ALL
           SELECT o.mde_client_version,
@@ -1386,7 +1630,7 @@ CREATE FUNCTION defender.refresh_fleet_daily(tenant text, day date) RETURNS void
            ORDER BY v.key DESC, (length(v.mde_client_version)) DESC, v.mde_client_version
           LIMIT 1
          )
-  UPDATE defender.tenant_daily AS td SET active_agents = COALESCE(s.active, (0)::numeric), stale_7d_agents = COALESCE(s.stale, (0)::numeric), never_seen_agents = COALESCE(s.never_seen, (0)::numeric), newest_mde_client_version = ( SELECT newest.version
+  UPDATE defender_storage.tenant_daily AS td SET active_agents = COALESCE(s.active, (0)::numeric), stale_7d_agents = COALESCE(s.stale, (0)::numeric), never_seen_agents = COALESCE(s.never_seen, (0)::numeric), newest_mde_client_version = ( SELECT newest.version
             FROM newest), agents_on_newest = COALESCE(s.on_newest, (0)::numeric), mde_client_versions = s.counts
     FROM ( SELECT sum(v.agents) AS active,
              sum(v.stale) AS stale,
@@ -1400,520 +1644,10 @@ END;
 
 
 --
--- Name: FUNCTION refresh_fleet_daily(tenant text, day date); Type: COMMENT; Schema: defender; Owner: -
+-- Name: FUNCTION refresh_fleet_daily(tenant text, day date); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender.refresh_fleet_daily(tenant text, day date) IS 'Internal: recomputes the agent counts of a tenant''s day in tenant_daily from the agents active at the day''s last successful sync. The loader calls it in every sync''s transaction.';
-
-
---
--- Name: refuse_key_change(); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.refuse_key_change() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    RAISE EXCEPTION USING
-        ERRCODE = 'foreign_key_violation',
-        MESSAGE = pg_catalog.format('the keys of table "%s" (%s) cannot change', TG_TABLE_NAME,
-                                    pg_catalog.array_to_string(TG_ARGV, ', ')),
-        TABLE = TG_TABLE_NAME;
-END;
-$$;
-
-
---
--- Name: FUNCTION refuse_key_change(); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.refuse_key_change() IS 'Internal: row trigger refusing an update of a key column (arguments: the key columns).';
-
-
---
--- Name: observation_block; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.observation_block (
-    observed_at timestamp with time zone NOT NULL,
-    run_id bigint NOT NULL,
-    block bigint NOT NULL,
-    slots smallint[] NOT NULL,
-    last_seen timestamp with time zone[] NOT NULL,
-    last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
-    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
-    CONSTRAINT observation_block_slots_check CHECK (defender.observation_slots_valid(slots))
-)
-PARTITION BY RANGE (observed_at);
-
-
---
--- Name: TABLE observation_block; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.observation_block IS 'Storage behind scan_agent_observations: what one sync saw of the volatile timestamps of up to 64 agents whose values changed, packed in arrays. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
-
-
---
--- Name: COLUMN observation_block.observed_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.observation_block.observed_at IS 'Fetch time of the sync (sync_runs.fetched_at).';
-
-
---
--- Name: COLUMN observation_block.run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.observation_block.run_id IS 'The sync run that made the observations.';
-
-
---
--- Name: COLUMN observation_block.block; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.observation_block.block IS 'Agent key / 64: the agents of this row have keys block * 64 + slot.';
-
-
---
--- Name: COLUMN observation_block.slots; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.observation_block.slots IS 'Agent key % 64 of each observed agent, increasing.';
-
-
---
--- Name: COLUMN observation_block.last_seen; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.observation_block.last_seen IS 'last_seen of each observed agent, in the order of slots.';
-
-
---
--- Name: COLUMN observation_block.last_command_execution_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.observation_block.last_command_execution_at IS 'last_command_execution_at of each observed agent, in the order of slots.';
-
-
---
--- Name: scan_agent_history; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.scan_agent_history (
-    history_id bigint NOT NULL,
-    agent_key bigint NOT NULL,
-    tenant_id text NOT NULL,
-    agent_id text NOT NULL,
-    machine_id text,
-    computer_dns_name text,
-    assigned_application_id text,
-    scanner_software_version text,
-    mde_client_version text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    valid_from timestamp with time zone NOT NULL,
-    valid_to timestamp with time zone,
-    opened_by_run_id bigint NOT NULL,
-    closed_by_run_id bigint,
-    CONSTRAINT scan_agent_history_closed_by_run CHECK (((valid_to IS NULL) = (closed_by_run_id IS NULL))),
-    CONSTRAINT scan_agent_history_range_order CHECK ((valid_to > valid_from))
-);
-
-
---
--- Name: TABLE scan_agent_history; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.scan_agent_history IS 'One row per version of an agent''s descriptive attributes: a row is valid from valid_from until valid_to (empty while current). A change, a deletion or a return starts a new version. The versions of one agent never overlap. last_seen and last_command_execution_at are not here: see scan_agent_observations.';
-
-
---
--- Name: COLUMN scan_agent_history.history_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.history_id IS 'Number of this version row.';
-
-
---
--- Name: COLUMN scan_agent_history.agent_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.agent_key IS 'Internal number of the agent (see defender.agent_state).';
-
-
---
--- Name: COLUMN scan_agent_history.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.tenant_id IS 'Microsoft Entra tenant the agent belongs to.';
-
-
---
--- Name: COLUMN scan_agent_history.agent_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.agent_id IS 'Defender id of the scan agent.';
-
-
---
--- Name: COLUMN scan_agent_history.machine_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.machine_id IS 'Defender device id of the machine running the scanner, during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.computer_dns_name; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.computer_dns_name IS 'Host name of the machine running the scanner, during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.assigned_application_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.assigned_application_id IS 'Entra application id the scanner ran as, during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.scanner_software_version; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.scanner_software_version IS 'Scanner software version during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.mde_client_version; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.mde_client_version IS 'Defender for Endpoint client version during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.extra; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.extra IS 'Fields without a column of their own, names as sent, during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.valid_from; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.valid_from IS 'Fetch time of the sync that first saw these values (inclusive).';
-
-
---
--- Name: COLUMN scan_agent_history.valid_to; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.valid_to IS 'Fetch time of the sync that saw them change or the agent vanish (exclusive); empty while current.';
-
-
---
--- Name: COLUMN scan_agent_history.opened_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.opened_by_run_id IS 'The sync run that started this version.';
-
-
---
--- Name: COLUMN scan_agent_history.closed_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.closed_by_run_id IS 'The sync run that ended this version; empty while current.';
-
-
---
--- Name: scan_agents_as_of(timestamp with time zone); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    SET jit TO 'off'
-    BEGIN ATOMIC
- WITH s AS (
-          SELECT t.tenant_id,
-             r.run_id,
-             r.fetched_at,
-             (r.run_id = t.last_run_id) AS latest,
-             defender.utc_day(r.fetched_at) AS day,
-             ((defender.utc_day(r.fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS day_start,
-             (EXISTS ( SELECT
-                    FROM defender.withheld_deletions w
-                   WHERE (w.run_id = r.run_id))) AS withheld
-            FROM (defender.tenants t
-              CROSS JOIN LATERAL ( SELECT r_1.run_id,
-                     r_1.fetched_at
-                    FROM defender.sync_runs r_1
-                   WHERE ((r_1.tenant_id = t.tenant_id) AND (r_1.resource = 'agents'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at <= scan_agents_as_of.at))
-                   ORDER BY r_1.fetched_at DESC
-                  LIMIT 1) r)
-         ), current AS (
-          SELECT s.tenant_id,
-             a.agent_id,
-             a.machine_id,
-             a.computer_dns_name,
-             a.assigned_application_id,
-             a.scanner_software_version,
-             a.mde_client_version,
-             hb.last_seen[((a.agent_key % (64)::bigint) + 1)] AS last_seen,
-             hb.last_command_execution_at[((a.agent_key % (64)::bigint) + 1)] AS last_command_execution_at,
-             a.extra,
-             s.run_id,
-             s.fetched_at
-            FROM ((s
-              JOIN defender.agent_state a ON (((a.tenant_id = s.tenant_id) AND (a.deleted_at IS NULL))))
-              LEFT JOIN defender.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
-           WHERE (s.latest AND (NOT (s.withheld AND (EXISTS ( SELECT
-                    FROM defender.withheld_deletions w
-                   WHERE ((w.agent_key = a.agent_key) AND (w.run_id = s.run_id)))))))
-         ), versions AS (
-          SELECT s.run_id,
-             s.fetched_at,
-             s.day,
-             s.day_start,
-             a.tenant_id,
-             h.agent_key,
-             h.agent_id,
-             h.machine_id,
-             h.computer_dns_name,
-             h.assigned_application_id,
-             h.scanner_software_version,
-             h.mde_client_version,
-             h.extra,
-             h.valid_to
-            FROM ((s
-              JOIN defender.agent_state a ON (((a.tenant_id = s.tenant_id) AND (a.first_seen_at <= s.fetched_at) AND ((a.deleted_at IS NULL) OR (a.deleted_at > s.fetched_at)))))
-              CROSS JOIN LATERAL ( SELECT h_1.agent_key,
-                     h_1.agent_id,
-                     h_1.machine_id,
-                     h_1.computer_dns_name,
-                     h_1.assigned_application_id,
-                     h_1.scanner_software_version,
-                     h_1.mde_client_version,
-                     h_1.extra,
-                     h_1.valid_to
-                    FROM defender.scan_agent_history h_1
-                   WHERE ((h_1.agent_key = a.agent_key) AND (h_1.valid_from <= s.fetched_at))
-                   ORDER BY h_1.valid_from DESC
-                  LIMIT 1) h)
-           WHERE ((NOT s.latest) AND ((h.valid_to IS NULL) OR (h.valid_to > s.fetched_at)) AND (NOT (s.withheld AND (EXISTS ( SELECT
-                    FROM defender.withheld_deletions w
-                   WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
-         ), obs AS MATERIALIZED (
-          SELECT b.run_id,
-             b.observed_at,
-             b.block,
-             b.slots,
-             b.last_seen,
-             b.last_command_execution_at
-            FROM (s
-              JOIN defender.observation_block b ON (((b.run_id = s.run_id) AND (b.observed_at >= s.day_start))))
-           WHERE (NOT s.latest)
-         ), seen AS MATERIALIZED (
-          SELECT v.tenant_id,
-             v.agent_id,
-             v.machine_id,
-             v.computer_dns_name,
-             v.assigned_application_id,
-             v.scanner_software_version,
-             v.mde_client_version,
-             v.extra,
-             v.run_id,
-             v.fetched_at,
-             v.agent_key,
-             v.day,
-             v.day_start,
-             (x.i IS NOT NULL) AS observed,
-             o.last_seen[x.i] AS last_seen,
-             o.last_command_execution_at[x.i] AS last_command_execution_at
-            FROM ((versions v
-              LEFT JOIN obs o ON (((o.run_id = v.run_id) AND (o.block = (v.agent_key / 64)) AND (o.observed_at = v.fetched_at))))
-              CROSS JOIN LATERAL ( SELECT array_position(o.slots, ((v.agent_key % (64)::bigint))::smallint) AS i) x)
-         )
-  SELECT c.tenant_id,
-     c.agent_id,
-     c.machine_id,
-     c.computer_dns_name,
-     c.assigned_application_id,
-     c.scanner_software_version,
-     c.mde_client_version,
-     c.last_seen,
-     c.last_command_execution_at,
-     c.extra,
-     c.run_id,
-     c.fetched_at
-    FROM current c
- UNION ALL
-  SELECT v.tenant_id,
-     v.agent_id,
-     v.machine_id,
-     v.computer_dns_name,
-     v.assigned_application_id,
-     v.scanner_software_version,
-     v.mde_client_version,
-     v.last_seen,
-     v.last_command_execution_at,
-     v.extra,
-     v.run_id,
-     v.fetched_at
-    FROM seen v
-   WHERE v.observed
- UNION ALL
-  SELECT v.tenant_id,
-     v.agent_id,
-     v.machine_id,
-     v.computer_dns_name,
-     v.assigned_application_id,
-     v.scanner_software_version,
-     v.mde_client_version,
-         CASE
-             WHEN e.found THEN e.last_seen
-             ELSE p.last_seen
-         END AS last_seen,
-         CASE
-             WHEN e.found THEN e.last_command_execution_at
-             ELSE p.last_command_execution_at
-         END AS last_command_execution_at,
-     v.extra,
-     v.run_id,
-     v.fetched_at
-    FROM ((seen v
-      LEFT JOIN LATERAL ( SELECT true AS found,
-             b.last_seen[x.i] AS last_seen,
-             b.last_command_execution_at[x.i] AS last_command_execution_at
-            FROM (defender.observation_block b
-              CROSS JOIN LATERAL ( SELECT array_position(b.slots, ((v.agent_key % (64)::bigint))::smallint) AS i) x)
-           WHERE ((b.block = (v.agent_key / 64)) AND (b.observed_at >= v.day_start) AND (b.observed_at < v.fetched_at) AND (x.i IS NOT NULL))
-           ORDER BY b.observed_at DESC
-          LIMIT 1) e ON (true))
-      LEFT JOIN LATERAL ( SELECT ad.last_seen,
-             ad.last_command_execution_at
-            FROM defender.agent_daily ad
-           WHERE ((e.found IS NULL) AND (ad.agent_key = v.agent_key) AND (ad.day < v.day))
-           ORDER BY ad.day DESC
-          LIMIT 1) p ON (true))
-   WHERE (NOT v.observed);
-END;
-
-
---
--- Name: FUNCTION scan_agents_as_of(at timestamp with time zone); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) IS 'The agents exactly as the last successful sync at or before the given time saw them, per tenant (the columns of scan_agents without bookkeeping), then as_of_run_id and as_of_fetched_at: the sync the answer comes from. Example: SELECT * FROM defender.scan_agents_as_of(''2026-10-01''). Beyond OBSERVATION_RETENTION, last_seen and last_command_execution_at are those of the last sync of the previous day.';
-
-
---
--- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    SET jit TO 'off'
-    AS $$
-#variable_conflict use_column
-BEGIN
-    IF from_at IS NULL OR to_at IS NULL THEN
-        RAISE EXCEPTION 'scan_agents_diff: from and to must both be given'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF from_at > to_at THEN
-        RAISE EXCEPTION 'scan_agents_diff: from (%) is after to (%)', from_at, to_at
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Give the earlier time first.';
-    END IF;
-    RETURN QUERY
-    WITH syncs AS MATERIALIZED (
-        -- Per tenant, the sync each side reflects (none before its first).
-        SELECT t.tenant_id, f.run_id AS from_run_id, f.fetched_at AS from_fetched_at,
-               n.run_id AS to_run_id, n.fetched_at AS to_fetched_at
-          FROM defender.tenants t
-          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender.sync_runs r
-                              WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
-                                AND r.fetched_at <= scan_agents_diff.from_at
-                              ORDER BY r.fetched_at DESC LIMIT 1) f ON true
-          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender.sync_runs r
-                              WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
-                                AND r.fetched_at <= scan_agents_diff.to_at
-                              ORDER BY r.fetched_at DESC LIMIT 1) n ON true
-         WHERE scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant)
-    ), before_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender.scan_agents_as_of(scan_agents_diff.from_at) a
-         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
-    ), after_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender.scan_agents_as_of(scan_agents_diff.to_at) a
-         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
-    ), pairs AS (
-        SELECT coalesce(o.tenant_id, n.tenant_id) AS tenant_id, coalesce(o.agent_id, n.agent_id) AS agent_id,
-               o.agent_id IS NOT NULL AS was_there, n.agent_id IS NOT NULL AS is_there,
-               o.machine_id AS old_machine_id, n.machine_id AS new_machine_id,
-               o.computer_dns_name AS old_computer_dns_name, n.computer_dns_name AS new_computer_dns_name,
-               o.assigned_application_id AS old_assigned_application_id,
-               n.assigned_application_id AS new_assigned_application_id,
-               o.scanner_software_version AS old_scanner_software_version,
-               n.scanner_software_version AS new_scanner_software_version,
-               o.mde_client_version AS old_mde_client_version, n.mde_client_version AS new_mde_client_version,
-               o.extra AS old_extra, n.extra AS new_extra,
-               array_remove(ARRAY[
-                   CASE WHEN o.machine_id IS DISTINCT FROM n.machine_id THEN 'machine_id' END,
-                   CASE WHEN o.computer_dns_name IS DISTINCT FROM n.computer_dns_name THEN 'computer_dns_name' END,
-                   CASE WHEN o.assigned_application_id IS DISTINCT FROM n.assigned_application_id THEN 'assigned_application_id' END,
-                   CASE WHEN o.scanner_software_version IS DISTINCT FROM n.scanner_software_version THEN 'scanner_software_version' END,
-                   CASE WHEN o.mde_client_version IS DISTINCT FROM n.mde_client_version THEN 'mde_client_version' END,
-                   CASE WHEN o.extra IS DISTINCT FROM n.extra THEN 'extra' END
-               ], NULL) AS changed_columns
-          FROM before_fleet o
-          FULL JOIN after_fleet n ON n.tenant_id = o.tenant_id AND n.agent_id = o.agent_id
-    )
-    SELECT p.tenant_id, p.agent_id,
-           CASE WHEN p.was_there AND p.is_there THEN 'changed'
-                WHEN p.was_there THEN 'deleted'
-                -- Absent at from but seen by a sync at or before it: back.
-                WHEN EXISTS (SELECT FROM defender.agent_state a
-                              WHERE a.tenant_id = p.tenant_id AND a.agent_id = p.agent_id
-                                AND a.first_seen_at <= s.from_fetched_at) THEN 'returned'
-                ELSE 'appeared' END,
-           CASE WHEN p.was_there AND p.is_there THEN p.changed_columns ELSE '{}'::text[] END,
-           p.old_machine_id, p.new_machine_id, p.old_computer_dns_name, p.new_computer_dns_name,
-           p.old_assigned_application_id, p.new_assigned_application_id,
-           p.old_scanner_software_version, p.new_scanner_software_version,
-           p.old_mde_client_version, p.new_mde_client_version, p.old_extra, p.new_extra,
-           s.from_run_id, s.from_fetched_at, s.to_run_id, s.to_fetched_at
-      FROM pairs p
-      JOIN syncs s ON s.tenant_id = p.tenant_id
-     WHERE NOT (p.was_there AND p.is_there) OR p.changed_columns <> '{}'
-     ORDER BY p.tenant_id, p.agent_id;
-END;
-$$;
-
-
---
--- Name: FUNCTION scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text) IS 'The agents that changed between the fleet as of from_at and as of to_at (each as scan_agents_as_of tells it), optionally of one tenant: change is appeared, deleted, returned (absent at from_at, seen by an earlier sync) or changed (changed_columns names the descriptive columns that differ); old_* and new_* are the values at each side, from_run_id/from_fetched_at and to_run_id/to_fetched_at the tenant''s sync each side reflects. Unchanged agents are absent; last_seen and last_command_execution_at are observations, not compared. Example: SELECT * FROM defender.scan_agents_diff(''2026-03-01'', ''2026-06-01'').';
-
-
---
--- Name: scan_outcome(text); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.scan_outcome(status text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN CASE translate(lower(status), (' _-'::text || chr(9)), ''::text) WHEN 'success'::text THEN 'success'::text WHEN 'succeeded'::text THEN 'success'::text WHEN 'partialsuccess'::text THEN 'partial'::text WHEN 'partial'::text THEN 'partial'::text WHEN 'fail'::text THEN 'failure'::text WHEN 'failed'::text THEN 'failure'::text WHEN 'failure'::text THEN 'failure'::text ELSE NULL::text END;
-
-
---
--- Name: FUNCTION scan_outcome(status text); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.scan_outcome(status text) IS 'The outcome of a scan status as Defender spells it (Success, Fail, Failure, Partial Success, PartialSuccess...): success, partial or failure; NULL for a status it does not know. Example: SELECT * FROM defender.scan_sessions WHERE defender.scan_outcome(status) = ''failure''.';
+COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) IS 'Internal: recomputes the agent counts of a tenant''s day in tenant_daily from the agents active at the day''s last successful sync. The loader calls it in every sync''s transaction.';
 
 
 --
@@ -1957,394 +1691,6 @@ CREATE TABLE agentsync.goose_lock (
 
 
 --
--- Name: agent_state_agent_key_seq; Type: SEQUENCE; Schema: defender; Owner: -
---
-
-ALTER TABLE defender.agent_state ALTER COLUMN agent_key ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME defender.agent_state_agent_key_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-
---
--- Name: definition_state; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.definition_state (
-    definition_key bigint NOT NULL,
-    tenant_id text NOT NULL,
-    definition_id text NOT NULL,
-    scan_name text,
-    scan_type text,
-    is_active boolean,
-    interval_hours integer,
-    target text,
-    target_type text,
-    scanner_agent_id text,
-    auth_variant text,
-    auth_type text,
-    created_by text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    first_seen_at timestamp with time zone NOT NULL,
-    first_seen_run_id bigint NOT NULL,
-    deleted_at timestamp with time zone,
-    deleted_by_run_id bigint,
-    CONSTRAINT definition_state_definition_id_check CHECK ((definition_id <> ''::text)),
-    CONSTRAINT definition_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
-    CONSTRAINT definition_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text))
-);
-
-
---
--- Name: TABLE definition_state; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.definition_state IS 'Storage behind defender.scan_definitions: the current values of every scan definition ever seen. Query defender.scan_definitions instead.';
-
-
---
--- Name: COLUMN definition_state.definition_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.definition_key IS 'Internal number of the definition, used by its versions.';
-
-
---
--- Name: COLUMN definition_state.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.tenant_id IS 'Microsoft Entra tenant the definition belongs to.';
-
-
---
--- Name: COLUMN definition_state.definition_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.definition_id IS 'Defender id of the scan definition.';
-
-
---
--- Name: COLUMN definition_state.scan_name; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.scan_name IS 'Display name of the scan.';
-
-
---
--- Name: COLUMN definition_state.scan_type; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.scan_type IS 'Kind of scan: Network, Windows (retired), Linux, AdvancedActive, as sent.';
-
-
---
--- Name: COLUMN definition_state.is_active; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.is_active IS 'Whether the scan is switched on; empty when not sent.';
-
-
---
--- Name: COLUMN definition_state.interval_hours; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.interval_hours IS 'Hours between runs; empty when not sent.';
-
-
---
--- Name: COLUMN definition_state.target; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.target IS 'What the scan covers: IP addresses, ranges or host names, comma-separated, as sent.';
-
-
---
--- Name: COLUMN definition_state.target_type; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.target_type IS 'How to read target: Ip, Hostname or Combined.';
-
-
---
--- Name: COLUMN definition_state.scanner_agent_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.scanner_agent_id IS 'The scan agent that runs the scan (scan_agents.agent_id).';
-
-
---
--- Name: COLUMN definition_state.auth_variant; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.auth_variant IS 'Kind of credentials the scan uses (SnmpAuthParams, WindowsAuthParams, LinuxAuthParams). The credentials themselves are never stored.';
-
-
---
--- Name: COLUMN definition_state.auth_type; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.auth_type IS 'Authentication type within the variant (CommunityString, AuthPriv, Kerberos, PrivateKey...).';
-
-
---
--- Name: COLUMN definition_state.created_by; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.created_by IS 'Identity that created the definition.';
-
-
---
--- Name: COLUMN definition_state.extra; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent (never a credential).';
-
-
---
--- Name: COLUMN definition_state.first_seen_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.first_seen_at IS 'Fetch time of the first definitions sync that returned it.';
-
-
---
--- Name: COLUMN definition_state.first_seen_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.first_seen_run_id IS 'The sync run that first returned it.';
-
-
---
--- Name: COLUMN definition_state.deleted_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.deleted_at IS 'Fetch time of the sync that marked it deleted; empty while listed.';
-
-
---
--- Name: COLUMN definition_state.deleted_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
-
-
---
--- Name: definition_state_definition_key_seq; Type: SEQUENCE; Schema: defender; Owner: -
---
-
-ALTER TABLE defender.definition_state ALTER COLUMN definition_key ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME defender.definition_state_definition_key_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-
---
--- Name: definition_version; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.definition_version (
-    version_id bigint NOT NULL,
-    definition_key bigint NOT NULL,
-    scan_name text,
-    scan_type text,
-    is_active boolean,
-    interval_hours integer,
-    target text,
-    target_type text,
-    scanner_agent_id text,
-    auth_variant text,
-    auth_type text,
-    created_by text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    valid_from timestamp with time zone NOT NULL,
-    valid_to timestamp with time zone,
-    opened_by_run_id bigint NOT NULL,
-    closed_by_run_id bigint,
-    CONSTRAINT definition_version_closed_by_run CHECK (((valid_to IS NULL) = (closed_by_run_id IS NULL))),
-    CONSTRAINT definition_version_range_order CHECK ((valid_to > valid_from))
-);
-
-
---
--- Name: TABLE definition_version; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.definition_version IS 'Storage behind scan_definition_history and scan_definition_changes: one row per version of a definition, valid from valid_from until valid_to. Query the views instead.';
-
-
---
--- Name: COLUMN definition_version.version_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.version_id IS 'Number of this version row.';
-
-
---
--- Name: COLUMN definition_version.definition_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.definition_key IS 'Internal number of the definition (see definition_state).';
-
-
---
--- Name: COLUMN definition_version.scan_name; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.scan_name IS 'Display name during this version.';
-
-
---
--- Name: COLUMN definition_version.scan_type; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.scan_type IS 'Kind of scan during this version.';
-
-
---
--- Name: COLUMN definition_version.is_active; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.is_active IS 'Whether the scan was switched on during this version.';
-
-
---
--- Name: COLUMN definition_version.interval_hours; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.interval_hours IS 'Hours between runs during this version.';
-
-
---
--- Name: COLUMN definition_version.target; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.target IS 'What the scan covered during this version.';
-
-
---
--- Name: COLUMN definition_version.target_type; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.target_type IS 'How to read target during this version.';
-
-
---
--- Name: COLUMN definition_version.scanner_agent_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.scanner_agent_id IS 'The scan agent that ran the scan during this version.';
-
-
---
--- Name: COLUMN definition_version.auth_variant; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.auth_variant IS 'Kind of credentials during this version.';
-
-
---
--- Name: COLUMN definition_version.auth_type; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.auth_type IS 'Authentication type during this version.';
-
-
---
--- Name: COLUMN definition_version.created_by; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.created_by IS 'Identity that created the definition, as this version reported it.';
-
-
---
--- Name: COLUMN definition_version.extra; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.extra IS 'Fields without a column, names as sent, during this version.';
-
-
---
--- Name: COLUMN definition_version.valid_from; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.valid_from IS 'Fetch time of the sync that first saw these values (inclusive).';
-
-
---
--- Name: COLUMN definition_version.valid_to; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.valid_to IS 'Fetch time of the sync that saw them change or the definition vanish (exclusive); empty while current.';
-
-
---
--- Name: COLUMN definition_version.opened_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.opened_by_run_id IS 'The sync run that started this version.';
-
-
---
--- Name: COLUMN definition_version.closed_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_version.closed_by_run_id IS 'The sync run that ended it; empty while current.';
-
-
---
--- Name: definition_version_version_id_seq; Type: SEQUENCE; Schema: defender; Owner: -
---
-
-ALTER TABLE defender.definition_version ALTER COLUMN version_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME defender.definition_version_version_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-
---
--- Name: definition_withheld; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.definition_withheld (
-    definition_key bigint NOT NULL,
-    run_id bigint NOT NULL
-);
-
-
---
--- Name: TABLE definition_withheld; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.definition_withheld IS 'Definitions a successful sync no longer returned but did not mark deleted, because it withheld its deletions (see sync_runs.deletions_withheld).';
-
-
---
--- Name: COLUMN definition_withheld.definition_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_withheld.definition_key IS 'Internal number of the definition (see definition_state).';
-
-
---
--- Name: COLUMN definition_withheld.run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.definition_withheld.run_id IS 'The sync run whose listing did not return it.';
-
-
---
 -- Name: fleet_daily; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -2361,8 +1707,8 @@ CREATE VIEW defender.fleet_daily AS
     td.syncs,
     td.run_id AS as_of_run_id,
     td.synced_at AS as_of_fetched_at
-   FROM (defender.tenant_daily td
-     JOIN defender.tenants t ON ((t.tenant_id = td.tenant_id)));
+   FROM (defender_storage.tenant_daily td
+     JOIN defender_storage.tenants t ON ((t.tenant_id = td.tenant_id)));
 
 
 --
@@ -2454,95 +1800,6 @@ COMMENT ON COLUMN defender.fleet_daily.as_of_run_id IS 'The day''s last successf
 --
 
 COMMENT ON COLUMN defender.fleet_daily.as_of_fetched_at IS 'Fetch time of that sync.';
-
-
---
--- Name: maintenance_leases; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.maintenance_leases (
-    task text NOT NULL,
-    holder text NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    CONSTRAINT maintenance_leases_holder_check CHECK ((holder <> ''::text)),
-    CONSTRAINT maintenance_leases_task_check CHECK ((task <> ''::text))
-);
-
-
---
--- Name: TABLE maintenance_leases; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.maintenance_leases IS 'Storage: the process doing each maintenance task (observation retention), until when; others leave the task to it while the lease lasts.';
-
-
---
--- Name: COLUMN maintenance_leases.task; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.maintenance_leases.task IS 'The maintenance task, for example observation retention.';
-
-
---
--- Name: COLUMN maintenance_leases.holder; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.maintenance_leases.holder IS 'The process holding the task: host:pid and a token of its own.';
-
-
---
--- Name: COLUMN maintenance_leases.expires_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.maintenance_leases.expires_at IS 'When the lease ends unless its holder renews it.';
-
-
---
--- Name: observation_block_2026_12; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.observation_block_2026_12 (
-    observed_at timestamp with time zone NOT NULL,
-    run_id bigint NOT NULL,
-    block bigint NOT NULL,
-    slots smallint[] NOT NULL,
-    last_seen timestamp with time zone[] NOT NULL,
-    last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
-    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
-    CONSTRAINT observation_block_slots_check CHECK (defender.observation_slots_valid(slots))
-);
-
-
---
--- Name: TABLE observation_block_2026_12; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.observation_block_2026_12 IS 'Observations of 2026-12 (UTC): a partition of defender.observation_block.';
-
-
---
--- Name: observation_block_2027_01; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.observation_block_2027_01 (
-    observed_at timestamp with time zone NOT NULL,
-    run_id bigint NOT NULL,
-    block bigint NOT NULL,
-    slots smallint[] NOT NULL,
-    last_seen timestamp with time zone[] NOT NULL,
-    last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
-    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
-    CONSTRAINT observation_block_slots_check CHECK (defender.observation_slots_valid(slots))
-);
-
-
---
--- Name: TABLE observation_block_2027_01; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.observation_block_2027_01 IS 'Observations of 2027-01 (UTC): a partition of defender.observation_block.';
 
 
 --
@@ -2698,9 +1955,9 @@ CREATE VIEW defender.scan_agent_daily AS
     d.last_command_execution_at,
     d.run_id AS as_of_run_id,
     d.synced_at AS as_of_fetched_at
-   FROM ((defender.agent_daily d
-     JOIN defender.agent_state a ON ((a.agent_key = d.agent_key)))
-     JOIN defender.tenants t ON ((t.tenant_id = a.tenant_id)))
+   FROM ((defender_storage.agent_daily d
+     JOIN defender_storage.agent_state a ON ((a.agent_key = d.agent_key)))
+     JOIN defender_storage.tenants t ON ((t.tenant_id = a.tenant_id)))
   WHERE (NOT ((a.deleted_at IS NULL) AND (d.day = defender.utc_day(t.last_fetched_at))))
 UNION ALL
  SELECT o.tenant_id,
@@ -2716,7 +1973,7 @@ UNION ALL
     o.run_id AS as_of_run_id,
     o.synced_at AS as_of_fetched_at
    FROM (defender.agent_daily_open o
-     JOIN defender.agent_state a ON ((a.agent_key = o.agent_key)));
+     JOIN defender_storage.agent_state a ON ((a.agent_key = o.agent_key)));
 
 
 --
@@ -2835,8 +2092,8 @@ CREATE VIEW defender.scan_agent_observations AS
     b.observed_at,
     o.last_seen,
     o.last_command_execution_at
-   FROM ((defender.agent_state a
-     JOIN defender.observation_block b ON ((b.block = (a.agent_key / 64))))
+   FROM ((defender_storage.agent_state a
+     JOIN defender_storage.observation_block b ON ((b.block = (a.agent_key / 64))))
      CROSS JOIN LATERAL UNNEST(b.slots, b.last_seen, b.last_command_execution_at) o(slot, last_seen, last_command_execution_at))
   WHERE (o.slot = (a.agent_key % (64)::bigint));
 
@@ -2908,26 +2165,26 @@ CREATE VIEW defender.scan_agents AS
     a.first_seen_at,
         CASE
             WHEN ((a.deleted_at IS NULL) AND (NOT (t.last_run_withheld AND (EXISTS ( SELECT
-               FROM defender.withheld_deletions w
+               FROM defender_storage.withheld_deletions w
               WHERE ((w.agent_key = a.agent_key) AND (w.run_id = t.last_run_id))))))) THEN t.last_fetched_at
             ELSE ( SELECT r.fetched_at
                FROM defender.sync_runs r
               WHERE ((r.tenant_id = a.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.run_id < COALESCE(a.deleted_by_run_id, '9223372036854775807'::bigint)) AND (NOT (EXISTS ( SELECT
-                       FROM defender.withheld_deletions w
+                       FROM defender_storage.withheld_deletions w
                       WHERE ((w.agent_key = a.agent_key) AND (w.run_id = r.run_id))))))
               ORDER BY r.run_id DESC
              LIMIT 1)
         END AS last_synced_at,
     a.deleted_at
-   FROM ((defender.agent_state a
-     LEFT JOIN defender.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
+   FROM ((defender_storage.agent_state a
+     LEFT JOIN defender_storage.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
      LEFT JOIN ( SELECT t_1.tenant_id,
             t_1.last_run_id,
             t_1.last_fetched_at,
             (EXISTS ( SELECT
-                   FROM defender.withheld_deletions w
+                   FROM defender_storage.withheld_deletions w
                   WHERE (w.run_id = t_1.last_run_id))) AS last_run_withheld
-           FROM defender.tenants t_1) t ON ((t.tenant_id = a.tenant_id)));
+           FROM defender_storage.tenants t_1) t ON ((t.tenant_id = a.tenant_id)));
 
 
 --
@@ -3029,10 +2286,172 @@ COMMENT ON COLUMN defender.scan_agents.deleted_at IS 'When a complete sync first
 
 
 --
--- Name: session_result; Type: TABLE; Schema: defender; Owner: -
+-- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender.session_result (
+CREATE TABLE defender_storage.definition_state (
+    definition_key bigint NOT NULL,
+    tenant_id text NOT NULL,
+    definition_id text NOT NULL,
+    scan_name text,
+    scan_type text,
+    is_active boolean,
+    interval_hours integer,
+    target text,
+    target_type text,
+    scanner_agent_id text,
+    auth_variant text,
+    auth_type text,
+    created_by text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    first_seen_at timestamp with time zone NOT NULL,
+    first_seen_run_id bigint NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by_run_id bigint,
+    CONSTRAINT definition_state_definition_id_check CHECK ((definition_id <> ''::text)),
+    CONSTRAINT definition_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
+    CONSTRAINT definition_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE definition_state; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_state IS 'Storage behind defender.scan_definitions: the current values of every scan definition ever seen. Query defender.scan_definitions instead.';
+
+
+--
+-- Name: COLUMN definition_state.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.definition_key IS 'Internal number of the definition, used by its versions.';
+
+
+--
+-- Name: COLUMN definition_state.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.tenant_id IS 'Microsoft Entra tenant the definition belongs to.';
+
+
+--
+-- Name: COLUMN definition_state.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.definition_id IS 'Defender id of the scan definition.';
+
+
+--
+-- Name: COLUMN definition_state.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scan_name IS 'Display name of the scan.';
+
+
+--
+-- Name: COLUMN definition_state.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scan_type IS 'Kind of scan: Network, Windows (retired), Linux, AdvancedActive, as sent.';
+
+
+--
+-- Name: COLUMN definition_state.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.is_active IS 'Whether the scan is switched on; empty when not sent.';
+
+
+--
+-- Name: COLUMN definition_state.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.interval_hours IS 'Hours between runs; empty when not sent.';
+
+
+--
+-- Name: COLUMN definition_state.target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.target IS 'What the scan covers: IP addresses, ranges or host names, comma-separated, as sent.';
+
+
+--
+-- Name: COLUMN definition_state.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.target_type IS 'How to read target: Ip, Hostname or Combined.';
+
+
+--
+-- Name: COLUMN definition_state.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scanner_agent_id IS 'The scan agent that runs the scan (scan_agents.agent_id).';
+
+
+--
+-- Name: COLUMN definition_state.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.auth_variant IS 'Kind of credentials the scan uses (SnmpAuthParams, WindowsAuthParams, LinuxAuthParams). The credentials themselves are never stored.';
+
+
+--
+-- Name: COLUMN definition_state.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.auth_type IS 'Authentication type within the variant (CommunityString, AuthPriv, Kerberos, PrivateKey...).';
+
+
+--
+-- Name: COLUMN definition_state.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.created_by IS 'Identity that created the definition.';
+
+
+--
+-- Name: COLUMN definition_state.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent (never a credential).';
+
+
+--
+-- Name: COLUMN definition_state.first_seen_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.first_seen_at IS 'Fetch time of the first definitions sync that returned it.';
+
+
+--
+-- Name: COLUMN definition_state.first_seen_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.first_seen_run_id IS 'The sync run that first returned it.';
+
+
+--
+-- Name: COLUMN definition_state.deleted_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.deleted_at IS 'Fetch time of the sync that marked it deleted; empty while listed.';
+
+
+--
+-- Name: COLUMN definition_state.deleted_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
+
+
+--
+-- Name: session_result; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.session_result (
     session_key bigint NOT NULL,
     tenant_id text NOT NULL,
     definition_id text NOT NULL,
@@ -3064,143 +2483,143 @@ CREATE TABLE defender.session_result (
 
 
 --
--- Name: TABLE session_result; Type: COMMENT; Schema: defender; Owner: -
+-- Name: TABLE session_result; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender.session_result IS 'Storage behind scan_sessions: one row per scan session, a fact recorded once. Query defender.scan_sessions instead.';
-
-
---
--- Name: COLUMN session_result.session_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.session_key IS 'Internal number of the session, used by its targets.';
+COMMENT ON TABLE defender_storage.session_result IS 'Storage behind scan_sessions: one row per scan session, a fact recorded once. Query defender.scan_sessions instead.';
 
 
 --
--- Name: COLUMN session_result.tenant_id; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.tenant_id IS 'Microsoft Entra tenant.';
-
-
---
--- Name: COLUMN session_result.definition_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.definition_id IS 'The scan definition that ran.';
+COMMENT ON COLUMN defender_storage.session_result.session_key IS 'Internal number of the session, used by its targets.';
 
 
 --
--- Name: COLUMN session_result.session_id; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.session_id IS 'Defender id of the session; empty when the API named none.';
-
-
---
--- Name: COLUMN session_result.scanner_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.scanner_id IS 'The scanner the history named (ScannerId), as sent.';
+COMMENT ON COLUMN defender_storage.session_result.tenant_id IS 'Microsoft Entra tenant.';
 
 
 --
--- Name: COLUMN session_result.scanner_agent_id; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.scanner_agent_id IS 'The scan agent that ran the session (scan_agents.agent_id).';
-
-
---
--- Name: COLUMN session_result.status; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.status IS 'Outcome as sent (Success, Fail, Partial Success...).';
+COMMENT ON COLUMN defender_storage.session_result.definition_id IS 'The scan definition that ran.';
 
 
 --
--- Name: COLUMN session_result.scanned_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.session_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.scanned_at IS 'When the session ran (UTC).';
-
-
---
--- Name: COLUMN session_result.targets; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.targets IS 'Number of targets of the session.';
+COMMENT ON COLUMN defender_storage.session_result.session_id IS 'Defender id of the session; empty when the API named none.';
 
 
 --
--- Name: COLUMN session_result.succeeded_targets; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.scanner_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.succeeded_targets IS 'Number of them scanned successfully.';
-
-
---
--- Name: COLUMN session_result.general_error; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.general_error IS 'The session''s error message, when it has one.';
+COMMENT ON COLUMN defender_storage.session_result.scanner_id IS 'The scanner the history named (ScannerId), as sent.';
 
 
 --
--- Name: COLUMN session_result.extra; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.extra IS 'Fields the API sent that have no column, names as sent.';
-
-
---
--- Name: COLUMN session_result.source; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.source IS 'Where the values come from: history (the scan history) or latest_scan (a definition''s latestScan, the history naming no such session).';
+COMMENT ON COLUMN defender_storage.session_result.scanner_agent_id IS 'The scan agent that ran the session (scan_agents.agent_id).';
 
 
 --
--- Name: COLUMN session_result.recorded_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.recorded_at IS 'Fetch time of the sync that recorded the session.';
-
-
---
--- Name: COLUMN session_result.recorded_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.recorded_by_run_id IS 'The sync run that recorded it.';
+COMMENT ON COLUMN defender_storage.session_result.status IS 'Outcome as sent (Success, Fail, Partial Success...).';
 
 
 --
--- Name: COLUMN session_result.updated_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.updated_at IS 'Fetch time of the sync that last completed or corrected its values; empty if never.';
-
-
---
--- Name: COLUMN session_result.updated_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.session_result.updated_by_run_id IS 'That sync run.';
+COMMENT ON COLUMN defender_storage.session_result.scanned_at IS 'When the session ran (UTC).';
 
 
 --
--- Name: COLUMN session_result.targets_run_id; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.targets; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.targets_run_id IS 'The history run that stored the session''s targets; empty until then.';
+COMMENT ON COLUMN defender_storage.session_result.targets IS 'Number of targets of the session.';
 
 
 --
--- Name: COLUMN session_result.listed_fingerprint; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN session_result.succeeded_targets; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.session_result.listed_fingerprint IS 'Hash of the session as the history by definition listed it when it was last written: a history sync leaves a session listed the same way, whose targets are stored, out of its comparison. Empty until a sync stores one.';
+COMMENT ON COLUMN defender_storage.session_result.succeeded_targets IS 'Number of them scanned successfully.';
+
+
+--
+-- Name: COLUMN session_result.general_error; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.general_error IS 'The session''s error message, when it has one.';
+
+
+--
+-- Name: COLUMN session_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.extra IS 'Fields the API sent that have no column, names as sent.';
+
+
+--
+-- Name: COLUMN session_result.source; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.source IS 'Where the values come from: history (the scan history) or latest_scan (a definition''s latestScan, the history naming no such session).';
+
+
+--
+-- Name: COLUMN session_result.recorded_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.recorded_at IS 'Fetch time of the sync that recorded the session.';
+
+
+--
+-- Name: COLUMN session_result.recorded_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.recorded_by_run_id IS 'The sync run that recorded it.';
+
+
+--
+-- Name: COLUMN session_result.updated_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.updated_at IS 'Fetch time of the sync that last completed or corrected its values; empty if never.';
+
+
+--
+-- Name: COLUMN session_result.updated_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.updated_by_run_id IS 'That sync run.';
+
+
+--
+-- Name: COLUMN session_result.targets_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.targets_run_id IS 'The history run that stored the session''s targets; empty until then.';
+
+
+--
+-- Name: COLUMN session_result.listed_fingerprint; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.listed_fingerprint IS 'Hash of the session as the history by definition listed it when it was last written: a history sync leaves a session listed the same way, whose targets are stored, out of its comparison. Empty until a sync stores one.';
 
 
 --
@@ -3220,7 +2639,7 @@ CREATE VIEW defender.scan_coverage AS
     ok.scanned_at AS last_success_at,
     bad.scanned_at AS last_failure_at,
     ( SELECT (count(*))::integer AS count
-           FROM defender.session_result s
+           FROM defender_storage.session_result s
           WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at > COALESCE(streak.scanned_at, '-infinity'::timestamp with time zone)) AND (defender.scan_outcome(s.status) = 'failure'::text))) AS consecutive_failures,
     d.scanner_agent_id,
     a.computer_dns_name AS scanner_host,
@@ -3237,28 +2656,28 @@ CREATE VIEW defender.scan_coverage AS
     dr.fetched_at AS as_of_fetched_at,
     hr.run_id AS history_run_id,
     hr.fetched_at AS history_fetched_at
-   FROM (((((((((defender.definition_state d
-     LEFT JOIN defender.tenants t ON ((t.tenant_id = d.tenant_id)))
-     LEFT JOIN defender.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
-     LEFT JOIN defender.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
+   FROM (((((((((defender_storage.definition_state d
+     LEFT JOIN defender_storage.tenants t ON ((t.tenant_id = d.tenant_id)))
+     LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
+     LEFT JOIN defender_storage.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
      LEFT JOIN LATERAL ( SELECT s.scanned_at,
             s.status
-           FROM defender.session_result s
+           FROM defender_storage.session_result s
           WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL))
           ORDER BY s.scanned_at DESC
          LIMIT 1) latest ON (true))
      LEFT JOIN LATERAL ( SELECT s.scanned_at
-           FROM defender.session_result s
+           FROM defender_storage.session_result s
           WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'success'::text))
           ORDER BY s.scanned_at DESC
          LIMIT 1) ok ON (true))
      LEFT JOIN LATERAL ( SELECT s.scanned_at
-           FROM defender.session_result s
+           FROM defender_storage.session_result s
           WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'failure'::text))
           ORDER BY s.scanned_at DESC
          LIMIT 1) bad ON (true))
      LEFT JOIN LATERAL ( SELECT s.scanned_at
-           FROM defender.session_result s
+           FROM defender_storage.session_result s
           WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = ANY (ARRAY['success'::text, 'partial'::text])))
           ORDER BY s.scanned_at DESC
          LIMIT 1) streak ON (true))
@@ -3432,6 +2851,159 @@ COMMENT ON COLUMN defender.scan_coverage.history_fetched_at IS 'Fetch time of th
 
 
 --
+-- Name: definition_version; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_version (
+    version_id bigint NOT NULL,
+    definition_key bigint NOT NULL,
+    scan_name text,
+    scan_type text,
+    is_active boolean,
+    interval_hours integer,
+    target text,
+    target_type text,
+    scanner_agent_id text,
+    auth_variant text,
+    auth_type text,
+    created_by text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    valid_from timestamp with time zone NOT NULL,
+    valid_to timestamp with time zone,
+    opened_by_run_id bigint NOT NULL,
+    closed_by_run_id bigint,
+    CONSTRAINT definition_version_closed_by_run CHECK (((valid_to IS NULL) = (closed_by_run_id IS NULL))),
+    CONSTRAINT definition_version_range_order CHECK ((valid_to > valid_from))
+);
+
+
+--
+-- Name: TABLE definition_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_version IS 'Storage behind scan_definition_history and scan_definition_changes: one row per version of a definition, valid from valid_from until valid_to. Query the views instead.';
+
+
+--
+-- Name: COLUMN definition_version.version_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.version_id IS 'Number of this version row.';
+
+
+--
+-- Name: COLUMN definition_version.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.definition_key IS 'Internal number of the definition (see definition_state).';
+
+
+--
+-- Name: COLUMN definition_version.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.scan_name IS 'Display name during this version.';
+
+
+--
+-- Name: COLUMN definition_version.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.scan_type IS 'Kind of scan during this version.';
+
+
+--
+-- Name: COLUMN definition_version.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.is_active IS 'Whether the scan was switched on during this version.';
+
+
+--
+-- Name: COLUMN definition_version.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.interval_hours IS 'Hours between runs during this version.';
+
+
+--
+-- Name: COLUMN definition_version.target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.target IS 'What the scan covered during this version.';
+
+
+--
+-- Name: COLUMN definition_version.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.target_type IS 'How to read target during this version.';
+
+
+--
+-- Name: COLUMN definition_version.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.scanner_agent_id IS 'The scan agent that ran the scan during this version.';
+
+
+--
+-- Name: COLUMN definition_version.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.auth_variant IS 'Kind of credentials during this version.';
+
+
+--
+-- Name: COLUMN definition_version.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.auth_type IS 'Authentication type during this version.';
+
+
+--
+-- Name: COLUMN definition_version.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.created_by IS 'Identity that created the definition, as this version reported it.';
+
+
+--
+-- Name: COLUMN definition_version.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.extra IS 'Fields without a column, names as sent, during this version.';
+
+
+--
+-- Name: COLUMN definition_version.valid_from; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.valid_from IS 'Fetch time of the sync that first saw these values (inclusive).';
+
+
+--
+-- Name: COLUMN definition_version.valid_to; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.valid_to IS 'Fetch time of the sync that saw them change or the definition vanish (exclusive); empty while current.';
+
+
+--
+-- Name: COLUMN definition_version.opened_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.opened_by_run_id IS 'The sync run that started this version.';
+
+
+--
+-- Name: COLUMN definition_version.closed_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.closed_by_run_id IS 'The sync run that ended it; empty while current.';
+
+
+--
 -- Name: scan_definition_changes; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -3444,8 +3016,8 @@ CREATE VIEW defender.scan_definition_changes AS
     c.new_value,
     v.opened_by_run_id AS run_id,
     r.previous_sync_at
-   FROM ((((defender.definition_version v
-     JOIN defender.definition_state d ON ((d.definition_key = v.definition_key)))
+   FROM ((((defender_storage.definition_version v
+     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)))
      JOIN LATERAL ( SELECT p_1.version_id,
             p_1.definition_key,
             p_1.scan_name,
@@ -3463,7 +3035,7 @@ CREATE VIEW defender.scan_definition_changes AS
             p_1.valid_to,
             p_1.opened_by_run_id,
             p_1.closed_by_run_id
-           FROM defender.definition_version p_1
+           FROM defender_storage.definition_version p_1
           WHERE ((p_1.definition_key = v.definition_key) AND (p_1.valid_from < v.valid_from))
           ORDER BY p_1.valid_from DESC
          LIMIT 1) p ON (true))
@@ -3479,10 +3051,10 @@ UNION ALL
     ((v.extra -> k.key) #>> '{}'::text[]) AS new_value,
     v.opened_by_run_id AS run_id,
     r.previous_sync_at
-   FROM ((((defender.definition_version v
-     JOIN defender.definition_state d ON ((d.definition_key = v.definition_key)))
+   FROM ((((defender_storage.definition_version v
+     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)))
      JOIN LATERAL ( SELECT p_1.extra
-           FROM defender.definition_version p_1
+           FROM defender_storage.definition_version p_1
           WHERE ((p_1.definition_key = v.definition_key) AND (p_1.valid_from < v.valid_from))
           ORDER BY p_1.valid_from DESC
          LIMIT 1) p ON (true))
@@ -3506,10 +3078,10 @@ UNION ALL
         END AS new_value,
     v.opened_by_run_id AS run_id,
     r.previous_sync_at
-   FROM (((defender.definition_version v
-     JOIN defender.definition_state d ON ((d.definition_key = v.definition_key)))
+   FROM (((defender_storage.definition_version v
+     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)))
      LEFT JOIN LATERAL ( SELECT p_1.valid_to
-           FROM defender.definition_version p_1
+           FROM defender_storage.definition_version p_1
           WHERE ((p_1.definition_key = v.definition_key) AND (p_1.valid_from < v.valid_from))
           ORDER BY p_1.valid_from DESC
          LIMIT 1) p ON (true))
@@ -3524,11 +3096,11 @@ UNION ALL
     'deleted'::text AS new_value,
     v.closed_by_run_id AS run_id,
     r.previous_sync_at
-   FROM ((defender.definition_version v
-     JOIN defender.definition_state d ON ((d.definition_key = v.definition_key)))
+   FROM ((defender_storage.definition_version v
+     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)))
      JOIN defender.sync_runs r ON ((r.run_id = v.closed_by_run_id)))
   WHERE ((v.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
-           FROM defender.definition_version n
+           FROM defender_storage.definition_version n
           WHERE ((n.definition_key = v.definition_key) AND (n.valid_from = v.valid_to))))));
 
 
@@ -3617,8 +3189,8 @@ CREATE VIEW defender.scan_definition_history AS
     v.valid_to,
     v.opened_by_run_id,
     v.closed_by_run_id
-   FROM (defender.definition_version v
-     JOIN defender.definition_state d ON ((d.definition_key = v.definition_key)));
+   FROM (defender_storage.definition_version v
+     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)));
 
 
 --
@@ -3748,6 +3320,37 @@ COMMENT ON COLUMN defender.scan_definition_history.closed_by_run_id IS 'The sync
 
 
 --
+-- Name: definition_withheld; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_withheld (
+    definition_key bigint NOT NULL,
+    run_id bigint NOT NULL
+);
+
+
+--
+-- Name: TABLE definition_withheld; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_withheld IS 'Definitions a successful sync no longer returned but did not mark deleted, because it withheld its deletions (see sync_runs.deletions_withheld).';
+
+
+--
+-- Name: COLUMN definition_withheld.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_withheld.definition_key IS 'Internal number of the definition (see definition_state).';
+
+
+--
+-- Name: COLUMN definition_withheld.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_withheld.run_id IS 'The sync run whose listing did not return it.';
+
+
+--
 -- Name: scan_definitions; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -3769,12 +3372,12 @@ CREATE VIEW defender.scan_definitions AS
     r.fetched_at AS last_synced_at,
     r.run_id AS as_of_run_id,
     d.deleted_at
-   FROM (defender.definition_state d
+   FROM (defender_storage.definition_state d
      LEFT JOIN LATERAL ( SELECT r_1.run_id,
             r_1.fetched_at
            FROM defender.sync_runs r_1
           WHERE ((r_1.tenant_id = d.tenant_id) AND (r_1.resource = 'definitions'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at < COALESCE(d.deleted_at, 'infinity'::timestamp with time zone)) AND (NOT (EXISTS ( SELECT
-                   FROM defender.definition_withheld w
+                   FROM defender_storage.definition_withheld w
                   WHERE ((w.definition_key = d.definition_key) AND (w.run_id = r_1.run_id))))))
           ORDER BY r_1.fetched_at DESC
          LIMIT 1) r ON (true));
@@ -3930,8 +3533,8 @@ CREATE VIEW defender.scan_sessions AS
     s.recorded_by_run_id AS run_id,
     s.updated_at,
     s.updated_by_run_id
-   FROM (defender.session_result s
-     LEFT JOIN defender.definition_state d ON (((d.tenant_id = s.tenant_id) AND (d.definition_id = s.definition_id))));
+   FROM (defender_storage.session_result s
+     LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = s.tenant_id) AND (d.definition_id = s.definition_id))));
 
 
 --
@@ -4075,10 +3678,10 @@ COMMENT ON COLUMN defender.scan_sessions.updated_by_run_id IS 'That sync run.';
 
 
 --
--- Name: target_coverage; Type: TABLE; Schema: defender; Owner: -
+-- Name: target_coverage; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender.target_coverage (
+CREATE TABLE defender_storage.target_coverage (
     tenant_id text NOT NULL,
     target text NOT NULL,
     definition_id text NOT NULL,
@@ -4092,73 +3695,73 @@ CREATE TABLE defender.target_coverage (
 
 
 --
--- Name: TABLE target_coverage; Type: COMMENT; Schema: defender; Owner: -
+-- Name: TABLE target_coverage; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender.target_coverage IS 'Storage behind scan_target_status: per target and definition, its latest and last successful scan, kept by each history sync. Query defender.scan_target_status instead.';
-
-
---
--- Name: COLUMN target_coverage.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.target_coverage.tenant_id IS 'Microsoft Entra tenant.';
+COMMENT ON TABLE defender_storage.target_coverage IS 'Storage behind scan_target_status: per target and definition, its latest and last successful scan, kept by each history sync. Query defender.scan_target_status instead.';
 
 
 --
--- Name: COLUMN target_coverage.target; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_coverage.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_coverage.target IS 'The target: its IP address, else its host name in lower case.';
-
-
---
--- Name: COLUMN target_coverage.definition_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.target_coverage.definition_id IS 'A definition that scanned it.';
+COMMENT ON COLUMN defender_storage.target_coverage.tenant_id IS 'Microsoft Entra tenant.';
 
 
 --
--- Name: COLUMN target_coverage.latest_session_key; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_coverage.target; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_coverage.latest_session_key IS 'The latest session of that definition that scanned it (see session_result).';
-
-
---
--- Name: COLUMN target_coverage.latest_ordinal; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.target_coverage.latest_ordinal IS 'The target''s position in that session (see target_result).';
+COMMENT ON COLUMN defender_storage.target_coverage.target IS 'The target: its IP address, else its host name in lower case.';
 
 
 --
--- Name: COLUMN target_coverage.latest_scanned_at; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_coverage.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_coverage.latest_scanned_at IS 'When that session ran.';
-
-
---
--- Name: COLUMN target_coverage.last_success_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.target_coverage.last_success_at IS 'When the latest session of that definition that scanned it successfully ran; empty if none did.';
+COMMENT ON COLUMN defender_storage.target_coverage.definition_id IS 'A definition that scanned it.';
 
 
 --
--- Name: COLUMN target_coverage.last_success_session_key; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_coverage.latest_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_coverage.last_success_session_key IS 'That session.';
+COMMENT ON COLUMN defender_storage.target_coverage.latest_session_key IS 'The latest session of that definition that scanned it (see session_result).';
 
 
 --
--- Name: target_result; Type: TABLE; Schema: defender; Owner: -
+-- Name: COLUMN target_coverage.latest_ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender.target_result (
+COMMENT ON COLUMN defender_storage.target_coverage.latest_ordinal IS 'The target''s position in that session (see target_result).';
+
+
+--
+-- Name: COLUMN target_coverage.latest_scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.latest_scanned_at IS 'When that session ran.';
+
+
+--
+-- Name: COLUMN target_coverage.last_success_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.last_success_at IS 'When the latest session of that definition that scanned it successfully ran; empty if none did.';
+
+
+--
+-- Name: COLUMN target_coverage.last_success_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.last_success_session_key IS 'That session.';
+
+
+--
+-- Name: target_result; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.target_result (
     session_key bigint NOT NULL,
     ordinal integer NOT NULL,
     ip text,
@@ -4174,73 +3777,73 @@ CREATE TABLE defender.target_result (
 
 
 --
--- Name: TABLE target_result; Type: COMMENT; Schema: defender; Owner: -
+-- Name: TABLE target_result; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
-
-
---
--- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.target_result.session_key IS 'Internal number of the session (see session_result).';
+COMMENT ON TABLE defender_storage.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
 
 
 --
--- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
-
-
---
--- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.target_result.ip IS 'IP address of the target.';
+COMMENT ON COLUMN defender_storage.target_result.session_key IS 'Internal number of the session (see session_result).';
 
 
 --
--- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_result.hostname IS 'Host name of the target.';
-
-
---
--- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.target_result.description IS 'Description of the scanned device.';
+COMMENT ON COLUMN defender_storage.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
 
 
 --
--- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
-
-
---
--- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.target_result.error_message IS 'Why the target failed; empty on success.';
+COMMENT ON COLUMN defender_storage.target_result.ip IS 'IP address of the target.';
 
 
 --
--- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_result.duration IS 'How long the target''s scan took.';
+COMMENT ON COLUMN defender_storage.target_result.hostname IS 'Host name of the target.';
 
 
 --
--- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender; Owner: -
+-- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
+COMMENT ON COLUMN defender_storage.target_result.description IS 'Description of the scanned device.';
+
+
+--
+-- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
+
+
+--
+-- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.error_message IS 'Why the target failed; empty on success.';
+
+
+--
+-- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.duration IS 'How long the target''s scan took.';
+
+
+--
+-- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
 
 
 --
@@ -4254,8 +3857,8 @@ CREATE VIEW defender.scan_target_status AS
             max(c.last_success_at) AS last_success_at,
             array_agg(c.definition_id ORDER BY c.definition_id) FILTER (WHERE ((d.deleted_at IS NULL) AND d.is_active)) AS covering_definitions,
             (array_agg(ARRAY[c.latest_session_key, (c.latest_ordinal)::bigint] ORDER BY c.latest_scanned_at DESC NULLS LAST, c.latest_session_key DESC))[1:1] AS latest
-           FROM (defender.target_coverage c
-             LEFT JOIN defender.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
+           FROM (defender_storage.target_coverage c
+             LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
           GROUP BY c.tenant_id, c.target
         )
  SELECT p.tenant_id,
@@ -4273,8 +3876,8 @@ CREATE VIEW defender.scan_target_status AS
     COALESCE(p.covering_definitions, '{}'::text[]) AS covering_definitions,
     s.targets_run_id AS as_of_run_id
    FROM ((per_target p
-     JOIN defender.session_result s ON ((s.session_key = p.latest[1][1])))
-     JOIN defender.target_result t ON (((t.session_key = p.latest[1][1]) AND (t.ordinal = p.latest[1][2]))));
+     JOIN defender_storage.session_result s ON ((s.session_key = p.latest[1][1])))
+     JOIN defender_storage.target_result t ON (((t.session_key = p.latest[1][1]) AND (t.ordinal = p.latest[1][2]))));
 
 
 --
@@ -4401,8 +4004,8 @@ CREATE VIEW defender.scan_targets AS
     t.duration,
     t.extra,
     s.targets_run_id AS run_id
-   FROM (defender.target_result t
-     JOIN defender.session_result s ON ((s.session_key = t.session_key)));
+   FROM (defender_storage.target_result t
+     JOIN defender_storage.session_result s ON ((s.session_key = t.session_key)));
 
 
 --
@@ -4511,20 +4114,6 @@ COMMENT ON COLUMN defender.scan_targets.run_id IS 'The history sync run that rec
 
 
 --
--- Name: session_result_session_key_seq; Type: SEQUENCE; Schema: defender; Owner: -
---
-
-ALTER TABLE defender.session_result ALTER COLUMN session_key ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME defender.session_result_session_key_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-
---
 -- Name: sync_runs_run_id_seq; Type: SEQUENCE; Schema: defender; Owner: -
 --
 
@@ -4536,54 +4125,6 @@ ALTER TABLE defender.sync_runs ALTER COLUMN run_id ADD GENERATED ALWAYS AS IDENT
     NO MAXVALUE
     CACHE 1
 );
-
-
---
--- Name: tenant_leases; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.tenant_leases (
-    tenant_id text NOT NULL,
-    holder text NOT NULL,
-    taken_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    CONSTRAINT tenant_leases_holder_check CHECK ((holder <> ''::text))
-);
-
-
---
--- Name: TABLE tenant_leases; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.tenant_leases IS 'Storage: the sync holding each tenant, until when. Syncs of the tenant by other processes skip it while the lease lasts; a live sync renews it, a stopped one lets it expire.';
-
-
---
--- Name: COLUMN tenant_leases.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_leases.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
-
-
---
--- Name: COLUMN tenant_leases.holder; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_leases.holder IS 'The sync holding the tenant: its worker (host:pid) and a token of its own.';
-
-
---
--- Name: COLUMN tenant_leases.taken_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_leases.taken_at IS 'When the holder took the lease (a sync takes it for each resource; renewing keeps this time).';
-
-
---
--- Name: COLUMN tenant_leases.expires_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.tenant_leases.expires_at IS 'When the lease ends unless its holder renews it (a live sync renews it well before).';
 
 
 --
@@ -4605,7 +4146,7 @@ CREATE VIEW defender.tenant_sync_status AS
     COALESCE(fleet.stale_7d_agents, 0) AS stale_7d_agents,
     COALESCE(success.deletions_withheld, 0) AS deletions_withheld,
     running.started_at AS running_since
-   FROM (((((defender.tenants t
+   FROM (((((defender_storage.tenants t
      LEFT JOIN LATERAL ( SELECT r.run_id,
             r.status,
             r.finished_at
@@ -4622,7 +4163,7 @@ CREATE VIEW defender.tenant_sync_status AS
          LIMIT 1) failure ON (true))
      LEFT JOIN defender.sync_runs success ON ((success.run_id = t.last_run_id)))
      LEFT JOIN defender.sync_runs running ON (((running.tenant_id = t.tenant_id) AND (running.resource = 'agents'::text) AND (running.status = 'running'::text))))
-     LEFT JOIN defender.tenant_daily fleet ON (((fleet.tenant_id = t.tenant_id) AND (fleet.day = defender.utc_day(t.last_fetched_at)))));
+     LEFT JOIN defender_storage.tenant_daily fleet ON (((fleet.tenant_id = t.tenant_id) AND (fleet.day = defender.utc_day(t.last_fetched_at)))));
 
 
 --
@@ -4741,7 +4282,7 @@ CREATE VIEW defender.version_drift AS
             a_1.computer_dns_name,
             a_1.mde_client_version,
             a_1.scanner_software_version
-           FROM defender.agent_state a_1
+           FROM defender_storage.agent_state a_1
           WHERE (a_1.deleted_at IS NULL)
         ), spellings AS MATERIALIZED (
          SELECT DISTINCT active.tenant_id,
@@ -4865,17 +4406,210 @@ COMMENT ON COLUMN defender.version_drift.scanner_versions_behind IS 'How many di
 
 
 --
--- Name: observation_block_2026_12; Type: TABLE ATTACH; Schema: defender; Owner: -
+-- Name: agent_state_agent_key_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.observation_block ATTACH PARTITION defender.observation_block_2026_12 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
+ALTER TABLE defender_storage.agent_state ALTER COLUMN agent_key ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME defender_storage.agent_state_agent_key_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
--- Name: observation_block_2027_01; Type: TABLE ATTACH; Schema: defender; Owner: -
+-- Name: definition_state_definition_key_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.observation_block ATTACH PARTITION defender.observation_block_2027_01 FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
+ALTER TABLE defender_storage.definition_state ALTER COLUMN definition_key ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME defender_storage.definition_state_definition_key_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: definition_version_version_id_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE defender_storage.definition_version ALTER COLUMN version_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME defender_storage.definition_version_version_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: maintenance_leases; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.maintenance_leases (
+    task text NOT NULL,
+    holder text NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT maintenance_leases_holder_check CHECK ((holder <> ''::text)),
+    CONSTRAINT maintenance_leases_task_check CHECK ((task <> ''::text))
+);
+
+
+--
+-- Name: TABLE maintenance_leases; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.maintenance_leases IS 'Storage: the process doing each maintenance task (observation retention), until when; others leave the task to it while the lease lasts.';
+
+
+--
+-- Name: COLUMN maintenance_leases.task; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.maintenance_leases.task IS 'The maintenance task, for example observation retention.';
+
+
+--
+-- Name: COLUMN maintenance_leases.holder; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.maintenance_leases.holder IS 'The process holding the task: host:pid and a token of its own.';
+
+
+--
+-- Name: COLUMN maintenance_leases.expires_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.maintenance_leases.expires_at IS 'When the lease ends unless its holder renews it.';
+
+
+--
+-- Name: observation_block_2026_12; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.observation_block_2026_12 (
+    observed_at timestamp with time zone NOT NULL,
+    run_id bigint NOT NULL,
+    block bigint NOT NULL,
+    slots smallint[] NOT NULL,
+    last_seen timestamp with time zone[] NOT NULL,
+    last_command_execution_at timestamp with time zone[] NOT NULL,
+    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
+    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
+    CONSTRAINT observation_block_slots_check CHECK (defender_storage.observation_slots_valid(slots))
+);
+
+
+--
+-- Name: TABLE observation_block_2026_12; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.observation_block_2026_12 IS 'Observations of 2026-12 (UTC): a partition of defender.observation_block.';
+
+
+--
+-- Name: observation_block_2027_01; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.observation_block_2027_01 (
+    observed_at timestamp with time zone NOT NULL,
+    run_id bigint NOT NULL,
+    block bigint NOT NULL,
+    slots smallint[] NOT NULL,
+    last_seen timestamp with time zone[] NOT NULL,
+    last_command_execution_at timestamp with time zone[] NOT NULL,
+    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
+    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
+    CONSTRAINT observation_block_slots_check CHECK (defender_storage.observation_slots_valid(slots))
+);
+
+
+--
+-- Name: TABLE observation_block_2027_01; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.observation_block_2027_01 IS 'Observations of 2027-01 (UTC): a partition of defender.observation_block.';
+
+
+--
+-- Name: session_result_session_key_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE defender_storage.session_result ALTER COLUMN session_key ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME defender_storage.session_result_session_key_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: tenant_leases; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenant_leases (
+    tenant_id text NOT NULL,
+    holder text NOT NULL,
+    taken_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT tenant_leases_holder_check CHECK ((holder <> ''::text))
+);
+
+
+--
+-- Name: TABLE tenant_leases; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenant_leases IS 'Storage: the sync holding each tenant, until when. Syncs of the tenant by other processes skip it while the lease lasts; a live sync renews it, a stopped one lets it expire.';
+
+
+--
+-- Name: COLUMN tenant_leases.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_leases.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
+
+
+--
+-- Name: COLUMN tenant_leases.holder; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_leases.holder IS 'The sync holding the tenant: its worker (host:pid) and a token of its own.';
+
+
+--
+-- Name: COLUMN tenant_leases.taken_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_leases.taken_at IS 'When the holder took the lease (a sync takes it for each resource; renewing keeps this time).';
+
+
+--
+-- Name: COLUMN tenant_leases.expires_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_leases.expires_at IS 'When the lease ends unless its holder renews it (a live sync renews it well before).';
+
+
+--
+-- Name: observation_block_2026_12; Type: TABLE ATTACH; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.observation_block ATTACH PARTITION defender_storage.observation_block_2026_12 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
+
+
+--
+-- Name: observation_block_2027_01; Type: TABLE ATTACH; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.observation_block ATTACH PARTITION defender_storage.observation_block_2027_01 FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
 
 
 --
@@ -4895,107 +4629,11 @@ ALTER TABLE ONLY agentsync.goose_lock
 
 
 --
--- Name: agent_daily agent_daily_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
+-- Name: scan_agent_history scan_agent_history_no_overlap; Type: CONSTRAINT; Schema: defender; Owner: -
 --
 
-ALTER TABLE ONLY defender.agent_daily
-    ADD CONSTRAINT agent_daily_pkey PRIMARY KEY (agent_key, day);
-
-
---
--- Name: agent_state agent_state_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.agent_state
-    ADD CONSTRAINT agent_state_pkey PRIMARY KEY (agent_key);
-
-
---
--- Name: agent_state agent_state_tenant_agent; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.agent_state
-    ADD CONSTRAINT agent_state_tenant_agent UNIQUE (tenant_id, agent_id);
-
-
---
--- Name: definition_state definition_state_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_state
-    ADD CONSTRAINT definition_state_pkey PRIMARY KEY (definition_key);
-
-
---
--- Name: definition_state definition_state_tenant_definition; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_state
-    ADD CONSTRAINT definition_state_tenant_definition UNIQUE (tenant_id, definition_id);
-
-
---
--- Name: definition_version definition_version_no_overlap; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_version
-    ADD CONSTRAINT definition_version_no_overlap EXCLUDE USING gist (definition_key WITH =, tstzrange(valid_from, valid_to, '[)'::text) WITH &&);
-
-
---
--- Name: definition_version definition_version_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_version
-    ADD CONSTRAINT definition_version_pkey PRIMARY KEY (version_id);
-
-
---
--- Name: definition_withheld definition_withheld_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_withheld
-    ADD CONSTRAINT definition_withheld_pkey PRIMARY KEY (definition_key, run_id);
-
-
---
--- Name: heartbeat_block heartbeat_block_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.heartbeat_block
-    ADD CONSTRAINT heartbeat_block_pkey PRIMARY KEY (tenant_id, block);
-
-
---
--- Name: maintenance_leases maintenance_leases_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.maintenance_leases
-    ADD CONSTRAINT maintenance_leases_pkey PRIMARY KEY (task);
-
-
---
--- Name: observation_block observation_block_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.observation_block
-    ADD CONSTRAINT observation_block_pkey PRIMARY KEY (run_id, block, observed_at);
-
-
---
--- Name: observation_block_2026_12 observation_block_2026_12_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.observation_block_2026_12
-    ADD CONSTRAINT observation_block_2026_12_pkey PRIMARY KEY (run_id, block, observed_at);
-
-
---
--- Name: observation_block_2027_01 observation_block_2027_01_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.observation_block_2027_01
-    ADD CONSTRAINT observation_block_2027_01_pkey PRIMARY KEY (run_id, block, observed_at);
+ALTER TABLE ONLY defender.scan_agent_history
+    ADD CONSTRAINT scan_agent_history_no_overlap EXCLUDE USING gist (agent_key WITH =, tstzrange(valid_from, valid_to) WITH &&);
 
 
 --
@@ -5007,14 +4645,6 @@ ALTER TABLE ONLY defender.scan_agent_history
 
 
 --
--- Name: session_result session_result_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.session_result
-    ADD CONSTRAINT session_result_pkey PRIMARY KEY (session_key);
-
-
---
 -- Name: sync_runs sync_runs_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
 --
 
@@ -5023,107 +4653,163 @@ ALTER TABLE ONLY defender.sync_runs
 
 
 --
--- Name: target_coverage target_coverage_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
+-- Name: agent_daily agent_daily_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.target_coverage
+ALTER TABLE ONLY defender_storage.agent_daily
+    ADD CONSTRAINT agent_daily_pkey PRIMARY KEY (agent_key, day);
+
+
+--
+-- Name: agent_state agent_state_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_state
+    ADD CONSTRAINT agent_state_pkey PRIMARY KEY (agent_key);
+
+
+--
+-- Name: agent_state agent_state_tenant_agent; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_state
+    ADD CONSTRAINT agent_state_tenant_agent UNIQUE (tenant_id, agent_id);
+
+
+--
+-- Name: definition_state definition_state_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_state
+    ADD CONSTRAINT definition_state_pkey PRIMARY KEY (definition_key);
+
+
+--
+-- Name: definition_state definition_state_tenant_definition; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_state
+    ADD CONSTRAINT definition_state_tenant_definition UNIQUE (tenant_id, definition_id);
+
+
+--
+-- Name: definition_version definition_version_no_overlap; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_version
+    ADD CONSTRAINT definition_version_no_overlap EXCLUDE USING gist (definition_key WITH =, tstzrange(valid_from, valid_to, '[)'::text) WITH &&);
+
+
+--
+-- Name: definition_version definition_version_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_version
+    ADD CONSTRAINT definition_version_pkey PRIMARY KEY (version_id);
+
+
+--
+-- Name: definition_withheld definition_withheld_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_withheld
+    ADD CONSTRAINT definition_withheld_pkey PRIMARY KEY (definition_key, run_id);
+
+
+--
+-- Name: heartbeat_block heartbeat_block_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.heartbeat_block
+    ADD CONSTRAINT heartbeat_block_pkey PRIMARY KEY (tenant_id, block);
+
+
+--
+-- Name: maintenance_leases maintenance_leases_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.maintenance_leases
+    ADD CONSTRAINT maintenance_leases_pkey PRIMARY KEY (task);
+
+
+--
+-- Name: observation_block observation_block_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.observation_block
+    ADD CONSTRAINT observation_block_pkey PRIMARY KEY (run_id, block, observed_at);
+
+
+--
+-- Name: observation_block_2026_12 observation_block_2026_12_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.observation_block_2026_12
+    ADD CONSTRAINT observation_block_2026_12_pkey PRIMARY KEY (run_id, block, observed_at);
+
+
+--
+-- Name: observation_block_2027_01 observation_block_2027_01_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.observation_block_2027_01
+    ADD CONSTRAINT observation_block_2027_01_pkey PRIMARY KEY (run_id, block, observed_at);
+
+
+--
+-- Name: session_result session_result_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_result
+    ADD CONSTRAINT session_result_pkey PRIMARY KEY (session_key);
+
+
+--
+-- Name: target_coverage target_coverage_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_coverage
     ADD CONSTRAINT target_coverage_pkey PRIMARY KEY (tenant_id, target, definition_id);
 
 
 --
--- Name: target_result target_result_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
+-- Name: target_result target_result_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.target_result
+ALTER TABLE ONLY defender_storage.target_result
     ADD CONSTRAINT target_result_pkey PRIMARY KEY (session_key, ordinal);
 
 
 --
--- Name: tenant_daily tenant_daily_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
+-- Name: tenant_daily tenant_daily_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.tenant_daily
+ALTER TABLE ONLY defender_storage.tenant_daily
     ADD CONSTRAINT tenant_daily_pkey PRIMARY KEY (tenant_id, day);
 
 
 --
--- Name: tenant_leases tenant_leases_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
+-- Name: tenant_leases tenant_leases_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.tenant_leases
+ALTER TABLE ONLY defender_storage.tenant_leases
     ADD CONSTRAINT tenant_leases_pkey PRIMARY KEY (tenant_id);
 
 
 --
--- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
+-- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.tenants
+ALTER TABLE ONLY defender_storage.tenants
     ADD CONSTRAINT tenants_pkey PRIMARY KEY (tenant_id);
 
 
 --
--- Name: withheld_deletions withheld_deletions_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
+-- Name: withheld_deletions withheld_deletions_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.withheld_deletions
+ALTER TABLE ONLY defender_storage.withheld_deletions
     ADD CONSTRAINT withheld_deletions_pkey PRIMARY KEY (agent_key, run_id);
-
-
---
--- Name: agent_daily_by_day; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX agent_daily_by_day ON defender.agent_daily USING brin (day);
-
-
---
--- Name: definition_state_by_agent; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX definition_state_by_agent ON defender.definition_state USING btree (tenant_id, scanner_agent_id);
-
-
---
--- Name: definition_version_by_definition; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE UNIQUE INDEX definition_version_by_definition ON defender.definition_version USING btree (definition_key, valid_from);
-
-
---
--- Name: definition_version_by_start; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX definition_version_by_start ON defender.definition_version USING btree (valid_from);
-
-
---
--- Name: definition_version_one_open; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE UNIQUE INDEX definition_version_one_open ON defender.definition_version USING btree (definition_key) WHERE (valid_to IS NULL);
-
-
---
--- Name: observation_block_by_block; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX observation_block_by_block ON ONLY defender.observation_block USING btree (block, observed_at);
-
-
---
--- Name: observation_block_2026_12_block_observed_at_idx; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX observation_block_2026_12_block_observed_at_idx ON defender.observation_block_2026_12 USING btree (block, observed_at);
-
-
---
--- Name: observation_block_2027_01_block_observed_at_idx; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX observation_block_2027_01_block_observed_at_idx ON defender.observation_block_2027_01 USING btree (block, observed_at);
 
 
 --
@@ -5145,34 +4831,6 @@ CREATE INDEX scan_agent_history_by_end ON defender.scan_agent_history USING btre
 --
 
 CREATE INDEX scan_agent_history_by_start ON defender.scan_agent_history USING brin (valid_from);
-
-
---
--- Name: session_result_by_definition; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX session_result_by_definition ON defender.session_result USING btree (tenant_id, definition_id, scanned_at);
-
-
---
--- Name: session_result_by_session_id; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE UNIQUE INDEX session_result_by_session_id ON defender.session_result USING btree (tenant_id, session_id) WHERE (session_id IS NOT NULL);
-
-
---
--- Name: session_result_targets_pending; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX session_result_targets_pending ON defender.session_result USING btree (tenant_id, scanned_at) WHERE ((targets_run_id IS NULL) AND (session_id IS NOT NULL));
-
-
---
--- Name: session_result_without_id; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE UNIQUE INDEX session_result_without_id ON defender.session_result USING btree (tenant_id, definition_id, scanned_at) WHERE (session_id IS NULL);
 
 
 --
@@ -5225,289 +4883,146 @@ CREATE INDEX sync_runs_succeeded_by_tenant ON defender.sync_runs USING btree (te
 
 
 --
--- Name: withheld_deletions_by_run; Type: INDEX; Schema: defender; Owner: -
+-- Name: agent_daily_by_day; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE INDEX withheld_deletions_by_run ON defender.withheld_deletions USING btree (run_id);
+CREATE INDEX agent_daily_by_day ON defender_storage.agent_daily USING brin (day);
 
 
 --
--- Name: observation_block_2026_12_block_observed_at_idx; Type: INDEX ATTACH; Schema: defender; Owner: -
+-- Name: definition_state_by_agent; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-ALTER INDEX defender.observation_block_by_block ATTACH PARTITION defender.observation_block_2026_12_block_observed_at_idx;
+CREATE INDEX definition_state_by_agent ON defender_storage.definition_state USING btree (tenant_id, scanner_agent_id);
 
 
 --
--- Name: observation_block_2026_12_pkey; Type: INDEX ATTACH; Schema: defender; Owner: -
+-- Name: definition_version_by_definition; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-ALTER INDEX defender.observation_block_pkey ATTACH PARTITION defender.observation_block_2026_12_pkey;
+CREATE UNIQUE INDEX definition_version_by_definition ON defender_storage.definition_version USING btree (definition_key, valid_from);
 
 
 --
--- Name: observation_block_2027_01_block_observed_at_idx; Type: INDEX ATTACH; Schema: defender; Owner: -
+-- Name: definition_version_by_start; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-ALTER INDEX defender.observation_block_by_block ATTACH PARTITION defender.observation_block_2027_01_block_observed_at_idx;
+CREATE INDEX definition_version_by_start ON defender_storage.definition_version USING btree (valid_from);
 
 
 --
--- Name: observation_block_2027_01_pkey; Type: INDEX ATTACH; Schema: defender; Owner: -
+-- Name: definition_version_one_open; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-ALTER INDEX defender.observation_block_pkey ATTACH PARTITION defender.observation_block_2027_01_pkey;
+CREATE UNIQUE INDEX definition_version_one_open ON defender_storage.definition_version USING btree (definition_key) WHERE (valid_to IS NULL);
 
 
 --
--- Name: agent_daily agent_daily_references_on_insert; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: observation_block_by_block; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER agent_daily_references_on_insert AFTER INSERT ON defender.agent_daily REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('agent_key', 'defender.agent_state', 'agent_key', 'run_id', 'defender.sync_runs', 'run_id');
+CREATE INDEX observation_block_by_block ON ONLY defender_storage.observation_block USING btree (block, observed_at);
 
 
 --
--- Name: agent_daily agent_daily_references_on_update; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: observation_block_2026_12_block_observed_at_idx; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER agent_daily_references_on_update AFTER UPDATE ON defender.agent_daily REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('agent_key', 'defender.agent_state', 'agent_key', 'run_id', 'defender.sync_runs', 'run_id');
+CREATE INDEX observation_block_2026_12_block_observed_at_idx ON defender_storage.observation_block_2026_12 USING btree (block, observed_at);
 
 
 --
--- Name: agent_state agent_state_heartbeat_kept; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: observation_block_2027_01_block_observed_at_idx; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER agent_state_heartbeat_kept AFTER DELETE ON defender.agent_state REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_removed_heartbeats();
+CREATE INDEX observation_block_2027_01_block_observed_at_idx ON defender_storage.observation_block_2027_01 USING btree (block, observed_at);
 
 
 --
--- Name: agent_state agent_state_keys; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: session_result_by_definition; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER agent_state_keys BEFORE UPDATE OF first_seen_run_id ON defender.agent_state FOR EACH ROW WHEN ((old.first_seen_run_id <> new.first_seen_run_id)) EXECUTE FUNCTION defender.refuse_key_change('first_seen_run_id');
+CREATE INDEX session_result_by_definition ON defender_storage.session_result USING btree (tenant_id, definition_id, scanned_at);
 
 
 --
--- Name: agent_state agent_state_references_on_insert; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: session_result_by_session_id; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER agent_state_references_on_insert AFTER INSERT ON defender.agent_state REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('first_seen_run_id', 'defender.sync_runs', 'run_id', 'deleted_by_run_id', 'defender.sync_runs', 'run_id');
+CREATE UNIQUE INDEX session_result_by_session_id ON defender_storage.session_result USING btree (tenant_id, session_id) WHERE (session_id IS NOT NULL);
 
 
 --
--- Name: agent_state agent_state_references_on_update; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: session_result_targets_pending; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER agent_state_references_on_update AFTER UPDATE ON defender.agent_state REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('deleted_by_run_id', 'defender.sync_runs', 'run_id');
+CREATE INDEX session_result_targets_pending ON defender_storage.session_result USING btree (tenant_id, scanned_at) WHERE ((targets_run_id IS NULL) AND (session_id IS NOT NULL));
 
 
 --
--- Name: agent_state agent_state_still_referenced; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: session_result_without_id; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER agent_state_still_referenced AFTER DELETE ON defender.agent_state REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_removed_references('defender.scan_agent_history', 'agent_key', 'agent_key', 'defender.agent_daily', 'agent_key', 'agent_key');
+CREATE UNIQUE INDEX session_result_without_id ON defender_storage.session_result USING btree (tenant_id, definition_id, scanned_at) WHERE (session_id IS NULL);
 
 
 --
--- Name: heartbeat_block heartbeat_block_keys; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: withheld_deletions_by_run; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER heartbeat_block_keys BEFORE UPDATE OF tenant_id, block ON defender.heartbeat_block FOR EACH ROW WHEN (((old.tenant_id <> new.tenant_id) OR (old.block <> new.block))) EXECUTE FUNCTION defender.refuse_key_change('tenant_id', 'block');
+CREATE INDEX withheld_deletions_by_run ON defender_storage.withheld_deletions USING btree (run_id);
 
 
 --
--- Name: heartbeat_block heartbeat_block_references; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: observation_block_2026_12_block_observed_at_idx; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER heartbeat_block_references AFTER INSERT ON defender.heartbeat_block REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('tenant_id', 'defender.tenants', 'tenant_id');
+ALTER INDEX defender_storage.observation_block_by_block ATTACH PARTITION defender_storage.observation_block_2026_12_block_observed_at_idx;
 
 
 --
--- Name: heartbeat_block heartbeat_block_tenant_has_agent; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: observation_block_2026_12_pkey; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER heartbeat_block_tenant_has_agent AFTER INSERT ON defender.heartbeat_block REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_heartbeat_blocks();
+ALTER INDEX defender_storage.observation_block_pkey ATTACH PARTITION defender_storage.observation_block_2026_12_pkey;
 
 
 --
--- Name: scan_agent_history scan_agent_history_keys; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: observation_block_2027_01_block_observed_at_idx; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER scan_agent_history_keys BEFORE UPDATE OF agent_key, opened_by_run_id ON defender.scan_agent_history FOR EACH ROW WHEN (((old.agent_key <> new.agent_key) OR (old.opened_by_run_id <> new.opened_by_run_id))) EXECUTE FUNCTION defender.refuse_key_change('agent_key', 'opened_by_run_id');
+ALTER INDEX defender_storage.observation_block_by_block ATTACH PARTITION defender_storage.observation_block_2027_01_block_observed_at_idx;
 
 
 --
--- Name: scan_agent_history scan_agent_history_no_overlap_on_insert; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: observation_block_2027_01_pkey; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
 --
 
-CREATE TRIGGER scan_agent_history_no_overlap_on_insert AFTER INSERT ON defender.scan_agent_history REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_history_overlap();
+ALTER INDEX defender_storage.observation_block_pkey ATTACH PARTITION defender_storage.observation_block_2027_01_pkey;
 
 
 --
--- Name: scan_agent_history scan_agent_history_no_overlap_on_update; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: scan_agent_history scan_agent_history_agent_key_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
 --
 
-CREATE TRIGGER scan_agent_history_no_overlap_on_update AFTER UPDATE ON defender.scan_agent_history REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_history_overlap();
+ALTER TABLE ONLY defender.scan_agent_history
+    ADD CONSTRAINT scan_agent_history_agent_key_fkey FOREIGN KEY (agent_key) REFERENCES defender_storage.agent_state(agent_key);
 
 
 --
--- Name: scan_agent_history scan_agent_history_references_on_insert; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: scan_agent_history scan_agent_history_closed_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
 --
 
-CREATE TRIGGER scan_agent_history_references_on_insert AFTER INSERT ON defender.scan_agent_history REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('agent_key', 'defender.agent_state', 'agent_key', 'opened_by_run_id', 'defender.sync_runs', 'run_id', 'closed_by_run_id', 'defender.sync_runs', 'run_id');
+ALTER TABLE ONLY defender.scan_agent_history
+    ADD CONSTRAINT scan_agent_history_closed_by_run_id_fkey FOREIGN KEY (closed_by_run_id) REFERENCES defender.sync_runs(run_id);
 
 
 --
--- Name: scan_agent_history scan_agent_history_references_on_update; Type: TRIGGER; Schema: defender; Owner: -
+-- Name: scan_agent_history scan_agent_history_opened_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
 --
 
-CREATE TRIGGER scan_agent_history_references_on_update AFTER UPDATE ON defender.scan_agent_history REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('closed_by_run_id', 'defender.sync_runs', 'run_id');
-
-
---
--- Name: session_result session_result_still_referenced; Type: TRIGGER; Schema: defender; Owner: -
---
-
-CREATE TRIGGER session_result_still_referenced AFTER DELETE ON defender.session_result REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_removed_references('defender.target_result', 'session_key', 'session_key', 'defender.target_coverage', 'latest_session_key', 'session_key', 'defender.target_coverage', 'last_success_session_key', 'session_key');
-
-
---
--- Name: sync_runs sync_runs_still_referenced; Type: TRIGGER; Schema: defender; Owner: -
---
-
-CREATE TRIGGER sync_runs_still_referenced AFTER DELETE ON defender.sync_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_removed_references('defender.agent_state', 'first_seen_run_id', 'run_id', 'defender.agent_state', 'deleted_by_run_id', 'run_id', 'defender.scan_agent_history', 'opened_by_run_id', 'run_id', 'defender.scan_agent_history', 'closed_by_run_id', 'run_id', 'defender.agent_daily', 'run_id', 'run_id');
-
-
---
--- Name: target_coverage target_coverage_references_on_insert; Type: TRIGGER; Schema: defender; Owner: -
---
-
-CREATE TRIGGER target_coverage_references_on_insert AFTER INSERT ON defender.target_coverage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('tenant_id', 'defender.tenants', 'tenant_id', 'latest_session_key', 'defender.session_result', 'session_key', 'last_success_session_key', 'defender.session_result', 'session_key');
-
-
---
--- Name: target_coverage target_coverage_references_on_update; Type: TRIGGER; Schema: defender; Owner: -
---
-
-CREATE TRIGGER target_coverage_references_on_update AFTER UPDATE ON defender.target_coverage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('latest_session_key', 'defender.session_result', 'session_key', 'last_success_session_key', 'defender.session_result', 'session_key');
-
-
---
--- Name: target_result target_result_keys; Type: TRIGGER; Schema: defender; Owner: -
---
-
-CREATE TRIGGER target_result_keys BEFORE UPDATE OF session_key ON defender.target_result FOR EACH ROW WHEN ((old.session_key <> new.session_key)) EXECUTE FUNCTION defender.refuse_key_change('session_key');
-
-
---
--- Name: target_result target_result_references; Type: TRIGGER; Schema: defender; Owner: -
---
-
-CREATE TRIGGER target_result_references AFTER INSERT ON defender.target_result REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION defender.check_references('session_key', 'defender.session_result', 'session_key');
-
-
---
--- Name: definition_state definition_state_deleted_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_state
-    ADD CONSTRAINT definition_state_deleted_by_run_id_fkey FOREIGN KEY (deleted_by_run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: definition_state definition_state_first_seen_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_state
-    ADD CONSTRAINT definition_state_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: definition_state definition_state_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_state
-    ADD CONSTRAINT definition_state_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender.tenants(tenant_id);
-
-
---
--- Name: definition_version definition_version_closed_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_version
-    ADD CONSTRAINT definition_version_closed_by_run_id_fkey FOREIGN KEY (closed_by_run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: definition_version definition_version_definition_key_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_version
-    ADD CONSTRAINT definition_version_definition_key_fkey FOREIGN KEY (definition_key) REFERENCES defender.definition_state(definition_key);
-
-
---
--- Name: definition_version definition_version_opened_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_version
-    ADD CONSTRAINT definition_version_opened_by_run_id_fkey FOREIGN KEY (opened_by_run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: definition_withheld definition_withheld_definition_key_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_withheld
-    ADD CONSTRAINT definition_withheld_definition_key_fkey FOREIGN KEY (definition_key) REFERENCES defender.definition_state(definition_key);
-
-
---
--- Name: definition_withheld definition_withheld_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.definition_withheld
-    ADD CONSTRAINT definition_withheld_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: observation_block observation_block_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE defender.observation_block
-    ADD CONSTRAINT observation_block_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: session_result session_result_recorded_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.session_result
-    ADD CONSTRAINT session_result_recorded_by_run_id_fkey FOREIGN KEY (recorded_by_run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: session_result session_result_targets_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.session_result
-    ADD CONSTRAINT session_result_targets_run_id_fkey FOREIGN KEY (targets_run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: session_result session_result_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.session_result
-    ADD CONSTRAINT session_result_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender.tenants(tenant_id);
-
-
---
--- Name: session_result session_result_updated_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.session_result
-    ADD CONSTRAINT session_result_updated_by_run_id_fkey FOREIGN KEY (updated_by_run_id) REFERENCES defender.sync_runs(run_id);
+ALTER TABLE ONLY defender.scan_agent_history
+    ADD CONSTRAINT scan_agent_history_opened_by_run_id_fkey FOREIGN KEY (opened_by_run_id) REFERENCES defender.sync_runs(run_id);
 
 
 --
@@ -5515,54 +5030,238 @@ ALTER TABLE ONLY defender.session_result
 --
 
 ALTER TABLE ONLY defender.sync_runs
-    ADD CONSTRAINT sync_runs_tenant FOREIGN KEY (tenant_id) REFERENCES defender.tenants(tenant_id);
+    ADD CONSTRAINT sync_runs_tenant FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
 
 
 --
--- Name: tenant_daily tenant_daily_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
+-- Name: agent_daily agent_daily_agent_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.tenant_daily
+ALTER TABLE ONLY defender_storage.agent_daily
+    ADD CONSTRAINT agent_daily_agent_key_fkey FOREIGN KEY (agent_key) REFERENCES defender_storage.agent_state(agent_key);
+
+
+--
+-- Name: agent_daily agent_daily_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_daily
+    ADD CONSTRAINT agent_daily_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: agent_state agent_state_deleted_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_state
+    ADD CONSTRAINT agent_state_deleted_by_run_id_fkey FOREIGN KEY (deleted_by_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: agent_state agent_state_first_seen_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_state
+    ADD CONSTRAINT agent_state_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: agent_state agent_state_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_state
+    ADD CONSTRAINT agent_state_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
+-- Name: definition_state definition_state_deleted_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_state
+    ADD CONSTRAINT definition_state_deleted_by_run_id_fkey FOREIGN KEY (deleted_by_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: definition_state definition_state_first_seen_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_state
+    ADD CONSTRAINT definition_state_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: definition_state definition_state_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_state
+    ADD CONSTRAINT definition_state_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
+-- Name: definition_version definition_version_closed_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_version
+    ADD CONSTRAINT definition_version_closed_by_run_id_fkey FOREIGN KEY (closed_by_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: definition_version definition_version_definition_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_version
+    ADD CONSTRAINT definition_version_definition_key_fkey FOREIGN KEY (definition_key) REFERENCES defender_storage.definition_state(definition_key);
+
+
+--
+-- Name: definition_version definition_version_opened_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_version
+    ADD CONSTRAINT definition_version_opened_by_run_id_fkey FOREIGN KEY (opened_by_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: definition_withheld definition_withheld_definition_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_withheld
+    ADD CONSTRAINT definition_withheld_definition_key_fkey FOREIGN KEY (definition_key) REFERENCES defender_storage.definition_state(definition_key);
+
+
+--
+-- Name: definition_withheld definition_withheld_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_withheld
+    ADD CONSTRAINT definition_withheld_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: heartbeat_block heartbeat_block_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.heartbeat_block
+    ADD CONSTRAINT heartbeat_block_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
+-- Name: observation_block observation_block_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE defender_storage.observation_block
+    ADD CONSTRAINT observation_block_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: session_result session_result_recorded_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_result
+    ADD CONSTRAINT session_result_recorded_by_run_id_fkey FOREIGN KEY (recorded_by_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: session_result session_result_targets_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_result
+    ADD CONSTRAINT session_result_targets_run_id_fkey FOREIGN KEY (targets_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: session_result session_result_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_result
+    ADD CONSTRAINT session_result_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
+-- Name: session_result session_result_updated_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_result
+    ADD CONSTRAINT session_result_updated_by_run_id_fkey FOREIGN KEY (updated_by_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: target_coverage target_coverage_last_success_session_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_coverage
+    ADD CONSTRAINT target_coverage_last_success_session_key_fkey FOREIGN KEY (last_success_session_key) REFERENCES defender_storage.session_result(session_key);
+
+
+--
+-- Name: target_coverage target_coverage_latest_session_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_coverage
+    ADD CONSTRAINT target_coverage_latest_session_key_fkey FOREIGN KEY (latest_session_key) REFERENCES defender_storage.session_result(session_key);
+
+
+--
+-- Name: target_coverage target_coverage_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_coverage
+    ADD CONSTRAINT target_coverage_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
+-- Name: target_result target_result_session_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_result
+    ADD CONSTRAINT target_result_session_key_fkey FOREIGN KEY (session_key) REFERENCES defender_storage.session_result(session_key);
+
+
+--
+-- Name: tenant_daily tenant_daily_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenant_daily
     ADD CONSTRAINT tenant_daily_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
 
 
 --
--- Name: tenant_daily tenant_daily_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
+-- Name: tenant_daily tenant_daily_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.tenant_daily
-    ADD CONSTRAINT tenant_daily_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender.tenants(tenant_id);
-
-
---
--- Name: tenant_leases tenant_leases_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.tenant_leases
-    ADD CONSTRAINT tenant_leases_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender.tenants(tenant_id);
+ALTER TABLE ONLY defender_storage.tenant_daily
+    ADD CONSTRAINT tenant_daily_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
 
 
 --
--- Name: tenants tenants_last_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
+-- Name: tenant_leases tenant_leases_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.tenants
+ALTER TABLE ONLY defender_storage.tenant_leases
+    ADD CONSTRAINT tenant_leases_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
+-- Name: tenants tenants_last_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenants
     ADD CONSTRAINT tenants_last_run_id_fkey FOREIGN KEY (last_run_id) REFERENCES defender.sync_runs(run_id);
 
 
 --
--- Name: withheld_deletions withheld_deletions_agent_key_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
+-- Name: withheld_deletions withheld_deletions_agent_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.withheld_deletions
-    ADD CONSTRAINT withheld_deletions_agent_key_fkey FOREIGN KEY (agent_key) REFERENCES defender.agent_state(agent_key);
+ALTER TABLE ONLY defender_storage.withheld_deletions
+    ADD CONSTRAINT withheld_deletions_agent_key_fkey FOREIGN KEY (agent_key) REFERENCES defender_storage.agent_state(agent_key);
 
 
 --
--- Name: withheld_deletions withheld_deletions_run_id_fkey; Type: FK CONSTRAINT; Schema: defender; Owner: -
+-- Name: withheld_deletions withheld_deletions_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender.withheld_deletions
+ALTER TABLE ONLY defender_storage.withheld_deletions
     ADD CONSTRAINT withheld_deletions_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
 
 
@@ -5574,59 +5273,10 @@ GRANT USAGE ON SCHEMA defender TO defender_reader;
 
 
 --
--- Name: FUNCTION check_heartbeat_blocks(); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.check_heartbeat_blocks() FROM PUBLIC;
-
-
---
--- Name: FUNCTION check_history_overlap(); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.check_history_overlap() FROM PUBLIC;
-
-
---
--- Name: FUNCTION check_references(); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.check_references() FROM PUBLIC;
-
-
---
--- Name: FUNCTION check_removed_heartbeats(); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.check_removed_heartbeats() FROM PUBLIC;
-
-
---
--- Name: FUNCTION check_removed_references(); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.check_removed_references() FROM PUBLIC;
-
-
---
--- Name: FUNCTION ensure_observation_partition(at timestamp with time zone); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.ensure_observation_partition(at timestamp with time zone) FROM PUBLIC;
-
-
---
 -- Name: FUNCTION grant_reader_access(); Type: ACL; Schema: defender; Owner: -
 --
 
 REVOKE ALL ON FUNCTION defender.grant_reader_access() FROM PUBLIC;
-
-
---
--- Name: FUNCTION observation_slots_valid(slots smallint[]); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.observation_slots_valid(slots smallint[]) FROM PUBLIC;
 
 
 --
@@ -5638,39 +5288,10 @@ GRANT ALL ON FUNCTION defender.utc_day(at timestamp with time zone) TO defender_
 
 
 --
--- Name: FUNCTION version_key(version text); Type: ACL; Schema: defender; Owner: -
+-- Name: FUNCTION observation_slots_valid(slots smallint[]); Type: ACL; Schema: defender_storage; Owner: -
 --
 
-REVOKE ALL ON FUNCTION defender.version_key(version text) FROM PUBLIC;
-GRANT ALL ON FUNCTION defender.version_key(version text) TO defender_reader;
-
-
---
--- Name: TABLE sync_runs; Type: ACL; Schema: defender; Owner: -
---
-
-GRANT SELECT ON TABLE defender.sync_runs TO defender_reader;
-
-
---
--- Name: TABLE agent_daily_open; Type: ACL; Schema: defender; Owner: -
---
-
-GRANT SELECT ON TABLE defender.agent_daily_open TO defender_reader;
-
-
---
--- Name: FUNCTION refresh_fleet_daily(tenant text, day date); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.refresh_fleet_daily(tenant text, day date) FROM PUBLIC;
-
-
---
--- Name: FUNCTION refuse_key_change(); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.refuse_key_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION defender_storage.observation_slots_valid(slots smallint[]) FROM PUBLIC;
 
 
 --
@@ -5678,6 +5299,13 @@ REVOKE ALL ON FUNCTION defender.refuse_key_change() FROM PUBLIC;
 --
 
 GRANT SELECT ON TABLE defender.scan_agent_history TO defender_reader;
+
+
+--
+-- Name: TABLE sync_runs; Type: ACL; Schema: defender; Owner: -
+--
+
+GRANT SELECT ON TABLE defender.sync_runs TO defender_reader;
 
 
 --
@@ -5702,6 +5330,35 @@ GRANT ALL ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone
 
 REVOKE ALL ON FUNCTION defender.scan_outcome(status text) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender.scan_outcome(status text) TO defender_reader;
+
+
+--
+-- Name: FUNCTION version_key(version text); Type: ACL; Schema: defender; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender.version_key(version text) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender.version_key(version text) TO defender_reader;
+
+
+--
+-- Name: FUNCTION ensure_observation_partition(at timestamp with time zone); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: TABLE agent_daily_open; Type: ACL; Schema: defender; Owner: -
+--
+
+GRANT SELECT ON TABLE defender.agent_daily_open TO defender_reader;
+
+
+--
+-- Name: FUNCTION refresh_fleet_daily(tenant text, day date); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) FROM PUBLIC;
 
 
 --

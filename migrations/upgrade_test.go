@@ -344,12 +344,12 @@ func TestFleetDiffMigrationKeepsEveryRow(t *testing.T) {
 	// Every table holding rows: the leaves of partitioned ones.
 	var tables []string
 	if err := pool.QueryRow(ctx, `
-		SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
+		SELECT array_agg(oid::regclass::text ORDER BY relname) FROM pg_class
 		 WHERE relnamespace = 'defender'::regnamespace AND relkind = 'r'`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
 	before := dbtest.RowVersions(t, pool, tables...)
-	if !strings.Contains(before, "-- agent_state\n") || strings.Count(before, "\n") < 50 {
+	if !strings.Contains(before, "-- defender.agent_state\n") || strings.Count(before, "\n") < 50 {
 		t.Fatalf("the fixture holds too few rows:\n%s", before)
 	}
 	var tenants int

@@ -133,8 +133,8 @@ func TestATenantHeldWithNoSyncRunningFails(t *testing.T) {
 	t.Parallel()
 	f := setup(t, 1)
 	if _, err := f.pool.Exec(t.Context(), `
-		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES ($1))
-		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
+		WITH t AS (INSERT INTO defender_storage.tenants (tenant_id) VALUES ($1))
+		INSERT INTO defender_storage.tenant_leases (tenant_id, holder, taken_at, expires_at)
 		VALUES ($1, 'hung:7/deadbeef', now() - interval '1 hour', now() + interval '1 hour')`, defendertest.TenantIDOf(0)); err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func TestThroughPgBouncer(t *testing.T) {
 					t.Errorf("a daemon logged an error or found a tenant held:\n%s", logs)
 				}
 			}
-			if n := queryInt(t, pool, `SELECT count(*) FROM defender.tenant_leases`); n != 0 {
+			if n := queryInt(t, pool, `SELECT count(*) FROM defender_storage.tenant_leases`); n != 0 {
 				t.Errorf("%d tenant leases left after the daemons stopped", n)
 			}
 			if n := queryInt(t, pool, `

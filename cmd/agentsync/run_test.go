@@ -190,9 +190,9 @@ func TestRunShutdownMidSyncRollsBackAndExitsZero(t *testing.T) {
 	if got := s.runs(t); got["failed"] != 1 || got["running"] != 0 || got["succeeded"] != 0 {
 		t.Fatalf("runs after the cancelled sync: %v, want one failed", got)
 	}
-	for _, table := range []string{"agent_state", "scan_agent_history", "scan_agent_observations"} {
-		if n := s.count(t, "SELECT count(*) FROM defender."+table); n != 0 {
-			t.Errorf("defender.%s has %d rows after a cancelled sync, want 0", table, n)
+	for _, table := range []string{"defender_storage.agent_state", "defender.scan_agent_history", "defender.scan_agent_observations"} {
+		if n := s.count(t, "SELECT count(*) FROM "+table); n != 0 {
+			t.Errorf("%s has %d rows after a cancelled sync, want 0", table, n)
 		}
 	}
 }
@@ -308,7 +308,7 @@ func TestRunExitsZeroOnSIGTERMMidSync(t *testing.T) {
 	if got := s.runs(t); got["failed"] != 1 || got["running"] != 0 || got["succeeded"] != 0 {
 		t.Fatalf("runs after SIGTERM: %v, want one failed", got)
 	}
-	if n := s.count(t, "SELECT count(*) FROM defender.agent_state"); n != 0 {
+	if n := s.count(t, "SELECT count(*) FROM defender_storage.agent_state"); n != 0 {
 		t.Errorf("%d agents written by the cancelled sync", n)
 	}
 	if !strings.Contains(logs.String(), "grace period over") {

@@ -335,7 +335,7 @@ func TestSyncTimeoutCancelsTheSync(t *testing.T) {
 	if status, errText := latestRun(t, pool); status != "failed" || !strings.Contains(errText, "sync timed out") {
 		t.Errorf("run %s with error %q, want failed with the timeout", status, errText)
 	}
-	if n := queryInt(t, pool, `SELECT count(*) FROM defender.agent_state`); n != 0 {
+	if n := queryInt(t, pool, `SELECT count(*) FROM defender_storage.agent_state`); n != 0 {
 		t.Errorf("%d agents written by the timed-out sync", n)
 	}
 }
@@ -479,8 +479,8 @@ func TestSyncOfAHeldTenantExitsOne(t *testing.T) {
 	}
 	defer pool.Close()
 	if _, err := pool.Exec(context.Background(), `
-		WITH t AS (INSERT INTO defender.tenants (tenant_id) VALUES (lower($1)))
-		INSERT INTO defender.tenant_leases (tenant_id, holder, taken_at, expires_at)
+		WITH t AS (INSERT INTO defender_storage.tenants (tenant_id) VALUES (lower($1)))
+		INSERT INTO defender_storage.tenant_leases (tenant_id, holder, taken_at, expires_at)
 		VALUES (lower($1), 'stuck-host:99/feedf00d', now() - interval '1 hour', now() + interval '1 hour')`, env["DEFENDER_TENANT_ID"]); err != nil {
 		t.Fatal(err)
 	}

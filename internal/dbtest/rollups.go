@@ -30,9 +30,9 @@ WITH runs AS (
     SELECT run_id, tenant_id, fetched_at, day, agent_id, true AS returned FROM returned
     UNION ALL
     SELECT r.run_id, r.tenant_id, r.fetched_at, r.day, s.agent_id, false
-      FROM defender.withheld_deletions w
+      FROM defender_storage.withheld_deletions w
       JOIN runs r ON r.run_id = w.run_id
-      JOIN defender.agent_state s ON s.agent_key = w.agent_key
+      JOIN defender_storage.agent_state s ON s.agent_key = w.agent_key
 ), last_active AS (
     SELECT DISTINCT ON (x.tenant_id, x.agent_id, x.day) x.tenant_id, x.agent_id, x.day, x.run_id, x.fetched_at,
            count(*) FILTER (WHERE x.returned) OVER (PARTITION BY x.tenant_id, x.agent_id, x.day) AS syncs

@@ -9,22 +9,24 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// DataTables are the defender tables that hold agent data: a failed sync,
+// DataTables are the tables (qualified names) that hold agent data: a failed sync,
 // or a sync of unchanged data, must leave them exactly as they were.
-var DataTables = []string{"agent_state", "heartbeat_block", "scan_agent_history", "observation_block",
-	"withheld_deletions", "agent_daily"}
+var DataTables = []string{"defender_storage.agent_state", "defender_storage.heartbeat_block",
+	"defender.scan_agent_history", "defender_storage.observation_block",
+	"defender_storage.withheld_deletions", "defender_storage.agent_daily"}
 
-// ScanTables are the defender tables that hold scan definitions and
+// ScanTables are the tables that hold scan definitions and
 // history: a failed sync of definitions or history, or a sync of unchanged
 // ones, must leave them exactly as they were.
-var ScanTables = []string{"definition_state", "definition_version", "definition_withheld", "session_result",
-	"target_result", "target_coverage"}
+var ScanTables = []string{"defender_storage.definition_state", "defender_storage.definition_version",
+	"defender_storage.definition_withheld", "defender_storage.session_result",
+	"defender_storage.target_result", "defender_storage.target_coverage"}
 
 // RollupTables are the tables every successful sync rewrites (the tenant's
 // day and latest sync); a failed sync must leave them as they were.
-var RollupTables = []string{"tenant_daily", "tenants"}
+var RollupTables = []string{"defender_storage.tenant_daily", "defender_storage.tenants"}
 
-// RowVersions renders every row of the given defender tables with its row
+// RowVersions renders every row of the given tables (qualified names) with its row
 // version (xmin) and position (ctid). Equal renderings mean that no row was
 // inserted, updated or deleted, not even rewritten with the same values.
 func RowVersions(t testing.TB, pool *pgxpool.Pool, tables ...string) string {
@@ -32,9 +34,9 @@ func RowVersions(t testing.TB, pool *pgxpool.Pool, tables ...string) string {
 	var b strings.Builder
 	for _, table := range tables {
 		rows, err := pool.Query(context.Background(),
-			fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM defender.%s t ORDER BY t.ctid`, table))
+			fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM %s t ORDER BY t.ctid`, table))
 		if err != nil {
-			t.Fatalf("read defender.%s: %v", table, err)
+			t.Fatalf("read %s: %v", table, err)
 		}
 		fmt.Fprintf(&b, "-- %s\n", table)
 		for rows.Next() {

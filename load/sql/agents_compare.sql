@@ -9,7 +9,7 @@ WITH d AS (
 	INSERT INTO pg_temp.agentsync_diff
 	SELECT * FROM (
 		SELECT s.*,
-		       coalesce(a.agent_key, pg_catalog.nextval('defender.agent_state_agent_key_seq')) AS agent_key,
+		       coalesce(a.agent_key, pg_catalog.nextval('defender_storage.agent_state_agent_key_seq')) AS agent_key,
 		       a.agent_key IS NULL AS is_new,
 		       a.deleted_at IS NOT NULL AS is_returning,
 		       (a.machine_id, a.computer_dns_name, a.assigned_application_id,
@@ -19,7 +19,7 @@ WITH d AS (
 		        s.scanner_software_version, s.mde_client_version, s.extra) AS descriptive_changed,
 		       a.fingerprint IS DISTINCT FROM s.fingerprint AS fingerprint_changed
 		  FROM pg_temp.agentsync_staging s
-		  LEFT JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) c
+		  LEFT JOIN defender_storage.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id) c
 	 WHERE c.is_new OR c.is_returning OR c.descriptive_changed OR c.fingerprint_changed
 	RETURNING is_new, is_returning, descriptive_changed
 )

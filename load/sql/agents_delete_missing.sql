@@ -2,7 +2,7 @@
 -- history version.
 -- $1 fetch time, $2 run id.
 WITH deleted AS (
-	UPDATE defender.agent_state a
+	UPDATE defender_storage.agent_state a
 	   SET deleted_at = $1, deleted_by_run_id = $2
 	  FROM pg_temp.agentsync_missing m
 	 WHERE a.agent_key = m.agent_key

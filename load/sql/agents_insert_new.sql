@@ -9,7 +9,7 @@
 -- tenant's first agents.
 -- $1 tenant id, $2 fetch time, $3 run id, $4 heartbeat block size.
 WITH inserted AS (
-	INSERT INTO defender.agent_state (
+	INSERT INTO defender_storage.agent_state (
 		agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
 		scanner_software_version, mde_client_version, extra, fingerprint,
 		first_seen_at, first_seen_run_id, active_since)
@@ -30,8 +30,8 @@ WITH inserted AS (
 ), moved AS (
 	SELECT a.agent_key, s.last_seen, s.last_command_execution_at
 	  FROM pg_temp.agentsync_staging s
-	  JOIN defender.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
-	  LEFT JOIN defender.heartbeat_block hb ON hb.tenant_id = $1 AND hb.block = a.agent_key / $4::bigint
+	  JOIN defender_storage.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
+	  LEFT JOIN defender_storage.heartbeat_block hb ON hb.tenant_id = $1 AND hb.block = a.agent_key / $4::bigint
 	 WHERE (hb.last_seen[a.agent_key % $4::bigint + 1], hb.last_command_execution_at[a.agent_key % $4::bigint + 1])
 	         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
 )

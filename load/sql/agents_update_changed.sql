@@ -2,7 +2,7 @@
 -- change, a return, or a fingerprint to store); a returning agent is
 -- active again from this sync.
 -- $1 fetch time.
-UPDATE defender.agent_state a
+UPDATE defender_storage.agent_state a
    SET machine_id = d.machine_id,
        computer_dns_name = d.computer_dns_name,
        assigned_application_id = d.assigned_application_id,

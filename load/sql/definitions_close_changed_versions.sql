@@ -1,7 +1,7 @@
 -- Closes the open version of the definitions of agentsync_definition_diff
 -- whose versioned attributes changed.
 -- $1 fetch time, $2 run id.
-UPDATE defender.definition_version v
+UPDATE defender_storage.definition_version v
    SET valid_to = $1, closed_by_run_id = $2
   FROM pg_temp.agentsync_definition_diff d
  WHERE v.definition_key = d.definition_key AND v.valid_to IS NULL AND d.changed

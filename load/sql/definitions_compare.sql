@@ -10,5 +10,5 @@ SELECT * FROM (
 	       (s.scan_name, s.scan_type, s.is_active, s.interval_hours, s.target, s.target_type,
        s.scanner_agent_id, s.auth_variant, s.auth_type, s.created_by, s.extra) AS changed
 	  FROM pg_temp.agentsync_definitions s
-	  LEFT JOIN defender.definition_state d ON d.tenant_id = $1 AND d.definition_id = s.definition_id) x
+	  LEFT JOIN defender_storage.definition_state d ON d.tenant_id = $1 AND d.definition_id = s.definition_id) x
  WHERE x.definition_key IS NULL OR x.is_returning OR x.changed

@@ -5,9 +5,9 @@
 SELECT (SELECT count(*) FROM pg_temp.agentsync_definitions),
        (SELECT count(*) FROM pg_temp.agentsync_definition_diff WHERE definition_key IS NULL),
        (SELECT count(*) FROM pg_temp.agentsync_definition_diff WHERE definition_key IS NOT NULL),
-       (SELECT count(*) FROM defender.definition_state WHERE tenant_id = $1 AND deleted_at IS NULL),
+       (SELECT count(*) FROM defender_storage.definition_state WHERE tenant_id = $1 AND deleted_at IS NULL),
        (SELECT count(*) FROM pg_temp.agentsync_definitions s
-          JOIN defender.definition_state d ON d.tenant_id = $1 AND d.definition_id = s.definition_id AND d.deleted_at IS NULL),
+          JOIN defender_storage.definition_state d ON d.tenant_id = $1 AND d.definition_id = s.definition_id AND d.deleted_at IS NULL),
        (SELECT count(*) FROM pg_temp.agentsync_definitions_unreadable u
-          JOIN defender.definition_state d ON d.tenant_id = $1 AND d.definition_id = u.definition_id AND d.deleted_at IS NULL
+          JOIN defender_storage.definition_state d ON d.tenant_id = $1 AND d.definition_id = u.definition_id AND d.deleted_at IS NULL
          WHERE NOT EXISTS (SELECT FROM pg_temp.agentsync_definitions s WHERE s.definition_id = u.definition_id))

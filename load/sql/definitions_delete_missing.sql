@@ -2,13 +2,13 @@
 -- closes their open version.
 -- $1 fetch time, $2 run id.
 WITH deleted AS (
-	UPDATE defender.definition_state d
+	UPDATE defender_storage.definition_state d
 	   SET deleted_at = $1, deleted_by_run_id = $2
 	  FROM pg_temp.agentsync_definitions_missing m
 	 WHERE d.definition_key = m.definition_key
 	RETURNING d.definition_key
 )
-UPDATE defender.definition_version v
+UPDATE defender_storage.definition_version v
    SET valid_to = $1, closed_by_run_id = $2
   FROM deleted
  WHERE v.definition_key = deleted.definition_key AND v.valid_to IS NULL

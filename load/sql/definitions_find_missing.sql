@@ -3,7 +3,7 @@
 -- $1 tenant id.
 CREATE TEMPORARY TABLE agentsync_definitions_missing ON COMMIT DROP AS
 SELECT d.definition_key
-  FROM defender.definition_state d
+  FROM defender_storage.definition_state d
  WHERE d.tenant_id = $1 AND d.deleted_at IS NULL
    AND NOT EXISTS (SELECT FROM pg_temp.agentsync_definitions s WHERE s.definition_id = d.definition_id)
    AND NOT EXISTS (SELECT FROM pg_temp.agentsync_definitions_unreadable u WHERE u.definition_id = d.definition_id)

@@ -2,7 +2,7 @@
 -- agentsync_definition_diff that changed or returned (a returning one is
 -- no longer deleted).
 -- No parameters.
-UPDATE defender.definition_state s
+UPDATE defender_storage.definition_state s
    SET (scan_name, scan_type, is_active, interval_hours, target, target_type,
        scanner_agent_id, auth_variant, auth_type, created_by, extra) =
        (d.scan_name, d.scan_type, d.is_active, d.interval_hours, d.target, d.target_type,

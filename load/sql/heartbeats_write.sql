@@ -4,7 +4,7 @@
 -- $1 tenant id, $2 blocks (bigint[]), $3 last_seen of every slot
 -- (timestamptz[]), $4 last_command_execution_at of every slot
 -- (timestamptz[]), $5 heartbeat block size.
-INSERT INTO defender.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
+INSERT INTO defender_storage.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
 SELECT $1, b.block,
        ($3::timestamptz[])[b.i * $5::bigint - $5::bigint + 1 : b.i * $5::bigint],
        ($4::timestamptz[])[b.i * $5::bigint - $5::bigint + 1 : b.i * $5::bigint]

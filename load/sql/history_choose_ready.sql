@@ -5,6 +5,6 @@
 CREATE TEMPORARY TABLE agentsync_sessions_diff_ready ON COMMIT DROP AS
 SELECT DISTINCT ON (d.session_key) d.session_key, d.seq
   FROM pg_temp.agentsync_sessions_diff d
-  JOIN defender.session_result r ON r.session_key = d.session_key
+  JOIN defender_storage.session_result r ON r.session_key = d.session_key
  WHERE d.targets_reported AND r.targets_run_id IS NULL
  ORDER BY d.session_key, d.seq DESC

@@ -12,7 +12,7 @@ WITH staged AS (
 	  FROM pg_temp.agentsync_sessions s
 	  LEFT JOIN (SELECT DISTINCT ON (x.scanner_id) x.scanner_id, a.agent_id
 	               FROM (SELECT DISTINCT scanner_id FROM pg_temp.agentsync_sessions WHERE ordinal = -1 AND scanner_id IS NOT NULL) x
-	               JOIN defender.agent_state a
+	               JOIN defender_storage.agent_state a
 	                 ON a.tenant_id = $1 AND (a.machine_id = x.scanner_id OR a.agent_id = x.scanner_id)
 	              ORDER BY x.scanner_id, a.deleted_at IS NULL DESC, a.agent_key DESC) sc
 	    ON sc.scanner_id = s.scanner_id
@@ -38,14 +38,14 @@ WITH staged AS (
 	  -- The stored session: by its id, else by definition and time when
 	  -- one of the two has no id (a latestScan, or a history without
 	  -- ids).
-	  LEFT JOIN LATERAL (SELECT r.* FROM defender.session_result r
+	  LEFT JOIN LATERAL (SELECT r.* FROM defender_storage.session_result r
 	                      WHERE r.tenant_id = $1
 	                        AND ((st.session_id IS NOT NULL AND r.session_id = st.session_id)
 	                          OR (r.definition_id = st.definition_id AND r.scanned_at = st.scanned_at
 	                              AND (r.session_id IS NULL OR st.session_id IS NULL)))
 	                      ORDER BY r.session_id IS NOT DISTINCT FROM st.session_id DESC, r.session_key
 	                      LIMIT 1) m ON true
-	  LEFT JOIN defender.definition_state d ON d.tenant_id = $1 AND d.definition_id = st.definition_id
+	  LEFT JOIN defender_storage.definition_state d ON d.tenant_id = $1 AND d.definition_id = st.definition_id
 )
 SELECT m.seq, m.targets_reported, m.fingerprint, m.session_key, m.definition_id, m.session_id, m.scanner_id, m.scanner_agent_id,
        m.status, m.scanned_at, m.targets, m.succeeded_targets, m.general_error, m.extra,

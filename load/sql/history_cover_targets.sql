@@ -10,8 +10,8 @@ WITH new AS (
 	       s.definition_id, s.session_key, t.ordinal, s.scanned_at,
 	       defender.scan_outcome(t.status) = 'success' AS ok
 	  FROM pg_temp.agentsync_targets_stored n
-	  JOIN defender.session_result s ON s.session_key = n.session_key
-	  JOIN defender.target_result t ON t.session_key = n.session_key
+	  JOIN defender_storage.session_result s ON s.session_key = n.session_key
+	  JOIN defender_storage.target_result t ON t.session_key = n.session_key
 ), latest AS (
 	SELECT DISTINCT ON (target, definition_id) target, definition_id, session_key, ordinal, scanned_at
 	  FROM new WHERE target IS NOT NULL
@@ -21,7 +21,7 @@ WITH new AS (
 	  FROM new WHERE target IS NOT NULL AND ok
 	 ORDER BY target, definition_id, scanned_at DESC NULLS LAST, session_key DESC
 )
-INSERT INTO defender.target_coverage AS c
+INSERT INTO defender_storage.target_coverage AS c
        (tenant_id, target, definition_id, latest_session_key, latest_ordinal, latest_scanned_at,
         last_success_at, last_success_session_key)
 SELECT $1, l.target, l.definition_id, l.session_key, l.ordinal, l.scanned_at, s.scanned_at, s.session_key

@@ -2,7 +2,7 @@
 -- targets stored by the run, and keeps them in agentsync_targets_stored.
 -- $1 run id.
 WITH marked AS (
-	UPDATE defender.session_result s SET targets_run_id = $1
+	UPDATE defender_storage.session_result s SET targets_run_id = $1
 	  FROM pg_temp.agentsync_sessions_diff_ready r WHERE s.session_key = r.session_key
 	RETURNING s.session_key
 )

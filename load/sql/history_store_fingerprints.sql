@@ -2,7 +2,7 @@
 -- fingerprint), for the next syncs to leave it out while it says the
 -- same: written once per session, then only when the listing differs.
 -- No parameters.
-UPDATE defender.session_result r SET listed_fingerprint = d.fingerprint
+UPDATE defender_storage.session_result r SET listed_fingerprint = d.fingerprint
   FROM pg_temp.agentsync_sessions_diff d
  WHERE r.session_key = d.session_key AND d.fingerprint IS NOT NULL
    AND r.listed_fingerprint IS DISTINCT FROM d.fingerprint

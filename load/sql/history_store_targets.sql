@@ -1,6 +1,6 @@
 -- Stores the targets of the sessions of agentsync_sessions_diff_ready.
 -- No parameters.
-INSERT INTO defender.target_result (session_key, ordinal, ip, hostname, description, status, error_message, duration, extra)
+INSERT INTO defender_storage.target_result (session_key, ordinal, ip, hostname, description, status, error_message, duration, extra)
 SELECT r.session_key, t.ordinal, t.ip, t.hostname, t.description, t.target_status, t.error_message, t.duration,
        coalesce(t.target_extra, '{}')
   FROM pg_temp.agentsync_sessions_diff_ready r

@@ -1,3 +1,3 @@
 -- Reads the holder of the lease of a maintenance task.
 -- $1 task.
-SELECT holder FROM defender.maintenance_leases WHERE task = $1
+SELECT holder FROM defender_storage.maintenance_leases WHERE task = $1

@@ -1,3 +1,3 @@
 -- Gives back a tenant's lease held by a holder.
 -- $1 tenant id, $2 holder.
-DELETE FROM defender.tenant_leases WHERE tenant_id = $1 AND holder = $2
+DELETE FROM defender_storage.tenant_leases WHERE tenant_id = $1 AND holder = $2

@@ -7,17 +7,17 @@
 -- ('' for none), $5 the grace in seconds, $6 the sync timeout plus the
 -- grace in seconds.
 WITH tenant AS (
-	INSERT INTO defender.tenants (tenant_id, display_name) VALUES ($1, nullif($4, ''))
+	INSERT INTO defender_storage.tenants (tenant_id, display_name) VALUES ($1, nullif($4, ''))
 	ON CONFLICT (tenant_id) DO NOTHING
 ), taken AS (
-	INSERT INTO defender.tenant_leases AS t (tenant_id, holder, taken_at, expires_at)
+	INSERT INTO defender_storage.tenant_leases AS t (tenant_id, holder, taken_at, expires_at)
 	VALUES ($1, $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => $3))
 	ON CONFLICT (tenant_id) DO UPDATE
 	   SET holder = excluded.holder, taken_at = excluded.taken_at, expires_at = excluded.expires_at
 	 WHERE t.expires_at < pg_catalog.clock_timestamp()
 	RETURNING t.holder
 ), held AS (
-	SELECT holder, taken_at, expires_at FROM defender.tenant_leases WHERE tenant_id = $1
+	SELECT holder, taken_at, expires_at FROM defender_storage.tenant_leases WHERE tenant_id = $1
 )
 SELECT EXISTS (SELECT FROM taken),
        (SELECT holder FROM held),

@@ -6,7 +6,7 @@
 -- anything. The sibling rollup_store_day_of_deleted stores the same rows
 -- for the agents about to be marked deleted only.
 -- $1 tenant id.
-INSERT INTO defender.agent_daily (agent_key, day, run_id, synced_at, computer_dns_name, mde_client_version,
+INSERT INTO defender_storage.agent_daily (agent_key, day, run_id, synced_at, computer_dns_name, mde_client_version,
                                   scanner_software_version, last_seen, last_command_execution_at, syncs_observed)
 SELECT o.agent_key, o.day, o.run_id, o.synced_at, o.computer_dns_name, o.mde_client_version,
        o.scanner_software_version, o.last_seen, o.last_command_execution_at, o.syncs_observed

@@ -4,7 +4,7 @@
 -- row (the view already adds what an earlier stretch of the day stored).
 -- The sibling rollup_store_closed_day stores every agent's row.
 -- $1 tenant id.
-INSERT INTO defender.agent_daily (agent_key, day, run_id, synced_at, computer_dns_name, mde_client_version,
+INSERT INTO defender_storage.agent_daily (agent_key, day, run_id, synced_at, computer_dns_name, mde_client_version,
                                   scanner_software_version, last_seen, last_command_execution_at, syncs_observed)
 SELECT o.agent_key, o.day, o.run_id, o.synced_at, o.computer_dns_name, o.mde_client_version,
        o.scanner_software_version, o.last_seen, o.last_command_execution_at, o.syncs_observed

@@ -1,0 +1,242 @@
+package migrations_test
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// integritySeed is one valid row, or two, in every table of the schema:
+// the rows the bad statements of TestEveryConstraintRefusesABadRow change.
+// Its run, agent, version and session that are deleted, closed or updated
+// give every nullable reference a row that holds it.
+const integritySeed = `
+INSERT INTO defender_storage.tenants (tenant_id) VALUES ('t');
+INSERT INTO defender.sync_runs (run_id, tenant_id, resource, started_at, fetched_at, finished_at, status)
+OVERRIDING SYSTEM VALUE VALUES
+    (1, 't', 'agents', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 'succeeded'),
+    (2, 't', 'agents', '2026-01-02 10:00Z', '2026-01-02 10:00Z', '2026-01-02 10:01Z', 'succeeded'),
+    (3, 't', 'definitions', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 'succeeded'),
+    (4, 't', 'history', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 'succeeded');
+UPDATE defender.sync_runs SET previous_sync_at = '2026-01-01 10:00Z' WHERE run_id = 2;
+UPDATE defender_storage.tenants SET last_run_id = 2, last_fetched_at = '2026-01-02 10:00Z';
+INSERT INTO defender_storage.agent_state
+    (agent_key, tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since, deleted_at, deleted_by_run_id)
+OVERRIDING SYSTEM VALUE VALUES
+    (1, 't', 'a1', '2026-01-01 10:00Z', 1, '2026-01-01 10:00Z', NULL, NULL),
+    (2, 't', 'a2', '2026-01-01 10:00Z', 1, '2026-01-01 10:00Z', '2026-01-02 10:00Z', 2);
+INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id) VALUES
+    (1, 't', 'a1', '2026-01-01 10:00Z', NULL, 1, NULL),
+    (2, 't', 'a2', '2026-01-01 10:00Z', '2026-01-02 10:00Z', 1, 2);
+INSERT INTO defender_storage.agent_daily (agent_key, day, run_id, synced_at, syncs_observed)
+VALUES (1, '2026-01-01', 1, '2026-01-01 10:00Z', 1);
+INSERT INTO defender_storage.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
+SELECT 't', 0, a, a
+  FROM (SELECT array_agg(CASE WHEN i IN (1, 2) THEN timestamptz '2026-01-01' END ORDER BY i) AS a
+          FROM generate_series(0, 63) i) x;
+SELECT defender_storage.ensure_observation_partition('2026-01-01 10:00Z');
+INSERT INTO defender_storage.observation_block (observed_at, run_id, block, slots, last_seen, last_command_execution_at)
+VALUES ('2026-01-01 10:00Z', 1, 0, '{1}', '{2026-01-01}', '{2026-01-01}');
+INSERT INTO defender_storage.withheld_deletions (agent_key, run_id) VALUES (1, 2);
+INSERT INTO defender_storage.tenant_daily (tenant_id, day, run_id, synced_at, first_synced_at, syncs)
+VALUES ('t', '2026-01-01', 1, '2026-01-01 10:00Z', '2026-01-01 10:00Z', 1);
+INSERT INTO defender_storage.definition_state
+    (definition_key, tenant_id, definition_id, first_seen_at, first_seen_run_id, deleted_at, deleted_by_run_id)
+OVERRIDING SYSTEM VALUE VALUES (1, 't', 'd1', '2026-01-01 10:00Z', 3, '2026-01-01 10:00Z', 3);
+INSERT INTO defender_storage.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+VALUES (1, '2026-01-01 09:00Z', '2026-01-01 10:00Z', 3, 3);
+INSERT INTO defender_storage.definition_withheld (definition_key, run_id) VALUES (1, 3);
+INSERT INTO defender_storage.session_result
+    (session_key, tenant_id, definition_id, session_id, scanned_at, source, recorded_at, recorded_by_run_id,
+     updated_at, updated_by_run_id, targets_run_id)
+OVERRIDING SYSTEM VALUE VALUES
+    (1, 't', 'd1', 's1', '2026-01-01 09:00Z', 'history', '2026-01-01 10:00Z', 4, '2026-01-01 10:00Z', 4, 4);
+INSERT INTO defender_storage.target_result (session_key, ordinal) VALUES (1, 0);
+INSERT INTO defender_storage.target_coverage (tenant_id, target, definition_id, latest_session_key, latest_ordinal, last_success_session_key)
+VALUES ('t', '10.0.0.1', 'd1', 1, 0, 1);
+INSERT INTO defender_storage.tenant_leases (tenant_id, holder, expires_at) VALUES ('t', 'h', '2026-01-01 10:05Z');
+INSERT INTO defender_storage.maintenance_leases (task, holder, expires_at) VALUES ('x', 'h', '2026-01-01 10:05Z');
+`
+
+// constraintViolations are the bad statements for the rules the generic
+// ones (a missing key, a negative count, an empty name) cannot make: one
+// statement per constraint, each breaking that rule alone.
+var constraintViolations = map[string]string{
+	"agent_daily_synced_that_day":      `UPDATE defender_storage.agent_daily SET synced_at = synced_at + interval '2 days'`,
+	"agent_state_deleted_by_run":       `UPDATE defender_storage.agent_state SET deleted_at = now() WHERE deleted_at IS NULL`,
+	"agent_state_extra_check":          `UPDATE defender_storage.agent_state SET extra = '[]'`,
+	"definition_state_deleted_by_run":  `UPDATE defender_storage.definition_state SET deleted_by_run_id = NULL`,
+	"definition_state_extra_check":     `UPDATE defender_storage.definition_state SET extra = '"x"'`,
+	"definition_version_closed_by_run": `UPDATE defender_storage.definition_version SET closed_by_run_id = NULL`,
+	"definition_version_range_order":   `UPDATE defender_storage.definition_version SET valid_to = valid_from`,
+	"definition_version_no_overlap": `INSERT INTO defender_storage.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+		SELECT definition_key, valid_from + interval '1 second', valid_to, opened_by_run_id, closed_by_run_id FROM defender_storage.definition_version`,
+	"heartbeat_block_slots":            `UPDATE defender_storage.heartbeat_block SET last_seen = last_seen[1:63]`,
+	"observation_block_arrays_match":   `UPDATE defender_storage.observation_block SET last_seen = last_seen || last_seen`,
+	"observation_block_slots_check":    `UPDATE defender_storage.observation_block SET slots = '{64}'`,
+	"scan_agent_history_closed_by_run": `UPDATE defender.scan_agent_history SET valid_to = now() WHERE valid_to IS NULL`,
+	"scan_agent_history_range_order":   `UPDATE defender.scan_agent_history SET valid_to = valid_from WHERE valid_to IS NOT NULL`,
+	"scan_agent_history_no_overlap": `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
+		SELECT agent_key, tenant_id, agent_id, valid_from + interval '1 hour', opened_by_run_id FROM defender.scan_agent_history WHERE agent_key = 2`,
+	"session_result_extra_check":             `UPDATE defender_storage.session_result SET extra = 'null'`,
+	"session_result_known":                   `UPDATE defender_storage.session_result SET session_id = NULL, scanned_at = NULL`,
+	"session_result_source_check":            `UPDATE defender_storage.session_result SET source = 'rumour'`,
+	"session_result_updated_by_run":          `UPDATE defender_storage.session_result SET updated_at = NULL`,
+	"sync_runs_failed_has_error":             `UPDATE defender.sync_runs SET status = 'failed' WHERE run_id = 1`,
+	"sync_runs_finished_iff_done":            `UPDATE defender.sync_runs SET finished_at = NULL WHERE run_id = 1`,
+	"sync_runs_previous_before_fetch":        `UPDATE defender.sync_runs SET previous_sync_at = fetched_at WHERE run_id = 2`,
+	"sync_runs_resource":                     `UPDATE defender.sync_runs SET resource = 'scans' WHERE run_id = 1`,
+	"sync_runs_status_check":                 `UPDATE defender.sync_runs SET status = 'done' WHERE run_id = 1`,
+	"sync_runs_succeeded_has_fetch":          `UPDATE defender.sync_runs SET fetched_at = NULL WHERE run_id = 1`,
+	"sync_runs_time_order":                   `UPDATE defender.sync_runs SET finished_at = started_at - interval '1 hour' WHERE run_id = 1`,
+	"target_result_extra_check":              `UPDATE defender_storage.target_result SET extra = '1'`,
+	"tenant_daily_mde_client_versions_check": `UPDATE defender_storage.tenant_daily SET mde_client_versions = '[]'`,
+	"tenant_daily_synced_that_day":           `UPDATE defender_storage.tenant_daily SET first_synced_at = synced_at + interval '1 second'`,
+	"tenant_daily_syncs_check":               `UPDATE defender_storage.tenant_daily SET syncs = 0`,
+	"tenants_last_run_has_time":              `UPDATE defender_storage.tenants SET last_fetched_at = NULL`,
+}
+
+var (
+	nonNegative = regexp.MustCompile(`^CHECK \(\(\(?([a-z_0-9]+) >= 0\)?\)\)$`)
+	nonEmpty    = regexp.MustCompile(`^CHECK \(\(([a-z_0-9]+) <> ''::text\)\)$`)
+)
+
+// TestEveryConstraintRefusesABadRow: the rules of the schema are declared
+// constraints, and each refuses a row that breaks it with PostgreSQL's own
+// error (SQLSTATE 23503 for a foreign key, 23P01 for an exclusion, 23514
+// for a check) naming it. Every foreign key, exclusion and check of the
+// schema is tried, each on a row of a seeded database that holds every
+// other rule, in a transaction rolled back after it.
+func TestEveryConstraintRefusesABadRow(t *testing.T) {
+	t.Parallel()
+	db := openMigrated(t)
+	execOrFail(t, db, integritySeed)
+
+	rows, err := db.Query(`
+		SELECT c.conname, c.contype::text, c.conrelid::regclass::text, pg_catalog.pg_get_constraintdef(c.oid),
+		       coalesce((SELECT a.attname::text FROM pg_catalog.pg_attribute a
+		                  WHERE a.attrelid = c.conrelid AND a.attnum = c.conkey[1]), ''),
+		       coalesce((SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+		                  WHERE a.attrelid = c.conrelid AND a.attnum = c.conkey[1]), ''),
+		       coalesce(pg_catalog.cardinality(c.conkey), 0)
+		  FROM pg_catalog.pg_constraint c
+		  JOIN pg_catalog.pg_class r ON r.oid = c.conrelid
+		 WHERE r.relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace)
+		   AND NOT r.relispartition AND c.contype IN ('f', 'x', 'c')
+		 ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type constraint struct{ name, kind, table, def, column, typ string }
+	var all []constraint
+	for rows.Next() {
+		var c constraint
+		var columns int
+		if err := rows.Scan(&c.name, &c.kind, &c.table, &c.def, &c.column, &c.typ, &columns); err != nil {
+			t.Fatal(err)
+		}
+		if c.kind == "f" && columns != 1 {
+			t.Errorf("%s: a foreign key of %d columns; the test knows single-column keys", c.name, columns)
+			continue
+		}
+		all = append(all, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 60 {
+		t.Fatalf("found %d constraints; the catalog query is wrong", len(all))
+	}
+
+	wantState := map[string]string{"f": "23503", "x": "23P01", "c": "23514"}
+	tried := map[string]bool{}
+	for _, c := range all {
+		stmt, ok := constraintViolations[c.name]
+		switch {
+		case ok:
+		case c.kind == "f":
+			missing := "-1"
+			if c.typ == "text" {
+				missing = "'no such key'"
+			}
+			stmt = fmt.Sprintf(`UPDATE %s SET %s = %s WHERE %s = (SELECT %s FROM %s WHERE %s IS NOT NULL LIMIT 1)`,
+				c.table, c.column, missing, c.column, c.column, c.table, c.column)
+		case nonNegative.MatchString(c.def):
+			stmt = fmt.Sprintf(`UPDATE %s SET %s = -1`, c.table, nonNegative.FindStringSubmatch(c.def)[1])
+		case nonEmpty.MatchString(c.def):
+			stmt = fmt.Sprintf(`UPDATE %s SET %s = ''`, c.table, nonEmpty.FindStringSubmatch(c.def)[1])
+		default:
+			t.Errorf("%s (%s): no bad row tries it; add one to constraintViolations", c.name, c.def)
+			continue
+		}
+		tried[c.name] = true
+		t.Run(c.name, func(t *testing.T) {
+			affected, err := inRolledBack(db, stmt)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) {
+				t.Fatalf("%s\nchanged %d rows and was accepted (err %v); want %s to refuse it", stmt, affected, err, c.name)
+			}
+			if pgErr.Code != wantState[c.kind] || pgErr.ConstraintName != c.name {
+				t.Errorf("%s\nrefused with SQLSTATE %s by %q (%s); want %s by %s",
+					stmt, pgErr.Code, pgErr.ConstraintName, pgErr.Message, wantState[c.kind], c.name)
+			}
+		})
+	}
+	for name := range constraintViolations {
+		if !tried[name] {
+			t.Errorf("constraintViolations names %s, which the schema does not have", name)
+		}
+	}
+}
+
+// inRolledBack runs stmt in a transaction it rolls back, and returns the
+// rows it changed.
+func inRolledBack(db *sql.DB, stmt string) (int64, error) {
+	tx, err := db.Begin()
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.Exec(stmt)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// TestNoTriggerImitatesAConstraint: the schema's rules are constraints the
+// catalog shows; a trigger would hide one.
+func TestNoTriggerImitatesAConstraint(t *testing.T) {
+	t.Parallel()
+	db := openMigrated(t)
+	rows, err := db.Query(`
+		SELECT tg.tgrelid::regclass::text || ': ' || tg.tgname
+		  FROM pg_catalog.pg_trigger tg
+		  JOIN pg_catalog.pg_class r ON r.oid = tg.tgrelid
+		 WHERE NOT tg.tgisinternal
+		   AND r.relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace)
+		 ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var triggers []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		triggers = append(triggers, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(triggers) > 0 {
+		t.Errorf("triggers in the schema:\n  %s", strings.Join(triggers, "\n  "))
+	}
+}
