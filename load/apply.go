@@ -1,11 +1,9 @@
 package load
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -79,8 +77,8 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 // returning ones, and known ones whose fingerprint differs), the moved
 // heartbeats known queued, and the deletions, each as one set-based
 // statement. Unchanged agents are never written, and an agent whose
-// heartbeat alone moved is written only in its heartbeat block (in place)
-// and in one packed observation.
+// heartbeat alone moved is written only in its heartbeat row (in place)
+// and in the tenant's one observation row of the sync.
 //
 // Descriptive attributes (every column but last_seen and
 // last_command_execution_at) make history versions; the two volatile
@@ -130,7 +128,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	// what the sync saw of their heartbeats and of the moved heartbeats of
 	// staged known agents.
 	start = time.Now()
-	rows, err := tx.Query(dbCtx, insertAgents, tenant, fetchedAt, runID, blockSize)
+	rows, err := tx.Query(dbCtx, insertAgents, tenant, fetchedAt, runID)
 	if err != nil {
 		return c, fmt.Errorf("insert new agents: %w", interpretError(err))
 	}
@@ -167,18 +165,12 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		obs = append(obs, observation{key: key, lastSeen: lastSeen[i], lastCmd: lastCmd[i]})
 	}
 	c.heartbeatOnly += len(keys)
-	// Every new or moved heartbeat is written to its block and observed.
-	slices.SortFunc(obs, func(a, b observation) int { return cmp.Compare(a.key, b.key) })
+	// Every new or moved heartbeat is written in place and observed.
 	start = time.Now()
-	if err := writeHeartbeats(dbCtx, tx, tenant, known.blocks, obs); err != nil {
+	if err := storeHeartbeats(dbCtx, tx, tenant, fetchedAt, runID, obs); err != nil {
 		return c, err
 	}
-	logStep(l.cfg.Logger, "store heartbeats", start, "agents", len(obs))
-	start = time.Now()
-	if err := copyObservations(dbCtx, tx, fetchedAt, runID, obs); err != nil {
-		return c, err
-	}
-	logStep(l.cfg.Logger, "store observations", start, "agents", len(obs))
+	logStep(l.cfg.Logger, "store heartbeats and observations", start, "agents", len(obs))
 	c.unchanged = c.seen - c.inserted - c.changed - c.heartbeatOnly
 
 	all := []any{tenant, fetchedAt, runID}

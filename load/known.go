@@ -136,16 +136,14 @@ type knownAgents struct {
 	// noneStored is set when the tenant has no agent stored, active or
 	// deleted: every staged record is a new agent.
 	noneStored bool
-	// blocks are the tenant's stored heartbeats.
-	blocks heartbeatBlocks
 }
 
 func (k *knownAgents) id(id string) idKey {
 	return idKey{maphash.String(k.seeds[0], id), maphash.String(k.seeds[1], id)}
 }
 
-// readKnown reads the tenant's active agents (key, id, fingerprint and
-// heartbeat) and its heartbeat blocks.
+// readKnown reads the tenant's active agents: key, id, fingerprint and
+// heartbeat.
 func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, error) {
 	k := &knownAgents{
 		seeds:        [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
@@ -156,9 +154,6 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	// first one at once.
 	var b pgx.Batch
 	b.Queue(query("known_count"), tenant)
-	// The tenant's heartbeat blocks (deleted agents' slots included: a
-	// sync rewrites whole blocks), then its active agents.
-	b.Queue(query("known_heartbeats"), tenant)
 	b.Queue(query("known_agents"), tenant)
 	results := tx.SendBatch(ctx, &b)
 	defer results.Close()
@@ -166,16 +161,10 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	if err := results.QueryRow().Scan(&n, &k.noneStored); err != nil {
 		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
 	}
-	rows, err := results.Query()
-	if err != nil {
-		return nil, fmt.Errorf("read stored heartbeats: %w", interpretError(err))
-	}
-	if k.blocks, err = scanBlocks(rows); err != nil {
-		return nil, fmt.Errorf("read stored heartbeats: %w", interpretError(err))
-	}
 	k.index = make(map[idKey]int32, n)
 	k.agents = make([]knownAgent, 0, n)
-	if rows, err = results.Query(); err != nil {
+	rows, err := results.Query()
+	if err != nil {
 		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
 	}
 	if err := k.scan(rows); err != nil {
@@ -196,10 +185,12 @@ func (k *knownAgents) scan(rows pgx.Rows) error {
 	var a knownAgent
 	if !binaryResults(rows) {
 		var (
-			id string
-			fp []byte
+			id                string
+			fp                []byte
+			lastSeen, lastCmd pgtype.Timestamptz
 		)
-		_, err := pgx.ForEachRow(rows, []any{&a.key, &id, &fp}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&a.key, &id, &fp, &lastSeen, &lastCmd}, func() error {
+			a.lastSeen, a.lastCmd = storedMicros(lastSeen), storedMicros(lastCmd)
 			k.add(a, k.id(id), fp)
 			return nil
 		})
@@ -207,10 +198,17 @@ func (k *knownAgents) scan(rows pgx.Rows) error {
 	}
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 3 || len(v[0]) != 8 {
+		if len(v) != 5 || len(v[0]) != 8 {
 			return fmt.Errorf("unexpected row of stored agents")
 		}
 		a.key = int64(binary.BigEndian.Uint64(v[0]))
+		var err error
+		if a.lastSeen, err = binaryMicros(v[3]); err != nil {
+			return fmt.Errorf("agent key %d, last_seen: %w", a.key, err)
+		}
+		if a.lastCmd, err = binaryMicros(v[4]); err != nil {
+			return fmt.Errorf("agent key %d, last_command_execution_at: %w", a.key, err)
+		}
 		k.add(a, idKey{maphash.Bytes(k.seeds[0], v[1]), maphash.Bytes(k.seeds[1], v[1])}, v[2])
 	}
 	return rows.Err()
@@ -228,9 +226,7 @@ func binaryResults(rows pgx.Rows) bool {
 }
 
 // add records a stored agent, with its fingerprint when it has one.
-// Its heartbeat is the one its block holds.
 func (k *knownAgents) add(a knownAgent, id idKey, fingerprint []byte) {
-	a.lastSeen, a.lastCmd = k.blocks.heartbeat(a.key)
 	a.hasFingerprint = len(fingerprint) == fingerprintSize
 	if a.hasFingerprint {
 		copy(a.fingerprint[:], fingerprint)

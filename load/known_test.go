@@ -249,11 +249,11 @@ func TestSyncOverTheSimpleProtocol(t *testing.T) {
 	}
 }
 
-// TestTenantsSharingABlockKeepTheirHeartbeats: when two tenants' agents
-// get keys in turn, their heartbeats share a block of keys but not a row:
-// each tenant's sync rewrites its own row of the block, and each agent
-// reads its own heartbeat back.
-func TestTenantsSharingABlockKeepTheirHeartbeats(t *testing.T) {
+// TestTenantsWhoseAgentsTakeKeysInTurn: when two tenants' agents join one
+// at a time and get keys in turn, each tenant still numbers its agents 1,
+// 2, ..., each sync of a tenant writes one observation row of its own
+// tenant, and each agent reads its own heartbeat back.
+func TestTenantsWhoseAgentsTakeKeysInTurn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setup(t)
@@ -274,8 +274,19 @@ func TestTenantsSharingABlockKeepTheirHeartbeats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender_storage.heartbeat_block WHERE block = 0`); n != 2 {
-		t.Fatalf("%d rows of block 0, want one per tenant", n)
+	var numbers string
+	if err := f.pool.QueryRow(ctx, `
+		SELECT string_agg(tenant_id || ':' || agent_no, ' ' ORDER BY agent_key) FROM defender_storage.agent_state`).Scan(&numbers); err != nil {
+		t.Fatal(err)
+	}
+	if want := tenant + ":1 fabrikam.onmicrosoft.com:1 " + tenant + ":2 fabrikam.onmicrosoft.com:2 " +
+		tenant + ":3 fabrikam.onmicrosoft.com:3 " + tenant + ":4 fabrikam.onmicrosoft.com:4"; numbers != want {
+		t.Fatalf("agents by key: %s\nwant %s", numbers, want)
+	}
+	// Each sync observed its tenant's agents in one row (the first
+	// sync of each tenant observed its first agent).
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.observation WHERE tenant_id = '`+tenant+`'`); n != len(ours) {
+		t.Fatalf("%d observation rows of our tenant, want one per sync (%d)", n, len(ours))
 	}
 	// Our heartbeats move, and one of our agents goes; theirs stay.
 	for i := range ours {

@@ -828,7 +828,7 @@ func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
 	f := setup(t, func(c *load.Config) { c.AllowMassDeletion = true })
 	recs := agents(5)
 	f.sync(t, listOf(recs...))
-	agentTables := []string{"defender_storage.agent_state", "defender_storage.heartbeat_block", "defender.scan_agent_history", "defender_storage.observation_block"}
+	agentTables := []string{"defender_storage.agent_state", "defender_storage.agent_heartbeat", "defender.scan_agent_history", "defender_storage.observation"}
 	before := dbtest.RowVersions(t, f.pool, agentTables...)
 
 	f.clock.Advance(time.Hour)
@@ -871,10 +871,10 @@ func TestRecordWithoutIDWithholdsEveryDeletion(t *testing.T) {
 }
 
 // TestHeartbeatsNeverRewriteAgentRows: syncs in which only lastSeen moved
-// leave every descriptive row and version as it was, and update the
-// heartbeat blocks in place, one row per 64 agents: no index covers an
-// updated column, and each page keeps room for new versions, so an update
-// is HOT (no new index entry).
+// leave every descriptive row and version as it was, and update each
+// agent's heartbeat row in place: no index covers an updated column, and
+// each page keeps room for new versions, so an update is HOT (no new index
+// entry).
 // Later syncs reuse the room once PostgreSQL has pruned the dead versions,
 // which another transaction's snapshot may delay; the first always finds it.
 func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
@@ -887,15 +887,15 @@ func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
 	if err := f.pool.QueryRow(ctx, `
 		SELECT count(*) FROM pg_catalog.pg_index i
 		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-		 WHERE i.indrelid = 'defender_storage.heartbeat_block'::regclass AND a.attname NOT IN ('tenant_id', 'block')`).Scan(&indexed); err != nil {
+		 WHERE i.indrelid = 'defender_storage.agent_heartbeat'::regclass AND a.attname <> 'agent_key'`).Scan(&indexed); err != nil {
 		t.Fatal(err)
 	}
 	if indexed != 0 {
 		t.Fatalf("%d indexes cover a heartbeat column: its updates cannot be HOT", indexed)
 	}
-	blocks := f.count(t, `SELECT count(*) FROM defender_storage.heartbeat_block`)
-	if want := 4; blocks != want { // agent keys 1 to 200
-		t.Fatalf("%d heartbeat blocks, want %d", blocks, want)
+	heartbeats := f.count(t, `SELECT count(*) FROM defender_storage.agent_heartbeat`)
+	if heartbeats != len(recs) {
+		t.Fatalf("%d heartbeat rows, want one per agent (%d)", heartbeats, len(recs))
 	}
 	descriptive := func() string {
 		return dbtest.RowVersions(t, f.pool, "defender_storage.agent_state", "defender.scan_agent_history")
@@ -919,17 +919,17 @@ func TestHeartbeatsNeverRewriteAgentRows(t *testing.T) {
 			var updates, hot int
 			if err := f.pool.QueryRow(ctx, `
 				SELECT n_tup_upd, n_tup_hot_upd FROM pg_catalog.pg_stat_user_tables
-				 WHERE schemaname = 'defender_storage' AND relname = 'heartbeat_block'`).Scan(&updates, &hot); err != nil {
+				 WHERE schemaname = 'defender_storage' AND relname = 'agent_heartbeat'`).Scan(&updates, &hot); err != nil {
 				t.Fatal(err)
 			}
-			if updates == blocks {
+			if updates == heartbeats {
 				if hot != updates {
 					t.Fatalf("%d of %d heartbeat updates were HOT, want all", hot, updates)
 				}
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("statistics show %d heartbeat block updates, want %d", updates, blocks)
+				t.Fatalf("statistics show %d heartbeat updates, want %d", updates, heartbeats)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

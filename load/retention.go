@@ -28,7 +28,7 @@ const retentionLeaseDuration = time.Minute
 
 // DropObservations drops the raw observations older than retention, a
 // whole month at a time: the monthly partitions of
-// defender_storage.observation_block whose month ended more than retention before
+// defender_storage.observation whose month ended more than retention before
 // now. The daily rollups keep the trends of those months.
 //
 // A partition is first detached concurrently, which never blocks a read
@@ -73,7 +73,7 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 	}
 	var dropped []string
 	for _, p := range parts {
-		month, err := time.Parse("observation_block_2006_01", p.Name)
+		month, err := time.Parse("observation_2006_01", p.Name)
 		if err != nil {
 			continue // not one of ours
 		}
@@ -89,7 +89,7 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 		if p.DetachPending {
 			detach = "FINALIZE"
 		}
-		if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER TABLE defender_storage.observation_block DETACH PARTITION %s %s`, table, detach)); err != nil {
+		if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER TABLE defender_storage.observation DETACH PARTITION %s %s`, table, detach)); err != nil {
 			return dropped, fmt.Errorf("detach %s: %w", p.Name, interpretError(err))
 		}
 		if _, err := conn.Exec(ctx, `DROP TABLE `+table); err != nil {

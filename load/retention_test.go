@@ -35,12 +35,12 @@ func TestDropObservationsKeepsTheRollups(t *testing.T) {
 		if err := f.pool.QueryRow(ctx, `
 			SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_catalog.pg_inherits i
 			  JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-			 WHERE i.inhparent = 'defender_storage.observation_block'::regclass AND c.relname LIKE '%2026_0%'`).Scan(&names); err != nil {
+			 WHERE i.inhparent = 'defender_storage.observation'::regclass AND c.relname LIKE '%2026_0%'`).Scan(&names); err != nil {
 			t.Fatal(err)
 		}
 		return names
 	}
-	if got := partitions(); got != "observation_block_2026_01,observation_block_2026_03,observation_block_2026_05" {
+	if got := partitions(); got != "observation_2026_01,observation_2026_03,observation_2026_05" {
 		t.Fatalf("partitions = %s", got)
 	}
 	daysBefore := f.count(t, `SELECT count(*) FROM defender.scan_agent_daily`)
@@ -79,10 +79,10 @@ func TestDropObservationsKeepsTheRollups(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(dropped, ",") != "observation_block_2026_01" {
+	if strings.Join(dropped, ",") != "observation_2026_01" {
 		t.Fatalf("dropped %v, want January only (March ended less than 60 days before)", dropped)
 	}
-	if got := partitions(); got != "observation_block_2026_03,observation_block_2026_05" {
+	if got := partitions(); got != "observation_2026_03,observation_2026_05" {
 		t.Fatalf("partitions after the drop = %s", got)
 	}
 	if n := f.count(t, `SELECT count(*) FROM defender.scan_agent_observations WHERE observed_at < '2026-02-01'`); n != 0 {

@@ -160,7 +160,7 @@ func TestNoStatementInGo(t *testing.T) {
 	sqlLike := regexp.MustCompile(`(?i)\b(SELECT|INSERT\s+INTO|UPDATE\s+\w+\.|DELETE\s+FROM|CREATE\s+(TEMPORARY\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|ANALYZE\s+pg_temp|SET\s+LOCAL)\b`)
 	allowed := map[string]bool{
 		`"BEGIN; SET LOCAL search_path = pg_catalog, pg_temp"`:                    true,
-		"`ALTER TABLE defender_storage.observation_block DETACH PARTITION %s %s`": true,
+		"`ALTER TABLE defender_storage.observation DETACH PARTITION %s %s`": true,
 		"`DROP TABLE `": true,
 	}
 	files, err := filepath.Glob("*.go")

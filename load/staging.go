@@ -26,15 +26,12 @@ import (
 //     something (see knownAgents), as COPY streams them in;
 //   - agentsync_unreadable: ids of agents listed but unreadable;
 //   - agentsync_diff: the agents whose descriptive row must be written;
-//   - agentsync_missing: the active agents the listing lacks;
-//   - agentsync_heartbeats: the heartbeat blocks of a large sync, as COPY
-//     streams them in (see writeHeartbeats).
+//   - agentsync_missing: the active agents the listing lacks.
 var workTables = []string{
 	query("agents_create_staging"),
 	query("agents_create_unreadable"),
 	query("agents_create_diff"),
 	query("agents_create_missing"),
-	query("agents_create_heartbeats"),
 }
 
 // stagingColumns are the columns COPY fills in pg_temp.agentsync_staging.

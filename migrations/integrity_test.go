@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,22 +28,20 @@ OVERRIDING SYSTEM VALUE VALUES
 UPDATE defender.sync_runs SET previous_sync_at = '2026-01-01 10:00Z' WHERE run_id = 2;
 UPDATE defender_storage.tenants SET last_run_id = 2, last_fetched_at = '2026-01-02 10:00Z';
 INSERT INTO defender_storage.agent_state
-    (agent_key, tenant_id, agent_id, first_seen_at, first_seen_run_id, active_since, deleted_at, deleted_by_run_id)
+    (agent_key, tenant_id, agent_no, agent_id, first_seen_at, first_seen_run_id, active_since, deleted_at, deleted_by_run_id)
 OVERRIDING SYSTEM VALUE VALUES
-    (1, 't', 'a1', '2026-01-01 10:00Z', 1, '2026-01-01 10:00Z', NULL, NULL),
-    (2, 't', 'a2', '2026-01-01 10:00Z', 1, '2026-01-01 10:00Z', '2026-01-02 10:00Z', 2);
+    (1, 't', 1, 'a1', '2026-01-01 10:00Z', 1, '2026-01-01 10:00Z', NULL, NULL),
+    (2, 't', 2, 'a2', '2026-01-01 10:00Z', 1, '2026-01-01 10:00Z', '2026-01-02 10:00Z', 2);
 INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, valid_to, opened_by_run_id, closed_by_run_id) VALUES
     (1, 't', 'a1', '2026-01-01 10:00Z', NULL, 1, NULL),
     (2, 't', 'a2', '2026-01-01 10:00Z', '2026-01-02 10:00Z', 1, 2);
 INSERT INTO defender_storage.agent_daily (agent_key, day, run_id, synced_at, syncs_observed)
 VALUES (1, '2026-01-01', 1, '2026-01-01 10:00Z', 1);
-INSERT INTO defender_storage.heartbeat_block (tenant_id, block, last_seen, last_command_execution_at)
-SELECT 't', 0, a, a
-  FROM (SELECT array_agg(CASE WHEN i IN (1, 2) THEN timestamptz '2026-01-01' END ORDER BY i) AS a
-          FROM generate_series(0, 63) i) x;
+INSERT INTO defender_storage.agent_heartbeat (agent_key, last_seen, last_command_execution_at)
+VALUES (1, '2026-01-01', NULL), (2, '2026-01-01', '2026-01-01');
 SELECT defender_storage.ensure_observation_partition('2026-01-01 10:00Z');
-INSERT INTO defender_storage.observation_block (observed_at, run_id, block, slots, last_seen, last_command_execution_at)
-VALUES ('2026-01-01 10:00Z', 1, 0, '{1}', '{2026-01-01}', '{2026-01-01}');
+INSERT INTO defender_storage.observation (tenant_id, observed_at, run_id, agent_nos, last_seen, last_command_execution_at)
+VALUES ('t', '2026-01-01 10:00Z', 1, '{1,2}', '{2026-01-01,2026-01-01}', '{NULL,2026-01-01}');
 INSERT INTO defender_storage.withheld_deletions (agent_key, run_id) VALUES (1, 2);
 INSERT INTO defender_storage.tenant_daily (tenant_id, day, run_id, synced_at, first_synced_at, syncs)
 VALUES ('t', '2026-01-01', 1, '2026-01-01 10:00Z', '2026-01-01 10:00Z', 1);
@@ -76,11 +76,15 @@ var constraintViolations = map[string]string{
 	"definition_version_range_order":   `UPDATE defender_storage.definition_version SET valid_to = valid_from`,
 	"definition_version_no_overlap": `INSERT INTO defender_storage.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
 		SELECT definition_key, valid_from + interval '1 second', valid_to, opened_by_run_id, closed_by_run_id FROM defender_storage.definition_version`,
-	"heartbeat_block_slots":            `UPDATE defender_storage.heartbeat_block SET last_seen = last_seen[1:63]`,
-	"observation_block_arrays_match":   `UPDATE defender_storage.observation_block SET last_seen = last_seen || last_seen`,
-	"observation_block_slots_check":    `UPDATE defender_storage.observation_block SET slots = '{64}'`,
-	"scan_agent_history_closed_by_run": `UPDATE defender.scan_agent_history SET valid_to = now() WHERE valid_to IS NULL`,
-	"scan_agent_history_range_order":   `UPDATE defender.scan_agent_history SET valid_to = valid_from WHERE valid_to IS NOT NULL`,
+	"agent_state_agent_no_check":  `UPDATE defender_storage.agent_state SET agent_no = 0 WHERE agent_key = 1`,
+	"observation_arrays_match":    `UPDATE defender_storage.observation SET last_seen = last_seen || last_seen`,
+	"observation_agent_nos_valid": `UPDATE defender_storage.observation SET agent_nos = '{2,1}'`,
+	// The one rule no constraint states: the agent numbers in an
+	// observation's array name agents of its tenant (docs/schema.md).
+	"defender_storage.observation:observation_agents_exist": `UPDATE defender_storage.observation SET agent_nos = '{1,3}'`,
+	"defender_storage.agent_state:observation_agents_exist": `UPDATE defender_storage.agent_state SET agent_no = 9 WHERE agent_key = 1`,
+	"scan_agent_history_closed_by_run":                      `UPDATE defender.scan_agent_history SET valid_to = now() WHERE valid_to IS NULL`,
+	"scan_agent_history_range_order":                        `UPDATE defender.scan_agent_history SET valid_to = valid_from WHERE valid_to IS NOT NULL`,
 	"scan_agent_history_no_overlap": `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
 		SELECT agent_key, tenant_id, agent_id, valid_from + interval '1 hour', opened_by_run_id FROM defender.scan_agent_history WHERE agent_key = 2`,
 	"session_result_extra_check":             `UPDATE defender_storage.session_result SET extra = 'null'`,
@@ -109,7 +113,7 @@ var (
 // TestEveryConstraintRefusesABadRow: the rules of the schema are declared
 // constraints, and each refuses a row that breaks it with PostgreSQL's own
 // error (SQLSTATE 23503 for a foreign key, 23P01 for an exclusion, 23514
-// for a check) naming it. Every foreign key, exclusion and check of the
+// for a check) naming it; so does the one constraint trigger. Every foreign key, exclusion and check of the
 // schema is tried, each on a row of a seeded database that holds every
 // other rule, in a transaction rolled back after it.
 func TestEveryConstraintRefusesABadRow(t *testing.T) {
@@ -127,7 +131,7 @@ func TestEveryConstraintRefusesABadRow(t *testing.T) {
 		  FROM pg_catalog.pg_constraint c
 		  JOIN pg_catalog.pg_class r ON r.oid = c.conrelid
 		 WHERE r.relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace)
-		   AND NOT r.relispartition AND c.contype IN ('f', 'x', 'c')
+		   AND NOT r.relispartition AND c.contype IN ('f', 'x', 'c', 't')
 		 ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
@@ -153,10 +157,14 @@ func TestEveryConstraintRefusesABadRow(t *testing.T) {
 		t.Fatalf("found %d constraints; the catalog query is wrong", len(all))
 	}
 
-	wantState := map[string]string{"f": "23503", "x": "23P01", "c": "23514"}
+	wantState := map[string]string{"f": "23503", "x": "23P01", "c": "23514", "t": "23503"}
 	tried := map[string]bool{}
 	for _, c := range all {
-		stmt, ok := constraintViolations[c.name]
+		key := c.name
+		if c.kind == "t" { // a constraint trigger's name is its table's
+			key = c.table + ":" + c.name
+		}
+		stmt, ok := constraintViolations[key]
 		switch {
 		case ok:
 		case c.kind == "f":
@@ -174,8 +182,8 @@ func TestEveryConstraintRefusesABadRow(t *testing.T) {
 			t.Errorf("%s (%s): no bad row tries it; add one to constraintViolations", c.name, c.def)
 			continue
 		}
-		tried[c.name] = true
-		t.Run(c.name, func(t *testing.T) {
+		tried[key] = true
+		t.Run(key, func(t *testing.T) {
 			affected, err := inRolledBack(db, stmt)
 			var pgErr *pgconn.PgError
 			if !errors.As(err, &pgErr) {
@@ -210,33 +218,47 @@ func inRolledBack(db *sql.DB, stmt string) (int64, error) {
 }
 
 // TestNoTriggerImitatesAConstraint: the schema's rules are constraints the
-// catalog shows; a trigger would hide one.
+// catalog shows; the only trigger checks the one rule no constraint can
+// state, is a constraint trigger named for it, and docs/schema.md says why.
 func TestNoTriggerImitatesAConstraint(t *testing.T) {
 	t.Parallel()
 	db := openMigrated(t)
 	rows, err := db.Query(`
-		SELECT tg.tgrelid::regclass::text || ': ' || tg.tgname
+		SELECT tg.tgrelid::regclass::text, tg.tgname, tg.tgconstraint <> 0
 		  FROM pg_catalog.pg_trigger tg
 		  JOIN pg_catalog.pg_class r ON r.oid = tg.tgrelid
-		 WHERE NOT tg.tgisinternal
+		 WHERE NOT tg.tgisinternal AND NOT r.relispartition
 		   AND r.relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace)
-		 ORDER BY 1`)
+		 ORDER BY 1, 2`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var triggers []string
+	docs, err := os.ReadFile(filepath.Join("..", "docs", "schema.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
+		var table, name string
+		var constraint bool
+		if err := rows.Scan(&table, &name, &constraint); err != nil {
 			t.Fatal(err)
 		}
-		triggers = append(triggers, name)
+		found = append(found, table+": "+name)
+		switch {
+		case name != "observation_agents_exist":
+			t.Errorf("%s: trigger %s; a rule a constraint can state is declared as one", table, name)
+		case !constraint:
+			t.Errorf("%s: trigger %s is not a constraint trigger", table, name)
+		case !strings.Contains(string(docs), "`"+name+"`"):
+			t.Errorf("docs/schema.md does not explain the trigger %s", name)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(triggers) > 0 {
-		t.Errorf("triggers in the schema:\n  %s", strings.Join(triggers, "\n  "))
+	if want := "defender_storage.agent_state: observation_agents_exist defender_storage.observation: observation_agents_exist"; strings.Join(found, " ") != want {
+		t.Errorf("triggers: %s\nwant %s", strings.Join(found, ", "), want)
 	}
 }

@@ -157,8 +157,8 @@ func TestReaderIsRefusedWritesAndStorage(t *testing.T) {
 	}
 	for _, q := range []string{
 		`SELECT count(*) FROM defender_storage.agent_state`,
-		`SELECT count(*) FROM defender_storage.heartbeat_block`,
-		`SELECT count(*) FROM defender_storage.observation_block`,
+		`SELECT count(*) FROM defender_storage.agent_heartbeat`,
+		`SELECT count(*) FROM defender_storage.observation`,
 		`SELECT count(*) FROM defender_storage.withheld_deletions`,
 		`SELECT count(*) FROM defender_storage.tenants`,
 		`SELECT count(*) FROM defender_storage.definition_state`,

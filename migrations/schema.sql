@@ -157,19 +157,19 @@ COMMENT ON FUNCTION defender.utc_day(at timestamp with time zone) IS 'The UTC ca
 
 
 --
--- Name: observation_slots_valid(smallint[]); Type: FUNCTION; Schema: defender_storage; Owner: -
+-- Name: agent_numbers_valid(integer[]); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender_storage.observation_slots_valid(slots smallint[]) RETURNS boolean
+CREATE FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) RETURNS boolean
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN ((array_ndims(slots) = 1) AND ((cardinality(slots) >= 1) AND (cardinality(slots) <= 64)) AND (NOT (EXISTS (SELECT FROM unnest(observation_slots_valid.slots) WITH ORDINALITY s(slot, n) WHERE ((s.slot IS NULL) OR ((s.slot < 0) OR (s.slot > 63)) OR ((s.n > 1) AND (s.slot <= (observation_slots_valid.slots)[(s.n - 1)])))))));
+    RETURN ((array_ndims(agent_nos) = 1) AND (array_lower(agent_nos, 1) = 1) AND (NOT (EXISTS (SELECT FROM unnest(agent_numbers_valid.agent_nos) WITH ORDINALITY n(agent_no, i) WHERE ((n.agent_no IS NULL) OR (n.agent_no < 1) OR ((n.i > 1) AND (n.agent_no <= (agent_numbers_valid.agent_nos)[(n.i - 1)])))))));
 
 
 --
--- Name: FUNCTION observation_slots_valid(slots smallint[]); Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: FUNCTION agent_numbers_valid(agent_nos integer[]); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.observation_slots_valid(slots smallint[]) IS 'Internal: true when slots is a strictly increasing list of agent slots 0..63 (checks defender.observation_block).';
+COMMENT ON FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) IS 'True when agent_nos is a non-empty list of agent numbers (1 and up) from index 1, strictly increasing: the check observation_agent_nos_valid.';
 
 
 SET default_tablespace = '';
@@ -659,6 +659,46 @@ COMMENT ON COLUMN defender_storage.agent_daily.syncs_observed IS 'Successful syn
 
 
 --
+-- Name: agent_heartbeat; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.agent_heartbeat (
+    agent_key bigint NOT NULL,
+    last_seen timestamp with time zone,
+    last_command_execution_at timestamp with time zone
+)
+WITH (fillfactor='50');
+
+
+--
+-- Name: TABLE agent_heartbeat; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.agent_heartbeat IS 'Storage behind scan_agents: the volatile timestamps of each agent as its latest sync saw them, one narrow row per agent updated in place (half of each page is left free for that). No row: neither was ever reported.';
+
+
+--
+-- Name: COLUMN agent_heartbeat.agent_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_heartbeat.agent_key IS 'The agent (agent_state.agent_key).';
+
+
+--
+-- Name: COLUMN agent_heartbeat.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_heartbeat.last_seen IS 'When the agent last checked in with Defender (UTC); empty if never.';
+
+
+--
+-- Name: COLUMN agent_heartbeat.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.agent_heartbeat.last_command_execution_at IS 'When the scanner last ran a command (UTC); empty if never.';
+
+
+--
 -- Name: agent_state; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -678,7 +718,9 @@ CREATE TABLE defender_storage.agent_state (
     deleted_by_run_id bigint,
     active_since timestamp with time zone NOT NULL,
     fingerprint bytea,
+    agent_no integer NOT NULL,
     CONSTRAINT agent_state_agent_id_check CHECK ((agent_id <> ''::text)),
+    CONSTRAINT agent_state_agent_no_check CHECK ((agent_no > 0)),
     CONSTRAINT agent_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
     CONSTRAINT agent_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
     CONSTRAINT agent_state_tenant_id_check CHECK ((tenant_id <> ''::text))
@@ -799,120 +841,76 @@ COMMENT ON COLUMN defender_storage.agent_state.fingerprint IS 'Internal: hash of
 
 
 --
--- Name: heartbeat_block; Type: TABLE; Schema: defender_storage; Owner: -
+-- Name: COLUMN agent_state.agent_no; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender_storage.heartbeat_block (
+COMMENT ON COLUMN defender_storage.agent_state.agent_no IS 'Number of the agent within its tenant (1, 2, ...), in the order agents were first seen: how observations name it.';
+
+
+--
+-- Name: observation; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.observation (
     tenant_id text NOT NULL,
-    block bigint NOT NULL,
-    last_seen timestamp with time zone[] NOT NULL,
-    last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT heartbeat_block_block_check CHECK ((block >= 0)),
-    CONSTRAINT heartbeat_block_slots CHECK (((array_ndims(last_seen) = 1) AND (array_lower(last_seen, 1) = 1) AND (cardinality(last_seen) = 64) AND (array_ndims(last_command_execution_at) = 1) AND (array_lower(last_command_execution_at, 1) = 1) AND (cardinality(last_command_execution_at) = 64)))
-)
-WITH (fillfactor='50');
-
-
---
--- Name: TABLE heartbeat_block; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.heartbeat_block IS 'Storage behind scan_agents: the volatile timestamps of up to 64 agents of one tenant as their latest sync saw them, packed in arrays and updated in place. Agent key k is in block k / 64, at index k % 64 + 1.';
-
-
---
--- Name: COLUMN heartbeat_block.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.heartbeat_block.tenant_id IS 'Microsoft Entra tenant of the agents.';
-
-
---
--- Name: COLUMN heartbeat_block.block; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.heartbeat_block.block IS 'Agent keys block * 64 to block * 64 + 63 (see defender.agent_state).';
-
-
---
--- Name: COLUMN heartbeat_block.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.heartbeat_block.last_seen IS 'When each agent last checked in with Defender (UTC); empty if never, or if the key is not an agent of the tenant.';
-
-
---
--- Name: COLUMN heartbeat_block.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.heartbeat_block.last_command_execution_at IS 'When each scanner last ran a command (UTC); empty if never, or if the key is not an agent of the tenant.';
-
-
---
--- Name: observation_block; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.observation_block (
     observed_at timestamp with time zone NOT NULL,
     run_id bigint NOT NULL,
-    block bigint NOT NULL,
-    slots smallint[] NOT NULL,
+    agent_nos integer[] NOT NULL,
     last_seen timestamp with time zone[] NOT NULL,
     last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
-    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
-    CONSTRAINT observation_block_slots_check CHECK (defender_storage.observation_slots_valid(slots))
+    CONSTRAINT observation_agent_nos_valid CHECK (defender_storage.agent_numbers_valid(agent_nos)),
+    CONSTRAINT observation_arrays_match CHECK (((cardinality(last_seen) = cardinality(agent_nos)) AND (cardinality(last_command_execution_at) = cardinality(agent_nos))))
 )
 PARTITION BY RANGE (observed_at);
 
 
 --
--- Name: TABLE observation_block; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: TABLE observation; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender_storage.observation_block IS 'Storage behind scan_agent_observations: what one sync saw of the volatile timestamps of up to 64 agents whose values changed, packed in arrays. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
-
-
---
--- Name: COLUMN observation_block.observed_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation_block.observed_at IS 'Fetch time of the sync (sync_runs.fetched_at).';
+COMMENT ON TABLE defender_storage.observation IS 'Storage behind scan_agent_observations: what one sync of a tenant saw of the volatile timestamps of its agents whose values moved, one row per tenant and sync, in arrays by agent number. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
 
 
 --
--- Name: COLUMN observation_block.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: COLUMN observation.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.observation_block.run_id IS 'The sync run that made the observations.';
-
-
---
--- Name: COLUMN observation_block.block; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation_block.block IS 'Agent key / 64: the agents of this row have keys block * 64 + slot.';
+COMMENT ON COLUMN defender_storage.observation.tenant_id IS 'Microsoft Entra tenant of the agents.';
 
 
 --
--- Name: COLUMN observation_block.slots; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: COLUMN observation.observed_at; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.observation_block.slots IS 'Agent key % 64 of each observed agent, increasing.';
-
-
---
--- Name: COLUMN observation_block.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation_block.last_seen IS 'last_seen of each observed agent, in the order of slots.';
+COMMENT ON COLUMN defender_storage.observation.observed_at IS 'Fetch time of the sync (sync_runs.fetched_at).';
 
 
 --
--- Name: COLUMN observation_block.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: COLUMN observation.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.observation_block.last_command_execution_at IS 'last_command_execution_at of each observed agent, in the order of slots.';
+COMMENT ON COLUMN defender_storage.observation.run_id IS 'The sync run that made the observations.';
+
+
+--
+-- Name: COLUMN observation.agent_nos; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation.agent_nos IS 'agent_state.agent_no of each observed agent of the tenant, increasing.';
+
+
+--
+-- Name: COLUMN observation.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation.last_seen IS 'last_seen of each observed agent, in the order of agent_nos.';
+
+
+--
+-- Name: COLUMN observation.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation.last_command_execution_at IS 'last_command_execution_at of each observed agent, in the order of agent_nos.';
 
 
 --
@@ -1029,14 +1027,14 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
              a.assigned_application_id,
              a.scanner_software_version,
              a.mde_client_version,
-             hb.last_seen[((a.agent_key % (64)::bigint) + 1)] AS last_seen,
-             hb.last_command_execution_at[((a.agent_key % (64)::bigint) + 1)] AS last_command_execution_at,
+             hb.last_seen,
+             hb.last_command_execution_at,
              a.extra,
              s.run_id,
              s.fetched_at
             FROM ((s
               JOIN defender_storage.agent_state a ON (((a.tenant_id = s.tenant_id) AND (a.deleted_at IS NULL))))
-              LEFT JOIN defender_storage.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
+              LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
            WHERE (s.latest AND (NOT (s.withheld AND (EXISTS ( SELECT
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = a.agent_key) AND (w.run_id = s.run_id)))))))
@@ -1047,6 +1045,7 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
              s.day_start,
              a.tenant_id,
              h.agent_key,
+             a.agent_no,
              h.agent_id,
              h.machine_id,
              h.computer_dns_name,
@@ -1073,36 +1072,16 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
            WHERE ((NOT s.latest) AND ((h.valid_to IS NULL) OR (h.valid_to > s.fetched_at)) AND (NOT (s.withheld AND (EXISTS ( SELECT
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
-         ), obs AS MATERIALIZED (
-          SELECT b.run_id,
-             b.observed_at,
-             b.block,
-             b.slots,
-             b.last_seen,
-             b.last_command_execution_at
-            FROM (s
-              JOIN defender_storage.observation_block b ON (((b.run_id = s.run_id) AND (b.observed_at >= s.day_start))))
+         ), day_obs AS MATERIALIZED (
+          SELECT DISTINCT ON (o.tenant_id, x.agent_no) o.tenant_id,
+             x.agent_no,
+             x.last_seen,
+             x.last_command_execution_at
+            FROM ((s
+              JOIN defender_storage.observation o ON (((o.tenant_id = s.tenant_id) AND (o.observed_at >= s.day_start) AND (o.observed_at <= s.fetched_at))))
+              CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
            WHERE (NOT s.latest)
-         ), seen AS MATERIALIZED (
-          SELECT v.tenant_id,
-             v.agent_id,
-             v.machine_id,
-             v.computer_dns_name,
-             v.assigned_application_id,
-             v.scanner_software_version,
-             v.mde_client_version,
-             v.extra,
-             v.run_id,
-             v.fetched_at,
-             v.agent_key,
-             v.day,
-             v.day_start,
-             (x.i IS NOT NULL) AS observed,
-             o.last_seen[x.i] AS last_seen,
-             o.last_command_execution_at[x.i] AS last_command_execution_at
-            FROM ((versions v
-              LEFT JOIN obs o ON (((o.run_id = v.run_id) AND (o.block = (v.agent_key / 64)) AND (o.observed_at = v.fetched_at))))
-              CROSS JOIN LATERAL ( SELECT array_position(o.slots, ((v.agent_key % (64)::bigint))::smallint) AS i) x)
+           ORDER BY o.tenant_id, x.agent_no, o.observed_at DESC
          )
   SELECT c.tenant_id,
      c.agent_id,
@@ -1125,48 +1104,25 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
      v.assigned_application_id,
      v.scanner_software_version,
      v.mde_client_version,
-     v.last_seen,
-     v.last_command_execution_at,
-     v.extra,
-     v.run_id,
-     v.fetched_at
-    FROM seen v
-   WHERE v.observed
- UNION ALL
-  SELECT v.tenant_id,
-     v.agent_id,
-     v.machine_id,
-     v.computer_dns_name,
-     v.assigned_application_id,
-     v.scanner_software_version,
-     v.mde_client_version,
          CASE
-             WHEN e.found THEN e.last_seen
+             WHEN (d.agent_no IS NOT NULL) THEN d.last_seen
              ELSE p.last_seen
          END AS last_seen,
          CASE
-             WHEN e.found THEN e.last_command_execution_at
+             WHEN (d.agent_no IS NOT NULL) THEN d.last_command_execution_at
              ELSE p.last_command_execution_at
          END AS last_command_execution_at,
      v.extra,
      v.run_id,
      v.fetched_at
-    FROM ((seen v
-      LEFT JOIN LATERAL ( SELECT true AS found,
-             b.last_seen[x.i] AS last_seen,
-             b.last_command_execution_at[x.i] AS last_command_execution_at
-            FROM (defender_storage.observation_block b
-              CROSS JOIN LATERAL ( SELECT array_position(b.slots, ((v.agent_key % (64)::bigint))::smallint) AS i) x)
-           WHERE ((b.block = (v.agent_key / 64)) AND (b.observed_at >= v.day_start) AND (b.observed_at < v.fetched_at) AND (x.i IS NOT NULL))
-           ORDER BY b.observed_at DESC
-          LIMIT 1) e ON (true))
+    FROM ((versions v
+      LEFT JOIN day_obs d ON (((d.tenant_id = v.tenant_id) AND (d.agent_no = v.agent_no))))
       LEFT JOIN LATERAL ( SELECT ad.last_seen,
              ad.last_command_execution_at
             FROM defender_storage.agent_daily ad
-           WHERE ((e.found IS NULL) AND (ad.agent_key = v.agent_key) AND (ad.day < v.day))
+           WHERE ((d.agent_no IS NULL) AND (ad.agent_key = v.agent_key) AND (ad.day < v.day))
            ORDER BY ad.day DESC
-          LIMIT 1) p ON (true))
-   WHERE (NOT v.observed);
+          LIMIT 1) p ON (true));
 END;
 
 
@@ -1302,6 +1258,56 @@ COMMENT ON FUNCTION defender.version_key(version text) IS 'Sort key of a dotted 
 
 
 --
+-- Name: check_observed_agents(); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.check_observed_agents() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    found integer;
+BEGIN
+    IF TG_TABLE_NAME = 'agent_state' THEN
+        -- An agent removed or renumbered while an observation names it.
+        IF EXISTS (SELECT FROM defender_storage.observation o
+                    WHERE o.tenant_id = OLD.tenant_id AND OLD.agent_no = ANY (o.agent_nos)) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'foreign_key_violation',
+                MESSAGE = 'update or delete on table "agent_state" violates constraint "observation_agents_exist"',
+                DETAIL = pg_catalog.format('Agent %s of tenant %s is still named by observations.', OLD.agent_no, OLD.tenant_id),
+                TABLE = 'agent_state', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- A row of observation (of one of its partitions): every number names
+    -- an agent of the row's tenant, locked against removal until the
+    -- transaction ends, as a foreign key's check does.
+    SELECT count(*) INTO found FROM (
+        SELECT FROM defender_storage.agent_state a
+         WHERE a.tenant_id = NEW.tenant_id AND a.agent_no = ANY (NEW.agent_nos)
+           FOR KEY SHARE OF a) k;
+    IF found <> pg_catalog.cardinality(NEW.agent_nos) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'foreign_key_violation',
+            MESSAGE = 'insert or update on table "observation" violates constraint "observation_agents_exist"',
+            DETAIL = pg_catalog.format('%s of the agent numbers %s are not agents of tenant %s.',
+                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.tenant_id),
+            TABLE = 'observation', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_observed_agents(); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint trigger observation_agents_exist: the agent numbers of an observation are agents of its tenant (array elements, which no foreign key can reference).';
+
+
+--
 -- Name: ensure_observation_partition(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -1313,7 +1319,7 @@ DECLARE
     month_start timestamp   := pg_catalog.date_trunc('month', at AT TIME ZONE 'UTC');
     lower_bound timestamptz := month_start AT TIME ZONE 'UTC';
     upper_bound timestamptz := (month_start + interval '1 month') AT TIME ZONE 'UTC';
-    name        text        := 'observation_block_' || pg_catalog.to_char(month_start, 'YYYY_MM');
+    name        text        := 'observation_' || pg_catalog.to_char(month_start, 'YYYY_MM');
 BEGIN
     IF pg_catalog.to_regclass('defender_storage.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
         RETURN name;
@@ -1326,13 +1332,13 @@ BEGIN
     -- Created apart and attached: ATTACH PARTITION takes only a SHARE
     -- UPDATE EXCLUSIVE lock on the parent, which never blocks a read.
     EXECUTE pg_catalog.format(
-        'CREATE TABLE defender_storage.%I (LIKE defender_storage.observation_block INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
+        'CREATE TABLE defender_storage.%I (LIKE defender_storage.observation INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
     EXECUTE pg_catalog.format(
-        'ALTER TABLE defender_storage.observation_block ATTACH PARTITION defender_storage.%I FOR VALUES FROM (%L) TO (%L)',
+        'ALTER TABLE defender_storage.observation ATTACH PARTITION defender_storage.%I FOR VALUES FROM (%L) TO (%L)',
         name, lower_bound, upper_bound);
     EXECUTE pg_catalog.format(
         'COMMENT ON TABLE defender_storage.%I IS %L', name,
-        'Observations of ' || pg_catalog.to_char(month_start, 'YYYY-MM') || ' (UTC): a partition of defender_storage.observation_block.');
+        'Observations of ' || pg_catalog.to_char(month_start, 'YYYY-MM') || ' (UTC): a partition of defender_storage.observation.');
     RETURN name;
 END;
 $$;
@@ -1342,7 +1348,7 @@ $$;
 -- Name: FUNCTION ensure_observation_partition(at timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) IS 'Creates the monthly partition of observation_block that holds the given time, if missing, and returns its name. The loader calls it before each sync.';
+COMMENT ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) IS 'Creates the monthly partition of observation that holds the given time, if missing, and returns its name. The loader calls it before each sync.';
 
 
 --
@@ -1476,8 +1482,8 @@ CREATE VIEW defender.agent_daily_open AS
     a.computer_dns_name,
     a.mde_client_version,
     a.scanner_software_version,
-    hb.last_seen[((a.agent_key % (64)::bigint) + 1)] AS last_seen,
-    hb.last_command_execution_at[((a.agent_key % (64)::bigint) + 1)] AS last_command_execution_at,
+    hb.last_seen,
+    hb.last_command_execution_at,
     ((
         CASE
             WHEN (a.active_since <= td.first_synced_at) THEN td.syncs
@@ -1494,7 +1500,7 @@ CREATE VIEW defender.agent_daily_open AS
    FROM (((((defender_storage.tenants t
      JOIN defender_storage.tenant_daily td ON (((td.tenant_id = t.tenant_id) AND (td.day = defender.utc_day(t.last_fetched_at)))))
      JOIN defender_storage.agent_state a ON (((a.tenant_id = t.tenant_id) AND (a.deleted_at IS NULL))))
-     LEFT JOIN defender_storage.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
+     LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
      LEFT JOIN defender_storage.agent_daily earlier ON (((earlier.agent_key = a.agent_key) AND (earlier.day = td.day))))
      LEFT JOIN ( SELECT w.agent_key,
             array_agg(r.fetched_at) AS withheld_at
@@ -2088,14 +2094,13 @@ ALTER TABLE defender.scan_agent_history ALTER COLUMN history_id ADD GENERATED AL
 CREATE VIEW defender.scan_agent_observations AS
  SELECT a.tenant_id,
     a.agent_id,
-    b.run_id,
-    b.observed_at,
-    o.last_seen,
-    o.last_command_execution_at
-   FROM ((defender_storage.agent_state a
-     JOIN defender_storage.observation_block b ON ((b.block = (a.agent_key / 64))))
-     CROSS JOIN LATERAL UNNEST(b.slots, b.last_seen, b.last_command_execution_at) o(slot, last_seen, last_command_execution_at))
-  WHERE (o.slot = (a.agent_key % (64)::bigint));
+    o.run_id,
+    o.observed_at,
+    x.last_seen,
+    x.last_command_execution_at
+   FROM ((defender_storage.observation o
+     CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
+     JOIN defender_storage.agent_state a ON (((a.tenant_id = o.tenant_id) AND (a.agent_no = x.agent_no))));
 
 
 --
@@ -2159,8 +2164,8 @@ CREATE VIEW defender.scan_agents AS
     a.assigned_application_id,
     a.scanner_software_version,
     a.mde_client_version,
-    hb.last_seen[((a.agent_key % (64)::bigint) + 1)] AS last_seen,
-    hb.last_command_execution_at[((a.agent_key % (64)::bigint) + 1)] AS last_command_execution_at,
+    hb.last_seen,
+    hb.last_command_execution_at,
     a.extra,
     a.first_seen_at,
         CASE
@@ -2177,7 +2182,7 @@ CREATE VIEW defender.scan_agents AS
         END AS last_synced_at,
     a.deleted_at
    FROM ((defender_storage.agent_state a
-     LEFT JOIN defender_storage.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
+     LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
      LEFT JOIN ( SELECT t_1.tenant_id,
             t_1.last_run_id,
             t_1.last_fetched_at,
@@ -2643,9 +2648,9 @@ CREATE VIEW defender.scan_coverage AS
           WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at > COALESCE(streak.scanned_at, '-infinity'::timestamp with time zone)) AND (defender.scan_outcome(s.status) = 'failure'::text))) AS consecutive_failures,
     d.scanner_agent_id,
     a.computer_dns_name AS scanner_host,
-    hb.last_seen[((a.agent_key % (64)::bigint) + 1)] AS scanner_last_seen,
+    hb.last_seen AS scanner_last_seen,
         CASE
-            WHEN (a.agent_key IS NOT NULL) THEN ((hb.last_seen[((a.agent_key % (64)::bigint) + 1)] IS NULL) OR (hb.last_seen[((a.agent_key % (64)::bigint) + 1)] < (t.last_fetched_at - '7 days'::interval)))
+            WHEN (a.agent_key IS NOT NULL) THEN ((hb.last_seen IS NULL) OR (hb.last_seen < (t.last_fetched_at - '7 days'::interval)))
             ELSE NULL::boolean
         END AS scanner_stale,
         CASE
@@ -2659,7 +2664,7 @@ CREATE VIEW defender.scan_coverage AS
    FROM (((((((((defender_storage.definition_state d
      LEFT JOIN defender_storage.tenants t ON ((t.tenant_id = d.tenant_id)))
      LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
-     LEFT JOIN defender_storage.heartbeat_block hb ON (((hb.tenant_id = a.tenant_id) AND (hb.block = (a.agent_key / 64)))))
+     LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
      LEFT JOIN LATERAL ( SELECT s.scanned_at,
             s.status
            FROM defender_storage.session_result s
@@ -4489,51 +4494,49 @@ COMMENT ON COLUMN defender_storage.maintenance_leases.expires_at IS 'When the le
 
 
 --
--- Name: observation_block_2026_12; Type: TABLE; Schema: defender_storage; Owner: -
+-- Name: observation_2026_12; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender_storage.observation_block_2026_12 (
+CREATE TABLE defender_storage.observation_2026_12 (
+    tenant_id text NOT NULL,
     observed_at timestamp with time zone NOT NULL,
     run_id bigint NOT NULL,
-    block bigint NOT NULL,
-    slots smallint[] NOT NULL,
+    agent_nos integer[] NOT NULL,
     last_seen timestamp with time zone[] NOT NULL,
     last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
-    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
-    CONSTRAINT observation_block_slots_check CHECK (defender_storage.observation_slots_valid(slots))
+    CONSTRAINT observation_agent_nos_valid CHECK (defender_storage.agent_numbers_valid(agent_nos)),
+    CONSTRAINT observation_arrays_match CHECK (((cardinality(last_seen) = cardinality(agent_nos)) AND (cardinality(last_command_execution_at) = cardinality(agent_nos))))
 );
 
 
 --
--- Name: TABLE observation_block_2026_12; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: TABLE observation_2026_12; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender_storage.observation_block_2026_12 IS 'Observations of 2026-12 (UTC): a partition of defender.observation_block.';
+COMMENT ON TABLE defender_storage.observation_2026_12 IS 'Observations of 2026-12 (UTC): a partition of defender_storage.observation.';
 
 
 --
--- Name: observation_block_2027_01; Type: TABLE; Schema: defender_storage; Owner: -
+-- Name: observation_2027_01; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender_storage.observation_block_2027_01 (
+CREATE TABLE defender_storage.observation_2027_01 (
+    tenant_id text NOT NULL,
     observed_at timestamp with time zone NOT NULL,
     run_id bigint NOT NULL,
-    block bigint NOT NULL,
-    slots smallint[] NOT NULL,
+    agent_nos integer[] NOT NULL,
     last_seen timestamp with time zone[] NOT NULL,
     last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT observation_block_arrays_match CHECK (((cardinality(last_seen) = cardinality(slots)) AND (cardinality(last_command_execution_at) = cardinality(slots)))),
-    CONSTRAINT observation_block_block_check CHECK ((block >= 0)),
-    CONSTRAINT observation_block_slots_check CHECK (defender_storage.observation_slots_valid(slots))
+    CONSTRAINT observation_agent_nos_valid CHECK (defender_storage.agent_numbers_valid(agent_nos)),
+    CONSTRAINT observation_arrays_match CHECK (((cardinality(last_seen) = cardinality(agent_nos)) AND (cardinality(last_command_execution_at) = cardinality(agent_nos))))
 );
 
 
 --
--- Name: TABLE observation_block_2027_01; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: TABLE observation_2027_01; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender_storage.observation_block_2027_01 IS 'Observations of 2027-01 (UTC): a partition of defender.observation_block.';
+COMMENT ON TABLE defender_storage.observation_2027_01 IS 'Observations of 2027-01 (UTC): a partition of defender_storage.observation.';
 
 
 --
@@ -4599,17 +4602,17 @@ COMMENT ON COLUMN defender_storage.tenant_leases.expires_at IS 'When the lease e
 
 
 --
--- Name: observation_block_2026_12; Type: TABLE ATTACH; Schema: defender_storage; Owner: -
+-- Name: observation_2026_12; Type: TABLE ATTACH; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender_storage.observation_block ATTACH PARTITION defender_storage.observation_block_2026_12 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
+ALTER TABLE ONLY defender_storage.observation ATTACH PARTITION defender_storage.observation_2026_12 FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
 
 
 --
--- Name: observation_block_2027_01; Type: TABLE ATTACH; Schema: defender_storage; Owner: -
+-- Name: observation_2027_01; Type: TABLE ATTACH; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender_storage.observation_block ATTACH PARTITION defender_storage.observation_block_2027_01 FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
+ALTER TABLE ONLY defender_storage.observation ATTACH PARTITION defender_storage.observation_2027_01 FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
 
 
 --
@@ -4658,6 +4661,22 @@ ALTER TABLE ONLY defender.sync_runs
 
 ALTER TABLE ONLY defender_storage.agent_daily
     ADD CONSTRAINT agent_daily_pkey PRIMARY KEY (agent_key, day);
+
+
+--
+-- Name: agent_heartbeat agent_heartbeat_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_heartbeat
+    ADD CONSTRAINT agent_heartbeat_pkey PRIMARY KEY (agent_key);
+
+
+--
+-- Name: agent_state agent_state_agent_no_key; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_state
+    ADD CONSTRAINT agent_state_agent_no_key UNIQUE (tenant_id, agent_no);
 
 
 --
@@ -4717,14 +4736,6 @@ ALTER TABLE ONLY defender_storage.definition_withheld
 
 
 --
--- Name: heartbeat_block heartbeat_block_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
---
-
-ALTER TABLE ONLY defender_storage.heartbeat_block
-    ADD CONSTRAINT heartbeat_block_pkey PRIMARY KEY (tenant_id, block);
-
-
---
 -- Name: maintenance_leases maintenance_leases_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -4733,27 +4744,27 @@ ALTER TABLE ONLY defender_storage.maintenance_leases
 
 
 --
--- Name: observation_block observation_block_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+-- Name: observation observation_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender_storage.observation_block
-    ADD CONSTRAINT observation_block_pkey PRIMARY KEY (run_id, block, observed_at);
-
-
---
--- Name: observation_block_2026_12 observation_block_2026_12_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
---
-
-ALTER TABLE ONLY defender_storage.observation_block_2026_12
-    ADD CONSTRAINT observation_block_2026_12_pkey PRIMARY KEY (run_id, block, observed_at);
+ALTER TABLE ONLY defender_storage.observation
+    ADD CONSTRAINT observation_pkey PRIMARY KEY (tenant_id, observed_at);
 
 
 --
--- Name: observation_block_2027_01 observation_block_2027_01_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+-- Name: observation_2026_12 observation_2026_12_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender_storage.observation_block_2027_01
-    ADD CONSTRAINT observation_block_2027_01_pkey PRIMARY KEY (run_id, block, observed_at);
+ALTER TABLE ONLY defender_storage.observation_2026_12
+    ADD CONSTRAINT observation_2026_12_pkey PRIMARY KEY (tenant_id, observed_at);
+
+
+--
+-- Name: observation_2027_01 observation_2027_01_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.observation_2027_01
+    ADD CONSTRAINT observation_2027_01_pkey PRIMARY KEY (tenant_id, observed_at);
 
 
 --
@@ -4918,27 +4929,6 @@ CREATE UNIQUE INDEX definition_version_one_open ON defender_storage.definition_v
 
 
 --
--- Name: observation_block_by_block; Type: INDEX; Schema: defender_storage; Owner: -
---
-
-CREATE INDEX observation_block_by_block ON ONLY defender_storage.observation_block USING btree (block, observed_at);
-
-
---
--- Name: observation_block_2026_12_block_observed_at_idx; Type: INDEX; Schema: defender_storage; Owner: -
---
-
-CREATE INDEX observation_block_2026_12_block_observed_at_idx ON defender_storage.observation_block_2026_12 USING btree (block, observed_at);
-
-
---
--- Name: observation_block_2027_01_block_observed_at_idx; Type: INDEX; Schema: defender_storage; Owner: -
---
-
-CREATE INDEX observation_block_2027_01_block_observed_at_idx ON defender_storage.observation_block_2027_01 USING btree (block, observed_at);
-
-
---
 -- Name: session_result_by_definition; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
@@ -4974,31 +4964,31 @@ CREATE INDEX withheld_deletions_by_run ON defender_storage.withheld_deletions US
 
 
 --
--- Name: observation_block_2026_12_block_observed_at_idx; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
+-- Name: observation_2026_12_pkey; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
 --
 
-ALTER INDEX defender_storage.observation_block_by_block ATTACH PARTITION defender_storage.observation_block_2026_12_block_observed_at_idx;
-
-
---
--- Name: observation_block_2026_12_pkey; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
---
-
-ALTER INDEX defender_storage.observation_block_pkey ATTACH PARTITION defender_storage.observation_block_2026_12_pkey;
+ALTER INDEX defender_storage.observation_pkey ATTACH PARTITION defender_storage.observation_2026_12_pkey;
 
 
 --
--- Name: observation_block_2027_01_block_observed_at_idx; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
+-- Name: observation_2027_01_pkey; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
 --
 
-ALTER INDEX defender_storage.observation_block_by_block ATTACH PARTITION defender_storage.observation_block_2027_01_block_observed_at_idx;
+ALTER INDEX defender_storage.observation_pkey ATTACH PARTITION defender_storage.observation_2027_01_pkey;
 
 
 --
--- Name: observation_block_2027_01_pkey; Type: INDEX ATTACH; Schema: defender_storage; Owner: -
+-- Name: agent_state observation_agents_exist; Type: TRIGGER; Schema: defender_storage; Owner: -
 --
 
-ALTER INDEX defender_storage.observation_block_pkey ATTACH PARTITION defender_storage.observation_block_2027_01_pkey;
+CREATE CONSTRAINT TRIGGER observation_agents_exist AFTER DELETE OR UPDATE OF tenant_id, agent_no ON defender_storage.agent_state NOT DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION defender_storage.check_observed_agents();
+
+
+--
+-- Name: observation observation_agents_exist; Type: TRIGGER; Schema: defender_storage; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER observation_agents_exist AFTER INSERT OR UPDATE OF tenant_id, agent_nos ON defender_storage.observation NOT DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION defender_storage.check_observed_agents();
 
 
 --
@@ -5047,6 +5037,14 @@ ALTER TABLE ONLY defender_storage.agent_daily
 
 ALTER TABLE ONLY defender_storage.agent_daily
     ADD CONSTRAINT agent_daily_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: agent_heartbeat agent_heartbeat_agent_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.agent_heartbeat
+    ADD CONSTRAINT agent_heartbeat_agent_key_fkey FOREIGN KEY (agent_key) REFERENCES defender_storage.agent_state(agent_key);
 
 
 --
@@ -5138,19 +5136,19 @@ ALTER TABLE ONLY defender_storage.definition_withheld
 
 
 --
--- Name: heartbeat_block heartbeat_block_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+-- Name: observation observation_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE ONLY defender_storage.heartbeat_block
-    ADD CONSTRAINT heartbeat_block_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+ALTER TABLE defender_storage.observation
+    ADD CONSTRAINT observation_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
 
 
 --
--- Name: observation_block observation_block_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+-- Name: observation observation_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
-ALTER TABLE defender_storage.observation_block
-    ADD CONSTRAINT observation_block_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+ALTER TABLE defender_storage.observation
+    ADD CONSTRAINT observation_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
 
 
 --
@@ -5288,10 +5286,10 @@ GRANT ALL ON FUNCTION defender.utc_day(at timestamp with time zone) TO defender_
 
 
 --
--- Name: FUNCTION observation_slots_valid(slots smallint[]); Type: ACL; Schema: defender_storage; Owner: -
+-- Name: FUNCTION agent_numbers_valid(agent_nos integer[]); Type: ACL; Schema: defender_storage; Owner: -
 --
 
-REVOKE ALL ON FUNCTION defender_storage.observation_slots_valid(slots smallint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) FROM PUBLIC;
 
 
 --
@@ -5338,6 +5336,13 @@ GRANT ALL ON FUNCTION defender.scan_outcome(status text) TO defender_reader;
 
 REVOKE ALL ON FUNCTION defender.version_key(version text) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender.version_key(version text) TO defender_reader;
+
+
+--
+-- Name: FUNCTION check_observed_agents(); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.check_observed_agents() FROM PUBLIC;
 
 
 --

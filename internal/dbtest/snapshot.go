@@ -11,8 +11,8 @@ import (
 
 // DataTables are the tables (qualified names) that hold agent data: a failed sync,
 // or a sync of unchanged data, must leave them exactly as they were.
-var DataTables = []string{"defender_storage.agent_state", "defender_storage.heartbeat_block",
-	"defender.scan_agent_history", "defender_storage.observation_block",
+var DataTables = []string{"defender_storage.agent_state", "defender_storage.agent_heartbeat",
+	"defender.scan_agent_history", "defender_storage.observation",
 	"defender_storage.withheld_deletions", "defender_storage.agent_daily"}
 
 // ScanTables are the tables that hold scan definitions and

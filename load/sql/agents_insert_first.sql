@@ -1,21 +1,23 @@
 -- Inserts a tenant's first agents (none stored yet): every staged record
--- is new, gets its key as it is inserted, and fills agent_state and the
+-- is new, gets its key and its number in the tenant (in the listing's
+-- order) as it is inserted, and fills agent_state and the
 -- first version of scan_agent_history straight from agentsync_staging.
 -- Returns each new agent's heartbeat (agent_key, last_seen,
 -- last_command_execution_at, false) when it has one. The sibling
 -- agents_insert_new does the same for a tenant with stored agents.
--- $1 tenant id, $2 fetch time, $3 run id, $4 heartbeat block size.
+-- $1 tenant id, $2 fetch time, $3 run id.
 WITH d AS (
-	SELECT s.*, pg_catalog.nextval('defender_storage.agent_state_agent_key_seq') AS agent_key
+	SELECT s.*, pg_catalog.nextval('defender_storage.agent_state_agent_key_seq') AS agent_key,
+	       pg_catalog.row_number() OVER (ORDER BY s.seq) AS agent_no
 	  FROM pg_temp.agentsync_staging s
 ), inserted AS (
 	INSERT INTO defender_storage.agent_state (
 		agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
 		scanner_software_version, mde_client_version, extra, fingerprint,
-		first_seen_at, first_seen_run_id, active_since)
+		first_seen_at, first_seen_run_id, active_since, agent_no)
 	OVERRIDING SYSTEM VALUE
 	SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
-	       d.scanner_software_version, d.mde_client_version, d.extra, d.fingerprint, $2, $3, $2
+	       d.scanner_software_version, d.mde_client_version, d.extra, d.fingerprint, $2, $3, $2, d.agent_no
 	  FROM d
 ), history AS (
 	INSERT INTO defender.scan_agent_history (
@@ -31,9 +33,8 @@ WITH d AS (
 	SELECT a.agent_key, s.last_seen, s.last_command_execution_at
 	  FROM pg_temp.agentsync_staging s
 	  JOIN defender_storage.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
-	  LEFT JOIN defender_storage.heartbeat_block hb ON hb.tenant_id = $1 AND hb.block = a.agent_key / $4::bigint
-	 WHERE (hb.last_seen[a.agent_key % $4::bigint + 1], hb.last_command_execution_at[a.agent_key % $4::bigint + 1])
-	         IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
+	  LEFT JOIN defender_storage.agent_heartbeat hb ON hb.agent_key = a.agent_key
+	 WHERE (hb.last_seen, hb.last_command_execution_at) IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
 )
 SELECT b.agent_key, b.last_seen, b.last_command_execution_at, false
   FROM born b

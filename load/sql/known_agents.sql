@@ -1,5 +1,7 @@
--- Reads a tenant's active agents: key, id and fingerprint.
+-- Reads a tenant's active agents: key, id, fingerprint and heartbeat
+-- (empty when none is stored).
 -- $1 tenant id.
-SELECT agent_key, agent_id, fingerprint
-  FROM defender_storage.agent_state
- WHERE tenant_id = $1 AND deleted_at IS NULL
+SELECT a.agent_key, a.agent_id, a.fingerprint, h.last_seen, h.last_command_execution_at
+  FROM defender_storage.agent_state a
+  LEFT JOIN defender_storage.agent_heartbeat h ON h.agent_key = a.agent_key
+ WHERE a.tenant_id = $1 AND a.deleted_at IS NULL
