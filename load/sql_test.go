@@ -159,7 +159,7 @@ func TestEveryStatementParses(t *testing.T) {
 func TestNoStatementInGo(t *testing.T) {
 	sqlLike := regexp.MustCompile(`(?i)\b(SELECT|INSERT\s+INTO|UPDATE\s+\w+\.|DELETE\s+FROM|CREATE\s+(TEMPORARY\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|ANALYZE\s+pg_temp|SET\s+LOCAL)\b`)
 	allowed := map[string]bool{
-		`"BEGIN; SET LOCAL search_path = pg_catalog, pg_temp"`:                    true,
+		`"BEGIN; SET LOCAL search_path = pg_catalog, pg_temp"`:              true,
 		"`ALTER TABLE defender_storage.observation DETACH PARTITION %s %s`": true,
 		"`DROP TABLE `": true,
 	}
