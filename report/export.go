@@ -51,7 +51,7 @@ const DefaultExportPeriod = 30 * 24 * time.Hour
 // ErrExportDirNotEmpty is returned when the directory to export to holds
 // files already: an export never mixes its files with others, nor
 // replaces an earlier export.
-var ErrExportDirNotEmpty = errors.New("the directory is not empty: export into a new or empty directory, so that its files are this export's alone")
+var ErrExportDirNotEmpty = errors.New("the directory is not empty")
 
 // ExportOptions choose what an export covers.
 type ExportOptions struct {
@@ -110,7 +110,7 @@ type ExportFile struct {
 
 // The statements of an export. Each reads a documented view or function
 // of schema defender, never the storage behind them; $1 and $2 bound the
-// period (since, as_of], $3 is the tenant or ”.
+// period (since, as_of], $3 is the tenant or empty for all.
 const (
 	exportTenantsQuery = `SELECT DISTINCT tenant_id FROM defender.sync_runs ORDER BY tenant_id`
 
@@ -342,7 +342,8 @@ func prepareExportDir(dir string) (created bool, err error) {
 		return false, fmt.Errorf("export to %s: %w", dir, err)
 	}
 	if len(entries) > 0 {
-		return false, fmt.Errorf("export to %s: %w (it holds %s)", dir, ErrExportDirNotEmpty, entryNames(entries))
+		return false, fmt.Errorf("export to %s: %w (it holds %s): export into a new or empty directory, so that its files are this export's alone",
+			dir, ErrExportDirNotEmpty, entryNames(entries))
 	}
 	return false, nil
 }
