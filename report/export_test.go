@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,8 +22,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/load/loadtest"
 	"github.com/agentsync/agentsync/report"
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 // exportStories are two tenants of a fortnight, with scan definitions,
@@ -347,11 +351,34 @@ func TestExportMatchesTheViews(t *testing.T) {
 }
 
 // TestExportOfAQuietPeriod: a period without a sync still exports the
-// runs the fleet comes from, and files of no rows are a header alone.
+// runs the fleet comes from, files of no rows are a header alone, and the
+// manifest names the sync of a tenant whose fleet was empty, and none for
+// a tenant not synced yet.
 func TestExportOfAQuietPeriod(t *testing.T) {
 	t.Parallel()
-	pool, synced := syncStories(t, exportStories...)
-	asOf := synced[0].End.Add(-2*24*time.Hour + 30*time.Minute)
+	url := dbtest.URL(t)
+	owner, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	synced := loadtest.Sync(t, owner, exportStories[0])
+	asOf := synced.End.Add(-2*24*time.Hour + 30*time.Minute)
+	// A tenant synced after asOf only, and one whose listing was empty.
+	loadtest.Sync(t, owner, loadtest.Story{TenantID: "late.example", Agents: 5, Days: 1})
+	empty, err := load.New(owner, load.Config{TenantID: "empty.example", Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return asOf.Add(-time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emptyRun, err := empty.Sync(context.Background(), func(context.Context, func(scanagent.Record) error) (scanagent.ListStats, error) {
+		return scanagent.ListStats{Requests: 1, Pages: 1}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := dbtest.ReaderPool(t, url)
+
 	dir := t.TempDir()
 	if _, err := report.Export(context.Background(), pool, dir, report.ExportOptions{AsOf: asOf, Since: asOf.Add(-10 * time.Minute)}); err != nil {
 		t.Fatal(err)
@@ -362,16 +389,30 @@ func TestExportOfAQuietPeriod(t *testing.T) {
 			t.Errorf("%s: %q, want its header alone", name, files[name])
 		}
 	}
+	var tenants []string
+	for _, tn := range m.Tenants {
+		run := "none"
+		if tn.AsOfRunID != nil {
+			run = fmt.Sprintf("%d at %s", *tn.AsOfRunID, tn.AsOfFetchedAt.Format(time.RFC3339))
+		}
+		tenants = append(tenants, fmt.Sprintf("%s: run %s, %d agents", tn.TenantID, run, tn.Agents))
+	}
+	day12 := synced.Results[12]
+	want := []string{
+		fmt.Sprintf("%s: run %d at %s, %d agents", synced.TenantID, day12.RunID, asOf.Add(-30*time.Minute).Format(time.RFC3339), len(files[report.FleetFile])-1),
+		fmt.Sprintf("empty.example: run %d at %s, 0 agents", emptyRun.RunID, asOf.Add(-time.Hour).Format(time.RFC3339)),
+		"late.example: run none, 0 agents",
+	}
+	if !slices.Equal(tenants, want) {
+		t.Errorf("manifest tenants\n  %q\nwant\n  %q", tenants, want)
+	}
 	runs := files[report.RunsFile]
-	var got, want []string
+	var got []string
 	for _, r := range runs[1:] {
 		got = append(got, r[column(t, runs[0], "run_id")])
 	}
-	for _, tn := range m.Tenants {
-		want = append(want, fmt.Sprint(*tn.AsOfRunID))
-	}
-	if len(want) != 2 || !slices.Equal(got, want) || synced[0].Results[12].RunID != *m.Tenants[0].AsOfRunID {
-		t.Errorf("runs.csv has runs %q, want the fleet's %q (day 12's)", got, want)
+	if wantRuns := []string{fmt.Sprint(day12.RunID), fmt.Sprint(emptyRun.RunID)}; !slices.Equal(got, wantRuns) {
+		t.Errorf("runs.csv has runs %q, want the fleet's %q", got, wantRuns)
 	}
 }
 
