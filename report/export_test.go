@@ -529,3 +529,35 @@ func TestAFailedExportLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestExportIsTheSameInEveryExecMode: whether the connection describes,
+// prepares or sends its statements as simple queries (as behind some
+// poolers), and whatever the session's DateStyle, the files are the same
+// bytes.
+func TestExportIsTheSameInEveryExecMode(t *testing.T) {
+	t.Parallel()
+	url := dbtest.URL(t)
+	owner, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	synced := loadtest.Sync(t, owner, exportStories[1])
+	var first []report.ExportFile
+	for _, mode := range []string{"cache_describe", "simple_protocol", "exec", "cache_statement"} {
+		pool, err := pgxpool.New(context.Background(), url+"&DateStyle=SQL,%20DMY&TimeZone=Asia/Kolkata&default_query_exec_mode="+mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := report.Export(context.Background(), pool, filepath.Join(t.TempDir(), mode), report.ExportOptions{AsOf: synced.End})
+		pool.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if first == nil {
+			first = m.Files
+		} else if !slices.Equal(m.Files, first) {
+			t.Errorf("%s: files %+v, want those of cache_describe %+v", mode, m.Files, first)
+		}
+	}
+}
