@@ -2,7 +2,9 @@
 // people: the self-contained HTML report of agentsync report (charts drawn
 // as SVG on the server, each with its numbers in a table, opening offline
 // and printing well), the status of each tenant's syncs that agentsync
-// status prints, and the text tables the demo prints.
+// status prints, the text tables the demo prints, and the evidence
+// agentsync export writes for auditors (CSV files and a manifest of their
+// SHA-256 digests).
 //
 // It reads only the documented reporting views and functions of schema
 // defender, what the role defender_reader may read, each picture in one

@@ -38,6 +38,7 @@ type cli struct {
 	Status   statusCommand   `cmd:"" help:"per tenant: last success and failure, agents, stale agents; --json"`
 	Report   reportCommand   `cmd:"" help:"write a self-contained HTML report of the history, with charts"`
 	Diff     diffCommand     `cmd:"" help:"the agents that appeared, were deleted, returned or changed between two times"`
+	Export   exportCommand   `cmd:"" help:"write the fleet as of a time, the changes and runs of a period as CSV, with a manifest of SHA-256s"`
 	Version  versionCommand  `cmd:"" help:"print version, commit and Go version (also --version)"`
 	Help     helpCommand     `cmd:"" hidden:"" help:"show the help of a command"`
 }

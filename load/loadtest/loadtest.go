@@ -38,6 +38,10 @@ type Story struct {
 	// VanishDay is the day whose listing returns only a third of the
 	// agents: the mass-deletion guard withholds the deletions. 0 for none.
 	VanishDay int
+	// Definitions also syncs the fleet's scan definitions each day, a
+	// minute after its agents (the definitions' own runs), so that their
+	// history has edits, moves and deletions too.
+	Definitions bool
 	// End is the time of the last sync; the current hour when zero, so that
 	// the history ends about now as the demo's does.
 	End time.Time
@@ -117,6 +121,26 @@ func Sync(t testing.TB, pool *pgxpool.Pool, s Story) Synced {
 		default:
 			out.Results[day] = res
 		}
+		if s.Definitions {
+			now = now.Add(time.Minute)
+			if _, err := loader.SyncDefinitions(context.Background(), definitionsAt(fleet, now)); err != nil {
+				t.Fatalf("sync of day %d's definitions: %v", day, err)
+			}
+		}
 	}
 	return out
+}
+
+// definitionsAt is the complete listing of the fleet's scan definitions
+// at t.
+func definitionsAt(fleet *defendertest.Fleet, t time.Time) scanagent.DefinitionListFunc {
+	defs := fleet.DefinitionsAt(t)
+	return func(ctx context.Context, fn func(scanagent.ScanDefinition) error) (scanagent.ListStats, error) {
+		for _, d := range defs {
+			if err := fn(d.Record()); err != nil {
+				return scanagent.ListStats{}, err
+			}
+		}
+		return scanagent.ListStats{Requests: 1, Pages: 1, Agents: len(defs)}, nil
+	}
 }
