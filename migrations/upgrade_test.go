@@ -9,41 +9,6 @@ import (
 	"github.com/agentsync/agentsync/migrations"
 )
 
-// reportingAnswers are queries whose answers a migration must keep: every
-// column users could read at schema version 2, rendered as text.
-var reportingAnswers = map[string]string{
-	"scan_agents_as_of at every run and between runs": `
-		SELECT x.at, a.tenant_id, a.agent_id, a.machine_id, a.computer_dns_name, a.assigned_application_id,
-		       a.scanner_software_version, a.mde_client_version, a.last_seen, a.last_command_execution_at, a.extra
-		  FROM (SELECT fetched_at AS at FROM defender.sync_runs WHERE fetched_at IS NOT NULL
-		        UNION SELECT fetched_at + interval '17 minutes' FROM defender.sync_runs WHERE fetched_at IS NOT NULL
-		        UNION SELECT started_at - interval '1 second' FROM defender.sync_runs) x
-		 CROSS JOIN LATERAL defender.scan_agents_as_of(x.at) a`,
-	"scan_agents": `
-		SELECT tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id, scanner_software_version,
-		       mde_client_version, last_seen, last_command_execution_at, extra, first_seen_at, last_synced_at, deleted_at
-		  FROM defender.scan_agents`,
-	"scan_agent_history": `
-		SELECT history_id, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
-		       scanner_software_version, mde_client_version, extra, valid_from, valid_to, opened_by_run_id, closed_by_run_id
-		  FROM defender.scan_agent_history`,
-	"scan_agent_observations": `
-		SELECT tenant_id, agent_id, run_id, observed_at, last_seen, last_command_execution_at
-		  FROM defender.scan_agent_observations`,
-	"scan_agent_changes": `
-		SELECT tenant_id, agent_id, changed_at, attribute, old_value, new_value, run_id
-		  FROM defender.scan_agent_changes`,
-	"version_drift": `SELECT * FROM defender.version_drift`,
-	// agents_changed counted heartbeat-only agents before migration 12,
-	// which counts them apart: their sum is what it counted.
-	"sync_runs": `
-		SELECT run_id, tenant_id, started_at, fetched_at, finished_at, status, agents_seen, agents_inserted,
-		       agents_changed + coalesce((pg_catalog.to_jsonb(r) ->> 'agents_heartbeat_only')::integer, 0),
-		       agents_unchanged, agents_deleted, deletions_withheld, agents_rejected,
-		       api_requests, error, worker
-		  FROM defender.sync_runs r`,
-}
-
 // TestUpgradeFromSchema2KeepsEveryAnswer loads a database filled by the
 // schema-2 loader (testdata/upgrade), records what every reporting query
 // answers, migrates to the latest schema and checks the answers, the new
@@ -54,26 +19,10 @@ func TestUpgradeFromSchema2KeepsEveryAnswer(t *testing.T) {
 	pool, p := dbtest.SchemaTwoHistory(t)
 	answer := func(query string) string {
 		t.Helper()
-		rows, err := pool.Query(ctx, `SELECT x::text FROM (`+query+`) x ORDER BY 1`)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, query)
-		}
-		defer rows.Close()
-		var b strings.Builder
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(line + "\n")
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return b.String()
+		return dbtest.Answer(t, pool, query)
 	}
 	before := map[string]string{}
-	for name, q := range reportingAnswers {
+	for name, q := range dbtest.AgentAnswers {
 		before[name] = answer(q)
 		if strings.Count(before[name], "\n") < 10 {
 			t.Fatalf("%s answers %d rows before the upgrade; the fixture is too thin", name, strings.Count(before[name], "\n"))
@@ -81,7 +30,7 @@ func TestUpgradeFromSchema2KeepsEveryAnswer(t *testing.T) {
 	}
 	compare := func(when string) {
 		t.Helper()
-		for name, q := range reportingAnswers {
+		for name, q := range dbtest.AgentAnswers {
 			if got := answer(q); got != before[name] {
 				t.Errorf("%s: %s answers differently\nbefore:\n%s\nafter:\n%s", when, name, before[name], got)
 			}
