@@ -167,7 +167,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	c.heartbeatOnly += len(keys)
 	// Every new or moved heartbeat is written in place and observed.
 	start = time.Now()
-	if err := storeHeartbeats(dbCtx, tx, tenant, fetchedAt, runID, obs); err != nil {
+	if err := storeHeartbeats(dbCtx, tx, fetchedAt, runID, obs); err != nil {
 		return c, err
 	}
 	logStep(l.cfg.Logger, "store heartbeats and observations", start, "agents", len(obs))

@@ -60,8 +60,8 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 		b.Fatal(err)
 	}
 	truncate := func() {
-		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender_storage.observation_block, defender_storage.withheld_deletions,
-			defender_storage.agent_daily, defender_storage.tenant_daily, defender_storage.heartbeat_block,
+		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender_storage.observation, defender_storage.withheld_deletions,
+			defender_storage.agent_daily, defender_storage.tenant_daily, defender_storage.agent_heartbeat,
 			defender.scan_agent_history, defender_storage.agent_state, defender_storage.target_coverage, defender_storage.target_result,
 			defender_storage.session_result, defender_storage.definition_withheld, defender_storage.definition_version, defender_storage.definition_state,
 			defender.sync_runs, defender_storage.tenant_leases, defender_storage.tenants`); err != nil {
@@ -93,7 +93,7 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 			// Steady state: an hour after a sync that inserted every
 			// agent, autovacuum (which inserts trigger since PostgreSQL
 			// 13) has vacuumed and analyzed the tables.
-			if _, err := f.pool.Exec(ctx, `VACUUM (ANALYZE) defender_storage.agent_state, defender_storage.heartbeat_block, defender.scan_agent_history`); err != nil {
+			if _, err := f.pool.Exec(ctx, `VACUUM (ANALYZE) defender_storage.agent_state, defender_storage.agent_heartbeat, defender.scan_agent_history`); err != nil {
 				b.Fatal(err)
 			}
 			if mode == "steady" {

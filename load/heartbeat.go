@@ -50,9 +50,9 @@ func timestamptz(us int64) pgtype.Timestamptz {
 
 // storeHeartbeats writes the heartbeats of obs, which are exactly the
 // sync's observations (each agent once): each agent's heartbeat row in
-// place, and the tenant's one observation row of the sync. A sync in
+// place, and the sync's one observation row. A sync in
 // which no heartbeat moved writes neither.
-func storeHeartbeats(ctx context.Context, tx pgx.Tx, tenant string, fetchedAt time.Time, runID int64, obs []observation) error {
+func storeHeartbeats(ctx context.Context, tx pgx.Tx, fetchedAt time.Time, runID int64, obs []observation) error {
 	if len(obs) == 0 {
 		return nil
 	}
@@ -63,7 +63,7 @@ func storeHeartbeats(ctx context.Context, tx pgx.Tx, tenant string, fetchedAt ti
 		keys[i], lastSeen[i], lastCmd[i] = o.key, o.lastSeen, o.lastCmd
 	}
 	var written int
-	if err := tx.QueryRow(ctx, query("heartbeats_observe"), keys, lastSeen, lastCmd, tenant, fetchedAt, runID).Scan(&written); err != nil {
+	if err := tx.QueryRow(ctx, query("heartbeats_observe"), keys, lastSeen, lastCmd, fetchedAt, runID).Scan(&written); err != nil {
 		return fmt.Errorf("store heartbeats: %w", interpretError(err))
 	}
 	if written != len(obs) {

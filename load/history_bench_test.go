@@ -127,7 +127,7 @@ func BenchmarkReportQueries(b *testing.B) {
 			b.Logf("built %d of %d days", h/24, days)
 		}
 		if autovacuum == "off" && h%24 == 23 {
-			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender_storage.heartbeat_block, defender_storage.agent_state, defender_storage.tenants, defender_storage.tenant_daily, defender.sync_runs`); err != nil {
+			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender_storage.agent_heartbeat, defender_storage.agent_state, defender_storage.tenants, defender_storage.tenant_daily, defender.sync_runs`); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -221,9 +221,9 @@ func BenchmarkReportQueries(b *testing.B) {
 
 	var observations, obsBytes, totalBytes int64
 	if err := f.pool.QueryRow(ctx, `
-		SELECT (SELECT coalesce(sum(cardinality(slots)), 0) FROM defender_storage.observation_block),
+		SELECT (SELECT coalesce(sum(cardinality(agent_nos)), 0) FROM defender_storage.observation),
 		       (SELECT coalesce(sum(pg_catalog.pg_total_relation_size(i.inhrelid)), 0)
-		          FROM pg_catalog.pg_inherits i WHERE i.inhparent = 'defender_storage.observation_block'::regclass),
+		          FROM pg_catalog.pg_inherits i WHERE i.inhparent = 'defender_storage.observation'::regclass),
 		       (SELECT sum(pg_catalog.pg_total_relation_size(c.oid)) FROM pg_catalog.pg_class c
 		         WHERE c.relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace) AND c.relkind = 'r')`).Scan(&observations, &obsBytes, &totalBytes); err != nil {
 		b.Fatal(err)
@@ -290,10 +290,10 @@ func BenchmarkObservationStorage(b *testing.B) {
 		}
 		var observations, bytes, rows int64
 		if err := f.pool.QueryRow(ctx, `
-			SELECT (SELECT coalesce(sum(cardinality(slots)), 0) FROM defender_storage.observation_block),
-			       (SELECT count(*) FROM defender_storage.observation_block),
+			SELECT (SELECT coalesce(sum(cardinality(agent_nos)), 0) FROM defender_storage.observation),
+			       (SELECT count(*) FROM defender_storage.observation),
 			       (SELECT coalesce(sum(pg_catalog.pg_total_relation_size(i.inhrelid)), 0)
-			          FROM pg_catalog.pg_inherits i WHERE i.inhparent = 'defender_storage.observation_block'::regclass)`,
+			          FROM pg_catalog.pg_inherits i WHERE i.inhparent = 'defender_storage.observation'::regclass)`,
 		).Scan(&observations, &rows, &bytes); err != nil {
 			b.Fatal(err)
 		}

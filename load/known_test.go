@@ -285,7 +285,8 @@ func TestTenantsWhoseAgentsTakeKeysInTurn(t *testing.T) {
 	}
 	// Each sync observed its tenant's agents in one row (the first
 	// sync of each tenant observed its first agent).
-	if n := f.count(t, `SELECT count(*) FROM defender_storage.observation WHERE tenant_id = '`+tenant+`'`); n != len(ours) {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.observation o JOIN defender.sync_runs r USING (run_id)
+	                     WHERE r.tenant_id = '`+tenant+`'`); n != len(ours) {
 		t.Fatalf("%d observation rows of our tenant, want one per sync (%d)", n, len(ours))
 	}
 	// Our heartbeats move, and one of our agents goes; theirs stay.

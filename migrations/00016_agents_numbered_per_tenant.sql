@@ -13,8 +13,8 @@
 --   page (fillfactor 50) for updates in place (HOT), and a foreign key to
 --   its agent;
 -- - observation holds what one sync saw of the agents whose timestamps
---   moved: one row per tenant and sync, the agents' numbers increasing,
---   partitioned by month as before.
+--   moved: one row per sync (whose run names the tenant), the agents'
+--   numbers increasing, partitioned by month as before.
 --
 -- The agent numbers inside an observation are references no foreign key
 -- can state (an array's elements): the constraint trigger
@@ -65,14 +65,12 @@ COMMENT ON FUNCTION defender_storage.agent_numbers_valid(integer[]) IS
 REVOKE ALL ON FUNCTION defender_storage.agent_numbers_valid(integer[]) FROM PUBLIC;
 
 CREATE TABLE defender_storage.observation (
-    tenant_id                 text          NOT NULL,
     observed_at               timestamptz   NOT NULL,
     run_id                    bigint        NOT NULL,
     agent_nos                 integer[]     NOT NULL,
     last_seen                 timestamptz[] NOT NULL,
     last_command_execution_at timestamptz[] NOT NULL,
-    CONSTRAINT observation_pkey PRIMARY KEY (tenant_id, observed_at),
-    CONSTRAINT observation_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants (tenant_id),
+    CONSTRAINT observation_pkey PRIMARY KEY (run_id, observed_at),
     CONSTRAINT observation_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs (run_id),
     CONSTRAINT observation_agent_nos_valid CHECK (defender_storage.agent_numbers_valid(agent_nos)),
     CONSTRAINT observation_arrays_match CHECK (
@@ -80,11 +78,10 @@ CREATE TABLE defender_storage.observation (
         AND pg_catalog.cardinality(last_command_execution_at) = pg_catalog.cardinality(agent_nos))
 ) PARTITION BY RANGE (observed_at);
 COMMENT ON TABLE defender_storage.observation IS
-    'Storage behind scan_agent_observations: what one sync of a tenant saw of the volatile timestamps of its agents whose values moved, one row per tenant and sync, in arrays by agent number. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
-COMMENT ON COLUMN defender_storage.observation.tenant_id IS 'Microsoft Entra tenant of the agents.';
+    'Storage behind scan_agent_observations: what one sync of a tenant saw of the volatile timestamps of its agents whose values moved, one row per sync (its run names the tenant), in arrays by agent number. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
 COMMENT ON COLUMN defender_storage.observation.observed_at IS 'Fetch time of the sync (sync_runs.fetched_at).';
-COMMENT ON COLUMN defender_storage.observation.run_id IS 'The sync run that made the observations.';
-COMMENT ON COLUMN defender_storage.observation.agent_nos IS 'agent_state.agent_no of each observed agent of the tenant, increasing.';
+COMMENT ON COLUMN defender_storage.observation.run_id IS 'The sync run that made the observations; its tenant is the agents''.';
+COMMENT ON COLUMN defender_storage.observation.agent_nos IS 'agent_state.agent_no of each observed agent of the run''s tenant, increasing.';
 COMMENT ON COLUMN defender_storage.observation.last_seen IS 'last_seen of each observed agent, in the order of agent_nos.';
 COMMENT ON COLUMN defender_storage.observation.last_command_execution_at IS 'last_command_execution_at of each observed agent, in the order of agent_nos.';
 
@@ -94,12 +91,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    found integer;
+    tenant text;
+    found  integer;
 BEGIN
     IF TG_TABLE_NAME = 'agent_state' THEN
         -- An agent removed or renumbered while an observation names it.
-        IF EXISTS (SELECT FROM defender_storage.observation o
-                    WHERE o.tenant_id = OLD.tenant_id AND OLD.agent_no = ANY (o.agent_nos)) THEN
+        IF EXISTS (SELECT FROM defender.sync_runs r
+                     JOIN defender_storage.observation o ON o.run_id = r.run_id
+                    WHERE r.tenant_id = OLD.tenant_id AND r.resource = 'agents'
+                      AND OLD.agent_no = ANY (o.agent_nos)) THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'foreign_key_violation',
                 MESSAGE = 'update or delete on table "agent_state" violates constraint "observation_agents_exist"',
@@ -109,18 +109,19 @@ BEGIN
         RETURN NULL;
     END IF;
     -- A row of observation (of one of its partitions): every number names
-    -- an agent of the row's tenant, locked against removal until the
+    -- an agent of its run's tenant, locked against removal until the
     -- transaction ends, as a foreign key's check does.
+    SELECT r.tenant_id INTO tenant FROM defender.sync_runs r WHERE r.run_id = NEW.run_id;
     SELECT count(*) INTO found FROM (
         SELECT FROM defender_storage.agent_state a
-         WHERE a.tenant_id = NEW.tenant_id AND a.agent_no = ANY (NEW.agent_nos)
+         WHERE a.tenant_id = tenant AND a.agent_no = ANY (NEW.agent_nos)
            FOR KEY SHARE OF a) k;
     IF found <> pg_catalog.cardinality(NEW.agent_nos) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'foreign_key_violation',
             MESSAGE = 'insert or update on table "observation" violates constraint "observation_agents_exist"',
-            DETAIL = pg_catalog.format('%s of the agent numbers %s are not agents of tenant %s.',
-                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.tenant_id),
+            DETAIL = pg_catalog.format('%s of the agent numbers %s of run %s are not agents of tenant %s.',
+                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.run_id, tenant),
             TABLE = 'observation', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
     END IF;
     RETURN NULL;
@@ -128,10 +129,10 @@ END;
 $$;
 -- +goose StatementEnd
 COMMENT ON FUNCTION defender_storage.check_observed_agents() IS
-    'The constraint trigger observation_agents_exist: the agent numbers of an observation are agents of its tenant (array elements, which no foreign key can reference).';
+    'The constraint trigger observation_agents_exist: the agent numbers of an observation are agents of its run''s tenant (array elements, which no foreign key can reference).';
 REVOKE ALL ON FUNCTION defender_storage.check_observed_agents() FROM PUBLIC;
 CREATE CONSTRAINT TRIGGER observation_agents_exist
-    AFTER INSERT OR UPDATE OF tenant_id, agent_nos ON defender_storage.observation
+    AFTER INSERT OR UPDATE OF run_id, agent_nos ON defender_storage.observation
     FOR EACH ROW EXECUTE FUNCTION defender_storage.check_observed_agents();
 CREATE CONSTRAINT TRIGGER observation_agents_exist
     AFTER DELETE OR UPDATE OF tenant_id, agent_no ON defender_storage.agent_state
@@ -179,15 +180,15 @@ SELECT defender_storage.ensure_observation_partition(
   FROM pg_catalog.pg_inherits i
   JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'defender_storage.observation_block'::pg_catalog.regclass;
-INSERT INTO defender_storage.observation (tenant_id, observed_at, run_id, agent_nos, last_seen, last_command_execution_at)
-SELECT a.tenant_id, b.observed_at, b.run_id,
+INSERT INTO defender_storage.observation (observed_at, run_id, agent_nos, last_seen, last_command_execution_at)
+SELECT b.observed_at, b.run_id,
        array_agg(a.agent_no ORDER BY a.agent_no),
        array_agg(x.last_seen ORDER BY a.agent_no),
        array_agg(x.last_command_execution_at ORDER BY a.agent_no)
   FROM defender_storage.observation_block b
  CROSS JOIN LATERAL unnest(b.slots, b.last_seen, b.last_command_execution_at) x(slot, last_seen, last_command_execution_at)
   JOIN defender_storage.agent_state a ON a.agent_key = b.block * 64 + x.slot
- GROUP BY a.tenant_id, b.observed_at, b.run_id;
+ GROUP BY b.observed_at, b.run_id;
 
 -- +goose StatementBegin
 CREATE OR REPLACE VIEW defender.scan_agents AS
@@ -340,9 +341,10 @@ CREATE OR REPLACE VIEW defender.scan_agent_observations AS
     o.observed_at,
     x.last_seen,
     x.last_command_execution_at
-   FROM ((defender_storage.observation o
+   FROM (((defender.sync_runs r
+     JOIN defender_storage.observation o ON ((o.run_id = r.run_id)))
      CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
-     JOIN defender_storage.agent_state a ON (((a.tenant_id = o.tenant_id) AND (a.agent_no = x.agent_no))));
+     JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))));
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
@@ -421,15 +423,16 @@ CREATE OR REPLACE FUNCTION defender.scan_agents_as_of(at timestamp with time zon
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
          ), day_obs AS MATERIALIZED (
-          SELECT DISTINCT ON (o.tenant_id, x.agent_no) o.tenant_id,
+          SELECT DISTINCT ON (r.tenant_id, x.agent_no) r.tenant_id,
              x.agent_no,
              x.last_seen,
              x.last_command_execution_at
-            FROM ((s
-              JOIN defender_storage.observation o ON (((o.tenant_id = s.tenant_id) AND (o.observed_at >= s.day_start) AND (o.observed_at <= s.fetched_at))))
+            FROM (((s
+              JOIN defender.sync_runs r ON (((r.tenant_id = s.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= s.day_start) AND (r.fetched_at <= s.fetched_at))))
+              JOIN defender_storage.observation o ON (((o.run_id = r.run_id) AND (o.observed_at = r.fetched_at))))
               CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
            WHERE (NOT s.latest)
-           ORDER BY o.tenant_id, x.agent_no, o.observed_at DESC
+           ORDER BY r.tenant_id, x.agent_no, o.observed_at DESC
          )
   SELECT c.tenant_id,
      c.agent_id,
@@ -591,8 +594,9 @@ SELECT o.observed_at, o.run_id, a.agent_key / 64,
        array_agg(x.last_seen ORDER BY a.agent_key),
        array_agg(x.last_command_execution_at ORDER BY a.agent_key)
   FROM defender_storage.observation o
+  JOIN defender.sync_runs r ON r.run_id = o.run_id
  CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at)
-  JOIN defender_storage.agent_state a ON a.tenant_id = o.tenant_id AND a.agent_no = x.agent_no
+  JOIN defender_storage.agent_state a ON a.tenant_id = r.tenant_id AND a.agent_no = x.agent_no
  GROUP BY o.observed_at, o.run_id, a.agent_key / 64;
 
 -- +goose StatementBegin

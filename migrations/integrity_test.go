@@ -40,8 +40,8 @@ VALUES (1, '2026-01-01', 1, '2026-01-01 10:00Z', 1);
 INSERT INTO defender_storage.agent_heartbeat (agent_key, last_seen, last_command_execution_at)
 VALUES (1, '2026-01-01', NULL), (2, '2026-01-01', '2026-01-01');
 SELECT defender_storage.ensure_observation_partition('2026-01-01 10:00Z');
-INSERT INTO defender_storage.observation (tenant_id, observed_at, run_id, agent_nos, last_seen, last_command_execution_at)
-VALUES ('t', '2026-01-01 10:00Z', 1, '{1,2}', '{2026-01-01,2026-01-01}', '{NULL,2026-01-01}');
+INSERT INTO defender_storage.observation (observed_at, run_id, agent_nos, last_seen, last_command_execution_at)
+VALUES ('2026-01-01 10:00Z', 1, '{1,2}', '{2026-01-01,2026-01-01}', '{NULL,2026-01-01}');
 INSERT INTO defender_storage.withheld_deletions (agent_key, run_id) VALUES (1, 2);
 INSERT INTO defender_storage.tenant_daily (tenant_id, day, run_id, synced_at, first_synced_at, syncs)
 VALUES ('t', '2026-01-01', 1, '2026-01-01 10:00Z', '2026-01-01 10:00Z', 1);

@@ -852,7 +852,6 @@ COMMENT ON COLUMN defender_storage.agent_state.agent_no IS 'Number of the agent 
 --
 
 CREATE TABLE defender_storage.observation (
-    tenant_id text NOT NULL,
     observed_at timestamp with time zone NOT NULL,
     run_id bigint NOT NULL,
     agent_nos integer[] NOT NULL,
@@ -868,14 +867,7 @@ PARTITION BY RANGE (observed_at);
 -- Name: TABLE observation; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender_storage.observation IS 'Storage behind scan_agent_observations: what one sync of a tenant saw of the volatile timestamps of its agents whose values moved, one row per tenant and sync, in arrays by agent number. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
-
-
---
--- Name: COLUMN observation.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation.tenant_id IS 'Microsoft Entra tenant of the agents.';
+COMMENT ON TABLE defender_storage.observation IS 'Storage behind scan_agent_observations: what one sync of a tenant saw of the volatile timestamps of its agents whose values moved, one row per sync (its run names the tenant), in arrays by agent number. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
 
 
 --
@@ -889,14 +881,14 @@ COMMENT ON COLUMN defender_storage.observation.observed_at IS 'Fetch time of the
 -- Name: COLUMN observation.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.observation.run_id IS 'The sync run that made the observations.';
+COMMENT ON COLUMN defender_storage.observation.run_id IS 'The sync run that made the observations; its tenant is the agents''.';
 
 
 --
 -- Name: COLUMN observation.agent_nos; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.observation.agent_nos IS 'agent_state.agent_no of each observed agent of the tenant, increasing.';
+COMMENT ON COLUMN defender_storage.observation.agent_nos IS 'agent_state.agent_no of each observed agent of the run''s tenant, increasing.';
 
 
 --
@@ -1073,15 +1065,16 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
          ), day_obs AS MATERIALIZED (
-          SELECT DISTINCT ON (o.tenant_id, x.agent_no) o.tenant_id,
+          SELECT DISTINCT ON (r.tenant_id, x.agent_no) r.tenant_id,
              x.agent_no,
              x.last_seen,
              x.last_command_execution_at
-            FROM ((s
-              JOIN defender_storage.observation o ON (((o.tenant_id = s.tenant_id) AND (o.observed_at >= s.day_start) AND (o.observed_at <= s.fetched_at))))
+            FROM (((s
+              JOIN defender.sync_runs r ON (((r.tenant_id = s.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= s.day_start) AND (r.fetched_at <= s.fetched_at))))
+              JOIN defender_storage.observation o ON (((o.run_id = r.run_id) AND (o.observed_at = r.fetched_at))))
               CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
            WHERE (NOT s.latest)
-           ORDER BY o.tenant_id, x.agent_no, o.observed_at DESC
+           ORDER BY r.tenant_id, x.agent_no, o.observed_at DESC
          )
   SELECT c.tenant_id,
      c.agent_id,
@@ -1266,12 +1259,15 @@ CREATE FUNCTION defender_storage.check_observed_agents() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    found integer;
+    tenant text;
+    found  integer;
 BEGIN
     IF TG_TABLE_NAME = 'agent_state' THEN
         -- An agent removed or renumbered while an observation names it.
-        IF EXISTS (SELECT FROM defender_storage.observation o
-                    WHERE o.tenant_id = OLD.tenant_id AND OLD.agent_no = ANY (o.agent_nos)) THEN
+        IF EXISTS (SELECT FROM defender.sync_runs r
+                     JOIN defender_storage.observation o ON o.run_id = r.run_id
+                    WHERE r.tenant_id = OLD.tenant_id AND r.resource = 'agents'
+                      AND OLD.agent_no = ANY (o.agent_nos)) THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'foreign_key_violation',
                 MESSAGE = 'update or delete on table "agent_state" violates constraint "observation_agents_exist"',
@@ -1281,18 +1277,19 @@ BEGIN
         RETURN NULL;
     END IF;
     -- A row of observation (of one of its partitions): every number names
-    -- an agent of the row's tenant, locked against removal until the
+    -- an agent of its run's tenant, locked against removal until the
     -- transaction ends, as a foreign key's check does.
+    SELECT r.tenant_id INTO tenant FROM defender.sync_runs r WHERE r.run_id = NEW.run_id;
     SELECT count(*) INTO found FROM (
         SELECT FROM defender_storage.agent_state a
-         WHERE a.tenant_id = NEW.tenant_id AND a.agent_no = ANY (NEW.agent_nos)
+         WHERE a.tenant_id = tenant AND a.agent_no = ANY (NEW.agent_nos)
            FOR KEY SHARE OF a) k;
     IF found <> pg_catalog.cardinality(NEW.agent_nos) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'foreign_key_violation',
             MESSAGE = 'insert or update on table "observation" violates constraint "observation_agents_exist"',
-            DETAIL = pg_catalog.format('%s of the agent numbers %s are not agents of tenant %s.',
-                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.tenant_id),
+            DETAIL = pg_catalog.format('%s of the agent numbers %s of run %s are not agents of tenant %s.',
+                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.run_id, tenant),
             TABLE = 'observation', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
     END IF;
     RETURN NULL;
@@ -1304,7 +1301,7 @@ $$;
 -- Name: FUNCTION check_observed_agents(); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint trigger observation_agents_exist: the agent numbers of an observation are agents of its tenant (array elements, which no foreign key can reference).';
+COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint trigger observation_agents_exist: the agent numbers of an observation are agents of its run''s tenant (array elements, which no foreign key can reference).';
 
 
 --
@@ -2098,9 +2095,10 @@ CREATE VIEW defender.scan_agent_observations AS
     o.observed_at,
     x.last_seen,
     x.last_command_execution_at
-   FROM ((defender_storage.observation o
+   FROM (((defender.sync_runs r
+     JOIN defender_storage.observation o ON ((o.run_id = r.run_id)))
      CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
-     JOIN defender_storage.agent_state a ON (((a.tenant_id = o.tenant_id) AND (a.agent_no = x.agent_no))));
+     JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))));
 
 
 --
@@ -4498,7 +4496,6 @@ COMMENT ON COLUMN defender_storage.maintenance_leases.expires_at IS 'When the le
 --
 
 CREATE TABLE defender_storage.observation_2026_12 (
-    tenant_id text NOT NULL,
     observed_at timestamp with time zone NOT NULL,
     run_id bigint NOT NULL,
     agent_nos integer[] NOT NULL,
@@ -4521,7 +4518,6 @@ COMMENT ON TABLE defender_storage.observation_2026_12 IS 'Observations of 2026-1
 --
 
 CREATE TABLE defender_storage.observation_2027_01 (
-    tenant_id text NOT NULL,
     observed_at timestamp with time zone NOT NULL,
     run_id bigint NOT NULL,
     agent_nos integer[] NOT NULL,
@@ -4748,7 +4744,7 @@ ALTER TABLE ONLY defender_storage.maintenance_leases
 --
 
 ALTER TABLE ONLY defender_storage.observation
-    ADD CONSTRAINT observation_pkey PRIMARY KEY (tenant_id, observed_at);
+    ADD CONSTRAINT observation_pkey PRIMARY KEY (run_id, observed_at);
 
 
 --
@@ -4756,7 +4752,7 @@ ALTER TABLE ONLY defender_storage.observation
 --
 
 ALTER TABLE ONLY defender_storage.observation_2026_12
-    ADD CONSTRAINT observation_2026_12_pkey PRIMARY KEY (tenant_id, observed_at);
+    ADD CONSTRAINT observation_2026_12_pkey PRIMARY KEY (run_id, observed_at);
 
 
 --
@@ -4764,7 +4760,7 @@ ALTER TABLE ONLY defender_storage.observation_2026_12
 --
 
 ALTER TABLE ONLY defender_storage.observation_2027_01
-    ADD CONSTRAINT observation_2027_01_pkey PRIMARY KEY (tenant_id, observed_at);
+    ADD CONSTRAINT observation_2027_01_pkey PRIMARY KEY (run_id, observed_at);
 
 
 --
@@ -4988,7 +4984,7 @@ CREATE CONSTRAINT TRIGGER observation_agents_exist AFTER DELETE OR UPDATE OF ten
 -- Name: observation observation_agents_exist; Type: TRIGGER; Schema: defender_storage; Owner: -
 --
 
-CREATE CONSTRAINT TRIGGER observation_agents_exist AFTER INSERT OR UPDATE OF tenant_id, agent_nos ON defender_storage.observation NOT DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION defender_storage.check_observed_agents();
+CREATE CONSTRAINT TRIGGER observation_agents_exist AFTER INSERT OR UPDATE OF run_id, agent_nos ON defender_storage.observation NOT DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION defender_storage.check_observed_agents();
 
 
 --
@@ -5141,14 +5137,6 @@ ALTER TABLE ONLY defender_storage.definition_withheld
 
 ALTER TABLE defender_storage.observation
     ADD CONSTRAINT observation_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: observation observation_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
---
-
-ALTER TABLE defender_storage.observation
-    ADD CONSTRAINT observation_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
 
 
 --
