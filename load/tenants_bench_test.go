@@ -1,0 +1,270 @@
+package load_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/agentsync/agentsync/internal/dbtest"
+)
+
+// manyTenantsSize is the history BenchmarkReportQueriesManyTenants builds:
+// CI's small default, or AGENTSYNC_BENCH_YEAR_TENANTS tenants and
+// AGENTSYNC_BENCH_YEAR_DAYS days (200 and 365 for the goals: a year of
+// hourly history of 200 tenants of 40 agents).
+func manyTenantsSize() (tenants, days int) {
+	tenants, days = 3, 3
+	if n, err := strconv.Atoi(os.Getenv("AGENTSYNC_BENCH_YEAR_TENANTS")); err == nil && n > 0 {
+		tenants = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("AGENTSYNC_BENCH_YEAR_DAYS")); err == nil && n > 0 {
+		days = n
+	}
+	return tenants, days
+}
+
+// cloneShifts are the columns a copy of a tenant's history shifts: run ids
+// and agent keys move past the source's, so that every copy is a tenant
+// of its own in the loader's format.
+var cloneShifts = map[string]string{
+	"run_id": "run", "first_seen_run_id": "run", "deleted_by_run_id": "run", "opened_by_run_id": "run",
+	"closed_by_run_id": "run", "last_run_id": "run", "agent_key": "agent",
+}
+
+// cloneTenant copies the whole agent history of tenant into copies-1 new
+// tenants (tenant-00001, ...), table by table in one statement each.
+// Foreign keys and the constraint trigger are not checked again (the
+// session acts as a replica): each copy is the source's valid rows with
+// keys shifted.
+func cloneTenant(b *testing.B, conn *pgx.Conn, tenant string, copies int) {
+	ctx := context.Background()
+	var maxRun, maxAgent int64
+	if err := conn.QueryRow(ctx, `SELECT (SELECT max(run_id) FROM defender.sync_runs), (SELECT max(agent_key) FROM defender_storage.agent_state)`).Scan(&maxRun, &maxAgent); err != nil {
+		b.Fatal(err)
+	}
+	tables := []struct{ table, where string }{
+		{"defender_storage.tenants", "tenant_id = $1"},
+		{"defender.sync_runs", "tenant_id = $1"},
+		{"defender_storage.agent_state", "tenant_id = $1"},
+		{"defender.scan_agent_history", "tenant_id = $1"},
+		{"defender_storage.agent_heartbeat", "true"},
+		{"defender_storage.observation", "true"},
+		{"defender_storage.withheld_deletions", "true"},
+		{"defender_storage.agent_daily", "true"},
+		{"defender_storage.tenant_daily", "tenant_id = $1"},
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range tables {
+		rows, err := tx.Query(ctx, `
+			SELECT a.attname::text, a.attidentity = 'a' FROM pg_catalog.pg_attribute a
+			 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, t.table)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var cols, exprs []string
+		for rows.Next() {
+			var col string
+			var always bool
+			if err := rows.Scan(&col, &always); err != nil {
+				b.Fatal(err)
+			}
+			switch {
+			case col == "history_id": // a new identity
+				continue
+			case col == "tenant_id":
+				exprs = append(exprs, `'tenant-' || lpad(k::text, 5, '0')`)
+			case cloneShifts[col] == "run":
+				exprs = append(exprs, fmt.Sprintf("%s + k * %d", col, maxRun))
+			case cloneShifts[col] == "agent":
+				exprs = append(exprs, fmt.Sprintf("%s + k * %d", col, maxAgent))
+			default:
+				exprs = append(exprs, col)
+			}
+			cols = append(cols, col)
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+		q := fmt.Sprintf(`INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s CROSS JOIN generate_series(1, %d) k WHERE %s`,
+			t.table, strings.Join(cols, ", "), strings.Join(exprs, ", "), t.table, copies-1, t.where)
+		args := []any{}
+		if strings.Contains(t.where, "$1") {
+			args = append(args, tenant)
+		}
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			b.Fatalf("copy %s: %v", t.table, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkReportQueriesManyTenants builds hourly history of one tenant of
+// 40 agents through the loader, copies it to many tenants, and times the
+// documented questions as a member of defender_reader, for one tenant and
+// for all, warm (best of 3), against the goal of 100 ms (200 ms for a
+// diff). It also prints the whole schema's bytes per tenant-year.
+func BenchmarkReportQueriesManyTenants(b *testing.B) {
+	tenants, days := manyTenantsSize()
+	ctx := context.Background()
+	f := setup(b)
+	start := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	f.clock.now = start
+	f.loader = mustLoader(b, f.pool, f.clock.Now)
+	fleet := newFleetModel(40, start)
+	built := time.Now()
+	for h := range days * 24 {
+		now := f.clock.Advance(time.Hour)
+		fleet.advance(now)
+		f.sync(b, listOf(fleet.agents...))
+		if h%24 == 23 {
+			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender_storage.agent_heartbeat, defender_storage.tenants, defender.sync_runs`); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	// Copying without checking each row again takes the administrator.
+	cfg, err := pgx.ParseConfig(dbtest.ServerURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	own, err := pgx.ParseConfig(f.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Database = own.Database
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	cloneTenant(b, conn, tenant, tenants)
+	buildTime := time.Since(built)
+
+	end := f.clock.Now()
+	mid := start.Add(end.Sub(start) / 2)
+	var oneAgent string
+	if err := conn.QueryRow(ctx, `SELECT agent_id FROM defender.scan_agents WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY agent_id LIMIT 1`, tenant).Scan(&oneAgent); err != nil {
+		b.Fatal(err)
+	}
+	// Each question for all tenants, then for one ($1 is its tenant).
+	questions := []struct{ name, all, one string }{
+		{"stale agents per day over the history (fleet_daily)",
+			`SELECT tenant_id, day, active_agents, stale_7d_agents FROM defender.fleet_daily WHERE day >= $2::date`,
+			`SELECT day, active_agents, stale_7d_agents FROM defender.fleet_daily WHERE tenant_id = $1 AND day >= $2::date`},
+		{"changes of the last 7 days",
+			`SELECT * FROM defender.scan_agent_changes WHERE changed_at >= $3::timestamptz - interval '7 days'`,
+			`SELECT * FROM defender.scan_agent_changes WHERE tenant_id = $1 AND changed_at >= $3::timestamptz - interval '7 days'`},
+		{"version_drift", `SELECT * FROM defender.version_drift`, `SELECT * FROM defender.version_drift WHERE tenant_id = $1`},
+		{"active agents (scan_agents)", `SELECT * FROM defender.scan_agents WHERE deleted_at IS NULL`,
+			`SELECT * FROM defender.scan_agents WHERE tenant_id = $1 AND deleted_at IS NULL`},
+		{"scan_agents_as_of(mid-history)", `SELECT * FROM defender.scan_agents_as_of($4)`,
+			`SELECT * FROM defender.scan_agents_as_of($4) WHERE tenant_id = $1`},
+		{"scan_agents_as_of(now)", `SELECT * FROM defender.scan_agents_as_of($3)`,
+			`SELECT * FROM defender.scan_agents_as_of($3) WHERE tenant_id = $1`},
+		{"scan_agents_diff(mid-history, now)", `SELECT * FROM defender.scan_agents_diff($4, $3)`,
+			`SELECT * FROM defender.scan_agents_diff($4, $3, $1)`},
+		{"one agent's lastSeen gaps over a month",
+			`SELECT tenant_id, observed_at, last_seen FROM defender.scan_agent_observations
+			  WHERE agent_id = $5 AND observed_at >= $3::timestamptz - interval '30 days'`,
+			`SELECT observed_at, last_seen FROM defender.scan_agent_observations
+			  WHERE tenant_id = $1 AND agent_id = $5 AND observed_at >= $3::timestamptz - interval '30 days'`},
+		{"agents per Defender version per day (fleet_daily)",
+			`SELECT f.tenant_id, f.day, v.key, v.value::int FROM defender.fleet_daily f
+			  CROSS JOIN LATERAL jsonb_each(f.mde_client_versions) v WHERE f.day >= $3::date - 366`,
+			`SELECT f.day, v.key, v.value::int FROM defender.fleet_daily f
+			  CROSS JOIN LATERAL jsonb_each(f.mde_client_versions) v WHERE f.tenant_id = $1 AND f.day >= $3::date - 366`},
+		{"one agent's days (scan_agent_daily)",
+			`SELECT tenant_id, day, mde_client_version, last_seen FROM defender.scan_agent_daily WHERE agent_id = $5`,
+			`SELECT day, mde_client_version, last_seen FROM defender.scan_agent_daily WHERE tenant_id = $1 AND agent_id = $5`},
+		{"sync status (tenant_sync_status)", `SELECT * FROM defender.tenant_sync_status`,
+			`SELECT * FROM defender.tenant_sync_status WHERE tenant_id = $1`},
+	}
+	reader := dbtest.ReaderPool(b, f.url)
+	timeIt := func(sql string) (time.Duration, int) {
+		best, rows := time.Duration(1<<63-1), 0
+		for run := range 4 { // the first run warms the cache
+			t0 := time.Now()
+			r, err := reader.Query(ctx, `SELECT count(*) FROM (`+sql+`) q WHERE $1::text IS NOT NULL AND $2::date IS NOT NULL
+				AND $3::timestamptz IS NOT NULL AND $4::timestamptz IS NOT NULL AND $5::text IS NOT NULL`,
+				tenant, start, end, mid, oneAgent)
+			if err != nil {
+				b.Fatalf("%v\n%s", err, sql)
+			}
+			for r.Next() {
+				if err := r.Scan(&rows); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := r.Err(); err != nil {
+				b.Fatalf("%v\n%s", err, sql)
+			}
+			if d := time.Since(t0); run > 0 && d < best {
+				best = d
+			}
+		}
+		return best, rows
+	}
+	type timing struct {
+		name               string
+		allRows, oneRows   int
+		all, one           time.Duration
+		allGoal, oneWithin bool
+	}
+	var timings []timing
+	b.ResetTimer()
+	for range b.N {
+		timings = timings[:0]
+		for _, q := range questions {
+			goal := 100 * time.Millisecond
+			if strings.Contains(q.name, "diff") {
+				goal = 200 * time.Millisecond
+			}
+			all, allRows := timeIt(q.all)
+			one, oneRows := timeIt(q.one)
+			timings = append(timings, timing{q.name, allRows, oneRows, all, one, all < goal, one < goal})
+		}
+	}
+	b.StopTimer()
+
+	var schemaBytes, runs int64
+	if err := conn.QueryRow(ctx, `
+		SELECT (SELECT sum(pg_catalog.pg_total_relation_size(c.oid)) FROM pg_catalog.pg_class c
+		         WHERE c.relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace) AND c.relkind = 'r'),
+		       (SELECT count(*) FROM defender.sync_runs)`).Scan(&schemaBytes, &runs); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("\nThe documented questions on %d days of hourly syncs of %d tenants × 40 agents (%d runs; built in %s: one tenant through the loader, copied in SQL), as a member of defender_reader, warm, best of 3 (goal < 100 ms, < 200 ms for a diff):\n\n",
+		days, tenants, runs, buildTime.Round(time.Second))
+	fmt.Printf("| question | all tenants: rows | time | one tenant: rows | time |\n|---|---|---|---|---|\n")
+	ok := func(in bool) string {
+		if in {
+			return ""
+		}
+		return " (over the goal)"
+	}
+	for _, t := range timings {
+		fmt.Printf("| %s | %d | %.1f ms%s | %d | %.1f ms%s |\n", t.name, t.allRows, float64(t.all.Microseconds())/1000, ok(t.allGoal),
+			t.oneRows, float64(t.one.Microseconds())/1000, ok(t.oneWithin))
+	}
+	perTenantYear := float64(schemaBytes) / float64(tenants) / (float64(days) / 365)
+	fmt.Printf("\nStorage, agents only: %.1f MB per tenant-year (the whole schema, indexes included, %d bytes).\n\n", perTenantYear/1e6, schemaBytes)
+	b.ReportMetric(perTenantYear/1e6, "MB/tenant-year")
+}
