@@ -2,7 +2,6 @@ package load_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load"
-	"github.com/agentsync/agentsync/migrations"
 	"github.com/agentsync/agentsync/scanagent"
 )
 
@@ -149,21 +147,7 @@ func recordsOf(defs []defendertest.Definition) []scanagent.ScanDefinition {
 func TestUpgradeFromSchema11KeepsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := dbtest.EmptyURL(t)
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	p, err := migrations.Open(ctx, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, p := dbtest.Unmigrated(t)
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package dbtest
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -62,21 +61,7 @@ var LaterAnswers = map[string]string{
 // Answer renders every row query answers as text, sorted.
 func Answer(t testing.TB, pool *pgxpool.Pool, query string) string {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT x::text FROM (`+query+`) x ORDER BY 1`)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, query)
-	}
-	defer rows.Close()
 	var b strings.Builder
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString(line + "\n")
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	renderRows(t, pool, &b, `SELECT x::text FROM (`+query+`) x ORDER BY 1`)
 	return b.String()
 }

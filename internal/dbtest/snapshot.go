@@ -33,22 +33,29 @@ func RowVersions(t testing.TB, pool *pgxpool.Pool, tables ...string) string {
 	t.Helper()
 	var b strings.Builder
 	for _, table := range tables {
-		rows, err := pool.Query(context.Background(),
-			fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM %s t ORDER BY t.ctid`, table))
-		if err != nil {
-			t.Fatalf("read %s: %v", table, err)
-		}
 		fmt.Fprintf(&b, "-- %s\n", table)
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(line + "\n")
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		renderRows(t, pool, &b, fmt.Sprintf(`SELECT t.xmin::text || ' ' || t.ctid::text || ' ' || t::text FROM %s t ORDER BY t.ctid`, table))
 	}
 	return b.String()
+}
+
+// renderRows writes the one text column of each row query returns to b,
+// a line each.
+func renderRows(t testing.TB, pool *pgxpool.Pool, b *strings.Builder, query string) {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), query)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, query)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -22,6 +22,27 @@ import (
 func SchemaTwoHistory(t testing.TB) (*pgxpool.Pool, *goose.Provider) {
 	t.Helper()
 	ctx := context.Background()
+	pool, p := Unmigrated(t)
+	if _, err := p.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	_, self, _, _ := runtime.Caller(0)
+	fixture, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "testdata", "upgrade", "v2-history.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, string(fixture)); err != nil {
+		t.Fatalf("load the schema-2 fixture: %v", err)
+	}
+	return pool, p
+}
+
+// Unmigrated creates an empty database for t, with no migration applied,
+// and returns a pool on it and the migration provider that takes it up
+// and down, for tests of the migrations on data.
+func Unmigrated(t testing.TB) (*pgxpool.Pool, *goose.Provider) {
+	t.Helper()
+	ctx := context.Background()
 	url := EmptyURL(t)
 	db, err := sql.Open("pgx", url)
 	if err != nil {
@@ -36,17 +57,6 @@ func SchemaTwoHistory(t testing.TB) (*pgxpool.Pool, *goose.Provider) {
 	p, err := migrations.Open(ctx, db, nil)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	_, self, _, _ := runtime.Caller(0)
-	fixture, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "testdata", "upgrade", "v2-history.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, string(fixture)); err != nil {
-		t.Fatalf("load the schema-2 fixture: %v", err)
 	}
 	return pool, p
 }
