@@ -86,6 +86,8 @@ func cloneTenant(b *testing.B, conn *pgx.Conn, tenant string, copies int) {
 				continue
 			case col == "tenant_id":
 				exprs = append(exprs, `'tenant-' || lpad(k::text, 5, '0')`)
+			case col == "agent_id": // ids are the tenant's own
+				exprs = append(exprs, `lpad(k::text, 5, '0') || substr(agent_id, 6)`)
 			case cloneShifts[col] == "run":
 				exprs = append(exprs, fmt.Sprintf("%s + k * %d", col, maxRun))
 			case cloneShifts[col] == "agent":
@@ -198,13 +200,16 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 			`SELECT * FROM defender.tenant_sync_status WHERE tenant_id = $1`},
 	}
 	reader := dbtest.ReaderPool(b, f.url)
+	// Every question takes the five parameters, whether it reads them or not.
+	wrapped := func(sql string) string {
+		return `SELECT count(*) FROM (` + sql + `) q WHERE $1::text IS NOT NULL AND $2::date IS NOT NULL
+			AND $3::timestamptz IS NOT NULL AND $4::timestamptz IS NOT NULL AND $5::text IS NOT NULL`
+	}
 	timeIt := func(sql string) (time.Duration, int) {
 		best, rows := time.Duration(1<<63-1), 0
 		for run := range 4 { // the first run warms the cache
 			t0 := time.Now()
-			r, err := reader.Query(ctx, `SELECT count(*) FROM (`+sql+`) q WHERE $1::text IS NOT NULL AND $2::date IS NOT NULL
-				AND $3::timestamptz IS NOT NULL AND $4::timestamptz IS NOT NULL AND $5::text IS NOT NULL`,
-				tenant, start, end, mid, oneAgent)
+			r, err := reader.Query(ctx, wrapped(sql), tenant, start, end, mid, oneAgent)
 			if err != nil {
 				b.Fatalf("%v\n%s", err, sql)
 			}
@@ -243,6 +248,51 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	if os.Getenv("AGENTSYNC_BENCH_EXPLAIN") == "1" { // where a slow question's time goes
+		for i, q := range questions {
+			for _, sql := range []string{q.all, q.one} {
+				if timings[i].allGoal && timings[i].oneWithin {
+					continue
+				}
+				rows, err := reader.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+wrapped(sql), tenant, start, end, mid, oneAgent)
+				if err != nil {
+					b.Fatalf("explain %s: %v", q.name, err)
+				}
+				fmt.Printf("\n%s:\n%s\n", q.name, sql)
+				for rows.Next() {
+					var line string
+					if err := rows.Scan(&line); err != nil {
+						b.Fatal(err)
+					}
+					fmt.Println(line)
+				}
+				rows.Close()
+			}
+		}
+	}
+
+	if os.Getenv("AGENTSYNC_BENCH_EXPLAIN") == "1" { // inside scan_agents_as_of
+		var body string
+		if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_get_function_sqlbody('defender.scan_agents_as_of(timestamptz)'::regprocedure)`).Scan(&body); err != nil {
+			b.Fatal(err)
+		}
+		body = strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(body), "BEGIN ATOMIC")), "END")
+		body = strings.TrimSuffix(strings.TrimSpace(body), ";")
+		body = strings.ReplaceAll(body, "scan_agents_as_of.at", "$1::timestamptz")
+		rows, err := conn.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+body, mid)
+		if err != nil {
+			b.Fatalf("explain the body of scan_agents_as_of: %v", err)
+		}
+		fmt.Printf("\nInside scan_agents_as_of(mid-history):\n")
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				b.Fatal(err)
+			}
+			fmt.Println(line)
+		}
+		rows.Close()
+	}
 
 	var schemaBytes, runs int64
 	if err := conn.QueryRow(ctx, `
