@@ -138,6 +138,10 @@ CREATE CONSTRAINT TRIGGER observation_agents_exist
     AFTER DELETE OR UPDATE OF tenant_id, agent_no ON defender_storage.agent_state
     FOR EACH ROW EXECUTE FUNCTION defender_storage.check_observed_agents();
 
+-- A tenant's versions by time: its changes of a period read its own
+-- versions, not every tenant's.
+CREATE INDEX scan_agent_history_by_tenant ON defender.scan_agent_history (tenant_id, valid_from);
+
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION defender_storage.ensure_observation_partition(at timestamptz) RETURNS text
 LANGUAGE plpgsql
@@ -337,14 +341,20 @@ CREATE OR REPLACE VIEW defender.scan_coverage AS
 CREATE OR REPLACE VIEW defender.scan_agent_observations AS
  SELECT a.tenant_id,
     a.agent_id,
-    o.run_id,
-    o.observed_at,
+    r.run_id,
+    r.fetched_at AS observed_at,
     x.last_seen,
     x.last_command_execution_at
    FROM (((defender.sync_runs r
-     JOIN defender_storage.observation o ON ((o.run_id = r.run_id)))
+     CROSS JOIN LATERAL ( SELECT o.agent_nos,
+            o.last_seen,
+            o.last_command_execution_at
+           FROM defender_storage.observation o
+          WHERE ((o.run_id = r.run_id) AND (o.observed_at = r.fetched_at))
+         LIMIT 1) o)
      CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
-     JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))));
+     JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))))
+  WHERE ((r.resource = 'agents'::text) AND (r.status = 'succeeded'::text));
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
@@ -388,7 +398,7 @@ CREATE OR REPLACE FUNCTION defender.scan_agents_as_of(at timestamp with time zon
            WHERE (s.latest AND (NOT (s.withheld AND (EXISTS ( SELECT
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = a.agent_key) AND (w.run_id = s.run_id)))))))
-         ), versions AS (
+         ), versions AS MATERIALIZED (
           SELECT s.run_id,
              s.fetched_at,
              s.day,
@@ -429,7 +439,13 @@ CREATE OR REPLACE FUNCTION defender.scan_agents_as_of(at timestamp with time zon
              x.last_command_execution_at
             FROM (((s
               JOIN defender.sync_runs r ON (((r.tenant_id = s.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= s.day_start) AND (r.fetched_at <= s.fetched_at))))
-              JOIN defender_storage.observation o ON (((o.run_id = r.run_id) AND (o.observed_at = r.fetched_at))))
+              CROSS JOIN LATERAL ( SELECT o_1.observed_at,
+                     o_1.agent_nos,
+                     o_1.last_seen,
+                     o_1.last_command_execution_at
+                    FROM defender_storage.observation o_1
+                   WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
+                  LIMIT 1) o)
               CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
            WHERE (NOT s.latest)
            ORDER BY r.tenant_id, x.agent_no, o.observed_at DESC
@@ -927,6 +943,7 @@ CREATE OR REPLACE FUNCTION defender.scan_agents_as_of(at timestamp with time zon
 END;
 -- +goose StatementEnd
 
+DROP INDEX defender.scan_agent_history_by_tenant;
 DROP TRIGGER observation_agents_exist ON defender_storage.agent_state;
 DROP TABLE defender_storage.observation;
 DROP FUNCTION defender_storage.check_observed_agents();

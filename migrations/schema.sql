@@ -1030,7 +1030,7 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
            WHERE (s.latest AND (NOT (s.withheld AND (EXISTS ( SELECT
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = a.agent_key) AND (w.run_id = s.run_id)))))))
-         ), versions AS (
+         ), versions AS MATERIALIZED (
           SELECT s.run_id,
              s.fetched_at,
              s.day,
@@ -1071,7 +1071,13 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
              x.last_command_execution_at
             FROM (((s
               JOIN defender.sync_runs r ON (((r.tenant_id = s.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= s.day_start) AND (r.fetched_at <= s.fetched_at))))
-              JOIN defender_storage.observation o ON (((o.run_id = r.run_id) AND (o.observed_at = r.fetched_at))))
+              CROSS JOIN LATERAL ( SELECT o_1.observed_at,
+                     o_1.agent_nos,
+                     o_1.last_seen,
+                     o_1.last_command_execution_at
+                    FROM defender_storage.observation o_1
+                   WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
+                  LIMIT 1) o)
               CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
            WHERE (NOT s.latest)
            ORDER BY r.tenant_id, x.agent_no, o.observed_at DESC
@@ -2091,14 +2097,20 @@ ALTER TABLE defender.scan_agent_history ALTER COLUMN history_id ADD GENERATED AL
 CREATE VIEW defender.scan_agent_observations AS
  SELECT a.tenant_id,
     a.agent_id,
-    o.run_id,
-    o.observed_at,
+    r.run_id,
+    r.fetched_at AS observed_at,
     x.last_seen,
     x.last_command_execution_at
    FROM (((defender.sync_runs r
-     JOIN defender_storage.observation o ON ((o.run_id = r.run_id)))
+     CROSS JOIN LATERAL ( SELECT o_1.agent_nos,
+            o_1.last_seen,
+            o_1.last_command_execution_at
+           FROM defender_storage.observation o_1
+          WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
+         LIMIT 1) o)
      CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
-     JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))));
+     JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))))
+  WHERE ((r.resource = 'agents'::text) AND (r.status = 'succeeded'::text));
 
 
 --
@@ -4838,6 +4850,13 @@ CREATE INDEX scan_agent_history_by_end ON defender.scan_agent_history USING btre
 --
 
 CREATE INDEX scan_agent_history_by_start ON defender.scan_agent_history USING brin (valid_from);
+
+
+--
+-- Name: scan_agent_history_by_tenant; Type: INDEX; Schema: defender; Owner: -
+--
+
+CREATE INDEX scan_agent_history_by_tenant ON defender.scan_agent_history USING btree (tenant_id, valid_from);
 
 
 --
