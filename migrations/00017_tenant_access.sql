@@ -1905,7 +1905,7 @@ CREATE OR REPLACE VIEW defender.version_drift AS
            FROM active
         UNION
          SELECT DISTINCT active.tenant_id,
-            'scanner'::text,
+            'scanner',
             active.scanner_software_version
            FROM active
         ), keyed AS (
