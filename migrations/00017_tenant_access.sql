@@ -53,25 +53,29 @@ COMMENT ON COLUMN defender_storage.tenant_access.granted_by IS 'Who granted it.'
 
 -- +goose StatementBegin
 CREATE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    SELECT CASE
-        WHEN EXISTS (SELECT FROM pg_catalog.pg_namespace n
-                      WHERE n.nspname = 'defender' AND pg_catalog.pg_has_role(visible_tenants.viewer, n.nspowner, 'USAGE'))
-          OR EXISTS (SELECT FROM pg_catalog.pg_roles r
-                      WHERE r.rolname = 'defender_reader' AND pg_catalog.pg_has_role(visible_tenants.viewer, r.oid, 'USAGE'))
-        THEN NULL
-        ELSE ARRAY(SELECT DISTINCT a.tenant_id
-                     FROM defender_storage.tenant_access a
-                     JOIN pg_catalog.pg_roles r ON r.oid = a.role_oid AND r.rolname = a.role_name
-                    WHERE pg_catalog.pg_has_role(visible_tenants.viewer, a.role_oid, 'USAGE')
-                    ORDER BY a.tenant_id)
-    END;
+AS $$
+BEGIN
+    -- Every view calls it once or twice a query: PL/pgSQL keeps its plans
+    -- for the session, and the first test is a simple expression, so that
+    -- a call costs microseconds. Running as its owner, CURRENT_USER is the
+    -- owner of schema defender (the migrating user, who made both).
+    IF pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
+       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false) THEN
+        RETURN NULL;
+    END IF;
+    -- A row counts while its role has the name it was granted to: a role
+    -- dropped, and another later given its oid, gains nothing.
+    RETURN ARRAY(SELECT a.tenant_id
+                   FROM defender_storage.tenant_access a
+                  WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
+                    AND pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
 END;
+$$;
 -- +goose StatementEnd
 COMMENT ON FUNCTION defender_storage.visible_tenants(name) IS
-    'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and its members, superusers, members of defender_reader), else the tenants granted to the roles viewer uses the privileges of (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
+    'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader), else the tenants granted to the roles whose privileges viewer uses (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
 
 CREATE OR REPLACE VIEW defender.agent_daily_open WITH (security_barrier) AS
 SELECT v.*

@@ -308,95 +308,43 @@ CREATE FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) RETURN
 COMMENT ON FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) IS 'True when agent_nos is a non-empty list of agent numbers (1 and up) from index 1, strictly increasing: the check observation_agent_nos_valid.';
 
 
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
---
--- Name: tenant_access; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.tenant_access (
-    role_oid oid NOT NULL,
-    role_name text NOT NULL,
-    tenant_id text NOT NULL,
-    granted_at timestamp with time zone DEFAULT now() NOT NULL,
-    granted_by text DEFAULT CURRENT_USER NOT NULL
-);
-
-
---
--- Name: TABLE tenant_access; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.tenant_access IS 'Which role sees which tenant in the reporting surface (defender.grant_tenant_access and revoke_tenant_access write it). A role with rows here and no other way to see everything reads only the rows of its tenants.';
-
-
---
--- Name: COLUMN tenant_access.role_oid; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.role_oid IS 'The role (pg_roles.oid). A row counts only while a role of this oid has the name role_name: a role dropped and another created later with the same oid gains nothing.';
-
-
---
--- Name: COLUMN tenant_access.role_name; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.role_name IS 'The role''s name when access was granted; renaming a role takes its access away (grant it again).';
-
-
---
--- Name: COLUMN tenant_access.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.tenant_id IS 'The tenant the role may see.';
-
-
---
--- Name: COLUMN tenant_access.granted_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.granted_at IS 'When access was granted.';
-
-
---
--- Name: COLUMN tenant_access.granted_by; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.granted_by IS 'Who granted it.';
-
-
 --
 -- Name: visible_tenants(name); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
 CREATE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- SELECT
-         CASE
-             WHEN ((EXISTS ( SELECT
-                FROM pg_namespace n
-               WHERE ((n.nspname = 'defender'::name) AND pg_has_role(visible_tenants.viewer, n.nspowner, 'USAGE'::text)))) OR (EXISTS ( SELECT
-                FROM pg_roles r
-               WHERE ((r.rolname = 'defender_reader'::name) AND pg_has_role(visible_tenants.viewer, r.oid, 'USAGE'::text))))) THEN NULL::text[]
-             ELSE ARRAY( SELECT DISTINCT a.tenant_id
-                FROM (defender_storage.tenant_access a
-                  JOIN pg_roles r ON (((r.oid = a.role_oid) AND (r.rolname = a.role_name))))
-               WHERE pg_has_role(visible_tenants.viewer, a.role_oid, 'USAGE'::text)
-               ORDER BY a.tenant_id)
-         END AS "array";
+    AS $$
+BEGIN
+    -- Every view calls it once or twice a query: PL/pgSQL keeps its plans
+    -- for the session, and the first test is a simple expression, so that
+    -- a call costs microseconds. Running as its owner, CURRENT_USER is the
+    -- owner of schema defender (the migrating user, who made both).
+    IF pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
+       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false) THEN
+        RETURN NULL;
+    END IF;
+    -- A row counts while its role has the name it was granted to: a role
+    -- dropped, and another later given its oid, gains nothing.
+    RETURN ARRAY(SELECT a.tenant_id
+                   FROM defender_storage.tenant_access a
+                  WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
+                    AND pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
 END;
+$$;
 
 
 --
 -- Name: FUNCTION visible_tenants(viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.visible_tenants(viewer name) IS 'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and its members, superusers, members of defender_reader), else the tenants granted to the roles viewer uses the privileges of (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
+COMMENT ON FUNCTION defender_storage.visible_tenants(viewer name) IS 'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader), else the tenants granted to the roles whose privileges viewer uses (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
 
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
 
 --
 -- Name: scan_agent_history; Type: TABLE; Schema: defender; Owner: -
@@ -5055,6 +5003,61 @@ ALTER TABLE defender_storage.session_result ALTER COLUMN session_key ADD GENERAT
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: tenant_access; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenant_access (
+    role_oid oid NOT NULL,
+    role_name text NOT NULL,
+    tenant_id text NOT NULL,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL,
+    granted_by text DEFAULT CURRENT_USER NOT NULL
+);
+
+
+--
+-- Name: TABLE tenant_access; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenant_access IS 'Which role sees which tenant in the reporting surface (defender.grant_tenant_access and revoke_tenant_access write it). A role with rows here and no other way to see everything reads only the rows of its tenants.';
+
+
+--
+-- Name: COLUMN tenant_access.role_oid; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.role_oid IS 'The role (pg_roles.oid). A row counts only while a role of this oid has the name role_name: a role dropped and another created later with the same oid gains nothing.';
+
+
+--
+-- Name: COLUMN tenant_access.role_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.role_name IS 'The role''s name when access was granted; renaming a role takes its access away (grant it again).';
+
+
+--
+-- Name: COLUMN tenant_access.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.tenant_id IS 'The tenant the role may see.';
+
+
+--
+-- Name: COLUMN tenant_access.granted_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.granted_at IS 'When access was granted.';
+
+
+--
+-- Name: COLUMN tenant_access.granted_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.granted_by IS 'Who granted it.';
 
 
 --
