@@ -529,3 +529,37 @@ func TestGrantTenantAccessSaysWhatIsWrong(t *testing.T) {
 		t.Errorf("access rows left after revoke: %d, %v", left, err)
 	}
 }
+
+// TestTenantReaderHoldsTheReadersPrivileges: defender_tenant_reader may
+// read and execute exactly what defender_reader may, in both schemas, and
+// has no USAGE on the storage's schema.
+func TestTenantReaderHoldsTheReadersPrivileges(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.Pool(t)
+	var differ []string
+	if err := pool.QueryRow(context.Background(), `
+		SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM (
+		    SELECT c.oid::regclass::text AS name
+		      FROM pg_class c
+		     WHERE c.relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace)
+		       AND has_table_privilege('defender_reader', c.oid, 'SELECT')
+		           IS DISTINCT FROM has_table_privilege('defender_tenant_reader', c.oid, 'SELECT')
+		    UNION ALL
+		    SELECT p.oid::regprocedure::text
+		      FROM pg_proc p
+		     WHERE p.pronamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace)
+		       AND has_function_privilege('defender_reader', p.oid, 'EXECUTE')
+		           IS DISTINCT FROM has_function_privilege('defender_tenant_reader', p.oid, 'EXECUTE')
+		    UNION ALL
+		    SELECT 'USAGE on ' || n.nspname
+		      FROM pg_namespace n
+		     WHERE n.nspname IN ('defender', 'defender_storage')
+		       AND (has_schema_privilege('defender_reader', n.oid, 'USAGE')
+		            IS DISTINCT FROM has_schema_privilege('defender_tenant_reader', n.oid, 'USAGE')
+		            OR (n.nspname = 'defender_storage' AND has_schema_privilege('defender_tenant_reader', n.oid, 'USAGE')))) d`).Scan(&differ); err != nil {
+		t.Fatal(err)
+	}
+	if len(differ) > 0 {
+		t.Errorf("defender_tenant_reader's privileges differ from defender_reader's on %s", strings.Join(differ, ", "))
+	}
+}
