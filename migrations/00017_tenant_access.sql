@@ -727,7 +727,7 @@ COMMENT ON POLICY visible_tenants ON defender.scan_agent_history IS
     'A reader sees the versions of the agents of the tenants it may see (defender_storage.visible_tenants); the owner bypasses row-level security.';
 
 -- +goose StatementBegin
-CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET jit TO 'off'
@@ -750,6 +750,7 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
                    ORDER BY r_1.fetched_at DESC
                   LIMIT 1) r)
            WHERE ((SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer)) IS NULL OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer))::text[]))
+             AND (scan_agents_as_of.tenant IS NULL OR t.tenant_id = lower(scan_agents_as_of.tenant))
          ), current AS (
           SELECT s.tenant_id,
              a.agent_id,
@@ -856,8 +857,8 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
           LIMIT 1) p ON (true));
 END;
 -- +goose StatementEnd
-COMMENT ON FUNCTION defender_storage.scan_agents_as_of(timestamp with time zone, name) IS
-    'Runs for readers: defender.scan_agents_as_of for the tenants the role viewer may see; runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
+COMMENT ON FUNCTION defender_storage.scan_agents_as_of(timestamp with time zone, name, text) IS
+    'Runs for readers: defender.scan_agents_as_of for the tenants the role viewer may see (of them, tenant alone when given, any case); runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
 
 -- +goose StatementBegin
 CREATE FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
@@ -893,10 +894,10 @@ BEGIN
          WHERE (scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant))
            AND ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer)) IS NULL OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer))::text[]))
     ), before_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer) a
+        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
          WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
     ), after_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer) a
+        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
          WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
     ), pairs AS (
         SELECT coalesce(o.tenant_id, n.tenant_id) AS tenant_id, coalesce(o.agent_id, n.agent_id) AS agent_id,
@@ -953,7 +954,7 @@ BEGIN ATOMIC
     SELECT a.tenant_id, a.agent_id, a.machine_id, a.computer_dns_name, a.assigned_application_id,
            a.scanner_software_version, a.mde_client_version, a.last_seen, a.last_command_execution_at,
            a.extra, a.as_of_run_id, a.as_of_fetched_at
-      FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER) a;
+      FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER, NULL) a;
 END;
 -- +goose StatementEnd
 
@@ -1369,7 +1370,7 @@ END;
 $$;
 -- +goose StatementEnd
 DROP FUNCTION defender_storage.scan_agents_diff(timestamp with time zone, timestamp with time zone, text, name);
-DROP FUNCTION defender_storage.scan_agents_as_of(timestamp with time zone, name);
+DROP FUNCTION defender_storage.scan_agents_as_of(timestamp with time zone, name, text);
 
 DROP POLICY visible_tenants ON defender.scan_agent_history;
 ALTER TABLE defender.scan_agent_history DISABLE ROW LEVEL SECURITY;

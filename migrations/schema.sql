@@ -1164,10 +1164,10 @@ COMMENT ON COLUMN defender_storage.withheld_deletions.run_id IS 'The sync run wh
 
 
 --
--- Name: scan_agents_as_of(timestamp with time zone, name); Type: FUNCTION; Schema: defender_storage; Owner: -
+-- Name: scan_agents_as_of(timestamp with time zone, name, text); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET jit TO 'off'
@@ -1189,7 +1189,7 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
                    WHERE ((r_1.tenant_id = t.tenant_id) AND (r_1.resource = 'agents'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at <= scan_agents_as_of.at))
                    ORDER BY r_1.fetched_at DESC
                   LIMIT 1) r)
-           WHERE ((( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants)::text[])))
+           WHERE (((( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants)::text[]))) AND ((scan_agents_as_of.tenant IS NULL) OR (t.tenant_id = lower(scan_agents_as_of.tenant))))
          ), current AS (
           SELECT s.tenant_id,
              a.agent_id,
@@ -1298,10 +1298,10 @@ END;
 
 
 --
--- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name, tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name) IS 'Runs for readers: defender.scan_agents_as_of for the tenants the role viewer may see; runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
+COMMENT ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) IS 'Runs for readers: defender.scan_agents_as_of for the tenants the role viewer may see (of them, tenant alone when given, any case); runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
 
 
 --
@@ -1324,7 +1324,7 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
      a.extra,
      a.as_of_run_id,
      a.as_of_fetched_at
-    FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER) a(tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id, scanner_software_version, mde_client_version, last_seen, last_command_execution_at, extra, as_of_run_id, as_of_fetched_at);
+    FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER, NULL::text) a(tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id, scanner_software_version, mde_client_version, last_seen, last_command_execution_at, extra, as_of_run_id, as_of_fetched_at);
 END;
 
 
@@ -1372,10 +1372,10 @@ BEGIN
          WHERE (scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant))
            AND ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer)) IS NULL OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer))::text[]))
     ), before_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer) a
+        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
          WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
     ), after_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer) a
+        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
          WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
     ), pairs AS (
         SELECT coalesce(o.tenant_id, n.tenant_id) AS tenant_id, coalesce(o.agent_id, n.agent_id) AS agent_id,
@@ -5897,12 +5897,12 @@ GRANT SELECT ON TABLE defender.sync_runs TO defender_tenant_reader;
 
 
 --
--- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name); Type: ACL; Schema: defender_storage; Owner: -
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name, tenant text); Type: ACL; Schema: defender_storage; Owner: -
 --
 
-REVOKE ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name) FROM PUBLIC;
-GRANT ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name) TO defender_reader;
-GRANT ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name) TO defender_tenant_reader;
+REVOKE ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) TO defender_reader;
+GRANT ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) TO defender_tenant_reader;
 
 
 --

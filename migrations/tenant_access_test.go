@@ -453,7 +453,7 @@ func TestTenantRoleHasNoWayAround(t *testing.T) {
 		`SELECT count(*) FROM defender_storage.tenant_access`,
 		`SELECT count(*) FROM defender_storage.agent_state`,
 		`SELECT defender_storage.visible_tenants('agentsync_test')`,
-		`SELECT count(*) FROM defender_storage.scan_agents_as_of(now(), 'agentsync_test')`,
+		`SELECT count(*) FROM defender_storage.scan_agents_as_of(now(), 'agentsync_test', NULL)`,
 		`SELECT count(*) FROM defender_storage.scan_agents_diff('-infinity', 'infinity', NULL, 'agentsync_test')`,
 		`SELECT defender.grant_tenant_access('` + dbtest.TenantReaderRole + `', 'fabrikam.example')`,
 		`SELECT defender.revoke_tenant_access('` + dbtest.TenantReaderRole + `', 'contoso.example')`,
