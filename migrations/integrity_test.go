@@ -61,6 +61,7 @@ INSERT INTO defender_storage.target_coverage (tenant_id, target, definition_id, 
 VALUES ('t', '10.0.0.1', 'd1', 1, 0, 1);
 INSERT INTO defender_storage.tenant_leases (tenant_id, holder, expires_at) VALUES ('t', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.maintenance_leases (task, holder, expires_at) VALUES ('x', 'h', '2026-01-01 10:05Z');
+INSERT INTO defender_storage.tenant_access (role_oid, role_name, tenant_id) VALUES (10, 'r', 't');
 `
 
 // constraintViolations are the bad statements for the rules the generic

@@ -26,7 +26,8 @@ func TestReaderRoleHoldsExactlyTheReportingSurface(t *testing.T) {
 		 WHERE c.relnamespace = 'defender'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
 		UNION ALL
 		SELECT p.oid::pg_catalog.regprocedure::text,
-		       CASE WHEN coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') LIKE 'Internal%' THEN 'internal' ELSE 'function' END,
+		       CASE WHEN coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') LIKE 'Internal%'
+		            OR coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') LIKE 'Owner only%' THEN 'internal' ELSE 'function' END,
 		       pg_catalog.has_function_privilege('defender_reader', p.oid, 'EXECUTE'),
 		       pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
 		  FROM pg_catalog.pg_proc p

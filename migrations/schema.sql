@@ -79,11 +79,13 @@ CREATE FUNCTION defender.grant_reader_access() RETURNS void
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    reader     text;
+    missing    text[] := '{}';
     statements text[];
     statement  text;
 BEGIN
     -- Functions are executable by PUBLIC by default; the reporting
-    -- surface is the role's, and internal functions are nobody's.
+    -- surface is the roles', and internal functions are nobody's.
     FOR statement IN
         SELECT pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p.oid::pg_catalog.regprocedure)
           FROM pg_catalog.pg_proc p
@@ -92,43 +94,65 @@ BEGIN
         EXECUTE statement;
     END LOOP;
 
-    SELECT pg_catalog.array_agg(s ORDER BY s) INTO statements FROM (
-        SELECT 'GRANT USAGE ON SCHEMA defender TO defender_reader' AS s
-        UNION ALL
-        -- Views, and the tables documented as part of the reporting surface.
-        SELECT pg_catalog.format('GRANT SELECT ON %s TO defender_reader', c.oid::pg_catalog.regclass)
-          FROM pg_catalog.pg_class c
-         WHERE c.relnamespace = 'defender'::pg_catalog.regnamespace
-           AND c.relkind IN ('v', 'm', 'r', 'p')
-        UNION ALL
-        -- Every function of schema defender but the owner's.
-        SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO defender_reader', p.oid::pg_catalog.regprocedure)
-          FROM pg_catalog.pg_proc p
-         WHERE p.pronamespace = 'defender'::pg_catalog.regnamespace
-           AND coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'Internal%'
-    ) grants;
-
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'defender_reader') THEN
-        IF EXISTS (SELECT FROM pg_catalog.pg_roles
-                    WHERE rolname = current_user AND (rolcreaterole OR rolsuper)) THEN
-            CREATE ROLE defender_reader NOLOGIN;
-            COMMENT ON ROLE defender_reader IS
-                'Reads the agentsync reporting views and functions of schema defender, nothing else. Grant it to the login roles of BI tools and analysts: GRANT defender_reader TO grafana;';
-        ELSE
-            -- Short, whole and in order: an administrator creates the
-            -- role, then the owner (only it may grant on its objects)
-            -- grants. agentsync migrate grants prints the same.
-            RAISE NOTICE USING MESSAGE =
-                'agentsync: role defender_reader does not exist and ' || current_user || ' may not create roles; the reporting grants were skipped',
-                HINT = 'Step 1, an administrator allowed to create roles runs: CREATE ROLE defender_reader NOLOGIN; ' ||
-                       'step 2, ' || current_user || ' runs in database ' || pg_catalog.quote_ident(pg_catalog.current_database()) ||
-                       ': SELECT defender.grant_reader_access(); (agentsync migrate grants prints both)';
-            RETURN;
+    -- defender_reader sees every tenant; defender_tenant_reader holds the
+    -- same privileges for the roles given tenants by grant_tenant_access,
+    -- which see only theirs.
+    FOREACH reader IN ARRAY ARRAY['defender_reader', 'defender_tenant_reader'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = reader) THEN
+            IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles
+                            WHERE rolname = current_user AND (rolcreaterole OR rolsuper)) THEN
+                missing := missing || reader;
+                CONTINUE;
+            END IF;
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', reader);
+            EXECUTE pg_catalog.format('COMMENT ON ROLE %I IS %L', reader, CASE reader
+                WHEN 'defender_reader' THEN
+                    'Reads the agentsync reporting views and functions of schema defender, every tenant, nothing else. Grant it to the login roles of BI tools and analysts: GRANT defender_reader TO grafana;'
+                ELSE
+                    'Reads the agentsync reporting views and functions of schema defender, only the rows of the tenants given to the role with SELECT defender.grant_tenant_access(role, tenant); which makes the role a member.'
+                END);
         END IF;
-    END IF;
-    FOREACH statement IN ARRAY statements LOOP
-        EXECUTE statement;
+        SELECT pg_catalog.array_agg(s ORDER BY s) INTO statements FROM (
+            SELECT pg_catalog.format('GRANT USAGE ON SCHEMA defender TO %I', reader) AS s
+            UNION ALL
+            -- Views, and the tables documented as part of the reporting surface.
+            SELECT pg_catalog.format('GRANT SELECT ON %s TO %I', c.oid::pg_catalog.regclass, reader)
+              FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = 'defender'::pg_catalog.regnamespace
+               AND c.relkind IN ('v', 'm', 'r', 'p')
+            UNION ALL
+            -- Every function of schema defender but the owner's.
+            SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', p.oid::pg_catalog.regprocedure, reader)
+              FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = 'defender'::pg_catalog.regnamespace
+               AND coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'Internal%'
+               AND coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'Owner only%'
+            UNION ALL
+            -- The internal functions the views and the documented
+            -- functions call as the reader, who cannot name them (no USAGE
+            -- on defender_storage).
+            SELECT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', p.oid::pg_catalog.regprocedure, reader)
+              FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = 'defender_storage'::pg_catalog.regnamespace
+               AND coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '') LIKE 'Runs for readers:%'
+        ) grants;
+        FOREACH statement IN ARRAY statements LOOP
+            EXECUTE statement;
+        END LOOP;
     END LOOP;
+
+    IF pg_catalog.cardinality(missing) > 0 THEN
+        -- Short, whole and in order: an administrator creates the roles,
+        -- then the owner (only it may grant on its objects) grants.
+        -- agentsync migrate grants prints the same.
+        RAISE NOTICE USING MESSAGE =
+            'agentsync: role ' || pg_catalog.array_to_string(missing, ' and role ') || ' does not exist and ' || current_user ||
+            ' may not create roles; the reporting grants to it were skipped',
+            HINT = 'Step 1, an administrator allowed to create roles runs: ' ||
+                   (SELECT pg_catalog.string_agg(pg_catalog.format('CREATE ROLE %I NOLOGIN;', m), ' ') FROM pg_catalog.unnest(missing) m) ||
+                   ' step 2, ' || current_user || ' runs in database ' || pg_catalog.quote_ident(pg_catalog.current_database()) ||
+                   ': SELECT defender.grant_reader_access(); (agentsync migrate grants prints both)';
+    END IF;
 END;
 $$;
 
@@ -137,7 +161,119 @@ $$;
 -- Name: FUNCTION grant_reader_access(); Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON FUNCTION defender.grant_reader_access() IS 'Internal: grants defender_reader what it may read (USAGE on schema defender, SELECT on its views and tables, EXECUTE on its documented functions; nothing in defender_storage), creating the role when allowed. Migrations call it after creating objects; an administrator may call it after creating the role by hand.';
+COMMENT ON FUNCTION defender.grant_reader_access() IS 'Internal: grants defender_reader and defender_tenant_reader what they may read (USAGE on schema defender, SELECT on its views and tables, EXECUTE on its documented functions and on the functions of defender_storage they run through, which they cannot name), creating the roles when allowed. Migrations call it after creating objects; an administrator may call it after creating the roles by hand.';
+
+
+--
+-- Name: grant_tenant_access(text, text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.grant_tenant_access(role text, tenant text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    grantee_oid oid;
+    tenant_key  text := pg_catalog.lower(grant_tenant_access.tenant);
+BEGIN
+    IF grant_tenant_access.role IS NULL OR grant_tenant_access.tenant IS NULL THEN
+        RAISE EXCEPTION 'grant_tenant_access: role and tenant must both be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT r.oid INTO grantee_oid FROM pg_catalog.pg_roles r WHERE r.rolname = grant_tenant_access.role;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'grant_tenant_access: role "%" does not exist', grant_tenant_access.role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Give the role''s name exactly as stored (SELECT rolname FROM pg_roles); an administrator creates login roles: CREATE ROLE name LOGIN;';
+    END IF;
+    IF NOT EXISTS (SELECT FROM defender_storage.tenants t WHERE t.tenant_id = tenant_key) THEN
+        RAISE EXCEPTION 'grant_tenant_access: tenant "%" is not stored in this database', grant_tenant_access.tenant
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A tenant is stored by its first sync; SELECT tenant_id FROM defender.tenant_sync_status lists them.';
+    END IF;
+    IF defender_storage.visible_tenants(grant_tenant_access.role::name) IS NULL THEN
+        RAISE EXCEPTION 'grant_tenant_access: role "%" sees every tenant already', grant_tenant_access.role
+            USING ERRCODE = 'invalid_grant_operation',
+                  DETAIL = 'It is a superuser, the owner of schema defender, a member of it, or a member of defender_reader.',
+                  HINT = 'Give a customer''s analysts a login role of their own, not a member of defender_reader.';
+    END IF;
+    INSERT INTO defender_storage.tenant_access (role_oid, role_name, tenant_id)
+    VALUES (grantee_oid, grant_tenant_access.role, tenant_key)
+    ON CONFLICT (role_oid, tenant_id) DO UPDATE SET role_name = EXCLUDED.role_name;
+
+    -- The privileges to query come with defender_tenant_reader.
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'defender_tenant_reader') THEN
+        RAISE NOTICE USING MESSAGE =
+            'agentsync: role defender_tenant_reader does not exist: ' || grant_tenant_access.role || ' may see tenant ' || tenant_key || ' but may not query yet',
+            HINT = 'Step 1, an administrator allowed to create roles runs: CREATE ROLE defender_tenant_reader NOLOGIN; GRANT defender_tenant_reader TO ' ||
+                   pg_catalog.quote_ident(grant_tenant_access.role) || '; step 2, ' || current_user || ' runs in database ' ||
+                   pg_catalog.quote_ident(pg_catalog.current_database()) || ': SELECT defender.grant_reader_access();';
+    ELSIF NOT pg_catalog.pg_has_role(grantee_oid, 'defender_tenant_reader', 'MEMBER') THEN
+        BEGIN
+            EXECUTE pg_catalog.format('GRANT defender_tenant_reader TO %I', grant_tenant_access.role);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE USING MESSAGE =
+                'agentsync: ' || current_user || ' may not grant role defender_tenant_reader: ' || grant_tenant_access.role ||
+                ' may see tenant ' || tenant_key || ' but may not query yet',
+                HINT = 'An administrator allowed to create roles runs: GRANT defender_tenant_reader TO ' ||
+                       pg_catalog.quote_ident(grant_tenant_access.role) || ';';
+        END;
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION grant_tenant_access(role text, tenant text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.grant_tenant_access(role text, tenant text) IS 'Owner only: lets the role (its name as stored) see the tenant (any case) in every view, table and function of the reporting surface, and no tenant it was not given; makes it a member of defender_tenant_reader for the privileges to query. Example: SELECT defender.grant_tenant_access(''contoso_analysts'', ''contoso.onmicrosoft.com'').';
+
+
+--
+-- Name: revoke_tenant_access(text, text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.revoke_tenant_access(role text, tenant text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    tenant_key text := pg_catalog.lower(revoke_tenant_access.tenant);
+    removed    integer;
+BEGIN
+    IF revoke_tenant_access.role IS NULL OR revoke_tenant_access.tenant IS NULL THEN
+        RAISE EXCEPTION 'revoke_tenant_access: role and tenant must both be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT FROM defender_storage.tenants t WHERE t.tenant_id = tenant_key) THEN
+        RAISE EXCEPTION 'revoke_tenant_access: tenant "%" is not stored in this database', revoke_tenant_access.tenant
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT tenant_id FROM defender.tenant_sync_status lists the stored tenants.';
+    END IF;
+    -- By name too: the access of a role since dropped is removed by its name.
+    DELETE FROM defender_storage.tenant_access a
+     WHERE a.tenant_id = tenant_key
+       AND (a.role_name = revoke_tenant_access.role
+            OR a.role_oid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = revoke_tenant_access.role));
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    IF removed = 0 THEN
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = revoke_tenant_access.role) THEN
+            RAISE EXCEPTION 'revoke_tenant_access: role "%" does not exist', revoke_tenant_access.role
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Give the role''s name exactly as stored (SELECT rolname FROM pg_roles).';
+        END IF;
+        RAISE NOTICE 'agentsync: role % had no access to tenant %', revoke_tenant_access.role, tenant_key;
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION revoke_tenant_access(role text, tenant text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.revoke_tenant_access(role text, tenant text) IS 'Owner only: takes back what grant_tenant_access gave: the role no longer sees the tenant (it keeps its membership of defender_tenant_reader, through which it sees only the tenants still given to it). Example: SELECT defender.revoke_tenant_access(''contoso_analysts'', ''contoso.onmicrosoft.com'').';
 
 
 --
@@ -170,6 +306,40 @@ CREATE FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) RETURN
 --
 
 COMMENT ON FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) IS 'True when agent_nos is a non-empty list of agent numbers (1 and up) from index 1, strictly increasing: the check observation_agent_nos_valid.';
+
+
+--
+-- Name: visible_tenants(name); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- Every view calls it once or twice a query: PL/pgSQL keeps its plans
+    -- for the session, and the first test is a simple expression, so that
+    -- a call costs microseconds. Running as its owner, CURRENT_USER is the
+    -- owner of schema defender (the migrating user, who made both).
+    IF pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
+       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false) THEN
+        RETURN NULL;
+    END IF;
+    -- A row counts while its role has the name it was granted to: a role
+    -- dropped, and another later given its oid, gains nothing.
+    RETURN ARRAY(SELECT a.tenant_id
+                   FROM defender_storage.tenant_access a
+                  WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
+                    AND pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
+END;
+$$;
+
+
+--
+-- Name: FUNCTION visible_tenants(viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.visible_tenants(viewer name) IS 'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader), else the tenants granted to the roles whose privileges viewer uses (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
 
 
 SET default_tablespace = '';
@@ -986,10 +1156,10 @@ COMMENT ON COLUMN defender_storage.withheld_deletions.run_id IS 'The sync run wh
 
 
 --
--- Name: scan_agents_as_of(timestamp with time zone); Type: FUNCTION; Schema: defender; Owner: -
+-- Name: scan_agents_as_of(timestamp with time zone, name, text); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET jit TO 'off'
@@ -1011,6 +1181,7 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
                    WHERE ((r_1.tenant_id = t.tenant_id) AND (r_1.resource = 'agents'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at <= scan_agents_as_of.at))
                    ORDER BY r_1.fetched_at DESC
                   LIMIT 1) r)
+           WHERE (((( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants)::text[]))) AND ((scan_agents_as_of.tenant IS NULL) OR (t.tenant_id = lower(scan_agents_as_of.tenant))))
          ), current AS (
           SELECT s.tenant_id,
              a.agent_id,
@@ -1126,6 +1297,37 @@ END;
 
 
 --
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name, tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) IS 'Runs for readers: defender.scan_agents_as_of for the tenants the role viewer may see (of them, tenant alone when given, any case); runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
+
+
+--
+-- Name: scan_agents_as_of(timestamp with time zone); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT a.tenant_id,
+     a.agent_id,
+     a.machine_id,
+     a.computer_dns_name,
+     a.assigned_application_id,
+     a.scanner_software_version,
+     a.mde_client_version,
+     a.last_seen,
+     a.last_command_execution_at,
+     a.extra,
+     a.as_of_run_id,
+     a.as_of_fetched_at
+    FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER, NULL::text) a(tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id, scanner_software_version, mde_client_version, last_seen, last_command_execution_at, extra, as_of_run_id, as_of_fetched_at);
+END;
+
+
+--
 -- Name: FUNCTION scan_agents_as_of(at timestamp with time zone); Type: COMMENT; Schema: defender; Owner: -
 --
 
@@ -1133,10 +1335,10 @@ COMMENT ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) IS '
 
 
 --
--- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
+-- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text, name); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
+CREATE FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET jit TO 'off'
@@ -1166,12 +1368,13 @@ BEGIN
                               WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
                                 AND r.fetched_at <= scan_agents_diff.to_at
                               ORDER BY r.fetched_at DESC LIMIT 1) n ON true
-         WHERE scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant)
+         WHERE (scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant))
+           AND ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer)) IS NULL OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer))::text[]))
     ), before_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender.scan_agents_as_of(scan_agents_diff.from_at) a
+        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
          WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
     ), after_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender.scan_agents_as_of(scan_agents_diff.to_at) a
+        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
          WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
     ), pairs AS (
         SELECT coalesce(o.tenant_id, n.tenant_id) AS tenant_id, coalesce(o.agent_id, n.agent_id) AS agent_id,
@@ -1215,6 +1418,45 @@ BEGIN
      ORDER BY p.tenant_id, p.agent_id;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) IS 'Runs for readers: defender.scan_agents_diff for the tenants the role viewer may see; runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
+
+
+--
+-- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT d.tenant_id,
+     d.agent_id,
+     d.change,
+     d.changed_columns,
+     d.old_machine_id,
+     d.new_machine_id,
+     d.old_computer_dns_name,
+     d.new_computer_dns_name,
+     d.old_assigned_application_id,
+     d.new_assigned_application_id,
+     d.old_scanner_software_version,
+     d.new_scanner_software_version,
+     d.old_mde_client_version,
+     d.new_mde_client_version,
+     d.old_extra,
+     d.new_extra,
+     d.from_run_id,
+     d.from_fetched_at,
+     d.to_run_id,
+     d.to_fetched_at
+    FROM defender_storage.scan_agents_diff(scan_agents_diff.from_at, scan_agents_diff.to_at, scan_agents_diff.tenant, CURRENT_USER) d(tenant_id, agent_id, change, changed_columns, old_machine_id, new_machine_id, old_computer_dns_name, new_computer_dns_name, old_assigned_application_id, new_assigned_application_id, old_scanner_software_version, new_scanner_software_version, old_mde_client_version, new_mde_client_version, old_extra, new_extra, from_run_id, from_fetched_at, to_run_id, to_fetched_at);
+END;
 
 
 --
@@ -1476,41 +1718,53 @@ COMMENT ON COLUMN defender_storage.tenant_daily.mde_client_versions IS 'Agents p
 -- Name: agent_daily_open; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.agent_daily_open AS
- SELECT a.agent_key,
-    a.tenant_id,
-    td.day,
-    t.last_run_id AS run_id,
-    t.last_fetched_at AS synced_at,
-    a.computer_dns_name,
-    a.mde_client_version,
-    a.scanner_software_version,
-    hb.last_seen,
-    hb.last_command_execution_at,
-    ((
-        CASE
-            WHEN (a.active_since <= td.first_synced_at) THEN td.syncs
-            ELSE ( SELECT (count(*))::integer AS count
-               FROM defender.sync_runs r
-              WHERE ((r.tenant_id = a.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= a.active_since) AND (r.fetched_at <= t.last_fetched_at)))
-        END -
-        CASE
-            WHEN (wh.agent_key IS NULL) THEN 0
-            ELSE ( SELECT (count(*))::integer AS count
-               FROM unnest(wh.withheld_at) x(at)
-              WHERE (x.at >= GREATEST(a.active_since, td.first_synced_at)))
-        END) + COALESCE(earlier.syncs_observed, 0)) AS syncs_observed
-   FROM (((((defender_storage.tenants t
-     JOIN defender_storage.tenant_daily td ON (((td.tenant_id = t.tenant_id) AND (td.day = defender.utc_day(t.last_fetched_at)))))
-     JOIN defender_storage.agent_state a ON (((a.tenant_id = t.tenant_id) AND (a.deleted_at IS NULL))))
-     LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
-     LEFT JOIN defender_storage.agent_daily earlier ON (((earlier.agent_key = a.agent_key) AND (earlier.day = td.day))))
-     LEFT JOIN ( SELECT w.agent_key,
-            array_agg(r.fetched_at) AS withheld_at
-           FROM ((defender_storage.tenants wt
-             JOIN defender.sync_runs r ON (((r.tenant_id = wt.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= ((defender.utc_day(wt.last_fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text)))))
-             JOIN defender_storage.withheld_deletions w ON ((w.run_id = r.run_id)))
-          GROUP BY w.agent_key) wh ON ((wh.agent_key = a.agent_key)));
+CREATE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
+ SELECT v.agent_key,
+    v.tenant_id,
+    v.day,
+    v.run_id,
+    v.synced_at,
+    v.computer_dns_name,
+    v.mde_client_version,
+    v.scanner_software_version,
+    v.last_seen,
+    v.last_command_execution_at,
+    v.syncs_observed
+   FROM ( SELECT a.agent_key,
+            a.tenant_id,
+            td.day,
+            t.last_run_id AS run_id,
+            t.last_fetched_at AS synced_at,
+            a.computer_dns_name,
+            a.mde_client_version,
+            a.scanner_software_version,
+            hb.last_seen,
+            hb.last_command_execution_at,
+            ((
+                CASE
+                    WHEN (a.active_since <= td.first_synced_at) THEN td.syncs
+                    ELSE ( SELECT (count(*))::integer AS count
+                       FROM defender.sync_runs r
+                      WHERE ((r.tenant_id = a.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= a.active_since) AND (r.fetched_at <= t.last_fetched_at)))
+                END -
+                CASE
+                    WHEN (wh.agent_key IS NULL) THEN 0
+                    ELSE ( SELECT (count(*))::integer AS count
+                       FROM unnest(wh.withheld_at) x(at)
+                      WHERE (x.at >= GREATEST(a.active_since, td.first_synced_at)))
+                END) + COALESCE(earlier.syncs_observed, 0)) AS syncs_observed
+           FROM (((((defender_storage.tenants t
+             JOIN defender_storage.tenant_daily td ON (((td.tenant_id = t.tenant_id) AND (td.day = defender.utc_day(t.last_fetched_at)))))
+             JOIN defender_storage.agent_state a ON (((a.tenant_id = t.tenant_id) AND (a.deleted_at IS NULL))))
+             LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
+             LEFT JOIN defender_storage.agent_daily earlier ON (((earlier.agent_key = a.agent_key) AND (earlier.day = td.day))))
+             LEFT JOIN ( SELECT w.agent_key,
+                    array_agg(r.fetched_at) AS withheld_at
+                   FROM ((defender_storage.tenants wt
+                     JOIN defender.sync_runs r ON (((r.tenant_id = wt.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= ((defender.utc_day(wt.last_fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text)))))
+                     JOIN defender_storage.withheld_deletions w ON ((w.run_id = r.run_id)))
+                  GROUP BY w.agent_key) wh ON ((wh.agent_key = a.agent_key)))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -1703,21 +1957,34 @@ CREATE TABLE agentsync.goose_lock (
 -- Name: fleet_daily; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.fleet_daily AS
- SELECT td.tenant_id,
-    t.display_name AS tenant_name,
-    td.day,
-    td.active_agents,
-    td.stale_7d_agents,
-    td.never_seen_agents,
-    td.newest_mde_client_version,
-    td.agents_on_newest,
-    td.mde_client_versions,
-    td.syncs,
-    td.run_id AS as_of_run_id,
-    td.synced_at AS as_of_fetched_at
-   FROM (defender_storage.tenant_daily td
-     JOIN defender_storage.tenants t ON ((t.tenant_id = td.tenant_id)));
+CREATE VIEW defender.fleet_daily WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.tenant_name,
+    v.day,
+    v.active_agents,
+    v.stale_7d_agents,
+    v.never_seen_agents,
+    v.newest_mde_client_version,
+    v.agents_on_newest,
+    v.mde_client_versions,
+    v.syncs,
+    v.as_of_run_id,
+    v.as_of_fetched_at
+   FROM ( SELECT td.tenant_id,
+            t.display_name AS tenant_name,
+            td.day,
+            td.active_agents,
+            td.stale_7d_agents,
+            td.never_seen_agents,
+            td.newest_mde_client_version,
+            td.agents_on_newest,
+            td.mde_client_versions,
+            td.syncs,
+            td.run_id AS as_of_run_id,
+            td.synced_at AS as_of_fetched_at
+           FROM (defender_storage.tenant_daily td
+             JOIN defender_storage.tenants t ON ((t.tenant_id = td.tenant_id)))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -1815,73 +2082,82 @@ COMMENT ON COLUMN defender.fleet_daily.as_of_fetched_at IS 'Fetch time of that s
 -- Name: scan_agent_changes; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_agent_changes AS
+CREATE VIEW defender.scan_agent_changes WITH (security_barrier='true') AS
  SELECT v.tenant_id,
     v.agent_id,
-    v.valid_from AS changed_at,
-    c.attribute,
-    c.old_value,
-    c.new_value,
-    v.opened_by_run_id AS run_id,
-    r.previous_sync_at
-   FROM (((defender.scan_agent_history v
-     LEFT JOIN LATERAL ( SELECT p_1.history_id,
-            p_1.agent_key,
-            p_1.tenant_id,
-            p_1.agent_id,
-            p_1.machine_id,
-            p_1.computer_dns_name,
-            p_1.assigned_application_id,
-            p_1.scanner_software_version,
-            p_1.mde_client_version,
-            p_1.extra,
-            p_1.valid_from,
-            p_1.valid_to,
-            p_1.opened_by_run_id,
-            p_1.closed_by_run_id
-           FROM defender.scan_agent_history p_1
-          WHERE ((p_1.agent_key = v.agent_key) AND (p_1.valid_from < v.valid_from))
-          ORDER BY p_1.valid_from DESC
-         LIMIT 1) p ON (true))
-     JOIN defender.sync_runs r ON ((r.run_id = v.opened_by_run_id)))
-     CROSS JOIN LATERAL ( SELECT 'agent'::text AS "?column?",
-                CASE
-                    WHEN (p.valid_to IS NOT NULL) THEN 'deleted'::text
-                    ELSE NULL::text
-                END AS "case",
-                CASE
-                    WHEN (p.valid_to IS NOT NULL) THEN 'returned'::text
-                    ELSE 'first seen'::text
-                END AS "case"
-          WHERE ((p.valid_to IS NULL) OR (p.valid_to < v.valid_from))
+    v.changed_at,
+    v.attribute,
+    v.old_value,
+    v.new_value,
+    v.run_id,
+    v.previous_sync_at
+   FROM ( SELECT v_1.tenant_id,
+            v_1.agent_id,
+            v_1.valid_from AS changed_at,
+            c.attribute,
+            c.old_value,
+            c.new_value,
+            v_1.opened_by_run_id AS run_id,
+            r.previous_sync_at
+           FROM (((defender.scan_agent_history v_1
+             LEFT JOIN LATERAL ( SELECT p_1.history_id,
+                    p_1.agent_key,
+                    p_1.tenant_id,
+                    p_1.agent_id,
+                    p_1.machine_id,
+                    p_1.computer_dns_name,
+                    p_1.assigned_application_id,
+                    p_1.scanner_software_version,
+                    p_1.mde_client_version,
+                    p_1.extra,
+                    p_1.valid_from,
+                    p_1.valid_to,
+                    p_1.opened_by_run_id,
+                    p_1.closed_by_run_id
+                   FROM defender.scan_agent_history p_1
+                  WHERE ((p_1.agent_key = v_1.agent_key) AND (p_1.valid_from < v_1.valid_from))
+                  ORDER BY p_1.valid_from DESC
+                 LIMIT 1) p ON (true))
+             JOIN defender.sync_runs r ON ((r.run_id = v_1.opened_by_run_id)))
+             CROSS JOIN LATERAL ( SELECT 'agent'::text AS "?column?",
+                        CASE
+                            WHEN (p.valid_to IS NOT NULL) THEN 'deleted'::text
+                            ELSE NULL::text
+                        END AS "case",
+                        CASE
+                            WHEN (p.valid_to IS NOT NULL) THEN 'returned'::text
+                            ELSE 'first seen'::text
+                        END AS "case"
+                  WHERE ((p.valid_to IS NULL) OR (p.valid_to < v_1.valid_from))
+                UNION ALL
+                 SELECT a.attribute,
+                    a.old_value,
+                    a.new_value
+                   FROM ( VALUES ('machine_id'::text,p.machine_id,v_1.machine_id), ('computer_dns_name'::text,p.computer_dns_name,v_1.computer_dns_name), ('assigned_application_id'::text,p.assigned_application_id,v_1.assigned_application_id), ('scanner_software_version'::text,p.scanner_software_version,v_1.scanner_software_version), ('mde_client_version'::text,p.mde_client_version,v_1.mde_client_version)) a(attribute, old_value, new_value)
+                  WHERE ((p.history_id IS NOT NULL) AND (a.old_value IS DISTINCT FROM a.new_value))
+                UNION ALL
+                 SELECT ('extra.'::text || k.key),
+                    ((p.extra -> k.key) #>> '{}'::text[]),
+                    ((v_1.extra -> k.key) #>> '{}'::text[])
+                   FROM ( SELECT jsonb_object_keys(p.extra) AS jsonb_object_keys
+                        UNION
+                         SELECT jsonb_object_keys(v_1.extra) AS jsonb_object_keys) k(key)
+                  WHERE ((p.history_id IS NOT NULL) AND (p.extra IS DISTINCT FROM v_1.extra) AND ((p.extra -> k.key) IS DISTINCT FROM (v_1.extra -> k.key)))) c(attribute, old_value, new_value))
         UNION ALL
-         SELECT a.attribute,
-            a.old_value,
-            a.new_value
-           FROM ( VALUES ('machine_id'::text,p.machine_id,v.machine_id), ('computer_dns_name'::text,p.computer_dns_name,v.computer_dns_name), ('assigned_application_id'::text,p.assigned_application_id,v.assigned_application_id), ('scanner_software_version'::text,p.scanner_software_version,v.scanner_software_version), ('mde_client_version'::text,p.mde_client_version,v.mde_client_version)) a(attribute, old_value, new_value)
-          WHERE ((p.history_id IS NOT NULL) AND (a.old_value IS DISTINCT FROM a.new_value))
-        UNION ALL
-         SELECT ('extra.'::text || k.key),
-            ((p.extra -> k.key) #>> '{}'::text[]),
-            ((v.extra -> k.key) #>> '{}'::text[])
-           FROM ( SELECT jsonb_object_keys(p.extra) AS jsonb_object_keys
-                UNION
-                 SELECT jsonb_object_keys(v.extra) AS jsonb_object_keys) k(key)
-          WHERE ((p.history_id IS NOT NULL) AND (p.extra IS DISTINCT FROM v.extra) AND ((p.extra -> k.key) IS DISTINCT FROM (v.extra -> k.key)))) c(attribute, old_value, new_value))
-UNION ALL
- SELECT v.tenant_id,
-    v.agent_id,
-    v.valid_to AS changed_at,
-    'agent'::text AS attribute,
-    'active'::text AS old_value,
-    'deleted'::text AS new_value,
-    v.closed_by_run_id AS run_id,
-    r.previous_sync_at
-   FROM (defender.scan_agent_history v
-     JOIN defender.sync_runs r ON ((r.run_id = v.closed_by_run_id)))
-  WHERE ((v.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
-           FROM defender.scan_agent_history n
-          WHERE ((n.agent_key = v.agent_key) AND (n.valid_from = v.valid_to))))));
+         SELECT v_1.tenant_id,
+            v_1.agent_id,
+            v_1.valid_to AS changed_at,
+            'agent'::text AS attribute,
+            'active'::text AS old_value,
+            'deleted'::text AS new_value,
+            v_1.closed_by_run_id AS run_id,
+            r.previous_sync_at
+           FROM (defender.scan_agent_history v_1
+             JOIN defender.sync_runs r ON ((r.run_id = v_1.closed_by_run_id)))
+          WHERE ((v_1.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
+                   FROM defender.scan_agent_history n
+                  WHERE ((n.agent_key = v_1.agent_key) AND (n.valid_from = v_1.valid_to))))))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -1951,38 +2227,51 @@ COMMENT ON COLUMN defender.scan_agent_changes.previous_sync_at IS 'Fetch time of
 -- Name: scan_agent_daily; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_agent_daily AS
- SELECT a.tenant_id,
-    a.agent_id,
-    d.day,
-    d.computer_dns_name,
-    d.mde_client_version,
-    d.scanner_software_version,
-    d.last_seen,
-    (d.synced_at - d.last_seen) AS staleness,
-    d.syncs_observed,
-    d.last_command_execution_at,
-    d.run_id AS as_of_run_id,
-    d.synced_at AS as_of_fetched_at
-   FROM ((defender_storage.agent_daily d
-     JOIN defender_storage.agent_state a ON ((a.agent_key = d.agent_key)))
-     JOIN defender_storage.tenants t ON ((t.tenant_id = a.tenant_id)))
-  WHERE (NOT ((a.deleted_at IS NULL) AND (d.day = defender.utc_day(t.last_fetched_at))))
-UNION ALL
- SELECT o.tenant_id,
-    a.agent_id,
-    o.day,
-    o.computer_dns_name,
-    o.mde_client_version,
-    o.scanner_software_version,
-    o.last_seen,
-    (o.synced_at - o.last_seen) AS staleness,
-    o.syncs_observed,
-    o.last_command_execution_at,
-    o.run_id AS as_of_run_id,
-    o.synced_at AS as_of_fetched_at
-   FROM (defender.agent_daily_open o
-     JOIN defender_storage.agent_state a ON ((a.agent_key = o.agent_key)));
+CREATE VIEW defender.scan_agent_daily WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.agent_id,
+    v.day,
+    v.computer_dns_name,
+    v.mde_client_version,
+    v.scanner_software_version,
+    v.last_seen,
+    v.staleness,
+    v.syncs_observed,
+    v.last_command_execution_at,
+    v.as_of_run_id,
+    v.as_of_fetched_at
+   FROM ( SELECT a.tenant_id,
+            a.agent_id,
+            d.day,
+            d.computer_dns_name,
+            d.mde_client_version,
+            d.scanner_software_version,
+            d.last_seen,
+            (d.synced_at - d.last_seen) AS staleness,
+            d.syncs_observed,
+            d.last_command_execution_at,
+            d.run_id AS as_of_run_id,
+            d.synced_at AS as_of_fetched_at
+           FROM ((defender_storage.agent_daily d
+             JOIN defender_storage.agent_state a ON ((a.agent_key = d.agent_key)))
+             JOIN defender_storage.tenants t ON ((t.tenant_id = a.tenant_id)))
+          WHERE (NOT ((a.deleted_at IS NULL) AND (d.day = defender.utc_day(t.last_fetched_at))))
+        UNION ALL
+         SELECT o.tenant_id,
+            a.agent_id,
+            o.day,
+            o.computer_dns_name,
+            o.mde_client_version,
+            o.scanner_software_version,
+            o.last_seen,
+            (o.synced_at - o.last_seen) AS staleness,
+            o.syncs_observed,
+            o.last_command_execution_at,
+            o.run_id AS as_of_run_id,
+            o.synced_at AS as_of_fetched_at
+           FROM (defender.agent_daily_open o
+             JOIN defender_storage.agent_state a ON ((a.agent_key = o.agent_key)))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -2094,23 +2383,30 @@ ALTER TABLE defender.scan_agent_history ALTER COLUMN history_id ADD GENERATED AL
 -- Name: scan_agent_observations; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_agent_observations AS
- SELECT a.tenant_id,
-    a.agent_id,
-    r.run_id,
-    r.fetched_at AS observed_at,
-    x.last_seen,
-    x.last_command_execution_at
-   FROM (((defender.sync_runs r
-     CROSS JOIN LATERAL ( SELECT o_1.agent_nos,
-            o_1.last_seen,
-            o_1.last_command_execution_at
-           FROM defender_storage.observation o_1
-          WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
-         LIMIT 1) o)
-     CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
-     JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))))
-  WHERE ((r.resource = 'agents'::text) AND (r.status = 'succeeded'::text));
+CREATE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.agent_id,
+    v.run_id,
+    v.observed_at,
+    v.last_seen,
+    v.last_command_execution_at
+   FROM ( SELECT a.tenant_id,
+            a.agent_id,
+            r.run_id,
+            r.fetched_at AS observed_at,
+            x.last_seen,
+            x.last_command_execution_at
+           FROM (((defender.sync_runs r
+             CROSS JOIN LATERAL ( SELECT o_1.agent_nos,
+                    o_1.last_seen,
+                    o_1.last_command_execution_at
+                   FROM defender_storage.observation o_1
+                  WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
+                 LIMIT 1) o)
+             CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
+             JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))))
+          WHERE ((r.resource = 'agents'::text) AND (r.status = 'succeeded'::text))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -2166,40 +2462,54 @@ COMMENT ON COLUMN defender.scan_agent_observations.last_command_execution_at IS 
 -- Name: scan_agents; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_agents AS
- SELECT a.tenant_id,
-    a.agent_id,
-    a.machine_id,
-    a.computer_dns_name,
-    a.assigned_application_id,
-    a.scanner_software_version,
-    a.mde_client_version,
-    hb.last_seen,
-    hb.last_command_execution_at,
-    a.extra,
-    a.first_seen_at,
-        CASE
-            WHEN ((a.deleted_at IS NULL) AND (NOT (t.last_run_withheld AND (EXISTS ( SELECT
-               FROM defender_storage.withheld_deletions w
-              WHERE ((w.agent_key = a.agent_key) AND (w.run_id = t.last_run_id))))))) THEN t.last_fetched_at
-            ELSE ( SELECT r.fetched_at
-               FROM defender.sync_runs r
-              WHERE ((r.tenant_id = a.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.run_id < COALESCE(a.deleted_by_run_id, '9223372036854775807'::bigint)) AND (NOT (EXISTS ( SELECT
+CREATE VIEW defender.scan_agents WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.agent_id,
+    v.machine_id,
+    v.computer_dns_name,
+    v.assigned_application_id,
+    v.scanner_software_version,
+    v.mde_client_version,
+    v.last_seen,
+    v.last_command_execution_at,
+    v.extra,
+    v.first_seen_at,
+    v.last_synced_at,
+    v.deleted_at
+   FROM ( SELECT a.tenant_id,
+            a.agent_id,
+            a.machine_id,
+            a.computer_dns_name,
+            a.assigned_application_id,
+            a.scanner_software_version,
+            a.mde_client_version,
+            hb.last_seen,
+            hb.last_command_execution_at,
+            a.extra,
+            a.first_seen_at,
+                CASE
+                    WHEN ((a.deleted_at IS NULL) AND (NOT (t.last_run_withheld AND (EXISTS ( SELECT
                        FROM defender_storage.withheld_deletions w
-                      WHERE ((w.agent_key = a.agent_key) AND (w.run_id = r.run_id))))))
-              ORDER BY r.run_id DESC
-             LIMIT 1)
-        END AS last_synced_at,
-    a.deleted_at
-   FROM ((defender_storage.agent_state a
-     LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
-     LEFT JOIN ( SELECT t_1.tenant_id,
-            t_1.last_run_id,
-            t_1.last_fetched_at,
-            (EXISTS ( SELECT
-                   FROM defender_storage.withheld_deletions w
-                  WHERE (w.run_id = t_1.last_run_id))) AS last_run_withheld
-           FROM defender_storage.tenants t_1) t ON ((t.tenant_id = a.tenant_id)));
+                      WHERE ((w.agent_key = a.agent_key) AND (w.run_id = t.last_run_id))))))) THEN t.last_fetched_at
+                    ELSE ( SELECT r.fetched_at
+                       FROM defender.sync_runs r
+                      WHERE ((r.tenant_id = a.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.run_id < COALESCE(a.deleted_by_run_id, '9223372036854775807'::bigint)) AND (NOT (EXISTS ( SELECT
+                               FROM defender_storage.withheld_deletions w
+                              WHERE ((w.agent_key = a.agent_key) AND (w.run_id = r.run_id))))))
+                      ORDER BY r.run_id DESC
+                     LIMIT 1)
+                END AS last_synced_at,
+            a.deleted_at
+           FROM ((defender_storage.agent_state a
+             LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
+             LEFT JOIN ( SELECT t_1.tenant_id,
+                    t_1.last_run_id,
+                    t_1.last_fetched_at,
+                    (EXISTS ( SELECT
+                           FROM defender_storage.withheld_deletions w
+                          WHERE (w.run_id = t_1.last_run_id))) AS last_run_withheld
+                   FROM defender_storage.tenants t_1) t ON ((t.tenant_id = a.tenant_id)))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -2641,74 +2951,96 @@ COMMENT ON COLUMN defender_storage.session_result.listed_fingerprint IS 'Hash of
 -- Name: scan_coverage; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_coverage AS
- SELECT d.tenant_id,
-    d.definition_id,
-    d.scan_name,
-    d.scan_type,
-    d.target,
-    d.interval_hours,
-    latest.scanned_at AS last_scan_at,
-    latest.status AS last_status,
-    defender.scan_outcome(latest.status) AS last_outcome,
-    ok.scanned_at AS last_success_at,
-    bad.scanned_at AS last_failure_at,
-    ( SELECT (count(*))::integer AS count
-           FROM defender_storage.session_result s
-          WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at > COALESCE(streak.scanned_at, '-infinity'::timestamp with time zone)) AND (defender.scan_outcome(s.status) = 'failure'::text))) AS consecutive_failures,
-    d.scanner_agent_id,
-    a.computer_dns_name AS scanner_host,
-    hb.last_seen AS scanner_last_seen,
-        CASE
-            WHEN (a.agent_key IS NOT NULL) THEN ((hb.last_seen IS NULL) OR (hb.last_seen < (t.last_fetched_at - '7 days'::interval)))
-            ELSE NULL::boolean
-        END AS scanner_stale,
-        CASE
-            WHEN (a.agent_key IS NOT NULL) THEN (a.deleted_at IS NOT NULL)
-            ELSE NULL::boolean
-        END AS scanner_deleted,
-    dr.run_id AS as_of_run_id,
-    dr.fetched_at AS as_of_fetched_at,
-    hr.run_id AS history_run_id,
-    hr.fetched_at AS history_fetched_at
-   FROM (((((((((defender_storage.definition_state d
-     LEFT JOIN defender_storage.tenants t ON ((t.tenant_id = d.tenant_id)))
-     LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
-     LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
-     LEFT JOIN LATERAL ( SELECT s.scanned_at,
-            s.status
-           FROM defender_storage.session_result s
-          WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL))
-          ORDER BY s.scanned_at DESC
-         LIMIT 1) latest ON (true))
-     LEFT JOIN LATERAL ( SELECT s.scanned_at
-           FROM defender_storage.session_result s
-          WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'success'::text))
-          ORDER BY s.scanned_at DESC
-         LIMIT 1) ok ON (true))
-     LEFT JOIN LATERAL ( SELECT s.scanned_at
-           FROM defender_storage.session_result s
-          WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'failure'::text))
-          ORDER BY s.scanned_at DESC
-         LIMIT 1) bad ON (true))
-     LEFT JOIN LATERAL ( SELECT s.scanned_at
-           FROM defender_storage.session_result s
-          WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = ANY (ARRAY['success'::text, 'partial'::text])))
-          ORDER BY s.scanned_at DESC
-         LIMIT 1) streak ON (true))
-     LEFT JOIN LATERAL ( SELECT r.run_id,
-            r.fetched_at
-           FROM defender.sync_runs r
-          WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'definitions'::text) AND (r.status = 'succeeded'::text))
-          ORDER BY r.fetched_at DESC
-         LIMIT 1) dr ON (true))
-     LEFT JOIN LATERAL ( SELECT r.run_id,
-            r.fetched_at
-           FROM defender.sync_runs r
-          WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'history'::text) AND (r.status = 'succeeded'::text))
-          ORDER BY r.fetched_at DESC
-         LIMIT 1) hr ON (true))
-  WHERE ((d.deleted_at IS NULL) AND d.is_active);
+CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.definition_id,
+    v.scan_name,
+    v.scan_type,
+    v.target,
+    v.interval_hours,
+    v.last_scan_at,
+    v.last_status,
+    v.last_outcome,
+    v.last_success_at,
+    v.last_failure_at,
+    v.consecutive_failures,
+    v.scanner_agent_id,
+    v.scanner_host,
+    v.scanner_last_seen,
+    v.scanner_stale,
+    v.scanner_deleted,
+    v.as_of_run_id,
+    v.as_of_fetched_at,
+    v.history_run_id,
+    v.history_fetched_at
+   FROM ( SELECT d.tenant_id,
+            d.definition_id,
+            d.scan_name,
+            d.scan_type,
+            d.target,
+            d.interval_hours,
+            latest.scanned_at AS last_scan_at,
+            latest.status AS last_status,
+            defender.scan_outcome(latest.status) AS last_outcome,
+            ok.scanned_at AS last_success_at,
+            bad.scanned_at AS last_failure_at,
+            ( SELECT (count(*))::integer AS count
+                   FROM defender_storage.session_result s
+                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at > COALESCE(streak.scanned_at, '-infinity'::timestamp with time zone)) AND (defender.scan_outcome(s.status) = 'failure'::text))) AS consecutive_failures,
+            d.scanner_agent_id,
+            a.computer_dns_name AS scanner_host,
+            hb.last_seen AS scanner_last_seen,
+                CASE
+                    WHEN (a.agent_key IS NOT NULL) THEN ((hb.last_seen IS NULL) OR (hb.last_seen < (t.last_fetched_at - '7 days'::interval)))
+                    ELSE NULL::boolean
+                END AS scanner_stale,
+                CASE
+                    WHEN (a.agent_key IS NOT NULL) THEN (a.deleted_at IS NOT NULL)
+                    ELSE NULL::boolean
+                END AS scanner_deleted,
+            dr.run_id AS as_of_run_id,
+            dr.fetched_at AS as_of_fetched_at,
+            hr.run_id AS history_run_id,
+            hr.fetched_at AS history_fetched_at
+           FROM (((((((((defender_storage.definition_state d
+             LEFT JOIN defender_storage.tenants t ON ((t.tenant_id = d.tenant_id)))
+             LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
+             LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
+             LEFT JOIN LATERAL ( SELECT s.scanned_at,
+                    s.status
+                   FROM defender_storage.session_result s
+                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL))
+                  ORDER BY s.scanned_at DESC
+                 LIMIT 1) latest ON (true))
+             LEFT JOIN LATERAL ( SELECT s.scanned_at
+                   FROM defender_storage.session_result s
+                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'success'::text))
+                  ORDER BY s.scanned_at DESC
+                 LIMIT 1) ok ON (true))
+             LEFT JOIN LATERAL ( SELECT s.scanned_at
+                   FROM defender_storage.session_result s
+                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'failure'::text))
+                  ORDER BY s.scanned_at DESC
+                 LIMIT 1) bad ON (true))
+             LEFT JOIN LATERAL ( SELECT s.scanned_at
+                   FROM defender_storage.session_result s
+                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = ANY (ARRAY['success'::text, 'partial'::text])))
+                  ORDER BY s.scanned_at DESC
+                 LIMIT 1) streak ON (true))
+             LEFT JOIN LATERAL ( SELECT r.run_id,
+                    r.fetched_at
+                   FROM defender.sync_runs r
+                  WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'definitions'::text) AND (r.status = 'succeeded'::text))
+                  ORDER BY r.fetched_at DESC
+                 LIMIT 1) dr ON (true))
+             LEFT JOIN LATERAL ( SELECT r.run_id,
+                    r.fetched_at
+                   FROM defender.sync_runs r
+                  WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'history'::text) AND (r.status = 'succeeded'::text))
+                  ORDER BY r.fetched_at DESC
+                 LIMIT 1) hr ON (true))
+          WHERE ((d.deleted_at IS NULL) AND d.is_active)) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -3022,101 +3354,110 @@ COMMENT ON COLUMN defender_storage.definition_version.closed_by_run_id IS 'The s
 -- Name: scan_definition_changes; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_definition_changes AS
- SELECT d.tenant_id,
-    d.definition_id,
-    v.valid_from AS changed_at,
-    c.attribute,
-    c.old_value,
-    c.new_value,
-    v.opened_by_run_id AS run_id,
-    r.previous_sync_at
-   FROM ((((defender_storage.definition_version v
-     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)))
-     JOIN LATERAL ( SELECT p_1.version_id,
-            p_1.definition_key,
-            p_1.scan_name,
-            p_1.scan_type,
-            p_1.is_active,
-            p_1.interval_hours,
-            p_1.target,
-            p_1.target_type,
-            p_1.scanner_agent_id,
-            p_1.auth_variant,
-            p_1.auth_type,
-            p_1.created_by,
-            p_1.extra,
-            p_1.valid_from,
-            p_1.valid_to,
-            p_1.opened_by_run_id,
-            p_1.closed_by_run_id
-           FROM defender_storage.definition_version p_1
-          WHERE ((p_1.definition_key = v.definition_key) AND (p_1.valid_from < v.valid_from))
-          ORDER BY p_1.valid_from DESC
-         LIMIT 1) p ON (true))
-     CROSS JOIN LATERAL ( VALUES ('scan_name'::text,p.scan_name,v.scan_name), ('scan_type'::text,p.scan_type,v.scan_type), ('is_active'::text,(p.is_active)::text,(v.is_active)::text), ('interval_hours'::text,(p.interval_hours)::text,(v.interval_hours)::text), ('target'::text,p.target,v.target), ('target_type'::text,p.target_type,v.target_type), ('scanner_agent_id'::text,p.scanner_agent_id,v.scanner_agent_id), ('auth_variant'::text,p.auth_variant,v.auth_variant), ('auth_type'::text,p.auth_type,v.auth_type), ('created_by'::text,p.created_by,v.created_by)) c(attribute, old_value, new_value))
-     JOIN defender.sync_runs r ON ((r.run_id = v.opened_by_run_id)))
-  WHERE (c.old_value IS DISTINCT FROM c.new_value)
-UNION ALL
- SELECT d.tenant_id,
-    d.definition_id,
-    v.valid_from AS changed_at,
-    ('extra.'::text || k.key) AS attribute,
-    ((p.extra -> k.key) #>> '{}'::text[]) AS old_value,
-    ((v.extra -> k.key) #>> '{}'::text[]) AS new_value,
-    v.opened_by_run_id AS run_id,
-    r.previous_sync_at
-   FROM ((((defender_storage.definition_version v
-     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)))
-     JOIN LATERAL ( SELECT p_1.extra
-           FROM defender_storage.definition_version p_1
-          WHERE ((p_1.definition_key = v.definition_key) AND (p_1.valid_from < v.valid_from))
-          ORDER BY p_1.valid_from DESC
-         LIMIT 1) p ON (true))
-     CROSS JOIN LATERAL ( SELECT jsonb_object_keys(p.extra) AS jsonb_object_keys
-        UNION
-         SELECT jsonb_object_keys(v.extra) AS jsonb_object_keys) k(key))
-     JOIN defender.sync_runs r ON ((r.run_id = v.opened_by_run_id)))
-  WHERE ((p.extra IS DISTINCT FROM v.extra) AND ((p.extra -> k.key) IS DISTINCT FROM (v.extra -> k.key)))
-UNION ALL
- SELECT d.tenant_id,
-    d.definition_id,
-    v.valid_from AS changed_at,
-    'definition'::text AS attribute,
-        CASE
-            WHEN (p.valid_to IS NOT NULL) THEN 'deleted'::text
-            ELSE NULL::text
-        END AS old_value,
-        CASE
-            WHEN (p.valid_to IS NOT NULL) THEN 'returned'::text
-            ELSE 'first seen'::text
-        END AS new_value,
-    v.opened_by_run_id AS run_id,
-    r.previous_sync_at
-   FROM (((defender_storage.definition_version v
-     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)))
-     LEFT JOIN LATERAL ( SELECT p_1.valid_to
-           FROM defender_storage.definition_version p_1
-          WHERE ((p_1.definition_key = v.definition_key) AND (p_1.valid_from < v.valid_from))
-          ORDER BY p_1.valid_from DESC
-         LIMIT 1) p ON (true))
-     JOIN defender.sync_runs r ON ((r.run_id = v.opened_by_run_id)))
-  WHERE ((p.valid_to IS NULL) OR (p.valid_to < v.valid_from))
-UNION ALL
- SELECT d.tenant_id,
-    d.definition_id,
-    v.valid_to AS changed_at,
-    'definition'::text AS attribute,
-    'listed'::text AS old_value,
-    'deleted'::text AS new_value,
-    v.closed_by_run_id AS run_id,
-    r.previous_sync_at
-   FROM ((defender_storage.definition_version v
-     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)))
-     JOIN defender.sync_runs r ON ((r.run_id = v.closed_by_run_id)))
-  WHERE ((v.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
-           FROM defender_storage.definition_version n
-          WHERE ((n.definition_key = v.definition_key) AND (n.valid_from = v.valid_to))))));
+CREATE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.definition_id,
+    v.changed_at,
+    v.attribute,
+    v.old_value,
+    v.new_value,
+    v.run_id,
+    v.previous_sync_at
+   FROM ( SELECT d.tenant_id,
+            d.definition_id,
+            v_1.valid_from AS changed_at,
+            c.attribute,
+            c.old_value,
+            c.new_value,
+            v_1.opened_by_run_id AS run_id,
+            r.previous_sync_at
+           FROM ((((defender_storage.definition_version v_1
+             JOIN defender_storage.definition_state d ON ((d.definition_key = v_1.definition_key)))
+             JOIN LATERAL ( SELECT p_1.version_id,
+                    p_1.definition_key,
+                    p_1.scan_name,
+                    p_1.scan_type,
+                    p_1.is_active,
+                    p_1.interval_hours,
+                    p_1.target,
+                    p_1.target_type,
+                    p_1.scanner_agent_id,
+                    p_1.auth_variant,
+                    p_1.auth_type,
+                    p_1.created_by,
+                    p_1.extra,
+                    p_1.valid_from,
+                    p_1.valid_to,
+                    p_1.opened_by_run_id,
+                    p_1.closed_by_run_id
+                   FROM defender_storage.definition_version p_1
+                  WHERE ((p_1.definition_key = v_1.definition_key) AND (p_1.valid_from < v_1.valid_from))
+                  ORDER BY p_1.valid_from DESC
+                 LIMIT 1) p ON (true))
+             CROSS JOIN LATERAL ( VALUES ('scan_name'::text,p.scan_name,v_1.scan_name), ('scan_type'::text,p.scan_type,v_1.scan_type), ('is_active'::text,(p.is_active)::text,(v_1.is_active)::text), ('interval_hours'::text,(p.interval_hours)::text,(v_1.interval_hours)::text), ('target'::text,p.target,v_1.target), ('target_type'::text,p.target_type,v_1.target_type), ('scanner_agent_id'::text,p.scanner_agent_id,v_1.scanner_agent_id), ('auth_variant'::text,p.auth_variant,v_1.auth_variant), ('auth_type'::text,p.auth_type,v_1.auth_type), ('created_by'::text,p.created_by,v_1.created_by)) c(attribute, old_value, new_value))
+             JOIN defender.sync_runs r ON ((r.run_id = v_1.opened_by_run_id)))
+          WHERE (c.old_value IS DISTINCT FROM c.new_value)
+        UNION ALL
+         SELECT d.tenant_id,
+            d.definition_id,
+            v_1.valid_from AS changed_at,
+            ('extra.'::text || k.key) AS attribute,
+            ((p.extra -> k.key) #>> '{}'::text[]) AS old_value,
+            ((v_1.extra -> k.key) #>> '{}'::text[]) AS new_value,
+            v_1.opened_by_run_id AS run_id,
+            r.previous_sync_at
+           FROM ((((defender_storage.definition_version v_1
+             JOIN defender_storage.definition_state d ON ((d.definition_key = v_1.definition_key)))
+             JOIN LATERAL ( SELECT p_1.extra
+                   FROM defender_storage.definition_version p_1
+                  WHERE ((p_1.definition_key = v_1.definition_key) AND (p_1.valid_from < v_1.valid_from))
+                  ORDER BY p_1.valid_from DESC
+                 LIMIT 1) p ON (true))
+             CROSS JOIN LATERAL ( SELECT jsonb_object_keys(p.extra) AS jsonb_object_keys
+                UNION
+                 SELECT jsonb_object_keys(v_1.extra) AS jsonb_object_keys) k(key))
+             JOIN defender.sync_runs r ON ((r.run_id = v_1.opened_by_run_id)))
+          WHERE ((p.extra IS DISTINCT FROM v_1.extra) AND ((p.extra -> k.key) IS DISTINCT FROM (v_1.extra -> k.key)))
+        UNION ALL
+         SELECT d.tenant_id,
+            d.definition_id,
+            v_1.valid_from AS changed_at,
+            'definition'::text AS attribute,
+                CASE
+                    WHEN (p.valid_to IS NOT NULL) THEN 'deleted'::text
+                    ELSE NULL::text
+                END AS old_value,
+                CASE
+                    WHEN (p.valid_to IS NOT NULL) THEN 'returned'::text
+                    ELSE 'first seen'::text
+                END AS new_value,
+            v_1.opened_by_run_id AS run_id,
+            r.previous_sync_at
+           FROM (((defender_storage.definition_version v_1
+             JOIN defender_storage.definition_state d ON ((d.definition_key = v_1.definition_key)))
+             LEFT JOIN LATERAL ( SELECT p_1.valid_to
+                   FROM defender_storage.definition_version p_1
+                  WHERE ((p_1.definition_key = v_1.definition_key) AND (p_1.valid_from < v_1.valid_from))
+                  ORDER BY p_1.valid_from DESC
+                 LIMIT 1) p ON (true))
+             JOIN defender.sync_runs r ON ((r.run_id = v_1.opened_by_run_id)))
+          WHERE ((p.valid_to IS NULL) OR (p.valid_to < v_1.valid_from))
+        UNION ALL
+         SELECT d.tenant_id,
+            d.definition_id,
+            v_1.valid_to AS changed_at,
+            'definition'::text AS attribute,
+            'listed'::text AS old_value,
+            'deleted'::text AS new_value,
+            v_1.closed_by_run_id AS run_id,
+            r.previous_sync_at
+           FROM ((defender_storage.definition_version v_1
+             JOIN defender_storage.definition_state d ON ((d.definition_key = v_1.definition_key)))
+             JOIN defender.sync_runs r ON ((r.run_id = v_1.closed_by_run_id)))
+          WHERE ((v_1.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
+                   FROM defender_storage.definition_version n
+                  WHERE ((n.definition_key = v_1.definition_key) AND (n.valid_from = v_1.valid_to))))))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -3186,9 +3527,9 @@ COMMENT ON COLUMN defender.scan_definition_changes.previous_sync_at IS 'Fetch ti
 -- Name: scan_definition_history; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_definition_history AS
- SELECT d.tenant_id,
-    d.definition_id,
+CREATE VIEW defender.scan_definition_history WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.definition_id,
     v.scan_name,
     v.scan_type,
     v.is_active,
@@ -3204,8 +3545,26 @@ CREATE VIEW defender.scan_definition_history AS
     v.valid_to,
     v.opened_by_run_id,
     v.closed_by_run_id
-   FROM (defender_storage.definition_version v
-     JOIN defender_storage.definition_state d ON ((d.definition_key = v.definition_key)));
+   FROM ( SELECT d.tenant_id,
+            d.definition_id,
+            v_1.scan_name,
+            v_1.scan_type,
+            v_1.is_active,
+            v_1.interval_hours,
+            v_1.target,
+            v_1.target_type,
+            v_1.scanner_agent_id,
+            v_1.auth_variant,
+            v_1.auth_type,
+            v_1.created_by,
+            v_1.extra,
+            v_1.valid_from,
+            v_1.valid_to,
+            v_1.opened_by_run_id,
+            v_1.closed_by_run_id
+           FROM (defender_storage.definition_version v_1
+             JOIN defender_storage.definition_state d ON ((d.definition_key = v_1.definition_key)))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -3369,33 +3728,51 @@ COMMENT ON COLUMN defender_storage.definition_withheld.run_id IS 'The sync run w
 -- Name: scan_definitions; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_definitions AS
- SELECT d.tenant_id,
-    d.definition_id,
-    d.scan_name,
-    d.scan_type,
-    d.is_active,
-    d.interval_hours,
-    d.target,
-    d.target_type,
-    d.scanner_agent_id,
-    d.auth_variant,
-    d.auth_type,
-    d.created_by,
-    d.extra,
-    d.first_seen_at,
-    r.fetched_at AS last_synced_at,
-    r.run_id AS as_of_run_id,
-    d.deleted_at
-   FROM (defender_storage.definition_state d
-     LEFT JOIN LATERAL ( SELECT r_1.run_id,
-            r_1.fetched_at
-           FROM defender.sync_runs r_1
-          WHERE ((r_1.tenant_id = d.tenant_id) AND (r_1.resource = 'definitions'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at < COALESCE(d.deleted_at, 'infinity'::timestamp with time zone)) AND (NOT (EXISTS ( SELECT
-                   FROM defender_storage.definition_withheld w
-                  WHERE ((w.definition_key = d.definition_key) AND (w.run_id = r_1.run_id))))))
-          ORDER BY r_1.fetched_at DESC
-         LIMIT 1) r ON (true));
+CREATE VIEW defender.scan_definitions WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.definition_id,
+    v.scan_name,
+    v.scan_type,
+    v.is_active,
+    v.interval_hours,
+    v.target,
+    v.target_type,
+    v.scanner_agent_id,
+    v.auth_variant,
+    v.auth_type,
+    v.created_by,
+    v.extra,
+    v.first_seen_at,
+    v.last_synced_at,
+    v.as_of_run_id,
+    v.deleted_at
+   FROM ( SELECT d.tenant_id,
+            d.definition_id,
+            d.scan_name,
+            d.scan_type,
+            d.is_active,
+            d.interval_hours,
+            d.target,
+            d.target_type,
+            d.scanner_agent_id,
+            d.auth_variant,
+            d.auth_type,
+            d.created_by,
+            d.extra,
+            d.first_seen_at,
+            r.fetched_at AS last_synced_at,
+            r.run_id AS as_of_run_id,
+            d.deleted_at
+           FROM (defender_storage.definition_state d
+             LEFT JOIN LATERAL ( SELECT r_1.run_id,
+                    r_1.fetched_at
+                   FROM defender.sync_runs r_1
+                  WHERE ((r_1.tenant_id = d.tenant_id) AND (r_1.resource = 'definitions'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at < COALESCE(d.deleted_at, 'infinity'::timestamp with time zone)) AND (NOT (EXISTS ( SELECT
+                           FROM defender_storage.definition_withheld w
+                          WHERE ((w.definition_key = d.definition_key) AND (w.run_id = r_1.run_id))))))
+                  ORDER BY r_1.fetched_at DESC
+                 LIMIT 1) r ON (true))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -3528,28 +3905,48 @@ COMMENT ON COLUMN defender.scan_definitions.deleted_at IS 'When a complete sync 
 -- Name: scan_sessions; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_sessions AS
- SELECT s.tenant_id,
-    s.definition_id,
-    d.scan_name,
-    s.scanner_agent_id,
-    s.scanner_id,
-    s.session_id,
-    s.status,
-    defender.scan_outcome(s.status) AS outcome,
-    s.scanned_at,
-    s.targets,
-    s.succeeded_targets,
-    s.general_error,
-    s.extra,
-    s.source,
-    (s.targets_run_id IS NOT NULL) AS targets_recorded,
-    s.recorded_at,
-    s.recorded_by_run_id AS run_id,
-    s.updated_at,
-    s.updated_by_run_id
-   FROM (defender_storage.session_result s
-     LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = s.tenant_id) AND (d.definition_id = s.definition_id))));
+CREATE VIEW defender.scan_sessions WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.definition_id,
+    v.scan_name,
+    v.scanner_agent_id,
+    v.scanner_id,
+    v.session_id,
+    v.status,
+    v.outcome,
+    v.scanned_at,
+    v.targets,
+    v.succeeded_targets,
+    v.general_error,
+    v.extra,
+    v.source,
+    v.targets_recorded,
+    v.recorded_at,
+    v.run_id,
+    v.updated_at,
+    v.updated_by_run_id
+   FROM ( SELECT s.tenant_id,
+            s.definition_id,
+            d.scan_name,
+            s.scanner_agent_id,
+            s.scanner_id,
+            s.session_id,
+            s.status,
+            defender.scan_outcome(s.status) AS outcome,
+            s.scanned_at,
+            s.targets,
+            s.succeeded_targets,
+            s.general_error,
+            s.extra,
+            s.source,
+            (s.targets_run_id IS NOT NULL) AS targets_recorded,
+            s.recorded_at,
+            s.recorded_by_run_id AS run_id,
+            s.updated_at,
+            s.updated_by_run_id
+           FROM (defender_storage.session_result s
+             LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = s.tenant_id) AND (d.definition_id = s.definition_id))))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -3865,34 +4262,49 @@ COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent t
 -- Name: scan_target_status; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_target_status AS
- WITH per_target AS (
-         SELECT c.tenant_id,
-            c.target,
-            max(c.last_success_at) AS last_success_at,
-            array_agg(c.definition_id ORDER BY c.definition_id) FILTER (WHERE ((d.deleted_at IS NULL) AND d.is_active)) AS covering_definitions,
-            (array_agg(ARRAY[c.latest_session_key, (c.latest_ordinal)::bigint] ORDER BY c.latest_scanned_at DESC NULLS LAST, c.latest_session_key DESC))[1:1] AS latest
-           FROM (defender_storage.target_coverage c
-             LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
-          GROUP BY c.tenant_id, c.target
-        )
- SELECT p.tenant_id,
-    p.target,
-    t.ip,
-    t.hostname,
-    t.description,
-    t.status AS latest_status,
-    defender.scan_outcome(t.status) AS latest_outcome,
-    t.error_message AS latest_error_message,
-    s.scanned_at AS latest_scanned_at,
-    s.definition_id AS latest_definition_id,
-    s.session_id AS latest_session_id,
-    p.last_success_at,
-    COALESCE(p.covering_definitions, '{}'::text[]) AS covering_definitions,
-    s.targets_run_id AS as_of_run_id
-   FROM ((per_target p
-     JOIN defender_storage.session_result s ON ((s.session_key = p.latest[1][1])))
-     JOIN defender_storage.target_result t ON (((t.session_key = p.latest[1][1]) AND (t.ordinal = p.latest[1][2]))));
+CREATE VIEW defender.scan_target_status WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.target,
+    v.ip,
+    v.hostname,
+    v.description,
+    v.latest_status,
+    v.latest_outcome,
+    v.latest_error_message,
+    v.latest_scanned_at,
+    v.latest_definition_id,
+    v.latest_session_id,
+    v.last_success_at,
+    v.covering_definitions,
+    v.as_of_run_id
+   FROM ( WITH per_target AS (
+                 SELECT c.tenant_id,
+                    c.target,
+                    max(c.last_success_at) AS last_success_at,
+                    array_agg(c.definition_id ORDER BY c.definition_id) FILTER (WHERE ((d.deleted_at IS NULL) AND d.is_active)) AS covering_definitions,
+                    (array_agg(ARRAY[c.latest_session_key, (c.latest_ordinal)::bigint] ORDER BY c.latest_scanned_at DESC NULLS LAST, c.latest_session_key DESC))[1:1] AS latest
+                   FROM (defender_storage.target_coverage c
+                     LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
+                  GROUP BY c.tenant_id, c.target
+                )
+         SELECT p.tenant_id,
+            p.target,
+            t.ip,
+            t.hostname,
+            t.description,
+            t.status AS latest_status,
+            defender.scan_outcome(t.status) AS latest_outcome,
+            t.error_message AS latest_error_message,
+            s.scanned_at AS latest_scanned_at,
+            s.definition_id AS latest_definition_id,
+            s.session_id AS latest_session_id,
+            p.last_success_at,
+            COALESCE(p.covering_definitions, '{}'::text[]) AS covering_definitions,
+            s.targets_run_id AS as_of_run_id
+           FROM ((per_target p
+             JOIN defender_storage.session_result s ON ((s.session_key = p.latest[1][1])))
+             JOIN defender_storage.target_result t ON (((t.session_key = p.latest[1][1]) AND (t.ordinal = p.latest[1][2]))))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -4004,23 +4416,38 @@ COMMENT ON COLUMN defender.scan_target_status.as_of_run_id IS 'The history sync 
 -- Name: scan_targets; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.scan_targets AS
- SELECT s.tenant_id,
-    s.definition_id,
-    s.session_id,
-    s.scanned_at,
-    t.ordinal,
-    t.ip,
-    t.hostname,
-    t.description,
-    t.status,
-    defender.scan_outcome(t.status) AS outcome,
-    t.error_message,
-    t.duration,
-    t.extra,
-    s.targets_run_id AS run_id
-   FROM (defender_storage.target_result t
-     JOIN defender_storage.session_result s ON ((s.session_key = t.session_key)));
+CREATE VIEW defender.scan_targets WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.definition_id,
+    v.session_id,
+    v.scanned_at,
+    v.ordinal,
+    v.ip,
+    v.hostname,
+    v.description,
+    v.status,
+    v.outcome,
+    v.error_message,
+    v.duration,
+    v.extra,
+    v.run_id
+   FROM ( SELECT s.tenant_id,
+            s.definition_id,
+            s.session_id,
+            s.scanned_at,
+            t.ordinal,
+            t.ip,
+            t.hostname,
+            t.description,
+            t.status,
+            defender.scan_outcome(t.status) AS outcome,
+            t.error_message,
+            t.duration,
+            t.extra,
+            s.targets_run_id AS run_id
+           FROM (defender_storage.target_result t
+             JOIN defender_storage.session_result s ON ((s.session_key = t.session_key)))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -4146,39 +4573,54 @@ ALTER TABLE defender.sync_runs ALTER COLUMN run_id ADD GENERATED ALWAYS AS IDENT
 -- Name: tenant_sync_status; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.tenant_sync_status AS
- SELECT t.tenant_id,
-    t.display_name AS tenant_name,
-    latest.status AS latest_status,
-    latest.run_id AS latest_run_id,
-    latest.finished_at AS latest_finished_at,
-    t.last_run_id AS last_success_run_id,
-    t.last_fetched_at AS last_success_at,
-    failure.run_id AS last_failure_run_id,
-    failure.finished_at AS last_failure_at,
-    failure.error AS last_failure_error,
-    COALESCE(fleet.active_agents, 0) AS active_agents,
-    COALESCE(fleet.stale_7d_agents, 0) AS stale_7d_agents,
-    COALESCE(success.deletions_withheld, 0) AS deletions_withheld,
-    running.started_at AS running_since
-   FROM (((((defender_storage.tenants t
-     LEFT JOIN LATERAL ( SELECT r.run_id,
-            r.status,
-            r.finished_at
-           FROM defender.sync_runs r
-          WHERE ((r.tenant_id = t.tenant_id) AND (r.resource = 'agents'::text) AND (r.status <> 'running'::text))
-          ORDER BY r.run_id DESC
-         LIMIT 1) latest ON (true))
-     LEFT JOIN LATERAL ( SELECT r.run_id,
-            r.finished_at,
-            r.error
-           FROM defender.sync_runs r
-          WHERE ((r.tenant_id = t.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'failed'::text))
-          ORDER BY r.run_id DESC
-         LIMIT 1) failure ON (true))
-     LEFT JOIN defender.sync_runs success ON ((success.run_id = t.last_run_id)))
-     LEFT JOIN defender.sync_runs running ON (((running.tenant_id = t.tenant_id) AND (running.resource = 'agents'::text) AND (running.status = 'running'::text))))
-     LEFT JOIN defender_storage.tenant_daily fleet ON (((fleet.tenant_id = t.tenant_id) AND (fleet.day = defender.utc_day(t.last_fetched_at)))));
+CREATE VIEW defender.tenant_sync_status WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.tenant_name,
+    v.latest_status,
+    v.latest_run_id,
+    v.latest_finished_at,
+    v.last_success_run_id,
+    v.last_success_at,
+    v.last_failure_run_id,
+    v.last_failure_at,
+    v.last_failure_error,
+    v.active_agents,
+    v.stale_7d_agents,
+    v.deletions_withheld,
+    v.running_since
+   FROM ( SELECT t.tenant_id,
+            t.display_name AS tenant_name,
+            latest.status AS latest_status,
+            latest.run_id AS latest_run_id,
+            latest.finished_at AS latest_finished_at,
+            t.last_run_id AS last_success_run_id,
+            t.last_fetched_at AS last_success_at,
+            failure.run_id AS last_failure_run_id,
+            failure.finished_at AS last_failure_at,
+            failure.error AS last_failure_error,
+            COALESCE(fleet.active_agents, 0) AS active_agents,
+            COALESCE(fleet.stale_7d_agents, 0) AS stale_7d_agents,
+            COALESCE(success.deletions_withheld, 0) AS deletions_withheld,
+            running.started_at AS running_since
+           FROM (((((defender_storage.tenants t
+             LEFT JOIN LATERAL ( SELECT r.run_id,
+                    r.status,
+                    r.finished_at
+                   FROM defender.sync_runs r
+                  WHERE ((r.tenant_id = t.tenant_id) AND (r.resource = 'agents'::text) AND (r.status <> 'running'::text))
+                  ORDER BY r.run_id DESC
+                 LIMIT 1) latest ON (true))
+             LEFT JOIN LATERAL ( SELECT r.run_id,
+                    r.finished_at,
+                    r.error
+                   FROM defender.sync_runs r
+                  WHERE ((r.tenant_id = t.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'failed'::text))
+                  ORDER BY r.run_id DESC
+                 LIMIT 1) failure ON (true))
+             LEFT JOIN defender.sync_runs success ON ((success.run_id = t.last_run_id)))
+             LEFT JOIN defender.sync_runs running ON (((running.tenant_id = t.tenant_id) AND (running.resource = 'agents'::text) AND (running.status = 'running'::text))))
+             LEFT JOIN defender_storage.tenant_daily fleet ON (((fleet.tenant_id = t.tenant_id) AND (fleet.day = defender.utc_day(t.last_fetched_at)))))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -4290,64 +4732,74 @@ COMMENT ON COLUMN defender.tenant_sync_status.running_since IS 'Start of the syn
 -- Name: version_drift; Type: VIEW; Schema: defender; Owner: -
 --
 
-CREATE VIEW defender.version_drift AS
- WITH active AS (
-         SELECT a_1.tenant_id,
-            a_1.agent_id,
-            a_1.computer_dns_name,
-            a_1.mde_client_version,
-            a_1.scanner_software_version
-           FROM defender_storage.agent_state a_1
-          WHERE (a_1.deleted_at IS NULL)
-        ), spellings AS MATERIALIZED (
-         SELECT DISTINCT active.tenant_id,
-            'mde'::text AS kind,
-            active.mde_client_version AS version
-           FROM active
-        UNION
-         SELECT DISTINCT active.tenant_id,
-            'scanner'::text,
-            active.scanner_software_version
-           FROM active
-        ), keyed AS (
-         SELECT s_1.tenant_id,
-            s_1.kind,
-            s_1.version,
-            defender.version_key(s_1.version) AS key
-           FROM spellings s_1
-        ), mde AS (
-         SELECT v.tenant_id,
-            v.version,
-            (dense_rank() OVER (PARTITION BY v.tenant_id ORDER BY v.key DESC) - 1) AS behind,
-            first_value(v.version) OVER (PARTITION BY v.tenant_id ORDER BY v.key DESC, (length(v.version)) DESC, v.version) AS newest
-           FROM keyed v
-          WHERE ((v.kind = 'mde'::text) AND (v.key IS NOT NULL))
-        ), scanner AS (
-         SELECT v.tenant_id,
-            v.version,
-            (dense_rank() OVER (PARTITION BY v.tenant_id ORDER BY v.key DESC) - 1) AS behind,
-            first_value(v.version) OVER (PARTITION BY v.tenant_id ORDER BY v.key DESC, (length(v.version)) DESC, v.version) AS newest
-           FROM keyed v
-          WHERE ((v.kind = 'scanner'::text) AND (v.key IS NOT NULL))
-        )
- SELECT a.tenant_id,
-    a.agent_id,
-    a.computer_dns_name,
-    a.mde_client_version,
-    mn.newest AS newest_mde_client_version,
-    m.behind AS versions_behind,
-    a.scanner_software_version,
-    sn.newest AS newest_scanner_software_version,
-    s.behind AS scanner_versions_behind
-   FROM ((((active a
-     LEFT JOIN mde m ON (((m.tenant_id = a.tenant_id) AND (m.version = a.mde_client_version))))
-     LEFT JOIN ( SELECT DISTINCT mde.tenant_id,
-            mde.newest
-           FROM mde) mn ON ((mn.tenant_id = a.tenant_id)))
-     LEFT JOIN scanner s ON (((s.tenant_id = a.tenant_id) AND (s.version = a.scanner_software_version))))
-     LEFT JOIN ( SELECT DISTINCT scanner.tenant_id,
-            scanner.newest
-           FROM scanner) sn ON ((sn.tenant_id = a.tenant_id)));
+CREATE VIEW defender.version_drift WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.agent_id,
+    v.computer_dns_name,
+    v.mde_client_version,
+    v.newest_mde_client_version,
+    v.versions_behind,
+    v.scanner_software_version,
+    v.newest_scanner_software_version,
+    v.scanner_versions_behind
+   FROM ( WITH active AS (
+                 SELECT a_1.tenant_id,
+                    a_1.agent_id,
+                    a_1.computer_dns_name,
+                    a_1.mde_client_version,
+                    a_1.scanner_software_version
+                   FROM defender_storage.agent_state a_1
+                  WHERE (a_1.deleted_at IS NULL)
+                ), spellings AS MATERIALIZED (
+                 SELECT DISTINCT active.tenant_id,
+                    'mde'::text AS kind,
+                    active.mde_client_version AS version
+                   FROM active
+                UNION
+                 SELECT DISTINCT active.tenant_id,
+                    'scanner'::text AS text,
+                    active.scanner_software_version
+                   FROM active
+                ), keyed AS (
+                 SELECT s_1.tenant_id,
+                    s_1.kind,
+                    s_1.version,
+                    defender.version_key(s_1.version) AS key
+                   FROM spellings s_1
+                ), mde AS (
+                 SELECT v_1.tenant_id,
+                    v_1.version,
+                    (dense_rank() OVER (PARTITION BY v_1.tenant_id ORDER BY v_1.key DESC) - 1) AS behind,
+                    first_value(v_1.version) OVER (PARTITION BY v_1.tenant_id ORDER BY v_1.key DESC, (length(v_1.version)) DESC, v_1.version) AS newest
+                   FROM keyed v_1
+                  WHERE ((v_1.kind = 'mde'::text) AND (v_1.key IS NOT NULL))
+                ), scanner AS (
+                 SELECT v_1.tenant_id,
+                    v_1.version,
+                    (dense_rank() OVER (PARTITION BY v_1.tenant_id ORDER BY v_1.key DESC) - 1) AS behind,
+                    first_value(v_1.version) OVER (PARTITION BY v_1.tenant_id ORDER BY v_1.key DESC, (length(v_1.version)) DESC, v_1.version) AS newest
+                   FROM keyed v_1
+                  WHERE ((v_1.kind = 'scanner'::text) AND (v_1.key IS NOT NULL))
+                )
+         SELECT a.tenant_id,
+            a.agent_id,
+            a.computer_dns_name,
+            a.mde_client_version,
+            mn.newest AS newest_mde_client_version,
+            m.behind AS versions_behind,
+            a.scanner_software_version,
+            sn.newest AS newest_scanner_software_version,
+            s.behind AS scanner_versions_behind
+           FROM ((((active a
+             LEFT JOIN mde m ON (((m.tenant_id = a.tenant_id) AND (m.version = a.mde_client_version))))
+             LEFT JOIN ( SELECT DISTINCT mde.tenant_id,
+                    mde.newest
+                   FROM mde) mn ON ((mn.tenant_id = a.tenant_id)))
+             LEFT JOIN scanner s ON (((s.tenant_id = a.tenant_id) AND (s.version = a.scanner_software_version))))
+             LEFT JOIN ( SELECT DISTINCT scanner.tenant_id,
+                    scanner.newest
+                   FROM scanner) sn ON ((sn.tenant_id = a.tenant_id)))) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
 --
@@ -4559,6 +5011,61 @@ ALTER TABLE defender_storage.session_result ALTER COLUMN session_key ADD GENERAT
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: tenant_access; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenant_access (
+    role_oid oid NOT NULL,
+    role_name text NOT NULL,
+    tenant_id text NOT NULL,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL,
+    granted_by text DEFAULT CURRENT_USER NOT NULL
+);
+
+
+--
+-- Name: TABLE tenant_access; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenant_access IS 'Which role sees which tenant in the reporting surface (defender.grant_tenant_access and revoke_tenant_access write it). A role with rows here and no other way to see everything reads only the rows of its tenants.';
+
+
+--
+-- Name: COLUMN tenant_access.role_oid; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.role_oid IS 'The role (pg_roles.oid). A row counts only while a role of this oid has the name role_name: a role dropped and another created later with the same oid gains nothing.';
+
+
+--
+-- Name: COLUMN tenant_access.role_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.role_name IS 'The role''s name when access was granted; renaming a role takes its access away (grant it again).';
+
+
+--
+-- Name: COLUMN tenant_access.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.tenant_id IS 'The tenant the role may see.';
+
+
+--
+-- Name: COLUMN tenant_access.granted_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.granted_at IS 'When access was granted.';
+
+
+--
+-- Name: COLUMN tenant_access.granted_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.granted_by IS 'Who granted it.';
 
 
 --
@@ -4797,6 +5304,14 @@ ALTER TABLE ONLY defender_storage.target_coverage
 
 ALTER TABLE ONLY defender_storage.target_result
     ADD CONSTRAINT target_result_pkey PRIMARY KEY (session_key, ordinal);
+
+
+--
+-- Name: tenant_access tenant_access_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenant_access
+    ADD CONSTRAINT tenant_access_pkey PRIMARY KEY (role_oid, tenant_id);
 
 
 --
@@ -5223,6 +5738,14 @@ ALTER TABLE ONLY defender_storage.target_result
 
 
 --
+-- Name: tenant_access tenant_access_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenant_access
+    ADD CONSTRAINT tenant_access_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
 -- Name: tenant_daily tenant_daily_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -5271,10 +5794,51 @@ ALTER TABLE ONLY defender_storage.withheld_deletions
 
 
 --
+-- Name: scan_agent_history; Type: ROW SECURITY; Schema: defender; Owner: -
+--
+
+ALTER TABLE defender.scan_agent_history ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sync_runs; Type: ROW SECURITY; Schema: defender; Owner: -
+--
+
+ALTER TABLE defender.sync_runs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: scan_agent_history visible_tenants; Type: POLICY; Schema: defender; Owner: -
+--
+
+CREATE POLICY visible_tenants ON defender.scan_agent_history FOR SELECT USING (((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[]))));
+
+
+--
+-- Name: POLICY visible_tenants ON scan_agent_history; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON POLICY visible_tenants ON defender.scan_agent_history IS 'A reader sees the versions of the agents of the tenants it may see (defender_storage.visible_tenants); the owner bypasses row-level security.';
+
+
+--
+-- Name: sync_runs visible_tenants; Type: POLICY; Schema: defender; Owner: -
+--
+
+CREATE POLICY visible_tenants ON defender.sync_runs FOR SELECT USING (((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[]))));
+
+
+--
+-- Name: POLICY visible_tenants ON sync_runs; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON POLICY visible_tenants ON defender.sync_runs IS 'A reader sees the runs of the tenants it may see (defender_storage.visible_tenants); the owner bypasses row-level security.';
+
+
+--
 -- Name: SCHEMA defender; Type: ACL; Schema: -; Owner: -
 --
 
 GRANT USAGE ON SCHEMA defender TO defender_reader;
+GRANT USAGE ON SCHEMA defender TO defender_tenant_reader;
 
 
 --
@@ -5285,11 +5849,26 @@ REVOKE ALL ON FUNCTION defender.grant_reader_access() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION grant_tenant_access(role text, tenant text); Type: ACL; Schema: defender; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender.grant_tenant_access(role text, tenant text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION revoke_tenant_access(role text, tenant text); Type: ACL; Schema: defender; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender.revoke_tenant_access(role text, tenant text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION utc_day(at timestamp with time zone); Type: ACL; Schema: defender; Owner: -
 --
 
 REVOKE ALL ON FUNCTION defender.utc_day(at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender.utc_day(at timestamp with time zone) TO defender_reader;
+GRANT ALL ON FUNCTION defender.utc_day(at timestamp with time zone) TO defender_tenant_reader;
 
 
 --
@@ -5300,10 +5879,20 @@ REVOKE ALL ON FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[])
 
 
 --
+-- Name: FUNCTION visible_tenants(viewer name); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.visible_tenants(viewer name) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_reader;
+GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_tenant_reader;
+
+
+--
 -- Name: TABLE scan_agent_history; Type: ACL; Schema: defender; Owner: -
 --
 
 GRANT SELECT ON TABLE defender.scan_agent_history TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_agent_history TO defender_tenant_reader;
 
 
 --
@@ -5311,6 +5900,16 @@ GRANT SELECT ON TABLE defender.scan_agent_history TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.sync_runs TO defender_reader;
+GRANT SELECT ON TABLE defender.sync_runs TO defender_tenant_reader;
+
+
+--
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name, tenant text); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) TO defender_reader;
+GRANT ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) TO defender_tenant_reader;
 
 
 --
@@ -5319,6 +5918,16 @@ GRANT SELECT ON TABLE defender.sync_runs TO defender_reader;
 
 REVOKE ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) TO defender_reader;
+GRANT ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) TO defender_tenant_reader;
+
+
+--
+-- Name: FUNCTION scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) TO defender_reader;
+GRANT ALL ON FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) TO defender_tenant_reader;
 
 
 --
@@ -5327,6 +5936,7 @@ GRANT ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) TO
 
 REVOKE ALL ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text) TO defender_reader;
+GRANT ALL ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text) TO defender_tenant_reader;
 
 
 --
@@ -5335,6 +5945,7 @@ GRANT ALL ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone
 
 REVOKE ALL ON FUNCTION defender.scan_outcome(status text) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender.scan_outcome(status text) TO defender_reader;
+GRANT ALL ON FUNCTION defender.scan_outcome(status text) TO defender_tenant_reader;
 
 
 --
@@ -5343,6 +5954,7 @@ GRANT ALL ON FUNCTION defender.scan_outcome(status text) TO defender_reader;
 
 REVOKE ALL ON FUNCTION defender.version_key(version text) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender.version_key(version text) TO defender_reader;
+GRANT ALL ON FUNCTION defender.version_key(version text) TO defender_tenant_reader;
 
 
 --
@@ -5364,6 +5976,7 @@ REVOKE ALL ON FUNCTION defender_storage.ensure_observation_partition(at timestam
 --
 
 GRANT SELECT ON TABLE defender.agent_daily_open TO defender_reader;
+GRANT SELECT ON TABLE defender.agent_daily_open TO defender_tenant_reader;
 
 
 --
@@ -5378,6 +5991,7 @@ REVOKE ALL ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day dat
 --
 
 GRANT SELECT ON TABLE defender.fleet_daily TO defender_reader;
+GRANT SELECT ON TABLE defender.fleet_daily TO defender_tenant_reader;
 
 
 --
@@ -5385,6 +5999,7 @@ GRANT SELECT ON TABLE defender.fleet_daily TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_agent_changes TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_agent_changes TO defender_tenant_reader;
 
 
 --
@@ -5392,6 +6007,7 @@ GRANT SELECT ON TABLE defender.scan_agent_changes TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_agent_daily TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_agent_daily TO defender_tenant_reader;
 
 
 --
@@ -5399,6 +6015,7 @@ GRANT SELECT ON TABLE defender.scan_agent_daily TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_agent_observations TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_agent_observations TO defender_tenant_reader;
 
 
 --
@@ -5406,6 +6023,7 @@ GRANT SELECT ON TABLE defender.scan_agent_observations TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_agents TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_agents TO defender_tenant_reader;
 
 
 --
@@ -5413,6 +6031,7 @@ GRANT SELECT ON TABLE defender.scan_agents TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_coverage TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_coverage TO defender_tenant_reader;
 
 
 --
@@ -5420,6 +6039,7 @@ GRANT SELECT ON TABLE defender.scan_coverage TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_definition_changes TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_definition_changes TO defender_tenant_reader;
 
 
 --
@@ -5427,6 +6047,7 @@ GRANT SELECT ON TABLE defender.scan_definition_changes TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_definition_history TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_definition_history TO defender_tenant_reader;
 
 
 --
@@ -5434,6 +6055,7 @@ GRANT SELECT ON TABLE defender.scan_definition_history TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_definitions TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_definitions TO defender_tenant_reader;
 
 
 --
@@ -5441,6 +6063,7 @@ GRANT SELECT ON TABLE defender.scan_definitions TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_sessions TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_sessions TO defender_tenant_reader;
 
 
 --
@@ -5448,6 +6071,7 @@ GRANT SELECT ON TABLE defender.scan_sessions TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_target_status TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_target_status TO defender_tenant_reader;
 
 
 --
@@ -5455,6 +6079,7 @@ GRANT SELECT ON TABLE defender.scan_target_status TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.scan_targets TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_targets TO defender_tenant_reader;
 
 
 --
@@ -5462,6 +6087,7 @@ GRANT SELECT ON TABLE defender.scan_targets TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.tenant_sync_status TO defender_reader;
+GRANT SELECT ON TABLE defender.tenant_sync_status TO defender_tenant_reader;
 
 
 --
@@ -5469,6 +6095,7 @@ GRANT SELECT ON TABLE defender.tenant_sync_status TO defender_reader;
 --
 
 GRANT SELECT ON TABLE defender.version_drift TO defender_reader;
+GRANT SELECT ON TABLE defender.version_drift TO defender_tenant_reader;
 
 
 --

@@ -1,9 +1,13 @@
 package migrations_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/migrations"
@@ -340,6 +344,100 @@ func TestFleetDiffMigrationKeepsEveryRow(t *testing.T) {
 	}
 	if exists {
 		t.Error("scan_agents_diff outlives its Down migration")
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTenantAccessMigrationKeepsEveryRowAndAnswer: migration 00017
+// filters every view, table and function of the reporting surface by the
+// tenants the reader may see. Up and down on a database with two tenants'
+// history, no stored row changes, the owner and defender_reader read the
+// same answers from every relation and function, and down restores the
+// schema exactly.
+func TestTenantAccessMigrationKeepsEveryRowAndAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.SchemaTwoHistory(t)
+	const access = 17 // 00017_tenant_access.sql
+	if _, err := p.UpTo(ctx, access-1); err != nil {
+		t.Fatal(err)
+	}
+	url := pool.Config().ConnString()
+	reader := dbtest.ReaderPool(t, url)
+	var tables, relations []string
+	if err := pool.QueryRow(ctx, `
+		SELECT array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relkind = 'r'),
+		       array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relnamespace = 'defender'::regnamespace)
+		  FROM pg_class
+		 WHERE relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace) AND relkind IN ('r', 'v')`).Scan(&tables, &relations); err != nil {
+		t.Fatal(err)
+	}
+	queries := map[string]string{
+		"scan_agents_as_of": `
+			SELECT x.at, a.* FROM (SELECT fetched_at AS at FROM defender.sync_runs WHERE fetched_at IS NOT NULL
+			                       UNION SELECT fetched_at + interval '17 minutes' FROM defender.sync_runs WHERE fetched_at IS NOT NULL
+			                       UNION SELECT 'infinity') x
+			 CROSS JOIN LATERAL defender.scan_agents_as_of(x.at) a`,
+		"scan_agents_diff": `
+			SELECT r.run_id, d.* FROM defender.sync_runs r
+			 CROSS JOIN LATERAL defender.scan_agents_diff('-infinity', r.fetched_at) d WHERE r.fetched_at IS NOT NULL`,
+		"scan_agents_diff of a tenant": `
+			SELECT t.tenant_id AS arg, d.* FROM (SELECT DISTINCT tenant_id FROM defender.sync_runs) t
+			 CROSS JOIN LATERAL defender.scan_agents_diff('-infinity', 'infinity', t.tenant_id) d`,
+	}
+	for _, rel := range relations {
+		queries[rel] = `SELECT * FROM ` + rel
+	}
+	answers := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		for name, q := range queries {
+			for who, db := range map[string]*pgxpool.Pool{"owner": pool, "defender_reader": reader} {
+				rows, err := db.Query(ctx, `SELECT string_agg(x::text, E'\n' ORDER BY x::text) FROM (`+q+`) x`)
+				if err != nil {
+					t.Fatalf("%s as %s: %v", name, who, err)
+				}
+				text, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[*string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if text == nil {
+					text = new(string)
+				}
+				out[name+" as "+who] = *text
+			}
+		}
+		return out
+	}
+	rowsBefore, answersBefore := dbtest.RowVersions(t, pool, tables...), answers()
+	if strings.Count(answersBefore["scan_agents_as_of as defender_reader"], "\n") < 50 ||
+		answersBefore["defender.scan_agents as owner"] == "" || answersBefore["defender.fleet_daily as defender_reader"] == "" {
+		t.Fatal("the fixture answers too little")
+	}
+	schemaBefore := dumpSchema(t, url)
+	compare := func(when string) {
+		t.Helper()
+		if got := dbtest.RowVersions(t, pool, tables...); got != rowsBefore {
+			t.Errorf("%s: stored rows changed", when)
+		}
+		for name, got := range answers() {
+			if got != answersBefore[name] {
+				t.Errorf("%s: %s answers differently\nbefore:\n%.2000s\nafter:\n%.2000s", when, name, answersBefore[name], got)
+			}
+		}
+	}
+	if _, err := p.UpTo(ctx, access); err != nil {
+		t.Fatal(err)
+	}
+	compare("after 00017")
+	if _, err := p.DownTo(ctx, access-1); err != nil {
+		t.Fatal(err)
+	}
+	compare("after rolling 00017 back")
+	if got := dumpSchema(t, url); !bytes.Equal(got, schemaBefore) {
+		t.Errorf("rolling 00017 back leaves another schema: %s", firstDifference(schemaBefore, got))
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)

@@ -166,7 +166,8 @@ func TestMigrateGrantsGivesBothStepsInOrder(t *testing.T) {
 	}
 	step1, step2, ok := strings.Cut(script, "-- Step 2")
 	step2 = "-- Step 2" + step2
-	if !ok || !strings.Contains(step1, "CREATE ROLE defender_reader NOLOGIN") || !strings.Contains(step2, "defender.grant_reader_access()") ||
+	if !ok || !strings.Contains(step1, "CREATE ROLE defender_reader NOLOGIN") || !strings.Contains(step1, "CREATE ROLE defender_tenant_reader NOLOGIN") ||
+		!strings.Contains(step2, "defender.grant_reader_access()") ||
 		!strings.Contains(step2, name) || strings.Contains(script, "truncated") {
 		t.Fatalf("migrate grants printed:\n%s\nwant the administrator's CREATE ROLE, then the owner (%s) calling grant_reader_access()", script, name)
 	}

@@ -145,3 +145,75 @@ func TestParseSince(t *testing.T) {
 		}
 	}
 }
+
+// TestReportAsATenantsRoleShowsItsTenantOnly: a login given one tenant of
+// two with defender.grant_tenant_access gets a report of that tenant
+// alone, whatever it asks for: the database filters, not the client.
+func TestReportAsATenantsRoleShowsItsTenantOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	owner := dbtest.URL(t)
+	pool, err := pgxpool.New(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	end := time.Now().UTC().Truncate(time.Hour)
+	mine := loadtest.Sync(t, pool, loadtest.Story{TenantID: "contoso.example", Name: "Contoso", Agents: 30, Days: 10, Seed: 7, End: end})
+	other := loadtest.Sync(t, pool, loadtest.Story{Agents: 40, Days: 10, FailDay: 4, End: end})
+	var otherAgents []string
+	if err := pool.QueryRow(ctx, `SELECT array_agg(agent_id) FROM defender.scan_agents WHERE tenant_id = $1`, other.TenantID).Scan(&otherAgents); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `SELECT defender.grant_tenant_access($1, $2)`, dbtest.TenantReaderRole, mine.TenantID); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(dbtest.TenantReaderRole)
+	env := map[string]string{"DATABASE_URL": u.String()}
+	foreign := func(what, text string) {
+		t.Helper()
+		for _, s := range append([]string{other.TenantID}, otherAgents...) {
+			if strings.Contains(text, s) {
+				t.Errorf("%s shows %q of the other tenant", what, s)
+				return
+			}
+		}
+	}
+
+	dir := filepath.Join(t.TempDir(), "site")
+	code, _, stderr := runCLI(t, env, "report", "--out-dir", dir)
+	if code != exitOK {
+		t.Fatalf("report --out-dir as the tenant's role: exit %d, stderr %q", code, stderr)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		page, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		foreign(e.Name(), string(page))
+	}
+	if want := "index.html tenant-" + mine.TenantID + ".html"; strings.Join(names, " ") != want {
+		t.Errorf("the directory has %q, want %s", names, want)
+	}
+
+	code, stdout, stderr := runCLI(t, env, "report", "--since", "30d")
+	if code != exitOK || !strings.Contains(stdout, "All tenants (1)") || !strings.Contains(stdout, mine.TenantID) {
+		t.Fatalf("report as the tenant's role: exit %d, stderr %q; want all (one) tenant: %s", code, stderr, mine.TenantID)
+	}
+	foreign("the report", stdout)
+
+	// Asking for the other tenant finds nothing of it: as for a tenant
+	// never synced, the known tenants are the role's.
+	code, stdout, stderr = runCLI(t, env, "report", "--tenant", other.TenantID)
+	if code != exitFailure || stdout != "" || !strings.Contains(stderr, "no sync of this tenant") || !strings.Contains(stderr, "known tenants: "+mine.TenantID) {
+		t.Errorf("report --tenant of another tenant: exit %d, stdout %.80q, stderr %q; want %d, no sync of it", code, stdout, stderr, exitFailure)
+	}
+	foreign("report --tenant "+other.TenantID, strings.ReplaceAll(stderr, `"`+other.TenantID+`"`, ""))
+}

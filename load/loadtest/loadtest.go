@@ -42,6 +42,10 @@ type Story struct {
 	// minute after its agents (the definitions' own runs), so that their
 	// history has edits, moves and deletions too.
 	Definitions bool
+	// History also syncs the scan history of those definitions (its own
+	// runs, a minute after theirs): sessions and targets. It implies
+	// Definitions.
+	History bool
 	// End is the time of the last sync; the current hour when zero, so that
 	// the history ends about now as the demo's does.
 	End time.Time
@@ -76,6 +80,9 @@ func Sync(t testing.TB, pool *pgxpool.Pool, s Story) Synced {
 	}
 	if s.Seed == 0 {
 		s.Seed = 1
+	}
+	if s.History {
+		s.Definitions = true
 	}
 	if s.End.IsZero() {
 		s.End = time.Now().UTC().Truncate(time.Hour)
@@ -127,6 +134,12 @@ func Sync(t testing.TB, pool *pgxpool.Pool, s Story) Synced {
 				t.Fatalf("sync of day %d's definitions: %v", day, err)
 			}
 		}
+		if s.History {
+			now = now.Add(time.Minute)
+			if _, err := loader.SyncHistory(context.Background(), fleetHistory{fleet: fleet, at: now}); err != nil {
+				t.Fatalf("sync of day %d's scan history: %v", day, err)
+			}
+		}
 	}
 	return out
 }
@@ -143,4 +156,39 @@ func definitionsAt(fleet *defendertest.Fleet, t time.Time) scanagent.DefinitionL
 		}
 		return scanagent.ListStats{Requests: 1, Pages: 1, Agents: len(defs)}, nil
 	}
+}
+
+// fleetHistory is the fleet's scan history as the API lists it at a time.
+type fleetHistory struct {
+	fleet *defendertest.Fleet
+	at    time.Time
+}
+
+func (h fleetHistory) SessionsByDefinition(ctx context.Context, ids []string, since time.Time, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	st := scanagent.ListStats{Requests: 1, Pages: 1}
+	for _, s := range h.fleet.SessionsAt(h.at, ids) {
+		if s.ScannedAt.Before(since) {
+			continue
+		}
+		if err := fn(s.Record(false)); err != nil {
+			return st, err
+		}
+		st.Agents++
+	}
+	return st, nil
+}
+
+func (h fleetHistory) SessionsByID(ctx context.Context, ids []string, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	st := scanagent.ListStats{Requests: 1, Pages: 1}
+	for _, id := range ids {
+		s, ok := h.fleet.Session(h.at, id)
+		if !ok {
+			continue
+		}
+		if err := fn(s.Record(true)); err != nil {
+			return st, err
+		}
+		st.Agents++
+	}
+	return st, nil
 }
