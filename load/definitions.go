@@ -58,7 +58,31 @@ func definitionRow(seq int64, d scanagent.ScanDefinition) ([][]any, error) {
 	}}, nil
 }
 
+// definitionWorkTables are the temporary tables of a definitions sync,
+// created once per connection and emptied at each commit (as the agents'
+// workTables): creating and dropping four tables cost more than the rest
+// of a sync of tens of definitions.
+//
+//   - agentsync_definitions: the listing, as COPY streams it in;
+//   - agentsync_definitions_unreadable: ids listed but unreadable;
+//   - agentsync_definition_diff: the definitions to write;
+//   - agentsync_definitions_missing: the active definitions the listing lacks.
+var definitionWorkTables = []string{
+	query("definitions_staging"),
+	query("definitions_create_unreadable"),
+	query("definitions_create_diff"),
+	query("definitions_create_missing"),
+}
+
+var definitionWorkTableNames = []string{
+	"agentsync_definitions", "agentsync_definitions_unreadable", "agentsync_definition_diff", "agentsync_definitions_missing",
+}
+
 // applyDefinitions runs the data transaction of one definitions sync.
+// Definitions are few (tens to hundreds a tenant): the statements keep to
+// plain SQL over small temporary tables, sent a few at a time, and those
+// with nothing to do (no definition new or changed, none missing, none
+// repeated or unreadable) are not sent.
 func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, list scanagent.DefinitionListFunc) (Result, error) {
 	var res Result
 	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
@@ -73,64 +97,105 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
 
-	stats, err := copyListing(ctx, dbCtx, tx, "agentsync_definitions", query("definitions_staging"), definitionColumns,
-		listing[scanagent.ScanDefinition](list), definitionRow, &res.FetchDuration)
+	var prepare batch
+	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
+	for _, t := range definitionWorkTables {
+		prepare.exec(step{"create the work tables", t, nil}, nil)
+	}
+	var unanalyzed []string
+	prepare.queryRow(step{"find work tables never analyzed", query("work_tables_unanalyzed"), []any{definitionWorkTableNames}}, &unanalyzed)
+	if err := prepare.send(dbCtx, tx, l.cfg.Logger, "prepare the transaction"); err != nil {
+		return res, err
+	}
+	if err := analyzeOnce(dbCtx, tx, unanalyzed, query("analyze_definitions_work_tables")); err != nil {
+		return res, err
+	}
+
+	// What the listing holds, as it streams by: whether an id repeats
+	// (then the last record counts), and whether any definition names
+	// its latest scan.
+	seen := map[string]struct{}{}
+	var repeated, latestScans bool
+	rows := func(seq int64, d scanagent.ScanDefinition) ([][]any, error) {
+		r, err := definitionRow(seq, d)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := seen[d.ID]; ok {
+			repeated = true
+		}
+		seen[d.ID] = struct{}{}
+		if d.LatestScan != nil && !d.LatestScan.ExecutedAt.IsZero() {
+			latestScans = true
+		}
+		return r, nil
+	}
+	stats, err := copyInto(ctx, dbCtx, tx, "agentsync_definitions", definitionColumns,
+		listing[scanagent.ScanDefinition](list), rows, &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	res.FieldsRepaired = stats.FieldsRepaired
 	if err != nil {
 		return res, err
 	}
 	tenant := l.cfg.TenantID
-	// Definitions are few (tens to hundreds a tenant): the statements keep
-	// to plain SQL over small temporary tables.
-	prepare := []step{
-		{"record unreadable definitions", query("definitions_record_unreadable"), []any{stats.RejectedIDs}},
-		{"remove duplicate definitions", query("definitions_remove_duplicates"), nil},
-		{"compare with stored definitions", query("definitions_compare"), []any{tenant}},
+	var compare batch
+	if len(stats.RejectedIDs) > 0 {
+		compare.exec(step{"record unreadable definitions", query("definitions_record_unreadable"), []any{stats.RejectedIDs}}, nil)
 	}
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, prepare); err != nil {
+	if repeated {
+		compare.exec(step{"remove duplicate definitions", query("definitions_remove_duplicates"), nil}, nil)
+	}
+	compare.exec(step{"compare with stored definitions", query("definitions_compare"), []any{tenant}}, nil)
+	var active, matchedActive, listedUnreadable int
+	compare.queryRow(step{"count definitions", query("definitions_count"), []any{tenant}},
+		&res.Seen, &res.Inserted, &res.Changed, &active, &matchedActive, &listedUnreadable)
+	if err := compare.send(dbCtx, tx, l.cfg.Logger, "compare with stored definitions"); err != nil {
 		return res, err
 	}
-	var active, matchedActive, listedUnreadable int
-	if err := tx.QueryRow(dbCtx, query("definitions_count"),
-		tenant).Scan(&res.Seen, &res.Inserted, &res.Changed, &active, &matchedActive, &listedUnreadable); err != nil {
-		return res, fmt.Errorf("count definitions: %w", interpretError(err))
+	if err := stopped(ctx); err != nil {
+		return res, err
 	}
 	res.Unchanged = res.Seen - res.Inserted - res.Changed
 	missing := active - matchedActive - listedUnreadable
 	withhold, why := l.withholdDeletions(missing, active, stats.Unidentified)
+	if withhold {
+		res.DeletionsWithheld = missing
+	} else {
+		res.Deleted = max(missing, 0)
+	}
 
 	all := []any{tenant, fetchedAt, runID}
-	steps := []step{
-		{"insert new definitions", query("definitions_insert_new"), all},
-		{"close changed definition versions", query("definitions_close_changed_versions"), []any{fetchedAt, runID}},
-		{"open new definition versions", query("definitions_open_new_versions"), []any{fetchedAt, runID}},
-		{"update changed definitions", query("definitions_update_changed"), nil},
+	var apply batch
+	if res.Inserted > 0 {
+		apply.exec(step{"insert new definitions", query("definitions_insert_new"), all}, nil)
+	}
+	// Changed counts the known definitions of the diff: changed, or
+	// returning unchanged.
+	if res.Changed > 0 {
+		apply.exec(step{"close changed definition versions", query("definitions_close_changed_versions"), []any{fetchedAt, runID}}, nil)
+		apply.exec(step{"open new definition versions", query("definitions_open_new_versions"), []any{fetchedAt, runID}}, nil)
+		apply.exec(step{"update changed definitions", query("definitions_update_changed"), nil}, nil)
 	}
 	if missing > 0 {
-		steps = append(steps, step{"find missing definitions", query("definitions_find_missing"),
-			[]any{tenant}})
+		apply.exec(step{"find missing definitions", query("definitions_find_missing"), []any{tenant}}, nil)
 		if withhold {
-			steps = append(steps, step{"record withheld definition deletions", query("definitions_record_withheld"), []any{runID}})
+			apply.exec(step{"record withheld definition deletions", query("definitions_record_withheld"), []any{runID}}, nil)
 		} else {
-			steps = append(steps, step{"delete missing definitions", query("definitions_delete_missing"), []any{fetchedAt, runID}})
+			apply.exec(step{"delete missing definitions", query("definitions_delete_missing"), []any{fetchedAt, runID}}, nil)
 		}
 	}
 	// A definition's latestScan is a session when no stored session of
 	// the definition ran at that time (one the history named, with its
 	// id, or this same latestScan seen by an earlier sync).
-	steps = append(steps, step{"record latest scans", query("definitions_record_latest_scans"), all})
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
+	if latestScans {
+		apply.exec(step{"record latest scans", query("definitions_record_latest_scans"), all}, nil)
+	}
+	apply.exec(l.finishRunStep(runID, res, previous), nil)
+	if err := apply.send(dbCtx, tx, l.cfg.Logger, "apply the definitions"); err != nil {
 		return res, err
 	}
 	if withhold {
-		res.DeletionsWithheld = missing
 		l.logWithheld("definitions", why, runID, missing, active, stats.Unidentified)
-	} else {
-		res.Deleted = max(missing, 0)
-	}
-	if err := l.finishRun(dbCtx, tx, runID, res, previous); err != nil {
-		return res, err
 	}
 	if err := stopped(ctx); err != nil {
 		return res, err
