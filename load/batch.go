@@ -90,10 +90,12 @@ func (b *batch) send(dbCtx context.Context, tx pgx.Tx, log *slog.Logger, what st
 // autovacuum, and the planner takes one never analyzed for ten pages of
 // rows (hundreds), however few it holds: it then joins it to the storage
 // tables by reading every row of the tenant, or of every tenant, where an
-// index probe per row is all it takes. Analyzed once, empty, as it is
-// when created, the table is estimated from the pages it fills at each
+// index probe per row is all it takes. Analyzed once (empty, or holding
+// a listing), the table is estimated from the pages it fills at each
 // statement: a page for a handful of rows, as many as a large listing
-// takes. The work tables keep their statistics for the session's life
+// takes. (The statements that join a work table to a storage table also
+// give its keys as an array, which the storage table's index reads
+// whatever the estimate.) The work tables keep their statistics for the session's life
 // (their rows go at each commit, not their pg_class entry), so ANALYZE
 // runs once per connection, not once per sync.
 func analyzeOnce(dbCtx context.Context, tx pgx.Tx, unanalyzed []string, statement string) error {

@@ -146,10 +146,6 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	var res Result
 	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
 	res.FetchedAt = fetchedAt
-	previous, err := l.latestFetch(dbCtx, conn, scanagent.History, fetchedAt)
-	if err != nil {
-		return res, err
-	}
 	since := fetchedAt.Add(-l.cfg.HistoryLookback)
 	tenant := l.cfg.TenantID
 
@@ -169,10 +165,16 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	}
 	var unanalyzed, definitions []string
 	prepare.queryRow(step{"find work tables never analyzed", query("work_tables_unanalyzed"), []any{historyWorkTableNames}}, &unanalyzed)
+	var latest *time.Time
+	prepare.queryRow(step{"read latest run", query("runs_latest_fetch"), []any{tenant, string(scanagent.History)}}, &latest)
 	prepare.queryRow(step{"read known definitions", query("history_read_definitions"), []any{tenant, since}}, &definitions)
 	settled := newSettledSessions()
 	prepare.query(step{"read settled sessions", query("history_settled"), []any{tenant, since}}, settled.scanDest(), settled.add)
 	if err := prepare.send(dbCtx, tx, l.cfg.Logger, "prepare the transaction"); err != nil {
+		return res, err
+	}
+	previous, err := checkLatestFetch(scanagent.History, fetchedAt, latest)
+	if err != nil {
 		return res, err
 	}
 	if err := analyzeOnce(dbCtx, tx, unanalyzed, query("analyze_history_work_tables")); err != nil {
