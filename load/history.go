@@ -131,12 +131,13 @@ var historyWorkTableNames = []string{
 	"agentsync_sessions", "agentsync_sessions_diff", "agentsync_sessions_diff_ready", "agentsync_targets_stored",
 }
 
-// analyzeAbove is the number of sessions of a reading above which its work
-// tables are analyzed again before they are joined to the storage tables:
-// the estimate from their pages (see analyzeOnce) is good enough for a
-// handful of sessions, the hourly case, and ANALYZE of thousands (a
-// first sync) costs less than a plan for a wrong size.
-const analyzeAbove = 500
+// analyzeAbove is the number of sessions of a reading (or of targets
+// stored) above which its work tables are analyzed before they are joined
+// to the storage tables, as every reading used to be: the estimate from
+// their pages (see analyzeOnce) is good enough for the new session or
+// two of an hourly sync, and ANALYZE of the hundreds of a first sync
+// costs a millisecond, less than a plan made for a wrong size.
+const analyzeAbove = 50
 
 // applyHistory runs the data transaction of one history sync. Its
 // statements go in a few round trips, and those with nothing to do are
