@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,15 +25,9 @@ func (l *Loader) SyncDefinitions(ctx context.Context, list scanagent.DefinitionL
 	})
 }
 
-// definitionColumns are the columns COPY fills in pg_temp.agentsync_definitions.
-var definitionColumns = []string{
-	"seq", "definition_id", "scan_name", "scan_type", "is_active", "interval_hours", "target", "target_type",
-	"scanner_agent_id", "auth_variant", "auth_type", "created_by", "extra",
-	"latest_status", "latest_failure_reason", "latest_executed_at",
-}
-
-// definitionRow converts a definition to a staging row.
-func definitionRow(seq int64, d scanagent.ScanDefinition) ([][]any, error) {
+// definitionRow converts a definition to a staging row, keyed by the
+// columns of pg_temp.agentsync_definitions (see definitions_stage).
+func definitionRow(seq int64, d scanagent.ScanDefinition) (map[string]any, error) {
 	if d.ID == "" {
 		return nil, fmt.Errorf("record %d: definition without id", seq)
 	}
@@ -50,87 +46,196 @@ func definitionRow(seq int64, d scanagent.ScanDefinition) ([][]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return [][]any{{
-		seq, d.ID, nullText(d.Name), nullText(d.ScanType), nullBool(d.IsActive), nullInt(d.IntervalHours),
-		nullText(d.Target), nullText(d.TargetType), nullText(d.ScannerAgentID), nullText(d.AuthVariant),
-		nullText(d.AuthType), nullText(d.CreatedBy), extra,
-		nullText(ls.Status), nullText(ls.FailureReason), nullTime(ls.ExecutedAt),
-	}}, nil
+	return map[string]any{
+		"seq": seq, "definition_id": d.ID, "scan_name": nullText(d.Name), "scan_type": nullText(d.ScanType),
+		"is_active": nullBool(d.IsActive), "interval_hours": nullInt(d.IntervalHours),
+		"target": nullText(d.Target), "target_type": nullText(d.TargetType), "scanner_agent_id": nullText(d.ScannerAgentID),
+		"auth_variant": nullText(d.AuthVariant), "auth_type": nullText(d.AuthType), "created_by": nullText(d.CreatedBy),
+		"extra":         extra,
+		"latest_status": nullText(ls.Status), "latest_failure_reason": nullText(ls.FailureReason),
+		"latest_executed_at": nullTime(ls.ExecutedAt),
+	}, nil
+}
+
+// definitionListing is a listing of definitions read whole, as staging
+// rows, before the sync's transaction begins.
+type definitionListing struct {
+	stats scanagent.ListStats
+	rows  []map[string]any
+	// repeated is set when an id is listed twice (the last record
+	// counts); latestScans when a definition names its latest scan.
+	repeated, latestScans bool
+}
+
+// readDefinitions reads the whole listing, adding the time spent waiting
+// for it to *waited. It returns a *FetchError when the listing failed,
+// and the error of a record that cannot be stored.
+func readDefinitions(ctx context.Context, list scanagent.DefinitionListFunc, waited *time.Duration) (definitionListing, error) {
+	l := definitionListing{rows: []map[string]any{}}
+	ids := map[string]struct{}{}
+	var seq int64
+	var recordErr error
+	start := time.Now()
+	stats, err := list(ctx, func(d scanagent.ScanDefinition) error {
+		seq++
+		row, err := definitionRow(seq, d)
+		if err != nil {
+			recordErr = err
+			return errStopped
+		}
+		if _, ok := ids[d.ID]; ok {
+			l.repeated = true
+		}
+		ids[d.ID] = struct{}{}
+		if d.LatestScan != nil && !d.LatestScan.ExecutedAt.IsZero() {
+			l.latestScans = true
+		}
+		l.rows = append(l.rows, row)
+		return nil
+	})
+	*waited += time.Since(start)
+	l.stats = stats
+	switch {
+	case err != nil && !errors.Is(err, errStopped):
+		return l, &FetchError{Err: err}
+	case recordErr != nil:
+		return l, recordErr
+	}
+	return l, stopped(ctx)
+}
+
+// definitionWorkTables are the temporary tables of a definitions sync,
+// created once per connection and emptied at each commit (as the agents'
+// workTables): creating and dropping four tables cost more than the rest
+// of a sync of tens of definitions.
+//
+//   - agentsync_definitions: the listing;
+//   - agentsync_definitions_unreadable: ids listed but unreadable;
+//   - agentsync_definition_diff: the definitions to write;
+//   - agentsync_definitions_missing: the active definitions the listing lacks.
+var definitionWorkTables = []string{
+	query("definitions_staging"),
+	query("definitions_create_unreadable"),
+	query("definitions_create_diff"),
+	query("definitions_create_missing"),
+}
+
+var definitionWorkTableNames = []string{
+	"agentsync_definitions", "agentsync_definitions_unreadable", "agentsync_definition_diff", "agentsync_definitions_missing",
 }
 
 // applyDefinitions runs the data transaction of one definitions sync.
+// Definitions are few (tens to hundreds a tenant): the listing is read
+// whole before the transaction begins, goes in as one parameter (a JSON
+// array) rather than by COPY, and the statements keep to plain SQL over
+// small temporary tables, sent in three round trips; those with nothing to
+// do (no definition new or changed, none missing, none repeated or
+// unreadable) are not sent.
 func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, list scanagent.DefinitionListFunc) (Result, error) {
 	var res Result
 	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
 	res.FetchedAt = fetchedAt
-	previous, err := l.latestFetch(dbCtx, conn, scanagent.Definitions, fetchedAt)
+	listed, err := readDefinitions(ctx, list, &res.FetchDuration)
+	stats := listed.stats
+	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
+	res.FieldsRepaired = stats.FieldsRepaired
 	if err != nil {
 		return res, err
 	}
+	rows, err := json.Marshal(listed.rows)
+	if err != nil {
+		return res, fmt.Errorf("encode the definitions: %w", err)
+	}
+
 	tx, err := conn.BeginTx(dbCtx, writerTx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", interpretError(err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
 
-	stats, err := copyListing(ctx, dbCtx, tx, "agentsync_definitions", query("definitions_staging"), definitionColumns,
-		listing[scanagent.ScanDefinition](list), definitionRow, &res.FetchDuration)
-	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
-	res.FieldsRepaired = stats.FieldsRepaired
+	tenant := l.cfg.TenantID
+	// The work tables exist before a statement that reads them is sent:
+	// pgx prepares the statements of a batch before it runs the first.
+	var prepare batch
+	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
+	for _, t := range definitionWorkTables {
+		prepare.exec(step{"create the work tables", t, nil}, nil)
+	}
+	var unanalyzed []string
+	prepare.queryRow(step{"find work tables never analyzed", query("work_tables_unanalyzed"), []any{definitionWorkTableNames}}, &unanalyzed)
+	var latest *time.Time
+	prepare.queryRow(step{"read latest run", query("runs_latest_fetch"), []any{tenant, string(scanagent.Definitions)}}, &latest)
+	if err := prepare.send(dbCtx, tx, l.cfg.Logger, "prepare the transaction"); err != nil {
+		return res, err
+	}
+	previous, err := checkLatestFetch(scanagent.Definitions, fetchedAt, latest)
 	if err != nil {
 		return res, err
 	}
-	tenant := l.cfg.TenantID
-	// Definitions are few (tens to hundreds a tenant): the statements keep
-	// to plain SQL over small temporary tables.
-	prepare := []step{
-		{"record unreadable definitions", query("definitions_record_unreadable"), []any{stats.RejectedIDs}},
-		{"remove duplicate definitions", query("definitions_remove_duplicates"), nil},
-		{"compare with stored definitions", query("definitions_compare"), []any{tenant}},
+
+	var compare batch
+	compare.exec(step{"stage the definitions", query("definitions_stage"), []any{rows}}, nil)
+	if len(stats.RejectedIDs) > 0 {
+		compare.exec(step{"record unreadable definitions", query("definitions_record_unreadable"), []any{stats.RejectedIDs}}, nil)
 	}
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, prepare); err != nil {
+	if listed.repeated {
+		compare.exec(step{"remove duplicate definitions", query("definitions_remove_duplicates"), nil}, nil)
+	}
+	compare.exec(step{"compare with stored definitions", query("definitions_compare"), []any{tenant}}, nil)
+	var active, matchedActive, listedUnreadable int
+	compare.queryRow(step{"count definitions", query("definitions_count"), []any{tenant}},
+		&res.Seen, &res.Inserted, &res.Changed, &active, &matchedActive, &listedUnreadable)
+	if err := compare.send(dbCtx, tx, l.cfg.Logger, "compare with stored definitions"); err != nil {
 		return res, err
 	}
-	var active, matchedActive, listedUnreadable int
-	if err := tx.QueryRow(dbCtx, query("definitions_count"),
-		tenant).Scan(&res.Seen, &res.Inserted, &res.Changed, &active, &matchedActive, &listedUnreadable); err != nil {
-		return res, fmt.Errorf("count definitions: %w", interpretError(err))
+	// Tables just created are analyzed once, holding this listing.
+	if err := analyzeOnce(dbCtx, tx, unanalyzed, query("analyze_definitions_work_tables")); err != nil {
+		return res, err
+	}
+	if err := stopped(ctx); err != nil {
+		return res, err
 	}
 	res.Unchanged = res.Seen - res.Inserted - res.Changed
 	missing := active - matchedActive - listedUnreadable
 	withhold, why := l.withholdDeletions(missing, active, stats.Unidentified)
+	if withhold {
+		res.DeletionsWithheld = missing
+	} else {
+		res.Deleted = max(missing, 0)
+	}
 
 	all := []any{tenant, fetchedAt, runID}
-	steps := []step{
-		{"insert new definitions", query("definitions_insert_new"), all},
-		{"close changed definition versions", query("definitions_close_changed_versions"), []any{fetchedAt, runID}},
-		{"open new definition versions", query("definitions_open_new_versions"), []any{fetchedAt, runID}},
-		{"update changed definitions", query("definitions_update_changed"), nil},
+	var apply batch
+	if res.Inserted > 0 {
+		apply.exec(step{"insert new definitions", query("definitions_insert_new"), all}, nil)
+	}
+	// Changed counts the known definitions of the diff: changed, or
+	// returning unchanged.
+	if res.Changed > 0 {
+		apply.exec(step{"close changed definition versions", query("definitions_close_changed_versions"), []any{fetchedAt, runID}}, nil)
+		apply.exec(step{"open new definition versions", query("definitions_open_new_versions"), []any{fetchedAt, runID}}, nil)
+		apply.exec(step{"update changed definitions", query("definitions_update_changed"), nil}, nil)
 	}
 	if missing > 0 {
-		steps = append(steps, step{"find missing definitions", query("definitions_find_missing"),
-			[]any{tenant}})
+		apply.exec(step{"find missing definitions", query("definitions_find_missing"), []any{tenant}}, nil)
 		if withhold {
-			steps = append(steps, step{"record withheld definition deletions", query("definitions_record_withheld"), []any{runID}})
+			apply.exec(step{"record withheld definition deletions", query("definitions_record_withheld"), []any{runID}}, nil)
 		} else {
-			steps = append(steps, step{"delete missing definitions", query("definitions_delete_missing"), []any{fetchedAt, runID}})
+			apply.exec(step{"delete missing definitions", query("definitions_delete_missing"), []any{fetchedAt, runID}}, nil)
 		}
 	}
 	// A definition's latestScan is a session when no stored session of
 	// the definition ran at that time (one the history named, with its
 	// id, or this same latestScan seen by an earlier sync).
-	steps = append(steps, step{"record latest scans", query("definitions_record_latest_scans"), all})
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
+	if listed.latestScans {
+		apply.exec(step{"record latest scans", query("definitions_record_latest_scans"), all}, nil)
+	}
+	apply.exec(l.finishRunStep(runID, res, previous), nil)
+	if err := apply.send(dbCtx, tx, l.cfg.Logger, "apply the definitions"); err != nil {
 		return res, err
 	}
 	if withhold {
-		res.DeletionsWithheld = missing
 		l.logWithheld("definitions", why, runID, missing, active, stats.Unidentified)
-	} else {
-		res.Deleted = max(missing, 0)
-	}
-	if err := l.finishRun(dbCtx, tx, runID, res, previous); err != nil {
-		return res, err
 	}
 	if err := stopped(ctx); err != nil {
 		return res, err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -110,15 +111,42 @@ type sessionCounts struct {
 	seen, inserted, changed, targets int
 }
 
-// applyHistory runs the data transaction of one history sync.
+// historyWorkTables are the temporary tables of a history sync, created
+// once per connection and emptied at each commit (as the agents'
+// workTables): creating and dropping them at each sync cost more than the
+// rest of an hourly sync of a small tenant.
+//
+//   - agentsync_sessions: a reading of the history, as COPY streams it in;
+//   - agentsync_sessions_diff: the staged sessions compared with the stored ones;
+//   - agentsync_sessions_diff_ready: the sessions whose targets to store;
+//   - agentsync_targets_stored: the sessions whose targets the sync stored.
+var historyWorkTables = []string{
+	query("history_staging"),
+	query("history_create_diff"),
+	query("history_create_ready"),
+	query("history_create_targets_stored"),
+}
+
+var historyWorkTableNames = []string{
+	"agentsync_sessions", "agentsync_sessions_diff", "agentsync_sessions_diff_ready", "agentsync_targets_stored",
+}
+
+// analyzeAbove is the number of sessions of a reading (or of targets
+// stored) above which its work tables are analyzed before they are joined
+// to the storage tables, as every reading used to be: the estimate from
+// their pages (see analyzeOnce) is good enough for the new session or
+// two of an hourly sync, and ANALYZE of the hundreds of a first sync
+// costs a millisecond, less than a plan made for a wrong size.
+const analyzeAbove = 50
+
+// applyHistory runs the data transaction of one history sync. Its
+// statements go in a few round trips, and those with nothing to do are
+// not sent: an hourly sync of a small tenant stages a new session or two,
+// then reads their targets.
 func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, src scanagent.HistorySource) (Result, error) {
 	var res Result
 	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
 	res.FetchedAt = fetchedAt
-	previous, err := l.latestFetch(dbCtx, conn, scanagent.History, fetchedAt)
-	if err != nil {
-		return res, err
-	}
 	since := fetchedAt.Add(-l.cfg.HistoryLookback)
 	tenant := l.cfg.TenantID
 
@@ -127,33 +155,44 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		return res, fmt.Errorf("begin: %w", interpretError(err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
-	if _, err := tx.Exec(dbCtx, query("sync_configure"), workMem); err != nil {
-		return res, fmt.Errorf("configure the transaction: %w", interpretError(err))
-	}
 
-	var definitions []string
-	if err := tx.QueryRow(dbCtx, query("history_read_definitions"), tenant, since).Scan(&definitions); err != nil {
-		return res, fmt.Errorf("read known definitions: %w", interpretError(err))
+	// The known definitions, and the settled sessions of the history
+	// since the bound (see settledSessions), in the round trip that sets
+	// the transaction up.
+	var prepare batch
+	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
+	for _, t := range historyWorkTables {
+		prepare.exec(step{"create the work tables", t, nil}, nil)
+	}
+	var unanalyzed, definitions []string
+	prepare.queryRow(step{"find work tables never analyzed", query("work_tables_unanalyzed"), []any{historyWorkTableNames}}, &unanalyzed)
+	var latest *time.Time
+	prepare.queryRow(step{"read latest run", query("runs_latest_fetch"), []any{tenant, string(scanagent.History)}}, &latest)
+	prepare.queryRow(step{"read known definitions", query("history_read_definitions"), []any{tenant, since}}, &definitions)
+	settled := newSettledSessions()
+	prepare.query(step{"read settled sessions", query("history_settled"), []any{tenant, since}}, settled.scanDest(), settled.add)
+	if err := prepare.send(dbCtx, tx, l.cfg.Logger, "prepare the transaction"); err != nil {
+		return res, err
+	}
+	previous, err := checkLatestFetch(scanagent.History, fetchedAt, latest)
+	if err != nil {
+		return res, err
+	}
+	if err := analyzeOnce(dbCtx, tx, unanalyzed, query("analyze_history_work_tables")); err != nil {
+		return res, err
 	}
 	if len(definitions) == 0 {
 		l.cfg.Logger.Warn("no scan definitions stored: the history sync reads nothing (sync the definitions resource first)",
 			"tenant", tenant, "run_id", runID)
 	}
-	if _, err := tx.Exec(dbCtx, query("history_create_targets_stored")); err != nil {
-		return res, fmt.Errorf("create agentsync_targets_stored: %w", interpretError(err))
-	}
 
 	// The history of the known definitions since the bound, less the
 	// settled sessions.
-	settled, err := readSettledSessions(dbCtx, tx, tenant, definitions, since)
-	if err != nil {
-		return res, err
-	}
 	unknown := 0
 	byDefinition := func(ctx context.Context, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
 		return src.SessionsByDefinition(ctx, definitions, since, fn)
 	}
-	stats, err := copyListing(ctx, dbCtx, tx, "agentsync_sessions", query("history_staging"), sessionColumns,
+	stats, err := copyInto(ctx, dbCtx, tx, "agentsync_sessions", sessionColumns,
 		listing[scanagent.ScanSession](byDefinition), sessionRows(&unknown, settled), &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	res.FieldsRepaired = stats.FieldsRepaired
@@ -164,38 +203,49 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	}
 	l.cfg.Logger.Debug("settled sessions left out of the comparison", "run_id", runID,
 		"sessions", settled.skipped, "staged", len(settled.staged))
-	// A listing of settled sessions alone skips the comparison, whose
-	// fixed cost is several milliseconds.
+
+	// A listing of settled sessions alone skips the comparison; either
+	// way, the round trip reads the sessions whose targets are still to
+	// read, newest first.
+	var first batch
 	var counts sessionCounts
-	if len(settled.staged) > 0 || settled.unidentified > 0 {
-		if counts, err = l.applySessions(ctx, dbCtx, tx, runID, fetchedAt); err != nil {
-			return res, err
-		}
+	staged := len(settled.staged) + settled.unidentified
+	if staged > 0 {
+		l.queueApplySessions(&first, runID, fetchedAt, staged, settled.repeated(), &counts)
+		// The reading by id, if any, stages into the same tables.
+		first.exec(step{"clear the first reading", query("history_clear_reading"), nil}, nil)
+	}
+	var pending []string
+	first.queryRow(step{"find sessions without targets", query("history_pending_targets"), []any{tenant, maxTargetSessions + 1}}, &pending)
+	if err := first.send(dbCtx, tx, l.cfg.Logger, "apply the sessions read by definition"); err != nil {
+		return res, err
 	}
 	res.Seen, res.Inserted, res.Changed, res.Targets = counts.seen+settled.skipped, counts.inserted, counts.changed, counts.targets
 	res.Unchanged = res.Seen - res.Inserted - res.Changed
 
-	// The targets of the sessions that have none stored yet, newest first.
-	var pending []string
-	if err := tx.QueryRow(dbCtx, query("history_pending_targets"), tenant, maxTargetSessions+1).Scan(&pending); err != nil {
-		return res, fmt.Errorf("find sessions without targets: %w", interpretError(err))
-	}
 	if len(pending) > maxTargetSessions {
 		pending = pending[:maxTargetSessions]
 		l.cfg.Logger.Info("more sessions lack their targets than one sync reads; the next sync reads the rest",
 			"tenant", tenant, "run_id", runID, "read_now", maxTargetSessions)
 	}
 	if len(pending) > 0 {
+		if err := stopped(ctx); err != nil {
+			return res, err
+		}
 		byID := func(ctx context.Context, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
 			return src.SessionsByID(ctx, pending, fn)
 		}
-		// The reading by id stages into the same tables as the reading by
-		// definition, which is applied by now.
-		if _, err := tx.Exec(dbCtx, query("history_drop_reading")); err != nil {
-			return res, fmt.Errorf("drop the first reading: %w", interpretError(err))
+		byIDRows := sessionRows(&unknown, nil)
+		stagedByID := 0
+		countRows := func(seq int64, s scanagent.ScanSession) ([][]any, error) {
+			rows, err := byIDRows(seq, s)
+			if len(rows) > 0 {
+				stagedByID++
+			}
+			return rows, err
 		}
-		st, err := copyListing(ctx, dbCtx, tx, "agentsync_sessions", query("history_staging"),
-			sessionColumns, listing[scanagent.ScanSession](byID), sessionRows(&unknown, nil), &res.FetchDuration)
+		st, err := copyInto(ctx, dbCtx, tx, "agentsync_sessions", sessionColumns,
+			listing[scanagent.ScanSession](byID), countRows, &res.FetchDuration)
 		res.Rejected += st.Rejected
 		res.APIRequests += st.Requests
 		stats.AddRepairs(st)
@@ -203,12 +253,14 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		if err != nil {
 			return res, err
 		}
+		var second batch
+		var byIDCounts sessionCounts
 		// Only the sessions asked for: an answer never adds a session.
-		if _, err := tx.Exec(dbCtx, query("history_keep_asked"), pending); err != nil {
-			return res, fmt.Errorf("keep the sessions asked for: %w", interpretError(err))
-		}
-		byIDCounts, err := l.applySessions(ctx, dbCtx, tx, runID, fetchedAt)
-		if err != nil {
+		second.exec(step{"keep the sessions asked for", query("history_keep_asked"), []any{pending}}, nil)
+		// A reading by id may repeat a session: the comparison keeps its
+		// last record.
+		l.queueApplySessions(&second, runID, fetchedAt, stagedByID, true, &byIDCounts)
+		if err := second.send(dbCtx, tx, l.cfg.Logger, "apply the sessions read by id"); err != nil {
 			return res, err
 		}
 		res.Targets += byIDCounts.targets
@@ -222,10 +274,15 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		l.cfg.Logger.Warn("sessions without an id or a time were skipped: they cannot be told apart",
 			"tenant", tenant, "run_id", runID, "sessions", unknown)
 	}
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, []step{analyzeWorkTable("agentsync_targets_stored", query("analyze_targets_stored")), coverTargets(tenant)}); err != nil {
-		return res, err
+	var finish batch
+	if res.Targets > 0 {
+		if res.Targets > analyzeAbove {
+			finish.exec(analyzeWorkTable("agentsync_targets_stored", query("analyze_targets_stored")), nil)
+		}
+		finish.exec(coverTargets(tenant), nil)
 	}
-	if err := l.finishRun(dbCtx, tx, runID, res, previous); err != nil {
+	finish.exec(l.finishRunStep(runID, res, previous), nil)
+	if err := finish.send(dbCtx, tx, l.cfg.Logger, "record the targets' coverage and the run"); err != nil {
 		return res, err
 	}
 	if err := stopped(ctx); err != nil {
@@ -237,58 +294,43 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	return res, nil
 }
 
-// analyzeWorkTable gathers the statistics of a temporary table of a sync,
-// which autovacuum never does: without them the planner guesses a couple
-// of thousand rows for a table of a handful, and joins it to the storage
-// tables by reading them whole, every tenant's rows included, where an
-// index probe per row is all it takes. The tables of the scan history are
-// small (bounded by the sessions of one sync): ANALYZE reads them in well
-// under a millisecond.
+// analyzeWorkTable gathers the statistics of a temporary table of a sync
+// that holds a large reading (see analyzeOnce and analyzeAbove).
 func analyzeWorkTable(table, statement string) step {
 	return step{"analyze " + table, statement, nil}
 }
 
-// applySessions applies one staged reading of sessions
-// (pg_temp.agentsync_sessions): the last record of a session counts; new
-// sessions are inserted, known ones written only when the reading
+// queueApplySessions queues on b the statements that apply one staged
+// reading of sessions (pg_temp.agentsync_sessions) of staged sessions:
+// the last record of a session counts (when the reading may repeat one);
+// new sessions are inserted, known ones written only when the reading
 // completes or corrects them, and the targets of sessions that have none
-// stored yet are stored.
-func (l *Loader) applySessions(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time) (sessionCounts, error) {
-	var c sessionCounts
+// stored yet are stored. What they did goes to *c when b is sent.
+func (l *Loader) queueApplySessions(b *batch, runID int64, fetchedAt time.Time, staged int, mayRepeat bool, c *sessionCounts) {
 	tenant := l.cfg.TenantID
-	steps := []step{
-		{"remove repeated sessions", query("history_remove_repeated"), nil},
-		{"compare with stored sessions", query("history_compare"), []any{tenant}},
-		analyzeWorkTable("agentsync_sessions_diff", query("analyze_sessions_diff")),
+	large := staged > analyzeAbove
+	if mayRepeat {
+		b.exec(step{"remove repeated sessions", query("history_remove_repeated"), nil}, nil)
 	}
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
-		return c, err
+	b.exec(step{"compare with stored sessions", query("history_compare"), []any{tenant}}, nil)
+	if large {
+		b.exec(analyzeWorkTable("agentsync_sessions_diff", query("analyze_sessions_diff")), nil)
 	}
-	if err := tx.QueryRow(dbCtx, query("history_count")).Scan(&c.seen, &c.inserted, &c.changed); err != nil {
-		return c, fmt.Errorf("count sessions: %w", interpretError(err))
+	b.queryRow(step{"count sessions", query("history_count"), nil}, &c.seen, &c.inserted, &c.changed)
+	b.exec(step{"insert new sessions", query("history_insert_new"), []any{tenant, fetchedAt, runID}}, nil)
+	b.exec(step{"complete stored sessions", query("history_complete_stored"), []any{fetchedAt, runID}}, nil)
+	// What the history by definition said of a session, for the next
+	// syncs to leave it out while it says the same: written once per
+	// session, then only when the listing differs.
+	b.exec(step{"store listed fingerprints", query("history_store_fingerprints"), nil}, nil)
+	b.exec(step{"choose sessions whose targets to store", query("history_choose_ready"), nil}, nil)
+	if large {
+		b.exec(analyzeWorkTable("agentsync_sessions_diff_ready", query("analyze_sessions_diff_ready")), nil)
 	}
-	steps = []step{
-		{"insert new sessions", query("history_insert_new"), []any{tenant, fetchedAt, runID}},
-		{"complete stored sessions", query("history_complete_stored"), []any{fetchedAt, runID}},
-		// What the history by definition said of a session, for the next
-		// syncs to leave it out while it says the same: written once per
-		// session, then only when the listing differs.
-		{"store listed fingerprints", query("history_store_fingerprints"), nil},
-		{"choose sessions whose targets to store", query("history_choose_ready"), nil},
-		analyzeWorkTable("agentsync_sessions_diff_ready", query("analyze_sessions_diff_ready")),
-	}
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
-		return c, err
-	}
-	tag, err := tx.Exec(dbCtx, query("history_store_targets"))
-	if err != nil {
-		return c, fmt.Errorf("store targets: %w", interpretError(err))
-	}
-	c.targets = int(tag.RowsAffected())
-	steps = []step{
-		{"mark sessions whose targets are stored", query("history_mark_targets_stored"), []any{runID}},
-	}
-	return c, exec(ctx, dbCtx, tx, l.cfg.Logger, steps)
+	b.exec(step{"store targets", query("history_store_targets"), nil}, func(tag pgconn.CommandTag) {
+		c.targets = int(tag.RowsAffected())
+	})
+	b.exec(step{"mark sessions whose targets are stored", query("history_mark_targets_stored"), []any{runID}}, nil)
 }
 
 // coverTargets brings target_coverage up to date with the targets this

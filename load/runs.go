@@ -67,16 +67,13 @@ func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.
 	return dayState{previous: *latest}, nil
 }
 
-// latestFetch returns the fetch time of the latest successful run of a
-// resource other than agents (whose latest is in tenants), and refuses a
-// fetch time at or before it (ErrClockBehind): versions and provenance
-// rely on fetch times moving forward. It is zero before the first.
-func (l *Loader) latestFetch(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource, fetchedAt time.Time) (time.Time, error) {
-	var latest *time.Time
-	err := conn.QueryRow(ctx, query("runs_latest_fetch"), l.cfg.TenantID, string(resource)).Scan(&latest)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read latest run: %w", interpretError(err))
-	}
+// checkLatestFetch returns the fetch time of the latest successful run of
+// a resource other than agents (whose latest is in tenants), as
+// runs_latest_fetch read it (latest, nil before the first), in UTC, and
+// refuses a fetch time at or before it (ErrClockBehind): versions and
+// provenance rely on fetch times moving forward. It is zero before the
+// first.
+func checkLatestFetch(resource scanagent.Resource, fetchedAt time.Time, latest *time.Time) (time.Time, error) {
 	if latest == nil {
 		return time.Time{}, nil
 	}

@@ -1,12 +1,7 @@
 package load
 
 import (
-	"context"
 	"encoding/binary"
-	"fmt"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -27,33 +22,41 @@ type settledSessions struct {
 	// unidentified counts the sessions staged without an id (known by
 	// definition and time).
 	unidentified int
+	// repeats is set when an id is staged twice.
+	repeats bool
+
+	// scanID and scanFP receive a row of history_settled.
+	scanID string
+	scanFP []byte
 
 	// fingerprinter encodes and hashes the sessions, as it does agents.
 	*fingerprinter
 }
 
-// readSettledSessions reads the settled sessions of the definitions that
-// ran at or after since: the only ones a reading of the history since
+// newSettledSessions returns an empty set of settled sessions, which
+// add fills with the rows of history_settled, scanned into scanDest: the
+// settled sessions of the definitions whose history a sync reads that ran
+// at or after its bound, the only ones a reading of the history since
 // then can list.
-func readSettledSessions(ctx context.Context, tx pgx.Tx, tenant string, definitions []string, since time.Time) (*settledSessions, error) {
-	s := &settledSessions{stored: map[string][fingerprintSize]byte{}, staged: map[string]struct{}{}, fingerprinter: newFingerprinter()}
-	rows, err := tx.Query(ctx, query("history_settled"),
-		tenant, definitions, since)
-	if err != nil {
-		return nil, fmt.Errorf("read settled sessions: %w", interpretError(err))
-	}
-	var id string
-	var fp []byte
-	if _, err := pgx.ForEachRow(rows, []any{&id, &fp}, func() error {
-		if len(fp) == fingerprintSize {
-			s.stored[id] = [fingerprintSize]byte(fp)
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read settled sessions: %w", interpretError(err))
-	}
-	return s, nil
+func newSettledSessions() *settledSessions {
+	return &settledSessions{stored: map[string][fingerprintSize]byte{}, staged: map[string]struct{}{}, fingerprinter: newFingerprinter()}
 }
+
+// scanDest is where a row of history_settled is scanned, for add.
+func (s *settledSessions) scanDest() []any { return []any{&s.scanID, &s.scanFP} }
+
+// add keeps the row last scanned into scanDest.
+func (s *settledSessions) add() error {
+	if len(s.scanFP) == fingerprintSize {
+		s.stored[s.scanID] = [fingerprintSize]byte(s.scanFP)
+	}
+	return nil
+}
+
+// repeated reports whether the staging may hold a session twice: an id
+// staged again, or sessions without an id (known by definition and time,
+// which the loader does not track).
+func (s *settledSessions) repeated() bool { return s.repeats || s.unidentified > 0 }
 
 // settle returns the fingerprint of a session listed by definition, and
 // whether it is settled, so that it need not be staged.
@@ -62,11 +65,11 @@ func (s *settledSessions) settle(r *scanagent.ScanSession) (fp [fingerprintSize]
 	if r.SessionID == "" {
 		return fp, false
 	}
-	if _, staged := s.staged[r.SessionID]; !staged {
-		if stored, ok := s.stored[r.SessionID]; ok && stored == fp {
-			s.skipped++
-			return fp, true
-		}
+	if _, staged := s.staged[r.SessionID]; staged {
+		s.repeats = true
+	} else if stored, ok := s.stored[r.SessionID]; ok && stored == fp {
+		s.skipped++
+		return fp, true
 	}
 	s.staged[r.SessionID] = struct{}{}
 	return fp, false

@@ -120,23 +120,10 @@ func TestEveryStatementParses(t *testing.T) {
 	if err := prepareSync(ctx, tx); err != nil {
 		t.Fatal(err)
 	}
-	// The statements that create the work tables others read, run in the
-	// order a sync runs them.
-	for _, s := range []struct {
-		name string
-		args []any
-	}{
-		{"definitions_staging", nil},
-		{"definitions_record_unreadable", []any{[]string{}}},
-		{"definitions_compare", []any{"t"}},
-		{"definitions_find_missing", []any{"t"}},
-		{"history_staging", nil},
-		{"history_create_targets_stored", nil},
-		{"history_compare", []any{"t"}},
-		{"history_choose_ready", nil},
-	} {
-		if _, err := tx.Exec(ctx, query(s.name), s.args...); err != nil {
-			t.Fatalf("sql/%s.sql: %v", s.name, err)
+	// The work tables of the scan resources, which their statements read.
+	for _, ddl := range slices.Concat(definitionWorkTables, historyWorkTables) {
+		if _, err := tx.Exec(ctx, ddl); err != nil {
+			t.Fatalf("create a work table: %v\n%s", err, ddl)
 		}
 	}
 	names := make([]string, 0, len(statements))

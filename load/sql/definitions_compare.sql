@@ -1,8 +1,9 @@
 -- Compares the staged definitions with the stored ones and keeps in
--- agentsync_definition_diff (dropped at commit) those new
--- (definition_key null), returning or with a changed versioned attribute.
+-- agentsync_definition_diff those new (definition_key null), returning or
+-- with a changed versioned attribute: the staged columns, then the
+-- comparison's, in the table's order.
 -- $1 tenant id.
-CREATE TEMPORARY TABLE agentsync_definition_diff ON COMMIT DROP AS
+INSERT INTO pg_temp.agentsync_definition_diff
 SELECT * FROM (
 	SELECT s.*, d.definition_key, d.deleted_at IS NOT NULL AS is_returning,
 	       (d.scan_name, d.scan_type, d.is_active, d.interval_hours, d.target, d.target_type,

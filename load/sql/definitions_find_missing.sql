@@ -1,7 +1,7 @@
--- Keeps in agentsync_definitions_missing (dropped at commit) the tenant's
--- active definitions the listing lacks, neither listed nor unreadable.
+-- Keeps in agentsync_definitions_missing the tenant's active definitions
+-- the listing lacks, neither listed nor unreadable.
 -- $1 tenant id.
-CREATE TEMPORARY TABLE agentsync_definitions_missing ON COMMIT DROP AS
+INSERT INTO pg_temp.agentsync_definitions_missing (definition_key)
 SELECT d.definition_key
   FROM defender_storage.definition_state d
  WHERE d.tenant_id = $1 AND d.deleted_at IS NULL

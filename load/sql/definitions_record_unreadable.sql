@@ -1,5 +1,5 @@
--- Keeps the ids of the definitions listed but unreadable, in a table
--- dropped at commit.
+-- Keeps the ids of the definitions listed but unreadable in
+-- agentsync_definitions_unreadable.
 -- $1 their ids (text[]).
-CREATE TEMPORARY TABLE agentsync_definitions_unreadable ON COMMIT DROP AS
-SELECT DISTINCT id AS definition_id FROM unnest($1::text[]) AS id
+INSERT INTO pg_temp.agentsync_definitions_unreadable (definition_id)
+SELECT DISTINCT id FROM unnest($1::text[]) AS id

@@ -1,7 +1,8 @@
--- Creates the staging table of a definitions sync, which COPY fills with
--- the listing (dropped at commit or rollback).
+-- Creates, unless it exists, the staging table of a definitions sync,
+-- which COPY fills with the listing. It belongs to the session; its rows
+-- go at the end of each transaction.
 -- No parameters.
-CREATE TEMPORARY TABLE agentsync_definitions (
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_definitions (
 	seq                   bigint  NOT NULL,
 	definition_id         text    NOT NULL,
 	scan_name             text,
@@ -18,4 +19,4 @@ CREATE TEMPORARY TABLE agentsync_definitions (
 	latest_status         text,
 	latest_failure_reason text,
 	latest_executed_at    timestamptz
-) ON COMMIT DROP
+) ON COMMIT DELETE ROWS

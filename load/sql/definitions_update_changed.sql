@@ -10,3 +10,7 @@ UPDATE defender_storage.definition_state s
        deleted_at = NULL, deleted_by_run_id = NULL
   FROM pg_temp.agentsync_definition_diff d
  WHERE s.definition_key = d.definition_key AND (d.changed OR d.is_returning)
+   -- The keys again as an array: definition_state is read by its index, whatever
+   -- the planner guesses of the size of the work table.
+   AND s.definition_key = ANY (ARRAY(SELECT c.definition_key FROM pg_temp.agentsync_definition_diff c
+                                      WHERE c.changed OR c.is_returning))

@@ -1,12 +1,13 @@
 -- Compares the staged sessions with the stored ones and keeps the result
--- in agentsync_sessions_diff (dropped at commit): each staged session
+-- in agentsync_sessions_diff: each staged session
 -- completed by the stored one (what the history sent wins, what it did
 -- not send is kept), whether that changes the stored row, and its stored
 -- key (null when new). The scanner agent is the agent whose machine id (or
 -- id) is the scanner the history named, else the one already stored, else
 -- the definition's.
 -- $1 tenant id.
-CREATE TEMPORARY TABLE agentsync_sessions_diff ON COMMIT DROP AS
+INSERT INTO pg_temp.agentsync_sessions_diff (seq, targets_reported, fingerprint, session_key, definition_id, session_id,
+       scanner_id, scanner_agent_id, status, scanned_at, targets, succeeded_targets, general_error, extra, changed, inserted)
 WITH staged AS (
 	SELECT s.*, sc.agent_id AS resolved_agent_id
 	  FROM pg_temp.agentsync_sessions s

@@ -6,3 +6,6 @@ UPDATE defender_storage.session_result r
        source = 'history', updated_at = $1, updated_by_run_id = $2
   FROM pg_temp.agentsync_sessions_diff d
  WHERE r.session_key = d.session_key AND d.changed
+   -- The keys again as an array: session_result is read by its index,
+   -- whatever the planner guesses of the size of the work table.
+   AND r.session_key = ANY (ARRAY(SELECT c.session_key FROM pg_temp.agentsync_sessions_diff c WHERE c.changed))

@@ -9,9 +9,12 @@ WITH new AS (
 	SELECT coalesce(nullif(t.ip, ''), pg_catalog.lower(nullif(t.hostname, ''))) AS target,
 	       s.definition_id, s.session_key, t.ordinal, s.scanned_at,
 	       defender.scan_outcome(t.status) = 'success' AS ok
-	  FROM pg_temp.agentsync_targets_stored n
-	  JOIN defender_storage.session_result s ON s.session_key = n.session_key
-	  JOIN defender_storage.target_result t ON t.session_key = n.session_key
+	  FROM defender_storage.session_result s
+	  JOIN defender_storage.target_result t ON t.session_key = s.session_key
+	 -- The keys as an array: the storage tables are read by their index,
+	 -- whatever the planner guesses of the size of the work table.
+	 WHERE s.session_key = ANY (ARRAY(SELECT n.session_key FROM pg_temp.agentsync_targets_stored n))
+	   AND t.session_key = ANY (ARRAY(SELECT n.session_key FROM pg_temp.agentsync_targets_stored n))
 ), latest AS (
 	SELECT DISTINCT ON (target, definition_id) target, definition_id, session_key, ordinal, scanned_at
 	  FROM new WHERE target IS NOT NULL

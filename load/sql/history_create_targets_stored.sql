@@ -1,4 +1,5 @@
--- Creates the table of the sessions whose targets a sync stored, which
--- update target coverage (dropped at commit).
+-- Creates, unless it exists, the table of the sessions whose targets a
+-- sync stored, which update target coverage. It belongs to the session;
+-- its rows go at the end of each transaction.
 -- No parameters.
-CREATE TEMPORARY TABLE agentsync_targets_stored (session_key bigint PRIMARY KEY) ON COMMIT DROP
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_targets_stored (session_key bigint PRIMARY KEY) ON COMMIT DELETE ROWS

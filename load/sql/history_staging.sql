@@ -1,8 +1,9 @@
--- Creates the staging table of one reading of the scan history, which COPY
--- fills: a session makes one row with ordinal -1, then one row per target
--- (dropped at commit or rollback).
+-- Creates, unless it exists, the staging table of a reading of the scan
+-- history, which COPY fills: a session makes one row with ordinal -1, then
+-- one row per target. It belongs to the session; its rows go at the end of
+-- each transaction.
 -- No parameters.
-CREATE TEMPORARY TABLE agentsync_sessions (
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_sessions (
 	seq               bigint  NOT NULL,
 	ordinal           integer NOT NULL,
 	definition_id     text,
@@ -23,4 +24,4 @@ CREATE TEMPORARY TABLE agentsync_sessions (
 	duration          interval,
 	target_extra      jsonb,
 	fingerprint       bytea
-) ON COMMIT DROP
+) ON COMMIT DELETE ROWS

@@ -1,0 +1,109 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// batch is a run of statements sent in one round trip (pgx.Batch) and
+// read back in order; the first that fails stops the rest, and its error
+// names it. A sync of a small tenant spends more time in round trips than
+// in its statements: those that do not depend on one another's results
+// go together.
+type batch struct {
+	b     pgx.Batch
+	reads []batchRead
+}
+
+// batchRead reads one statement's result.
+type batchRead struct {
+	what string
+	read func(pgx.BatchResults) error
+}
+
+// exec queues s; done, if not nil, gets its command tag.
+func (b *batch) exec(s step, done func(pgconn.CommandTag)) {
+	b.b.Queue(s.sql, s.args...)
+	b.reads = append(b.reads, batchRead{s.what, func(r pgx.BatchResults) error {
+		tag, err := r.Exec()
+		if err == nil && done != nil {
+			done(tag)
+		}
+		return err
+	}})
+}
+
+// queryRow queues s, a statement of one row, scanned into dest.
+func (b *batch) queryRow(s step, dest ...any) {
+	b.b.Queue(s.sql, s.args...)
+	b.reads = append(b.reads, batchRead{s.what, func(r pgx.BatchResults) error {
+		return r.QueryRow().Scan(dest...)
+	}})
+}
+
+// query queues s, whose rows are scanned into dest, each then handed to fn.
+func (b *batch) query(s step, dest []any, fn func() error) {
+	b.b.Queue(s.sql, s.args...)
+	b.reads = append(b.reads, batchRead{s.what, func(r pgx.BatchResults) error {
+		rows, err := r.Query()
+		if err != nil {
+			return err
+		}
+		_, err = pgx.ForEachRow(rows, dest, fn)
+		return err
+	}})
+}
+
+// len is the number of statements queued.
+func (b *batch) len() int { return len(b.reads) }
+
+// send sends the queued statements and reads their results; what names
+// the batch in the log of the sync's steps.
+func (b *batch) send(dbCtx context.Context, tx pgx.Tx, log *slog.Logger, what string) error {
+	if b.len() == 0 {
+		return nil
+	}
+	start := time.Now()
+	results := tx.SendBatch(dbCtx, &b.b)
+	for _, r := range b.reads {
+		if err := r.read(results); err != nil {
+			_ = results.Close()
+			return fmt.Errorf("%s: %w", r.what, interpretError(err))
+		}
+	}
+	if err := results.Close(); err != nil {
+		return fmt.Errorf("%s: %w", what, interpretError(err))
+	}
+	logStep(log, what, start)
+	return nil
+}
+
+// analyzeOnce gathers, in the transaction of tx, the statistics of a
+// sync's work tables with statement (an ANALYZE of them all) when some of
+// them were never analyzed: unanalyzed names those, as
+// work_tables_unanalyzed lists them. A temporary table is never analyzed by
+// autovacuum, and the planner takes one never analyzed for ten pages of
+// rows (hundreds), however few it holds: it then joins it to the storage
+// tables by reading every row of the tenant, or of every tenant, where an
+// index probe per row is all it takes. Analyzed once (empty, or holding
+// a listing), the table is estimated from the pages it fills at each
+// statement: a page for a handful of rows, as many as a large listing
+// takes. (The statements that join a work table to a storage table also
+// give its keys as an array, which the storage table's index reads
+// whatever the estimate.) The work tables keep their statistics for the session's life
+// (their rows go at each commit, not their pg_class entry), so ANALYZE
+// runs once per connection, not once per sync.
+func analyzeOnce(dbCtx context.Context, tx pgx.Tx, unanalyzed []string, statement string) error {
+	if len(unanalyzed) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(dbCtx, statement); err != nil {
+		return fmt.Errorf("analyze the work tables: %w", interpretError(err))
+	}
+	return nil
+}
