@@ -34,19 +34,21 @@ CREATE INDEX session_result_by_recording_run ON defender_storage.session_result 
 CREATE INDEX session_result_by_updating_run ON defender_storage.session_result (updated_by_run_id) WHERE updated_by_run_id IS NOT NULL;
 CREATE INDEX session_result_by_targets_run ON defender_storage.session_result (targets_run_id) WHERE targets_run_id IS NOT NULL;
 
+-- STABLE, as convert_to and to_char are: so that it is inlined where it is
+-- called, not called once per field.
 CREATE FUNCTION defender_storage.digest_field(value text) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN CASE WHEN value IS NULL THEN '\xffffffff'::bytea
             ELSE pg_catalog.int4send(pg_catalog.octet_length(pg_catalog.convert_to(value, 'UTF8'))) || pg_catalog.convert_to(value, 'UTF8') END;
 COMMENT ON FUNCTION defender_storage.digest_field(text) IS
     'Internal: one field of the canonical encoding of run digests: its UTF-8 bytes after their length (4 bytes, big-endian); NULL is the length -1 alone (docs/audit.md).';
 REVOKE ALL ON FUNCTION defender_storage.digest_field(text) FROM PUBLIC;
 
-CREATE FUNCTION defender_storage.digest_time(at timestamptz) RETURNS text
+CREATE FUNCTION defender_storage.digest_time(at timestamptz) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+RETURN CASE WHEN at IS NULL THEN '\xffffffff'::bytea ELSE '\x00000008'::bytea || pg_catalog.timestamptz_send(at) END;
 COMMENT ON FUNCTION defender_storage.digest_time(timestamptz) IS
-    'Internal: a time as the run digests encode it: UTC, microseconds, 2026-03-01T00:00:00.000000Z.';
+    'Internal: a time field of the canonical encoding of run digests: its length (8) and the microseconds since 2000-01-01 00:00:00 UTC, 8 bytes big-endian; NULL is the length -1 alone (docs/audit.md).';
 REVOKE ALL ON FUNCTION defender_storage.digest_time(timestamptz) FROM PUBLIC;
 
 -- Every column a run sets, less the bookkeeping later runs rewrite
@@ -57,11 +59,11 @@ RETURN pg_catalog.sha256(
     defender_storage.digest_field(s.session_key::text) || defender_storage.digest_field(s.tenant_id)
     || defender_storage.digest_field(s.definition_id) || defender_storage.digest_field(s.session_id)
     || defender_storage.digest_field(s.scanner_id) || defender_storage.digest_field(s.scanner_agent_id)
-    || defender_storage.digest_field(s.status) || defender_storage.digest_field(defender_storage.digest_time(s.scanned_at))
+    || defender_storage.digest_field(s.status) || defender_storage.digest_time(s.scanned_at)
     || defender_storage.digest_field(s.targets::text) || defender_storage.digest_field(s.succeeded_targets::text)
     || defender_storage.digest_field(s.general_error) || defender_storage.digest_field(s.extra::text)
-    || defender_storage.digest_field(s.source) || defender_storage.digest_field(defender_storage.digest_time(s.recorded_at))
-    || defender_storage.digest_field(s.recorded_by_run_id::text) || defender_storage.digest_field(defender_storage.digest_time(s.updated_at))
+    || defender_storage.digest_field(s.source) || defender_storage.digest_time(s.recorded_at)
+    || defender_storage.digest_field(s.recorded_by_run_id::text) || defender_storage.digest_time(s.updated_at)
     || defender_storage.digest_field(s.updated_by_run_id::text));
 COMMENT ON FUNCTION defender_storage.session_digest(defender_storage.session_result) IS
     'Internal: SHA-256 of the values of a stored session as a run wrote them (docs/audit.md).';
@@ -84,16 +86,22 @@ COMMENT ON COLUMN defender_storage.session_write.session_key IS 'The session (se
 COMMENT ON COLUMN defender_storage.session_write.values_digest IS 'session_digest of the session as the run left it.';
 
 -- +goose StatementBegin
+-- PL/pgSQL for its cached plan, and a generic one: planning the statement
+-- (a SQL function's body is planned at every call, and a custom plan at
+-- every call too) took five times as long as running it.
 CREATE FUNCTION defender_storage.run_digest_parts(run bigint) RETURNS bytea
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-SELECT
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+RETURN (SELECT
     -- 1. The run: its row of sync_runs.
     pg_catalog.sha256(
         defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
         || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
-        || defender_storage.digest_field(defender_storage.digest_time(r.fetched_at))
-        || defender_storage.digest_field(defender_storage.digest_time(r.previous_sync_at))
+        || defender_storage.digest_time(r.fetched_at)
+        || defender_storage.digest_time(r.previous_sync_at)
         || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
         || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
         || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
@@ -112,7 +120,7 @@ SELECT
                    || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
                    || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
                    || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
-                   || defender_storage.digest_field(defender_storage.digest_time(h.valid_from)) AS e
+                   || defender_storage.digest_time(h.valid_from) AS e
               FROM defender.scan_agent_history h
              WHERE h.opened_by_run_id = r.run_id
             UNION ALL
@@ -124,7 +132,7 @@ SELECT
                    || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
                    || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
                    || defender_storage.digest_field(v.extra::text)
-                   || defender_storage.digest_field(defender_storage.digest_time(v.valid_from))
+                   || defender_storage.digest_time(v.valid_from)
               FROM defender_storage.definition_version v
               JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
              WHERE v.opened_by_run_id = r.run_id) o), ''::bytea))
@@ -133,15 +141,15 @@ SELECT
         SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
             SELECT h.agent_id AS k,
                    defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
-                   || defender_storage.digest_field(defender_storage.digest_time(h.valid_from))
-                   || defender_storage.digest_field(defender_storage.digest_time(h.valid_to)) AS e
+                   || defender_storage.digest_time(h.valid_from)
+                   || defender_storage.digest_time(h.valid_to) AS e
               FROM defender.scan_agent_history h
              WHERE h.closed_by_run_id = r.run_id
             UNION ALL
             SELECT s.definition_id,
                    defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
-                   || defender_storage.digest_field(defender_storage.digest_time(v.valid_from))
-                   || defender_storage.digest_field(defender_storage.digest_time(v.valid_to))
+                   || defender_storage.digest_time(v.valid_from)
+                   || defender_storage.digest_time(v.valid_to)
               FROM defender_storage.definition_version v
               JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
              WHERE v.closed_by_run_id = r.run_id) c), ''::bytea))
@@ -197,13 +205,13 @@ SELECT
               FROM defender_storage.definition_withheld x
               JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
              WHERE x.run_id = r.run_id) w), ''::bytea))
-    -- 6. Its observations.
+    -- 6. Its observations: the row of its tenant at its fetch time, one
+    -- entry per agent.
     || pg_catalog.sha256(coalesce((
         SELECT pg_catalog.string_agg(
-                   defender_storage.digest_field(o.tenant_id) || defender_storage.digest_field(a.agent_id)
-                   || defender_storage.digest_field(defender_storage.digest_time(o.observed_at))
-                   || defender_storage.digest_field(defender_storage.digest_time(x.last_seen))
-                   || defender_storage.digest_field(defender_storage.digest_time(x.last_command_execution_at)),
+                   defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_time(x.last_seen)
+                   || defender_storage.digest_time(x.last_command_execution_at),
                    ''::bytea ORDER BY a.agent_id COLLATE "C")
           FROM defender_storage.observation o
          CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
@@ -237,8 +245,9 @@ SELECT
           JOIN defender_storage.target_result t ON t.session_key = s.session_key
          WHERE s.targets_run_id = r.run_id), ''::bytea))
   FROM defender.sync_runs r
- WHERE r.run_id = run;
+ WHERE r.run_id = run);
 END;
+$$;
 -- +goose StatementEnd
 COMMENT ON FUNCTION defender_storage.run_digest_parts(bigint) IS
     'Internal: the SHA-256 of each of the eight parts of a run, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';

@@ -1328,7 +1328,7 @@ COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint 
 --
 
 CREATE FUNCTION defender_storage.digest_field(value text) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     RETURN CASE WHEN (value IS NULL) THEN '\xffffffff'::bytea ELSE (int4send(octet_length(convert_to(value, 'UTF8'::name))) || convert_to(value, 'UTF8'::name)) END;
 
 
@@ -1343,16 +1343,16 @@ COMMENT ON FUNCTION defender_storage.digest_field(value text) IS 'Internal: one 
 -- Name: digest_time(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender_storage.digest_time(at timestamp with time zone) RETURNS text
+CREATE FUNCTION defender_storage.digest_time(at timestamp with time zone) RETURNS bytea
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN to_char((at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'::text);
+    RETURN CASE WHEN (at IS NULL) THEN '\xffffffff'::bytea ELSE ('\x00000008'::bytea || timestamptz_send(at)) END;
 
 
 --
 -- Name: FUNCTION digest_time(at timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.digest_time(at timestamp with time zone) IS 'Internal: a time as the run digests encode it: UTC, microseconds, 2026-03-01T00:00:00.000000Z.';
+COMMENT ON FUNCTION defender_storage.digest_time(at timestamp with time zone) IS 'Internal: a time field of the canonical encoding of run digests: its length (8) and the microseconds since 2000-01-01 00:00:00 UTC, 8 bytes big-endian; NULL is the length -1 alone (docs/audit.md).';
 
 
 --
@@ -1752,6 +1752,178 @@ COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) 
 
 
 --
+-- Name: run_digest_parts(bigint); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_digest_parts(run bigint) RETURNS bytea
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+BEGIN
+RETURN (SELECT
+    -- 1. The run: its row of sync_runs.
+    pg_catalog.sha256(
+        defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+        || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+        || defender_storage.digest_time(r.fetched_at)
+        || defender_storage.digest_time(r.previous_sync_at)
+        || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+        || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+        || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+        || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+        || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+        || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+        || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+        || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+        || defender_storage.digest_field(r.api_requests::text))
+    -- 2. The versions it opened (what later runs write of them, valid_to
+    -- and closed_by_run_id, is theirs).
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
+                   || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
+                   || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
+                   || defender_storage.digest_time(h.valid_from) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.opened_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(v.scan_name) || defender_storage.digest_field(v.scan_type)
+                   || defender_storage.digest_field(v.is_active::text) || defender_storage.digest_field(v.interval_hours::text)
+                   || defender_storage.digest_field(v.target) || defender_storage.digest_field(v.target_type)
+                   || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
+                   || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
+                   || defender_storage.digest_field(v.extra::text)
+                   || defender_storage.digest_time(v.valid_from)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.opened_by_run_id = r.run_id) o), ''::bytea))
+    -- 3. The versions it closed.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_time(h.valid_from)
+                   || defender_storage.digest_time(h.valid_to) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.closed_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_time(v.valid_from)
+                   || defender_storage.digest_time(v.valid_to)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.closed_by_run_id = r.run_id) c), ''::bytea))
+    -- 4. Its deletions: the records it marked deleted, and those whose
+    -- version it closed without opening another (a deletion, as the
+    -- history keeps it). Each is 'deleted' while it is marked deleted by
+    -- this run at its fetch time, or has returned since (a later version
+    -- opened, which clears the mark); else 'not deleted'.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k,
+                   defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN a.deleted_by_run_id = r.run_id AND a.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN a.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender.scan_agent_history l
+                                        WHERE l.agent_key = a.agent_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END) AS e
+              FROM defender_storage.agent_state a
+             WHERE a.agent_key IN (
+                   SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id
+                   UNION
+                   SELECT c.agent_key FROM defender.scan_agent_history c
+                    WHERE c.closed_by_run_id = r.run_id
+                      AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
+                                       WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = r.run_id))
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN s.deleted_by_run_id = r.run_id AND s.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN s.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender_storage.definition_version l
+                                        WHERE l.definition_key = s.definition_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END)
+              FROM defender_storage.definition_state s
+             WHERE s.definition_key IN (
+                   SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id
+                   UNION
+                   SELECT c.definition_key FROM defender_storage.definition_version c
+                    WHERE c.closed_by_run_id = r.run_id
+                      AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
+                                       WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = r.run_id))) d), ''::bytea))
+    -- 5. The deletions it withheld.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
+              FROM defender_storage.withheld_deletions x
+              JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
+             WHERE x.run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+              FROM defender_storage.definition_withheld x
+              JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
+             WHERE x.run_id = r.run_id) w), ''::bytea))
+    -- 6. Its observations: the row of its tenant at its fetch time, one
+    -- entry per agent.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_time(x.last_seen)
+                   || defender_storage.digest_time(x.last_command_execution_at),
+                   ''::bytea ORDER BY a.agent_id COLLATE "C")
+          FROM defender_storage.observation o
+         CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
+               x(agent_no, last_seen, last_command_execution_at)
+          LEFT JOIN defender_storage.agent_state a ON a.tenant_id = o.tenant_id AND a.agent_no = x.agent_no
+         WHERE o.tenant_id = r.tenant_id AND o.observed_at = r.fetched_at AND o.run_id = r.run_id), ''::bytea))
+    -- 7. Its writes of sessions: the values it wrote, from the session
+    -- while it is the latest writer, else as kept when it wrote them.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(w.session_key::text)
+                   || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                   || defender_storage.digest_field(pg_catalog.encode(
+                          CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
+                               THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                   ''::bytea ORDER BY w.session_key)
+          FROM defender_storage.session_write w
+          JOIN defender_storage.session_result s ON s.session_key = w.session_key
+         WHERE w.run_id = r.run_id), ''::bytea))
+    -- 8. The targets of the sessions whose targets it stored.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(t.session_key::text) || defender_storage.digest_field(t.ordinal::text)
+                   || defender_storage.digest_field(t.ip) || defender_storage.digest_field(t.hostname)
+                   || defender_storage.digest_field(t.description) || defender_storage.digest_field(t.status)
+                   || defender_storage.digest_field(t.error_message)
+                   || defender_storage.digest_field((EXTRACT(epoch FROM t.duration) * 1000000)::bigint::text)
+                   || defender_storage.digest_field(t.extra::text),
+                   ''::bytea ORDER BY t.session_key, t.ordinal)
+          FROM defender_storage.session_result s
+          JOIN defender_storage.target_result t ON t.session_key = s.session_key
+         WHERE s.targets_run_id = r.run_id), ''::bytea))
+  FROM defender.sync_runs r
+ WHERE r.run_id = run);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION run_digest_parts(run bigint); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_digest_parts(run bigint) IS 'Internal: the SHA-256 of each of the eight parts of a run, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
+
+
+--
 -- Name: session_result; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -1932,7 +2104,7 @@ COMMENT ON COLUMN defender_storage.session_result.listed_fingerprint IS 'Hash of
 
 CREATE FUNCTION defender_storage.session_digest(s defender_storage.session_result) RETURNS bytea
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN sha256(((((((((((((((((defender_storage.digest_field(((s).session_key)::text) || defender_storage.digest_field((s).tenant_id)) || defender_storage.digest_field((s).definition_id)) || defender_storage.digest_field((s).session_id)) || defender_storage.digest_field((s).scanner_id)) || defender_storage.digest_field((s).scanner_agent_id)) || defender_storage.digest_field((s).status)) || defender_storage.digest_field(defender_storage.digest_time((s).scanned_at))) || defender_storage.digest_field(((s).targets)::text)) || defender_storage.digest_field(((s).succeeded_targets)::text)) || defender_storage.digest_field((s).general_error)) || defender_storage.digest_field(((s).extra)::text)) || defender_storage.digest_field((s).source)) || defender_storage.digest_field(defender_storage.digest_time((s).recorded_at))) || defender_storage.digest_field(((s).recorded_by_run_id)::text)) || defender_storage.digest_field(defender_storage.digest_time((s).updated_at))) || defender_storage.digest_field(((s).updated_by_run_id)::text)));
+    RETURN sha256(((((((((((((((((defender_storage.digest_field(((s).session_key)::text) || defender_storage.digest_field((s).tenant_id)) || defender_storage.digest_field((s).definition_id)) || defender_storage.digest_field((s).session_id)) || defender_storage.digest_field((s).scanner_id)) || defender_storage.digest_field((s).scanner_agent_id)) || defender_storage.digest_field((s).status)) || defender_storage.digest_time((s).scanned_at)) || defender_storage.digest_field(((s).targets)::text)) || defender_storage.digest_field(((s).succeeded_targets)::text)) || defender_storage.digest_field((s).general_error)) || defender_storage.digest_field(((s).extra)::text)) || defender_storage.digest_field((s).source)) || defender_storage.digest_time((s).recorded_at)) || defender_storage.digest_field(((s).recorded_by_run_id)::text)) || defender_storage.digest_time((s).updated_at)) || defender_storage.digest_field(((s).updated_by_run_id)::text)));
 
 
 --
@@ -1940,589 +2112,6 @@ CREATE FUNCTION defender_storage.session_digest(s defender_storage.session_resul
 --
 
 COMMENT ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) IS 'Internal: SHA-256 of the values of a stored session as a run wrote them (docs/audit.md).';
-
-
---
--- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.definition_state (
-    definition_key bigint NOT NULL,
-    tenant_id text NOT NULL,
-    definition_id text NOT NULL,
-    scan_name text,
-    scan_type text,
-    is_active boolean,
-    interval_hours integer,
-    target text,
-    target_type text,
-    scanner_agent_id text,
-    auth_variant text,
-    auth_type text,
-    created_by text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    first_seen_at timestamp with time zone NOT NULL,
-    first_seen_run_id bigint NOT NULL,
-    deleted_at timestamp with time zone,
-    deleted_by_run_id bigint,
-    CONSTRAINT definition_state_definition_id_check CHECK ((definition_id <> ''::text)),
-    CONSTRAINT definition_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
-    CONSTRAINT definition_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text))
-);
-
-
---
--- Name: TABLE definition_state; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.definition_state IS 'Storage behind defender.scan_definitions: the current values of every scan definition ever seen. Query defender.scan_definitions instead.';
-
-
---
--- Name: COLUMN definition_state.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.definition_key IS 'Internal number of the definition, used by its versions.';
-
-
---
--- Name: COLUMN definition_state.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.tenant_id IS 'Microsoft Entra tenant the definition belongs to.';
-
-
---
--- Name: COLUMN definition_state.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.definition_id IS 'Defender id of the scan definition.';
-
-
---
--- Name: COLUMN definition_state.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scan_name IS 'Display name of the scan.';
-
-
---
--- Name: COLUMN definition_state.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scan_type IS 'Kind of scan: Network, Windows (retired), Linux, AdvancedActive, as sent.';
-
-
---
--- Name: COLUMN definition_state.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.is_active IS 'Whether the scan is switched on; empty when not sent.';
-
-
---
--- Name: COLUMN definition_state.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.interval_hours IS 'Hours between runs; empty when not sent.';
-
-
---
--- Name: COLUMN definition_state.target; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.target IS 'What the scan covers: IP addresses, ranges or host names, comma-separated, as sent.';
-
-
---
--- Name: COLUMN definition_state.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.target_type IS 'How to read target: Ip, Hostname or Combined.';
-
-
---
--- Name: COLUMN definition_state.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scanner_agent_id IS 'The scan agent that runs the scan (scan_agents.agent_id).';
-
-
---
--- Name: COLUMN definition_state.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.auth_variant IS 'Kind of credentials the scan uses (SnmpAuthParams, WindowsAuthParams, LinuxAuthParams). The credentials themselves are never stored.';
-
-
---
--- Name: COLUMN definition_state.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.auth_type IS 'Authentication type within the variant (CommunityString, AuthPriv, Kerberos, PrivateKey...).';
-
-
---
--- Name: COLUMN definition_state.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.created_by IS 'Identity that created the definition.';
-
-
---
--- Name: COLUMN definition_state.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent (never a credential).';
-
-
---
--- Name: COLUMN definition_state.first_seen_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.first_seen_at IS 'Fetch time of the first definitions sync that returned it.';
-
-
---
--- Name: COLUMN definition_state.first_seen_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.first_seen_run_id IS 'The sync run that first returned it.';
-
-
---
--- Name: COLUMN definition_state.deleted_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.deleted_at IS 'Fetch time of the sync that marked it deleted; empty while listed.';
-
-
---
--- Name: COLUMN definition_state.deleted_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
-
-
---
--- Name: definition_version; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.definition_version (
-    version_id bigint NOT NULL,
-    definition_key bigint NOT NULL,
-    scan_name text,
-    scan_type text,
-    is_active boolean,
-    interval_hours integer,
-    target text,
-    target_type text,
-    scanner_agent_id text,
-    auth_variant text,
-    auth_type text,
-    created_by text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    valid_from timestamp with time zone NOT NULL,
-    valid_to timestamp with time zone,
-    opened_by_run_id bigint NOT NULL,
-    closed_by_run_id bigint,
-    CONSTRAINT definition_version_closed_by_run CHECK (((valid_to IS NULL) = (closed_by_run_id IS NULL))),
-    CONSTRAINT definition_version_range_order CHECK ((valid_to > valid_from))
-);
-
-
---
--- Name: TABLE definition_version; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.definition_version IS 'Storage behind scan_definition_history and scan_definition_changes: one row per version of a definition, valid from valid_from until valid_to. Query the views instead.';
-
-
---
--- Name: COLUMN definition_version.version_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.version_id IS 'Number of this version row.';
-
-
---
--- Name: COLUMN definition_version.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.definition_key IS 'Internal number of the definition (see definition_state).';
-
-
---
--- Name: COLUMN definition_version.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.scan_name IS 'Display name during this version.';
-
-
---
--- Name: COLUMN definition_version.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.scan_type IS 'Kind of scan during this version.';
-
-
---
--- Name: COLUMN definition_version.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.is_active IS 'Whether the scan was switched on during this version.';
-
-
---
--- Name: COLUMN definition_version.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.interval_hours IS 'Hours between runs during this version.';
-
-
---
--- Name: COLUMN definition_version.target; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.target IS 'What the scan covered during this version.';
-
-
---
--- Name: COLUMN definition_version.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.target_type IS 'How to read target during this version.';
-
-
---
--- Name: COLUMN definition_version.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.scanner_agent_id IS 'The scan agent that ran the scan during this version.';
-
-
---
--- Name: COLUMN definition_version.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.auth_variant IS 'Kind of credentials during this version.';
-
-
---
--- Name: COLUMN definition_version.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.auth_type IS 'Authentication type during this version.';
-
-
---
--- Name: COLUMN definition_version.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.created_by IS 'Identity that created the definition, as this version reported it.';
-
-
---
--- Name: COLUMN definition_version.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.extra IS 'Fields without a column, names as sent, during this version.';
-
-
---
--- Name: COLUMN definition_version.valid_from; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.valid_from IS 'Fetch time of the sync that first saw these values (inclusive).';
-
-
---
--- Name: COLUMN definition_version.valid_to; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.valid_to IS 'Fetch time of the sync that saw them change or the definition vanish (exclusive); empty while current.';
-
-
---
--- Name: COLUMN definition_version.opened_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.opened_by_run_id IS 'The sync run that started this version.';
-
-
---
--- Name: COLUMN definition_version.closed_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_version.closed_by_run_id IS 'The sync run that ended it; empty while current.';
-
-
---
--- Name: definition_withheld; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.definition_withheld (
-    definition_key bigint NOT NULL,
-    run_id bigint NOT NULL
-);
-
-
---
--- Name: TABLE definition_withheld; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.definition_withheld IS 'Definitions a successful sync no longer returned but did not mark deleted, because it withheld its deletions (see sync_runs.deletions_withheld).';
-
-
---
--- Name: COLUMN definition_withheld.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_withheld.definition_key IS 'Internal number of the definition (see definition_state).';
-
-
---
--- Name: COLUMN definition_withheld.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_withheld.run_id IS 'The sync run whose listing did not return it.';
-
-
---
--- Name: session_write; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.session_write (
-    run_id bigint NOT NULL,
-    session_key bigint NOT NULL,
-    values_digest bytea NOT NULL,
-    CONSTRAINT session_write_values_digest_check CHECK ((octet_length(values_digest) = 32))
-);
-
-
---
--- Name: TABLE session_write; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.session_write IS 'Each write of a session by a successful run (recorded, completed or corrected), with the digest of the values it wrote: what the run digest of an earlier writer covers once a later run has rewritten the session in place.';
-
-
---
--- Name: COLUMN session_write.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_write.run_id IS 'The run that wrote the session.';
-
-
---
--- Name: COLUMN session_write.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_write.session_key IS 'The session (session_result.session_key).';
-
-
---
--- Name: COLUMN session_write.values_digest; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_write.values_digest IS 'session_digest of the session as the run left it.';
-
-
---
--- Name: target_result; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.target_result (
-    session_key bigint NOT NULL,
-    ordinal integer NOT NULL,
-    ip text,
-    hostname text,
-    description text,
-    status text,
-    error_message text,
-    duration interval,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT target_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
-    CONSTRAINT target_result_ordinal_check CHECK ((ordinal >= 0))
-);
-
-
---
--- Name: TABLE target_result; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
-
-
---
--- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.session_key IS 'Internal number of the session (see session_result).';
-
-
---
--- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
-
-
---
--- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.ip IS 'IP address of the target.';
-
-
---
--- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.hostname IS 'Host name of the target.';
-
-
---
--- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.description IS 'Description of the scanned device.';
-
-
---
--- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
-
-
---
--- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.error_message IS 'Why the target failed; empty on success.';
-
-
---
--- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.duration IS 'How long the target''s scan took.';
-
-
---
--- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
-
-
---
--- Name: run_digest_parts(bigint); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.run_digest_parts(run bigint) RETURNS bytea
-    LANGUAGE sql STABLE PARALLEL SAFE
-    BEGIN ATOMIC
- SELECT (((((((sha256(((((((((((((((((((((((defender_storage.digest_field((r.run_id)::text) || defender_storage.digest_field(r.tenant_id)) || defender_storage.digest_field(r.resource)) || defender_storage.digest_field(r.status)) || defender_storage.digest_field(defender_storage.digest_time(r.fetched_at))) || defender_storage.digest_field(defender_storage.digest_time(r.previous_sync_at))) || defender_storage.digest_field((r.agents_seen)::text)) || defender_storage.digest_field((r.agents_inserted)::text)) || defender_storage.digest_field((r.agents_changed)::text)) || defender_storage.digest_field((r.agents_heartbeat_only)::text)) || defender_storage.digest_field((r.agents_unchanged)::text)) || defender_storage.digest_field((r.agents_deleted)::text)) || defender_storage.digest_field((r.agents_rejected)::text)) || defender_storage.digest_field((r.deletions_withheld)::text)) || defender_storage.digest_field((r.records_seen)::text)) || defender_storage.digest_field((r.records_inserted)::text)) || defender_storage.digest_field((r.records_changed)::text)) || defender_storage.digest_field((r.records_unchanged)::text)) || defender_storage.digest_field((r.records_deleted)::text)) || defender_storage.digest_field((r.records_rejected)::text)) || defender_storage.digest_field((r.targets_inserted)::text)) || defender_storage.digest_field((r.fields_repaired)::text)) || defender_storage.digest_field((r.api_requests)::text))) || sha256(COALESCE(( SELECT string_agg(o.e, '\x'::bytea ORDER BY (o.k COLLATE "C")) AS string_agg
-            FROM ( SELECT h.agent_id AS k,
-                     ((((((((defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)) || defender_storage.digest_field(h.machine_id)) || defender_storage.digest_field(h.computer_dns_name)) || defender_storage.digest_field(h.assigned_application_id)) || defender_storage.digest_field(h.scanner_software_version)) || defender_storage.digest_field(h.mde_client_version)) || defender_storage.digest_field((h.extra)::text)) || defender_storage.digest_field(defender_storage.digest_time(h.valid_from))) AS e
-                    FROM defender.scan_agent_history h
-                   WHERE (h.opened_by_run_id = r.run_id)
-                 UNION ALL
-                  SELECT s.definition_id,
-                     (((((((((((((defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)) || defender_storage.digest_field(v.scan_name)) || defender_storage.digest_field(v.scan_type)) || defender_storage.digest_field((v.is_active)::text)) || defender_storage.digest_field((v.interval_hours)::text)) || defender_storage.digest_field(v.target)) || defender_storage.digest_field(v.target_type)) || defender_storage.digest_field(v.scanner_agent_id)) || defender_storage.digest_field(v.auth_variant)) || defender_storage.digest_field(v.auth_type)) || defender_storage.digest_field(v.created_by)) || defender_storage.digest_field((v.extra)::text)) || defender_storage.digest_field(defender_storage.digest_time(v.valid_from)))
-                    FROM (defender_storage.definition_version v
-                      JOIN defender_storage.definition_state s ON ((s.definition_key = v.definition_key)))
-                   WHERE (v.opened_by_run_id = r.run_id)) o), '\x'::bytea))) || sha256(COALESCE(( SELECT string_agg(c.e, '\x'::bytea ORDER BY (c.k COLLATE "C")) AS string_agg
-            FROM ( SELECT h.agent_id AS k,
-                     (((defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)) || defender_storage.digest_field(defender_storage.digest_time(h.valid_from))) || defender_storage.digest_field(defender_storage.digest_time(h.valid_to))) AS e
-                    FROM defender.scan_agent_history h
-                   WHERE (h.closed_by_run_id = r.run_id)
-                 UNION ALL
-                  SELECT s.definition_id,
-                     (((defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)) || defender_storage.digest_field(defender_storage.digest_time(v.valid_from))) || defender_storage.digest_field(defender_storage.digest_time(v.valid_to)))
-                    FROM (defender_storage.definition_version v
-                      JOIN defender_storage.definition_state s ON ((s.definition_key = v.definition_key)))
-                   WHERE (v.closed_by_run_id = r.run_id)) c), '\x'::bytea))) || sha256(COALESCE(( SELECT string_agg(d.e, '\x'::bytea ORDER BY (d.k COLLATE "C")) AS string_agg
-            FROM ( SELECT a.agent_id AS k,
-                     ((defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)) || defender_storage.digest_field(
-                         CASE
-                             WHEN ((a.deleted_by_run_id = r.run_id) AND (a.deleted_at = r.fetched_at)) THEN 'deleted'::text
-                             WHEN ((a.deleted_by_run_id IS DISTINCT FROM r.run_id) AND (EXISTS ( SELECT
-                                FROM defender.scan_agent_history l
-                               WHERE ((l.agent_key = a.agent_key) AND (l.valid_from > r.fetched_at))))) THEN 'deleted'::text
-                             ELSE 'not deleted'::text
-                         END)) AS e
-                    FROM defender_storage.agent_state a
-                   WHERE (a.agent_key IN ( SELECT x.agent_key
-                            FROM defender_storage.agent_state x
-                           WHERE (x.deleted_by_run_id = r.run_id)
-                         UNION
-                          SELECT c.agent_key
-                            FROM defender.scan_agent_history c
-                           WHERE ((c.closed_by_run_id = r.run_id) AND (NOT (EXISTS ( SELECT
-                                    FROM defender.scan_agent_history n
-                                   WHERE ((n.agent_key = c.agent_key) AND (n.opened_by_run_id = r.run_id))))))))
-                 UNION ALL
-                  SELECT s.definition_id,
-                     ((defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)) || defender_storage.digest_field(
-                         CASE
-                             WHEN ((s.deleted_by_run_id = r.run_id) AND (s.deleted_at = r.fetched_at)) THEN 'deleted'::text
-                             WHEN ((s.deleted_by_run_id IS DISTINCT FROM r.run_id) AND (EXISTS ( SELECT
-                                FROM defender_storage.definition_version l
-                               WHERE ((l.definition_key = s.definition_key) AND (l.valid_from > r.fetched_at))))) THEN 'deleted'::text
-                             ELSE 'not deleted'::text
-                         END))
-                    FROM defender_storage.definition_state s
-                   WHERE (s.definition_key IN ( SELECT x.definition_key
-                            FROM defender_storage.definition_state x
-                           WHERE (x.deleted_by_run_id = r.run_id)
-                         UNION
-                          SELECT c.definition_key
-                            FROM defender_storage.definition_version c
-                           WHERE ((c.closed_by_run_id = r.run_id) AND (NOT (EXISTS ( SELECT
-                                    FROM defender_storage.definition_version n
-                                   WHERE ((n.definition_key = c.definition_key) AND (n.opened_by_run_id = r.run_id))))))))) d), '\x'::bytea))) || sha256(COALESCE(( SELECT string_agg(w.e, '\x'::bytea ORDER BY (w.k COLLATE "C")) AS string_agg
-            FROM ( SELECT a.agent_id AS k,
-                     (defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)) AS e
-                    FROM (defender_storage.withheld_deletions x
-                      JOIN defender_storage.agent_state a ON ((a.agent_key = x.agent_key)))
-                   WHERE (x.run_id = r.run_id)
-                 UNION ALL
-                  SELECT s.definition_id,
-                     (defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id))
-                    FROM (defender_storage.definition_withheld x
-                      JOIN defender_storage.definition_state s ON ((s.definition_key = x.definition_key)))
-                   WHERE (x.run_id = r.run_id)) w), '\x'::bytea))) || sha256(COALESCE(( SELECT string_agg(((((defender_storage.digest_field(o.tenant_id) || defender_storage.digest_field(a.agent_id)) || defender_storage.digest_field(defender_storage.digest_time(o.observed_at))) || defender_storage.digest_field(defender_storage.digest_time(x.last_seen))) || defender_storage.digest_field(defender_storage.digest_time(x.last_command_execution_at))), '\x'::bytea ORDER BY (a.agent_id COLLATE "C")) AS string_agg
-            FROM ((defender_storage.observation o
-              CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
-              LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = o.tenant_id) AND (a.agent_no = x.agent_no))))
-           WHERE ((o.tenant_id = r.tenant_id) AND (o.observed_at = r.fetched_at) AND (o.run_id = r.run_id))), '\x'::bytea))) || sha256(COALESCE(( SELECT string_agg(((defender_storage.digest_field((w.session_key)::text) || defender_storage.digest_field(
-                 CASE
-                     WHEN (s.recorded_by_run_id = w.run_id) THEN 'recorded'::text
-                     ELSE 'updated'::text
-                 END)) || defender_storage.digest_field(encode(
-                 CASE
-                     WHEN (COALESCE(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id) THEN defender_storage.session_digest(s.*)
-                     ELSE w.values_digest
-                 END, 'hex'::text))), '\x'::bytea ORDER BY w.session_key) AS string_agg
-            FROM (defender_storage.session_write w
-              JOIN defender_storage.session_result s ON ((s.session_key = w.session_key)))
-           WHERE (w.run_id = r.run_id)), '\x'::bytea))) || sha256(COALESCE(( SELECT string_agg(((((((((defender_storage.digest_field((t.session_key)::text) || defender_storage.digest_field((t.ordinal)::text)) || defender_storage.digest_field(t.ip)) || defender_storage.digest_field(t.hostname)) || defender_storage.digest_field(t.description)) || defender_storage.digest_field(t.status)) || defender_storage.digest_field(t.error_message)) || defender_storage.digest_field((((EXTRACT(epoch FROM t.duration) * (1000000)::numeric))::bigint)::text)) || defender_storage.digest_field((t.extra)::text)), '\x'::bytea ORDER BY t.session_key, t.ordinal) AS string_agg
-            FROM (defender_storage.session_result s
-              JOIN defender_storage.target_result t ON ((t.session_key = s.session_key)))
-           WHERE (s.targets_run_id = r.run_id)), '\x'::bytea)))
-    FROM defender.sync_runs r
-   WHERE (r.run_id = run_digest_parts.run);
-END;
-
-
---
--- Name: FUNCTION run_digest_parts(run bigint); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.run_digest_parts(run bigint) IS 'Internal: the SHA-256 of each of the eight parts of a run, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
 
 
 --
@@ -3290,6 +2879,168 @@ COMMENT ON COLUMN defender.scan_agents.deleted_at IS 'When a complete sync first
 
 
 --
+-- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_state (
+    definition_key bigint NOT NULL,
+    tenant_id text NOT NULL,
+    definition_id text NOT NULL,
+    scan_name text,
+    scan_type text,
+    is_active boolean,
+    interval_hours integer,
+    target text,
+    target_type text,
+    scanner_agent_id text,
+    auth_variant text,
+    auth_type text,
+    created_by text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    first_seen_at timestamp with time zone NOT NULL,
+    first_seen_run_id bigint NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by_run_id bigint,
+    CONSTRAINT definition_state_definition_id_check CHECK ((definition_id <> ''::text)),
+    CONSTRAINT definition_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
+    CONSTRAINT definition_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE definition_state; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_state IS 'Storage behind defender.scan_definitions: the current values of every scan definition ever seen. Query defender.scan_definitions instead.';
+
+
+--
+-- Name: COLUMN definition_state.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.definition_key IS 'Internal number of the definition, used by its versions.';
+
+
+--
+-- Name: COLUMN definition_state.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.tenant_id IS 'Microsoft Entra tenant the definition belongs to.';
+
+
+--
+-- Name: COLUMN definition_state.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.definition_id IS 'Defender id of the scan definition.';
+
+
+--
+-- Name: COLUMN definition_state.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scan_name IS 'Display name of the scan.';
+
+
+--
+-- Name: COLUMN definition_state.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scan_type IS 'Kind of scan: Network, Windows (retired), Linux, AdvancedActive, as sent.';
+
+
+--
+-- Name: COLUMN definition_state.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.is_active IS 'Whether the scan is switched on; empty when not sent.';
+
+
+--
+-- Name: COLUMN definition_state.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.interval_hours IS 'Hours between runs; empty when not sent.';
+
+
+--
+-- Name: COLUMN definition_state.target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.target IS 'What the scan covers: IP addresses, ranges or host names, comma-separated, as sent.';
+
+
+--
+-- Name: COLUMN definition_state.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.target_type IS 'How to read target: Ip, Hostname or Combined.';
+
+
+--
+-- Name: COLUMN definition_state.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scanner_agent_id IS 'The scan agent that runs the scan (scan_agents.agent_id).';
+
+
+--
+-- Name: COLUMN definition_state.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.auth_variant IS 'Kind of credentials the scan uses (SnmpAuthParams, WindowsAuthParams, LinuxAuthParams). The credentials themselves are never stored.';
+
+
+--
+-- Name: COLUMN definition_state.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.auth_type IS 'Authentication type within the variant (CommunityString, AuthPriv, Kerberos, PrivateKey...).';
+
+
+--
+-- Name: COLUMN definition_state.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.created_by IS 'Identity that created the definition.';
+
+
+--
+-- Name: COLUMN definition_state.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent (never a credential).';
+
+
+--
+-- Name: COLUMN definition_state.first_seen_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.first_seen_at IS 'Fetch time of the first definitions sync that returned it.';
+
+
+--
+-- Name: COLUMN definition_state.first_seen_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.first_seen_run_id IS 'The sync run that first returned it.';
+
+
+--
+-- Name: COLUMN definition_state.deleted_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.deleted_at IS 'Fetch time of the sync that marked it deleted; empty while listed.';
+
+
+--
+-- Name: COLUMN definition_state.deleted_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
+
+
+--
 -- Name: scan_coverage; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -3515,6 +3266,159 @@ COMMENT ON COLUMN defender.scan_coverage.history_run_id IS 'The latest successfu
 --
 
 COMMENT ON COLUMN defender.scan_coverage.history_fetched_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: definition_version; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_version (
+    version_id bigint NOT NULL,
+    definition_key bigint NOT NULL,
+    scan_name text,
+    scan_type text,
+    is_active boolean,
+    interval_hours integer,
+    target text,
+    target_type text,
+    scanner_agent_id text,
+    auth_variant text,
+    auth_type text,
+    created_by text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    valid_from timestamp with time zone NOT NULL,
+    valid_to timestamp with time zone,
+    opened_by_run_id bigint NOT NULL,
+    closed_by_run_id bigint,
+    CONSTRAINT definition_version_closed_by_run CHECK (((valid_to IS NULL) = (closed_by_run_id IS NULL))),
+    CONSTRAINT definition_version_range_order CHECK ((valid_to > valid_from))
+);
+
+
+--
+-- Name: TABLE definition_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_version IS 'Storage behind scan_definition_history and scan_definition_changes: one row per version of a definition, valid from valid_from until valid_to. Query the views instead.';
+
+
+--
+-- Name: COLUMN definition_version.version_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.version_id IS 'Number of this version row.';
+
+
+--
+-- Name: COLUMN definition_version.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.definition_key IS 'Internal number of the definition (see definition_state).';
+
+
+--
+-- Name: COLUMN definition_version.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.scan_name IS 'Display name during this version.';
+
+
+--
+-- Name: COLUMN definition_version.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.scan_type IS 'Kind of scan during this version.';
+
+
+--
+-- Name: COLUMN definition_version.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.is_active IS 'Whether the scan was switched on during this version.';
+
+
+--
+-- Name: COLUMN definition_version.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.interval_hours IS 'Hours between runs during this version.';
+
+
+--
+-- Name: COLUMN definition_version.target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.target IS 'What the scan covered during this version.';
+
+
+--
+-- Name: COLUMN definition_version.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.target_type IS 'How to read target during this version.';
+
+
+--
+-- Name: COLUMN definition_version.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.scanner_agent_id IS 'The scan agent that ran the scan during this version.';
+
+
+--
+-- Name: COLUMN definition_version.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.auth_variant IS 'Kind of credentials during this version.';
+
+
+--
+-- Name: COLUMN definition_version.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.auth_type IS 'Authentication type during this version.';
+
+
+--
+-- Name: COLUMN definition_version.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.created_by IS 'Identity that created the definition, as this version reported it.';
+
+
+--
+-- Name: COLUMN definition_version.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.extra IS 'Fields without a column, names as sent, during this version.';
+
+
+--
+-- Name: COLUMN definition_version.valid_from; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.valid_from IS 'Fetch time of the sync that first saw these values (inclusive).';
+
+
+--
+-- Name: COLUMN definition_version.valid_to; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.valid_to IS 'Fetch time of the sync that saw them change or the definition vanish (exclusive); empty while current.';
+
+
+--
+-- Name: COLUMN definition_version.opened_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.opened_by_run_id IS 'The sync run that started this version.';
+
+
+--
+-- Name: COLUMN definition_version.closed_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_version.closed_by_run_id IS 'The sync run that ended it; empty while current.';
 
 
 --
@@ -3831,6 +3735,37 @@ COMMENT ON COLUMN defender.scan_definition_history.opened_by_run_id IS 'The sync
 --
 
 COMMENT ON COLUMN defender.scan_definition_history.closed_by_run_id IS 'The sync run that ended it; empty while current.';
+
+
+--
+-- Name: definition_withheld; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_withheld (
+    definition_key bigint NOT NULL,
+    run_id bigint NOT NULL
+);
+
+
+--
+-- Name: TABLE definition_withheld; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_withheld IS 'Definitions a successful sync no longer returned but did not mark deleted, because it withheld its deletions (see sync_runs.deletions_withheld).';
+
+
+--
+-- Name: COLUMN definition_withheld.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_withheld.definition_key IS 'Internal number of the definition (see definition_state).';
+
+
+--
+-- Name: COLUMN definition_withheld.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_withheld.run_id IS 'The sync run whose listing did not return it.';
 
 
 --
@@ -4238,6 +4173,95 @@ COMMENT ON COLUMN defender_storage.target_coverage.last_success_at IS 'When the 
 --
 
 COMMENT ON COLUMN defender_storage.target_coverage.last_success_session_key IS 'That session.';
+
+
+--
+-- Name: target_result; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.target_result (
+    session_key bigint NOT NULL,
+    ordinal integer NOT NULL,
+    ip text,
+    hostname text,
+    description text,
+    status text,
+    error_message text,
+    duration interval,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT target_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
+    CONSTRAINT target_result_ordinal_check CHECK ((ordinal >= 0))
+);
+
+
+--
+-- Name: TABLE target_result; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
+
+
+--
+-- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.session_key IS 'Internal number of the session (see session_result).';
+
+
+--
+-- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
+
+
+--
+-- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.ip IS 'IP address of the target.';
+
+
+--
+-- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.hostname IS 'Host name of the target.';
+
+
+--
+-- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.description IS 'Description of the scanned device.';
+
+
+--
+-- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
+
+
+--
+-- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.error_message IS 'Why the target failed; empty on success.';
+
+
+--
+-- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.duration IS 'How long the target''s scan took.';
+
+
+--
+-- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
 
 
 --
@@ -4940,6 +4964,46 @@ ALTER TABLE defender_storage.session_result ALTER COLUMN session_key ADD GENERAT
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: session_write; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.session_write (
+    run_id bigint NOT NULL,
+    session_key bigint NOT NULL,
+    values_digest bytea NOT NULL,
+    CONSTRAINT session_write_values_digest_check CHECK ((octet_length(values_digest) = 32))
+);
+
+
+--
+-- Name: TABLE session_write; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.session_write IS 'Each write of a session by a successful run (recorded, completed or corrected), with the digest of the values it wrote: what the run digest of an earlier writer covers once a later run has rewritten the session in place.';
+
+
+--
+-- Name: COLUMN session_write.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_write.run_id IS 'The run that wrote the session.';
+
+
+--
+-- Name: COLUMN session_write.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_write.session_key IS 'The session (session_result.session_key).';
+
+
+--
+-- Name: COLUMN session_write.values_digest; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_write.values_digest IS 'session_digest of the session as the run left it.';
 
 
 --
@@ -5917,17 +5981,17 @@ REVOKE ALL ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day dat
 
 
 --
--- Name: FUNCTION session_digest(s defender_storage.session_result); Type: ACL; Schema: defender_storage; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) FROM PUBLIC;
-
-
---
 -- Name: FUNCTION run_digest_parts(run bigint); Type: ACL; Schema: defender_storage; Owner: -
 --
 
 REVOKE ALL ON FUNCTION defender_storage.run_digest_parts(run bigint) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION session_digest(s defender_storage.session_result); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) FROM PUBLIC;
 
 
 --
