@@ -2,16 +2,21 @@ package load
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 )
 
 // DigestParts names the eight parts of a run digest, in the order of
@@ -78,64 +83,13 @@ func Verified(chains []ChainVerification) bool {
 }
 
 // Verify recomputes every chain of run digests (of one tenant when tenant
-// is not empty) from the rows as stored, in one read-only snapshot. It
-// reads the storage schema, so it runs as the owner of the schema (a
-// reader gets ErrNotOwner). A tenant never synced is an error naming the
-// tenants there are.
+// is not empty) from the rows as stored, all in one read-only snapshot:
+// the runs are shared among up to workers transactions that import the
+// snapshot of the first. It reads the storage schema, so it runs as the
+// owner of the schema (a reader gets ErrNotOwner). A tenant never synced
+// is an UnknownTenantError naming the tenants there are.
 func Verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVerification, error) {
-	var chains []ChainVerification
-	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var t *string
-		if tenant = strings.TrimSpace(tenant); tenant != "" {
-			t = &tenant
-		}
-		rows, err := tx.Query(ctx, query("verify_runs"), t)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var c *ChainVerification
-		for rows.Next() {
-			var (
-				r                              verifiedRun
-				stored, parts, recomputed, exp []byte
-			)
-			if err := rows.Scan(&r.runID, &r.tenantID, &r.resource, &r.status, &r.fetchedAt, &r.hasDigest,
-				&r.previous, &r.expectedPrevious, &stored, &parts, &recomputed, &r.observationsDropped, &exp, &r.atUpgrade); err != nil {
-				return err
-			}
-			if c == nil || c.TenantID != r.tenantID || c.Resource != r.resource {
-				chains = append(chains, ChainVerification{TenantID: r.tenantID, Resource: r.resource})
-				c = &chains[len(chains)-1]
-			}
-			if c.Mismatch != nil {
-				continue
-			}
-			if m := r.check(stored, parts, recomputed, exp); m != nil {
-				c.Mismatch = m
-				continue
-			}
-			c.Runs++
-			c.HeadRunID, c.HeadDigest = r.runID, hex.EncodeToString(stored)
-			if r.fetchedAt != nil {
-				c.HeadFetchedAt = r.fetchedAt.UTC()
-			}
-			if r.atUpgrade {
-				c.ComputedAtUpgrade++
-			}
-			if r.observationsDropped && !bytes.Equal(parts[observationsPart*digestSize:(observationsPart+1)*digestSize],
-				recomputed[observationsPart*digestSize:(observationsPart+1)*digestSize]) {
-				c.ObservationsDropped++
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(chains) == 0 && tenant != "" {
-			return unknownTenant(ctx, tx, tenant)
-		}
-		return nil
-	})
+	chains, err := verify(ctx, pool, strings.TrimSpace(tenant))
 	if err != nil {
 		var unknown *UnknownTenantError
 		if errors.As(err, &unknown) {
@@ -150,6 +104,104 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVeri
 	return chains, nil
 }
 
+// verifyWorkers is how many transactions share the runs to recompute:
+// one per core, within the pool (the first transaction holds one
+// connection while the workers read).
+func verifyWorkers(pool *pgxpool.Pool) int {
+	return max(1, min(runtime.NumCPU(), int(pool.Config().MaxConns)-1))
+}
+
+// snapshotID is what pg_export_snapshot returns, checked before it is
+// written into SET TRANSACTION SNAPSHOT (which takes no parameter).
+var snapshotID = regexp.MustCompile(`^[0-9A-F]+-[0-9A-F]+-[0-9]+$`)
+
+func verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVerification, error) {
+	readOnly := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	var t *string
+	if tenant != "" {
+		t = &tenant
+	}
+	var chains []ChainVerification
+	err := pgx.BeginTxFunc(ctx, pool, readOnly, func(first pgx.Tx) error {
+		var snapshot string
+		if err := first.QueryRow(ctx, query("verify_export_snapshot")).Scan(&snapshot); err != nil {
+			return err
+		}
+		if !snapshotID.MatchString(snapshot) {
+			return fmt.Errorf("unexpected snapshot id %q", snapshot)
+		}
+		workers := verifyWorkers(pool)
+		parts := make([][]verifiedRun, workers)
+		g, gctx := errgroup.WithContext(ctx)
+		for w := range workers {
+			g.Go(func() error {
+				return pgx.BeginTxFunc(gctx, pool, readOnly, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(gctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"); err != nil {
+						return fmt.Errorf("share the snapshot: %w", err)
+					}
+					rows, err := tx.Query(gctx, query("verify_runs"), t, workers, w)
+					if err != nil {
+						return err
+					}
+					parts[w], err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (verifiedRun, error) {
+						var r verifiedRun
+						err := row.Scan(&r.runID, &r.tenantID, &r.resource, &r.status, &r.fetchedAt, &r.hasDigest,
+							&r.previous, &r.expectedPrevious, &r.stored, &r.parts, &r.recomputed, &r.observationsDropped,
+							&r.expected, &r.atUpgrade)
+						return r, err
+					})
+					return err
+				})
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		runs := slices.Concat(parts...)
+		slices.SortFunc(runs, func(a, b verifiedRun) int {
+			return cmp.Or(strings.Compare(a.tenantID, b.tenantID), strings.Compare(a.resource, b.resource), cmp.Compare(a.runID, b.runID))
+		})
+		chains = chainsOf(runs)
+		if len(chains) == 0 && tenant != "" {
+			return unknownTenant(ctx, first, tenant)
+		}
+		return nil
+	})
+	return chains, err
+}
+
+// chainsOf checks the runs, ordered by tenant, resource and run, chain by
+// chain, up to each chain's first mismatch.
+func chainsOf(runs []verifiedRun) []ChainVerification {
+	var chains []ChainVerification
+	var c *ChainVerification
+	for _, r := range runs {
+		if c == nil || c.TenantID != r.tenantID || c.Resource != r.resource {
+			chains = append(chains, ChainVerification{TenantID: r.tenantID, Resource: r.resource})
+			c = &chains[len(chains)-1]
+		}
+		if c.Mismatch != nil {
+			continue
+		}
+		if m := r.check(); m != nil {
+			c.Mismatch = m
+			continue
+		}
+		c.Runs++
+		c.HeadRunID, c.HeadDigest = r.runID, hex.EncodeToString(r.stored)
+		if r.fetchedAt != nil {
+			c.HeadFetchedAt = r.fetchedAt.UTC()
+		}
+		if r.atUpgrade {
+			c.ComputedAtUpgrade++
+		}
+		if r.observationsDropped && !bytes.Equal(r.part(r.parts, observationsPart), r.part(r.recomputed, observationsPart)) {
+			c.ObservationsDropped++
+		}
+	}
+	return chains
+}
+
 // verifiedRun is a row of verify_runs.
 type verifiedRun struct {
 	runID                          int64
@@ -157,11 +209,21 @@ type verifiedRun struct {
 	fetchedAt                      *time.Time
 	hasDigest                      bool
 	previous, expectedPrevious     *int64
+	stored, parts, recomputed      []byte // the digest and parts stored, the parts recomputed
+	expected                       []byte // the digest of the parts recomputed, chained with the previous digest stored
 	observationsDropped, atUpgrade bool
 }
 
+// part is part i of parts (of DigestParts), empty when parts is.
+func (r verifiedRun) part(parts []byte, i int) []byte {
+	if len(parts) < (i+1)*digestSize {
+		return nil
+	}
+	return parts[i*digestSize : (i+1)*digestSize]
+}
+
 // check compares what is stored of the run with what its rows give now.
-func (r verifiedRun) check(stored, parts, recomputed, expected []byte) *DigestMismatch {
+func (r verifiedRun) check() *DigestMismatch {
 	m := &DigestMismatch{RunID: r.runID, FetchedAt: r.fetchedAt}
 	switch {
 	case r.status != "succeeded":
@@ -173,15 +235,14 @@ func (r verifiedRun) check(stored, parts, recomputed, expected []byte) *DigestMi
 			runName(r.previous), runName(r.expectedPrevious))
 	default:
 		for i := range DigestParts {
-			a, b := parts[i*digestSize:(i+1)*digestSize], recomputed[i*digestSize:(i+1)*digestSize]
-			if !bytes.Equal(a, b) && !(i == observationsPart && r.observationsDropped) {
+			if !bytes.Equal(r.part(r.parts, i), r.part(r.recomputed, i)) && !(i == observationsPart && r.observationsDropped) {
 				m.Parts = append(m.Parts, DigestParts[i])
 			}
 		}
 		switch {
 		case len(m.Parts) > 0:
 			m.Reason = "its stored rows changed since the run wrote them: " + strings.Join(m.Parts, "; ")
-		case !bytes.Equal(stored, expected):
+		case !bytes.Equal(r.stored, r.expected):
 			m.Reason = "its rows match, but its digest is not that of its parts chained with the previous run's: the digest was changed"
 		default:
 			return nil

@@ -168,14 +168,13 @@ RETURN (SELECT
                            AND EXISTS (SELECT FROM defender.scan_agent_history l
                                         WHERE l.agent_key = a.agent_key AND l.valid_from > r.fetched_at) THEN 'deleted'
                           ELSE 'not deleted' END) AS e
-              FROM defender_storage.agent_state a
-             WHERE a.agent_key IN (
-                   SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id
-                   UNION
-                   SELECT c.agent_key FROM defender.scan_agent_history c
-                    WHERE c.closed_by_run_id = r.run_id
-                      AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
-                                       WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = r.run_id))
+              FROM (SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.agent_key FROM defender.scan_agent_history c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
+                                        WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.agent_state a ON a.agent_key = k.agent_key
             UNION ALL
             SELECT s.definition_id,
                    defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
@@ -185,14 +184,13 @@ RETURN (SELECT
                            AND EXISTS (SELECT FROM defender_storage.definition_version l
                                         WHERE l.definition_key = s.definition_key AND l.valid_from > r.fetched_at) THEN 'deleted'
                           ELSE 'not deleted' END)
-              FROM defender_storage.definition_state s
-             WHERE s.definition_key IN (
-                   SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id
-                   UNION
-                   SELECT c.definition_key FROM defender_storage.definition_version c
-                    WHERE c.closed_by_run_id = r.run_id
-                      AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
-                                       WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = r.run_id))) d), ''::bytea))
+              FROM (SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.definition_key FROM defender_storage.definition_version c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
+                                        WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.definition_state s ON s.definition_key = k.definition_key) d), ''::bytea))
     -- 5. The deletions it withheld.
     || pg_catalog.sha256(coalesce((
         SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (

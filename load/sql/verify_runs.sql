@@ -4,8 +4,10 @@
 -- recomputed by run_digest_parts (the loader's own computation), and the
 -- digest they give chained with the stored digest of the run before.
 -- A run whose observations OBSERVATION_RETENTION dropped (its month's
--- partition is gone) has its observations part taken as stored.
--- $1 tenant (null: every tenant).
+-- partition is gone) has its observations part taken as stored. The runs
+-- are shared among workers, each in a transaction of the same snapshot:
+-- this one reads those whose run_id is $3 modulo $2.
+-- $1 tenant (null: every tenant), $2 workers, $3 this worker (0 … $2-1).
 SELECT r.run_id, r.tenant_id, r.resource, r.status, r.fetched_at,
        d.run_id IS NOT NULL AS has_digest, d.previous_run_id, r.expected_previous,
        d.digest, d.parts, x.parts AS recomputed, o.dropped AS observations_dropped,
@@ -28,4 +30,5 @@ SELECT r.run_id, r.tenant_id, r.resource, r.status, r.fetched_at,
        SELECT r.resource = 'agents' AND r.fetched_at IS NOT NULL
               AND pg_catalog.to_regclass('defender_storage.observation_'
                       || pg_catalog.to_char(r.fetched_at AT TIME ZONE 'UTC', 'YYYY_MM')) IS NULL AS dropped) o
+ WHERE r.run_id % $2::bigint = $3::bigint
  ORDER BY r.tenant_id, r.resource, r.run_id
