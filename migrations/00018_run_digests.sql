@@ -86,16 +86,19 @@ COMMENT ON COLUMN defender_storage.session_write.session_key IS 'The session (se
 COMMENT ON COLUMN defender_storage.session_write.values_digest IS 'session_digest of the session as the run left it.';
 
 -- +goose StatementBegin
--- PL/pgSQL for its cached plan, and a generic one: planning the statement
--- (a SQL function's body is planned at every call, and a custom plan at
--- every call too) took five times as long as running it.
-CREATE FUNCTION defender_storage.run_digest_parts(run bigint) RETURNS bytea
+-- For many runs at once: starting the plan costs more than running it
+-- for one run, so verify asks for thousands in one call. PL/pgSQL for its
+-- cached plan, and a generic one: planning the statement (a SQL
+-- function's body is planned at every call, and a custom plan at every
+-- call too) took five times as long as running it for the loader's one run.
+CREATE FUNCTION defender_storage.run_digest_parts(runs bigint[])
+RETURNS TABLE (digested_run_id bigint, digest_parts bytea)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
-RETURN (SELECT
+RETURN QUERY SELECT r.run_id,
     -- 1. The run: its row of sync_runs.
     pg_catalog.sha256(
         defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
@@ -243,13 +246,13 @@ RETURN (SELECT
           JOIN defender_storage.target_result t ON t.session_key = s.session_key
          WHERE s.targets_run_id = r.run_id), ''::bytea))
   FROM defender.sync_runs r
- WHERE r.run_id = run);
+ WHERE r.run_id = ANY (runs);
 END;
 $$;
 -- +goose StatementEnd
-COMMENT ON FUNCTION defender_storage.run_digest_parts(bigint) IS
-    'Internal: the SHA-256 of each of the eight parts of a run, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
-REVOKE ALL ON FUNCTION defender_storage.run_digest_parts(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION defender_storage.run_digest_parts(bigint[]) IS
+    'Internal: per run of runs, the SHA-256 of each of its eight parts, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
+REVOKE ALL ON FUNCTION defender_storage.run_digest_parts(bigint[]) FROM PUBLIC;
 
 CREATE FUNCTION defender_storage.chain_digest(previous bytea, parts bytea) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -299,7 +302,7 @@ BEGIN
     INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
     SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), x.parts, at_upgrade
       FROM defender.sync_runs r
-     CROSS JOIN LATERAL (SELECT defender_storage.run_digest_parts(r.run_id) AS parts) x
+     CROSS JOIN LATERAL (SELECT q.digest_parts AS parts FROM defender_storage.run_digest_parts(ARRAY[r.run_id]) q) x
       LEFT JOIN LATERAL (
            SELECT d.run_id, d.digest
              FROM defender.sync_runs q
@@ -355,7 +358,7 @@ DROP VIEW defender.run_digests;
 DROP FUNCTION defender_storage.record_run_digest(bigint, boolean);
 DROP TABLE defender_storage.run_digest;
 DROP FUNCTION defender_storage.chain_digest(bytea, bytea);
-DROP FUNCTION defender_storage.run_digest_parts(bigint);
+DROP FUNCTION defender_storage.run_digest_parts(bigint[]);
 DROP TABLE defender_storage.session_write;
 DROP FUNCTION defender_storage.session_digest(defender_storage.session_result);
 DROP FUNCTION defender_storage.digest_time(timestamptz);

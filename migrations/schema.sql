@@ -1421,7 +1421,7 @@ BEGIN
     INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
     SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), x.parts, at_upgrade
       FROM defender.sync_runs r
-     CROSS JOIN LATERAL (SELECT defender_storage.run_digest_parts(r.run_id) AS parts) x
+     CROSS JOIN LATERAL (SELECT q.digest_parts AS parts FROM defender_storage.run_digest_parts(ARRAY[r.run_id]) q) x
       LEFT JOIN LATERAL (
            SELECT d.run_id, d.digest
              FROM defender.sync_runs q
@@ -1752,16 +1752,16 @@ COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) 
 
 
 --
--- Name: run_digest_parts(bigint); Type: FUNCTION; Schema: defender_storage; Owner: -
+-- Name: run_digest_parts(bigint[]); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender_storage.run_digest_parts(run bigint) RETURNS bytea
+CREATE FUNCTION defender_storage.run_digest_parts(runs bigint[]) RETURNS TABLE(digested_run_id bigint, digest_parts bytea)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 BEGIN
-RETURN (SELECT
+RETURN QUERY SELECT r.run_id,
     -- 1. The run: its row of sync_runs.
     pg_catalog.sha256(
         defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
@@ -1909,16 +1909,16 @@ RETURN (SELECT
           JOIN defender_storage.target_result t ON t.session_key = s.session_key
          WHERE s.targets_run_id = r.run_id), ''::bytea))
   FROM defender.sync_runs r
- WHERE r.run_id = run);
+ WHERE r.run_id = ANY (runs);
 END;
 $$;
 
 
 --
--- Name: FUNCTION run_digest_parts(run bigint); Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: FUNCTION run_digest_parts(runs bigint[]); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.run_digest_parts(run bigint) IS 'Internal: the SHA-256 of each of the eight parts of a run, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
+COMMENT ON FUNCTION defender_storage.run_digest_parts(runs bigint[]) IS 'Internal: per run of runs, the SHA-256 of each of its eight parts, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
 
 
 --
@@ -5979,10 +5979,10 @@ REVOKE ALL ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day dat
 
 
 --
--- Name: FUNCTION run_digest_parts(run bigint); Type: ACL; Schema: defender_storage; Owner: -
+-- Name: FUNCTION run_digest_parts(runs bigint[]); Type: ACL; Schema: defender_storage; Owner: -
 --
 
-REVOKE ALL ON FUNCTION defender_storage.run_digest_parts(run bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION defender_storage.run_digest_parts(runs bigint[]) FROM PUBLIC;
 
 
 --
