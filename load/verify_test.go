@@ -1,10 +1,13 @@
 package load_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +260,52 @@ func TestChainsAreIndependent(t *testing.T) {
 	var unknown *load.UnknownTenantError
 	if _, err := load.Verify(ctx, f.pool, "nobody.example"); !errors.As(err, &unknown) || len(unknown.Known) != 2 {
 		t.Errorf("unknown tenant: %v", err)
+	}
+}
+
+// TestAuditDocRecomputesDigests: the SQL of docs/audit.md's "Checking
+// without agentsync" runs as written: the first statement finds no run on
+// an untouched history and the edited one after an edit; the plain SQL of
+// part 6 gives the stored part.
+func TestAuditDocRecomputesDigests(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/audit.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(doc)
+	section = section[strings.Index(section, "### Checking without agentsync"):]
+	section = section[:strings.Index(section, "### What it proves")]
+	var blocks []string
+	for _, part := range strings.Split(section, "```sql\n")[1:] {
+		blocks = append(blocks, part[:strings.Index(part, "```")])
+	}
+	if len(blocks) != 2 {
+		t.Fatalf("%d SQL examples in the section, want 2", len(blocks))
+	}
+	f := digestHistory(t)
+	ctx := context.Background()
+	if n := f.count(t, `SELECT count(*) FROM (`+strings.TrimSuffix(strings.TrimSpace(blocks[0]), ";")+`) x`); n != 0 {
+		t.Errorf("the check finds %d runs on an untouched history", n)
+	}
+	var run int64
+	var stored, recomputed []byte
+	if err := f.pool.QueryRow(ctx, `
+		SELECT d.run_id, pg_catalog.substr(d.parts, 161, 32) FROM defender_storage.run_digest d
+		 WHERE d.run_id = (SELECT max(run_id) FROM defender_storage.observation)`).Scan(&run, &stored); err != nil {
+		t.Fatal(err)
+	}
+	part6 := strings.ReplaceAll(strings.TrimSuffix(strings.TrimSpace(blocks[1]), ";"), ":run", fmt.Sprint(run))
+	if err := f.pool.QueryRow(ctx, part6).Scan(&recomputed); err != nil {
+		t.Fatalf("%v\n%s", err, part6)
+	}
+	if !bytes.Equal(stored, recomputed) {
+		t.Errorf("part 6 of run %d: plain SQL gives %x, stored %x", run, recomputed, stored)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.observation SET last_seen[1] = last_seen[1] + interval '1 second' WHERE run_id = $1`, run); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM (`+strings.TrimSuffix(strings.TrimSpace(blocks[0]), ";")+`) x WHERE run_id = $1`, run); n != 1 {
+		t.Errorf("the check does not name run %d after an edit of its observation", run)
 	}
 }
