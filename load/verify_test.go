@@ -309,3 +309,45 @@ func TestAuditDocRecomputesDigests(t *testing.T) {
 		t.Errorf("the check does not name run %d after an edit of its observation", run)
 	}
 }
+
+// TestVerifyAfterRetention: a month of observations dropped (as
+// OBSERVATION_RETENTION drops it) leaves the chains verified, the
+// observations part of its runs taken as stored and counted; an
+// observation edited in a month still kept is still named.
+func TestVerifyAfterRetention(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	fleet := agents(5)
+	for range 3 {
+		for i := range fleet {
+			fleet[i].LastSeen = f.clock.Now()
+		}
+		f.sync(t, listOf(fleet...))
+		f.clock.Advance(40 * 24 * time.Hour) // the next month
+	}
+	var oldest string
+	var observed int
+	if err := f.pool.QueryRow(ctx, `
+		SELECT min(c.relname), (SELECT count(*) FROM defender_storage.observation WHERE observed_at < $1)
+		  FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+		 WHERE i.inhparent = 'defender_storage.observation'::pg_catalog.regclass`, t0.Add(24*time.Hour)).Scan(&oldest, &observed); err != nil {
+		t.Fatal(err)
+	}
+	if observed != 1 {
+		t.Fatalf("%d observations in the first month, want 1", observed)
+	}
+	dbtest.Admin(t, f.pool.Config().ConnConfig.Database,
+		`ALTER TABLE defender_storage.observation DETACH PARTITION defender_storage.`+oldest,
+		`DROP TABLE defender_storage.`+oldest)
+	chains := verify(t, f, "")
+	if len(chains) != 1 || chains[0].Mismatch != nil || chains[0].Runs != 3 || chains[0].ObservationsDropped != 1 {
+		t.Fatalf("after dropping %s: %+v", oldest, chains)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.observation SET last_seen[1] = last_seen[1] + interval '1 second' WHERE observed_at = (SELECT max(observed_at) FROM defender_storage.observation)`); err != nil {
+		t.Fatal(err)
+	}
+	if c := verify(t, f, "")[0]; c.Mismatch == nil || c.Runs != 2 {
+		t.Errorf("an edited observation after retention: %+v", c)
+	}
+}
