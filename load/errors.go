@@ -103,3 +103,22 @@ type FetchError struct {
 
 func (e *FetchError) Error() string { return "fetch: " + e.Err.Error() }
 func (e *FetchError) Unwrap() error { return e.Err }
+
+// ErrNotOwner is returned by Verify when the database refuses to let its
+// user read the storage schema: verify runs as the owner of schema
+// defender (the migrating user), not as a reader.
+var ErrNotOwner = errors.New("verify reads the storage behind the views: run it as the owner of schema defender (the user that runs agentsync migrate)")
+
+// UnknownTenantError is returned by Verify for a tenant with no run in the
+// database; Known lists the tenants there are.
+type UnknownTenantError struct {
+	Tenant string
+	Known  []string
+}
+
+func (e *UnknownTenantError) Error() string {
+	if len(e.Known) == 0 {
+		return fmt.Sprintf("tenant %q: no run in the database, and no tenant at all", e.Tenant)
+	}
+	return fmt.Sprintf("tenant %q: no run in the database; the tenants are %s", e.Tenant, strings.Join(e.Known, ", "))
+}

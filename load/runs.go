@@ -88,11 +88,13 @@ func checkLatestFetch(resource scanagent.Resource, fetchedAt time.Time, latest *
 // succeeded exactly when its data is committed. previous is the fetch time
 // of the resource's previous successful run, zero for its first.
 func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Result, previousFetch time.Time) error {
-	s := l.finishRunStep(runID, res, previousFetch)
-	if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
-		return fmt.Errorf("%s: %w", s.what, interpretError(err))
-	}
-	return nil
+	return execBatch(ctx, tx, l.cfg.Logger, []step{l.finishRunStep(runID, res, previousFetch), digestStep(runID)})
+}
+
+// digestStep stores the digest of the run, once its success and counts are
+// recorded (they are part of what it covers): see docs/audit.md.
+func digestStep(runID int64) step {
+	return step{"record the run's digest", query("runs_record_digest"), []any{runID}}
 }
 
 // finishRunStep is the step recording the run's success, its counts and

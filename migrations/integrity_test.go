@@ -62,6 +62,10 @@ VALUES ('t', '10.0.0.1', 'd1', 1, 0, 1);
 INSERT INTO defender_storage.tenant_leases (tenant_id, holder, expires_at) VALUES ('t', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.maintenance_leases (task, holder, expires_at) VALUES ('x', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.tenant_access (role_oid, role_name, tenant_id) VALUES (10, 'r', 't');
+SELECT defender_storage.record_run_digest(1);
+SELECT defender_storage.record_run_digest(2);
+SELECT defender_storage.record_run_digest(3);
+SELECT defender_storage.record_run_digest(4);
 `
 
 // constraintViolations are the bad statements for the rules the generic
@@ -88,6 +92,11 @@ var constraintViolations = map[string]string{
 	"scan_agent_history_range_order":                        `UPDATE defender.scan_agent_history SET valid_to = valid_from WHERE valid_to IS NOT NULL`,
 	"scan_agent_history_no_overlap": `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
 		SELECT agent_key, tenant_id, agent_id, valid_from + interval '1 hour', opened_by_run_id FROM defender.scan_agent_history WHERE agent_key = 2`,
+	"run_digest_digest_check":                `UPDATE defender_storage.run_digest SET digest = '\x00' WHERE run_id = 1`,
+	"run_digest_parts_check":                 `UPDATE defender_storage.run_digest SET parts = digest WHERE run_id = 1`,
+	"run_digest_run_id_fkey":                 `UPDATE defender_storage.run_digest SET run_id = -1 WHERE run_id = 4`,
+	"run_digest_previous_before":             `UPDATE defender_storage.run_digest SET previous_run_id = 4 WHERE run_id = 2`,
+	"session_write_values_digest_check":      `UPDATE defender_storage.session_write SET values_digest = '\x00'`,
 	"session_result_extra_check":             `UPDATE defender_storage.session_result SET extra = 'null'`,
 	"session_result_known":                   `UPDATE defender_storage.session_result SET session_id = NULL, scanned_at = NULL`,
 	"session_result_source_check":            `UPDATE defender_storage.session_result SET source = 'rumour'`,

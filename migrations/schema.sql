@@ -1499,6 +1499,22 @@ COMMENT ON FUNCTION defender.version_key(version text) IS 'Sort key of a dotted 
 
 
 --
+-- Name: chain_digest(bytea, bytea); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.chain_digest(previous bytea, parts bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN sha256((COALESCE(previous, '\x'::bytea) || parts));
+
+
+--
+-- Name: FUNCTION chain_digest(previous bytea, parts bytea); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.chain_digest(previous bytea, parts bytea) IS 'Internal: a run digest: SHA-256 of the previous run''s digest (nothing for the first) and the run''s parts.';
+
+
+--
 -- Name: check_observed_agents(); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -1553,6 +1569,38 @@ COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint 
 
 
 --
+-- Name: digest_field(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.digest_field(value text) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN (value IS NULL) THEN '\xffffffff'::bytea ELSE (int4send(octet_length(convert_to(value, 'UTF8'::name))) || convert_to(value, 'UTF8'::name)) END;
+
+
+--
+-- Name: FUNCTION digest_field(value text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.digest_field(value text) IS 'Internal: one field of the canonical encoding of run digests: its UTF-8 bytes after their length (4 bytes, big-endian); NULL is the length -1 alone (docs/audit.md).';
+
+
+--
+-- Name: digest_time(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.digest_time(at timestamp with time zone) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN (at IS NULL) THEN '\xffffffff'::bytea ELSE ('\x00000008'::bytea || timestamptz_send(at)) END;
+
+
+--
+-- Name: FUNCTION digest_time(at timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.digest_time(at timestamp with time zone) IS 'Internal: a time field of the canonical encoding of run digests: its length (8) and the microseconds since 2000-01-01 00:00:00 UTC, 8 bytes big-endian; NULL is the length -1 alone (docs/audit.md).';
+
+
+--
 -- Name: ensure_observation_partition(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -1594,6 +1642,53 @@ $$;
 --
 
 COMMENT ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) IS 'Creates the monthly partition of observation that holds the given time, if missing, and returns its name. The loader calls it before each sync.';
+
+
+--
+-- Name: record_run_digest(bigint, boolean); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean DEFAULT false) RETURNS bytea
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    stored bytea;
+BEGIN
+    -- The sessions the run wrote, as it left them. At the upgrade every
+    -- earlier writer is known, not the values it wrote: they are taken
+    -- as they are now.
+    INSERT INTO defender_storage.session_write (run_id, session_key, values_digest)
+    SELECT run, s.session_key, defender_storage.session_digest(s)
+      FROM defender_storage.session_result s
+     WHERE (s.recorded_by_run_id = run AND (at_upgrade OR s.updated_by_run_id IS NULL))
+        OR s.updated_by_run_id = run;
+    INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
+    SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), x.parts, at_upgrade
+      FROM defender.sync_runs r
+     CROSS JOIN LATERAL (SELECT q.digest_parts AS parts FROM defender_storage.run_digest_parts(ARRAY[r.run_id]) q) x
+      LEFT JOIN LATERAL (
+           SELECT d.run_id, d.digest
+             FROM defender.sync_runs q
+             JOIN defender_storage.run_digest d ON d.run_id = q.run_id
+            WHERE q.tenant_id = r.tenant_id AND q.resource = r.resource AND q.status = 'succeeded' AND q.run_id < r.run_id
+            ORDER BY q.run_id DESC
+            LIMIT 1) p ON true
+     WHERE r.run_id = run AND r.status = 'succeeded'
+    RETURNING digest INTO stored;
+    IF stored IS NULL THEN
+        RAISE EXCEPTION 'run % is not a succeeded run: only successful runs have a digest', run;
+    END IF;
+    RETURN stored;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_run_digest(run bigint, at_upgrade boolean); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean) IS 'Internal: stores the digest of a succeeded run (and the sessions it wrote), chained with the previous successful run of its tenant and resource; the loader calls it in the run''s transaction, after recording its success.';
 
 
 --
@@ -1914,6 +2009,367 @@ COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) 
 
 
 --
+-- Name: run_digest_parts(bigint[]); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_digest_parts(runs bigint[]) RETURNS TABLE(digested_run_id bigint, digest_parts bytea)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+BEGIN
+RETURN QUERY SELECT r.run_id,
+    -- 1. The run: its row of sync_runs.
+    pg_catalog.sha256(
+        defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+        || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+        || defender_storage.digest_time(r.fetched_at)
+        || defender_storage.digest_time(r.previous_sync_at)
+        || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+        || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+        || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+        || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+        || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+        || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+        || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+        || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+        || defender_storage.digest_field(r.api_requests::text))
+    -- 2. The versions it opened (what later runs write of them, valid_to
+    -- and closed_by_run_id, is theirs).
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
+                   || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
+                   || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
+                   || defender_storage.digest_time(h.valid_from) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.opened_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(v.scan_name) || defender_storage.digest_field(v.scan_type)
+                   || defender_storage.digest_field(v.is_active::text) || defender_storage.digest_field(v.interval_hours::text)
+                   || defender_storage.digest_field(v.target) || defender_storage.digest_field(v.target_type)
+                   || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
+                   || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
+                   || defender_storage.digest_field(v.extra::text)
+                   || defender_storage.digest_time(v.valid_from)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.opened_by_run_id = r.run_id) o), ''::bytea))
+    -- 3. The versions it closed.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_time(h.valid_from)
+                   || defender_storage.digest_time(h.valid_to) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.closed_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_time(v.valid_from)
+                   || defender_storage.digest_time(v.valid_to)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.closed_by_run_id = r.run_id) c), ''::bytea))
+    -- 4. Its deletions: the records it marked deleted, and those whose
+    -- version it closed without opening another (a deletion, as the
+    -- history keeps it). Each is 'deleted' while it is marked deleted by
+    -- this run at its fetch time, or has returned since (a later version
+    -- opened, which clears the mark); else 'not deleted'.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k,
+                   defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN a.deleted_by_run_id = r.run_id AND a.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN a.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender.scan_agent_history l
+                                        WHERE l.agent_key = a.agent_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END) AS e
+              FROM (SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.agent_key FROM defender.scan_agent_history c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
+                                        WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.agent_state a ON a.agent_key = k.agent_key
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN s.deleted_by_run_id = r.run_id AND s.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN s.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender_storage.definition_version l
+                                        WHERE l.definition_key = s.definition_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END)
+              FROM (SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.definition_key FROM defender_storage.definition_version c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
+                                        WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.definition_state s ON s.definition_key = k.definition_key) d), ''::bytea))
+    -- 5. The deletions it withheld.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
+              FROM defender_storage.withheld_deletions x
+              JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
+             WHERE x.run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+              FROM defender_storage.definition_withheld x
+              JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
+             WHERE x.run_id = r.run_id) w), ''::bytea))
+    -- 6. Its observations: the row of its tenant at its fetch time, one
+    -- entry per agent.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_time(x.last_seen)
+                   || defender_storage.digest_time(x.last_command_execution_at),
+                   ''::bytea ORDER BY a.agent_id COLLATE "C")
+          FROM defender_storage.observation o
+         CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
+               x(agent_no, last_seen, last_command_execution_at)
+          LEFT JOIN defender_storage.agent_state a ON a.tenant_id = r.tenant_id AND a.agent_no = x.agent_no
+         WHERE o.run_id = r.run_id AND o.observed_at = r.fetched_at), ''::bytea))
+    -- 7. Its writes of sessions: the values it wrote, from the session
+    -- while it is the latest writer, else as kept when it wrote them.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(w.session_key::text)
+                   || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                   || defender_storage.digest_field(pg_catalog.encode(
+                          CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
+                               THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                   ''::bytea ORDER BY w.session_key)
+          FROM defender_storage.session_write w
+          JOIN defender_storage.session_result s ON s.session_key = w.session_key
+         WHERE w.run_id = r.run_id), ''::bytea))
+    -- 8. The targets of the sessions whose targets it stored.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(t.session_key::text) || defender_storage.digest_field(t.ordinal::text)
+                   || defender_storage.digest_field(t.ip) || defender_storage.digest_field(t.hostname)
+                   || defender_storage.digest_field(t.description) || defender_storage.digest_field(t.status)
+                   || defender_storage.digest_field(t.error_message)
+                   || defender_storage.digest_field((EXTRACT(epoch FROM t.duration) * 1000000)::bigint::text)
+                   || defender_storage.digest_field(t.extra::text),
+                   ''::bytea ORDER BY t.session_key, t.ordinal)
+          FROM defender_storage.session_result s
+          JOIN defender_storage.target_result t ON t.session_key = s.session_key
+         WHERE s.targets_run_id = r.run_id), ''::bytea))
+  FROM defender.sync_runs r
+ WHERE r.run_id = ANY (runs);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION run_digest_parts(runs bigint[]); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_digest_parts(runs bigint[]) IS 'Internal: per run of runs, the SHA-256 of each of its eight parts, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
+
+
+--
+-- Name: session_result; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.session_result (
+    session_key bigint NOT NULL,
+    tenant_id text NOT NULL,
+    definition_id text NOT NULL,
+    session_id text,
+    scanner_id text,
+    scanner_agent_id text,
+    status text,
+    scanned_at timestamp with time zone,
+    targets integer,
+    succeeded_targets integer,
+    general_error text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    source text NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    recorded_by_run_id bigint NOT NULL,
+    updated_at timestamp with time zone,
+    updated_by_run_id bigint,
+    targets_run_id bigint,
+    listed_fingerprint bytea,
+    CONSTRAINT session_result_definition_id_check CHECK ((definition_id <> ''::text)),
+    CONSTRAINT session_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
+    CONSTRAINT session_result_known CHECK (((session_id IS NOT NULL) OR (scanned_at IS NOT NULL))),
+    CONSTRAINT session_result_session_id_check CHECK ((session_id <> ''::text)),
+    CONSTRAINT session_result_source_check CHECK ((source = ANY (ARRAY['history'::text, 'latest_scan'::text]))),
+    CONSTRAINT session_result_succeeded_targets_check CHECK ((succeeded_targets >= 0)),
+    CONSTRAINT session_result_targets_check CHECK ((targets >= 0)),
+    CONSTRAINT session_result_updated_by_run CHECK (((updated_at IS NULL) = (updated_by_run_id IS NULL)))
+);
+
+
+--
+-- Name: TABLE session_result; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.session_result IS 'Storage behind scan_sessions: one row per scan session, a fact recorded once. Query defender.scan_sessions instead.';
+
+
+--
+-- Name: COLUMN session_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.session_key IS 'Internal number of the session, used by its targets.';
+
+
+--
+-- Name: COLUMN session_result.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.tenant_id IS 'Microsoft Entra tenant.';
+
+
+--
+-- Name: COLUMN session_result.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.definition_id IS 'The scan definition that ran.';
+
+
+--
+-- Name: COLUMN session_result.session_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.session_id IS 'Defender id of the session; empty when the API named none.';
+
+
+--
+-- Name: COLUMN session_result.scanner_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.scanner_id IS 'The scanner the history named (ScannerId), as sent.';
+
+
+--
+-- Name: COLUMN session_result.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.scanner_agent_id IS 'The scan agent that ran the session (scan_agents.agent_id).';
+
+
+--
+-- Name: COLUMN session_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.status IS 'Outcome as sent (Success, Fail, Partial Success...).';
+
+
+--
+-- Name: COLUMN session_result.scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.scanned_at IS 'When the session ran (UTC).';
+
+
+--
+-- Name: COLUMN session_result.targets; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.targets IS 'Number of targets of the session.';
+
+
+--
+-- Name: COLUMN session_result.succeeded_targets; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.succeeded_targets IS 'Number of them scanned successfully.';
+
+
+--
+-- Name: COLUMN session_result.general_error; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.general_error IS 'The session''s error message, when it has one.';
+
+
+--
+-- Name: COLUMN session_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.extra IS 'Fields the API sent that have no column, names as sent.';
+
+
+--
+-- Name: COLUMN session_result.source; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.source IS 'Where the values come from: history (the scan history) or latest_scan (a definition''s latestScan, the history naming no such session).';
+
+
+--
+-- Name: COLUMN session_result.recorded_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.recorded_at IS 'Fetch time of the sync that recorded the session.';
+
+
+--
+-- Name: COLUMN session_result.recorded_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.recorded_by_run_id IS 'The sync run that recorded it.';
+
+
+--
+-- Name: COLUMN session_result.updated_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.updated_at IS 'Fetch time of the sync that last completed or corrected its values; empty if never.';
+
+
+--
+-- Name: COLUMN session_result.updated_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.updated_by_run_id IS 'That sync run.';
+
+
+--
+-- Name: COLUMN session_result.targets_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.targets_run_id IS 'The history run that stored the session''s targets; empty until then.';
+
+
+--
+-- Name: COLUMN session_result.listed_fingerprint; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.listed_fingerprint IS 'Hash of the session as the history by definition listed it when it was last written: a history sync leaves a session listed the same way, whose targets are stored, out of its comparison. Empty until a sync stores one.';
+
+
+--
+-- Name: session_digest(defender_storage.session_result); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.session_digest(s defender_storage.session_result) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256(((((((((((((((((defender_storage.digest_field(((s).session_key)::text) || defender_storage.digest_field((s).tenant_id)) || defender_storage.digest_field((s).definition_id)) || defender_storage.digest_field((s).session_id)) || defender_storage.digest_field((s).scanner_id)) || defender_storage.digest_field((s).scanner_agent_id)) || defender_storage.digest_field((s).status)) || defender_storage.digest_time((s).scanned_at)) || defender_storage.digest_field(((s).targets)::text)) || defender_storage.digest_field(((s).succeeded_targets)::text)) || defender_storage.digest_field((s).general_error)) || defender_storage.digest_field(((s).extra)::text)) || defender_storage.digest_field((s).source)) || defender_storage.digest_time((s).recorded_at)) || defender_storage.digest_field(((s).recorded_by_run_id)::text)) || defender_storage.digest_time((s).updated_at)) || defender_storage.digest_field(((s).updated_by_run_id)::text)));
+
+
+--
+-- Name: FUNCTION session_digest(s defender_storage.session_result); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) IS 'Internal: SHA-256 of the values of a stored session as a run wrote them (docs/audit.md).';
+
+
+--
 -- Name: goose_db_version; Type: TABLE; Schema: agentsync; Owner: -
 --
 
@@ -2076,6 +2532,137 @@ COMMENT ON COLUMN defender.fleet_daily.as_of_run_id IS 'The day''s last successf
 --
 
 COMMENT ON COLUMN defender.fleet_daily.as_of_fetched_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: run_digest; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.run_digest (
+    run_id bigint NOT NULL,
+    previous_run_id bigint,
+    digest bytea NOT NULL,
+    parts bytea NOT NULL,
+    computed_at_upgrade boolean DEFAULT false NOT NULL,
+    CONSTRAINT run_digest_digest_check CHECK ((octet_length(digest) = 32)),
+    CONSTRAINT run_digest_parts_check CHECK ((octet_length(parts) = 256)),
+    CONSTRAINT run_digest_previous_before CHECK ((previous_run_id < run_id))
+);
+
+
+--
+-- Name: TABLE run_digest; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.run_digest IS 'The digest of what each successful run wrote, chained with the previous successful run of its tenant and resource (docs/audit.md). Query defender.run_digests instead.';
+
+
+--
+-- Name: COLUMN run_digest.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_digest.run_id IS 'The run (a succeeded one).';
+
+
+--
+-- Name: COLUMN run_digest.previous_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_digest.previous_run_id IS 'The previous successful run of the tenant and resource, whose digest this one chains; empty for the first.';
+
+
+--
+-- Name: COLUMN run_digest.digest; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_digest.digest IS 'SHA-256 of the previous run''s digest and parts.';
+
+
+--
+-- Name: COLUMN run_digest.parts; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_digest.parts IS 'The SHA-256 of each of the run''s eight parts, concatenated: what verify compares to name the part that changed.';
+
+
+--
+-- Name: COLUMN run_digest.computed_at_upgrade; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_digest.computed_at_upgrade IS 'True for runs older than the digests, whose digest migration 00018 computed from the rows as they were then: it proves nothing of before the upgrade.';
+
+
+--
+-- Name: run_digests; Type: VIEW; Schema: defender; Owner: -
+--
+
+CREATE VIEW defender.run_digests WITH (security_barrier='true') AS
+ SELECT r.run_id,
+    r.tenant_id,
+    r.resource,
+    r.fetched_at,
+    d.previous_run_id,
+    encode(d.digest, 'hex'::text) AS digest,
+    d.computed_at_upgrade
+   FROM (defender_storage.run_digest d
+     JOIN defender.sync_runs r ON ((r.run_id = d.run_id)))
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (r.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+
+
+--
+-- Name: VIEW run_digests; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON VIEW defender.run_digests IS 'The digest of each successful run, chained with the previous successful run of its tenant and resource: the latest of a tenant and resource is its chain head. agentsync verify recomputes them (docs/audit.md).';
+
+
+--
+-- Name: COLUMN run_digests.run_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.run_digests.run_id IS 'The run.';
+
+
+--
+-- Name: COLUMN run_digests.tenant_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.run_digests.tenant_id IS 'Its tenant.';
+
+
+--
+-- Name: COLUMN run_digests.resource; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.run_digests.resource IS 'What it synced: agents, definitions or history; each tenant and resource is a chain of its own.';
+
+
+--
+-- Name: COLUMN run_digests.fetched_at; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.run_digests.fetched_at IS 'Its fetch time.';
+
+
+--
+-- Name: COLUMN run_digests.previous_run_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.run_digests.previous_run_id IS 'The run whose digest it chains; empty for the first of the chain.';
+
+
+--
+-- Name: COLUMN run_digests.digest; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.run_digests.digest IS 'SHA-256, hex: of the previous digest and of what the run wrote.';
+
+
+--
+-- Name: COLUMN run_digests.computed_at_upgrade; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.run_digests.computed_at_upgrade IS 'True when the upgrade to digests computed it, from the rows as they were then: it proves nothing of before the upgrade.';
 
 
 --
@@ -2770,181 +3357,6 @@ COMMENT ON COLUMN defender_storage.definition_state.deleted_at IS 'Fetch time of
 --
 
 COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
-
-
---
--- Name: session_result; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.session_result (
-    session_key bigint NOT NULL,
-    tenant_id text NOT NULL,
-    definition_id text NOT NULL,
-    session_id text,
-    scanner_id text,
-    scanner_agent_id text,
-    status text,
-    scanned_at timestamp with time zone,
-    targets integer,
-    succeeded_targets integer,
-    general_error text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    source text NOT NULL,
-    recorded_at timestamp with time zone NOT NULL,
-    recorded_by_run_id bigint NOT NULL,
-    updated_at timestamp with time zone,
-    updated_by_run_id bigint,
-    targets_run_id bigint,
-    listed_fingerprint bytea,
-    CONSTRAINT session_result_definition_id_check CHECK ((definition_id <> ''::text)),
-    CONSTRAINT session_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
-    CONSTRAINT session_result_known CHECK (((session_id IS NOT NULL) OR (scanned_at IS NOT NULL))),
-    CONSTRAINT session_result_session_id_check CHECK ((session_id <> ''::text)),
-    CONSTRAINT session_result_source_check CHECK ((source = ANY (ARRAY['history'::text, 'latest_scan'::text]))),
-    CONSTRAINT session_result_succeeded_targets_check CHECK ((succeeded_targets >= 0)),
-    CONSTRAINT session_result_targets_check CHECK ((targets >= 0)),
-    CONSTRAINT session_result_updated_by_run CHECK (((updated_at IS NULL) = (updated_by_run_id IS NULL)))
-);
-
-
---
--- Name: TABLE session_result; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.session_result IS 'Storage behind scan_sessions: one row per scan session, a fact recorded once. Query defender.scan_sessions instead.';
-
-
---
--- Name: COLUMN session_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.session_key IS 'Internal number of the session, used by its targets.';
-
-
---
--- Name: COLUMN session_result.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.tenant_id IS 'Microsoft Entra tenant.';
-
-
---
--- Name: COLUMN session_result.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.definition_id IS 'The scan definition that ran.';
-
-
---
--- Name: COLUMN session_result.session_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.session_id IS 'Defender id of the session; empty when the API named none.';
-
-
---
--- Name: COLUMN session_result.scanner_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.scanner_id IS 'The scanner the history named (ScannerId), as sent.';
-
-
---
--- Name: COLUMN session_result.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.scanner_agent_id IS 'The scan agent that ran the session (scan_agents.agent_id).';
-
-
---
--- Name: COLUMN session_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.status IS 'Outcome as sent (Success, Fail, Partial Success...).';
-
-
---
--- Name: COLUMN session_result.scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.scanned_at IS 'When the session ran (UTC).';
-
-
---
--- Name: COLUMN session_result.targets; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.targets IS 'Number of targets of the session.';
-
-
---
--- Name: COLUMN session_result.succeeded_targets; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.succeeded_targets IS 'Number of them scanned successfully.';
-
-
---
--- Name: COLUMN session_result.general_error; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.general_error IS 'The session''s error message, when it has one.';
-
-
---
--- Name: COLUMN session_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.extra IS 'Fields the API sent that have no column, names as sent.';
-
-
---
--- Name: COLUMN session_result.source; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.source IS 'Where the values come from: history (the scan history) or latest_scan (a definition''s latestScan, the history naming no such session).';
-
-
---
--- Name: COLUMN session_result.recorded_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.recorded_at IS 'Fetch time of the sync that recorded the session.';
-
-
---
--- Name: COLUMN session_result.recorded_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.recorded_by_run_id IS 'The sync run that recorded it.';
-
-
---
--- Name: COLUMN session_result.updated_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.updated_at IS 'Fetch time of the sync that last completed or corrected its values; empty if never.';
-
-
---
--- Name: COLUMN session_result.updated_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.updated_by_run_id IS 'That sync run.';
-
-
---
--- Name: COLUMN session_result.targets_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.targets_run_id IS 'The history run that stored the session''s targets; empty until then.';
-
-
---
--- Name: COLUMN session_result.listed_fingerprint; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.listed_fingerprint IS 'Hash of the session as the history by definition listed it when it was last written: a history sync leaves a session listed the same way, whose targets are stored, out of its comparison. Empty until a sync stores one.';
 
 
 --
@@ -5014,6 +5426,46 @@ ALTER TABLE defender_storage.session_result ALTER COLUMN session_key ADD GENERAT
 
 
 --
+-- Name: session_write; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.session_write (
+    run_id bigint NOT NULL,
+    session_key bigint NOT NULL,
+    values_digest bytea NOT NULL,
+    CONSTRAINT session_write_values_digest_check CHECK ((octet_length(values_digest) = 32))
+);
+
+
+--
+-- Name: TABLE session_write; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.session_write IS 'Each write of a session by a successful run (recorded, completed or corrected), with the digest of the values it wrote: what the run digest of an earlier writer covers once a later run has rewritten the session in place.';
+
+
+--
+-- Name: COLUMN session_write.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_write.run_id IS 'The run that wrote the session.';
+
+
+--
+-- Name: COLUMN session_write.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_write.session_key IS 'The session (session_result.session_key).';
+
+
+--
+-- Name: COLUMN session_write.values_digest; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_write.values_digest IS 'session_digest of the session as the run left it.';
+
+
+--
 -- Name: tenant_access; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -5283,11 +5735,35 @@ ALTER TABLE ONLY defender_storage.observation_2027_01
 
 
 --
+-- Name: run_digest run_digest_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.run_digest
+    ADD CONSTRAINT run_digest_pkey PRIMARY KEY (run_id);
+
+
+--
+-- Name: run_digest run_digest_previous_run_id_key; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.run_digest
+    ADD CONSTRAINT run_digest_previous_run_id_key UNIQUE (previous_run_id);
+
+
+--
 -- Name: session_result session_result_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
 ALTER TABLE ONLY defender_storage.session_result
     ADD CONSTRAINT session_result_pkey PRIMARY KEY (session_key);
+
+
+--
+-- Name: session_write session_write_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_write
+    ADD CONSTRAINT session_write_pkey PRIMARY KEY (run_id, session_key);
 
 
 --
@@ -5354,10 +5830,24 @@ CREATE UNIQUE INDEX scan_agent_history_agent_versions ON defender.scan_agent_his
 
 
 --
+-- Name: scan_agent_history_by_closing_run; Type: INDEX; Schema: defender; Owner: -
+--
+
+CREATE INDEX scan_agent_history_by_closing_run ON defender.scan_agent_history USING btree (closed_by_run_id) WHERE (closed_by_run_id IS NOT NULL);
+
+
+--
 -- Name: scan_agent_history_by_end; Type: INDEX; Schema: defender; Owner: -
 --
 
 CREATE INDEX scan_agent_history_by_end ON defender.scan_agent_history USING btree (valid_to) WHERE (valid_to IS NOT NULL);
+
+
+--
+-- Name: scan_agent_history_by_opening_run; Type: INDEX; Schema: defender; Owner: -
+--
+
+CREATE INDEX scan_agent_history_by_opening_run ON defender.scan_agent_history USING btree (opened_by_run_id);
 
 
 --
@@ -5431,6 +5921,13 @@ CREATE INDEX agent_daily_by_day ON defender_storage.agent_daily USING brin (day)
 
 
 --
+-- Name: agent_state_by_deleting_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX agent_state_by_deleting_run ON defender_storage.agent_state USING btree (deleted_by_run_id) WHERE (deleted_by_run_id IS NOT NULL);
+
+
+--
 -- Name: definition_state_by_agent; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
@@ -5438,10 +5935,31 @@ CREATE INDEX definition_state_by_agent ON defender_storage.definition_state USIN
 
 
 --
+-- Name: definition_state_by_deleting_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX definition_state_by_deleting_run ON defender_storage.definition_state USING btree (deleted_by_run_id) WHERE (deleted_by_run_id IS NOT NULL);
+
+
+--
+-- Name: definition_version_by_closing_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX definition_version_by_closing_run ON defender_storage.definition_version USING btree (closed_by_run_id) WHERE (closed_by_run_id IS NOT NULL);
+
+
+--
 -- Name: definition_version_by_definition; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
 CREATE UNIQUE INDEX definition_version_by_definition ON defender_storage.definition_version USING btree (definition_key, valid_from);
+
+
+--
+-- Name: definition_version_by_opening_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX definition_version_by_opening_run ON defender_storage.definition_version USING btree (opened_by_run_id);
 
 
 --
@@ -5459,6 +5977,13 @@ CREATE UNIQUE INDEX definition_version_one_open ON defender_storage.definition_v
 
 
 --
+-- Name: definition_withheld_by_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX definition_withheld_by_run ON defender_storage.definition_withheld USING btree (run_id);
+
+
+--
 -- Name: session_result_by_definition; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
@@ -5466,10 +5991,31 @@ CREATE INDEX session_result_by_definition ON defender_storage.session_result USI
 
 
 --
+-- Name: session_result_by_recording_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX session_result_by_recording_run ON defender_storage.session_result USING btree (recorded_by_run_id);
+
+
+--
 -- Name: session_result_by_session_id; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
 CREATE UNIQUE INDEX session_result_by_session_id ON defender_storage.session_result USING btree (tenant_id, session_id) WHERE (session_id IS NOT NULL);
+
+
+--
+-- Name: session_result_by_targets_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX session_result_by_targets_run ON defender_storage.session_result USING btree (targets_run_id) WHERE (targets_run_id IS NOT NULL);
+
+
+--
+-- Name: session_result_by_updating_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX session_result_by_updating_run ON defender_storage.session_result USING btree (updated_by_run_id) WHERE (updated_by_run_id IS NOT NULL);
 
 
 --
@@ -5484,6 +6030,13 @@ CREATE INDEX session_result_targets_pending ON defender_storage.session_result U
 --
 
 CREATE UNIQUE INDEX session_result_without_id ON defender_storage.session_result USING btree (tenant_id, definition_id, scanned_at) WHERE (session_id IS NULL);
+
+
+--
+-- Name: session_write_by_session; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX session_write_by_session ON defender_storage.session_write USING btree (session_key);
 
 
 --
@@ -5674,6 +6227,22 @@ ALTER TABLE defender_storage.observation
 
 
 --
+-- Name: run_digest run_digest_previous_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.run_digest
+    ADD CONSTRAINT run_digest_previous_run_id_fkey FOREIGN KEY (previous_run_id) REFERENCES defender_storage.run_digest(run_id);
+
+
+--
+-- Name: run_digest run_digest_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.run_digest
+    ADD CONSTRAINT run_digest_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
 -- Name: session_result session_result_recorded_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -5703,6 +6272,22 @@ ALTER TABLE ONLY defender_storage.session_result
 
 ALTER TABLE ONLY defender_storage.session_result
     ADD CONSTRAINT session_result_updated_by_run_id_fkey FOREIGN KEY (updated_by_run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: session_write session_write_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_write
+    ADD CONSTRAINT session_write_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: session_write session_write_session_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_write
+    ADD CONSTRAINT session_write_session_key_fkey FOREIGN KEY (session_key) REFERENCES defender_storage.session_result(session_key);
 
 
 --
@@ -5958,6 +6543,13 @@ GRANT ALL ON FUNCTION defender.version_key(version text) TO defender_tenant_read
 
 
 --
+-- Name: FUNCTION chain_digest(previous bytea, parts bytea); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.chain_digest(previous bytea, parts bytea) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION check_observed_agents(); Type: ACL; Schema: defender_storage; Owner: -
 --
 
@@ -5965,10 +6557,31 @@ REVOKE ALL ON FUNCTION defender_storage.check_observed_agents() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION digest_field(value text); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.digest_field(value text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION digest_time(at timestamp with time zone); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.digest_time(at timestamp with time zone) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION ensure_observation_partition(at timestamp with time zone); Type: ACL; Schema: defender_storage; Owner: -
 --
 
 REVOKE ALL ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION record_run_digest(run bigint, at_upgrade boolean); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean) FROM PUBLIC;
 
 
 --
@@ -5987,11 +6600,33 @@ REVOKE ALL ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day dat
 
 
 --
+-- Name: FUNCTION run_digest_parts(runs bigint[]); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.run_digest_parts(runs bigint[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION session_digest(s defender_storage.session_result); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) FROM PUBLIC;
+
+
+--
 -- Name: TABLE fleet_daily; Type: ACL; Schema: defender; Owner: -
 --
 
 GRANT SELECT ON TABLE defender.fleet_daily TO defender_reader;
 GRANT SELECT ON TABLE defender.fleet_daily TO defender_tenant_reader;
+
+
+--
+-- Name: TABLE run_digests; Type: ACL; Schema: defender; Owner: -
+--
+
+GRANT SELECT ON TABLE defender.run_digests TO defender_reader;
+GRANT SELECT ON TABLE defender.run_digests TO defender_tenant_reader;
 
 
 --

@@ -3,14 +3,18 @@ package migrations_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/migrations"
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 // TestUpgradeFromSchema2KeepsEveryAnswer loads a database filled by the
@@ -438,6 +442,132 @@ func TestTenantAccessMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 	compare("after rolling 00017 back")
 	if got := dumpSchema(t, url); !bytes.Equal(got, schemaBefore) {
 		t.Errorf("rolling 00017 back leaves another schema: %s", firstDifference(schemaBefore, got))
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunDigestsComputedOnceAtTheUpgrade: the upgrade gives every
+// successful run of the history a digest, marked computed at the upgrade,
+// chained in run order within each tenant and resource, and verify finds
+// them all; a sync after the upgrade chains on; an edit afterwards is
+// named; the Down migration removes the digests and nothing else.
+func TestRunDigestsComputedOnceAtTheUpgrade(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.SchemaTwoHistory(t)
+	const digests = 18 // 00018_run_digests.sql
+	if _, err := p.UpTo(ctx, digests-1); err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	if err := pool.QueryRow(ctx, `
+		SELECT array_agg(oid::regclass::text ORDER BY relname) FROM pg_class
+		 WHERE relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace) AND relkind = 'r'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	before := dbtest.RowVersions(t, pool, tables...)
+	var succeeded, failed, tenants int
+	if err := pool.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'), count(DISTINCT tenant_id)
+		  FROM defender.sync_runs`).Scan(&succeeded, &failed, &tenants); err != nil {
+		t.Fatal(err)
+	}
+	if succeeded < 10 || failed == 0 || tenants < 2 {
+		t.Fatalf("the fixture holds %d successful and %d failed runs of %d tenants: too thin", succeeded, failed, tenants)
+	}
+	if _, err := p.UpTo(ctx, digests); err != nil {
+		t.Fatal(err)
+	}
+	var digested, atUpgrade, badLinks int
+	if err := pool.QueryRow(ctx, `
+		SELECT count(*), count(*) FILTER (WHERE d.computed_at_upgrade),
+		       count(*) FILTER (WHERE d.previous_run_id IS DISTINCT FROM (
+		           SELECT max(q.run_id) FROM defender.sync_runs q
+		            WHERE q.tenant_id = r.tenant_id AND q.resource = r.resource AND q.status = 'succeeded' AND q.run_id < r.run_id))
+		  FROM defender_storage.run_digest d JOIN defender.sync_runs r USING (run_id)`).Scan(&digested, &atUpgrade, &badLinks); err != nil {
+		t.Fatal(err)
+	}
+	if digested != succeeded || atUpgrade != succeeded || badLinks != 0 {
+		t.Errorf("after the upgrade: %d digests, %d computed at it, %d chained to another run than the previous; want %d, %d, 0",
+			digested, atUpgrade, badLinks, succeeded, succeeded)
+	}
+	chains, err := load.Verify(ctx, pool, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	for _, c := range chains {
+		if c.Mismatch != nil || c.ComputedAtUpgrade != c.Runs {
+			t.Errorf("chain %s %s after the upgrade: %+v %+v", c.TenantID, c.Resource, c, c.Mismatch)
+		}
+		runs += c.Runs
+	}
+	if len(chains) != tenants || runs != succeeded {
+		t.Errorf("verify found %d chains of %d runs, want %d of %d", len(chains), runs, tenants, succeeded)
+	}
+	if after := dbtest.RowVersions(t, pool, tables...); after != before {
+		t.Errorf("rows changed by the upgrade to digests:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// A sync after the upgrade chains on the upgrade's head.
+	var tenant string
+	var head int64
+	if err := pool.QueryRow(ctx, `
+		SELECT tenant_id, max(run_id) FROM defender.sync_runs WHERE status = 'succeeded' GROUP BY tenant_id ORDER BY 1 LIMIT 1`).Scan(&tenant, &head); err != nil {
+		t.Fatal(err)
+	}
+	l, err := load.New(pool, load.Config{TenantID: tenant, Logger: slog.New(slog.DiscardHandler), Now: time.Now, Worker: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Sync(ctx, func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		return scanagent.ListStats{Requests: 1, Pages: 1, Agents: 1}, fn(scanagent.Record{ID: "47df41a0-0000-4fd6-bbea-000000000099_00000001", MachineID: "m99"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var previous int64
+	var upgraded bool
+	if err := pool.QueryRow(ctx, `SELECT previous_run_id, computed_at_upgrade FROM defender_storage.run_digest WHERE run_id = $1`, res.RunID).Scan(&previous, &upgraded); err != nil {
+		t.Fatal(err)
+	}
+	if previous != head || upgraded {
+		t.Errorf("the run after the upgrade chains run %d (computed at the upgrade: %v), want %d", previous, upgraded, head)
+	}
+	// An edit of a run from before the upgrade is named.
+	var edited int64
+	if err := pool.QueryRow(ctx, `
+		UPDATE defender.scan_agent_history SET computer_dns_name = 'edited'
+		 WHERE history_id = (SELECT min(history_id) FROM defender.scan_agent_history) RETURNING opened_by_run_id`).Scan(&edited); err != nil {
+		t.Fatal(err)
+	}
+	if chains, err = load.Verify(ctx, pool, ""); err != nil || load.Verified(chains) {
+		t.Fatalf("verify after an edit: %v, %+v", err, chains)
+	}
+	named := false
+	for _, c := range chains {
+		if c.Mismatch != nil {
+			named = named || c.Mismatch.RunID == edited
+		}
+	}
+	if !named {
+		t.Errorf("verify after editing a version opened by run %d: %+v", edited, chains)
+	}
+
+	if _, err := p.DownTo(ctx, digests-1); err != nil {
+		t.Fatal(err)
+	}
+	var left bool
+	if err := pool.QueryRow(ctx, `
+		SELECT to_regclass('defender_storage.run_digest') IS NOT NULL OR to_regclass('defender_storage.session_write') IS NOT NULL
+		    OR to_regclass('defender.run_digests') IS NOT NULL
+		    OR to_regprocedure('defender_storage.run_digest_parts(bigint)') IS NOT NULL`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left {
+		t.Error("the digests outlive their Down migration")
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)

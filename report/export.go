@@ -82,9 +82,12 @@ type ExportManifest struct {
 	Tenants []ExportTenant `json:"tenants"`
 	// Files are the CSV files, in the order they were written.
 	Files []ExportFile `json:"files"`
-	// ChainHeads will hold each tenant's chain head digest once the runs
-	// carry digests; an empty object until then.
-	ChainHeads map[string]string `json:"chain_heads"`
+	// ChainHeads are, per tenant exported and per resource, the digest of
+	// its last successful run at or before as_of: the head of the chain
+	// the export's runs belong to, to compare with defender.run_digests
+	// (and agentsync verify) later. A tenant or resource without a
+	// digested run then is absent.
+	ChainHeads map[string]map[string]ChainHead `json:"chain_heads"`
 }
 
 // ExportTenant is a tenant of an export and the sync its fleet comes from.
@@ -200,7 +203,7 @@ func Export(ctx context.Context, db DB, dir string, opt ExportOptions) (*ExportM
 		AsOf:             asOf,
 		Since:            since,
 		Files:            []ExportFile{},
-		ChainHeads:       map[string]string{},
+		ChainHeads:       map[string]map[string]ChainHead{},
 	}
 	if tenant != "" {
 		m.Tenant = &tenant
@@ -219,6 +222,20 @@ func Export(ctx context.Context, db DB, dir string, opt ExportOptions) (*ExportM
 		var err error
 		if m.Tenants, err = exportTenants(ctx, tx, asOf, tenant); err != nil {
 			return err
+		}
+		ids := make([]string, len(m.Tenants))
+		for i, t := range m.Tenants {
+			ids[i] = t.TenantID
+		}
+		heads, err := readChainHeads(ctx, tx, ids, asOf)
+		if err != nil {
+			return err
+		}
+		for id, hs := range heads {
+			m.ChainHeads[id] = map[string]ChainHead{}
+			for _, h := range hs {
+				m.ChainHeads[id][h.Resource] = h
+			}
 		}
 		var fleetRuns []int64
 		for _, t := range m.Tenants {

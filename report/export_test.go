@@ -53,8 +53,8 @@ func readExport(t *testing.T, dir string) (report.ExportManifest, map[string][][
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("manifest.json: %v\n%s", err, raw)
 	}
-	if !bytes.Contains(raw, []byte(`"chain_heads": {}`)) {
-		t.Errorf("manifest.json has no empty chain_heads object:\n%s", raw)
+	if !bytes.Contains(raw, []byte(`"chain_heads": {`)) {
+		t.Errorf("manifest.json has no chain_heads object:\n%s", raw)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -203,8 +203,32 @@ func TestExportMatchesTheViews(t *testing.T) {
 	}
 	m, files := readExport(t, dir)
 	if m.FormatVersion != report.ExportFormatVersion || m.AgentsyncVersion != "0.1.0-test" || m.Tenant != nil ||
-		!m.AsOf.Equal(asOf) || !m.Since.Equal(since) || m.GeneratedAt.Before(synced[0].End.Add(-time.Hour)) || len(m.ChainHeads) != 0 {
+		!m.AsOf.Equal(asOf) || !m.Since.Equal(since) || m.GeneratedAt.Before(synced[0].End.Add(-time.Hour)) || len(m.ChainHeads) != 2 {
 		t.Errorf("manifest %+v", m)
+	}
+	// The chain heads: per tenant and resource, the digest of the last
+	// run at or before as_of, as defender.run_digests holds it.
+	heads := rowsOf(t, pool, `
+		SELECT r.tenant_id, r.resource, r.run_id::text, r.digest
+		  FROM defender.run_digests r
+		 WHERE r.fetched_at <= $1
+		   AND NOT EXISTS (SELECT FROM defender.run_digests l WHERE l.tenant_id = r.tenant_id AND l.resource = r.resource
+		                      AND l.run_id > r.run_id AND l.fetched_at <= $1)
+`, asOf)
+	var gotHeads []string
+	for _, tenant := range []string{exportStories[0].TenantID, exportStories[1].TenantID} {
+		for _, resource := range []string{"agents", "definitions"} {
+			if h, ok := m.ChainHeads[tenant][resource]; ok {
+				if h.FetchedAt.After(asOf) || len(h.Digest) != 64 || h.ComputedAtUpgrade {
+					t.Errorf("chain head of %s %s: %+v", tenant, resource, h)
+				}
+				gotHeads = append(gotHeads, strings.Join([]string{tenant, resource, fmt.Sprint(h.RunID), h.Digest}, "\t"))
+			}
+		}
+	}
+	slices.Sort(gotHeads)
+	if len(heads) != 4 || !slices.Equal(gotHeads, heads) {
+		t.Errorf("chain heads %q, want %q", gotHeads, heads)
 	}
 	if !got.GeneratedAt.Equal(m.GeneratedAt) || len(got.Files) != len(m.Files) {
 		t.Errorf("Export returned %+v, the file says %+v", got, m)

@@ -285,6 +285,19 @@ func TestReportOfSeveralTenants(t *testing.T) {
 		if tn.FirstSync == nil || tn.LastSync == nil || tn.LastSync.At.After(end) {
 			t.Errorf("tenant %s: first and last sync %+v %+v", tn.ID, tn.FirstSync, tn.LastSync)
 		}
+		// Its chain head: the digest of its latest agents run.
+		var run int64
+		var digest string
+		if err := reader.QueryRow(context.Background(), `
+			SELECT run_id, digest FROM defender.run_digests WHERE tenant_id = $1 AND resource = 'agents'
+			 ORDER BY run_id DESC LIMIT 1`, tn.ID).Scan(&run, &digest); err != nil {
+			t.Fatal(err)
+		}
+		if len(tn.ChainHeads) != 1 || tn.ChainHeads[0].Resource != "agents" || tn.ChainHeads[0].RunID != run ||
+			tn.ChainHeads[0].Digest != digest || !strings.Contains(html, fmt.Sprintf("agents run %d, ", run)) ||
+			!strings.Contains(html, `<code class="digest">`+digest+`</code>`) {
+			t.Errorf("tenant %s: chain heads %+v, want run %d %s in the provenance", tn.ID, tn.ChainHeads, run, digest)
+		}
 	}
 	one, _ := render(t, reader, report.Options{Now: end, Tenant: "CONTOSO.example"})
 	if len(one.Tenants) != 1 || one.Tenants[0].ID != b.TenantID || one.Tenants[0].Failed != 1 {

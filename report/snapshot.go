@@ -80,6 +80,9 @@ type Tenant struct {
 	LatestSuccess, Latest *Run
 	// Runs of the period by status.
 	Succeeded, Failed, Running int
+	// ChainHeads are the tenant's latest run digests, one per resource:
+	// what an auditor keeps to tell later whether the history was edited.
+	ChainHeads []ChainHead
 
 	// Days is the fleet as each day's last successful sync of the period
 	// saw it (fleet_daily), oldest first.
@@ -456,6 +459,13 @@ func readTenants(ctx context.Context, tx pgx.Tx, s *Snapshot, ids []string) erro
 			c.Attribute, c.ChangedAt, c.AgentID, c.Host, c.RunID = attribute, *changedAt, *agentID, *host, *runID
 			return id, func(t *Tenant) { t.Changes = append(t.Changes, c) }, nil
 		}, []any{ids, from, limit}},
+		{"chain heads", chainHeadsQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
+			var id string
+			var h ChainHead
+			err := r.Scan(&id, &h.Resource, &h.RunID, &h.FetchedAt, &h.Digest, &h.ComputedAtUpgrade)
+			h.FetchedAt = h.FetchedAt.UTC()
+			return id, func(t *Tenant) { t.ChainHeads = append(t.ChainHeads, h) }, err
+		}, []any{ids, nil}},
 		{"withheld deletions", withheldQuery, func(r pgx.Rows) (string, func(*Tenant), error) {
 			var id string
 			var w WithheldRun

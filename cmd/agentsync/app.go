@@ -39,6 +39,7 @@ type cli struct {
 	Report   reportCommand   `cmd:"" help:"write a self-contained HTML report of the history, with charts"`
 	Diff     diffCommand     `cmd:"" help:"the agents that appeared, were deleted, returned or changed between two times"`
 	Export   exportCommand   `cmd:"" help:"write the fleet as of a time, the changes and runs of a period as CSV, with a manifest of SHA-256s"`
+	Verify   verifyCommand   `cmd:"" help:"recompute each chain of run digests; name the first run whose stored rows no longer match"`
 	Version  versionCommand  `cmd:"" help:"print version, commit and Go version (also --version)"`
 	Help     helpCommand     `cmd:"" hidden:"" help:"show the help of a command"`
 }

@@ -47,7 +47,10 @@ func TestExportWritesTheFilesAsTheReader(t *testing.T) {
 			Rows   int    `json:"rows"`
 			SHA256 string `json:"sha256"`
 		} `json:"files"`
-		ChainHeads map[string]string `json:"chain_heads"`
+		ChainHeads map[string]map[string]struct {
+			RunID  int64  `json:"run_id"`
+			Digest string `json:"digest"`
+		} `json:"chain_heads"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("manifest.json: %v", err)
@@ -55,7 +58,8 @@ func TestExportWritesTheFilesAsTheReader(t *testing.T) {
 	if m.AgentsyncVersion != semanticVersion(version, agentsync.Changelog) ||
 		!m.AsOf.Equal(asOf) || !m.Since.Equal(asOf.Add(-5*24*time.Hour)) || m.Tenant != tenant ||
 		len(m.Tenants) != 1 || m.Tenants[0].TenantID != tenant || m.Tenants[0].AsOfRunID == 0 ||
-		m.ChainHeads == nil || len(m.ChainHeads) != 0 || len(m.Files) != 4 {
+		len(m.ChainHeads) != 1 || m.ChainHeads[tenant]["agents"].RunID == 0 || len(m.ChainHeads[tenant]["agents"].Digest) != 64 ||
+		len(m.Files) != 4 {
 		t.Errorf("manifest.json:\n%s", raw)
 	}
 	for _, f := range m.Files {
