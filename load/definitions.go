@@ -231,6 +231,7 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 		apply.exec(step{"record latest scans", query("definitions_record_latest_scans"), all}, nil)
 	}
 	apply.exec(l.finishRunStep(runID, res, previous), nil)
+	apply.exec(digestStep(runID), nil)
 	if err := apply.send(dbCtx, tx, l.cfg.Logger, "apply the definitions"); err != nil {
 		return res, err
 	}

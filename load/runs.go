@@ -84,13 +84,6 @@ func checkLatestFetch(resource scanagent.Resource, fetchedAt time.Time, latest *
 	return latest.UTC(), nil
 }
 
-// finishRun records success inside the data transaction, so the run is
-// succeeded exactly when its data is committed. previous is the fetch time
-// of the resource's previous successful run, zero for its first.
-func (l *Loader) finishRun(ctx context.Context, tx pgx.Tx, runID int64, res Result, previousFetch time.Time) error {
-	return execBatch(ctx, tx, l.cfg.Logger, []step{l.finishRunStep(runID, res, previousFetch), digestStep(runID)})
-}
-
 // digestStep stores the digest of the run, once its success and counts are
 // recorded (they are part of what it covers): see docs/audit.md.
 func digestStep(runID int64) step {
