@@ -12,42 +12,9 @@ import (
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/load/loadtest"
 	"github.com/agentsync/agentsync/scanagent"
 )
-
-// fleetHistory serves a simulated fleet's scan history as it stands at
-// *now.
-type fleetHistory struct {
-	fleet *defendertest.Fleet
-	now   *time.Time
-}
-
-func (h fleetHistory) SessionsByDefinition(ctx context.Context, ids []string, since time.Time, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
-	st := scanagent.ListStats{Requests: 1, Pages: 1}
-	for _, s := range h.fleet.SessionsAt(*h.now, ids) {
-		if s.ScannedAt.Before(since) {
-			continue
-		}
-		if err := fn(s.Record(false)); err != nil {
-			return st, err
-		}
-		st.Agents++
-	}
-	return st, nil
-}
-
-func (h fleetHistory) SessionsByID(ctx context.Context, ids []string, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
-	st := scanagent.ListStats{Requests: 1, Pages: 1}
-	for _, id := range ids {
-		if s, ok := h.fleet.Session(*h.now, id); ok {
-			if err := fn(s.Record(true)); err != nil {
-				return st, err
-			}
-			st.Agents++
-		}
-	}
-	return st, nil
-}
 
 // syncInterleavedTenants fills the database of pool through the loader
 // with what the upgrade tests need: three tenants synced in turn every
@@ -95,11 +62,11 @@ func syncInterleavedTenants(t *testing.T, pool *pgxpool.Pool) {
 				t.Fatalf("round %d, %s: %v", round, tn.loader.TenantID(), err)
 			}
 			now = now.Add(time.Minute)
-			if _, err := tn.loader.SyncDefinitions(ctx, definitionsOf(recordsOf(tn.fleet.DefinitionsAt(now))...)); err != nil {
+			if _, err := tn.loader.SyncDefinitions(ctx, loadtest.Definitions(tn.fleet, now)); err != nil {
 				t.Fatalf("round %d, %s definitions: %v", round, tn.loader.TenantID(), err)
 			}
 			now = now.Add(time.Minute)
-			if _, err := tn.loader.SyncHistory(ctx, fleetHistory{tn.fleet, &now}); err != nil {
+			if _, err := tn.loader.SyncHistory(ctx, loadtest.History(tn.fleet, now)); err != nil {
 				t.Fatalf("round %d, %s history: %v", round, tn.loader.TenantID(), err)
 			}
 		}
@@ -127,14 +94,6 @@ func syncInterleavedTenants(t *testing.T, pool *pgxpool.Pool) {
 			t.Fatalf("the fixture holds %d %s; it must hold several", n, what)
 		}
 	}
-}
-
-func recordsOf(defs []defendertest.Definition) []scanagent.ScanDefinition {
-	out := make([]scanagent.ScanDefinition, len(defs))
-	for i, d := range defs {
-		out[i] = d.Record()
-	}
-	return out
 }
 
 // TestUpgradeFromSchema11KeepsEveryAnswer: the history of several tenants

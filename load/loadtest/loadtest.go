@@ -144,6 +144,12 @@ func Sync(t testing.TB, pool *pgxpool.Pool, s Story) Synced {
 	return out
 }
 
+// Definitions is the complete listing of the fleet's scan definitions at
+// t.
+func Definitions(fleet *defendertest.Fleet, t time.Time) scanagent.DefinitionListFunc {
+	return definitionsAt(fleet, t)
+}
+
 // definitionsAt is the complete listing of the fleet's scan definitions
 // at t.
 func definitionsAt(fleet *defendertest.Fleet, t time.Time) scanagent.DefinitionListFunc {
@@ -156,6 +162,11 @@ func definitionsAt(fleet *defendertest.Fleet, t time.Time) scanagent.DefinitionL
 		}
 		return scanagent.ListStats{Requests: 1, Pages: 1, Agents: len(defs)}, nil
 	}
+}
+
+// History is the fleet's scan history as the API lists it at t.
+func History(fleet *defendertest.Fleet, t time.Time) scanagent.HistorySource {
+	return fleetHistory{fleet, t}
 }
 
 // fleetHistory is the fleet's scan history as the API lists it at a time.
