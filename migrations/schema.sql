@@ -2163,7 +2163,10 @@ RETURN QUERY SELECT r.run_id,
                    || defender_storage.digest_field(t.extra::text),
                    ''::bytea ORDER BY t.session_key, t.ordinal)
           FROM defender_storage.session_result s
-          JOIN defender_storage.target_result t ON t.session_key = s.session_key
+          -- Each session's targets by its key (the fence keeps the
+          -- generic plan from hashing every target of every tenant).
+         CROSS JOIN LATERAL (SELECT t1.* FROM defender_storage.target_result t1
+                              WHERE t1.session_key = s.session_key OFFSET 0) t
          WHERE s.targets_run_id = r.run_id), ''::bytea))
   FROM defender.sync_runs r
  WHERE r.run_id = ANY (runs);
