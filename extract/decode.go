@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/tailscale/hujson"
@@ -80,7 +81,9 @@ func decodePage(body []byte, each func(index int, members []member, notObject st
 			case 'n':
 				nextLink = ""
 			case '"':
-				nextLink = decodeString(raw)
+				// As encoding/json reads it: each byte of invalid UTF-8
+				// is U+FFFD (and such a link fails the checks of a link).
+				nextLink = validUTF8(decodeString(raw))
 			default:
 				if d.quiet {
 					return "", errors.New("@odata.nextLink is not a string")
@@ -371,4 +374,13 @@ func arrayValues(raw []byte) []json.RawMessage {
 		values = append(values, v)
 	}
 	return values
+}
+
+// validUTF8 returns s with each byte of invalid UTF-8 replaced by U+FFFD,
+// as encoding/json decodes a string.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune { return r }, s)
 }
