@@ -153,7 +153,7 @@ func TestVerifyNamesTheRunWhoseRowsWereEdited(t *testing.T) {
 			`DELETE FROM defender_storage.withheld_deletions WHERE agent_key = (SELECT min(agent_key) FROM defender_storage.withheld_deletions)`},
 		{"a run's counts", "agents", "the run",
 			`SELECT min(run_id) FROM defender.sync_runs WHERE deletions_withheld > 0`,
-			`UPDATE defender.sync_runs SET deletions_withheld = 0 WHERE deletions_withheld > 0`},
+			`UPDATE defender_storage.sync_run SET deletions_withheld = 0 WHERE deletions_withheld > 0`},
 		{"a definition's deletion", "definitions", "its deletions",
 			`SELECT deleted_by_run_id FROM defender_storage.definition_state WHERE deleted_by_run_id IS NOT NULL`,
 			`UPDATE defender_storage.definition_state SET deleted_at = deleted_at - interval '1 hour' WHERE deleted_by_run_id IS NOT NULL`},
