@@ -291,7 +291,7 @@ func TestAuditDocRecomputesDigests(t *testing.T) {
 	var run int64
 	var stored, recomputed []byte
 	if err := f.pool.QueryRow(ctx, `
-		SELECT d.run_id, pg_catalog.substr(d.parts, 161, 32) FROM defender_storage.run_digest d
+		SELECT d.run_id, pg_catalog.substr(d.parts, 21, 32) FROM defender_storage.run_digest d
 		 WHERE d.run_id = (SELECT max(run_id) FROM defender_storage.observation)`).Scan(&run, &stored); err != nil {
 		t.Fatal(err)
 	}

@@ -1394,7 +1394,7 @@ BEGIN
      WHERE (s.recorded_by_run_id = run AND (at_upgrade OR s.updated_by_run_id IS NULL))
         OR s.updated_by_run_id = run;
     INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
-    SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), x.parts, at_upgrade
+    SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), defender_storage.compact_digest_parts(x.parts), at_upgrade
       FROM defender_storage.sync_run r
      CROSS JOIN LATERAL (SELECT q.digest_parts AS parts FROM defender_storage.run_digest_parts(ARRAY[r.run_id]) q) x
       LEFT JOIN LATERAL (
@@ -1414,6 +1414,25 @@ BEGIN
 END;
 $$;
 -- +goose StatementEnd
+
+-- Run digests smaller: the digest itself is unchanged (SHA-256 of the
+-- previous digest and of the eight parts' SHA-256, 256 bytes), but of the
+-- parts only what verify needs is kept: the first 4 bytes of each, enough
+-- to name the part that no longer matches, and the observations' part
+-- whole, which verify takes as stored once OBSERVATION_RETENTION dropped
+-- the observations. 60 bytes instead of 256.
+CREATE FUNCTION defender_storage.compact_digest_parts(parts bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.substr(parts, 1, 4) || pg_catalog.substr(parts, 33, 4) || pg_catalog.substr(parts, 65, 4)
+    || pg_catalog.substr(parts, 97, 4) || pg_catalog.substr(parts, 129, 4) || pg_catalog.substr(parts, 161, 32)
+    || pg_catalog.substr(parts, 193, 4) || pg_catalog.substr(parts, 225, 4);
+COMMENT ON FUNCTION defender_storage.compact_digest_parts(bytea) IS
+    'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each, the observations'' (the sixth) whole: 60 bytes (docs/audit.md).';
+
+ALTER TABLE defender_storage.run_digest DROP CONSTRAINT run_digest_parts_check;
+UPDATE defender_storage.run_digest SET parts = defender_storage.compact_digest_parts(parts);
+ALTER TABLE defender_storage.run_digest ADD CONSTRAINT run_digest_parts_check CHECK (pg_catalog.octet_length(parts) = 60);
+COMMENT ON COLUMN defender_storage.run_digest.parts IS 'Of the SHA-256 of each of the run''s eight parts, the first 4 bytes, and the sixth (its observations) whole, concatenated (60 bytes): what verify compares to name the part that changed; the digest covers the parts whole.';
 
 SELECT defender.grant_reader_access();
 
@@ -2775,6 +2794,24 @@ BEGIN
 END;
 $$;
 -- +goose StatementEnd
+
+-- The digests' parts whole again, recomputed from the rows (the
+-- observations' part as kept, for runs whose observations retention
+-- dropped): exactly as stored before, unless a run's rows were edited
+-- since it wrote them.
+ALTER TABLE defender_storage.run_digest DROP CONSTRAINT run_digest_parts_check;
+UPDATE defender_storage.run_digest d
+   SET parts = CASE WHEN r.resource = 'agents' AND r.fetched_at IS NOT NULL
+                     AND pg_catalog.to_regclass('defender_storage.observation_'
+                             || pg_catalog.to_char(r.fetched_at AT TIME ZONE 'UTC', 'YYYY_MM')) IS NULL
+                    THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 21, 32) FROM 161 FOR 32)
+                    ELSE x.digest_parts END
+  FROM defender_storage.run_digest_parts(ARRAY(SELECT e.run_id FROM defender_storage.run_digest e)) x,
+       defender.sync_runs r
+ WHERE x.digested_run_id = d.run_id AND r.run_id = d.run_id;
+ALTER TABLE defender_storage.run_digest ADD CONSTRAINT run_digest_parts_check CHECK (pg_catalog.octet_length(parts) = 256);
+COMMENT ON COLUMN defender_storage.run_digest.parts IS 'The SHA-256 of each of the run''s eight parts, concatenated: what verify compares to name the part that changed.';
+DROP FUNCTION defender_storage.compact_digest_parts(bytea);
 
 DROP TABLE defender_storage.sync_run;
 DROP TABLE defender_storage.sync_worker;

@@ -1524,6 +1524,22 @@ COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint 
 
 
 --
+-- Name: compact_digest_parts(bytea); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.compact_digest_parts(parts bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (((((((substr(parts, 1, 4) || substr(parts, 33, 4)) || substr(parts, 65, 4)) || substr(parts, 97, 4)) || substr(parts, 129, 4)) || substr(parts, 161, 32)) || substr(parts, 193, 4)) || substr(parts, 225, 4));
+
+
+--
+-- Name: FUNCTION compact_digest_parts(parts bytea); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.compact_digest_parts(parts bytea) IS 'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each, the observations'' (the sixth) whole: 60 bytes (docs/audit.md).';
+
+
+--
 -- Name: digest_field(text); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -1619,7 +1635,7 @@ BEGIN
      WHERE (s.recorded_by_run_id = run AND (at_upgrade OR s.updated_by_run_id IS NULL))
         OR s.updated_by_run_id = run;
     INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
-    SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), x.parts, at_upgrade
+    SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), defender_storage.compact_digest_parts(x.parts), at_upgrade
       FROM defender_storage.sync_run r
      CROSS JOIN LATERAL (SELECT q.digest_parts AS parts FROM defender_storage.run_digest_parts(ARRAY[r.run_id]) q) x
       LEFT JOIN LATERAL (
@@ -2845,7 +2861,7 @@ CREATE TABLE defender_storage.run_digest (
     parts bytea NOT NULL,
     computed_at_upgrade boolean DEFAULT false NOT NULL,
     CONSTRAINT run_digest_digest_check CHECK ((octet_length(digest) = 32)),
-    CONSTRAINT run_digest_parts_check CHECK ((octet_length(parts) = 256)),
+    CONSTRAINT run_digest_parts_check CHECK ((octet_length(parts) = 60)),
     CONSTRAINT run_digest_previous_before CHECK ((previous_run_id < run_id))
 );
 
@@ -2882,7 +2898,7 @@ COMMENT ON COLUMN defender_storage.run_digest.digest IS 'SHA-256 of the previous
 -- Name: COLUMN run_digest.parts; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.run_digest.parts IS 'The SHA-256 of each of the run''s eight parts, concatenated: what verify compares to name the part that changed.';
+COMMENT ON COLUMN defender_storage.run_digest.parts IS 'Of the SHA-256 of each of the run''s eight parts, the first 4 bytes, and the sixth (its observations) whole, concatenated (60 bytes): what verify compares to name the part that changed; the digest covers the parts whole.';
 
 
 --
@@ -6886,6 +6902,13 @@ REVOKE ALL ON FUNCTION defender_storage.chain_digest(previous bytea, parts bytea
 --
 
 REVOKE ALL ON FUNCTION defender_storage.check_observed_agents() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION compact_digest_parts(parts bytea); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.compact_digest_parts(parts bytea) FROM PUBLIC;
 
 
 --
