@@ -11,11 +11,14 @@
 --   agents_* columns of the view are the records_* of agent runs (0 for
 --   the other resources), as the loader always wrote them; the upgrade
 --   refuses a row where they differ. Every CHECK of sync_runs holds on
---   it, under the name it had with sync_run for sync_runs.
+--   it, under the name it had with sync_run for sync_runs. error is empty
+--   rather than NULL when there is none, so that a successful run's row
+--   holds no NULL and takes no null bitmap (8 bytes a row).
 -- - Indexes: the key, one running run per tenant and resource (UNIQUE, as
 --   before), the successful runs by tenant, resource and fetch time, and
 --   the failed runs by tenant, resource and run: what the loader, the
---   views and the functions ask. Successful runs of a tenant and resource
+--   views and the functions ask; and a BRIN summary of start times, for
+--   the runs of a period. Successful runs of a tenant and resource
 --   are in fetch-time order as in run order (a run starts only when no
 --   other of them runs, and its fetch time is after the previous
 --   success's: sync_runs_previous_before_fetch), so "the latest success"
@@ -59,13 +62,13 @@ CREATE TABLE defender_storage.sync_run (
     api_requests       integer     NOT NULL DEFAULT 0,
     resource           "char"      NOT NULL,
     status             "char"      NOT NULL DEFAULT 'r',
-    error              text,
+    error              text        NOT NULL DEFAULT '',
     CONSTRAINT sync_run_pkey PRIMARY KEY (run_id),
     CONSTRAINT sync_run_tenant FOREIGN KEY (tenant_no) REFERENCES defender_storage.tenants (tenant_no),
     CONSTRAINT sync_run_worker FOREIGN KEY (worker_no) REFERENCES defender_storage.sync_worker (worker_no),
     CONSTRAINT sync_run_resource CHECK (resource IN ('a', 'd', 'h')),
     CONSTRAINT sync_run_status_check CHECK (status IN ('r', 's', 'f')),
-    CONSTRAINT sync_run_failed_has_error CHECK (status <> 'f' OR error IS NOT NULL),
+    CONSTRAINT sync_run_failed_has_error CHECK (status <> 'f' OR error <> ''),
     CONSTRAINT sync_run_finished_iff_done CHECK ((status = 'r') = (finished_at IS NULL)),
     CONSTRAINT sync_run_succeeded_has_fetch CHECK (status <> 's' OR fetched_at IS NOT NULL),
     CONSTRAINT sync_run_time_order CHECK (fetched_at >= started_at AND finished_at >= started_at),
@@ -86,6 +89,10 @@ CREATE TABLE defender_storage.sync_run (
 CREATE UNIQUE INDEX sync_run_one_running_per_tenant ON defender_storage.sync_run (tenant_no, resource) WHERE status = 'r';
 CREATE INDEX sync_run_succeeded_by_fetch ON defender_storage.sync_run (tenant_no, resource, fetched_at) WHERE status = 's';
 CREATE INDEX sync_run_failed_by_tenant ON defender_storage.sync_run (tenant_no, resource, run_id) WHERE status = 'f';
+-- Runs are stored in the order they start: a summary of the start times
+-- of each 32 pages finds the runs of a period (the report's) for a few
+-- bytes.
+CREATE INDEX sync_run_by_start ON defender_storage.sync_run USING brin (started_at) WITH (pages_per_range = 32);
 COMMENT ON TABLE defender_storage.sync_run IS 'One row per sync of a resource of a tenant, in compact form: what defender.sync_runs shows (query it instead). The agents_* counts of sync_runs are the records_* of agent runs.';
 COMMENT ON COLUMN defender_storage.sync_run.run_id IS 'Number of the run, increasing over time (sync_runs.run_id).';
 COMMENT ON COLUMN defender_storage.sync_run.started_at IS 'sync_runs.started_at.';
@@ -107,7 +114,7 @@ COMMENT ON COLUMN defender_storage.sync_run.fields_repaired IS 'sync_runs.fields
 COMMENT ON COLUMN defender_storage.sync_run.api_requests IS 'sync_runs.api_requests.';
 COMMENT ON COLUMN defender_storage.sync_run.resource IS 'a (agents), d (definitions) or h (history): sync_runs.resource.';
 COMMENT ON COLUMN defender_storage.sync_run.status IS 'r (running), s (succeeded) or f (failed): sync_runs.status.';
-COMMENT ON COLUMN defender_storage.sync_run.error IS 'sync_runs.error.';
+COMMENT ON COLUMN defender_storage.sync_run.error IS 'sync_runs.error; empty when there is none (sync_runs shows NULL): a successful run''s row then holds no NULL, and takes no null bitmap.';
 
 CREATE FUNCTION defender_storage.run_resource_name(code "char") RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -135,6 +142,10 @@ BEGIN
         RAISE EXCEPTION 'sync_runs holds runs whose agents_* counts are not their records_* (agent runs) or 0 (other runs): they cannot be stored compactly'
             USING HINT = 'SELECT * FROM defender.sync_runs WHERE (resource = ''agents'') <> (agents_seen = records_seen) names them.';
     END IF;
+    IF EXISTS (SELECT FROM defender.sync_runs r WHERE r.error = '') THEN
+        RAISE EXCEPTION 'sync_runs holds runs whose error is empty: the compact runs store an empty error as none'
+            USING HINT = 'SELECT * FROM defender.sync_runs WHERE error = '''' names them.';
+    END IF;
 END;
 $$;
 -- +goose StatementEnd
@@ -151,7 +162,7 @@ SELECT r.run_id, r.started_at, r.fetched_at, r.finished_at, r.previous_sync_at, 
        r.agents_heartbeat_only, r.deletions_withheld, r.targets_inserted, r.fields_repaired, r.api_requests,
        CASE r.resource WHEN 'agents' THEN 'a' WHEN 'definitions' THEN 'd' WHEN 'history' THEN 'h' END::"char",
        CASE r.status WHEN 'running' THEN 'r' WHEN 'succeeded' THEN 's' WHEN 'failed' THEN 'f' END::"char",
-       r.error
+       coalesce(r.error, '')
   FROM defender.sync_runs r
   JOIN defender_storage.tenants t ON t.tenant_id = r.tenant_id
   LEFT JOIN defender_storage.sync_worker w ON w.worker = r.worker
@@ -199,7 +210,7 @@ SELECT r.run_id, t.tenant_id, r.started_at, r.fetched_at, r.finished_at,
        CASE WHEN r.resource = 'a' THEN r.records_deleted ELSE 0 END AS agents_deleted,
        r.deletions_withheld,
        CASE WHEN r.resource = 'a' THEN r.records_rejected ELSE 0 END AS agents_rejected,
-       r.api_requests, r.error, w.worker, r.previous_sync_at,
+       r.api_requests, nullif(r.error, '') AS error, w.worker, r.previous_sync_at,
        CASE r.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
        r.records_seen, r.records_inserted, r.records_changed, r.records_unchanged, r.records_deleted, r.records_rejected,
        r.targets_inserted, r.heartbeat_only AS agents_heartbeat_only, r.fields_repaired
@@ -1253,7 +1264,7 @@ CREATE VIEW defender.tenant_sync_status WITH (security_barrier='true') AS
                  LIMIT 1) latest ON (true))
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.finished_at,
-                    r.error
+                    NULLIF(r.error, ''::text) AS error
                    FROM defender_storage.sync_run r
                   WHERE ((r.tenant_no = t.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 'f'::"char"))
                   ORDER BY r.run_id DESC
@@ -1575,7 +1586,7 @@ SELECT r.run_id, t.tenant_id, r.started_at, r.fetched_at, r.finished_at, defende
        CASE WHEN r.resource = 'a' THEN r.records_changed ELSE 0 END, CASE WHEN r.resource = 'a' THEN r.records_unchanged ELSE 0 END,
        CASE WHEN r.resource = 'a' THEN r.records_deleted ELSE 0 END, r.deletions_withheld,
        CASE WHEN r.resource = 'a' THEN r.records_rejected ELSE 0 END,
-       r.api_requests, r.error, w.worker, r.previous_sync_at, defender_storage.run_resource_name(r.resource),
+       r.api_requests, nullif(r.error, ''), w.worker, r.previous_sync_at, defender_storage.run_resource_name(r.resource),
        r.records_seen, r.records_inserted, r.records_changed, r.records_unchanged, r.records_deleted, r.records_rejected,
        r.targets_inserted, r.heartbeat_only, r.fields_repaired
   FROM defender_storage.sync_run r

@@ -844,10 +844,10 @@ CREATE TABLE defender_storage.sync_run (
     api_requests integer DEFAULT 0 NOT NULL,
     resource "char" NOT NULL,
     status "char" DEFAULT 'r'::"char" NOT NULL,
-    error text,
+    error text DEFAULT ''::text NOT NULL,
     CONSTRAINT sync_run_api_requests_check CHECK ((api_requests >= 0)),
     CONSTRAINT sync_run_deletions_withheld_check CHECK ((deletions_withheld >= 0)),
-    CONSTRAINT sync_run_failed_has_error CHECK (((status <> 'f'::"char") OR (error IS NOT NULL))),
+    CONSTRAINT sync_run_failed_has_error CHECK (((status <> 'f'::"char") OR (error <> ''::text))),
     CONSTRAINT sync_run_fields_repaired_check CHECK ((fields_repaired >= 0)),
     CONSTRAINT sync_run_finished_iff_done CHECK (((status = 'r'::"char") = (finished_at IS NULL))),
     CONSTRAINT sync_run_heartbeat_only_check CHECK ((heartbeat_only >= 0)),
@@ -1018,7 +1018,7 @@ COMMENT ON COLUMN defender_storage.sync_run.status IS 'r (running), s (succeeded
 -- Name: COLUMN sync_run.error; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.error IS 'sync_runs.error.';
+COMMENT ON COLUMN defender_storage.sync_run.error IS 'sync_runs.error; empty when there is none (sync_runs shows NULL): a successful run''s row then holds no NULL, and takes no null bitmap.';
 
 
 --
@@ -2630,7 +2630,7 @@ CREATE VIEW defender.sync_runs WITH (security_barrier='true') AS
             ELSE 0
         END AS agents_rejected,
     r.api_requests,
-    r.error,
+    NULLIF(r.error, ''::text) AS error,
     w.worker,
     r.previous_sync_at,
         CASE r.resource
@@ -5354,7 +5354,7 @@ CREATE VIEW defender.tenant_sync_status WITH (security_barrier='true') AS
                  LIMIT 1) latest ON (true))
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.finished_at,
-                    r.error
+                    NULLIF(r.error, ''::text) AS error
                    FROM defender_storage.sync_run r
                   WHERE ((r.tenant_no = t.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 'f'::"char"))
                   ORDER BY r.run_id DESC
@@ -6384,6 +6384,13 @@ CREATE UNIQUE INDEX session_result_without_id ON defender_storage.session_result
 --
 
 CREATE INDEX session_write_by_session ON defender_storage.session_write USING btree (session_key);
+
+
+--
+-- Name: sync_run_by_start; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX sync_run_by_start ON defender_storage.sync_run USING brin (started_at) WITH (pages_per_range='32');
 
 
 --

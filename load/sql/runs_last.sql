@@ -2,7 +2,7 @@
 -- latest finished run (its latest success or failure), or a later one
 -- still running that started before the bound (stuck).
 -- $1 tenant id, $2 the bound (timestamptz).
-SELECT x.run_id, defender_storage.run_status_name(x.status), x.started_at, x.fetched_at, x.finished_at, x.error
+SELECT x.run_id, defender_storage.run_status_name(x.status), x.started_at, x.fetched_at, x.finished_at, nullif(x.error, '')
   FROM defender_storage.tenants t
  CROSS JOIN LATERAL (
        (SELECT r.* FROM defender_storage.sync_run r
