@@ -15,10 +15,11 @@
 --   rather than NULL when there is none, so that a successful run's row
 --   holds no NULL and takes no null bitmap (8 bytes a row).
 -- - Indexes: the key, one running run per tenant and resource (UNIQUE, as
---   before), the successful runs by tenant, resource and fetch time, and
---   the failed runs by tenant, resource and run: what the loader, the
---   views and the functions ask; and a BRIN summary of start times, for
---   the runs of a period. Successful runs of a tenant and resource
+--   before), and the runs by tenant, resource, status and fetch time:
+--   what the loader, the views and the functions ask (the latest success,
+--   a sync at or before a time, a day's syncs, the latest failure, a
+--   tenant's runs); and a BRIN summary of start times, for the runs of a
+--   period. Successful runs of a tenant and resource
 --   are in fetch-time order as in run order (a run starts only when no
 --   other of them runs, and its fetch time is after the previous
 --   success's: sync_runs_previous_before_fetch), so "the latest success"
@@ -87,8 +88,9 @@ CREATE TABLE defender_storage.sync_run (
     CONSTRAINT sync_run_api_requests_check CHECK (api_requests >= 0)
 );
 CREATE UNIQUE INDEX sync_run_one_running_per_tenant ON defender_storage.sync_run (tenant_no, resource) WHERE status = 'r';
-CREATE INDEX sync_run_succeeded_by_fetch ON defender_storage.sync_run (tenant_no, resource, fetched_at) WHERE status = 's';
-CREATE INDEX sync_run_failed_by_tenant ON defender_storage.sync_run (tenant_no, resource, run_id) WHERE status = 'f';
+-- Resource and status take the padding after tenant_no: the key is as
+-- long as (tenant_no, fetched_at) alone.
+CREATE INDEX sync_run_by_tenant ON defender_storage.sync_run (tenant_no, resource, status, fetched_at);
 -- Runs are stored in the order they start: a summary of the start times
 -- of each 32 pages finds the runs of a period (the report's) for a few
 -- bytes.

@@ -6394,10 +6394,10 @@ CREATE INDEX sync_run_by_start ON defender_storage.sync_run USING brin (started_
 
 
 --
--- Name: sync_run_failed_by_tenant; Type: INDEX; Schema: defender_storage; Owner: -
+-- Name: sync_run_by_tenant; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
-CREATE INDEX sync_run_failed_by_tenant ON defender_storage.sync_run USING btree (tenant_no, resource, run_id) WHERE (status = 'f'::"char");
+CREATE INDEX sync_run_by_tenant ON defender_storage.sync_run USING btree (tenant_no, resource, status, fetched_at);
 
 
 --
@@ -6405,13 +6405,6 @@ CREATE INDEX sync_run_failed_by_tenant ON defender_storage.sync_run USING btree 
 --
 
 CREATE UNIQUE INDEX sync_run_one_running_per_tenant ON defender_storage.sync_run USING btree (tenant_no, resource) WHERE (status = 'r'::"char");
-
-
---
--- Name: sync_run_succeeded_by_fetch; Type: INDEX; Schema: defender_storage; Owner: -
---
-
-CREATE INDEX sync_run_succeeded_by_fetch ON defender_storage.sync_run USING btree (tenant_no, resource, fetched_at) WHERE (status = 's'::"char");
 
 
 --
