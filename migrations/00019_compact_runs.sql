@@ -1428,6 +1428,230 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION defender_storage.run_digest_parts(runs bigint[]) RETURNS TABLE(digested_run_id bigint, digest_parts bytea)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+BEGIN
+RETURN QUERY SELECT r.run_id,
+    -- 1. The run: its row of sync_runs.
+    pg_catalog.sha256(
+        defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+        || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+        || defender_storage.digest_time(r.fetched_at)
+        || defender_storage.digest_time(r.previous_sync_at)
+        || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+        || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+        || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+        || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+        || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+        || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+        || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+        || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+        || defender_storage.digest_field(r.api_requests::text))
+    -- 2. The versions it opened (what later runs write of them, valid_to
+    -- and closed_by_run_id, is theirs).
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
+                   || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
+                   || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
+                   || defender_storage.digest_time(h.valid_from) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.opened_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(v.scan_name) || defender_storage.digest_field(v.scan_type)
+                   || defender_storage.digest_field(v.is_active::text) || defender_storage.digest_field(v.interval_hours::text)
+                   || defender_storage.digest_field(v.target) || defender_storage.digest_field(v.target_type)
+                   || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
+                   || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
+                   || defender_storage.digest_field(v.extra::text)
+                   || defender_storage.digest_time(v.valid_from)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.opened_by_run_id = r.run_id) o), ''::bytea))
+    -- 3. The versions it closed.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_time(h.valid_from)
+                   || defender_storage.digest_time(h.valid_to) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.closed_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_time(v.valid_from)
+                   || defender_storage.digest_time(v.valid_to)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.closed_by_run_id = r.run_id) c), ''::bytea))
+    -- 4. Its deletions: the records it marked deleted, and those whose
+    -- version it closed without opening another (a deletion, as the
+    -- history keeps it). Each is 'deleted' while it is marked deleted by
+    -- this run at its fetch time, or has returned since (a later version
+    -- opened, which clears the mark); else 'not deleted'.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k,
+                   defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN a.deleted_by_run_id = r.run_id AND a.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN a.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender.scan_agent_history l
+                                        WHERE l.agent_key = a.agent_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END) AS e
+              FROM (SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.agent_key FROM defender.scan_agent_history c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
+                                        WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.agent_state a ON a.agent_key = k.agent_key
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN s.deleted_by_run_id = r.run_id AND s.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN s.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender_storage.definition_version l
+                                        WHERE l.definition_key = s.definition_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END)
+              FROM (SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.definition_key FROM defender_storage.definition_version c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
+                                        WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.definition_state s ON s.definition_key = k.definition_key) d), ''::bytea))
+    -- 5. The deletions it withheld.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
+              FROM defender_storage.withheld_deletions x
+              JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
+             WHERE x.run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+              FROM defender_storage.definition_withheld x
+              JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
+             WHERE x.run_id = r.run_id) w), ''::bytea))
+    -- 6. Its observations: the row of its tenant at its fetch time, one
+    -- entry per agent.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_time(x.last_seen)
+                   || defender_storage.digest_time(x.last_command_execution_at),
+                   ''::bytea ORDER BY a.agent_id COLLATE "C")
+          FROM defender_storage.observation o
+         CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
+               x(agent_no, last_seen, last_command_execution_at)
+          LEFT JOIN defender_storage.agent_state a ON a.tenant_id = r.tenant_id AND a.agent_no = x.agent_no
+         WHERE o.run_id = r.run_id AND o.observed_at = r.fetched_at), ''::bytea))
+    -- 7. Its writes of sessions: the values it wrote, from the session
+    -- while it is the latest writer, else as kept when it wrote them.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(w.session_key::text)
+                   || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                   || defender_storage.digest_field(pg_catalog.encode(
+                          CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
+                               THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                   ''::bytea ORDER BY w.session_key)
+          FROM defender_storage.session_write w
+          JOIN defender_storage.session_result s ON s.session_key = w.session_key
+         WHERE w.run_id = r.run_id), ''::bytea))
+    -- 8. The targets of the sessions whose targets it stored.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(t.session_key::text) || defender_storage.digest_field(t.ordinal::text)
+                   || defender_storage.digest_field(t.ip) || defender_storage.digest_field(t.hostname)
+                   || defender_storage.digest_field(t.description) || defender_storage.digest_field(t.status)
+                   || defender_storage.digest_field(t.error_message)
+                   || defender_storage.digest_field((EXTRACT(epoch FROM t.duration) * 1000000)::bigint::text)
+                   || defender_storage.digest_field(t.extra::text),
+                   ''::bytea ORDER BY t.session_key, t.ordinal)
+          FROM defender_storage.session_result s
+          -- Each session's targets by its key (the fence keeps the
+          -- generic plan from hashing every target of every tenant).
+         CROSS JOIN LATERAL (SELECT t1.* FROM defender_storage.target_result t1
+                              WHERE t1.session_key = s.session_key OFFSET 0) t
+         WHERE s.targets_run_id = r.run_id), ''::bytea))
+  -- The runs as defender.sync_runs shows them, read from their storage.
+  FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+               CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+               CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
+               CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
+               CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
+               CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
+               rs.heartbeat_only AS agents_heartbeat_only,
+               CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
+               CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
+               CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
+               rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
+               rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+          FROM defender_storage.sync_run rs
+          JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+         WHERE rs.run_id = ANY (runs)) r;
+END;
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION defender_storage.check_observed_agents() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    tenant text;
+    found  integer;
+BEGIN
+    IF TG_TABLE_NAME = 'agent_state' THEN
+        -- An agent removed or renumbered while an observation names it.
+        IF EXISTS (SELECT FROM defender_storage.tenants t
+                     JOIN defender_storage.sync_run r ON r.tenant_no = t.tenant_no
+                     JOIN defender_storage.observation o ON o.run_id = r.run_id
+                    WHERE t.tenant_id = OLD.tenant_id AND r.resource = 'a'
+                      AND OLD.agent_no = ANY (o.agent_nos)) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'foreign_key_violation',
+                MESSAGE = 'update or delete on table "agent_state" violates constraint "observation_agents_exist"',
+                DETAIL = pg_catalog.format('Agent %s of tenant %s is still named by observations.', OLD.agent_no, OLD.tenant_id),
+                TABLE = 'agent_state', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- A row of observation (of one of its partitions): every number names
+    -- an agent of its run's tenant, locked against removal until the
+    -- transaction ends, as a foreign key's check does.
+    SELECT t.tenant_id INTO tenant
+      FROM defender_storage.sync_run r JOIN defender_storage.tenants t ON t.tenant_no = r.tenant_no
+     WHERE r.run_id = NEW.run_id;
+    SELECT count(*) INTO found FROM (
+        SELECT FROM defender_storage.agent_state a
+         WHERE a.tenant_id = tenant AND a.agent_no = ANY (NEW.agent_nos)
+           FOR KEY SHARE OF a) k;
+    IF found <> pg_catalog.cardinality(NEW.agent_nos) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'foreign_key_violation',
+            MESSAGE = 'insert or update on table "observation" violates constraint "observation_agents_exist"',
+            DETAIL = pg_catalog.format('%s of the agent numbers %s of run %s are not agents of tenant %s.',
+                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.run_id, tenant),
+            TABLE = 'observation', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+-- +goose StatementEnd
+
 -- Run digests smaller: the digest itself is unchanged (SHA-256 of the
 -- previous digest and of the eight parts' SHA-256, 256 bytes), but of the
 -- parts only what verify needs is kept: the first 4 bytes of each, enough
@@ -2804,6 +3028,213 @@ BEGIN
         RAISE EXCEPTION 'run % is not a succeeded run: only successful runs have a digest', run;
     END IF;
     RETURN stored;
+END;
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION defender_storage.run_digest_parts(runs bigint[]) RETURNS TABLE(digested_run_id bigint, digest_parts bytea)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+BEGIN
+RETURN QUERY SELECT r.run_id,
+    -- 1. The run: its row of sync_runs.
+    pg_catalog.sha256(
+        defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+        || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+        || defender_storage.digest_time(r.fetched_at)
+        || defender_storage.digest_time(r.previous_sync_at)
+        || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+        || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+        || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+        || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+        || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+        || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+        || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+        || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+        || defender_storage.digest_field(r.api_requests::text))
+    -- 2. The versions it opened (what later runs write of them, valid_to
+    -- and closed_by_run_id, is theirs).
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
+                   || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
+                   || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
+                   || defender_storage.digest_time(h.valid_from) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.opened_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(v.scan_name) || defender_storage.digest_field(v.scan_type)
+                   || defender_storage.digest_field(v.is_active::text) || defender_storage.digest_field(v.interval_hours::text)
+                   || defender_storage.digest_field(v.target) || defender_storage.digest_field(v.target_type)
+                   || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
+                   || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
+                   || defender_storage.digest_field(v.extra::text)
+                   || defender_storage.digest_time(v.valid_from)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.opened_by_run_id = r.run_id) o), ''::bytea))
+    -- 3. The versions it closed.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_time(h.valid_from)
+                   || defender_storage.digest_time(h.valid_to) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.closed_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_time(v.valid_from)
+                   || defender_storage.digest_time(v.valid_to)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.closed_by_run_id = r.run_id) c), ''::bytea))
+    -- 4. Its deletions: the records it marked deleted, and those whose
+    -- version it closed without opening another (a deletion, as the
+    -- history keeps it). Each is 'deleted' while it is marked deleted by
+    -- this run at its fetch time, or has returned since (a later version
+    -- opened, which clears the mark); else 'not deleted'.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k,
+                   defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN a.deleted_by_run_id = r.run_id AND a.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN a.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender.scan_agent_history l
+                                        WHERE l.agent_key = a.agent_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END) AS e
+              FROM (SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.agent_key FROM defender.scan_agent_history c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
+                                        WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.agent_state a ON a.agent_key = k.agent_key
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN s.deleted_by_run_id = r.run_id AND s.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN s.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender_storage.definition_version l
+                                        WHERE l.definition_key = s.definition_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END)
+              FROM (SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.definition_key FROM defender_storage.definition_version c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
+                                        WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.definition_state s ON s.definition_key = k.definition_key) d), ''::bytea))
+    -- 5. The deletions it withheld.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
+              FROM defender_storage.withheld_deletions x
+              JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
+             WHERE x.run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+              FROM defender_storage.definition_withheld x
+              JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
+             WHERE x.run_id = r.run_id) w), ''::bytea))
+    -- 6. Its observations: the row of its tenant at its fetch time, one
+    -- entry per agent.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_time(x.last_seen)
+                   || defender_storage.digest_time(x.last_command_execution_at),
+                   ''::bytea ORDER BY a.agent_id COLLATE "C")
+          FROM defender_storage.observation o
+         CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
+               x(agent_no, last_seen, last_command_execution_at)
+          LEFT JOIN defender_storage.agent_state a ON a.tenant_id = r.tenant_id AND a.agent_no = x.agent_no
+         WHERE o.run_id = r.run_id AND o.observed_at = r.fetched_at), ''::bytea))
+    -- 7. Its writes of sessions: the values it wrote, from the session
+    -- while it is the latest writer, else as kept when it wrote them.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(w.session_key::text)
+                   || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                   || defender_storage.digest_field(pg_catalog.encode(
+                          CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
+                               THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                   ''::bytea ORDER BY w.session_key)
+          FROM defender_storage.session_write w
+          JOIN defender_storage.session_result s ON s.session_key = w.session_key
+         WHERE w.run_id = r.run_id), ''::bytea))
+    -- 8. The targets of the sessions whose targets it stored.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(t.session_key::text) || defender_storage.digest_field(t.ordinal::text)
+                   || defender_storage.digest_field(t.ip) || defender_storage.digest_field(t.hostname)
+                   || defender_storage.digest_field(t.description) || defender_storage.digest_field(t.status)
+                   || defender_storage.digest_field(t.error_message)
+                   || defender_storage.digest_field((EXTRACT(epoch FROM t.duration) * 1000000)::bigint::text)
+                   || defender_storage.digest_field(t.extra::text),
+                   ''::bytea ORDER BY t.session_key, t.ordinal)
+          FROM defender_storage.session_result s
+          -- Each session's targets by its key (the fence keeps the
+          -- generic plan from hashing every target of every tenant).
+         CROSS JOIN LATERAL (SELECT t1.* FROM defender_storage.target_result t1
+                              WHERE t1.session_key = s.session_key OFFSET 0) t
+         WHERE s.targets_run_id = r.run_id), ''::bytea))
+  FROM defender.sync_runs r
+ WHERE r.run_id = ANY (runs);
+END;
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION defender_storage.check_observed_agents() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    tenant text;
+    found  integer;
+BEGIN
+    IF TG_TABLE_NAME = 'agent_state' THEN
+        -- An agent removed or renumbered while an observation names it.
+        IF EXISTS (SELECT FROM defender.sync_runs r
+                     JOIN defender_storage.observation o ON o.run_id = r.run_id
+                    WHERE r.tenant_id = OLD.tenant_id AND r.resource = 'agents'
+                      AND OLD.agent_no = ANY (o.agent_nos)) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'foreign_key_violation',
+                MESSAGE = 'update or delete on table "agent_state" violates constraint "observation_agents_exist"',
+                DETAIL = pg_catalog.format('Agent %s of tenant %s is still named by observations.', OLD.agent_no, OLD.tenant_id),
+                TABLE = 'agent_state', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- A row of observation (of one of its partitions): every number names
+    -- an agent of its run's tenant, locked against removal until the
+    -- transaction ends, as a foreign key's check does.
+    SELECT r.tenant_id INTO tenant FROM defender.sync_runs r WHERE r.run_id = NEW.run_id;
+    SELECT count(*) INTO found FROM (
+        SELECT FROM defender_storage.agent_state a
+         WHERE a.tenant_id = tenant AND a.agent_no = ANY (NEW.agent_nos)
+           FOR KEY SHARE OF a) k;
+    IF found <> pg_catalog.cardinality(NEW.agent_nos) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'foreign_key_violation',
+            MESSAGE = 'insert or update on table "observation" violates constraint "observation_agents_exist"',
+            DETAIL = pg_catalog.format('%s of the agent numbers %s of run %s are not agents of tenant %s.',
+                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.run_id, tenant),
+            TABLE = 'observation', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
+    END IF;
+    RETURN NULL;
 END;
 $$;
 -- +goose StatementEnd

@@ -1483,9 +1483,10 @@ DECLARE
 BEGIN
     IF TG_TABLE_NAME = 'agent_state' THEN
         -- An agent removed or renumbered while an observation names it.
-        IF EXISTS (SELECT FROM defender.sync_runs r
+        IF EXISTS (SELECT FROM defender_storage.tenants t
+                     JOIN defender_storage.sync_run r ON r.tenant_no = t.tenant_no
                      JOIN defender_storage.observation o ON o.run_id = r.run_id
-                    WHERE r.tenant_id = OLD.tenant_id AND r.resource = 'agents'
+                    WHERE t.tenant_id = OLD.tenant_id AND r.resource = 'a'
                       AND OLD.agent_no = ANY (o.agent_nos)) THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'foreign_key_violation',
@@ -1498,7 +1499,9 @@ BEGIN
     -- A row of observation (of one of its partitions): every number names
     -- an agent of its run's tenant, locked against removal until the
     -- transaction ends, as a foreign key's check does.
-    SELECT r.tenant_id INTO tenant FROM defender.sync_runs r WHERE r.run_id = NEW.run_id;
+    SELECT t.tenant_id INTO tenant
+      FROM defender_storage.sync_run r JOIN defender_storage.tenants t ON t.tenant_no = r.tenant_no
+     WHERE r.run_id = NEW.run_id;
     SELECT count(*) INTO found FROM (
         SELECT FROM defender_storage.agent_state a
          WHERE a.tenant_id = tenant AND a.agent_no = ANY (NEW.agent_nos)
@@ -2140,8 +2143,22 @@ RETURN QUERY SELECT r.run_id,
          CROSS JOIN LATERAL (SELECT t1.* FROM defender_storage.target_result t1
                               WHERE t1.session_key = s.session_key OFFSET 0) t
          WHERE s.targets_run_id = r.run_id), ''::bytea))
-  FROM defender.sync_runs r
- WHERE r.run_id = ANY (runs);
+  -- The runs as defender.sync_runs shows them, read from their storage.
+  FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+               CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+               CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
+               CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
+               CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
+               CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
+               rs.heartbeat_only AS agents_heartbeat_only,
+               CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
+               CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
+               CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
+               rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
+               rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+          FROM defender_storage.sync_run rs
+          JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+         WHERE rs.run_id = ANY (runs)) r;
 END;
 $$;
 
