@@ -167,6 +167,29 @@ func BenchmarkScanGrowth(b *testing.B) {
 		fmt.Printf("| %s | %.2f | %.0f |\n", r, y/1e6, y/(perDay*365))
 	}
 	fmt.Printf("\nThe scans (every relation above but sync_runs and run_digest): %.1f MB per tenant-year (share: 25 MB)\n", scans/1e6)
+	if testing.Verbose() { // each table's heap, TOAST and indexes apart, at the end
+		rows, err := f.pool.Query(ctx, `
+			SELECT c.relname::text, x.part, x.bytes
+			  FROM pg_catalog.pg_class c
+			 CROSS JOIN LATERAL (
+			       SELECT 'heap' AS part, pg_catalog.pg_relation_size(c.oid) AS bytes
+			       UNION ALL SELECT 'toast', coalesce(pg_catalog.pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)
+			       UNION ALL SELECT i.indexrelid::regclass::text, pg_catalog.pg_relation_size(i.indexrelid)
+			         FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid) x
+			 WHERE c.oid = ANY ($1::regclass[]) ORDER BY 1, 3 DESC`, scanRelations)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			var rel, part string
+			var n int64
+			if err := rows.Scan(&rel, &part, &n); err != nil {
+				b.Fatal(err)
+			}
+			fmt.Printf("  %-20s %-50s %10d bytes, %6.0f per session\n", rel, part, n, float64(n)/float64(sessions))
+		}
+		rows.Close()
+	}
 	b.ReportMetric(scans/1e6, "scan_MB/tenant-year")
 
 	// Many tenants: copies of the synced ones.

@@ -35,6 +35,8 @@ var DigestParts = [8]string{
 const (
 	digestSize       = 32
 	observationsPart = 5 // index in DigestParts
+	sessionsPart     = 6 // the sessions a run wrote, then the targets it stored
+	targetsPart      = 7
 )
 
 // ChainVerification is what verify found of one chain: the successful runs
@@ -56,6 +58,10 @@ type ChainVerification struct {
 	// ObservationsDropped counts the runs whose observations retention
 	// dropped: their observations part is taken as stored.
 	ObservationsDropped int `json:"observations_dropped"`
+	// SessionsDropped counts the runs that had written scan sessions or
+	// targets SCAN_HISTORY_RETENTION dropped since: their session and
+	// target parts are taken as stored.
+	SessionsDropped int `json:"sessions_dropped"`
 	// Mismatch is the first run whose stored rows no longer give its
 	// digest; nil when the chain verifies.
 	Mismatch *DigestMismatch `json:"mismatch"`
@@ -147,7 +153,7 @@ func verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVeri
 						var r verifiedRun
 						err := row.Scan(&r.runID, &r.tenantID, &r.resource, &r.status, &r.fetchedAt, &r.hasDigest,
 							&r.previous, &r.expectedPrevious, &r.stored, &r.parts, &r.recomputed, &r.observationsDropped,
-							&r.expected, &r.atUpgrade)
+							&r.sessionsDropped, &r.expected, &r.atUpgrade)
 						return r, err
 					})
 					return err
@@ -198,6 +204,10 @@ func chainsOf(runs []verifiedRun) []ChainVerification {
 		if r.observationsDropped && !bytes.Equal(r.part(r.parts, observationsPart), r.part(r.recomputed, observationsPart)) {
 			c.ObservationsDropped++
 		}
+		if r.sessionsDropped && (!bytes.Equal(r.part(r.parts, sessionsPart), r.part(r.recomputed, sessionsPart)) ||
+			!bytes.Equal(r.part(r.parts, targetsPart), r.part(r.recomputed, targetsPart))) {
+			c.SessionsDropped++
+		}
 	}
 	return chains
 }
@@ -212,6 +222,7 @@ type verifiedRun struct {
 	stored, parts, recomputed      []byte // the digest and parts stored, the parts recomputed
 	expected                       []byte // the digest of the parts recomputed, chained with the previous digest stored
 	observationsDropped, atUpgrade bool
+	sessionsDropped                bool
 }
 
 // part is part i of parts (of DigestParts), empty when parts is.
@@ -235,7 +246,8 @@ func (r verifiedRun) check() *DigestMismatch {
 			runName(r.previous), runName(r.expectedPrevious))
 	default:
 		for i := range DigestParts {
-			if !bytes.Equal(r.part(r.parts, i), r.part(r.recomputed, i)) && !(i == observationsPart && r.observationsDropped) {
+			if !bytes.Equal(r.part(r.parts, i), r.part(r.recomputed, i)) && !(i == observationsPart && r.observationsDropped) &&
+				!((i == sessionsPart || i == targetsPart) && r.sessionsDropped) {
 				m.Parts = append(m.Parts, DigestParts[i])
 			}
 		}

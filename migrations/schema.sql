@@ -3401,7 +3401,7 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             bad.scanned_at AS last_failure_at,
             ( SELECT (count(*))::integer AS count
                    FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at > COALESCE(streak.scanned_at, '-infinity'::timestamp with time zone)) AND (defender.scan_outcome(s.status) = 'failure'::text))) AS consecutive_failures,
+                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (defender.scan_outcome(s.status) = 'failure'::text) AND (s.scanned_at > COALESCE(GREATEST(ok.scanned_at, partial.scanned_at), '-infinity'::timestamp with time zone)))) AS consecutive_failures,
             d.scanner_agent_id,
             a.computer_dns_name AS scanner_host,
             hb.last_seen AS scanner_last_seen,
@@ -3439,9 +3439,9 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
                  LIMIT 1) bad ON (true))
              LEFT JOIN LATERAL ( SELECT s.scanned_at
                    FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = ANY (ARRAY['success'::text, 'partial'::text])))
+                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'partial'::text))
                   ORDER BY s.scanned_at DESC
-                 LIMIT 1) streak ON (true))
+                 LIMIT 1) partial ON (true))
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
                    FROM defender.sync_runs r
@@ -5415,6 +5415,63 @@ COMMENT ON TABLE defender_storage.observation_2027_01 IS 'Observations of 2027-0
 
 
 --
+-- Name: scan_history_dropped; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.scan_history_dropped (
+    tenant_id text NOT NULL,
+    dropped_before timestamp with time zone NOT NULL,
+    through_run_id bigint NOT NULL,
+    sessions bigint NOT NULL,
+    dropped_at timestamp with time zone NOT NULL,
+    CONSTRAINT scan_history_dropped_sessions_check CHECK ((sessions >= 0)),
+    CONSTRAINT scan_history_dropped_through_run_id_check CHECK ((through_run_id > 0))
+);
+
+
+--
+-- Name: TABLE scan_history_dropped; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.scan_history_dropped IS 'What SCAN_HISTORY_RETENTION dropped of each tenant''s scan sessions, latest pass: agentsync verify takes the session and target parts of the digests of the tenant''s runs up to through_run_id as stored. Internal.';
+
+
+--
+-- Name: COLUMN scan_history_dropped.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.tenant_id IS 'Microsoft Entra tenant.';
+
+
+--
+-- Name: COLUMN scan_history_dropped.dropped_before; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.dropped_before IS 'Sessions that ran before this time may have been dropped (those an answer still needs are kept).';
+
+
+--
+-- Name: COLUMN scan_history_dropped.through_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.through_run_id IS 'The latest run that had written a dropped session or its targets: runs of the tenant up to it may miss rows their digest covered.';
+
+
+--
+-- Name: COLUMN scan_history_dropped.sessions; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.sessions IS 'Sessions dropped in all, over every pass.';
+
+
+--
+-- Name: COLUMN scan_history_dropped.dropped_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.dropped_at IS 'When the latest pass that dropped sessions of the tenant ran.';
+
+
+--
 -- Name: session_result_session_key_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
 --
 
@@ -5754,6 +5811,14 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 
 --
+-- Name: scan_history_dropped scan_history_dropped_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.scan_history_dropped
+    ADD CONSTRAINT scan_history_dropped_pkey PRIMARY KEY (tenant_id);
+
+
+--
 -- Name: session_result session_result_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -5991,6 +6056,13 @@ CREATE INDEX definition_withheld_by_run ON defender_storage.definition_withheld 
 --
 
 CREATE INDEX session_result_by_definition ON defender_storage.session_result USING btree (tenant_id, definition_id, scanned_at);
+
+
+--
+-- Name: session_result_by_outcome; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX session_result_by_outcome ON defender_storage.session_result USING btree (tenant_id, definition_id, defender.scan_outcome(status), scanned_at) WHERE (scanned_at IS NOT NULL);
 
 
 --
@@ -6243,6 +6315,14 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 ALTER TABLE ONLY defender_storage.run_digest
     ADD CONSTRAINT run_digest_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+
+
+--
+-- Name: scan_history_dropped scan_history_dropped_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.scan_history_dropped
+    ADD CONSTRAINT scan_history_dropped_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
 
 
 --
