@@ -6,9 +6,16 @@
 --   few index probes whatever the length of its history (before, a
 --   definition whose sessions never failed, or that always partly
 --   succeeded, had every session read to find the kind it never had).
--- - scan_coverage: the same columns and answers, read through that
---   index. Its streak (the latest session that did not fail) is the later
---   of the latest success and the latest partial success.
+-- - definition_coverage: per definition, what scan_coverage shows of its
+--   sessions (the latest, the latest success, failure and partial
+--   success, the failures since the later of those two), kept current by
+--   the loader in each run that writes sessions
+--   (cover_definitions, through that index), so that scan_coverage of
+--   every tenant reads one row per definition instead of probing its
+--   sessions five times.
+-- - scan_coverage: the same columns and answers, from definition_coverage.
+--   The streak (the latest session that did not fail) is the later of the
+--   latest success and the latest partial success.
 -- - scan_history_dropped: what SCAN_HISTORY_RETENTION dropped of a
 --   tenant's sessions: before which time, and through which run the runs
 --   that had written them go. agentsync verify takes the session and
@@ -20,6 +27,75 @@
 -- +goose Up
 CREATE INDEX session_result_by_outcome ON defender_storage.session_result
        (tenant_id, definition_id, defender.scan_outcome(status), scanned_at) WHERE scanned_at IS NOT NULL;
+
+CREATE TABLE defender_storage.definition_coverage (
+    tenant_id text NOT NULL REFERENCES defender_storage.tenants (tenant_id),
+    definition_id text NOT NULL CHECK (definition_id <> ''),
+    latest_scanned_at timestamptz NOT NULL,
+    latest_status text,
+    last_success_at timestamptz,
+    last_failure_at timestamptz,
+    last_partial_at timestamptz,
+    consecutive_failures integer NOT NULL CHECK (consecutive_failures >= 0),
+    PRIMARY KEY (tenant_id, definition_id)
+);
+COMMENT ON TABLE defender_storage.definition_coverage IS 'Storage behind scan_coverage: per definition with a session that has a time, what its sessions say, kept current by the loader (cover_definitions) in each run that writes sessions. Query defender.scan_coverage instead.';
+COMMENT ON COLUMN defender_storage.definition_coverage.tenant_id IS 'Microsoft Entra tenant.';
+COMMENT ON COLUMN defender_storage.definition_coverage.definition_id IS 'Defender id of the scan definition.';
+COMMENT ON COLUMN defender_storage.definition_coverage.latest_scanned_at IS 'When its latest session ran.';
+COMMENT ON COLUMN defender_storage.definition_coverage.latest_status IS 'That session''s status, as sent.';
+COMMENT ON COLUMN defender_storage.definition_coverage.last_success_at IS 'When its latest successful session ran.';
+COMMENT ON COLUMN defender_storage.definition_coverage.last_failure_at IS 'When its latest failed session ran.';
+COMMENT ON COLUMN defender_storage.definition_coverage.last_partial_at IS 'When its latest partly successful session ran.';
+COMMENT ON COLUMN defender_storage.definition_coverage.consecutive_failures IS 'Failed sessions since the later of last_success_at and last_partial_at (all of them if neither).';
+
+-- +goose StatementBegin
+CREATE FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+INSERT INTO defender_storage.definition_coverage AS c
+       (tenant_id, definition_id, latest_scanned_at, latest_status, last_success_at, last_failure_at, last_partial_at,
+        consecutive_failures)
+SELECT tenant, x.definition_id, latest.scanned_at, latest.status, ok.scanned_at, bad.scanned_at, partial.scanned_at,
+       (SELECT count(*)::integer FROM defender_storage.session_result s
+         WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id
+           AND defender.scan_outcome(s.status) = 'failure'
+           AND s.scanned_at > coalesce(greatest(ok.scanned_at, partial.scanned_at), '-infinity'))
+  FROM (SELECT DISTINCT u.definition_id FROM pg_catalog.unnest(definitions) u(definition_id)) x
+  JOIN LATERAL (SELECT s.scanned_at, s.status FROM defender_storage.session_result s
+                 WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                 ORDER BY s.scanned_at DESC LIMIT 1) latest ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'success'
+                      ORDER BY s.scanned_at DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'failure'
+                      ORDER BY s.scanned_at DESC LIMIT 1) bad ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'partial'
+                      ORDER BY s.scanned_at DESC LIMIT 1) partial ON true
+ON CONFLICT (tenant_id, definition_id) DO UPDATE
+   SET latest_scanned_at = excluded.latest_scanned_at, latest_status = excluded.latest_status,
+       last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
+       last_partial_at = excluded.last_partial_at, consecutive_failures = excluded.consecutive_failures
+ WHERE (c.latest_scanned_at, c.latest_status, c.last_success_at, c.last_failure_at, c.last_partial_at, c.consecutive_failures)
+       IS DISTINCT FROM
+       (excluded.latest_scanned_at, excluded.latest_status, excluded.last_success_at, excluded.last_failure_at,
+        excluded.last_partial_at, excluded.consecutive_failures);
+END;
+$$;
+-- +goose StatementEnd
+COMMENT ON FUNCTION defender_storage.cover_definitions(text, text[]) IS 'Internal: brings definition_coverage up to date for the given definitions of a tenant, from their sessions. The loader calls it in each run that writes sessions.';
+
+SELECT defender_storage.cover_definitions(s.tenant_id, pg_catalog.array_agg(DISTINCT s.definition_id))
+  FROM defender_storage.session_result s
+ WHERE s.scanned_at IS NOT NULL
+ GROUP BY s.tenant_id;
 
 CREATE TABLE defender_storage.scan_history_dropped (
     tenant_id text PRIMARY KEY REFERENCES defender_storage.tenants (tenant_id),
@@ -63,14 +139,12 @@ CREATE OR REPLACE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             d.scan_type,
             d.target,
             d.interval_hours,
-            latest.scanned_at AS last_scan_at,
-            latest.status AS last_status,
-            defender.scan_outcome(latest.status) AS last_outcome,
-            ok.scanned_at AS last_success_at,
-            bad.scanned_at AS last_failure_at,
-            ( SELECT (count(*))::integer AS count
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (defender.scan_outcome(s.status) = 'failure'::text) AND (s.scanned_at > COALESCE(GREATEST(ok.scanned_at, partial.scanned_at), '-infinity'::timestamp with time zone)))) AS consecutive_failures,
+            c.latest_scanned_at AS last_scan_at,
+            c.latest_status AS last_status,
+            defender.scan_outcome(c.latest_status) AS last_outcome,
+            c.last_success_at,
+            c.last_failure_at,
+            COALESCE(c.consecutive_failures, 0) AS consecutive_failures,
             d.scanner_agent_id,
             a.computer_dns_name AS scanner_host,
             hb.last_seen AS scanner_last_seen,
@@ -86,43 +160,23 @@ CREATE OR REPLACE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             dr.fetched_at AS as_of_fetched_at,
             hr.run_id AS history_run_id,
             hr.fetched_at AS history_fetched_at
-           FROM (((((((((defender_storage.definition_state d
-             LEFT JOIN defender_storage.tenants t ON ((t.tenant_id = d.tenant_id)))
-             LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
-             LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at,
-                    s.status
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) latest ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'success'::text))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) ok ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'failure'::text))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) bad ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'partial'::text))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) partial ON (true))
+           FROM defender_storage.definition_state d
+             LEFT JOIN defender_storage.tenants t ON t.tenant_id = d.tenant_id
+             LEFT JOIN defender_storage.agent_state a ON a.tenant_id = d.tenant_id AND a.agent_id = d.scanner_agent_id
+             LEFT JOIN defender_storage.agent_heartbeat hb ON hb.agent_key = a.agent_key
+             LEFT JOIN defender_storage.definition_coverage c ON c.tenant_id = d.tenant_id AND c.definition_id = d.definition_id
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
                    FROM defender.sync_runs r
                   WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'definitions'::text) AND (r.status = 'succeeded'::text))
                   ORDER BY r.fetched_at DESC
-                 LIMIT 1) dr ON (true))
+                 LIMIT 1) dr ON (true)
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
                    FROM defender.sync_runs r
                   WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'history'::text) AND (r.status = 'succeeded'::text))
                   ORDER BY r.fetched_at DESC
-                 LIMIT 1) hr ON (true))
+                 LIMIT 1) hr ON (true)
           WHERE ((d.deleted_at IS NULL) AND d.is_active)) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
@@ -219,4 +273,6 @@ CREATE OR REPLACE VIEW defender.scan_coverage WITH (security_barrier='true') AS
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 DROP TABLE defender_storage.scan_history_dropped;
+DROP FUNCTION defender_storage.cover_definitions(text, text[]);
+DROP TABLE defender_storage.definition_coverage;
 DROP INDEX defender_storage.session_result_by_outcome;

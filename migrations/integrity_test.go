@@ -62,6 +62,8 @@ VALUES ('t', '10.0.0.1', 'd1', 1, 0, 1);
 INSERT INTO defender_storage.tenant_leases (tenant_id, holder, expires_at) VALUES ('t', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.maintenance_leases (task, holder, expires_at) VALUES ('x', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.tenant_access (role_oid, role_name, tenant_id) VALUES (10, 'r', 't');
+INSERT INTO defender_storage.definition_coverage (tenant_id, definition_id, latest_scanned_at, consecutive_failures)
+VALUES ('t', 'd1', '2026-01-01 10:00Z', 0);
 INSERT INTO defender_storage.scan_history_dropped (tenant_id, dropped_before, through_run_id, sessions, dropped_at)
 VALUES ('t', '2025-12-01 00:00Z', 3, 1, '2026-01-01 10:00Z');
 SELECT defender_storage.record_run_digest(1);

@@ -1569,6 +1569,58 @@ COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint 
 
 
 --
+-- Name: cover_definitions(text, text[]); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+INSERT INTO defender_storage.definition_coverage AS c
+       (tenant_id, definition_id, latest_scanned_at, latest_status, last_success_at, last_failure_at, last_partial_at,
+        consecutive_failures)
+SELECT tenant, x.definition_id, latest.scanned_at, latest.status, ok.scanned_at, bad.scanned_at, partial.scanned_at,
+       (SELECT count(*)::integer FROM defender_storage.session_result s
+         WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id
+           AND defender.scan_outcome(s.status) = 'failure'
+           AND s.scanned_at > coalesce(greatest(ok.scanned_at, partial.scanned_at), '-infinity'))
+  FROM (SELECT DISTINCT u.definition_id FROM pg_catalog.unnest(definitions) u(definition_id)) x
+  JOIN LATERAL (SELECT s.scanned_at, s.status FROM defender_storage.session_result s
+                 WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                 ORDER BY s.scanned_at DESC LIMIT 1) latest ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'success'
+                      ORDER BY s.scanned_at DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'failure'
+                      ORDER BY s.scanned_at DESC LIMIT 1) bad ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'partial'
+                      ORDER BY s.scanned_at DESC LIMIT 1) partial ON true
+ON CONFLICT (tenant_id, definition_id) DO UPDATE
+   SET latest_scanned_at = excluded.latest_scanned_at, latest_status = excluded.latest_status,
+       last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
+       last_partial_at = excluded.last_partial_at, consecutive_failures = excluded.consecutive_failures
+ WHERE (c.latest_scanned_at, c.latest_status, c.last_success_at, c.last_failure_at, c.last_partial_at, c.consecutive_failures)
+       IS DISTINCT FROM
+       (excluded.latest_scanned_at, excluded.latest_status, excluded.last_success_at, excluded.last_failure_at,
+        excluded.last_partial_at, excluded.consecutive_failures);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION cover_definitions(tenant text, definitions text[]); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) IS 'Internal: brings definition_coverage up to date for the given definitions of a tenant, from their sessions. The loader calls it in each run that writes sessions.';
+
+
+--
 -- Name: digest_field(text); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -3201,6 +3253,87 @@ COMMENT ON COLUMN defender.scan_agents.deleted_at IS 'When a complete sync first
 
 
 --
+-- Name: definition_coverage; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_coverage (
+    tenant_id text NOT NULL,
+    definition_id text NOT NULL,
+    latest_scanned_at timestamp with time zone NOT NULL,
+    latest_status text,
+    last_success_at timestamp with time zone,
+    last_failure_at timestamp with time zone,
+    last_partial_at timestamp with time zone,
+    consecutive_failures integer NOT NULL,
+    CONSTRAINT definition_coverage_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
+    CONSTRAINT definition_coverage_definition_id_check CHECK ((definition_id <> ''::text))
+);
+
+
+--
+-- Name: TABLE definition_coverage; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_coverage IS 'Storage behind scan_coverage: per definition with a session that has a time, what its sessions say, kept current by the loader (cover_definitions) in each run that writes sessions. Query defender.scan_coverage instead.';
+
+
+--
+-- Name: COLUMN definition_coverage.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.tenant_id IS 'Microsoft Entra tenant.';
+
+
+--
+-- Name: COLUMN definition_coverage.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.definition_id IS 'Defender id of the scan definition.';
+
+
+--
+-- Name: COLUMN definition_coverage.latest_scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.latest_scanned_at IS 'When its latest session ran.';
+
+
+--
+-- Name: COLUMN definition_coverage.latest_status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.latest_status IS 'That session''s status, as sent.';
+
+
+--
+-- Name: COLUMN definition_coverage.last_success_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.last_success_at IS 'When its latest successful session ran.';
+
+
+--
+-- Name: COLUMN definition_coverage.last_failure_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.last_failure_at IS 'When its latest failed session ran.';
+
+
+--
+-- Name: COLUMN definition_coverage.last_partial_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.last_partial_at IS 'When its latest partly successful session ran.';
+
+
+--
+-- Name: COLUMN definition_coverage.consecutive_failures; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.consecutive_failures IS 'Failed sessions since the later of last_success_at and last_partial_at (all of them if neither).';
+
+
+--
 -- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -3394,14 +3527,12 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             d.scan_type,
             d.target,
             d.interval_hours,
-            latest.scanned_at AS last_scan_at,
-            latest.status AS last_status,
-            defender.scan_outcome(latest.status) AS last_outcome,
-            ok.scanned_at AS last_success_at,
-            bad.scanned_at AS last_failure_at,
-            ( SELECT (count(*))::integer AS count
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (defender.scan_outcome(s.status) = 'failure'::text) AND (s.scanned_at > COALESCE(GREATEST(ok.scanned_at, partial.scanned_at), '-infinity'::timestamp with time zone)))) AS consecutive_failures,
+            c.latest_scanned_at AS last_scan_at,
+            c.latest_status AS last_status,
+            defender.scan_outcome(c.latest_status) AS last_outcome,
+            c.last_success_at,
+            c.last_failure_at,
+            COALESCE(c.consecutive_failures, 0) AS consecutive_failures,
             d.scanner_agent_id,
             a.computer_dns_name AS scanner_host,
             hb.last_seen AS scanner_last_seen,
@@ -3417,31 +3548,11 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             dr.fetched_at AS as_of_fetched_at,
             hr.run_id AS history_run_id,
             hr.fetched_at AS history_fetched_at
-           FROM (((((((((defender_storage.definition_state d
+           FROM ((((((defender_storage.definition_state d
              LEFT JOIN defender_storage.tenants t ON ((t.tenant_id = d.tenant_id)))
              LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
              LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at,
-                    s.status
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) latest ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'success'::text))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) ok ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'failure'::text))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) bad ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'partial'::text))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) partial ON (true))
+             LEFT JOIN defender_storage.definition_coverage c ON (((c.tenant_id = d.tenant_id) AND (c.definition_id = d.definition_id))))
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
                    FROM defender.sync_runs r
@@ -5723,6 +5834,14 @@ ALTER TABLE ONLY defender_storage.agent_state
 
 
 --
+-- Name: definition_coverage definition_coverage_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_coverage
+    ADD CONSTRAINT definition_coverage_pkey PRIMARY KEY (tenant_id, definition_id);
+
+
+--
 -- Name: definition_state definition_state_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -6227,6 +6346,14 @@ ALTER TABLE ONLY defender_storage.agent_state
 
 ALTER TABLE ONLY defender_storage.agent_state
     ADD CONSTRAINT agent_state_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
+-- Name: definition_coverage definition_coverage_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_coverage
+    ADD CONSTRAINT definition_coverage_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
 
 
 --
