@@ -493,6 +493,13 @@ func TestRunDigestsComputedOnceAtTheUpgrade(t *testing.T) {
 		t.Errorf("after the upgrade: %d digests, %d computed at it, %d chained to another run than the previous; want %d, %d, 0",
 			digested, atUpgrade, badLinks, succeeded, succeeded)
 	}
+	if after := dbtest.RowVersions(t, pool, tables...); after != before {
+		t.Errorf("rows changed by the upgrade to digests:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// verify and the loader read the current schema.
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
 	chains, err := load.Verify(ctx, pool, "")
 	if err != nil {
 		t.Fatal(err)
@@ -506,9 +513,6 @@ func TestRunDigestsComputedOnceAtTheUpgrade(t *testing.T) {
 	}
 	if len(chains) != tenants || runs != succeeded {
 		t.Errorf("verify found %d chains of %d runs, want %d of %d", len(chains), runs, tenants, succeeded)
-	}
-	if after := dbtest.RowVersions(t, pool, tables...); after != before {
-		t.Errorf("rows changed by the upgrade to digests:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
 	// A sync after the upgrade chains on the upgrade's head.
