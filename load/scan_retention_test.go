@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/load/loadtest"
 )
@@ -67,6 +68,17 @@ func TestDropScanHistoryKeepsTheAnswers(t *testing.T) {
 		t.Fatalf("%d sessions ran before the cutoff; the story is too short to test retention", old)
 	}
 	coverage, status := answers(t, f, "defender.scan_coverage"), answers(t, f, "defender.scan_target_status")
+	// What the loader kept of each definition is what its sessions say.
+	kept := answers(t, f, "defender_storage.definition_coverage")
+	if _, err := f.pool.Exec(ctx, `
+		DELETE FROM defender_storage.definition_coverage;
+		SELECT defender_storage.cover_definitions(tenant_id, array_agg(DISTINCT definition_id))
+		  FROM defender_storage.session_result GROUP BY tenant_id`); err != nil {
+		t.Fatal(err)
+	}
+	if again := answers(t, f, "defender_storage.definition_coverage"); len(kept) < 10 || strings.Join(again, "\n") != strings.Join(kept, "\n") {
+		t.Errorf("definition_coverage as the loader kept it:\n%s\nfrom the sessions:\n%s", strings.Join(kept, "\n"), strings.Join(again, "\n"))
+	}
 	if len(coverage) == 0 || len(status) == 0 {
 		t.Fatalf("scan_coverage %d rows, scan_target_status %d rows: nothing to compare", len(coverage), len(status))
 	}
@@ -93,9 +105,9 @@ func TestDropScanHistoryKeepsTheAnswers(t *testing.T) {
 			t.Errorf("%s: no target dropped with %d sessions", d.TenantID, d.Sessions)
 		}
 	}
-	kept := count(`scanned_at < $1`, cutoff)
-	if int64(old-kept) != sessions || kept >= old/4 {
-		t.Errorf("%d sessions before the cutoff, %d kept, %d reported dropped", old, kept, sessions)
+	left := count(`scanned_at < $1`, cutoff)
+	if int64(old-left) != sessions || left >= old/4 {
+		t.Errorf("%d sessions before the cutoff, %d kept, %d reported dropped", old, left, sessions)
 	}
 	var orphans int
 	if err := f.pool.QueryRow(ctx, `
@@ -140,8 +152,8 @@ func TestDropScanHistoryKeepsTheAnswers(t *testing.T) {
 	if _, err := loader.SyncHistory(ctx, loadtest.History(fleet, end.Add(24*time.Hour))); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(`scanned_at < $1`, cutoff); n != kept {
-		t.Errorf("after the next sync, %d sessions before the cutoff, want the %d kept", n, kept)
+	if n := count(`scanned_at < $1`, cutoff); n != left {
+		t.Errorf("after the next sync, %d sessions before the cutoff, want the %d kept", n, left)
 	}
 
 	// A kept session edited afterwards is still found.
@@ -157,5 +169,71 @@ func TestDropScanHistoryKeepsTheAnswers(t *testing.T) {
 	}
 	if !found {
 		t.Error("verify found no mismatch after a kept session was edited")
+	}
+}
+
+// TestScanCoverageMigrationKeepsEveryRowAndAnswer: migration 00020
+// (scan_coverage from definition_coverage, scan history retention) keeps
+// every stored row and every view's answer, as the owner and as
+// defender_reader, on a history of several tenants written by the loader;
+// so does its Down.
+func TestScanCoverageMigrationKeepsEveryRowAndAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.Unmigrated(t)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	syncInterleavedTenants(t, pool)
+	const coverage = 20 // 00020_scan_history_retention.sql
+	if _, err := p.DownTo(ctx, coverage-1); err != nil {
+		t.Fatal(err)
+	}
+	reader := dbtest.ReaderPool(t, pool.Config().ConnString())
+	var tables, views []string
+	if err := pool.QueryRow(ctx, `
+		SELECT array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relkind = 'r'),
+		       array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relnamespace = 'defender'::regnamespace)
+		  FROM pg_class
+		 WHERE relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace) AND relkind IN ('r', 'v')`).Scan(&tables, &views); err != nil {
+		t.Fatal(err)
+	}
+	answers := func() map[string]string {
+		out := map[string]string{}
+		for _, v := range views {
+			out[v+" as owner"] = dbtest.Answer(t, pool, `SELECT * FROM `+v)
+			out[v+" as defender_reader"] = dbtest.Answer(t, reader, `SELECT * FROM `+v)
+		}
+		return out
+	}
+	rowsBefore, before := dbtest.RowVersions(t, pool, tables...), answers()
+	if strings.Count(before["defender.scan_coverage as defender_reader"], "\n") < 3 {
+		t.Fatalf("scan_coverage answers %q: the fixture is too thin", before["defender.scan_coverage as defender_reader"])
+	}
+	compare := func(when string) {
+		t.Helper()
+		if got := dbtest.RowVersions(t, pool, tables...); got != rowsBefore {
+			t.Errorf("%s: stored rows changed", when)
+		}
+		for name, got := range answers() {
+			if got != before[name] {
+				t.Errorf("%s: %s answers differently\nbefore:\n%.2000s\nafter:\n%.2000s", when, name, before[name], got)
+			}
+		}
+	}
+	if _, err := p.UpTo(ctx, coverage); err != nil {
+		t.Fatal(err)
+	}
+	compare("after 00020")
+	var covered int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM defender_storage.definition_coverage`).Scan(&covered); err != nil || covered == 0 {
+		t.Errorf("definition_coverage holds %d rows after the upgrade (err %v)", covered, err)
+	}
+	if _, err := p.DownTo(ctx, coverage-1); err != nil {
+		t.Fatal(err)
+	}
+	compare("after rolling 00020 back")
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
