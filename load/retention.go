@@ -42,16 +42,16 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 	if logger == nil {
 		logger = slog.Default()
 	}
-	// A lease in a row, not a session's advisory lock: it holds through a
-	// transaction pooler.
-	held, err := takeMaintenanceLease(ctx, pool, logger, retentionTask, retentionLeaseDuration)
-	if err != nil || held == nil {
-		return nil, err
-	}
-	defer held.release(ctx)
-	ctx, lost := context.WithCancelCause(ctx)
-	defer lost(nil)
-	defer held.keep(ctx, lost)()
+	var dropped []string
+	err := underMaintenanceLease(ctx, pool, logger, retentionTask, func(ctx context.Context) error {
+		var err error
+		dropped, err = dropObservations(ctx, pool, retention, now, logger)
+		return err
+	})
+	return dropped, err
+}
+
+func dropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]string, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acquire connection: %w", interpretError(err))
@@ -150,15 +150,16 @@ func DropScanHistory(ctx context.Context, pool *pgxpool.Pool, retention time.Dur
 	if logger == nil {
 		logger = slog.Default()
 	}
-	held, err := takeMaintenanceLease(ctx, pool, logger, scanRetentionTask, retentionLeaseDuration)
-	if err != nil || held == nil {
-		return nil, err
-	}
-	defer held.release(ctx)
-	ctx, lost := context.WithCancelCause(ctx)
-	defer lost(nil)
-	defer held.keep(ctx, lost)()
+	var out []ScanHistoryDropped
+	err := underMaintenanceLease(ctx, pool, logger, scanRetentionTask, func(ctx context.Context) error {
+		var err error
+		out, err = dropScanHistory(ctx, pool, retention, now, logger)
+		return err
+	})
+	return out, err
+}
 
+func dropScanHistory(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]ScanHistoryDropped, error) {
 	cutoff := now.Add(-retention).UTC()
 	rows, err := pool.Query(ctx, query("retention_scan_tenants"), cutoff)
 	if err != nil {
@@ -184,4 +185,21 @@ func DropScanHistory(ctx context.Context, pool *pgxpool.Pool, retention time.Dur
 		}
 	}
 	return out, nil
+}
+
+// underMaintenanceLease runs work while holding the lease of task, renewed
+// as it runs (work's context ends if the lease is lost); when another
+// holder has it, work does not run and it returns nil.
+func underMaintenanceLease(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, task string, work func(context.Context) error) error {
+	// A lease in a row, not a session's advisory lock: it holds through a
+	// transaction pooler.
+	held, err := takeMaintenanceLease(ctx, pool, logger, task, retentionLeaseDuration)
+	if err != nil || held == nil {
+		return err
+	}
+	defer held.release(ctx)
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	defer held.keep(ctx, lost)()
+	return work(ctx)
 }

@@ -193,20 +193,7 @@ func BenchmarkScanGrowth(b *testing.B) {
 	b.ReportMetric(scans/1e6, "scan_MB/tenant-year")
 
 	// Many tenants: copies of the synced ones.
-	cfg, err := pgx.ParseConfig(dbtest.ServerURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	own, err := pgx.ParseConfig(f.url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Database = own.Database
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := adminConn(b, f)
 	copied := time.Now()
 	rounds := (copies + tenants - 1) / tenants
 	cloneScans(b, conn, rounds)
@@ -369,4 +356,26 @@ func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// adminConn connects to the fixture's database as the server's
+// administrator: copying without checking each row again takes it.
+func adminConn(b *testing.B, f *fixture) *pgx.Conn {
+	b.Helper()
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(dbtest.ServerURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	own, err := pgx.ParseConfig(f.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Database = own.Database
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
