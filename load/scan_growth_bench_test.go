@@ -45,7 +45,7 @@ func scanGrowthSize() (tenants, days, copies int) {
 var scanRelations = []string{
 	"defender_storage.definition_state", "defender_storage.definition_version", "defender_storage.definition_withheld",
 	"defender_storage.session_result", "defender_storage.target_result", "defender_storage.target_coverage",
-	"defender_storage.session_write",
+	"defender_storage.session_write", "defender_storage.definition_coverage",
 }
 
 // relationSizes returns the bytes of each relation, indexes and TOAST
@@ -312,7 +312,7 @@ func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 	tables := []string{
 		"defender_storage.tenants", "defender.sync_runs", "defender_storage.agent_state", "defender_storage.agent_heartbeat",
 		"defender_storage.definition_state", "defender_storage.definition_version", "defender_storage.session_result",
-		"defender_storage.target_result", "defender_storage.target_coverage",
+		"defender_storage.target_result", "defender_storage.target_coverage", "defender_storage.definition_coverage",
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {

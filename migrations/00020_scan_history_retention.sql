@@ -161,22 +161,23 @@ CREATE OR REPLACE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             hr.run_id AS history_run_id,
             hr.fetched_at AS history_fetched_at
            FROM defender_storage.definition_state d
-             LEFT JOIN defender_storage.tenants t ON t.tenant_id = d.tenant_id
+             -- The tenant's latest runs, looked up once per tenant.
+             LEFT JOIN (defender_storage.tenants t
+                 LEFT JOIN LATERAL ( SELECT r.run_id,
+                        r.fetched_at
+                       FROM defender.sync_runs r
+                      WHERE ((r.tenant_id = t.tenant_id) AND (r.resource = 'definitions'::text) AND (r.status = 'succeeded'::text))
+                      ORDER BY r.fetched_at DESC
+                     LIMIT 1) dr ON (true)
+                 LEFT JOIN LATERAL ( SELECT r.run_id,
+                        r.fetched_at
+                       FROM defender.sync_runs r
+                      WHERE ((r.tenant_id = t.tenant_id) AND (r.resource = 'history'::text) AND (r.status = 'succeeded'::text))
+                      ORDER BY r.fetched_at DESC
+                     LIMIT 1) hr ON (true)) ON t.tenant_id = d.tenant_id
              LEFT JOIN defender_storage.agent_state a ON a.tenant_id = d.tenant_id AND a.agent_id = d.scanner_agent_id
              LEFT JOIN defender_storage.agent_heartbeat hb ON hb.agent_key = a.agent_key
              LEFT JOIN defender_storage.definition_coverage c ON c.tenant_id = d.tenant_id AND c.definition_id = d.definition_id
-             LEFT JOIN LATERAL ( SELECT r.run_id,
-                    r.fetched_at
-                   FROM defender.sync_runs r
-                  WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'definitions'::text) AND (r.status = 'succeeded'::text))
-                  ORDER BY r.fetched_at DESC
-                 LIMIT 1) dr ON (true)
-             LEFT JOIN LATERAL ( SELECT r.run_id,
-                    r.fetched_at
-                   FROM defender.sync_runs r
-                  WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'history'::text) AND (r.status = 'succeeded'::text))
-                  ORDER BY r.fetched_at DESC
-                 LIMIT 1) hr ON (true)
           WHERE ((d.deleted_at IS NULL) AND d.is_active)) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
