@@ -23,6 +23,11 @@
 --   are gone on purpose), as it does for observations OBSERVATION_RETENTION
 --   dropped. It names no run by a foreign key: through_run_id is a bound,
 --   every run of the tenant up to it.
+--
+-- Down restores schema 18's view and drops what this adds: the coverage
+-- rows are derived from the sessions; the record of what retention dropped
+-- goes with them, so that verify on schema 18 names the first run whose
+-- sessions retention dropped (the sessions themselves are gone either way).
 
 -- +goose Up
 CREATE INDEX session_result_by_outcome ON defender_storage.session_result
