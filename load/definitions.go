@@ -229,6 +229,7 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	// id, or this same latestScan seen by an earlier sync).
 	if listed.latestScans {
 		apply.exec(step{"record latest scans", query("definitions_record_latest_scans"), all}, nil)
+		apply.exec(coverStep(tenant, runID), nil)
 	}
 	apply.exec(l.finishRunStep(runID, res, previous), nil)
 	apply.exec(digestStep(runID), nil)

@@ -281,6 +281,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		}
 		finish.exec(coverTargets(tenant), nil)
 	}
+	finish.exec(coverStep(tenant, runID), nil)
 	finish.exec(l.finishRunStep(runID, res, previous), nil)
 	finish.exec(digestStep(runID), nil)
 	if err := finish.send(dbCtx, tx, l.cfg.Logger, "record the targets' coverage and the run"); err != nil {

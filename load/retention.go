@@ -42,16 +42,16 @@ func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 	if logger == nil {
 		logger = slog.Default()
 	}
-	// A lease in a row, not a session's advisory lock: it holds through a
-	// transaction pooler.
-	held, err := takeMaintenanceLease(ctx, pool, logger, retentionTask, retentionLeaseDuration)
-	if err != nil || held == nil {
-		return nil, err
-	}
-	defer held.release(ctx)
-	ctx, lost := context.WithCancelCause(ctx)
-	defer lost(nil)
-	defer held.keep(ctx, lost)()
+	var dropped []string
+	err := underMaintenanceLease(ctx, pool, logger, retentionTask, func(ctx context.Context) error {
+		var err error
+		dropped, err = dropObservations(ctx, pool, retention, now, logger)
+		return err
+	})
+	return dropped, err
+}
+
+func dropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]string, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acquire connection: %w", interpretError(err))
@@ -117,4 +117,89 @@ func takeMaintenanceLease(ctx context.Context, pool *pgxpool.Pool, logger *slog.
 		return nil, nil
 	}
 	return &lease{pool: pool, logger: logger, kind: maintenanceLease, key: task, holder: holder, duration: d}, nil
+}
+
+// MinScanHistoryRetention is the shortest retention DropScanHistory
+// accepts. Keep the retention longer than SCAN_HISTORY_LOOKBACK too: a
+// session dropped within the lookback would be read again, and stored
+// again, by the next sync.
+const MinScanHistoryRetention = 14 * 24 * time.Hour
+
+// scanRetentionTask is the maintenance lease of scan history retention.
+const scanRetentionTask = "scan history retention"
+
+// ScanHistoryDropped is what DropScanHistory dropped of one tenant.
+type ScanHistoryDropped struct {
+	TenantID          string
+	Sessions, Targets int64
+}
+
+// DropScanHistory drops the scan sessions that ran more than retention
+// before now, with their targets, tenant by tenant (a transaction each),
+// keeping every session an answer still reads: what scan_coverage and
+// scan_target_status show of each definition and target (its latest
+// session, latest success, failure and partial success, the failures
+// since its latest success or partial success, each target's latest scan
+// and last success). It records in scan_history_dropped which runs had
+// written what it dropped, so that agentsync verify takes those parts of
+// their digests as stored. It returns what it dropped, per tenant.
+func DropScanHistory(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]ScanHistoryDropped, error) {
+	if retention < MinScanHistoryRetention {
+		return nil, fmt.Errorf("scan history retention %s is shorter than %s", retention, MinScanHistoryRetention)
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var out []ScanHistoryDropped
+	err := underMaintenanceLease(ctx, pool, logger, scanRetentionTask, func(ctx context.Context) error {
+		var err error
+		out, err = dropScanHistory(ctx, pool, retention, now, logger)
+		return err
+	})
+	return out, err
+}
+
+func dropScanHistory(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]ScanHistoryDropped, error) {
+	cutoff := now.Add(-retention).UTC()
+	rows, err := pool.Query(ctx, query("retention_scan_tenants"), cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants with scan history past its retention: %w", interpretError(err))
+	}
+	tenants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list tenants with scan history past its retention: %w", interpretError(err))
+	}
+	var out []ScanHistoryDropped
+	for _, tenant := range tenants {
+		d := ScanHistoryDropped{TenantID: tenant}
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, query("retention_drop_sessions"), tenant, cutoff, now.UTC()).Scan(&d.Sessions, &d.Targets)
+		})
+		if err != nil {
+			return out, fmt.Errorf("drop scan history of tenant %s: %w", tenant, interpretError(err))
+		}
+		if d.Sessions > 0 {
+			out = append(out, d)
+			logger.Info("dropped scan history past its retention", "tenant", tenant, "sessions", d.Sessions,
+				"targets", d.Targets, "retention", retention.String(), "before", cutoff.Format(time.RFC3339))
+		}
+	}
+	return out, nil
+}
+
+// underMaintenanceLease runs work while holding the lease of task, renewed
+// as it runs (work's context ends if the lease is lost); when another
+// holder has it, work does not run and it returns nil.
+func underMaintenanceLease(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, task string, work func(context.Context) error) error {
+	// A lease in a row, not a session's advisory lock: it holds through a
+	// transaction pooler.
+	held, err := takeMaintenanceLease(ctx, pool, logger, task, retentionLeaseDuration)
+	if err != nil || held == nil {
+		return err
+	}
+	defer held.release(ctx)
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	defer held.keep(ctx, lost)()
+	return work(ctx)
 }

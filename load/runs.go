@@ -92,6 +92,12 @@ var digestStep = func(runID int64) step {
 	return step{"record the run's digest", query("runs_record_digest"), []any{runID}}
 }
 
+// coverStep brings scan_coverage's storage up to date for the definitions
+// whose sessions the run wrote.
+func coverStep(tenant string, runID int64) step {
+	return step{"update definition coverage", query("runs_cover_definitions"), []any{tenant, runID}}
+}
+
 // finishRunStep is the step recording the run's success, its counts and
 // the previous successful sync: the agents_* columns for agent runs only,
 // records_* and fields_repaired for all.

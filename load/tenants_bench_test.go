@@ -147,21 +147,7 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 			}
 		}
 	}
-	// Copying without checking each row again takes the administrator.
-	cfg, err := pgx.ParseConfig(dbtest.ServerURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	own, err := pgx.ParseConfig(f.url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Database = own.Database
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := adminConn(b, f)
 	cloneTenant(b, conn, tenant, tenants)
 	buildTime := time.Since(built)
 

@@ -32,15 +32,20 @@ var DigestParts = [8]string{
 	"the targets it stored (target_result of the sessions whose targets_run_id is the run)",
 }
 
-// observationsPart is the index in DigestParts of the observations, the
-// part run_digest keeps whole (OBSERVATION_RETENTION may drop its rows).
-const observationsPart = 5
+// The parts retention may drop the rows of, by their index in
+// DigestParts: run_digest keeps them whole.
+const (
+	observationsPart = 5 // OBSERVATION_RETENTION
+	sessionsPart     = 6 // SCAN_HISTORY_RETENTION: the sessions a run wrote, then the targets it stored
+	targetsPart      = 7
+)
 
 // partBounds are where each part lies in run_digest.parts: the first 4
 // bytes of each part's SHA-256, enough to name the part that changed,
-// and the observations' 32 (defender_storage.compact_digest_parts). The
-// digest covers the parts whole.
-var partBounds = [len(DigestParts) + 1]int{0, 4, 8, 12, 16, 20, 52, 56, 60}
+// and the whole 32 of the last three, which retention may drop the rows of
+// (defender_storage.compact_digest_parts). The digest covers the parts
+// whole.
+var partBounds = [len(DigestParts) + 1]int{0, 4, 8, 12, 16, 20, 52, 84, 116}
 
 // ChainVerification is what verify found of one chain: the successful runs
 // of a tenant and resource.
@@ -61,6 +66,10 @@ type ChainVerification struct {
 	// ObservationsDropped counts the runs whose observations retention
 	// dropped: their observations part is taken as stored.
 	ObservationsDropped int `json:"observations_dropped"`
+	// SessionsDropped counts the runs that had written scan sessions or
+	// targets SCAN_HISTORY_RETENTION dropped since: their session and
+	// target parts are taken as stored.
+	SessionsDropped int `json:"sessions_dropped"`
 	// Mismatch is the first run whose stored rows no longer give its
 	// digest; nil when the chain verifies.
 	Mismatch *DigestMismatch `json:"mismatch"`
@@ -152,7 +161,7 @@ func verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVeri
 						var r verifiedRun
 						err := row.Scan(&r.runID, &r.tenantID, &r.resource, &r.status, &r.fetchedAt, &r.hasDigest,
 							&r.previous, &r.expectedPrevious, &r.stored, &r.parts, &r.recomputed, &r.observationsDropped,
-							&r.expected, &r.atUpgrade)
+							&r.sessionsDropped, &r.expected, &r.atUpgrade)
 						return r, err
 					})
 					return err
@@ -203,6 +212,10 @@ func chainsOf(runs []verifiedRun) []ChainVerification {
 		if r.observationsDropped && !bytes.Equal(r.part(r.parts, observationsPart), r.part(r.recomputed, observationsPart)) {
 			c.ObservationsDropped++
 		}
+		if r.sessionsDropped && (!bytes.Equal(r.part(r.parts, sessionsPart), r.part(r.recomputed, sessionsPart)) ||
+			!bytes.Equal(r.part(r.parts, targetsPart), r.part(r.recomputed, targetsPart))) {
+			c.SessionsDropped++
+		}
 	}
 	return chains
 }
@@ -217,6 +230,7 @@ type verifiedRun struct {
 	stored, parts, recomputed      []byte // the digest and parts stored, the parts recomputed
 	expected                       []byte // the digest of the parts recomputed, chained with the previous digest stored
 	observationsDropped, atUpgrade bool
+	sessionsDropped                bool
 }
 
 // part is what run_digest keeps of part i (of DigestParts) in parts, empty
@@ -241,7 +255,8 @@ func (r verifiedRun) check() *DigestMismatch {
 			runName(r.previous), runName(r.expectedPrevious))
 	default:
 		for i := range DigestParts {
-			if !bytes.Equal(r.part(r.parts, i), r.part(r.recomputed, i)) && !(i == observationsPart && r.observationsDropped) {
+			if !bytes.Equal(r.part(r.parts, i), r.part(r.recomputed, i)) && !(i == observationsPart && r.observationsDropped) &&
+				!((i == sessionsPart || i == targetsPart) && r.sessionsDropped) {
 				m.Parts = append(m.Parts, DigestParts[i])
 			}
 		}

@@ -1655,21 +1655,21 @@ $$;
 -- Run digests smaller: the digest itself is unchanged (SHA-256 of the
 -- previous digest and of the eight parts' SHA-256, 256 bytes), but of the
 -- parts only what verify needs is kept: the first 4 bytes of each, enough
--- to name the part that no longer matches, and the observations' part
--- whole, which verify takes as stored once OBSERVATION_RETENTION dropped
--- the observations. 60 bytes instead of 256.
+-- to name the part that no longer matches, and whole the parts whose rows
+-- retention may drop, which verify then takes as stored: the observations
+-- (OBSERVATION_RETENTION), the sessions and the targets
+-- (SCAN_HISTORY_RETENTION). 116 bytes instead of 256.
 CREATE FUNCTION defender_storage.compact_digest_parts(parts bytea) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN pg_catalog.substr(parts, 1, 4) || pg_catalog.substr(parts, 33, 4) || pg_catalog.substr(parts, 65, 4)
-    || pg_catalog.substr(parts, 97, 4) || pg_catalog.substr(parts, 129, 4) || pg_catalog.substr(parts, 161, 32)
-    || pg_catalog.substr(parts, 193, 4) || pg_catalog.substr(parts, 225, 4);
+    || pg_catalog.substr(parts, 97, 4) || pg_catalog.substr(parts, 129, 4) || pg_catalog.substr(parts, 161, 96);
 COMMENT ON FUNCTION defender_storage.compact_digest_parts(bytea) IS
-    'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each, the observations'' (the sixth) whole: 60 bytes (docs/audit.md).';
+    'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each of the first five, the last three (observations, sessions, targets: retention may drop their rows) whole: 116 bytes (docs/audit.md).';
 
 ALTER TABLE defender_storage.run_digest DROP CONSTRAINT run_digest_parts_check;
 UPDATE defender_storage.run_digest SET parts = defender_storage.compact_digest_parts(parts);
-ALTER TABLE defender_storage.run_digest ADD CONSTRAINT run_digest_parts_check CHECK (pg_catalog.octet_length(parts) = 60);
-COMMENT ON COLUMN defender_storage.run_digest.parts IS 'Of the SHA-256 of each of the run''s eight parts, the first 4 bytes, and the sixth (its observations) whole, concatenated (60 bytes): what verify compares to name the part that changed; the digest covers the parts whole.';
+ALTER TABLE defender_storage.run_digest ADD CONSTRAINT run_digest_parts_check CHECK (pg_catalog.octet_length(parts) = 116);
+COMMENT ON COLUMN defender_storage.run_digest.parts IS 'Of the SHA-256 of each of the run''s eight parts, the first 4 bytes of the first five, and the last three (its observations, sessions and targets, whose rows retention may drop) whole, concatenated (116 bytes): what verify compares to name the part that changed; the digest covers the parts whole.';
 
 SELECT defender.grant_reader_access();
 

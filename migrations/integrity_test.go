@@ -63,6 +63,10 @@ VALUES ('t', '10.0.0.1', 'd1', 1, 0, 1);
 INSERT INTO defender_storage.tenant_leases (tenant_id, holder, expires_at) VALUES ('t', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.maintenance_leases (task, holder, expires_at) VALUES ('x', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.tenant_access (role_oid, role_name, tenant_id) VALUES (10, 'r', 't');
+INSERT INTO defender_storage.definition_coverage (tenant_id, definition_id, latest_scanned_at, consecutive_failures)
+VALUES ('t', 'd1', '2026-01-01 10:00Z', 0);
+INSERT INTO defender_storage.scan_history_dropped (tenant_id, dropped_before, through_run_id, sessions, dropped_at)
+VALUES ('t', '2025-12-01 00:00Z', 3, 1, '2026-01-01 10:00Z');
 SELECT defender_storage.record_run_digest(1);
 SELECT defender_storage.record_run_digest(2);
 SELECT defender_storage.record_run_digest(3);
@@ -93,28 +97,29 @@ var constraintViolations = map[string]string{
 	"scan_agent_history_range_order":                        `UPDATE defender.scan_agent_history SET valid_to = valid_from WHERE valid_to IS NOT NULL`,
 	"scan_agent_history_no_overlap": `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
 		SELECT agent_key, tenant_id, agent_id, valid_from + interval '1 hour', opened_by_run_id FROM defender.scan_agent_history WHERE agent_key = 2`,
-	"run_digest_digest_check":                `UPDATE defender_storage.run_digest SET digest = '\x00' WHERE run_id = 1`,
-	"run_digest_parts_check":                 `UPDATE defender_storage.run_digest SET parts = digest WHERE run_id = 1`,
-	"run_digest_run_id_fkey":                 `UPDATE defender_storage.run_digest SET run_id = -1 WHERE run_id = 4`,
-	"run_digest_previous_before":             `UPDATE defender_storage.run_digest SET previous_run_id = 4 WHERE run_id = 2`,
-	"session_write_values_digest_check":      `UPDATE defender_storage.session_write SET values_digest = '\x00'`,
-	"session_result_extra_check":             `UPDATE defender_storage.session_result SET extra = 'null'`,
-	"session_result_known":                   `UPDATE defender_storage.session_result SET session_id = NULL, scanned_at = NULL`,
-	"session_result_source_check":            `UPDATE defender_storage.session_result SET source = 'rumour'`,
-	"session_result_updated_by_run":          `UPDATE defender_storage.session_result SET updated_at = NULL`,
-	"sync_run_failed_has_error":              `UPDATE defender_storage.sync_run SET status = 'f' WHERE run_id = 1`,
-	"sync_run_finished_iff_done":             `UPDATE defender_storage.sync_run SET finished_at = NULL WHERE run_id = 1`,
-	"sync_run_heartbeat_only_of_agents":      `UPDATE defender_storage.sync_run SET heartbeat_only = 1 WHERE run_id = 3`,
-	"sync_run_previous_before_fetch":         `UPDATE defender_storage.sync_run SET previous_sync_at = fetched_at WHERE run_id = 2`,
-	"sync_run_resource":                      `UPDATE defender_storage.sync_run SET resource = 's' WHERE run_id = 1`,
-	"sync_run_status_check":                  `UPDATE defender_storage.sync_run SET status = 'd' WHERE run_id = 1`,
-	"sync_run_succeeded_has_fetch":           `UPDATE defender_storage.sync_run SET fetched_at = NULL WHERE run_id = 1`,
-	"sync_run_time_order":                    `UPDATE defender_storage.sync_run SET finished_at = started_at - interval '1 hour' WHERE run_id = 1`,
-	"target_result_extra_check":              `UPDATE defender_storage.target_result SET extra = '1'`,
-	"tenant_daily_mde_client_versions_check": `UPDATE defender_storage.tenant_daily SET mde_client_versions = '[]'`,
-	"tenant_daily_synced_that_day":           `UPDATE defender_storage.tenant_daily SET first_synced_at = synced_at + interval '1 second'`,
-	"tenant_daily_syncs_check":               `UPDATE defender_storage.tenant_daily SET syncs = 0`,
-	"tenants_last_run_has_time":              `UPDATE defender_storage.tenants SET last_fetched_at = NULL`,
+	"run_digest_digest_check":                   `UPDATE defender_storage.run_digest SET digest = '\x00' WHERE run_id = 1`,
+	"run_digest_parts_check":                    `UPDATE defender_storage.run_digest SET parts = digest WHERE run_id = 1`,
+	"run_digest_run_id_fkey":                    `UPDATE defender_storage.run_digest SET run_id = -1 WHERE run_id = 4`,
+	"run_digest_previous_before":                `UPDATE defender_storage.run_digest SET previous_run_id = 4 WHERE run_id = 2`,
+	"scan_history_dropped_through_run_id_check": `UPDATE defender_storage.scan_history_dropped SET through_run_id = 0`,
+	"session_write_values_digest_check":         `UPDATE defender_storage.session_write SET values_digest = '\x00'`,
+	"session_result_extra_check":                `UPDATE defender_storage.session_result SET extra = 'null'`,
+	"session_result_known":                      `UPDATE defender_storage.session_result SET session_id = NULL, scanned_at = NULL`,
+	"session_result_source_check":               `UPDATE defender_storage.session_result SET source = 'rumour'`,
+	"session_result_updated_by_run":             `UPDATE defender_storage.session_result SET updated_at = NULL`,
+	"sync_run_failed_has_error":                 `UPDATE defender_storage.sync_run SET status = 'f' WHERE run_id = 1`,
+	"sync_run_finished_iff_done":                `UPDATE defender_storage.sync_run SET finished_at = NULL WHERE run_id = 1`,
+	"sync_run_heartbeat_only_of_agents":         `UPDATE defender_storage.sync_run SET heartbeat_only = 1 WHERE run_id = 3`,
+	"sync_run_previous_before_fetch":            `UPDATE defender_storage.sync_run SET previous_sync_at = fetched_at WHERE run_id = 2`,
+	"sync_run_resource":                         `UPDATE defender_storage.sync_run SET resource = 's' WHERE run_id = 1`,
+	"sync_run_status_check":                     `UPDATE defender_storage.sync_run SET status = 'd' WHERE run_id = 1`,
+	"sync_run_succeeded_has_fetch":              `UPDATE defender_storage.sync_run SET fetched_at = NULL WHERE run_id = 1`,
+	"sync_run_time_order":                       `UPDATE defender_storage.sync_run SET finished_at = started_at - interval '1 hour' WHERE run_id = 1`,
+	"target_result_extra_check":                 `UPDATE defender_storage.target_result SET extra = '1'`,
+	"tenant_daily_mde_client_versions_check":    `UPDATE defender_storage.tenant_daily SET mde_client_versions = '[]'`,
+	"tenant_daily_synced_that_day":              `UPDATE defender_storage.tenant_daily SET first_synced_at = synced_at + interval '1 second'`,
+	"tenant_daily_syncs_check":                  `UPDATE defender_storage.tenant_daily SET syncs = 0`,
+	"tenants_last_run_has_time":                 `UPDATE defender_storage.tenants SET last_fetched_at = NULL`,
 }
 
 var (

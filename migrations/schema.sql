@@ -1532,14 +1532,66 @@ COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint 
 
 CREATE FUNCTION defender_storage.compact_digest_parts(parts bytea) RETURNS bytea
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (((((((substr(parts, 1, 4) || substr(parts, 33, 4)) || substr(parts, 65, 4)) || substr(parts, 97, 4)) || substr(parts, 129, 4)) || substr(parts, 161, 32)) || substr(parts, 193, 4)) || substr(parts, 225, 4));
+    RETURN (((((substr(parts, 1, 4) || substr(parts, 33, 4)) || substr(parts, 65, 4)) || substr(parts, 97, 4)) || substr(parts, 129, 4)) || substr(parts, 161, 96));
 
 
 --
 -- Name: FUNCTION compact_digest_parts(parts bytea); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.compact_digest_parts(parts bytea) IS 'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each, the observations'' (the sixth) whole: 60 bytes (docs/audit.md).';
+COMMENT ON FUNCTION defender_storage.compact_digest_parts(parts bytea) IS 'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each of the first five, the last three (observations, sessions, targets: retention may drop their rows) whole: 116 bytes (docs/audit.md).';
+
+
+--
+-- Name: cover_definitions(text, text[]); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+INSERT INTO defender_storage.definition_coverage AS c
+       (tenant_id, definition_id, latest_scanned_at, latest_status, last_success_at, last_failure_at, last_partial_at,
+        consecutive_failures)
+SELECT tenant, x.definition_id, latest.scanned_at, latest.status, ok.scanned_at, bad.scanned_at, partial.scanned_at,
+       (SELECT count(*)::integer FROM defender_storage.session_result s
+         WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id
+           AND defender.scan_outcome(s.status) = 'failure'
+           AND s.scanned_at > coalesce(greatest(ok.scanned_at, partial.scanned_at), '-infinity'))
+  FROM (SELECT DISTINCT u.definition_id FROM pg_catalog.unnest(definitions) u(definition_id)) x
+  JOIN LATERAL (SELECT s.scanned_at, s.status FROM defender_storage.session_result s
+                 WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                 ORDER BY s.scanned_at DESC LIMIT 1) latest ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'success'
+                      ORDER BY s.scanned_at DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'failure'
+                      ORDER BY s.scanned_at DESC LIMIT 1) bad ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'partial'
+                      ORDER BY s.scanned_at DESC LIMIT 1) partial ON true
+ON CONFLICT (tenant_id, definition_id) DO UPDATE
+   SET latest_scanned_at = excluded.latest_scanned_at, latest_status = excluded.latest_status,
+       last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
+       last_partial_at = excluded.last_partial_at, consecutive_failures = excluded.consecutive_failures
+ WHERE (c.latest_scanned_at, c.latest_status, c.last_success_at, c.last_failure_at, c.last_partial_at, c.consecutive_failures)
+       IS DISTINCT FROM
+       (excluded.latest_scanned_at, excluded.latest_status, excluded.last_success_at, excluded.last_failure_at,
+        excluded.last_partial_at, excluded.consecutive_failures);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION cover_definitions(tenant text, definitions text[]); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) IS 'Internal: brings definition_coverage up to date for the given definitions of a tenant, from their sessions. The loader calls it in each run that writes sessions.';
 
 
 --
@@ -2878,7 +2930,7 @@ CREATE TABLE defender_storage.run_digest (
     parts bytea NOT NULL,
     computed_at_upgrade boolean DEFAULT false NOT NULL,
     CONSTRAINT run_digest_digest_check CHECK ((octet_length(digest) = 32)),
-    CONSTRAINT run_digest_parts_check CHECK ((octet_length(parts) = 60)),
+    CONSTRAINT run_digest_parts_check CHECK ((octet_length(parts) = 116)),
     CONSTRAINT run_digest_previous_before CHECK ((previous_run_id < run_id))
 );
 
@@ -2915,7 +2967,7 @@ COMMENT ON COLUMN defender_storage.run_digest.digest IS 'SHA-256 of the previous
 -- Name: COLUMN run_digest.parts; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.run_digest.parts IS 'Of the SHA-256 of each of the run''s eight parts, the first 4 bytes, and the sixth (its observations) whole, concatenated (60 bytes): what verify compares to name the part that changed; the digest covers the parts whole.';
+COMMENT ON COLUMN defender_storage.run_digest.parts IS 'Of the SHA-256 of each of the run''s eight parts, the first 4 bytes of the first five, and the last three (its observations, sessions and targets, whose rows retention may drop) whole, concatenated (116 bytes): what verify compares to name the part that changed; the digest covers the parts whole.';
 
 
 --
@@ -3536,6 +3588,87 @@ COMMENT ON COLUMN defender.scan_agents.deleted_at IS 'When a complete sync first
 
 
 --
+-- Name: definition_coverage; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_coverage (
+    tenant_id text NOT NULL,
+    definition_id text NOT NULL,
+    latest_scanned_at timestamp with time zone NOT NULL,
+    latest_status text,
+    last_success_at timestamp with time zone,
+    last_failure_at timestamp with time zone,
+    last_partial_at timestamp with time zone,
+    consecutive_failures integer NOT NULL,
+    CONSTRAINT definition_coverage_consecutive_failures_check CHECK ((consecutive_failures >= 0)),
+    CONSTRAINT definition_coverage_definition_id_check CHECK ((definition_id <> ''::text))
+);
+
+
+--
+-- Name: TABLE definition_coverage; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_coverage IS 'Storage behind scan_coverage: per definition with a session that has a time, what its sessions say, kept current by the loader (cover_definitions) in each run that writes sessions. Query defender.scan_coverage instead.';
+
+
+--
+-- Name: COLUMN definition_coverage.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.tenant_id IS 'Microsoft Entra tenant.';
+
+
+--
+-- Name: COLUMN definition_coverage.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.definition_id IS 'Defender id of the scan definition.';
+
+
+--
+-- Name: COLUMN definition_coverage.latest_scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.latest_scanned_at IS 'When its latest session ran.';
+
+
+--
+-- Name: COLUMN definition_coverage.latest_status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.latest_status IS 'That session''s status, as sent.';
+
+
+--
+-- Name: COLUMN definition_coverage.last_success_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.last_success_at IS 'When its latest successful session ran.';
+
+
+--
+-- Name: COLUMN definition_coverage.last_failure_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.last_failure_at IS 'When its latest failed session ran.';
+
+
+--
+-- Name: COLUMN definition_coverage.last_partial_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.last_partial_at IS 'When its latest partly successful session ran.';
+
+
+--
+-- Name: COLUMN definition_coverage.consecutive_failures; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_coverage.consecutive_failures IS 'Failed sessions since the later of last_success_at and last_partial_at (all of them if neither).';
+
+
+--
 -- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -3729,14 +3862,12 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             d.scan_type,
             d.target,
             d.interval_hours,
-            latest.scanned_at AS last_scan_at,
-            latest.status AS last_status,
-            defender.scan_outcome(latest.status) AS last_outcome,
-            ok.scanned_at AS last_success_at,
-            bad.scanned_at AS last_failure_at,
-            ( SELECT (count(*))::integer AS count
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at > COALESCE(streak.scanned_at, '-infinity'::timestamp with time zone)) AND (defender.scan_outcome(s.status) = 'failure'::text))) AS consecutive_failures,
+            c.latest_scanned_at AS last_scan_at,
+            c.latest_status AS last_status,
+            defender.scan_outcome(c.latest_status) AS last_outcome,
+            c.last_success_at,
+            c.last_failure_at,
+            COALESCE(c.consecutive_failures, 0) AS consecutive_failures,
             d.scanner_agent_id,
             a.computer_dns_name AS scanner_host,
             hb.last_seen AS scanner_last_seen,
@@ -3752,47 +3883,23 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             dr.fetched_at AS as_of_fetched_at,
             hr.run_id AS history_run_id,
             hr.fetched_at AS history_fetched_at
-           FROM (((((((((defender_storage.definition_state d
-             LEFT JOIN defender_storage.tenants t ON ((t.tenant_id = d.tenant_id)))
-             LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
-             LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at,
-                    s.status
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) latest ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'success'::text))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) ok ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = 'failure'::text))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) bad ON (true))
-             LEFT JOIN LATERAL ( SELECT s.scanned_at
-                   FROM defender_storage.session_result s
-                  WHERE ((s.tenant_id = d.tenant_id) AND (s.definition_id = d.definition_id) AND (s.scanned_at IS NOT NULL) AND (defender.scan_outcome(s.status) = ANY (ARRAY['success'::text, 'partial'::text])))
-                  ORDER BY s.scanned_at DESC
-                 LIMIT 1) streak ON (true))
+           FROM ((((defender_storage.definition_state d
+             LEFT JOIN ((defender_storage.tenants t
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
                    FROM defender_storage.sync_run r
-                  WHERE ((r.tenant_no = ( SELECT tn.tenant_no
-                           FROM defender_storage.tenants tn
-                          WHERE (tn.tenant_id = d.tenant_id))) AND (r.resource = 'd'::"char") AND (r.status = 's'::"char"))
+                  WHERE ((r.tenant_no = t.tenant_no) AND (r.resource = 'd'::"char") AND (r.status = 's'::"char"))
                   ORDER BY r.fetched_at DESC
                  LIMIT 1) dr ON (true))
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
                    FROM defender_storage.sync_run r
-                  WHERE ((r.tenant_no = ( SELECT tn.tenant_no
-                           FROM defender_storage.tenants tn
-                          WHERE (tn.tenant_id = d.tenant_id))) AND (r.resource = 'h'::"char") AND (r.status = 's'::"char"))
+                  WHERE ((r.tenant_no = t.tenant_no) AND (r.resource = 'h'::"char") AND (r.status = 's'::"char"))
                   ORDER BY r.fetched_at DESC
-                 LIMIT 1) hr ON (true))
+                 LIMIT 1) hr ON (true)) ON ((t.tenant_id = d.tenant_id)))
+             LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
+             LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
+             LEFT JOIN defender_storage.definition_coverage c ON (((c.tenant_id = d.tenant_id) AND (c.definition_id = d.definition_id))))
           WHERE ((d.deleted_at IS NULL) AND d.is_active)) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
@@ -5759,6 +5866,63 @@ COMMENT ON TABLE defender_storage.observation_2027_01 IS 'Observations of 2027-0
 
 
 --
+-- Name: scan_history_dropped; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.scan_history_dropped (
+    tenant_id text NOT NULL,
+    dropped_before timestamp with time zone NOT NULL,
+    through_run_id bigint NOT NULL,
+    sessions bigint NOT NULL,
+    dropped_at timestamp with time zone NOT NULL,
+    CONSTRAINT scan_history_dropped_sessions_check CHECK ((sessions >= 0)),
+    CONSTRAINT scan_history_dropped_through_run_id_check CHECK ((through_run_id > 0))
+);
+
+
+--
+-- Name: TABLE scan_history_dropped; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.scan_history_dropped IS 'What SCAN_HISTORY_RETENTION dropped of each tenant''s scan sessions, latest pass: agentsync verify takes the session and target parts of the digests of the tenant''s runs up to through_run_id as stored. Internal.';
+
+
+--
+-- Name: COLUMN scan_history_dropped.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.tenant_id IS 'Microsoft Entra tenant.';
+
+
+--
+-- Name: COLUMN scan_history_dropped.dropped_before; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.dropped_before IS 'Sessions that ran before this time may have been dropped (those an answer still needs are kept).';
+
+
+--
+-- Name: COLUMN scan_history_dropped.through_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.through_run_id IS 'The latest run that had written a dropped session or its targets: runs of the tenant up to it may miss rows their digest covered.';
+
+
+--
+-- Name: COLUMN scan_history_dropped.sessions; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.sessions IS 'Sessions dropped in all, over every pass.';
+
+
+--
+-- Name: COLUMN scan_history_dropped.dropped_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_history_dropped.dropped_at IS 'When the latest pass that dropped sessions of the tenant ran.';
+
+
+--
 -- Name: session_result_session_key_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
 --
 
@@ -6044,6 +6208,14 @@ ALTER TABLE ONLY defender_storage.agent_state
 
 
 --
+-- Name: definition_coverage definition_coverage_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_coverage
+    ADD CONSTRAINT definition_coverage_pkey PRIMARY KEY (tenant_id, definition_id);
+
+
+--
 -- Name: definition_state definition_state_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -6129,6 +6301,14 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 ALTER TABLE ONLY defender_storage.run_digest
     ADD CONSTRAINT run_digest_previous_run_id_key UNIQUE (previous_run_id);
+
+
+--
+-- Name: scan_history_dropped scan_history_dropped_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.scan_history_dropped
+    ADD CONSTRAINT scan_history_dropped_pkey PRIMARY KEY (tenant_id);
 
 
 --
@@ -6355,6 +6535,13 @@ CREATE INDEX session_result_by_definition ON defender_storage.session_result USI
 
 
 --
+-- Name: session_result_by_outcome; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX session_result_by_outcome ON defender_storage.session_result USING btree (tenant_id, definition_id, defender.scan_outcome(status), scanned_at) WHERE (scanned_at IS NOT NULL);
+
+
+--
 -- Name: session_result_by_recording_run; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
@@ -6532,6 +6719,14 @@ ALTER TABLE ONLY defender_storage.agent_state
 
 
 --
+-- Name: definition_coverage definition_coverage_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.definition_coverage
+    ADD CONSTRAINT definition_coverage_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
 -- Name: definition_state definition_state_deleted_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -6617,6 +6812,14 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 ALTER TABLE ONLY defender_storage.run_digest
     ADD CONSTRAINT run_digest_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
+
+
+--
+-- Name: scan_history_dropped scan_history_dropped_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.scan_history_dropped
+    ADD CONSTRAINT scan_history_dropped_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
 
 
 --

@@ -666,6 +666,11 @@ func TestCompactRunsMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare("after 00019")
+	// The loader and verify read the latest schema: the rows go through
+	// the later migrations and back too.
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
 	chains, err := load.Verify(ctx, pool, "")
 	if err != nil || !load.Verified(chains) {
 		t.Fatalf("verify after 00019: %v, %+v", err, chains)
@@ -681,9 +686,9 @@ func TestCompactRunsMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 		t.Errorf("rolling 00019 back leaves another schema: %s", firstDifference(schemaBefore, got))
 	}
 
-	// A run synced on schema 19, rolled back to 18: its row and digest
-	// stay, the digest chaining its parts restored whole.
-	if _, err := p.UpTo(ctx, compact); err != nil {
+	// A run synced on schema 19 or later, rolled back to 18: its row and
+	// digest stay, the digest chaining its parts restored whole.
+	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var tenant string

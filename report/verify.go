@@ -49,6 +49,12 @@ func WriteVerifyText(w io.Writer, chains []load.ChainVerification) error {
 				return err
 			}
 		}
+		if c.SessionsDropped > 0 {
+			if _, err := fmt.Fprintf(w, "  %d of them had scan sessions or targets dropped by SCAN_HISTORY_RETENTION: those were taken as their digests kept them\n",
+				c.SessionsDropped); err != nil {
+				return err
+			}
+		}
 	}
 	var err error
 	switch {

@@ -145,6 +145,9 @@ func TestSettingErrorsNameWhatTheUserTyped(t *testing.T) {
 		{with("SYNC_RUN_ON_START", "maybe"), []string{"run"}, `SYNC_RUN_ON_START (--run-on-start) "maybe"`, ""},
 		{db, []string{"run", "--run-on-start=maybe"}, `--run-on-start (SYNC_RUN_ON_START) "maybe"`, ""},
 		{with("OBSERVATION_RETENTION", "forever"), []string{"sync"}, `OBSERVATION_RETENTION (--observation-retention) "forever": want a duration such as 30s, 5m, 36h, 1h30m, 90d (days) or 12w (weeks)`, ""},
+		{with("SCAN_HISTORY_RETENTION", "forever"), []string{"sync"}, `SCAN_HISTORY_RETENTION (--scan-history-retention) "forever": want a duration such as 30s, 5m, 36h, 1h30m, 90d (days) or 12w (weeks)`, ""},
+		{with("SCAN_HISTORY_RETENTION", "3d"), []string{"sync"}, `SCAN_HISTORY_RETENTION (--scan-history-retention) "3d": want at least 336h0m0s`, ""},
+		{db, []string{"sync", "--scan-history-retention", "15d", "--scan-history-lookback", "16d"}, `--scan-history-retention (SCAN_HISTORY_RETENTION) "15d": want more than the lookback of the scan history (384h0m0s)`, ""},
 		{nil, []string{"migrate", "--database-url", "postgres://u:hunter2@h:notaport/db"}, "--database-url (DATABASE_URL): cannot parse it", "hunter2"},
 	} {
 		code, _, errOut := runCLI(t, tc.env, tc.args...)

@@ -38,8 +38,15 @@ func (s *loadSettings) apply(cfg *load.Config) (workers int, resources []scanage
 	if workers, err = s.Concurrency.parse(); err != nil {
 		return 0, nil, err
 	}
-	resources, err = s.Resources.apply(cfg)
-	return workers, resources, err
+	if resources, err = s.Resources.apply(cfg); err != nil {
+		return 0, nil, err
+	}
+	// A session dropped within the lookback would be read and stored again
+	// by the next sync.
+	if r := s.Retention.scanRetention; r != 0 && r <= cfg.HistoryLookback {
+		return 0, nil, fmt.Errorf("SCAN_HISTORY_RETENTION %q: want more than the lookback of the scan history (%s)", s.Retention.ScanValue, cfg.HistoryLookback)
+	}
+	return workers, resources, nil
 }
 
 // concurrencySetting is SYNC_CONCURRENCY.
@@ -128,36 +135,52 @@ func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
 	return nil
 }
 
-// retentionSetting is OBSERVATION_RETENTION, for sync and run: how long raw
-// observations are kept (0, the default, keeps them for ever).
+// retentionSetting is OBSERVATION_RETENTION and SCAN_HISTORY_RETENTION,
+// for sync and run: how long raw observations and scan sessions are kept
+// (0, the default, keeps them for ever).
 type retentionSetting struct {
-	Value     string `name:"observation-retention" envvar:"OBSERVATION_RETENTION" placeholder:"duration" help:"drop raw observations (lastSeen per sync) older than this duration, a whole month at a time, such as 365d; the daily rollups keep their trends (default: keep everything)"`
-	retention time.Duration
+	Value         string `name:"observation-retention" envvar:"OBSERVATION_RETENTION" placeholder:"duration" help:"drop raw observations (lastSeen per sync) older than this duration, a whole month at a time, such as 365d; the daily rollups keep their trends (default: keep everything)"`
+	ScanValue     string `name:"scan-history-retention" envvar:"SCAN_HISTORY_RETENTION" placeholder:"duration" help:"drop scan sessions (with their targets) that ran longer ago than this duration, such as 180d; what scan_coverage and scan_target_status show is kept (default: keep everything)"`
+	retention     time.Duration
+	scanRetention time.Duration
 }
 
 // parse validates the setting.
 func (s *retentionSetting) parse() error {
-	if s.Value == "" {
-		return nil
+	if s.Value != "" {
+		d, err := durationSetting("OBSERVATION_RETENTION", s.Value)
+		if err != nil {
+			return err
+		}
+		if d < load.MinObservationRetention {
+			return fmt.Errorf("OBSERVATION_RETENTION %q: want at least %s", s.Value, load.MinObservationRetention)
+		}
+		s.retention = d
 	}
-	d, err := durationSetting("OBSERVATION_RETENTION", s.Value)
-	if err != nil {
-		return err
+	if s.ScanValue != "" {
+		d, err := durationSetting("SCAN_HISTORY_RETENTION", s.ScanValue)
+		if err != nil {
+			return err
+		}
+		if d < load.MinScanHistoryRetention {
+			return fmt.Errorf("SCAN_HISTORY_RETENTION %q: want at least %s", s.ScanValue, load.MinScanHistoryRetention)
+		}
+		s.scanRetention = d
 	}
-	if d < load.MinObservationRetention {
-		return fmt.Errorf("OBSERVATION_RETENTION %q: want at least %s", s.Value, load.MinObservationRetention)
-	}
-	s.retention = d
 	return nil
 }
 
 // apply drops what is past the retention, when one is set. A failure is
 // logged: it never fails a sync, and the next pass tries again.
 func (s *retentionSetting) apply(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) {
-	if s.retention == 0 {
-		return
+	if s.retention != 0 {
+		if _, err := load.DropObservations(ctx, pool, s.retention, time.Now(), logger); err != nil {
+			logger.Warn("drop observations past their retention", "error", err)
+		}
 	}
-	if _, err := load.DropObservations(ctx, pool, s.retention, time.Now(), logger); err != nil {
-		logger.Warn("drop observations past their retention", "error", err)
+	if s.scanRetention != 0 {
+		if _, err := load.DropScanHistory(ctx, pool, s.scanRetention, time.Now(), logger); err != nil {
+			logger.Warn("drop scan history past its retention", "error", err)
+		}
 	}
 }

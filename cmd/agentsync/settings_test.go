@@ -73,7 +73,7 @@ func TestEveryDurationTakesDaysAndWeeks(t *testing.T) {
 	// Each duration setting of run takes days and weeks: the command goes
 	// past the settings, to the tenants it lacks.
 	db := map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x"}
-	for _, env := range []string{"SYNC_JITTER", "SHUTDOWN_GRACE", "SYNC_TIMEOUT", "SCAN_HISTORY_LOOKBACK", "OBSERVATION_RETENTION"} {
+	for _, env := range []string{"SYNC_JITTER", "SHUTDOWN_GRACE", "SYNC_TIMEOUT", "SCAN_HISTORY_LOOKBACK", "OBSERVATION_RETENTION", "SCAN_HISTORY_RETENTION"} {
 		for _, v := range []string{"365d", "2w"} {
 			code, _, errOut := runCLI(t, withEnv(db, map[string]string{env: v}), "run")
 			if code != exitUsage || strings.Contains(errOut, env) || !strings.Contains(errOut, "no tenant") {

@@ -5,7 +5,10 @@
 -- run_digest_parts (the loader's own computation) in the same form, and
 -- the digest the whole parts give chained with the stored digest of the
 -- run before. A run whose observations OBSERVATION_RETENTION dropped (its
--- month's partition is gone) has its observations part taken as stored. The runs
+-- month's partition is gone) has its observations part taken as stored;
+-- so are the session and target parts of a definitions or history run up
+-- to the latest whose sessions SCAN_HISTORY_RETENTION dropped
+-- (scan_history_dropped). The runs
 -- are shared among workers, each in a transaction of the same snapshot:
 -- this one reads those whose run_id is $3 modulo $2.
 -- $1 tenant (null: every tenant), $2 workers, $3 this worker (0 … $2-1).
@@ -26,10 +29,7 @@ WITH r AS (
 SELECT r.run_id, r.tenant_id, r.resource, r.status, r.fetched_at,
        d.run_id IS NOT NULL AS has_digest, d.previous_run_id, r.expected_previous,
        d.digest, d.parts, defender_storage.compact_digest_parts(x.digest_parts) AS recomputed, o.dropped AS observations_dropped,
-       defender_storage.chain_digest(p.digest,
-           CASE WHEN o.dropped AND d.parts IS NOT NULL
-                THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 21, 32) FROM 161 FOR 32)
-                ELSE x.digest_parts END) AS expected_digest,
+       sd.dropped AS sessions_dropped, defender_storage.chain_digest(p.digest, y.parts) AS expected_digest,
        coalesce(d.computed_at_upgrade, false) AS computed_at_upgrade
   FROM r
   JOIN x ON x.digested_run_id = r.run_id
@@ -39,4 +39,16 @@ SELECT r.run_id, r.tenant_id, r.resource, r.status, r.fetched_at,
        SELECT r.resource = 'agents' AND r.fetched_at IS NOT NULL
               AND pg_catalog.to_regclass('defender_storage.observation_'
                       || pg_catalog.to_char(r.fetched_at AT TIME ZONE 'UTC', 'YYYY_MM')) IS NULL AS dropped) o
+ CROSS JOIN LATERAL (
+       SELECT r.resource IN ('definitions', 'history')
+              AND EXISTS (SELECT FROM defender_storage.scan_history_dropped h
+                           WHERE h.tenant_id = r.tenant_id AND r.run_id <= h.through_run_id) AS dropped) sd
+ CROSS JOIN LATERAL (
+       -- The whole parts, those retention dropped the rows of as stored
+       -- (compact_digest_parts keeps them at 21, 53 and 85).
+       SELECT CASE WHEN o.dropped AND d.parts IS NOT NULL
+                   THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 21, 32) FROM 161 FOR 32)
+                   WHEN sd.dropped AND d.parts IS NOT NULL
+                   THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 53, 64) FROM 193 FOR 64)
+                   ELSE x.digest_parts END AS parts) y
  ORDER BY r.tenant_id, r.resource, r.run_id

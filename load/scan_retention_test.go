@@ -1,0 +1,239 @@
+package load_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentsync/agentsync/extract/defendertest"
+	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/load/loadtest"
+)
+
+// answers is every row of the scan views an answer reads, as text, in a
+// stable order.
+func answers(t *testing.T, f *fixture, view string) []string {
+	t.Helper()
+	rows, err := f.pool.Query(context.Background(),
+		fmt.Sprintf(`SELECT v::text FROM %s v ORDER BY v::text COLLATE "C"`, view))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestDropScanHistoryKeepsTheAnswers: SCAN_HISTORY_RETENTION drops the
+// sessions past it, with their targets, of every tenant, and keeps what
+// scan_coverage and scan_target_status read: both answer the same rows
+// after it. agentsync verify still verifies every chain, taking the
+// session and target parts of the runs that wrote what was dropped as
+// their digests kept them, and still finds an edit of a session it kept.
+// The next sync stores none of the dropped sessions again.
+func TestDropScanHistoryKeepsTheAnswers(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	end := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var synced []loadtest.Synced
+	for i, id := range []string{"tenant-a.example", "tenant-b.example"} {
+		synced = append(synced, loadtest.Sync(t, f.pool, loadtest.Story{TenantID: id, Agents: 40, Days: 40, Seed: int64(i + 3),
+			History: true, End: end}))
+	}
+	count := func(where string, args ...any) (n int) {
+		t.Helper()
+		if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM defender_storage.session_result WHERE `+where, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	retention := 20 * 24 * time.Hour
+	cutoff := end.Add(-retention)
+	old := count(`scanned_at < $1`, cutoff)
+	if old < 100 {
+		t.Fatalf("%d sessions ran before the cutoff; the story is too short to test retention", old)
+	}
+	coverage, status := answers(t, f, "defender.scan_coverage"), answers(t, f, "defender.scan_target_status")
+	// What the loader kept of each definition is what its sessions say.
+	kept := answers(t, f, "defender_storage.definition_coverage")
+	if _, err := f.pool.Exec(ctx, `
+		DELETE FROM defender_storage.definition_coverage;
+		SELECT defender_storage.cover_definitions(tenant_id, array_agg(DISTINCT definition_id))
+		  FROM defender_storage.session_result GROUP BY tenant_id`); err != nil {
+		t.Fatal(err)
+	}
+	if again := answers(t, f, "defender_storage.definition_coverage"); len(kept) < 10 || strings.Join(again, "\n") != strings.Join(kept, "\n") {
+		t.Errorf("definition_coverage as the loader kept it:\n%s\nfrom the sessions:\n%s", strings.Join(kept, "\n"), strings.Join(again, "\n"))
+	}
+	if len(coverage) == 0 || len(status) == 0 {
+		t.Fatalf("scan_coverage %d rows, scan_target_status %d rows: nothing to compare", len(coverage), len(status))
+	}
+	for _, c := range verify(t, f, "") {
+		if c.Mismatch != nil {
+			t.Fatalf("before retention: %+v", c)
+		}
+	}
+
+	if _, err := load.DropScanHistory(ctx, f.pool, 24*time.Hour, end, nil); err == nil {
+		t.Error("a retention of a day was accepted")
+	}
+	dropped, err := load.DropScanHistory(ctx, f.pool, retention, end, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dropped) != 2 {
+		t.Fatalf("dropped %+v, want sessions of both tenants", dropped)
+	}
+	var sessions int64
+	for _, d := range dropped {
+		sessions += d.Sessions
+		if d.Targets == 0 {
+			t.Errorf("%s: no target dropped with %d sessions", d.TenantID, d.Sessions)
+		}
+	}
+	left := count(`scanned_at < $1`, cutoff)
+	if int64(old-left) != sessions || left >= old/4 {
+		t.Errorf("%d sessions before the cutoff, %d kept, %d reported dropped", old, left, sessions)
+	}
+	var orphans int
+	if err := f.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM defender_storage.target_result t
+		         WHERE NOT EXISTS (SELECT FROM defender_storage.session_result s WHERE s.session_key = t.session_key))
+		     + (SELECT count(*) FROM defender_storage.session_write w
+		         WHERE NOT EXISTS (SELECT FROM defender_storage.session_result s WHERE s.session_key = w.session_key))`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 0 {
+		t.Errorf("%d targets or writes of dropped sessions remain", orphans)
+	}
+	if got := answers(t, f, "defender.scan_coverage"); strings.Join(got, "\n") != strings.Join(coverage, "\n") {
+		t.Errorf("scan_coverage changed:\nbefore %s\nafter  %s", strings.Join(coverage, "\n       "), strings.Join(got, "\n       "))
+	}
+	if got := answers(t, f, "defender.scan_target_status"); strings.Join(got, "\n") != strings.Join(status, "\n") {
+		t.Errorf("scan_target_status changed:\nbefore %s\nafter  %s", strings.Join(status, "\n       "), strings.Join(got, "\n       "))
+	}
+	history := 0
+	for _, c := range verify(t, f, "") {
+		if c.Mismatch != nil {
+			t.Fatalf("after retention: %+v", c)
+		}
+		if c.Resource == "history" {
+			history += c.SessionsDropped
+		}
+	}
+	if history == 0 {
+		t.Error("verify counted no history run whose sessions were dropped")
+	}
+	// A second pass finds nothing more to drop.
+	if again, err := load.DropScanHistory(ctx, f.pool, retention, end, nil); err != nil || len(again) != 0 {
+		t.Errorf("a second pass dropped %+v (err %v)", again, err)
+	}
+
+	// The next day's sync reads the week back: nothing dropped comes back.
+	loader, err := load.New(f.pool, load.Config{TenantID: synced[0].TenantID, Now: func() time.Time { return end.Add(24 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet := defendertest.NewFleet(3, 40, synced[0].Start)
+	if _, err := loader.SyncHistory(ctx, loadtest.History(fleet, end.Add(24*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(`scanned_at < $1`, cutoff); n != left {
+		t.Errorf("after the next sync, %d sessions before the cutoff, want the %d kept", n, left)
+	}
+
+	// A kept session edited afterwards is still found.
+	if _, err := f.pool.Exec(ctx, `
+		UPDATE defender_storage.session_result SET status = 'Success'
+		 WHERE session_key = (SELECT max(session_key) FROM defender_storage.session_result
+		                       WHERE tenant_id = $1 AND status <> 'Success' AND scanned_at > $2)`, synced[1].TenantID, cutoff); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range verify(t, f, synced[1].TenantID) {
+		found = found || c.Mismatch != nil
+	}
+	if !found {
+		t.Error("verify found no mismatch after a kept session was edited")
+	}
+}
+
+// TestScanCoverageMigrationKeepsEveryRowAndAnswer: migration 00020
+// (scan_coverage from definition_coverage, scan history retention) keeps
+// every stored row and every view's answer, as the owner and as
+// defender_reader, on a history of several tenants written by the loader;
+// so does its Down.
+func TestScanCoverageMigrationKeepsEveryRowAndAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.Unmigrated(t)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	syncInterleavedTenants(t, pool)
+	const coverage = 20 // 00020_scan_history_retention.sql
+	if _, err := p.DownTo(ctx, coverage-1); err != nil {
+		t.Fatal(err)
+	}
+	reader := dbtest.ReaderPool(t, pool.Config().ConnString())
+	var tables, views []string
+	if err := pool.QueryRow(ctx, `
+		SELECT array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relkind = 'r'),
+		       array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relnamespace = 'defender'::regnamespace)
+		  FROM pg_class
+		 WHERE relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace) AND relkind IN ('r', 'v')`).Scan(&tables, &views); err != nil {
+		t.Fatal(err)
+	}
+	answers := func() map[string]string {
+		out := map[string]string{}
+		for _, v := range views {
+			out[v+" as owner"] = dbtest.Answer(t, pool, `SELECT * FROM `+v)
+			out[v+" as defender_reader"] = dbtest.Answer(t, reader, `SELECT * FROM `+v)
+		}
+		return out
+	}
+	rowsBefore, before := dbtest.RowVersions(t, pool, tables...), answers()
+	if strings.Count(before["defender.scan_coverage as defender_reader"], "\n") < 3 {
+		t.Fatalf("scan_coverage answers %q: the fixture is too thin", before["defender.scan_coverage as defender_reader"])
+	}
+	compare := func(when string) {
+		t.Helper()
+		if got := dbtest.RowVersions(t, pool, tables...); got != rowsBefore {
+			t.Errorf("%s: stored rows changed", when)
+		}
+		for name, got := range answers() {
+			if got != before[name] {
+				t.Errorf("%s: %s answers differently\nbefore:\n%.2000s\nafter:\n%.2000s", when, name, before[name], got)
+			}
+		}
+	}
+	if _, err := p.UpTo(ctx, coverage); err != nil {
+		t.Fatal(err)
+	}
+	compare("after 00020")
+	var covered int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM defender_storage.definition_coverage`).Scan(&covered); err != nil || covered == 0 {
+		t.Errorf("definition_coverage holds %d rows after the upgrade (err %v)", covered, err)
+	}
+	if _, err := p.DownTo(ctx, coverage-1); err != nil {
+		t.Fatal(err)
+	}
+	compare("after rolling 00020 back")
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
