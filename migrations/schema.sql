@@ -1965,6 +1965,26 @@ COMMENT ON COLUMN defender.agent_daily_open.syncs_observed IS 'Successful syncs 
 
 
 --
+-- Name: tenant_daily_version; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenant_daily_version (
+    tenant_id text NOT NULL,
+    day date NOT NULL,
+    mde_client_version text NOT NULL,
+    agents integer NOT NULL,
+    CONSTRAINT tenant_daily_version_agents_check CHECK ((agents > 0))
+);
+
+
+--
+-- Name: TABLE tenant_daily_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenant_daily_version IS 'Storage behind defender.fleet_daily_versions: tenant_daily.mde_client_versions one row per version, kept equal to it by refresh_fleet_daily. Query defender.fleet_daily_versions instead.';
+
+
+--
 -- Name: refresh_fleet_daily(text, date); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -2016,6 +2036,18 @@ CREATE FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) RETU
              COALESCE(jsonb_object_agg(v.mde_client_version, v.agents) FILTER (WHERE (v.mde_client_version IS NOT NULL)), '{}'::jsonb) AS counts
             FROM versions v) s
    WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day));
+ DELETE FROM defender_storage.tenant_daily_version AS v
+   WHERE ((v.tenant_id = refresh_fleet_daily.tenant) AND (v.day = refresh_fleet_daily.day) AND (NOT ( SELECT (td.mde_client_versions ? v.mde_client_version)
+            FROM defender_storage.tenant_daily td
+           WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day)))));
+ INSERT INTO defender_storage.tenant_daily_version AS v (tenant_id, day, mde_client_version, agents)  SELECT td.tenant_id,
+             td.day,
+             e.key,
+             (e.value)::integer AS value
+            FROM (defender_storage.tenant_daily td
+              CROSS JOIN LATERAL jsonb_each_text(td.mde_client_versions) e(key, value))
+           WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day)) ON CONFLICT(tenant_id, day, mde_client_version) DO UPDATE SET agents = excluded.agents
+   WHERE (v.agents <> excluded.agents);
 END;
 
 
@@ -2553,6 +2585,58 @@ COMMENT ON COLUMN defender.fleet_daily.as_of_run_id IS 'The day''s last successf
 --
 
 COMMENT ON COLUMN defender.fleet_daily.as_of_fetched_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: fleet_daily_versions; Type: VIEW; Schema: defender; Owner: -
+--
+
+CREATE VIEW defender.fleet_daily_versions WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.day,
+    v.mde_client_version,
+    v.agents
+   FROM ( SELECT tv.tenant_id,
+            tv.day,
+            tv.mde_client_version,
+            tv.agents
+           FROM defender_storage.tenant_daily_version tv) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+
+
+--
+-- Name: VIEW fleet_daily_versions; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON VIEW defender.fleet_daily_versions IS 'Agents per Defender client version per tenant per UTC day, as the day''s last successful sync saw them: fleet_daily.mde_client_versions one row per version (agents without a version are left out). Kept for ever, like fleet_daily.';
+
+
+--
+-- Name: COLUMN fleet_daily_versions.tenant_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.fleet_daily_versions.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
+
+
+--
+-- Name: COLUMN fleet_daily_versions.day; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.fleet_daily_versions.day IS 'UTC day.';
+
+
+--
+-- Name: COLUMN fleet_daily_versions.mde_client_version; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.fleet_daily_versions.mde_client_version IS 'Defender client version.';
+
+
+--
+-- Name: COLUMN fleet_daily_versions.agents; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.fleet_daily_versions.agents IS 'Active agents on that version at the day''s last successful sync.';
 
 
 --
@@ -5820,6 +5904,14 @@ ALTER TABLE ONLY defender_storage.tenant_daily
 
 
 --
+-- Name: tenant_daily_version tenant_daily_version_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenant_daily_version
+    ADD CONSTRAINT tenant_daily_version_pkey PRIMARY KEY (tenant_id, day, mde_client_version);
+
+
+--
 -- Name: tenant_leases tenant_leases_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -6382,6 +6474,14 @@ ALTER TABLE ONLY defender_storage.tenant_daily
 
 
 --
+-- Name: tenant_daily_version tenant_daily_version_day_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenant_daily_version
+    ADD CONSTRAINT tenant_daily_version_day_fkey FOREIGN KEY (tenant_id, day) REFERENCES defender_storage.tenant_daily(tenant_id, day) ON UPDATE CASCADE ON DELETE CASCADE;
+
+
+--
 -- Name: tenant_leases tenant_leases_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -6654,6 +6754,14 @@ REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.sessio
 
 GRANT SELECT ON TABLE defender.fleet_daily TO defender_reader;
 GRANT SELECT ON TABLE defender.fleet_daily TO defender_tenant_reader;
+
+
+--
+-- Name: TABLE fleet_daily_versions; Type: ACL; Schema: defender; Owner: -
+--
+
+GRANT SELECT ON TABLE defender.fleet_daily_versions TO defender_reader;
+GRANT SELECT ON TABLE defender.fleet_daily_versions TO defender_tenant_reader;
 
 
 --

@@ -12,6 +12,11 @@
 --   up in the day's earlier observations, and only for their tenants.
 --
 -- The answers do not change (the upgrade and as-of tests compare them).
+--
+-- The agents per Defender client version per day, kept as rows beside
+-- fleet_daily's JSON object (defender_storage.tenant_daily_version, read
+-- as defender.fleet_daily_versions): a year of every tenant's versions is
+-- a scan, not a JSON expansion per day.
 
 -- +goose Up
 CREATE INDEX scan_agent_history_by_tenant_span ON defender.scan_agent_history
@@ -183,7 +188,162 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
 END;
 -- +goose StatementEnd
 
+CREATE TABLE defender_storage.tenant_daily_version (
+    tenant_id text NOT NULL,
+    day date NOT NULL,
+    mde_client_version text NOT NULL,
+    agents integer NOT NULL,
+    CONSTRAINT tenant_daily_version_pkey PRIMARY KEY (tenant_id, day, mde_client_version),
+    CONSTRAINT tenant_daily_version_day_fkey FOREIGN KEY (tenant_id, day)
+        REFERENCES defender_storage.tenant_daily (tenant_id, day) ON UPDATE CASCADE ON DELETE CASCADE,
+    CONSTRAINT tenant_daily_version_agents_check CHECK (agents > 0)
+);
+COMMENT ON TABLE defender_storage.tenant_daily_version IS
+    'Storage behind defender.fleet_daily_versions: tenant_daily.mde_client_versions one row per version, kept equal to it by refresh_fleet_daily. Query defender.fleet_daily_versions instead.';
+INSERT INTO defender_storage.tenant_daily_version (tenant_id, day, mde_client_version, agents)
+SELECT td.tenant_id, td.day, e.key, e.value::integer
+  FROM defender_storage.tenant_daily td
+ CROSS JOIN LATERAL jsonb_each_text(td.mde_client_versions) e;
+
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) RETURNS void
+    LANGUAGE sql
+    BEGIN ATOMIC
+ WITH fleet AS (
+          SELECT d.mde_client_version,
+             d.last_seen,
+             td_1.synced_at
+            FROM (defender_storage.tenant_daily td_1
+              JOIN defender_storage.agent_daily d ON (((d.day = td_1.day) AND (d.run_id = td_1.run_id))))
+           WHERE ((td_1.tenant_id = refresh_fleet_daily.tenant) AND (td_1.day = refresh_fleet_daily.day) AND (refresh_fleet_daily.day <> ( SELECT defender.utc_day(t.last_fetched_at) AS utc_day
+                    FROM defender_storage.tenants t
+                   WHERE (t.tenant_id = refresh_fleet_daily.tenant))))
+         UNION ALL
+          SELECT o.mde_client_version,
+             o.last_seen,
+             o.synced_at
+            FROM defender.agent_daily_open o
+           WHERE ((o.tenant_id = refresh_fleet_daily.tenant) AND (o.day = refresh_fleet_daily.day))
+         ), versions AS (
+          SELECT v.mde_client_version,
+             v.agents,
+             v.stale,
+             v.never_seen,
+             defender.version_key(v.mde_client_version) AS key
+            FROM ( SELECT f.mde_client_version,
+                     count(*) AS agents,
+                     count(*) FILTER (WHERE (f.last_seen <= (f.synced_at - '7 days'::interval))) AS stale,
+                     count(*) FILTER (WHERE (f.last_seen IS NULL)) AS never_seen
+                    FROM fleet f
+                   GROUP BY f.mde_client_version) v
+         ), newest AS (
+          SELECT v.key,
+             v.mde_client_version AS version
+            FROM versions v
+           WHERE (v.key IS NOT NULL)
+           ORDER BY v.key DESC, (length(v.mde_client_version)) DESC, v.mde_client_version
+          LIMIT 1
+         )
+  UPDATE defender_storage.tenant_daily AS td SET active_agents = COALESCE(s.active, (0)::numeric), stale_7d_agents = COALESCE(s.stale, (0)::numeric), never_seen_agents = COALESCE(s.never_seen, (0)::numeric), newest_mde_client_version = ( SELECT newest.version
+            FROM newest), agents_on_newest = COALESCE(s.on_newest, (0)::numeric), mde_client_versions = s.counts
+    FROM ( SELECT sum(v.agents) AS active,
+             sum(v.stale) AS stale,
+             sum(v.never_seen) AS never_seen,
+             sum(v.agents) FILTER (WHERE (v.key = ( SELECT newest.key
+                    FROM newest))) AS on_newest,
+             COALESCE(jsonb_object_agg(v.mde_client_version, v.agents) FILTER (WHERE (v.mde_client_version IS NOT NULL)), '{}'::jsonb) AS counts
+            FROM versions v) s
+   WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day));
+  -- The same counts one row per version, for reading without JSON
+  -- (defender.fleet_daily_versions): versions gone from the day are
+  -- removed, counts written only when they changed.
+  DELETE FROM defender_storage.tenant_daily_version AS v
+   WHERE v.tenant_id = refresh_fleet_daily.tenant AND v.day = refresh_fleet_daily.day
+     AND NOT (SELECT td.mde_client_versions ? v.mde_client_version
+                FROM defender_storage.tenant_daily td
+               WHERE td.tenant_id = refresh_fleet_daily.tenant AND td.day = refresh_fleet_daily.day);
+  INSERT INTO defender_storage.tenant_daily_version AS v (tenant_id, day, mde_client_version, agents)
+  SELECT td.tenant_id, td.day, e.key, e.value::integer
+    FROM defender_storage.tenant_daily td
+   CROSS JOIN LATERAL jsonb_each_text(td.mde_client_versions) e
+   WHERE td.tenant_id = refresh_fleet_daily.tenant AND td.day = refresh_fleet_daily.day
+      ON CONFLICT (tenant_id, day, mde_client_version) DO UPDATE SET agents = excluded.agents
+   WHERE v.agents <> excluded.agents;
+END;
+-- +goose StatementEnd
+
+-- Filtered like every view of schema defender (00017): a role given
+-- tenants sees theirs alone.
+CREATE VIEW defender.fleet_daily_versions WITH (security_barrier) AS
+SELECT v.*
+  FROM (
+     SELECT tv.tenant_id, tv.day, tv.mde_client_version, tv.agents
+       FROM defender_storage.tenant_daily_version tv
+       ) v
+ WHERE (SELECT defender_storage.visible_tenants(CURRENT_USER)) IS NULL
+    OR v.tenant_id = ANY ((SELECT defender_storage.visible_tenants(CURRENT_USER))::text[]);
+COMMENT ON VIEW defender.fleet_daily_versions IS
+    'Agents per Defender client version per tenant per UTC day, as the day''s last successful sync saw them: fleet_daily.mde_client_versions one row per version (agents without a version are left out). Kept for ever, like fleet_daily.';
+COMMENT ON COLUMN defender.fleet_daily_versions.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
+COMMENT ON COLUMN defender.fleet_daily_versions.day IS 'UTC day.';
+COMMENT ON COLUMN defender.fleet_daily_versions.mde_client_version IS 'Defender client version.';
+COMMENT ON COLUMN defender.fleet_daily_versions.agents IS 'Active agents on that version at the day''s last successful sync.';
+SELECT defender.grant_reader_access();
+
 -- +goose Down
+DROP VIEW defender.fleet_daily_versions;
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) RETURNS void
+    LANGUAGE sql
+    BEGIN ATOMIC
+ WITH fleet AS (
+          SELECT d.mde_client_version,
+             d.last_seen,
+             td_1.synced_at
+            FROM (defender_storage.tenant_daily td_1
+              JOIN defender_storage.agent_daily d ON (((d.day = td_1.day) AND (d.run_id = td_1.run_id))))
+           WHERE ((td_1.tenant_id = refresh_fleet_daily.tenant) AND (td_1.day = refresh_fleet_daily.day) AND (refresh_fleet_daily.day <> ( SELECT defender.utc_day(t.last_fetched_at) AS utc_day
+                    FROM defender_storage.tenants t
+                   WHERE (t.tenant_id = refresh_fleet_daily.tenant))))
+         UNION ALL
+          SELECT o.mde_client_version,
+             o.last_seen,
+             o.synced_at
+            FROM defender.agent_daily_open o
+           WHERE ((o.tenant_id = refresh_fleet_daily.tenant) AND (o.day = refresh_fleet_daily.day))
+         ), versions AS (
+          SELECT v.mde_client_version,
+             v.agents,
+             v.stale,
+             v.never_seen,
+             defender.version_key(v.mde_client_version) AS key
+            FROM ( SELECT f.mde_client_version,
+                     count(*) AS agents,
+                     count(*) FILTER (WHERE (f.last_seen <= (f.synced_at - '7 days'::interval))) AS stale,
+                     count(*) FILTER (WHERE (f.last_seen IS NULL)) AS never_seen
+                    FROM fleet f
+                   GROUP BY f.mde_client_version) v
+         ), newest AS (
+          SELECT v.key,
+             v.mde_client_version AS version
+            FROM versions v
+           WHERE (v.key IS NOT NULL)
+           ORDER BY v.key DESC, (length(v.mde_client_version)) DESC, v.mde_client_version
+          LIMIT 1
+         )
+  UPDATE defender_storage.tenant_daily AS td SET active_agents = COALESCE(s.active, (0)::numeric), stale_7d_agents = COALESCE(s.stale, (0)::numeric), never_seen_agents = COALESCE(s.never_seen, (0)::numeric), newest_mde_client_version = ( SELECT newest.version
+            FROM newest), agents_on_newest = COALESCE(s.on_newest, (0)::numeric), mde_client_versions = s.counts
+    FROM ( SELECT sum(v.agents) AS active,
+             sum(v.stale) AS stale,
+             sum(v.never_seen) AS never_seen,
+             sum(v.agents) FILTER (WHERE (v.key = ( SELECT newest.key
+                    FROM newest))) AS on_newest,
+             COALESCE(jsonb_object_agg(v.mde_client_version, v.agents) FILTER (WHERE (v.mde_client_version IS NOT NULL)), '{}'::jsonb) AS counts
+            FROM versions v) s
+   WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day));
+END;
+-- +goose StatementEnd
+DROP TABLE defender_storage.tenant_daily_version;
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
