@@ -183,8 +183,8 @@ func BenchmarkSyncHistory(b *testing.B) {
 					if _, err := f.pool.Exec(ctx, `
 						TRUNCATE defender_storage.target_coverage, defender_storage.target_result, defender_storage.session_result CASCADE;
 						DELETE FROM defender_storage.run_digest
-						 WHERE run_id IN (SELECT run_id FROM defender.sync_runs WHERE resource = 'history');
-						DELETE FROM defender.sync_runs WHERE resource = 'history'`); err != nil {
+						 WHERE run_id IN (SELECT run_id FROM defender_storage.sync_run WHERE resource = 'h');
+						DELETE FROM defender_storage.sync_run WHERE resource = 'h'`); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -127,7 +127,7 @@ func BenchmarkReportQueries(b *testing.B) {
 			b.Logf("built %d of %d days", h/24, days)
 		}
 		if autovacuum == "off" && h%24 == 23 {
-			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender_storage.agent_heartbeat, defender_storage.agent_state, defender_storage.tenants, defender_storage.tenant_daily, defender.sync_runs`); err != nil {
+			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender_storage.agent_heartbeat, defender_storage.agent_state, defender_storage.tenants, defender_storage.tenant_daily, defender_storage.sync_run`); err != nil {
 				b.Fatal(err)
 			}
 		}

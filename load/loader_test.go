@@ -607,8 +607,10 @@ func TestAbandonedRunIsMarkedFailed(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	_, err := f.pool.Exec(context.Background(), `
-		WITH tenant AS (INSERT INTO defender_storage.tenants (tenant_id) VALUES ($1))
-		INSERT INTO defender.sync_runs (tenant_id, started_at, worker) VALUES ($1, $2, 'crashed:1')`,
+		WITH tenant AS (INSERT INTO defender_storage.tenants (tenant_id) VALUES ($1) RETURNING tenant_no),
+		     worker AS (INSERT INTO defender_storage.sync_worker (worker) VALUES ('crashed:1') RETURNING worker_no)
+		INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at, worker_no)
+		SELECT tenant_no, 'a', $2, worker_no FROM tenant, worker`,
 		tenant, t0.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -675,7 +677,9 @@ func TestLastRunTakesALongRunningRunAsStuck(t *testing.T) {
 	res := f.sync(t, listOf(agents(1)...))
 	var running int64
 	if err := f.pool.QueryRow(context.Background(), `
-		INSERT INTO defender.sync_runs (tenant_id, started_at, worker) VALUES ($1, $2, 'hung:1')
+		WITH worker AS (INSERT INTO defender_storage.sync_worker (worker) VALUES ('hung:1') RETURNING worker_no)
+		INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at, worker_no)
+		SELECT t.tenant_no, 'a', $2, w.worker_no FROM defender_storage.tenants t, worker w WHERE t.tenant_id = $1
 		RETURNING run_id`, tenant, f.clock.Advance(time.Minute)).Scan(&running); err != nil {
 		t.Fatal(err)
 	}

@@ -542,7 +542,8 @@ func TestResourcesRunAndFailApart(t *testing.T) {
 	// A run of one resource left running is abandoned by the next run of
 	// that resource, not of another.
 	if _, err := f.pool.Exec(context.Background(), `
-		INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ($1, 'history', $2)`, tenant, t0); err != nil {
+		INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at)
+		SELECT tenant_no, 'h', $2 FROM defender_storage.tenants WHERE tenant_id = $1`, tenant, t0); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Hour)

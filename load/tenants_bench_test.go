@@ -51,7 +51,7 @@ func cloneTenant(b *testing.B, conn *pgx.Conn, tenant string, copies int) {
 	}
 	tables := []struct{ table, where string }{
 		{"defender_storage.tenants", "tenant_id = $1"},
-		{"defender.sync_runs", "tenant_id = $1"},
+		{"defender_storage.sync_run", "tenant_no = (SELECT t.tenant_no FROM defender_storage.tenants t WHERE t.tenant_id = $1)"},
 		{"defender_storage.agent_state", "tenant_id = $1"},
 		{"defender.scan_agent_history", "tenant_id = $1"},
 		{"defender_storage.agent_heartbeat", "true"},
@@ -85,6 +85,10 @@ func cloneTenant(b *testing.B, conn *pgx.Conn, tenant string, copies int) {
 			switch {
 			case col == "history_id": // a new identity
 				continue
+			case col == "tenant_no" && t.table == "defender_storage.tenants": // a new identity
+				continue
+			case col == "tenant_no": // the copy's
+				exprs = append(exprs, `(SELECT t.tenant_no FROM defender_storage.tenants t WHERE t.tenant_id = 'tenant-' || lpad(k::text, 5, '0'))`)
 			case col == "tenant_id":
 				exprs = append(exprs, `'tenant-' || lpad(k::text, 5, '0')`)
 			case col == "agent_id": // ids are the tenant's own
@@ -138,7 +142,7 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 		fleet.advance(now)
 		f.sync(b, listOf(fleet.agents...))
 		if h%24 == 23 {
-			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender_storage.agent_heartbeat, defender_storage.tenants, defender.sync_runs`); err != nil {
+			if _, err := f.pool.Exec(ctx, `VACUUM ANALYZE defender_storage.agent_heartbeat, defender_storage.tenants, defender_storage.sync_run`); err != nil {
 				b.Fatal(err)
 			}
 		}

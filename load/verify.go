@@ -32,10 +32,15 @@ var DigestParts = [8]string{
 	"the targets it stored (target_result of the sessions whose targets_run_id is the run)",
 }
 
-const (
-	digestSize       = 32
-	observationsPart = 5 // index in DigestParts
-)
+// observationsPart is the index in DigestParts of the observations, the
+// part run_digest keeps whole (OBSERVATION_RETENTION may drop its rows).
+const observationsPart = 5
+
+// partBounds are where each part lies in run_digest.parts: the first 4
+// bytes of each part's SHA-256, enough to name the part that changed,
+// and the observations' 32 (defender_storage.compact_digest_parts). The
+// digest covers the parts whole.
+var partBounds = [len(DigestParts) + 1]int{0, 4, 8, 12, 16, 20, 52, 56, 60}
 
 // ChainVerification is what verify found of one chain: the successful runs
 // of a tenant and resource.
@@ -214,12 +219,13 @@ type verifiedRun struct {
 	observationsDropped, atUpgrade bool
 }
 
-// part is part i of parts (of DigestParts), empty when parts is.
+// part is what run_digest keeps of part i (of DigestParts) in parts, empty
+// when parts is.
 func (r verifiedRun) part(parts []byte, i int) []byte {
-	if len(parts) < (i+1)*digestSize {
+	if len(parts) < partBounds[i+1] {
 		return nil
 	}
-	return parts[i*digestSize : (i+1)*digestSize]
+	return parts[partBounds[i]:partBounds[i+1]]
 }
 
 // check compares what is stored of the run with what its rows give now.

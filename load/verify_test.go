@@ -153,7 +153,7 @@ func TestVerifyNamesTheRunWhoseRowsWereEdited(t *testing.T) {
 			`DELETE FROM defender_storage.withheld_deletions WHERE agent_key = (SELECT min(agent_key) FROM defender_storage.withheld_deletions)`},
 		{"a run's counts", "agents", "the run",
 			`SELECT min(run_id) FROM defender.sync_runs WHERE deletions_withheld > 0`,
-			`UPDATE defender.sync_runs SET deletions_withheld = 0 WHERE deletions_withheld > 0`},
+			`UPDATE defender_storage.sync_run SET deletions_withheld = 0 WHERE deletions_withheld > 0`},
 		{"a definition's deletion", "definitions", "its deletions",
 			`SELECT deleted_by_run_id FROM defender_storage.definition_state WHERE deleted_by_run_id IS NOT NULL`,
 			`UPDATE defender_storage.definition_state SET deleted_at = deleted_at - interval '1 hour' WHERE deleted_by_run_id IS NOT NULL`},
@@ -291,7 +291,7 @@ func TestAuditDocRecomputesDigests(t *testing.T) {
 	var run int64
 	var stored, recomputed []byte
 	if err := f.pool.QueryRow(ctx, `
-		SELECT d.run_id, pg_catalog.substr(d.parts, 161, 32) FROM defender_storage.run_digest d
+		SELECT d.run_id, pg_catalog.substr(d.parts, 21, 32) FROM defender_storage.run_digest d
 		 WHERE d.run_id = (SELECT max(run_id) FROM defender_storage.observation)`).Scan(&run, &stored); err != nil {
 		t.Fatal(err)
 	}

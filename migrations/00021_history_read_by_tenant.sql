@@ -34,6 +34,7 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
           -- Per tenant, the latest successful sync at or before the time,
           -- with what it observed (the agents whose heartbeat moved).
           SELECT t.tenant_id,
+             t.tenant_no,
              r.run_id,
              r.fetched_at,
              (r.run_id = t.last_run_id) AS latest,
@@ -48,8 +49,8 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
             FROM ((defender_storage.tenants t
               CROSS JOIN LATERAL ( SELECT r_1.run_id,
                      r_1.fetched_at
-                    FROM defender.sync_runs r_1
-                   WHERE ((r_1.tenant_id = t.tenant_id) AND (r_1.resource = 'agents'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at <= scan_agents_as_of.at))
+                    FROM defender_storage.sync_run r_1
+                   WHERE ((r_1.tenant_no = t.tenant_no) AND (r_1.resource = 'a'::"char") AND (r_1.status = 's'::"char") AND (r_1.fetched_at <= scan_agents_as_of.at))
                    ORDER BY r_1.fetched_at DESC
                   LIMIT 1) r)
               LEFT JOIN LATERAL ( SELECT o_1.agent_nos,
@@ -95,6 +96,7 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
              s.day,
              s.day_start,
              a.tenant_id,
+             s.tenant_no,
              h.agent_key,
              a.agent_no,
              h.agent_id,
@@ -118,19 +120,20 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
           -- Per tenant, the agents that sync did not observe: their latest
           -- observation of the day, else the day before's.
           SELECT v.tenant_id,
+             v.tenant_no,
              v.fetched_at,
              v.day_start,
              array_agg(v.agent_no) AS agent_nos
             FROM versions v
            WHERE (v.observed IS NULL)
-           GROUP BY v.tenant_id, v.fetched_at, v.day_start
+           GROUP BY v.tenant_id, v.tenant_no, v.fetched_at, v.day_start
          ), day_obs AS MATERIALIZED (
           SELECT DISTINCT ON (u.tenant_id, n.agent_no) u.tenant_id,
              n.agent_no,
              o.last_seen[p.i] AS last_seen,
              o.last_command_execution_at[p.i] AS last_command_execution_at
             FROM ((((unobserved u
-              JOIN defender.sync_runs r ON (((r.tenant_id = u.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= u.day_start) AND (r.fetched_at < u.fetched_at))))
+              JOIN defender_storage.sync_run r ON (((r.tenant_no = u.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= u.day_start) AND (r.fetched_at < u.fetched_at))))
               CROSS JOIN LATERAL ( SELECT o_1.observed_at,
                      o_1.agent_nos,
                      o_1.last_seen,
@@ -352,6 +355,7 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
     BEGIN ATOMIC
  WITH s AS (
           SELECT t.tenant_id,
+             t.tenant_no,
              r.run_id,
              r.fetched_at,
              (r.run_id = t.last_run_id) AS latest,
@@ -363,12 +367,11 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
             FROM (defender_storage.tenants t
               CROSS JOIN LATERAL ( SELECT r_1.run_id,
                      r_1.fetched_at
-                    FROM defender.sync_runs r_1
-                   WHERE ((r_1.tenant_id = t.tenant_id) AND (r_1.resource = 'agents'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at <= scan_agents_as_of.at))
+                    FROM defender_storage.sync_run r_1
+                   WHERE ((r_1.tenant_no = t.tenant_no) AND (r_1.resource = 'a'::"char") AND (r_1.status = 's'::"char") AND (r_1.fetched_at <= scan_agents_as_of.at))
                    ORDER BY r_1.fetched_at DESC
                   LIMIT 1) r)
-           WHERE ((SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer)) IS NULL OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer))::text[]))
-             AND (scan_agents_as_of.tenant IS NULL OR t.tenant_id = lower(scan_agents_as_of.tenant))
+           WHERE (((( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants)::text[]))) AND ((scan_agents_as_of.tenant IS NULL) OR (t.tenant_id = lower(scan_agents_as_of.tenant))))
          ), current AS (
           SELECT s.tenant_id,
              a.agent_id,
@@ -423,12 +426,12 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
          ), day_obs AS MATERIALIZED (
-          SELECT DISTINCT ON (r.tenant_id, x.agent_no) r.tenant_id,
+          SELECT DISTINCT ON (s.tenant_id, x.agent_no) s.tenant_id,
              x.agent_no,
              x.last_seen,
              x.last_command_execution_at
             FROM (((s
-              JOIN defender.sync_runs r ON (((r.tenant_id = s.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= s.day_start) AND (r.fetched_at <= s.fetched_at))))
+              JOIN defender_storage.sync_run r ON (((r.tenant_no = s.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= s.day_start) AND (r.fetched_at <= s.fetched_at))))
               CROSS JOIN LATERAL ( SELECT o_1.observed_at,
                      o_1.agent_nos,
                      o_1.last_seen,
@@ -438,7 +441,7 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
                   LIMIT 1) o)
               CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
            WHERE (NOT s.latest)
-           ORDER BY r.tenant_id, x.agent_no, o.observed_at DESC
+           ORDER BY s.tenant_id, x.agent_no, o.observed_at DESC
          )
   SELECT c.tenant_id,
      c.agent_id,
@@ -481,6 +484,7 @@ CREATE OR REPLACE FUNCTION defender_storage.scan_agents_as_of(at timestamp with 
            ORDER BY ad.day DESC
           LIMIT 1) p ON (true));
 END;
+
 -- +goose StatementEnd
 DROP INDEX defender_storage.agent_state_by_tenant_span;
 DROP INDEX defender.scan_agent_history_by_tenant_span;

@@ -19,13 +19,14 @@ import (
 // give every nullable reference a row that holds it.
 const integritySeed = `
 INSERT INTO defender_storage.tenants (tenant_id) VALUES ('t');
-INSERT INTO defender.sync_runs (run_id, tenant_id, resource, started_at, fetched_at, finished_at, status)
+INSERT INTO defender_storage.sync_worker (worker) VALUES ('w');
+INSERT INTO defender_storage.sync_run (run_id, tenant_no, resource, started_at, fetched_at, finished_at, status, worker_no)
 OVERRIDING SYSTEM VALUE VALUES
-    (1, 't', 'agents', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 'succeeded'),
-    (2, 't', 'agents', '2026-01-02 10:00Z', '2026-01-02 10:00Z', '2026-01-02 10:01Z', 'succeeded'),
-    (3, 't', 'definitions', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 'succeeded'),
-    (4, 't', 'history', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 'succeeded');
-UPDATE defender.sync_runs SET previous_sync_at = '2026-01-01 10:00Z' WHERE run_id = 2;
+    (1, 1, 'a', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 's', 1),
+    (2, 1, 'a', '2026-01-02 10:00Z', '2026-01-02 10:00Z', '2026-01-02 10:01Z', 's', 1),
+    (3, 1, 'd', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 's', 1),
+    (4, 1, 'h', '2026-01-01 10:00Z', '2026-01-01 10:00Z', '2026-01-01 10:01Z', 's', 1);
+UPDATE defender_storage.sync_run SET previous_sync_at = '2026-01-01 10:00Z' WHERE run_id = 2;
 UPDATE defender_storage.tenants SET last_run_id = 2, last_fetched_at = '2026-01-02 10:00Z';
 INSERT INTO defender_storage.agent_state
     (agent_key, tenant_id, agent_no, agent_id, first_seen_at, first_seen_run_id, active_since, deleted_at, deleted_by_run_id)
@@ -103,13 +104,14 @@ var constraintViolations = map[string]string{
 	"session_result_known":                   `UPDATE defender_storage.session_result SET session_id = NULL, scanned_at = NULL`,
 	"session_result_source_check":            `UPDATE defender_storage.session_result SET source = 'rumour'`,
 	"session_result_updated_by_run":          `UPDATE defender_storage.session_result SET updated_at = NULL`,
-	"sync_runs_failed_has_error":             `UPDATE defender.sync_runs SET status = 'failed' WHERE run_id = 1`,
-	"sync_runs_finished_iff_done":            `UPDATE defender.sync_runs SET finished_at = NULL WHERE run_id = 1`,
-	"sync_runs_previous_before_fetch":        `UPDATE defender.sync_runs SET previous_sync_at = fetched_at WHERE run_id = 2`,
-	"sync_runs_resource":                     `UPDATE defender.sync_runs SET resource = 'scans' WHERE run_id = 1`,
-	"sync_runs_status_check":                 `UPDATE defender.sync_runs SET status = 'done' WHERE run_id = 1`,
-	"sync_runs_succeeded_has_fetch":          `UPDATE defender.sync_runs SET fetched_at = NULL WHERE run_id = 1`,
-	"sync_runs_time_order":                   `UPDATE defender.sync_runs SET finished_at = started_at - interval '1 hour' WHERE run_id = 1`,
+	"sync_run_failed_has_error":              `UPDATE defender_storage.sync_run SET status = 'f' WHERE run_id = 1`,
+	"sync_run_finished_iff_done":             `UPDATE defender_storage.sync_run SET finished_at = NULL WHERE run_id = 1`,
+	"sync_run_heartbeat_only_of_agents":      `UPDATE defender_storage.sync_run SET heartbeat_only = 1 WHERE run_id = 3`,
+	"sync_run_previous_before_fetch":         `UPDATE defender_storage.sync_run SET previous_sync_at = fetched_at WHERE run_id = 2`,
+	"sync_run_resource":                      `UPDATE defender_storage.sync_run SET resource = 's' WHERE run_id = 1`,
+	"sync_run_status_check":                  `UPDATE defender_storage.sync_run SET status = 'd' WHERE run_id = 1`,
+	"sync_run_succeeded_has_fetch":           `UPDATE defender_storage.sync_run SET fetched_at = NULL WHERE run_id = 1`,
+	"sync_run_time_order":                    `UPDATE defender_storage.sync_run SET finished_at = started_at - interval '1 hour' WHERE run_id = 1`,
 	"target_result_extra_check":              `UPDATE defender_storage.target_result SET extra = '1'`,
 	"tenant_daily_mde_client_versions_check": `UPDATE defender_storage.tenant_daily SET mde_client_versions = '[]'`,
 	"tenant_daily_synced_that_day":           `UPDATE defender_storage.tenant_daily SET first_synced_at = synced_at + interval '1 second'`,

@@ -151,8 +151,8 @@ func TestDefinitionVersionsCannotOverlap(t *testing.T) {
 	t.Parallel()
 	db := openMigrated(t)
 	execOrFail(t, db, `INSERT INTO defender_storage.tenants (tenant_id) VALUES ('t')`)
-	execOrFail(t, db, `INSERT INTO defender.sync_runs (tenant_id, resource, started_at, fetched_at, finished_at, status)
-	          VALUES ('t', 'definitions', '2026-01-01', '2026-01-01', '2026-01-01', 'succeeded')`)
+	execOrFail(t, db, `INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at, fetched_at, finished_at, status)
+	          VALUES (1, 'd', '2026-01-01', '2026-01-01', '2026-01-01', 's')`)
 	execOrFail(t, db, `INSERT INTO defender_storage.definition_state (tenant_id, definition_id, first_seen_at, first_seen_run_id)
 	          VALUES ('t', 'd', '2026-01-01', 1)`)
 	execOrFail(t, db, `INSERT INTO defender_storage.definition_version (definition_key, valid_from, valid_to, opened_by_run_id, closed_by_run_id)
@@ -164,14 +164,14 @@ func TestDefinitionVersionsCannotOverlap(t *testing.T) {
 		t.Fatalf("overlapping insert: err = %v, want the exclusion constraint to refuse it", err)
 	}
 
-	for _, resource := range []string{"agents", "definitions", "history"} {
-		execOrFail(t, db, `INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', '`+resource+`', now())`)
+	for _, resource := range []string{"a", "d", "h"} {
+		execOrFail(t, db, `INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at) VALUES (1, '`+resource+`', now())`)
 	}
-	_, err = db.Exec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', 'history', now())`)
-	if err == nil || !strings.Contains(err.Error(), "sync_runs_one_running_per_tenant") {
+	_, err = db.Exec(`INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at) VALUES (1, 'h', now())`)
+	if err == nil || !strings.Contains(err.Error(), "sync_run_one_running_per_tenant") {
 		t.Fatalf("second running history run: err = %v, want the unique index to refuse it", err)
 	}
-	_, err = db.Exec(`INSERT INTO defender.sync_runs (tenant_id, resource, started_at) VALUES ('t', 'scans', now())`)
+	_, err = db.Exec(`INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at) VALUES (1, defender_storage.run_resource_code('scans'), now())`)
 	if err == nil {
 		t.Fatal("a run of an unknown resource was accepted")
 	}

@@ -168,9 +168,11 @@ func TestReaderIsRefusedWritesAndStorage(t *testing.T) {
 		`SELECT count(*) FROM defender_storage.session_result`,
 		`SELECT count(*) FROM defender_storage.target_result`,
 		`SELECT count(*) FROM defender_storage.target_coverage`,
-		`INSERT INTO defender.sync_runs (tenant_id, started_at) VALUES ('x', now())`,
+		`SELECT count(*) FROM defender_storage.sync_run`,
+		`SELECT count(*) FROM defender_storage.sync_worker`,
+		`INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at) VALUES (1, 'a', now())`,
 		`UPDATE defender.scan_agent_history SET valid_to = now()`,
-		`DELETE FROM defender.sync_runs`,
+		`DELETE FROM defender_storage.sync_run`,
 		`SELECT defender_storage.ensure_observation_partition(now())`,
 		`SELECT defender_storage.refresh_fleet_daily('x', current_date)`,
 		`SELECT defender.grant_reader_access()`,
@@ -179,6 +181,16 @@ func TestReaderIsRefusedWritesAndStorage(t *testing.T) {
 		_, err := reader.Exec(ctx, q)
 		if err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("%s: err = %v, want permission denied", q, err)
+		}
+	}
+	// defender.sync_runs is a view over the runs' storage: no one writes
+	// through it.
+	for _, q := range []string{
+		`INSERT INTO defender.sync_runs (tenant_id, started_at) VALUES ('x', now())`,
+		`DELETE FROM defender.sync_runs`,
+	} {
+		if _, err := reader.Exec(ctx, q); err == nil {
+			t.Errorf("%s was accepted", q)
 		}
 	}
 }

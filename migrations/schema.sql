@@ -476,262 +476,6 @@ COMMENT ON COLUMN defender.scan_agent_history.closed_by_run_id IS 'The sync run 
 
 
 --
--- Name: sync_runs; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.sync_runs (
-    run_id bigint NOT NULL,
-    tenant_id text NOT NULL,
-    started_at timestamp with time zone NOT NULL,
-    fetched_at timestamp with time zone,
-    finished_at timestamp with time zone,
-    status text DEFAULT 'running'::text NOT NULL,
-    agents_seen integer DEFAULT 0 NOT NULL,
-    agents_inserted integer DEFAULT 0 NOT NULL,
-    agents_changed integer DEFAULT 0 NOT NULL,
-    agents_unchanged integer DEFAULT 0 NOT NULL,
-    agents_deleted integer DEFAULT 0 NOT NULL,
-    deletions_withheld integer DEFAULT 0 NOT NULL,
-    agents_rejected integer DEFAULT 0 NOT NULL,
-    api_requests integer DEFAULT 0 NOT NULL,
-    error text,
-    worker text,
-    previous_sync_at timestamp with time zone,
-    resource text DEFAULT 'agents'::text NOT NULL,
-    records_seen integer DEFAULT 0 NOT NULL,
-    records_inserted integer DEFAULT 0 NOT NULL,
-    records_changed integer DEFAULT 0 NOT NULL,
-    records_unchanged integer DEFAULT 0 NOT NULL,
-    records_deleted integer DEFAULT 0 NOT NULL,
-    records_rejected integer DEFAULT 0 NOT NULL,
-    targets_inserted integer DEFAULT 0 NOT NULL,
-    agents_heartbeat_only integer DEFAULT 0 NOT NULL,
-    fields_repaired integer DEFAULT 0 NOT NULL,
-    CONSTRAINT sync_runs_agents_changed_check CHECK ((agents_changed >= 0)),
-    CONSTRAINT sync_runs_agents_deleted_check CHECK ((agents_deleted >= 0)),
-    CONSTRAINT sync_runs_agents_heartbeat_only_check CHECK ((agents_heartbeat_only >= 0)),
-    CONSTRAINT sync_runs_agents_inserted_check CHECK ((agents_inserted >= 0)),
-    CONSTRAINT sync_runs_agents_rejected_check CHECK ((agents_rejected >= 0)),
-    CONSTRAINT sync_runs_agents_seen_check CHECK ((agents_seen >= 0)),
-    CONSTRAINT sync_runs_agents_unchanged_check CHECK ((agents_unchanged >= 0)),
-    CONSTRAINT sync_runs_api_requests_check CHECK ((api_requests >= 0)),
-    CONSTRAINT sync_runs_deletions_withheld_check CHECK ((deletions_withheld >= 0)),
-    CONSTRAINT sync_runs_failed_has_error CHECK (((status <> 'failed'::text) OR (error IS NOT NULL))),
-    CONSTRAINT sync_runs_fields_repaired_check CHECK ((fields_repaired >= 0)),
-    CONSTRAINT sync_runs_finished_iff_done CHECK (((status = 'running'::text) = (finished_at IS NULL))),
-    CONSTRAINT sync_runs_previous_before_fetch CHECK ((previous_sync_at < fetched_at)),
-    CONSTRAINT sync_runs_records_changed_check CHECK ((records_changed >= 0)),
-    CONSTRAINT sync_runs_records_deleted_check CHECK ((records_deleted >= 0)),
-    CONSTRAINT sync_runs_records_inserted_check CHECK ((records_inserted >= 0)),
-    CONSTRAINT sync_runs_records_rejected_check CHECK ((records_rejected >= 0)),
-    CONSTRAINT sync_runs_records_seen_check CHECK ((records_seen >= 0)),
-    CONSTRAINT sync_runs_records_unchanged_check CHECK ((records_unchanged >= 0)),
-    CONSTRAINT sync_runs_resource CHECK ((resource = ANY (ARRAY['agents'::text, 'definitions'::text, 'history'::text]))),
-    CONSTRAINT sync_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text]))),
-    CONSTRAINT sync_runs_succeeded_has_fetch CHECK (((status <> 'succeeded'::text) OR (fetched_at IS NOT NULL))),
-    CONSTRAINT sync_runs_targets_inserted_check CHECK ((targets_inserted >= 0)),
-    CONSTRAINT sync_runs_tenant_id_check CHECK ((tenant_id <> ''::text)),
-    CONSTRAINT sync_runs_time_order CHECK (((fetched_at >= started_at) AND (finished_at >= started_at)))
-);
-
-
---
--- Name: TABLE sync_runs; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.sync_runs IS 'One row per sync of a resource of a tenant (see resource): when it ran, how it ended and what it counted. A failed run changed no data. The agents_* columns count agent runs only; records_* count every run.';
-
-
---
--- Name: COLUMN sync_runs.run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.run_id IS 'Number of the run, increasing over time.';
-
-
---
--- Name: COLUMN sync_runs.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case) that was synced.';
-
-
---
--- Name: COLUMN sync_runs.started_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.started_at IS 'When the run started (UTC).';
-
-
---
--- Name: COLUMN sync_runs.fetched_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.fetched_at IS 'When the run began fetching agents from Defender. Every change and observation recorded by the run carries this time.';
-
-
---
--- Name: COLUMN sync_runs.finished_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.finished_at IS 'When the run ended (UTC); empty while it is running.';
-
-
---
--- Name: COLUMN sync_runs.status; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.status IS 'running, succeeded or failed. A failed run changed no agent data.';
-
-
---
--- Name: COLUMN sync_runs.agents_seen; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.agents_seen IS 'Agents the Defender API returned in this run (after removing duplicates and rejected records).';
-
-
---
--- Name: COLUMN sync_runs.agents_inserted; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.agents_inserted IS 'Agents seen for the first time.';
-
-
---
--- Name: COLUMN sync_runs.agents_changed; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.agents_changed IS 'Known agents with a changed descriptive value (a new version: every column of scan_agents but last_seen, last_command_execution_at and bookkeeping), including agents that returned after deletion. Agents of which only the heartbeat moved are agents_heartbeat_only.';
-
-
---
--- Name: COLUMN sync_runs.agents_unchanged; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.agents_unchanged IS 'Known agents returned with exactly the values already stored, heartbeat included.';
-
-
---
--- Name: COLUMN sync_runs.agents_deleted; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.agents_deleted IS 'Agents marked deleted because this complete listing no longer returned them.';
-
-
---
--- Name: COLUMN sync_runs.deletions_withheld; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.deletions_withheld IS 'Agents missing from this listing whose deletion was withheld by the mass-deletion guard (0 when none).';
-
-
---
--- Name: COLUMN sync_runs.agents_rejected; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.agents_rejected IS 'Records the API returned that could not be read (no id, a malformed timestamp...). An agent listed but unreadable is kept as it was, never deleted.';
-
-
---
--- Name: COLUMN sync_runs.api_requests; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.api_requests IS 'HTTP requests made to the Defender API by this run, retries included.';
-
-
---
--- Name: COLUMN sync_runs.error; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.error IS 'Why the run failed; empty unless status is failed.';
-
-
---
--- Name: COLUMN sync_runs.worker; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.worker IS 'Host and process that ran the sync, for troubleshooting.';
-
-
---
--- Name: COLUMN sync_runs.previous_sync_at; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.previous_sync_at IS 'Fetch time of the tenant''s previous successful sync, when this run succeeded; empty for its first. A change this run recorded happened in (previous_sync_at, fetched_at].';
-
-
---
--- Name: COLUMN sync_runs.resource; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.resource IS 'What the run synced: agents (scan agents), definitions (scan definitions) or history (scan sessions and their targets). Each resource of a tenant has its own runs; a failure of one never undoes another.';
-
-
---
--- Name: COLUMN sync_runs.records_seen; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.records_seen IS 'Records of the run''s resource the API returned (agents, definitions or sessions), after removing duplicates and rejected ones.';
-
-
---
--- Name: COLUMN sync_runs.records_inserted; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.records_inserted IS 'Records seen for the first time.';
-
-
---
--- Name: COLUMN sync_runs.records_changed; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.records_changed IS 'Known records with at least one changed value (agents and definitions: a new version, or a return; sessions: values the history completed or corrected). Agents of which only the heartbeat moved are agents_heartbeat_only.';
-
-
---
--- Name: COLUMN sync_runs.records_unchanged; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.records_unchanged IS 'Known records returned with exactly the values already stored: not written.';
-
-
---
--- Name: COLUMN sync_runs.records_deleted; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.records_deleted IS 'Agents or definitions marked deleted because this complete listing no longer returned them.';
-
-
---
--- Name: COLUMN sync_runs.records_rejected; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.records_rejected IS 'Records the API returned that could not be read; a definition listed but unreadable is kept as it was, never deleted.';
-
-
---
--- Name: COLUMN sync_runs.targets_inserted; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.targets_inserted IS 'History runs: scanned targets stored, of the sessions whose targets were not stored yet.';
-
-
---
--- Name: COLUMN sync_runs.agents_heartbeat_only; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.agents_heartbeat_only IS 'Known agents of which only last_seen or last_command_execution_at moved: observed, no new version ("seen" in the sync''s summary). agents_inserted + agents_changed + agents_heartbeat_only + agents_unchanged = agents_seen. 0 on runs of other resources.';
-
-
---
--- Name: COLUMN sync_runs.fields_repaired; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.sync_runs.fields_repaired IS 'Fields of the listing stored repaired, because PostgreSQL cannot store them as sent: a NUL character dropped, invalid UTF-8 replaced by U+FFFD. The log of the run names the fields and the records. 0 for runs before this was counted.';
-
-
---
 -- Name: agent_daily; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -1076,6 +820,208 @@ COMMENT ON COLUMN defender_storage.observation.last_command_execution_at IS 'las
 
 
 --
+-- Name: sync_run; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.sync_run (
+    run_id bigint NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    fetched_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    previous_sync_at timestamp with time zone,
+    tenant_no integer NOT NULL,
+    worker_no integer,
+    records_seen integer DEFAULT 0 NOT NULL,
+    records_inserted integer DEFAULT 0 NOT NULL,
+    records_changed integer DEFAULT 0 NOT NULL,
+    records_unchanged integer DEFAULT 0 NOT NULL,
+    records_deleted integer DEFAULT 0 NOT NULL,
+    records_rejected integer DEFAULT 0 NOT NULL,
+    heartbeat_only integer DEFAULT 0 NOT NULL,
+    deletions_withheld integer DEFAULT 0 NOT NULL,
+    targets_inserted integer DEFAULT 0 NOT NULL,
+    fields_repaired integer DEFAULT 0 NOT NULL,
+    api_requests integer DEFAULT 0 NOT NULL,
+    resource "char" NOT NULL,
+    status "char" DEFAULT 'r'::"char" NOT NULL,
+    error text DEFAULT ''::text NOT NULL,
+    CONSTRAINT sync_run_api_requests_check CHECK ((api_requests >= 0)),
+    CONSTRAINT sync_run_deletions_withheld_check CHECK ((deletions_withheld >= 0)),
+    CONSTRAINT sync_run_failed_has_error CHECK (((status <> 'f'::"char") OR (error <> ''::text))),
+    CONSTRAINT sync_run_fields_repaired_check CHECK ((fields_repaired >= 0)),
+    CONSTRAINT sync_run_finished_iff_done CHECK (((status = 'r'::"char") = (finished_at IS NULL))),
+    CONSTRAINT sync_run_heartbeat_only_check CHECK ((heartbeat_only >= 0)),
+    CONSTRAINT sync_run_heartbeat_only_of_agents CHECK (((resource = 'a'::"char") OR (heartbeat_only = 0))),
+    CONSTRAINT sync_run_previous_before_fetch CHECK ((previous_sync_at < fetched_at)),
+    CONSTRAINT sync_run_records_changed_check CHECK ((records_changed >= 0)),
+    CONSTRAINT sync_run_records_deleted_check CHECK ((records_deleted >= 0)),
+    CONSTRAINT sync_run_records_inserted_check CHECK ((records_inserted >= 0)),
+    CONSTRAINT sync_run_records_rejected_check CHECK ((records_rejected >= 0)),
+    CONSTRAINT sync_run_records_seen_check CHECK ((records_seen >= 0)),
+    CONSTRAINT sync_run_records_unchanged_check CHECK ((records_unchanged >= 0)),
+    CONSTRAINT sync_run_resource CHECK ((resource = ANY (ARRAY['a'::"char", 'd'::"char", 'h'::"char"]))),
+    CONSTRAINT sync_run_status_check CHECK ((status = ANY (ARRAY['r'::"char", 's'::"char", 'f'::"char"]))),
+    CONSTRAINT sync_run_succeeded_has_fetch CHECK (((status <> 's'::"char") OR (fetched_at IS NOT NULL))),
+    CONSTRAINT sync_run_targets_inserted_check CHECK ((targets_inserted >= 0)),
+    CONSTRAINT sync_run_time_order CHECK (((fetched_at >= started_at) AND (finished_at >= started_at)))
+);
+
+
+--
+-- Name: TABLE sync_run; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.sync_run IS 'One row per sync of a resource of a tenant, in compact form: what defender.sync_runs shows (query it instead). The agents_* counts of sync_runs are the records_* of agent runs.';
+
+
+--
+-- Name: COLUMN sync_run.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.run_id IS 'Number of the run, increasing over time (sync_runs.run_id).';
+
+
+--
+-- Name: COLUMN sync_run.started_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.started_at IS 'sync_runs.started_at.';
+
+
+--
+-- Name: COLUMN sync_run.fetched_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.fetched_at IS 'sync_runs.fetched_at.';
+
+
+--
+-- Name: COLUMN sync_run.finished_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.finished_at IS 'sync_runs.finished_at.';
+
+
+--
+-- Name: COLUMN sync_run.previous_sync_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.previous_sync_at IS 'sync_runs.previous_sync_at.';
+
+
+--
+-- Name: COLUMN sync_run.tenant_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.tenant_no IS 'The tenant (tenants.tenant_no).';
+
+
+--
+-- Name: COLUMN sync_run.worker_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.worker_no IS 'The worker that ran it (sync_worker.worker_no); empty when none was recorded.';
+
+
+--
+-- Name: COLUMN sync_run.records_seen; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.records_seen IS 'sync_runs.records_seen (and agents_seen of agent runs).';
+
+
+--
+-- Name: COLUMN sync_run.records_inserted; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.records_inserted IS 'sync_runs.records_inserted (and agents_inserted of agent runs).';
+
+
+--
+-- Name: COLUMN sync_run.records_changed; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.records_changed IS 'sync_runs.records_changed (and agents_changed of agent runs).';
+
+
+--
+-- Name: COLUMN sync_run.records_unchanged; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.records_unchanged IS 'sync_runs.records_unchanged (and agents_unchanged of agent runs).';
+
+
+--
+-- Name: COLUMN sync_run.records_deleted; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.records_deleted IS 'sync_runs.records_deleted (and agents_deleted of agent runs).';
+
+
+--
+-- Name: COLUMN sync_run.records_rejected; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.records_rejected IS 'sync_runs.records_rejected (and agents_rejected of agent runs).';
+
+
+--
+-- Name: COLUMN sync_run.heartbeat_only; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.heartbeat_only IS 'sync_runs.agents_heartbeat_only: 0 on runs of other resources.';
+
+
+--
+-- Name: COLUMN sync_run.deletions_withheld; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.deletions_withheld IS 'sync_runs.deletions_withheld.';
+
+
+--
+-- Name: COLUMN sync_run.targets_inserted; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.targets_inserted IS 'sync_runs.targets_inserted.';
+
+
+--
+-- Name: COLUMN sync_run.fields_repaired; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.fields_repaired IS 'sync_runs.fields_repaired.';
+
+
+--
+-- Name: COLUMN sync_run.api_requests; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.api_requests IS 'sync_runs.api_requests.';
+
+
+--
+-- Name: COLUMN sync_run.resource; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.resource IS 'a (agents), d (definitions) or h (history): sync_runs.resource.';
+
+
+--
+-- Name: COLUMN sync_run.status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.status IS 'r (running), s (succeeded) or f (failed): sync_runs.status.';
+
+
+--
+-- Name: COLUMN sync_run.error; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_run.error IS 'sync_runs.error; empty when there is none (sync_runs shows NULL): a successful run''s row then holds no NULL, and takes no null bitmap.';
+
+
+--
 -- Name: tenants; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -1084,6 +1030,7 @@ CREATE TABLE defender_storage.tenants (
     display_name text,
     last_run_id bigint,
     last_fetched_at timestamp with time zone,
+    tenant_no integer NOT NULL,
     CONSTRAINT tenants_last_run_has_time CHECK (((last_run_id IS NULL) = (last_fetched_at IS NULL))),
     CONSTRAINT tenants_tenant_id_check CHECK ((tenant_id <> ''::text))
 );
@@ -1122,6 +1069,13 @@ COMMENT ON COLUMN defender_storage.tenants.last_run_id IS 'The tenant''s latest 
 --
 
 COMMENT ON COLUMN defender_storage.tenants.last_fetched_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: COLUMN tenants.tenant_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.tenant_no IS 'Number of the tenant within this database: how its runs name it (sync_run.tenant_no).';
 
 
 --
@@ -1166,6 +1120,7 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
     BEGIN ATOMIC
  WITH s AS MATERIALIZED (
           SELECT t.tenant_id,
+             t.tenant_no,
              r.run_id,
              r.fetched_at,
              (r.run_id = t.last_run_id) AS latest,
@@ -1180,8 +1135,8 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
             FROM ((defender_storage.tenants t
               CROSS JOIN LATERAL ( SELECT r_1.run_id,
                      r_1.fetched_at
-                    FROM defender.sync_runs r_1
-                   WHERE ((r_1.tenant_id = t.tenant_id) AND (r_1.resource = 'agents'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at <= scan_agents_as_of.at))
+                    FROM defender_storage.sync_run r_1
+                   WHERE ((r_1.tenant_no = t.tenant_no) AND (r_1.resource = 'a'::"char") AND (r_1.status = 's'::"char") AND (r_1.fetched_at <= scan_agents_as_of.at))
                    ORDER BY r_1.fetched_at DESC
                   LIMIT 1) r)
               LEFT JOIN LATERAL ( SELECT o_1.agent_nos,
@@ -1223,6 +1178,7 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
              s.day,
              s.day_start,
              a.tenant_id,
+             s.tenant_no,
              h.agent_key,
              a.agent_no,
              h.agent_id,
@@ -1244,19 +1200,20 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
                    WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
          ), unobserved AS MATERIALIZED (
           SELECT v.tenant_id,
+             v.tenant_no,
              v.fetched_at,
              v.day_start,
              array_agg(v.agent_no) AS agent_nos
             FROM versions v
            WHERE (v.observed IS NULL)
-           GROUP BY v.tenant_id, v.fetched_at, v.day_start
+           GROUP BY v.tenant_id, v.tenant_no, v.fetched_at, v.day_start
          ), day_obs AS MATERIALIZED (
           SELECT DISTINCT ON (u.tenant_id, n.agent_no) u.tenant_id,
              n.agent_no,
              o.last_seen[p.i] AS last_seen,
              o.last_command_execution_at[p.i] AS last_command_execution_at
             FROM ((((unobserved u
-              JOIN defender.sync_runs r ON (((r.tenant_id = u.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= u.day_start) AND (r.fetched_at < u.fetched_at))))
+              JOIN defender_storage.sync_run r ON (((r.tenant_no = u.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= u.day_start) AND (r.fetched_at < u.fetched_at))))
               CROSS JOIN LATERAL ( SELECT o_1.observed_at,
                      o_1.agent_nos,
                      o_1.last_seen,
@@ -1378,12 +1335,12 @@ BEGIN
         SELECT t.tenant_id, f.run_id AS from_run_id, f.fetched_at AS from_fetched_at,
                n.run_id AS to_run_id, n.fetched_at AS to_fetched_at
           FROM defender_storage.tenants t
-          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender.sync_runs r
-                              WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
+          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender_storage.sync_run r
+                              WHERE r.tenant_no = t.tenant_no AND r.resource = 'a' AND r.status = 's'
                                 AND r.fetched_at <= scan_agents_diff.from_at
                               ORDER BY r.fetched_at DESC LIMIT 1) f ON true
-          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender.sync_runs r
-                              WHERE r.tenant_id = t.tenant_id AND r.resource = 'agents' AND r.status = 'succeeded'
+          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender_storage.sync_run r
+                              WHERE r.tenant_no = t.tenant_no AND r.resource = 'a' AND r.status = 's'
                                 AND r.fetched_at <= scan_agents_diff.to_at
                               ORDER BY r.fetched_at DESC LIMIT 1) n ON true
          WHERE (scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant))
@@ -1546,9 +1503,10 @@ DECLARE
 BEGIN
     IF TG_TABLE_NAME = 'agent_state' THEN
         -- An agent removed or renumbered while an observation names it.
-        IF EXISTS (SELECT FROM defender.sync_runs r
+        IF EXISTS (SELECT FROM defender_storage.tenants t
+                     JOIN defender_storage.sync_run r ON r.tenant_no = t.tenant_no
                      JOIN defender_storage.observation o ON o.run_id = r.run_id
-                    WHERE r.tenant_id = OLD.tenant_id AND r.resource = 'agents'
+                    WHERE t.tenant_id = OLD.tenant_id AND r.resource = 'a'
                       AND OLD.agent_no = ANY (o.agent_nos)) THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'foreign_key_violation',
@@ -1561,7 +1519,9 @@ BEGIN
     -- A row of observation (of one of its partitions): every number names
     -- an agent of its run's tenant, locked against removal until the
     -- transaction ends, as a foreign key's check does.
-    SELECT r.tenant_id INTO tenant FROM defender.sync_runs r WHERE r.run_id = NEW.run_id;
+    SELECT t.tenant_id INTO tenant
+      FROM defender_storage.sync_run r JOIN defender_storage.tenants t ON t.tenant_no = r.tenant_no
+     WHERE r.run_id = NEW.run_id;
     SELECT count(*) INTO found FROM (
         SELECT FROM defender_storage.agent_state a
          WHERE a.tenant_id = tenant AND a.agent_no = ANY (NEW.agent_nos)
@@ -1584,6 +1544,22 @@ $$;
 --
 
 COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint trigger observation_agents_exist: the agent numbers of an observation are agents of its run''s tenant (array elements, which no foreign key can reference).';
+
+
+--
+-- Name: compact_digest_parts(bytea); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.compact_digest_parts(parts bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (((((((substr(parts, 1, 4) || substr(parts, 33, 4)) || substr(parts, 65, 4)) || substr(parts, 97, 4)) || substr(parts, 129, 4)) || substr(parts, 161, 32)) || substr(parts, 193, 4)) || substr(parts, 225, 4));
+
+
+--
+-- Name: FUNCTION compact_digest_parts(parts bytea); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.compact_digest_parts(parts bytea) IS 'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each, the observations'' (the sixth) whole: 60 bytes (docs/audit.md).';
 
 
 --
@@ -1682,17 +1658,18 @@ BEGIN
      WHERE (s.recorded_by_run_id = run AND (at_upgrade OR s.updated_by_run_id IS NULL))
         OR s.updated_by_run_id = run;
     INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
-    SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), x.parts, at_upgrade
-      FROM defender.sync_runs r
+    SELECT r.run_id, p.run_id, defender_storage.chain_digest(p.digest, x.parts), defender_storage.compact_digest_parts(x.parts), at_upgrade
+      FROM defender_storage.sync_run r
      CROSS JOIN LATERAL (SELECT q.digest_parts AS parts FROM defender_storage.run_digest_parts(ARRAY[r.run_id]) q) x
       LEFT JOIN LATERAL (
            SELECT d.run_id, d.digest
-             FROM defender.sync_runs q
+             FROM defender_storage.sync_run q
              JOIN defender_storage.run_digest d ON d.run_id = q.run_id
-            WHERE q.tenant_id = r.tenant_id AND q.resource = r.resource AND q.status = 'succeeded' AND q.run_id < r.run_id
-            ORDER BY q.run_id DESC
+            WHERE q.tenant_no = r.tenant_no AND q.resource = r.resource AND q.status = 's'
+              AND q.fetched_at < r.fetched_at AND q.run_id < r.run_id
+            ORDER BY q.fetched_at DESC
             LIMIT 1) p ON true
-     WHERE r.run_id = run AND r.status = 'succeeded'
+     WHERE r.run_id = run AND r.status = 's'
     RETURNING digest INTO stored;
     IF stored IS NULL THEN
         RAISE EXCEPTION 'run % is not a succeeded run: only successful runs have a digest', run;
@@ -1857,8 +1834,8 @@ CREATE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
                 CASE
                     WHEN (a.active_since <= td.first_synced_at) THEN td.syncs
                     ELSE ( SELECT (count(*))::integer AS count
-                       FROM defender.sync_runs r
-                      WHERE ((r.tenant_id = a.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= a.active_since) AND (r.fetched_at <= t.last_fetched_at)))
+                       FROM defender_storage.sync_run r
+                      WHERE ((r.tenant_no = t.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= a.active_since) AND (r.fetched_at <= t.last_fetched_at)))
                 END -
                 CASE
                     WHEN (wh.agent_key IS NULL) THEN 0
@@ -1874,7 +1851,7 @@ CREATE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
              LEFT JOIN ( SELECT w.agent_key,
                     array_agg(r.fetched_at) AS withheld_at
                    FROM ((defender_storage.tenants wt
-                     JOIN defender.sync_runs r ON (((r.tenant_id = wt.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.fetched_at >= ((defender.utc_day(wt.last_fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text)))))
+                     JOIN defender_storage.sync_run r ON (((r.tenant_no = wt.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= ((defender.utc_day(wt.last_fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text)))))
                      JOIN defender_storage.withheld_deletions w ON ((w.run_id = r.run_id)))
                   GROUP BY w.agent_key) wh ON ((wh.agent_key = a.agent_key)))) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
@@ -2218,8 +2195,22 @@ RETURN QUERY SELECT r.run_id,
          CROSS JOIN LATERAL (SELECT t1.* FROM defender_storage.target_result t1
                               WHERE t1.session_key = s.session_key OFFSET 0) t
          WHERE s.targets_run_id = r.run_id), ''::bytea))
-  FROM defender.sync_runs r
- WHERE r.run_id = ANY (runs);
+  -- The runs as defender.sync_runs shows them, read from their storage.
+  FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+               CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+               CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
+               CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
+               CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
+               CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
+               rs.heartbeat_only AS agents_heartbeat_only,
+               CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
+               CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
+               CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
+               rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
+               rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+          FROM defender_storage.sync_run rs
+          JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+         WHERE rs.run_id = ANY (runs)) r;
 END;
 $$;
 
@@ -2229,6 +2220,54 @@ $$;
 --
 
 COMMENT ON FUNCTION defender_storage.run_digest_parts(runs bigint[]) IS 'Internal: per run of runs, the SHA-256 of each of its eight parts, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
+
+
+--
+-- Name: run_resource_code(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_resource_code(resource text) RETURNS "char"
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE resource WHEN 'agents'::text THEN 'a'::text WHEN 'definitions'::text THEN 'd'::text WHEN 'history'::text THEN 'h'::text ELSE '?'::text END;
+
+
+--
+-- Name: FUNCTION run_resource_code(resource text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_resource_code(resource text) IS 'Internal: the sync_run code of a resource; ? for any other name, which sync_run_resource refuses.';
+
+
+--
+-- Name: run_resource_name("char"); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_resource_name(code "char") RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE code WHEN 'a'::"char" THEN 'agents'::text WHEN 'd'::"char" THEN 'definitions'::text WHEN 'h'::"char" THEN 'history'::text ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION run_resource_name(code "char"); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_resource_name(code "char") IS 'Internal: the resource a sync_run code stands for (agents, definitions, history).';
+
+
+--
+-- Name: run_status_name("char"); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_status_name(code "char") RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE code WHEN 'r'::"char" THEN 'running'::text WHEN 's'::"char" THEN 'succeeded'::text WHEN 'f'::"char" THEN 'failed'::text ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION run_status_name(code "char"); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_status_name(code "char") IS 'Internal: the status a sync_run code stands for (running, succeeded, failed).';
 
 
 --
@@ -2640,6 +2679,299 @@ COMMENT ON COLUMN defender.fleet_daily_versions.agents IS 'Active agents on that
 
 
 --
+-- Name: sync_worker; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.sync_worker (
+    worker_no integer NOT NULL,
+    worker text NOT NULL
+);
+
+
+--
+-- Name: TABLE sync_worker; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.sync_worker IS 'Each worker (host and process) that ran syncs, once: runs name it by number. Query defender.sync_runs.worker instead.';
+
+
+--
+-- Name: COLUMN sync_worker.worker_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_worker.worker_no IS 'Number of the worker, named by sync_run.worker_no.';
+
+
+--
+-- Name: COLUMN sync_worker.worker; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.sync_worker.worker IS 'Host and process, as sync_runs.worker shows it.';
+
+
+--
+-- Name: sync_runs; Type: VIEW; Schema: defender; Owner: -
+--
+
+CREATE VIEW defender.sync_runs WITH (security_barrier='true') AS
+ SELECT r.run_id,
+    t.tenant_id,
+    r.started_at,
+    r.fetched_at,
+    r.finished_at,
+        CASE r.status
+            WHEN 'r'::"char" THEN 'running'::text
+            WHEN 's'::"char" THEN 'succeeded'::text
+            WHEN 'f'::"char" THEN 'failed'::text
+            ELSE NULL::text
+        END AS status,
+        CASE
+            WHEN (r.resource = 'a'::"char") THEN r.records_seen
+            ELSE 0
+        END AS agents_seen,
+        CASE
+            WHEN (r.resource = 'a'::"char") THEN r.records_inserted
+            ELSE 0
+        END AS agents_inserted,
+        CASE
+            WHEN (r.resource = 'a'::"char") THEN r.records_changed
+            ELSE 0
+        END AS agents_changed,
+        CASE
+            WHEN (r.resource = 'a'::"char") THEN r.records_unchanged
+            ELSE 0
+        END AS agents_unchanged,
+        CASE
+            WHEN (r.resource = 'a'::"char") THEN r.records_deleted
+            ELSE 0
+        END AS agents_deleted,
+    r.deletions_withheld,
+        CASE
+            WHEN (r.resource = 'a'::"char") THEN r.records_rejected
+            ELSE 0
+        END AS agents_rejected,
+    r.api_requests,
+    NULLIF(r.error, ''::text) AS error,
+    w.worker,
+    r.previous_sync_at,
+        CASE r.resource
+            WHEN 'a'::"char" THEN 'agents'::text
+            WHEN 'd'::"char" THEN 'definitions'::text
+            WHEN 'h'::"char" THEN 'history'::text
+            ELSE NULL::text
+        END AS resource,
+    r.records_seen,
+    r.records_inserted,
+    r.records_changed,
+    r.records_unchanged,
+    r.records_deleted,
+    r.records_rejected,
+    r.targets_inserted,
+    r.heartbeat_only AS agents_heartbeat_only,
+    r.fields_repaired
+   FROM ((defender_storage.sync_run r
+     JOIN defender_storage.tenants t ON ((t.tenant_no = r.tenant_no)))
+     LEFT JOIN defender_storage.sync_worker w ON ((w.worker_no = r.worker_no)))
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+
+
+--
+-- Name: VIEW sync_runs; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON VIEW defender.sync_runs IS 'One row per sync of a resource of a tenant (see resource): when it ran, how it ended and what it counted. A failed run changed no data. The agents_* columns count agent runs only; records_* count every run.';
+
+
+--
+-- Name: COLUMN sync_runs.run_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.run_id IS 'Number of the run, increasing over time.';
+
+
+--
+-- Name: COLUMN sync_runs.tenant_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case) that was synced.';
+
+
+--
+-- Name: COLUMN sync_runs.started_at; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.started_at IS 'When the run started (UTC).';
+
+
+--
+-- Name: COLUMN sync_runs.fetched_at; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.fetched_at IS 'When the run began fetching agents from Defender. Every change and observation recorded by the run carries this time.';
+
+
+--
+-- Name: COLUMN sync_runs.finished_at; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.finished_at IS 'When the run ended (UTC); empty while it is running.';
+
+
+--
+-- Name: COLUMN sync_runs.status; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.status IS 'running, succeeded or failed. A failed run changed no agent data.';
+
+
+--
+-- Name: COLUMN sync_runs.agents_seen; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.agents_seen IS 'Agents the Defender API returned in this run (after removing duplicates and rejected records).';
+
+
+--
+-- Name: COLUMN sync_runs.agents_inserted; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.agents_inserted IS 'Agents seen for the first time.';
+
+
+--
+-- Name: COLUMN sync_runs.agents_changed; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.agents_changed IS 'Known agents with a changed descriptive value (a new version: every column of scan_agents but last_seen, last_command_execution_at and bookkeeping), including agents that returned after deletion. Agents of which only the heartbeat moved are agents_heartbeat_only.';
+
+
+--
+-- Name: COLUMN sync_runs.agents_unchanged; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.agents_unchanged IS 'Known agents returned with exactly the values already stored, heartbeat included.';
+
+
+--
+-- Name: COLUMN sync_runs.agents_deleted; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.agents_deleted IS 'Agents marked deleted because this complete listing no longer returned them.';
+
+
+--
+-- Name: COLUMN sync_runs.deletions_withheld; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.deletions_withheld IS 'Agents missing from this listing whose deletion was withheld by the mass-deletion guard (0 when none).';
+
+
+--
+-- Name: COLUMN sync_runs.agents_rejected; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.agents_rejected IS 'Records the API returned that could not be read (no id, a malformed timestamp...). An agent listed but unreadable is kept as it was, never deleted.';
+
+
+--
+-- Name: COLUMN sync_runs.api_requests; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.api_requests IS 'HTTP requests made to the Defender API by this run, retries included.';
+
+
+--
+-- Name: COLUMN sync_runs.error; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.error IS 'Why the run failed; empty unless status is failed.';
+
+
+--
+-- Name: COLUMN sync_runs.worker; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.worker IS 'Host and process that ran the sync, for troubleshooting.';
+
+
+--
+-- Name: COLUMN sync_runs.previous_sync_at; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.previous_sync_at IS 'Fetch time of the tenant''s previous successful sync, when this run succeeded; empty for its first. A change this run recorded happened in (previous_sync_at, fetched_at].';
+
+
+--
+-- Name: COLUMN sync_runs.resource; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.resource IS 'What the run synced: agents (scan agents), definitions (scan definitions) or history (scan sessions and their targets). Each resource of a tenant has its own runs; a failure of one never undoes another.';
+
+
+--
+-- Name: COLUMN sync_runs.records_seen; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.records_seen IS 'Records of the run''s resource the API returned (agents, definitions or sessions), after removing duplicates and rejected ones.';
+
+
+--
+-- Name: COLUMN sync_runs.records_inserted; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.records_inserted IS 'Records seen for the first time.';
+
+
+--
+-- Name: COLUMN sync_runs.records_changed; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.records_changed IS 'Known records with at least one changed value (agents and definitions: a new version, or a return; sessions: values the history completed or corrected). Agents of which only the heartbeat moved are agents_heartbeat_only.';
+
+
+--
+-- Name: COLUMN sync_runs.records_unchanged; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.records_unchanged IS 'Known records returned with exactly the values already stored: not written.';
+
+
+--
+-- Name: COLUMN sync_runs.records_deleted; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.records_deleted IS 'Agents or definitions marked deleted because this complete listing no longer returned them.';
+
+
+--
+-- Name: COLUMN sync_runs.records_rejected; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.records_rejected IS 'Records the API returned that could not be read; a definition listed but unreadable is kept as it was, never deleted.';
+
+
+--
+-- Name: COLUMN sync_runs.targets_inserted; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.targets_inserted IS 'History runs: scanned targets stored, of the sessions whose targets were not stored yet.';
+
+
+--
+-- Name: COLUMN sync_runs.agents_heartbeat_only; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.agents_heartbeat_only IS 'Known agents of which only last_seen or last_command_execution_at moved: observed, no new version ("seen" in the sync''s summary). agents_inserted + agents_changed + agents_heartbeat_only + agents_unchanged = agents_seen. 0 on runs of other resources.';
+
+
+--
+-- Name: COLUMN sync_runs.fields_repaired; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.sync_runs.fields_repaired IS 'Fields of the listing stored repaired, because PostgreSQL cannot store them as sent: a NUL character dropped, invalid UTF-8 replaced by U+FFFD. The log of the run names the fields and the records. 0 for runs before this was counted.';
+
+
+--
 -- Name: run_digest; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -2650,7 +2982,7 @@ CREATE TABLE defender_storage.run_digest (
     parts bytea NOT NULL,
     computed_at_upgrade boolean DEFAULT false NOT NULL,
     CONSTRAINT run_digest_digest_check CHECK ((octet_length(digest) = 32)),
-    CONSTRAINT run_digest_parts_check CHECK ((octet_length(parts) = 256)),
+    CONSTRAINT run_digest_parts_check CHECK ((octet_length(parts) = 60)),
     CONSTRAINT run_digest_previous_before CHECK ((previous_run_id < run_id))
 );
 
@@ -2687,7 +3019,7 @@ COMMENT ON COLUMN defender_storage.run_digest.digest IS 'SHA-256 of the previous
 -- Name: COLUMN run_digest.parts; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.run_digest.parts IS 'The SHA-256 of each of the run''s eight parts, concatenated: what verify compares to name the part that changed.';
+COMMENT ON COLUMN defender_storage.run_digest.parts IS 'Of the SHA-256 of each of the run''s eight parts, the first 4 bytes, and the sixth (its observations) whole, concatenated (60 bytes): what verify compares to name the part that changed; the digest covers the parts whole.';
 
 
 --
@@ -2810,7 +3142,7 @@ CREATE VIEW defender.scan_agent_changes WITH (security_barrier='true') AS
                   WHERE ((p_1.agent_key = v_1.agent_key) AND (p_1.valid_from < v_1.valid_from))
                   ORDER BY p_1.valid_from DESC
                  LIMIT 1) p ON (true))
-             JOIN defender.sync_runs r ON ((r.run_id = v_1.opened_by_run_id)))
+             JOIN defender_storage.sync_run r ON ((r.run_id = v_1.opened_by_run_id)))
              CROSS JOIN LATERAL ( SELECT 'agent'::text AS "?column?",
                         CASE
                             WHEN (p.valid_to IS NOT NULL) THEN 'deleted'::text
@@ -2845,7 +3177,7 @@ CREATE VIEW defender.scan_agent_changes WITH (security_barrier='true') AS
             v_1.closed_by_run_id AS run_id,
             r.previous_sync_at
            FROM (defender.scan_agent_history v_1
-             JOIN defender.sync_runs r ON ((r.run_id = v_1.closed_by_run_id)))
+             JOIN defender_storage.sync_run r ON ((r.run_id = v_1.closed_by_run_id)))
           WHERE ((v_1.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
                    FROM defender.scan_agent_history n
                   WHERE ((n.agent_key = v_1.agent_key) AND (n.valid_from = v_1.valid_to))))))) v
@@ -3088,7 +3420,8 @@ CREATE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
             r.fetched_at AS observed_at,
             x.last_seen,
             x.last_command_execution_at
-           FROM (((defender.sync_runs r
+           FROM ((((defender_storage.sync_run r
+             JOIN defender_storage.tenants rt ON ((rt.tenant_no = r.tenant_no)))
              CROSS JOIN LATERAL ( SELECT o_1.agent_nos,
                     o_1.last_seen,
                     o_1.last_command_execution_at
@@ -3096,8 +3429,8 @@ CREATE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
                   WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
                  LIMIT 1) o)
              CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
-             JOIN defender_storage.agent_state a ON (((a.tenant_id = r.tenant_id) AND (a.agent_no = x.agent_no))))
-          WHERE ((r.resource = 'agents'::text) AND (r.status = 'succeeded'::text))) v
+             JOIN defender_storage.agent_state a ON (((a.tenant_id = rt.tenant_id) AND (a.agent_no = x.agent_no))))
+          WHERE ((r.resource = 'a'::"char") AND (r.status = 's'::"char"))) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 
@@ -3184,11 +3517,15 @@ CREATE VIEW defender.scan_agents WITH (security_barrier='true') AS
                        FROM defender_storage.withheld_deletions w
                       WHERE ((w.agent_key = a.agent_key) AND (w.run_id = t.last_run_id))))))) THEN t.last_fetched_at
                     ELSE ( SELECT r.fetched_at
-                       FROM defender.sync_runs r
-                      WHERE ((r.tenant_id = a.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'succeeded'::text) AND (r.run_id < COALESCE(a.deleted_by_run_id, '9223372036854775807'::bigint)) AND (NOT (EXISTS ( SELECT
+                       FROM defender_storage.sync_run r
+                      WHERE ((r.tenant_no = ( SELECT tn.tenant_no
+                               FROM defender_storage.tenants tn
+                              WHERE (tn.tenant_id = a.tenant_id))) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.run_id < COALESCE(a.deleted_by_run_id, '9223372036854775807'::bigint)) AND (r.fetched_at < COALESCE(( SELECT dr.fetched_at
+                               FROM defender_storage.sync_run dr
+                              WHERE (dr.run_id = a.deleted_by_run_id)), 'infinity'::timestamp with time zone)) AND (NOT (EXISTS ( SELECT
                                FROM defender_storage.withheld_deletions w
                               WHERE ((w.agent_key = a.agent_key) AND (w.run_id = r.run_id))))))
-                      ORDER BY r.run_id DESC
+                      ORDER BY r.fetched_at DESC
                      LIMIT 1)
                 END AS last_synced_at,
             a.deleted_at
@@ -3546,14 +3883,18 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
                  LIMIT 1) streak ON (true))
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
-                   FROM defender.sync_runs r
-                  WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'definitions'::text) AND (r.status = 'succeeded'::text))
+                   FROM defender_storage.sync_run r
+                  WHERE ((r.tenant_no = ( SELECT tn.tenant_no
+                           FROM defender_storage.tenants tn
+                          WHERE (tn.tenant_id = d.tenant_id))) AND (r.resource = 'd'::"char") AND (r.status = 's'::"char"))
                   ORDER BY r.fetched_at DESC
                  LIMIT 1) dr ON (true))
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
-                   FROM defender.sync_runs r
-                  WHERE ((r.tenant_id = d.tenant_id) AND (r.resource = 'history'::text) AND (r.status = 'succeeded'::text))
+                   FROM defender_storage.sync_run r
+                  WHERE ((r.tenant_no = ( SELECT tn.tenant_no
+                           FROM defender_storage.tenants tn
+                          WHERE (tn.tenant_id = d.tenant_id))) AND (r.resource = 'h'::"char") AND (r.status = 's'::"char"))
                   ORDER BY r.fetched_at DESC
                  LIMIT 1) hr ON (true))
           WHERE ((d.deleted_at IS NULL) AND d.is_active)) v
@@ -3912,7 +4253,7 @@ CREATE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
                   ORDER BY p_1.valid_from DESC
                  LIMIT 1) p ON (true))
              CROSS JOIN LATERAL ( VALUES ('scan_name'::text,p.scan_name,v_1.scan_name), ('scan_type'::text,p.scan_type,v_1.scan_type), ('is_active'::text,(p.is_active)::text,(v_1.is_active)::text), ('interval_hours'::text,(p.interval_hours)::text,(v_1.interval_hours)::text), ('target'::text,p.target,v_1.target), ('target_type'::text,p.target_type,v_1.target_type), ('scanner_agent_id'::text,p.scanner_agent_id,v_1.scanner_agent_id), ('auth_variant'::text,p.auth_variant,v_1.auth_variant), ('auth_type'::text,p.auth_type,v_1.auth_type), ('created_by'::text,p.created_by,v_1.created_by)) c(attribute, old_value, new_value))
-             JOIN defender.sync_runs r ON ((r.run_id = v_1.opened_by_run_id)))
+             JOIN defender_storage.sync_run r ON ((r.run_id = v_1.opened_by_run_id)))
           WHERE (c.old_value IS DISTINCT FROM c.new_value)
         UNION ALL
          SELECT d.tenant_id,
@@ -3933,7 +4274,7 @@ CREATE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
              CROSS JOIN LATERAL ( SELECT jsonb_object_keys(p.extra) AS jsonb_object_keys
                 UNION
                  SELECT jsonb_object_keys(v_1.extra) AS jsonb_object_keys) k(key))
-             JOIN defender.sync_runs r ON ((r.run_id = v_1.opened_by_run_id)))
+             JOIN defender_storage.sync_run r ON ((r.run_id = v_1.opened_by_run_id)))
           WHERE ((p.extra IS DISTINCT FROM v_1.extra) AND ((p.extra -> k.key) IS DISTINCT FROM (v_1.extra -> k.key)))
         UNION ALL
          SELECT d.tenant_id,
@@ -3957,7 +4298,7 @@ CREATE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
                   WHERE ((p_1.definition_key = v_1.definition_key) AND (p_1.valid_from < v_1.valid_from))
                   ORDER BY p_1.valid_from DESC
                  LIMIT 1) p ON (true))
-             JOIN defender.sync_runs r ON ((r.run_id = v_1.opened_by_run_id)))
+             JOIN defender_storage.sync_run r ON ((r.run_id = v_1.opened_by_run_id)))
           WHERE ((p.valid_to IS NULL) OR (p.valid_to < v_1.valid_from))
         UNION ALL
          SELECT d.tenant_id,
@@ -3970,7 +4311,7 @@ CREATE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
             r.previous_sync_at
            FROM ((defender_storage.definition_version v_1
              JOIN defender_storage.definition_state d ON ((d.definition_key = v_1.definition_key)))
-             JOIN defender.sync_runs r ON ((r.run_id = v_1.closed_by_run_id)))
+             JOIN defender_storage.sync_run r ON ((r.run_id = v_1.closed_by_run_id)))
           WHERE ((v_1.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
                    FROM defender_storage.definition_version n
                   WHERE ((n.definition_key = v_1.definition_key) AND (n.valid_from = v_1.valid_to))))))) v
@@ -4283,8 +4624,10 @@ CREATE VIEW defender.scan_definitions WITH (security_barrier='true') AS
            FROM (defender_storage.definition_state d
              LEFT JOIN LATERAL ( SELECT r_1.run_id,
                     r_1.fetched_at
-                   FROM defender.sync_runs r_1
-                  WHERE ((r_1.tenant_id = d.tenant_id) AND (r_1.resource = 'definitions'::text) AND (r_1.status = 'succeeded'::text) AND (r_1.fetched_at < COALESCE(d.deleted_at, 'infinity'::timestamp with time zone)) AND (NOT (EXISTS ( SELECT
+                   FROM defender_storage.sync_run r_1
+                  WHERE ((r_1.tenant_no = ( SELECT tn.tenant_no
+                           FROM defender_storage.tenants tn
+                          WHERE (tn.tenant_id = d.tenant_id))) AND (r_1.resource = 'd'::"char") AND (r_1.status = 's'::"char") AND (r_1.fetched_at < COALESCE(d.deleted_at, 'infinity'::timestamp with time zone)) AND (NOT (EXISTS ( SELECT
                            FROM defender_storage.definition_withheld w
                           WHERE ((w.definition_key = d.definition_key) AND (w.run_id = r_1.run_id))))))
                   ORDER BY r_1.fetched_at DESC
@@ -5073,20 +5416,6 @@ COMMENT ON COLUMN defender.scan_targets.run_id IS 'The history sync run that rec
 
 
 --
--- Name: sync_runs_run_id_seq; Type: SEQUENCE; Schema: defender; Owner: -
---
-
-ALTER TABLE defender.sync_runs ALTER COLUMN run_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME defender.sync_runs_run_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-
---
 -- Name: tenant_sync_status; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -5120,22 +5449,39 @@ CREATE VIEW defender.tenant_sync_status WITH (security_barrier='true') AS
             COALESCE(success.deletions_withheld, 0) AS deletions_withheld,
             running.started_at AS running_since
            FROM (((((defender_storage.tenants t
-             LEFT JOIN LATERAL ( SELECT r.run_id,
-                    r.status,
-                    r.finished_at
-                   FROM defender.sync_runs r
-                  WHERE ((r.tenant_id = t.tenant_id) AND (r.resource = 'agents'::text) AND (r.status <> 'running'::text))
-                  ORDER BY r.run_id DESC
+             LEFT JOIN LATERAL ( SELECT f.run_id,
+                        CASE f.status
+                            WHEN 's'::"char" THEN 'succeeded'::text
+                            WHEN 'f'::"char" THEN 'failed'::text
+                            ELSE NULL::text
+                        END AS status,
+                    f.finished_at
+                   FROM (( SELECT r.run_id,
+                            r.status,
+                            r.finished_at
+                           FROM defender_storage.sync_run r
+                          WHERE ((r.tenant_no = t.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char"))
+                          ORDER BY r.fetched_at DESC
+                         LIMIT 1)
+                        UNION ALL
+                        ( SELECT r.run_id,
+                            r.status,
+                            r.finished_at
+                           FROM defender_storage.sync_run r
+                          WHERE ((r.tenant_no = t.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 'f'::"char"))
+                          ORDER BY r.run_id DESC
+                         LIMIT 1)) f
+                  ORDER BY f.run_id DESC
                  LIMIT 1) latest ON (true))
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.finished_at,
-                    r.error
-                   FROM defender.sync_runs r
-                  WHERE ((r.tenant_id = t.tenant_id) AND (r.resource = 'agents'::text) AND (r.status = 'failed'::text))
+                    NULLIF(r.error, ''::text) AS error
+                   FROM defender_storage.sync_run r
+                  WHERE ((r.tenant_no = t.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 'f'::"char"))
                   ORDER BY r.run_id DESC
                  LIMIT 1) failure ON (true))
-             LEFT JOIN defender.sync_runs success ON ((success.run_id = t.last_run_id)))
-             LEFT JOIN defender.sync_runs running ON (((running.tenant_id = t.tenant_id) AND (running.resource = 'agents'::text) AND (running.status = 'running'::text))))
+             LEFT JOIN defender_storage.sync_run success ON ((success.run_id = t.last_run_id)))
+             LEFT JOIN defender_storage.sync_run running ON (((running.tenant_no = t.tenant_no) AND (running.resource = 'a'::"char") AND (running.status = 'r'::"char"))))
              LEFT JOIN defender_storage.tenant_daily fleet ON (((fleet.tenant_id = t.tenant_id) AND (fleet.day = defender.utc_day(t.last_fetched_at)))))) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
@@ -5571,6 +5917,34 @@ COMMENT ON COLUMN defender_storage.session_write.values_digest IS 'session_diges
 
 
 --
+-- Name: sync_run_run_id_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE defender_storage.sync_run ALTER COLUMN run_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME defender_storage.sync_run_run_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: sync_worker_worker_no_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE defender_storage.sync_worker ALTER COLUMN worker_no ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME defender_storage.sync_worker_worker_no_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: tenant_access; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -5674,6 +6048,20 @@ COMMENT ON COLUMN defender_storage.tenant_leases.expires_at IS 'When the lease e
 
 
 --
+-- Name: tenants_tenant_no_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE defender_storage.tenants ALTER COLUMN tenant_no ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME defender_storage.tenants_tenant_no_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: observation_2026_12; Type: TABLE ATTACH; Schema: defender_storage; Owner: -
 --
 
@@ -5717,14 +6105,6 @@ ALTER TABLE ONLY defender.scan_agent_history
 
 ALTER TABLE ONLY defender.scan_agent_history
     ADD CONSTRAINT scan_agent_history_pkey PRIMARY KEY (history_id);
-
-
---
--- Name: sync_runs sync_runs_pkey; Type: CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.sync_runs
-    ADD CONSTRAINT sync_runs_pkey PRIMARY KEY (run_id);
 
 
 --
@@ -5872,6 +6252,30 @@ ALTER TABLE ONLY defender_storage.session_write
 
 
 --
+-- Name: sync_run sync_run_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.sync_run
+    ADD CONSTRAINT sync_run_pkey PRIMARY KEY (run_id);
+
+
+--
+-- Name: sync_worker sync_worker_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.sync_worker
+    ADD CONSTRAINT sync_worker_pkey PRIMARY KEY (worker_no);
+
+
+--
+-- Name: sync_worker sync_worker_worker_key; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.sync_worker
+    ADD CONSTRAINT sync_worker_worker_key UNIQUE (worker);
+
+
+--
 -- Name: target_coverage target_coverage_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -5925,6 +6329,14 @@ ALTER TABLE ONLY defender_storage.tenant_leases
 
 ALTER TABLE ONLY defender_storage.tenants
     ADD CONSTRAINT tenants_pkey PRIMARY KEY (tenant_id);
+
+
+--
+-- Name: tenants tenants_tenant_no_key; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenants
+    ADD CONSTRAINT tenants_tenant_no_key UNIQUE (tenant_no);
 
 
 --
@@ -5982,55 +6394,6 @@ CREATE INDEX scan_agent_history_by_tenant ON defender.scan_agent_history USING b
 --
 
 CREATE INDEX scan_agent_history_by_tenant_span ON defender.scan_agent_history USING gist (tenant_id, tstzrange(valid_from, valid_to, '[)'::text));
-
-
---
--- Name: sync_runs_by_start; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX sync_runs_by_start ON defender.sync_runs USING btree (tenant_id, started_at);
-
-
---
--- Name: sync_runs_failed_by_tenant; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX sync_runs_failed_by_tenant ON defender.sync_runs USING btree (tenant_id, resource, run_id) WHERE (status = 'failed'::text);
-
-
---
--- Name: sync_runs_finished_by_tenant; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX sync_runs_finished_by_tenant ON defender.sync_runs USING btree (tenant_id, resource, run_id) WHERE (status <> 'running'::text);
-
-
---
--- Name: sync_runs_one_running_per_tenant; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE UNIQUE INDEX sync_runs_one_running_per_tenant ON defender.sync_runs USING btree (tenant_id, resource) WHERE (status = 'running'::text);
-
-
---
--- Name: sync_runs_succeeded_by_fetch; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX sync_runs_succeeded_by_fetch ON defender.sync_runs USING btree (tenant_id, fetched_at) INCLUDE (run_id) WHERE (status = 'succeeded'::text);
-
-
---
--- Name: sync_runs_succeeded_by_resource; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX sync_runs_succeeded_by_resource ON defender.sync_runs USING btree (tenant_id, resource, fetched_at) INCLUDE (run_id) WHERE (status = 'succeeded'::text);
-
-
---
--- Name: sync_runs_succeeded_by_tenant; Type: INDEX; Schema: defender; Owner: -
---
-
-CREATE INDEX sync_runs_succeeded_by_tenant ON defender.sync_runs USING btree (tenant_id, run_id) INCLUDE (fetched_at) WHERE (status = 'succeeded'::text);
 
 
 --
@@ -6167,6 +6530,27 @@ CREATE INDEX session_write_by_session ON defender_storage.session_write USING bt
 
 
 --
+-- Name: sync_run_by_start; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX sync_run_by_start ON defender_storage.sync_run USING brin (started_at) WITH (pages_per_range='32');
+
+
+--
+-- Name: sync_run_by_tenant; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX sync_run_by_tenant ON defender_storage.sync_run USING btree (tenant_no, resource, status, fetched_at);
+
+
+--
+-- Name: sync_run_one_running_per_tenant; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE UNIQUE INDEX sync_run_one_running_per_tenant ON defender_storage.sync_run USING btree (tenant_no, resource) WHERE (status = 'r'::"char");
+
+
+--
 -- Name: withheld_deletions_by_run; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
@@ -6214,7 +6598,7 @@ ALTER TABLE ONLY defender.scan_agent_history
 --
 
 ALTER TABLE ONLY defender.scan_agent_history
-    ADD CONSTRAINT scan_agent_history_closed_by_run_id_fkey FOREIGN KEY (closed_by_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT scan_agent_history_closed_by_run_id_fkey FOREIGN KEY (closed_by_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6222,15 +6606,7 @@ ALTER TABLE ONLY defender.scan_agent_history
 --
 
 ALTER TABLE ONLY defender.scan_agent_history
-    ADD CONSTRAINT scan_agent_history_opened_by_run_id_fkey FOREIGN KEY (opened_by_run_id) REFERENCES defender.sync_runs(run_id);
-
-
---
--- Name: sync_runs sync_runs_tenant; Type: FK CONSTRAINT; Schema: defender; Owner: -
---
-
-ALTER TABLE ONLY defender.sync_runs
-    ADD CONSTRAINT sync_runs_tenant FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+    ADD CONSTRAINT scan_agent_history_opened_by_run_id_fkey FOREIGN KEY (opened_by_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6246,7 +6622,7 @@ ALTER TABLE ONLY defender_storage.agent_daily
 --
 
 ALTER TABLE ONLY defender_storage.agent_daily
-    ADD CONSTRAINT agent_daily_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT agent_daily_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6262,7 +6638,7 @@ ALTER TABLE ONLY defender_storage.agent_heartbeat
 --
 
 ALTER TABLE ONLY defender_storage.agent_state
-    ADD CONSTRAINT agent_state_deleted_by_run_id_fkey FOREIGN KEY (deleted_by_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT agent_state_deleted_by_run_id_fkey FOREIGN KEY (deleted_by_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6270,7 +6646,7 @@ ALTER TABLE ONLY defender_storage.agent_state
 --
 
 ALTER TABLE ONLY defender_storage.agent_state
-    ADD CONSTRAINT agent_state_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT agent_state_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6286,7 +6662,7 @@ ALTER TABLE ONLY defender_storage.agent_state
 --
 
 ALTER TABLE ONLY defender_storage.definition_state
-    ADD CONSTRAINT definition_state_deleted_by_run_id_fkey FOREIGN KEY (deleted_by_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT definition_state_deleted_by_run_id_fkey FOREIGN KEY (deleted_by_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6294,7 +6670,7 @@ ALTER TABLE ONLY defender_storage.definition_state
 --
 
 ALTER TABLE ONLY defender_storage.definition_state
-    ADD CONSTRAINT definition_state_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT definition_state_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6310,7 +6686,7 @@ ALTER TABLE ONLY defender_storage.definition_state
 --
 
 ALTER TABLE ONLY defender_storage.definition_version
-    ADD CONSTRAINT definition_version_closed_by_run_id_fkey FOREIGN KEY (closed_by_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT definition_version_closed_by_run_id_fkey FOREIGN KEY (closed_by_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6326,7 +6702,7 @@ ALTER TABLE ONLY defender_storage.definition_version
 --
 
 ALTER TABLE ONLY defender_storage.definition_version
-    ADD CONSTRAINT definition_version_opened_by_run_id_fkey FOREIGN KEY (opened_by_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT definition_version_opened_by_run_id_fkey FOREIGN KEY (opened_by_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6342,7 +6718,7 @@ ALTER TABLE ONLY defender_storage.definition_withheld
 --
 
 ALTER TABLE ONLY defender_storage.definition_withheld
-    ADD CONSTRAINT definition_withheld_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT definition_withheld_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6350,7 +6726,7 @@ ALTER TABLE ONLY defender_storage.definition_withheld
 --
 
 ALTER TABLE defender_storage.observation
-    ADD CONSTRAINT observation_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT observation_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6366,7 +6742,7 @@ ALTER TABLE ONLY defender_storage.run_digest
 --
 
 ALTER TABLE ONLY defender_storage.run_digest
-    ADD CONSTRAINT run_digest_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT run_digest_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6374,7 +6750,7 @@ ALTER TABLE ONLY defender_storage.run_digest
 --
 
 ALTER TABLE ONLY defender_storage.session_result
-    ADD CONSTRAINT session_result_recorded_by_run_id_fkey FOREIGN KEY (recorded_by_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT session_result_recorded_by_run_id_fkey FOREIGN KEY (recorded_by_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6382,7 +6758,7 @@ ALTER TABLE ONLY defender_storage.session_result
 --
 
 ALTER TABLE ONLY defender_storage.session_result
-    ADD CONSTRAINT session_result_targets_run_id_fkey FOREIGN KEY (targets_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT session_result_targets_run_id_fkey FOREIGN KEY (targets_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6398,7 +6774,7 @@ ALTER TABLE ONLY defender_storage.session_result
 --
 
 ALTER TABLE ONLY defender_storage.session_result
-    ADD CONSTRAINT session_result_updated_by_run_id_fkey FOREIGN KEY (updated_by_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT session_result_updated_by_run_id_fkey FOREIGN KEY (updated_by_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6406,7 +6782,7 @@ ALTER TABLE ONLY defender_storage.session_result
 --
 
 ALTER TABLE ONLY defender_storage.session_write
-    ADD CONSTRAINT session_write_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT session_write_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6415,6 +6791,22 @@ ALTER TABLE ONLY defender_storage.session_write
 
 ALTER TABLE ONLY defender_storage.session_write
     ADD CONSTRAINT session_write_session_key_fkey FOREIGN KEY (session_key) REFERENCES defender_storage.session_result(session_key);
+
+
+--
+-- Name: sync_run sync_run_tenant; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.sync_run
+    ADD CONSTRAINT sync_run_tenant FOREIGN KEY (tenant_no) REFERENCES defender_storage.tenants(tenant_no);
+
+
+--
+-- Name: sync_run sync_run_worker; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.sync_run
+    ADD CONSTRAINT sync_run_worker FOREIGN KEY (worker_no) REFERENCES defender_storage.sync_worker(worker_no);
 
 
 --
@@ -6462,7 +6854,7 @@ ALTER TABLE ONLY defender_storage.tenant_access
 --
 
 ALTER TABLE ONLY defender_storage.tenant_daily
-    ADD CONSTRAINT tenant_daily_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT tenant_daily_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6494,7 +6886,7 @@ ALTER TABLE ONLY defender_storage.tenant_leases
 --
 
 ALTER TABLE ONLY defender_storage.tenants
-    ADD CONSTRAINT tenants_last_run_id_fkey FOREIGN KEY (last_run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT tenants_last_run_id_fkey FOREIGN KEY (last_run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6510,7 +6902,7 @@ ALTER TABLE ONLY defender_storage.withheld_deletions
 --
 
 ALTER TABLE ONLY defender_storage.withheld_deletions
-    ADD CONSTRAINT withheld_deletions_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender.sync_runs(run_id);
+    ADD CONSTRAINT withheld_deletions_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
 
 
 --
@@ -6518,12 +6910,6 @@ ALTER TABLE ONLY defender_storage.withheld_deletions
 --
 
 ALTER TABLE defender.scan_agent_history ENABLE ROW LEVEL SECURITY;
-
---
--- Name: sync_runs; Type: ROW SECURITY; Schema: defender; Owner: -
---
-
-ALTER TABLE defender.sync_runs ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: scan_agent_history visible_tenants; Type: POLICY; Schema: defender; Owner: -
@@ -6537,20 +6923,6 @@ CREATE POLICY visible_tenants ON defender.scan_agent_history FOR SELECT USING ((
 --
 
 COMMENT ON POLICY visible_tenants ON defender.scan_agent_history IS 'A reader sees the versions of the agents of the tenants it may see (defender_storage.visible_tenants); the owner bypasses row-level security.';
-
-
---
--- Name: sync_runs visible_tenants; Type: POLICY; Schema: defender; Owner: -
---
-
-CREATE POLICY visible_tenants ON defender.sync_runs FOR SELECT USING (((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[]))));
-
-
---
--- Name: POLICY visible_tenants ON sync_runs; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON POLICY visible_tenants ON defender.sync_runs IS 'A reader sees the runs of the tenants it may see (defender_storage.visible_tenants); the owner bypasses row-level security.';
 
 
 --
@@ -6613,14 +6985,6 @@ GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_
 
 GRANT SELECT ON TABLE defender.scan_agent_history TO defender_reader;
 GRANT SELECT ON TABLE defender.scan_agent_history TO defender_tenant_reader;
-
-
---
--- Name: TABLE sync_runs; Type: ACL; Schema: defender; Owner: -
---
-
-GRANT SELECT ON TABLE defender.sync_runs TO defender_reader;
-GRANT SELECT ON TABLE defender.sync_runs TO defender_tenant_reader;
 
 
 --
@@ -6692,6 +7056,13 @@ REVOKE ALL ON FUNCTION defender_storage.check_observed_agents() FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION compact_digest_parts(parts bytea); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.compact_digest_parts(parts bytea) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION digest_field(value text); Type: ACL; Schema: defender_storage; Owner: -
 --
 
@@ -6742,6 +7113,27 @@ REVOKE ALL ON FUNCTION defender_storage.run_digest_parts(runs bigint[]) FROM PUB
 
 
 --
+-- Name: FUNCTION run_resource_code(resource text); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.run_resource_code(resource text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION run_resource_name(code "char"); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.run_resource_name(code "char") FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION run_status_name(code "char"); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.run_status_name(code "char") FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION session_digest(s defender_storage.session_result); Type: ACL; Schema: defender_storage; Owner: -
 --
 
@@ -6762,6 +7154,14 @@ GRANT SELECT ON TABLE defender.fleet_daily TO defender_tenant_reader;
 
 GRANT SELECT ON TABLE defender.fleet_daily_versions TO defender_reader;
 GRANT SELECT ON TABLE defender.fleet_daily_versions TO defender_tenant_reader;
+
+
+--
+-- Name: TABLE sync_runs; Type: ACL; Schema: defender; Owner: -
+--
+
+GRANT SELECT ON TABLE defender.sync_runs TO defender_reader;
+GRANT SELECT ON TABLE defender.sync_runs TO defender_tenant_reader;
 
 
 --

@@ -459,7 +459,7 @@ func TestTenantRoleHasNoWayAround(t *testing.T) {
 		`SELECT defender.revoke_tenant_access('` + dbtest.TenantReaderRole + `', 'contoso.example')`,
 		`SELECT defender.grant_reader_access()`,
 		`SET ROLE defender_reader`,
-		`INSERT INTO defender.sync_runs (tenant_id, started_at) VALUES ('fabrikam.example', now())`,
+		`INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at) VALUES (1, 'a', now())`,
 	} {
 		_, err := conn.Exec(ctx, q)
 		var pgErr *pgconn.PgError

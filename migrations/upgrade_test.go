@@ -493,6 +493,14 @@ func TestRunDigestsComputedOnceAtTheUpgrade(t *testing.T) {
 		t.Errorf("after the upgrade: %d digests, %d computed at it, %d chained to another run than the previous; want %d, %d, 0",
 			digested, atUpgrade, badLinks, succeeded, succeeded)
 	}
+	if after := dbtest.RowVersions(t, pool, tables...); after != before {
+		t.Errorf("rows changed by the upgrade to digests:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// verify (of the latest schema: the digests go on through the
+	// upgrades after 00018) finds every chain.
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
 	chains, err := load.Verify(ctx, pool, "")
 	if err != nil {
 		t.Fatal(err)
@@ -507,11 +515,9 @@ func TestRunDigestsComputedOnceAtTheUpgrade(t *testing.T) {
 	if len(chains) != tenants || runs != succeeded {
 		t.Errorf("verify found %d chains of %d runs, want %d of %d", len(chains), runs, tenants, succeeded)
 	}
-	if after := dbtest.RowVersions(t, pool, tables...); after != before {
-		t.Errorf("rows changed by the upgrade to digests:\nbefore:\n%s\nafter:\n%s", before, after)
-	}
 
-	// A sync after the upgrade chains on the upgrade's head.
+	// A sync after the upgrade (by the loader of the latest schema) chains
+	// on the upgrade's head.
 	var tenant string
 	var head int64
 	if err := pool.QueryRow(ctx, `
@@ -568,6 +574,146 @@ func TestRunDigestsComputedOnceAtTheUpgrade(t *testing.T) {
 	}
 	if left {
 		t.Error("the digests outlive their Down migration")
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCompactRunsMigrationKeepsEveryRowAndAnswer: 00019 keeps the runs in
+// compact storage behind the view defender.sync_runs, and less of each
+// digest's parts. Every relation of schema defender and the functions
+// answer the same after it, as the owner and as defender_reader; the
+// digests still verify; its Down restores schema 18 exactly with every
+// row. A run synced after it survives its Down with a digest that chains.
+func TestCompactRunsMigrationKeepsEveryRowAndAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.SchemaTwoHistory(t)
+	const compact = 19 // 00019_compact_runs.sql
+	if _, err := p.UpTo(ctx, compact-1); err != nil {
+		t.Fatal(err)
+	}
+	url := pool.Config().ConnString()
+	reader := dbtest.ReaderPool(t, url)
+	var tables, relations []string
+	if err := pool.QueryRow(ctx, `
+		SELECT array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relkind = 'r'),
+		       array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relnamespace = 'defender'::regnamespace)
+		  FROM pg_class
+		 WHERE relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace) AND relkind IN ('r', 'v')`).Scan(&tables, &relations); err != nil {
+		t.Fatal(err)
+	}
+	queries := map[string]string{
+		"scan_agents_as_of": `
+			SELECT x.at, a.* FROM (SELECT fetched_at AS at FROM defender.sync_runs WHERE fetched_at IS NOT NULL
+			                       UNION SELECT fetched_at + interval '17 minutes' FROM defender.sync_runs WHERE fetched_at IS NOT NULL
+			                       UNION SELECT 'infinity') x
+			 CROSS JOIN LATERAL defender.scan_agents_as_of(x.at) a`,
+		"scan_agents_diff": `
+			SELECT r.run_id, d.* FROM defender.sync_runs r
+			 CROSS JOIN LATERAL defender.scan_agents_diff('-infinity', r.fetched_at) d WHERE r.fetched_at IS NOT NULL`,
+	}
+	for _, rel := range relations {
+		queries[rel] = `SELECT * FROM ` + rel
+	}
+	answers := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		for name, q := range queries {
+			for who, db := range map[string]*pgxpool.Pool{"owner": pool, "defender_reader": reader} {
+				var text *string
+				if err := db.QueryRow(ctx, `SELECT string_agg(x::text, E'\n' ORDER BY x::text) FROM (`+q+`) x`).Scan(&text); err != nil {
+					t.Fatalf("%s as %s: %v", name, who, err)
+				}
+				if text == nil {
+					text = new(string)
+				}
+				out[name+" as "+who] = *text
+			}
+		}
+		return out
+	}
+	// Every row of every table of schema 18, by value (the upgrade
+	// rewrites some: tenants gains a column, run_digest keeps less).
+	contents := func() string {
+		t.Helper()
+		var b strings.Builder
+		for _, table := range tables {
+			var text *string
+			if err := pool.QueryRow(ctx, `SELECT string_agg(x::text, E'\n' ORDER BY x::text) FROM `+table+` x`).Scan(&text); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+			if text != nil {
+				b.WriteString("-- " + table + "\n" + *text + "\n")
+			}
+		}
+		return b.String()
+	}
+	answersBefore, rowsBefore, schemaBefore := answers(), contents(), dumpSchema(t, url)
+	if strings.Count(answersBefore["defender.sync_runs as defender_reader"], "\n") < 50 || answersBefore["defender.run_digests as owner"] == "" {
+		t.Fatal("the fixture answers too little")
+	}
+	compare := func(when string) {
+		t.Helper()
+		for name, got := range answers() {
+			if got != answersBefore[name] {
+				t.Errorf("%s: %s answers differently\nbefore:\n%.2000s\nafter:\n%.2000s", when, name, answersBefore[name], got)
+			}
+		}
+	}
+	if _, err := p.UpTo(ctx, compact); err != nil {
+		t.Fatal(err)
+	}
+	compare("after 00019")
+	chains, err := load.Verify(ctx, pool, "")
+	if err != nil || !load.Verified(chains) {
+		t.Fatalf("verify after 00019: %v, %+v", err, chains)
+	}
+	if _, err := p.DownTo(ctx, compact-1); err != nil {
+		t.Fatal(err)
+	}
+	compare("after rolling 00019 back")
+	if got := contents(); got != rowsBefore {
+		t.Errorf("rolling 00019 back leaves other rows: %s", firstDifference([]byte(rowsBefore), []byte(got)))
+	}
+	if got := dumpSchema(t, url); !bytes.Equal(got, schemaBefore) {
+		t.Errorf("rolling 00019 back leaves another schema: %s", firstDifference(schemaBefore, got))
+	}
+
+	// A run synced on schema 19, rolled back to 18: its row and digest
+	// stay, the digest chaining its parts restored whole.
+	if _, err := p.UpTo(ctx, compact); err != nil {
+		t.Fatal(err)
+	}
+	var tenant string
+	if err := pool.QueryRow(ctx, `SELECT min(tenant_id) FROM defender.sync_runs`).Scan(&tenant); err != nil {
+		t.Fatal(err)
+	}
+	l, err := load.New(pool, load.Config{TenantID: tenant, Logger: slog.New(slog.DiscardHandler), Now: time.Now, Worker: "test:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Sync(ctx, func(ctx context.Context, fn func(scanagent.Record) error) (scanagent.ListStats, error) {
+		return scanagent.ListStats{Requests: 1, Pages: 1, Agents: 1}, fn(scanagent.Record{ID: "47df41a0-0000-4fd6-bbea-000000000098_00000001", MachineID: "m98"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, compact-1); err != nil {
+		t.Fatal(err)
+	}
+	var worker string
+	var broken int
+	if err := pool.QueryRow(ctx, `
+		SELECT (SELECT worker FROM defender.sync_runs WHERE run_id = $1 AND status = 'succeeded' AND agents_seen = 1 AND records_seen = 1),
+		       (SELECT count(*) FROM defender_storage.run_digest d
+		          LEFT JOIN defender_storage.run_digest p ON p.run_id = d.previous_run_id
+		         WHERE d.digest <> defender_storage.chain_digest(p.digest, d.parts) OR octet_length(d.parts) <> 256)`, res.RunID).Scan(&worker, &broken); err != nil {
+		t.Fatal(err)
+	}
+	if worker != "test:1" || broken != 0 {
+		t.Errorf("after rolling back a run synced on schema 19: worker %q, %d digests that do not chain their parts", worker, broken)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)

@@ -49,15 +49,16 @@ func TestReadinessTakesAStuckSyncAsFailed(t *testing.T) {
 	}
 	ready := tenantsync.Readiness(f.pool, []tenantsync.Target{{Loader: loader}})
 	if _, err := f.pool.Exec(context.Background(), `
-		INSERT INTO defender.sync_runs (tenant_id, started_at, worker)
-		VALUES ($1, now() - interval '50 minutes', 'other:1')`, id); err != nil {
+		WITH worker AS (INSERT INTO defender_storage.sync_worker (worker) VALUES ('other:1') RETURNING worker_no)
+		INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at, worker_no)
+		SELECT t.tenant_no, 'a', now() - interval '50 minutes', w.worker_no FROM defender_storage.tenants t, worker w WHERE t.tenant_id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ready(context.Background()); err != nil {
 		t.Errorf("readiness with a sync in flight after a good one = %v, want ready", err)
 	}
 	if _, err := f.pool.Exec(context.Background(), `
-		UPDATE defender.sync_runs SET started_at = now() - interval '61 minutes' WHERE status = 'running'`); err != nil {
+		UPDATE defender_storage.sync_run SET started_at = now() - interval '61 minutes' WHERE status = 'r'`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ready(context.Background()); err == nil || !strings.Contains(err.Error(), "longer than the sync timeout") {
@@ -104,7 +105,7 @@ func TestReadinessCountsASyncThatFailedBeforeItsRunWasRecorded(t *testing.T) {
 		t.Fatalf("first sync: %+v", o.Resources)
 	}
 	// The owner gives up inserting runs: "record run start" fails.
-	if _, err := f.pool.Exec(t.Context(), `REVOKE INSERT ON defender.sync_runs FROM CURRENT_USER`); err != nil {
+	if _, err := f.pool.Exec(t.Context(), `REVOKE INSERT ON defender_storage.sync_run FROM CURRENT_USER`); err != nil {
 		t.Fatal(err)
 	}
 	o := tenantsync.SyncTenants(t.Context(), t.Context(), targets, agents)[0]
@@ -115,7 +116,7 @@ func TestReadinessCountsASyncThatFailedBeforeItsRunWasRecorded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "before its run was recorded") || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("readiness after a sync failed before its run was recorded = %v, want not ready, saying why", err)
 	}
-	if _, err := f.pool.Exec(t.Context(), `GRANT INSERT ON defender.sync_runs TO CURRENT_USER`); err != nil {
+	if _, err := f.pool.Exec(t.Context(), `GRANT INSERT ON defender_storage.sync_run TO CURRENT_USER`); err != nil {
 		t.Fatal(err)
 	}
 	if o := tenantsync.SyncTenants(t.Context(), t.Context(), targets, agents)[0]; o.Failed() {

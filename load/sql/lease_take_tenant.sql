@@ -23,7 +23,19 @@ SELECT EXISTS (SELECT FROM taken),
        (SELECT holder FROM held),
        (SELECT expires_at FROM held),
        EXISTS (SELECT FROM held WHERE taken_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $5))
-       OR EXISTS (SELECT FROM defender.sync_runs
-                   WHERE tenant_id = $1 AND started_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $6)
-                     AND finished_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $5))
-       OR EXISTS (SELECT FROM defender.sync_runs WHERE tenant_id = $1 AND status = 'running')
+       -- A run ended within the grace: a success (fetched after it
+       -- started: found by fetch time) or a failure; or one running.
+       OR EXISTS (SELECT FROM defender_storage.sync_run r
+                    JOIN defender_storage.tenants t ON t.tenant_no = r.tenant_no
+                   WHERE t.tenant_id = $1 AND r.resource IN ('a', 'd', 'h') AND r.status = 's'
+                     AND r.fetched_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $6)
+                     AND r.started_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $6)
+                     AND r.finished_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $5))
+       OR EXISTS (SELECT FROM defender_storage.sync_run r
+                    JOIN defender_storage.tenants t ON t.tenant_no = r.tenant_no
+                   WHERE t.tenant_id = $1 AND r.resource IN ('a', 'd', 'h') AND r.status = 'f'
+                     AND r.started_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $6)
+                     AND r.finished_at > pg_catalog.clock_timestamp() - pg_catalog.make_interval(secs => $5))
+       OR EXISTS (SELECT FROM defender_storage.sync_run r
+                    JOIN defender_storage.tenants t ON t.tenant_no = r.tenant_no
+                   WHERE t.tenant_id = $1 AND r.resource IN ('a', 'd', 'h') AND r.status = 'r')

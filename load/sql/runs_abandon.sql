@@ -1,6 +1,8 @@
 -- Marks failed the runs of a tenant's resource left running by a process
 -- that stopped.
 -- $1 tenant id, $2 now, $3 the error recorded, $4 resource.
-UPDATE defender.sync_runs
-   SET status = 'failed', finished_at = greatest($2, started_at), error = $3
- WHERE tenant_id = $1 AND resource = $4 AND status = 'running'
+UPDATE defender_storage.sync_run r
+   SET status = 'f', finished_at = greatest($2, r.started_at), error = $3
+  FROM defender_storage.tenants t
+ WHERE t.tenant_id = $1 AND r.tenant_no = t.tenant_no
+   AND r.resource = defender_storage.run_resource_code($4) AND r.status = 'r'

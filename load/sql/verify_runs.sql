@@ -1,10 +1,11 @@
 -- Recomputes the digest of every successful run (and of any run that has
 -- one) from the rows as stored, for agentsync verify: per run, in order
--- within each tenant and resource, the stored digest and parts, the parts
--- recomputed by run_digest_parts (the loader's own computation), and the
--- digest they give chained with the stored digest of the run before.
--- A run whose observations OBSERVATION_RETENTION dropped (its month's
--- partition is gone) has its observations part taken as stored. The runs
+-- within each tenant and resource, the stored digest and parts (as
+-- run_digest keeps them: compact_digest_parts), the parts recomputed by
+-- run_digest_parts (the loader's own computation) in the same form, and
+-- the digest the whole parts give chained with the stored digest of the
+-- run before. A run whose observations OBSERVATION_RETENTION dropped (its
+-- month's partition is gone) has its observations part taken as stored. The runs
 -- are shared among workers, each in a transaction of the same snapshot:
 -- this one reads those whose run_id is $3 modulo $2.
 -- $1 tenant (null: every tenant), $2 workers, $3 this worker (0 … $2-1).
@@ -24,10 +25,10 @@ WITH r AS (
 )
 SELECT r.run_id, r.tenant_id, r.resource, r.status, r.fetched_at,
        d.run_id IS NOT NULL AS has_digest, d.previous_run_id, r.expected_previous,
-       d.digest, d.parts, x.digest_parts AS recomputed, o.dropped AS observations_dropped,
+       d.digest, d.parts, defender_storage.compact_digest_parts(x.digest_parts) AS recomputed, o.dropped AS observations_dropped,
        defender_storage.chain_digest(p.digest,
            CASE WHEN o.dropped AND d.parts IS NOT NULL
-                THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 161, 32) FROM 161 FOR 32)
+                THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 21, 32) FROM 161 FOR 32)
                 ELSE x.digest_parts END) AS expected_digest,
        coalesce(d.computed_at_upgrade, false) AS computed_at_upgrade
   FROM r

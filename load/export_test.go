@@ -1,0 +1,14 @@
+package load
+
+// WithoutDigests runs f with syncs that store no run digest: the digest's
+// statement is replaced by one that only returns the run id, in the same
+// place of the same batch, so that a benchmark measures what the digest
+// adds to a sync. Not safe while another goroutine syncs.
+func WithoutDigests(f func()) {
+	saved := digestStep
+	digestStep = func(runID int64) step {
+		return step{"skip the run's digest (benchmark)", "SELECT $1::bigint", []any{runID}}
+	}
+	defer func() { digestStep = saved }()
+	f()
+}

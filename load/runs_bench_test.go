@@ -1,0 +1,198 @@
+package load_test
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/agentsync/agentsync/load"
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// envInt is the positive integer in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// everyResourceTenant is a tenant of 40 agents synced hourly through the
+// loader, each hour a run of every resource, as BenchmarkVerifyYear syncs
+// its one: scan definitions with a weekly edit, scan history with a
+// session of each of five definitions every four hours.
+type everyResourceTenant struct {
+	loader  *load.Loader
+	fleet   *fleetModel
+	defs    []scanagent.ScanDefinition
+	history *history
+}
+
+func newEveryResourceTenants(b *testing.B, f *fixture, n int) []*everyResourceTenant {
+	out := make([]*everyResourceTenant, n)
+	for i := range out {
+		l, err := load.New(f.pool, load.Config{TenantID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i+1),
+			Now: f.clock.Now, Worker: "bench:1", Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = &everyResourceTenant{loader: l, fleet: newFleetModel(40, f.clock.Now()), defs: definitions(5), history: &history{}}
+	}
+	return out
+}
+
+// syncHour runs the tenant's three syncs of hour (counted from the first)
+// and returns the time they took together.
+func (e *everyResourceTenant) syncHour(b *testing.B, hour int, now time.Time) time.Duration {
+	ctx := b.Context()
+	e.fleet.advance(now)
+	if hour%(24*7) == 3 {
+		e.defs[hour%5].IntervalHours = ptr(1 + hour%12)
+	}
+	if hour%4 == 0 {
+		for i, d := range e.defs {
+			e.history.sessions = append([]scanagent.ScanSession{session(d, hour+i, now.Add(-30*time.Minute),
+				[2]string{fmt.Sprintf("10.0.%d.1", i), "Success"}, [2]string{fmt.Sprintf("10.0.%d.2", i), "Failure"})}, e.history.sessions...)
+		}
+		if len(e.history.sessions) > 200 {
+			e.history.sessions = e.history.sessions[:200]
+		}
+		e.history.asked, e.history.askedIDs, e.history.askedDef = nil, nil, nil
+	}
+	start := time.Now()
+	if _, err := e.loader.Sync(ctx, listOf(e.fleet.agents...)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.loader.SyncDefinitions(ctx, definitionsOf(e.defs...)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.loader.SyncHistory(ctx, e.history); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkRunStorage syncs tenants of 40 agents hourly through the
+// loader, every resource (three runs a tenant-hour, 26,280 a tenant-year),
+// vacuumed daily as autovacuum would, and prints the bytes per run of the
+// runs' storage and of the run digests, table and each index apart (goal:
+// the runs ≤ 200 B with their indexes). CI runs 2 tenants for 2 days;
+// AGENTSYNC_BENCH_RUNS_TENANTS and AGENTSYNC_BENCH_RUNS_DAYS set the size.
+func BenchmarkRunStorage(b *testing.B) {
+	tenants, days := envInt("AGENTSYNC_BENCH_RUNS_TENANTS", 2), envInt("AGENTSYNC_BENCH_RUNS_DAYS", 2)
+	f := setup(b)
+	ts := newEveryResourceTenants(b, f, tenants)
+	build := time.Now()
+	for hour := range days * 24 {
+		now := f.clock.Advance(time.Hour)
+		for _, e := range ts {
+			e.syncHour(b, hour, now)
+		}
+		if hour%24 == 23 {
+			if _, err := f.pool.Exec(b.Context(), `VACUUM ANALYZE defender_storage.sync_run, defender_storage.run_digest, defender_storage.session_write`); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	built := time.Since(build)
+	b.ResetTimer()
+	var runs int64
+	if err := f.pool.QueryRow(b.Context(), `SELECT count(*) FROM defender.sync_runs`).Scan(&runs); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("\n%d tenants × %d days of hourly runs of every resource through the loader (%d runs, built in %s), bytes per run:\n\n",
+		tenants, days, runs, built.Round(time.Second))
+	fmt.Printf("| relation | table or index | bytes per run |\n|---|---|---|\n")
+	rows, err := f.pool.Query(b.Context(), `
+		SELECT t.oid::regclass::text, coalesce(i.indexrelid::regclass::text, 'table'),
+		       pg_catalog.pg_relation_size(coalesce(i.indexrelid, t.oid))
+		  FROM pg_catalog.pg_class t
+		  LEFT JOIN LATERAL (SELECT NULL::oid AS indexrelid UNION ALL
+		                     SELECT x.indexrelid FROM pg_catalog.pg_index x WHERE x.indrelid = t.oid) i ON true
+		 WHERE t.oid IN (SELECT pg_catalog.to_regclass(n) FROM unnest(ARRAY['defender.sync_runs', 'defender_storage.sync_run',
+		                 'defender_storage.sync_worker', 'defender_storage.run_digest', 'defender_storage.session_write']) n)
+		   AND t.relkind = 'r'
+		 ORDER BY 1, i.indexrelid NULLS FIRST`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	totals := map[string]int64{}
+	var order []string
+	for rows.Next() {
+		var rel, part string
+		var bytes int64
+		if err := rows.Scan(&rel, &part, &bytes); err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := totals[rel]; !ok {
+			order = append(order, rel)
+		}
+		totals[rel] += bytes
+		fmt.Printf("| %s | %s | %.1f |\n", rel, part, float64(bytes)/float64(runs))
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	for _, rel := range order {
+		perRun := float64(totals[rel]) / float64(runs)
+		fmt.Printf("| %s | all | %.1f (%.2f MB per tenant-year of 26,280 runs) |\n", rel, perRun, perRun*26280/1e6)
+		b.ReportMetric(perRun, "B/run:"+rel)
+	}
+}
+
+// BenchmarkDigestShareOfSync measures what the run digest adds to a sync's
+// database time at the typical shape: tenants of 40 agents, each hour a
+// sync of every resource, one round of every tenant with the digests and
+// one without, alternating which goes first, pair after pair, in one
+// process. It prints each pair's ratio of the rounds' sync time and their
+// median (goal ≤ 1.10). A sync's time is all database time but the
+// simulated API's listing, which is the same in both rounds.
+// CI runs 3 tenants and 2 pairs; AGENTSYNC_BENCH_DIGEST_TENANTS and
+// AGENTSYNC_BENCH_DIGEST_PAIRS set the size (10 and 7 for the figures of
+// docs/performance.md).
+func BenchmarkDigestShareOfSync(b *testing.B) {
+	tenants, pairs := envInt("AGENTSYNC_BENCH_DIGEST_TENANTS", 3), envInt("AGENTSYNC_BENCH_DIGEST_PAIRS", 2)
+	f := setup(b)
+	ts := newEveryResourceTenants(b, f, tenants)
+	hour := 0
+	round := func() time.Duration {
+		now := f.clock.Advance(time.Hour)
+		var took time.Duration
+		for _, e := range ts {
+			took += e.syncHour(b, hour, now)
+		}
+		hour++
+		return took
+	}
+	for range 4 { // the first syncs insert every record; then hourly drift
+		round()
+	}
+	b.ResetTimer()
+	var ratios []float64
+	fmt.Printf("\n%d tenants of 40 agents, every resource hourly: a round's syncs with and without the run digests\n\n", tenants)
+	fmt.Printf("| pair | with digests | without | ratio |\n|---|---|---|---|\n")
+	for p := range pairs {
+		var with, without time.Duration
+		if p%2 == 0 {
+			with = round()
+			load.WithoutDigests(func() { without = round() })
+		} else {
+			load.WithoutDigests(func() { without = round() })
+			with = round()
+		}
+		ratio := float64(with) / float64(without)
+		ratios = append(ratios, ratio)
+		fmt.Printf("| %d | %.1f ms | %.1f ms | %.3f |\n", p+1, float64(with.Microseconds())/1000, float64(without.Microseconds())/1000, ratio)
+	}
+	slices.Sort(ratios)
+	median := ratios[len(ratios)/2]
+	if len(ratios)%2 == 0 {
+		median = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
+	}
+	fmt.Printf("\nmedian ratio with/without digests: %.3f over %d pairs (goal ≤ 1.10)\n", median, pairs)
+	b.ReportMetric(median, "ratio")
+}
