@@ -179,11 +179,9 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 			  WHERE agent_id = $5 AND observed_at >= $3::timestamptz - interval '30 days'`,
 			`SELECT observed_at, last_seen FROM defender.scan_agent_observations
 			  WHERE tenant_id = $1 AND agent_id = $5 AND observed_at >= $3::timestamptz - interval '30 days'`},
-		{"agents per Defender version per day (fleet_daily)",
-			`SELECT f.tenant_id, f.day, v.key, v.value::int FROM defender.fleet_daily f
-			  CROSS JOIN LATERAL jsonb_each(f.mde_client_versions) v WHERE f.day >= $3::date - 366`,
-			`SELECT f.day, v.key, v.value::int FROM defender.fleet_daily f
-			  CROSS JOIN LATERAL jsonb_each(f.mde_client_versions) v WHERE f.tenant_id = $1 AND f.day >= $3::date - 366`},
+		{"agents per Defender version per day (fleet_daily_versions)",
+			`SELECT tenant_id, day, mde_client_version, agents FROM defender.fleet_daily_versions WHERE day >= $3::date - 366`,
+			`SELECT day, mde_client_version, agents FROM defender.fleet_daily_versions WHERE tenant_id = $1 AND day >= $3::date - 366`},
 		{"one agent's days (scan_agent_daily)",
 			`SELECT tenant_id, day, mde_client_version, last_seen FROM defender.scan_agent_daily WHERE agent_id = $5`,
 			`SELECT day, mde_client_version, last_seen FROM defender.scan_agent_daily WHERE tenant_id = $1 AND agent_id = $5`},

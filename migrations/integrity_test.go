@@ -46,6 +46,8 @@ VALUES ('2026-01-01 10:00Z', 1, '{1,2}', '{2026-01-01,2026-01-01}', '{NULL,2026-
 INSERT INTO defender_storage.withheld_deletions (agent_key, run_id) VALUES (1, 2);
 INSERT INTO defender_storage.tenant_daily (tenant_id, day, run_id, synced_at, first_synced_at, syncs)
 VALUES ('t', '2026-01-01', 1, '2026-01-01 10:00Z', '2026-01-01 10:00Z', 1);
+INSERT INTO defender_storage.tenant_daily_version (tenant_id, day, mde_client_version, agents)
+VALUES ('t', '2026-01-01', '10.8295.22621.1010', 2);
 INSERT INTO defender_storage.definition_state
     (definition_key, tenant_id, definition_id, first_seen_at, first_seen_run_id, deleted_at, deleted_by_run_id)
 OVERRIDING SYSTEM VALUE VALUES (1, 't', 'd1', '2026-01-01 10:00Z', 3, '2026-01-01 10:00Z', 3);
@@ -119,6 +121,8 @@ var constraintViolations = map[string]string{
 	"tenant_daily_mde_client_versions_check":    `UPDATE defender_storage.tenant_daily SET mde_client_versions = '[]'`,
 	"tenant_daily_synced_that_day":              `UPDATE defender_storage.tenant_daily SET first_synced_at = synced_at + interval '1 second'`,
 	"tenant_daily_syncs_check":                  `UPDATE defender_storage.tenant_daily SET syncs = 0`,
+	"tenant_daily_version_agents_check":         `UPDATE defender_storage.tenant_daily_version SET agents = 0`,
+	"tenant_daily_version_day_fkey":             `UPDATE defender_storage.tenant_daily_version SET day = day + 1`,
 	"tenants_last_run_has_time":                 `UPDATE defender_storage.tenants SET last_fetched_at = NULL`,
 }
 
@@ -161,8 +165,8 @@ func TestEveryConstraintRefusesABadRow(t *testing.T) {
 		if err := rows.Scan(&c.name, &c.kind, &c.table, &c.def, &c.column, &c.typ, &columns); err != nil {
 			t.Fatal(err)
 		}
-		if c.kind == "f" && columns != 1 {
-			t.Errorf("%s: a foreign key of %d columns; the test knows single-column keys", c.name, columns)
+		if _, given := constraintViolations[c.name]; c.kind == "f" && columns != 1 && !given {
+			t.Errorf("%s: a foreign key of %d columns; add its bad row to constraintViolations", c.name, columns)
 			continue
 		}
 		all = append(all, c)

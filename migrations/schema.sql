@@ -1118,7 +1118,7 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET jit TO 'off'
     BEGIN ATOMIC
- WITH s AS (
+ WITH s AS MATERIALIZED (
           SELECT t.tenant_id,
              t.tenant_no,
              r.run_id,
@@ -1128,14 +1128,23 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
              ((defender.utc_day(r.fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS day_start,
              (EXISTS ( SELECT
                     FROM defender_storage.withheld_deletions w
-                   WHERE (w.run_id = r.run_id))) AS withheld
-            FROM (defender_storage.tenants t
+                   WHERE (w.run_id = r.run_id))) AS withheld,
+             o.agent_nos,
+             o.last_seen,
+             o.last_command_execution_at
+            FROM ((defender_storage.tenants t
               CROSS JOIN LATERAL ( SELECT r_1.run_id,
                      r_1.fetched_at
                     FROM defender_storage.sync_run r_1
                    WHERE ((r_1.tenant_no = t.tenant_no) AND (r_1.resource = 'a'::"char") AND (r_1.status = 's'::"char") AND (r_1.fetched_at <= scan_agents_as_of.at))
                    ORDER BY r_1.fetched_at DESC
                   LIMIT 1) r)
+              LEFT JOIN LATERAL ( SELECT o_1.agent_nos,
+                     o_1.last_seen,
+                     o_1.last_command_execution_at
+                    FROM defender_storage.observation o_1
+                   WHERE ((r.run_id <> t.last_run_id) AND (o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
+                  LIMIT 1) o ON (true))
            WHERE (((( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants)::text[]))) AND ((scan_agents_as_of.tenant IS NULL) OR (t.tenant_id = lower(scan_agents_as_of.tenant))))
          ), current AS (
           SELECT s.tenant_id,
@@ -1156,12 +1165,20 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
            WHERE (s.latest AND (NOT (s.withheld AND (EXISTS ( SELECT
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = a.agent_key) AND (w.run_id = s.run_id)))))))
+         ), alive AS MATERIALIZED (
+          SELECT a_1.agent_key,
+             a_1.agent_no,
+             a_1.tenant_id
+            FROM (s s_1
+              JOIN defender_storage.agent_state a_1 ON (((a_1.tenant_id = s_1.tenant_id) AND (a_1.first_seen_at <= s_1.fetched_at) AND ((a_1.deleted_at IS NULL) OR (a_1.deleted_at > s_1.fetched_at)))))
+           WHERE (NOT s_1.latest)
          ), versions AS MATERIALIZED (
           SELECT s.run_id,
              s.fetched_at,
              s.day,
              s.day_start,
              a.tenant_id,
+             s.tenant_no,
              h.agent_key,
              a.agent_no,
              h.agent_id,
@@ -1171,32 +1188,32 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
              h.scanner_software_version,
              h.mde_client_version,
              h.extra,
-             h.valid_to
-            FROM ((s
-              JOIN defender_storage.agent_state a ON (((a.tenant_id = s.tenant_id) AND (a.first_seen_at <= s.fetched_at) AND ((a.deleted_at IS NULL) OR (a.deleted_at > s.fetched_at)))))
-              CROSS JOIN LATERAL ( SELECT h_1.agent_key,
-                     h_1.agent_id,
-                     h_1.machine_id,
-                     h_1.computer_dns_name,
-                     h_1.assigned_application_id,
-                     h_1.scanner_software_version,
-                     h_1.mde_client_version,
-                     h_1.extra,
-                     h_1.valid_to
-                    FROM defender.scan_agent_history h_1
-                   WHERE ((h_1.agent_key = a.agent_key) AND (h_1.valid_from <= s.fetched_at))
-                   ORDER BY h_1.valid_from DESC
-                  LIMIT 1) h)
-           WHERE ((NOT s.latest) AND ((h.valid_to IS NULL) OR (h.valid_to > s.fetched_at)) AND (NOT (s.withheld AND (EXISTS ( SELECT
+             s.last_seen[i.i] AS observed_last_seen,
+             s.last_command_execution_at[i.i] AS observed_last_command_execution_at,
+             i.i AS observed
+            FROM (((s
+              JOIN defender.scan_agent_history h ON (((h.tenant_id = s.tenant_id) AND (tstzrange(h.valid_from, h.valid_to, '[)'::text) @> s.fetched_at))))
+              JOIN alive a ON ((a.agent_key = h.agent_key)))
+              CROSS JOIN LATERAL array_position(s.agent_nos, a.agent_no) i(i))
+           WHERE ((NOT s.latest) AND (NOT (s.withheld AND (EXISTS ( SELECT
                     FROM defender_storage.withheld_deletions w
                    WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
+         ), unobserved AS MATERIALIZED (
+          SELECT v.tenant_id,
+             v.tenant_no,
+             v.fetched_at,
+             v.day_start,
+             array_agg(v.agent_no) AS agent_nos
+            FROM versions v
+           WHERE (v.observed IS NULL)
+           GROUP BY v.tenant_id, v.tenant_no, v.fetched_at, v.day_start
          ), day_obs AS MATERIALIZED (
-          SELECT DISTINCT ON (s.tenant_id, x.agent_no) s.tenant_id,
-             x.agent_no,
-             x.last_seen,
-             x.last_command_execution_at
-            FROM (((s
-              JOIN defender_storage.sync_run r ON (((r.tenant_no = s.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= s.day_start) AND (r.fetched_at <= s.fetched_at))))
+          SELECT DISTINCT ON (u.tenant_id, n.agent_no) u.tenant_id,
+             n.agent_no,
+             o.last_seen[p.i] AS last_seen,
+             o.last_command_execution_at[p.i] AS last_command_execution_at
+            FROM ((((unobserved u
+              JOIN defender_storage.sync_run r ON (((r.tenant_no = u.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= u.day_start) AND (r.fetched_at < u.fetched_at))))
               CROSS JOIN LATERAL ( SELECT o_1.observed_at,
                      o_1.agent_nos,
                      o_1.last_seen,
@@ -1204,9 +1221,10 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
                     FROM defender_storage.observation o_1
                    WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
                   LIMIT 1) o)
-              CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
-           WHERE (NOT s.latest)
-           ORDER BY s.tenant_id, x.agent_no, o.observed_at DESC
+              CROSS JOIN LATERAL unnest(u.agent_nos) n(agent_no))
+              CROSS JOIN LATERAL array_position(o.agent_nos, n.agent_no) p(i))
+           WHERE (p.i IS NOT NULL)
+           ORDER BY u.tenant_id, n.agent_no, o.observed_at DESC
          )
   SELECT c.tenant_id,
      c.agent_id,
@@ -1230,10 +1248,12 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
      v.scanner_software_version,
      v.mde_client_version,
          CASE
+             WHEN (v.observed IS NOT NULL) THEN v.observed_last_seen
              WHEN (d.agent_no IS NOT NULL) THEN d.last_seen
              ELSE p.last_seen
          END AS last_seen,
          CASE
+             WHEN (v.observed IS NOT NULL) THEN v.observed_last_command_execution_at
              WHEN (d.agent_no IS NOT NULL) THEN d.last_command_execution_at
              ELSE p.last_command_execution_at
          END AS last_command_execution_at,
@@ -1241,11 +1261,11 @@ CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, 
      v.run_id,
      v.fetched_at
     FROM ((versions v
-      LEFT JOIN day_obs d ON (((d.tenant_id = v.tenant_id) AND (d.agent_no = v.agent_no))))
+      LEFT JOIN day_obs d ON (((v.observed IS NULL) AND (d.tenant_id = v.tenant_id) AND (d.agent_no = v.agent_no))))
       LEFT JOIN LATERAL ( SELECT ad.last_seen,
              ad.last_command_execution_at
             FROM defender_storage.agent_daily ad
-           WHERE ((d.agent_no IS NULL) AND (ad.agent_key = v.agent_key) AND (ad.day < v.day))
+           WHERE ((v.observed IS NULL) AND (d.agent_no IS NULL) AND (ad.agent_key = v.agent_key) AND (ad.day < v.day))
            ORDER BY ad.day DESC
           LIMIT 1) p ON (true));
 END;
@@ -1974,6 +1994,26 @@ COMMENT ON COLUMN defender.agent_daily_open.syncs_observed IS 'Successful syncs 
 
 
 --
+-- Name: tenant_daily_version; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenant_daily_version (
+    tenant_id text NOT NULL,
+    day date NOT NULL,
+    mde_client_version text NOT NULL,
+    agents integer NOT NULL,
+    CONSTRAINT tenant_daily_version_agents_check CHECK ((agents > 0))
+);
+
+
+--
+-- Name: TABLE tenant_daily_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenant_daily_version IS 'Storage behind defender.fleet_daily_versions: tenant_daily.mde_client_versions one row per version, kept equal to it by refresh_fleet_daily. Query defender.fleet_daily_versions instead.';
+
+
+--
 -- Name: refresh_fleet_daily(text, date); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -2025,6 +2065,18 @@ CREATE FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) RETU
              COALESCE(jsonb_object_agg(v.mde_client_version, v.agents) FILTER (WHERE (v.mde_client_version IS NOT NULL)), '{}'::jsonb) AS counts
             FROM versions v) s
    WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day));
+ DELETE FROM defender_storage.tenant_daily_version AS v
+   WHERE ((v.tenant_id = refresh_fleet_daily.tenant) AND (v.day = refresh_fleet_daily.day) AND (NOT ( SELECT (td.mde_client_versions ? v.mde_client_version)
+            FROM defender_storage.tenant_daily td
+           WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day)))));
+ INSERT INTO defender_storage.tenant_daily_version AS v (tenant_id, day, mde_client_version, agents)  SELECT td.tenant_id,
+             td.day,
+             e.key,
+             (e.value)::integer AS value
+            FROM (defender_storage.tenant_daily td
+              CROSS JOIN LATERAL jsonb_each_text(td.mde_client_versions) e(key, value))
+           WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day)) ON CONFLICT(tenant_id, day, mde_client_version) DO UPDATE SET agents = excluded.agents
+   WHERE (v.agents <> excluded.agents);
 END;
 
 
@@ -2624,6 +2676,58 @@ COMMENT ON COLUMN defender.fleet_daily.as_of_run_id IS 'The day''s last successf
 --
 
 COMMENT ON COLUMN defender.fleet_daily.as_of_fetched_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: fleet_daily_versions; Type: VIEW; Schema: defender; Owner: -
+--
+
+CREATE VIEW defender.fleet_daily_versions WITH (security_barrier='true') AS
+ SELECT v.tenant_id,
+    v.day,
+    v.mde_client_version,
+    v.agents
+   FROM ( SELECT tv.tenant_id,
+            tv.day,
+            tv.mde_client_version,
+            tv.agents
+           FROM defender_storage.tenant_daily_version tv) v
+  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+
+
+--
+-- Name: VIEW fleet_daily_versions; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON VIEW defender.fleet_daily_versions IS 'Agents per Defender client version per tenant per UTC day, as the day''s last successful sync saw them: fleet_daily.mde_client_versions one row per version (agents without a version are left out). Kept for ever, like fleet_daily.';
+
+
+--
+-- Name: COLUMN fleet_daily_versions.tenant_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.fleet_daily_versions.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
+
+
+--
+-- Name: COLUMN fleet_daily_versions.day; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.fleet_daily_versions.day IS 'UTC day.';
+
+
+--
+-- Name: COLUMN fleet_daily_versions.mde_client_version; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.fleet_daily_versions.mde_client_version IS 'Defender client version.';
+
+
+--
+-- Name: COLUMN fleet_daily_versions.agents; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.fleet_daily_versions.agents IS 'Active agents on that version at the day''s last successful sync.';
 
 
 --
@@ -6384,6 +6488,14 @@ ALTER TABLE ONLY defender_storage.tenant_daily
 
 
 --
+-- Name: tenant_daily_version tenant_daily_version_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenant_daily_version
+    ADD CONSTRAINT tenant_daily_version_pkey PRIMARY KEY (tenant_id, day, mde_client_version);
+
+
+--
 -- Name: tenant_leases tenant_leases_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -6458,6 +6570,13 @@ CREATE INDEX scan_agent_history_by_tenant ON defender.scan_agent_history USING b
 
 
 --
+-- Name: scan_agent_history_by_tenant_span; Type: INDEX; Schema: defender; Owner: -
+--
+
+CREATE INDEX scan_agent_history_by_tenant_span ON defender.scan_agent_history USING gist (tenant_id, tstzrange(valid_from, valid_to, '[)'::text));
+
+
+--
 -- Name: agent_daily_by_day; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
@@ -6469,6 +6588,13 @@ CREATE INDEX agent_daily_by_day ON defender_storage.agent_daily USING brin (day)
 --
 
 CREATE INDEX agent_state_by_deleting_run ON defender_storage.agent_state USING btree (deleted_by_run_id) WHERE (deleted_by_run_id IS NOT NULL);
+
+
+--
+-- Name: agent_state_by_tenant_span; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX agent_state_by_tenant_span ON defender_storage.agent_state USING btree (tenant_id) INCLUDE (agent_key, agent_no, first_seen_at, deleted_at);
 
 
 --
@@ -6943,6 +7069,14 @@ ALTER TABLE ONLY defender_storage.tenant_daily
 
 
 --
+-- Name: tenant_daily_version tenant_daily_version_day_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.tenant_daily_version
+    ADD CONSTRAINT tenant_daily_version_day_fkey FOREIGN KEY (tenant_id, day) REFERENCES defender_storage.tenant_daily(tenant_id, day) ON UPDATE CASCADE ON DELETE CASCADE;
+
+
+--
 -- Name: tenant_leases tenant_leases_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -7132,6 +7266,13 @@ REVOKE ALL ON FUNCTION defender_storage.compact_digest_parts(parts bytea) FROM P
 
 
 --
+-- Name: FUNCTION cover_definitions(tenant text, definitions text[]); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION digest_field(value text); Type: ACL; Schema: defender_storage; Owner: -
 --
 
@@ -7215,6 +7356,14 @@ REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.sessio
 
 GRANT SELECT ON TABLE defender.fleet_daily TO defender_reader;
 GRANT SELECT ON TABLE defender.fleet_daily TO defender_tenant_reader;
+
+
+--
+-- Name: TABLE fleet_daily_versions; Type: ACL; Schema: defender; Owner: -
+--
+
+GRANT SELECT ON TABLE defender.fleet_daily_versions TO defender_reader;
+GRANT SELECT ON TABLE defender.fleet_daily_versions TO defender_tenant_reader;
 
 
 --

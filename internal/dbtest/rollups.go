@@ -94,7 +94,15 @@ SELECT 'scan_agent_daily has unexpected ' || x::text FROM (SELECT * FROM actual 
 UNION ALL
 SELECT 'fleet_daily lacks ' || x::text FROM (SELECT * FROM fleet_expected EXCEPT SELECT * FROM fleet_actual) x
 UNION ALL
-SELECT 'fleet_daily has unexpected ' || x::text FROM (SELECT * FROM fleet_actual EXCEPT SELECT * FROM fleet_expected) x`
+SELECT 'fleet_daily has unexpected ' || x::text FROM (SELECT * FROM fleet_actual EXCEPT SELECT * FROM fleet_expected) x
+UNION ALL
+SELECT 'fleet_daily_versions lacks ' || x::text FROM (
+    SELECT f.tenant_id, f.day, e.key, e.value::integer FROM defender.fleet_daily f CROSS JOIN LATERAL jsonb_each_text(f.mde_client_versions) e
+    EXCEPT SELECT tenant_id, day, mde_client_version, agents FROM defender.fleet_daily_versions) x
+UNION ALL
+SELECT 'fleet_daily_versions has unexpected ' || x::text FROM (
+    SELECT tenant_id, day, mde_client_version, agents FROM defender.fleet_daily_versions
+    EXCEPT SELECT f.tenant_id, f.day, e.key, e.value::integer FROM defender.fleet_daily f CROSS JOIN LATERAL jsonb_each_text(f.mde_client_versions) e) x`
 
 // RollupMismatches lists, one line each, the rows of scan_agent_daily and
 // fleet_daily that differ from their definition; none when the rollups are
