@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/agentsync/agentsync/scanagent"
@@ -26,6 +27,8 @@ type Hold struct {
 	// taking is the time taking the lease took, counted in the Duration
 	// of the first sync under it (as a sync alone counts it).
 	taking time.Duration
+	// released makes Release idempotent.
+	released sync.Once
 }
 
 // Hold takes the tenant's lease for several syncs of it. It fails as a
@@ -55,11 +58,14 @@ func (l *Loader) Hold(ctx context.Context, roundStart time.Time) (*Hold, context
 }
 
 // Release stops renewing the lease and gives it back, even when the
-// context was cancelled; the context Hold returned ends.
+// context was cancelled; the context Hold returned ends. Calling it again
+// does nothing.
 func (h *Hold) Release() {
-	h.stop()
-	h.cancel(nil)
-	h.lease.release(h.parent)
+	h.released.Do(func() {
+		h.stop()
+		h.cancel(nil)
+		h.lease.release(h.parent)
+	})
 }
 
 // alone runs one sync of resource under a lease of its own.
