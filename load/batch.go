@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // batch is a run of statements sent in one round trip (pgx.Batch) and
@@ -62,6 +63,12 @@ func (b *batch) query(s step, dest []any, fn func() error) {
 // len is the number of statements queued.
 func (b *batch) len() int { return len(b.reads) }
 
+// batchSender is what sends a batch: a transaction, a connection or a
+// pool.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
 // send sends the queued statements and reads their results; what names
 // the batch in the log of the sync's steps.
 func (b *batch) send(dbCtx context.Context, tx pgx.Tx, log *slog.Logger, what string) error {
@@ -69,7 +76,28 @@ func (b *batch) send(dbCtx context.Context, tx pgx.Tx, log *slog.Logger, what st
 		return nil
 	}
 	start := time.Now()
-	results := tx.SendBatch(dbCtx, &b.b)
+	if err := b.sendOn(dbCtx, tx, what); err != nil {
+		return err
+	}
+	logStep(log, what, start)
+	return nil
+}
+
+// sendPool sends the queued statements on a connection of pool, outside
+// any transaction: they run in one round trip and in one transaction of
+// their own (PostgreSQL commits the statements of a pipeline together at
+// its end), and roll back together when one fails. The first failing
+// statement's error names it.
+func (b *batch) sendPool(ctx context.Context, pool *pgxpool.Pool) error {
+	return b.sendOn(ctx, pool, "send the batch")
+}
+
+// sendOn sends the queued statements with s and reads their results.
+func (b *batch) sendOn(ctx context.Context, s batchSender, what string) error {
+	if b.len() == 0 {
+		return nil
+	}
+	results := s.SendBatch(ctx, &b.b)
 	for _, r := range b.reads {
 		if err := r.read(results); err != nil {
 			_ = results.Close()
@@ -79,7 +107,6 @@ func (b *batch) send(dbCtx context.Context, tx pgx.Tx, log *slog.Logger, what st
 	if err := results.Close(); err != nil {
 		return fmt.Errorf("%s: %w", what, interpretError(err))
 	}
-	logStep(log, what, start)
 	return nil
 }
 

@@ -20,8 +20,15 @@ import (
 // recorded as a session when no stored session of the definition ran at
 // that time.
 func (l *Loader) SyncDefinitions(ctx context.Context, list scanagent.DefinitionListFunc) (Result, error) {
-	return l.syncResource(ctx, scanagent.Definitions, time.Time{}, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
-		return l.applyDefinitions(ctx, dbCtx, conn, runID, list)
+	return l.alone(ctx, scanagent.Definitions, time.Time{}, func(ctx context.Context, h *Hold) (Result, error) {
+		return h.SyncDefinitions(ctx, list)
+	})
+}
+
+// SyncDefinitions is Loader.SyncDefinitions under the lease h holds.
+func (h *Hold) SyncDefinitions(ctx context.Context, list scanagent.DefinitionListFunc) (Result, error) {
+	return h.syncResource(ctx, scanagent.Definitions, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
+		return h.l.applyDefinitions(ctx, dbCtx, conn, runID, list)
 	})
 }
 

@@ -18,9 +18,11 @@
 // another. Only a complete listing marks agents or definitions deleted,
 // and a guard withholds mass deletions. Unchanged records are never
 // written. Syncs of one tenant are serialized across processes by a
-// lease on the tenant (defender_storage.tenant_leases: holder and expiry), taken,
-// renewed and given back in short transactions of their own, so that it
-// holds through a transaction pooler.
+// lease on the tenant (defender_storage.tenant_leases: holder and expiry), taken
+// once for the resources of a sync of the tenant (Hold), renewed and given
+// back in short transactions of their own, so that it holds through a
+// transaction pooler; those transactions do not wait for the WAL flush
+// (see bookkeeping.go).
 //
 // Every statement the loader sends is written once, whole, in a file of
 // its own under load/sql/ (named for what it does, such as

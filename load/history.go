@@ -32,8 +32,15 @@ const maxTargetSessions = 2000
 // latestScan recorded without an id completes that row rather than adding
 // one.
 func (l *Loader) SyncHistory(ctx context.Context, src scanagent.HistorySource) (Result, error) {
-	return l.syncResource(ctx, scanagent.History, time.Time{}, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
-		return l.applyHistory(ctx, dbCtx, conn, runID, src)
+	return l.alone(ctx, scanagent.History, time.Time{}, func(ctx context.Context, h *Hold) (Result, error) {
+		return h.SyncHistory(ctx, src)
+	})
+}
+
+// SyncHistory is Loader.SyncHistory under the lease h holds.
+func (h *Hold) SyncHistory(ctx context.Context, src scanagent.HistorySource) (Result, error) {
+	return h.syncResource(ctx, scanagent.History, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
+		return h.l.applyHistory(ctx, dbCtx, conn, runID, src)
 	})
 }
 

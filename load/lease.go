@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 // DefaultLeaseDuration is how long a sync holds its tenant without
@@ -58,25 +60,44 @@ const heldGrace = 30 * time.Second
 // lease expired. Otherwise it returns an error matching ErrSyncInProgress
 // when a run of the tenant is running, or the holder took the lease or
 // ended a run within heldGrace, and a *HeldError otherwise. The tenant's
-// row is created when missing.
-func (l *Loader) takeLease(ctx context.Context) (*lease, error) {
+// row is created when missing. With a roundStart (not zero), a lease taken
+// is given back at once, and ErrSyncedAlready returned, when a sync of the
+// tenant's agents that started at or after roundStart has finished.
+//
+// One round trip, in one transaction that does not wait for the flush of
+// its WAL (see bookkeeping.go); the round's check reads after the lease is
+// taken, so that a sync another process finished before it gave the lease
+// back is seen.
+func (l *Loader) takeLease(ctx context.Context, roundStart time.Time) (*lease, error) {
 	holder := l.newHolder()
 	var (
 		taken   bool
 		current *string
 		until   *time.Time
 		busy    bool
+		done    bool
 	)
+	var b batch
+	b.exec(step{"commit without waiting for the flush", query("bookkeeping_commit_unflushed"), nil}, nil)
 	// The tenant's row first (the lease refers to it); an existing one is
 	// left as it is.
-	err := l.pool.QueryRow(ctx, query("lease_take_tenant"),
+	b.queryRow(step{"take the tenant's lease", query("lease_take_tenant"), []any{
 		l.cfg.TenantID, holder, l.cfg.LeaseDuration.Seconds(), l.cfg.TenantName,
-		heldGrace.Seconds(), (l.cfg.SyncTimeout+heldGrace).Seconds()).Scan(&taken, &current, &until, &busy)
-	if err != nil {
-		return nil, fmt.Errorf("take the tenant's lease: %w", interpretError(err))
+		heldGrace.Seconds(), (l.cfg.SyncTimeout + heldGrace).Seconds()}}, &taken, &current, &until, &busy)
+	if !roundStart.IsZero() {
+		b.queryRow(step{"read this round's syncs", query("runs_done_this_round"), []any{
+			l.cfg.TenantID, string(scanagent.Agents), roundStart}}, &done)
+	}
+	if err := b.sendPool(ctx, l.pool); err != nil {
+		return nil, err
 	}
 	if taken {
-		return &lease{pool: l.pool, logger: l.cfg.Logger, kind: tenantLease, key: l.cfg.TenantID, holder: holder, duration: l.cfg.LeaseDuration}, nil
+		s := &lease{pool: l.pool, logger: l.cfg.Logger, kind: tenantLease, key: l.cfg.TenantID, holder: holder, duration: l.cfg.LeaseDuration}
+		if done {
+			s.release(ctx)
+			return nil, ErrSyncedAlready
+		}
+		return s, nil
 	}
 	if busy {
 		return nil, ErrSyncInProgress
@@ -131,9 +152,14 @@ func (s *lease) renew(ctx context.Context) error {
 func (s *lease) release(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := s.pool.Exec(ctx, s.kind.releaseSQL, s.key, s.holder); err != nil {
+	// Without waiting for the flush (see bookkeeping.go): a release lost
+	// in a server crash leaves the lease to expire by itself.
+	var b batch
+	b.exec(step{"commit without waiting for the flush", query("bookkeeping_commit_unflushed"), nil}, nil)
+	b.exec(step{"give back " + s.kind.name, s.kind.releaseSQL, []any{s.key, s.holder}}, nil)
+	if err := b.sendPool(ctx, s.pool); err != nil {
 		s.logger.Warn("release "+s.kind.name+"; it expires by itself", "key", s.key,
-			"holder", s.holder, "error", interpretError(err))
+			"holder", s.holder, "error", err)
 	}
 }
 

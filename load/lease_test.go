@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/scanagent"
@@ -169,5 +171,123 @@ func holdTenant(t *testing.T, f *fixture, holder string, ago, left time.Duration
 		VALUES ($1, $2, now() - pg_catalog.make_interval(secs => $3), now() + pg_catalog.make_interval(secs => $4))`,
 		tenant, holder, ago.Seconds(), left.Seconds()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAHoldKeepsTheTenantBetweenItsSyncs: the syncs of a tenant under one
+// Hold run in runs of their own, and no other sync of the tenant gets in
+// between them; the tenant is free after Release.
+func TestAHoldKeepsTheTenantBetweenItsSyncs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	other, err := load.New(f.pool, load.Config{TenantID: tenant, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, hctx, err := f.loader.Hold(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := h.Sync(hctx, listOf(agents(2)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Sync(ctx, listOf(agents(1)...)); !errors.Is(err, load.ErrSyncInProgress) {
+		t.Fatalf("another sync between two syncs of a hold: %v, want another sync in progress", err)
+	}
+	f.clock.Advance(time.Hour)
+	second, err := h.Sync(hctx, listOf(agents(3)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.RunID == second.RunID {
+		t.Fatalf("two syncs of a hold share run %d", first.RunID)
+	}
+	h.Release()
+	if hctx.Err() == nil {
+		t.Error("the hold's context goes on after Release")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.tenant_leases`); n != 0 {
+		t.Fatal("the lease is still held after Release")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded'`); n != 2 {
+		t.Fatalf("succeeded runs = %d, want 2", n)
+	}
+	f.clock.Advance(time.Hour)
+	if _, err := other.Sync(ctx, listOf(agents(1)...)); err != nil {
+		t.Fatalf("sync after Release: %v", err)
+	}
+}
+
+// TestAHoldWhoseLeaseWasTakenStartsNoRun: a sync under a hold whose lease
+// another holder has taken meanwhile (it expired unrenewed, or a server
+// crash lost it) records no run, marks no run of the new holder failed,
+// and fails with ErrLeaseLost naming the new holder.
+func TestAHoldWhoseLeaseWasTakenStartsNoRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	h, hctx, err := f.loader.Hold(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	if _, err := h.Sync(hctx, listOf(agents(2)...)); err != nil {
+		t.Fatal(err)
+	}
+	// The new holder's sync is running.
+	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.tenant_leases SET holder = 'thief:1/00000000', expires_at = now() + interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `INSERT INTO defender.sync_runs (tenant_id, resource, started_at, worker) VALUES ($1, 'definitions', $2, 'thief:1')`,
+		tenant, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	_, err = h.SyncDefinitions(hctx, definitionsOf(definitions(1)...))
+	if !errors.Is(err, load.ErrLeaseLost) || !strings.Contains(err.Error(), "thief:1/00000000") {
+		t.Fatalf("sync under a lease taken over: %v, want ErrLeaseLost naming the new holder", err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE resource = 'definitions' AND status = 'running' AND worker = 'thief:1'`); n != 1 {
+		t.Fatal("the sync that lost its lease marked the new holder's run failed")
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs`); n != 2 {
+		t.Fatalf("runs = %d, want the first sync's and the new holder's", n)
+	}
+	h.Release()
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.tenant_leases WHERE holder = 'thief:1/00000000'`); n != 1 {
+		t.Fatal("Release gave back the lease of its new holder")
+	}
+}
+
+// TestBookkeepingLeavesTheConnectionAsItWas: the lease and the run's start
+// commit without waiting for the WAL flush for their own transactions
+// only: a connection they used waits for it again (as every data
+// transaction does).
+func TestBookkeepingLeavesTheConnectionAsItWas(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	cfg := f.pool.Config()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	l, err := load.New(pool, load.Config{TenantID: tenant, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Sync(ctx, listOf(agents(2)...)); err != nil {
+		t.Fatal(err)
+	}
+	var setting string
+	if err := pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	if setting != "on" {
+		t.Fatalf("synchronous_commit after a sync = %s, want on", setting)
 	}
 }

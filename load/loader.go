@@ -177,13 +177,14 @@ type Result struct {
 }
 
 // Sync fetches one complete listing of agents with list and applies it in
-// one transaction. It returns ErrSyncInProgress, having written nothing,
-// when another sync of the tenant is running, and a *HeldError (matching
-// ErrTenantHeld) when another holder has the tenant's lease with no sync
-// of it running. On any other error every data change is rolled back and
-// the run is recorded as failed. A sync that runs longer than
-// Config.SyncTimeout is cancelled that way, with an error that matches
-// ErrSyncTimeout; one whose lease is lost, with ErrLeaseLost.
+// one transaction, under the tenant's lease taken for it. It returns
+// ErrSyncInProgress, having written nothing, when another sync of the
+// tenant is running, and a *HeldError (matching ErrTenantHeld) when another
+// holder has the tenant's lease with no sync of it running. On any other
+// error every data change is rolled back and the run is recorded as
+// failed. A sync that runs longer than Config.SyncTimeout is cancelled that
+// way, with an error that matches ErrSyncTimeout; one whose lease is lost,
+// with ErrLeaseLost.
 //
 // Cancelling ctx stops the listing at once; the database work then stops
 // at the next statement and rolls back. Interrupting a statement in flight
@@ -201,8 +202,15 @@ func (l *Loader) Sync(ctx context.Context, list scanagent.ListFunc) (Result, err
 // goes on with the next instead of syncing it again. A zero roundStart
 // always syncs.
 func (l *Loader) SyncRound(ctx context.Context, list scanagent.ListFunc, roundStart time.Time) (Result, error) {
-	return l.syncResource(ctx, scanagent.Agents, roundStart, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
-		return l.apply(ctx, dbCtx, conn, runID, list)
+	return l.alone(ctx, scanagent.Agents, roundStart, func(ctx context.Context, h *Hold) (Result, error) {
+		return h.Sync(ctx, list)
+	})
+}
+
+// Sync is Loader.Sync under the lease h holds.
+func (h *Hold) Sync(ctx context.Context, list scanagent.ListFunc) (Result, error) {
+	return h.syncResource(ctx, scanagent.Agents, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
+		return h.l.apply(ctx, dbCtx, conn, runID, list)
 	})
 }
 
@@ -211,26 +219,18 @@ func (l *Loader) SyncRound(ctx context.Context, list scanagent.ListFunc, roundSt
 // runs under ctx, the statements under dbCtx.
 type applyFunc func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error)
 
-// syncResource runs one sync of resource: it takes the tenant's lease,
-// skips it when another process synced it since roundStart (unless zero),
-// marks the runs a dead process left running failed, records the run,
-// applies, and records a failure. Every resource gets the same guarantees.
-func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, roundStart time.Time, apply applyFunc) (Result, error) {
+// syncResource runs one sync of resource under the lease h holds: it
+// renews the lease, marks the runs a dead process left running failed and
+// records the run (startRun), applies, and records a failure. Every
+// resource gets the same guarantees.
+func (h *Hold) syncResource(ctx context.Context, resource scanagent.Resource, apply applyFunc) (Result, error) {
+	l := h.l
 	start := time.Now()
+	taking := h.taking
+	h.taking = 0
 	ctx, cancel := context.WithTimeoutCause(ctx, l.cfg.SyncTimeout,
 		fmt.Errorf("%w: still running after %s, cancelled and rolled back", ErrSyncTimeout, l.cfg.SyncTimeout))
 	defer cancel()
-	// The tenant's lease, in its row: it holds through a transaction
-	// pooler, and only the writer may take it. Renewed while the sync
-	// runs; a lease lost cancels the sync, which rolls back.
-	held, err := l.takeLease(ctx)
-	if err != nil {
-		return Result{Resource: resource}, err
-	}
-	defer held.release(ctx)
-	ctx, lost := context.WithCancelCause(ctx)
-	defer lost(nil)
-	defer held.keep(ctx, lost)()
 	dbCtx, release := delayedCancel(ctx, dbInterruptDelay)
 	defer release()
 	conn, err := l.pool.Acquire(dbCtx)
@@ -239,35 +239,13 @@ func (l *Loader) syncResource(ctx context.Context, resource scanagent.Resource, 
 	}
 	defer conn.Release()
 
-	// A sync stages its listing in temporary tables: give them room in
-	// memory. PostgreSQL lets a session raise the setting only before its
-	// first temporary table; a connection that had one keeps what it has
-	// (this is only about speed).
-	_, _ = conn.Exec(dbCtx, query("session_temp_buffers"),
-		tempBuffers)
-
-	if !roundStart.IsZero() {
-		// Under the lease, so that a sync another process finished is seen.
-		var done bool
-		if err := conn.QueryRow(dbCtx, query("runs_done_this_round"),
-			l.cfg.TenantID, string(resource), roundStart).Scan(&done); err != nil {
-			return Result{Resource: resource}, fmt.Errorf("read this round's syncs: %w", interpretError(err))
-		}
-		if done {
-			return Result{Resource: resource}, ErrSyncedAlready
-		}
-	}
-
-	if err := l.abandonRuns(dbCtx, conn.Conn(), resource); err != nil {
-		return Result{Resource: resource}, err
-	}
-	runID, err := l.startRun(dbCtx, conn.Conn(), resource)
+	runID, err := l.startRun(dbCtx, conn.Conn(), h.lease, resource)
 	if err != nil {
 		return Result{Resource: resource}, err
 	}
 	res, err := apply(ctx, dbCtx, conn.Conn(), runID)
 	res.Resource, res.RunID = resource, runID
-	res.Duration = time.Since(start)
+	res.Duration = time.Since(start) + taking
 	if err != nil {
 		l.failRun(dbCtx, runID, res, err)
 		return res, err

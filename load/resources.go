@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/agentsync/agentsync/scanagent"
 )
@@ -24,17 +26,32 @@ type Outcome struct {
 
 // SyncResources syncs each of resources in the order a sync runs them
 // (agents, definitions, history: the history reads the definitions stored
-// just before), each in its own run and transaction: one failing never
-// stops or undoes another. Once ctx has ended no further resource starts;
-// those not started have an Outcome with no run and ctx's cause.
+// just before), each in its own run and transaction, under the tenant's
+// lease taken once for them all: one failing never stops or undoes
+// another. When the lease cannot be taken, every resource's Outcome has
+// the error (ErrSyncInProgress, ErrTenantHeld). Once ctx has ended, or the
+// lease is lost, no further resource starts; those not started have an
+// Outcome with no run and the cause.
 func (l *Loader) SyncResources(ctx context.Context, resources []scanagent.Resource, src Sources) []Outcome {
+	h, ctx, err := l.Hold(ctx, time.Time{})
+	if err != nil {
+		var out []Outcome
+		for _, r := range scanagent.AllResources {
+			if slices.Contains(resources, r) {
+				out = append(out, Outcome{Result: Result{Resource: r}, Err: err})
+			}
+		}
+		return out
+	}
+	defer h.Release()
+	return h.SyncResources(ctx, resources, src)
+}
+
+// SyncResources is Loader.SyncResources under the lease h holds.
+func (h *Hold) SyncResources(ctx context.Context, resources []scanagent.Resource, src Sources) []Outcome {
 	out := make([]Outcome, 0, len(resources))
 	for _, r := range scanagent.AllResources {
-		var wanted bool
-		for _, w := range resources {
-			wanted = wanted || w == r
-		}
-		if !wanted {
+		if !slices.Contains(resources, r) {
 			continue
 		}
 		if err := context.Cause(ctx); err != nil {
@@ -45,11 +62,11 @@ func (l *Loader) SyncResources(ctx context.Context, resources []scanagent.Resour
 		var err error
 		switch {
 		case r == scanagent.Agents && src.Agents != nil:
-			res, err = l.Sync(ctx, src.Agents)
+			res, err = h.Sync(ctx, src.Agents)
 		case r == scanagent.Definitions && src.Definitions != nil:
-			res, err = l.SyncDefinitions(ctx, src.Definitions)
+			res, err = h.SyncDefinitions(ctx, src.Definitions)
 		case r == scanagent.History && src.History != nil:
-			res, err = l.SyncHistory(ctx, src.History)
+			res, err = h.SyncHistory(ctx, src.History)
 		default:
 			res, err = Result{Resource: r}, errors.New("load: no source for "+string(r))
 		}

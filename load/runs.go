@@ -16,35 +16,6 @@ import (
 // before finishing it.
 const abandonedRunError = "abandoned: the process running this sync stopped before it finished"
 
-// abandonRuns marks failed the runs of the tenant's resource left running
-// by a process that died. Only called while holding the tenant's lease, so
-// no live sync of it can be running.
-func (l *Loader) abandonRuns(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource) error {
-	tag, err := conn.Exec(ctx, query("runs_abandon"),
-		l.cfg.TenantID, l.cfg.Now().UTC(), abandonedRunError, string(resource))
-	if err != nil {
-		return fmt.Errorf("mark abandoned runs: %w", interpretError(err))
-	}
-	if n := tag.RowsAffected(); n > 0 {
-		l.cfg.Logger.Warn("marked runs left running by a stopped process as failed", "tenant", l.cfg.TenantID, "resource", resource, "runs", n)
-	}
-	return nil
-}
-
-// startRun records the run as running, committed at once so that it is
-// visible while the sync goes on.
-func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, resource scanagent.Resource) (int64, error) {
-	// The tenant's row first (the run refers to it), with its display
-	// name; one round trip.
-	var runID int64
-	err := conn.QueryRow(ctx, query("runs_start"),
-		l.cfg.TenantID, string(resource), l.cfg.Now().UTC(), l.cfg.Worker, l.cfg.TenantName).Scan(&runID)
-	if err != nil {
-		return 0, fmt.Errorf("record run start: %w", interpretError(err))
-	}
-	return runID, nil
-}
-
 // checkClock refuses a fetch time at or before the latest successful run's:
 // history ranges and as-of queries rely on fetch times moving forward. It
 // returns what the daily rollups need of that run, and creates the month's

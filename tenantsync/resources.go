@@ -16,10 +16,13 @@ import (
 
 // SyncResources syncs the tenant's resources in their order (agents first:
 // the others read what it stored), each in its own run and transaction,
-// logging each outcome as soon as it ends. The agents' sync takes
-// roundStart (see load.Loader.SyncRound): when another process is syncing
-// the tenant, or synced it in the round, the tenant is skipped whole. Once
-// ctx has ended no further resource starts.
+// under the tenant's lease taken once for them all, logging each outcome
+// as soon as it ends. When the lease cannot be taken (another process is
+// syncing the tenant, or another holder has it), or another process synced
+// the tenant's agents in the round (roundStart, see
+// load.Loader.SyncRound), the tenant is skipped whole: one outcome, of the
+// first resource, says why. Once ctx has ended, or the lease is lost, no
+// further resource starts.
 //
 // A resource that failed for want of a token (extract.ErrToken: Entra
 // refused the credentials, or did not answer through the retries) fails
@@ -27,12 +30,33 @@ import (
 // same error: none of them could be read, and asking Entra again would
 // only spend the same retries.
 func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resource, roundStart time.Time) []load.Outcome {
+	var wanted []scanagent.Resource
+	for _, r := range scanagent.AllResources {
+		if slices.Contains(resources, r) {
+			wanted = append(wanted, r)
+		}
+	}
+	if len(wanted) == 0 {
+		return nil
+	}
+	if wanted[0] != scanagent.Agents {
+		// The round is told by the agents' syncs.
+		roundStart = time.Time{}
+	}
+	hold, ctx, err := t.Loader.Hold(ctx, roundStart)
+	if err != nil {
+		o := load.Outcome{Result: load.Result{Resource: wanted[0]}, Err: err}
+		logOutcome(t.Logger, o)
+		if wanted[0] == scanagent.Agents {
+			t.record(o.Result, o.Err)
+			t.remember(o)
+		}
+		return []load.Outcome{o}
+	}
+	defer hold.Release()
 	var out []load.Outcome
 	var noToken error
-	for _, r := range scanagent.AllResources {
-		if !slices.Contains(resources, r) {
-			continue
-		}
+	for _, r := range wanted {
 		if len(out) > 0 && ctx.Err() != nil {
 			break
 		}
@@ -42,11 +66,11 @@ func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resour
 		var o load.Outcome
 		switch {
 		case noToken != nil:
-			o = t.Loader.SyncResources(ctx, []scanagent.Resource{r}, unreadable(noToken))[0]
+			o = hold.SyncResources(ctx, []scanagent.Resource{r}, unreadable(noToken))[0]
 		case r == scanagent.Agents:
-			o.Result, o.Err = t.Loader.SyncRound(ctx, t.Client.List, roundStart)
+			o.Result, o.Err = hold.Sync(ctx, t.Client.List)
 		default:
-			o = t.Loader.SyncResources(ctx, []scanagent.Resource{r}, Sources(t.Client))[0]
+			o = hold.SyncResources(ctx, []scanagent.Resource{r}, Sources(t.Client))[0]
 		}
 		o.Resource = r
 		if t.progress != nil {
@@ -60,9 +84,6 @@ func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resour
 			t.metrics.FieldsRepaired(o.FieldsRepaired)
 		}
 		out = append(out, o)
-		if r == scanagent.Agents && Skipped(o.Err) {
-			break
-		}
 		if noToken == nil && errors.Is(o.Err, extract.ErrToken) {
 			noToken = o.Err
 			if fe := (*load.FetchError)(nil); errors.As(o.Err, &fe) {

@@ -1,0 +1,92 @@
+package load
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentsync/agentsync/scanagent"
+)
+
+// A sync's bookkeeping (taking the tenant's lease, recording its run as
+// started, giving the lease back) commits without waiting for its WAL to
+// reach the disk (synchronous_commit off for those transactions alone,
+// sql/bookkeeping_commit_unflushed.sql). A commit that waits for the flush
+// costs a few milliseconds on ordinary disks, more than the rest of an
+// hourly sync of a small tenant; the data transaction of every sync still
+// waits for it. Why losing the bookkeeping in a server crash is harmless:
+//
+//   - PostgreSQL writes its WAL in order and a flush covers everything
+//     before it: once the sync's data transaction has committed (waiting
+//     for the flush), its lease and its run's start are on disk too. Only
+//     what a crash interrupted, in the last fraction of a second before
+//     the WAL writer's next flush, can be lost.
+//   - The crash ends every connection, so the sync it interrupted fails
+//     and rolls back whatever it wrote. A lost run start leaves no run,
+//     where a kept one would have been marked failed (abandoned) by the
+//     next sync: either way nothing of the sync is stored. A lost lease
+//     take frees the tenant that the interrupted sync no longer holds
+//     anyway; a sync that goes on with a new connection renews the lease
+//     before each run it starts, and stops with ErrLeaseLost when the row
+//     is gone. A lost release leaves the lease to expire by itself.
+//   - Visibility does not change: a transaction committed this way is
+//     seen by every other one at once, as any other; only its durability
+//     waits for the WAL writer (wal_writer_delay, 200 ms by default).
+//
+// A failed run is recorded with a commit that waits: it is rare, and the
+// error it stores is what an operator reads.
+
+// startRun renews the lease s, marks failed the runs of the tenant's
+// resource that a process that died left running, and records the run as
+// running: in one transaction, committed at once so that the run is
+// visible while the sync goes on, in two round trips. When the lease is no
+// longer s's (another holder took it after it expired, or a server crash
+// lost it), nothing is recorded and the error matches ErrLeaseLost.
+//
+// The session's temp_buffers is raised in the same round trip (see
+// session_temp_buffers).
+func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, s *lease, resource scanagent.Resource) (int64, error) {
+	var (
+		renewed, abandoned int64
+		runID              int64
+	)
+	var b batch
+	b.exec(step{"begin", "BEGIN", nil}, nil)
+	b.exec(step{"commit without waiting for the flush", query("bookkeeping_commit_unflushed"), nil}, nil)
+	b.exec(step{"raise temp_buffers", query("session_temp_buffers"), []any{tempBuffers}}, nil)
+	b.exec(step{"renew the tenant's lease", query("lease_renew_tenant"), []any{s.key, s.holder, s.duration.Seconds()}},
+		func(tag pgconn.CommandTag) { renewed = tag.RowsAffected() })
+	// Only under the lease, so no live sync of the resource can be
+	// running.
+	b.exec(step{"mark abandoned runs", query("runs_abandon"), []any{
+		l.cfg.TenantID, l.cfg.Now().UTC(), abandonedRunError, string(resource)}},
+		func(tag pgconn.CommandTag) { abandoned = tag.RowsAffected() })
+	// The tenant's row first (the run refers to it), with its display
+	// name.
+	b.queryRow(step{"record run start", query("runs_start"), []any{
+		l.cfg.TenantID, string(resource), l.cfg.Now().UTC(), l.cfg.Worker, l.cfg.TenantName}}, &runID)
+	err := b.sendOn(ctx, conn, "record run start")
+	end := "COMMIT"
+	if err != nil || renewed == 0 {
+		end = "ROLLBACK"
+	}
+	// A failed statement leaves the transaction open (aborted): end it
+	// even when ctx was cancelled.
+	if conn.PgConn().TxStatus() != 'I' {
+		if _, endErr := conn.Exec(context.WithoutCancel(ctx), end); endErr != nil && err == nil {
+			err = fmt.Errorf("record run start: %w", interpretError(endErr))
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if renewed == 0 {
+		return 0, fmt.Errorf("%w: %s holds it now", ErrLeaseLost, s.currentHolder(ctx))
+	}
+	if abandoned > 0 {
+		l.cfg.Logger.Warn("marked runs left running by a stopped process as failed", "tenant", l.cfg.TenantID, "resource", resource, "runs", abandoned)
+	}
+	return runID, nil
+}
