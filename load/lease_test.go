@@ -240,7 +240,10 @@ func TestAHoldWhoseLeaseWasTakenStartsNoRun(t *testing.T) {
 	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.tenant_leases SET holder = 'thief:1/00000000', expires_at = now() + interval '1 hour'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.pool.Exec(ctx, `INSERT INTO defender.sync_runs (tenant_id, resource, started_at, worker) VALUES ($1, 'definitions', $2, 'thief:1')`,
+	if _, err := f.pool.Exec(ctx, `
+		WITH worker AS (INSERT INTO defender_storage.sync_worker (worker) VALUES ('thief:1') RETURNING worker_no)
+		INSERT INTO defender_storage.sync_run (tenant_no, resource, started_at, worker_no)
+		SELECT t.tenant_no, 'd', $2, worker.worker_no FROM defender_storage.tenants t, worker WHERE t.tenant_id = $1`,
 		tenant, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
