@@ -64,7 +64,7 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 			defender_storage.agent_daily, defender_storage.tenant_daily, defender_storage.agent_heartbeat,
 			defender.scan_agent_history, defender_storage.agent_state, defender_storage.target_coverage, defender_storage.target_result,
 			defender_storage.session_result, defender_storage.definition_withheld, defender_storage.definition_version, defender_storage.definition_state,
-			defender.sync_runs, defender_storage.tenant_leases, defender_storage.tenants CASCADE`); err != nil {
+			defender_storage.sync_run, defender_storage.tenant_leases, defender_storage.tenants CASCADE`); err != nil {
 			b.Fatal(err)
 		}
 	}

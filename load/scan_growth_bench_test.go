@@ -100,7 +100,7 @@ func BenchmarkScanGrowth(b *testing.B) {
 		}
 		ts[i] = simulated{l, defendertest.NewFleet(int64(i+1), 40, start.Add(-24*time.Hour))}
 	}
-	rels := append(slices.Clone(scanRelations), "defender.sync_runs", "defender_storage.run_digest")
+	rels := append(slices.Clone(scanRelations), "defender_storage.sync_run", "defender_storage.run_digest")
 	var afterFirstDay map[string]int64
 	var sessionsFirstDay int64
 	built := time.Now()
@@ -166,7 +166,7 @@ func BenchmarkScanGrowth(b *testing.B) {
 		}
 		fmt.Printf("| %s | %.2f | %.0f |\n", r, y/1e6, y/(perDay*365))
 	}
-	fmt.Printf("\nThe scans (every relation above but sync_runs and run_digest): %.1f MB per tenant-year (share: 25 MB)\n", scans/1e6)
+	fmt.Printf("\nThe scans (every relation above but sync_run and run_digest): %.1f MB per tenant-year (share: 25 MB)\n", scans/1e6)
 	if testing.Verbose() { // each table's heap, TOAST and indexes apart, at the end
 		rows, err := f.pool.Query(ctx, `
 			SELECT c.relname::text, x.part, x.bytes
@@ -310,7 +310,7 @@ func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 		}
 	}
 	tables := []string{
-		"defender_storage.tenants", "defender.sync_runs", "defender_storage.agent_state", "defender_storage.agent_heartbeat",
+		"defender_storage.tenants", "defender_storage.sync_run", "defender_storage.agent_state", "defender_storage.agent_heartbeat",
 		"defender_storage.definition_state", "defender_storage.definition_version", "defender_storage.session_result",
 		"defender_storage.target_result", "defender_storage.target_coverage", "defender_storage.definition_coverage",
 	}
@@ -333,19 +333,26 @@ func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		exprs := make([]string, len(cols))
-		for i, col := range cols {
+		var kept []string
+		var exprs []string
+		for _, col := range cols {
 			switch kind := scanCloneShifts[col]; {
+			case col == "tenant_no" && t == "defender_storage.tenants": // a new identity
+				continue
+			case col == "tenant_no": // the copy's
+				exprs = append(exprs, `(SELECT c.tenant_no FROM defender_storage.tenants o
+				  JOIN defender_storage.tenants c ON c.tenant_id = o.tenant_id || '-c' || k WHERE o.tenant_no = src.tenant_no)`)
 			case col == "tenant_id":
-				exprs[i] = `tenant_id || '-c' || k`
+				exprs = append(exprs, `tenant_id || '-c' || k`)
 			case kind != "":
-				exprs[i] = fmt.Sprintf("%s + k * %d", col, maxOf[kind])
+				exprs = append(exprs, fmt.Sprintf("%s + k * %d", col, maxOf[kind]))
 			default:
-				exprs[i] = col
+				exprs = append(exprs, col)
 			}
+			kept = append(kept, col)
 		}
-		q := fmt.Sprintf(`INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s CROSS JOIN generate_series(1, %d) k`,
-			t, strings.Join(cols, ", "), strings.Join(exprs, ", "), t, rounds-1)
+		q := fmt.Sprintf(`INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s src CROSS JOIN generate_series(1, %d) k`,
+			t, strings.Join(kept, ", "), strings.Join(exprs, ", "), t, rounds-1)
 		if _, err := tx.Exec(ctx, q); err != nil {
 			b.Fatalf("copy %s: %v", t, err)
 		}
