@@ -38,6 +38,10 @@ import (
 // A failed run is recorded with a commit that waits: it is rare, and the
 // error it stores is what an operator reads.
 
+// commitUnflushed makes a bookkeeping transaction commit without waiting
+// for the flush; it comes before the transaction's statements.
+var commitUnflushed = step{"commit without waiting for the flush", query("bookkeeping_commit_unflushed"), nil}
+
 // startRun renews the lease s, marks failed the runs of the tenant's
 // resource that a process that died left running, and records the run as
 // running: in one transaction, committed at once so that the run is
@@ -54,7 +58,7 @@ func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, s *lease, resourc
 	)
 	var b batch
 	b.exec(step{"begin", "BEGIN", nil}, nil)
-	b.exec(step{"commit without waiting for the flush", query("bookkeeping_commit_unflushed"), nil}, nil)
+	b.exec(commitUnflushed, nil)
 	b.exec(step{"raise temp_buffers", query("session_temp_buffers"), []any{tempBuffers}}, nil)
 	b.exec(step{"renew the tenant's lease", query("lease_renew_tenant"), []any{s.key, s.holder, s.duration.Seconds()}},
 		func(tag pgconn.CommandTag) { renewed = tag.RowsAffected() })

@@ -78,7 +78,7 @@ func (l *Loader) takeLease(ctx context.Context, roundStart time.Time) (*lease, e
 		done    bool
 	)
 	var b batch
-	b.exec(step{"commit without waiting for the flush", query("bookkeeping_commit_unflushed"), nil}, nil)
+	b.exec(commitUnflushed, nil)
 	// The tenant's row first (the lease refers to it); an existing one is
 	// left as it is.
 	b.queryRow(step{"take the tenant's lease", query("lease_take_tenant"), []any{
@@ -155,7 +155,7 @@ func (s *lease) release(ctx context.Context) {
 	// Without waiting for the flush (see bookkeeping.go): a release lost
 	// in a server crash leaves the lease to expire by itself.
 	var b batch
-	b.exec(step{"commit without waiting for the flush", query("bookkeeping_commit_unflushed"), nil}, nil)
+	b.exec(commitUnflushed, nil)
 	b.exec(step{"give back " + s.kind.name, s.kind.releaseSQL, []any{s.key, s.holder}}, nil)
 	if err := b.sendPool(ctx, s.pool); err != nil {
 		s.logger.Warn("release "+s.kind.name+"; it expires by itself", "key", s.key,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/agentsync/agentsync/scanagent"
@@ -36,10 +35,8 @@ func (l *Loader) SyncResources(ctx context.Context, resources []scanagent.Resour
 	h, ctx, err := l.Hold(ctx, time.Time{})
 	if err != nil {
 		var out []Outcome
-		for _, r := range scanagent.AllResources {
-			if slices.Contains(resources, r) {
-				out = append(out, Outcome{Result: Result{Resource: r}, Err: err})
-			}
+		for _, r := range scanagent.InSyncOrder(resources) {
+			out = append(out, Outcome{Result: Result{Resource: r}, Err: err})
 		}
 		return out
 	}
@@ -50,10 +47,7 @@ func (l *Loader) SyncResources(ctx context.Context, resources []scanagent.Resour
 // SyncResources is Loader.SyncResources under the lease h holds.
 func (h *Hold) SyncResources(ctx context.Context, resources []scanagent.Resource, src Sources) []Outcome {
 	out := make([]Outcome, 0, len(resources))
-	for _, r := range scanagent.AllResources {
-		if !slices.Contains(resources, r) {
-			continue
-		}
+	for _, r := range scanagent.InSyncOrder(resources) {
 		if err := context.Cause(ctx); err != nil {
 			out = append(out, Outcome{Result: Result{Resource: r}, Err: fmt.Errorf("%s not synced: %w", r, err)})
 			continue

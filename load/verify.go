@@ -209,11 +209,10 @@ func chainsOf(runs []verifiedRun) []ChainVerification {
 		if r.atUpgrade {
 			c.ComputedAtUpgrade++
 		}
-		if r.observationsDropped && !bytes.Equal(r.part(r.parts, observationsPart), r.part(r.recomputed, observationsPart)) {
+		if r.observationsDropped && r.differs(observationsPart) {
 			c.ObservationsDropped++
 		}
-		if r.sessionsDropped && (!bytes.Equal(r.part(r.parts, sessionsPart), r.part(r.recomputed, sessionsPart)) ||
-			!bytes.Equal(r.part(r.parts, targetsPart), r.part(r.recomputed, targetsPart))) {
+		if r.sessionsDropped && (r.differs(sessionsPart) || r.differs(targetsPart)) {
 			c.SessionsDropped++
 		}
 	}
@@ -242,6 +241,24 @@ func (r verifiedRun) part(parts []byte, i int) []byte {
 	return parts[partBounds[i]:partBounds[i+1]]
 }
 
+// differs reports whether part i as stored differs from what the rows
+// give now.
+func (r verifiedRun) differs(i int) bool {
+	return !bytes.Equal(r.part(r.parts, i), r.part(r.recomputed, i))
+}
+
+// takenAsStored reports whether retention dropped the rows of part i, so
+// that verify takes the part as stored.
+func (r verifiedRun) takenAsStored(i int) bool {
+	switch i {
+	case observationsPart:
+		return r.observationsDropped
+	case sessionsPart, targetsPart:
+		return r.sessionsDropped
+	}
+	return false
+}
+
 // check compares what is stored of the run with what its rows give now.
 func (r verifiedRun) check() *DigestMismatch {
 	m := &DigestMismatch{RunID: r.runID, FetchedAt: r.fetchedAt}
@@ -255,8 +272,7 @@ func (r verifiedRun) check() *DigestMismatch {
 			runName(r.previous), runName(r.expectedPrevious))
 	default:
 		for i := range DigestParts {
-			if !bytes.Equal(r.part(r.parts, i), r.part(r.recomputed, i)) && !(i == observationsPart && r.observationsDropped) &&
-				!((i == sessionsPart || i == targetsPart) && r.sessionsDropped) {
+			if r.differs(i) && !r.takenAsStored(i) {
 				m.Parts = append(m.Parts, DigestParts[i])
 			}
 		}

@@ -28,6 +28,18 @@ const (
 // AllResources lists every resource in the order a sync runs them.
 var AllResources = []Resource{Agents, Definitions, History}
 
+// InSyncOrder returns the resources of AllResources that resources holds,
+// each once, in the order a sync runs them.
+func InSyncOrder(resources []Resource) []Resource {
+	var out []Resource
+	for _, r := range AllResources {
+		if slices.Contains(resources, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // ParseResources reads a comma-separated list of resources, such as the
 // SYNC_RESOURCES setting: names in any case, spaces around them ignored,
 // each at most once. It returns them in the order a sync runs them, which

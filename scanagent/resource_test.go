@@ -24,3 +24,13 @@ func TestParseResources(t *testing.T) {
 		}
 	}
 }
+
+func TestInSyncOrder(t *testing.T) {
+	got := InSyncOrder([]Resource{History, Agents, History, "unknown"})
+	if !slices.Equal(got, []Resource{Agents, History}) {
+		t.Errorf("InSyncOrder = %v, want [agents history]", got)
+	}
+	if got := InSyncOrder(nil); len(got) != 0 {
+		t.Errorf("InSyncOrder(nil) = %v, want none", got)
+	}
+}

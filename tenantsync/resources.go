@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/agentsync/agentsync/extract"
@@ -30,12 +29,7 @@ import (
 // same error: none of them could be read, and asking Entra again would
 // only spend the same retries.
 func (t *Target) SyncResources(ctx context.Context, resources []scanagent.Resource, roundStart time.Time) []load.Outcome {
-	var wanted []scanagent.Resource
-	for _, r := range scanagent.AllResources {
-		if slices.Contains(resources, r) {
-			wanted = append(wanted, r)
-		}
-	}
+	wanted := scanagent.InSyncOrder(resources)
 	if len(wanted) == 0 {
 		return nil
 	}

@@ -147,27 +147,28 @@ type retentionSetting struct {
 
 // parse validates the setting.
 func (s *retentionSetting) parse() error {
-	if s.Value != "" {
-		d, err := durationSetting("OBSERVATION_RETENTION", s.Value)
-		if err != nil {
-			return err
-		}
-		if d < load.MinObservationRetention {
-			return fmt.Errorf("OBSERVATION_RETENTION %q: want at least %s", s.Value, load.MinObservationRetention)
-		}
-		s.retention = d
+	var err error
+	if s.retention, err = retentionOf("OBSERVATION_RETENTION", s.Value, load.MinObservationRetention); err != nil {
+		return err
 	}
-	if s.ScanValue != "" {
-		d, err := durationSetting("SCAN_HISTORY_RETENTION", s.ScanValue)
-		if err != nil {
-			return err
-		}
-		if d < load.MinScanHistoryRetention {
-			return fmt.Errorf("SCAN_HISTORY_RETENTION %q: want at least %s", s.ScanValue, load.MinScanHistoryRetention)
-		}
-		s.scanRetention = d
+	s.scanRetention, err = retentionOf("SCAN_HISTORY_RETENTION", s.ScanValue, load.MinScanHistoryRetention)
+	return err
+}
+
+// retentionOf reads the retention setting name: 0 when value is empty,
+// else a duration of at least least.
+func retentionOf(name, value string, least time.Duration) (time.Duration, error) {
+	if value == "" {
+		return 0, nil
 	}
-	return nil
+	d, err := durationSetting(name, value)
+	if err != nil {
+		return 0, err
+	}
+	if d < least {
+		return 0, fmt.Errorf("%s %q: want at least %s", name, value, least)
+	}
+	return d, nil
 }
 
 // apply drops what is past the retention, when one is set. A failure is
