@@ -127,8 +127,8 @@ func cloneTenant(b *testing.B, conn *pgx.Conn, tenant string, copies int) {
 // BenchmarkReportQueriesManyTenants builds hourly history of one tenant of
 // 40 agents through the loader, copies it to many tenants, and times the
 // documented questions as a member of defender_reader, for one tenant and
-// for all, warm (best of 5), against the goal of 100 ms (200 ms for a
-// diff). It also prints the whole schema's bytes per tenant-year.
+// for all, warm (best of 5; for one tenant, best of 10 in turns with the
+// tenant's role), against the goal of 100 ms (200 ms for a diff). It also prints the whole schema's bytes per tenant-year.
 func BenchmarkReportQueriesManyTenants(b *testing.B) {
 	tenants, days := manyTenantsSize()
 	ctx := context.Background()
@@ -201,27 +201,47 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 		return `SELECT count(*) FROM (` + sql + `) q WHERE $1::text IS NOT NULL AND $2::date IS NOT NULL
 			AND $3::timestamptz IS NOT NULL AND $4::timestamptz IS NOT NULL AND $5::text IS NOT NULL`
 	}
+	once := func(pool *pgxpool.Pool, sql string) (d time.Duration, rows int) {
+		t0 := time.Now()
+		r, err := pool.Query(ctx, wrapped(sql), tenant, start, end, mid, oneAgent)
+		if err != nil {
+			b.Fatalf("%v\n%s", err, sql)
+		}
+		for r.Next() {
+			if err := r.Scan(&rows); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := r.Err(); err != nil {
+			b.Fatalf("%v\n%s", err, sql)
+		}
+		return time.Since(t0), rows
+	}
 	timeIt := func(pool *pgxpool.Pool, sql string) (time.Duration, int) {
 		best, rows := time.Duration(1<<63-1), 0
 		for run := range 6 { // the first run warms the cache
-			t0 := time.Now()
-			r, err := pool.Query(ctx, wrapped(sql), tenant, start, end, mid, oneAgent)
-			if err != nil {
-				b.Fatalf("%v\n%s", err, sql)
-			}
-			for r.Next() {
-				if err := r.Scan(&rows); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := r.Err(); err != nil {
-				b.Fatalf("%v\n%s", err, sql)
-			}
-			if d := time.Since(t0); run > 0 && d < best {
+			var d time.Duration
+			if d, rows = once(pool, sql); run > 0 && d < best {
 				best = d
 			}
 		}
 		return best, rows
+	}
+	// timeBoth times the one-tenant question as defender_reader and as the
+	// tenant's role in turns, so that both see the machine alike: a
+	// millisecond of jitter is a large share of a 5 ms question. Best of
+	// 10 each, after a run of each that warms the cache.
+	timeBoth := func(sql string) (reader1, own time.Duration, readerRows, ownRows int) {
+		reader1, own = time.Duration(1<<63-1), time.Duration(1<<63-1)
+		for run := range 11 {
+			d, n := once(reader, sql)
+			e, m := once(customer, sql)
+			readerRows, ownRows = n, m
+			if run > 0 {
+				reader1, own = min(reader1, d), min(own, e)
+			}
+		}
+		return reader1, own, readerRows, ownRows
 	}
 	type timing struct {
 		name                      string
@@ -239,8 +259,7 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 				goal = 200 * time.Millisecond
 			}
 			all, allRows := timeIt(reader, q.all)
-			one, oneRows := timeIt(reader, q.one)
-			own, ownRows := timeIt(customer, q.one)
+			one, own, oneRows, ownRows := timeBoth(q.one)
 			if ownRows != oneRows {
 				b.Fatalf("%s: the tenant's role reads %d rows of its tenant, defender_reader %d", q.name, ownRows, oneRows)
 			}
@@ -301,7 +320,7 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 		       (SELECT count(*) FROM defender.sync_runs)`).Scan(&schemaBytes, &runs); err != nil {
 		b.Fatal(err)
 	}
-	fmt.Printf("\nThe documented questions on %d days of hourly syncs of %d tenants × 40 agents (%d runs; built in %s: one tenant through the loader, copied in SQL), as a member of defender_reader, warm, best of 5 (goal < 100 ms, < 200 ms for a diff):\n\n",
+	fmt.Printf("\nThe documented questions on %d days of hourly syncs of %d tenants × 40 agents (%d runs; built in %s: one tenant through the loader, copied in SQL), as a member of defender_reader, warm, best of 5 (of 10 for one tenant, in turns with the tenant's role; goal < 100 ms, < 200 ms for a diff):\n\n",
 		days, tenants, runs, buildTime.Round(time.Second))
 	fmt.Printf("| question | all tenants: rows | time | one tenant: rows | time | as the tenant's role | ratio |\n|---|---|---|---|---|---|---|\n")
 	ok := func(in bool) string {
