@@ -238,6 +238,10 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 		apply.exec(step{"record latest scans", query("definitions_record_latest_scans"), all}, nil)
 		apply.exec(coverStep(tenant, runID), nil)
 	}
+	// The targets' covering definitions are the active ones.
+	if res.Inserted > 0 || res.Changed > 0 || res.Deleted > 0 {
+		apply.exec(targetStatusStep(tenant), nil)
+	}
 	apply.exec(l.finishRunStep(runID, res, previous), nil)
 	apply.exec(digestStep(runID), nil)
 	if err := apply.send(dbCtx, tx, l.cfg.Logger, "apply the definitions"); err != nil {

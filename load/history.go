@@ -288,6 +288,9 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		}
 		finish.exec(coverTargets(tenant), nil)
 	}
+	if res.Targets > 0 || res.Inserted > 0 || res.Changed > 0 {
+		finish.exec(targetStatusStep(tenant), nil)
+	}
 	finish.exec(coverStep(tenant, runID), nil)
 	finish.exec(l.finishRunStep(runID, res, previous), nil)
 	finish.exec(digestStep(runID), nil)

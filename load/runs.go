@@ -63,6 +63,13 @@ var digestStep = func(runID int64) step {
 	return step{"record the run's digest", query("runs_record_digest"), []any{runID}}
 }
 
+// targetStatusStep brings scan_target_status's storage up to date for the
+// tenant, after a run's writes that it reads (targets, sessions,
+// definitions).
+func targetStatusStep(tenant string) step {
+	return step{"update target status", query("runs_refresh_target_status"), []any{tenant}}
+}
+
 // coverStep brings scan_coverage's storage up to date for the definitions
 // whose sessions the run wrote.
 func coverStep(tenant string, runID int64) step {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load"
@@ -126,6 +128,9 @@ func TestDropScanHistoryKeepsTheAnswers(t *testing.T) {
 	if got := answers(t, f, "defender.scan_target_status"); strings.Join(got, "\n") != strings.Join(status, "\n") {
 		t.Errorf("scan_target_status changed:\nbefore %s\nafter  %s", strings.Join(status, "\n       "), strings.Join(got, "\n       "))
 	}
+	if m := dbtest.TargetStatusMismatches(t, f.pool); len(m) > 0 {
+		t.Errorf("target_status differs from its definition after retention:\n%s", strings.Join(m, "\n"))
+	}
 	history := 0
 	for _, c := range verify(t, f, "") {
 		if c.Mismatch != nil {
@@ -172,24 +177,59 @@ func TestDropScanHistoryKeepsTheAnswers(t *testing.T) {
 	}
 }
 
-// TestScanCoverageMigrationKeepsEveryRowAndAnswer: migration 00020
-// (scan_coverage from definition_coverage, scan history retention) keeps
-// every stored row and every view's answer, as the owner and as
-// defender_reader, on a history of several tenants written by the loader;
-// so does its Down.
+// TestScanCoverageMigrationKeepsEveryRowAndAnswer: 00020 (scan_coverage
+// from definition_coverage) changes no stored row and no answer, and
+// neither does rolling it back.
 func TestScanCoverageMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 	t.Parallel()
+	migrationKeepsEveryAnswer(t, 20, func(pool *pgxpool.Pool) { // 00020_scan_history_retention.sql
+		var covered int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM defender_storage.definition_coverage`).Scan(&covered); err != nil || covered == 0 {
+			t.Errorf("definition_coverage holds %d rows after the upgrade (err %v)", covered, err)
+		}
+	})
+}
+
+// TestScanViewsMigrationKeepsEveryRowAndAnswer: 00022 (scan_target_status
+// from target_status, the per-customer filter on the rows the scan views
+// start from) changes no stored row and no answer, for the owner,
+// defender_reader and a role given one tenant, and neither does rolling it
+// back; target_status then holds what its definition says.
+func TestScanViewsMigrationKeepsEveryRowAndAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 22, func(pool *pgxpool.Pool) { // 00022_scan_views_at_many_tenants.sql
+		var stored int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM defender_storage.target_status`).Scan(&stored); err != nil || stored < 3 {
+			t.Errorf("target_status holds %d rows after the upgrade (err %v)", stored, err)
+		}
+		if m := dbtest.TargetStatusMismatches(t, pool); len(m) > 0 {
+			t.Errorf("target_status differs from its definition after the upgrade:\n%s", strings.Join(m, "\n"))
+		}
+	})
+}
+
+// migrationKeepsEveryAnswer syncs several tenants of every resource at the
+// latest schema, migrates down to the schema before version, and checks
+// that migrating up to version, then down again, changes no stored row
+// (of the tables before it) and no answer of any view, as the owner, as a
+// member of defender_reader and as a role given one tenant. upgraded runs
+// after the upgrade.
+func migrationKeepsEveryAnswer(t *testing.T, version int64, upgraded func(*pgxpool.Pool)) {
+	t.Helper()
 	ctx := context.Background()
 	pool, p := dbtest.Unmigrated(t)
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
 	syncInterleavedTenants(t, pool)
-	const coverage = 20 // 00020_scan_history_retention.sql
-	if _, err := p.DownTo(ctx, coverage-1); err != nil {
+	if _, err := pool.Exec(ctx, `SELECT defender.grant_tenant_access($1, 'fabrikam.example')`, dbtest.TenantReaderRole); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, version-1); err != nil {
 		t.Fatal(err)
 	}
 	reader := dbtest.ReaderPool(t, pool.Config().ConnString())
+	customer := dbtest.TenantReaderPool(t, pool.Config().ConnString())
 	var tables, views []string
 	if err := pool.QueryRow(ctx, `
 		SELECT array_agg(oid::regclass::text ORDER BY oid::regclass::text) FILTER (WHERE relkind = 'r'),
@@ -203,12 +243,20 @@ func TestScanCoverageMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 		for _, v := range views {
 			out[v+" as owner"] = dbtest.Answer(t, pool, `SELECT * FROM `+v)
 			out[v+" as defender_reader"] = dbtest.Answer(t, reader, `SELECT * FROM `+v)
+			out[v+" as a role given one tenant"] = dbtest.Answer(t, customer, `SELECT * FROM `+v)
 		}
 		return out
 	}
 	rowsBefore, before := dbtest.RowVersions(t, pool, tables...), answers()
-	if strings.Count(before["defender.scan_coverage as defender_reader"], "\n") < 3 {
-		t.Fatalf("scan_coverage answers %q: the fixture is too thin", before["defender.scan_coverage as defender_reader"])
+	for _, v := range []string{"defender.scan_coverage", "defender.scan_target_status"} {
+		for _, who := range []string{" as defender_reader", " as a role given one tenant"} {
+			if strings.Count(before[v+who], "\n") < 3 {
+				t.Fatalf("%s%s answers %q: the fixture is too thin", v, who, before[v+who])
+			}
+		}
+		if before[v+" as defender_reader"] == before[v+" as a role given one tenant"] {
+			t.Fatalf("%s: the role given one tenant sees what defender_reader sees", v)
+		}
 	}
 	compare := func(when string) {
 		t.Helper()
@@ -221,18 +269,15 @@ func TestScanCoverageMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 			}
 		}
 	}
-	if _, err := p.UpTo(ctx, coverage); err != nil {
+	if _, err := p.UpTo(ctx, version); err != nil {
 		t.Fatal(err)
 	}
-	compare("after 00020")
-	var covered int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM defender_storage.definition_coverage`).Scan(&covered); err != nil || covered == 0 {
-		t.Errorf("definition_coverage holds %d rows after the upgrade (err %v)", covered, err)
-	}
-	if _, err := p.DownTo(ctx, coverage-1); err != nil {
+	compare(fmt.Sprintf("after %05d", version))
+	upgraded(pool)
+	if _, err := p.DownTo(ctx, version-1); err != nil {
 		t.Fatal(err)
 	}
-	compare("after rolling 00020 back")
+	compare(fmt.Sprintf("after rolling %05d back", version))
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
 	}

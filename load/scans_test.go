@@ -490,6 +490,30 @@ func TestCoverageAnswersTheAuditor(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM defender.scan_target_status WHERE target = '10.0.0.2' AND last_success_at IS NULL`); n != 1 {
 		t.Error("10.0.0.2 never succeeded, yet has a last success")
 	}
+	if m := dbtest.TargetStatusMismatches(t, f.pool); len(m) > 0 {
+		t.Errorf("target_status differs from its definition:\n%s", strings.Join(m, "\n"))
+	}
+
+	// A definition switched off no longer covers the target, at once; one
+	// deleted neither.
+	defs[1].IsActive = ptr(false)
+	f.clock.Advance(time.Minute)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	if err := reader.QueryRow(context.Background(), `
+		SELECT covering_definitions FROM defender.scan_target_status WHERE target = '10.0.0.1'`).Scan(&covering); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(covering, []string{defs[0].ID}) {
+		t.Errorf("10.0.0.1 covered by %v after %s was switched off, want [%s]", covering, defs[1].ID, defs[0].ID)
+	}
+	f.clock.Advance(time.Minute)
+	f.syncDefinitions(t, definitionsOf(defs[1:]...))
+	if n := f.count(t, `SELECT count(*) FROM defender.scan_target_status WHERE covering_definitions <> '{}'`); n != 0 {
+		t.Errorf("%d targets still covered after their definition was deleted", n)
+	}
+	if m := dbtest.TargetStatusMismatches(t, f.pool); len(m) > 0 {
+		t.Errorf("target_status differs from its definition after definitions changed:\n%s", strings.Join(m, "\n"))
+	}
 }
 
 // TestResourcesRunAndFailApart: each resource is its own run; a failed

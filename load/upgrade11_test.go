@@ -143,6 +143,9 @@ func TestUpgradeFromSchema11KeepsEveryAnswer(t *testing.T) {
 	if m := dbtest.RollupMismatches(t, pool); len(m) > 0 {
 		t.Errorf("rollups differ from their definition after the upgrade:\n%s", strings.Join(m, "\n"))
 	}
+	if m := dbtest.TargetStatusMismatches(t, pool); len(m) > 0 {
+		t.Errorf("target_status differs from its definition after the upgrade:\n%s", strings.Join(m, "\n"))
+	}
 	if _, err := p.DownTo(ctx, 11); err != nil {
 		t.Fatalf("down to schema 11 again: %v", err)
 	}

@@ -62,6 +62,7 @@ OVERRIDING SYSTEM VALUE VALUES
 INSERT INTO defender_storage.target_result (session_key, ordinal) VALUES (1, 0);
 INSERT INTO defender_storage.target_coverage (tenant_id, target, definition_id, latest_session_key, latest_ordinal, last_success_session_key)
 VALUES ('t', '10.0.0.1', 'd1', 1, 0, 1);
+SELECT defender_storage.refresh_target_status('t');
 INSERT INTO defender_storage.tenant_leases (tenant_id, holder, expires_at) VALUES ('t', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.maintenance_leases (task, holder, expires_at) VALUES ('x', 'h', '2026-01-01 10:05Z');
 INSERT INTO defender_storage.tenant_access (role_oid, role_name, tenant_id) VALUES (10, 'r', 't');
@@ -118,12 +119,15 @@ var constraintViolations = map[string]string{
 	"sync_run_succeeded_has_fetch":              `UPDATE defender_storage.sync_run SET fetched_at = NULL WHERE run_id = 1`,
 	"sync_run_time_order":                       `UPDATE defender_storage.sync_run SET finished_at = started_at - interval '1 hour' WHERE run_id = 1`,
 	"target_result_extra_check":                 `UPDATE defender_storage.target_result SET extra = '1'`,
-	"tenant_daily_mde_client_versions_check":    `UPDATE defender_storage.tenant_daily SET mde_client_versions = '[]'`,
-	"tenant_daily_synced_that_day":              `UPDATE defender_storage.tenant_daily SET first_synced_at = synced_at + interval '1 second'`,
-	"tenant_daily_syncs_check":                  `UPDATE defender_storage.tenant_daily SET syncs = 0`,
-	"tenant_daily_version_agents_check":         `UPDATE defender_storage.tenant_daily_version SET agents = 0`,
-	"tenant_daily_version_day_fkey":             `UPDATE defender_storage.tenant_daily_version SET day = day + 1`,
-	"tenants_last_run_has_time":                 `UPDATE defender_storage.tenants SET last_fetched_at = NULL`,
+	"target_status_latest_target":               `UPDATE defender_storage.target_status SET latest_ordinal = 1`,
+	// The only target is target_status's latest: a new one breaks the key.
+	"target_result_session_key_fkey":         `INSERT INTO defender_storage.target_result (session_key, ordinal) VALUES (-1, 0)`,
+	"tenant_daily_mde_client_versions_check": `UPDATE defender_storage.tenant_daily SET mde_client_versions = '[]'`,
+	"tenant_daily_synced_that_day":           `UPDATE defender_storage.tenant_daily SET first_synced_at = synced_at + interval '1 second'`,
+	"tenant_daily_syncs_check":               `UPDATE defender_storage.tenant_daily SET syncs = 0`,
+	"tenant_daily_version_agents_check":      `UPDATE defender_storage.tenant_daily_version SET agents = 0`,
+	"tenant_daily_version_day_fkey":          `UPDATE defender_storage.tenant_daily_version SET day = day + 1`,
+	"tenants_last_run_has_time":              `UPDATE defender_storage.tenants SET last_fetched_at = NULL`,
 }
 
 var (

@@ -2088,6 +2088,49 @@ COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) 
 
 
 --
+-- Name: refresh_target_status(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.refresh_target_status(tenant text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO defender_storage.target_status AS ts
+           (tenant_id, target, latest_session_key, latest_ordinal, ip, hostname, description, latest_status,
+            latest_error_message, latest_scanned_at, latest_definition_id, latest_session_id, last_success_at,
+            covering_definitions, as_of_run_id)
+    SELECT n.tenant_id, n.target, n.latest_session_key, n.latest_ordinal, n.ip, n.hostname, n.description,
+           n.latest_status, n.latest_error_message, n.latest_scanned_at, n.latest_definition_id, n.latest_session_id,
+           n.last_success_at, n.covering_definitions, n.as_of_run_id
+      FROM defender_storage.target_status_of(refresh_target_status.tenant) n
+    ON CONFLICT (tenant_id, target) DO UPDATE
+       SET latest_session_key = excluded.latest_session_key, latest_ordinal = excluded.latest_ordinal,
+           ip = excluded.ip, hostname = excluded.hostname, description = excluded.description,
+           latest_status = excluded.latest_status, latest_error_message = excluded.latest_error_message,
+           latest_scanned_at = excluded.latest_scanned_at, latest_definition_id = excluded.latest_definition_id,
+           latest_session_id = excluded.latest_session_id, last_success_at = excluded.last_success_at,
+           covering_definitions = excluded.covering_definitions, as_of_run_id = excluded.as_of_run_id
+     WHERE (ts.latest_session_key, ts.latest_ordinal, ts.ip, ts.hostname, ts.description, ts.latest_status,
+            ts.latest_error_message, ts.latest_scanned_at, ts.latest_definition_id, ts.latest_session_id,
+            ts.last_success_at, ts.covering_definitions, ts.as_of_run_id)
+           IS DISTINCT FROM
+           (excluded.latest_session_key, excluded.latest_ordinal, excluded.ip, excluded.hostname, excluded.description,
+            excluded.latest_status, excluded.latest_error_message, excluded.latest_scanned_at,
+            excluded.latest_definition_id, excluded.latest_session_id, excluded.last_success_at,
+            excluded.covering_definitions, excluded.as_of_run_id);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_target_status(tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.refresh_target_status(tenant text) IS 'Internal: brings target_status up to date for a tenant (target_status_of), writing only the rows that differ. The loader calls it in each history sync, and in each definitions sync that changed a definition.';
+
+
+--
 -- Name: run_digest_parts(bigint[]); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -2511,6 +2554,383 @@ CREATE FUNCTION defender_storage.session_digest(s defender_storage.session_resul
 --
 
 COMMENT ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) IS 'Internal: SHA-256 of the values of a stored session as a run wrote them (docs/audit.md).';
+
+
+--
+-- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_state (
+    definition_key bigint NOT NULL,
+    tenant_id text NOT NULL,
+    definition_id text NOT NULL,
+    scan_name text,
+    scan_type text,
+    is_active boolean,
+    interval_hours integer,
+    target text,
+    target_type text,
+    scanner_agent_id text,
+    auth_variant text,
+    auth_type text,
+    created_by text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    first_seen_at timestamp with time zone NOT NULL,
+    first_seen_run_id bigint NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by_run_id bigint,
+    CONSTRAINT definition_state_definition_id_check CHECK ((definition_id <> ''::text)),
+    CONSTRAINT definition_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
+    CONSTRAINT definition_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE definition_state; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_state IS 'Storage behind defender.scan_definitions: the current values of every scan definition ever seen. Query defender.scan_definitions instead.';
+
+
+--
+-- Name: COLUMN definition_state.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.definition_key IS 'Internal number of the definition, used by its versions.';
+
+
+--
+-- Name: COLUMN definition_state.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.tenant_id IS 'Microsoft Entra tenant the definition belongs to.';
+
+
+--
+-- Name: COLUMN definition_state.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.definition_id IS 'Defender id of the scan definition.';
+
+
+--
+-- Name: COLUMN definition_state.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scan_name IS 'Display name of the scan.';
+
+
+--
+-- Name: COLUMN definition_state.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scan_type IS 'Kind of scan: Network, Windows (retired), Linux, AdvancedActive, as sent.';
+
+
+--
+-- Name: COLUMN definition_state.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.is_active IS 'Whether the scan is switched on; empty when not sent.';
+
+
+--
+-- Name: COLUMN definition_state.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.interval_hours IS 'Hours between runs; empty when not sent.';
+
+
+--
+-- Name: COLUMN definition_state.target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.target IS 'What the scan covers: IP addresses, ranges or host names, comma-separated, as sent.';
+
+
+--
+-- Name: COLUMN definition_state.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.target_type IS 'How to read target: Ip, Hostname or Combined.';
+
+
+--
+-- Name: COLUMN definition_state.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scanner_agent_id IS 'The scan agent that runs the scan (scan_agents.agent_id).';
+
+
+--
+-- Name: COLUMN definition_state.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.auth_variant IS 'Kind of credentials the scan uses (SnmpAuthParams, WindowsAuthParams, LinuxAuthParams). The credentials themselves are never stored.';
+
+
+--
+-- Name: COLUMN definition_state.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.auth_type IS 'Authentication type within the variant (CommunityString, AuthPriv, Kerberos, PrivateKey...).';
+
+
+--
+-- Name: COLUMN definition_state.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.created_by IS 'Identity that created the definition.';
+
+
+--
+-- Name: COLUMN definition_state.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent (never a credential).';
+
+
+--
+-- Name: COLUMN definition_state.first_seen_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.first_seen_at IS 'Fetch time of the first definitions sync that returned it.';
+
+
+--
+-- Name: COLUMN definition_state.first_seen_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.first_seen_run_id IS 'The sync run that first returned it.';
+
+
+--
+-- Name: COLUMN definition_state.deleted_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.deleted_at IS 'Fetch time of the sync that marked it deleted; empty while listed.';
+
+
+--
+-- Name: COLUMN definition_state.deleted_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
+
+
+--
+-- Name: target_coverage; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.target_coverage (
+    tenant_id text NOT NULL,
+    target text NOT NULL,
+    definition_id text NOT NULL,
+    latest_session_key bigint NOT NULL,
+    latest_ordinal integer NOT NULL,
+    latest_scanned_at timestamp with time zone,
+    last_success_at timestamp with time zone,
+    last_success_session_key bigint,
+    CONSTRAINT target_coverage_target_check CHECK ((target <> ''::text))
+);
+
+
+--
+-- Name: TABLE target_coverage; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.target_coverage IS 'Storage behind scan_target_status: per target and definition, its latest and last successful scan, kept by each history sync. Query defender.scan_target_status instead.';
+
+
+--
+-- Name: COLUMN target_coverage.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.tenant_id IS 'Microsoft Entra tenant.';
+
+
+--
+-- Name: COLUMN target_coverage.target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.target IS 'The target: its IP address, else its host name in lower case.';
+
+
+--
+-- Name: COLUMN target_coverage.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.definition_id IS 'A definition that scanned it.';
+
+
+--
+-- Name: COLUMN target_coverage.latest_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.latest_session_key IS 'The latest session of that definition that scanned it (see session_result).';
+
+
+--
+-- Name: COLUMN target_coverage.latest_ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.latest_ordinal IS 'The target''s position in that session (see target_result).';
+
+
+--
+-- Name: COLUMN target_coverage.latest_scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.latest_scanned_at IS 'When that session ran.';
+
+
+--
+-- Name: COLUMN target_coverage.last_success_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.last_success_at IS 'When the latest session of that definition that scanned it successfully ran; empty if none did.';
+
+
+--
+-- Name: COLUMN target_coverage.last_success_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.last_success_session_key IS 'That session.';
+
+
+--
+-- Name: target_result; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.target_result (
+    session_key bigint NOT NULL,
+    ordinal integer NOT NULL,
+    ip text,
+    hostname text,
+    description text,
+    status text,
+    error_message text,
+    duration interval,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT target_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
+    CONSTRAINT target_result_ordinal_check CHECK ((ordinal >= 0))
+);
+
+
+--
+-- Name: TABLE target_result; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
+
+
+--
+-- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.session_key IS 'Internal number of the session (see session_result).';
+
+
+--
+-- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
+
+
+--
+-- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.ip IS 'IP address of the target.';
+
+
+--
+-- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.hostname IS 'Host name of the target.';
+
+
+--
+-- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.description IS 'Description of the scanned device.';
+
+
+--
+-- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
+
+
+--
+-- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.error_message IS 'Why the target failed; empty on success.';
+
+
+--
+-- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.duration IS 'How long the target''s scan took.';
+
+
+--
+-- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
+
+
+--
+-- Name: target_status_of(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.target_status_of(tenant text) RETURNS TABLE(tenant_id text, target text, latest_session_key bigint, latest_ordinal integer, ip text, hostname text, description text, latest_status text, latest_error_message text, latest_scanned_at timestamp with time zone, latest_definition_id text, latest_session_id text, last_success_at timestamp with time zone, covering_definitions text[], as_of_run_id bigint)
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+ WITH per_target AS (
+          SELECT c.tenant_id,
+             c.target,
+             max(c.last_success_at) AS last_success_at,
+             array_agg(c.definition_id ORDER BY c.definition_id) FILTER (WHERE ((d.deleted_at IS NULL) AND d.is_active)) AS covering_definitions,
+             (array_agg(ARRAY[c.latest_session_key, (c.latest_ordinal)::bigint] ORDER BY c.latest_scanned_at DESC NULLS LAST, c.latest_session_key DESC))[1:1] AS latest
+            FROM (defender_storage.target_coverage c
+              LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
+           WHERE (c.tenant_id = target_status_of.tenant)
+           GROUP BY c.tenant_id, c.target
+         )
+  SELECT p.tenant_id,
+     p.target,
+     t.session_key,
+     t.ordinal,
+     t.ip,
+     t.hostname,
+     t.description,
+     t.status,
+     t.error_message,
+     s.scanned_at,
+     s.definition_id,
+     s.session_id,
+     p.last_success_at,
+     COALESCE(p.covering_definitions, '{}'::text[]) AS "coalesce",
+     s.targets_run_id
+    FROM ((per_target p
+      JOIN defender_storage.session_result s ON ((s.session_key = p.latest[1][1])))
+      JOIN defender_storage.target_result t ON (((t.session_key = p.latest[1][1]) AND (t.ordinal = p.latest[1][2]))));
+END;
+
+
+--
+-- Name: FUNCTION target_status_of(tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.target_status_of(tenant text) IS 'Internal: what scan_target_status shows of a tenant, computed from target_coverage, the definitions and the latest targets: the definition of target_status, which refresh_target_status stores.';
 
 
 --
@@ -3773,168 +4193,6 @@ COMMENT ON COLUMN defender_storage.definition_coverage.consecutive_failures IS '
 
 
 --
--- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.definition_state (
-    definition_key bigint NOT NULL,
-    tenant_id text NOT NULL,
-    definition_id text NOT NULL,
-    scan_name text,
-    scan_type text,
-    is_active boolean,
-    interval_hours integer,
-    target text,
-    target_type text,
-    scanner_agent_id text,
-    auth_variant text,
-    auth_type text,
-    created_by text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    first_seen_at timestamp with time zone NOT NULL,
-    first_seen_run_id bigint NOT NULL,
-    deleted_at timestamp with time zone,
-    deleted_by_run_id bigint,
-    CONSTRAINT definition_state_definition_id_check CHECK ((definition_id <> ''::text)),
-    CONSTRAINT definition_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
-    CONSTRAINT definition_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text))
-);
-
-
---
--- Name: TABLE definition_state; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.definition_state IS 'Storage behind defender.scan_definitions: the current values of every scan definition ever seen. Query defender.scan_definitions instead.';
-
-
---
--- Name: COLUMN definition_state.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.definition_key IS 'Internal number of the definition, used by its versions.';
-
-
---
--- Name: COLUMN definition_state.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.tenant_id IS 'Microsoft Entra tenant the definition belongs to.';
-
-
---
--- Name: COLUMN definition_state.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.definition_id IS 'Defender id of the scan definition.';
-
-
---
--- Name: COLUMN definition_state.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scan_name IS 'Display name of the scan.';
-
-
---
--- Name: COLUMN definition_state.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scan_type IS 'Kind of scan: Network, Windows (retired), Linux, AdvancedActive, as sent.';
-
-
---
--- Name: COLUMN definition_state.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.is_active IS 'Whether the scan is switched on; empty when not sent.';
-
-
---
--- Name: COLUMN definition_state.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.interval_hours IS 'Hours between runs; empty when not sent.';
-
-
---
--- Name: COLUMN definition_state.target; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.target IS 'What the scan covers: IP addresses, ranges or host names, comma-separated, as sent.';
-
-
---
--- Name: COLUMN definition_state.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.target_type IS 'How to read target: Ip, Hostname or Combined.';
-
-
---
--- Name: COLUMN definition_state.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scanner_agent_id IS 'The scan agent that runs the scan (scan_agents.agent_id).';
-
-
---
--- Name: COLUMN definition_state.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.auth_variant IS 'Kind of credentials the scan uses (SnmpAuthParams, WindowsAuthParams, LinuxAuthParams). The credentials themselves are never stored.';
-
-
---
--- Name: COLUMN definition_state.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.auth_type IS 'Authentication type within the variant (CommunityString, AuthPriv, Kerberos, PrivateKey...).';
-
-
---
--- Name: COLUMN definition_state.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.created_by IS 'Identity that created the definition.';
-
-
---
--- Name: COLUMN definition_state.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent (never a credential).';
-
-
---
--- Name: COLUMN definition_state.first_seen_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.first_seen_at IS 'Fetch time of the first definitions sync that returned it.';
-
-
---
--- Name: COLUMN definition_state.first_seen_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.first_seen_run_id IS 'The sync run that first returned it.';
-
-
---
--- Name: COLUMN definition_state.deleted_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.deleted_at IS 'Fetch time of the sync that marked it deleted; empty while listed.';
-
-
---
--- Name: COLUMN definition_state.deleted_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
-
-
---
 -- Name: scan_coverage; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -3987,7 +4245,47 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
             dr.fetched_at AS as_of_fetched_at,
             hr.run_id AS history_run_id,
             hr.fetched_at AS history_fetched_at
-           FROM ((((defender_storage.definition_state d
+           FROM ((((( SELECT d_1.definition_key,
+                    d_1.tenant_id,
+                    d_1.definition_id,
+                    d_1.scan_name,
+                    d_1.scan_type,
+                    d_1.is_active,
+                    d_1.interval_hours,
+                    d_1.target,
+                    d_1.target_type,
+                    d_1.scanner_agent_id,
+                    d_1.auth_variant,
+                    d_1.auth_type,
+                    d_1.created_by,
+                    d_1.extra,
+                    d_1.first_seen_at,
+                    d_1.first_seen_run_id,
+                    d_1.deleted_at,
+                    d_1.deleted_by_run_id
+                   FROM defender_storage.definition_state d_1
+                  WHERE (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL)
+                UNION ALL
+                 SELECT d_1.definition_key,
+                    d_1.tenant_id,
+                    d_1.definition_id,
+                    d_1.scan_name,
+                    d_1.scan_type,
+                    d_1.is_active,
+                    d_1.interval_hours,
+                    d_1.target,
+                    d_1.target_type,
+                    d_1.scanner_agent_id,
+                    d_1.auth_variant,
+                    d_1.auth_type,
+                    d_1.created_by,
+                    d_1.extra,
+                    d_1.first_seen_at,
+                    d_1.first_seen_run_id,
+                    d_1.deleted_at,
+                    d_1.deleted_by_run_id
+                   FROM defender_storage.definition_state d_1
+                  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NOT NULL) AND (d_1.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])))) d
              LEFT JOIN ((defender_storage.tenants t
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
@@ -4004,8 +4302,7 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
              LEFT JOIN defender_storage.agent_state a ON (((a.tenant_id = d.tenant_id) AND (a.agent_id = d.scanner_agent_id))))
              LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
              LEFT JOIN defender_storage.definition_coverage c ON (((c.tenant_id = d.tenant_id) AND (c.definition_id = d.definition_id))))
-          WHERE ((d.deleted_at IS NULL) AND d.is_active)) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+          WHERE ((d.deleted_at IS NULL) AND d.is_active)) v;
 
 
 --
@@ -5057,172 +5354,139 @@ COMMENT ON COLUMN defender.scan_sessions.updated_by_run_id IS 'That sync run.';
 
 
 --
--- Name: target_coverage; Type: TABLE; Schema: defender_storage; Owner: -
+-- Name: target_status; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender_storage.target_coverage (
+CREATE TABLE defender_storage.target_status (
     tenant_id text NOT NULL,
     target text NOT NULL,
-    definition_id text NOT NULL,
     latest_session_key bigint NOT NULL,
     latest_ordinal integer NOT NULL,
-    latest_scanned_at timestamp with time zone,
-    last_success_at timestamp with time zone,
-    last_success_session_key bigint,
-    CONSTRAINT target_coverage_target_check CHECK ((target <> ''::text))
-);
-
-
---
--- Name: TABLE target_coverage; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.target_coverage IS 'Storage behind scan_target_status: per target and definition, its latest and last successful scan, kept by each history sync. Query defender.scan_target_status instead.';
-
-
---
--- Name: COLUMN target_coverage.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.tenant_id IS 'Microsoft Entra tenant.';
-
-
---
--- Name: COLUMN target_coverage.target; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.target IS 'The target: its IP address, else its host name in lower case.';
-
-
---
--- Name: COLUMN target_coverage.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.definition_id IS 'A definition that scanned it.';
-
-
---
--- Name: COLUMN target_coverage.latest_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.latest_session_key IS 'The latest session of that definition that scanned it (see session_result).';
-
-
---
--- Name: COLUMN target_coverage.latest_ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.latest_ordinal IS 'The target''s position in that session (see target_result).';
-
-
---
--- Name: COLUMN target_coverage.latest_scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.latest_scanned_at IS 'When that session ran.';
-
-
---
--- Name: COLUMN target_coverage.last_success_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.last_success_at IS 'When the latest session of that definition that scanned it successfully ran; empty if none did.';
-
-
---
--- Name: COLUMN target_coverage.last_success_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.last_success_session_key IS 'That session.';
-
-
---
--- Name: target_result; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.target_result (
-    session_key bigint NOT NULL,
-    ordinal integer NOT NULL,
     ip text,
     hostname text,
     description text,
-    status text,
-    error_message text,
-    duration interval,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT target_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
-    CONSTRAINT target_result_ordinal_check CHECK ((ordinal >= 0))
+    latest_status text,
+    latest_error_message text,
+    latest_scanned_at timestamp with time zone,
+    latest_definition_id text NOT NULL,
+    latest_session_id text,
+    last_success_at timestamp with time zone,
+    covering_definitions text[] NOT NULL,
+    as_of_run_id bigint,
+    CONSTRAINT target_status_target_check CHECK ((target <> ''::text))
 );
 
 
 --
--- Name: TABLE target_result; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: TABLE target_status; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender_storage.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
-
-
---
--- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.session_key IS 'Internal number of the session (see session_result).';
+COMMENT ON TABLE defender_storage.target_status IS 'Storage behind scan_target_status: one row per scanned target of a tenant, its latest scan as stored (copied from target_result and session_result, which latest_session_key and latest_ordinal name) and the active definitions that cover it, kept by the loader (refresh_target_status) from target_coverage. Query defender.scan_target_status instead.';
 
 
 --
--- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: COLUMN target_status.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
-
-
---
--- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.ip IS 'IP address of the target.';
+COMMENT ON COLUMN defender_storage.target_status.tenant_id IS 'Microsoft Entra tenant.';
 
 
 --
--- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: COLUMN target_status.target; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.target_result.hostname IS 'Host name of the target.';
-
-
---
--- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.description IS 'Description of the scanned device.';
+COMMENT ON COLUMN defender_storage.target_status.target IS 'The target: its IP address, else its host name in lower case.';
 
 
 --
--- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: COLUMN target_status.latest_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
-
-
---
--- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.error_message IS 'Why the target failed; empty on success.';
+COMMENT ON COLUMN defender_storage.target_status.latest_session_key IS 'The session of its latest scan (session_result.session_key).';
 
 
 --
--- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: COLUMN target_status.latest_ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.target_result.duration IS 'How long the target''s scan took.';
+COMMENT ON COLUMN defender_storage.target_status.latest_ordinal IS 'The target''s place in that session (target_result.ordinal).';
 
 
 --
--- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: COLUMN target_status.ip; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
+COMMENT ON COLUMN defender_storage.target_status.ip IS 'IP address, as its latest scan reported it.';
+
+
+--
+-- Name: COLUMN target_status.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.hostname IS 'Host name, as its latest scan reported it.';
+
+
+--
+-- Name: COLUMN target_status.description; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.description IS 'Device description, as its latest scan reported it.';
+
+
+--
+-- Name: COLUMN target_status.latest_status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.latest_status IS 'Outcome of its latest scan, as sent.';
+
+
+--
+-- Name: COLUMN target_status.latest_error_message; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.latest_error_message IS 'Why its latest scan failed; empty on success.';
+
+
+--
+-- Name: COLUMN target_status.latest_scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.latest_scanned_at IS 'When its latest scan ran.';
+
+
+--
+-- Name: COLUMN target_status.latest_definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.latest_definition_id IS 'The definition of its latest scan.';
+
+
+--
+-- Name: COLUMN target_status.latest_session_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.latest_session_id IS 'The session of its latest scan, as Defender names it.';
+
+
+--
+-- Name: COLUMN target_status.last_success_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.last_success_at IS 'When it was last scanned successfully; empty if never.';
+
+
+--
+-- Name: COLUMN target_status.covering_definitions; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.covering_definitions IS 'Ids of the active definitions (listed and switched on) that have scanned it, in order.';
+
+
+--
+-- Name: COLUMN target_status.as_of_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_status.as_of_run_id IS 'The history sync run that stored its latest scan''s targets.';
 
 
 --
@@ -5230,48 +5494,55 @@ COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent t
 --
 
 CREATE VIEW defender.scan_target_status WITH (security_barrier='true') AS
- SELECT v.tenant_id,
-    v.target,
-    v.ip,
-    v.hostname,
-    v.description,
-    v.latest_status,
-    v.latest_outcome,
-    v.latest_error_message,
-    v.latest_scanned_at,
-    v.latest_definition_id,
-    v.latest_session_id,
-    v.last_success_at,
-    v.covering_definitions,
-    v.as_of_run_id
-   FROM ( WITH per_target AS (
-                 SELECT c.tenant_id,
-                    c.target,
-                    max(c.last_success_at) AS last_success_at,
-                    array_agg(c.definition_id ORDER BY c.definition_id) FILTER (WHERE ((d.deleted_at IS NULL) AND d.is_active)) AS covering_definitions,
-                    (array_agg(ARRAY[c.latest_session_key, (c.latest_ordinal)::bigint] ORDER BY c.latest_scanned_at DESC NULLS LAST, c.latest_session_key DESC))[1:1] AS latest
-                   FROM (defender_storage.target_coverage c
-                     LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
-                  GROUP BY c.tenant_id, c.target
-                )
-         SELECT p.tenant_id,
-            p.target,
-            t.ip,
-            t.hostname,
-            t.description,
-            t.status AS latest_status,
-            defender.scan_outcome(t.status) AS latest_outcome,
-            t.error_message AS latest_error_message,
-            s.scanned_at AS latest_scanned_at,
-            s.definition_id AS latest_definition_id,
-            s.session_id AS latest_session_id,
-            p.last_success_at,
-            COALESCE(p.covering_definitions, '{}'::text[]) AS covering_definitions,
-            s.targets_run_id AS as_of_run_id
-           FROM ((per_target p
-             JOIN defender_storage.session_result s ON ((s.session_key = p.latest[1][1])))
-             JOIN defender_storage.target_result t ON (((t.session_key = p.latest[1][1]) AND (t.ordinal = p.latest[1][2]))))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+ SELECT s.tenant_id,
+    s.target,
+    s.ip,
+    s.hostname,
+    s.description,
+    s.latest_status,
+    defender.scan_outcome(s.latest_status) AS latest_outcome,
+    s.latest_error_message,
+    s.latest_scanned_at,
+    s.latest_definition_id,
+    s.latest_session_id,
+    s.last_success_at,
+    s.covering_definitions,
+    s.as_of_run_id
+   FROM ( SELECT s_1.tenant_id,
+            s_1.target,
+            s_1.latest_session_key,
+            s_1.latest_ordinal,
+            s_1.ip,
+            s_1.hostname,
+            s_1.description,
+            s_1.latest_status,
+            s_1.latest_error_message,
+            s_1.latest_scanned_at,
+            s_1.latest_definition_id,
+            s_1.latest_session_id,
+            s_1.last_success_at,
+            s_1.covering_definitions,
+            s_1.as_of_run_id
+           FROM defender_storage.target_status s_1
+          WHERE (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL)
+        UNION ALL
+         SELECT s_1.tenant_id,
+            s_1.target,
+            s_1.latest_session_key,
+            s_1.latest_ordinal,
+            s_1.ip,
+            s_1.hostname,
+            s_1.description,
+            s_1.latest_status,
+            s_1.latest_error_message,
+            s_1.latest_scanned_at,
+            s_1.latest_definition_id,
+            s_1.latest_session_id,
+            s_1.last_success_at,
+            s_1.covering_definitions,
+            s_1.as_of_run_id
+           FROM defender_storage.target_status s_1
+          WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NOT NULL) AND (s_1.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])))) s;
 
 
 --
@@ -6472,6 +6743,14 @@ ALTER TABLE ONLY defender_storage.target_result
 
 
 --
+-- Name: target_status target_status_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_status
+    ADD CONSTRAINT target_status_pkey PRIMARY KEY (tenant_id, target);
+
+
+--
 -- Name: tenant_access tenant_access_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -6735,6 +7014,13 @@ CREATE INDEX sync_run_by_tenant ON defender_storage.sync_run USING btree (tenant
 --
 
 CREATE UNIQUE INDEX sync_run_one_running_per_tenant ON defender_storage.sync_run USING btree (tenant_no, resource) WHERE (status = 'r'::"char");
+
+
+--
+-- Name: target_status_by_latest_target; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX target_status_by_latest_target ON defender_storage.target_status USING btree (latest_session_key, latest_ordinal);
 
 
 --
@@ -7045,6 +7331,30 @@ ALTER TABLE ONLY defender_storage.target_result
 
 
 --
+-- Name: target_status target_status_as_of_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_status
+    ADD CONSTRAINT target_status_as_of_run_id_fkey FOREIGN KEY (as_of_run_id) REFERENCES defender_storage.sync_run(run_id);
+
+
+--
+-- Name: target_status target_status_latest_target; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_status
+    ADD CONSTRAINT target_status_latest_target FOREIGN KEY (latest_session_key, latest_ordinal) REFERENCES defender_storage.target_result(session_key, ordinal);
+
+
+--
+-- Name: target_status target_status_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.target_status
+    ADD CONSTRAINT target_status_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES defender_storage.tenants(tenant_id);
+
+
+--
 -- Name: tenant_access tenant_access_tenant_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -7316,6 +7626,13 @@ REVOKE ALL ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day dat
 
 
 --
+-- Name: FUNCTION refresh_target_status(tenant text); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.refresh_target_status(tenant text) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION run_digest_parts(runs bigint[]); Type: ACL; Schema: defender_storage; Owner: -
 --
 
@@ -7348,6 +7665,13 @@ REVOKE ALL ON FUNCTION defender_storage.run_status_name(code "char") FROM PUBLIC
 --
 
 REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION target_status_of(tenant text); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.target_status_of(tenant text) FROM PUBLIC;
 
 
 --

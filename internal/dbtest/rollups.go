@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -126,4 +127,30 @@ func RollupMismatches(t testing.TB, pool *pgxpool.Pool) []string {
 		t.Fatalf("rollup oracle: %v", err)
 	}
 	return out
+}
+
+// targetStatusOracle lists the rows of target_status that differ from its
+// definition (target_status_of, computed for every tenant).
+const targetStatusOracle = `
+WITH expected AS (
+    SELECT n.* FROM defender_storage.tenants t CROSS JOIN LATERAL defender_storage.target_status_of(t.tenant_id) n
+)
+SELECT 'target_status lacks ' || x::text FROM (SELECT * FROM expected EXCEPT SELECT * FROM defender_storage.target_status) x
+UNION ALL
+SELECT 'target_status has unexpected ' || x::text FROM (SELECT * FROM defender_storage.target_status EXCEPT SELECT * FROM expected) x`
+
+// TargetStatusMismatches lists, one line each, the rows of target_status
+// (behind scan_target_status) that differ from what target_coverage, the
+// definitions and the targets say now; none when the loader kept it.
+func TargetStatusMismatches(t testing.TB, pool *pgxpool.Pool) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), targetStatusOracle)
+	if err != nil {
+		t.Fatalf("target status oracle: %v", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("target status oracle: %v", err)
+	}
+	return lines
 }
