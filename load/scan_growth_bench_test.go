@@ -45,7 +45,7 @@ func scanGrowthSize() (tenants, days, copies int) {
 var scanRelations = []string{
 	"defender_storage.definition_state", "defender_storage.definition_version", "defender_storage.definition_withheld",
 	"defender_storage.session_result", "defender_storage.target_result", "defender_storage.target_coverage",
-	"defender_storage.session_write", "defender_storage.definition_coverage",
+	"defender_storage.session_write", "defender_storage.definition_coverage", "defender_storage.target_status",
 }
 
 // relationSizes returns the bytes of each relation, indexes and TOAST
@@ -281,6 +281,7 @@ var scanCloneShifts = map[string]string{
 	"closed_by_run_id": "run", "last_run_id": "run", "recorded_by_run_id": "run", "updated_by_run_id": "run",
 	"targets_run_id": "run", "agent_key": "agent", "definition_key": "definition", "version_id": "version",
 	"session_key": "session", "latest_session_key": "session", "last_success_session_key": "session",
+	"as_of_run_id": "run",
 }
 
 // cloneScans copies every tenant's agents, scan definitions and scan
@@ -313,6 +314,7 @@ func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 		"defender_storage.tenants", "defender_storage.sync_run", "defender_storage.agent_state", "defender_storage.agent_heartbeat",
 		"defender_storage.definition_state", "defender_storage.definition_version", "defender_storage.session_result",
 		"defender_storage.target_result", "defender_storage.target_coverage", "defender_storage.definition_coverage",
+		"defender_storage.target_status",
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
