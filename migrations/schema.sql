@@ -1697,7 +1697,6 @@ COMMENT ON FUNCTION defender_storage.ensure_observation_partition(at timestamp w
 CREATE FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean DEFAULT false) RETURNS bytea
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     r        record;
@@ -1720,14 +1719,15 @@ BEGIN
     END IF;
     -- The chain's previous link: the latest earlier successful run of the
     -- tenant and resource that has a digest, read backwards through the
-    -- runs by tenant until the first (a probe, however long the history;
-    -- the digest's test is per row, so that no plan joins every earlier
-    -- run).
+    -- runs by tenant until the first (a probe, however long the history).
+    -- The digest's test is per row, so that no plan joins every earlier
+    -- run; the run id's bound is a filter (+ 0), so that no plan reads
+    -- every earlier run by its key and sorts them.
     SELECT q.run_id, (SELECT d.digest FROM defender_storage.run_digest d WHERE d.run_id = q.run_id) AS digest
       INTO previous
       FROM defender_storage.sync_run q
      WHERE q.tenant_no = r.tenant_no AND q.resource = r.resource AND q.status = 's'
-       AND q.fetched_at < r.fetched_at AND q.run_id < r.run_id
+       AND q.fetched_at < r.fetched_at AND q.run_id + 0 < r.run_id
        AND (SELECT true FROM defender_storage.run_digest d WHERE d.run_id = q.run_id)
      ORDER BY q.fetched_at DESC
      LIMIT 1;
