@@ -381,3 +381,54 @@ func canonicalJSON(t *testing.T, b []byte) string {
 	out, _ := json.Marshal(v)
 	return string(out)
 }
+
+// TestScanAgentsAsOfOfOneTenant: scan_agents_as_of given a tenant (any
+// case) answers what the same call without it says of that tenant, as a
+// member of defender_reader and as a role given one tenant, which gets
+// nothing of another tenant by naming it.
+func TestScanAgentsAsOfOfOneTenant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.URL(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	end := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	stories := []loadtest.Story{
+		{TenantID: "aaaaaaaa-0000-0000-0000-000000000001", Agents: 30, Days: 6, Seed: 3, FailDay: 2, VanishDay: 4, End: end},
+		{TenantID: "Contoso.OnMicrosoft.com", Agents: 30, Days: 6, Seed: 5, End: end.Add(-5 * time.Hour)},
+	}
+	for _, s := range stories {
+		loadtest.Sync(t, pool, s)
+	}
+	if _, err := pool.Exec(ctx, `SELECT defender.grant_tenant_access($1, 'contoso.onmicrosoft.com')`, dbtest.TenantReaderRole); err != nil {
+		t.Fatal(err)
+	}
+	reader, customer := dbtest.ReaderPool(t, url), dbtest.TenantReaderPool(t, url)
+	for _, at := range []time.Time{end.Add(-7 * 24 * time.Hour), end.Add(-4 * 24 * time.Hour), end.Add(-30 * time.Hour), end.Add(-time.Minute), end} {
+		for _, asked := range []string{"Contoso.OnMicrosoft.com", "contoso.onmicrosoft.com", "aaaaaaaa-0000-0000-0000-000000000001", "no.such.tenant"} {
+			for who, p := range map[string]*pgxpool.Pool{"defender_reader": reader, "the role given contoso": customer} {
+				q := fmt.Sprintf(`SELECT * FROM defender.scan_agents_as_of('%s', '%s') ORDER BY agent_id`, at.Format(time.RFC3339), asked)
+				want := fmt.Sprintf(`SELECT * FROM defender.scan_agents_as_of('%s') WHERE tenant_id = lower('%s') ORDER BY agent_id`, at.Format(time.RFC3339), asked)
+				if got, w := dbtest.Answer(t, p, q), dbtest.Answer(t, p, want); got != w {
+					t.Errorf("as %s, scan_agents_as_of(%s, %q):\n%s\nwant:\n%s", who, at.Format(time.RFC3339), asked, got, w)
+				}
+			}
+		}
+	}
+	count := func(p *pgxpool.Pool, tenant string) int {
+		var n int
+		if err := p.QueryRow(ctx, `SELECT count(*) FROM defender.scan_agents_as_of($1, $2)`, end, tenant).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(customer, "aaaaaaaa-0000-0000-0000-000000000001"); n != 0 {
+		t.Errorf("the role given contoso reads %d agents of another tenant by naming it", n)
+	}
+	if n := count(reader, "contoso.onmicrosoft.com"); n < 10 {
+		t.Errorf("scan_agents_as_of of contoso at the end answers %d agents: the fixture is too thin", n)
+	}
+}

@@ -170,9 +170,9 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 		{"active agents (scan_agents)", `SELECT * FROM defender.scan_agents WHERE deleted_at IS NULL`,
 			`SELECT * FROM defender.scan_agents WHERE tenant_id = $1 AND deleted_at IS NULL`},
 		{"scan_agents_as_of(mid-history)", `SELECT * FROM defender.scan_agents_as_of($4)`,
-			`SELECT * FROM defender.scan_agents_as_of($4) WHERE tenant_id = $1`},
+			`SELECT * FROM defender.scan_agents_as_of($4, $1)`},
 		{"scan_agents_as_of(now)", `SELECT * FROM defender.scan_agents_as_of($3)`,
-			`SELECT * FROM defender.scan_agents_as_of($3) WHERE tenant_id = $1`},
+			`SELECT * FROM defender.scan_agents_as_of($3, $1)`},
 		{"scan_agents_diff(mid-history, now)", `SELECT * FROM defender.scan_agents_diff($4, $3)`,
 			`SELECT * FROM defender.scan_agents_diff($4, $3, $1)`},
 		{"one agent's lastSeen gaps over a month",
@@ -297,7 +297,7 @@ func BenchmarkReportQueriesManyTenants(b *testing.B) {
 
 	if os.Getenv("AGENTSYNC_BENCH_EXPLAIN") == "1" { // inside scan_agents_as_of
 		var body string
-		if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_get_function_sqlbody('defender.scan_agents_as_of(timestamptz)'::regprocedure)`).Scan(&body); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_get_function_sqlbody('defender.scan_agents_as_of(timestamptz, text)'::regprocedure)`).Scan(&body); err != nil {
 			b.Fatal(err)
 		}
 		body = strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(body), "BEGIN ATOMIC")), "END")

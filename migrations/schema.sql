@@ -1279,10 +1279,10 @@ COMMENT ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zo
 
 
 --
--- Name: scan_agents_as_of(timestamp with time zone); Type: FUNCTION; Schema: defender; Owner: -
+-- Name: scan_agents_as_of(timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
 --
 
-CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     BEGIN ATOMIC
@@ -1298,15 +1298,15 @@ CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone) RETURNS 
      a.extra,
      a.as_of_run_id,
      a.as_of_fetched_at
-    FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER, NULL::text) a(tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id, scanner_software_version, mde_client_version, last_seen, last_command_execution_at, extra, as_of_run_id, as_of_fetched_at);
+    FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER, scan_agents_as_of.tenant) a(tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id, scanner_software_version, mde_client_version, last_seen, last_command_execution_at, extra, as_of_run_id, as_of_fetched_at);
 END;
 
 
 --
--- Name: FUNCTION scan_agents_as_of(at timestamp with time zone); Type: COMMENT; Schema: defender; Owner: -
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, tenant text); Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) IS 'The agents exactly as the last successful sync at or before the given time saw them, per tenant (the columns of scan_agents without bookkeeping), then as_of_run_id and as_of_fetched_at: the sync the answer comes from. Example: SELECT * FROM defender.scan_agents_as_of(''2026-10-01''). Beyond OBSERVATION_RETENTION, last_seen and last_command_execution_at are those of the last sync of the previous day.';
+COMMENT ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text) IS 'The agents exactly as the last successful sync at or before the given time saw them, per tenant, or of the given tenant alone (any case; faster than a WHERE on the result, which computes every tenant first): the columns of scan_agents without bookkeeping, then as_of_run_id and as_of_fetched_at: the sync the answer comes from. Example: SELECT * FROM defender.scan_agents_as_of(''2026-10-01''), or SELECT * FROM defender.scan_agents_as_of(''2026-10-01'', ''contoso.onmicrosoft.com''). Beyond OBSERVATION_RETENTION, last_seen and last_command_execution_at are those of the last sync of the previous day.';
 
 
 --
@@ -7520,12 +7520,12 @@ GRANT ALL ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time 
 
 
 --
--- Name: FUNCTION scan_agents_as_of(at timestamp with time zone); Type: ACL; Schema: defender; Owner: -
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, tenant text); Type: ACL; Schema: defender; Owner: -
 --
 
-REVOKE ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) TO defender_reader;
-GRANT ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone) TO defender_tenant_reader;
+REVOKE ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text) TO defender_reader;
+GRANT ALL ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text) TO defender_tenant_reader;
 
 
 --

@@ -121,7 +121,7 @@ const (
 	SELECT tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
 	       scanner_software_version, mde_client_version, last_seen, last_command_execution_at,
 	       extra, as_of_run_id, as_of_fetched_at
-	  FROM defender.scan_agents_as_of($1)
+	  FROM defender.scan_agents_as_of($1, nullif($2, ''))
 	 WHERE $2 = '' OR tenant_id = $2
 	 ORDER BY tenant_id, agent_id`
 
@@ -131,7 +131,7 @@ const (
 	// fetched at or before the time.
 	exportFleetRunsQuery = `
 	SELECT tenant_id, as_of_run_id, as_of_fetched_at, count(*)
-	  FROM defender.scan_agents_as_of($1)
+	  FROM defender.scan_agents_as_of($1, nullif($2, ''))
 	 WHERE $2 = '' OR tenant_id = $2
 	 GROUP BY tenant_id, as_of_run_id, as_of_fetched_at
 	 ORDER BY tenant_id`
