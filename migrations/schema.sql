@@ -7027,6 +7027,20 @@ CREATE UNIQUE INDEX sync_run_one_running_per_tenant ON defender_storage.sync_run
 
 
 --
+-- Name: target_coverage_by_last_success; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX target_coverage_by_last_success ON defender_storage.target_coverage USING btree (last_success_session_key) WHERE (last_success_session_key IS NOT NULL);
+
+
+--
+-- Name: target_coverage_by_latest_session; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX target_coverage_by_latest_session ON defender_storage.target_coverage USING btree (latest_session_key);
+
+
+--
 -- Name: target_status_by_latest_target; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
