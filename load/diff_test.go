@@ -389,12 +389,8 @@ func canonicalJSON(t *testing.T, b []byte) string {
 func TestScanAgentsAsOfOfOneTenant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := dbtest.URL(t)
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	f := setup(t)
+	pool, url := f.pool, f.url
 	end := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	stories := []loadtest.Story{
 		{TenantID: "aaaaaaaa-0000-0000-0000-000000000001", Agents: 30, Days: 6, Seed: 3, FailDay: 2, VanishDay: 4, End: end},
