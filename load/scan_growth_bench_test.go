@@ -286,9 +286,7 @@ var scanCloneShifts = map[string]string{
 
 // cloneScans copies every tenant's agents, scan definitions and scan
 // history rounds-1 times, as tenants of their own (the tenant id with
-// -cN appended), table by table in one statement each, keys shifted.
-// Foreign keys are not checked again (the session acts as a replica):
-// each copy is the source's valid rows.
+// -cN appended), keys shifted, with cloneRows.
 func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 	if rounds < 2 {
 		return
@@ -310,61 +308,29 @@ func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 			maxOf[kind] = *n
 		}
 	}
-	tables := []string{
+	var tables []cloneTable
+	for _, t := range []string{
 		"defender_storage.tenants", "defender_storage.sync_run", "defender_storage.agent_state", "defender_storage.agent_heartbeat",
 		"defender_storage.definition_state", "defender_storage.definition_version", "defender_storage.session_result",
 		"defender_storage.target_result", "defender_storage.target_coverage", "defender_storage.definition_coverage",
 		"defender_storage.target_status",
+	} {
+		tables = append(tables, cloneTable{t, "true"})
 	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
-		b.Fatal(err)
-	}
-	for _, t := range tables {
-		rows, err := tx.Query(ctx, `
-			SELECT a.attname::text FROM pg_catalog.pg_attribute a
-			 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, t)
-		if err != nil {
-			b.Fatal(err)
+	cloneRows(b, conn, tables, rounds, nil, func(table, col string) (string, bool) {
+		switch kind := scanCloneShifts[col]; {
+		case col == "tenant_no" && table == "defender_storage.tenants": // a new identity
+			return "", false
+		case col == "tenant_no": // the copy's
+			return `(SELECT c.tenant_no FROM defender_storage.tenants o
+			  JOIN defender_storage.tenants c ON c.tenant_id = o.tenant_id || '-c' || k WHERE o.tenant_no = src.tenant_no)`, true
+		case col == "tenant_id":
+			return `tenant_id || '-c' || k`, true
+		case kind != "":
+			return fmt.Sprintf("%s + k * %d", col, maxOf[kind]), true
 		}
-		cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			b.Fatal(err)
-		}
-		var kept []string
-		var exprs []string
-		for _, col := range cols {
-			switch kind := scanCloneShifts[col]; {
-			case col == "tenant_no" && t == "defender_storage.tenants": // a new identity
-				continue
-			case col == "tenant_no": // the copy's
-				exprs = append(exprs, `(SELECT c.tenant_no FROM defender_storage.tenants o
-				  JOIN defender_storage.tenants c ON c.tenant_id = o.tenant_id || '-c' || k WHERE o.tenant_no = src.tenant_no)`)
-			case col == "tenant_id":
-				exprs = append(exprs, `tenant_id || '-c' || k`)
-			case kind != "":
-				exprs = append(exprs, fmt.Sprintf("%s + k * %d", col, maxOf[kind]))
-			default:
-				exprs = append(exprs, col)
-			}
-			kept = append(kept, col)
-		}
-		q := fmt.Sprintf(`INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s src CROSS JOIN generate_series(1, %d) k`,
-			t, strings.Join(kept, ", "), strings.Join(exprs, ", "), t, rounds-1)
-		if _, err := tx.Exec(ctx, q); err != nil {
-			b.Fatalf("copy %s: %v", t, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil {
-		b.Fatal(err)
-	}
+		return col, true
+	})
 }
 
 // adminConn connects to the fixture's database as the server's

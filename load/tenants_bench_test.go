@@ -39,17 +39,14 @@ var cloneShifts = map[string]string{
 }
 
 // cloneTenant copies the whole agent history of tenant into copies-1 new
-// tenants (tenant-00001, ...), table by table in one statement each.
-// Foreign keys and the constraint trigger are not checked again (the
-// session acts as a replica): each copy is the source's valid rows with
-// keys shifted.
+// tenants (tenant-00001, ...), with cloneRows.
 func cloneTenant(b *testing.B, conn *pgx.Conn, tenant string, copies int) {
 	ctx := context.Background()
 	var maxRun, maxAgent int64
 	if err := conn.QueryRow(ctx, `SELECT (SELECT max(run_id) FROM defender.sync_runs), (SELECT max(agent_key) FROM defender_storage.agent_state)`).Scan(&maxRun, &maxAgent); err != nil {
 		b.Fatal(err)
 	}
-	tables := []struct{ table, where string }{
+	tables := []cloneTable{
 		{"defender_storage.tenants", "tenant_id = $1"},
 		{"defender_storage.sync_run", "tenant_no = (SELECT t.tenant_no FROM defender_storage.tenants t WHERE t.tenant_id = $1)"},
 		{"defender_storage.agent_state", "tenant_id = $1"},
@@ -61,6 +58,40 @@ func cloneTenant(b *testing.B, conn *pgx.Conn, tenant string, copies int) {
 		{"defender_storage.tenant_daily", "tenant_id = $1"},
 		{"defender_storage.tenant_daily_version", "tenant_id = $1"},
 	}
+	cloneRows(b, conn, tables, copies, []any{tenant}, func(table, col string) (string, bool) {
+		switch {
+		case col == "history_id": // a new identity
+			return "", false
+		case col == "tenant_no" && table == "defender_storage.tenants": // a new identity
+			return "", false
+		case col == "tenant_no": // the copy's
+			return `(SELECT t.tenant_no FROM defender_storage.tenants t WHERE t.tenant_id = 'tenant-' || lpad(k::text, 5, '0'))`, true
+		case col == "tenant_id":
+			return `'tenant-' || lpad(k::text, 5, '0')`, true
+		case col == "agent_id": // ids are the tenant's own
+			return `lpad(k::text, 5, '0') || substr(agent_id, 6)`, true
+		case cloneShifts[col] == "run":
+			return fmt.Sprintf("%s + k * %d", col, maxRun), true
+		case cloneShifts[col] == "agent":
+			return fmt.Sprintf("%s + k * %d", col, maxAgent), true
+		}
+		return col, true
+	})
+}
+
+// cloneTable is a table cloneRows copies, and which of its rows (a
+// condition on them, $1 its first argument).
+type cloneTable struct{ table, where string }
+
+// cloneRows copies the rows of each table copies-1 times (k from 1), in
+// one statement each, each column as expr gives it (k the copy's number,
+// src the row copied; keep false leaves the column to its default, a new
+// identity), in one transaction whose session acts as a replica, so that
+// foreign keys and the constraint trigger are not checked again: each
+// copy is the source's valid rows with keys shifted. It then vacuums and
+// analyzes the database.
+func cloneRows(b *testing.B, conn *pgx.Conn, tables []cloneTable, copies int, args []any, expr func(table, col string) (e string, keep bool)) {
+	ctx := context.Background()
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -71,48 +102,28 @@ func cloneTenant(b *testing.B, conn *pgx.Conn, tenant string, copies int) {
 	}
 	for _, t := range tables {
 		rows, err := tx.Query(ctx, `
-			SELECT a.attname::text, a.attidentity = 'a' FROM pg_catalog.pg_attribute a
+			SELECT a.attname::text FROM pg_catalog.pg_attribute a
 			 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, t.table)
 		if err != nil {
 			b.Fatal(err)
 		}
-		var cols, exprs []string
-		for rows.Next() {
-			var col string
-			var always bool
-			if err := rows.Scan(&col, &always); err != nil {
-				b.Fatal(err)
-			}
-			switch {
-			case col == "history_id": // a new identity
-				continue
-			case col == "tenant_no" && t.table == "defender_storage.tenants": // a new identity
-				continue
-			case col == "tenant_no": // the copy's
-				exprs = append(exprs, `(SELECT t.tenant_no FROM defender_storage.tenants t WHERE t.tenant_id = 'tenant-' || lpad(k::text, 5, '0'))`)
-			case col == "tenant_id":
-				exprs = append(exprs, `'tenant-' || lpad(k::text, 5, '0')`)
-			case col == "agent_id": // ids are the tenant's own
-				exprs = append(exprs, `lpad(k::text, 5, '0') || substr(agent_id, 6)`)
-			case cloneShifts[col] == "run":
-				exprs = append(exprs, fmt.Sprintf("%s + k * %d", col, maxRun))
-			case cloneShifts[col] == "agent":
-				exprs = append(exprs, fmt.Sprintf("%s + k * %d", col, maxAgent))
-			default:
-				exprs = append(exprs, col)
-			}
-			cols = append(cols, col)
-		}
-		if err := rows.Err(); err != nil {
+		all, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			b.Fatal(err)
 		}
-		q := fmt.Sprintf(`INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s CROSS JOIN generate_series(1, %d) k WHERE %s`,
-			t.table, strings.Join(cols, ", "), strings.Join(exprs, ", "), t.table, copies-1, t.where)
-		args := []any{}
-		if strings.Contains(t.where, "$1") {
-			args = append(args, tenant)
+		var cols, exprs []string
+		for _, col := range all {
+			if e, keep := expr(t.table, col); keep {
+				cols, exprs = append(cols, col), append(exprs, e)
+			}
 		}
-		if _, err := tx.Exec(ctx, q, args...); err != nil {
+		q := fmt.Sprintf(`INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s src CROSS JOIN generate_series(1, %d) k WHERE %s`,
+			t.table, strings.Join(cols, ", "), strings.Join(exprs, ", "), t.table, copies-1, t.where)
+		var params []any
+		if strings.Contains(t.where, "$1") {
+			params = args
+		}
+		if _, err := tx.Exec(ctx, q, params...); err != nil {
 			b.Fatalf("copy %s: %v", t.table, err)
 		}
 	}

@@ -110,23 +110,7 @@ SELECT 'fleet_daily_versions has unexpected ' || x::text FROM (
 // exact.
 func RollupMismatches(t testing.TB, pool *pgxpool.Pool) []string {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), rollupOracle)
-	if err != nil {
-		t.Fatalf("rollup oracle: %v", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, line)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("rollup oracle: %v", err)
-	}
-	return out
+	return oracleLines(t, pool, "rollup oracle", rollupOracle)
 }
 
 // targetStatusOracle lists the rows of target_status that differ from its
@@ -144,13 +128,20 @@ SELECT 'target_status has unexpected ' || x::text FROM (SELECT * FROM defender_s
 // definitions and the targets say now; none when the loader kept it.
 func TargetStatusMismatches(t testing.TB, pool *pgxpool.Pool) []string {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), targetStatusOracle)
+	return oracleLines(t, pool, "target status oracle", targetStatusOracle)
+}
+
+// oracleLines runs an oracle, a query of one line of text per mismatch,
+// and returns its lines.
+func oracleLines(t testing.TB, pool *pgxpool.Pool, what, oracle string) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), oracle)
 	if err != nil {
-		t.Fatalf("target status oracle: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		t.Fatalf("target status oracle: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	return lines
 }
