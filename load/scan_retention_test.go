@@ -211,9 +211,10 @@ func TestScanViewsMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 // migrationKeepsEveryAnswer syncs several tenants of every resource at the
 // latest schema, migrates down to the schema before version, and checks
 // that migrating up to version, then down again, changes no stored row
-// (of the tables before it) and no answer of any view, as the owner, as a
-// member of defender_reader and as a role given one tenant. upgraded runs
-// after the upgrade.
+// (of the tables before it) and no answer of any view, of
+// scan_agents_as_of at the syncs' times or of scan_agents_diff between
+// them, as the owner, as a member of defender_reader and as a role given
+// one tenant. upgraded runs after the upgrade.
 func migrationKeepsEveryAnswer(t *testing.T, version int64, upgraded func(*pgxpool.Pool)) {
 	t.Helper()
 	ctx := context.Background()
@@ -238,17 +239,47 @@ func migrationKeepsEveryAnswer(t *testing.T, version int64, upgraded func(*pgxpo
 		 WHERE relnamespace IN ('defender'::regnamespace, 'defender_storage'::regnamespace) AND relkind IN ('r', 'v')`).Scan(&tables, &views); err != nil {
 		t.Fatal(err)
 	}
+	// The documented functions too: the fleet as of every agents sync (and
+	// before the first), the diff from the first of those times to each,
+	// and from each to the next.
+	var times []time.Time
+	if err := pool.QueryRow(ctx, `
+		SELECT array_agg(t ORDER BY t) FROM (
+		    SELECT DISTINCT fetched_at AS t FROM defender.sync_runs WHERE resource = 'agents'
+		    UNION SELECT min(fetched_at) - interval '1 second' FROM defender.sync_runs) q`).Scan(&times); err != nil {
+		t.Fatal(err)
+	}
+	if len(times) < 4 {
+		t.Fatalf("%d agents syncs: the fixture is too thin", len(times)-1)
+	}
+	questions := map[string]string{}
+	for _, v := range views {
+		questions[v] = `SELECT * FROM ` + v
+	}
+	at := func(when time.Time) string { return "'" + when.UTC().Format(time.RFC3339Nano) + "'" }
+	diff := func(from, to time.Time) {
+		questions["scan_agents_diff "+at(from)+" "+at(to)] = `SELECT * FROM defender.scan_agents_diff(` + at(from) + `, ` + at(to) + `)`
+	}
+	for i, when := range times {
+		questions["scan_agents_as_of "+at(when)] = `SELECT * FROM defender.scan_agents_as_of(` + at(when) + `)`
+		diff(times[0], when)
+		if i > 0 {
+			diff(times[i-1], when)
+		}
+	}
 	answers := func() map[string]string {
 		out := map[string]string{}
-		for _, v := range views {
-			out[v+" as owner"] = dbtest.Answer(t, pool, `SELECT * FROM `+v)
-			out[v+" as defender_reader"] = dbtest.Answer(t, reader, `SELECT * FROM `+v)
-			out[v+" as a role given one tenant"] = dbtest.Answer(t, customer, `SELECT * FROM `+v)
+		for name, q := range questions {
+			out[name+" as owner"] = dbtest.Answer(t, pool, q)
+			out[name+" as defender_reader"] = dbtest.Answer(t, reader, q)
+			out[name+" as a role given one tenant"] = dbtest.Answer(t, customer, q)
 		}
 		return out
 	}
 	rowsBefore, before := dbtest.RowVersions(t, pool, tables...), answers()
-	for _, v := range []string{"defender.scan_coverage", "defender.scan_target_status"} {
+	latest := times[len(times)-1]
+	for _, v := range []string{"defender.scan_coverage", "defender.scan_target_status",
+		"scan_agents_as_of " + at(latest), "scan_agents_diff " + at(times[0]) + " " + at(latest)} {
 		for _, who := range []string{" as defender_reader", " as a role given one tenant"} {
 			if strings.Count(before[v+who], "\n") < 3 {
 				t.Fatalf("%s%s answers %q: the fixture is too thin", v, who, before[v+who])

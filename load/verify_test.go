@@ -122,6 +122,32 @@ func TestVerifyAnUntouchedHistory(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM defender_storage.session_write w JOIN defender_storage.session_result s USING (session_key) WHERE s.updated_by_run_id <> w.run_id`); n < 2 {
 		t.Errorf("%d session writes rewritten by a later run: the fixture does not cover it", n)
 	}
+	// Every writer of a session is recorded once, and nothing else: its
+	// recording run, its latest updating run, and the runs that updated
+	// it before (known only from session_write, so counted: the fixture
+	// corrects one session twice).
+	if n := f.count(t, `
+		SELECT count(*) FROM defender_storage.session_result s
+		 WHERE NOT EXISTS (SELECT FROM defender_storage.session_write w WHERE w.session_key = s.session_key AND w.run_id = s.recorded_by_run_id)
+		    OR (s.updated_by_run_id IS NOT NULL
+		        AND NOT EXISTS (SELECT FROM defender_storage.session_write w WHERE w.session_key = s.session_key AND w.run_id = s.updated_by_run_id))`); n != 0 {
+		t.Errorf("%d sessions lack the write of their recording or latest updating run", n)
+	}
+	if n := f.count(t, `
+		SELECT count(*) FROM defender_storage.session_write w JOIN defender.sync_runs r USING (run_id)
+		 WHERE r.resource NOT IN ('definitions', 'history') OR r.status <> 'succeeded'`); n != 0 {
+		t.Errorf("%d session writes by runs that write no session", n)
+	}
+	var writes, sessions, updated int64
+	if err := f.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM defender_storage.session_write),
+		       (SELECT count(*) FROM defender_storage.session_result),
+		       (SELECT count(*) FROM defender_storage.session_result WHERE updated_by_run_id IS NOT NULL)`).Scan(&writes, &sessions, &updated); err != nil {
+		t.Fatal(err)
+	}
+	if writes < sessions+updated {
+		t.Errorf("%d session writes for %d sessions, %d of them updated", writes, sessions, updated)
+	}
 }
 
 // TestVerifyNamesTheRunWhoseRowsWereEdited: one stored row edited as the
