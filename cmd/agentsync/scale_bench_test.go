@@ -20,6 +20,7 @@ import (
 
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
+	"github.com/agentsync/agentsync/internal/pooling"
 )
 
 // benchSize reads a benchmark's size from the environment, else def.
@@ -71,8 +72,19 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 	for i := range ids {
 		ids[i] = defendertest.TenantIDOf(i)
 	}
+	// agentsync's statement mode, the one that works through a transaction
+	// pooler, unless AGENTSYNC_BENCH_EXEC_MODE names another
+	// (cache_statement: a direct connection's prepared statements).
+	url := dbtest.URL(b)
+	if mode := os.Getenv("AGENTSYNC_BENCH_EXEC_MODE"); mode != "" {
+		from := "default_query_exec_mode=" + pooling.DefaultExecModeName
+		if !strings.Contains(url, from) {
+			b.Fatalf("AGENTSYNC_BENCH_EXEC_MODE: the test database's connection string sets no %s", from)
+		}
+		url = strings.Replace(url, from, "default_query_exec_mode="+mode, 1)
+	}
 	env := map[string]string{
-		"DATABASE_URL":           dbtest.URL(b),
+		"DATABASE_URL":           url,
 		"DEFENDER_TENANT_ID":     strings.Join(ids, ","),
 		"DEFENDER_CLIENT_ID":     defendertest.DefaultClientID,
 		"DEFENDER_CLIENT_SECRET": defendertest.DefaultClientSecret,
@@ -173,7 +185,11 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	fmt.Printf("\nagentsync sync of %d simulated tenants × 40 agents (SYNC_CONCURRENCY %d):\n\n", n, concurrency)
+	mode := pooling.DefaultExecModeName
+	if m := os.Getenv("AGENTSYNC_BENCH_EXEC_MODE"); m != "" {
+		mode = m
+	}
+	fmt.Printf("\nagentsync sync of %d simulated tenants × 40 agents (SYNC_CONCURRENCY %d, default_query_exec_mode %s):\n\n", n, concurrency, mode)
 	fmt.Printf("Goals: hourly, the agents ≤ 5 s and every resource ≤ 25 s; a first sync of every resource ≤ 60 s; database time per tenant, every resource, p50 ≤ 25 ms hourly; peak RSS ≤ 100 MB.\n\n")
 	fmt.Printf("| pass | wall time | database time per tenant, agents: p50 / p95 | all its resources: p50 / p95 | peak RSS |\n|---|---|---|---|---|\n")
 	for _, p := range passes {
