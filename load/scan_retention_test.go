@@ -313,3 +313,13 @@ func migrationKeepsEveryAnswer(t *testing.T, version int64, upgraded func(*pgxpo
 		t.Fatal(err)
 	}
 }
+
+// TestAsOfPlanKeptMigrationKeepsEveryAnswer: 00026 (scan_agents_as_of's
+// statement planned once per session) changes no stored row and no answer
+// of scan_agents_as_of or scan_agents_diff at the syncs' times, for the
+// owner, defender_reader and a role given one tenant, and neither does
+// rolling it back.
+func TestAsOfPlanKeptMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 26, func(*pgxpool.Pool) {}) // 00026_as_of_plan_kept.sql
+}

@@ -277,6 +277,373 @@ COMMENT ON FUNCTION defender.revoke_tenant_access(role text, tenant text) IS 'Ow
 
 
 --
+-- Name: scan_agents_as_of(timestamp with time zone, name, text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    -- One statement, planned once per session for any time, viewer and
+    -- tenant (its parameters unknown, as a SQL function's were at each
+    -- call), and kept: PostgreSQL plans it again when the statistics of
+    -- its tables change. A plan for the values of a call would expect
+    -- every tenant's rows where there are 40, and join them by hashing
+    -- whole tables.
+    RETURN QUERY
+ WITH s AS MATERIALIZED (
+          -- Per tenant, the latest successful sync at or before the time,
+          -- with what it observed (the agents whose heartbeat moved).
+          SELECT t.tenant_id,
+             t.tenant_no,
+             r.run_id,
+             r.fetched_at,
+             (r.run_id = t.last_run_id) AS latest,
+             defender.utc_day(r.fetched_at) AS day,
+             ((defender.utc_day(r.fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS day_start,
+             (EXISTS ( SELECT
+                    FROM defender_storage.withheld_deletions w
+                   WHERE (w.run_id = r.run_id))) AS withheld,
+             o.agent_nos,
+             o.last_seen,
+             o.last_command_execution_at
+            FROM ((defender_storage.tenants t
+              CROSS JOIN LATERAL ( SELECT r_1.run_id,
+                     r_1.fetched_at
+                    FROM defender_storage.sync_run r_1
+                   WHERE ((r_1.tenant_no = t.tenant_no) AND (r_1.resource = 'a'::"char") AND (r_1.status = 's'::"char") AND (r_1.fetched_at <= scan_agents_as_of.at))
+                   ORDER BY r_1.fetched_at DESC
+                  LIMIT 1) r)
+              LEFT JOIN LATERAL ( SELECT o_1.agent_nos,
+                     o_1.last_seen,
+                     o_1.last_command_execution_at
+                    FROM defender_storage.observation o_1
+                   WHERE ((r.run_id <> t.last_run_id) AND (o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
+                  LIMIT 1) o ON (true))
+           WHERE (((( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants)::text[]))) AND ((scan_agents_as_of.tenant IS NULL) OR (t.tenant_id = lower(scan_agents_as_of.tenant))))
+         ), current AS (
+          SELECT s.tenant_id,
+             a.agent_id,
+             a.machine_id,
+             a.computer_dns_name,
+             a.assigned_application_id,
+             a.scanner_software_version,
+             a.mde_client_version,
+             hb.last_seen,
+             hb.last_command_execution_at,
+             a.extra,
+             s.run_id,
+             s.fetched_at
+            FROM ((s
+              JOIN defender_storage.agent_state a ON (((a.tenant_id = s.tenant_id) AND (a.deleted_at IS NULL))))
+              LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
+           WHERE (s.latest AND (NOT (s.withheld AND (EXISTS ( SELECT
+                    FROM defender_storage.withheld_deletions w
+                   WHERE ((w.agent_key = a.agent_key) AND (w.run_id = s.run_id)))))))
+         ), alive AS MATERIALIZED (
+          -- The agents of each tenant at its sync.
+          SELECT a_1.agent_key,
+             a_1.agent_no,
+             a_1.tenant_id
+            FROM (s s_1
+              JOIN defender_storage.agent_state a_1 ON (((a_1.tenant_id = s_1.tenant_id) AND (a_1.first_seen_at <= s_1.fetched_at) AND ((a_1.deleted_at IS NULL) OR (a_1.deleted_at > s_1.fetched_at)))))
+           WHERE (NOT s_1.latest)
+         ), versions AS MATERIALIZED (
+          -- The version of each agent valid at its tenant's sync (one per
+          -- agent: versions never overlap), and where that sync's
+          -- observation holds the agent, if it does.
+          SELECT s.run_id,
+             s.fetched_at,
+             s.day,
+             s.day_start,
+             a.tenant_id,
+             s.tenant_no,
+             h.agent_key,
+             a.agent_no,
+             h.agent_id,
+             h.machine_id,
+             h.computer_dns_name,
+             h.assigned_application_id,
+             h.scanner_software_version,
+             h.mde_client_version,
+             h.extra,
+             s.last_seen[i.i] AS observed_last_seen,
+             s.last_command_execution_at[i.i] AS observed_last_command_execution_at,
+             i.i AS observed
+            FROM (((s
+              JOIN defender.scan_agent_history h ON (((h.tenant_id = s.tenant_id) AND (tstzrange(h.valid_from, h.valid_to, '[)'::text) @> s.fetched_at))))
+              JOIN alive a ON ((a.agent_key = h.agent_key)))
+              CROSS JOIN LATERAL array_position(s.agent_nos, a.agent_no) i(i))
+           WHERE ((NOT s.latest) AND (NOT (s.withheld AND (EXISTS ( SELECT
+                    FROM defender_storage.withheld_deletions w
+                   WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
+         ), unobserved AS MATERIALIZED (
+          -- Per tenant, the agents that sync did not observe: their latest
+          -- observation of the day, else the day before's.
+          SELECT v.tenant_id,
+             v.tenant_no,
+             v.fetched_at,
+             v.day_start,
+             array_agg(v.agent_no) AS agent_nos
+            FROM versions v
+           WHERE (v.observed IS NULL)
+           GROUP BY v.tenant_id, v.tenant_no, v.fetched_at, v.day_start
+         ), day_obs AS MATERIALIZED (
+          SELECT DISTINCT ON (u.tenant_id, n.agent_no) u.tenant_id,
+             n.agent_no,
+             o.last_seen[p.i] AS last_seen,
+             o.last_command_execution_at[p.i] AS last_command_execution_at
+            FROM ((((unobserved u
+              JOIN defender_storage.sync_run r ON (((r.tenant_no = u.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= u.day_start) AND (r.fetched_at < u.fetched_at))))
+              CROSS JOIN LATERAL ( SELECT o_1.observed_at,
+                     o_1.agent_nos,
+                     o_1.last_seen,
+                     o_1.last_command_execution_at
+                    FROM defender_storage.observation o_1
+                   WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
+                  LIMIT 1) o)
+              CROSS JOIN LATERAL unnest(u.agent_nos) n(agent_no))
+              CROSS JOIN LATERAL array_position(o.agent_nos, n.agent_no) p(i))
+           WHERE (p.i IS NOT NULL)
+           ORDER BY u.tenant_id, n.agent_no, o.observed_at DESC
+         )
+  SELECT c.tenant_id,
+     c.agent_id,
+     c.machine_id,
+     c.computer_dns_name,
+     c.assigned_application_id,
+     c.scanner_software_version,
+     c.mde_client_version,
+     c.last_seen,
+     c.last_command_execution_at,
+     c.extra,
+     c.run_id,
+     c.fetched_at
+    FROM current c
+ UNION ALL
+  SELECT v.tenant_id,
+     v.agent_id,
+     v.machine_id,
+     v.computer_dns_name,
+     v.assigned_application_id,
+     v.scanner_software_version,
+     v.mde_client_version,
+         CASE
+             WHEN (v.observed IS NOT NULL) THEN v.observed_last_seen
+             WHEN (d.agent_no IS NOT NULL) THEN d.last_seen
+             ELSE p.last_seen
+         END AS last_seen,
+         CASE
+             WHEN (v.observed IS NOT NULL) THEN v.observed_last_command_execution_at
+             WHEN (d.agent_no IS NOT NULL) THEN d.last_command_execution_at
+             ELSE p.last_command_execution_at
+         END AS last_command_execution_at,
+     v.extra,
+     v.run_id,
+     v.fetched_at
+    FROM ((versions v
+      LEFT JOIN day_obs d ON (((v.observed IS NULL) AND (d.tenant_id = v.tenant_id) AND (d.agent_no = v.agent_no))))
+      LEFT JOIN LATERAL ( SELECT ad.last_seen,
+             ad.last_command_execution_at
+            FROM defender_storage.agent_daily ad
+           WHERE ((v.observed IS NULL) AND (d.agent_no IS NULL) AND (ad.agent_key = v.agent_key) AND (ad.day < v.day))
+           ORDER BY ad.day DESC
+          LIMIT 1) p ON (true));
+END;
+$$;
+
+
+--
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name, tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) IS 'Runs for readers: defender.scan_agents_as_of for the tenants the role viewer may see (of them, tenant alone when given, any case); runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
+
+
+--
+-- Name: scan_agents_as_of(timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT a.tenant_id,
+     a.agent_id,
+     a.machine_id,
+     a.computer_dns_name,
+     a.assigned_application_id,
+     a.scanner_software_version,
+     a.mde_client_version,
+     a.last_seen,
+     a.last_command_execution_at,
+     a.extra,
+     a.as_of_run_id,
+     a.as_of_fetched_at
+    FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER, scan_agents_as_of.tenant) a(tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id, scanner_software_version, mde_client_version, last_seen, last_command_execution_at, extra, as_of_run_id, as_of_fetched_at);
+END;
+
+
+--
+-- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, tenant text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text) IS 'The agents exactly as the last successful sync at or before the given time saw them, per tenant, or of the given tenant alone (any case; faster than a WHERE on the result, which computes every tenant first): the columns of scan_agents without bookkeeping, then as_of_run_id and as_of_fetched_at: the sync the answer comes from. Example: SELECT * FROM defender.scan_agents_as_of(''2026-10-01''), or SELECT * FROM defender.scan_agents_as_of(''2026-10-01'', ''contoso.onmicrosoft.com''). Beyond OBSERVATION_RETENTION, last_seen and last_command_execution_at are those of the last sync of the previous day.';
+
+
+--
+-- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text, name); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF from_at IS NULL OR to_at IS NULL THEN
+        RAISE EXCEPTION 'scan_agents_diff: from and to must both be given'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF from_at > to_at THEN
+        RAISE EXCEPTION 'scan_agents_diff: from (%) is after to (%)', from_at, to_at
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give the earlier time first.';
+    END IF;
+    RETURN QUERY
+    WITH syncs AS MATERIALIZED (
+        -- Per tenant, the sync each side reflects (none before its first).
+        SELECT t.tenant_id, f.run_id AS from_run_id, f.fetched_at AS from_fetched_at,
+               n.run_id AS to_run_id, n.fetched_at AS to_fetched_at
+          FROM defender_storage.tenants t
+          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender_storage.sync_run r
+                              WHERE r.tenant_no = t.tenant_no AND r.resource = 'a' AND r.status = 's'
+                                AND r.fetched_at <= scan_agents_diff.from_at
+                              ORDER BY r.fetched_at DESC LIMIT 1) f ON true
+          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender_storage.sync_run r
+                              WHERE r.tenant_no = t.tenant_no AND r.resource = 'a' AND r.status = 's'
+                                AND r.fetched_at <= scan_agents_diff.to_at
+                              ORDER BY r.fetched_at DESC LIMIT 1) n ON true
+         WHERE (scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant))
+           AND ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer)) IS NULL OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer))::text[]))
+    ), before_fleet AS MATERIALIZED (
+        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
+         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
+    ), after_fleet AS MATERIALIZED (
+        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
+         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
+    ), pairs AS (
+        SELECT coalesce(o.tenant_id, n.tenant_id) AS tenant_id, coalesce(o.agent_id, n.agent_id) AS agent_id,
+               o.agent_id IS NOT NULL AS was_there, n.agent_id IS NOT NULL AS is_there,
+               o.machine_id AS old_machine_id, n.machine_id AS new_machine_id,
+               o.computer_dns_name AS old_computer_dns_name, n.computer_dns_name AS new_computer_dns_name,
+               o.assigned_application_id AS old_assigned_application_id,
+               n.assigned_application_id AS new_assigned_application_id,
+               o.scanner_software_version AS old_scanner_software_version,
+               n.scanner_software_version AS new_scanner_software_version,
+               o.mde_client_version AS old_mde_client_version, n.mde_client_version AS new_mde_client_version,
+               o.extra AS old_extra, n.extra AS new_extra,
+               array_remove(ARRAY[
+                   CASE WHEN o.machine_id IS DISTINCT FROM n.machine_id THEN 'machine_id' END,
+                   CASE WHEN o.computer_dns_name IS DISTINCT FROM n.computer_dns_name THEN 'computer_dns_name' END,
+                   CASE WHEN o.assigned_application_id IS DISTINCT FROM n.assigned_application_id THEN 'assigned_application_id' END,
+                   CASE WHEN o.scanner_software_version IS DISTINCT FROM n.scanner_software_version THEN 'scanner_software_version' END,
+                   CASE WHEN o.mde_client_version IS DISTINCT FROM n.mde_client_version THEN 'mde_client_version' END,
+                   CASE WHEN o.extra IS DISTINCT FROM n.extra THEN 'extra' END
+               ], NULL) AS changed_columns
+          FROM before_fleet o
+          FULL JOIN after_fleet n ON n.tenant_id = o.tenant_id AND n.agent_id = o.agent_id
+    )
+    SELECT p.tenant_id, p.agent_id,
+           CASE WHEN p.was_there AND p.is_there THEN 'changed'
+                WHEN p.was_there THEN 'deleted'
+                -- Absent at from but seen by a sync at or before it: back.
+                WHEN EXISTS (SELECT FROM defender_storage.agent_state a
+                              WHERE a.tenant_id = p.tenant_id AND a.agent_id = p.agent_id
+                                AND a.first_seen_at <= s.from_fetched_at) THEN 'returned'
+                ELSE 'appeared' END,
+           CASE WHEN p.was_there AND p.is_there THEN p.changed_columns ELSE '{}'::text[] END,
+           p.old_machine_id, p.new_machine_id, p.old_computer_dns_name, p.new_computer_dns_name,
+           p.old_assigned_application_id, p.new_assigned_application_id,
+           p.old_scanner_software_version, p.new_scanner_software_version,
+           p.old_mde_client_version, p.new_mde_client_version, p.old_extra, p.new_extra,
+           s.from_run_id, s.from_fetched_at, s.to_run_id, s.to_fetched_at
+      FROM pairs p
+      JOIN syncs s ON s.tenant_id = p.tenant_id
+     WHERE NOT (p.was_there AND p.is_there) OR p.changed_columns <> '{}'
+     ORDER BY p.tenant_id, p.agent_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) IS 'Runs for readers: defender.scan_agents_diff for the tenants the role viewer may see; runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
+
+
+--
+-- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT d.tenant_id,
+     d.agent_id,
+     d.change,
+     d.changed_columns,
+     d.old_machine_id,
+     d.new_machine_id,
+     d.old_computer_dns_name,
+     d.new_computer_dns_name,
+     d.old_assigned_application_id,
+     d.new_assigned_application_id,
+     d.old_scanner_software_version,
+     d.new_scanner_software_version,
+     d.old_mde_client_version,
+     d.new_mde_client_version,
+     d.old_extra,
+     d.new_extra,
+     d.from_run_id,
+     d.from_fetched_at,
+     d.to_run_id,
+     d.to_fetched_at
+    FROM defender_storage.scan_agents_diff(scan_agents_diff.from_at, scan_agents_diff.to_at, scan_agents_diff.tenant, CURRENT_USER) d(tenant_id, agent_id, change, changed_columns, old_machine_id, new_machine_id, old_computer_dns_name, new_computer_dns_name, old_assigned_application_id, new_assigned_application_id, old_scanner_software_version, new_scanner_software_version, old_mde_client_version, new_mde_client_version, old_extra, new_extra, from_run_id, from_fetched_at, to_run_id, to_fetched_at);
+END;
+
+
+--
+-- Name: FUNCTION scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text) IS 'The agents that changed between the fleet as of from_at and as of to_at (each as scan_agents_as_of tells it), optionally of one tenant: change is appeared, deleted, returned (absent at from_at, seen by an earlier sync) or changed (changed_columns names the descriptive columns that differ); old_* and new_* are the values at each side, from_run_id/from_fetched_at and to_run_id/to_fetched_at the tenant''s sync each side reflects. Unchanged agents are absent; last_seen and last_command_execution_at are observations, not compared. Example: SELECT * FROM defender.scan_agents_diff(''2026-03-01'', ''2026-06-01'').';
+
+
+--
+-- Name: scan_outcome(text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.scan_outcome(status text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE translate(lower(status), (' _-'::text || chr(9)), ''::text) WHEN 'success'::text THEN 'success'::text WHEN 'succeeded'::text THEN 'success'::text WHEN 'partialsuccess'::text THEN 'partial'::text WHEN 'partial'::text THEN 'partial'::text WHEN 'fail'::text THEN 'failure'::text WHEN 'failed'::text THEN 'failure'::text WHEN 'failure'::text THEN 'failure'::text ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION scan_outcome(status text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.scan_outcome(status text) IS 'The outcome of a scan status as Defender spells it (Success, Fail, Failure, Partial Success, PartialSuccess...): success, partial or failure; NULL for a status it does not know. Example: SELECT * FROM defender.scan_sessions WHERE defender.scan_outcome(status) = ''failure''.';
+
+
+--
 -- Name: utc_day(timestamp with time zone); Type: FUNCTION; Schema: defender; Owner: -
 --
 
@@ -293,6 +660,22 @@ COMMENT ON FUNCTION defender.utc_day(at timestamp with time zone) IS 'The UTC ca
 
 
 --
+-- Name: version_key(text); Type: FUNCTION; Schema: defender; Owner: -
+--
+
+CREATE FUNCTION defender.version_key(version text) RETURNS numeric[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE WHEN (version ~ '^[0-9]+(\.[0-9]+)*$'::text) THEN (string_to_array(regexp_replace(version, '(\.0+)+$'::text, ''::text), '.'::text))::numeric[] ELSE NULL::numeric[] END;
+
+
+--
+-- Name: FUNCTION version_key(version text); Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON FUNCTION defender.version_key(version text) IS 'Sort key of a dotted version such as 10.8295.22621.1195: its parts as numbers, so that 10.8295.22621.1010 < 10.8295.22621.1195 < 10.10000.0.0; trailing zero parts do not count (7.6.0 = 7.6.0.0). NULL when the version is not purely numeric. Use ORDER BY defender.version_key(mde_client_version).';
+
+
+--
 -- Name: agent_numbers_valid(integer[]); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -306,6 +689,281 @@ CREATE FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) RETURN
 --
 
 COMMENT ON FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) IS 'True when agent_nos is a non-empty list of agent numbers (1 and up) from index 1, strictly increasing: the check observation_agent_nos_valid.';
+
+
+--
+-- Name: chain_digest(bytea, bytea); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.chain_digest(previous bytea, parts bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN sha256((COALESCE(previous, '\x'::bytea) || parts));
+
+
+--
+-- Name: FUNCTION chain_digest(previous bytea, parts bytea); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.chain_digest(previous bytea, parts bytea) IS 'Internal: a run digest: SHA-256 of the previous run''s digest (nothing for the first) and the run''s parts.';
+
+
+--
+-- Name: check_observed_agents(); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.check_observed_agents() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    tenant text;
+    found  integer;
+BEGIN
+    IF TG_TABLE_NAME = 'agent_state' THEN
+        -- An agent removed or renumbered while an observation names it.
+        IF EXISTS (SELECT FROM defender_storage.tenants t
+                     JOIN defender_storage.sync_run r ON r.tenant_no = t.tenant_no
+                     JOIN defender_storage.observation o ON o.run_id = r.run_id
+                    WHERE t.tenant_id = OLD.tenant_id AND r.resource = 'a'
+                      AND OLD.agent_no = ANY (o.agent_nos)) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'foreign_key_violation',
+                MESSAGE = 'update or delete on table "agent_state" violates constraint "observation_agents_exist"',
+                DETAIL = pg_catalog.format('Agent %s of tenant %s is still named by observations.', OLD.agent_no, OLD.tenant_id),
+                TABLE = 'agent_state', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- A row of observation (of one of its partitions): every number names
+    -- an agent of its run's tenant, locked against removal until the
+    -- transaction ends, as a foreign key's check does.
+    SELECT t.tenant_id INTO tenant
+      FROM defender_storage.sync_run r JOIN defender_storage.tenants t ON t.tenant_no = r.tenant_no
+     WHERE r.run_id = NEW.run_id;
+    SELECT count(*) INTO found FROM (
+        SELECT FROM defender_storage.agent_state a
+         WHERE a.tenant_id = tenant AND a.agent_no = ANY (NEW.agent_nos)
+           FOR KEY SHARE OF a) k;
+    IF found <> pg_catalog.cardinality(NEW.agent_nos) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'foreign_key_violation',
+            MESSAGE = 'insert or update on table "observation" violates constraint "observation_agents_exist"',
+            DETAIL = pg_catalog.format('%s of the agent numbers %s of run %s are not agents of tenant %s.',
+                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.run_id, tenant),
+            TABLE = 'observation', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_observed_agents(); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint trigger observation_agents_exist: the agent numbers of an observation are agents of its run''s tenant (array elements, which no foreign key can reference).';
+
+
+--
+-- Name: compact_digest_parts(bytea); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.compact_digest_parts(parts bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (((((substr(parts, 1, 4) || substr(parts, 33, 4)) || substr(parts, 65, 4)) || substr(parts, 97, 4)) || substr(parts, 129, 4)) || substr(parts, 161, 96));
+
+
+--
+-- Name: FUNCTION compact_digest_parts(parts bytea); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.compact_digest_parts(parts bytea) IS 'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each of the first five, the last three (observations, sessions, targets: retention may drop their rows) whole: 116 bytes (docs/audit.md).';
+
+
+--
+-- Name: cover_definitions(text, text[]); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+INSERT INTO defender_storage.definition_coverage AS c
+       (tenant_id, definition_id, latest_scanned_at, latest_status, last_success_at, last_failure_at, last_partial_at,
+        consecutive_failures)
+SELECT tenant, x.definition_id, latest.scanned_at, latest.status, ok.scanned_at, bad.scanned_at, partial.scanned_at,
+       (SELECT count(*)::integer FROM defender_storage.session_result s
+         WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id
+           AND defender.scan_outcome(s.status) = 'failure'
+           AND s.scanned_at > coalesce(greatest(ok.scanned_at, partial.scanned_at), '-infinity'))
+  FROM (SELECT DISTINCT u.definition_id FROM pg_catalog.unnest(definitions) u(definition_id)) x
+  JOIN LATERAL (SELECT s.scanned_at, s.status FROM defender_storage.session_result s
+                 WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                 ORDER BY s.scanned_at DESC LIMIT 1) latest ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'success'
+                      ORDER BY s.scanned_at DESC LIMIT 1) ok ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'failure'
+                      ORDER BY s.scanned_at DESC LIMIT 1) bad ON true
+  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
+                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
+                        AND defender.scan_outcome(s.status) = 'partial'
+                      ORDER BY s.scanned_at DESC LIMIT 1) partial ON true
+ON CONFLICT (tenant_id, definition_id) DO UPDATE
+   SET latest_scanned_at = excluded.latest_scanned_at, latest_status = excluded.latest_status,
+       last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
+       last_partial_at = excluded.last_partial_at, consecutive_failures = excluded.consecutive_failures
+ WHERE (c.latest_scanned_at, c.latest_status, c.last_success_at, c.last_failure_at, c.last_partial_at, c.consecutive_failures)
+       IS DISTINCT FROM
+       (excluded.latest_scanned_at, excluded.latest_status, excluded.last_success_at, excluded.last_failure_at,
+        excluded.last_partial_at, excluded.consecutive_failures);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION cover_definitions(tenant text, definitions text[]); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) IS 'Internal: brings definition_coverage up to date for the given definitions of a tenant, from their sessions. The loader calls it in each run that writes sessions.';
+
+
+--
+-- Name: digest_field(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.digest_field(value text) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN (value IS NULL) THEN '\xffffffff'::bytea ELSE (int4send(octet_length(convert_to(value, 'UTF8'::name))) || convert_to(value, 'UTF8'::name)) END;
+
+
+--
+-- Name: FUNCTION digest_field(value text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.digest_field(value text) IS 'Internal: one field of the canonical encoding of run digests: its UTF-8 bytes after their length (4 bytes, big-endian); NULL is the length -1 alone (docs/audit.md).';
+
+
+--
+-- Name: digest_time(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.digest_time(at timestamp with time zone) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN (at IS NULL) THEN '\xffffffff'::bytea ELSE ('\x00000008'::bytea || timestamptz_send(at)) END;
+
+
+--
+-- Name: FUNCTION digest_time(at timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.digest_time(at timestamp with time zone) IS 'Internal: a time field of the canonical encoding of run digests: its length (8) and the microseconds since 2000-01-01 00:00:00 UTC, 8 bytes big-endian; NULL is the length -1 alone (docs/audit.md).';
+
+
+--
+-- Name: ensure_observation_partition(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    month_start timestamp   := pg_catalog.date_trunc('month', at AT TIME ZONE 'UTC');
+    lower_bound timestamptz := month_start AT TIME ZONE 'UTC';
+    upper_bound timestamptz := (month_start + interval '1 month') AT TIME ZONE 'UTC';
+    name        text        := 'observation_' || pg_catalog.to_char(month_start, 'YYYY_MM');
+BEGIN
+    IF pg_catalog.to_regclass('defender_storage.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
+        RETURN name;
+    END IF;
+    -- Serializes creators; readers and writers go on.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('agentsync observation partitions'));
+    IF pg_catalog.to_regclass('defender_storage.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
+        RETURN name;
+    END IF;
+    -- Created apart and attached: ATTACH PARTITION takes only a SHARE
+    -- UPDATE EXCLUSIVE lock on the parent, which never blocks a read.
+    EXECUTE pg_catalog.format(
+        'CREATE TABLE defender_storage.%I (LIKE defender_storage.observation INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
+    EXECUTE pg_catalog.format(
+        'ALTER TABLE defender_storage.observation ATTACH PARTITION defender_storage.%I FOR VALUES FROM (%L) TO (%L)',
+        name, lower_bound, upper_bound);
+    EXECUTE pg_catalog.format(
+        'COMMENT ON TABLE defender_storage.%I IS %L', name,
+        'Observations of ' || pg_catalog.to_char(month_start, 'YYYY-MM') || ' (UTC): a partition of defender_storage.observation.');
+    RETURN name;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION ensure_observation_partition(at timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) IS 'Creates the monthly partition of observation that holds the given time, if missing, and returns its name. The loader calls it before each sync.';
+
+
+--
+-- Name: record_run_digest(bigint, boolean); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean DEFAULT false) RETURNS bytea
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    r        record;
+    previous record;
+    parts    bytea;
+    stored   bytea;
+BEGIN
+    -- The sessions the run wrote, as it left them. At the upgrade every
+    -- earlier writer is known, not the values it wrote: they are taken
+    -- as they are now.
+    INSERT INTO defender_storage.session_write (run_id, session_key, values_digest)
+    SELECT run, s.session_key, defender_storage.session_digest(s)
+      FROM defender_storage.session_result s
+     WHERE (s.recorded_by_run_id = run AND (at_upgrade OR s.updated_by_run_id IS NULL))
+        OR s.updated_by_run_id = run;
+    SELECT q.run_id, q.tenant_no, q.resource, q.fetched_at INTO r
+      FROM defender_storage.sync_run q WHERE q.run_id = run AND q.status = 's';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % is not a succeeded run: only successful runs have a digest', run;
+    END IF;
+    -- The chain's previous link: the latest earlier successful run of the
+    -- tenant and resource that has a digest, read backwards through the
+    -- runs by tenant until the first (a probe, however long the history).
+    -- The digest's test is per row, so that no plan joins every earlier
+    -- run; the run id's bound is a filter (+ 0), so that no plan reads
+    -- every earlier run by its key and sorts them.
+    SELECT q.run_id, (SELECT d.digest FROM defender_storage.run_digest d WHERE d.run_id = q.run_id) AS digest
+      INTO previous
+      FROM defender_storage.sync_run q
+     WHERE q.tenant_no = r.tenant_no AND q.resource = r.resource AND q.status = 's'
+       AND q.fetched_at < r.fetched_at AND q.run_id + 0 < r.run_id
+       AND (SELECT true FROM defender_storage.run_digest d WHERE d.run_id = q.run_id)
+     ORDER BY q.fetched_at DESC
+     LIMIT 1;
+    SELECT p.digest_parts INTO parts FROM defender_storage.run_digest_parts(ARRAY[run]) p;
+    INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
+    VALUES (run, previous.run_id, defender_storage.chain_digest(previous.digest, parts),
+            defender_storage.compact_digest_parts(parts), at_upgrade)
+    RETURNING digest INTO stored;
+    RETURN stored;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_run_digest(run bigint, at_upgrade boolean); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean) IS 'Internal: stores the digest of a succeeded run (and the sessions it wrote), chained with the previous successful run of its tenant and resource; the loader calls it in the run''s transaction, after recording its success.';
 
 
 --
@@ -345,135 +1003,6 @@ COMMENT ON FUNCTION defender_storage.visible_tenants(viewer name) IS 'Runs for r
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
-
---
--- Name: scan_agent_history; Type: TABLE; Schema: defender; Owner: -
---
-
-CREATE TABLE defender.scan_agent_history (
-    history_id bigint NOT NULL,
-    agent_key bigint NOT NULL,
-    tenant_id text NOT NULL,
-    agent_id text NOT NULL,
-    machine_id text,
-    computer_dns_name text,
-    assigned_application_id text,
-    scanner_software_version text,
-    mde_client_version text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    valid_from timestamp with time zone NOT NULL,
-    valid_to timestamp with time zone,
-    opened_by_run_id bigint NOT NULL,
-    closed_by_run_id bigint,
-    CONSTRAINT scan_agent_history_closed_by_run CHECK (((valid_to IS NULL) = (closed_by_run_id IS NULL))),
-    CONSTRAINT scan_agent_history_range_order CHECK ((valid_to > valid_from))
-);
-
-
---
--- Name: TABLE scan_agent_history; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON TABLE defender.scan_agent_history IS 'One row per version of an agent''s descriptive attributes: a row is valid from valid_from until valid_to (empty while current). A change, a deletion or a return starts a new version. The versions of one agent never overlap. last_seen and last_command_execution_at are not here: see scan_agent_observations.';
-
-
---
--- Name: COLUMN scan_agent_history.history_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.history_id IS 'Number of this version row.';
-
-
---
--- Name: COLUMN scan_agent_history.agent_key; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.agent_key IS 'Internal number of the agent (see defender.agent_state).';
-
-
---
--- Name: COLUMN scan_agent_history.tenant_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.tenant_id IS 'Microsoft Entra tenant the agent belongs to.';
-
-
---
--- Name: COLUMN scan_agent_history.agent_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.agent_id IS 'Defender id of the scan agent.';
-
-
---
--- Name: COLUMN scan_agent_history.machine_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.machine_id IS 'Defender device id of the machine running the scanner, during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.computer_dns_name; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.computer_dns_name IS 'Host name of the machine running the scanner, during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.assigned_application_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.assigned_application_id IS 'Entra application id the scanner ran as, during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.scanner_software_version; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.scanner_software_version IS 'Scanner software version during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.mde_client_version; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.mde_client_version IS 'Defender for Endpoint client version during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.extra; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.extra IS 'Fields without a column of their own, names as sent, during this version.';
-
-
---
--- Name: COLUMN scan_agent_history.valid_from; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.valid_from IS 'Fetch time of the sync that first saw these values (inclusive).';
-
-
---
--- Name: COLUMN scan_agent_history.valid_to; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.valid_to IS 'Fetch time of the sync that saw them change or the agent vanish (exclusive); empty while current.';
-
-
---
--- Name: COLUMN scan_agent_history.opened_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.opened_by_run_id IS 'The sync run that started this version.';
-
-
---
--- Name: COLUMN scan_agent_history.closed_by_run_id; Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON COLUMN defender.scan_agent_history.closed_by_run_id IS 'The sync run that ended this version; empty while current.';
-
 
 --
 -- Name: agent_daily; Type: TABLE; Schema: defender_storage; Owner: -
@@ -762,64 +1291,6 @@ COMMENT ON COLUMN defender_storage.agent_state.agent_no IS 'Number of the agent 
 
 
 --
--- Name: observation; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.observation (
-    observed_at timestamp with time zone NOT NULL,
-    run_id bigint NOT NULL,
-    agent_nos integer[] NOT NULL,
-    last_seen timestamp with time zone[] NOT NULL,
-    last_command_execution_at timestamp with time zone[] NOT NULL,
-    CONSTRAINT observation_agent_nos_valid CHECK (defender_storage.agent_numbers_valid(agent_nos)),
-    CONSTRAINT observation_arrays_match CHECK (((cardinality(last_seen) = cardinality(agent_nos)) AND (cardinality(last_command_execution_at) = cardinality(agent_nos))))
-)
-PARTITION BY RANGE (observed_at);
-
-
---
--- Name: TABLE observation; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.observation IS 'Storage behind scan_agent_observations: what one sync of a tenant saw of the volatile timestamps of its agents whose values moved, one row per sync (its run names the tenant), in arrays by agent number. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
-
-
---
--- Name: COLUMN observation.observed_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation.observed_at IS 'Fetch time of the sync (sync_runs.fetched_at).';
-
-
---
--- Name: COLUMN observation.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation.run_id IS 'The sync run that made the observations; its tenant is the agents''.';
-
-
---
--- Name: COLUMN observation.agent_nos; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation.agent_nos IS 'agent_state.agent_no of each observed agent of the run''s tenant, increasing.';
-
-
---
--- Name: COLUMN observation.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation.last_seen IS 'last_seen of each observed agent, in the order of agent_nos.';
-
-
---
--- Name: COLUMN observation.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.observation.last_command_execution_at IS 'last_command_execution_at of each observed agent, in the order of agent_nos.';
-
-
---
 -- Name: sync_run; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -1022,733 +1493,6 @@ COMMENT ON COLUMN defender_storage.sync_run.error IS 'sync_runs.error; empty whe
 
 
 --
--- Name: tenants; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.tenants (
-    tenant_id text NOT NULL,
-    display_name text,
-    last_run_id bigint,
-    last_fetched_at timestamp with time zone,
-    tenant_no integer NOT NULL,
-    CONSTRAINT tenants_last_run_has_time CHECK (((last_run_id IS NULL) = (last_fetched_at IS NULL))),
-    CONSTRAINT tenants_tenant_id_check CHECK ((tenant_id <> ''::text))
-);
-
-
---
--- Name: TABLE tenants; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.tenants IS 'Storage behind fleet_daily and the views: one row per tenant ever synced, with its latest successful sync.';
-
-
---
--- Name: COLUMN tenants.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenants.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
-
-
---
--- Name: COLUMN tenants.display_name; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenants.display_name IS 'Name of the tenant given in the configuration; empty when none.';
-
-
---
--- Name: COLUMN tenants.last_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenants.last_run_id IS 'The tenant''s latest successful sync; empty before its first.';
-
-
---
--- Name: COLUMN tenants.last_fetched_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenants.last_fetched_at IS 'Fetch time of that sync.';
-
-
---
--- Name: COLUMN tenants.tenant_no; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenants.tenant_no IS 'Number of the tenant within this database: how its runs name it (sync_run.tenant_no).';
-
-
---
--- Name: withheld_deletions; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.withheld_deletions (
-    agent_key bigint NOT NULL,
-    run_id bigint NOT NULL
-);
-
-
---
--- Name: TABLE withheld_deletions; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.withheld_deletions IS 'Agents a successful sync no longer returned but did not mark deleted, because the mass-deletion guard withheld the deletions of that run (see sync_runs.deletions_withheld).';
-
-
---
--- Name: COLUMN withheld_deletions.agent_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.withheld_deletions.agent_key IS 'Internal number of the agent (see defender.agent_state).';
-
-
---
--- Name: COLUMN withheld_deletions.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.withheld_deletions.run_id IS 'The sync run whose listing did not return the agent.';
-
-
---
--- Name: scan_agents_as_of(timestamp with time zone, name, text); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    SET jit TO 'off'
-    BEGIN ATOMIC
- WITH s AS MATERIALIZED (
-          SELECT t.tenant_id,
-             t.tenant_no,
-             r.run_id,
-             r.fetched_at,
-             (r.run_id = t.last_run_id) AS latest,
-             defender.utc_day(r.fetched_at) AS day,
-             ((defender.utc_day(r.fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text) AS day_start,
-             (EXISTS ( SELECT
-                    FROM defender_storage.withheld_deletions w
-                   WHERE (w.run_id = r.run_id))) AS withheld,
-             o.agent_nos,
-             o.last_seen,
-             o.last_command_execution_at
-            FROM ((defender_storage.tenants t
-              CROSS JOIN LATERAL ( SELECT r_1.run_id,
-                     r_1.fetched_at
-                    FROM defender_storage.sync_run r_1
-                   WHERE ((r_1.tenant_no = t.tenant_no) AND (r_1.resource = 'a'::"char") AND (r_1.status = 's'::"char") AND (r_1.fetched_at <= scan_agents_as_of.at))
-                   ORDER BY r_1.fetched_at DESC
-                  LIMIT 1) r)
-              LEFT JOIN LATERAL ( SELECT o_1.agent_nos,
-                     o_1.last_seen,
-                     o_1.last_command_execution_at
-                    FROM defender_storage.observation o_1
-                   WHERE ((r.run_id <> t.last_run_id) AND (o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
-                  LIMIT 1) o ON (true))
-           WHERE (((( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(scan_agents_as_of.viewer) AS visible_tenants)::text[]))) AND ((scan_agents_as_of.tenant IS NULL) OR (t.tenant_id = lower(scan_agents_as_of.tenant))))
-         ), current AS (
-          SELECT s.tenant_id,
-             a.agent_id,
-             a.machine_id,
-             a.computer_dns_name,
-             a.assigned_application_id,
-             a.scanner_software_version,
-             a.mde_client_version,
-             hb.last_seen,
-             hb.last_command_execution_at,
-             a.extra,
-             s.run_id,
-             s.fetched_at
-            FROM ((s
-              JOIN defender_storage.agent_state a ON (((a.tenant_id = s.tenant_id) AND (a.deleted_at IS NULL))))
-              LEFT JOIN defender_storage.agent_heartbeat hb ON ((hb.agent_key = a.agent_key)))
-           WHERE (s.latest AND (NOT (s.withheld AND (EXISTS ( SELECT
-                    FROM defender_storage.withheld_deletions w
-                   WHERE ((w.agent_key = a.agent_key) AND (w.run_id = s.run_id)))))))
-         ), alive AS MATERIALIZED (
-          SELECT a_1.agent_key,
-             a_1.agent_no,
-             a_1.tenant_id
-            FROM (s s_1
-              JOIN defender_storage.agent_state a_1 ON (((a_1.tenant_id = s_1.tenant_id) AND (a_1.first_seen_at <= s_1.fetched_at) AND ((a_1.deleted_at IS NULL) OR (a_1.deleted_at > s_1.fetched_at)))))
-           WHERE (NOT s_1.latest)
-         ), versions AS MATERIALIZED (
-          SELECT s.run_id,
-             s.fetched_at,
-             s.day,
-             s.day_start,
-             a.tenant_id,
-             s.tenant_no,
-             h.agent_key,
-             a.agent_no,
-             h.agent_id,
-             h.machine_id,
-             h.computer_dns_name,
-             h.assigned_application_id,
-             h.scanner_software_version,
-             h.mde_client_version,
-             h.extra,
-             s.last_seen[i.i] AS observed_last_seen,
-             s.last_command_execution_at[i.i] AS observed_last_command_execution_at,
-             i.i AS observed
-            FROM (((s
-              JOIN defender.scan_agent_history h ON (((h.tenant_id = s.tenant_id) AND (tstzrange(h.valid_from, h.valid_to, '[)'::text) @> s.fetched_at))))
-              JOIN alive a ON ((a.agent_key = h.agent_key)))
-              CROSS JOIN LATERAL array_position(s.agent_nos, a.agent_no) i(i))
-           WHERE ((NOT s.latest) AND (NOT (s.withheld AND (EXISTS ( SELECT
-                    FROM defender_storage.withheld_deletions w
-                   WHERE ((w.agent_key = h.agent_key) AND (w.run_id = s.run_id)))))))
-         ), unobserved AS MATERIALIZED (
-          SELECT v.tenant_id,
-             v.tenant_no,
-             v.fetched_at,
-             v.day_start,
-             array_agg(v.agent_no) AS agent_nos
-            FROM versions v
-           WHERE (v.observed IS NULL)
-           GROUP BY v.tenant_id, v.tenant_no, v.fetched_at, v.day_start
-         ), day_obs AS MATERIALIZED (
-          SELECT DISTINCT ON (u.tenant_id, n.agent_no) u.tenant_id,
-             n.agent_no,
-             o.last_seen[p.i] AS last_seen,
-             o.last_command_execution_at[p.i] AS last_command_execution_at
-            FROM ((((unobserved u
-              JOIN defender_storage.sync_run r ON (((r.tenant_no = u.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= u.day_start) AND (r.fetched_at < u.fetched_at))))
-              CROSS JOIN LATERAL ( SELECT o_1.observed_at,
-                     o_1.agent_nos,
-                     o_1.last_seen,
-                     o_1.last_command_execution_at
-                    FROM defender_storage.observation o_1
-                   WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
-                  LIMIT 1) o)
-              CROSS JOIN LATERAL unnest(u.agent_nos) n(agent_no))
-              CROSS JOIN LATERAL array_position(o.agent_nos, n.agent_no) p(i))
-           WHERE (p.i IS NOT NULL)
-           ORDER BY u.tenant_id, n.agent_no, o.observed_at DESC
-         )
-  SELECT c.tenant_id,
-     c.agent_id,
-     c.machine_id,
-     c.computer_dns_name,
-     c.assigned_application_id,
-     c.scanner_software_version,
-     c.mde_client_version,
-     c.last_seen,
-     c.last_command_execution_at,
-     c.extra,
-     c.run_id,
-     c.fetched_at
-    FROM current c
- UNION ALL
-  SELECT v.tenant_id,
-     v.agent_id,
-     v.machine_id,
-     v.computer_dns_name,
-     v.assigned_application_id,
-     v.scanner_software_version,
-     v.mde_client_version,
-         CASE
-             WHEN (v.observed IS NOT NULL) THEN v.observed_last_seen
-             WHEN (d.agent_no IS NOT NULL) THEN d.last_seen
-             ELSE p.last_seen
-         END AS last_seen,
-         CASE
-             WHEN (v.observed IS NOT NULL) THEN v.observed_last_command_execution_at
-             WHEN (d.agent_no IS NOT NULL) THEN d.last_command_execution_at
-             ELSE p.last_command_execution_at
-         END AS last_command_execution_at,
-     v.extra,
-     v.run_id,
-     v.fetched_at
-    FROM ((versions v
-      LEFT JOIN day_obs d ON (((v.observed IS NULL) AND (d.tenant_id = v.tenant_id) AND (d.agent_no = v.agent_no))))
-      LEFT JOIN LATERAL ( SELECT ad.last_seen,
-             ad.last_command_execution_at
-            FROM defender_storage.agent_daily ad
-           WHERE ((v.observed IS NULL) AND (d.agent_no IS NULL) AND (ad.agent_key = v.agent_key) AND (ad.day < v.day))
-           ORDER BY ad.day DESC
-          LIMIT 1) p ON (true));
-END;
-
-
---
--- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name, tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.scan_agents_as_of(at timestamp with time zone, viewer name, tenant text) IS 'Runs for readers: defender.scan_agents_as_of for the tenants the role viewer may see (of them, tenant alone when given, any case); runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
-
-
---
--- Name: scan_agents_as_of(timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, last_seen timestamp with time zone, last_command_execution_at timestamp with time zone, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- SELECT a.tenant_id,
-     a.agent_id,
-     a.machine_id,
-     a.computer_dns_name,
-     a.assigned_application_id,
-     a.scanner_software_version,
-     a.mde_client_version,
-     a.last_seen,
-     a.last_command_execution_at,
-     a.extra,
-     a.as_of_run_id,
-     a.as_of_fetched_at
-    FROM defender_storage.scan_agents_as_of(scan_agents_as_of.at, CURRENT_USER, scan_agents_as_of.tenant) a(tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id, scanner_software_version, mde_client_version, last_seen, last_command_execution_at, extra, as_of_run_id, as_of_fetched_at);
-END;
-
-
---
--- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, tenant text); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.scan_agents_as_of(at timestamp with time zone, tenant text) IS 'The agents exactly as the last successful sync at or before the given time saw them, per tenant, or of the given tenant alone (any case; faster than a WHERE on the result, which computes every tenant first): the columns of scan_agents without bookkeeping, then as_of_run_id and as_of_fetched_at: the sync the answer comes from. Example: SELECT * FROM defender.scan_agents_as_of(''2026-10-01''), or SELECT * FROM defender.scan_agents_as_of(''2026-10-01'', ''contoso.onmicrosoft.com''). Beyond OBSERVATION_RETENTION, last_seen and last_command_execution_at are those of the last sync of the previous day.';
-
-
---
--- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text, name); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    SET jit TO 'off'
-    AS $$
-#variable_conflict use_column
-BEGIN
-    IF from_at IS NULL OR to_at IS NULL THEN
-        RAISE EXCEPTION 'scan_agents_diff: from and to must both be given'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF from_at > to_at THEN
-        RAISE EXCEPTION 'scan_agents_diff: from (%) is after to (%)', from_at, to_at
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Give the earlier time first.';
-    END IF;
-    RETURN QUERY
-    WITH syncs AS MATERIALIZED (
-        -- Per tenant, the sync each side reflects (none before its first).
-        SELECT t.tenant_id, f.run_id AS from_run_id, f.fetched_at AS from_fetched_at,
-               n.run_id AS to_run_id, n.fetched_at AS to_fetched_at
-          FROM defender_storage.tenants t
-          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender_storage.sync_run r
-                              WHERE r.tenant_no = t.tenant_no AND r.resource = 'a' AND r.status = 's'
-                                AND r.fetched_at <= scan_agents_diff.from_at
-                              ORDER BY r.fetched_at DESC LIMIT 1) f ON true
-          LEFT JOIN LATERAL (SELECT r.run_id, r.fetched_at FROM defender_storage.sync_run r
-                              WHERE r.tenant_no = t.tenant_no AND r.resource = 'a' AND r.status = 's'
-                                AND r.fetched_at <= scan_agents_diff.to_at
-                              ORDER BY r.fetched_at DESC LIMIT 1) n ON true
-         WHERE (scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant))
-           AND ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer)) IS NULL OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer))::text[]))
-    ), before_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
-         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
-    ), after_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
-         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
-    ), pairs AS (
-        SELECT coalesce(o.tenant_id, n.tenant_id) AS tenant_id, coalesce(o.agent_id, n.agent_id) AS agent_id,
-               o.agent_id IS NOT NULL AS was_there, n.agent_id IS NOT NULL AS is_there,
-               o.machine_id AS old_machine_id, n.machine_id AS new_machine_id,
-               o.computer_dns_name AS old_computer_dns_name, n.computer_dns_name AS new_computer_dns_name,
-               o.assigned_application_id AS old_assigned_application_id,
-               n.assigned_application_id AS new_assigned_application_id,
-               o.scanner_software_version AS old_scanner_software_version,
-               n.scanner_software_version AS new_scanner_software_version,
-               o.mde_client_version AS old_mde_client_version, n.mde_client_version AS new_mde_client_version,
-               o.extra AS old_extra, n.extra AS new_extra,
-               array_remove(ARRAY[
-                   CASE WHEN o.machine_id IS DISTINCT FROM n.machine_id THEN 'machine_id' END,
-                   CASE WHEN o.computer_dns_name IS DISTINCT FROM n.computer_dns_name THEN 'computer_dns_name' END,
-                   CASE WHEN o.assigned_application_id IS DISTINCT FROM n.assigned_application_id THEN 'assigned_application_id' END,
-                   CASE WHEN o.scanner_software_version IS DISTINCT FROM n.scanner_software_version THEN 'scanner_software_version' END,
-                   CASE WHEN o.mde_client_version IS DISTINCT FROM n.mde_client_version THEN 'mde_client_version' END,
-                   CASE WHEN o.extra IS DISTINCT FROM n.extra THEN 'extra' END
-               ], NULL) AS changed_columns
-          FROM before_fleet o
-          FULL JOIN after_fleet n ON n.tenant_id = o.tenant_id AND n.agent_id = o.agent_id
-    )
-    SELECT p.tenant_id, p.agent_id,
-           CASE WHEN p.was_there AND p.is_there THEN 'changed'
-                WHEN p.was_there THEN 'deleted'
-                -- Absent at from but seen by a sync at or before it: back.
-                WHEN EXISTS (SELECT FROM defender_storage.agent_state a
-                              WHERE a.tenant_id = p.tenant_id AND a.agent_id = p.agent_id
-                                AND a.first_seen_at <= s.from_fetched_at) THEN 'returned'
-                ELSE 'appeared' END,
-           CASE WHEN p.was_there AND p.is_there THEN p.changed_columns ELSE '{}'::text[] END,
-           p.old_machine_id, p.new_machine_id, p.old_computer_dns_name, p.new_computer_dns_name,
-           p.old_assigned_application_id, p.new_assigned_application_id,
-           p.old_scanner_software_version, p.new_scanner_software_version,
-           p.old_mde_client_version, p.new_mde_client_version, p.old_extra, p.new_extra,
-           s.from_run_id, s.from_fetched_at, s.to_run_id, s.to_fetched_at
-      FROM pairs p
-      JOIN syncs s ON s.tenant_id = p.tenant_id
-     WHERE NOT (p.was_there AND p.is_there) OR p.changed_columns <> '{}'
-     ORDER BY p.tenant_id, p.agent_id;
-END;
-$$;
-
-
---
--- Name: FUNCTION scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text, viewer name) IS 'Runs for readers: defender.scan_agents_diff for the tenants the role viewer may see; runs as its owner to read the storage. Only the wrapper calls it (readers cannot name it), with its caller as viewer.';
-
-
---
--- Name: scan_agents_diff(timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, agent_id text, change text, changed_columns text[], old_machine_id text, new_machine_id text, old_computer_dns_name text, new_computer_dns_name text, old_assigned_application_id text, new_assigned_application_id text, old_scanner_software_version text, new_scanner_software_version text, old_mde_client_version text, new_mde_client_version text, old_extra jsonb, new_extra jsonb, from_run_id bigint, from_fetched_at timestamp with time zone, to_run_id bigint, to_fetched_at timestamp with time zone)
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    BEGIN ATOMIC
- SELECT d.tenant_id,
-     d.agent_id,
-     d.change,
-     d.changed_columns,
-     d.old_machine_id,
-     d.new_machine_id,
-     d.old_computer_dns_name,
-     d.new_computer_dns_name,
-     d.old_assigned_application_id,
-     d.new_assigned_application_id,
-     d.old_scanner_software_version,
-     d.new_scanner_software_version,
-     d.old_mde_client_version,
-     d.new_mde_client_version,
-     d.old_extra,
-     d.new_extra,
-     d.from_run_id,
-     d.from_fetched_at,
-     d.to_run_id,
-     d.to_fetched_at
-    FROM defender_storage.scan_agents_diff(scan_agents_diff.from_at, scan_agents_diff.to_at, scan_agents_diff.tenant, CURRENT_USER) d(tenant_id, agent_id, change, changed_columns, old_machine_id, new_machine_id, old_computer_dns_name, new_computer_dns_name, old_assigned_application_id, new_assigned_application_id, old_scanner_software_version, new_scanner_software_version, old_mde_client_version, new_mde_client_version, old_extra, new_extra, from_run_id, from_fetched_at, to_run_id, to_fetched_at);
-END;
-
-
---
--- Name: FUNCTION scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, to_at timestamp with time zone, tenant text) IS 'The agents that changed between the fleet as of from_at and as of to_at (each as scan_agents_as_of tells it), optionally of one tenant: change is appeared, deleted, returned (absent at from_at, seen by an earlier sync) or changed (changed_columns names the descriptive columns that differ); old_* and new_* are the values at each side, from_run_id/from_fetched_at and to_run_id/to_fetched_at the tenant''s sync each side reflects. Unchanged agents are absent; last_seen and last_command_execution_at are observations, not compared. Example: SELECT * FROM defender.scan_agents_diff(''2026-03-01'', ''2026-06-01'').';
-
-
---
--- Name: scan_outcome(text); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.scan_outcome(status text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN CASE translate(lower(status), (' _-'::text || chr(9)), ''::text) WHEN 'success'::text THEN 'success'::text WHEN 'succeeded'::text THEN 'success'::text WHEN 'partialsuccess'::text THEN 'partial'::text WHEN 'partial'::text THEN 'partial'::text WHEN 'fail'::text THEN 'failure'::text WHEN 'failed'::text THEN 'failure'::text WHEN 'failure'::text THEN 'failure'::text ELSE NULL::text END;
-
-
---
--- Name: FUNCTION scan_outcome(status text); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.scan_outcome(status text) IS 'The outcome of a scan status as Defender spells it (Success, Fail, Failure, Partial Success, PartialSuccess...): success, partial or failure; NULL for a status it does not know. Example: SELECT * FROM defender.scan_sessions WHERE defender.scan_outcome(status) = ''failure''.';
-
-
---
--- Name: version_key(text); Type: FUNCTION; Schema: defender; Owner: -
---
-
-CREATE FUNCTION defender.version_key(version text) RETURNS numeric[]
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN CASE WHEN (version ~ '^[0-9]+(\.[0-9]+)*$'::text) THEN (string_to_array(regexp_replace(version, '(\.0+)+$'::text, ''::text), '.'::text))::numeric[] ELSE NULL::numeric[] END;
-
-
---
--- Name: FUNCTION version_key(version text); Type: COMMENT; Schema: defender; Owner: -
---
-
-COMMENT ON FUNCTION defender.version_key(version text) IS 'Sort key of a dotted version such as 10.8295.22621.1195: its parts as numbers, so that 10.8295.22621.1010 < 10.8295.22621.1195 < 10.10000.0.0; trailing zero parts do not count (7.6.0 = 7.6.0.0). NULL when the version is not purely numeric. Use ORDER BY defender.version_key(mde_client_version).';
-
-
---
--- Name: chain_digest(bytea, bytea); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.chain_digest(previous bytea, parts bytea) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN sha256((COALESCE(previous, '\x'::bytea) || parts));
-
-
---
--- Name: FUNCTION chain_digest(previous bytea, parts bytea); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.chain_digest(previous bytea, parts bytea) IS 'Internal: a run digest: SHA-256 of the previous run''s digest (nothing for the first) and the run''s parts.';
-
-
---
--- Name: check_observed_agents(); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.check_observed_agents() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    tenant text;
-    found  integer;
-BEGIN
-    IF TG_TABLE_NAME = 'agent_state' THEN
-        -- An agent removed or renumbered while an observation names it.
-        IF EXISTS (SELECT FROM defender_storage.tenants t
-                     JOIN defender_storage.sync_run r ON r.tenant_no = t.tenant_no
-                     JOIN defender_storage.observation o ON o.run_id = r.run_id
-                    WHERE t.tenant_id = OLD.tenant_id AND r.resource = 'a'
-                      AND OLD.agent_no = ANY (o.agent_nos)) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'foreign_key_violation',
-                MESSAGE = 'update or delete on table "agent_state" violates constraint "observation_agents_exist"',
-                DETAIL = pg_catalog.format('Agent %s of tenant %s is still named by observations.', OLD.agent_no, OLD.tenant_id),
-                TABLE = 'agent_state', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
-        END IF;
-        RETURN NULL;
-    END IF;
-    -- A row of observation (of one of its partitions): every number names
-    -- an agent of its run's tenant, locked against removal until the
-    -- transaction ends, as a foreign key's check does.
-    SELECT t.tenant_id INTO tenant
-      FROM defender_storage.sync_run r JOIN defender_storage.tenants t ON t.tenant_no = r.tenant_no
-     WHERE r.run_id = NEW.run_id;
-    SELECT count(*) INTO found FROM (
-        SELECT FROM defender_storage.agent_state a
-         WHERE a.tenant_id = tenant AND a.agent_no = ANY (NEW.agent_nos)
-           FOR KEY SHARE OF a) k;
-    IF found <> pg_catalog.cardinality(NEW.agent_nos) THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'foreign_key_violation',
-            MESSAGE = 'insert or update on table "observation" violates constraint "observation_agents_exist"',
-            DETAIL = pg_catalog.format('%s of the agent numbers %s of run %s are not agents of tenant %s.',
-                                       pg_catalog.cardinality(NEW.agent_nos) - found, NEW.agent_nos, NEW.run_id, tenant),
-            TABLE = 'observation', SCHEMA = 'defender_storage', CONSTRAINT = 'observation_agents_exist';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION check_observed_agents(); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.check_observed_agents() IS 'The constraint trigger observation_agents_exist: the agent numbers of an observation are agents of its run''s tenant (array elements, which no foreign key can reference).';
-
-
---
--- Name: compact_digest_parts(bytea); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.compact_digest_parts(parts bytea) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (((((substr(parts, 1, 4) || substr(parts, 33, 4)) || substr(parts, 65, 4)) || substr(parts, 97, 4)) || substr(parts, 129, 4)) || substr(parts, 161, 96));
-
-
---
--- Name: FUNCTION compact_digest_parts(parts bytea); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.compact_digest_parts(parts bytea) IS 'Internal: what run_digest keeps of a run''s eight part digests (256 bytes): the first 4 bytes of each of the first five, the last three (observations, sessions, targets: retention may drop their rows) whole: 116 bytes (docs/audit.md).';
-
-
---
--- Name: cover_definitions(text, text[]); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-INSERT INTO defender_storage.definition_coverage AS c
-       (tenant_id, definition_id, latest_scanned_at, latest_status, last_success_at, last_failure_at, last_partial_at,
-        consecutive_failures)
-SELECT tenant, x.definition_id, latest.scanned_at, latest.status, ok.scanned_at, bad.scanned_at, partial.scanned_at,
-       (SELECT count(*)::integer FROM defender_storage.session_result s
-         WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id
-           AND defender.scan_outcome(s.status) = 'failure'
-           AND s.scanned_at > coalesce(greatest(ok.scanned_at, partial.scanned_at), '-infinity'))
-  FROM (SELECT DISTINCT u.definition_id FROM pg_catalog.unnest(definitions) u(definition_id)) x
-  JOIN LATERAL (SELECT s.scanned_at, s.status FROM defender_storage.session_result s
-                 WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
-                 ORDER BY s.scanned_at DESC LIMIT 1) latest ON true
-  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
-                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
-                        AND defender.scan_outcome(s.status) = 'success'
-                      ORDER BY s.scanned_at DESC LIMIT 1) ok ON true
-  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
-                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
-                        AND defender.scan_outcome(s.status) = 'failure'
-                      ORDER BY s.scanned_at DESC LIMIT 1) bad ON true
-  LEFT JOIN LATERAL (SELECT s.scanned_at FROM defender_storage.session_result s
-                      WHERE s.tenant_id = tenant AND s.definition_id = x.definition_id AND s.scanned_at IS NOT NULL
-                        AND defender.scan_outcome(s.status) = 'partial'
-                      ORDER BY s.scanned_at DESC LIMIT 1) partial ON true
-ON CONFLICT (tenant_id, definition_id) DO UPDATE
-   SET latest_scanned_at = excluded.latest_scanned_at, latest_status = excluded.latest_status,
-       last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
-       last_partial_at = excluded.last_partial_at, consecutive_failures = excluded.consecutive_failures
- WHERE (c.latest_scanned_at, c.latest_status, c.last_success_at, c.last_failure_at, c.last_partial_at, c.consecutive_failures)
-       IS DISTINCT FROM
-       (excluded.latest_scanned_at, excluded.latest_status, excluded.last_success_at, excluded.last_failure_at,
-        excluded.last_partial_at, excluded.consecutive_failures);
-END;
-$$;
-
-
---
--- Name: FUNCTION cover_definitions(tenant text, definitions text[]); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) IS 'Internal: brings definition_coverage up to date for the given definitions of a tenant, from their sessions. The loader calls it in each run that writes sessions.';
-
-
---
--- Name: digest_field(text); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.digest_field(value text) RETURNS bytea
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN CASE WHEN (value IS NULL) THEN '\xffffffff'::bytea ELSE (int4send(octet_length(convert_to(value, 'UTF8'::name))) || convert_to(value, 'UTF8'::name)) END;
-
-
---
--- Name: FUNCTION digest_field(value text); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.digest_field(value text) IS 'Internal: one field of the canonical encoding of run digests: its UTF-8 bytes after their length (4 bytes, big-endian); NULL is the length -1 alone (docs/audit.md).';
-
-
---
--- Name: digest_time(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.digest_time(at timestamp with time zone) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN (at IS NULL) THEN '\xffffffff'::bytea ELSE ('\x00000008'::bytea || timestamptz_send(at)) END;
-
-
---
--- Name: FUNCTION digest_time(at timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.digest_time(at timestamp with time zone) IS 'Internal: a time field of the canonical encoding of run digests: its length (8) and the microseconds since 2000-01-01 00:00:00 UTC, 8 bytes big-endian; NULL is the length -1 alone (docs/audit.md).';
-
-
---
--- Name: ensure_observation_partition(timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    month_start timestamp   := pg_catalog.date_trunc('month', at AT TIME ZONE 'UTC');
-    lower_bound timestamptz := month_start AT TIME ZONE 'UTC';
-    upper_bound timestamptz := (month_start + interval '1 month') AT TIME ZONE 'UTC';
-    name        text        := 'observation_' || pg_catalog.to_char(month_start, 'YYYY_MM');
-BEGIN
-    IF pg_catalog.to_regclass('defender_storage.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
-        RETURN name;
-    END IF;
-    -- Serializes creators; readers and writers go on.
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('agentsync observation partitions'));
-    IF pg_catalog.to_regclass('defender_storage.' || pg_catalog.quote_ident(name)) IS NOT NULL THEN
-        RETURN name;
-    END IF;
-    -- Created apart and attached: ATTACH PARTITION takes only a SHARE
-    -- UPDATE EXCLUSIVE lock on the parent, which never blocks a read.
-    EXECUTE pg_catalog.format(
-        'CREATE TABLE defender_storage.%I (LIKE defender_storage.observation INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
-    EXECUTE pg_catalog.format(
-        'ALTER TABLE defender_storage.observation ATTACH PARTITION defender_storage.%I FOR VALUES FROM (%L) TO (%L)',
-        name, lower_bound, upper_bound);
-    EXECUTE pg_catalog.format(
-        'COMMENT ON TABLE defender_storage.%I IS %L', name,
-        'Observations of ' || pg_catalog.to_char(month_start, 'YYYY-MM') || ' (UTC): a partition of defender_storage.observation.');
-    RETURN name;
-END;
-$$;
-
-
---
--- Name: FUNCTION ensure_observation_partition(at timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) IS 'Creates the monthly partition of observation that holds the given time, if missing, and returns its name. The loader calls it before each sync.';
-
-
---
--- Name: record_run_digest(bigint, boolean); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean DEFAULT false) RETURNS bytea
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    r        record;
-    previous record;
-    parts    bytea;
-    stored   bytea;
-BEGIN
-    -- The sessions the run wrote, as it left them. At the upgrade every
-    -- earlier writer is known, not the values it wrote: they are taken
-    -- as they are now.
-    INSERT INTO defender_storage.session_write (run_id, session_key, values_digest)
-    SELECT run, s.session_key, defender_storage.session_digest(s)
-      FROM defender_storage.session_result s
-     WHERE (s.recorded_by_run_id = run AND (at_upgrade OR s.updated_by_run_id IS NULL))
-        OR s.updated_by_run_id = run;
-    SELECT q.run_id, q.tenant_no, q.resource, q.fetched_at INTO r
-      FROM defender_storage.sync_run q WHERE q.run_id = run AND q.status = 's';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'run % is not a succeeded run: only successful runs have a digest', run;
-    END IF;
-    -- The chain's previous link: the latest earlier successful run of the
-    -- tenant and resource that has a digest, read backwards through the
-    -- runs by tenant until the first (a probe, however long the history).
-    -- The digest's test is per row, so that no plan joins every earlier
-    -- run; the run id's bound is a filter (+ 0), so that no plan reads
-    -- every earlier run by its key and sorts them.
-    SELECT q.run_id, (SELECT d.digest FROM defender_storage.run_digest d WHERE d.run_id = q.run_id) AS digest
-      INTO previous
-      FROM defender_storage.sync_run q
-     WHERE q.tenant_no = r.tenant_no AND q.resource = r.resource AND q.status = 's'
-       AND q.fetched_at < r.fetched_at AND q.run_id + 0 < r.run_id
-       AND (SELECT true FROM defender_storage.run_digest d WHERE d.run_id = q.run_id)
-     ORDER BY q.fetched_at DESC
-     LIMIT 1;
-    SELECT p.digest_parts INTO parts FROM defender_storage.run_digest_parts(ARRAY[run]) p;
-    INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
-    VALUES (run, previous.run_id, defender_storage.chain_digest(previous.digest, parts),
-            defender_storage.compact_digest_parts(parts), at_upgrade)
-    RETURNING digest INTO stored;
-    RETURN stored;
-END;
-$$;
-
-
---
--- Name: FUNCTION record_run_digest(run bigint, at_upgrade boolean); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean) IS 'Internal: stores the digest of a succeeded run (and the sessions it wrote), chained with the previous successful run of its tenant and resource; the loader calls it in the run''s transaction, after recording its success.';
-
-
---
 -- Name: tenant_daily; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -1864,6 +1608,94 @@ COMMENT ON COLUMN defender_storage.tenant_daily.agents_on_newest IS 'Agents on t
 --
 
 COMMENT ON COLUMN defender_storage.tenant_daily.mde_client_versions IS 'Agents per Defender client version: {"version": agents}.';
+
+
+--
+-- Name: tenants; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenants (
+    tenant_id text NOT NULL,
+    display_name text,
+    last_run_id bigint,
+    last_fetched_at timestamp with time zone,
+    tenant_no integer NOT NULL,
+    CONSTRAINT tenants_last_run_has_time CHECK (((last_run_id IS NULL) = (last_fetched_at IS NULL))),
+    CONSTRAINT tenants_tenant_id_check CHECK ((tenant_id <> ''::text))
+);
+
+
+--
+-- Name: TABLE tenants; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenants IS 'Storage behind fleet_daily and the views: one row per tenant ever synced, with its latest successful sync.';
+
+
+--
+-- Name: COLUMN tenants.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.tenant_id IS 'Microsoft Entra tenant (GUID or domain, lower case).';
+
+
+--
+-- Name: COLUMN tenants.display_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.display_name IS 'Name of the tenant given in the configuration; empty when none.';
+
+
+--
+-- Name: COLUMN tenants.last_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.last_run_id IS 'The tenant''s latest successful sync; empty before its first.';
+
+
+--
+-- Name: COLUMN tenants.last_fetched_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.last_fetched_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: COLUMN tenants.tenant_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenants.tenant_no IS 'Number of the tenant within this database: how its runs name it (sync_run.tenant_no).';
+
+
+--
+-- Name: withheld_deletions; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.withheld_deletions (
+    agent_key bigint NOT NULL,
+    run_id bigint NOT NULL
+);
+
+
+--
+-- Name: TABLE withheld_deletions; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.withheld_deletions IS 'Agents a successful sync no longer returned but did not mark deleted, because the mass-deletion guard withheld the deletions of that run (see sync_runs.deletions_withheld).';
+
+
+--
+-- Name: COLUMN withheld_deletions.agent_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.withheld_deletions.agent_key IS 'Internal number of the agent (see defender.agent_state).';
+
+
+--
+-- Name: COLUMN withheld_deletions.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.withheld_deletions.run_id IS 'The sync run whose listing did not return the agent.';
 
 
 --
@@ -3585,6 +3417,135 @@ COMMENT ON COLUMN defender.run_digests.computed_at_upgrade IS 'True when the upg
 
 
 --
+-- Name: scan_agent_history; Type: TABLE; Schema: defender; Owner: -
+--
+
+CREATE TABLE defender.scan_agent_history (
+    history_id bigint NOT NULL,
+    agent_key bigint NOT NULL,
+    tenant_id text NOT NULL,
+    agent_id text NOT NULL,
+    machine_id text,
+    computer_dns_name text,
+    assigned_application_id text,
+    scanner_software_version text,
+    mde_client_version text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    valid_from timestamp with time zone NOT NULL,
+    valid_to timestamp with time zone,
+    opened_by_run_id bigint NOT NULL,
+    closed_by_run_id bigint,
+    CONSTRAINT scan_agent_history_closed_by_run CHECK (((valid_to IS NULL) = (closed_by_run_id IS NULL))),
+    CONSTRAINT scan_agent_history_range_order CHECK ((valid_to > valid_from))
+);
+
+
+--
+-- Name: TABLE scan_agent_history; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON TABLE defender.scan_agent_history IS 'One row per version of an agent''s descriptive attributes: a row is valid from valid_from until valid_to (empty while current). A change, a deletion or a return starts a new version. The versions of one agent never overlap. last_seen and last_command_execution_at are not here: see scan_agent_observations.';
+
+
+--
+-- Name: COLUMN scan_agent_history.history_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.history_id IS 'Number of this version row.';
+
+
+--
+-- Name: COLUMN scan_agent_history.agent_key; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.agent_key IS 'Internal number of the agent (see defender.agent_state).';
+
+
+--
+-- Name: COLUMN scan_agent_history.tenant_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.tenant_id IS 'Microsoft Entra tenant the agent belongs to.';
+
+
+--
+-- Name: COLUMN scan_agent_history.agent_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.agent_id IS 'Defender id of the scan agent.';
+
+
+--
+-- Name: COLUMN scan_agent_history.machine_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.machine_id IS 'Defender device id of the machine running the scanner, during this version.';
+
+
+--
+-- Name: COLUMN scan_agent_history.computer_dns_name; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.computer_dns_name IS 'Host name of the machine running the scanner, during this version.';
+
+
+--
+-- Name: COLUMN scan_agent_history.assigned_application_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.assigned_application_id IS 'Entra application id the scanner ran as, during this version.';
+
+
+--
+-- Name: COLUMN scan_agent_history.scanner_software_version; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.scanner_software_version IS 'Scanner software version during this version.';
+
+
+--
+-- Name: COLUMN scan_agent_history.mde_client_version; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.mde_client_version IS 'Defender for Endpoint client version during this version.';
+
+
+--
+-- Name: COLUMN scan_agent_history.extra; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.extra IS 'Fields without a column of their own, names as sent, during this version.';
+
+
+--
+-- Name: COLUMN scan_agent_history.valid_from; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.valid_from IS 'Fetch time of the sync that first saw these values (inclusive).';
+
+
+--
+-- Name: COLUMN scan_agent_history.valid_to; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.valid_to IS 'Fetch time of the sync that saw them change or the agent vanish (exclusive); empty while current.';
+
+
+--
+-- Name: COLUMN scan_agent_history.opened_by_run_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.opened_by_run_id IS 'The sync run that started this version.';
+
+
+--
+-- Name: COLUMN scan_agent_history.closed_by_run_id; Type: COMMENT; Schema: defender; Owner: -
+--
+
+COMMENT ON COLUMN defender.scan_agent_history.closed_by_run_id IS 'The sync run that ended this version; empty while current.';
+
+
+--
 -- Name: scan_agent_changes; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -3883,6 +3844,64 @@ ALTER TABLE defender.scan_agent_history ALTER COLUMN history_id ADD GENERATED AL
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: observation; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.observation (
+    observed_at timestamp with time zone NOT NULL,
+    run_id bigint NOT NULL,
+    agent_nos integer[] NOT NULL,
+    last_seen timestamp with time zone[] NOT NULL,
+    last_command_execution_at timestamp with time zone[] NOT NULL,
+    CONSTRAINT observation_agent_nos_valid CHECK (defender_storage.agent_numbers_valid(agent_nos)),
+    CONSTRAINT observation_arrays_match CHECK (((cardinality(last_seen) = cardinality(agent_nos)) AND (cardinality(last_command_execution_at) = cardinality(agent_nos))))
+)
+PARTITION BY RANGE (observed_at);
+
+
+--
+-- Name: TABLE observation; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.observation IS 'Storage behind scan_agent_observations: what one sync of a tenant saw of the volatile timestamps of its agents whose values moved, one row per sync (its run names the tenant), in arrays by agent number. Partitioned by month of observed_at; OBSERVATION_RETENTION drops whole months.';
+
+
+--
+-- Name: COLUMN observation.observed_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation.observed_at IS 'Fetch time of the sync (sync_runs.fetched_at).';
+
+
+--
+-- Name: COLUMN observation.run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation.run_id IS 'The sync run that made the observations; its tenant is the agents''.';
+
+
+--
+-- Name: COLUMN observation.agent_nos; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation.agent_nos IS 'agent_state.agent_no of each observed agent of the run''s tenant, increasing.';
+
+
+--
+-- Name: COLUMN observation.last_seen; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation.last_seen IS 'last_seen of each observed agent, in the order of agent_nos.';
+
+
+--
+-- Name: COLUMN observation.last_command_execution_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.observation.last_command_execution_at IS 'last_command_execution_at of each observed agent, in the order of agent_nos.';
 
 
 --
@@ -7492,39 +7511,6 @@ REVOKE ALL ON FUNCTION defender.revoke_tenant_access(role text, tenant text) FRO
 
 
 --
--- Name: FUNCTION utc_day(at timestamp with time zone); Type: ACL; Schema: defender; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender.utc_day(at timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION defender.utc_day(at timestamp with time zone) TO defender_reader;
-GRANT ALL ON FUNCTION defender.utc_day(at timestamp with time zone) TO defender_tenant_reader;
-
-
---
--- Name: FUNCTION agent_numbers_valid(agent_nos integer[]); Type: ACL; Schema: defender_storage; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) FROM PUBLIC;
-
-
---
--- Name: FUNCTION visible_tenants(viewer name); Type: ACL; Schema: defender_storage; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender_storage.visible_tenants(viewer name) FROM PUBLIC;
-GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_reader;
-GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_tenant_reader;
-
-
---
--- Name: TABLE scan_agent_history; Type: ACL; Schema: defender; Owner: -
---
-
-GRANT SELECT ON TABLE defender.scan_agent_history TO defender_reader;
-GRANT SELECT ON TABLE defender.scan_agent_history TO defender_tenant_reader;
-
-
---
 -- Name: FUNCTION scan_agents_as_of(at timestamp with time zone, viewer name, tenant text); Type: ACL; Schema: defender_storage; Owner: -
 --
 
@@ -7570,12 +7556,28 @@ GRANT ALL ON FUNCTION defender.scan_outcome(status text) TO defender_tenant_read
 
 
 --
+-- Name: FUNCTION utc_day(at timestamp with time zone); Type: ACL; Schema: defender; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender.utc_day(at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender.utc_day(at timestamp with time zone) TO defender_reader;
+GRANT ALL ON FUNCTION defender.utc_day(at timestamp with time zone) TO defender_tenant_reader;
+
+
+--
 -- Name: FUNCTION version_key(version text); Type: ACL; Schema: defender; Owner: -
 --
 
 REVOKE ALL ON FUNCTION defender.version_key(version text) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender.version_key(version text) TO defender_reader;
 GRANT ALL ON FUNCTION defender.version_key(version text) TO defender_tenant_reader;
+
+
+--
+-- Name: FUNCTION agent_numbers_valid(agent_nos integer[]); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.agent_numbers_valid(agent_nos integer[]) FROM PUBLIC;
 
 
 --
@@ -7632,6 +7634,15 @@ REVOKE ALL ON FUNCTION defender_storage.ensure_observation_partition(at timestam
 --
 
 REVOKE ALL ON FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION visible_tenants(viewer name); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.visible_tenants(viewer name) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_reader;
+GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_tenant_reader;
 
 
 --
@@ -7728,6 +7739,14 @@ GRANT SELECT ON TABLE defender.sync_runs TO defender_tenant_reader;
 
 GRANT SELECT ON TABLE defender.run_digests TO defender_reader;
 GRANT SELECT ON TABLE defender.run_digests TO defender_tenant_reader;
+
+
+--
+-- Name: TABLE scan_agent_history; Type: ACL; Schema: defender; Owner: -
+--
+
+GRANT SELECT ON TABLE defender.scan_agent_history TO defender_reader;
+GRANT SELECT ON TABLE defender.scan_agent_history TO defender_tenant_reader;
 
 
 --
