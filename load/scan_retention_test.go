@@ -3,6 +3,7 @@ package load_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/load/loadtest"
+	"github.com/agentsync/agentsync/scanagent"
 )
 
 // answers is every row of the scan views an answer reads, as text, in a
@@ -322,4 +324,84 @@ func migrationKeepsEveryAnswer(t *testing.T, version int64, upgraded func(*pgxpo
 func TestAsOfPlanKeptMigrationKeepsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	migrationKeepsEveryAnswer(t, 26, func(*pgxpool.Pool) {}) // 00026_as_of_plan_kept.sql
+}
+
+// TestVersionDriftMigrationKeepsEveryAnswer: 00027 (version_drift's
+// versions per tenant) changes no answer of any view or function, on the
+// interleaved tenants and on tenants whose versions hold every case the
+// view orders: spellings of one version, versions with no numeric form,
+// none at all, and the newest version on an agent since deleted. As the
+// owner, defender_reader and a role given one tenant, up and down.
+func TestVersionDriftMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 27, func(*pgxpool.Pool) {}) // 00027_version_drift_by_tenant.sql
+
+	ctx := context.Background()
+	pool, p := dbtest.Unmigrated(t)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	fleets := map[string][][2]string{ // per tenant, each agent's client and scanner versions
+		"alpha.example": {{"10.8295.22621.1010", "1.2.3"}, {"10.10000", "1.2.3.0"}, {"10.10000.0.0", "x"},
+			{"beta-7", "2.0"}, {"", ""}, {"10.8295.22621.1010", "2.0"}},
+		"beta.example":  {{"dev", "3.1"}, {"dev2", "3.10"}, {"dev", ""}},
+		"gamma.example": {{"4.18.1", "1.0"}, {"4.18.2", "1.1"}, {"4.18.10", "1.0"}},
+	}
+	for _, id := range []string{"alpha.example", "beta.example", "gamma.example"} {
+		loader, err := load.New(pool, load.Config{TenantID: id, Logger: slog.New(slog.DiscardHandler),
+			Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := agents(len(fleets[id]))
+		for i, v := range fleets[id] {
+			recs[i].MDEClientVersion, recs[i].ScannerSoftwareVersion = scanagent.Version(v[0]), scanagent.Version(v[1])
+		}
+		if _, err := loader.Sync(ctx, listOf(recs...)); err != nil {
+			t.Fatal(err)
+		}
+		if id == "gamma.example" { // the agent of the newest client version leaves
+			now = now.Add(time.Hour)
+			if _, err := loader.Sync(ctx, listOf(recs[:2]...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := pool.Exec(ctx, `SELECT defender.grant_tenant_access($1, 'alpha.example')`, dbtest.TenantReaderRole); err != nil {
+		t.Fatal(err)
+	}
+	reader := dbtest.ReaderPool(t, pool.Config().ConnString())
+	customer := dbtest.TenantReaderPool(t, pool.Config().ConnString())
+	const q = `SELECT * FROM defender.version_drift ORDER BY tenant_id, agent_id`
+	answers := func() [3]string {
+		return [3]string{dbtest.Answer(t, pool, q), dbtest.Answer(t, reader, q), dbtest.Answer(t, customer, q)}
+	}
+	if _, err := p.DownTo(ctx, 26); err != nil {
+		t.Fatal(err)
+	}
+	before := answers()
+	if strings.Count(before[1], "\n") < 10 || before[2] == before[1] {
+		t.Fatalf("version_drift before 00027:\n%s\nas the role:\n%s", before[1], before[2])
+	}
+	for _, step := range []struct {
+		name string
+		to   int64
+	}{{"after 00027", 27}, {"after rolling 00027 back", 26}} {
+		var err error
+		if step.to == 27 {
+			_, err = p.UpTo(ctx, 27)
+		} else {
+			_, err = p.DownTo(ctx, 26)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := answers(); got != before {
+			t.Errorf("%s: version_drift answers differently\nbefore:\n%s\nafter:\n%s", step.name, before, got)
+		}
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
