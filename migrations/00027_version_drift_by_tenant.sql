@@ -4,6 +4,8 @@
 -- for one tenant of 200, as long as for all). Each side (the Defender
 -- client, the scanner) is now a subquery named once, whose windows are
 -- per tenant, so that a condition on the tenant reaches the agents' index.
+-- Each version's numeric form is computed once per tenant and spelling,
+-- as before, not once per agent.
 --
 -- Answers do not change.
 
@@ -35,21 +37,25 @@ CREATE OR REPLACE VIEW defender.version_drift WITH (security_barrier='true') AS
                     d.version,
                     (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC) - 1) AS behind,
                     first_value(d.version) OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC, (length(d.version)) DESC, d.version) AS newest
-                   FROM ( SELECT DISTINCT x.tenant_id,
-                            x.mde_client_version AS version,
-                            defender.version_key(x.mde_client_version) AS key
-                           FROM defender_storage.agent_state x
-                          WHERE (x.deleted_at IS NULL)) d
+                   FROM ( SELECT e.tenant_id,
+                            e.version,
+                            defender.version_key(e.version) AS key
+                           FROM ( SELECT DISTINCT x.tenant_id,
+                                    x.mde_client_version AS version
+                                   FROM defender_storage.agent_state x
+                                  WHERE (x.deleted_at IS NULL)) e) d
                   WHERE (d.key IS NOT NULL)) m ON (((m.tenant_id = a.tenant_id) AND (m.version = a.mde_client_version))))
              LEFT JOIN ( SELECT d.tenant_id,
                     d.version,
                     (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC) - 1) AS behind,
                     first_value(d.version) OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC, (length(d.version)) DESC, d.version) AS newest
-                   FROM ( SELECT DISTINCT x.tenant_id,
-                            x.scanner_software_version AS version,
-                            defender.version_key(x.scanner_software_version) AS key
-                           FROM defender_storage.agent_state x
-                          WHERE (x.deleted_at IS NULL)) d
+                   FROM ( SELECT e.tenant_id,
+                            e.version,
+                            defender.version_key(e.version) AS key
+                           FROM ( SELECT DISTINCT x.tenant_id,
+                                    x.scanner_software_version AS version
+                                   FROM defender_storage.agent_state x
+                                  WHERE (x.deleted_at IS NULL)) e) d
                   WHERE (d.key IS NOT NULL)) s ON (((s.tenant_id = a.tenant_id) AND (s.version = a.scanner_software_version))))
           WHERE (a.deleted_at IS NULL)) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
