@@ -5,7 +5,9 @@
 -- client, the scanner) is now a subquery named once, whose windows are
 -- per tenant, so that a condition on the tenant reaches the agents' index.
 -- Each version's numeric form is computed once per tenant and spelling,
--- as before, not once per agent.
+-- as before, not once per agent: spellings without one are ranked last
+-- and answer NULL, rather than filtered out, which would have the filter
+-- (and the computation) applied to every agent.
 --
 -- Answers do not change.
 
@@ -35,8 +37,8 @@ CREATE OR REPLACE VIEW defender.version_drift WITH (security_barrier='true') AS
            FROM ((defender_storage.agent_state a
              LEFT JOIN ( SELECT d.tenant_id,
                     d.version,
-                    (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC) - 1) AS behind,
-                    first_value(d.version) OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC, (length(d.version)) DESC, d.version) AS newest
+                    CASE WHEN (d.key IS NOT NULL) THEN (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST) - 1) END AS behind,
+                    CASE WHEN (first_value(d.key) OVER w IS NOT NULL) THEN first_value(d.version) OVER w END AS newest
                    FROM ( SELECT e.tenant_id,
                             e.version,
                             defender.version_key(e.version) AS key
@@ -44,11 +46,11 @@ CREATE OR REPLACE VIEW defender.version_drift WITH (security_barrier='true') AS
                                     x.mde_client_version AS version
                                    FROM defender_storage.agent_state x
                                   WHERE (x.deleted_at IS NULL)) e) d
-                  WHERE (d.key IS NOT NULL)) m ON (((m.tenant_id = a.tenant_id) AND (m.version = a.mde_client_version))))
+                  WINDOW w AS (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST, (length(d.version)) DESC, d.version)) m ON (((m.tenant_id = a.tenant_id) AND (m.version = a.mde_client_version))))
              LEFT JOIN ( SELECT d.tenant_id,
                     d.version,
-                    (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC) - 1) AS behind,
-                    first_value(d.version) OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC, (length(d.version)) DESC, d.version) AS newest
+                    CASE WHEN (d.key IS NOT NULL) THEN (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST) - 1) END AS behind,
+                    CASE WHEN (first_value(d.key) OVER w IS NOT NULL) THEN first_value(d.version) OVER w END AS newest
                    FROM ( SELECT e.tenant_id,
                             e.version,
                             defender.version_key(e.version) AS key
@@ -56,7 +58,7 @@ CREATE OR REPLACE VIEW defender.version_drift WITH (security_barrier='true') AS
                                     x.scanner_software_version AS version
                                    FROM defender_storage.agent_state x
                                   WHERE (x.deleted_at IS NULL)) e) d
-                  WHERE (d.key IS NOT NULL)) s ON (((s.tenant_id = a.tenant_id) AND (s.version = a.scanner_software_version))))
+                  WINDOW w AS (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST, (length(d.version)) DESC, d.version)) s ON (((s.tenant_id = a.tenant_id) AND (s.version = a.scanner_software_version))))
           WHERE (a.deleted_at IS NULL)) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 

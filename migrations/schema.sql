@@ -6024,8 +6024,14 @@ CREATE VIEW defender.version_drift WITH (security_barrier='true') AS
            FROM ((defender_storage.agent_state a
              LEFT JOIN ( SELECT d.tenant_id,
                     d.version,
-                    (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC) - 1) AS behind,
-                    first_value(d.version) OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC, (length(d.version)) DESC, d.version) AS newest
+                        CASE
+                            WHEN (d.key IS NOT NULL) THEN (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST) - 1)
+                            ELSE NULL::bigint
+                        END AS behind,
+                        CASE
+                            WHEN (first_value(d.key) OVER w IS NOT NULL) THEN first_value(d.version) OVER w
+                            ELSE NULL::text
+                        END AS newest
                    FROM ( SELECT e.tenant_id,
                             e.version,
                             defender.version_key(e.version) AS key
@@ -6033,11 +6039,17 @@ CREATE VIEW defender.version_drift WITH (security_barrier='true') AS
                                     x.mde_client_version AS version
                                    FROM defender_storage.agent_state x
                                   WHERE (x.deleted_at IS NULL)) e) d
-                  WHERE (d.key IS NOT NULL)) m ON (((m.tenant_id = a.tenant_id) AND (m.version = a.mde_client_version))))
+                  WINDOW w AS (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST, (length(d.version)) DESC, d.version)) m ON (((m.tenant_id = a.tenant_id) AND (m.version = a.mde_client_version))))
              LEFT JOIN ( SELECT d.tenant_id,
                     d.version,
-                    (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC) - 1) AS behind,
-                    first_value(d.version) OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC, (length(d.version)) DESC, d.version) AS newest
+                        CASE
+                            WHEN (d.key IS NOT NULL) THEN (dense_rank() OVER (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST) - 1)
+                            ELSE NULL::bigint
+                        END AS behind,
+                        CASE
+                            WHEN (first_value(d.key) OVER w IS NOT NULL) THEN first_value(d.version) OVER w
+                            ELSE NULL::text
+                        END AS newest
                    FROM ( SELECT e.tenant_id,
                             e.version,
                             defender.version_key(e.version) AS key
@@ -6045,7 +6057,7 @@ CREATE VIEW defender.version_drift WITH (security_barrier='true') AS
                                     x.scanner_software_version AS version
                                    FROM defender_storage.agent_state x
                                   WHERE (x.deleted_at IS NULL)) e) d
-                  WHERE (d.key IS NOT NULL)) s ON (((s.tenant_id = a.tenant_id) AND (s.version = a.scanner_software_version))))
+                  WINDOW w AS (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST, (length(d.version)) DESC, d.version)) s ON (((s.tenant_id = a.tenant_id) AND (s.version = a.scanner_software_version))))
           WHERE (a.deleted_at IS NULL)) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
