@@ -75,13 +75,13 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 	// agentsync's statement mode, the one that works through a transaction
 	// pooler, unless AGENTSYNC_BENCH_EXEC_MODE names another
 	// (cache_statement: a direct connection's prepared statements).
-	url := dbtest.URL(b)
-	if mode := os.Getenv("AGENTSYNC_BENCH_EXEC_MODE"); mode != "" {
+	url, mode := dbtest.URL(b), pooling.DefaultExecModeName
+	if m := os.Getenv("AGENTSYNC_BENCH_EXEC_MODE"); m != "" {
 		from := "default_query_exec_mode=" + pooling.DefaultExecModeName
 		if !strings.Contains(url, from) {
 			b.Fatalf("AGENTSYNC_BENCH_EXEC_MODE: the test database's connection string sets no %s", from)
 		}
-		url = strings.Replace(url, from, "default_query_exec_mode="+mode, 1)
+		url, mode = strings.Replace(url, from, "default_query_exec_mode="+m, 1), m
 	}
 	env := map[string]string{
 		"DATABASE_URL":           url,
@@ -185,10 +185,6 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	mode := pooling.DefaultExecModeName
-	if m := os.Getenv("AGENTSYNC_BENCH_EXEC_MODE"); m != "" {
-		mode = m
-	}
 	fmt.Printf("\nagentsync sync of %d simulated tenants × 40 agents (SYNC_CONCURRENCY %d, default_query_exec_mode %s):\n\n", n, concurrency, mode)
 	fmt.Printf("Goals: hourly, the agents ≤ 5 s and every resource ≤ 25 s; a first sync of every resource ≤ 60 s; database time per tenant, every resource, p50 ≤ 25 ms hourly; peak RSS ≤ 100 MB.\n\n")
 	fmt.Printf("| pass | wall time | database time per tenant, agents: p50 / p95 | all its resources: p50 / p95 | peak RSS |\n|---|---|---|---|---|\n")
