@@ -284,7 +284,7 @@ func migrationKeepsEveryAnswer(t *testing.T, version int64, fill, upgraded func(
 	}
 	rowsBefore, before := dbtest.RowVersions(t, pool, tables...), answers()
 	latest := times[len(times)-1]
-	for _, v := range []string{"defender.scan_coverage", "defender.scan_target_status",
+	for _, v := range []string{"defender.scan_coverage", "defender.scan_target_status", "defender.scan_agent_observations",
 		"scan_agents_as_of " + at(latest), "scan_agents_diff " + at(times[0]) + " " + at(latest)} {
 		for _, who := range []string{" as defender_reader", " as a role given one tenant"} {
 			if strings.Count(before[v+who], "\n") < 3 {
@@ -375,6 +375,29 @@ func TestVersionDriftMigrationKeepsEveryAnswer(t *testing.T) {
 		}
 		if n := dbtest.Answer(t, pool, `SELECT * FROM defender.version_drift WHERE tenant_id IN ('alpha.example', 'beta.example', 'gamma.example')`); strings.Count(n, "\n") < 10 {
 			t.Fatalf("version_drift of the crafted tenants:\n%s", n)
+		}
+	}, nil)
+}
+
+// TestObservationsByPositionMigrationKeepsEveryAnswer: 00028
+// (scan_agent_observations reads an agent's timestamps at its position)
+// changes no answer, for the owner, defender_reader and a role given one
+// tenant, up and down; an observation whose timestamp arrays were stored
+// with another lower bound reads as before.
+func TestObservationsByPositionMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 28, func(pool *pgxpool.Pool) { // 00028_observations_by_position.sql
+		tag, err := pool.Exec(context.Background(), `
+			UPDATE defender_storage.observation o
+			   SET last_seen = (pg_catalog.format('[0:%s]=', cardinality(last_seen) - 1) || last_seen::text)::timestamptz[],
+			       last_command_execution_at = (pg_catalog.format('[5:%s]=', cardinality(last_seen) + 4) || last_command_execution_at::text)::timestamptz[]
+			 WHERE cardinality(agent_nos) > 1
+			   AND run_id = (SELECT max(run_id) FROM defender_storage.observation WHERE cardinality(agent_nos) > 1)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tag.RowsAffected() != 1 {
+			t.Fatalf("%d observations given other lower bounds", tag.RowsAffected())
 		}
 	}, nil)
 }

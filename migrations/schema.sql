@@ -3919,8 +3919,8 @@ CREATE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
             a.agent_id,
             r.run_id,
             r.fetched_at AS observed_at,
-            x.last_seen,
-            x.last_command_execution_at
+            o.last_seen[((array_lower(o.last_seen, 1) + x.i) - 1)] AS last_seen,
+            o.last_command_execution_at[((array_lower(o.last_command_execution_at, 1) + x.i) - 1)] AS last_command_execution_at
            FROM ((((defender_storage.sync_run r
              JOIN defender_storage.tenants rt ON ((rt.tenant_no = r.tenant_no)))
              CROSS JOIN LATERAL ( SELECT o_1.agent_nos,
@@ -3929,7 +3929,7 @@ CREATE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
                    FROM defender_storage.observation o_1
                   WHERE ((o_1.run_id = r.run_id) AND (o_1.observed_at = r.fetched_at))
                  LIMIT 1) o)
-             CROSS JOIN LATERAL UNNEST(o.agent_nos, o.last_seen, o.last_command_execution_at) x(agent_no, last_seen, last_command_execution_at))
+             CROSS JOIN LATERAL unnest(o.agent_nos) WITH ORDINALITY x(agent_no, i))
              JOIN defender_storage.agent_state a ON (((a.tenant_id = rt.tenant_id) AND (a.agent_no = x.agent_no))))
           WHERE ((r.resource = 'a'::"char") AND (r.status = 's'::"char"))) v
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
