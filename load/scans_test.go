@@ -295,6 +295,9 @@ func TestDefinitionDeletionsNeedACompleteReadableListing(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM defender_storage.definition_withheld`); n != 1 {
 		t.Errorf("%d withheld deletions recorded, want 1", n)
 	}
+	if parts := writtenParts(t, f); !strings.Contains(parts, "d5") {
+		t.Errorf("parts with rows: %s, want the withheld definitions (d5)", parts)
+	}
 	if !strings.Contains(f.logs.String(), "any missing definition may be one of them") {
 		t.Errorf("no warning:\n%s", f.logs)
 	}

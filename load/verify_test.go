@@ -73,6 +73,32 @@ func verify(t *testing.T, f *fixture, tenant string) []load.ChainVerification {
 	return chains
 }
 
+// writtenParts checks that the parts a sync's run computes for its
+// resource (written_run_digest_parts) are, run by run, the canonical parts
+// verify computes, and returns the parts that hold rows (not the digest of
+// nothing), as resource letter and part number ("a6": an agents run's
+// observations), so that a test shows its fixture covers them.
+func writtenParts(t *testing.T, f *fixture) string {
+	t.Helper()
+	if n := f.count(t, `
+		SELECT count(*) FROM defender_storage.sync_run r JOIN defender_storage.tenants t USING (tenant_no)
+		 CROSS JOIN defender_storage.run_digest_parts(ARRAY[r.run_id]) p
+		 WHERE r.status = 's'
+		   AND defender_storage.written_run_digest_parts(r.run_id, r.resource, t.tenant_id, r.fetched_at) IS DISTINCT FROM p.digest_parts`); n != 0 {
+		t.Errorf("%d runs whose parts, computed for their resource, differ from the canonical parts", n)
+	}
+	var parts []string
+	if err := f.pool.QueryRow(context.Background(), `
+		SELECT array_agg(DISTINCT r.resource::text || (i + 1)::text ORDER BY r.resource::text || (i + 1)::text)
+		  FROM defender_storage.sync_run r
+		 CROSS JOIN defender_storage.run_digest_parts(ARRAY[r.run_id]) p
+		 CROSS JOIN generate_series(1, 7) i
+		 WHERE r.status = 's' AND substr(p.digest_parts, 32 * i + 1, 32) <> sha256(''::bytea)`).Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(parts, " ")
+}
+
 // TestVerifyAnUntouchedHistory: every successful run has a digest chained
 // with the previous successful run of its tenant and resource; a failed
 // run has none and is not in the chain; the stored rows give every digest
@@ -116,6 +142,9 @@ func TestVerifyAnUntouchedHistory(t *testing.T) {
 		if c.HeadRunID != head || c.HeadDigest != hex.EncodeToString(digest) {
 			t.Errorf("%s: head run %d %s, want %d %x", c.Resource, c.HeadRunID, c.HeadDigest, head, digest)
 		}
+	}
+	if got, want := writtenParts(t, f), "a2 a3 a4 a5 a6 d2 d3 d4 d7 h7 h8"; got != want {
+		t.Errorf("parts with rows, per resource: %s, want %s", got, want)
 	}
 	// Sessions written by a run and rewritten by a later one: the earlier
 	// writer's digest still verifies (it holds).
