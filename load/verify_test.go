@@ -80,11 +80,15 @@ func verify(t *testing.T, f *fixture, tenant string) []load.ChainVerification {
 // observations), so that a test shows its fixture covers them.
 func writtenParts(t *testing.T, f *fixture) string {
 	t.Helper()
+	// As the loader's runs compute them (the statement of a run that
+	// changed nothing, by its counts, reads neither versions, deletions nor
+	// withheld deletions), and with every part of the resource.
 	if n := f.count(t, `
 		SELECT count(*) FROM defender_storage.sync_run r JOIN defender_storage.tenants t USING (tenant_no)
 		 CROSS JOIN defender_storage.run_digest_parts(ARRAY[r.run_id]) p
+		 CROSS JOIN LATERAL (VALUES (r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld > 0), (true)) w(wrote)
 		 WHERE r.status = 's'
-		   AND defender_storage.written_run_digest_parts(r.run_id, r.resource, t.tenant_id, r.fetched_at) IS DISTINCT FROM p.digest_parts`); n != 0 {
+		   AND defender_storage.written_run_digest_parts(r.run_id, r.resource, t.tenant_id, r.fetched_at, w.wrote) IS DISTINCT FROM p.digest_parts`); n != 0 {
 		t.Errorf("%d runs whose parts, computed for their resource, differ from the canonical parts", n)
 	}
 	var parts []string
@@ -404,5 +408,42 @@ func TestVerifyAfterRetention(t *testing.T) {
 	}
 	if c := verify(t, f, "")[0]; c.Mismatch == nil || c.Runs != 2 {
 		t.Errorf("an edited observation after retention: %+v", c)
+	}
+}
+
+// TestDigestOfRunsThatChangedNothing: a run whose counts say it changed
+// nothing reads only its run, its observations and the sessions it wrote;
+// its parts are still the canonical ones, observations and sessions
+// included.
+func TestDigestOfRunsThatChangedNothing(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	fleet := agents(5)
+	f.sync(t, listOf(fleet...))
+	f.clock.Advance(time.Hour)
+	fleet[2].LastSeen = f.clock.Now() // a heartbeat only
+	f.sync(t, listOf(fleet...))
+	defs := definitions(2)
+	ran := f.clock.Now().Add(-30 * time.Minute)
+	defs[0].LatestScan = &scanagent.LatestScan{Status: "Success", ExecutedAt: ran}
+	f.syncDefinitions(t, definitionsOf(defs...))
+	f.clock.Advance(time.Hour)
+	defs[0].LatestScan = &scanagent.LatestScan{Status: "Fail", FailureReason: "unreachable", ExecutedAt: ran.Add(time.Hour)}
+	f.syncDefinitions(t, definitionsOf(defs...)) // a new latest scan: its session only
+	if got := writtenParts(t, f); !strings.Contains(got, "a6") || !strings.Contains(got, "d7") {
+		t.Errorf("parts with rows: %s, want observations and sessions", got)
+	}
+	var unchanged []string
+	if err := f.pool.QueryRow(context.Background(), `
+		SELECT array_agg(r.resource::text || '/' || (w.run_id IS NOT NULL)::text || '/' || (o.run_id IS NOT NULL)::text ORDER BY r.run_id)
+		  FROM defender_storage.sync_run r
+		  LEFT JOIN LATERAL (SELECT w.run_id FROM defender_storage.session_write w WHERE w.run_id = r.run_id LIMIT 1) w ON true
+		  LEFT JOIN defender_storage.observation o ON o.run_id = r.run_id AND o.observed_at = r.fetched_at
+		 WHERE r.status = 's' AND r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld = 0`).Scan(&unchanged); err != nil {
+		t.Fatal(err)
+	}
+	// resource / wrote a session / has an observation row
+	if got, want := strings.Join(unchanged, " "), "a/false/true d/true/false"; got != want {
+		t.Errorf("runs that changed nothing: %s, want %s", got, want)
 	}
 }

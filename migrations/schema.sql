@@ -922,7 +922,8 @@ DECLARE
     parts    bytea;
     stored   bytea;
 BEGIN
-    SELECT q.run_id, q.tenant_no, t.tenant_id, q.resource, q.fetched_at INTO r
+    SELECT q.run_id, q.tenant_no, t.tenant_id, q.resource, q.fetched_at,
+           q.records_inserted + q.records_changed + q.records_deleted + q.deletions_withheld > 0 AS wrote INTO r
       FROM defender_storage.sync_run q
       JOIN defender_storage.tenants t ON t.tenant_no = q.tenant_no
      WHERE q.run_id = run AND q.status = 's';
@@ -959,7 +960,7 @@ BEGIN
     IF at_upgrade THEN
         SELECT p.digest_parts INTO parts FROM defender_storage.run_digest_parts(ARRAY[run]) p;
     ELSE
-        parts := defender_storage.written_run_digest_parts(run, r.resource, r.tenant_id, r.fetched_at);
+        parts := defender_storage.written_run_digest_parts(run, r.resource, r.tenant_id, r.fetched_at, r.wrote);
     END IF;
     INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
     VALUES (run, previous.run_id, defender_storage.chain_digest(previous.digest, parts),
@@ -2787,10 +2788,10 @@ COMMENT ON FUNCTION defender_storage.target_status_of(tenant text) IS 'Internal:
 
 
 --
--- Name: written_run_digest_parts(bigint, "char", text, timestamp with time zone); Type: FUNCTION; Schema: defender_storage; Owner: -
+-- Name: written_run_digest_parts(bigint, "char", text, timestamp with time zone, boolean); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender_storage.written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone) RETURNS bytea
+CREATE FUNCTION defender_storage.written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone, wrote boolean) RETURNS bytea
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -2801,206 +2802,314 @@ BEGIN
     -- Each statement is run_digest_parts for one run of the resource,
     -- without the parts the resource cannot write.
     IF resource = 'a' THEN
-        SELECT
-            -- 1. The run: its row of sync_runs.
-            pg_catalog.sha256(
-                defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
-                || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
-                || defender_storage.digest_time(r.fetched_at)
-                || defender_storage.digest_time(r.previous_sync_at)
-                || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
-                || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
-                || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
-                || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
-                || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
-                || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
-                || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
-                || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
-                || defender_storage.digest_field(r.api_requests::text))
-            -- 2. The versions it opened (what later runs write of them, valid_to
-            -- and closed_by_run_id, is theirs).
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
-                    SELECT h.agent_id AS k,
-                           defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
-                           || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
-                           || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
-                           || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
-                           || defender_storage.digest_time(h.valid_from) AS e
-                      FROM defender.scan_agent_history h
-                     WHERE h.opened_by_run_id = run) o), ''::bytea))
-            -- 3. The versions it closed.
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
-                    SELECT h.agent_id AS k,
-                           defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
-                           || defender_storage.digest_time(h.valid_from)
-                           || defender_storage.digest_time(h.valid_to) AS e
-                      FROM defender.scan_agent_history h
-                     WHERE h.closed_by_run_id = run) c), ''::bytea))
-            -- 4. Its deletions: the records it marked deleted, and those whose
-            -- version it closed without opening another (a deletion, as the
-            -- history keeps it). Each is 'deleted' while it is marked deleted by
-            -- this run at its fetch time, or has returned since (a later version
-            -- opened, which clears the mark); else 'not deleted'.
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
-                    SELECT a.agent_id AS k,
-                           defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)
-                           || defender_storage.digest_field(CASE
-                                  WHEN a.deleted_by_run_id = run AND a.deleted_at = fetched THEN 'deleted'
-                                  WHEN a.deleted_by_run_id IS DISTINCT FROM run
-                                   AND EXISTS (SELECT FROM defender.scan_agent_history l
-                                                WHERE l.agent_key = a.agent_key AND l.valid_from > fetched) THEN 'deleted'
-                                  ELSE 'not deleted' END) AS e
-                      FROM (SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = run
-                            UNION
-                            SELECT c.agent_key FROM defender.scan_agent_history c
-                             WHERE c.closed_by_run_id = run
-                               AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
-                                                WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = run)) k
-                      JOIN defender_storage.agent_state a ON a.agent_key = k.agent_key) d), ''::bytea))
-            -- 5. The deletions it withheld.
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
-                    SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
-                      FROM defender_storage.withheld_deletions x
-                      JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
-                     WHERE x.run_id = run) w), ''::bytea))
-            -- 6. Its observations: the row of its tenant at its fetch time, one
-            -- entry per agent.
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(
-                           defender_storage.digest_field(a.agent_id)
-                           || defender_storage.digest_time(x.last_seen)
-                           || defender_storage.digest_time(x.last_command_execution_at),
-                           ''::bytea ORDER BY a.agent_id COLLATE "C")
-                  FROM defender_storage.observation o
-                 CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
-                       x(agent_no, last_seen, last_command_execution_at)
-                  LEFT JOIN defender_storage.agent_state a ON a.tenant_id = tenant AND a.agent_no = x.agent_no
-                 WHERE o.run_id = run AND o.observed_at = fetched), ''::bytea))
-            || pg_catalog.sha256(''::bytea)
-            || pg_catalog.sha256(''::bytea)
-          INTO parts
-          FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
-                       CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
-                       CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
-                       rs.heartbeat_only AS agents_heartbeat_only,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
-                       rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
-                       rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
-                  FROM defender_storage.sync_run rs
-                  JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
-                 WHERE rs.run_id = run) r;
+        IF NOT wrote THEN -- no version opened or closed, nothing deleted or withheld
+            SELECT
+                -- 1. The run: its row of sync_runs.
+                pg_catalog.sha256(
+                    defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+                    || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+                    || defender_storage.digest_time(r.fetched_at)
+                    || defender_storage.digest_time(r.previous_sync_at)
+                    || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+                    || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+                    || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+                    || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+                    || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+                    || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+                    || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+                    || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+                    || defender_storage.digest_field(r.api_requests::text))
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+                -- 6. Its observations: the row of its tenant at its fetch time, one
+                -- entry per agent.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(
+                               defender_storage.digest_field(a.agent_id)
+                               || defender_storage.digest_time(x.last_seen)
+                               || defender_storage.digest_time(x.last_command_execution_at),
+                               ''::bytea ORDER BY a.agent_id COLLATE "C")
+                      FROM defender_storage.observation o
+                     CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
+                           x(agent_no, last_seen, last_command_execution_at)
+                      LEFT JOIN defender_storage.agent_state a ON a.tenant_id = tenant AND a.agent_no = x.agent_no
+                     WHERE o.run_id = run AND o.observed_at = fetched), ''::bytea))
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+              INTO parts
+              FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+                           CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+                           CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
+                           rs.heartbeat_only AS agents_heartbeat_only,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
+                           rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
+                           rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+                      FROM defender_storage.sync_run rs
+                      JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+                     WHERE rs.run_id = run) r;
+        ELSE
+            SELECT
+                -- 1. The run: its row of sync_runs.
+                pg_catalog.sha256(
+                    defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+                    || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+                    || defender_storage.digest_time(r.fetched_at)
+                    || defender_storage.digest_time(r.previous_sync_at)
+                    || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+                    || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+                    || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+                    || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+                    || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+                    || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+                    || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+                    || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+                    || defender_storage.digest_field(r.api_requests::text))
+                -- 2. The versions it opened (what later runs write of them, valid_to
+                -- and closed_by_run_id, is theirs).
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
+                        SELECT h.agent_id AS k,
+                               defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                               || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
+                               || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
+                               || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
+                               || defender_storage.digest_time(h.valid_from) AS e
+                          FROM defender.scan_agent_history h
+                         WHERE h.opened_by_run_id = run) o), ''::bytea))
+                -- 3. The versions it closed.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
+                        SELECT h.agent_id AS k,
+                               defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                               || defender_storage.digest_time(h.valid_from)
+                               || defender_storage.digest_time(h.valid_to) AS e
+                          FROM defender.scan_agent_history h
+                         WHERE h.closed_by_run_id = run) c), ''::bytea))
+                -- 4. Its deletions: the records it marked deleted, and those whose
+                -- version it closed without opening another (a deletion, as the
+                -- history keeps it). Each is 'deleted' while it is marked deleted by
+                -- this run at its fetch time, or has returned since (a later version
+                -- opened, which clears the mark); else 'not deleted'.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
+                        SELECT a.agent_id AS k,
+                               defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)
+                               || defender_storage.digest_field(CASE
+                                      WHEN a.deleted_by_run_id = run AND a.deleted_at = fetched THEN 'deleted'
+                                      WHEN a.deleted_by_run_id IS DISTINCT FROM run
+                                       AND EXISTS (SELECT FROM defender.scan_agent_history l
+                                                    WHERE l.agent_key = a.agent_key AND l.valid_from > fetched) THEN 'deleted'
+                                      ELSE 'not deleted' END) AS e
+                          FROM (SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = run
+                                UNION
+                                SELECT c.agent_key FROM defender.scan_agent_history c
+                                 WHERE c.closed_by_run_id = run
+                                   AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
+                                                    WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = run)) k
+                          JOIN defender_storage.agent_state a ON a.agent_key = k.agent_key) d), ''::bytea))
+                -- 5. The deletions it withheld.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
+                        SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
+                          FROM defender_storage.withheld_deletions x
+                          JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
+                         WHERE x.run_id = run) w), ''::bytea))
+                -- 6. Its observations: the row of its tenant at its fetch time, one
+                -- entry per agent.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(
+                               defender_storage.digest_field(a.agent_id)
+                               || defender_storage.digest_time(x.last_seen)
+                               || defender_storage.digest_time(x.last_command_execution_at),
+                               ''::bytea ORDER BY a.agent_id COLLATE "C")
+                      FROM defender_storage.observation o
+                     CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
+                           x(agent_no, last_seen, last_command_execution_at)
+                      LEFT JOIN defender_storage.agent_state a ON a.tenant_id = tenant AND a.agent_no = x.agent_no
+                     WHERE o.run_id = run AND o.observed_at = fetched), ''::bytea))
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+              INTO parts
+              FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+                           CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+                           CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
+                           rs.heartbeat_only AS agents_heartbeat_only,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
+                           rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
+                           rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+                      FROM defender_storage.sync_run rs
+                      JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+                     WHERE rs.run_id = run) r;
+        END IF;
     ELSIF resource = 'd' THEN
-        SELECT
-            -- 1. The run: its row of sync_runs.
-            pg_catalog.sha256(
-                defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
-                || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
-                || defender_storage.digest_time(r.fetched_at)
-                || defender_storage.digest_time(r.previous_sync_at)
-                || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
-                || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
-                || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
-                || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
-                || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
-                || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
-                || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
-                || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
-                || defender_storage.digest_field(r.api_requests::text))
-            -- 2. The versions it opened (what later runs write of them, valid_to
-            -- and closed_by_run_id, is theirs).
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
-                    SELECT s.definition_id AS k,
-                           defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
-                           || defender_storage.digest_field(v.scan_name) || defender_storage.digest_field(v.scan_type)
-                           || defender_storage.digest_field(v.is_active::text) || defender_storage.digest_field(v.interval_hours::text)
-                           || defender_storage.digest_field(v.target) || defender_storage.digest_field(v.target_type)
-                           || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
-                           || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
-                           || defender_storage.digest_field(v.extra::text)
-                           || defender_storage.digest_time(v.valid_from) AS e
-                      FROM defender_storage.definition_version v
-                      JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
-                     WHERE v.opened_by_run_id = run) o), ''::bytea))
-            -- 3. The versions it closed.
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
-                    SELECT s.definition_id AS k,
-                           defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
-                           || defender_storage.digest_time(v.valid_from)
-                           || defender_storage.digest_time(v.valid_to) AS e
-                      FROM defender_storage.definition_version v
-                      JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
-                     WHERE v.closed_by_run_id = run) c), ''::bytea))
-            -- 4. Its deletions: the records it marked deleted, and those whose
-            -- version it closed without opening another (a deletion, as the
-            -- history keeps it). Each is 'deleted' while it is marked deleted by
-            -- this run at its fetch time, or has returned since (a later version
-            -- opened, which clears the mark); else 'not deleted'.
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
-                    SELECT s.definition_id AS k,
-                           defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
-                           || defender_storage.digest_field(CASE
-                                  WHEN s.deleted_by_run_id = run AND s.deleted_at = fetched THEN 'deleted'
-                                  WHEN s.deleted_by_run_id IS DISTINCT FROM run
-                                   AND EXISTS (SELECT FROM defender_storage.definition_version l
-                                                WHERE l.definition_key = s.definition_key AND l.valid_from > fetched) THEN 'deleted'
-                                  ELSE 'not deleted' END) AS e
-                      FROM (SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = run
-                            UNION
-                            SELECT c.definition_key FROM defender_storage.definition_version c
-                             WHERE c.closed_by_run_id = run
-                               AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
-                                                WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = run)) k
-                      JOIN defender_storage.definition_state s ON s.definition_key = k.definition_key) d), ''::bytea))
-            -- 5. The deletions it withheld.
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
-                    SELECT s.definition_id AS k, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id) AS e
-                      FROM defender_storage.definition_withheld x
-                      JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
-                     WHERE x.run_id = run) w), ''::bytea))
-            || pg_catalog.sha256(''::bytea)
-            -- 7. Its writes of sessions: the values it wrote, from the session
-            -- while it is the latest writer, else as kept when it wrote them.
-            || pg_catalog.sha256(coalesce((
-                SELECT pg_catalog.string_agg(
-                           defender_storage.digest_field(w.session_key::text)
-                           || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
-                           || defender_storage.digest_field(pg_catalog.encode(
-                                  CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
-                                       THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
-                           ''::bytea ORDER BY w.session_key)
-                  FROM defender_storage.session_write w
-                  JOIN defender_storage.session_result s ON s.session_key = w.session_key
-                 WHERE w.run_id = run), ''::bytea))
-            || pg_catalog.sha256(''::bytea)
-          INTO parts
-          FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
-                       CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
-                       CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
-                       rs.heartbeat_only AS agents_heartbeat_only,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
-                       CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
-                       rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
-                       rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
-                  FROM defender_storage.sync_run rs
-                  JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
-                 WHERE rs.run_id = run) r;
+        IF NOT wrote THEN -- no version opened or closed, nothing deleted or withheld
+            SELECT
+                -- 1. The run: its row of sync_runs.
+                pg_catalog.sha256(
+                    defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+                    || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+                    || defender_storage.digest_time(r.fetched_at)
+                    || defender_storage.digest_time(r.previous_sync_at)
+                    || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+                    || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+                    || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+                    || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+                    || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+                    || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+                    || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+                    || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+                    || defender_storage.digest_field(r.api_requests::text))
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+                || pg_catalog.sha256(''::bytea)
+                -- 7. Its writes of sessions: the values it wrote, from the session
+                -- while it is the latest writer, else as kept when it wrote them.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(
+                               defender_storage.digest_field(w.session_key::text)
+                               || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                               || defender_storage.digest_field(pg_catalog.encode(
+                                      CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
+                                           THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                               ''::bytea ORDER BY w.session_key)
+                      FROM defender_storage.session_write w
+                      JOIN defender_storage.session_result s ON s.session_key = w.session_key
+                     WHERE w.run_id = run), ''::bytea))
+                || pg_catalog.sha256(''::bytea)
+              INTO parts
+              FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+                           CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+                           CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
+                           rs.heartbeat_only AS agents_heartbeat_only,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
+                           rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
+                           rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+                      FROM defender_storage.sync_run rs
+                      JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+                     WHERE rs.run_id = run) r;
+        ELSE
+            SELECT
+                -- 1. The run: its row of sync_runs.
+                pg_catalog.sha256(
+                    defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+                    || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+                    || defender_storage.digest_time(r.fetched_at)
+                    || defender_storage.digest_time(r.previous_sync_at)
+                    || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+                    || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+                    || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+                    || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+                    || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+                    || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+                    || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+                    || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+                    || defender_storage.digest_field(r.api_requests::text))
+                -- 2. The versions it opened (what later runs write of them, valid_to
+                -- and closed_by_run_id, is theirs).
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
+                        SELECT s.definition_id AS k,
+                               defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                               || defender_storage.digest_field(v.scan_name) || defender_storage.digest_field(v.scan_type)
+                               || defender_storage.digest_field(v.is_active::text) || defender_storage.digest_field(v.interval_hours::text)
+                               || defender_storage.digest_field(v.target) || defender_storage.digest_field(v.target_type)
+                               || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
+                               || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
+                               || defender_storage.digest_field(v.extra::text)
+                               || defender_storage.digest_time(v.valid_from) AS e
+                          FROM defender_storage.definition_version v
+                          JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+                         WHERE v.opened_by_run_id = run) o), ''::bytea))
+                -- 3. The versions it closed.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
+                        SELECT s.definition_id AS k,
+                               defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                               || defender_storage.digest_time(v.valid_from)
+                               || defender_storage.digest_time(v.valid_to) AS e
+                          FROM defender_storage.definition_version v
+                          JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+                         WHERE v.closed_by_run_id = run) c), ''::bytea))
+                -- 4. Its deletions: the records it marked deleted, and those whose
+                -- version it closed without opening another (a deletion, as the
+                -- history keeps it). Each is 'deleted' while it is marked deleted by
+                -- this run at its fetch time, or has returned since (a later version
+                -- opened, which clears the mark); else 'not deleted'.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
+                        SELECT s.definition_id AS k,
+                               defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                               || defender_storage.digest_field(CASE
+                                      WHEN s.deleted_by_run_id = run AND s.deleted_at = fetched THEN 'deleted'
+                                      WHEN s.deleted_by_run_id IS DISTINCT FROM run
+                                       AND EXISTS (SELECT FROM defender_storage.definition_version l
+                                                    WHERE l.definition_key = s.definition_key AND l.valid_from > fetched) THEN 'deleted'
+                                      ELSE 'not deleted' END) AS e
+                          FROM (SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = run
+                                UNION
+                                SELECT c.definition_key FROM defender_storage.definition_version c
+                                 WHERE c.closed_by_run_id = run
+                                   AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
+                                                    WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = run)) k
+                          JOIN defender_storage.definition_state s ON s.definition_key = k.definition_key) d), ''::bytea))
+                -- 5. The deletions it withheld.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
+                        SELECT s.definition_id AS k, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id) AS e
+                          FROM defender_storage.definition_withheld x
+                          JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
+                         WHERE x.run_id = run) w), ''::bytea))
+                || pg_catalog.sha256(''::bytea)
+                -- 7. Its writes of sessions: the values it wrote, from the session
+                -- while it is the latest writer, else as kept when it wrote them.
+                || pg_catalog.sha256(coalesce((
+                    SELECT pg_catalog.string_agg(
+                               defender_storage.digest_field(w.session_key::text)
+                               || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                               || defender_storage.digest_field(pg_catalog.encode(
+                                      CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
+                                           THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                               ''::bytea ORDER BY w.session_key)
+                      FROM defender_storage.session_write w
+                      JOIN defender_storage.session_result s ON s.session_key = w.session_key
+                     WHERE w.run_id = run), ''::bytea))
+                || pg_catalog.sha256(''::bytea)
+              INTO parts
+              FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+                           CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+                           CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
+                           rs.heartbeat_only AS agents_heartbeat_only,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
+                           CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
+                           rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
+                           rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+                      FROM defender_storage.sync_run rs
+                      JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+                     WHERE rs.run_id = run) r;
+        END IF;
     ELSIF resource = 'h' THEN
         SELECT
             -- 1. The run: its row of sync_runs.
@@ -3077,10 +3186,10 @@ $$;
 
 
 --
--- Name: FUNCTION written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone); Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: FUNCTION written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone, wrote boolean); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone) IS 'Internal: the parts of the digest of the loader''s run, of resource, tenant and fetch time: run_digest_parts for that run, read only where a run of its resource writes. verify recomputes every part with run_digest_parts.';
+COMMENT ON FUNCTION defender_storage.written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone, wrote boolean) IS 'Internal: the parts of the digest of the loader''s run, of resource, tenant and fetch time: run_digest_parts for that run, read only where a run of its resource writes. verify recomputes every part with run_digest_parts.';
 
 
 --
@@ -8008,10 +8117,10 @@ REVOKE ALL ON FUNCTION defender_storage.target_status_of(tenant text) FROM PUBLI
 
 
 --
--- Name: FUNCTION written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone); Type: ACL; Schema: defender_storage; Owner: -
+-- Name: FUNCTION written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone, wrote boolean); Type: ACL; Schema: defender_storage; Owner: -
 --
 
-REVOKE ALL ON FUNCTION defender_storage.written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION defender_storage.written_run_digest_parts(run bigint, resource "char", tenant text, fetched timestamp with time zone, wrote boolean) FROM PUBLIC;
 
 
 --
