@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -445,5 +446,24 @@ func TestDigestOfRunsThatChangedNothing(t *testing.T) {
 	// resource / wrote a session / has an observation row
 	if got, want := strings.Join(unchanged, " "), "a/false/true d/true/false"; got != want {
 		t.Errorf("runs that changed nothing: %s, want %s", got, want)
+	}
+}
+
+// TestDigestOfARunThatDidNotSucceed: only a successful run has a digest;
+// asking for another's stores nothing and says why.
+func TestDigestOfARunThatDidNotSucceed(t *testing.T) {
+	t.Parallel()
+	f := digestHistory(t)
+	ctx := context.Background()
+	var failed int64
+	if err := f.pool.QueryRow(ctx, `SELECT run_id FROM defender.sync_runs WHERE status = 'failed'`).Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.pool.Exec(ctx, `SELECT defender_storage.record_run_digest($1)`, failed)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("run %d is not a succeeded run", failed)) {
+		t.Fatalf("the digest of failed run %d: %v", failed, err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.run_digest WHERE run_id = `+strconv.FormatInt(failed, 10)); n != 0 {
+		t.Errorf("failed run %d has %d digests", failed, n)
 	}
 }

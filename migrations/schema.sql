@@ -917,55 +917,54 @@ CREATE FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade boolea
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    r        record;
-    previous record;
-    parts    bytea;
-    stored   bytea;
+    stored bytea;
 BEGIN
-    SELECT q.run_id, q.tenant_no, t.tenant_id, q.resource, q.fetched_at,
-           q.records_inserted + q.records_changed + q.records_deleted + q.deletions_withheld > 0 AS wrote INTO r
-      FROM defender_storage.sync_run q
-      JOIN defender_storage.tenants t ON t.tenant_no = q.tenant_no
-     WHERE q.run_id = run AND q.status = 's';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'run % is not a succeeded run: only successful runs have a digest', run;
-    END IF;
     -- The sessions the run wrote, as it left them (runs of scan
     -- definitions, their latest scans, and of history write sessions). At
     -- the upgrade every earlier writer is known, not the values it wrote:
     -- they are taken as they are now.
-    IF at_upgrade OR r.resource IN ('d', 'h') THEN
-        INSERT INTO defender_storage.session_write (run_id, session_key, values_digest)
-        SELECT run, s.session_key, defender_storage.session_digest(s)
-          FROM defender_storage.session_result s
-         WHERE (s.recorded_by_run_id = run AND (at_upgrade OR s.updated_by_run_id IS NULL))
-            OR s.updated_by_run_id = run;
-    END IF;
-    -- The chain's previous link: the latest earlier successful run of the
-    -- tenant and resource that has a digest, read backwards through the
-    -- runs by tenant until the first (a probe, however long the history).
-    -- The digest's test is per row, so that no plan joins every earlier
-    -- run; the run id's bound is a filter (+ 0), so that no plan reads
-    -- every earlier run by its key and sorts them.
-    SELECT q.run_id, (SELECT d.digest FROM defender_storage.run_digest d WHERE d.run_id = q.run_id) AS digest
-      INTO previous
-      FROM defender_storage.sync_run q
-     WHERE q.tenant_no = r.tenant_no AND q.resource = r.resource AND q.status = 's'
-       AND q.fetched_at < r.fetched_at AND q.run_id + 0 < r.run_id
-       AND (SELECT true FROM defender_storage.run_digest d WHERE d.run_id = q.run_id)
-     ORDER BY q.fetched_at DESC
-     LIMIT 1;
-    -- At the upgrade, the canonical computation of every part (runs
-    -- written by earlier releases); a sync's run, its resource's parts.
-    IF at_upgrade THEN
-        SELECT p.digest_parts INTO parts FROM defender_storage.run_digest_parts(ARRAY[run]) p;
-    ELSE
-        parts := defender_storage.written_run_digest_parts(run, r.resource, r.tenant_id, r.fetched_at, r.wrote);
-    END IF;
+    INSERT INTO defender_storage.session_write (run_id, session_key, values_digest)
+    SELECT run, s.session_key, defender_storage.session_digest(s)
+      FROM defender_storage.session_result s
+     WHERE ((s.recorded_by_run_id = run AND (at_upgrade OR s.updated_by_run_id IS NULL))
+            OR s.updated_by_run_id = run)
+       AND (at_upgrade OR EXISTS (SELECT FROM defender_storage.sync_run q WHERE q.run_id = run AND q.resource IN ('d', 'h')));
+    -- One statement: the run, the chain's previous link, the parts.
     INSERT INTO defender_storage.run_digest (run_id, previous_run_id, digest, parts, computed_at_upgrade)
-    VALUES (run, previous.run_id, defender_storage.chain_digest(previous.digest, parts),
-            defender_storage.compact_digest_parts(parts), at_upgrade)
+    SELECT r.run_id, previous.run_id, defender_storage.chain_digest(previous.digest, p.parts),
+           defender_storage.compact_digest_parts(p.parts), at_upgrade
+      FROM (SELECT q.run_id, q.tenant_no, t.tenant_id, q.resource, q.fetched_at,
+                   q.records_inserted + q.records_changed + q.records_deleted + q.deletions_withheld > 0 AS wrote
+              FROM defender_storage.sync_run q
+              JOIN defender_storage.tenants t ON t.tenant_no = q.tenant_no
+             WHERE q.run_id = run AND q.status = 's') r
+      -- The chain's previous link: the latest earlier successful run of
+      -- the tenant and resource that has a digest, read backwards through
+      -- the runs by tenant until the first (a probe, however long the
+      -- history). The digest's test is per row, so that no plan joins
+      -- every earlier run; the run id's bound is a filter (+ 0), so that
+      -- no plan reads every earlier run by its key and sorts them.
+      LEFT JOIN LATERAL (
+            SELECT q.run_id, (SELECT d.digest FROM defender_storage.run_digest d WHERE d.run_id = q.run_id) AS digest
+              FROM defender_storage.sync_run q
+             WHERE q.tenant_no = r.tenant_no AND q.resource = r.resource AND q.status = 's'
+               AND q.fetched_at < r.fetched_at AND q.run_id + 0 < r.run_id
+               AND (SELECT true FROM defender_storage.run_digest d WHERE d.run_id = q.run_id)
+             ORDER BY q.fetched_at DESC
+             LIMIT 1) previous ON true
+      -- At the upgrade, the canonical computation of every part (runs
+      -- written by earlier releases); a sync's run, its resource's parts
+      -- (computed once: the fence keeps the call from being copied into
+      -- each use).
+      CROSS JOIN LATERAL (
+            SELECT CASE WHEN at_upgrade THEN (SELECT c.digest_parts FROM defender_storage.run_digest_parts(ARRAY[run]) c)
+                        ELSE defender_storage.written_run_digest_parts(r.run_id, r.resource, r.tenant_id, r.fetched_at, r.wrote)
+                   END AS parts
+            OFFSET 0) p
     RETURNING digest INTO stored;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % is not a succeeded run: only successful runs have a digest', run;
+    END IF;
     RETURN stored;
 END;
 $$;
