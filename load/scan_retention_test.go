@@ -401,3 +401,11 @@ func TestObservationsByPositionMigrationKeepsEveryAnswer(t *testing.T) {
 		}
 	}, nil)
 }
+
+// TestDigestPartsByResourceMigrationKeepsEveryAnswer: 00029 (a sync's run
+// digests the parts its resource writes) changes no stored row and no
+// answer, up and down.
+func TestDigestPartsByResourceMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 29, nil, nil) // 00029_digest_parts_by_resource.sql
+}

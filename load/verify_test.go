@@ -467,3 +467,31 @@ func TestDigestOfARunThatDidNotSucceed(t *testing.T) {
 		t.Errorf("failed run %d has %d digests", failed, n)
 	}
 }
+
+// TestDigestsOfInterleavedTenants: over tenants synced through every case
+// the history holds (interleaved agent keys, withheld deletions, agents
+// gone and returned, definitions and their sessions, history), every
+// run's parts as its sync computed them are the canonical parts, and
+// every chain verifies. (No definition is deleted there: digestHistory
+// covers it.)
+func TestDigestsOfInterleavedTenants(t *testing.T) {
+	t.Parallel()
+	pool, p := dbtest.Unmigrated(t)
+	if _, err := p.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	syncInterleavedTenants(t, pool)
+	f := &fixture{pool: pool}
+	if got, want := writtenParts(t, f), "a2 a3 a4 a5 a6 d2 d3 d7 h7 h8"; got != want {
+		t.Errorf("parts with rows, per resource: %s, want %s", got, want)
+	}
+	chains := verify(t, f, "")
+	if len(chains) != 9 {
+		t.Errorf("%d chains, want 3 resources of 3 tenants", len(chains))
+	}
+	for _, c := range chains {
+		if c.Mismatch != nil || c.Runs < 16 {
+			t.Errorf("%s %s: %d runs verified, mismatch %+v", c.TenantID, c.Resource, c.Runs, c.Mismatch)
+		}
+	}
+}
