@@ -409,3 +409,12 @@ func TestDigestPartsByResourceMigrationKeepsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	migrationKeepsEveryAnswer(t, 29, nil, nil) // 00029_digest_parts_by_resource.sql
 }
+
+// TestAsOfAgentsByKeyMigrationKeepsEveryAnswer: 00030 (scan_agents_as_of
+// finds each version's agent by its key) changes no answer of
+// scan_agents_as_of or scan_agents_diff at the syncs' times, for the
+// owner, defender_reader and a role given one tenant, up and down.
+func TestAsOfAgentsByKeyMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 30, nil, nil) // 00030_as_of_agents_by_key.sql
+}
