@@ -2793,7 +2793,9 @@ DECLARE
     parts bytea;
 BEGIN
     -- Each statement is run_digest_parts for one run of the resource,
-    -- without the parts the resource cannot write.
+    -- without the parts the resource cannot write. Each restates the
+    -- run's own part (1) and row, so that a run starts one plan: a
+    -- statement of its own for them would start a second plan per run.
     IF resource = 'a' THEN
         IF NOT wrote THEN -- no version opened or closed, nothing deleted or withheld
             SELECT
