@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -463,7 +462,7 @@ func TestDigestOfARunThatDidNotSucceed(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("run %d is not a succeeded run", failed)) {
 		t.Fatalf("the digest of failed run %d: %v", failed, err)
 	}
-	if n := f.count(t, `SELECT count(*) FROM defender_storage.run_digest WHERE run_id = `+strconv.FormatInt(failed, 10)); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM defender_storage.run_digest WHERE run_id = $1`, failed); n != 0 {
 		t.Errorf("failed run %d has %d digests", failed, n)
 	}
 }
@@ -476,12 +475,8 @@ func TestDigestOfARunThatDidNotSucceed(t *testing.T) {
 // covers it.)
 func TestDigestsOfInterleavedTenants(t *testing.T) {
 	t.Parallel()
-	pool, p := dbtest.Unmigrated(t)
-	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	syncInterleavedTenants(t, pool)
-	f := &fixture{pool: pool}
+	f := setup(t)
+	syncInterleavedTenants(t, f.pool)
 	if got, want := writtenParts(t, f), "a2 a3 a4 a5 a6 d2 d3 d7 h7 h8"; got != want {
 		t.Errorf("parts with rows, per resource: %s, want %s", got, want)
 	}
