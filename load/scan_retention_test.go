@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -417,4 +418,27 @@ func TestDigestPartsByResourceMigrationKeepsEveryAnswer(t *testing.T) {
 func TestAsOfAgentsByKeyMigrationKeepsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	migrationKeepsEveryAnswer(t, 30, nil, nil) // 00030_as_of_agents_by_key.sql
+}
+
+// TestDiffReadsNoObservationsMigrationKeepsEveryAnswer: 00031 (each side
+// of scan_agents_diff read without observations, joined by key; an index
+// of the live agents) changes no answer, up and down. The fixture's diffs
+// between consecutive agents syncs hold every kind of change, so that the
+// comparison covers each way the diff classifies an agent.
+func TestDiffReadsNoObservationsMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 31, func(pool *pgxpool.Pool) { // 00031_diff_reads_no_observations.sql
+		var kinds []string
+		if err := pool.QueryRow(context.Background(), `
+			WITH times AS (SELECT DISTINCT fetched_at AS t FROM defender.sync_runs WHERE resource = 'agents'),
+			     pairs AS (SELECT lag(t) OVER (ORDER BY t) AS f, t FROM times)
+			SELECT array_agg(DISTINCT d.change ORDER BY d.change)
+			  FROM pairs CROSS JOIN LATERAL defender.scan_agents_diff(pairs.f, pairs.t) d
+			 WHERE pairs.f IS NOT NULL`).Scan(&kinds); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"appeared", "changed", "deleted", "returned"}; !slices.Equal(kinds, want) {
+			t.Fatalf("the fixture's diffs between consecutive syncs hold %v, want %v", kinds, want)
+		}
+	}, nil)
 }

@@ -526,14 +526,13 @@ BEGIN
          WHERE (scan_agents_diff.tenant IS NULL OR t.tenant_id = lower(scan_agents_diff.tenant))
            AND ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer)) IS NULL OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(scan_agents_diff.viewer))::text[]))
     ), before_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
-         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
+        SELECT * FROM defender_storage.fleet_as_of(scan_agents_diff.from_at, scan_agents_diff.viewer, scan_agents_diff.tenant)
     ), after_fleet AS MATERIALIZED (
-        SELECT a.* FROM defender_storage.scan_agents_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer, scan_agents_diff.tenant) a
-         WHERE scan_agents_diff.tenant IS NULL OR a.tenant_id = lower(scan_agents_diff.tenant)
+        SELECT * FROM defender_storage.fleet_as_of(scan_agents_diff.to_at, scan_agents_diff.viewer, scan_agents_diff.tenant)
     ), pairs AS (
         SELECT coalesce(o.tenant_id, n.tenant_id) AS tenant_id, coalesce(o.agent_id, n.agent_id) AS agent_id,
                o.agent_id IS NOT NULL AS was_there, n.agent_id IS NOT NULL AS is_there,
+               n.first_seen_at,
                o.machine_id AS old_machine_id, n.machine_id AS new_machine_id,
                o.computer_dns_name AS old_computer_dns_name, n.computer_dns_name AS new_computer_dns_name,
                o.assigned_application_id AS old_assigned_application_id,
@@ -551,15 +550,14 @@ BEGIN
                    CASE WHEN o.extra IS DISTINCT FROM n.extra THEN 'extra' END
                ], NULL) AS changed_columns
           FROM before_fleet o
-          FULL JOIN after_fleet n ON n.tenant_id = o.tenant_id AND n.agent_id = o.agent_id
+          -- An agent's key is its tenant and id (agent_state_tenant_agent).
+          FULL JOIN after_fleet n ON n.agent_key = o.agent_key
     )
     SELECT p.tenant_id, p.agent_id,
            CASE WHEN p.was_there AND p.is_there THEN 'changed'
                 WHEN p.was_there THEN 'deleted'
                 -- Absent at from but seen by a sync at or before it: back.
-                WHEN EXISTS (SELECT FROM defender_storage.agent_state a
-                              WHERE a.tenant_id = p.tenant_id AND a.agent_id = p.agent_id
-                                AND a.first_seen_at <= s.from_fetched_at) THEN 'returned'
+                WHEN p.first_seen_at <= s.from_fetched_at THEN 'returned'
                 ELSE 'appeared' END,
            CASE WHEN p.was_there AND p.is_there THEN p.changed_columns ELSE '{}'::text[] END,
            p.old_machine_id, p.new_machine_id, p.old_computer_dns_name, p.new_computer_dns_name,
@@ -900,6 +898,65 @@ $$;
 --
 
 COMMENT ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) IS 'Creates the monthly partition of observation that holds the given time, if missing, and returns its name. The loader calls it before each sync.';
+
+
+--
+-- Name: fleet_as_of(timestamp with time zone, name, text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.fleet_as_of(at timestamp with time zone, viewer name, tenant text) RETURNS TABLE(tenant_id text, agent_key bigint, agent_id text, first_seen_at timestamp with time zone, machine_id text, computer_dns_name text, assigned_application_id text, scanner_software_version text, mde_client_version text, extra jsonb, as_of_run_id bigint, as_of_fetched_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    -- The statement of scan_agents_as_of without the observations: the
+    -- same sync per tenant, the same agents, the same versions. Planned
+    -- once per session, as that one is.
+    RETURN QUERY
+    WITH s AS MATERIALIZED (
+        SELECT t.tenant_id, r.run_id, r.fetched_at, (r.run_id = t.last_run_id) AS latest,
+               EXISTS (SELECT FROM defender_storage.withheld_deletions w WHERE w.run_id = r.run_id) AS withheld
+          FROM defender_storage.tenants t
+         CROSS JOIN LATERAL (SELECT r_1.run_id, r_1.fetched_at
+                               FROM defender_storage.sync_run r_1
+                              WHERE r_1.tenant_no = t.tenant_no AND r_1.resource = 'a' AND r_1.status = 's'
+                                AND r_1.fetched_at <= fleet_as_of.at
+                              ORDER BY r_1.fetched_at DESC LIMIT 1) r
+         WHERE ((SELECT defender_storage.visible_tenants(fleet_as_of.viewer)) IS NULL
+                OR t.tenant_id = ANY ((SELECT defender_storage.visible_tenants(fleet_as_of.viewer))::text[]))
+           AND (fleet_as_of.tenant IS NULL OR t.tenant_id = lower(fleet_as_of.tenant))
+    )
+    SELECT s.tenant_id, a.agent_key, a.agent_id, a.first_seen_at, a.machine_id, a.computer_dns_name, a.assigned_application_id,
+           a.scanner_software_version, a.mde_client_version, a.extra, s.run_id, s.fetched_at
+      FROM s
+      JOIN defender_storage.agent_state a ON a.tenant_id = s.tenant_id AND a.deleted_at IS NULL
+     WHERE s.latest
+       AND NOT (s.withheld AND EXISTS (SELECT FROM defender_storage.withheld_deletions w
+                                        WHERE w.agent_key = a.agent_key AND w.run_id = s.run_id))
+    UNION ALL
+    SELECT s.tenant_id, a.agent_key, h.agent_id, a.first_seen_at, h.machine_id, h.computer_dns_name, h.assigned_application_id,
+           h.scanner_software_version, h.mde_client_version, h.extra, s.run_id, s.fetched_at
+      FROM s
+      JOIN defender.scan_agent_history h
+        ON h.tenant_id = s.tenant_id AND tstzrange(h.valid_from, h.valid_to, '[)') @> s.fetched_at
+      JOIN defender_storage.agent_state a
+        ON a.agent_key = h.agent_key AND a.tenant_id = s.tenant_id AND a.first_seen_at <= s.fetched_at
+       AND (a.deleted_at IS NULL OR a.deleted_at > s.fetched_at)
+     WHERE NOT s.latest
+       AND NOT (s.withheld AND EXISTS (SELECT FROM defender_storage.withheld_deletions w
+                                        WHERE w.agent_key = h.agent_key AND w.run_id = s.run_id));
+END;
+$$;
+
+
+--
+-- Name: FUNCTION fleet_as_of(at timestamp with time zone, viewer name, tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.fleet_as_of(at timestamp with time zone, viewer name, tenant text) IS 'The descriptive columns of defender.scan_agents_as_of (without last_seen and last_command_execution_at), for the tenants the role viewer may see (of them, tenant alone when given): each side of scan_agents_diff, which calls it as the owner.';
 
 
 --
@@ -7294,6 +7351,13 @@ CREATE INDEX agent_daily_by_day ON defender_storage.agent_daily USING brin (day)
 
 
 --
+-- Name: agent_state_alive_by_tenant; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX agent_state_alive_by_tenant ON defender_storage.agent_state USING btree (tenant_id) WHERE (deleted_at IS NULL);
+
+
+--
 -- Name: agent_state_by_deleting_run; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
@@ -8029,6 +8093,13 @@ REVOKE ALL ON FUNCTION defender_storage.digest_time(at timestamp with time zone)
 --
 
 REVOKE ALL ON FUNCTION defender_storage.ensure_observation_partition(at timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION fleet_as_of(at timestamp with time zone, viewer name, tenant text); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.fleet_as_of(at timestamp with time zone, viewer name, tenant text) FROM PUBLIC;
 
 
 --
