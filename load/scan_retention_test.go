@@ -442,3 +442,12 @@ func TestDiffReadsNoObservationsMigrationKeepsEveryAnswer(t *testing.T) {
 		}
 	}, nil)
 }
+
+// TestVisibleTenantsOnceMigrationKeepsEveryAnswer: 00032 (each view asks
+// once which tenants its caller may see, and compares with an array built
+// for the query) changes no answer of any view or documented function for
+// the owner, defender_reader and a role given one tenant, up and down.
+func TestVisibleTenantsOnceMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 32, nil, nil) // 00032_visible_tenants_once.sql
+}

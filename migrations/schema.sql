@@ -1765,6 +1765,9 @@ COMMENT ON COLUMN defender_storage.withheld_deletions.run_id IS 'The sync run wh
 --
 
 CREATE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.agent_key,
     v.tenant_id,
     v.day,
@@ -1810,7 +1813,9 @@ CREATE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
                      JOIN defender_storage.sync_run r ON (((r.tenant_no = wt.tenant_no) AND (r.resource = 'a'::"char") AND (r.status = 's'::"char") AND (r.fetched_at >= ((defender.utc_day(wt.last_fetched_at))::timestamp without time zone AT TIME ZONE 'UTC'::text)))))
                      JOIN defender_storage.withheld_deletions w ON ((w.run_id = r.run_id)))
                   GROUP BY w.agent_key) wh ON ((wh.agent_key = a.agent_key)))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -3289,6 +3294,9 @@ CREATE TABLE agentsync.goose_lock (
 --
 
 CREATE VIEW defender.fleet_daily WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.tenant_name,
     v.day,
@@ -3315,7 +3323,9 @@ CREATE VIEW defender.fleet_daily WITH (security_barrier='true') AS
             td.synced_at AS as_of_fetched_at
            FROM (defender_storage.tenant_daily td
              JOIN defender_storage.tenants t ON ((t.tenant_id = td.tenant_id)))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -3414,6 +3424,9 @@ COMMENT ON COLUMN defender.fleet_daily.as_of_fetched_at IS 'Fetch time of that s
 --
 
 CREATE VIEW defender.fleet_daily_versions WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.day,
     v.mde_client_version,
@@ -3423,7 +3436,9 @@ CREATE VIEW defender.fleet_daily_versions WITH (security_barrier='true') AS
             tv.mde_client_version,
             tv.agents
            FROM defender_storage.tenant_daily_version tv) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -3497,6 +3512,9 @@ COMMENT ON COLUMN defender_storage.sync_worker.worker IS 'Host and process, as s
 --
 
 CREATE VIEW defender.sync_runs WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT r.run_id,
     t.tenant_id,
     r.started_at,
@@ -3555,7 +3573,9 @@ CREATE VIEW defender.sync_runs WITH (security_barrier='true') AS
    FROM ((defender_storage.sync_run r
      JOIN defender_storage.tenants t ON ((t.tenant_no = r.tenant_no)))
      LEFT JOIN defender_storage.sync_worker w ON ((w.worker_no = r.worker_no)))
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (t.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (t.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -3817,6 +3837,9 @@ COMMENT ON COLUMN defender_storage.run_digest.computed_at_upgrade IS 'True for r
 --
 
 CREATE VIEW defender.run_digests WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT r.run_id,
     r.tenant_id,
     r.resource,
@@ -3826,7 +3849,9 @@ CREATE VIEW defender.run_digests WITH (security_barrier='true') AS
     d.computed_at_upgrade
    FROM (defender_storage.run_digest d
      JOIN defender.sync_runs r ON ((r.run_id = d.run_id)))
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (r.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (r.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -4019,6 +4044,9 @@ COMMENT ON COLUMN defender.scan_agent_history.closed_by_run_id IS 'The sync run 
 --
 
 CREATE VIEW defender.scan_agent_changes WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.agent_id,
     v.changed_at,
@@ -4093,7 +4121,9 @@ CREATE VIEW defender.scan_agent_changes WITH (security_barrier='true') AS
           WHERE ((v_1.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
                    FROM defender.scan_agent_history n
                   WHERE ((n.agent_key = v_1.agent_key) AND (n.valid_from = v_1.valid_to))))))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -4164,6 +4194,9 @@ COMMENT ON COLUMN defender.scan_agent_changes.previous_sync_at IS 'Fetch time of
 --
 
 CREATE VIEW defender.scan_agent_daily WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.agent_id,
     v.day,
@@ -4207,7 +4240,9 @@ CREATE VIEW defender.scan_agent_daily WITH (security_barrier='true') AS
             o.synced_at AS as_of_fetched_at
            FROM (defender.agent_daily_open o
              JOIN defender_storage.agent_state a ON ((a.agent_key = o.agent_key)))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -4378,6 +4413,9 @@ COMMENT ON COLUMN defender_storage.observation.last_command_execution_at IS 'las
 --
 
 CREATE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.agent_id,
     v.run_id,
@@ -4401,7 +4439,9 @@ CREATE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
              CROSS JOIN LATERAL unnest(o.agent_nos) WITH ORDINALITY x(agent_no, i))
              JOIN defender_storage.agent_state a ON (((a.tenant_id = rt.tenant_id) AND (a.agent_no = x.agent_no))))
           WHERE ((r.resource = 'a'::"char") AND (r.status = 's'::"char"))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -4458,6 +4498,9 @@ COMMENT ON COLUMN defender.scan_agent_observations.last_command_execution_at IS 
 --
 
 CREATE VIEW defender.scan_agents WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.agent_id,
     v.machine_id,
@@ -4508,7 +4551,9 @@ CREATE VIEW defender.scan_agents WITH (security_barrier='true') AS
                            FROM defender_storage.withheld_deletions w
                           WHERE (w.run_id = t_1.last_run_id))) AS last_run_withheld
                    FROM defender_storage.tenants t_1) t ON ((t.tenant_id = a.tenant_id)))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -4695,6 +4740,9 @@ COMMENT ON COLUMN defender_storage.definition_coverage.consecutive_failures IS '
 --
 
 CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.definition_id,
     v.scan_name,
@@ -4762,7 +4810,8 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
                     d_1.deleted_at,
                     d_1.deleted_by_run_id
                    FROM defender_storage.definition_state d_1
-                  WHERE (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL)
+                  WHERE (( SELECT visible.tenants
+                           FROM visible) IS NULL)
                 UNION ALL
                  SELECT d_1.definition_key,
                     d_1.tenant_id,
@@ -4783,7 +4832,9 @@ CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
                     d_1.deleted_at,
                     d_1.deleted_by_run_id
                    FROM defender_storage.definition_state d_1
-                  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NOT NULL) AND (d_1.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])))) d
+                  WHERE ((( SELECT visible.tenants
+                           FROM visible) IS NOT NULL) AND (d_1.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+                           FROM visible))))) d
              LEFT JOIN ((defender_storage.tenants t
              LEFT JOIN LATERAL ( SELECT r.run_id,
                     r.fetched_at
@@ -5115,6 +5166,9 @@ COMMENT ON COLUMN defender_storage.definition_version.closed_by_run_id IS 'The s
 --
 
 CREATE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.definition_id,
     v.changed_at,
@@ -5217,7 +5271,9 @@ CREATE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
           WHERE ((v_1.valid_to IS NOT NULL) AND (NOT (EXISTS ( SELECT
                    FROM defender_storage.definition_version n
                   WHERE ((n.definition_key = v_1.definition_key) AND (n.valid_from = v_1.valid_to))))))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -5288,6 +5344,9 @@ COMMENT ON COLUMN defender.scan_definition_changes.previous_sync_at IS 'Fetch ti
 --
 
 CREATE VIEW defender.scan_definition_history WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.definition_id,
     v.scan_name,
@@ -5324,7 +5383,9 @@ CREATE VIEW defender.scan_definition_history WITH (security_barrier='true') AS
             v_1.closed_by_run_id
            FROM (defender_storage.definition_version v_1
              JOIN defender_storage.definition_state d ON ((d.definition_key = v_1.definition_key)))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -5489,6 +5550,9 @@ COMMENT ON COLUMN defender_storage.definition_withheld.run_id IS 'The sync run w
 --
 
 CREATE VIEW defender.scan_definitions WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.definition_id,
     v.scan_name,
@@ -5534,7 +5598,9 @@ CREATE VIEW defender.scan_definitions WITH (security_barrier='true') AS
                           WHERE ((w.definition_key = d.definition_key) AND (w.run_id = r_1.run_id))))))
                   ORDER BY r_1.fetched_at DESC
                  LIMIT 1) r ON (true))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -5668,6 +5734,9 @@ COMMENT ON COLUMN defender.scan_definitions.deleted_at IS 'When a complete sync 
 --
 
 CREATE VIEW defender.scan_sessions WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.definition_id,
     v.scan_name,
@@ -5708,7 +5777,9 @@ CREATE VIEW defender.scan_sessions WITH (security_barrier='true') AS
             s.updated_by_run_id
            FROM (defender_storage.session_result s
              LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = s.tenant_id) AND (d.definition_id = s.definition_id))))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -5992,6 +6063,9 @@ COMMENT ON COLUMN defender_storage.target_status.as_of_run_id IS 'The history sy
 --
 
 CREATE VIEW defender.scan_target_status WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT s.tenant_id,
     s.target,
     s.ip,
@@ -6022,7 +6096,8 @@ CREATE VIEW defender.scan_target_status WITH (security_barrier='true') AS
             s_1.covering_definitions,
             s_1.as_of_run_id
            FROM defender_storage.target_status s_1
-          WHERE (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL)
+          WHERE (( SELECT visible.tenants
+                   FROM visible) IS NULL)
         UNION ALL
          SELECT s_1.tenant_id,
             s_1.target,
@@ -6040,7 +6115,9 @@ CREATE VIEW defender.scan_target_status WITH (security_barrier='true') AS
             s_1.covering_definitions,
             s_1.as_of_run_id
            FROM defender_storage.target_status s_1
-          WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NOT NULL) AND (s_1.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])))) s;
+          WHERE ((( SELECT visible.tenants
+                   FROM visible) IS NOT NULL) AND (s_1.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+                   FROM visible))))) s;
 
 
 --
@@ -6153,6 +6230,9 @@ COMMENT ON COLUMN defender.scan_target_status.as_of_run_id IS 'The history sync 
 --
 
 CREATE VIEW defender.scan_targets WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.definition_id,
     v.session_id,
@@ -6183,7 +6263,9 @@ CREATE VIEW defender.scan_targets WITH (security_barrier='true') AS
             s.targets_run_id AS run_id
            FROM (defender_storage.target_result t
              JOIN defender_storage.session_result s ON ((s.session_key = t.session_key)))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -6296,6 +6378,9 @@ COMMENT ON COLUMN defender.scan_targets.run_id IS 'The history sync run that rec
 --
 
 CREATE VIEW defender.tenant_sync_status WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.tenant_name,
     v.latest_status,
@@ -6359,7 +6444,9 @@ CREATE VIEW defender.tenant_sync_status WITH (security_barrier='true') AS
              LEFT JOIN defender_storage.sync_run success ON ((success.run_id = t.last_run_id)))
              LEFT JOIN defender_storage.sync_run running ON (((running.tenant_no = t.tenant_no) AND (running.resource = 'a'::"char") AND (running.status = 'r'::"char"))))
              LEFT JOIN defender_storage.tenant_daily fleet ON (((fleet.tenant_id = t.tenant_id) AND (fleet.day = defender.utc_day(t.last_fetched_at)))))) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -6472,6 +6559,9 @@ COMMENT ON COLUMN defender.tenant_sync_status.running_since IS 'Start of the syn
 --
 
 CREATE VIEW defender.version_drift WITH (security_barrier='true') AS
+ WITH visible AS MATERIALIZED (
+         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+        )
  SELECT v.tenant_id,
     v.agent_id,
     v.computer_dns_name,
@@ -6528,7 +6618,9 @@ CREATE VIEW defender.version_drift WITH (security_barrier='true') AS
                                   WHERE (x.deleted_at IS NULL)) e) d
                   WINDOW w AS (PARTITION BY d.tenant_id ORDER BY d.key DESC NULLS LAST, (length(d.version)) DESC, d.version)) s ON (((s.tenant_id = a.tenant_id) AND (s.version = a.scanner_software_version))))
           WHERE (a.deleted_at IS NULL)) v
-  WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
+  WHERE ((( SELECT visible.tenants
+           FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT unnest(visible.tenants) AS unnest
+           FROM visible))));
 
 
 --
@@ -7937,7 +8029,7 @@ ALTER TABLE defender.scan_agent_history ENABLE ROW LEVEL SECURITY;
 -- Name: scan_agent_history visible_tenants; Type: POLICY; Schema: defender; Owner: -
 --
 
-CREATE POLICY visible_tenants ON defender.scan_agent_history FOR SELECT USING (((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[]))));
+CREATE POLICY visible_tenants ON defender.scan_agent_history FOR SELECT USING (((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (tenant_id = ANY (ARRAY( SELECT unnest(defender_storage.visible_tenants(CURRENT_USER)) AS unnest)))));
 
 
 --
