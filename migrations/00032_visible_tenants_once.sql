@@ -1,27 +1,64 @@
--- A role given tenants paid, for every row a view returned, for the way
--- the views compared the row's tenant with the tenants it may see:
+-- A role given tenants paid more than defender_reader for every query,
+-- and for every row a view returned, for the way the views learned and
+-- compared the tenants it may see:
 --
--- - the tenants came from a subquery's result, which PostgreSQL keeps as
---   a stored tuple; an array that short is stored with a one-byte header,
---   and the comparison copied it to a full header again for every row
---   (one tenant's daily versions over a year: 868 copies);
+-- - visible_tenants runs a query (the grants) inside each query of the
+--   role; the memory that query's execution takes and gives back leaves
+--   the C library returning the session's freed memory to the system at
+--   the end of each query, and the next query faults it in again (165
+--   minor page faults a query for scan_coverage, against none for
+--   defender_reader, whose test answers without a query);
 -- - each view called visible_tenants twice, once to learn whether its
---   caller sees every tenant and once for the list, and the list reads
---   the grants.
+--   caller sees every tenant and once for the list;
+-- - the list came from a subquery's result, which PostgreSQL keeps as a
+--   stored tuple; an array that short is stored with a one-byte header,
+--   and the comparison copied it to a full header for every row (one
+--   tenant's daily versions over a year: 868 copies).
 --
--- Each view now calls visible_tenants once, in a common table expression
--- that both tests read, and compares with an array built for the query.
+-- Each view now reads, once per query (a common table expression that
+-- both its tests read), defender_storage.caller_tenants: a view whose
+-- plan becomes part of the query's own plan, reading the grants without
+-- a query of its own, and compares with an array built for the query.
 -- The policy of the table scan_agent_history, which cannot hold a common
 -- table expression, compares with a built array too.
 --
--- Who sees what does not change: the same test (every tenant, else the
--- tenants granted to the roles whose privileges the caller uses) in the
--- same place of each view.
+-- Who sees what does not change: the same tests as visible_tenants
+-- (every tenant, else the tenants granted to the roles whose privileges
+-- the caller uses), which stays for the functions that take a viewer.
 
 -- +goose Up
+-- +goose StatementBegin
+CREATE FUNCTION defender_storage.sees_every_tenant(viewer name) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- visible_tenants' first test: running as its owner, CURRENT_USER is
+    -- the owner of schema defender (the migrating user, who made both).
+    RETURN pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
+       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false);
+END;
+$$;
+-- +goose StatementEnd
+
+REVOKE ALL ON FUNCTION defender_storage.sees_every_tenant(name) FROM PUBLIC;
+COMMENT ON FUNCTION defender_storage.sees_every_tenant(name) IS 'Runs for readers: whether the role viewer sees every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader). defender_storage.caller_tenants calls it with CURRENT_USER.';
+
+CREATE VIEW defender_storage.caller_tenants AS
+ SELECT CASE
+            WHEN defender_storage.sees_every_tenant(CURRENT_USER) THEN NULL::text[]
+            ELSE ARRAY( SELECT a.tenant_id
+                          FROM defender_storage.tenant_access a
+                         WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
+                           AND pg_catalog.pg_has_role(CURRENT_USER, a.role_oid, 'USAGE'))
+        END AS tenants;
+
+REVOKE ALL ON defender_storage.caller_tenants FROM PUBLIC;
+COMMENT ON VIEW defender_storage.caller_tenants IS 'One row: the tenants the current user may see in the reporting surface, as defender_storage.visible_tenants(CURRENT_USER) answers (NULL for every tenant), read by the plan of the query that asks. Each view of schema defender reads it once (its common table expression visible); only they read it, as their owner.';
+
 CREATE OR REPLACE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.agent_key,
     v.tenant_id,
@@ -72,7 +109,7 @@ CREATE OR REPLACE VIEW defender.agent_daily_open WITH (security_barrier='true') 
 
 CREATE OR REPLACE VIEW defender.fleet_daily WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.tenant_name,
@@ -104,7 +141,7 @@ CREATE OR REPLACE VIEW defender.fleet_daily WITH (security_barrier='true') AS
 
 CREATE OR REPLACE VIEW defender.fleet_daily_versions WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.day,
@@ -119,7 +156,7 @@ CREATE OR REPLACE VIEW defender.fleet_daily_versions WITH (security_barrier='tru
 
 CREATE OR REPLACE VIEW defender.sync_runs WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT r.run_id,
     t.tenant_id,
@@ -183,7 +220,7 @@ CREATE OR REPLACE VIEW defender.sync_runs WITH (security_barrier='true') AS
 
 CREATE OR REPLACE VIEW defender.run_digests WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT r.run_id,
     r.tenant_id,
@@ -198,7 +235,7 @@ CREATE OR REPLACE VIEW defender.run_digests WITH (security_barrier='true') AS
 
 CREATE OR REPLACE VIEW defender.scan_agent_changes WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -278,7 +315,7 @@ CREATE OR REPLACE VIEW defender.scan_agent_changes WITH (security_barrier='true'
 
 CREATE OR REPLACE VIEW defender.scan_agent_daily WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -327,7 +364,7 @@ CREATE OR REPLACE VIEW defender.scan_agent_daily WITH (security_barrier='true') 
 
 CREATE OR REPLACE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -356,7 +393,7 @@ CREATE OR REPLACE VIEW defender.scan_agent_observations WITH (security_barrier='
 
 CREATE OR REPLACE VIEW defender.scan_agents WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -412,7 +449,7 @@ CREATE OR REPLACE VIEW defender.scan_agents WITH (security_barrier='true') AS
 
 CREATE OR REPLACE VIEW defender.scan_coverage WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -523,7 +560,7 @@ CREATE OR REPLACE VIEW defender.scan_coverage WITH (security_barrier='true') AS
 
 CREATE OR REPLACE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -631,7 +668,7 @@ CREATE OR REPLACE VIEW defender.scan_definition_changes WITH (security_barrier='
 
 CREATE OR REPLACE VIEW defender.scan_definition_history WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -673,7 +710,7 @@ CREATE OR REPLACE VIEW defender.scan_definition_history WITH (security_barrier='
 
 CREATE OR REPLACE VIEW defender.scan_definitions WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -724,7 +761,7 @@ CREATE OR REPLACE VIEW defender.scan_definitions WITH (security_barrier='true') 
 
 CREATE OR REPLACE VIEW defender.scan_sessions WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -770,7 +807,7 @@ CREATE OR REPLACE VIEW defender.scan_sessions WITH (security_barrier='true') AS
 
 CREATE OR REPLACE VIEW defender.scan_target_status WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT s.tenant_id,
     s.target,
@@ -824,7 +861,7 @@ CREATE OR REPLACE VIEW defender.scan_target_status WITH (security_barrier='true'
 
 CREATE OR REPLACE VIEW defender.scan_targets WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -860,7 +897,7 @@ CREATE OR REPLACE VIEW defender.scan_targets WITH (security_barrier='true') AS
 
 CREATE OR REPLACE VIEW defender.tenant_sync_status WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.tenant_name,
@@ -929,7 +966,7 @@ CREATE OR REPLACE VIEW defender.tenant_sync_status WITH (security_barrier='true'
 
 CREATE OR REPLACE VIEW defender.version_drift WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -990,6 +1027,8 @@ CREATE OR REPLACE VIEW defender.version_drift WITH (security_barrier='true') AS
   WHERE ((( SELECT visible.tenants FROM visible) IS NULL) OR (v.tenant_id = ANY (ARRAY( SELECT pg_catalog.unnest(visible.tenants) AS unnest FROM visible))));
 
 ALTER POLICY visible_tenants ON defender.scan_agent_history USING (((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (tenant_id = ANY (ARRAY( SELECT pg_catalog.unnest(defender_storage.visible_tenants(CURRENT_USER)))))));
+
+SELECT defender.grant_reader_access();
 
 -- +goose Down
 CREATE OR REPLACE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
@@ -1909,3 +1948,6 @@ CREATE OR REPLACE VIEW defender.version_drift WITH (security_barrier='true') AS
   WHERE ((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (v.tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[])));
 
 ALTER POLICY visible_tenants ON defender.scan_agent_history USING (((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[]))));
+
+DROP VIEW defender_storage.caller_tenants;
+DROP FUNCTION defender_storage.sees_every_tenant(name);

@@ -1029,37 +1029,27 @@ COMMENT ON FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade bo
 
 
 --
--- Name: visible_tenants(name); Type: FUNCTION; Schema: defender_storage; Owner: -
+-- Name: sees_every_tenant(name); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
+CREATE FUNCTION defender_storage.sees_every_tenant(viewer name) RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    -- Every view calls it once or twice a query: PL/pgSQL keeps its plans
-    -- for the session, and the first test is a simple expression, so that
-    -- a call costs microseconds. Running as its owner, CURRENT_USER is the
-    -- owner of schema defender (the migrating user, who made both).
-    IF pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
-       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false) THEN
-        RETURN NULL;
-    END IF;
-    -- A row counts while its role has the name it was granted to: a role
-    -- dropped, and another later given its oid, gains nothing.
-    RETURN ARRAY(SELECT a.tenant_id
-                   FROM defender_storage.tenant_access a
-                  WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
-                    AND pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
+    -- visible_tenants' first test: running as its owner, CURRENT_USER is
+    -- the owner of schema defender (the migrating user, who made both).
+    RETURN pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
+       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false);
 END;
 $$;
 
 
 --
--- Name: FUNCTION visible_tenants(viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: FUNCTION sees_every_tenant(viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.visible_tenants(viewer name) IS 'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader), else the tenants granted to the roles whose privileges viewer uses (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
+COMMENT ON FUNCTION defender_storage.sees_every_tenant(viewer name) IS 'Runs for readers: whether the role viewer sees every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader). defender_storage.caller_tenants calls it with CURRENT_USER.';
 
 
 SET default_tablespace = '';
@@ -1350,6 +1340,82 @@ COMMENT ON COLUMN defender_storage.agent_state.fingerprint IS 'Internal: hash of
 --
 
 COMMENT ON COLUMN defender_storage.agent_state.agent_no IS 'Number of the agent within its tenant (1, 2, ...), in the order agents were first seen: how observations name it.';
+
+
+--
+-- Name: tenant_access; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenant_access (
+    role_oid oid NOT NULL,
+    role_name text NOT NULL,
+    tenant_id text NOT NULL,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL,
+    granted_by text DEFAULT CURRENT_USER NOT NULL
+);
+
+
+--
+-- Name: TABLE tenant_access; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenant_access IS 'Which role sees which tenant in the reporting surface (defender.grant_tenant_access and revoke_tenant_access write it). A role with rows here and no other way to see everything reads only the rows of its tenants.';
+
+
+--
+-- Name: COLUMN tenant_access.role_oid; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.role_oid IS 'The role (pg_roles.oid). A row counts only while a role of this oid has the name role_name: a role dropped and another created later with the same oid gains nothing.';
+
+
+--
+-- Name: COLUMN tenant_access.role_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.role_name IS 'The role''s name when access was granted; renaming a role takes its access away (grant it again).';
+
+
+--
+-- Name: COLUMN tenant_access.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.tenant_id IS 'The tenant the role may see.';
+
+
+--
+-- Name: COLUMN tenant_access.granted_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.granted_at IS 'When access was granted.';
+
+
+--
+-- Name: COLUMN tenant_access.granted_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.tenant_access.granted_by IS 'Who granted it.';
+
+
+--
+-- Name: caller_tenants; Type: VIEW; Schema: defender_storage; Owner: -
+--
+
+CREATE VIEW defender_storage.caller_tenants AS
+ SELECT
+        CASE
+            WHEN defender_storage.sees_every_tenant(CURRENT_USER) THEN NULL::text[]
+            ELSE ARRAY( SELECT a.tenant_id
+               FROM defender_storage.tenant_access a
+              WHERE ((pg_get_userbyid(a.role_oid) = a.role_name) AND pg_has_role(CURRENT_USER, a.role_oid, 'USAGE'::text)))
+        END AS tenants;
+
+
+--
+-- Name: VIEW caller_tenants; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON VIEW defender_storage.caller_tenants IS 'One row: the tenants the current user may see in the reporting surface, as defender_storage.visible_tenants(CURRENT_USER) answers (NULL for every tenant), read by the plan of the query that asks. Each view of schema defender reads it once (its common table expression visible); only they read it, as their owner.';
 
 
 --
@@ -1766,7 +1832,8 @@ COMMENT ON COLUMN defender_storage.withheld_deletions.run_id IS 'The sync run wh
 
 CREATE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.agent_key,
     v.tenant_id,
@@ -2843,6 +2910,40 @@ COMMENT ON FUNCTION defender_storage.target_status_of(tenant text) IS 'Internal:
 
 
 --
+-- Name: visible_tenants(name); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- Every view calls it once or twice a query: PL/pgSQL keeps its plans
+    -- for the session, and the first test is a simple expression, so that
+    -- a call costs microseconds. Running as its owner, CURRENT_USER is the
+    -- owner of schema defender (the migrating user, who made both).
+    IF pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
+       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false) THEN
+        RETURN NULL;
+    END IF;
+    -- A row counts while its role has the name it was granted to: a role
+    -- dropped, and another later given its oid, gains nothing.
+    RETURN ARRAY(SELECT a.tenant_id
+                   FROM defender_storage.tenant_access a
+                  WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
+                    AND pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
+END;
+$$;
+
+
+--
+-- Name: FUNCTION visible_tenants(viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.visible_tenants(viewer name) IS 'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader), else the tenants granted to the roles whose privileges viewer uses (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
+
+
+--
 -- Name: written_run_digest_parts(bigint, "char", text, timestamp with time zone, boolean); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -3295,7 +3396,8 @@ CREATE TABLE agentsync.goose_lock (
 
 CREATE VIEW defender.fleet_daily WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.tenant_name,
@@ -3425,7 +3527,8 @@ COMMENT ON COLUMN defender.fleet_daily.as_of_fetched_at IS 'Fetch time of that s
 
 CREATE VIEW defender.fleet_daily_versions WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.day,
@@ -3513,7 +3616,8 @@ COMMENT ON COLUMN defender_storage.sync_worker.worker IS 'Host and process, as s
 
 CREATE VIEW defender.sync_runs WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT r.run_id,
     t.tenant_id,
@@ -3838,7 +3942,8 @@ COMMENT ON COLUMN defender_storage.run_digest.computed_at_upgrade IS 'True for r
 
 CREATE VIEW defender.run_digests WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT r.run_id,
     r.tenant_id,
@@ -4045,7 +4150,8 @@ COMMENT ON COLUMN defender.scan_agent_history.closed_by_run_id IS 'The sync run 
 
 CREATE VIEW defender.scan_agent_changes WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -4195,7 +4301,8 @@ COMMENT ON COLUMN defender.scan_agent_changes.previous_sync_at IS 'Fetch time of
 
 CREATE VIEW defender.scan_agent_daily WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -4414,7 +4521,8 @@ COMMENT ON COLUMN defender_storage.observation.last_command_execution_at IS 'las
 
 CREATE VIEW defender.scan_agent_observations WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -4499,7 +4607,8 @@ COMMENT ON COLUMN defender.scan_agent_observations.last_command_execution_at IS 
 
 CREATE VIEW defender.scan_agents WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -4741,7 +4850,8 @@ COMMENT ON COLUMN defender_storage.definition_coverage.consecutive_failures IS '
 
 CREATE VIEW defender.scan_coverage WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -5167,7 +5277,8 @@ COMMENT ON COLUMN defender_storage.definition_version.closed_by_run_id IS 'The s
 
 CREATE VIEW defender.scan_definition_changes WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -5345,7 +5456,8 @@ COMMENT ON COLUMN defender.scan_definition_changes.previous_sync_at IS 'Fetch ti
 
 CREATE VIEW defender.scan_definition_history WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -5551,7 +5663,8 @@ COMMENT ON COLUMN defender_storage.definition_withheld.run_id IS 'The sync run w
 
 CREATE VIEW defender.scan_definitions WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -5735,7 +5848,8 @@ COMMENT ON COLUMN defender.scan_definitions.deleted_at IS 'When a complete sync 
 
 CREATE VIEW defender.scan_sessions WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -6064,7 +6178,8 @@ COMMENT ON COLUMN defender_storage.target_status.as_of_run_id IS 'The history sy
 
 CREATE VIEW defender.scan_target_status WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT s.tenant_id,
     s.target,
@@ -6231,7 +6346,8 @@ COMMENT ON COLUMN defender.scan_target_status.as_of_run_id IS 'The history sync 
 
 CREATE VIEW defender.scan_targets WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.definition_id,
@@ -6379,7 +6495,8 @@ COMMENT ON COLUMN defender.scan_targets.run_id IS 'The history sync run that rec
 
 CREATE VIEW defender.tenant_sync_status WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.tenant_name,
@@ -6560,7 +6677,8 @@ COMMENT ON COLUMN defender.tenant_sync_status.running_since IS 'Start of the syn
 
 CREATE VIEW defender.version_drift WITH (security_barrier='true') AS
  WITH visible AS MATERIALIZED (
-         SELECT defender_storage.visible_tenants(CURRENT_USER) AS tenants
+         SELECT c.tenants
+           FROM defender_storage.caller_tenants c
         )
  SELECT v.tenant_id,
     v.agent_id,
@@ -6957,61 +7075,6 @@ ALTER TABLE defender_storage.sync_worker ALTER COLUMN worker_no ADD GENERATED AL
     NO MAXVALUE
     CACHE 1
 );
-
-
---
--- Name: tenant_access; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.tenant_access (
-    role_oid oid NOT NULL,
-    role_name text NOT NULL,
-    tenant_id text NOT NULL,
-    granted_at timestamp with time zone DEFAULT now() NOT NULL,
-    granted_by text DEFAULT CURRENT_USER NOT NULL
-);
-
-
---
--- Name: TABLE tenant_access; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.tenant_access IS 'Which role sees which tenant in the reporting surface (defender.grant_tenant_access and revoke_tenant_access write it). A role with rows here and no other way to see everything reads only the rows of its tenants.';
-
-
---
--- Name: COLUMN tenant_access.role_oid; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.role_oid IS 'The role (pg_roles.oid). A row counts only while a role of this oid has the name role_name: a role dropped and another created later with the same oid gains nothing.';
-
-
---
--- Name: COLUMN tenant_access.role_name; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.role_name IS 'The role''s name when access was granted; renaming a role takes its access away (grant it again).';
-
-
---
--- Name: COLUMN tenant_access.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.tenant_id IS 'The tenant the role may see.';
-
-
---
--- Name: COLUMN tenant_access.granted_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.granted_at IS 'When access was granted.';
-
-
---
--- Name: COLUMN tenant_access.granted_by; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.tenant_access.granted_by IS 'Who granted it.';
 
 
 --
@@ -8202,12 +8265,12 @@ REVOKE ALL ON FUNCTION defender_storage.record_run_digest(run bigint, at_upgrade
 
 
 --
--- Name: FUNCTION visible_tenants(viewer name); Type: ACL; Schema: defender_storage; Owner: -
+-- Name: FUNCTION sees_every_tenant(viewer name); Type: ACL; Schema: defender_storage; Owner: -
 --
 
-REVOKE ALL ON FUNCTION defender_storage.visible_tenants(viewer name) FROM PUBLIC;
-GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_reader;
-GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_tenant_reader;
+REVOKE ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) TO defender_reader;
+GRANT ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) TO defender_tenant_reader;
 
 
 --
@@ -8272,6 +8335,15 @@ REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.sessio
 --
 
 REVOKE ALL ON FUNCTION defender_storage.target_status_of(tenant text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION visible_tenants(viewer name); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.visible_tenants(viewer name) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_reader;
+GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_tenant_reader;
 
 
 --
