@@ -24,7 +24,9 @@
 --
 -- Who sees what does not change: the same tests as visible_tenants
 -- (every tenant, else the tenants granted to the roles whose privileges
--- the caller uses), which stays for the functions that take a viewer.
+-- the caller uses), which stays for the functions that take a viewer and
+-- now asks the same two pieces: sees_every_tenant and the grants that
+-- count (live_tenant_access).
 
 -- +goose Up
 -- +goose StatementBegin
@@ -33,8 +35,8 @@ CREATE FUNCTION defender_storage.sees_every_tenant(viewer name) RETURNS boolean
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    -- visible_tenants' first test: running as its owner, CURRENT_USER is
-    -- the owner of schema defender (the migrating user, who made both).
+    -- Running as its owner, CURRENT_USER is the owner of schema defender
+    -- (the migrating user, who made both).
     RETURN pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
        OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false);
 END;
@@ -42,15 +44,41 @@ $$;
 -- +goose StatementEnd
 
 REVOKE ALL ON FUNCTION defender_storage.sees_every_tenant(name) FROM PUBLIC;
-COMMENT ON FUNCTION defender_storage.sees_every_tenant(name) IS 'Runs for readers: whether the role viewer sees every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader). defender_storage.caller_tenants calls it with CURRENT_USER.';
+COMMENT ON FUNCTION defender_storage.sees_every_tenant(name) IS 'Runs for readers: whether the role viewer sees every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader). visible_tenants asks it first; defender_storage.caller_tenants asks it with CURRENT_USER.';
+
+CREATE VIEW defender_storage.live_tenant_access AS
+ SELECT a.role_oid, a.tenant_id
+   FROM defender_storage.tenant_access a
+  WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name;
+
+REVOKE ALL ON defender_storage.live_tenant_access FROM PUBLIC;
+COMMENT ON VIEW defender_storage.live_tenant_access IS 'The grants of tenant_access that count: a row counts while its role has the name it was granted to, so that a role dropped, and another later given its oid, gains nothing. visible_tenants and caller_tenants read it.';
+
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- The functions that take a viewer and the policy of
+    -- scan_agent_history call it; the views read caller_tenants, the same
+    -- tests in their own plan.
+    IF defender_storage.sees_every_tenant(viewer) THEN
+        RETURN NULL;
+    END IF;
+    RETURN ARRAY(SELECT a.tenant_id
+                   FROM defender_storage.live_tenant_access a
+                  WHERE pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
+END;
+$$;
+-- +goose StatementEnd
 
 CREATE VIEW defender_storage.caller_tenants AS
  SELECT CASE
             WHEN defender_storage.sees_every_tenant(CURRENT_USER) THEN NULL::text[]
             ELSE ARRAY( SELECT a.tenant_id
-                          FROM defender_storage.tenant_access a
-                         WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
-                           AND pg_catalog.pg_has_role(CURRENT_USER, a.role_oid, 'USAGE'))
+                          FROM defender_storage.live_tenant_access a
+                         WHERE pg_catalog.pg_has_role(CURRENT_USER, a.role_oid, 'USAGE'))
         END AS tenants;
 
 REVOKE ALL ON defender_storage.caller_tenants FROM PUBLIC;
@@ -1031,6 +1059,30 @@ ALTER POLICY visible_tenants ON defender.scan_agent_history USING (((( SELECT de
 SELECT defender.grant_reader_access();
 
 -- +goose Down
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- Every view calls it once or twice a query: PL/pgSQL keeps its plans
+    -- for the session, and the first test is a simple expression, so that
+    -- a call costs microseconds. Running as its owner, CURRENT_USER is the
+    -- owner of schema defender (the migrating user, who made both).
+    IF pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
+       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false) THEN
+        RETURN NULL;
+    END IF;
+    -- A row counts while its role has the name it was granted to: a role
+    -- dropped, and another later given its oid, gains nothing.
+    RETURN ARRAY(SELECT a.tenant_id
+                   FROM defender_storage.tenant_access a
+                  WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
+                    AND pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
+END;
+$$;
+-- +goose StatementEnd
+
 CREATE OR REPLACE VIEW defender.agent_daily_open WITH (security_barrier='true') AS
  SELECT v.agent_key,
     v.tenant_id,
@@ -1950,4 +2002,5 @@ CREATE OR REPLACE VIEW defender.version_drift WITH (security_barrier='true') AS
 ALTER POLICY visible_tenants ON defender.scan_agent_history USING (((( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants) IS NULL) OR (tenant_id = ANY (( SELECT defender_storage.visible_tenants(CURRENT_USER) AS visible_tenants)::text[]))));
 
 DROP VIEW defender_storage.caller_tenants;
+DROP VIEW defender_storage.live_tenant_access;
 DROP FUNCTION defender_storage.sees_every_tenant(name);

@@ -1037,8 +1037,8 @@ CREATE FUNCTION defender_storage.sees_every_tenant(viewer name) RETURNS boolean
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    -- visible_tenants' first test: running as its owner, CURRENT_USER is
-    -- the owner of schema defender (the migrating user, who made both).
+    -- Running as its owner, CURRENT_USER is the owner of schema defender
+    -- (the migrating user, who made both).
     RETURN pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
        OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false);
 END;
@@ -1049,7 +1049,7 @@ $$;
 -- Name: FUNCTION sees_every_tenant(viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.sees_every_tenant(viewer name) IS 'Runs for readers: whether the role viewer sees every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader). defender_storage.caller_tenants calls it with CURRENT_USER.';
+COMMENT ON FUNCTION defender_storage.sees_every_tenant(viewer name) IS 'Runs for readers: whether the role viewer sees every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader). visible_tenants asks it first; defender_storage.caller_tenants asks it with CURRENT_USER.';
 
 
 SET default_tablespace = '';
@@ -1398,6 +1398,24 @@ COMMENT ON COLUMN defender_storage.tenant_access.granted_by IS 'Who granted it.'
 
 
 --
+-- Name: live_tenant_access; Type: VIEW; Schema: defender_storage; Owner: -
+--
+
+CREATE VIEW defender_storage.live_tenant_access AS
+ SELECT a.role_oid,
+    a.tenant_id
+   FROM defender_storage.tenant_access a
+  WHERE (pg_get_userbyid(a.role_oid) = a.role_name);
+
+
+--
+-- Name: VIEW live_tenant_access; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON VIEW defender_storage.live_tenant_access IS 'The grants of tenant_access that count: a row counts while its role has the name it was granted to, so that a role dropped, and another later given its oid, gains nothing. visible_tenants and caller_tenants read it.';
+
+
+--
 -- Name: caller_tenants; Type: VIEW; Schema: defender_storage; Owner: -
 --
 
@@ -1406,8 +1424,8 @@ CREATE VIEW defender_storage.caller_tenants AS
         CASE
             WHEN defender_storage.sees_every_tenant(CURRENT_USER) THEN NULL::text[]
             ELSE ARRAY( SELECT a.tenant_id
-               FROM defender_storage.tenant_access a
-              WHERE ((pg_get_userbyid(a.role_oid) = a.role_name) AND pg_has_role(CURRENT_USER, a.role_oid, 'USAGE'::text)))
+               FROM defender_storage.live_tenant_access a
+              WHERE pg_has_role(CURRENT_USER, a.role_oid, 'USAGE'::text))
         END AS tenants;
 
 
@@ -2918,20 +2936,15 @@ CREATE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    -- Every view calls it once or twice a query: PL/pgSQL keeps its plans
-    -- for the session, and the first test is a simple expression, so that
-    -- a call costs microseconds. Running as its owner, CURRENT_USER is the
-    -- owner of schema defender (the migrating user, who made both).
-    IF pg_catalog.pg_has_role(viewer, CURRENT_USER, 'USAGE')
-       OR coalesce(pg_catalog.pg_has_role(viewer, pg_catalog.to_regrole('defender_reader'), 'USAGE'), false) THEN
+    -- The functions that take a viewer and the policy of
+    -- scan_agent_history call it; the views read caller_tenants, the same
+    -- tests in their own plan.
+    IF defender_storage.sees_every_tenant(viewer) THEN
         RETURN NULL;
     END IF;
-    -- A row counts while its role has the name it was granted to: a role
-    -- dropped, and another later given its oid, gains nothing.
     RETURN ARRAY(SELECT a.tenant_id
-                   FROM defender_storage.tenant_access a
-                  WHERE pg_catalog.pg_get_userbyid(a.role_oid) = a.role_name
-                    AND pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
+                   FROM defender_storage.live_tenant_access a
+                  WHERE pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
 END;
 $$;
 

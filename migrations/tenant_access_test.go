@@ -520,6 +520,34 @@ func TestGrantTenantAccessSaysWhatIsWrong(t *testing.T) {
 	if !slices.Equal(tenants, []string{"contoso.example"}) {
 		t.Errorf("the customer's login sees tenants %v, want contoso.example", tenants)
 	}
+	// A grant counts while its role has the name it was granted to: under
+	// another name the login sees nothing, through the views (which read
+	// the grants in their own plan), the table scan_agent_history (its
+	// policy) and scan_agents_as_of (which asks visible_tenants); under
+	// its own name again, its tenant.
+	seen := func(login string) []string {
+		t.Helper()
+		c, _ := noticeConn(t, url, login)
+		defer c.Close(ctx)
+		var got []string
+		if err := c.QueryRow(ctx, `
+			SELECT coalesce(array_agg(DISTINCT s ORDER BY s), '{}')
+			  FROM (SELECT 'scan_agents ' || tenant_id FROM defender.scan_agents
+			        UNION ALL SELECT 'scan_agent_history ' || tenant_id FROM defender.scan_agent_history
+			        UNION ALL SELECT 'scan_agents_as_of ' || tenant_id FROM defender.scan_agents_as_of(now())) q(s)`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	renamed := name + "_renamed"
+	dbtest.Admin(t, "", "ALTER ROLE "+name+" RENAME TO "+renamed)
+	if got := seen(renamed); len(got) != 0 {
+		t.Errorf("the login renamed sees %v, want nothing", got)
+	}
+	dbtest.Admin(t, "", "ALTER ROLE "+renamed+" RENAME TO "+name)
+	if got, want := seen(name), []string{"scan_agent_history contoso.example", "scan_agents contoso.example", "scan_agents_as_of contoso.example"}; !slices.Equal(got, want) {
+		t.Errorf("the login under its own name again sees %v, want %v", got, want)
+	}
 	// Revoking removes the access.
 	if _, err := owner.Exec(ctx, `SELECT defender.revoke_tenant_access($1, 'contoso.example')`, name); err != nil {
 		t.Fatal(err)
