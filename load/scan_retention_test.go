@@ -451,3 +451,86 @@ func TestVisibleTenantsOnceMigrationKeepsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	migrationKeepsEveryAnswer(t, 32, nil, nil) // 00032_visible_tenants_once.sql
 }
+
+// TestDigestInOneFunctionMigration: 00033 (record_run_digest computes a
+// run's parts itself, and records sessions only for the runs that write
+// them) stores what schema 32's function stored: the same syncs of tenants
+// through every case, at schema 32 in one database and at 33 in another,
+// leave the same digests, kept parts, chain links and session writes. And
+// it changes no answer, up and down.
+func TestDigestInOneFunctionMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	stored := func(version int64) (digests, writes string) {
+		t.Helper()
+		pool, p := dbtest.Unmigrated(t)
+		if _, err := p.UpTo(ctx, version); err != nil {
+			t.Fatal(err)
+		}
+		syncInterleavedTenants(t, pool)
+		// A tenant whose syncs change nothing but heartbeats: runs of agents
+		// and of definitions that wrote no version (their short statements).
+		now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+		loader, err := load.New(pool, load.Config{TenantID: "steady.example", Logger: slog.New(slog.DiscardHandler),
+			Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fleet, defs := agents(6), definitions(2)
+		ran := now.Add(-30 * time.Minute)
+		defs[0].LatestScan = &scanagent.LatestScan{Status: "Success", ExecutedAt: ran}
+		h := &history{sessions: []scanagent.ScanSession{session(defs[1], 1, ran, [2]string{"10.0.1.1", "Success"})}}
+		for round := range 3 {
+			fleet[round].LastSeen = now
+			if _, err := loader.Sync(ctx, listOf(fleet...)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := loader.SyncDefinitions(ctx, definitionsOf(defs...)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := loader.SyncHistory(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(time.Hour)
+		}
+		var kinds string
+		if err := pool.QueryRow(ctx, `
+			SELECT string_agg(DISTINCT r.resource::text || CASE WHEN r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld > 0
+			                                                    THEN '+' ELSE '-' END, ' ')
+			  FROM defender_storage.sync_run r JOIN defender_storage.run_digest USING (run_id)`).Scan(&kinds); err != nil {
+			t.Fatal(err)
+		}
+		if want := "a+ a- d+ d- h+ h-"; kinds != want {
+			t.Fatalf("digested runs that wrote (+) and did not (-): %s, want %s", kinds, want)
+		}
+		if err := pool.QueryRow(ctx, `
+			SELECT (SELECT string_agg(format('%s<-%s %s %s %s', run_id, previous_run_id, encode(digest, 'hex'), encode(parts, 'hex'), computed_at_upgrade), E'\n' ORDER BY run_id)
+			          FROM defender_storage.run_digest),
+			       (SELECT string_agg(format('%s %s %s', run_id, session_key, encode(values_digest, 'hex')), E'\n' ORDER BY run_id, session_key)
+			          FROM defender_storage.session_write)`).Scan(&digests, &writes); err != nil {
+			t.Fatal(err)
+		}
+		return digests, writes
+	}
+	digests, writes := stored(32)
+	if strings.Count(digests, "\n") < 100 || strings.Count(writes, "\n") < 10 {
+		t.Fatalf("%d digests and %d session writes: the fixture is too thin", strings.Count(digests, "\n")+1, strings.Count(writes, "\n")+1)
+	}
+	gotDigests, gotWrites := stored(33)
+	firstDifference := func(want, got string) string {
+		w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+		for i := range min(len(w), len(g)) {
+			if w[i] != g[i] {
+				return fmt.Sprintf("line %d: want %q, got %q", i+1, w[i], g[i])
+			}
+		}
+		return fmt.Sprintf("%d lines, want %d", len(g), len(w))
+	}
+	if gotDigests != digests {
+		t.Errorf("digests stored at schema 33 differ from schema 32's: %s", firstDifference(digests, gotDigests))
+	}
+	if gotWrites != writes {
+		t.Errorf("session writes recorded at schema 33 differ from schema 32's: %s", firstDifference(writes, gotWrites))
+	}
+	migrationKeepsEveryAnswer(t, 33, nil, nil) // 00033_digest_in_one_function.sql
+}

@@ -73,23 +73,20 @@ func verify(t *testing.T, f *fixture, tenant string) []load.ChainVerification {
 	return chains
 }
 
-// writtenParts checks that the parts a sync's run computes for its
-// resource (written_run_digest_parts) are, run by run, the canonical parts
-// verify computes, and returns the parts that hold rows (not the digest of
+// writtenParts checks that the digest each run stored holds, run by run,
+// the canonical parts verify computes (as run_digest keeps them: a sync's
+// run computes only the parts its resource writes, and a run whose counts
+// say it changed nothing reads neither versions, deletions nor withheld
+// deletions), and returns the parts that hold rows (not the digest of
 // nothing), as resource letter and part number ("a6": an agents run's
 // observations), so that a test shows its fixture covers them.
 func writtenParts(t *testing.T, f *fixture) string {
 	t.Helper()
-	// As the loader's runs compute them (the statement of a run that
-	// changed nothing, by its counts, reads neither versions, deletions nor
-	// withheld deletions), and with every part of the resource.
 	if n := f.count(t, `
-		SELECT count(*) FROM defender_storage.sync_run r JOIN defender_storage.tenants t USING (tenant_no)
-		 CROSS JOIN defender_storage.run_digest_parts(ARRAY[r.run_id]) p
-		 CROSS JOIN LATERAL (VALUES (r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld > 0), (true)) w(wrote)
-		 WHERE r.status = 's'
-		   AND defender_storage.written_run_digest_parts(r.run_id, r.resource, t.tenant_id, r.fetched_at, w.wrote) IS DISTINCT FROM p.digest_parts`); n != 0 {
-		t.Errorf("%d runs whose parts, computed for their resource, differ from the canonical parts", n)
+		SELECT count(*) FROM defender_storage.run_digest d
+		 CROSS JOIN defender_storage.run_digest_parts(ARRAY[d.run_id]) p
+		 WHERE d.parts IS DISTINCT FROM defender_storage.compact_digest_parts(p.digest_parts)`); n != 0 {
+		t.Errorf("%d runs whose stored parts differ from the canonical parts", n)
 	}
 	var parts []string
 	if err := f.pool.QueryRow(context.Background(), `
@@ -149,6 +146,19 @@ func TestVerifyAnUntouchedHistory(t *testing.T) {
 	}
 	if got, want := writtenParts(t, f), "a2 a3 a4 a5 a6 d2 d3 d4 d7 h7 h8"; got != want {
 		t.Errorf("parts with rows, per resource: %s, want %s", got, want)
+	}
+	// Runs of agents that wrote versions and that did not: both of their
+	// statements stored digests here (a definitions run that wrote none:
+	// TestDigestOfRunsThatChangedNothing).
+	var kinds string
+	if err := f.pool.QueryRow(ctx, `
+		SELECT string_agg(DISTINCT r.resource::text || CASE WHEN r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld > 0
+		                                                    THEN '+' ELSE '-' END, ' ')
+		  FROM defender_storage.sync_run r JOIN defender_storage.run_digest USING (run_id)`).Scan(&kinds); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a+ a- d+ h+"; kinds != want {
+		t.Errorf("digested runs that wrote (+) and did not (-): %s, want %s", kinds, want)
 	}
 	// Sessions written by a run and rewritten by a later one: the earlier
 	// writer's digest still verifies (it holds).
