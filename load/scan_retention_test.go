@@ -456,12 +456,13 @@ func TestVisibleTenantsOnceMigrationKeepsEveryAnswer(t *testing.T) {
 // run's parts itself, and records sessions only for the runs that write
 // them) stores what schema 32's function stored: the same syncs of tenants
 // through every case, at schema 32 in one database and at 33 in another,
-// leave the same digests, kept parts, chain links and session writes. And
-// it changes no answer, up and down.
+// leave the same digests, kept parts, chain links and session writes, and
+// so does computing every digest again as an upgrade does. And it changes
+// no answer, up and down.
 func TestDigestInOneFunctionMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	stored := func(version int64) (digests, writes string) {
+	stored := func(version int64) (synced, atUpgrade string) {
 		t.Helper()
 		pool, p := dbtest.Unmigrated(t)
 		if _, err := p.UpTo(ctx, version); err != nil {
@@ -503,20 +504,50 @@ func TestDigestInOneFunctionMigration(t *testing.T) {
 		if want := "a+ a- d+ d- h+ h-"; kinds != want {
 			t.Fatalf("digested runs that wrote (+) and did not (-): %s, want %s", kinds, want)
 		}
-		if err := pool.QueryRow(ctx, `
-			SELECT (SELECT string_agg(format('%s<-%s %s %s %s', run_id, previous_run_id, encode(digest, 'hex'), encode(parts, 'hex'), computed_at_upgrade), E'\n' ORDER BY run_id)
-			          FROM defender_storage.run_digest),
-			       (SELECT string_agg(format('%s %s %s', run_id, session_key, encode(values_digest, 'hex')), E'\n' ORDER BY run_id, session_key)
-			          FROM defender_storage.session_write)`).Scan(&digests, &writes); err != nil {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return digests, writes
+		defer tx.Rollback(ctx)
+		read := func() string {
+			t.Helper()
+			var digests, writes string
+			if err := tx.QueryRow(ctx, `
+				SELECT (SELECT string_agg(format('%s<-%s %s %s %s', run_id, previous_run_id, encode(digest, 'hex'), encode(parts, 'hex'), computed_at_upgrade), E'\n' ORDER BY run_id)
+				          FROM defender_storage.run_digest),
+				       (SELECT string_agg(format('%s %s %s', run_id, session_key, encode(values_digest, 'hex')), E'\n' ORDER BY run_id, session_key)
+				          FROM defender_storage.session_write)`).Scan(&digests, &writes); err != nil {
+				t.Fatal(err)
+			}
+			return digests + "\n" + writes
+		}
+		synced = read()
+		// And as an upgrade computes them (every writer of a session, the
+		// canonical parts), every run again in order, rolled back.
+		if _, err := tx.Exec(ctx, `DELETE FROM defender_storage.session_write; DELETE FROM defender_storage.run_digest`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `
+			DO $$
+			DECLARE run bigint;
+			BEGIN
+			    FOR run IN SELECT run_id FROM defender_storage.sync_run WHERE status = 's' ORDER BY run_id LOOP
+			        PERFORM defender_storage.record_run_digest(run, true);
+			    END LOOP;
+			END $$`); err != nil {
+			t.Fatal(err)
+		}
+		return synced, read()
 	}
-	digests, writes := stored(32)
-	if strings.Count(digests, "\n") < 100 || strings.Count(writes, "\n") < 10 {
-		t.Fatalf("%d digests and %d session writes: the fixture is too thin", strings.Count(digests, "\n")+1, strings.Count(writes, "\n")+1)
+	synced, atUpgrade := stored(32)
+	if n := strings.Count(synced, "\n"); n < 110 {
+		t.Fatalf("%d digests and session writes: the fixture is too thin", n)
 	}
-	gotDigests, gotWrites := stored(33)
+	if strings.Count(atUpgrade, " t\n") < 100 || strings.Contains(atUpgrade, " f\n") {
+		t.Fatalf("of the digests computed again, %d are marked as computed at an upgrade, %d not",
+			strings.Count(atUpgrade, " t\n"), strings.Count(atUpgrade, " f\n"))
+	}
+	gotSynced, gotAtUpgrade := stored(33)
 	firstDifference := func(want, got string) string {
 		w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
 		for i := range min(len(w), len(g)) {
@@ -526,11 +557,11 @@ func TestDigestInOneFunctionMigration(t *testing.T) {
 		}
 		return fmt.Sprintf("%d lines, want %d", len(g), len(w))
 	}
-	if gotDigests != digests {
-		t.Errorf("digests stored at schema 33 differ from schema 32's: %s", firstDifference(digests, gotDigests))
+	if gotSynced != synced {
+		t.Errorf("digests and session writes stored by syncs at schema 33 differ from schema 32's: %s", firstDifference(synced, gotSynced))
 	}
-	if gotWrites != writes {
-		t.Errorf("session writes recorded at schema 33 differ from schema 32's: %s", firstDifference(writes, gotWrites))
+	if gotAtUpgrade != atUpgrade {
+		t.Errorf("digests and session writes computed as at an upgrade at schema 33 differ from schema 32's: %s", firstDifference(atUpgrade, gotAtUpgrade))
 	}
 	migrationKeepsEveryAnswer(t, 33, nil, nil) // 00033_digest_in_one_function.sql
 }

@@ -1128,7 +1128,8 @@ BEGIN
                     SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
                         SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
                           FROM defender_storage.withheld_deletions x
-                          JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
+                         CROSS JOIN LATERAL (SELECT a1.tenant_id, a1.agent_id FROM defender_storage.agent_state a1
+                                              WHERE a1.agent_key = x.agent_key OFFSET 0) a
                          WHERE x.run_id = run) w), ''::bytea))
                 -- 6. Its observations: the row of its tenant at its fetch time, one
                 -- entry per agent.
@@ -1165,13 +1166,16 @@ BEGIN
                 || pg_catalog.sha256(coalesce((
                     SELECT pg_catalog.string_agg(
                                defender_storage.digest_field(w.session_key::text)
-                               || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                               || defender_storage.digest_field(CASE WHEN (l.s).recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
                                || defender_storage.digest_field(pg_catalog.encode(
-                                      CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
-                                           THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                                      CASE WHEN coalesce((l.s).updated_by_run_id, (l.s).recorded_by_run_id) = w.run_id
+                                           THEN defender_storage.session_digest(l.s) ELSE w.values_digest END, 'hex')),
                                ''::bytea ORDER BY w.session_key)
                       FROM defender_storage.session_write w
-                      JOIN defender_storage.session_result s ON s.session_key = w.session_key
+                      -- Each session by its key (the fence keeps a plan made while the
+                      -- sessions were few from reading them all).
+                     CROSS JOIN LATERAL (SELECT s1 FROM defender_storage.session_result s1
+                                          WHERE s1.session_key = w.session_key OFFSET 0) l(s)
                      WHERE w.run_id = run), ''::bytea))
                 || pg_catalog.sha256(''::bytea)
                 AS parts
@@ -1235,7 +1239,8 @@ BEGIN
                     SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
                         SELECT s.definition_id AS k, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id) AS e
                           FROM defender_storage.definition_withheld x
-                          JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
+                         CROSS JOIN LATERAL (SELECT s1.tenant_id, s1.definition_id FROM defender_storage.definition_state s1
+                                              WHERE s1.definition_key = x.definition_key OFFSET 0) s
                          WHERE x.run_id = run) w), ''::bytea))
                 || pg_catalog.sha256(''::bytea)
                 -- 7. Its writes of sessions: the values it wrote, from the session
@@ -1243,13 +1248,16 @@ BEGIN
                 || pg_catalog.sha256(coalesce((
                     SELECT pg_catalog.string_agg(
                                defender_storage.digest_field(w.session_key::text)
-                               || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                               || defender_storage.digest_field(CASE WHEN (l.s).recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
                                || defender_storage.digest_field(pg_catalog.encode(
-                                      CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
-                                           THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                                      CASE WHEN coalesce((l.s).updated_by_run_id, (l.s).recorded_by_run_id) = w.run_id
+                                           THEN defender_storage.session_digest(l.s) ELSE w.values_digest END, 'hex')),
                                ''::bytea ORDER BY w.session_key)
                       FROM defender_storage.session_write w
-                      JOIN defender_storage.session_result s ON s.session_key = w.session_key
+                      -- Each session by its key (the fence keeps a plan made while the
+                      -- sessions were few from reading them all).
+                     CROSS JOIN LATERAL (SELECT s1 FROM defender_storage.session_result s1
+                                          WHERE s1.session_key = w.session_key OFFSET 0) l(s)
                      WHERE w.run_id = run), ''::bytea))
                 || pg_catalog.sha256(''::bytea)
                 AS parts
@@ -1271,13 +1279,16 @@ BEGIN
             || pg_catalog.sha256(coalesce((
                 SELECT pg_catalog.string_agg(
                            defender_storage.digest_field(w.session_key::text)
-                           || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                           || defender_storage.digest_field(CASE WHEN (l.s).recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
                            || defender_storage.digest_field(pg_catalog.encode(
-                                  CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
-                                       THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                                  CASE WHEN coalesce((l.s).updated_by_run_id, (l.s).recorded_by_run_id) = w.run_id
+                                       THEN defender_storage.session_digest(l.s) ELSE w.values_digest END, 'hex')),
                            ''::bytea ORDER BY w.session_key)
                   FROM defender_storage.session_write w
-                  JOIN defender_storage.session_result s ON s.session_key = w.session_key
+                  -- Each session by its key (the fence keeps a plan made while the
+                  -- sessions were few from reading them all).
+                 CROSS JOIN LATERAL (SELECT s1 FROM defender_storage.session_result s1
+                                      WHERE s1.session_key = w.session_key OFFSET 0) l(s)
                  WHERE w.run_id = run), ''::bytea))
             -- 8. The targets of the sessions whose targets it stored.
             || pg_catalog.sha256(coalesce((
@@ -1324,12 +1335,17 @@ CREATE FUNCTION defender_storage.record_session_writes(run bigint, every_writer 
 BEGIN
     -- The sessions the run wrote, as it left them. At the upgrade
     -- (every_writer) every earlier writer is known, not the values it
-    -- wrote: they are taken as they are now.
+    -- wrote: they are taken as they are now. Two probes, each by its index (as one condition with OR, a plan
+    -- made while the sessions were few reads them all): the sessions it
+    -- recorded, and those it updated that the first did not take.
     INSERT INTO defender_storage.session_write (run_id, session_key, values_digest)
     SELECT run, s.session_key, defender_storage.session_digest(s)
       FROM defender_storage.session_result s
-     WHERE (s.recorded_by_run_id = run AND (every_writer OR s.updated_by_run_id IS NULL))
-        OR s.updated_by_run_id = run;
+     WHERE s.recorded_by_run_id = run AND (every_writer OR s.updated_by_run_id IS NULL)
+    UNION ALL
+    SELECT run, s.session_key, defender_storage.session_digest(s)
+      FROM defender_storage.session_result s
+     WHERE s.updated_by_run_id = run AND (s.recorded_by_run_id IS DISTINCT FROM run OR NOT every_writer);
 END;
 $$;
 
