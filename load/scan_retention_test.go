@@ -565,3 +565,28 @@ func TestDigestInOneFunctionMigration(t *testing.T) {
 	}
 	migrationKeepsEveryAnswer(t, 33, nil, nil) // 00033_digest_in_one_function.sql
 }
+
+// TestTargetStatusByKeyMigrationKeepsEveryAnswer: 00034 (target_status_of
+// finds each target's latest session and target by their keys) agrees
+// with the rows schema 33's refreshes stored, and changes no answer, up
+// and down.
+func TestTargetStatusByKeyMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.Unmigrated(t)
+	if _, err := p.UpTo(ctx, 33); err != nil {
+		t.Fatal(err)
+	}
+	syncInterleavedTenants(t, pool)
+	if _, err := p.UpTo(ctx, 34); err != nil {
+		t.Fatal(err)
+	}
+	if m := dbtest.TargetStatusMismatches(t, pool); len(m) > 0 {
+		t.Errorf("target_status as schema 33 stored it differs from 00034's definition:\n%s", strings.Join(m, "\n"))
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM defender_storage.target_status`).Scan(&n); err != nil || n < 10 {
+		t.Errorf("target_status holds %d rows (err %v): the fixture is too thin", n, err)
+	}
+	migrationKeepsEveryAnswer(t, 34, nil, nil) // 00034_target_status_by_key.sql
+}

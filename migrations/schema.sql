@@ -3244,8 +3244,23 @@ CREATE FUNCTION defender_storage.target_status_of(tenant text) RETURNS TABLE(ten
      COALESCE(p.covering_definitions, '{}'::text[]) AS "coalesce",
      s.targets_run_id
     FROM ((per_target p
-      JOIN defender_storage.session_result s ON ((s.session_key = p.latest[1][1])))
-      JOIN defender_storage.target_result t ON (((t.session_key = p.latest[1][1]) AND (t.ordinal = p.latest[1][2]))));
+      CROSS JOIN LATERAL ( SELECT s1.scanned_at,
+             s1.definition_id,
+             s1.session_id,
+             s1.targets_run_id
+            FROM defender_storage.session_result s1
+           WHERE (s1.session_key = p.latest[1][1])
+          OFFSET 0) s)
+      CROSS JOIN LATERAL ( SELECT t1.session_key,
+             t1.ordinal,
+             t1.ip,
+             t1.hostname,
+             t1.description,
+             t1.status,
+             t1.error_message
+            FROM defender_storage.target_result t1
+           WHERE ((t1.session_key = p.latest[1][1]) AND (t1.ordinal = p.latest[1][2]))
+          OFFSET 0) t);
 END;
 
 
