@@ -590,3 +590,31 @@ func TestTargetStatusByKeyMigrationKeepsEveryAnswer(t *testing.T) {
 	}
 	migrationKeepsEveryAnswer(t, 34, nil, nil) // 00034_target_status_by_key.sql
 }
+
+// TestFleetDailyPlanKeptMigration: 00035 (refresh_fleet_daily in
+// PL/pgSQL, its statements planned once per session) writes what schema
+// 34's function wrote: the same syncs of tenants through every case, at
+// schema 34 in one database and at 35 in another, leave the same daily
+// counts and versions. And it changes no answer, up and down.
+func TestFleetDailyPlanKeptMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	daily := func(version int64) string {
+		t.Helper()
+		pool, p := dbtest.Unmigrated(t)
+		if _, err := p.UpTo(ctx, version); err != nil {
+			t.Fatal(err)
+		}
+		syncInterleavedTenants(t, pool)
+		return dbtest.Answer(t, pool, `SELECT * FROM defender_storage.tenant_daily ORDER BY tenant_id, day`) +
+			dbtest.Answer(t, pool, `SELECT * FROM defender_storage.tenant_daily_version ORDER BY tenant_id, day, mde_client_version`)
+	}
+	want := daily(34)
+	if n := strings.Count(want, "\n"); n < 20 {
+		t.Fatalf("%d daily rows: the fixture is too thin", n)
+	}
+	if got := daily(35); got != want {
+		t.Errorf("daily counts written at schema 35 differ from schema 34's:\nwant:\n%.3000s\ngot:\n%.3000s", want, got)
+	}
+	migrationKeepsEveryAnswer(t, 35, nil, nil) // 00035_fleet_daily_plan_kept.sql
+}

@@ -1358,6 +1358,368 @@ COMMENT ON FUNCTION defender_storage.record_session_writes(run bigint, every_wri
 
 
 --
+-- Name: refresh_fleet_daily(text, date); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    -- The day's counts: the agents active at its last successful sync
+    -- (a closed day: its rows of agent_daily; the open day: the agents
+    -- as stored now).
+    WITH fleet AS (
+              SELECT d.mde_client_version,
+                 d.last_seen,
+                 td_1.synced_at
+                FROM (defender_storage.tenant_daily td_1
+                  JOIN defender_storage.agent_daily d ON (((d.day = td_1.day) AND (d.run_id = td_1.run_id))))
+               WHERE ((td_1.tenant_id = refresh_fleet_daily.tenant) AND (td_1.day = refresh_fleet_daily.day) AND (refresh_fleet_daily.day <> ( SELECT defender.utc_day(t.last_fetched_at) AS utc_day
+                        FROM defender_storage.tenants t
+                       WHERE (t.tenant_id = refresh_fleet_daily.tenant))))
+             UNION ALL
+              SELECT o.mde_client_version,
+                 o.last_seen,
+                 o.synced_at
+                FROM defender.agent_daily_open o
+               WHERE ((o.tenant_id = refresh_fleet_daily.tenant) AND (o.day = refresh_fleet_daily.day))
+             ), versions AS (
+              SELECT v.mde_client_version,
+                 v.agents,
+                 v.stale,
+                 v.never_seen,
+                 defender.version_key(v.mde_client_version) AS key
+                FROM ( SELECT f.mde_client_version,
+                         count(*) AS agents,
+                         count(*) FILTER (WHERE (f.last_seen <= (f.synced_at - '7 days'::interval))) AS stale,
+                         count(*) FILTER (WHERE (f.last_seen IS NULL)) AS never_seen
+                        FROM fleet f
+                       GROUP BY f.mde_client_version) v
+             ), newest AS (
+              SELECT v.key,
+                 v.mde_client_version AS version
+                FROM versions v
+               WHERE (v.key IS NOT NULL)
+               ORDER BY v.key DESC, (length(v.mde_client_version)) DESC, v.mde_client_version
+              LIMIT 1
+             )
+      UPDATE defender_storage.tenant_daily AS td SET active_agents = COALESCE(s.active, (0)::numeric), stale_7d_agents = COALESCE(s.stale, (0)::numeric), never_seen_agents = COALESCE(s.never_seen, (0)::numeric), newest_mde_client_version = ( SELECT newest.version
+                FROM newest), agents_on_newest = COALESCE(s.on_newest, (0)::numeric), mde_client_versions = s.counts
+        FROM ( SELECT sum(v.agents) AS active,
+                 sum(v.stale) AS stale,
+                 sum(v.never_seen) AS never_seen,
+                 sum(v.agents) FILTER (WHERE (v.key = ( SELECT newest.key
+                        FROM newest))) AS on_newest,
+                 COALESCE(jsonb_object_agg(v.mde_client_version, v.agents) FILTER (WHERE (v.mde_client_version IS NOT NULL)), '{}'::jsonb) AS counts
+                FROM versions v) s
+       WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day));
+    -- The same counts one row per version, for reading without JSON
+    -- (defender.fleet_daily_versions): versions gone from the day are
+    -- removed, counts written only when they changed.
+    DELETE FROM defender_storage.tenant_daily_version AS v
+       WHERE ((v.tenant_id = refresh_fleet_daily.tenant) AND (v.day = refresh_fleet_daily.day) AND (NOT ( SELECT (td.mde_client_versions ? v.mde_client_version)
+                FROM defender_storage.tenant_daily td
+               WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day)))));
+    INSERT INTO defender_storage.tenant_daily_version AS v (tenant_id, day, mde_client_version, agents)  SELECT td.tenant_id,
+                 td.day,
+                 e.key,
+                 (e.value)::integer AS value
+                FROM (defender_storage.tenant_daily td
+                  CROSS JOIN LATERAL jsonb_each_text(td.mde_client_versions) e(key, value))
+               WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day)) ON CONFLICT(tenant_id, day, mde_client_version) DO UPDATE SET agents = excluded.agents
+       WHERE (v.agents <> excluded.agents);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_fleet_daily(tenant text, day date); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) IS 'Internal: recomputes the agent counts of a tenant''s day in tenant_daily from the agents active at the day''s last successful sync. The loader calls it in every sync''s transaction.';
+
+
+--
+-- Name: refresh_target_status(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.refresh_target_status(tenant text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO defender_storage.target_status AS ts
+           (tenant_id, target, latest_session_key, latest_ordinal, ip, hostname, description, latest_status,
+            latest_error_message, latest_scanned_at, latest_definition_id, latest_session_id, last_success_at,
+            covering_definitions, as_of_run_id)
+    SELECT n.tenant_id, n.target, n.latest_session_key, n.latest_ordinal, n.ip, n.hostname, n.description,
+           n.latest_status, n.latest_error_message, n.latest_scanned_at, n.latest_definition_id, n.latest_session_id,
+           n.last_success_at, n.covering_definitions, n.as_of_run_id
+      FROM defender_storage.target_status_of(refresh_target_status.tenant) n
+    ON CONFLICT (tenant_id, target) DO UPDATE
+       SET latest_session_key = excluded.latest_session_key, latest_ordinal = excluded.latest_ordinal,
+           ip = excluded.ip, hostname = excluded.hostname, description = excluded.description,
+           latest_status = excluded.latest_status, latest_error_message = excluded.latest_error_message,
+           latest_scanned_at = excluded.latest_scanned_at, latest_definition_id = excluded.latest_definition_id,
+           latest_session_id = excluded.latest_session_id, last_success_at = excluded.last_success_at,
+           covering_definitions = excluded.covering_definitions, as_of_run_id = excluded.as_of_run_id
+     WHERE (ts.latest_session_key, ts.latest_ordinal, ts.ip, ts.hostname, ts.description, ts.latest_status,
+            ts.latest_error_message, ts.latest_scanned_at, ts.latest_definition_id, ts.latest_session_id,
+            ts.last_success_at, ts.covering_definitions, ts.as_of_run_id)
+           IS DISTINCT FROM
+           (excluded.latest_session_key, excluded.latest_ordinal, excluded.ip, excluded.hostname, excluded.description,
+            excluded.latest_status, excluded.latest_error_message, excluded.latest_scanned_at,
+            excluded.latest_definition_id, excluded.latest_session_id, excluded.last_success_at,
+            excluded.covering_definitions, excluded.as_of_run_id);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_target_status(tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.refresh_target_status(tenant text) IS 'Internal: brings target_status up to date for a tenant (target_status_of), writing only the rows that differ. The loader calls it in each history sync, and in each definitions sync that changed a definition.';
+
+
+--
+-- Name: run_digest_parts(bigint[]); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_digest_parts(runs bigint[]) RETURNS TABLE(digested_run_id bigint, digest_parts bytea)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+BEGIN
+RETURN QUERY SELECT r.run_id,
+    -- 1. The run: its row of sync_runs.
+    pg_catalog.sha256(
+        defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+        || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+        || defender_storage.digest_time(r.fetched_at)
+        || defender_storage.digest_time(r.previous_sync_at)
+        || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+        || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+        || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+        || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+        || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+        || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+        || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+        || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+        || defender_storage.digest_field(r.api_requests::text))
+    -- 2. The versions it opened (what later runs write of them, valid_to
+    -- and closed_by_run_id, is theirs).
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
+                   || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
+                   || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
+                   || defender_storage.digest_time(h.valid_from) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.opened_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(v.scan_name) || defender_storage.digest_field(v.scan_type)
+                   || defender_storage.digest_field(v.is_active::text) || defender_storage.digest_field(v.interval_hours::text)
+                   || defender_storage.digest_field(v.target) || defender_storage.digest_field(v.target_type)
+                   || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
+                   || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
+                   || defender_storage.digest_field(v.extra::text)
+                   || defender_storage.digest_time(v.valid_from)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.opened_by_run_id = r.run_id) o), ''::bytea))
+    -- 3. The versions it closed.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
+            SELECT h.agent_id AS k,
+                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
+                   || defender_storage.digest_time(h.valid_from)
+                   || defender_storage.digest_time(h.valid_to) AS e
+              FROM defender.scan_agent_history h
+             WHERE h.closed_by_run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_time(v.valid_from)
+                   || defender_storage.digest_time(v.valid_to)
+              FROM defender_storage.definition_version v
+              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
+             WHERE v.closed_by_run_id = r.run_id) c), ''::bytea))
+    -- 4. Its deletions: the records it marked deleted, and those whose
+    -- version it closed without opening another (a deletion, as the
+    -- history keeps it). Each is 'deleted' while it is marked deleted by
+    -- this run at its fetch time, or has returned since (a later version
+    -- opened, which clears the mark); else 'not deleted'.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k,
+                   defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN a.deleted_by_run_id = r.run_id AND a.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN a.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender.scan_agent_history l
+                                        WHERE l.agent_key = a.agent_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END) AS e
+              FROM (SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.agent_key FROM defender.scan_agent_history c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
+                                        WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.agent_state a ON a.agent_key = k.agent_key
+            UNION ALL
+            SELECT s.definition_id,
+                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+                   || defender_storage.digest_field(CASE
+                          WHEN s.deleted_by_run_id = r.run_id AND s.deleted_at = r.fetched_at THEN 'deleted'
+                          WHEN s.deleted_by_run_id IS DISTINCT FROM r.run_id
+                           AND EXISTS (SELECT FROM defender_storage.definition_version l
+                                        WHERE l.definition_key = s.definition_key AND l.valid_from > r.fetched_at) THEN 'deleted'
+                          ELSE 'not deleted' END)
+              FROM (SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id
+                    UNION
+                    SELECT c.definition_key FROM defender_storage.definition_version c
+                     WHERE c.closed_by_run_id = r.run_id
+                       AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
+                                        WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = r.run_id)) k
+              JOIN defender_storage.definition_state s ON s.definition_key = k.definition_key) d), ''::bytea))
+    -- 5. The deletions it withheld.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
+            SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
+              FROM defender_storage.withheld_deletions x
+              JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
+             WHERE x.run_id = r.run_id
+            UNION ALL
+            SELECT s.definition_id, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
+              FROM defender_storage.definition_withheld x
+              JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
+             WHERE x.run_id = r.run_id) w), ''::bytea))
+    -- 6. Its observations: the row of its tenant at its fetch time, one
+    -- entry per agent.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(a.agent_id)
+                   || defender_storage.digest_time(x.last_seen)
+                   || defender_storage.digest_time(x.last_command_execution_at),
+                   ''::bytea ORDER BY a.agent_id COLLATE "C")
+          FROM defender_storage.observation o
+         CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
+               x(agent_no, last_seen, last_command_execution_at)
+          LEFT JOIN defender_storage.agent_state a ON a.tenant_id = r.tenant_id AND a.agent_no = x.agent_no
+         WHERE o.run_id = r.run_id AND o.observed_at = r.fetched_at), ''::bytea))
+    -- 7. Its writes of sessions: the values it wrote, from the session
+    -- while it is the latest writer, else as kept when it wrote them.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(w.session_key::text)
+                   || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                   || defender_storage.digest_field(pg_catalog.encode(
+                          CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
+                               THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
+                   ''::bytea ORDER BY w.session_key)
+          FROM defender_storage.session_write w
+          JOIN defender_storage.session_result s ON s.session_key = w.session_key
+         WHERE w.run_id = r.run_id), ''::bytea))
+    -- 8. The targets of the sessions whose targets it stored.
+    || pg_catalog.sha256(coalesce((
+        SELECT pg_catalog.string_agg(
+                   defender_storage.digest_field(t.session_key::text) || defender_storage.digest_field(t.ordinal::text)
+                   || defender_storage.digest_field(t.ip) || defender_storage.digest_field(t.hostname)
+                   || defender_storage.digest_field(t.description) || defender_storage.digest_field(t.status)
+                   || defender_storage.digest_field(t.error_message)
+                   || defender_storage.digest_field((EXTRACT(epoch FROM t.duration) * 1000000)::bigint::text)
+                   || defender_storage.digest_field(t.extra::text),
+                   ''::bytea ORDER BY t.session_key, t.ordinal)
+          FROM defender_storage.session_result s
+          -- Each session's targets by its key (the fence keeps the
+          -- generic plan from hashing every target of every tenant).
+         CROSS JOIN LATERAL (SELECT t1.* FROM defender_storage.target_result t1
+                              WHERE t1.session_key = s.session_key OFFSET 0) t
+         WHERE s.targets_run_id = r.run_id), ''::bytea))
+  -- The runs as defender.sync_runs shows them, read from their storage.
+  FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+               CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+               CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
+               CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
+               CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
+               CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
+               rs.heartbeat_only AS agents_heartbeat_only,
+               CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
+               CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
+               CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
+               rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
+               rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+          FROM defender_storage.sync_run rs
+          JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+         WHERE rs.run_id = ANY (runs)) r;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION run_digest_parts(runs bigint[]); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_digest_parts(runs bigint[]) IS 'Internal: per run of runs, the SHA-256 of each of its eight parts, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
+
+
+--
+-- Name: run_resource_code(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_resource_code(resource text) RETURNS "char"
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE resource WHEN 'agents'::text THEN 'a'::text WHEN 'definitions'::text THEN 'd'::text WHEN 'history'::text THEN 'h'::text ELSE '?'::text END;
+
+
+--
+-- Name: FUNCTION run_resource_code(resource text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_resource_code(resource text) IS 'Internal: the sync_run code of a resource; ? for any other name, which sync_run_resource refuses.';
+
+
+--
+-- Name: run_resource_name("char"); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_resource_name(code "char") RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE code WHEN 'a'::"char" THEN 'agents'::text WHEN 'd'::"char" THEN 'definitions'::text WHEN 'h'::"char" THEN 'history'::text ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION run_resource_name(code "char"); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_resource_name(code "char") IS 'Internal: the resource a sync_run code stands for (agents, definitions, history).';
+
+
+--
+-- Name: run_status_name("char"); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.run_status_name(code "char") RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE code WHEN 'r'::"char" THEN 'running'::text WHEN 's'::"char" THEN 'succeeded'::text WHEN 'f'::"char" THEN 'failed'::text ELSE NULL::text END;
+
+
+--
+-- Name: FUNCTION run_status_name(code "char"); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.run_status_name(code "char") IS 'Internal: the status a sync_run code stands for (running, succeeded, failed).';
+
+
+--
 -- Name: sees_every_tenant(name); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
@@ -1384,6 +1746,658 @@ COMMENT ON FUNCTION defender_storage.sees_every_tenant(viewer name) IS 'Runs for
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
+
+--
+-- Name: session_result; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.session_result (
+    session_key bigint NOT NULL,
+    tenant_id text NOT NULL,
+    definition_id text NOT NULL,
+    session_id text,
+    scanner_id text,
+    scanner_agent_id text,
+    status text,
+    scanned_at timestamp with time zone,
+    targets integer,
+    succeeded_targets integer,
+    general_error text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    source text NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    recorded_by_run_id bigint NOT NULL,
+    updated_at timestamp with time zone,
+    updated_by_run_id bigint,
+    targets_run_id bigint,
+    listed_fingerprint bytea,
+    CONSTRAINT session_result_definition_id_check CHECK ((definition_id <> ''::text)),
+    CONSTRAINT session_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
+    CONSTRAINT session_result_known CHECK (((session_id IS NOT NULL) OR (scanned_at IS NOT NULL))),
+    CONSTRAINT session_result_session_id_check CHECK ((session_id <> ''::text)),
+    CONSTRAINT session_result_source_check CHECK ((source = ANY (ARRAY['history'::text, 'latest_scan'::text]))),
+    CONSTRAINT session_result_succeeded_targets_check CHECK ((succeeded_targets >= 0)),
+    CONSTRAINT session_result_targets_check CHECK ((targets >= 0)),
+    CONSTRAINT session_result_updated_by_run CHECK (((updated_at IS NULL) = (updated_by_run_id IS NULL)))
+);
+
+
+--
+-- Name: TABLE session_result; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.session_result IS 'Storage behind scan_sessions: one row per scan session, a fact recorded once. Query defender.scan_sessions instead.';
+
+
+--
+-- Name: COLUMN session_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.session_key IS 'Internal number of the session, used by its targets.';
+
+
+--
+-- Name: COLUMN session_result.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.tenant_id IS 'Microsoft Entra tenant.';
+
+
+--
+-- Name: COLUMN session_result.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.definition_id IS 'The scan definition that ran.';
+
+
+--
+-- Name: COLUMN session_result.session_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.session_id IS 'Defender id of the session; empty when the API named none.';
+
+
+--
+-- Name: COLUMN session_result.scanner_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.scanner_id IS 'The scanner the history named (ScannerId), as sent.';
+
+
+--
+-- Name: COLUMN session_result.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.scanner_agent_id IS 'The scan agent that ran the session (scan_agents.agent_id).';
+
+
+--
+-- Name: COLUMN session_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.status IS 'Outcome as sent (Success, Fail, Partial Success...).';
+
+
+--
+-- Name: COLUMN session_result.scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.scanned_at IS 'When the session ran (UTC).';
+
+
+--
+-- Name: COLUMN session_result.targets; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.targets IS 'Number of targets of the session.';
+
+
+--
+-- Name: COLUMN session_result.succeeded_targets; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.succeeded_targets IS 'Number of them scanned successfully.';
+
+
+--
+-- Name: COLUMN session_result.general_error; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.general_error IS 'The session''s error message, when it has one.';
+
+
+--
+-- Name: COLUMN session_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.extra IS 'Fields the API sent that have no column, names as sent.';
+
+
+--
+-- Name: COLUMN session_result.source; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.source IS 'Where the values come from: history (the scan history) or latest_scan (a definition''s latestScan, the history naming no such session).';
+
+
+--
+-- Name: COLUMN session_result.recorded_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.recorded_at IS 'Fetch time of the sync that recorded the session.';
+
+
+--
+-- Name: COLUMN session_result.recorded_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.recorded_by_run_id IS 'The sync run that recorded it.';
+
+
+--
+-- Name: COLUMN session_result.updated_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.updated_at IS 'Fetch time of the sync that last completed or corrected its values; empty if never.';
+
+
+--
+-- Name: COLUMN session_result.updated_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.updated_by_run_id IS 'That sync run.';
+
+
+--
+-- Name: COLUMN session_result.targets_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.targets_run_id IS 'The history run that stored the session''s targets; empty until then.';
+
+
+--
+-- Name: COLUMN session_result.listed_fingerprint; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_result.listed_fingerprint IS 'Hash of the session as the history by definition listed it when it was last written: a history sync leaves a session listed the same way, whose targets are stored, out of its comparison. Empty until a sync stores one.';
+
+
+--
+-- Name: session_digest(defender_storage.session_result); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.session_digest(s defender_storage.session_result) RETURNS bytea
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN sha256(((((((((((((((((defender_storage.digest_field(((s).session_key)::text) || defender_storage.digest_field((s).tenant_id)) || defender_storage.digest_field((s).definition_id)) || defender_storage.digest_field((s).session_id)) || defender_storage.digest_field((s).scanner_id)) || defender_storage.digest_field((s).scanner_agent_id)) || defender_storage.digest_field((s).status)) || defender_storage.digest_time((s).scanned_at)) || defender_storage.digest_field(((s).targets)::text)) || defender_storage.digest_field(((s).succeeded_targets)::text)) || defender_storage.digest_field((s).general_error)) || defender_storage.digest_field(((s).extra)::text)) || defender_storage.digest_field((s).source)) || defender_storage.digest_time((s).recorded_at)) || defender_storage.digest_field(((s).recorded_by_run_id)::text)) || defender_storage.digest_time((s).updated_at)) || defender_storage.digest_field(((s).updated_by_run_id)::text)));
+
+
+--
+-- Name: FUNCTION session_digest(s defender_storage.session_result); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) IS 'Internal: SHA-256 of the values of a stored session as a run wrote them (docs/audit.md).';
+
+
+--
+-- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.definition_state (
+    definition_key bigint NOT NULL,
+    tenant_id text NOT NULL,
+    definition_id text NOT NULL,
+    scan_name text,
+    scan_type text,
+    is_active boolean,
+    interval_hours integer,
+    target text,
+    target_type text,
+    scanner_agent_id text,
+    auth_variant text,
+    auth_type text,
+    created_by text,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    first_seen_at timestamp with time zone NOT NULL,
+    first_seen_run_id bigint NOT NULL,
+    deleted_at timestamp with time zone,
+    deleted_by_run_id bigint,
+    CONSTRAINT definition_state_definition_id_check CHECK ((definition_id <> ''::text)),
+    CONSTRAINT definition_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
+    CONSTRAINT definition_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE definition_state; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.definition_state IS 'Storage behind defender.scan_definitions: the current values of every scan definition ever seen. Query defender.scan_definitions instead.';
+
+
+--
+-- Name: COLUMN definition_state.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.definition_key IS 'Internal number of the definition, used by its versions.';
+
+
+--
+-- Name: COLUMN definition_state.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.tenant_id IS 'Microsoft Entra tenant the definition belongs to.';
+
+
+--
+-- Name: COLUMN definition_state.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.definition_id IS 'Defender id of the scan definition.';
+
+
+--
+-- Name: COLUMN definition_state.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scan_name IS 'Display name of the scan.';
+
+
+--
+-- Name: COLUMN definition_state.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scan_type IS 'Kind of scan: Network, Windows (retired), Linux, AdvancedActive, as sent.';
+
+
+--
+-- Name: COLUMN definition_state.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.is_active IS 'Whether the scan is switched on; empty when not sent.';
+
+
+--
+-- Name: COLUMN definition_state.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.interval_hours IS 'Hours between runs; empty when not sent.';
+
+
+--
+-- Name: COLUMN definition_state.target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.target IS 'What the scan covers: IP addresses, ranges or host names, comma-separated, as sent.';
+
+
+--
+-- Name: COLUMN definition_state.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.target_type IS 'How to read target: Ip, Hostname or Combined.';
+
+
+--
+-- Name: COLUMN definition_state.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.scanner_agent_id IS 'The scan agent that runs the scan (scan_agents.agent_id).';
+
+
+--
+-- Name: COLUMN definition_state.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.auth_variant IS 'Kind of credentials the scan uses (SnmpAuthParams, WindowsAuthParams, LinuxAuthParams). The credentials themselves are never stored.';
+
+
+--
+-- Name: COLUMN definition_state.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.auth_type IS 'Authentication type within the variant (CommunityString, AuthPriv, Kerberos, PrivateKey...).';
+
+
+--
+-- Name: COLUMN definition_state.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.created_by IS 'Identity that created the definition.';
+
+
+--
+-- Name: COLUMN definition_state.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent (never a credential).';
+
+
+--
+-- Name: COLUMN definition_state.first_seen_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.first_seen_at IS 'Fetch time of the first definitions sync that returned it.';
+
+
+--
+-- Name: COLUMN definition_state.first_seen_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.first_seen_run_id IS 'The sync run that first returned it.';
+
+
+--
+-- Name: COLUMN definition_state.deleted_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.deleted_at IS 'Fetch time of the sync that marked it deleted; empty while listed.';
+
+
+--
+-- Name: COLUMN definition_state.deleted_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
+
+
+--
+-- Name: target_coverage; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.target_coverage (
+    tenant_id text NOT NULL,
+    target text NOT NULL,
+    definition_id text NOT NULL,
+    latest_session_key bigint NOT NULL,
+    latest_ordinal integer NOT NULL,
+    latest_scanned_at timestamp with time zone,
+    last_success_at timestamp with time zone,
+    last_success_session_key bigint,
+    CONSTRAINT target_coverage_target_check CHECK ((target <> ''::text))
+);
+
+
+--
+-- Name: TABLE target_coverage; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.target_coverage IS 'Storage behind scan_target_status: per target and definition, its latest and last successful scan, kept by each history sync. Query defender.scan_target_status instead.';
+
+
+--
+-- Name: COLUMN target_coverage.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.tenant_id IS 'Microsoft Entra tenant.';
+
+
+--
+-- Name: COLUMN target_coverage.target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.target IS 'The target: its IP address, else its host name in lower case.';
+
+
+--
+-- Name: COLUMN target_coverage.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.definition_id IS 'A definition that scanned it.';
+
+
+--
+-- Name: COLUMN target_coverage.latest_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.latest_session_key IS 'The latest session of that definition that scanned it (see session_result).';
+
+
+--
+-- Name: COLUMN target_coverage.latest_ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.latest_ordinal IS 'The target''s position in that session (see target_result).';
+
+
+--
+-- Name: COLUMN target_coverage.latest_scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.latest_scanned_at IS 'When that session ran.';
+
+
+--
+-- Name: COLUMN target_coverage.last_success_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.last_success_at IS 'When the latest session of that definition that scanned it successfully ran; empty if none did.';
+
+
+--
+-- Name: COLUMN target_coverage.last_success_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_coverage.last_success_session_key IS 'That session.';
+
+
+--
+-- Name: target_result; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.target_result (
+    session_key bigint NOT NULL,
+    ordinal integer NOT NULL,
+    ip text,
+    hostname text,
+    description text,
+    status text,
+    error_message text,
+    duration interval,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT target_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
+    CONSTRAINT target_result_ordinal_check CHECK ((ordinal >= 0))
+);
+
+
+--
+-- Name: TABLE target_result; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
+
+
+--
+-- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.session_key IS 'Internal number of the session (see session_result).';
+
+
+--
+-- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
+
+
+--
+-- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.ip IS 'IP address of the target.';
+
+
+--
+-- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.hostname IS 'Host name of the target.';
+
+
+--
+-- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.description IS 'Description of the scanned device.';
+
+
+--
+-- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
+
+
+--
+-- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.error_message IS 'Why the target failed; empty on success.';
+
+
+--
+-- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.duration IS 'How long the target''s scan took.';
+
+
+--
+-- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
+
+
+--
+-- Name: target_status_of(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.target_status_of(tenant text) RETURNS TABLE(tenant_id text, target text, latest_session_key bigint, latest_ordinal integer, ip text, hostname text, description text, latest_status text, latest_error_message text, latest_scanned_at timestamp with time zone, latest_definition_id text, latest_session_id text, last_success_at timestamp with time zone, covering_definitions text[], as_of_run_id bigint)
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+ WITH per_target AS (
+          SELECT c.tenant_id,
+             c.target,
+             max(c.last_success_at) AS last_success_at,
+             array_agg(c.definition_id ORDER BY c.definition_id) FILTER (WHERE ((d.deleted_at IS NULL) AND d.is_active)) AS covering_definitions,
+             (array_agg(ARRAY[c.latest_session_key, (c.latest_ordinal)::bigint] ORDER BY c.latest_scanned_at DESC NULLS LAST, c.latest_session_key DESC))[1:1] AS latest
+            FROM (defender_storage.target_coverage c
+              LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
+           WHERE (c.tenant_id = target_status_of.tenant)
+           GROUP BY c.tenant_id, c.target
+         )
+  SELECT p.tenant_id,
+     p.target,
+     t.session_key,
+     t.ordinal,
+     t.ip,
+     t.hostname,
+     t.description,
+     t.status,
+     t.error_message,
+     s.scanned_at,
+     s.definition_id,
+     s.session_id,
+     p.last_success_at,
+     COALESCE(p.covering_definitions, '{}'::text[]) AS "coalesce",
+     s.targets_run_id
+    FROM ((per_target p
+      CROSS JOIN LATERAL ( SELECT s1.scanned_at,
+             s1.definition_id,
+             s1.session_id,
+             s1.targets_run_id
+            FROM defender_storage.session_result s1
+           WHERE (s1.session_key = p.latest[1][1])
+          OFFSET 0) s)
+      CROSS JOIN LATERAL ( SELECT t1.session_key,
+             t1.ordinal,
+             t1.ip,
+             t1.hostname,
+             t1.description,
+             t1.status,
+             t1.error_message
+            FROM defender_storage.target_result t1
+           WHERE ((t1.session_key = p.latest[1][1]) AND (t1.ordinal = p.latest[1][2]))
+          OFFSET 0) t);
+END;
+
+
+--
+-- Name: FUNCTION target_status_of(tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.target_status_of(tenant text) IS 'Internal: what scan_target_status shows of a tenant, computed from target_coverage, the definitions and the latest targets: the definition of target_status, which refresh_target_status stores.';
+
+
+--
+-- Name: visible_tenants(name); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- The functions that take a viewer and the policy of
+    -- scan_agent_history call it; the views read caller_tenants, the same
+    -- tests in their own plan.
+    IF defender_storage.sees_every_tenant(viewer) THEN
+        RETURN NULL;
+    END IF;
+    RETURN ARRAY(SELECT a.tenant_id
+                   FROM defender_storage.live_tenant_access a
+                  WHERE pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
+END;
+$$;
+
+
+--
+-- Name: FUNCTION visible_tenants(viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.visible_tenants(viewer name) IS 'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader), else the tenants granted to the roles whose privileges viewer uses (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
+
+
+--
+-- Name: goose_db_version; Type: TABLE; Schema: agentsync; Owner: -
+--
+
+CREATE TABLE agentsync.goose_db_version (
+    id integer NOT NULL,
+    version_id bigint NOT NULL,
+    is_applied boolean NOT NULL,
+    tstamp timestamp without time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: goose_db_version_id_seq; Type: SEQUENCE; Schema: agentsync; Owner: -
+--
+
+ALTER TABLE agentsync.goose_db_version ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME agentsync.goose_db_version_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: goose_lock; Type: TABLE; Schema: agentsync; Owner: -
+--
+
+CREATE TABLE agentsync.goose_lock (
+    lock_id bigint NOT NULL,
+    locked boolean DEFAULT false NOT NULL,
+    locked_at timestamp with time zone,
+    locked_by text,
+    lease_expires_at timestamp with time zone,
+    updated_at timestamp with time zone
+);
+
 
 --
 -- Name: agent_daily; Type: TABLE; Schema: defender_storage; Owner: -
@@ -2317,1030 +3331,6 @@ COMMENT ON COLUMN defender.agent_daily_open.syncs_observed IS 'Successful syncs 
 
 
 --
--- Name: tenant_daily_version; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.tenant_daily_version (
-    tenant_id text NOT NULL,
-    day date NOT NULL,
-    mde_client_version text NOT NULL,
-    agents integer NOT NULL,
-    CONSTRAINT tenant_daily_version_agents_check CHECK ((agents > 0))
-);
-
-
---
--- Name: TABLE tenant_daily_version; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.tenant_daily_version IS 'Storage behind defender.fleet_daily_versions: tenant_daily.mde_client_versions one row per version, kept equal to it by refresh_fleet_daily. Query defender.fleet_daily_versions instead.';
-
-
---
--- Name: refresh_fleet_daily(text, date); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) RETURNS void
-    LANGUAGE sql
-    BEGIN ATOMIC
- WITH fleet AS (
-          SELECT d.mde_client_version,
-             d.last_seen,
-             td_1.synced_at
-            FROM (defender_storage.tenant_daily td_1
-              JOIN defender_storage.agent_daily d ON (((d.day = td_1.day) AND (d.run_id = td_1.run_id))))
-           WHERE ((td_1.tenant_id = refresh_fleet_daily.tenant) AND (td_1.day = refresh_fleet_daily.day) AND (refresh_fleet_daily.day <> ( SELECT defender.utc_day(t.last_fetched_at) AS utc_day
-                    FROM defender_storage.tenants t
-                   WHERE (t.tenant_id = refresh_fleet_daily.tenant))))
-         UNION ALL
-          SELECT o.mde_client_version,
-             o.last_seen,
-             o.synced_at
-            FROM defender.agent_daily_open o
-           WHERE ((o.tenant_id = refresh_fleet_daily.tenant) AND (o.day = refresh_fleet_daily.day))
-         ), versions AS (
-          SELECT v.mde_client_version,
-             v.agents,
-             v.stale,
-             v.never_seen,
-             defender.version_key(v.mde_client_version) AS key
-            FROM ( SELECT f.mde_client_version,
-                     count(*) AS agents,
-                     count(*) FILTER (WHERE (f.last_seen <= (f.synced_at - '7 days'::interval))) AS stale,
-                     count(*) FILTER (WHERE (f.last_seen IS NULL)) AS never_seen
-                    FROM fleet f
-                   GROUP BY f.mde_client_version) v
-         ), newest AS (
-          SELECT v.key,
-             v.mde_client_version AS version
-            FROM versions v
-           WHERE (v.key IS NOT NULL)
-           ORDER BY v.key DESC, (length(v.mde_client_version)) DESC, v.mde_client_version
-          LIMIT 1
-         )
-  UPDATE defender_storage.tenant_daily AS td SET active_agents = COALESCE(s.active, (0)::numeric), stale_7d_agents = COALESCE(s.stale, (0)::numeric), never_seen_agents = COALESCE(s.never_seen, (0)::numeric), newest_mde_client_version = ( SELECT newest.version
-            FROM newest), agents_on_newest = COALESCE(s.on_newest, (0)::numeric), mde_client_versions = s.counts
-    FROM ( SELECT sum(v.agents) AS active,
-             sum(v.stale) AS stale,
-             sum(v.never_seen) AS never_seen,
-             sum(v.agents) FILTER (WHERE (v.key = ( SELECT newest.key
-                    FROM newest))) AS on_newest,
-             COALESCE(jsonb_object_agg(v.mde_client_version, v.agents) FILTER (WHERE (v.mde_client_version IS NOT NULL)), '{}'::jsonb) AS counts
-            FROM versions v) s
-   WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day));
- DELETE FROM defender_storage.tenant_daily_version AS v
-   WHERE ((v.tenant_id = refresh_fleet_daily.tenant) AND (v.day = refresh_fleet_daily.day) AND (NOT ( SELECT (td.mde_client_versions ? v.mde_client_version)
-            FROM defender_storage.tenant_daily td
-           WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day)))));
- INSERT INTO defender_storage.tenant_daily_version AS v (tenant_id, day, mde_client_version, agents)  SELECT td.tenant_id,
-             td.day,
-             e.key,
-             (e.value)::integer AS value
-            FROM (defender_storage.tenant_daily td
-              CROSS JOIN LATERAL jsonb_each_text(td.mde_client_versions) e(key, value))
-           WHERE ((td.tenant_id = refresh_fleet_daily.tenant) AND (td.day = refresh_fleet_daily.day)) ON CONFLICT(tenant_id, day, mde_client_version) DO UPDATE SET agents = excluded.agents
-   WHERE (v.agents <> excluded.agents);
-END;
-
-
---
--- Name: FUNCTION refresh_fleet_daily(tenant text, day date); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) IS 'Internal: recomputes the agent counts of a tenant''s day in tenant_daily from the agents active at the day''s last successful sync. The loader calls it in every sync''s transaction.';
-
-
---
--- Name: refresh_target_status(text); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.refresh_target_status(tenant text) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-    INSERT INTO defender_storage.target_status AS ts
-           (tenant_id, target, latest_session_key, latest_ordinal, ip, hostname, description, latest_status,
-            latest_error_message, latest_scanned_at, latest_definition_id, latest_session_id, last_success_at,
-            covering_definitions, as_of_run_id)
-    SELECT n.tenant_id, n.target, n.latest_session_key, n.latest_ordinal, n.ip, n.hostname, n.description,
-           n.latest_status, n.latest_error_message, n.latest_scanned_at, n.latest_definition_id, n.latest_session_id,
-           n.last_success_at, n.covering_definitions, n.as_of_run_id
-      FROM defender_storage.target_status_of(refresh_target_status.tenant) n
-    ON CONFLICT (tenant_id, target) DO UPDATE
-       SET latest_session_key = excluded.latest_session_key, latest_ordinal = excluded.latest_ordinal,
-           ip = excluded.ip, hostname = excluded.hostname, description = excluded.description,
-           latest_status = excluded.latest_status, latest_error_message = excluded.latest_error_message,
-           latest_scanned_at = excluded.latest_scanned_at, latest_definition_id = excluded.latest_definition_id,
-           latest_session_id = excluded.latest_session_id, last_success_at = excluded.last_success_at,
-           covering_definitions = excluded.covering_definitions, as_of_run_id = excluded.as_of_run_id
-     WHERE (ts.latest_session_key, ts.latest_ordinal, ts.ip, ts.hostname, ts.description, ts.latest_status,
-            ts.latest_error_message, ts.latest_scanned_at, ts.latest_definition_id, ts.latest_session_id,
-            ts.last_success_at, ts.covering_definitions, ts.as_of_run_id)
-           IS DISTINCT FROM
-           (excluded.latest_session_key, excluded.latest_ordinal, excluded.ip, excluded.hostname, excluded.description,
-            excluded.latest_status, excluded.latest_error_message, excluded.latest_scanned_at,
-            excluded.latest_definition_id, excluded.latest_session_id, excluded.last_success_at,
-            excluded.covering_definitions, excluded.as_of_run_id);
-END;
-$$;
-
-
---
--- Name: FUNCTION refresh_target_status(tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.refresh_target_status(tenant text) IS 'Internal: brings target_status up to date for a tenant (target_status_of), writing only the rows that differ. The loader calls it in each history sync, and in each definitions sync that changed a definition.';
-
-
---
--- Name: run_digest_parts(bigint[]); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.run_digest_parts(runs bigint[]) RETURNS TABLE(digested_run_id bigint, digest_parts bytea)
-    LANGUAGE plpgsql STABLE PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
-    AS $$
-BEGIN
-RETURN QUERY SELECT r.run_id,
-    -- 1. The run: its row of sync_runs.
-    pg_catalog.sha256(
-        defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
-        || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
-        || defender_storage.digest_time(r.fetched_at)
-        || defender_storage.digest_time(r.previous_sync_at)
-        || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
-        || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
-        || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
-        || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
-        || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
-        || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
-        || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
-        || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
-        || defender_storage.digest_field(r.api_requests::text))
-    -- 2. The versions it opened (what later runs write of them, valid_to
-    -- and closed_by_run_id, is theirs).
-    || pg_catalog.sha256(coalesce((
-        SELECT pg_catalog.string_agg(o.e, ''::bytea ORDER BY o.k COLLATE "C") FROM (
-            SELECT h.agent_id AS k,
-                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
-                   || defender_storage.digest_field(h.machine_id) || defender_storage.digest_field(h.computer_dns_name)
-                   || defender_storage.digest_field(h.assigned_application_id) || defender_storage.digest_field(h.scanner_software_version)
-                   || defender_storage.digest_field(h.mde_client_version) || defender_storage.digest_field(h.extra::text)
-                   || defender_storage.digest_time(h.valid_from) AS e
-              FROM defender.scan_agent_history h
-             WHERE h.opened_by_run_id = r.run_id
-            UNION ALL
-            SELECT s.definition_id,
-                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
-                   || defender_storage.digest_field(v.scan_name) || defender_storage.digest_field(v.scan_type)
-                   || defender_storage.digest_field(v.is_active::text) || defender_storage.digest_field(v.interval_hours::text)
-                   || defender_storage.digest_field(v.target) || defender_storage.digest_field(v.target_type)
-                   || defender_storage.digest_field(v.scanner_agent_id) || defender_storage.digest_field(v.auth_variant)
-                   || defender_storage.digest_field(v.auth_type) || defender_storage.digest_field(v.created_by)
-                   || defender_storage.digest_field(v.extra::text)
-                   || defender_storage.digest_time(v.valid_from)
-              FROM defender_storage.definition_version v
-              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
-             WHERE v.opened_by_run_id = r.run_id) o), ''::bytea))
-    -- 3. The versions it closed.
-    || pg_catalog.sha256(coalesce((
-        SELECT pg_catalog.string_agg(c.e, ''::bytea ORDER BY c.k COLLATE "C") FROM (
-            SELECT h.agent_id AS k,
-                   defender_storage.digest_field(h.tenant_id) || defender_storage.digest_field(h.agent_id)
-                   || defender_storage.digest_time(h.valid_from)
-                   || defender_storage.digest_time(h.valid_to) AS e
-              FROM defender.scan_agent_history h
-             WHERE h.closed_by_run_id = r.run_id
-            UNION ALL
-            SELECT s.definition_id,
-                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
-                   || defender_storage.digest_time(v.valid_from)
-                   || defender_storage.digest_time(v.valid_to)
-              FROM defender_storage.definition_version v
-              JOIN defender_storage.definition_state s ON s.definition_key = v.definition_key
-             WHERE v.closed_by_run_id = r.run_id) c), ''::bytea))
-    -- 4. Its deletions: the records it marked deleted, and those whose
-    -- version it closed without opening another (a deletion, as the
-    -- history keeps it). Each is 'deleted' while it is marked deleted by
-    -- this run at its fetch time, or has returned since (a later version
-    -- opened, which clears the mark); else 'not deleted'.
-    || pg_catalog.sha256(coalesce((
-        SELECT pg_catalog.string_agg(d.e, ''::bytea ORDER BY d.k COLLATE "C") FROM (
-            SELECT a.agent_id AS k,
-                   defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id)
-                   || defender_storage.digest_field(CASE
-                          WHEN a.deleted_by_run_id = r.run_id AND a.deleted_at = r.fetched_at THEN 'deleted'
-                          WHEN a.deleted_by_run_id IS DISTINCT FROM r.run_id
-                           AND EXISTS (SELECT FROM defender.scan_agent_history l
-                                        WHERE l.agent_key = a.agent_key AND l.valid_from > r.fetched_at) THEN 'deleted'
-                          ELSE 'not deleted' END) AS e
-              FROM (SELECT x.agent_key FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id
-                    UNION
-                    SELECT c.agent_key FROM defender.scan_agent_history c
-                     WHERE c.closed_by_run_id = r.run_id
-                       AND NOT EXISTS (SELECT FROM defender.scan_agent_history n
-                                        WHERE n.agent_key = c.agent_key AND n.opened_by_run_id = r.run_id)) k
-              JOIN defender_storage.agent_state a ON a.agent_key = k.agent_key
-            UNION ALL
-            SELECT s.definition_id,
-                   defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
-                   || defender_storage.digest_field(CASE
-                          WHEN s.deleted_by_run_id = r.run_id AND s.deleted_at = r.fetched_at THEN 'deleted'
-                          WHEN s.deleted_by_run_id IS DISTINCT FROM r.run_id
-                           AND EXISTS (SELECT FROM defender_storage.definition_version l
-                                        WHERE l.definition_key = s.definition_key AND l.valid_from > r.fetched_at) THEN 'deleted'
-                          ELSE 'not deleted' END)
-              FROM (SELECT x.definition_key FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id
-                    UNION
-                    SELECT c.definition_key FROM defender_storage.definition_version c
-                     WHERE c.closed_by_run_id = r.run_id
-                       AND NOT EXISTS (SELECT FROM defender_storage.definition_version n
-                                        WHERE n.definition_key = c.definition_key AND n.opened_by_run_id = r.run_id)) k
-              JOIN defender_storage.definition_state s ON s.definition_key = k.definition_key) d), ''::bytea))
-    -- 5. The deletions it withheld.
-    || pg_catalog.sha256(coalesce((
-        SELECT pg_catalog.string_agg(w.e, ''::bytea ORDER BY w.k COLLATE "C") FROM (
-            SELECT a.agent_id AS k, defender_storage.digest_field(a.tenant_id) || defender_storage.digest_field(a.agent_id) AS e
-              FROM defender_storage.withheld_deletions x
-              JOIN defender_storage.agent_state a ON a.agent_key = x.agent_key
-             WHERE x.run_id = r.run_id
-            UNION ALL
-            SELECT s.definition_id, defender_storage.digest_field(s.tenant_id) || defender_storage.digest_field(s.definition_id)
-              FROM defender_storage.definition_withheld x
-              JOIN defender_storage.definition_state s ON s.definition_key = x.definition_key
-             WHERE x.run_id = r.run_id) w), ''::bytea))
-    -- 6. Its observations: the row of its tenant at its fetch time, one
-    -- entry per agent.
-    || pg_catalog.sha256(coalesce((
-        SELECT pg_catalog.string_agg(
-                   defender_storage.digest_field(a.agent_id)
-                   || defender_storage.digest_time(x.last_seen)
-                   || defender_storage.digest_time(x.last_command_execution_at),
-                   ''::bytea ORDER BY a.agent_id COLLATE "C")
-          FROM defender_storage.observation o
-         CROSS JOIN LATERAL unnest(o.agent_nos, o.last_seen, o.last_command_execution_at)
-               x(agent_no, last_seen, last_command_execution_at)
-          LEFT JOIN defender_storage.agent_state a ON a.tenant_id = r.tenant_id AND a.agent_no = x.agent_no
-         WHERE o.run_id = r.run_id AND o.observed_at = r.fetched_at), ''::bytea))
-    -- 7. Its writes of sessions: the values it wrote, from the session
-    -- while it is the latest writer, else as kept when it wrote them.
-    || pg_catalog.sha256(coalesce((
-        SELECT pg_catalog.string_agg(
-                   defender_storage.digest_field(w.session_key::text)
-                   || defender_storage.digest_field(CASE WHEN s.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
-                   || defender_storage.digest_field(pg_catalog.encode(
-                          CASE WHEN coalesce(s.updated_by_run_id, s.recorded_by_run_id) = w.run_id
-                               THEN defender_storage.session_digest(s) ELSE w.values_digest END, 'hex')),
-                   ''::bytea ORDER BY w.session_key)
-          FROM defender_storage.session_write w
-          JOIN defender_storage.session_result s ON s.session_key = w.session_key
-         WHERE w.run_id = r.run_id), ''::bytea))
-    -- 8. The targets of the sessions whose targets it stored.
-    || pg_catalog.sha256(coalesce((
-        SELECT pg_catalog.string_agg(
-                   defender_storage.digest_field(t.session_key::text) || defender_storage.digest_field(t.ordinal::text)
-                   || defender_storage.digest_field(t.ip) || defender_storage.digest_field(t.hostname)
-                   || defender_storage.digest_field(t.description) || defender_storage.digest_field(t.status)
-                   || defender_storage.digest_field(t.error_message)
-                   || defender_storage.digest_field((EXTRACT(epoch FROM t.duration) * 1000000)::bigint::text)
-                   || defender_storage.digest_field(t.extra::text),
-                   ''::bytea ORDER BY t.session_key, t.ordinal)
-          FROM defender_storage.session_result s
-          -- Each session's targets by its key (the fence keeps the
-          -- generic plan from hashing every target of every tenant).
-         CROSS JOIN LATERAL (SELECT t1.* FROM defender_storage.target_result t1
-                              WHERE t1.session_key = s.session_key OFFSET 0) t
-         WHERE s.targets_run_id = r.run_id), ''::bytea))
-  -- The runs as defender.sync_runs shows them, read from their storage.
-  FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
-               CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
-               CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
-               CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
-               CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
-               CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
-               rs.heartbeat_only AS agents_heartbeat_only,
-               CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
-               CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
-               CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
-               rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
-               rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
-          FROM defender_storage.sync_run rs
-          JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
-         WHERE rs.run_id = ANY (runs)) r;
-END;
-$$;
-
-
---
--- Name: FUNCTION run_digest_parts(runs bigint[]); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.run_digest_parts(runs bigint[]) IS 'Internal: per run of runs, the SHA-256 of each of its eight parts, concatenated (256 bytes), computed from the rows as stored: the canonical computation of run digests (docs/audit.md).';
-
-
---
--- Name: run_resource_code(text); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.run_resource_code(resource text) RETURNS "char"
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE resource WHEN 'agents'::text THEN 'a'::text WHEN 'definitions'::text THEN 'd'::text WHEN 'history'::text THEN 'h'::text ELSE '?'::text END;
-
-
---
--- Name: FUNCTION run_resource_code(resource text); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.run_resource_code(resource text) IS 'Internal: the sync_run code of a resource; ? for any other name, which sync_run_resource refuses.';
-
-
---
--- Name: run_resource_name("char"); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.run_resource_name(code "char") RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE code WHEN 'a'::"char" THEN 'agents'::text WHEN 'd'::"char" THEN 'definitions'::text WHEN 'h'::"char" THEN 'history'::text ELSE NULL::text END;
-
-
---
--- Name: FUNCTION run_resource_name(code "char"); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.run_resource_name(code "char") IS 'Internal: the resource a sync_run code stands for (agents, definitions, history).';
-
-
---
--- Name: run_status_name("char"); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.run_status_name(code "char") RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE code WHEN 'r'::"char" THEN 'running'::text WHEN 's'::"char" THEN 'succeeded'::text WHEN 'f'::"char" THEN 'failed'::text ELSE NULL::text END;
-
-
---
--- Name: FUNCTION run_status_name(code "char"); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.run_status_name(code "char") IS 'Internal: the status a sync_run code stands for (running, succeeded, failed).';
-
-
---
--- Name: session_result; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.session_result (
-    session_key bigint NOT NULL,
-    tenant_id text NOT NULL,
-    definition_id text NOT NULL,
-    session_id text,
-    scanner_id text,
-    scanner_agent_id text,
-    status text,
-    scanned_at timestamp with time zone,
-    targets integer,
-    succeeded_targets integer,
-    general_error text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    source text NOT NULL,
-    recorded_at timestamp with time zone NOT NULL,
-    recorded_by_run_id bigint NOT NULL,
-    updated_at timestamp with time zone,
-    updated_by_run_id bigint,
-    targets_run_id bigint,
-    listed_fingerprint bytea,
-    CONSTRAINT session_result_definition_id_check CHECK ((definition_id <> ''::text)),
-    CONSTRAINT session_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
-    CONSTRAINT session_result_known CHECK (((session_id IS NOT NULL) OR (scanned_at IS NOT NULL))),
-    CONSTRAINT session_result_session_id_check CHECK ((session_id <> ''::text)),
-    CONSTRAINT session_result_source_check CHECK ((source = ANY (ARRAY['history'::text, 'latest_scan'::text]))),
-    CONSTRAINT session_result_succeeded_targets_check CHECK ((succeeded_targets >= 0)),
-    CONSTRAINT session_result_targets_check CHECK ((targets >= 0)),
-    CONSTRAINT session_result_updated_by_run CHECK (((updated_at IS NULL) = (updated_by_run_id IS NULL)))
-);
-
-
---
--- Name: TABLE session_result; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.session_result IS 'Storage behind scan_sessions: one row per scan session, a fact recorded once. Query defender.scan_sessions instead.';
-
-
---
--- Name: COLUMN session_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.session_key IS 'Internal number of the session, used by its targets.';
-
-
---
--- Name: COLUMN session_result.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.tenant_id IS 'Microsoft Entra tenant.';
-
-
---
--- Name: COLUMN session_result.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.definition_id IS 'The scan definition that ran.';
-
-
---
--- Name: COLUMN session_result.session_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.session_id IS 'Defender id of the session; empty when the API named none.';
-
-
---
--- Name: COLUMN session_result.scanner_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.scanner_id IS 'The scanner the history named (ScannerId), as sent.';
-
-
---
--- Name: COLUMN session_result.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.scanner_agent_id IS 'The scan agent that ran the session (scan_agents.agent_id).';
-
-
---
--- Name: COLUMN session_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.status IS 'Outcome as sent (Success, Fail, Partial Success...).';
-
-
---
--- Name: COLUMN session_result.scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.scanned_at IS 'When the session ran (UTC).';
-
-
---
--- Name: COLUMN session_result.targets; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.targets IS 'Number of targets of the session.';
-
-
---
--- Name: COLUMN session_result.succeeded_targets; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.succeeded_targets IS 'Number of them scanned successfully.';
-
-
---
--- Name: COLUMN session_result.general_error; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.general_error IS 'The session''s error message, when it has one.';
-
-
---
--- Name: COLUMN session_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.extra IS 'Fields the API sent that have no column, names as sent.';
-
-
---
--- Name: COLUMN session_result.source; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.source IS 'Where the values come from: history (the scan history) or latest_scan (a definition''s latestScan, the history naming no such session).';
-
-
---
--- Name: COLUMN session_result.recorded_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.recorded_at IS 'Fetch time of the sync that recorded the session.';
-
-
---
--- Name: COLUMN session_result.recorded_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.recorded_by_run_id IS 'The sync run that recorded it.';
-
-
---
--- Name: COLUMN session_result.updated_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.updated_at IS 'Fetch time of the sync that last completed or corrected its values; empty if never.';
-
-
---
--- Name: COLUMN session_result.updated_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.updated_by_run_id IS 'That sync run.';
-
-
---
--- Name: COLUMN session_result.targets_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.targets_run_id IS 'The history run that stored the session''s targets; empty until then.';
-
-
---
--- Name: COLUMN session_result.listed_fingerprint; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.session_result.listed_fingerprint IS 'Hash of the session as the history by definition listed it when it was last written: a history sync leaves a session listed the same way, whose targets are stored, out of its comparison. Empty until a sync stores one.';
-
-
---
--- Name: session_digest(defender_storage.session_result); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.session_digest(s defender_storage.session_result) RETURNS bytea
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN sha256(((((((((((((((((defender_storage.digest_field(((s).session_key)::text) || defender_storage.digest_field((s).tenant_id)) || defender_storage.digest_field((s).definition_id)) || defender_storage.digest_field((s).session_id)) || defender_storage.digest_field((s).scanner_id)) || defender_storage.digest_field((s).scanner_agent_id)) || defender_storage.digest_field((s).status)) || defender_storage.digest_time((s).scanned_at)) || defender_storage.digest_field(((s).targets)::text)) || defender_storage.digest_field(((s).succeeded_targets)::text)) || defender_storage.digest_field((s).general_error)) || defender_storage.digest_field(((s).extra)::text)) || defender_storage.digest_field((s).source)) || defender_storage.digest_time((s).recorded_at)) || defender_storage.digest_field(((s).recorded_by_run_id)::text)) || defender_storage.digest_time((s).updated_at)) || defender_storage.digest_field(((s).updated_by_run_id)::text)));
-
-
---
--- Name: FUNCTION session_digest(s defender_storage.session_result); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) IS 'Internal: SHA-256 of the values of a stored session as a run wrote them (docs/audit.md).';
-
-
---
--- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.definition_state (
-    definition_key bigint NOT NULL,
-    tenant_id text NOT NULL,
-    definition_id text NOT NULL,
-    scan_name text,
-    scan_type text,
-    is_active boolean,
-    interval_hours integer,
-    target text,
-    target_type text,
-    scanner_agent_id text,
-    auth_variant text,
-    auth_type text,
-    created_by text,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    first_seen_at timestamp with time zone NOT NULL,
-    first_seen_run_id bigint NOT NULL,
-    deleted_at timestamp with time zone,
-    deleted_by_run_id bigint,
-    CONSTRAINT definition_state_definition_id_check CHECK ((definition_id <> ''::text)),
-    CONSTRAINT definition_state_deleted_by_run CHECK (((deleted_at IS NULL) = (deleted_by_run_id IS NULL))),
-    CONSTRAINT definition_state_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text))
-);
-
-
---
--- Name: TABLE definition_state; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.definition_state IS 'Storage behind defender.scan_definitions: the current values of every scan definition ever seen. Query defender.scan_definitions instead.';
-
-
---
--- Name: COLUMN definition_state.definition_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.definition_key IS 'Internal number of the definition, used by its versions.';
-
-
---
--- Name: COLUMN definition_state.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.tenant_id IS 'Microsoft Entra tenant the definition belongs to.';
-
-
---
--- Name: COLUMN definition_state.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.definition_id IS 'Defender id of the scan definition.';
-
-
---
--- Name: COLUMN definition_state.scan_name; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scan_name IS 'Display name of the scan.';
-
-
---
--- Name: COLUMN definition_state.scan_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scan_type IS 'Kind of scan: Network, Windows (retired), Linux, AdvancedActive, as sent.';
-
-
---
--- Name: COLUMN definition_state.is_active; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.is_active IS 'Whether the scan is switched on; empty when not sent.';
-
-
---
--- Name: COLUMN definition_state.interval_hours; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.interval_hours IS 'Hours between runs; empty when not sent.';
-
-
---
--- Name: COLUMN definition_state.target; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.target IS 'What the scan covers: IP addresses, ranges or host names, comma-separated, as sent.';
-
-
---
--- Name: COLUMN definition_state.target_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.target_type IS 'How to read target: Ip, Hostname or Combined.';
-
-
---
--- Name: COLUMN definition_state.scanner_agent_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.scanner_agent_id IS 'The scan agent that runs the scan (scan_agents.agent_id).';
-
-
---
--- Name: COLUMN definition_state.auth_variant; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.auth_variant IS 'Kind of credentials the scan uses (SnmpAuthParams, WindowsAuthParams, LinuxAuthParams). The credentials themselves are never stored.';
-
-
---
--- Name: COLUMN definition_state.auth_type; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.auth_type IS 'Authentication type within the variant (CommunityString, AuthPriv, Kerberos, PrivateKey...).';
-
-
---
--- Name: COLUMN definition_state.created_by; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.created_by IS 'Identity that created the definition.';
-
-
---
--- Name: COLUMN definition_state.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.extra IS 'Fields the API sent that have no column of their own, with their names exactly as sent (never a credential).';
-
-
---
--- Name: COLUMN definition_state.first_seen_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.first_seen_at IS 'Fetch time of the first definitions sync that returned it.';
-
-
---
--- Name: COLUMN definition_state.first_seen_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.first_seen_run_id IS 'The sync run that first returned it.';
-
-
---
--- Name: COLUMN definition_state.deleted_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.deleted_at IS 'Fetch time of the sync that marked it deleted; empty while listed.';
-
-
---
--- Name: COLUMN definition_state.deleted_by_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sync run that marked it deleted.';
-
-
---
--- Name: target_coverage; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.target_coverage (
-    tenant_id text NOT NULL,
-    target text NOT NULL,
-    definition_id text NOT NULL,
-    latest_session_key bigint NOT NULL,
-    latest_ordinal integer NOT NULL,
-    latest_scanned_at timestamp with time zone,
-    last_success_at timestamp with time zone,
-    last_success_session_key bigint,
-    CONSTRAINT target_coverage_target_check CHECK ((target <> ''::text))
-);
-
-
---
--- Name: TABLE target_coverage; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.target_coverage IS 'Storage behind scan_target_status: per target and definition, its latest and last successful scan, kept by each history sync. Query defender.scan_target_status instead.';
-
-
---
--- Name: COLUMN target_coverage.tenant_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.tenant_id IS 'Microsoft Entra tenant.';
-
-
---
--- Name: COLUMN target_coverage.target; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.target IS 'The target: its IP address, else its host name in lower case.';
-
-
---
--- Name: COLUMN target_coverage.definition_id; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.definition_id IS 'A definition that scanned it.';
-
-
---
--- Name: COLUMN target_coverage.latest_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.latest_session_key IS 'The latest session of that definition that scanned it (see session_result).';
-
-
---
--- Name: COLUMN target_coverage.latest_ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.latest_ordinal IS 'The target''s position in that session (see target_result).';
-
-
---
--- Name: COLUMN target_coverage.latest_scanned_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.latest_scanned_at IS 'When that session ran.';
-
-
---
--- Name: COLUMN target_coverage.last_success_at; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.last_success_at IS 'When the latest session of that definition that scanned it successfully ran; empty if none did.';
-
-
---
--- Name: COLUMN target_coverage.last_success_session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_coverage.last_success_session_key IS 'That session.';
-
-
---
--- Name: target_result; Type: TABLE; Schema: defender_storage; Owner: -
---
-
-CREATE TABLE defender_storage.target_result (
-    session_key bigint NOT NULL,
-    ordinal integer NOT NULL,
-    ip text,
-    hostname text,
-    description text,
-    status text,
-    error_message text,
-    duration interval,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT target_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
-    CONSTRAINT target_result_ordinal_check CHECK ((ordinal >= 0))
-);
-
-
---
--- Name: TABLE target_result; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
-
-
---
--- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.session_key IS 'Internal number of the session (see session_result).';
-
-
---
--- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
-
-
---
--- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.ip IS 'IP address of the target.';
-
-
---
--- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.hostname IS 'Host name of the target.';
-
-
---
--- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.description IS 'Description of the scanned device.';
-
-
---
--- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
-
-
---
--- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.error_message IS 'Why the target failed; empty on success.';
-
-
---
--- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.duration IS 'How long the target''s scan took.';
-
-
---
--- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
-
-
---
--- Name: target_status_of(text); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.target_status_of(tenant text) RETURNS TABLE(tenant_id text, target text, latest_session_key bigint, latest_ordinal integer, ip text, hostname text, description text, latest_status text, latest_error_message text, latest_scanned_at timestamp with time zone, latest_definition_id text, latest_session_id text, last_success_at timestamp with time zone, covering_definitions text[], as_of_run_id bigint)
-    LANGUAGE sql STABLE
-    BEGIN ATOMIC
- WITH per_target AS (
-          SELECT c.tenant_id,
-             c.target,
-             max(c.last_success_at) AS last_success_at,
-             array_agg(c.definition_id ORDER BY c.definition_id) FILTER (WHERE ((d.deleted_at IS NULL) AND d.is_active)) AS covering_definitions,
-             (array_agg(ARRAY[c.latest_session_key, (c.latest_ordinal)::bigint] ORDER BY c.latest_scanned_at DESC NULLS LAST, c.latest_session_key DESC))[1:1] AS latest
-            FROM (defender_storage.target_coverage c
-              LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
-           WHERE (c.tenant_id = target_status_of.tenant)
-           GROUP BY c.tenant_id, c.target
-         )
-  SELECT p.tenant_id,
-     p.target,
-     t.session_key,
-     t.ordinal,
-     t.ip,
-     t.hostname,
-     t.description,
-     t.status,
-     t.error_message,
-     s.scanned_at,
-     s.definition_id,
-     s.session_id,
-     p.last_success_at,
-     COALESCE(p.covering_definitions, '{}'::text[]) AS "coalesce",
-     s.targets_run_id
-    FROM ((per_target p
-      CROSS JOIN LATERAL ( SELECT s1.scanned_at,
-             s1.definition_id,
-             s1.session_id,
-             s1.targets_run_id
-            FROM defender_storage.session_result s1
-           WHERE (s1.session_key = p.latest[1][1])
-          OFFSET 0) s)
-      CROSS JOIN LATERAL ( SELECT t1.session_key,
-             t1.ordinal,
-             t1.ip,
-             t1.hostname,
-             t1.description,
-             t1.status,
-             t1.error_message
-            FROM defender_storage.target_result t1
-           WHERE ((t1.session_key = p.latest[1][1]) AND (t1.ordinal = p.latest[1][2]))
-          OFFSET 0) t);
-END;
-
-
---
--- Name: FUNCTION target_status_of(tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.target_status_of(tenant text) IS 'Internal: what scan_target_status shows of a tenant, computed from target_coverage, the definitions and the latest targets: the definition of target_status, which refresh_target_status stores.';
-
-
---
--- Name: visible_tenants(name); Type: FUNCTION; Schema: defender_storage; Owner: -
---
-
-CREATE FUNCTION defender_storage.visible_tenants(viewer name) RETURNS text[]
-    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-    -- The functions that take a viewer and the policy of
-    -- scan_agent_history call it; the views read caller_tenants, the same
-    -- tests in their own plan.
-    IF defender_storage.sees_every_tenant(viewer) THEN
-        RETURN NULL;
-    END IF;
-    RETURN ARRAY(SELECT a.tenant_id
-                   FROM defender_storage.live_tenant_access a
-                  WHERE pg_catalog.pg_has_role(viewer, a.role_oid, 'USAGE'));
-END;
-$$;
-
-
---
--- Name: FUNCTION visible_tenants(viewer name); Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON FUNCTION defender_storage.visible_tenants(viewer name) IS 'Runs for readers: the tenants the role viewer may see in the reporting surface: NULL for every tenant (the owner of schema defender and the roles that use its privileges, superusers, members of defender_reader), else the tenants granted to the roles whose privileges viewer uses (tenant_access), maybe none. The views and row-level security policies call it with CURRENT_USER.';
-
-
---
--- Name: goose_db_version; Type: TABLE; Schema: agentsync; Owner: -
---
-
-CREATE TABLE agentsync.goose_db_version (
-    id integer NOT NULL,
-    version_id bigint NOT NULL,
-    is_applied boolean NOT NULL,
-    tstamp timestamp without time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: goose_db_version_id_seq; Type: SEQUENCE; Schema: agentsync; Owner: -
---
-
-ALTER TABLE agentsync.goose_db_version ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
-    SEQUENCE NAME agentsync.goose_db_version_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-
---
--- Name: goose_lock; Type: TABLE; Schema: agentsync; Owner: -
---
-
-CREATE TABLE agentsync.goose_lock (
-    lock_id bigint NOT NULL,
-    locked boolean DEFAULT false NOT NULL,
-    locked_at timestamp with time zone,
-    locked_by text,
-    lease_expires_at timestamp with time zone,
-    updated_at timestamp with time zone
-);
-
-
---
 -- Name: fleet_daily; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -3469,6 +3459,26 @@ COMMENT ON COLUMN defender.fleet_daily.as_of_run_id IS 'The day''s last successf
 --
 
 COMMENT ON COLUMN defender.fleet_daily.as_of_fetched_at IS 'Fetch time of that sync.';
+
+
+--
+-- Name: tenant_daily_version; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.tenant_daily_version (
+    tenant_id text NOT NULL,
+    day date NOT NULL,
+    mde_client_version text NOT NULL,
+    agents integer NOT NULL,
+    CONSTRAINT tenant_daily_version_agents_check CHECK ((agents > 0))
+);
+
+
+--
+-- Name: TABLE tenant_daily_version; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.tenant_daily_version IS 'Storage behind defender.fleet_daily_versions: tenant_daily.mde_client_versions one row per version, kept equal to it by refresh_fleet_daily. Query defender.fleet_daily_versions instead.';
 
 
 --
@@ -8222,23 +8232,6 @@ REVOKE ALL ON FUNCTION defender_storage.record_session_writes(run bigint, every_
 
 
 --
--- Name: FUNCTION sees_every_tenant(viewer name); Type: ACL; Schema: defender_storage; Owner: -
---
-
-REVOKE ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) FROM PUBLIC;
-GRANT ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) TO defender_reader;
-GRANT ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) TO defender_tenant_reader;
-
-
---
--- Name: TABLE agent_daily_open; Type: ACL; Schema: defender; Owner: -
---
-
-GRANT SELECT ON TABLE defender.agent_daily_open TO defender_reader;
-GRANT SELECT ON TABLE defender.agent_daily_open TO defender_tenant_reader;
-
-
---
 -- Name: FUNCTION refresh_fleet_daily(tenant text, day date); Type: ACL; Schema: defender_storage; Owner: -
 --
 
@@ -8281,6 +8274,15 @@ REVOKE ALL ON FUNCTION defender_storage.run_status_name(code "char") FROM PUBLIC
 
 
 --
+-- Name: FUNCTION sees_every_tenant(viewer name); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) FROM PUBLIC;
+GRANT ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) TO defender_reader;
+GRANT ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) TO defender_tenant_reader;
+
+
+--
 -- Name: FUNCTION session_digest(s defender_storage.session_result); Type: ACL; Schema: defender_storage; Owner: -
 --
 
@@ -8301,6 +8303,14 @@ REVOKE ALL ON FUNCTION defender_storage.target_status_of(tenant text) FROM PUBLI
 REVOKE ALL ON FUNCTION defender_storage.visible_tenants(viewer name) FROM PUBLIC;
 GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_reader;
 GRANT ALL ON FUNCTION defender_storage.visible_tenants(viewer name) TO defender_tenant_reader;
+
+
+--
+-- Name: TABLE agent_daily_open; Type: ACL; Schema: defender; Owner: -
+--
+
+GRANT SELECT ON TABLE defender.agent_daily_open TO defender_reader;
+GRANT SELECT ON TABLE defender.agent_daily_open TO defender_tenant_reader;
 
 
 --
