@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pressly/goose/v3"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
@@ -222,11 +223,7 @@ func TestScanViewsMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 func migrationKeepsEveryAnswer(t *testing.T, version int64, fill, upgraded func(*pgxpool.Pool)) {
 	t.Helper()
 	ctx := context.Background()
-	pool, p := dbtest.Unmigrated(t)
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
-	syncInterleavedTenants(t, pool)
+	pool, p := interleavedTenantsAt(t, goose.MaxVersion)
 	if _, err := pool.Exec(ctx, `SELECT defender.grant_tenant_access($1, 'fabrikam.example')`, dbtest.TenantReaderRole); err != nil {
 		t.Fatal(err)
 	}
@@ -464,11 +461,7 @@ func TestDigestInOneFunctionMigration(t *testing.T) {
 	ctx := context.Background()
 	stored := func(version int64) (synced, atUpgrade string) {
 		t.Helper()
-		pool, p := dbtest.Unmigrated(t)
-		if _, err := p.UpTo(ctx, version); err != nil {
-			t.Fatal(err)
-		}
-		syncInterleavedTenants(t, pool)
+		pool, _ := interleavedTenantsAt(t, version)
 		// A tenant whose syncs change nothing but heartbeats: runs of agents
 		// and of definitions that wrote no version (their short statements).
 		now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -494,14 +487,7 @@ func TestDigestInOneFunctionMigration(t *testing.T) {
 			}
 			now = now.Add(time.Hour)
 		}
-		var kinds string
-		if err := pool.QueryRow(ctx, `
-			SELECT string_agg(DISTINCT r.resource::text || CASE WHEN r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld > 0
-			                                                    THEN '+' ELSE '-' END, ' ')
-			  FROM defender_storage.sync_run r JOIN defender_storage.run_digest USING (run_id)`).Scan(&kinds); err != nil {
-			t.Fatal(err)
-		}
-		if want := "a+ a- d+ d- h+ h-"; kinds != want {
+		if kinds, want := digestedRunKinds(t, pool), "a+ a- d+ d- h+ h-"; kinds != want {
 			t.Fatalf("digested runs that wrote (+) and did not (-): %s, want %s", kinds, want)
 		}
 		tx, err := pool.Begin(ctx)
@@ -548,20 +534,11 @@ func TestDigestInOneFunctionMigration(t *testing.T) {
 			strings.Count(atUpgrade, " t\n"), strings.Count(atUpgrade, " f\n"))
 	}
 	gotSynced, gotAtUpgrade := stored(33)
-	firstDifference := func(want, got string) string {
-		w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-		for i := range min(len(w), len(g)) {
-			if w[i] != g[i] {
-				return fmt.Sprintf("line %d: want %q, got %q", i+1, w[i], g[i])
-			}
-		}
-		return fmt.Sprintf("%d lines, want %d", len(g), len(w))
-	}
 	if gotSynced != synced {
-		t.Errorf("digests and session writes stored by syncs at schema 33 differ from schema 32's: %s", firstDifference(synced, gotSynced))
+		t.Errorf("digests and session writes stored by syncs at schema 33 differ from schema 32's: %s", dbtest.FirstDifference(synced, gotSynced))
 	}
 	if gotAtUpgrade != atUpgrade {
-		t.Errorf("digests and session writes computed as at an upgrade at schema 33 differ from schema 32's: %s", firstDifference(atUpgrade, gotAtUpgrade))
+		t.Errorf("digests and session writes computed as at an upgrade at schema 33 differ from schema 32's: %s", dbtest.FirstDifference(atUpgrade, gotAtUpgrade))
 	}
 	migrationKeepsEveryAnswer(t, 33, nil, nil) // 00033_digest_in_one_function.sql
 }
@@ -573,11 +550,7 @@ func TestDigestInOneFunctionMigration(t *testing.T) {
 func TestTargetStatusByKeyMigrationKeepsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, p := dbtest.Unmigrated(t)
-	if _, err := p.UpTo(ctx, 33); err != nil {
-		t.Fatal(err)
-	}
-	syncInterleavedTenants(t, pool)
+	pool, p := interleavedTenantsAt(t, 33)
 	if _, err := p.UpTo(ctx, 34); err != nil {
 		t.Fatal(err)
 	}
@@ -598,14 +571,9 @@ func TestTargetStatusByKeyMigrationKeepsEveryAnswer(t *testing.T) {
 // counts and versions. And it changes no answer, up and down.
 func TestFleetDailyPlanKeptMigration(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	daily := func(version int64) string {
 		t.Helper()
-		pool, p := dbtest.Unmigrated(t)
-		if _, err := p.UpTo(ctx, version); err != nil {
-			t.Fatal(err)
-		}
-		syncInterleavedTenants(t, pool)
+		pool, _ := interleavedTenantsAt(t, version)
 		return dbtest.Answer(t, pool, `SELECT * FROM defender_storage.tenant_daily ORDER BY tenant_id, day`) +
 			dbtest.Answer(t, pool, `SELECT * FROM defender_storage.tenant_daily_version ORDER BY tenant_id, day, mde_client_version`)
 	}
@@ -614,7 +582,21 @@ func TestFleetDailyPlanKeptMigration(t *testing.T) {
 		t.Fatalf("%d daily rows: the fixture is too thin", n)
 	}
 	if got := daily(35); got != want {
-		t.Errorf("daily counts written at schema 35 differ from schema 34's:\nwant:\n%.3000s\ngot:\n%.3000s", want, got)
+		t.Errorf("daily counts written at schema 35 differ from schema 34's: %s", dbtest.FirstDifference(want, got))
 	}
 	migrationKeepsEveryAnswer(t, 35, nil, nil) // 00035_fleet_daily_plan_kept.sql
+}
+
+// interleavedTenantsAt migrates a new database to schema version
+// (goose.MaxVersion: the latest) and syncs the interleaved tenants there (syncInterleavedTenants), so that a
+// test can compare what two schemas write for the same syncs, or upgrade
+// from what the earlier one wrote.
+func interleavedTenantsAt(t *testing.T, version int64) (*pgxpool.Pool, *goose.Provider) {
+	t.Helper()
+	pool, p := dbtest.Unmigrated(t)
+	if _, err := p.UpTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	syncInterleavedTenants(t, pool)
+	return pool, p
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pressly/goose/v3"
 
 	"github.com/agentsync/agentsync/extract/defendertest"
 	"github.com/agentsync/agentsync/internal/dbtest"
@@ -106,11 +107,7 @@ func syncInterleavedTenants(t *testing.T, pool *pgxpool.Pool) {
 func TestUpgradeFromSchema11KeepsEveryAnswer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, p := dbtest.Unmigrated(t)
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
-	syncInterleavedTenants(t, pool)
+	pool, p := interleavedTenantsAt(t, goose.MaxVersion)
 	if _, err := p.DownTo(ctx, 11); err != nil {
 		t.Fatalf("down to schema 11: %v", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/scanagent"
@@ -100,6 +102,22 @@ func writtenParts(t *testing.T, f *fixture) string {
 	return strings.Join(parts, " ")
 }
 
+// digestedRunKinds lists the resources of the runs that have a digest,
+// each marked by whether its counts say it wrote (+) or not (-), such as
+// "a+ a- d+ h+": record_run_digest stores each with a statement of its own,
+// so that a test shows its fixture covers them.
+func digestedRunKinds(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var kinds string
+	if err := pool.QueryRow(context.Background(), `
+		SELECT string_agg(DISTINCT r.resource::text || CASE WHEN r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld > 0
+		                                                    THEN '+' ELSE '-' END, ' ')
+		  FROM defender_storage.sync_run r JOIN defender_storage.run_digest USING (run_id)`).Scan(&kinds); err != nil {
+		t.Fatal(err)
+	}
+	return kinds
+}
+
 // TestVerifyAnUntouchedHistory: every successful run has a digest chained
 // with the previous successful run of its tenant and resource; a failed
 // run has none and is not in the chain; the stored rows give every digest
@@ -150,14 +168,7 @@ func TestVerifyAnUntouchedHistory(t *testing.T) {
 	// Runs of agents that wrote versions and that did not: both of their
 	// statements stored digests here (a definitions run that wrote none:
 	// TestDigestOfRunsThatChangedNothing).
-	var kinds string
-	if err := f.pool.QueryRow(ctx, `
-		SELECT string_agg(DISTINCT r.resource::text || CASE WHEN r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld > 0
-		                                                    THEN '+' ELSE '-' END, ' ')
-		  FROM defender_storage.sync_run r JOIN defender_storage.run_digest USING (run_id)`).Scan(&kinds); err != nil {
-		t.Fatal(err)
-	}
-	if want := "a+ a- d+ h+"; kinds != want {
+	if kinds, want := digestedRunKinds(t, f.pool), "a+ a- d+ h+"; kinds != want {
 		t.Errorf("digested runs that wrote (+) and did not (-): %s, want %s", kinds, want)
 	}
 	// Sessions written by a run and rewritten by a later one: the earlier

@@ -39,7 +39,7 @@ func TestSchemaFileIsCurrent(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("migrations/%s is not the schema the migrations make; regenerate it with UPDATE_SCHEMA=1 go test ./migrations -run TestSchemaFileIsCurrent and commit it. First difference:\n%s",
-			schemaFile, firstDifference(want, got))
+			schemaFile, dbtest.FirstDifference(string(want), string(got)))
 	}
 }
 
@@ -134,23 +134,4 @@ func pgDumpFor(t *testing.T, url string) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// firstDifference shows the first line where want and got differ, with a
-// little context.
-func firstDifference(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d\n  file:     %q\n  database: %q", i+1, wl, gl)
-		}
-	}
-	return "(none)"
 }

@@ -441,7 +441,7 @@ func TestTenantAccessMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 	}
 	compare("after rolling 00017 back")
 	if got := dumpSchema(t, url); !bytes.Equal(got, schemaBefore) {
-		t.Errorf("rolling 00017 back leaves another schema: %s", firstDifference(schemaBefore, got))
+		t.Errorf("rolling 00017 back leaves another schema: %s", dbtest.FirstDifference(string(schemaBefore), string(got)))
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
@@ -680,10 +680,10 @@ func TestCompactRunsMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 	}
 	compare("after rolling 00019 back")
 	if got := contents(); got != rowsBefore {
-		t.Errorf("rolling 00019 back leaves other rows: %s", firstDifference([]byte(rowsBefore), []byte(got)))
+		t.Errorf("rolling 00019 back leaves other rows: %s", dbtest.FirstDifference(rowsBefore, got))
 	}
 	if got := dumpSchema(t, url); !bytes.Equal(got, schemaBefore) {
-		t.Errorf("rolling 00019 back leaves another schema: %s", firstDifference(schemaBefore, got))
+		t.Errorf("rolling 00019 back leaves another schema: %s", dbtest.FirstDifference(string(schemaBefore), string(got)))
 	}
 
 	// A run synced on schema 19 or later, rolled back to 18: its row and

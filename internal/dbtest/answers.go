@@ -1,6 +1,7 @@
 package dbtest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -64,4 +65,23 @@ func Answer(t testing.TB, pool *pgxpool.Pool, query string) string {
 	var b strings.Builder
 	renderRows(t, pool, &b, `SELECT x::text FROM (`+query+`) x ORDER BY 1`)
 	return b.String()
+}
+
+// FirstDifference shows the first line where want and got (answers, row
+// dumps, schema dumps) differ, or "(none)".
+func FirstDifference(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d\n  want: %q\n  got:  %q", i+1, wl, gl)
+		}
+	}
+	return "(none)"
 }
