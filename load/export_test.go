@@ -12,3 +12,12 @@ func WithoutDigests(f func()) {
 	defer func() { digestStep = saved }()
 	f()
 }
+
+// AtSchema returns cfg for a loader syncing into a database at schema
+// version, older than the latest: its statements call only what that
+// version has, so that a test can compare what two schemas store for the
+// same syncs.
+func AtSchema(cfg Config, version int64) Config {
+	cfg.schema = version
+	return cfg
+}

@@ -289,7 +289,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		finish.exec(coverTargets(tenant), nil)
 	}
 	if res.Targets > 0 || res.Inserted > 0 || res.Changed > 0 {
-		finish.exec(targetStatusStep(tenant), nil)
+		finish.exec(l.runTargetStatusStep(tenant, runID), nil)
 	}
 	finish.exec(coverStep(tenant, runID), nil)
 	finish.exec(l.finishRunStep(runID, res, previous), nil)

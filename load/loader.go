@@ -68,6 +68,11 @@ type Config struct {
 	// its lease (see DefaultLeaseDuration); a sync renews it every quarter
 	// of it. Zero means DefaultLeaseDuration.
 	LeaseDuration time.Duration
+
+	// schema is the schema version of a database the migrations have not
+	// brought up to date, set by tests only (export_test.go): the loader
+	// then calls only what that version has. Zero is the latest.
+	schema int64
 }
 
 // DefaultHistoryLookback is a week of scan history: every definition's

@@ -63,11 +63,21 @@ var digestStep = func(runID int64) step {
 	return step{"record the run's digest", query("runs_record_digest"), []any{runID}}
 }
 
-// targetStatusStep brings scan_target_status's storage up to date for the
-// tenant, after a run's writes that it reads (targets, sessions,
-// definitions).
+// targetStatusStep brings scan_target_status's storage up to date for
+// every target of the tenant, after a definitions run's writes that it
+// reads (a definition covers targets).
 func targetStatusStep(tenant string) step {
 	return step{"update target status", query("runs_refresh_target_status"), []any{tenant}}
+}
+
+// runTargetStatusStep brings scan_target_status's storage up to date for
+// the targets whose coverage names a session the run wrote, after a
+// history run's writes: nothing else it reads changes in such a run.
+func (l *Loader) runTargetStatusStep(tenant string, runID int64) step {
+	if l.cfg.schema != 0 && l.cfg.schema < 36 { // 00036_target_status_of_a_run.sql
+		return targetStatusStep(tenant)
+	}
+	return step{"update target status", query("history_refresh_target_status"), []any{tenant, runID}}
 }
 
 // coverStep brings scan_coverage's storage up to date for the definitions

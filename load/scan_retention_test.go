@@ -465,8 +465,8 @@ func TestDigestInOneFunctionMigration(t *testing.T) {
 		// A tenant whose syncs change nothing but heartbeats: runs of agents
 		// and of definitions that wrote no version (their short statements).
 		now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-		loader, err := load.New(pool, load.Config{TenantID: "steady.example", Logger: slog.New(slog.DiscardHandler),
-			Now: func() time.Time { return now }})
+		loader, err := load.New(pool, load.AtSchema(load.Config{TenantID: "steady.example", Logger: slog.New(slog.DiscardHandler),
+			Now: func() time.Time { return now }}, version))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -587,6 +587,34 @@ func TestFleetDailyPlanKeptMigration(t *testing.T) {
 	migrationKeepsEveryAnswer(t, 35, nil, nil) // 00035_fleet_daily_plan_kept.sql
 }
 
+// TestTargetStatusOfARunMigration: from 00036 on, a history sync
+// refreshes target_status for the targets its sessions touch, not every
+// target of its tenant: the same syncs of tenants through every case, at
+// schema 35 (every target refreshed) in one database and at 36 in
+// another, store the same rows, and at 36 they are what the definition
+// computes for every target. And it changes no answer, up and down.
+func TestTargetStatusOfARunMigration(t *testing.T) {
+	t.Parallel()
+	stored := func(version int64) string {
+		t.Helper()
+		pool, _ := interleavedTenantsAt(t, version)
+		if version >= 36 {
+			if m := dbtest.TargetStatusMismatches(t, pool); len(m) > 0 {
+				t.Errorf("target_status as the history syncs refreshed it differs from its definition:\n%s", strings.Join(m, "\n"))
+			}
+		}
+		return dbtest.Answer(t, pool, `SELECT * FROM defender_storage.target_status ORDER BY tenant_id, target`)
+	}
+	want := stored(35)
+	if n := strings.Count(want, "\n"); n < 10 {
+		t.Fatalf("target_status holds %d rows: the fixture is too thin", n)
+	}
+	if got := stored(36); got != want {
+		t.Errorf("target_status stored at schema 36 differs from schema 35's: %s", dbtest.FirstDifference(want, got))
+	}
+	migrationKeepsEveryAnswer(t, 36, nil, nil) // 00036_target_status_of_a_run.sql
+}
+
 // interleavedTenantsAt migrates a new database to schema version
 // (goose.MaxVersion: the latest) and syncs the interleaved tenants there (syncInterleavedTenants), so that a
 // test can compare what two schemas write for the same syncs, or upgrade
@@ -597,6 +625,6 @@ func interleavedTenantsAt(t *testing.T, version int64) (*pgxpool.Pool, *goose.Pr
 	if _, err := p.UpTo(context.Background(), version); err != nil {
 		t.Fatal(err)
 	}
-	syncInterleavedTenants(t, pool)
+	syncInterleavedTenants(t, pool, version)
 	return pool, p
 }

@@ -519,6 +519,59 @@ func TestCoverageAnswersTheAuditor(t *testing.T) {
 	}
 }
 
+// TestTargetStatusFollowsRewrittenSessions: a history sync that rewrites
+// a stored session (the listing corrects it) and stores no target
+// refreshes the status of the targets whose latest scan it is, and of no
+// other.
+func TestTargetStatusFollowsRewrittenSessions(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.sync(t, listOf(agents(3)...))
+	defs := definitions(2)
+	f.clock.Advance(time.Minute)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	h := &history{sessions: []scanagent.ScanSession{
+		session(defs[1], 1, t0.Add(-2*time.Hour), [2]string{"10.0.0.2", "Success"}),
+		session(defs[0], 1, t0.Add(-3*time.Hour), [2]string{"10.0.0.1", "Success"}, [2]string{"10.0.0.3", "Fail"}),
+	}}
+	f.clock.Advance(time.Minute)
+	first := f.syncHistory(t, h)
+	if first.Targets != 3 {
+		t.Fatalf("first history sync stored %d targets, want 3", first.Targets)
+	}
+	// A stored row of the target another session scanned is made wrong:
+	// a refresh of every target of the tenant would put it right.
+	if _, err := f.pool.Exec(context.Background(), `
+		UPDATE defender_storage.target_status SET latest_session_id = 'planted' WHERE target = '10.0.0.2'`); err != nil {
+		t.Fatal(err)
+	}
+
+	// The listing now gives the first session a later time.
+	corrected := t0.Add(-150 * time.Minute)
+	h.mu.Lock()
+	h.sessions[1].ScannedAt = corrected
+	h.mu.Unlock()
+	f.clock.Advance(time.Hour)
+	second := f.syncHistory(t, h)
+	if second.Changed != 1 || second.Targets != 0 {
+		t.Fatalf("second history sync: %d sessions changed, %d targets stored; want 1 and 0", second.Changed, second.Targets)
+	}
+	var at time.Time
+	if err := f.pool.QueryRow(context.Background(), `
+		SELECT latest_scanned_at FROM defender_storage.target_status WHERE target = '10.0.0.3'`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	if !at.Equal(corrected) {
+		t.Errorf("10.0.0.3's latest scan at %v after the session was corrected to %v", at, corrected)
+	}
+	// Every row is what the definition computes, but the planted one: the
+	// sync refreshed the targets of the session it rewrote, and no other.
+	m := dbtest.TargetStatusMismatches(t, f.pool)
+	if len(m) != 2 || !strings.Contains(strings.Join(m, "\n"), "planted") {
+		t.Errorf("target_status after a session was rewritten, against its definition (want only the planted row of 10.0.0.2):\n%s", strings.Join(m, "\n"))
+	}
+}
+
 // TestResourcesRunAndFailApart: each resource is its own run; a failed
 // one undoes no other, and every reader of agent runs ignores the others.
 func TestResourcesRunAndFailApart(t *testing.T) {

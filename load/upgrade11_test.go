@@ -17,13 +17,14 @@ import (
 	"github.com/agentsync/agentsync/scanagent"
 )
 
-// syncInterleavedTenants fills the database of pool through the loader
-// with what the upgrade tests need: three tenants synced in turn every
-// four hours over two and a half days (so that their agents, joining one
-// or two at a time, take keys in turn), every resource each time, with a
-// mass disappearance the guard withholds, agents deleted and returning,
+// syncInterleavedTenants fills the database of pool, at schema version
+// (goose.MaxVersion: the latest), through the loader with what the
+// upgrade tests need: three tenants synced in turn every four hours over
+// two and a half days (so that their agents, joining one or two at a
+// time, take keys in turn), every resource each time, with a mass
+// disappearance the guard withholds, agents deleted and returning,
 // and agents never seen.
-func syncInterleavedTenants(t *testing.T, pool *pgxpool.Pool) {
+func syncInterleavedTenants(t *testing.T, pool *pgxpool.Pool, version int64) {
 	t.Helper()
 	ctx := context.Background()
 	start := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
@@ -34,8 +35,8 @@ func syncInterleavedTenants(t *testing.T, pool *pgxpool.Pool) {
 	}
 	var tenants []tenant
 	for i, id := range []string{"contoso.example", "fabrikam.example", "northwind.example"} {
-		loader, err := load.New(pool, load.Config{TenantID: id, Logger: slog.New(slog.DiscardHandler),
-			Now: func() time.Time { return now }})
+		loader, err := load.New(pool, load.AtSchema(load.Config{TenantID: id, Logger: slog.New(slog.DiscardHandler),
+			Now: func() time.Time { return now }}, version))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pressly/goose/v3"
 
 	"github.com/agentsync/agentsync/internal/dbtest"
 	"github.com/agentsync/agentsync/load"
@@ -497,7 +498,7 @@ func TestDigestOfARunThatDidNotSucceed(t *testing.T) {
 func TestDigestsOfInterleavedTenants(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	syncInterleavedTenants(t, f.pool)
+	syncInterleavedTenants(t, f.pool, goose.MaxVersion)
 	if got, want := writtenParts(t, f), "a2 a3 a4 a5 a6 d2 d3 d7 h7 h8"; got != want {
 		t.Errorf("parts with rows, per resource: %s, want %s", got, want)
 	}

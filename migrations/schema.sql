@@ -1442,10 +1442,71 @@ COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) 
 
 
 --
+-- Name: refresh_run_target_status(text, bigint); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.refresh_run_target_status(tenant text, run bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    touched text[];
+BEGIN
+    -- The sessions the run rewrote or stored the targets of (a session
+    -- it recorded without its targets is named by no coverage), each set
+    -- by its own index; then the targets whose coverage names one of them
+    -- as its latest scan or its last success.
+    touched := ARRAY(
+        SELECT DISTINCT c.target
+          FROM (SELECT s.session_key FROM defender_storage.session_result s WHERE s.updated_by_run_id = run
+                UNION ALL
+                SELECT s.session_key FROM defender_storage.session_result s WHERE s.targets_run_id = run) w
+         CROSS JOIN LATERAL (SELECT c1.target FROM defender_storage.target_coverage c1
+                              WHERE c1.latest_session_key = w.session_key AND c1.tenant_id = tenant
+                              UNION ALL
+                             SELECT c2.target FROM defender_storage.target_coverage c2
+                              WHERE c2.last_success_session_key = w.session_key AND c2.tenant_id = tenant
+                             OFFSET 0) c);
+    IF cardinality(touched) > 0 THEN
+        PERFORM defender_storage.refresh_target_status(tenant, touched);
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_run_target_status(tenant text, run bigint); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.refresh_run_target_status(tenant text, run bigint) IS 'Internal: brings target_status up to date for the targets whose coverage names a session the run rewrote or stored the targets of (refresh_target_status). The loader calls it in each history sync that wrote sessions or stored targets.';
+
+
+--
 -- Name: refresh_target_status(text); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
 CREATE FUNCTION defender_storage.refresh_target_status(tenant text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM defender_storage.refresh_target_status(tenant, NULL::text[]);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_target_status(tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.refresh_target_status(tenant text) IS 'Internal: brings target_status up to date for every target of a tenant (target_status_of), writing only the rows that differ. The loader calls it in each definitions sync that changed a definition.';
+
+
+--
+-- Name: refresh_target_status(text, text[]); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.refresh_target_status(tenant text, targets text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -1457,7 +1518,7 @@ BEGIN
     SELECT n.tenant_id, n.target, n.latest_session_key, n.latest_ordinal, n.ip, n.hostname, n.description,
            n.latest_status, n.latest_error_message, n.latest_scanned_at, n.latest_definition_id, n.latest_session_id,
            n.last_success_at, n.covering_definitions, n.as_of_run_id
-      FROM defender_storage.target_status_of(refresh_target_status.tenant) n
+      FROM defender_storage.target_status_of(refresh_target_status.tenant, refresh_target_status.targets) n
     ON CONFLICT (tenant_id, target) DO UPDATE
        SET latest_session_key = excluded.latest_session_key, latest_ordinal = excluded.latest_ordinal,
            ip = excluded.ip, hostname = excluded.hostname, description = excluded.description,
@@ -1478,10 +1539,10 @@ $$;
 
 
 --
--- Name: FUNCTION refresh_target_status(tenant text); Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: FUNCTION refresh_target_status(tenant text, targets text[]); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.refresh_target_status(tenant text) IS 'Internal: brings target_status up to date for a tenant (target_status_of), writing only the rows that differ. The loader calls it in each history sync, and in each definitions sync that changed a definition.';
+COMMENT ON FUNCTION defender_storage.refresh_target_status(tenant text, targets text[]) IS 'Internal: brings target_status up to date for the named targets of a tenant (every target when targets is null; target_status_of), writing only the rows that differ.';
 
 
 --
@@ -2270,21 +2331,54 @@ COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent t
 
 
 --
--- Name: target_status_of(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+-- Name: target_status_of(text, text[]); Type: FUNCTION; Schema: defender_storage; Owner: -
 --
 
-CREATE FUNCTION defender_storage.target_status_of(tenant text) RETURNS TABLE(tenant_id text, target text, latest_session_key bigint, latest_ordinal integer, ip text, hostname text, description text, latest_status text, latest_error_message text, latest_scanned_at timestamp with time zone, latest_definition_id text, latest_session_id text, last_success_at timestamp with time zone, covering_definitions text[], as_of_run_id bigint)
+CREATE FUNCTION defender_storage.target_status_of(tenant text, targets text[]) RETURNS TABLE(tenant_id text, target text, latest_session_key bigint, latest_ordinal integer, ip text, hostname text, description text, latest_status text, latest_error_message text, latest_scanned_at timestamp with time zone, latest_definition_id text, latest_session_id text, last_success_at timestamp with time zone, covering_definitions text[], as_of_run_id bigint)
     LANGUAGE sql STABLE
     BEGIN ATOMIC
- WITH per_target AS (
+ WITH coverage AS (
+          SELECT c.tenant_id,
+             c.target,
+             c.definition_id,
+             c.latest_session_key,
+             c.latest_ordinal,
+             c.latest_scanned_at,
+             c.last_success_at
+            FROM defender_storage.target_coverage c
+           WHERE ((c.tenant_id = target_status_of.tenant) AND (target_status_of.targets IS NULL))
+         UNION ALL
+          SELECT c.tenant_id,
+             c.target,
+             c.definition_id,
+             c.latest_session_key,
+             c.latest_ordinal,
+             c.latest_scanned_at,
+             c.last_success_at
+            FROM (( SELECT DISTINCT u_1.name
+                    FROM unnest(target_status_of.targets) u_1(name)) u
+              CROSS JOIN LATERAL ( SELECT c1.tenant_id,
+                     c1.target,
+                     c1.definition_id,
+                     c1.latest_session_key,
+                     c1.latest_ordinal,
+                     c1.latest_scanned_at,
+                     c1.last_success_at
+                    FROM defender_storage.target_coverage c1
+                   WHERE ((c1.tenant_id = target_status_of.tenant) AND (c1.target = u.name))
+                  OFFSET 0) c)
+         ), per_target AS (
           SELECT c.tenant_id,
              c.target,
              max(c.last_success_at) AS last_success_at,
              array_agg(c.definition_id ORDER BY c.definition_id) FILTER (WHERE ((d.deleted_at IS NULL) AND d.is_active)) AS covering_definitions,
              (array_agg(ARRAY[c.latest_session_key, (c.latest_ordinal)::bigint] ORDER BY c.latest_scanned_at DESC NULLS LAST, c.latest_session_key DESC))[1:1] AS latest
-            FROM (defender_storage.target_coverage c
-              LEFT JOIN defender_storage.definition_state d ON (((d.tenant_id = c.tenant_id) AND (d.definition_id = c.definition_id))))
-           WHERE (c.tenant_id = target_status_of.tenant)
+            FROM (coverage c
+              LEFT JOIN LATERAL ( SELECT d1.deleted_at,
+                     d1.is_active
+                    FROM defender_storage.definition_state d1
+                   WHERE ((d1.tenant_id = c.tenant_id) AND (d1.definition_id = c.definition_id))
+                  OFFSET 0) d ON (true))
            GROUP BY c.tenant_id, c.target
          )
   SELECT p.tenant_id,
@@ -2320,6 +2414,39 @@ CREATE FUNCTION defender_storage.target_status_of(tenant text) RETURNS TABLE(ten
             FROM defender_storage.target_result t1
            WHERE ((t1.session_key = p.latest[1][1]) AND (t1.ordinal = p.latest[1][2]))
           OFFSET 0) t);
+END;
+
+
+--
+-- Name: FUNCTION target_status_of(tenant text, targets text[]); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.target_status_of(tenant text, targets text[]) IS 'Internal: what scan_target_status shows of the named targets of a tenant (every target when targets is null), computed from target_coverage, the definitions and the latest targets: the definition of target_status, which refresh_target_status stores.';
+
+
+--
+-- Name: target_status_of(text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.target_status_of(tenant text) RETURNS TABLE(tenant_id text, target text, latest_session_key bigint, latest_ordinal integer, ip text, hostname text, description text, latest_status text, latest_error_message text, latest_scanned_at timestamp with time zone, latest_definition_id text, latest_session_id text, last_success_at timestamp with time zone, covering_definitions text[], as_of_run_id bigint)
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+ SELECT n.tenant_id,
+     n.target,
+     n.latest_session_key,
+     n.latest_ordinal,
+     n.ip,
+     n.hostname,
+     n.description,
+     n.latest_status,
+     n.latest_error_message,
+     n.latest_scanned_at,
+     n.latest_definition_id,
+     n.latest_session_id,
+     n.last_success_at,
+     n.covering_definitions,
+     n.as_of_run_id
+    FROM defender_storage.target_status_of(target_status_of.tenant, NULL::text[]) n(tenant_id, target, latest_session_key, latest_ordinal, ip, hostname, description, latest_status, latest_error_message, latest_scanned_at, latest_definition_id, latest_session_id, last_success_at, covering_definitions, as_of_run_id);
 END;
 
 
@@ -8239,10 +8366,24 @@ REVOKE ALL ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day dat
 
 
 --
+-- Name: FUNCTION refresh_run_target_status(tenant text, run bigint); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.refresh_run_target_status(tenant text, run bigint) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION refresh_target_status(tenant text); Type: ACL; Schema: defender_storage; Owner: -
 --
 
 REVOKE ALL ON FUNCTION defender_storage.refresh_target_status(tenant text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION refresh_target_status(tenant text, targets text[]); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.refresh_target_status(tenant text, targets text[]) FROM PUBLIC;
 
 
 --
@@ -8287,6 +8428,13 @@ GRANT ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) TO defende
 --
 
 REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION target_status_of(tenant text, targets text[]); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.target_status_of(tenant text, targets text[]) FROM PUBLIC;
 
 
 --
