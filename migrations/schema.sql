@@ -1509,6 +1509,7 @@ COMMENT ON FUNCTION defender_storage.refresh_target_status(tenant text) IS 'Inte
 CREATE FUNCTION defender_storage.refresh_target_status(tenant text, targets text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 BEGIN
     INSERT INTO defender_storage.target_status AS ts
