@@ -15,21 +15,24 @@ WITH new AS (
 	 -- whatever the planner guesses of the size of the work table.
 	 WHERE s.session_key = ANY (ARRAY(SELECT n.session_key FROM pg_temp.agentsync_targets_stored n))
 	   AND t.session_key = ANY (ARRAY(SELECT n.session_key FROM pg_temp.agentsync_targets_stored n))
-), latest AS (
-	SELECT DISTINCT ON (target, definition_id) target, definition_id, session_key, ordinal, scanned_at
+), per_target AS (
+	-- Per target and definition, its latest scan and its last success,
+	-- in one grouping (a join of the two, estimated at a row each, was a
+	-- nested loop over thousands in a first sync).
+	SELECT target, definition_id,
+	       (pg_catalog.array_agg(session_key ORDER BY scanned_at DESC NULLS LAST, session_key DESC, ordinal))[1] AS session_key,
+	       (pg_catalog.array_agg(ordinal ORDER BY scanned_at DESC NULLS LAST, session_key DESC, ordinal))[1] AS ordinal,
+	       (pg_catalog.array_agg(scanned_at ORDER BY scanned_at DESC NULLS LAST, session_key DESC, ordinal))[1] AS scanned_at,
+	       (pg_catalog.array_agg(scanned_at ORDER BY scanned_at DESC NULLS LAST, session_key DESC) FILTER (WHERE ok))[1] AS success_at,
+	       (pg_catalog.array_agg(session_key ORDER BY scanned_at DESC NULLS LAST, session_key DESC) FILTER (WHERE ok))[1] AS success_key
 	  FROM new WHERE target IS NOT NULL
-	 ORDER BY target, definition_id, scanned_at DESC NULLS LAST, session_key DESC, ordinal
-), success AS (
-	SELECT DISTINCT ON (target, definition_id) target, definition_id, session_key, scanned_at
-	  FROM new WHERE target IS NOT NULL AND ok
-	 ORDER BY target, definition_id, scanned_at DESC NULLS LAST, session_key DESC
+	 GROUP BY target, definition_id
 )
 INSERT INTO defender_storage.target_coverage AS c
        (tenant_id, target, definition_id, latest_session_key, latest_ordinal, latest_scanned_at,
         last_success_at, last_success_session_key)
-SELECT $1, l.target, l.definition_id, l.session_key, l.ordinal, l.scanned_at, s.scanned_at, s.session_key
-  FROM latest l
-  LEFT JOIN success s ON s.target = l.target AND s.definition_id = l.definition_id
+SELECT $1, p.target, p.definition_id, p.session_key, p.ordinal, p.scanned_at, p.success_at, p.success_key
+  FROM per_target p
 ON CONFLICT (tenant_id, target, definition_id) DO UPDATE
    SET latest_session_key = CASE WHEN ((coalesce(excluded.latest_scanned_at, '-infinity'), excluded.latest_session_key)
                                        > (coalesce(c.latest_scanned_at, '-infinity'), c.latest_session_key))
