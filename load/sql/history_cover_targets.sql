@@ -10,11 +10,15 @@ WITH new AS (
 	       s.definition_id, s.session_key, t.ordinal, s.scanned_at,
 	       defender.scan_outcome(t.status) = 'success' AS ok
 	  FROM defender_storage.session_result s
-	  JOIN defender_storage.target_result t ON t.session_key = s.session_key
-	 -- The keys as an array: the storage tables are read by their index,
+	 -- Each session's targets by its key (the fence keeps the planner
+	 -- from reading every target to join them); the same array on the
+	 -- targets instead would search their index once per key for every
+	 -- session.
+	 CROSS JOIN LATERAL (SELECT t1.ordinal, t1.ip, t1.hostname, t1.status FROM defender_storage.target_result t1
+	                      WHERE t1.session_key = s.session_key OFFSET 0) t
+	 -- The keys as an array: the sessions are read by their index,
 	 -- whatever the planner guesses of the size of the work table.
 	 WHERE s.session_key = ANY (ARRAY(SELECT n.session_key FROM pg_temp.agentsync_targets_stored n))
-	   AND t.session_key = ANY (ARRAY(SELECT n.session_key FROM pg_temp.agentsync_targets_stored n))
 ), per_target AS (
 	-- Per target and definition, its latest scan and its last success,
 	-- in one grouping (a join of the two, estimated at a row each, was a
