@@ -615,6 +615,26 @@ func TestTargetStatusOfARunMigration(t *testing.T) {
 	migrationKeepsEveryAnswer(t, 36, nil, nil) // 00036_target_status_of_a_run.sql
 }
 
+// TestDefinitionCoveragePlanKeptMigration: 00037 (cover_definitions
+// keeps one generic plan) writes what schema 36 wrote for the same syncs,
+// and changes no answer, up and down.
+func TestDefinitionCoveragePlanKeptMigration(t *testing.T) {
+	t.Parallel()
+	stored := func(version int64) string {
+		t.Helper()
+		pool, _ := interleavedTenantsAt(t, version)
+		return dbtest.Answer(t, pool, `SELECT * FROM defender_storage.definition_coverage`)
+	}
+	want := stored(36)
+	if n := strings.Count(want, "\n"); n < 5 {
+		t.Fatalf("definition_coverage holds %d rows: the fixture is too thin", n)
+	}
+	if got := stored(37); got != want {
+		t.Errorf("definition_coverage stored at schema 37 differs from schema 36's: %s", dbtest.FirstDifference(want, got))
+	}
+	migrationKeepsEveryAnswer(t, 37, nil, nil) // 00037_definition_coverage_plan_kept.sql
+}
+
 // interleavedTenantsAt migrates a new database to schema version
 // (goose.MaxVersion: the latest) and syncs the interleaved tenants there (syncInterleavedTenants), so that a
 // test can compare what two schemas write for the same syncs, or upgrade

@@ -779,6 +779,7 @@ COMMENT ON FUNCTION defender_storage.compact_digest_parts(parts bytea) IS 'Inter
 CREATE FUNCTION defender_storage.cover_definitions(tenant text, definitions text[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 BEGIN
 INSERT INTO defender_storage.definition_coverage AS c
