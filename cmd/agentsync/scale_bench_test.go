@@ -31,9 +31,10 @@ func benchSize(name string, def int) int {
 	return def
 }
 
-// run runs agentsync in a process of its own and returns its stderr, its
-// wall time and its peak resident memory.
-func runMeasured(b *testing.B, env map[string]string, stdout io.Writer, args ...string) (stderr []byte, wall time.Duration, peakRSS int64) {
+// runMeasured runs agentsync in a process of its own and returns its
+// stderr, its wall time, its peak resident memory and the CPU time it
+// used.
+func runMeasured(b *testing.B, env map[string]string, stdout io.Writer, args ...string) (stderr []byte, wall time.Duration, peakRSS int64, cpu time.Duration) {
 	b.Helper()
 	rssFile := filepath.Join(b.TempDir(), "peak-rss")
 	cmd := agentsyncCommand(b, env, args...)
@@ -53,7 +54,69 @@ func runMeasured(b *testing.B, env map[string]string, stdout io.Writer, args ...
 	if err != nil {
 		b.Fatalf("agentsync %s: peak memory %q: %v", strings.Join(args, " "), kb, err)
 	}
-	return errOut.Bytes(), wall, n * 1024
+	return errOut.Bytes(), wall, n * 1024, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// serverCPU reads the CPU time the PostgreSQL server at url has used in
+// all, its exited backends included, when the server runs on this machine
+// and its processes can be read (/proc); ok is false otherwise. The
+// server's processes are the children of the postmaster, the parent of
+// the backend serving this connection; an exited backend's time is in the
+// postmaster's children's time once it has been reaped.
+func serverCPU(b *testing.B, url string) (cpu time.Duration, ok bool) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var backend int
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_backend_pid()`).Scan(&backend); err != nil {
+		b.Fatal(err)
+	}
+	stat := func(pid int) []string {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		// The fields after the command's name, which may hold spaces.
+		text := string(raw)
+		return strings.Fields(text[strings.LastIndexByte(text, ')')+1:])
+	}
+	// Fields after the name, counted from 0: state 0, ppid 1, utime 11,
+	// stime 12, cutime 13, cstime 14 (proc(5)).
+	f := stat(backend)
+	if len(f) < 15 {
+		return 0, false
+	}
+	postmaster, _ := strconv.Atoi(f[1])
+	ticks := func(f []string, fields ...int) (n int64) {
+		for _, i := range fields {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			n += v
+		}
+		return n
+	}
+	pm := stat(postmaster)
+	if len(pm) < 15 {
+		return 0, false
+	}
+	total := ticks(pm, 11, 12, 13, 14)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := stat(pid); len(f) >= 15 && f[1] == strconv.Itoa(postmaster) {
+			total += ticks(f, 11, 12)
+		}
+	}
+	// USER_HZ is 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
+	return time.Duration(total) * 10 * time.Millisecond, true
 }
 
 // BenchmarkSyncManyTenants runs "agentsync sync" in a process of its own
@@ -104,6 +167,10 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 		name string
 		wall time.Duration
 		rss  int64
+		// CPU time of agentsync, and of the server when it could be read
+		// (serverOK).
+		cpu, serverCPU time.Duration
+		serverOK       bool
 		// p50 and p95 of the tenants' database time: of their agents
 		// syncs, and of their whole syncs (agents, scan definitions and
 		// scan history).
@@ -134,7 +201,9 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 			}
 			env["SYNC_RESOURCES"] = step.resources
 			perTenant := strings.Count(step.resources, ",") + 1
-			stderr, wall, rss := runMeasured(b, env, io.Discard, "sync")
+			serverBefore, serverOK := serverCPU(b, url)
+			stderr, wall, rss, cpu := runMeasured(b, env, io.Discard, "sync")
+			serverAfter, serverOKAfter := serverCPU(b, url)
 			agents := map[string]time.Duration{}
 			all := map[string]time.Duration{}
 			resources := 0
@@ -175,7 +244,8 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 			if len(agents) != n || resources != perTenant*n {
 				b.Fatalf("%s: %d tenants synced their agents and %d resources succeeded, want %d and %d", name, len(agents), resources, n, perTenant*n)
 			}
-			p := pass{name: name, wall: wall, rss: rss}
+			p := pass{name: name, wall: wall, rss: rss, cpu: cpu,
+				serverCPU: serverAfter - serverBefore, serverOK: serverOK && serverOKAfter}
 			p.agents = percentiles(slices.Collect(maps.Values(agents)))
 			p.all = percentiles(slices.Collect(maps.Values(all)))
 			passes = append(passes, p)
@@ -192,6 +262,18 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 		fmt.Printf("| %s | %.1f s | %.1f / %.1f ms | %.1f / %.1f ms | %.0f MB |\n", p.name, p.wall.Seconds(),
 			ms(p.agents[0]), ms(p.agents[1]), ms(p.all[0]), ms(p.all[1]), float64(p.rss)/1e6)
 	}
+	// CPU per tenant: on a machine of few cores that runs the server,
+	// agentsync and the simulator, their sum per tenant over the cores
+	// bounds the wall time.
+	fmt.Printf("\nCPU time per tenant (agentsync; the PostgreSQL server, all its processes, when it runs on this machine):\n\n")
+	fmt.Printf("| pass | agentsync | PostgreSQL |\n|---|---|---|\n")
+	for _, p := range passes {
+		server := "not read"
+		if p.serverOK {
+			server = fmt.Sprintf("%.1f ms", ms(p.serverCPU)/float64(n))
+		}
+		fmt.Printf("| %s | %.1f ms | %s |\n", p.name, ms(p.cpu)/float64(n), server)
+	}
 	printObservationStorage(b, env["DATABASE_URL"])
 	last := passes[1] // agents, an hour later
 	b.ReportMetric(last.wall.Seconds(), "wall_s")
@@ -199,6 +281,10 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 	b.ReportMetric(ms(last.agents[1]), "p95_ms")
 	b.ReportMetric(ms(passes[len(passes)-1].all[0]), "all_p50_ms")
 	b.ReportMetric(float64(last.rss)/1e6, "peak_rss_MB")
+	if hourly := passes[len(passes)-1]; hourly.serverOK {
+		b.ReportMetric(ms(hourly.serverCPU)/float64(n), "all_server_cpu_ms")
+		b.ReportMetric(ms(hourly.cpu)/float64(n), "all_agentsync_cpu_ms")
+	}
 }
 
 // printObservationStorage prints how the observations of the syncs are
@@ -270,7 +356,7 @@ func BenchmarkFetchLargeTenant(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		var count lineCounter
-		_, wall, rss := runMeasured(b, env, &count, "fetch")
+		_, wall, rss, _ := runMeasured(b, env, &count, "fetch")
 		if count.lines != n {
 			b.Fatalf("fetch printed %d agents, want %d", count.lines, n)
 		}
