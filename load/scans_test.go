@@ -533,11 +533,12 @@ func TestTargetStatusFollowsRewrittenSessions(t *testing.T) {
 	h := &history{sessions: []scanagent.ScanSession{
 		session(defs[1], 1, t0.Add(-2*time.Hour), [2]string{"10.0.0.2", "Success"}),
 		session(defs[0], 1, t0.Add(-3*time.Hour), [2]string{"10.0.0.1", "Success"}, [2]string{"10.0.0.3", "Fail"}),
+		session(defs[0], 2, t0.Add(-1*time.Hour), [2]string{"10.0.0.1", "Fail"}),
 	}}
 	f.clock.Advance(time.Minute)
 	first := f.syncHistory(t, h)
-	if first.Targets != 3 {
-		t.Fatalf("first history sync stored %d targets, want 3", first.Targets)
+	if first.Targets != 4 {
+		t.Fatalf("first history sync stored %d targets, want 4", first.Targets)
 	}
 	// A stored row of the target another session scanned is made wrong:
 	// a refresh of every target of the tenant would put it right.
@@ -569,6 +570,28 @@ func TestTargetStatusFollowsRewrittenSessions(t *testing.T) {
 	m := dbtest.TargetStatusMismatches(t, f.pool)
 	if len(m) != 2 || !strings.Contains(strings.Join(m, "\n"), "planted") {
 		t.Errorf("target_status after a session was rewritten, against its definition (want only the planted row of 10.0.0.2):\n%s", strings.Join(m, "\n"))
+	}
+
+	// A success listed late, older than 10.0.0.1's latest scan (a
+	// failure): its last success moves, its latest scan does not.
+	late := session(defs[0], 3, t0.Add(-2*time.Hour), [2]string{"10.0.0.1", "Success"})
+	h.mu.Lock()
+	h.sessions = append(h.sessions, late)
+	h.mu.Unlock()
+	f.clock.Advance(time.Hour)
+	if third := f.syncHistory(t, h); third.Inserted != 1 || third.Targets != 1 {
+		t.Fatalf("third history sync: %d sessions inserted, %d targets stored; want 1 and 1", third.Inserted, third.Targets)
+	}
+	var lastSuccess time.Time
+	if err := f.pool.QueryRow(context.Background(), `
+		SELECT last_success_at FROM defender_storage.target_status WHERE target = '10.0.0.1'`).Scan(&lastSuccess); err != nil {
+		t.Fatal(err)
+	}
+	if !lastSuccess.Equal(late.ScannedAt) {
+		t.Errorf("10.0.0.1's last success at %v after a success at %v was listed late", lastSuccess, late.ScannedAt)
+	}
+	if m := dbtest.TargetStatusMismatches(t, f.pool); len(m) != 2 {
+		t.Errorf("target_status after a late success, against its definition (want only the planted row of 10.0.0.2):\n%s", strings.Join(m, "\n"))
 	}
 }
 

@@ -144,25 +144,31 @@ COMMENT ON FUNCTION defender_storage.refresh_target_status(text) IS
 CREATE FUNCTION defender_storage.refresh_run_target_status(tenant text, run bigint) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    -- Planned for each call's values: a plan kept from the first calls,
+    -- while the coverage was nearly empty, would read all of it.
+    SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 DECLARE
+    sessions bigint[];
     touched text[];
 BEGIN
-    -- The sessions the run rewrote or stored the targets of (a session
-    -- it recorded without its targets is named by no coverage), each set
-    -- by its own index; then the targets whose coverage names one of them
-    -- as its latest scan or its last success.
+    -- The sessions the run rewrote or stored the targets of (a session it
+    -- recorded without its targets is named by no coverage), each set by
+    -- its own index.
+    sessions := ARRAY(SELECT s.session_key FROM defender_storage.session_result s WHERE s.updated_by_run_id = run
+                      UNION ALL
+                      SELECT s.session_key FROM defender_storage.session_result s WHERE s.targets_run_id = run);
+    IF cardinality(sessions) = 0 THEN
+        RETURN;
+    END IF;
+    -- The targets whose coverage names one of them as its latest scan or
+    -- its last success: one pass over the tenant's coverage, whatever the
+    -- number of sessions (a first reading writes hundreds; a search of
+    -- the coverage's indexes for each would cost more than the pass).
     touched := ARRAY(
-        SELECT DISTINCT c.target
-          FROM (SELECT s.session_key FROM defender_storage.session_result s WHERE s.updated_by_run_id = run
-                UNION ALL
-                SELECT s.session_key FROM defender_storage.session_result s WHERE s.targets_run_id = run) w
-         CROSS JOIN LATERAL (SELECT c1.target FROM defender_storage.target_coverage c1
-                              WHERE c1.latest_session_key = w.session_key AND c1.tenant_id = tenant
-                              UNION ALL
-                             SELECT c2.target FROM defender_storage.target_coverage c2
-                              WHERE c2.last_success_session_key = w.session_key AND c2.tenant_id = tenant
-                             OFFSET 0) c);
+        SELECT DISTINCT c.target FROM defender_storage.target_coverage c
+         WHERE c.tenant_id = tenant
+           AND (c.latest_session_key = ANY (sessions) OR coalesce(c.last_success_session_key, 0) = ANY (sessions)));
     IF cardinality(touched) > 0 THEN
         PERFORM defender_storage.refresh_target_status(tenant, touched);
     END IF;

@@ -1449,25 +1449,29 @@ COMMENT ON FUNCTION defender_storage.refresh_fleet_daily(tenant text, day date) 
 CREATE FUNCTION defender_storage.refresh_run_target_status(tenant text, run bigint) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
     AS $$
 DECLARE
+    sessions bigint[];
     touched text[];
 BEGIN
-    -- The sessions the run rewrote or stored the targets of (a session
-    -- it recorded without its targets is named by no coverage), each set
-    -- by its own index; then the targets whose coverage names one of them
-    -- as its latest scan or its last success.
+    -- The sessions the run rewrote or stored the targets of (a session it
+    -- recorded without its targets is named by no coverage), each set by
+    -- its own index.
+    sessions := ARRAY(SELECT s.session_key FROM defender_storage.session_result s WHERE s.updated_by_run_id = run
+                      UNION ALL
+                      SELECT s.session_key FROM defender_storage.session_result s WHERE s.targets_run_id = run);
+    IF cardinality(sessions) = 0 THEN
+        RETURN;
+    END IF;
+    -- The targets whose coverage names one of them as its latest scan or
+    -- its last success: one pass over the tenant's coverage, whatever the
+    -- number of sessions (a first reading writes hundreds; a search of
+    -- the coverage's indexes for each would cost more than the pass).
     touched := ARRAY(
-        SELECT DISTINCT c.target
-          FROM (SELECT s.session_key FROM defender_storage.session_result s WHERE s.updated_by_run_id = run
-                UNION ALL
-                SELECT s.session_key FROM defender_storage.session_result s WHERE s.targets_run_id = run) w
-         CROSS JOIN LATERAL (SELECT c1.target FROM defender_storage.target_coverage c1
-                              WHERE c1.latest_session_key = w.session_key AND c1.tenant_id = tenant
-                              UNION ALL
-                             SELECT c2.target FROM defender_storage.target_coverage c2
-                              WHERE c2.last_success_session_key = w.session_key AND c2.tenant_id = tenant
-                             OFFSET 0) c);
+        SELECT DISTINCT c.target FROM defender_storage.target_coverage c
+         WHERE c.tenant_id = tenant
+           AND (c.latest_session_key = ANY (sessions) OR coalesce(c.last_success_session_key, 0) = ANY (sessions)));
     IF cardinality(touched) > 0 THEN
         PERFORM defender_storage.refresh_target_status(tenant, touched);
     END IF;
@@ -1999,6 +2003,75 @@ CREATE FUNCTION defender_storage.session_digest(s defender_storage.session_resul
 --
 
 COMMENT ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) IS 'Internal: SHA-256 of the values of a stored session as a run wrote them (docs/audit.md).';
+
+
+--
+-- Name: start_run(text, text, timestamp with time zone, text, text, text, double precision, text, text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.start_run(tenant text, resource text, started timestamp with time zone, worker text, display_name text, holder text, lease_seconds double precision, abandoned_error text, temp_buffers text, OUT new_run_id bigint, OUT abandoned_runs integer) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    abandoned_runs := 0;
+    -- The transaction this call runs in commits without waiting for its
+    -- WAL to reach the disk: a run's start lost in a server crash is
+    -- harmless (load/bookkeeping.go says why).
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    -- The session's temp_buffers, raised for the sync's work tables
+    -- (PostgreSQL lets a session raise it only before its first temporary
+    -- table).
+    PERFORM pg_catalog.set_config('temp_buffers', start_run.temp_buffers, false)
+      WHERE pg_catalog.pg_my_temp_schema() = 0
+        AND pg_catalog.pg_size_bytes(pg_catalog.current_setting('temp_buffers'))
+            < pg_catalog.pg_size_bytes(start_run.temp_buffers);
+    -- The lease, renewed; when it is no longer the holder's, nothing is
+    -- recorded and new_run_id is null.
+    UPDATE defender_storage.tenant_leases l
+       SET expires_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => start_run.lease_seconds)
+     WHERE l.tenant_id = start_run.tenant AND l.holder = start_run.holder;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- Under the lease, no live sync of the resource is running: a run
+    -- still marked running was left by a process that stopped.
+    UPDATE defender_storage.sync_run r
+       SET status = 'f', finished_at = greatest(start_run.started, r.started_at), error = start_run.abandoned_error
+      FROM defender_storage.tenants t
+     WHERE t.tenant_id = start_run.tenant AND r.tenant_no = t.tenant_no
+       AND r.resource = defender_storage.run_resource_code(start_run.resource) AND r.status = 'r';
+    GET DIAGNOSTICS abandoned_runs = ROW_COUNT;
+    -- The tenant's row (created, or given its new display name) and the
+    -- worker's, then the run.
+    WITH tenant_row AS (
+        INSERT INTO defender_storage.tenants AS t (tenant_id, display_name)
+        VALUES (start_run.tenant, nullif(start_run.display_name, ''))
+        ON CONFLICT (tenant_id) DO UPDATE SET display_name = excluded.display_name
+         WHERE excluded.display_name IS NOT NULL AND excluded.display_name IS DISTINCT FROM t.display_name
+        RETURNING t.tenant_no
+    ), worker_row AS (
+        INSERT INTO defender_storage.sync_worker AS w (worker) SELECT start_run.worker WHERE start_run.worker IS NOT NULL
+        ON CONFLICT (worker) DO NOTHING
+        RETURNING w.worker_no
+    )
+    INSERT INTO defender_storage.sync_run AS r (tenant_no, resource, started_at, worker_no)
+    SELECT coalesce((SELECT x.tenant_no FROM tenant_row x),
+                    (SELECT t.tenant_no FROM defender_storage.tenants t WHERE t.tenant_id = start_run.tenant)),
+           defender_storage.run_resource_code(start_run.resource), start_run.started,
+           coalesce((SELECT x.worker_no FROM worker_row x),
+                    (SELECT w.worker_no FROM defender_storage.sync_worker w WHERE w.worker = start_run.worker))
+    RETURNING r.run_id INTO new_run_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION start_run(tenant text, resource text, started timestamp with time zone, worker text, display_name text, holder text, lease_seconds double precision, abandoned_error text, temp_buffers text, OUT new_run_id bigint, OUT abandoned_runs integer); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.start_run(tenant text, resource text, started timestamp with time zone, worker text, display_name text, holder text, lease_seconds double precision, abandoned_error text, temp_buffers text, OUT new_run_id bigint, OUT abandoned_runs integer) IS 'Internal: records a sync''s run as running, in the transaction of the call, committed without waiting for the WAL flush: renews the tenant''s lease held by holder (new_run_id is null when it is no longer the holder''s), marks failed the runs of the tenant''s resource left running by a process that stopped (abandoned_runs), and records the tenant, the worker and the run. Raises the session''s temp_buffers first.';
 
 
 --
@@ -8430,6 +8503,13 @@ GRANT ALL ON FUNCTION defender_storage.sees_every_tenant(viewer name) TO defende
 --
 
 REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.session_result) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION start_run(tenant text, resource text, started timestamp with time zone, worker text, display_name text, holder text, lease_seconds double precision, abandoned_error text, temp_buffers text, OUT new_run_id bigint, OUT abandoned_runs integer); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.start_run(tenant text, resource text, started timestamp with time zone, worker text, display_name text, holder text, lease_seconds double precision, abandoned_error text, temp_buffers text, OUT new_run_id bigint, OUT abandoned_runs integer) FROM PUBLIC;
 
 
 --
