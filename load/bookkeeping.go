@@ -44,14 +44,37 @@ var commitUnflushed = step{"commit without waiting for the flush", query("bookke
 
 // startRun renews the lease s, marks failed the runs of the tenant's
 // resource that a process that died left running, and records the run as
-// running: in one transaction, committed at once so that the run is
-// visible while the sync goes on, in two round trips. When the lease is no
-// longer s's (another holder took it after it expired, or a server crash
-// lost it), nothing is recorded and the error matches ErrLeaseLost.
-//
-// The session's temp_buffers is raised in the same round trip (see
-// session_temp_buffers).
+// running: in one statement (defender_storage.start_run), whose
+// transaction commits at once, without waiting for the flush, so that the
+// run is visible while the sync goes on. When the lease is no longer s's
+// (another holder took it after it expired, or a server crash lost it),
+// nothing is recorded and the error matches ErrLeaseLost. The function
+// also raises the session's temp_buffers (see session_temp_buffers).
 func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, s *lease, resource scanagent.Resource) (int64, error) {
+	if l.cfg.schema != 0 && l.cfg.schema < 38 { // 00038_start_run_in_one_call.sql
+		return l.startRunInSteps(ctx, conn, s, resource)
+	}
+	var (
+		runID     *int64
+		abandoned int
+	)
+	if err := conn.QueryRow(ctx, query("runs_start_run"), l.cfg.TenantID, string(resource), l.cfg.Now().UTC(),
+		l.cfg.Worker, l.cfg.TenantName, s.holder, s.duration.Seconds(), abandonedRunError, tempBuffers).Scan(&runID, &abandoned); err != nil {
+		return 0, fmt.Errorf("record run start: %w", interpretError(err))
+	}
+	if runID == nil {
+		return 0, fmt.Errorf("%w: %s holds it now", ErrLeaseLost, s.currentHolder(ctx))
+	}
+	if abandoned > 0 {
+		l.cfg.Logger.Warn("marked runs left running by a stopped process as failed", "tenant", l.cfg.TenantID, "resource", resource, "runs", abandoned)
+	}
+	return *runID, nil
+}
+
+// startRunInSteps is startRun for a database at a schema before 38
+// (tests of earlier migrations, export_test.go): the same in a
+// transaction of its own, in two round trips.
+func (l *Loader) startRunInSteps(ctx context.Context, conn *pgx.Conn, s *lease, resource scanagent.Resource) (int64, error) {
 	var (
 		renewed, abandoned int64
 		runID              int64

@@ -635,6 +635,31 @@ func TestDefinitionCoveragePlanKeptMigration(t *testing.T) {
 	migrationKeepsEveryAnswer(t, 37, nil, nil) // 00037_definition_coverage_plan_kept.sql
 }
 
+// TestStartRunInOneCallMigration: from 00038 on, a sync records each
+// run's start in one call of defender_storage.start_run: the same syncs
+// at schema 37 (in steps) and at 38 record the same runs, tenants and
+// leases, and it changes no answer, up and down.
+func TestStartRunInOneCallMigration(t *testing.T) {
+	t.Parallel()
+	stored := func(version int64) string {
+		t.Helper()
+		pool, _ := interleavedTenantsAt(t, version)
+		return dbtest.Answer(t, pool, `SELECT run_id, started_at, fetched_at, finished_at, previous_sync_at, tenant_no,
+		       resource, status, error, records_seen, records_inserted, records_changed, api_requests
+		  FROM defender_storage.sync_run`) +
+			dbtest.Answer(t, pool, `SELECT tenant_no, tenant_id, display_name FROM defender_storage.tenants`) +
+			dbtest.Answer(t, pool, `SELECT tenant_id FROM defender_storage.tenant_leases`)
+	}
+	want := stored(37)
+	if n := strings.Count(want, "\n"); n < 100 {
+		t.Fatalf("%d runs, tenants and leases: the fixture is too thin", n)
+	}
+	if got := stored(38); got != want {
+		t.Errorf("runs stored at schema 38 differ from schema 37's: %s", dbtest.FirstDifference(want, got))
+	}
+	migrationKeepsEveryAnswer(t, 38, nil, nil) // 00038_start_run_in_one_call.sql
+}
+
 // interleavedTenantsAt migrates a new database to schema version
 // (goose.MaxVersion: the latest) and syncs the interleaved tenants there (syncInterleavedTenants), so that a
 // test can compare what two schemas write for the same syncs, or upgrade
