@@ -571,19 +571,9 @@ func TestTargetStatusByKeyMigrationKeepsEveryAnswer(t *testing.T) {
 // counts and versions. And it changes no answer, up and down.
 func TestFleetDailyPlanKeptMigration(t *testing.T) {
 	t.Parallel()
-	daily := func(version int64) string {
-		t.Helper()
-		pool, _ := interleavedTenantsAt(t, version)
-		return dbtest.Answer(t, pool, `SELECT * FROM defender_storage.tenant_daily ORDER BY tenant_id, day`) +
-			dbtest.Answer(t, pool, `SELECT * FROM defender_storage.tenant_daily_version ORDER BY tenant_id, day, mde_client_version`)
-	}
-	want := daily(34)
-	if n := strings.Count(want, "\n"); n < 20 {
-		t.Fatalf("%d daily rows: the fixture is too thin", n)
-	}
-	if got := daily(35); got != want {
-		t.Errorf("daily counts written at schema 35 differ from schema 34's: %s", dbtest.FirstDifference(want, got))
-	}
+	storesTheSame(t, 35, "daily counts", 20, nil,
+		`SELECT * FROM defender_storage.tenant_daily`,
+		`SELECT * FROM defender_storage.tenant_daily_version`)
 	migrationKeepsEveryAnswer(t, 35, nil, nil) // 00035_fleet_daily_plan_kept.sql
 }
 
@@ -595,23 +585,11 @@ func TestFleetDailyPlanKeptMigration(t *testing.T) {
 // computes for every target. And it changes no answer, up and down.
 func TestTargetStatusOfARunMigration(t *testing.T) {
 	t.Parallel()
-	stored := func(version int64) string {
-		t.Helper()
-		pool, _ := interleavedTenantsAt(t, version)
-		if version >= 36 {
-			if m := dbtest.TargetStatusMismatches(t, pool); len(m) > 0 {
-				t.Errorf("target_status as the history syncs refreshed it differs from its definition:\n%s", strings.Join(m, "\n"))
-			}
+	storesTheSame(t, 36, "target_status", 10, func(pool *pgxpool.Pool) {
+		if m := dbtest.TargetStatusMismatches(t, pool); len(m) > 0 {
+			t.Errorf("target_status as the history syncs refreshed it differs from its definition:\n%s", strings.Join(m, "\n"))
 		}
-		return dbtest.Answer(t, pool, `SELECT * FROM defender_storage.target_status ORDER BY tenant_id, target`)
-	}
-	want := stored(35)
-	if n := strings.Count(want, "\n"); n < 10 {
-		t.Fatalf("target_status holds %d rows: the fixture is too thin", n)
-	}
-	if got := stored(36); got != want {
-		t.Errorf("target_status stored at schema 36 differs from schema 35's: %s", dbtest.FirstDifference(want, got))
-	}
+	}, `SELECT * FROM defender_storage.target_status`)
 	migrationKeepsEveryAnswer(t, 36, nil, nil) // 00036_target_status_of_a_run.sql
 }
 
@@ -620,18 +598,7 @@ func TestTargetStatusOfARunMigration(t *testing.T) {
 // and changes no answer, up and down.
 func TestDefinitionCoveragePlanKeptMigration(t *testing.T) {
 	t.Parallel()
-	stored := func(version int64) string {
-		t.Helper()
-		pool, _ := interleavedTenantsAt(t, version)
-		return dbtest.Answer(t, pool, `SELECT * FROM defender_storage.definition_coverage`)
-	}
-	want := stored(36)
-	if n := strings.Count(want, "\n"); n < 5 {
-		t.Fatalf("definition_coverage holds %d rows: the fixture is too thin", n)
-	}
-	if got := stored(37); got != want {
-		t.Errorf("definition_coverage stored at schema 37 differs from schema 36's: %s", dbtest.FirstDifference(want, got))
-	}
+	storesTheSame(t, 37, "definition_coverage", 5, nil, `SELECT * FROM defender_storage.definition_coverage`)
 	migrationKeepsEveryAnswer(t, 37, nil, nil) // 00037_definition_coverage_plan_kept.sql
 }
 
@@ -641,23 +608,41 @@ func TestDefinitionCoveragePlanKeptMigration(t *testing.T) {
 // leases, and it changes no answer, up and down.
 func TestStartRunInOneCallMigration(t *testing.T) {
 	t.Parallel()
-	stored := func(version int64) string {
-		t.Helper()
-		pool, _ := interleavedTenantsAt(t, version)
-		return dbtest.Answer(t, pool, `SELECT run_id, started_at, fetched_at, finished_at, previous_sync_at, tenant_no,
-		       resource, status, error, records_seen, records_inserted, records_changed, api_requests
-		  FROM defender_storage.sync_run`) +
-			dbtest.Answer(t, pool, `SELECT tenant_no, tenant_id, display_name FROM defender_storage.tenants`) +
-			dbtest.Answer(t, pool, `SELECT tenant_id FROM defender_storage.tenant_leases`)
-	}
-	want := stored(37)
-	if n := strings.Count(want, "\n"); n < 100 {
-		t.Fatalf("%d runs, tenants and leases: the fixture is too thin", n)
-	}
-	if got := stored(38); got != want {
-		t.Errorf("runs stored at schema 38 differ from schema 37's: %s", dbtest.FirstDifference(want, got))
-	}
+	storesTheSame(t, 38, "runs, tenants and leases", 100, nil,
+		`SELECT run_id, started_at, fetched_at, finished_at, previous_sync_at, tenant_no, resource, status, error,
+		        records_seen, records_inserted, records_changed, api_requests
+		   FROM defender_storage.sync_run`,
+		`SELECT tenant_no, tenant_id, display_name FROM defender_storage.tenants`,
+		`SELECT tenant_id FROM defender_storage.tenant_leases`)
 	migrationKeepsEveryAnswer(t, 38, nil, nil) // 00038_start_run_in_one_call.sql
+}
+
+// storesTheSame syncs the interleaved tenants at schema version-1 in one
+// database and at version in another (the loader calling what each
+// has), and fails unless queries answer the same in both, with at least
+// minRows rows in all (what names them in messages). check, when not
+// nil, looks further at the database at version.
+func storesTheSame(t *testing.T, version int64, what string, minRows int, check func(*pgxpool.Pool), queries ...string) {
+	t.Helper()
+	stored := func(at int64) string {
+		t.Helper()
+		pool, _ := interleavedTenantsAt(t, at)
+		var b strings.Builder
+		for _, q := range queries {
+			b.WriteString(dbtest.Answer(t, pool, q))
+		}
+		if check != nil && at == version {
+			check(pool)
+		}
+		return b.String()
+	}
+	want := stored(version - 1)
+	if n := strings.Count(want, "\n"); n < minRows {
+		t.Fatalf("%d rows of %s: the fixture is too thin", n, what)
+	}
+	if got := stored(version); got != want {
+		t.Errorf("%s stored at schema %d differ from schema %d's: %s", what, version, version-1, dbtest.FirstDifference(want, got))
+	}
 }
 
 // interleavedTenantsAt migrates a new database to schema version
