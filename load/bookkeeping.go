@@ -51,7 +51,7 @@ var commitUnflushed = step{"commit without waiting for the flush", query("bookke
 // nothing is recorded and the error matches ErrLeaseLost. The function
 // also raises the session's temp_buffers (see session_temp_buffers).
 func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, s *lease, resource scanagent.Resource) (int64, error) {
-	if l.cfg.schema != 0 && l.cfg.schema < 38 { // 00038_start_run_in_one_call.sql
+	if l.cfg.schemaBefore(38) { // 00038_start_run_in_one_call.sql
 		return l.startRunInSteps(ctx, conn, s, resource)
 	}
 	var (

@@ -75,6 +75,13 @@ type Config struct {
 	schema int64
 }
 
+// schemaBefore tells whether the loader syncs into a database older than
+// schema version (tests of earlier migrations, Config.schema), so that it
+// calls only what that database has.
+func (c Config) schemaBefore(version int64) bool {
+	return c.schema != 0 && c.schema < version
+}
+
 // DefaultHistoryLookback is a week of scan history: every definition's
 // recent sessions, at the documented intervals (hours to a day), and the
 // sessions a scanner uploads days late, without reading months at each

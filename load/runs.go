@@ -74,7 +74,7 @@ func targetStatusStep(tenant string) step {
 // the targets whose coverage names a session the run wrote, after a
 // history run's writes: nothing else it reads changes in such a run.
 func (l *Loader) runTargetStatusStep(tenant string, runID int64) step {
-	if l.cfg.schema != 0 && l.cfg.schema < 36 { // 00036_target_status_of_a_run.sql
+	if l.cfg.schemaBefore(36) { // 00036_target_status_of_a_run.sql
 		return targetStatusStep(tenant)
 	}
 	return step{"update target status", query("history_refresh_target_status"), []any{tenant, runID}}

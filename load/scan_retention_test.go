@@ -645,9 +645,9 @@ func storesTheSame(t *testing.T, version int64, what string, minRows int, check 
 }
 
 // interleavedTenantsAt migrates a new database to schema version
-// (goose.MaxVersion: the latest) and syncs the interleaved tenants there (syncInterleavedTenants), so that a
-// test can compare what two schemas write for the same syncs, or upgrade
-// from what the earlier one wrote.
+// (goose.MaxVersion: the latest) and syncs the interleaved tenants there
+// (syncInterleavedTenants), so that a test can compare what two schemas
+// write for the same syncs, or upgrade from what the earlier one wrote.
 func interleavedTenantsAt(t *testing.T, version int64) (*pgxpool.Pool, *goose.Provider) {
 	t.Helper()
 	pool, p := dbtest.Unmigrated(t)
