@@ -89,7 +89,8 @@ func serverCPU(b *testing.B, url string) (cpu time.Duration, ok bool) {
 	if len(f) < 15 {
 		return 0, false
 	}
-	postmaster, _ := strconv.Atoi(f[1])
+	parent := f[1]
+	postmaster, _ := strconv.Atoi(parent)
 	ticks := func(f []string, fields ...int) (n int64) {
 		for _, i := range fields {
 			v, _ := strconv.ParseInt(f[i], 10, 64)
@@ -111,7 +112,7 @@ func serverCPU(b *testing.B, url string) (cpu time.Duration, ok bool) {
 		if err != nil {
 			continue
 		}
-		if f := stat(pid); len(f) >= 15 && f[1] == strconv.Itoa(postmaster) {
+		if f := stat(pid); len(f) >= 15 && f[1] == parent {
 			total += ticks(f, 11, 12)
 		}
 	}
