@@ -62,7 +62,7 @@ func benchmarkSync(b *testing.B, n int, mode string) {
 	truncate := func() {
 		if _, err := f.pool.Exec(ctx, `TRUNCATE public.copy_baseline, defender_storage.observation, defender_storage.withheld_deletions,
 			defender_storage.agent_daily, defender_storage.tenant_daily, defender_storage.agent_heartbeat,
-			defender.scan_agent_history, defender_storage.agent_state, defender_storage.target_coverage, defender_storage.target_result,
+			defender.scan_agent_history, defender_storage.agent_state, defender_storage.target_coverage, defender_storage.session_target, defender_storage.scan_target,
 			defender_storage.session_result, defender_storage.definition_withheld, defender_storage.definition_version, defender_storage.definition_state,
 			defender_storage.sync_run, defender_storage.tenant_leases, defender_storage.tenants CASCADE`); err != nil {
 			b.Fatal(err)
@@ -181,7 +181,7 @@ func BenchmarkSyncHistory(b *testing.B) {
 				b.StopTimer()
 				if mode == "first" {
 					if _, err := f.pool.Exec(ctx, `
-						TRUNCATE defender_storage.target_coverage, defender_storage.target_result, defender_storage.session_result CASCADE;
+						TRUNCATE defender_storage.target_coverage, defender_storage.session_target, defender_storage.scan_target, defender_storage.session_result CASCADE;
 						DELETE FROM defender_storage.run_digest
 						 WHERE run_id IN (SELECT run_id FROM defender_storage.sync_run WHERE resource = 'h');
 						DELETE FROM defender_storage.sync_run WHERE resource = 'h'`); err != nil {

@@ -339,7 +339,13 @@ func (l *Loader) queueApplySessions(b *batch, runID int64, fetchedAt time.Time, 
 	if large {
 		b.exec(analyzeWorkTable("agentsync_sessions_diff_ready", query("analyze_sessions_diff_ready")), nil)
 	}
-	b.exec(step{"store targets", query("history_store_targets"), nil}, func(tag pgconn.CommandTag) {
+	storeTargets := step{"store targets", query("history_store_targets"), []any{tenant}}
+	if l.cfg.schemaBefore(39) { // 00039_targets_stored_once.sql
+		storeTargets = step{"store targets", query("history_store_target_rows"), nil}
+	} else {
+		b.exec(step{"add new targets", query("history_add_targets"), []any{tenant}}, nil)
+	}
+	b.exec(storeTargets, func(tag pgconn.CommandTag) {
 		c.targets = int(tag.RowsAffected())
 	})
 	b.exec(step{"mark sessions whose targets are stored", query("history_mark_targets_stored"), []any{runID}}, nil)

@@ -46,7 +46,7 @@ func scanGrowthSize() (tenants, days, copies int) {
 // whole schema is summed apart).
 var scanRelations = []string{
 	"defender_storage.definition_state", "defender_storage.definition_version", "defender_storage.definition_withheld",
-	"defender_storage.session_result", "defender_storage.target_result", "defender_storage.target_coverage",
+	"defender_storage.session_result", "defender_storage.scan_target", "defender_storage.session_target", "defender_storage.target_coverage",
 	"defender_storage.session_write", "defender_storage.definition_coverage", "defender_storage.target_status",
 }
 
@@ -162,7 +162,7 @@ func BenchmarkScanGrowth(b *testing.B) {
 	if err := f.pool.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM defender_storage.definition_state),
 		       (SELECT count(*) FROM defender_storage.session_result),
-		       (SELECT count(*) FROM defender_storage.target_result)`).Scan(&definitions, &sessions, &targets); err != nil {
+		       (SELECT count(*) FROM defender_storage.session_target)`).Scan(&definitions, &sessions, &targets); err != nil {
 		b.Fatal(err)
 	}
 	perDay := float64(sessions-sessionsFirstDay) / float64(days-1) / float64(tenants)
@@ -305,7 +305,7 @@ var scanCloneShifts = map[string]string{
 	"closed_by_run_id": "run", "last_run_id": "run", "recorded_by_run_id": "run", "updated_by_run_id": "run",
 	"targets_run_id": "run", "agent_key": "agent", "definition_key": "definition", "version_id": "version",
 	"session_key": "session", "latest_session_key": "session", "last_success_session_key": "session",
-	"as_of_run_id": "run",
+	"as_of_run_id": "run", "target_no": "target",
 }
 
 // cloneScans copies every tenant's agents, scan definitions and scan
@@ -323,6 +323,7 @@ func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 		"definition": `SELECT max(definition_key) FROM defender_storage.definition_state`,
 		"version":    `SELECT max(version_id) FROM defender_storage.definition_version`,
 		"session":    `SELECT max(session_key) FROM defender_storage.session_result`,
+		"target":     `SELECT max(target_no) FROM defender_storage.scan_target`,
 	} {
 		var n *int64
 		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
@@ -336,7 +337,7 @@ func cloneScans(b *testing.B, conn *pgx.Conn, rounds int) {
 	for _, t := range []string{
 		"defender_storage.tenants", "defender_storage.sync_run", "defender_storage.agent_state", "defender_storage.agent_heartbeat",
 		"defender_storage.definition_state", "defender_storage.definition_version", "defender_storage.session_result",
-		"defender_storage.target_result", "defender_storage.target_coverage", "defender_storage.definition_coverage",
+		"defender_storage.scan_target", "defender_storage.session_target", "defender_storage.target_coverage", "defender_storage.definition_coverage",
 		"defender_storage.target_status",
 	} {
 		tables = append(tables, cloneTable{t, "true"})

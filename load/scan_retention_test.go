@@ -222,6 +222,16 @@ func TestScanViewsMigrationKeepsEveryRowAndAnswer(t *testing.T) {
 // is rolled back; upgraded, unless nil, runs after the upgrade.
 func migrationKeepsEveryAnswer(t *testing.T, version int64, fill, upgraded func(*pgxpool.Pool)) {
 	t.Helper()
+	migrationRewritesKeepingEveryAnswer(t, version, fill, upgraded, nil)
+}
+
+// migrationRewritesKeepingEveryAnswer is migrationKeepsEveryAnswer for a
+// migration that stores some tables' rows anew (their row versions
+// change): rewritten names each such table of the schema before version,
+// with a query of its rows that must answer the same before, after the
+// migration (which may have made it a view) and after rolling it back.
+func migrationRewritesKeepingEveryAnswer(t *testing.T, version int64, fill, upgraded func(*pgxpool.Pool), rewritten map[string]string) {
+	t.Helper()
 	ctx := context.Background()
 	pool, p := interleavedTenantsAt(t, goose.MaxVersion)
 	if _, err := pool.Exec(ctx, `SELECT defender.grant_tenant_access($1, 'fabrikam.example')`, dbtest.TenantReaderRole); err != nil {
@@ -256,9 +266,16 @@ func migrationKeepsEveryAnswer(t *testing.T, version int64, fill, upgraded func(
 	if len(times) < 4 {
 		t.Fatalf("%d agents syncs: the fixture is too thin", len(times)-1)
 	}
+	tables = slices.DeleteFunc(tables, func(table string) bool { _, ok := rewritten[table]; return ok })
+	if len(rewritten) > 0 && len(tables) == 0 {
+		t.Fatal("every table is rewritten: the catalog query is wrong")
+	}
 	questions := map[string]string{}
 	for _, v := range views {
 		questions[v] = `SELECT * FROM ` + v
+	}
+	for table, q := range rewritten {
+		questions["the rows of "+table] = q
 	}
 	at := func(when time.Time) string { return "'" + when.UTC().Format(time.RFC3339Nano) + "'" }
 	diff := func(from, to time.Time) {
@@ -275,6 +292,9 @@ func migrationKeepsEveryAnswer(t *testing.T, version int64, fill, upgraded func(
 		out := map[string]string{}
 		for name, q := range questions {
 			out[name+" as owner"] = dbtest.Answer(t, pool, q)
+			if _, storage := rewritten[strings.TrimPrefix(name, "the rows of ")]; storage {
+				continue // the owner's alone
+			}
 			out[name+" as defender_reader"] = dbtest.Answer(t, reader, q)
 			out[name+" as a role given one tenant"] = dbtest.Answer(t, customer, q)
 		}
@@ -614,6 +634,53 @@ func TestStartRunInOneCallMigration(t *testing.T) {
 		`SELECT tenant_no, tenant_id, display_name FROM defender_storage.tenants`,
 		`SELECT tenant_id FROM defender_storage.tenant_leases`)
 	migrationKeepsEveryAnswer(t, 38, nil, nil) // 00038_start_run_in_one_call.sql
+}
+
+// TestTargetsStoredOnceMigration: from 00039 on, each tenant's targets
+// are stored once (scan_target) and each session's name theirs
+// (session_target). The same syncs at schema 38 and at 39 show the same
+// targets, coverage, target status and run digests, each target once per
+// tenant at 39. Upgrading what the latest schema stored, then rolling it
+// back, changes no answer and no target, and every run digest still
+// verifies after each.
+func TestTargetsStoredOnceMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	storesTheSame(t, 39, "targets, their coverage and status, and run digests", 100, func(pool *pgxpool.Pool) {
+		var targets, distinct, scanned int
+		if err := pool.QueryRow(ctx, `
+			SELECT (SELECT count(*) FROM defender_storage.scan_target),
+			       (SELECT count(*) FROM (SELECT DISTINCT s.tenant_id, t.ip, t.hostname, t.description
+			                                FROM defender_storage.target_result t
+			                                JOIN defender_storage.session_result s USING (session_key)) d),
+			       (SELECT count(*) FROM defender_storage.session_target)`).Scan(&targets, &distinct, &scanned); err != nil {
+			t.Fatal(err)
+		}
+		if targets != distinct || scanned <= targets {
+			t.Errorf("%d stored targets for %d distinct ones in %d scans; want each once", targets, distinct, scanned)
+		}
+	},
+		`SELECT t::text FROM defender_storage.target_result t ORDER BY session_key, ordinal`,
+		`SELECT * FROM defender_storage.target_coverage ORDER BY tenant_id, target, definition_id`,
+		`SELECT * FROM defender_storage.target_status ORDER BY tenant_id, target`,
+		`SELECT run_id, digest, parts FROM defender_storage.run_digest ORDER BY run_id`)
+	verified := func(pool *pgxpool.Pool, when string) {
+		t.Helper()
+		chains, err := load.Verify(ctx, pool, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !load.Verified(chains) || len(chains) < 6 {
+			t.Errorf("%s: %d chains, verified %v: %+v", when, len(chains), load.Verified(chains), chains)
+		}
+	}
+	migrationRewritesKeepingEveryAnswer(t, 39, func(pool *pgxpool.Pool) {
+		verified(pool, "at schema 39")
+	}, func(pool *pgxpool.Pool) {
+		verified(pool, "after the upgrade")
+	}, map[string]string{ // 00039_targets_stored_once.sql
+		"defender_storage.target_result": `SELECT t::text FROM defender_storage.target_result t ORDER BY session_key, ordinal`,
+	})
 }
 
 // storesTheSame syncs the interleaved tenants at schema version-1 in one

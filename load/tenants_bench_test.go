@@ -103,7 +103,7 @@ func cloneRows(b *testing.B, conn *pgx.Conn, tables []cloneTable, copies int, ar
 	for _, t := range tables {
 		rows, err := tx.Query(ctx, `
 			SELECT a.attname::text FROM pg_catalog.pg_attribute a
-			 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, t.table)
+			 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`, t.table)
 		if err != nil {
 			b.Fatal(err)
 		}

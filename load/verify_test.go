@@ -246,7 +246,10 @@ func TestVerifyNamesTheRunWhoseRowsWereEdited(t *testing.T) {
 			`UPDATE defender_storage.session_write w SET values_digest = pg_catalog.sha256('x') FROM defender_storage.session_result s JOIN defender.sync_runs r ON r.run_id = s.recorded_by_run_id WHERE s.session_key = w.session_key AND w.run_id = s.recorded_by_run_id AND r.resource = 'definitions' AND s.updated_by_run_id IS NOT NULL`},
 		{"a target's status", "history", "the targets it stored",
 			`SELECT min(targets_run_id) FROM defender_storage.session_result`,
-			`UPDATE defender_storage.target_result SET status = 'Success' WHERE status = 'Failure'`},
+			`UPDATE defender_storage.session_target SET status = 'Success' WHERE status = 'Failure'`},
+		{"a target's address", "history", "the targets it stored",
+			`SELECT min(s.targets_run_id) FROM defender_storage.session_result s JOIN defender_storage.session_target t USING (session_key) WHERE t.target_no = (SELECT min(target_no) FROM defender_storage.scan_target)`,
+			`UPDATE defender_storage.scan_target SET hostname = 'elsewhere.example' WHERE target_no = (SELECT min(target_no) FROM defender_storage.scan_target)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

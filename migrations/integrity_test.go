@@ -59,7 +59,8 @@ INSERT INTO defender_storage.session_result
      updated_at, updated_by_run_id, targets_run_id)
 OVERRIDING SYSTEM VALUE VALUES
     (1, 't', 'd1', 's1', '2026-01-01 09:00Z', 'history', '2026-01-01 10:00Z', 4, '2026-01-01 10:00Z', 4, 4);
-INSERT INTO defender_storage.target_result (session_key, ordinal) VALUES (1, 0);
+INSERT INTO defender_storage.scan_target (tenant_no, ip) VALUES (1, '10.0.0.1');
+INSERT INTO defender_storage.session_target (session_key, ordinal, target_no) VALUES (1, 0, 1);
 INSERT INTO defender_storage.target_coverage (tenant_id, target, definition_id, latest_session_key, latest_ordinal, last_success_session_key)
 VALUES ('t', '10.0.0.1', 'd1', 1, 0, 1);
 SELECT defender_storage.refresh_target_status('t');
@@ -118,10 +119,10 @@ var constraintViolations = map[string]string{
 	"sync_run_status_check":                     `UPDATE defender_storage.sync_run SET status = 'd' WHERE run_id = 1`,
 	"sync_run_succeeded_has_fetch":              `UPDATE defender_storage.sync_run SET fetched_at = NULL WHERE run_id = 1`,
 	"sync_run_time_order":                       `UPDATE defender_storage.sync_run SET finished_at = started_at - interval '1 hour' WHERE run_id = 1`,
-	"target_result_extra_check":                 `UPDATE defender_storage.target_result SET extra = '1'`,
+	"session_target_extra_check":                `UPDATE defender_storage.session_target SET extra = '1'`,
 	"target_status_latest_target":               `UPDATE defender_storage.target_status SET latest_ordinal = 1`,
 	// The only target is target_status's latest: a new one breaks the key.
-	"target_result_session_key_fkey":         `INSERT INTO defender_storage.target_result (session_key, ordinal) VALUES (-1, 0)`,
+	"session_target_session_key_fkey":        `INSERT INTO defender_storage.session_target (session_key, ordinal, target_no) VALUES (-1, 0, 1)`,
 	"tenant_daily_mde_client_versions_check": `UPDATE defender_storage.tenant_daily SET mde_client_versions = '[]'`,
 	"tenant_daily_synced_that_day":           `UPDATE defender_storage.tenant_daily SET first_synced_at = synced_at + interval '1 second'`,
 	"tenant_daily_syncs_check":               `UPDATE defender_storage.tenant_daily SET syncs = 0`,

@@ -175,7 +175,7 @@ func TestDefinitionVersionsCannotOverlap(t *testing.T) {
 	if err == nil {
 		t.Fatal("a run of an unknown resource was accepted")
 	}
-	_, err = db.Exec(`INSERT INTO defender_storage.target_result (session_key, ordinal) VALUES (42, 0)`)
+	_, err = db.Exec(`INSERT INTO defender_storage.session_target (session_key, ordinal, target_no) VALUES (42, 0, 1)`)
 	if err == nil || !strings.Contains(err.Error(), "foreign key") {
 		t.Fatalf("target of a missing session: err = %v", err)
 	}

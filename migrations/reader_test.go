@@ -167,6 +167,8 @@ func TestReaderIsRefusedWritesAndStorage(t *testing.T) {
 		`SELECT count(*) FROM defender_storage.definition_withheld`,
 		`SELECT count(*) FROM defender_storage.session_result`,
 		`SELECT count(*) FROM defender_storage.target_result`,
+		`SELECT count(*) FROM defender_storage.session_target`,
+		`SELECT count(*) FROM defender_storage.scan_target`,
 		`SELECT count(*) FROM defender_storage.target_coverage`,
 		`SELECT count(*) FROM defender_storage.sync_run`,
 		`SELECT count(*) FROM defender_storage.sync_worker`,

@@ -2075,6 +2075,22 @@ COMMENT ON FUNCTION defender_storage.start_run(tenant text, resource text, start
 
 
 --
+-- Name: target_fingerprint(text, text, text); Type: FUNCTION; Schema: defender_storage; Owner: -
+--
+
+CREATE FUNCTION defender_storage.target_fingerprint(ip text, hostname text, description text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN sha256(((defender_storage.digest_field(ip) || defender_storage.digest_field(hostname)) || defender_storage.digest_field(description)));
+
+
+--
+-- Name: FUNCTION target_fingerprint(ip text, hostname text, description text); Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON FUNCTION defender_storage.target_fingerprint(ip text, hostname text, description text) IS 'Internal: what identifies a scanned target within its tenant (scan_target.fingerprint): SHA-256 of the canonical encoding of its address, host name and description (digest_field), NULL distinct from empty.';
+
+
+--
 -- Name: definition_state; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -2237,6 +2253,142 @@ COMMENT ON COLUMN defender_storage.definition_state.deleted_by_run_id IS 'The sy
 
 
 --
+-- Name: scan_target; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.scan_target (
+    target_no integer NOT NULL,
+    tenant_no integer NOT NULL,
+    ip text,
+    hostname text,
+    description text,
+    fingerprint bytea GENERATED ALWAYS AS (defender_storage.target_fingerprint(ip, hostname, description)) STORED NOT NULL
+);
+
+
+--
+-- Name: TABLE scan_target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.scan_target IS 'Storage behind scan_targets: each target a tenant''s scans reported, once (its address, host name and description as sent); session_target names it for every session that scanned it. Query defender.scan_targets instead.';
+
+
+--
+-- Name: COLUMN scan_target.target_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_target.target_no IS 'Internal number of the target, which session_target names.';
+
+
+--
+-- Name: COLUMN scan_target.tenant_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_target.tenant_no IS 'The tenant whose scans reported it (tenants.tenant_no).';
+
+
+--
+-- Name: COLUMN scan_target.ip; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_target.ip IS 'IP address of the target.';
+
+
+--
+-- Name: COLUMN scan_target.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_target.hostname IS 'Host name of the target.';
+
+
+--
+-- Name: COLUMN scan_target.description; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_target.description IS 'Description of the scanned device.';
+
+
+--
+-- Name: COLUMN scan_target.fingerprint; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.scan_target.fingerprint IS 'What makes the target one within its tenant (target_fingerprint of the three fields), generated.';
+
+
+--
+-- Name: session_target; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.session_target (
+    session_key bigint NOT NULL,
+    ordinal integer NOT NULL,
+    target_no integer NOT NULL,
+    status text,
+    error_message text,
+    duration interval,
+    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT session_target_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
+    CONSTRAINT session_target_ordinal_check CHECK ((ordinal >= 0))
+);
+
+
+--
+-- Name: TABLE session_target; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.session_target IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them, naming the target (scan_target) and what its scan found. Query defender.scan_targets instead.';
+
+
+--
+-- Name: COLUMN session_target.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_target.session_key IS 'Internal number of the session (see session_result).';
+
+
+--
+-- Name: COLUMN session_target.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_target.ordinal IS 'Position of the target in the session''s list, from 0.';
+
+
+--
+-- Name: COLUMN session_target.target_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_target.target_no IS 'The target (scan_target): its address, host name and description.';
+
+
+--
+-- Name: COLUMN session_target.status; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_target.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
+
+
+--
+-- Name: COLUMN session_target.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_target.error_message IS 'Why the target failed; empty on success.';
+
+
+--
+-- Name: COLUMN session_target.duration; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_target.duration IS 'How long the target''s scan took.';
+
+
+--
+-- Name: COLUMN session_target.extra; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.session_target.extra IS 'Fields the API sent that have no column, names as sent.';
+
+
+--
 -- Name: target_coverage; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -2317,92 +2469,28 @@ COMMENT ON COLUMN defender_storage.target_coverage.last_success_session_key IS '
 
 
 --
--- Name: target_result; Type: TABLE; Schema: defender_storage; Owner: -
+-- Name: target_result; Type: VIEW; Schema: defender_storage; Owner: -
 --
 
-CREATE TABLE defender_storage.target_result (
-    session_key bigint NOT NULL,
-    ordinal integer NOT NULL,
-    ip text,
-    hostname text,
-    description text,
-    status text,
-    error_message text,
-    duration interval,
-    extra jsonb DEFAULT '{}'::jsonb NOT NULL,
-    CONSTRAINT target_result_extra_check CHECK ((jsonb_typeof(extra) = 'object'::text)),
-    CONSTRAINT target_result_ordinal_check CHECK ((ordinal >= 0))
-);
-
-
---
--- Name: TABLE target_result; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON TABLE defender_storage.target_result IS 'Storage behind scan_targets: one row per target of a session, in the order the API listed them. Query defender.scan_targets instead.';
+CREATE VIEW defender_storage.target_result AS
+ SELECT t.session_key,
+    t.ordinal,
+    g.ip,
+    g.hostname,
+    g.description,
+    t.status,
+    t.error_message,
+    t.duration,
+    t.extra
+   FROM (defender_storage.session_target t
+     JOIN defender_storage.scan_target g ON ((g.target_no = t.target_no)));
 
 
 --
--- Name: COLUMN target_result.session_key; Type: COMMENT; Schema: defender_storage; Owner: -
+-- Name: VIEW target_result; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.target_result.session_key IS 'Internal number of the session (see session_result).';
-
-
---
--- Name: COLUMN target_result.ordinal; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.ordinal IS 'Position of the target in the session''s list, from 0.';
-
-
---
--- Name: COLUMN target_result.ip; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.ip IS 'IP address of the target.';
-
-
---
--- Name: COLUMN target_result.hostname; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.hostname IS 'Host name of the target.';
-
-
---
--- Name: COLUMN target_result.description; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.description IS 'Description of the scanned device.';
-
-
---
--- Name: COLUMN target_result.status; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.status IS 'Outcome for the target as sent (Success, Failure, PartialSuccess).';
-
-
---
--- Name: COLUMN target_result.error_message; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.error_message IS 'Why the target failed; empty on success.';
-
-
---
--- Name: COLUMN target_result.duration; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.duration IS 'How long the target''s scan took.';
-
-
---
--- Name: COLUMN target_result.extra; Type: COMMENT; Schema: defender_storage; Owner: -
---
-
-COMMENT ON COLUMN defender_storage.target_result.extra IS 'Fields the API sent that have no column, names as sent.';
+COMMENT ON VIEW defender_storage.target_result IS 'Internal: one row per target of a session, in the order the API listed them, with the target''s address, host name and description (session_target with scan_target). Query defender.scan_targets instead.';
 
 
 --
@@ -7158,6 +7246,20 @@ COMMENT ON COLUMN defender_storage.scan_history_dropped.dropped_at IS 'When the 
 
 
 --
+-- Name: scan_target_target_no_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE defender_storage.scan_target ALTER COLUMN target_no ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME defender_storage.scan_target_target_no_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: session_result_session_key_seq; Type: SEQUENCE; Schema: defender_storage; Owner: -
 --
 
@@ -7492,11 +7594,35 @@ ALTER TABLE ONLY defender_storage.scan_history_dropped
 
 
 --
+-- Name: scan_target scan_target_once; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.scan_target
+    ADD CONSTRAINT scan_target_once UNIQUE (tenant_no, fingerprint);
+
+
+--
+-- Name: scan_target scan_target_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.scan_target
+    ADD CONSTRAINT scan_target_pkey PRIMARY KEY (target_no);
+
+
+--
 -- Name: session_result session_result_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
 ALTER TABLE ONLY defender_storage.session_result
     ADD CONSTRAINT session_result_pkey PRIMARY KEY (session_key);
+
+
+--
+-- Name: session_target session_target_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_target
+    ADD CONSTRAINT session_target_pkey PRIMARY KEY (session_key, ordinal);
 
 
 --
@@ -7537,14 +7663,6 @@ ALTER TABLE ONLY defender_storage.sync_worker
 
 ALTER TABLE ONLY defender_storage.target_coverage
     ADD CONSTRAINT target_coverage_pkey PRIMARY KEY (tenant_id, target, definition_id);
-
-
---
--- Name: target_result target_result_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
---
-
-ALTER TABLE ONLY defender_storage.target_result
-    ADD CONSTRAINT target_result_pkey PRIMARY KEY (session_key, ordinal);
 
 
 --
@@ -8061,6 +8179,14 @@ ALTER TABLE ONLY defender_storage.scan_history_dropped
 
 
 --
+-- Name: scan_target scan_target_tenant_no_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.scan_target
+    ADD CONSTRAINT scan_target_tenant_no_fkey FOREIGN KEY (tenant_no) REFERENCES defender_storage.tenants(tenant_no);
+
+
+--
 -- Name: session_result session_result_recorded_by_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -8090,6 +8216,22 @@ ALTER TABLE ONLY defender_storage.session_result
 
 ALTER TABLE ONLY defender_storage.session_result
     ADD CONSTRAINT session_result_updated_by_run_id_fkey FOREIGN KEY (updated_by_run_id) REFERENCES defender_storage.sync_run(run_id);
+
+
+--
+-- Name: session_target session_target_session_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_target
+    ADD CONSTRAINT session_target_session_key_fkey FOREIGN KEY (session_key) REFERENCES defender_storage.session_result(session_key);
+
+
+--
+-- Name: session_target session_target_target_no_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.session_target
+    ADD CONSTRAINT session_target_target_no_fkey FOREIGN KEY (target_no) REFERENCES defender_storage.scan_target(target_no);
 
 
 --
@@ -8149,14 +8291,6 @@ ALTER TABLE ONLY defender_storage.target_coverage
 
 
 --
--- Name: target_result target_result_session_key_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
---
-
-ALTER TABLE ONLY defender_storage.target_result
-    ADD CONSTRAINT target_result_session_key_fkey FOREIGN KEY (session_key) REFERENCES defender_storage.session_result(session_key);
-
-
---
 -- Name: target_status target_status_as_of_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -8169,7 +8303,7 @@ ALTER TABLE ONLY defender_storage.target_status
 --
 
 ALTER TABLE ONLY defender_storage.target_status
-    ADD CONSTRAINT target_status_latest_target FOREIGN KEY (latest_session_key, latest_ordinal) REFERENCES defender_storage.target_result(session_key, ordinal);
+    ADD CONSTRAINT target_status_latest_target FOREIGN KEY (latest_session_key, latest_ordinal) REFERENCES defender_storage.session_target(session_key, ordinal);
 
 
 --
@@ -8510,6 +8644,13 @@ REVOKE ALL ON FUNCTION defender_storage.session_digest(s defender_storage.sessio
 --
 
 REVOKE ALL ON FUNCTION defender_storage.start_run(tenant text, resource text, started timestamp with time zone, worker text, display_name text, holder text, lease_seconds double precision, abandoned_error text, temp_buffers text, OUT new_run_id bigint, OUT abandoned_runs integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION target_fingerprint(ip text, hostname text, description text); Type: ACL; Schema: defender_storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION defender_storage.target_fingerprint(ip text, hostname text, description text) FROM PUBLIC;
 
 
 --

@@ -20,7 +20,7 @@ var DataTables = []string{"defender_storage.agent_state", "defender_storage.agen
 // ones, must leave them exactly as they were.
 var ScanTables = []string{"defender_storage.definition_state", "defender_storage.definition_version",
 	"defender_storage.definition_withheld", "defender_storage.session_result",
-	"defender_storage.target_result", "defender_storage.target_coverage"}
+	"defender_storage.scan_target", "defender_storage.session_target", "defender_storage.target_coverage"}
 
 // RollupTables are the tables every successful sync rewrites (the tenant's
 // day and latest sync); a failed sync must leave them as they were.

@@ -1,7 +1,13 @@
--- Stores the targets of the sessions of agentsync_sessions_diff_ready.
--- No parameters.
-INSERT INTO defender_storage.target_result (session_key, ordinal, ip, hostname, description, status, error_message, duration, extra)
-SELECT r.session_key, t.ordinal, t.ip, t.hostname, t.description, t.target_status, t.error_message, t.duration,
+-- Stores the targets of the sessions of agentsync_sessions_diff_ready,
+-- each naming its target in scan_target (history_add_targets added those
+-- the tenant had not had). A target without one stores a null, which the
+-- table refuses: a target is never left out.
+-- $1 tenant id.
+INSERT INTO defender_storage.session_target (session_key, ordinal, target_no, status, error_message, duration, extra)
+SELECT r.session_key, t.ordinal, g.target_no, t.target_status, t.error_message, t.duration,
        coalesce(t.target_extra, '{}')
   FROM pg_temp.agentsync_sessions_diff_ready r
   JOIN pg_temp.agentsync_sessions t ON t.seq = r.seq AND t.ordinal >= 0
+  JOIN defender_storage.tenants n ON n.tenant_id = $1
+  LEFT JOIN defender_storage.scan_target g
+    ON g.tenant_no = n.tenant_no AND g.fingerprint = defender_storage.target_fingerprint(t.ip, t.hostname, t.description)

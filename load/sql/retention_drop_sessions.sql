@@ -7,6 +7,8 @@
 -- success, failure and partial success; and every session
 -- target_coverage names (scan_target_status's latest scan and last
 -- success of each target). Sessions without a time are never dropped.
+-- A dropped target's address, host name and description stay in
+-- scan_target (once per tenant, whatever the sessions that named it).
 -- Records what it dropped in scan_history_dropped, for agentsync verify:
 -- the runs up to the latest that had written a dropped session or its
 -- targets. Returns the sessions dropped.
@@ -34,7 +36,7 @@ WITH marks AS (
 	 WHERE w.session_key = d.session_key
 	RETURNING w.run_id
 ), targets AS (
-	DELETE FROM defender_storage.target_result t USING doomed d
+	DELETE FROM defender_storage.session_target t USING doomed d
 	 WHERE t.session_key = d.session_key
 	RETURNING t.session_key
 ), sessions AS (
