@@ -33,6 +33,13 @@ var statements = func() map[string]string {
 	return m
 }()
 
+// olderSchemaStatements are the statements a loader sends only to a
+// database before a schema version (Config.schemaBefore: tests of
+// earlier migrations), by the first version without what they name.
+var olderSchemaStatements = map[string]int64{
+	"history_store_target_rows": 39, // 00039_targets_stored_once.sql
+}
+
 // query returns the statement of the file sql/<name>.sql. An unknown name
 // is a programming error, which TestEveryStatementIsUsed catches.
 func query(name string) string {

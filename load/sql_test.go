@@ -104,10 +104,29 @@ func TestStatementsSayWhatTheyDo(t *testing.T) {
 
 // TestEveryStatementParses prepares every embedded statement on a migrated
 // database, with the work tables of a sync, so that PostgreSQL parses it
-// and resolves every name and parameter type in it.
+// and resolves every name and parameter type in it: at the latest schema,
+// or for a statement of an older one (olderSchemaStatements), at the
+// schema before the version it names.
 func TestEveryStatementParses(t *testing.T) {
+	t.Run("latest", func(t *testing.T) {
+		prepareStatements(t, dbtest.URL(t), func(name string) bool { _, older := olderSchemaStatements[name]; return !older })
+	})
+	for name, version := range olderSchemaStatements {
+		t.Run(name, func(t *testing.T) {
+			pool, p := dbtest.Unmigrated(t)
+			if _, err := p.UpTo(context.Background(), version-1); err != nil {
+				t.Fatal(err)
+			}
+			prepareStatements(t, pool.Config().ConnString(), func(n string) bool { return n == name })
+		})
+	}
+}
+
+// prepareStatements prepares the statements which chooses on the
+// database at url, in a transaction holding the work tables of a sync.
+func prepareStatements(t *testing.T, url string, which func(name string) bool) {
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbtest.URL(t))
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +145,14 @@ func TestEveryStatementParses(t *testing.T) {
 			t.Fatalf("create a work table: %v\n%s", err, ddl)
 		}
 	}
-	names := make([]string, 0, len(statements))
+	var names []string
 	for name := range statements {
-		names = append(names, name)
+		if which(name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no statement to prepare")
 	}
 	slices.Sort(names)
 	for _, name := range names {
