@@ -181,6 +181,58 @@ func TestDefinitionVersionsCannotOverlap(t *testing.T) {
 	}
 }
 
+// TestTargetFingerprintTellsTargetsApart: scan_target's fingerprint is
+// one for one triple of address, host name and description, and differs
+// between triples a naive joining would confuse: NULL and empty, a field's
+// text moved into the next, backslashes and what bytea's input would read
+// as hex or octal; and the database generates it from the fields.
+func TestTargetFingerprintTellsTargetsApart(t *testing.T) {
+	t.Parallel()
+	db := openMigrated(t)
+	triples := [][3]sql.NullString{}
+	for _, tr := range [][3]*string{
+		{nil, nil, nil}, {ptr(""), nil, nil}, {nil, ptr(""), nil}, {nil, nil, ptr("")}, {ptr(""), ptr(""), ptr("")},
+		{ptr("10.0.0.1"), ptr("a"), ptr("b")}, {ptr("10.0.0.1a"), ptr(""), ptr("b")}, {ptr("10.0.0.1"), ptr("ab"), ptr("")},
+		{ptr("1:x"), nil, nil}, {ptr("-"), nil, nil}, {ptr(`\x41`), nil, nil}, {ptr(`\\x41`), nil, nil}, {ptr("A"), nil, nil},
+		{ptr(`\101`), nil, nil}, {ptr("é"), nil, nil}, {ptr("e\u0301"), nil, nil},
+	} {
+		var row [3]sql.NullString
+		for i, f := range tr {
+			if f != nil {
+				row[i] = sql.NullString{String: *f, Valid: true}
+			}
+		}
+		triples = append(triples, row)
+	}
+	seen := map[string]int{}
+	for i, tr := range triples {
+		var fp []byte
+		if err := db.QueryRow(`SELECT defender_storage.target_fingerprint($1, $2, $3)`, tr[0], tr[1], tr[2]).Scan(&fp); err != nil {
+			t.Fatal(err)
+		}
+		var again []byte
+		if err := db.QueryRow(`SELECT defender_storage.target_fingerprint($1, $2, $3)`, tr[0], tr[1], tr[2]).Scan(&again); err != nil {
+			t.Fatal(err)
+		}
+		if len(fp) != 32 || string(fp) != string(again) {
+			t.Fatalf("%v: fingerprint %x, then %x", tr, fp, again)
+		}
+		if j, dup := seen[string(fp)]; dup {
+			t.Errorf("%v and %v have the same fingerprint", triples[j], tr)
+		}
+		seen[string(fp)] = i
+	}
+	execOrFail(t, db, `INSERT INTO defender_storage.tenants (tenant_id) VALUES ('t')`)
+	execOrFail(t, db, `INSERT INTO defender_storage.scan_target (tenant_no, ip, hostname) VALUES (1, '10.0.0.1', 'a')`)
+	_, err := db.Exec(`INSERT INTO defender_storage.scan_target (tenant_no, ip, hostname) VALUES (1, '10.0.0.1', 'a')`)
+	if err == nil || !strings.Contains(err.Error(), "scan_target_once") {
+		t.Fatalf("the same target twice: err = %v, want scan_target_once to refuse it", err)
+	}
+	execOrFail(t, db, `INSERT INTO defender_storage.scan_target (tenant_no, ip, hostname, description) VALUES (1, '10.0.0.1', 'a', '')`)
+}
+
+func ptr(s string) *string { return &s }
+
 // TestScanOutcomeReadsEverySpelling: the statuses Defender sends read as
 // success, partial or failure.
 func TestScanOutcomeReadsEverySpelling(t *testing.T) {

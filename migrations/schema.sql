@@ -2080,14 +2080,14 @@ COMMENT ON FUNCTION defender_storage.start_run(tenant text, resource text, start
 
 CREATE FUNCTION defender_storage.target_fingerprint(ip text, hostname text, description text) RETURNS bytea
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN sha256(((defender_storage.digest_field(ip) || defender_storage.digest_field(hostname)) || defender_storage.digest_field(description)));
+    RETURN sha256((replace(((COALESCE((((length(ip))::text || ':'::text) || ip), '-'::text) || COALESCE((((length(hostname))::text || ':'::text) || hostname), '-'::text)) || COALESCE((((length(description))::text || ':'::text) || description), '-'::text)), '\'::text, '\\'::text))::bytea);
 
 
 --
 -- Name: FUNCTION target_fingerprint(ip text, hostname text, description text); Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON FUNCTION defender_storage.target_fingerprint(ip text, hostname text, description text) IS 'Internal: what identifies a scanned target within its tenant (scan_target.fingerprint): SHA-256 of the canonical encoding of its address, host name and description (digest_field), NULL distinct from empty.';
+COMMENT ON FUNCTION defender_storage.target_fingerprint(ip text, hostname text, description text) IS 'Internal: what identifies a scanned target within its tenant (scan_target.fingerprint): SHA-256 of its address, host name and description, each after its length, NULL distinct from empty.';
 
 
 --
