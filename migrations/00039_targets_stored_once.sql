@@ -108,10 +108,15 @@ $$;
 ALTER TABLE defender_storage.target_status DROP CONSTRAINT target_status_latest_target;
 ALTER TABLE defender_storage.target_result RENAME TO target_result_before_00039;
 
+-- Each target by its key: those who read it read a session's targets or
+-- one target (the fence keeps a plan made while the targets were few,
+-- or without their statistics, from hashing every target of every tenant
+-- to find a session's).
 CREATE VIEW defender_storage.target_result AS
 SELECT t.session_key, t.ordinal, g.ip, g.hostname, g.description, t.status, t.error_message, t.duration, t.extra
   FROM defender_storage.session_target t
-  JOIN defender_storage.scan_target g ON g.target_no = t.target_no;
+ CROSS JOIN LATERAL (SELECT g1.ip, g1.hostname, g1.description FROM defender_storage.scan_target g1
+                      WHERE g1.target_no = t.target_no OFFSET 0) g;
 COMMENT ON VIEW defender_storage.target_result IS
     'Internal: one row per target of a session, in the order the API listed them, with the target''s address, host name and description (session_target with scan_target). Query defender.scan_targets instead.';
 

@@ -2483,7 +2483,12 @@ CREATE VIEW defender_storage.target_result AS
     t.duration,
     t.extra
    FROM (defender_storage.session_target t
-     JOIN defender_storage.scan_target g ON ((g.target_no = t.target_no)));
+     CROSS JOIN LATERAL ( SELECT g1.ip,
+            g1.hostname,
+            g1.description
+           FROM defender_storage.scan_target g1
+          WHERE (g1.target_no = t.target_no)
+         OFFSET 0) g);
 
 
 --
