@@ -81,7 +81,11 @@ func (l *Loader) takeLease(ctx context.Context, roundStart time.Time) (*lease, e
 	b.exec(commitUnflushed, nil)
 	// The tenant's row first (the lease refers to it); an existing one is
 	// left as it is.
-	b.queryRow(step{"take the tenant's lease", query("lease_take_tenant"), []any{
+	take := query("lease_take_tenant_call")
+	if l.cfg.schemaBefore(40) { // 00040_lease_taken_in_one_call.sql
+		take = query("lease_take_tenant")
+	}
+	b.queryRow(step{"take the tenant's lease", take, []any{
 		l.cfg.TenantID, holder, l.cfg.LeaseDuration.Seconds(), l.cfg.TenantName,
 		heldGrace.Seconds(), (l.cfg.SyncTimeout + heldGrace).Seconds()}}, &taken, &current, &until, &busy)
 	if !roundStart.IsZero() {

@@ -683,6 +683,19 @@ func TestTargetsStoredOnceMigration(t *testing.T) {
 	})
 }
 
+// TestLeaseTakenInOneCallMigration: from 00040 on, a sync takes its
+// tenant's lease in one call of defender_storage.take_tenant_lease: the
+// same syncs at schema 39 (the statement) and at 40 record the same
+// tenants, leases and runs, and it changes no answer, up and down.
+func TestLeaseTakenInOneCallMigration(t *testing.T) {
+	t.Parallel()
+	storesTheSame(t, 40, "tenants, leases and runs", 100, nil,
+		`SELECT tenant_no, tenant_id, display_name, last_run_id FROM defender_storage.tenants`,
+		`SELECT tenant_id FROM defender_storage.tenant_leases`,
+		`SELECT run_id, tenant_no, resource, status, error, records_seen FROM defender_storage.sync_run`)
+	migrationKeepsEveryAnswer(t, 40, nil, nil) // 00040_lease_taken_in_one_call.sql
+}
+
 // storesTheSame syncs the interleaved tenants at schema version-1 in one
 // database and at version in another (the loader calling what each
 // has), and fails unless queries answer the same in both, with at least

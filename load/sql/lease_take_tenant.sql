@@ -1,5 +1,6 @@
 -- Takes a tenant's lease when it is free or expired, after the tenant's
--- row (an existing one is left as it is). Returns whether it was taken,
+-- row, in a database before schema 40 (lease_take_tenant_call after).
+-- (An existing tenant row is left as it is.) Returns whether it was taken,
 -- the holder and expiry now stored, and whether the tenant is busy: a run
 -- of it is marked running, or its holder took the lease or ended a run
 -- within the grace.
