@@ -94,7 +94,11 @@ func (l *Loader) finishRunStep(runID int64, res Result, previousFetch time.Time)
 	if !previousFetch.IsZero() {
 		previous = &previousFetch
 	}
-	return step{"record run result", query("runs_finish"),
+	finish := query("runs_finish")
+	if l.cfg.schemaBefore(41) { // 00041_zero_counts_stored_as_null.sql
+		finish = query("runs_finish_zero_counts")
+	}
+	return step{"record run result", finish,
 		[]any{runID, res.FetchedAt, l.cfg.Now().UTC(),
 			res.Seen, res.Inserted, res.Changed, res.Unchanged,
 			res.Deleted, res.DeletionsWithheld, res.Rejected, res.APIRequests, previous, res.Targets,
@@ -116,7 +120,11 @@ func (l *Loader) failRun(ctx context.Context, runID int64, res Result, cause err
 	if !res.FetchedAt.IsZero() {
 		fetchedAt = &res.FetchedAt
 	}
-	_, err := l.pool.Exec(ctx, query("runs_fail"),
+	fail := query("runs_fail")
+	if l.cfg.schemaBefore(41) { // 00041_zero_counts_stored_as_null.sql
+		fail = query("runs_fail_zero_counts")
+	}
+	_, err := l.pool.Exec(ctx, fail,
 		runID, l.cfg.Now().UTC(), fetchedAt, safetext.Text(cause.Error()), res.Rejected, res.APIRequests)
 	if err != nil {
 		l.cfg.Logger.Error("record failed run", "run_id", runID, "error", interpretError(err))

@@ -694,6 +694,53 @@ func TestLeaseTakenInOneCallMigration(t *testing.T) {
 	migrationKeepsEveryAnswer(t, 40, nil, nil) // 00040_lease_taken_in_one_call.sql
 }
 
+// TestZeroCountsStoredAsNullMigration: at schema 41 a run's counts of 0
+// are stored as null; the same syncs show the same runs in sync_runs and
+// chain the same digests as at 40, and the upgrade (which rewrites every
+// run's row) and its rollback change no answer and leave every chain
+// verified.
+func TestZeroCountsStoredAsNullMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const runs = `SELECT * FROM defender.sync_runs ORDER BY run_id`
+	storesTheSame(t, 41, "runs and their digests", 100, func(pool *pgxpool.Pool) {
+		var nulls, counts int
+		if err := pool.QueryRow(ctx, `
+			SELECT sum(num_nulls(records_seen, records_inserted, records_changed, records_unchanged, records_deleted,
+			                     records_rejected, heartbeat_only, deletions_withheld, targets_inserted, fields_repaired,
+			                     api_requests)), 11 * count(*)
+			  FROM defender_storage.sync_run`).Scan(&nulls, &counts); err != nil {
+			t.Fatal(err)
+		}
+		if nulls == 0 || nulls == counts {
+			t.Errorf("%d of %d counts stored as null; want those of 0 alone", nulls, counts)
+		}
+	},
+		`SELECT run_id, tenant_id, resource, status, fetched_at, previous_sync_at, error,
+		        agents_seen, agents_inserted, agents_changed, agents_unchanged, agents_deleted, agents_rejected,
+		        agents_heartbeat_only, deletions_withheld, api_requests, records_seen, records_inserted,
+		        records_changed, records_unchanged, records_deleted, records_rejected, targets_inserted, fields_repaired
+		   FROM defender.sync_runs ORDER BY run_id`,
+		`SELECT run_id, digest, parts FROM defender_storage.run_digest ORDER BY run_id`)
+	verified := func(pool *pgxpool.Pool, when string) {
+		t.Helper()
+		chains, err := load.Verify(ctx, pool, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !load.Verified(chains) || len(chains) < 6 {
+			t.Errorf("%s: %d chains, verified %v: %+v", when, len(chains), load.Verified(chains), chains)
+		}
+	}
+	migrationRewritesKeepingEveryAnswer(t, 41, func(pool *pgxpool.Pool) {
+		verified(pool, "at schema 40")
+	}, func(pool *pgxpool.Pool) {
+		verified(pool, "after the upgrade")
+	}, map[string]string{ // 00041_zero_counts_stored_as_null.sql
+		"defender_storage.sync_run": runs,
+	})
+}
+
 // storesTheSame syncs the interleaved tenants at schema version-1 in one
 // database and at version in another (the loader calling what each
 // has), and fails unless queries answer the same in both, with at least

@@ -38,6 +38,8 @@ var statements = func() map[string]string {
 // earlier migrations), by the first version without what they name.
 var olderSchemaStatements = map[string]int64{
 	"history_store_target_rows": 39, // 00039_targets_stored_once.sql
+	"runs_finish_zero_counts":   41, // 00041_zero_counts_stored_as_null.sql
+	"runs_fail_zero_counts":     41,
 }
 
 // query returns the statement of the file sql/<name>.sql. An unknown name

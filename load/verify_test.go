@@ -111,7 +111,7 @@ func digestedRunKinds(t *testing.T, pool *pgxpool.Pool) string {
 	t.Helper()
 	var kinds string
 	if err := pool.QueryRow(context.Background(), `
-		SELECT string_agg(DISTINCT r.resource::text || CASE WHEN r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld > 0
+		SELECT string_agg(DISTINCT r.resource::text || CASE WHEN coalesce(r.records_inserted, 0) + coalesce(r.records_changed, 0) + coalesce(r.records_deleted, 0) + coalesce(r.deletions_withheld, 0) > 0
 		                                                    THEN '+' ELSE '-' END, ' ')
 		  FROM defender_storage.sync_run r JOIN defender_storage.run_digest USING (run_id)`).Scan(&kinds); err != nil {
 		t.Fatal(err)
@@ -234,7 +234,7 @@ func TestVerifyNamesTheRunWhoseRowsWereEdited(t *testing.T) {
 			`DELETE FROM defender_storage.withheld_deletions WHERE agent_key = (SELECT min(agent_key) FROM defender_storage.withheld_deletions)`},
 		{"a run's counts", "agents", "the run",
 			`SELECT min(run_id) FROM defender.sync_runs WHERE deletions_withheld > 0`,
-			`UPDATE defender_storage.sync_run SET deletions_withheld = 0 WHERE deletions_withheld > 0`},
+			`UPDATE defender_storage.sync_run SET deletions_withheld = NULL WHERE deletions_withheld > 0`},
 		{"a definition's deletion", "definitions", "its deletions",
 			`SELECT deleted_by_run_id FROM defender_storage.definition_state WHERE deleted_by_run_id IS NOT NULL`,
 			`UPDATE defender_storage.definition_state SET deleted_at = deleted_at - interval '1 hour' WHERE deleted_by_run_id IS NOT NULL`},
@@ -464,7 +464,7 @@ func TestDigestOfRunsThatChangedNothing(t *testing.T) {
 		  FROM defender_storage.sync_run r
 		  LEFT JOIN LATERAL (SELECT w.run_id FROM defender_storage.session_write w WHERE w.run_id = r.run_id LIMIT 1) w ON true
 		  LEFT JOIN defender_storage.observation o ON o.run_id = r.run_id AND o.observed_at = r.fetched_at
-		 WHERE r.status = 's' AND r.records_inserted + r.records_changed + r.records_deleted + r.deletions_withheld = 0`).Scan(&unchanged); err != nil {
+		 WHERE r.status = 's' AND coalesce(r.records_inserted, 0) + coalesce(r.records_changed, 0) + coalesce(r.records_deleted, 0) + coalesce(r.deletions_withheld, 0) = 0`).Scan(&unchanged); err != nil {
 		t.Fatal(err)
 	}
 	// resource / wrote a session / has an observation row

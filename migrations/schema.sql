@@ -994,18 +994,26 @@ BEGIN
                || defender_storage.digest_field(s.api_requests::text)) AS run_part
       INTO r
       FROM (SELECT rs.run_id, rs.tenant_no, rt.tenant_id, rs.resource AS resource_code, rs.fetched_at, rs.previous_sync_at,
-                   rs.records_inserted + rs.records_changed + rs.records_deleted + rs.deletions_withheld > 0 AS wrote,
+                   num_nonnulls(rs.records_inserted, rs.records_changed, rs.records_deleted, rs.deletions_withheld) > 0 AS wrote,
                    CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
                    CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
-                   CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
-                   CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
-                   CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
-                   rs.heartbeat_only AS agents_heartbeat_only,
-                   CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
-                   CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
-                   CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
-                   rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
-                   rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_seen, 0) ELSE 0 END AS agents_seen,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_inserted, 0) ELSE 0 END AS agents_inserted,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_changed, 0) ELSE 0 END AS agents_changed,
+                   coalesce(rs.heartbeat_only, 0) AS agents_heartbeat_only,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_unchanged, 0) ELSE 0 END AS agents_unchanged,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_deleted, 0) ELSE 0 END AS agents_deleted,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_rejected, 0) ELSE 0 END AS agents_rejected,
+                   coalesce(rs.deletions_withheld, 0) AS deletions_withheld,
+                   coalesce(rs.records_seen, 0) AS records_seen,
+                   coalesce(rs.records_inserted, 0) AS records_inserted,
+                   coalesce(rs.records_changed, 0) AS records_changed,
+                   coalesce(rs.records_unchanged, 0) AS records_unchanged,
+                   coalesce(rs.records_deleted, 0) AS records_deleted,
+                   coalesce(rs.records_rejected, 0) AS records_rejected,
+                   coalesce(rs.targets_inserted, 0) AS targets_inserted,
+                   coalesce(rs.fields_repaired, 0) AS fields_repaired,
+                   coalesce(rs.api_requests, 0) AS api_requests
               FROM defender_storage.sync_run rs
               JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
              WHERE rs.run_id = run AND rs.status = 's') s
@@ -1715,15 +1723,23 @@ RETURN QUERY SELECT r.run_id,
   FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
                CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
                CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
-               CASE WHEN rs.resource = 'a' THEN rs.records_seen ELSE 0 END AS agents_seen,
-               CASE WHEN rs.resource = 'a' THEN rs.records_inserted ELSE 0 END AS agents_inserted,
-               CASE WHEN rs.resource = 'a' THEN rs.records_changed ELSE 0 END AS agents_changed,
-               rs.heartbeat_only AS agents_heartbeat_only,
-               CASE WHEN rs.resource = 'a' THEN rs.records_unchanged ELSE 0 END AS agents_unchanged,
-               CASE WHEN rs.resource = 'a' THEN rs.records_deleted ELSE 0 END AS agents_deleted,
-               CASE WHEN rs.resource = 'a' THEN rs.records_rejected ELSE 0 END AS agents_rejected,
-               rs.deletions_withheld, rs.records_seen, rs.records_inserted, rs.records_changed, rs.records_unchanged,
-               rs.records_deleted, rs.records_rejected, rs.targets_inserted, rs.fields_repaired, rs.api_requests
+               CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_seen, 0) ELSE 0 END AS agents_seen,
+               CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_inserted, 0) ELSE 0 END AS agents_inserted,
+               CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_changed, 0) ELSE 0 END AS agents_changed,
+               coalesce(rs.heartbeat_only, 0) AS agents_heartbeat_only,
+               CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_unchanged, 0) ELSE 0 END AS agents_unchanged,
+               CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_deleted, 0) ELSE 0 END AS agents_deleted,
+               CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_rejected, 0) ELSE 0 END AS agents_rejected,
+               coalesce(rs.deletions_withheld, 0) AS deletions_withheld,
+               coalesce(rs.records_seen, 0) AS records_seen,
+               coalesce(rs.records_inserted, 0) AS records_inserted,
+               coalesce(rs.records_changed, 0) AS records_changed,
+               coalesce(rs.records_unchanged, 0) AS records_unchanged,
+               coalesce(rs.records_deleted, 0) AS records_deleted,
+               coalesce(rs.records_rejected, 0) AS records_rejected,
+               coalesce(rs.targets_inserted, 0) AS targets_inserted,
+               coalesce(rs.fields_repaired, 0) AS fields_repaired,
+               coalesce(rs.api_requests, 0) AS api_requests
           FROM defender_storage.sync_run rs
           JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
          WHERE rs.run_id = ANY (runs)) r;
@@ -3145,38 +3161,38 @@ CREATE TABLE defender_storage.sync_run (
     previous_sync_at timestamp with time zone,
     tenant_no integer NOT NULL,
     worker_no integer,
-    records_seen integer DEFAULT 0 NOT NULL,
-    records_inserted integer DEFAULT 0 NOT NULL,
-    records_changed integer DEFAULT 0 NOT NULL,
-    records_unchanged integer DEFAULT 0 NOT NULL,
-    records_deleted integer DEFAULT 0 NOT NULL,
-    records_rejected integer DEFAULT 0 NOT NULL,
-    heartbeat_only integer DEFAULT 0 NOT NULL,
-    deletions_withheld integer DEFAULT 0 NOT NULL,
-    targets_inserted integer DEFAULT 0 NOT NULL,
-    fields_repaired integer DEFAULT 0 NOT NULL,
-    api_requests integer DEFAULT 0 NOT NULL,
+    records_seen integer,
+    records_inserted integer,
+    records_changed integer,
+    records_unchanged integer,
+    records_deleted integer,
+    records_rejected integer,
+    heartbeat_only integer,
+    deletions_withheld integer,
+    targets_inserted integer,
+    fields_repaired integer,
+    api_requests integer,
     resource "char" NOT NULL,
     status "char" DEFAULT 'r'::"char" NOT NULL,
     error text DEFAULT ''::text NOT NULL,
-    CONSTRAINT sync_run_api_requests_check CHECK ((api_requests >= 0)),
-    CONSTRAINT sync_run_deletions_withheld_check CHECK ((deletions_withheld >= 0)),
+    CONSTRAINT sync_run_api_requests_check CHECK ((api_requests > 0)),
+    CONSTRAINT sync_run_deletions_withheld_check CHECK ((deletions_withheld > 0)),
     CONSTRAINT sync_run_failed_has_error CHECK (((status <> 'f'::"char") OR (error <> ''::text))),
-    CONSTRAINT sync_run_fields_repaired_check CHECK ((fields_repaired >= 0)),
+    CONSTRAINT sync_run_fields_repaired_check CHECK ((fields_repaired > 0)),
     CONSTRAINT sync_run_finished_iff_done CHECK (((status = 'r'::"char") = (finished_at IS NULL))),
-    CONSTRAINT sync_run_heartbeat_only_check CHECK ((heartbeat_only >= 0)),
-    CONSTRAINT sync_run_heartbeat_only_of_agents CHECK (((resource = 'a'::"char") OR (heartbeat_only = 0))),
+    CONSTRAINT sync_run_heartbeat_only_check CHECK ((heartbeat_only > 0)),
+    CONSTRAINT sync_run_heartbeat_only_of_agents CHECK (((resource = 'a'::"char") OR (heartbeat_only IS NULL))),
     CONSTRAINT sync_run_previous_before_fetch CHECK ((previous_sync_at < fetched_at)),
-    CONSTRAINT sync_run_records_changed_check CHECK ((records_changed >= 0)),
-    CONSTRAINT sync_run_records_deleted_check CHECK ((records_deleted >= 0)),
-    CONSTRAINT sync_run_records_inserted_check CHECK ((records_inserted >= 0)),
-    CONSTRAINT sync_run_records_rejected_check CHECK ((records_rejected >= 0)),
-    CONSTRAINT sync_run_records_seen_check CHECK ((records_seen >= 0)),
-    CONSTRAINT sync_run_records_unchanged_check CHECK ((records_unchanged >= 0)),
+    CONSTRAINT sync_run_records_changed_check CHECK ((records_changed > 0)),
+    CONSTRAINT sync_run_records_deleted_check CHECK ((records_deleted > 0)),
+    CONSTRAINT sync_run_records_inserted_check CHECK ((records_inserted > 0)),
+    CONSTRAINT sync_run_records_rejected_check CHECK ((records_rejected > 0)),
+    CONSTRAINT sync_run_records_seen_check CHECK ((records_seen > 0)),
+    CONSTRAINT sync_run_records_unchanged_check CHECK ((records_unchanged > 0)),
     CONSTRAINT sync_run_resource CHECK ((resource = ANY (ARRAY['a'::"char", 'd'::"char", 'h'::"char"]))),
     CONSTRAINT sync_run_status_check CHECK ((status = ANY (ARRAY['r'::"char", 's'::"char", 'f'::"char"]))),
     CONSTRAINT sync_run_succeeded_has_fetch CHECK (((status <> 's'::"char") OR (fetched_at IS NOT NULL))),
-    CONSTRAINT sync_run_targets_inserted_check CHECK ((targets_inserted >= 0)),
+    CONSTRAINT sync_run_targets_inserted_check CHECK ((targets_inserted > 0)),
     CONSTRAINT sync_run_time_order CHECK (((fetched_at >= started_at) AND (finished_at >= started_at)))
 );
 
@@ -3185,7 +3201,7 @@ CREATE TABLE defender_storage.sync_run (
 -- Name: TABLE sync_run; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender_storage.sync_run IS 'One row per sync of a resource of a tenant, in compact form: what defender.sync_runs shows (query it instead). The agents_* counts of sync_runs are the records_* of agent runs.';
+COMMENT ON TABLE defender_storage.sync_run IS 'One row per sync of a resource of a tenant, in compact form: what defender.sync_runs shows (query it instead). The agents_* counts of sync_runs are the records_* of agent runs. A count of 0 is stored as null, in no bytes (each count is null or positive).';
 
 
 --
@@ -3241,77 +3257,77 @@ COMMENT ON COLUMN defender_storage.sync_run.worker_no IS 'The worker that ran it
 -- Name: COLUMN sync_run.records_seen; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_seen IS 'sync_runs.records_seen (and agents_seen of agent runs).';
+COMMENT ON COLUMN defender_storage.sync_run.records_seen IS 'sync_runs.records_seen (and agents_seen of agent runs), null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_inserted; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_inserted IS 'sync_runs.records_inserted (and agents_inserted of agent runs).';
+COMMENT ON COLUMN defender_storage.sync_run.records_inserted IS 'sync_runs.records_inserted (and agents_inserted of agent runs), null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_changed; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_changed IS 'sync_runs.records_changed (and agents_changed of agent runs).';
+COMMENT ON COLUMN defender_storage.sync_run.records_changed IS 'sync_runs.records_changed (and agents_changed of agent runs), null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_unchanged; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_unchanged IS 'sync_runs.records_unchanged (and agents_unchanged of agent runs).';
+COMMENT ON COLUMN defender_storage.sync_run.records_unchanged IS 'sync_runs.records_unchanged (and agents_unchanged of agent runs), null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_deleted; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_deleted IS 'sync_runs.records_deleted (and agents_deleted of agent runs).';
+COMMENT ON COLUMN defender_storage.sync_run.records_deleted IS 'sync_runs.records_deleted (and agents_deleted of agent runs), null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_rejected; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_rejected IS 'sync_runs.records_rejected (and agents_rejected of agent runs).';
+COMMENT ON COLUMN defender_storage.sync_run.records_rejected IS 'sync_runs.records_rejected (and agents_rejected of agent runs), null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.heartbeat_only; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.heartbeat_only IS 'sync_runs.agents_heartbeat_only: 0 on runs of other resources.';
+COMMENT ON COLUMN defender_storage.sync_run.heartbeat_only IS 'sync_runs.agents_heartbeat_only, null when 0 (sync_runs shows 0), as on every run of another resource.';
 
 
 --
 -- Name: COLUMN sync_run.deletions_withheld; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.deletions_withheld IS 'sync_runs.deletions_withheld.';
+COMMENT ON COLUMN defender_storage.sync_run.deletions_withheld IS 'sync_runs.deletions_withheld, null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.targets_inserted; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.targets_inserted IS 'sync_runs.targets_inserted.';
+COMMENT ON COLUMN defender_storage.sync_run.targets_inserted IS 'sync_runs.targets_inserted, null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.fields_repaired; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.fields_repaired IS 'sync_runs.fields_repaired.';
+COMMENT ON COLUMN defender_storage.sync_run.fields_repaired IS 'sync_runs.fields_repaired, null when 0 (sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.api_requests; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.api_requests IS 'sync_runs.api_requests.';
+COMMENT ON COLUMN defender_storage.sync_run.api_requests IS 'sync_runs.api_requests, null when 0 (sync_runs shows 0).';
 
 
 --
@@ -3945,31 +3961,31 @@ CREATE VIEW defender.sync_runs WITH (security_barrier='true') AS
             ELSE NULL::text
         END AS status,
         CASE
-            WHEN (r.resource = 'a'::"char") THEN r.records_seen
+            WHEN (r.resource = 'a'::"char") THEN COALESCE(r.records_seen, 0)
             ELSE 0
         END AS agents_seen,
         CASE
-            WHEN (r.resource = 'a'::"char") THEN r.records_inserted
+            WHEN (r.resource = 'a'::"char") THEN COALESCE(r.records_inserted, 0)
             ELSE 0
         END AS agents_inserted,
         CASE
-            WHEN (r.resource = 'a'::"char") THEN r.records_changed
+            WHEN (r.resource = 'a'::"char") THEN COALESCE(r.records_changed, 0)
             ELSE 0
         END AS agents_changed,
         CASE
-            WHEN (r.resource = 'a'::"char") THEN r.records_unchanged
+            WHEN (r.resource = 'a'::"char") THEN COALESCE(r.records_unchanged, 0)
             ELSE 0
         END AS agents_unchanged,
         CASE
-            WHEN (r.resource = 'a'::"char") THEN r.records_deleted
+            WHEN (r.resource = 'a'::"char") THEN COALESCE(r.records_deleted, 0)
             ELSE 0
         END AS agents_deleted,
-    r.deletions_withheld,
+    COALESCE(r.deletions_withheld, 0) AS deletions_withheld,
         CASE
-            WHEN (r.resource = 'a'::"char") THEN r.records_rejected
+            WHEN (r.resource = 'a'::"char") THEN COALESCE(r.records_rejected, 0)
             ELSE 0
         END AS agents_rejected,
-    r.api_requests,
+    COALESCE(r.api_requests, 0) AS api_requests,
     NULLIF(r.error, ''::text) AS error,
     w.worker,
     r.previous_sync_at,
@@ -3979,15 +3995,15 @@ CREATE VIEW defender.sync_runs WITH (security_barrier='true') AS
             WHEN 'h'::"char" THEN 'history'::text
             ELSE NULL::text
         END AS resource,
-    r.records_seen,
-    r.records_inserted,
-    r.records_changed,
-    r.records_unchanged,
-    r.records_deleted,
-    r.records_rejected,
-    r.targets_inserted,
-    r.heartbeat_only AS agents_heartbeat_only,
-    r.fields_repaired
+    COALESCE(r.records_seen, 0) AS records_seen,
+    COALESCE(r.records_inserted, 0) AS records_inserted,
+    COALESCE(r.records_changed, 0) AS records_changed,
+    COALESCE(r.records_unchanged, 0) AS records_unchanged,
+    COALESCE(r.records_deleted, 0) AS records_deleted,
+    COALESCE(r.records_rejected, 0) AS records_rejected,
+    COALESCE(r.targets_inserted, 0) AS targets_inserted,
+    COALESCE(r.heartbeat_only, 0) AS agents_heartbeat_only,
+    COALESCE(r.fields_repaired, 0) AS fields_repaired
    FROM ((defender_storage.sync_run r
      JOIN defender_storage.tenants t ON ((t.tenant_no = r.tenant_no)))
      LEFT JOIN defender_storage.sync_worker w ON ((w.worker_no = r.worker_no)))
