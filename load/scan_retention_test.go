@@ -696,9 +696,9 @@ func TestLeaseTakenInOneCallMigration(t *testing.T) {
 
 // TestZeroCountsStoredAsNullMigration: at schema 41 a run's counts of 0
 // are stored as null; the same syncs show the same runs in sync_runs and
-// chain the same digests as at 40, and the upgrade (which rewrites every
-// run's row) and its rollback change no answer and leave every chain
-// verified.
+// chain the same digests as at 40, and the upgrade and its rollback (which
+// writes 0 into the counts stored as null) change no answer and leave
+// every chain verified.
 func TestZeroCountsStoredAsNullMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -78,8 +78,7 @@ SELECT defender_storage.record_run_digest(4);
 `
 
 // constraintViolations are the bad statements for the rules the generic
-// ones (a missing key, a negative count, a count of 0 where 0 is stored
-// as null, an empty name) cannot make: one
+// ones (a missing key, a negative count, an empty name) cannot make: one
 // statement per constraint, each breaking that rule alone.
 var constraintViolations = map[string]string{
 	"agent_daily_synced_that_day":      `UPDATE defender_storage.agent_daily SET synced_at = synced_at + interval '2 days'`,
@@ -134,7 +133,6 @@ var constraintViolations = map[string]string{
 
 var (
 	nonNegative = regexp.MustCompile(`^CHECK \(\(\(?([a-z_0-9]+) >= 0\)?\)\)$`)
-	positive    = regexp.MustCompile(`^CHECK \(\(([a-z_0-9]+) > 0\)\)$`) // a count stored as null when 0
 	nonEmpty    = regexp.MustCompile(`^CHECK \(\(([a-z_0-9]+) <> ''::text\)\)$`)
 )
 
@@ -204,8 +202,6 @@ func TestEveryConstraintRefusesABadRow(t *testing.T) {
 				c.table, c.column, missing, c.column, c.column, c.table, c.column)
 		case nonNegative.MatchString(c.def):
 			stmt = fmt.Sprintf(`UPDATE %s SET %s = -1`, c.table, nonNegative.FindStringSubmatch(c.def)[1])
-		case positive.MatchString(c.def):
-			stmt = fmt.Sprintf(`UPDATE %s SET %s = 0`, c.table, positive.FindStringSubmatch(c.def)[1])
 		case nonEmpty.MatchString(c.def):
 			stmt = fmt.Sprintf(`UPDATE %s SET %s = ''`, c.table, nonEmpty.FindStringSubmatch(c.def)[1])
 		default:

@@ -994,7 +994,8 @@ BEGIN
                || defender_storage.digest_field(s.api_requests::text)) AS run_part
       INTO r
       FROM (SELECT rs.run_id, rs.tenant_no, rt.tenant_id, rs.resource AS resource_code, rs.fetched_at, rs.previous_sync_at,
-                   num_nonnulls(rs.records_inserted, rs.records_changed, rs.records_deleted, rs.deletions_withheld) > 0 AS wrote,
+                   coalesce(rs.records_inserted, 0) + coalesce(rs.records_changed, 0) + coalesce(rs.records_deleted, 0)
+                   + coalesce(rs.deletions_withheld, 0) > 0 AS wrote,
                    CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
                    CASE rs.status WHEN 'r' THEN 'running' WHEN 's' THEN 'succeeded' WHEN 'f' THEN 'failed' END AS status,
                    CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_seen, 0) ELSE 0 END AS agents_seen,
@@ -3175,24 +3176,24 @@ CREATE TABLE defender_storage.sync_run (
     resource "char" NOT NULL,
     status "char" DEFAULT 'r'::"char" NOT NULL,
     error text DEFAULT ''::text NOT NULL,
-    CONSTRAINT sync_run_api_requests_check CHECK ((api_requests > 0)),
-    CONSTRAINT sync_run_deletions_withheld_check CHECK ((deletions_withheld > 0)),
+    CONSTRAINT sync_run_api_requests_check CHECK ((api_requests >= 0)),
+    CONSTRAINT sync_run_deletions_withheld_check CHECK ((deletions_withheld >= 0)),
     CONSTRAINT sync_run_failed_has_error CHECK (((status <> 'f'::"char") OR (error <> ''::text))),
-    CONSTRAINT sync_run_fields_repaired_check CHECK ((fields_repaired > 0)),
+    CONSTRAINT sync_run_fields_repaired_check CHECK ((fields_repaired >= 0)),
     CONSTRAINT sync_run_finished_iff_done CHECK (((status = 'r'::"char") = (finished_at IS NULL))),
-    CONSTRAINT sync_run_heartbeat_only_check CHECK ((heartbeat_only > 0)),
-    CONSTRAINT sync_run_heartbeat_only_of_agents CHECK (((resource = 'a'::"char") OR (heartbeat_only IS NULL))),
+    CONSTRAINT sync_run_heartbeat_only_check CHECK ((heartbeat_only >= 0)),
+    CONSTRAINT sync_run_heartbeat_only_of_agents CHECK (((resource = 'a'::"char") OR (heartbeat_only IS NULL) OR (heartbeat_only = 0))),
     CONSTRAINT sync_run_previous_before_fetch CHECK ((previous_sync_at < fetched_at)),
-    CONSTRAINT sync_run_records_changed_check CHECK ((records_changed > 0)),
-    CONSTRAINT sync_run_records_deleted_check CHECK ((records_deleted > 0)),
-    CONSTRAINT sync_run_records_inserted_check CHECK ((records_inserted > 0)),
-    CONSTRAINT sync_run_records_rejected_check CHECK ((records_rejected > 0)),
-    CONSTRAINT sync_run_records_seen_check CHECK ((records_seen > 0)),
-    CONSTRAINT sync_run_records_unchanged_check CHECK ((records_unchanged > 0)),
+    CONSTRAINT sync_run_records_changed_check CHECK ((records_changed >= 0)),
+    CONSTRAINT sync_run_records_deleted_check CHECK ((records_deleted >= 0)),
+    CONSTRAINT sync_run_records_inserted_check CHECK ((records_inserted >= 0)),
+    CONSTRAINT sync_run_records_rejected_check CHECK ((records_rejected >= 0)),
+    CONSTRAINT sync_run_records_seen_check CHECK ((records_seen >= 0)),
+    CONSTRAINT sync_run_records_unchanged_check CHECK ((records_unchanged >= 0)),
     CONSTRAINT sync_run_resource CHECK ((resource = ANY (ARRAY['a'::"char", 'd'::"char", 'h'::"char"]))),
     CONSTRAINT sync_run_status_check CHECK ((status = ANY (ARRAY['r'::"char", 's'::"char", 'f'::"char"]))),
     CONSTRAINT sync_run_succeeded_has_fetch CHECK (((status <> 's'::"char") OR (fetched_at IS NOT NULL))),
-    CONSTRAINT sync_run_targets_inserted_check CHECK ((targets_inserted > 0)),
+    CONSTRAINT sync_run_targets_inserted_check CHECK ((targets_inserted >= 0)),
     CONSTRAINT sync_run_time_order CHECK (((fetched_at >= started_at) AND (finished_at >= started_at)))
 );
 
@@ -3201,7 +3202,7 @@ CREATE TABLE defender_storage.sync_run (
 -- Name: TABLE sync_run; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON TABLE defender_storage.sync_run IS 'One row per sync of a resource of a tenant, in compact form: what defender.sync_runs shows (query it instead). The agents_* counts of sync_runs are the records_* of agent runs. A count of 0 is stored as null, in no bytes (each count is null or positive).';
+COMMENT ON TABLE defender_storage.sync_run IS 'One row per sync of a resource of a tenant, in compact form: what defender.sync_runs shows (query it instead). The agents_* counts of sync_runs are the records_* of agent runs. A count of 0 is stored as null, in no bytes (as 0 in the runs stored before schema 41).';
 
 
 --
@@ -3257,77 +3258,77 @@ COMMENT ON COLUMN defender_storage.sync_run.worker_no IS 'The worker that ran it
 -- Name: COLUMN sync_run.records_seen; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_seen IS 'sync_runs.records_seen (and agents_seen of agent runs), null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.records_seen IS 'sync_runs.records_seen (and agents_seen of agent runs), null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_inserted; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_inserted IS 'sync_runs.records_inserted (and agents_inserted of agent runs), null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.records_inserted IS 'sync_runs.records_inserted (and agents_inserted of agent runs), null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_changed; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_changed IS 'sync_runs.records_changed (and agents_changed of agent runs), null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.records_changed IS 'sync_runs.records_changed (and agents_changed of agent runs), null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_unchanged; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_unchanged IS 'sync_runs.records_unchanged (and agents_unchanged of agent runs), null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.records_unchanged IS 'sync_runs.records_unchanged (and agents_unchanged of agent runs), null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_deleted; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_deleted IS 'sync_runs.records_deleted (and agents_deleted of agent runs), null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.records_deleted IS 'sync_runs.records_deleted (and agents_deleted of agent runs), null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.records_rejected; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.records_rejected IS 'sync_runs.records_rejected (and agents_rejected of agent runs), null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.records_rejected IS 'sync_runs.records_rejected (and agents_rejected of agent runs), null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.heartbeat_only; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.heartbeat_only IS 'sync_runs.agents_heartbeat_only, null when 0 (sync_runs shows 0), as on every run of another resource.';
+COMMENT ON COLUMN defender_storage.sync_run.heartbeat_only IS 'sync_runs.agents_heartbeat_only, null when 0 (0 in the runs stored before schema 41; sync_runs shows 0), as on every run of another resource.';
 
 
 --
 -- Name: COLUMN sync_run.deletions_withheld; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.deletions_withheld IS 'sync_runs.deletions_withheld, null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.deletions_withheld IS 'sync_runs.deletions_withheld, null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.targets_inserted; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.targets_inserted IS 'sync_runs.targets_inserted, null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.targets_inserted IS 'sync_runs.targets_inserted, null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.fields_repaired; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.fields_repaired IS 'sync_runs.fields_repaired, null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.fields_repaired IS 'sync_runs.fields_repaired, null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
 -- Name: COLUMN sync_run.api_requests; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.sync_run.api_requests IS 'sync_runs.api_requests, null when 0 (sync_runs shows 0).';
+COMMENT ON COLUMN defender_storage.sync_run.api_requests IS 'sync_runs.api_requests, null when 0 (0 in the runs stored before schema 41; sync_runs shows 0).';
 
 
 --
