@@ -112,8 +112,8 @@ func readDefinitions(ctx context.Context, list scanagent.DefinitionListFunc, wai
 }
 
 // definitionWorkTables are the temporary tables of a definitions sync,
-// created once per connection and emptied at each commit (as the agents'
-// workTables): creating and dropping four tables cost more than the rest
+// created once per connection and emptied before each commit (as the
+// agents' workTables): creating and dropping four tables cost more than the rest
 // of a sync of tens of definitions.
 //
 //   - agentsync_definitions: the listing;
@@ -244,6 +244,7 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	}
 	apply.exec(l.finishRunStep(runID, res, previous), nil)
 	apply.exec(digestStep(runID), nil)
+	apply.exec(emptyWorkTables("definitions", runID, len(listed.rows)), nil)
 	if err := apply.send(dbCtx, tx, l.cfg.Logger, "apply the definitions"); err != nil {
 		return res, err
 	}

@@ -119,7 +119,7 @@ type sessionCounts struct {
 }
 
 // historyWorkTables are the temporary tables of a history sync, created
-// once per connection and emptied at each commit (as the agents'
+// once per connection and emptied before each commit (as the agents'
 // workTables): creating and dropping them at each sync cost more than the
 // rest of an hourly sync of a small tenant.
 //
@@ -294,6 +294,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	finish.exec(coverStep(tenant, runID), nil)
 	finish.exec(l.finishRunStep(runID, res, previous), nil)
 	finish.exec(digestStep(runID), nil)
+	finish.exec(emptyWorkTables("history", runID, staged+res.Targets), nil)
 	if err := finish.send(dbCtx, tx, l.cfg.Logger, "record the targets' coverage and the run"); err != nil {
 		return res, err
 	}

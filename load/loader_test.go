@@ -1012,3 +1012,73 @@ func TestRepairedFieldsAreCounted(t *testing.T) {
 		t.Errorf("run %+v, want fields_repaired 2", r)
 	}
 }
+
+// TestWorkTablesEmptyAfterEachSync: a sync empties its work tables before
+// it commits (they keep their rows across commits), by deleting their rows
+// or, every few runs and after a large one, by truncating them; either way
+// the next sync on the connection, or another client a transaction pooler
+// hands the same server connection, finds none of its rows. Twelve rounds
+// of every resource, on a pool of one connection, take both ways.
+func TestWorkTablesEmptyAfterEachSync(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t)
+	cfg, err := pgxpool.ParseConfig(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	l, err := load.New(pool, load.Config{TenantID: tenant, Logger: slog.New(slog.DiscardHandler), Now: f.clock.Now, Worker: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, defs := agents(30), definitions(3)
+	h := &history{}
+	rowsLeft := func(after string) {
+		t.Helper()
+		var left []string
+		if err := pool.QueryRow(ctx, `
+			SELECT coalesce(array_agg(c.relname || ': ' || n ORDER BY c.relname) FILTER (WHERE n > 0), '{}')
+			  FROM pg_class c
+			 CROSS JOIN LATERAL (SELECT (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM pg_temp.%I', c.relname), false, true, '')))[1]::text::int AS n) x
+			 WHERE c.relnamespace = pg_my_temp_schema() AND c.relkind = 'r'`).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if len(left) > 0 {
+			t.Errorf("after %s, work tables hold rows: %v", after, left)
+		}
+	}
+	var tables int
+	for round := range 12 {
+		fleet[round].MDEClientVersion = scanagent.Version(fmt.Sprintf("10.8295.22621.%d", 2000+round))
+		if _, err := l.Sync(ctx, listOf(fleet...)); err != nil {
+			t.Fatal(err)
+		}
+		rowsLeft(fmt.Sprintf("agents sync %d", round))
+		if _, err := l.SyncDefinitions(ctx, definitionsOf(defs...)); err != nil {
+			t.Fatal(err)
+		}
+		rowsLeft(fmt.Sprintf("definitions sync %d", round))
+		h.sessions = append([]scanagent.ScanSession{session(defs[round%3], round, f.clock.Now().Add(-time.Minute),
+			[2]string{fmt.Sprintf("10.0.%d.1", round), "Success"})}, h.sessions...)
+		if _, err := l.SyncHistory(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		rowsLeft(fmt.Sprintf("history sync %d", round))
+		f.clock.Advance(time.Hour)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables < 12 {
+		t.Errorf("%d work tables on the connection, want the 12 of the three resources", tables)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs WHERE status = 'succeeded'`); n != 36 {
+		t.Errorf("%d succeeded runs, want 36", n)
+	}
+}

@@ -19,8 +19,8 @@ import (
 // workTables are the temporary tables of a sync. They belong to the
 // session and keep their definition from one sync to the next on the same
 // connection (creating them costs more than a small tenant's whole sync);
-// their rows go at the end of each transaction, and with it when it rolls
-// back.
+// a sync empties its tables before it commits (emptyWorkTables), and a
+// transaction that rolls back takes its rows with it.
 //
 //   - agentsync_staging: the records of the listing that may change
 //     something (see knownAgents), as COPY streams them in;
@@ -32,6 +32,33 @@ var workTables = []string{
 	query("agents_create_unreadable"),
 	query("agents_create_diff"),
 	query("agents_create_missing"),
+}
+
+// truncateEvery and truncateAbove choose when a sync truncates its work
+// tables instead of deleting their rows: a run whose id is a multiple of
+// truncateEvery, or one that staged more than truncateAbove rows. The room
+// of deleted rows is not used again until the table is truncated (a
+// temporary table is never vacuumed), so that between two truncations a
+// connection's work tables hold a few syncs of a small tenant, and the
+// planner's estimate of their rows (from their size) stays near.
+const (
+	truncateEvery = 8
+	truncateAbove = 1000
+)
+
+// emptyWorkTables is the step that empties the work tables of a sync of
+// resource ("agents", "definitions" or "history") before it commits, after
+// its last statement that reads them. ON COMMIT DELETE ROWS truncated
+// every work table of the session at each commit that had touched one,
+// twelve tables and their TOAST tables, indexes rebuilt: about 4 ms a
+// commit, a fifth of the server's time in an hourly sync of every
+// resource of a small tenant. Deleting a small sync's rows from its own
+// four tables costs a tenth of it.
+func emptyWorkTables(resource string, runID int64, staged int) step {
+	if runID%truncateEvery == 0 || staged > truncateAbove {
+		return step{"truncate the work tables", query(resource + "_truncate_work_tables"), nil}
+	}
+	return step{"empty the work tables", query(resource + "_empty_work_tables"), nil}
 }
 
 // stagingColumns are the columns COPY fills in pg_temp.agentsync_staging.

@@ -1,5 +1,5 @@
 -- Creates, unless it exists, the table of the agents whose descriptive row must be written.
--- It belongs to the session; its rows go at the end of each transaction.
+-- It belongs to the session; a sync empties it before it commits.
 -- No parameters.
 CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_diff (
 	LIKE pg_temp.agentsync_staging,
@@ -8,4 +8,4 @@ CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_diff (
 	is_returning        boolean NOT NULL,
 	descriptive_changed boolean NOT NULL,
 	fingerprint_changed boolean NOT NULL
-) ON COMMIT DELETE ROWS
+) ON COMMIT PRESERVE ROWS

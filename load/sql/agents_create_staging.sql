@@ -1,6 +1,6 @@
 -- Creates, unless it exists, the staging table of an agents sync: the records of the listing that
 -- may change something (see knownAgents), as COPY streams them in.
--- It belongs to the session; its rows go at the end of each transaction.
+-- It belongs to the session; a sync empties it before it commits.
 -- No parameters.
 CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_staging (
 	seq                       bigint NOT NULL,
@@ -14,4 +14,4 @@ CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_staging (
 	last_command_execution_at timestamptz,
 	extra                     jsonb  NOT NULL,
 	fingerprint               bytea  NOT NULL
-) ON COMMIT DELETE ROWS
+) ON COMMIT PRESERVE ROWS

@@ -1,12 +1,11 @@
 -- Creates, unless it exists, the table of the staged definitions that are
 -- new (definition_key null), returning or changed (see
 -- definitions_compare): the staged columns, in their order, then the
--- comparison's. It belongs to the session; its rows go at the end of each
--- transaction.
+-- comparison's. It belongs to the session; a sync empties it before it commits.
 -- No parameters.
 CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_definition_diff (
 	LIKE pg_temp.agentsync_definitions,
 	definition_key bigint,
 	is_returning   boolean,
 	changed        boolean
-) ON COMMIT DELETE ROWS
+) ON COMMIT PRESERVE ROWS

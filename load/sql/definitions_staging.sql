@@ -1,6 +1,5 @@
 -- Creates, unless it exists, the staging table of a definitions sync,
--- which COPY fills with the listing. It belongs to the session; its rows
--- go at the end of each transaction.
+-- which COPY fills with the listing. It belongs to the session; a sync empties it before it commits.
 -- No parameters.
 CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_definitions (
 	seq                   bigint  NOT NULL,
@@ -19,4 +18,4 @@ CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_definitions (
 	latest_status         text,
 	latest_failure_reason text,
 	latest_executed_at    timestamptz
-) ON COMMIT DELETE ROWS
+) ON COMMIT PRESERVE ROWS

@@ -1,6 +1,6 @@
 -- Creates, unless it exists, the table of the staged sessions compared
 -- with the stored ones (see history_compare). It belongs to the session;
--- its rows go at the end of each transaction.
+-- a sync empties it before it commits.
 -- No parameters.
 CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_sessions_diff (
 	seq               bigint  NOT NULL,
@@ -19,4 +19,4 @@ CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_sessions_diff (
 	extra             jsonb,
 	changed           boolean,
 	inserted          boolean NOT NULL
-) ON COMMIT DELETE ROWS
+) ON COMMIT PRESERVE ROWS

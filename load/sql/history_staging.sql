@@ -1,7 +1,6 @@
 -- Creates, unless it exists, the staging table of a reading of the scan
 -- history, which COPY fills: a session makes one row with ordinal -1, then
--- one row per target. It belongs to the session; its rows go at the end of
--- each transaction.
+-- one row per target. It belongs to the session; a sync empties it before it commits.
 -- No parameters.
 CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_sessions (
 	seq               bigint  NOT NULL,
@@ -24,4 +23,4 @@ CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_sessions (
 	duration          interval,
 	target_extra      jsonb,
 	fingerprint       bytea
-) ON COMMIT DELETE ROWS
+) ON COMMIT PRESERVE ROWS
