@@ -227,7 +227,7 @@ const (
 )
 
 // compareStaged compares the staged records with the stored agents and
-// keeps in agentsync_diff those whose row must be written: new agents
+// keeps in agentsync_work_diff those whose row must be written: new agents
 // (inserted), known ones returning or with a changed descriptive value
 // (rewritten), and all known ones written, fingerprints to store included
 // (knownWrites).

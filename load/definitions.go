@@ -33,7 +33,7 @@ func (h *Hold) SyncDefinitions(ctx context.Context, list scanagent.DefinitionLis
 }
 
 // definitionRow converts a definition to a staging row, keyed by the
-// columns of pg_temp.agentsync_definitions (see definitions_stage).
+// columns of pg_temp.agentsync_work_definitions (see definitions_stage).
 func definitionRow(seq int64, d scanagent.ScanDefinition) (map[string]any, error) {
 	if d.ID == "" {
 		return nil, fmt.Errorf("record %d: definition without id", seq)
@@ -116,10 +116,10 @@ func readDefinitions(ctx context.Context, list scanagent.DefinitionListFunc, wai
 // agents' workTables): creating and dropping four tables cost more than the rest
 // of a sync of tens of definitions.
 //
-//   - agentsync_definitions: the listing;
-//   - agentsync_definitions_unreadable: ids listed but unreadable;
-//   - agentsync_definition_diff: the definitions to write;
-//   - agentsync_definitions_missing: the active definitions the listing lacks.
+//   - agentsync_work_definitions: the listing;
+//   - agentsync_work_definitions_unreadable: ids listed but unreadable;
+//   - agentsync_work_definition_diff: the definitions to write;
+//   - agentsync_work_definitions_missing: the active definitions the listing lacks.
 var definitionWorkTables = []string{
 	query("definitions_staging"),
 	query("definitions_create_unreadable"),
@@ -127,8 +127,11 @@ var definitionWorkTables = []string{
 	query("definitions_create_missing"),
 }
 
+// definitionsWorkTablesEnd ends a definitions sync's use of its work tables.
+var definitionsWorkTablesEnd = workTablesEnd{query("definitions_empty_work_tables"), query("definitions_truncate_work_tables")}
+
 var definitionWorkTableNames = []string{
-	"agentsync_definitions", "agentsync_definitions_unreadable", "agentsync_definition_diff", "agentsync_definitions_missing",
+	"agentsync_work_definitions", "agentsync_work_definitions_unreadable", "agentsync_work_definition_diff", "agentsync_work_definitions_missing",
 }
 
 // applyDefinitions runs the data transaction of one definitions sync.
@@ -244,7 +247,7 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	}
 	apply.exec(l.finishRunStep(runID, res, previous), nil)
 	apply.exec(digestStep(runID), nil)
-	apply.exec(emptyWorkTables("definitions", runID, len(listed.rows)), nil)
+	apply.exec(definitionsWorkTablesEnd.step(runID, len(listed.rows)), nil)
 	if err := apply.send(dbCtx, tx, l.cfg.Logger, "apply the definitions"); err != nil {
 		return res, err
 	}

@@ -123,10 +123,10 @@ type sessionCounts struct {
 // workTables): creating and dropping them at each sync cost more than the
 // rest of an hourly sync of a small tenant.
 //
-//   - agentsync_sessions: a reading of the history, as COPY streams it in;
-//   - agentsync_sessions_diff: the staged sessions compared with the stored ones;
-//   - agentsync_sessions_diff_ready: the sessions whose targets to store;
-//   - agentsync_targets_stored: the sessions whose targets the sync stored.
+//   - agentsync_work_sessions: a reading of the history, as COPY streams it in;
+//   - agentsync_work_sessions_diff: the staged sessions compared with the stored ones;
+//   - agentsync_work_sessions_diff_ready: the sessions whose targets to store;
+//   - agentsync_work_targets_stored: the sessions whose targets the sync stored.
 var historyWorkTables = []string{
 	query("history_staging"),
 	query("history_create_diff"),
@@ -134,8 +134,11 @@ var historyWorkTables = []string{
 	query("history_create_targets_stored"),
 }
 
+// historyWorkTablesEnd ends a history sync's use of its work tables.
+var historyWorkTablesEnd = workTablesEnd{query("history_empty_work_tables"), query("history_truncate_work_tables")}
+
 var historyWorkTableNames = []string{
-	"agentsync_sessions", "agentsync_sessions_diff", "agentsync_sessions_diff_ready", "agentsync_targets_stored",
+	"agentsync_work_sessions", "agentsync_work_sessions_diff", "agentsync_work_sessions_diff_ready", "agentsync_work_targets_stored",
 }
 
 // analyzeAbove is the number of sessions of a reading (or of targets
@@ -199,7 +202,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	byDefinition := func(ctx context.Context, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
 		return src.SessionsByDefinition(ctx, definitions, since, fn)
 	}
-	stats, err := copyInto(ctx, dbCtx, tx, "agentsync_sessions", sessionColumns,
+	stats, err := copyInto(ctx, dbCtx, tx, "agentsync_work_sessions", sessionColumns,
 		listing[scanagent.ScanSession](byDefinition), sessionRows(&unknown, settled), &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	res.FieldsRepaired = stats.FieldsRepaired
@@ -251,7 +254,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 			}
 			return rows, err
 		}
-		st, err := copyInto(ctx, dbCtx, tx, "agentsync_sessions", sessionColumns,
+		st, err := copyInto(ctx, dbCtx, tx, "agentsync_work_sessions", sessionColumns,
 			listing[scanagent.ScanSession](byID), countRows, &res.FetchDuration)
 		res.Rejected += st.Rejected
 		res.APIRequests += st.Requests
@@ -284,7 +287,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	var finish batch
 	if res.Targets > 0 {
 		if res.Targets > analyzeAbove {
-			finish.exec(analyzeWorkTable("agentsync_targets_stored", query("analyze_targets_stored")), nil)
+			finish.exec(analyzeWorkTable("agentsync_work_targets_stored", query("analyze_targets_stored")), nil)
 		}
 		finish.exec(coverTargets(tenant), nil)
 	}
@@ -294,7 +297,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	finish.exec(coverStep(tenant, runID), nil)
 	finish.exec(l.finishRunStep(runID, res, previous), nil)
 	finish.exec(digestStep(runID), nil)
-	finish.exec(emptyWorkTables("history", runID, staged+res.Targets), nil)
+	finish.exec(historyWorkTablesEnd.step(runID, staged+res.Targets), nil)
 	if err := finish.send(dbCtx, tx, l.cfg.Logger, "record the targets' coverage and the run"); err != nil {
 		return res, err
 	}
@@ -314,7 +317,7 @@ func analyzeWorkTable(table, statement string) step {
 }
 
 // queueApplySessions queues on b the statements that apply one staged
-// reading of sessions (pg_temp.agentsync_sessions) of staged sessions:
+// reading of sessions (pg_temp.agentsync_work_sessions) of staged sessions:
 // the last record of a session counts (when the reading may repeat one);
 // new sessions are inserted, known ones written only when the reading
 // completes or corrects them, and the targets of sessions that have none
@@ -327,7 +330,7 @@ func (l *Loader) queueApplySessions(b *batch, runID int64, fetchedAt time.Time, 
 	}
 	b.exec(step{"compare with stored sessions", query("history_compare"), []any{tenant}}, nil)
 	if large {
-		b.exec(analyzeWorkTable("agentsync_sessions_diff", query("analyze_sessions_diff")), nil)
+		b.exec(analyzeWorkTable("agentsync_work_sessions_diff", query("analyze_sessions_diff")), nil)
 	}
 	b.queryRow(step{"count sessions", query("history_count"), nil}, &c.seen, &c.inserted, &c.changed)
 	b.exec(step{"insert new sessions", query("history_insert_new"), []any{tenant, fetchedAt, runID}}, nil)
@@ -338,7 +341,7 @@ func (l *Loader) queueApplySessions(b *batch, runID int64, fetchedAt time.Time, 
 	b.exec(step{"store listed fingerprints", query("history_store_fingerprints"), nil}, nil)
 	b.exec(step{"choose sessions whose targets to store", query("history_choose_ready"), nil}, nil)
 	if large {
-		b.exec(analyzeWorkTable("agentsync_sessions_diff_ready", query("analyze_sessions_diff_ready")), nil)
+		b.exec(analyzeWorkTable("agentsync_work_sessions_diff_ready", query("analyze_sessions_diff_ready")), nil)
 	}
 	storeTargets := step{"store targets", query("history_store_targets"), []any{tenant}}
 	if l.cfg.schemaBefore(39) { // 00039_targets_stored_once.sql

@@ -372,7 +372,7 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	// its data is committed.
 	if err := execBatch(dbCtx, tx, l.cfg.Logger,
 		append(recordDay(l.cfg.TenantID, runID, res.FetchedAt, day, counts.lastSeen), l.finishRunStep(runID, res, day.previous), digestStep(runID),
-			emptyWorkTables("agents", runID, staged))); err != nil {
+			agentsWorkTablesEnd.step(runID, staged))); err != nil {
 		return res, err
 	}
 	// The last moment a cancellation can still undo the sync.

@@ -158,7 +158,7 @@ func TestScanWorkTablesLastTheConnection(t *testing.T) {
 		err := pool.QueryRow(ctx, `
 			SELECT coalesce(array_agg(relname::text ORDER BY relname), '{}'), coalesce(array_agg(oid::int8 ORDER BY relname), '{}')
 			  FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'
-			   AND relname IN ('agentsync_definitions', 'agentsync_definition_diff', 'agentsync_sessions', 'agentsync_sessions_diff')`).
+			   AND relname IN ('agentsync_work_definitions', 'agentsync_work_definition_diff', 'agentsync_work_sessions', 'agentsync_work_sessions_diff')`).
 			Scan(&names, &oids)
 		if err != nil {
 			t.Fatal(err)
@@ -188,7 +188,7 @@ func TestScanWorkTablesLastTheConnection(t *testing.T) {
 		t.Errorf("work tables made anew by the next sync: %v, then %v", first, second)
 	}
 	var rows int
-	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_temp.agentsync_definitions) + (SELECT count(*) FROM pg_temp.agentsync_sessions)`).Scan(&rows); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_temp.agentsync_work_definitions) + (SELECT count(*) FROM pg_temp.agentsync_work_sessions)`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 0 {

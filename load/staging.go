@@ -19,14 +19,18 @@ import (
 // workTables are the temporary tables of a sync. They belong to the
 // session and keep their definition from one sync to the next on the same
 // connection (creating them costs more than a small tenant's whole sync);
-// a sync empties its tables before it commits (emptyWorkTables), and a
-// transaction that rolls back takes its rows with it.
+// a sync empties its tables before it commits (workTablesEnd), and a
+// transaction that rolls back takes its rows with it. They are named
+// apart (agentsync_work_*) from the tables of the releases that let each
+// commit empty them (ON COMMIT DELETE ROWS) and do not: through a
+// transaction pooler, a release of each kind may use the same server
+// connection, during an upgrade for instance.
 //
-//   - agentsync_staging: the records of the listing that may change
+//   - agentsync_work_staging: the records of the listing that may change
 //     something (see knownAgents), as COPY streams them in;
-//   - agentsync_unreadable: ids of agents listed but unreadable;
-//   - agentsync_diff: the agents whose descriptive row must be written;
-//   - agentsync_missing: the active agents the listing lacks.
+//   - agentsync_work_unreadable: ids of agents listed but unreadable;
+//   - agentsync_work_diff: the agents whose descriptive row must be written;
+//   - agentsync_work_missing: the active agents the listing lacks.
 var workTables = []string{
 	query("agents_create_staging"),
 	query("agents_create_unreadable"),
@@ -46,22 +50,28 @@ const (
 	truncateAbove = 1000
 )
 
-// emptyWorkTables is the step that empties the work tables of a sync of
-// resource ("agents", "definitions" or "history") before it commits, after
-// its last statement that reads them. ON COMMIT DELETE ROWS truncated
-// every work table of the session at each commit that had touched one,
-// twelve tables and their TOAST tables, indexes rebuilt: about 4 ms a
-// commit, a fifth of the server's time in an hourly sync of every
-// resource of a small tenant. Deleting a small sync's rows from its own
-// four tables costs a tenth of it.
-func emptyWorkTables(resource string, runID int64, staged int) step {
+// workTablesEnd are the two statements that end a sync's use of its work
+// tables before it commits: one deletes their rows, the other truncates
+// them. ON COMMIT DELETE ROWS truncated every work table of the session at
+// each commit that had touched one, twelve tables and their TOAST tables,
+// indexes rebuilt: about 4 ms a commit, a fifth of the server's time in an
+// hourly sync of every resource of a small tenant. Deleting a small sync's
+// rows from its own four tables costs a tenth of it.
+type workTablesEnd struct{ empty, truncate string }
+
+// step empties the work tables of run, which staged that many rows,
+// truncating them every truncateEvery runs and after a large one.
+func (w workTablesEnd) step(runID int64, staged int) step {
 	if runID%truncateEvery == 0 || staged > truncateAbove {
-		return step{"truncate the work tables", query(resource + "_truncate_work_tables"), nil}
+		return step{"truncate the work tables", w.truncate, nil}
 	}
-	return step{"empty the work tables", query(resource + "_empty_work_tables"), nil}
+	return step{"empty the work tables", w.empty, nil}
 }
 
-// stagingColumns are the columns COPY fills in pg_temp.agentsync_staging.
+// agentsWorkTablesEnd ends an agents sync's use of workTables.
+var agentsWorkTablesEnd = workTablesEnd{query("agents_empty_work_tables"), query("agents_truncate_work_tables")}
+
+// stagingColumns are the columns COPY fills in pg_temp.agentsync_work_staging.
 var stagingColumns = []string{
 	"seq", "agent_id", "machine_id", "computer_dns_name", "assigned_application_id",
 	"scanner_software_version", "mde_client_version", "last_seen", "last_command_execution_at", "extra",
@@ -105,7 +115,7 @@ func stage(ctx, dbCtx context.Context, tx pgx.Tx, list scanagent.ListFunc, known
 		staged++
 		return [][]any{values}, nil
 	}
-	stats, err := copyInto(ctx, dbCtx, tx, "agentsync_staging", stagingColumns, listing[scanagent.Record](list), rows, &waited)
+	stats, err := copyInto(ctx, dbCtx, tx, "agentsync_work_staging", stagingColumns, listing[scanagent.Record](list), rows, &waited)
 	if err != nil {
 		return stats, 0, waited, err
 	}

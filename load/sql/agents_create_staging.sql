@@ -2,7 +2,7 @@
 -- may change something (see knownAgents), as COPY streams them in.
 -- It belongs to the session; a sync empties it before it commits.
 -- No parameters.
-CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_staging (
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_work_staging (
 	seq                       bigint NOT NULL,
 	agent_id                  text   NOT NULL,
 	machine_id                text,

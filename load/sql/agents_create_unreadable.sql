@@ -1,6 +1,6 @@
 -- Creates, unless it exists, the table of the ids of agents listed but unreadable.
 -- It belongs to the session; a sync empties it before it commits.
 -- No parameters.
-CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_unreadable (
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_work_unreadable (
 	agent_id text NOT NULL
 ) ON COMMIT PRESERVE ROWS

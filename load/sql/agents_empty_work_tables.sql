@@ -4,8 +4,8 @@
 -- (about 0.3 ms a table and its TOAST table, at each commit). A
 -- transaction that rolls back takes its rows with it.
 -- No parameters.
-WITH t0 AS (DELETE FROM pg_temp.agentsync_staging),
-     t1 AS (DELETE FROM pg_temp.agentsync_unreadable),
-     t2 AS (DELETE FROM pg_temp.agentsync_diff),
-     t3 AS (DELETE FROM pg_temp.agentsync_missing)
+WITH t0 AS (DELETE FROM pg_temp.agentsync_work_staging),
+     t1 AS (DELETE FROM pg_temp.agentsync_work_unreadable),
+     t2 AS (DELETE FROM pg_temp.agentsync_work_diff),
+     t3 AS (DELETE FROM pg_temp.agentsync_work_missing)
 SELECT

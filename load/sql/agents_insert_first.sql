@@ -1,7 +1,7 @@
 -- Inserts a tenant's first agents (none stored yet): every staged record
 -- is new, gets its key and its number in the tenant (in the listing's
 -- order) as it is inserted, and fills agent_state and the
--- first version of scan_agent_history straight from agentsync_staging.
+-- first version of scan_agent_history straight from agentsync_work_staging.
 -- Returns each new agent's heartbeat (agent_key, last_seen,
 -- last_command_execution_at, false) when it has one. The sibling
 -- agents_insert_new does the same for a tenant with stored agents.
@@ -9,7 +9,7 @@
 WITH d AS (
 	SELECT s.*, pg_catalog.nextval('defender_storage.agent_state_agent_key_seq') AS agent_key,
 	       pg_catalog.row_number() OVER (ORDER BY s.seq) AS agent_no
-	  FROM pg_temp.agentsync_staging s
+	  FROM pg_temp.agentsync_work_staging s
 ), inserted AS (
 	INSERT INTO defender_storage.agent_state (
 		agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
@@ -31,7 +31,7 @@ WITH d AS (
 	  FROM d
 ), moved AS (
 	SELECT a.agent_key, s.last_seen, s.last_command_execution_at
-	  FROM pg_temp.agentsync_staging s
+	  FROM pg_temp.agentsync_work_staging s
 	  JOIN defender_storage.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
 	  LEFT JOIN defender_storage.agent_heartbeat hb ON hb.agent_key = a.agent_key
 	 WHERE (hb.last_seen, hb.last_command_execution_at) IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
@@ -43,6 +43,6 @@ UNION ALL
 -- A known agent's move is a change of its own when nothing else of it
 -- changed.
 SELECT m.agent_key, m.last_seen, m.last_command_execution_at,
-       NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d
+       NOT EXISTS (SELECT FROM pg_temp.agentsync_work_diff d
                     WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed))
   FROM moved m

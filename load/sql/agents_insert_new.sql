@@ -1,5 +1,5 @@
 -- Inserts the new agents of a tenant with stored agents: those of
--- agentsync_diff marked is_new (their keys taken by agents_compare) go
+-- agentsync_work_diff marked is_new (their keys taken by agents_compare) go
 -- into agent_state, numbered after the tenant's agents in the order of
 -- their keys, and get their first version in scan_agent_history.
 -- Returns, in one round trip, the heartbeat of each new agent that has one
@@ -19,20 +19,20 @@ WITH inserted AS (
 	       d.scanner_software_version, d.mde_client_version, d.extra, d.fingerprint, $2, $3, $2,
 	       (SELECT coalesce(max(n.agent_no), 0) FROM defender_storage.agent_state n WHERE n.tenant_id = $1)
 	         + pg_catalog.row_number() OVER (ORDER BY d.agent_key)
-	  FROM pg_temp.agentsync_diff d WHERE d.is_new
+	  FROM pg_temp.agentsync_work_diff d WHERE d.is_new
 ), history AS (
 	INSERT INTO defender.scan_agent_history (
 		agent_key, tenant_id, agent_id, machine_id, computer_dns_name, assigned_application_id,
 		scanner_software_version, mde_client_version, extra, valid_from, opened_by_run_id)
 	SELECT d.agent_key, $1, d.agent_id, d.machine_id, d.computer_dns_name, d.assigned_application_id,
 	       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
-	  FROM pg_temp.agentsync_diff d WHERE d.is_new
+	  FROM pg_temp.agentsync_work_diff d WHERE d.is_new
 ), born AS (
 	SELECT d.agent_key, d.last_seen, d.last_command_execution_at
-	  FROM pg_temp.agentsync_diff d WHERE d.is_new
+	  FROM pg_temp.agentsync_work_diff d WHERE d.is_new
 ), moved AS (
 	SELECT a.agent_key, s.last_seen, s.last_command_execution_at
-	  FROM pg_temp.agentsync_staging s
+	  FROM pg_temp.agentsync_work_staging s
 	  JOIN defender_storage.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
 	  LEFT JOIN defender_storage.agent_heartbeat hb ON hb.agent_key = a.agent_key
 	 WHERE (hb.last_seen, hb.last_command_execution_at) IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
@@ -44,6 +44,6 @@ UNION ALL
 -- A known agent's move is a change of its own when nothing else of it
 -- changed.
 SELECT m.agent_key, m.last_seen, m.last_command_execution_at,
-       NOT EXISTS (SELECT FROM pg_temp.agentsync_diff d
+       NOT EXISTS (SELECT FROM pg_temp.agentsync_work_diff d
                     WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed))
   FROM moved m

@@ -1,3 +1,3 @@
--- Records in agentsync_missing the active agents the listing lacks.
+-- Records in agentsync_work_missing the active agents the listing lacks.
 -- $1 their agent keys (bigint[]).
-INSERT INTO pg_temp.agentsync_missing (agent_key) SELECT unnest($1::bigint[])
+INSERT INTO pg_temp.agentsync_work_missing (agent_key) SELECT unnest($1::bigint[])

@@ -3,4 +3,4 @@
 -- is not used again until the table is truncated, so every few syncs,
 -- and after a large one, a sync gives it back.
 -- No parameters.
-TRUNCATE pg_temp.agentsync_staging, pg_temp.agentsync_unreadable, pg_temp.agentsync_diff, pg_temp.agentsync_missing
+TRUNCATE pg_temp.agentsync_work_staging, pg_temp.agentsync_work_unreadable, pg_temp.agentsync_work_diff, pg_temp.agentsync_work_missing

@@ -1,4 +1,4 @@
--- Rewrites the agent_state row of the known agents of agentsync_diff (a
+-- Rewrites the agent_state row of the known agents of agentsync_work_diff (a
 -- change, a return, or a fingerprint to store); a returning agent is
 -- active again from this sync.
 -- $1 fetch time.
@@ -13,5 +13,5 @@ UPDATE defender_storage.agent_state a
        active_since = CASE WHEN d.is_returning THEN $1 ELSE a.active_since END,
        deleted_at = NULL,
        deleted_by_run_id = NULL
-  FROM pg_temp.agentsync_diff d
+  FROM pg_temp.agentsync_work_diff d
  WHERE a.agent_key = d.agent_key AND NOT d.is_new

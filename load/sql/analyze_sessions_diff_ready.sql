@@ -1,4 +1,4 @@
--- Gathers the statistics of the work table agentsync_sessions_diff_ready, which
+-- Gathers the statistics of the work table agentsync_work_sessions_diff_ready, which
 -- autovacuum never does (see analyzeWorkTable).
 -- No parameters.
-ANALYZE pg_temp.agentsync_sessions_diff_ready
+ANALYZE pg_temp.agentsync_work_sessions_diff_ready

@@ -1,4 +1,4 @@
--- Inserts the new definitions of agentsync_definition_diff into
+-- Inserts the new definitions of agentsync_work_definition_diff into
 -- definition_state, with their first version.
 -- $1 tenant id, $2 fetch time, $3 run id.
 WITH inserted AS (
@@ -7,7 +7,7 @@ WITH inserted AS (
 	                                       first_seen_at, first_seen_run_id)
 	SELECT $1, d.definition_id, d.scan_name, d.scan_type, d.is_active, d.interval_hours, d.target, d.target_type,
        d.scanner_agent_id, d.auth_variant, d.auth_type, d.created_by, d.extra, $2, $3
-	  FROM pg_temp.agentsync_definition_diff d
+	  FROM pg_temp.agentsync_work_definition_diff d
 	 WHERE d.definition_key IS NULL
 	RETURNING *
 )

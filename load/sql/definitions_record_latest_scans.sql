@@ -6,7 +6,7 @@ INSERT INTO defender_storage.session_result (tenant_id, definition_id, scanner_a
                                      source, recorded_at, recorded_by_run_id)
 SELECT $1, s.definition_id, s.scanner_agent_id, s.latest_status, s.latest_executed_at, s.latest_failure_reason,
        'latest_scan', $2, $3
-  FROM pg_temp.agentsync_definitions s
+  FROM pg_temp.agentsync_work_definitions s
  WHERE s.latest_executed_at IS NOT NULL
    AND NOT EXISTS (SELECT FROM defender_storage.session_result r
                     WHERE r.tenant_id = $1 AND r.definition_id = s.definition_id AND r.scanned_at = s.latest_executed_at)

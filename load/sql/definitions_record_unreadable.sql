@@ -1,5 +1,5 @@
 -- Keeps the ids of the definitions listed but unreadable in
--- agentsync_definitions_unreadable.
+-- agentsync_work_definitions_unreadable.
 -- $1 their ids (text[]).
-INSERT INTO pg_temp.agentsync_definitions_unreadable (definition_id)
+INSERT INTO pg_temp.agentsync_work_definitions_unreadable (definition_id)
 SELECT DISTINCT id FROM unnest($1::text[]) AS id

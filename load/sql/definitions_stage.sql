@@ -1,9 +1,9 @@
 -- Stages a listing of definitions, given as one JSON array of rows keyed
--- by the columns of agentsync_definitions (definitions are few: one
+-- by the columns of agentsync_work_definitions (definitions are few: one
 -- parameter, in the round trip that compares them, costs less than a
 -- COPY of its own).
 -- $1 the rows (jsonb).
-INSERT INTO pg_temp.agentsync_definitions
+INSERT INTO pg_temp.agentsync_work_definitions
 SELECT * FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS x(
 	seq                   bigint,
 	definition_id         text,

@@ -1,7 +1,7 @@
 -- Creates, unless it exists, the staging table of a definitions sync,
 -- which COPY fills with the listing. It belongs to the session; a sync empties it before it commits.
 -- No parameters.
-CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_definitions (
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_work_definitions (
 	seq                   bigint  NOT NULL,
 	definition_id         text    NOT NULL,
 	scan_name             text,

@@ -3,4 +3,4 @@
 -- is not used again until the table is truncated, so every few syncs,
 -- and after a large one, a sync gives it back.
 -- No parameters.
-TRUNCATE pg_temp.agentsync_definitions, pg_temp.agentsync_definitions_unreadable, pg_temp.agentsync_definition_diff, pg_temp.agentsync_definitions_missing
+TRUNCATE pg_temp.agentsync_work_definitions, pg_temp.agentsync_work_definitions_unreadable, pg_temp.agentsync_work_definition_diff, pg_temp.agentsync_work_definitions_missing

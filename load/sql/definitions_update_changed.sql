@@ -1,5 +1,5 @@
 -- Rewrites the definition_state row of the known definitions of
--- agentsync_definition_diff that changed or returned (a returning one is
+-- agentsync_work_definition_diff that changed or returned (a returning one is
 -- no longer deleted).
 -- No parameters.
 UPDATE defender_storage.definition_state s
@@ -8,9 +8,9 @@ UPDATE defender_storage.definition_state s
        (d.scan_name, d.scan_type, d.is_active, d.interval_hours, d.target, d.target_type,
        d.scanner_agent_id, d.auth_variant, d.auth_type, d.created_by, d.extra),
        deleted_at = NULL, deleted_by_run_id = NULL
-  FROM pg_temp.agentsync_definition_diff d
+  FROM pg_temp.agentsync_work_definition_diff d
  WHERE s.definition_key = d.definition_key AND (d.changed OR d.is_returning)
    -- The keys again as an array: definition_state is read by its index, whatever
    -- the planner guesses of the size of the work table.
-   AND s.definition_key = ANY (ARRAY(SELECT c.definition_key FROM pg_temp.agentsync_definition_diff c
+   AND s.definition_key = ANY (ARRAY(SELECT c.definition_key FROM pg_temp.agentsync_work_definition_diff c
                                       WHERE c.changed OR c.is_returning))

@@ -1,18 +1,18 @@
 -- Compares the staged sessions with the stored ones and keeps the result
--- in agentsync_sessions_diff: each staged session
+-- in agentsync_work_sessions_diff: each staged session
 -- completed by the stored one (what the history sent wins, what it did
 -- not send is kept), whether that changes the stored row, and its stored
 -- key (null when new). The scanner agent is the agent whose machine id (or
 -- id) is the scanner the history named, else the one already stored, else
 -- the definition's.
 -- $1 tenant id.
-INSERT INTO pg_temp.agentsync_sessions_diff (seq, targets_reported, fingerprint, session_key, definition_id, session_id,
+INSERT INTO pg_temp.agentsync_work_sessions_diff (seq, targets_reported, fingerprint, session_key, definition_id, session_id,
        scanner_id, scanner_agent_id, status, scanned_at, targets, succeeded_targets, general_error, extra, changed, inserted)
 WITH staged AS (
 	SELECT s.*, sc.agent_id AS resolved_agent_id
-	  FROM pg_temp.agentsync_sessions s
+	  FROM pg_temp.agentsync_work_sessions s
 	  LEFT JOIN (SELECT DISTINCT ON (x.scanner_id) x.scanner_id, a.agent_id
-	               FROM (SELECT DISTINCT scanner_id FROM pg_temp.agentsync_sessions WHERE ordinal = -1 AND scanner_id IS NOT NULL) x
+	               FROM (SELECT DISTINCT scanner_id FROM pg_temp.agentsync_work_sessions WHERE ordinal = -1 AND scanner_id IS NOT NULL) x
 	               JOIN defender_storage.agent_state a
 	                 ON a.tenant_id = $1 AND (a.machine_id = x.scanner_id OR a.agent_id = x.scanner_id)
 	              ORDER BY x.scanner_id, a.deleted_at IS NULL DESC, a.agent_key DESC) sc

@@ -1,5 +1,5 @@
 -- Brings target_coverage up to date with the targets a sync stored (those
--- of the sessions in agentsync_targets_stored): per target and
+-- of the sessions in agentsync_work_targets_stored): per target and
 -- definition, the latest scan and the last successful one. A row moves
 -- only when the new latest scan is later than the stored one (a session
 -- without time is the oldest) or the new last success is later than the
@@ -18,7 +18,7 @@ WITH new AS (
 	                      WHERE t1.session_key = s.session_key OFFSET 0) t
 	 -- The keys as an array: the sessions are read by their index,
 	 -- whatever the planner guesses of the size of the work table.
-	 WHERE s.session_key = ANY (ARRAY(SELECT n.session_key FROM pg_temp.agentsync_targets_stored n))
+	 WHERE s.session_key = ANY (ARRAY(SELECT n.session_key FROM pg_temp.agentsync_work_targets_stored n))
 ), per_target AS (
 	-- Per target and definition, its latest scan and its last success,
 	-- in one grouping (a join of the two, estimated at a row each, was a

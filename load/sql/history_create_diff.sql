@@ -2,7 +2,7 @@
 -- with the stored ones (see history_compare). It belongs to the session;
 -- a sync empties it before it commits.
 -- No parameters.
-CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_sessions_diff (
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_work_sessions_diff (
 	seq               bigint  NOT NULL,
 	targets_reported  boolean,
 	fingerprint       bytea,

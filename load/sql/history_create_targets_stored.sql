@@ -2,4 +2,4 @@
 -- sync stored, which update target coverage. It belongs to the session;
 -- a sync empties it before it commits.
 -- No parameters.
-CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_targets_stored (session_key bigint PRIMARY KEY) ON COMMIT PRESERVE ROWS
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_work_targets_stored (session_key bigint PRIMARY KEY) ON COMMIT PRESERVE ROWS

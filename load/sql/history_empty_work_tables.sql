@@ -4,8 +4,8 @@
 -- (about 0.3 ms a table and its TOAST table, at each commit). A
 -- transaction that rolls back takes its rows with it.
 -- No parameters.
-WITH t0 AS (DELETE FROM pg_temp.agentsync_sessions),
-     t1 AS (DELETE FROM pg_temp.agentsync_sessions_diff),
-     t2 AS (DELETE FROM pg_temp.agentsync_sessions_diff_ready),
-     t3 AS (DELETE FROM pg_temp.agentsync_targets_stored)
+WITH t0 AS (DELETE FROM pg_temp.agentsync_work_sessions),
+     t1 AS (DELETE FROM pg_temp.agentsync_work_sessions_diff),
+     t2 AS (DELETE FROM pg_temp.agentsync_work_sessions_diff_ready),
+     t3 AS (DELETE FROM pg_temp.agentsync_work_targets_stored)
 SELECT

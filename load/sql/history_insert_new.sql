@@ -1,15 +1,15 @@
--- Inserts the new sessions of agentsync_sessions_diff and records their
+-- Inserts the new sessions of agentsync_work_sessions_diff and records their
 -- keys there.
 -- $1 tenant id, $2 fetch time, $3 run id.
 WITH inserted AS (
 	INSERT INTO defender_storage.session_result (tenant_id, definition_id, session_id, scanner_id, scanner_agent_id, status, scanned_at, targets, succeeded_targets, general_error, extra, source, recorded_at, recorded_by_run_id, listed_fingerprint)
 	SELECT $1, definition_id, session_id, scanner_id, scanner_agent_id, status, scanned_at, targets, succeeded_targets, general_error, extra, 'history', $2, $3, fingerprint
-	  FROM pg_temp.agentsync_sessions_diff WHERE session_key IS NULL
+	  FROM pg_temp.agentsync_work_sessions_diff WHERE session_key IS NULL
 	RETURNING session_key, definition_id, session_id, scanned_at
 )
 -- A staged session is known by its id, else by its definition
 -- and time: one key, so that the match is a hash join.
-UPDATE pg_temp.agentsync_sessions_diff d
+UPDATE pg_temp.agentsync_work_sessions_diff d
    SET session_key = i.session_key, inserted = true
   FROM inserted i
  WHERE d.session_key IS NULL

@@ -1,6 +1,6 @@
 -- Keeps, of a reading by id, only the sessions asked for: an answer never
 -- adds a session.
 -- $1 the session ids asked for (text[]).
-DELETE FROM pg_temp.agentsync_sessions
- WHERE seq IN (SELECT seq FROM pg_temp.agentsync_sessions
+DELETE FROM pg_temp.agentsync_work_sessions
+ WHERE seq IN (SELECT seq FROM pg_temp.agentsync_work_sessions
                 WHERE ordinal = -1 AND (session_id IS NULL OR NOT session_id = ANY ($1)))

@@ -1,11 +1,11 @@
--- Marks the sessions of agentsync_sessions_diff_ready as having their
--- targets stored by the run, and keeps them in agentsync_targets_stored.
+-- Marks the sessions of agentsync_work_sessions_diff_ready as having their
+-- targets stored by the run, and keeps them in agentsync_work_targets_stored.
 -- $1 run id.
 WITH marked AS (
 	-- The keys as an array: session_result is read by its index, whatever
 	-- the planner guesses of the size of the work table.
 	UPDATE defender_storage.session_result s SET targets_run_id = $1
-	 WHERE s.session_key = ANY (ARRAY(SELECT r.session_key FROM pg_temp.agentsync_sessions_diff_ready r))
+	 WHERE s.session_key = ANY (ARRAY(SELECT r.session_key FROM pg_temp.agentsync_work_sessions_diff_ready r))
 	RETURNING s.session_key
 )
-INSERT INTO pg_temp.agentsync_targets_stored SELECT session_key FROM marked ON CONFLICT DO NOTHING
+INSERT INTO pg_temp.agentsync_work_targets_stored SELECT session_key FROM marked ON CONFLICT DO NOTHING

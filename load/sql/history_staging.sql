@@ -2,7 +2,7 @@
 -- history, which COPY fills: a session makes one row with ordinal -1, then
 -- one row per target. It belongs to the session; a sync empties it before it commits.
 -- No parameters.
-CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_sessions (
+CREATE TEMPORARY TABLE IF NOT EXISTS agentsync_work_sessions (
 	seq               bigint  NOT NULL,
 	ordinal           integer NOT NULL,
 	definition_id     text,
