@@ -113,8 +113,8 @@ func readDefinitions(ctx context.Context, list scanagent.DefinitionListFunc, wai
 
 // definitionWorkTables are the temporary tables of a definitions sync,
 // created once per connection and emptied before each commit (as the
-// agents' workTables): creating and dropping four tables cost more than the rest
-// of a sync of tens of definitions.
+// agents' workTables): creating and dropping four tables cost more than
+// the rest of a sync of tens of definitions.
 //
 //   - agentsync_work_definitions: the listing;
 //   - agentsync_work_definitions_unreadable: ids listed but unreadable;
