@@ -1023,20 +1023,7 @@ func TestWorkTablesEmptyAfterEachSync(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := setup(t)
-	cfg, err := pgxpool.ParseConfig(f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	l, err := load.New(pool, load.Config{TenantID: tenant, Logger: slog.New(slog.DiscardHandler), Now: f.clock.Now, Worker: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, pool, _ := tracedLoader(t, f) // one connection: the syncs' and the checks'
 	fleet, defs := agents(30), definitions(3)
 	h := &history{}
 	rowsLeft := func(after string) {

@@ -662,20 +662,10 @@ func TestTargetsStoredOnceMigration(t *testing.T) {
 		`SELECT * FROM defender_storage.target_coverage ORDER BY tenant_id, target, definition_id`,
 		`SELECT * FROM defender_storage.target_status ORDER BY tenant_id, target`,
 		`SELECT run_id, digest, parts FROM defender_storage.run_digest ORDER BY run_id`)
-	verified := func(pool *pgxpool.Pool, when string) {
-		t.Helper()
-		chains, err := load.Verify(ctx, pool, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !load.Verified(chains) || len(chains) < 6 {
-			t.Errorf("%s: %d chains, verified %v: %+v", when, len(chains), load.Verified(chains), chains)
-		}
-	}
 	migrationRewritesKeepingEveryAnswer(t, 39, func(pool *pgxpool.Pool) {
-		verified(pool, "at schema 39")
+		chainsVerified(t, pool, "at schema 39")
 	}, func(pool *pgxpool.Pool) {
-		verified(pool, "after the upgrade")
+		chainsVerified(t, pool, "after the upgrade")
 	}, map[string]string{ // 00039_targets_stored_once.sql
 		"defender_storage.target_result": targetRows,
 	})
@@ -722,23 +712,26 @@ func TestZeroCountsStoredAsNullMigration(t *testing.T) {
 		        records_changed, records_unchanged, records_deleted, records_rejected, targets_inserted, fields_repaired
 		   FROM defender.sync_runs ORDER BY run_id`,
 		`SELECT run_id, digest, parts FROM defender_storage.run_digest ORDER BY run_id`)
-	verified := func(pool *pgxpool.Pool, when string) {
-		t.Helper()
-		chains, err := load.Verify(ctx, pool, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !load.Verified(chains) || len(chains) < 6 {
-			t.Errorf("%s: %d chains, verified %v: %+v", when, len(chains), load.Verified(chains), chains)
-		}
-	}
 	migrationRewritesKeepingEveryAnswer(t, 41, func(pool *pgxpool.Pool) {
-		verified(pool, "at schema 40")
+		chainsVerified(t, pool, "at schema 40")
 	}, func(pool *pgxpool.Pool) {
-		verified(pool, "after the upgrade")
+		chainsVerified(t, pool, "after the upgrade")
 	}, map[string]string{ // 00041_zero_counts_stored_as_null.sql
 		"defender_storage.sync_run": runs,
 	})
+}
+
+// chainsVerified fails unless every chain of run digests of the
+// interleaved tenants (six at least) verifies; when names the moment.
+func chainsVerified(t *testing.T, pool *pgxpool.Pool, when string) {
+	t.Helper()
+	chains, err := load.Verify(context.Background(), pool, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !load.Verified(chains) || len(chains) < 6 {
+		t.Errorf("%s: %d chains, verified %v: %+v", when, len(chains), load.Verified(chains), chains)
+	}
 }
 
 // storesTheSame syncs the interleaved tenants at schema version-1 in one
