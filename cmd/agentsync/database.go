@@ -60,14 +60,27 @@ func (s databaseSettings) check(getenv func(string) string) error {
 }
 
 // openPool connects a pgx pool to url and checks that the server answers.
-// Its statements run in a mode a transaction pooler carries (see
-// internal/pooling).
+// Its statements run in a mode a transaction pooler carries, or stay
+// prepared when a first connection shows it reaches the server itself
+// (see internal/pooling).
 func openPool(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
 	cfg, err := pooling.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", redactConnErr(err))
 	}
 	cfg.ConnConfig.OnNotice = logNotice(logger)
+	direct, err := pooling.ChooseExecMode(ctx, cfg, url)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+	switch {
+	case direct:
+		logger.Debug("database connection reaches the server itself: statements are prepared once per connection",
+			"default_query_exec_mode", "cache_statement")
+	case !pooling.ExplicitMode(url):
+		logger.Debug("database connection may go through a pooler: statements are described, not kept prepared",
+			"default_query_exec_mode", pooling.DefaultExecModeName)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)

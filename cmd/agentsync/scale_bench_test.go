@@ -136,16 +136,32 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 	for i := range ids {
 		ids[i] = defendertest.TenantIDOf(i)
 	}
-	// agentsync's statement mode, the one that works through a transaction
-	// pooler, unless AGENTSYNC_BENCH_EXEC_MODE names another
-	// (cache_statement: a direct connection's prepared statements).
-	url, mode := dbtest.URL(b), pooling.DefaultExecModeName
+	// The statement mode agentsync chooses for a plain URL (prepared
+	// statements on this direct connection, see internal/pooling), unless
+	// AGENTSYNC_BENCH_EXEC_MODE names one (cache_describe: the mode of a
+	// connection through a transaction pooler).
+	from := "default_query_exec_mode=" + pooling.DefaultExecModeName
+	url := dbtest.URL(b)
+	if !strings.Contains(url, from) {
+		b.Fatalf("the test database's connection string sets no %s", from)
+	}
+	var mode string
 	if m := os.Getenv("AGENTSYNC_BENCH_EXEC_MODE"); m != "" {
-		from := "default_query_exec_mode=" + pooling.DefaultExecModeName
-		if !strings.Contains(url, from) {
-			b.Fatalf("AGENTSYNC_BENCH_EXEC_MODE: the test database's connection string sets no %s", from)
-		}
 		url, mode = strings.Replace(url, from, "default_query_exec_mode="+m, 1), m
+	} else {
+		url = strings.NewReplacer("&"+from, "", from+"&", "", from, "").Replace(url)
+		cfg, err := pooling.ParseConfig(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		direct, err := pooling.ChooseExecMode(context.Background(), cfg, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mode = "chosen by agentsync: " + pooling.DefaultExecModeName
+		if direct {
+			mode = "chosen by agentsync for a direct connection: cache_statement"
+		}
 	}
 	env := map[string]string{
 		"DATABASE_URL":           url,
