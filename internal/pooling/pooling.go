@@ -121,6 +121,7 @@ func Direct(ctx context.Context, conn *pgx.Conn) (bool, error) {
 		return ip != nil && ip.Equal(local.IP) && int(*clientPort) == local.Port, nil
 	}
 }
+
 // ChooseExecMode sets cfg's statement mode for a direct connection to
 // DirectExecMode when connString leaves the mode to agentsync and one
 // connection made with cfg reaches the server itself (see Direct); else
