@@ -63,7 +63,12 @@ func storeHeartbeats(ctx context.Context, tx pgx.Tx, fetchedAt time.Time, runID 
 		keys[i], lastSeen[i], lastCmd[i] = o.key, o.lastSeen, o.lastCmd
 	}
 	var written int
-	if err := tx.QueryRow(ctx, query("heartbeats_observe"), keys, lastSeen, lastCmd, fetchedAt, runID).Scan(&written); err != nil {
+	// Planned at each execution, even where statements stay prepared
+	// (internal/pooling): a plan kept from a connection's first syncs of
+	// a new database, made while agent_state held a few rows, would read
+	// it whole to find the agents' numbers once it holds a fleet.
+	if err := tx.QueryRow(ctx, query("heartbeats_observe"), pgx.QueryExecModeCacheDescribe,
+		keys, lastSeen, lastCmd, fetchedAt, runID).Scan(&written); err != nil {
 		return fmt.Errorf("store heartbeats: %w", interpretError(err))
 	}
 	if written != len(obs) {
