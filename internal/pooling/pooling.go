@@ -16,10 +16,11 @@ import (
 )
 
 // DefaultExecMode is how statements run unless the connection string says
-// otherwise or the connection is known to be direct (ChooseExecMode). pgx's own default prepares named statements and reuses them
-// by name; behind a transaction pooler the next transaction may reach
-// another server connection, which has not got them (or has another
-// client's: "prepared statement stmtcache_… already exists"). Describing a
+// otherwise or the connection is known to be direct (ChooseExecMode).
+// pgx's own default prepares named statements and reuses them by name;
+// behind a transaction pooler the next transaction may reach another
+// server connection, which has not got them (or has another client's:
+// "prepared statement stmtcache_… already exists"). Describing a
 // statement once and running it as an unnamed statement keeps nothing on
 // the server between transactions, and still asks the server for the
 // parameter and result types.
@@ -126,8 +127,10 @@ func Direct(ctx context.Context, conn *pgx.Conn) (bool, error) {
 // DirectExecMode when connString leaves the mode to agentsync and one
 // connection made with cfg reaches the server itself (see Direct); else
 // cfg keeps DefaultExecMode, which works through any pooler. It reports
-// whether it chose DirectExecMode. A connection string of several servers
-// keeps DefaultExecMode: another of them may be reached through a pooler.
+// whether it chose DirectExecMode, and fails only when that connection
+// cannot be made. A connection string of several servers keeps
+// DefaultExecMode: another of them may be reached through a pooler; so
+// does a connection on which the question cannot be asked.
 func ChooseExecMode(ctx context.Context, cfg *pgxpool.Config, connString string) (bool, error) {
 	if ExplicitMode(connString) {
 		return false, nil
@@ -142,9 +145,8 @@ func ChooseExecMode(ctx context.Context, cfg *pgxpool.Config, connString string)
 		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	direct, err := Direct(ctx, conn)
-	if err != nil || !direct {
-		return false, err
+	if direct, err := Direct(ctx, conn); err != nil || !direct {
+		return false, nil
 	}
 	cfg.ConnConfig.DefaultQueryExecMode = DirectExecMode
 	return true, nil
