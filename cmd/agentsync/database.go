@@ -69,14 +69,17 @@ func openPool(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Po
 		return nil, fmt.Errorf("DATABASE_URL: %w", redactConnErr(err))
 	}
 	cfg.ConnConfig.OnNotice = logNotice(logger)
+	connectErr := func(err error) error {
+		return fmt.Errorf("connect to database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
 	direct, err := pooling.ChooseExecMode(ctx, cfg, url)
 	if err != nil {
-		return nil, fmt.Errorf("connect to database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+		return nil, connectErr(err)
 	}
 	switch {
 	case direct:
 		logger.Debug("database connection reaches the server itself: statements are prepared once per connection",
-			"default_query_exec_mode", "cache_statement")
+			"default_query_exec_mode", pooling.DirectExecModeName)
 	case !pooling.ExplicitMode(url):
 		logger.Debug("database connection may go through a pooler: statements are described, not kept prepared",
 			"default_query_exec_mode", pooling.DefaultExecModeName)
@@ -87,7 +90,7 @@ func openPool(ctx context.Context, url string, logger *slog.Logger) (*pgxpool.Po
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to database %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+		return nil, connectErr(err)
 	}
 	return pool, nil
 }

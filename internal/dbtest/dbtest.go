@@ -72,6 +72,21 @@ func withEmptySearchPath(t testing.TB, raw string) string {
 	return u.String()
 }
 
+// PlainURL returns the test database URL raw without the statement mode
+// that URL sets, so that agentsync chooses the mode as for a user's plain
+// URL (internal/pooling).
+func PlainURL(t testing.TB, raw string) string {
+	t.Helper()
+	u, err := parseURL(raw)
+	if err != nil {
+		t.Fatalf("test database url: %v", err)
+	}
+	q := u.Query()
+	q.Del("default_query_exec_mode")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // parseURL parses a connection URL; its error never quotes the URL, which
 // may hold a password.
 func parseURL(raw string) (*url.URL, error) {

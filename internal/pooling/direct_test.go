@@ -29,20 +29,6 @@ func chosenMode(t *testing.T, connString string) (bool, pgx.QueryExecMode) {
 	return direct, cfg.ConnConfig.DefaultQueryExecMode
 }
 
-// withoutMode drops the statement mode the test databases' URLs set, so
-// that agentsync chooses it as for a user's plain URL.
-func withoutMode(t *testing.T, raw string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Del("default_query_exec_mode")
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestDirectConnectionsKeepPreparedStatements: a connection to the server
 // itself, over TCP or its Unix socket, as a role without privileges, is
 // known to be direct, and its statements stay prepared; one through
@@ -50,7 +36,7 @@ func withoutMode(t *testing.T, raw string) string {
 func TestDirectConnectionsKeepPreparedStatements(t *testing.T) {
 	t.Parallel()
 	db := dbtest.URL(t)
-	tcp := withoutMode(t, db)
+	tcp := dbtest.PlainURL(t, db)
 
 	if direct, mode := chosenMode(t, tcp); !direct || mode != pooling.DirectExecMode {
 		t.Errorf("over TCP to the server: direct %v, mode %v; want prepared statements", direct, mode)

@@ -86,6 +86,9 @@ func ExplicitMode(connString string) bool {
 // keep its plan. Behind a transaction pooler that state would be lost.
 const DirectExecMode = pgx.QueryExecModeCacheStatement
 
+// DirectExecModeName is DirectExecMode as a connection string sets it.
+const DirectExecModeName = "cache_statement"
+
 // directProbe is what the server sees of the connection: its client's
 // address and port (null over a Unix socket), and the process serving it.
 const directProbe = `SELECT pg_catalog.host(pg_catalog.inet_client_addr()), pg_catalog.inet_client_port(), pg_catalog.pg_backend_pid()`

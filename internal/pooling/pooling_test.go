@@ -20,6 +20,7 @@ func TestParseConfigPicksAModeAPoolerCarries(t *testing.T) {
 		{"postgres://u@db/x?sslmode=disable&default_query_exec_mode=exec", pgx.QueryExecModeExec},
 		{"host=db default_query_exec_mode=simple_protocol", pgx.QueryExecModeSimpleProtocol},
 		{"postgres://u@db/x?default_query_exec_mode=" + pooling.DefaultExecModeName, pooling.DefaultExecMode},
+		{"postgres://u@db/x?default_query_exec_mode=" + pooling.DirectExecModeName, pooling.DirectExecMode},
 	} {
 		cfg, err := pooling.ParseConfig(tc.url)
 		if err != nil {
