@@ -21,3 +21,6 @@ func AtSchema(cfg Config, version int64) Config {
 	cfg.schema = version
 	return cfg
 }
+
+// Statement is the text of the loader's statement sql/name.sql.
+func Statement(name string) string { return query(name) }

@@ -203,3 +203,94 @@ func underMaintenanceLease(ctx context.Context, pool *pgxpool.Pool, logger *slog
 	defer held.keep(ctx, lost)()
 	return work(ctx)
 }
+
+// MinRunRetention is the shortest retention DropRuns accepts: a month of
+// runs stays for the report, the recent failures and the syncs of a
+// month an auditor asks about first.
+const MinRunRetention = 30 * 24 * time.Hour
+
+// runRetentionTask is the maintenance lease of run retention.
+const runRetentionTask = "run retention"
+
+// runRetentionBatch is how many runs of a tenant one transaction looks
+// at.
+const runRetentionBatch = 2000
+
+// RunsDropped is what DropRuns dropped of one tenant.
+type RunsDropped struct {
+	TenantID          string
+	Succeeded, Failed int64
+}
+
+// DropRuns drops, tenant by tenant, the runs that fetched (a failed run:
+// started) more than retention before now and that nothing refers to any
+// more: no version, deletion, withheld deletion, observation, session,
+// target, rollup or target status, and not the latest of its tenant or of
+// its digest chain. Those are the runs that changed nothing, and the
+// runs whose observations or scan sessions retention has dropped since.
+// A successful run's place in its tenant's digest chain is kept in
+// runs_dropped (its digest, and what agentsync verify needs to chain
+// through it), so the chain still verifies and a chain head recorded
+// before still vouches for every run before it. A run whose stored rows
+// no longer give its digest is kept, for verify to name. It returns what
+// it dropped, per tenant.
+func DropRuns(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]RunsDropped, error) {
+	if retention < MinRunRetention {
+		return nil, fmt.Errorf("run retention %s is shorter than %s", retention, MinRunRetention)
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var out []RunsDropped
+	err := underMaintenanceLease(ctx, pool, logger, runRetentionTask, func(ctx context.Context) error {
+		var err error
+		out, err = dropRuns(ctx, pool, retention, now, logger)
+		return err
+	})
+	return out, err
+}
+
+func dropRuns(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]RunsDropped, error) {
+	cutoff := now.Add(-retention).UTC()
+	rows, err := pool.Query(ctx, query("retention_run_tenants"), cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants with runs past their retention: %w", interpretError(err))
+	}
+	type tenantSince struct {
+		ID    string
+		Since *time.Time
+	}
+	tenants, err := pgx.CollectRows(rows, pgx.RowToStructByPos[tenantSince])
+	if err != nil {
+		return nil, fmt.Errorf("list tenants with runs past their retention: %w", interpretError(err))
+	}
+	var out []RunsDropped
+	for _, tn := range tenants {
+		tenant := tn.ID
+		d := RunsDropped{TenantID: tenant}
+		var after int64
+		for {
+			var succeeded, failed, looked int64
+			var last *int64
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				return tx.QueryRow(ctx, query("retention_drop_runs"), tenant, cutoff, now.UTC(), runRetentionBatch, after, tn.Since).
+					Scan(&succeeded, &failed, &looked, &last)
+			})
+			if err != nil {
+				return out, fmt.Errorf("drop runs of tenant %s: %w", tenant, interpretError(err))
+			}
+			d.Succeeded += succeeded
+			d.Failed += failed
+			if last == nil || looked < runRetentionBatch {
+				break
+			}
+			after = *last
+		}
+		if d.Succeeded+d.Failed > 0 {
+			out = append(out, d)
+			logger.Info("dropped runs past their retention", "tenant", tenant, "succeeded", d.Succeeded,
+				"failed", d.Failed, "retention", retention.String(), "before", cutoff.Format(time.RFC3339))
+		}
+	}
+	return out, nil
+}

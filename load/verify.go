@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -70,6 +72,11 @@ type ChainVerification struct {
 	// targets SCAN_HISTORY_RETENTION dropped since: their session and
 	// target parts are taken as stored.
 	SessionsDropped int `json:"sessions_dropped"`
+	// RunsDropped counts the runs RUN_RETENTION dropped that the chain
+	// was recomputed through (runs_dropped): their rows are gone, their
+	// digests and what the chain needs of their parts are kept. They are
+	// not among Runs.
+	RunsDropped int `json:"runs_dropped"`
 	// Mismatch is the first run whose stored rows no longer give its
 	// digest; nil when the chain verifies.
 	Mismatch *DigestMismatch `json:"mismatch"`
@@ -161,7 +168,7 @@ func verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVeri
 						var r verifiedRun
 						err := row.Scan(&r.runID, &r.tenantID, &r.resource, &r.status, &r.fetchedAt, &r.hasDigest,
 							&r.previous, &r.expectedPrevious, &r.stored, &r.parts, &r.recomputed, &r.observationsDropped,
-							&r.sessionsDropped, &r.expected, &r.atUpgrade)
+							&r.sessionsDropped, &r.expected, &r.atUpgrade, &r.wholeParts)
 						return r, err
 					})
 					return err
@@ -175,7 +182,18 @@ func verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVeri
 		slices.SortFunc(runs, func(a, b verifiedRun) int {
 			return cmp.Or(strings.Compare(a.tenantID, b.tenantID), strings.Compare(a.resource, b.resource), cmp.Compare(a.runID, b.runID))
 		})
-		chains = chainsOf(runs)
+		rows, err := first.Query(ctx, query("verify_dropped_runs"), t)
+		if err != nil {
+			return err
+		}
+		stretches, err := pgx.CollectRows(rows, pgx.RowToStructByPos[droppedStretch])
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(stretches, func(a, b droppedStretch) int {
+			return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.Resource, b.Resource), cmp.Compare(a.FirstRunID, b.FirstRunID))
+		})
+		chains = chainsOf(runs, stretches)
 		if len(chains) == 0 && tenant != "" {
 			return unknownTenant(ctx, first, tenant)
 		}
@@ -185,22 +203,73 @@ func verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVeri
 }
 
 // chainsOf checks the runs, ordered by tenant, resource and run, chain by
-// chain, up to each chain's first mismatch.
-func chainsOf(runs []verifiedRun) []ChainVerification {
+// chain, up to each chain's first mismatch, recomputing each chain through
+// the stretches of runs RUN_RETENTION dropped (ordered the same way).
+func chainsOf(runs []verifiedRun, stretches []droppedStretch) []ChainVerification {
 	var chains []ChainVerification
 	var c *ChainVerification
+	// The chain's last run so far, kept or dropped, and its stored digest;
+	// dropped tells that the runs since the last kept one were dropped.
+	var last, chainedBy *int64
+	var lastDigest []byte
+	var dropped bool
+	chainThrough := func(s droppedStretch) {
+		if c.Mismatch != nil {
+			return
+		}
+		if m := s.check(last, lastDigest); m != nil {
+			c.Mismatch = m
+			return
+		}
+		n := len(s.Links) / linkSize
+		c.RunsDropped += n
+		lastRun := s.LastRunID
+		last, lastDigest, dropped, chainedBy = &lastRun, s.link(n-1).digest(), true, s.ChainedBy
+	}
+	// stretchesBefore chains through the stretches of the chain of c that
+	// come before run (all of them when run is 0).
+	stretchesBefore := func(run int64) {
+		for len(stretches) > 0 {
+			s := stretches[0]
+			if cmp.Or(strings.Compare(s.TenantID, c.TenantID), strings.Compare(s.Resource, c.Resource)) < 0 {
+				stretches = stretches[1:] // of a chain without a run left: nothing to chain it to
+				continue
+			}
+			if s.TenantID != c.TenantID || s.Resource != c.Resource || (run != 0 && s.FirstRunID > run) {
+				return
+			}
+			stretches = stretches[1:]
+			chainThrough(s)
+		}
+	}
 	for _, r := range runs {
 		if c == nil || c.TenantID != r.tenantID || c.Resource != r.resource {
+			if c != nil {
+				stretchesBefore(0)
+			}
 			chains = append(chains, ChainVerification{TenantID: r.tenantID, Resource: r.resource})
 			c = &chains[len(chains)-1]
+			last, lastDigest, dropped = nil, nil, false
 		}
+		stretchesBefore(r.runID)
 		if c.Mismatch != nil {
 			continue
+		}
+		if dropped && r.status == "succeeded" {
+			// The run before it was dropped: it should chain the last of
+			// them (run_digest.previous_dropped_run_id).
+			r.expectedPrevious = last
+			r.expected = chainDigest(lastDigest, r.wholeParts)
+			if r.previous == nil && chainedBy != nil && *chainedBy == r.runID {
+				r.previous = last
+			}
 		}
 		if m := r.check(); m != nil {
 			c.Mismatch = m
 			continue
 		}
+		runID := r.runID
+		last, lastDigest, dropped = &runID, r.stored, false
 		c.Runs++
 		c.HeadRunID, c.HeadDigest = r.runID, hex.EncodeToString(r.stored)
 		if r.fetchedAt != nil {
@@ -216,7 +285,84 @@ func chainsOf(runs []verifiedRun) []ChainVerification {
 			c.SessionsDropped++
 		}
 	}
+	if c != nil {
+		stretchesBefore(0)
+	}
 	return chains
+}
+
+// chainDigest is defender_storage.chain_digest: SHA-256 of the previous
+// digest (nothing for a chain's first run) and the run's whole parts.
+func chainDigest(previous, parts []byte) []byte {
+	sum := sha256.Sum256(append(slices.Clip(previous), parts...))
+	return sum[:]
+}
+
+// linkSize is the bytes of a dropped run in runs_dropped.links: its
+// run_id, its digest and the whole digests of its parts 1, 6, 7 and 8.
+const linkSize = 8 + 32 + 32 + 3*32
+
+// emptyPart is the digest of a part without rows (SHA-256 of nothing):
+// parts 2 to 5 of every dropped run.
+var emptyPart = sha256.Sum256(nil)
+
+// droppedStretch is a row of verify_dropped_runs: consecutive runs of a
+// chain that RUN_RETENTION dropped.
+type droppedStretch struct {
+	TenantID, Resource    string
+	PreviousRunID         *int64
+	FirstRunID, LastRunID int64
+	Links                 []byte
+	ChainedBy             *int64 // the run kept that chains its last run
+}
+
+// dropLink is one run of a stretch's links.
+type dropLink []byte
+
+func (s droppedStretch) link(i int) dropLink { return dropLink(s.Links[i*linkSize : (i+1)*linkSize]) }
+
+func (l dropLink) runID() int64   { return int64(binary.BigEndian.Uint64(l[:8])) }
+func (l dropLink) digest() []byte { return l[8:40] }
+
+// parts are the run's eight part digests, whole: its run part, the digest
+// of nothing for parts 2 to 5, then its parts 6 to 8.
+func (l dropLink) parts() []byte {
+	parts := make([]byte, 0, 8*32)
+	parts = append(parts, l[40:72]...)
+	for range 4 {
+		parts = append(parts, emptyPart[:]...)
+	}
+	return append(parts, l[72:]...)
+}
+
+// check chains the stretch to the chain's last run before it (previous,
+// with its stored digest), and each of its runs to the one before: nil
+// when every digest is that of its parts chained with the previous
+// run's.
+func (s droppedStretch) check(previous *int64, previousDigest []byte) *DigestMismatch {
+	n := len(s.Links) / linkSize
+	if n == 0 || len(s.Links)%linkSize != 0 || s.link(0).runID() != s.FirstRunID || s.link(n-1).runID() != s.LastRunID {
+		id := s.LastRunID
+		return &DigestMismatch{RunID: id, Reason: fmt.Sprintf(
+			"the runs RUN_RETENTION dropped from run %d to run %d are not stored whole (runs_dropped.links)", s.FirstRunID, s.LastRunID)}
+	}
+	if !sameRun(s.PreviousRunID, previous) {
+		return &DigestMismatch{RunID: s.FirstRunID, Reason: fmt.Sprintf(
+			"the chain is broken: run %d (dropped by RUN_RETENTION, with the runs to run %d) chains %s, the previous run of the chain is %s",
+			s.FirstRunID, s.LastRunID, runName(s.PreviousRunID), runName(previous))}
+	}
+	for i := range n {
+		l := s.link(i)
+		if i > 0 && l.runID() <= s.link(i-1).runID() {
+			return &DigestMismatch{RunID: l.runID(), Reason: fmt.Sprintf(
+				"the runs RUN_RETENTION dropped from run %d to run %d are out of order", s.FirstRunID, s.LastRunID)}
+		}
+		if !bytes.Equal(l.digest(), chainDigest(previousDigest, l.parts())) {
+			return &DigestMismatch{RunID: l.runID(), Reason: "the run, dropped by RUN_RETENTION, kept a digest that is not that of its parts chained with the previous run's: the digest, its parts or the run before it was changed"}
+		}
+		previousDigest = l.digest()
+	}
+	return nil
 }
 
 // verifiedRun is a row of verify_runs.
@@ -230,6 +376,7 @@ type verifiedRun struct {
 	expected                       []byte // the digest of the parts recomputed, chained with the previous digest stored
 	observationsDropped, atUpgrade bool
 	sessionsDropped                bool
+	wholeParts                     []byte // the parts recomputed, whole, those retention dropped the rows of as stored
 }
 
 // part is what run_digest keeps of part i (of DigestParts) in parts, empty

@@ -4219,9 +4219,12 @@ CREATE TABLE defender_storage.run_digest (
     digest bytea NOT NULL,
     parts bytea NOT NULL,
     computed_at_upgrade boolean DEFAULT false NOT NULL,
+    previous_dropped_run_id bigint,
+    CONSTRAINT run_digest_chains_one CHECK (((previous_run_id IS NULL) OR (previous_dropped_run_id IS NULL))),
     CONSTRAINT run_digest_digest_check CHECK ((octet_length(digest) = 32)),
     CONSTRAINT run_digest_parts_check CHECK ((octet_length(parts) = 116)),
-    CONSTRAINT run_digest_previous_before CHECK ((previous_run_id < run_id))
+    CONSTRAINT run_digest_previous_before CHECK ((previous_run_id < run_id)),
+    CONSTRAINT run_digest_previous_dropped_before CHECK ((previous_dropped_run_id < run_id))
 );
 
 
@@ -4243,7 +4246,7 @@ COMMENT ON COLUMN defender_storage.run_digest.run_id IS 'The run (a succeeded on
 -- Name: COLUMN run_digest.previous_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.run_digest.previous_run_id IS 'The previous successful run of the tenant and resource, whose digest this one chains; empty for the first.';
+COMMENT ON COLUMN defender_storage.run_digest.previous_run_id IS 'The previous successful run of the tenant and resource, whose digest this one chains; empty for the first, and when RUN_RETENTION dropped that run (previous_dropped_run_id).';
 
 
 --
@@ -4268,6 +4271,13 @@ COMMENT ON COLUMN defender_storage.run_digest.computed_at_upgrade IS 'True for r
 
 
 --
+-- Name: COLUMN run_digest.previous_dropped_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_digest.previous_dropped_run_id IS 'The previous successful run of the tenant and resource, when RUN_RETENTION dropped it: the last run of a stretch of runs_dropped, which keeps its digest.';
+
+
+--
 -- Name: run_digests; Type: VIEW; Schema: defender; Owner: -
 --
 
@@ -4280,7 +4290,7 @@ CREATE VIEW defender.run_digests WITH (security_barrier='true') AS
     r.tenant_id,
     r.resource,
     r.fetched_at,
-    d.previous_run_id,
+    COALESCE(d.previous_run_id, d.previous_dropped_run_id) AS previous_run_id,
     encode(d.digest, 'hex'::text) AS digest,
     d.computed_at_upgrade
    FROM (defender_storage.run_digest d
@@ -4329,7 +4339,7 @@ COMMENT ON COLUMN defender.run_digests.fetched_at IS 'Its fetch time.';
 -- Name: COLUMN run_digests.previous_run_id; Type: COMMENT; Schema: defender; Owner: -
 --
 
-COMMENT ON COLUMN defender.run_digests.previous_run_id IS 'The run whose digest it chains; empty for the first of the chain.';
+COMMENT ON COLUMN defender.run_digests.previous_run_id IS 'The run whose digest it chains; empty for the first of the chain. A run RUN_RETENTION dropped is no longer in sync_runs; agentsync verify chains through it.';
 
 
 --
@@ -7270,6 +7280,125 @@ COMMENT ON TABLE defender_storage.observation_2027_01 IS 'Observations of 2027-0
 
 
 --
+-- Name: runs_dropped; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.runs_dropped (
+    tenant_no integer NOT NULL,
+    resource "char" NOT NULL,
+    previous_run_id bigint,
+    previous_dropped_run_id bigint,
+    first_run_id bigint NOT NULL,
+    last_run_id bigint NOT NULL,
+    runs integer NOT NULL,
+    first_fetched_at timestamp with time zone NOT NULL,
+    last_fetched_at timestamp with time zone NOT NULL,
+    dropped_before timestamp with time zone NOT NULL,
+    dropped_at timestamp with time zone NOT NULL,
+    links bytea NOT NULL,
+    CONSTRAINT runs_dropped_chains_one CHECK (((previous_run_id IS NULL) OR (previous_dropped_run_id IS NULL))),
+    CONSTRAINT runs_dropped_in_order CHECK (((previous_run_id < first_run_id) AND (first_run_id <= last_run_id) AND (first_fetched_at <= last_fetched_at) AND (last_fetched_at < dropped_before))),
+    CONSTRAINT runs_dropped_links CHECK ((octet_length(links) = (168 * runs))),
+    CONSTRAINT runs_dropped_previous_before CHECK ((previous_dropped_run_id < first_run_id)),
+    CONSTRAINT runs_dropped_resource CHECK ((resource = ANY (ARRAY['a'::"char", 'd'::"char", 'h'::"char"]))),
+    CONSTRAINT runs_dropped_runs CHECK (((runs > 0) AND ((runs = 1) = (first_run_id = last_run_id))))
+)
+WITH (toast_tuple_target='128');
+ALTER TABLE ONLY defender_storage.runs_dropped ALTER COLUMN links SET STORAGE MAIN;
+
+
+--
+-- Name: TABLE runs_dropped; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.runs_dropped IS 'What RUN_RETENTION dropped of a tenant''s digest chain (docs/audit.md): a stretch of consecutive successful runs of one tenant and resource, with what agentsync verify needs to recompute the chain through them.';
+
+
+--
+-- Name: COLUMN runs_dropped.tenant_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.tenant_no IS 'The tenant (tenants.tenant_no).';
+
+
+--
+-- Name: COLUMN runs_dropped.resource; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.resource IS 'a (agents), d (definitions) or h (history): the chain.';
+
+
+--
+-- Name: COLUMN runs_dropped.previous_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.previous_run_id IS 'The run the stretch''s first run chains, when it is kept (run_digest); empty when it was dropped too (previous_dropped_run_id) or the stretch begins the chain.';
+
+
+--
+-- Name: COLUMN runs_dropped.previous_dropped_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.previous_dropped_run_id IS 'The run the stretch''s first run chains, when retention dropped it: the last run of an earlier stretch.';
+
+
+--
+-- Name: COLUMN runs_dropped.first_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.first_run_id IS 'The stretch''s first run.';
+
+
+--
+-- Name: COLUMN runs_dropped.last_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.last_run_id IS 'The stretch''s last run: the run the next one of the chain chains.';
+
+
+--
+-- Name: COLUMN runs_dropped.runs; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.runs IS 'How many runs the stretch holds.';
+
+
+--
+-- Name: COLUMN runs_dropped.first_fetched_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.first_fetched_at IS 'The fetch time of its first run.';
+
+
+--
+-- Name: COLUMN runs_dropped.last_fetched_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.last_fetched_at IS 'The fetch time of its last run.';
+
+
+--
+-- Name: COLUMN runs_dropped.dropped_before; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.dropped_before IS 'The retention''s cutoff when it dropped them: every run of the stretch fetched before it.';
+
+
+--
+-- Name: COLUMN runs_dropped.dropped_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.dropped_at IS 'When retention dropped them.';
+
+
+--
+-- Name: COLUMN runs_dropped.links; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.links IS 'Per run, in order, 168 bytes: its run_id (8 bytes, big-endian), its digest (32), and the SHA-256 of its parts 1 (the run), 6, 7 and 8 (observations, sessions, targets; 32 each). Its parts 2 to 5 were the digest of nothing: a run something refers to is never dropped.';
+
+
+--
 -- Name: scan_history_dropped; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -7651,6 +7780,14 @@ ALTER TABLE ONLY defender_storage.observation_2027_01
 
 
 --
+-- Name: run_digest run_digest_chains_dropped_once; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.run_digest
+    ADD CONSTRAINT run_digest_chains_dropped_once UNIQUE (previous_dropped_run_id);
+
+
+--
 -- Name: run_digest run_digest_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -7664,6 +7801,38 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 ALTER TABLE ONLY defender_storage.run_digest
     ADD CONSTRAINT run_digest_previous_run_id_key UNIQUE (previous_run_id);
+
+
+--
+-- Name: runs_dropped runs_dropped_chains_dropped_once; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.runs_dropped
+    ADD CONSTRAINT runs_dropped_chains_dropped_once UNIQUE (previous_dropped_run_id);
+
+
+--
+-- Name: runs_dropped runs_dropped_chains_once; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.runs_dropped
+    ADD CONSTRAINT runs_dropped_chains_once UNIQUE (previous_run_id);
+
+
+--
+-- Name: runs_dropped runs_dropped_no_overlap; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.runs_dropped
+    ADD CONSTRAINT runs_dropped_no_overlap EXCLUDE USING gist (tenant_no WITH =, ((resource)::text) WITH =, int8range(first_run_id, last_run_id, '[]'::text) WITH &&);
+
+
+--
+-- Name: runs_dropped runs_dropped_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.runs_dropped
+    ADD CONSTRAINT runs_dropped_pkey PRIMARY KEY (last_run_id);
 
 
 --
@@ -7867,6 +8036,13 @@ CREATE INDEX agent_daily_by_day ON defender_storage.agent_daily USING brin (day)
 
 
 --
+-- Name: agent_daily_by_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX agent_daily_by_run ON defender_storage.agent_daily USING btree (run_id);
+
+
+--
 -- Name: agent_state_alive_by_tenant; Type: INDEX; Schema: defender_storage; Owner: -
 --
 
@@ -7878,6 +8054,13 @@ CREATE INDEX agent_state_alive_by_tenant ON defender_storage.agent_state USING b
 --
 
 CREATE INDEX agent_state_by_deleting_run ON defender_storage.agent_state USING btree (deleted_by_run_id) WHERE (deleted_by_run_id IS NOT NULL);
+
+
+--
+-- Name: agent_state_by_first_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX agent_state_by_first_run ON defender_storage.agent_state USING btree (first_seen_run_id);
 
 
 --
@@ -7899,6 +8082,13 @@ CREATE INDEX definition_state_by_agent ON defender_storage.definition_state USIN
 --
 
 CREATE INDEX definition_state_by_deleting_run ON defender_storage.definition_state USING btree (deleted_by_run_id) WHERE (deleted_by_run_id IS NOT NULL);
+
+
+--
+-- Name: definition_state_by_first_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX definition_state_by_first_run ON defender_storage.definition_state USING btree (first_seen_run_id);
 
 
 --
@@ -8046,6 +8236,20 @@ CREATE INDEX target_coverage_by_latest_session ON defender_storage.target_covera
 --
 
 CREATE INDEX target_status_by_latest_target ON defender_storage.target_status USING btree (latest_session_key, latest_ordinal);
+
+
+--
+-- Name: target_status_by_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX target_status_by_run ON defender_storage.target_status USING btree (as_of_run_id);
+
+
+--
+-- Name: tenant_daily_by_run; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE INDEX tenant_daily_by_run ON defender_storage.tenant_daily USING btree (run_id);
 
 
 --
@@ -8236,6 +8440,14 @@ ALTER TABLE defender_storage.observation
 
 
 --
+-- Name: run_digest run_digest_previous_dropped_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.run_digest
+    ADD CONSTRAINT run_digest_previous_dropped_run_id_fkey FOREIGN KEY (previous_dropped_run_id) REFERENCES defender_storage.runs_dropped(last_run_id);
+
+
+--
 -- Name: run_digest run_digest_previous_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -8249,6 +8461,30 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 ALTER TABLE ONLY defender_storage.run_digest
     ADD CONSTRAINT run_digest_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
+
+
+--
+-- Name: runs_dropped runs_dropped_previous_dropped_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.runs_dropped
+    ADD CONSTRAINT runs_dropped_previous_dropped_run_id_fkey FOREIGN KEY (previous_dropped_run_id) REFERENCES defender_storage.runs_dropped(last_run_id);
+
+
+--
+-- Name: runs_dropped runs_dropped_previous_run_id_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.runs_dropped
+    ADD CONSTRAINT runs_dropped_previous_run_id_fkey FOREIGN KEY (previous_run_id) REFERENCES defender_storage.run_digest(run_id);
+
+
+--
+-- Name: runs_dropped runs_dropped_tenant_no_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.runs_dropped
+    ADD CONSTRAINT runs_dropped_tenant_no_fkey FOREIGN KEY (tenant_no) REFERENCES defender_storage.tenants(tenant_no);
 
 
 --

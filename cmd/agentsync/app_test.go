@@ -148,6 +148,10 @@ func TestSettingErrorsNameWhatTheUserTyped(t *testing.T) {
 		{with("SCAN_HISTORY_RETENTION", "forever"), []string{"sync"}, `SCAN_HISTORY_RETENTION (--scan-history-retention) "forever": want a duration such as 30s, 5m, 36h, 1h30m, 90d (days) or 12w (weeks)`, ""},
 		{with("SCAN_HISTORY_RETENTION", "3d"), []string{"sync"}, `SCAN_HISTORY_RETENTION (--scan-history-retention) "3d": want at least 336h0m0s`, ""},
 		{db, []string{"sync", "--scan-history-retention", "15d", "--scan-history-lookback", "16d"}, `--scan-history-retention (SCAN_HISTORY_RETENTION) "15d": want more than the lookback of the scan history (384h0m0s)`, ""},
+		{with("RUN_RETENTION", "forever"), []string{"sync"}, `RUN_RETENTION (--run-retention) "forever": want a duration such as 30s, 5m, 36h, 1h30m, 90d (days) or 12w (weeks)`, ""},
+		{with("RUN_RETENTION", "10d"), []string{"sync"}, `RUN_RETENTION (--run-retention) "10d": want at least 720h0m0s`, ""},
+		{db, []string{"sync", "--observation-retention", "365d", "--run-retention", "380d"}, `--run-retention (RUN_RETENTION) "380d": want at least 9504h0m0s, a month (31d) more than --observation-retention (OBSERVATION_RETENTION), so that`, ""},
+		{db, []string{"run", "--scan-history-retention", "180d", "--run-retention", "90d"}, `--run-retention (RUN_RETENTION) "90d": want more than 4320h0m0s, --scan-history-retention (SCAN_HISTORY_RETENTION), so that`, ""},
 		{nil, []string{"migrate", "--database-url", "postgres://u:hunter2@h:notaport/db"}, "--database-url (DATABASE_URL): cannot parse it", "hunter2"},
 	} {
 		code, _, errOut := runCLI(t, tc.env, tc.args...)

@@ -135,14 +135,16 @@ func (s *syncTimeoutSetting) apply(cfg *load.Config) error {
 	return nil
 }
 
-// retentionSetting is OBSERVATION_RETENTION and SCAN_HISTORY_RETENTION,
-// for sync and run: how long raw observations and scan sessions are kept
-// (0, the default, keeps them for ever).
+// retentionSetting is OBSERVATION_RETENTION, SCAN_HISTORY_RETENTION and
+// RUN_RETENTION, for sync and run: how long raw observations, scan
+// sessions and runs are kept (0, the default, keeps them for ever).
 type retentionSetting struct {
 	Value         string `name:"observation-retention" envvar:"OBSERVATION_RETENTION" placeholder:"duration" help:"drop raw observations (lastSeen per sync) older than this duration, a whole month at a time, such as 365d; the daily rollups keep their trends (default: keep everything)"`
 	ScanValue     string `name:"scan-history-retention" envvar:"SCAN_HISTORY_RETENTION" placeholder:"duration" help:"drop scan sessions (with their targets) that ran longer ago than this duration, such as 180d; what scan_coverage and scan_target_status show is kept (default: keep everything)"`
+	RunValue      string `name:"run-retention" envvar:"RUN_RETENTION" placeholder:"duration" help:"drop the runs older than this duration that nothing refers to any more (runs that changed nothing, or whose observations and scan sessions retention dropped), such as 400d; their place in the digest chains is kept, so agentsync verify still checks every chain (default: keep everything)"`
 	retention     time.Duration
 	scanRetention time.Duration
+	runRetention  time.Duration
 }
 
 // parse validates the setting.
@@ -151,8 +153,22 @@ func (s *retentionSetting) parse() error {
 	if s.retention, err = retentionOf("OBSERVATION_RETENTION", s.Value, load.MinObservationRetention); err != nil {
 		return err
 	}
-	s.scanRetention, err = retentionOf("SCAN_HISTORY_RETENTION", s.ScanValue, load.MinScanHistoryRetention)
-	return err
+	if s.scanRetention, err = retentionOf("SCAN_HISTORY_RETENTION", s.ScanValue, load.MinScanHistoryRetention); err != nil {
+		return err
+	}
+	if s.runRetention, err = retentionOf("RUN_RETENTION", s.RunValue, load.MinRunRetention); err != nil || s.runRetention == 0 {
+		return err
+	}
+	// A run is looked at once, when it passes the retention: what it wrote
+	// must be gone by then for it to be dropped. Observations go a whole
+	// month at a time.
+	if s.retention != 0 && s.runRetention < s.retention+31*24*time.Hour {
+		return fmt.Errorf("RUN_RETENTION %q: want at least %s, a month (31d) more than OBSERVATION_RETENTION, so that a run's observations are gone when it passes its retention", s.RunValue, s.retention+31*24*time.Hour)
+	}
+	if s.scanRetention != 0 && s.runRetention <= s.scanRetention {
+		return fmt.Errorf("RUN_RETENTION %q: want more than %s, SCAN_HISTORY_RETENTION, so that a run's scan sessions are gone when it passes its retention", s.RunValue, s.scanRetention)
+	}
+	return nil
 }
 
 // retentionOf reads the retention setting name: 0 when value is empty,
@@ -182,6 +198,13 @@ func (s *retentionSetting) apply(ctx context.Context, pool *pgxpool.Pool, logger
 	if s.scanRetention != 0 {
 		if _, err := load.DropScanHistory(ctx, pool, s.scanRetention, time.Now(), logger); err != nil {
 			logger.Warn("drop scan history past its retention", "error", err)
+		}
+	}
+	// Last: the runs whose observations and sessions were just dropped
+	// may go too.
+	if s.runRetention != 0 {
+		if _, err := load.DropRuns(ctx, pool, s.runRetention, time.Now(), logger); err != nil {
+			logger.Warn("drop runs past their retention", "error", err)
 		}
 	}
 }

@@ -4,8 +4,10 @@
 -- run_digest keeps them: compact_digest_parts), the parts recomputed by
 -- run_digest_parts (the loader's own computation) in the same form, and
 -- the digest the whole parts give chained with the stored digest of the
--- run before. A run whose observations OBSERVATION_RETENTION dropped (its
--- month's partition is gone) has its observations part taken as stored;
+-- run before (and those whole parts, for verify to chain them with a run
+-- RUN_RETENTION dropped, whose digest runs_dropped keeps). A run whose
+-- observations OBSERVATION_RETENTION dropped (its month's partition is
+-- gone) has its observations part taken as stored;
 -- so are the session and target parts of a definitions or history run up
 -- to the latest whose sessions SCAN_HISTORY_RETENTION dropped
 -- (scan_history_dropped). The runs
@@ -30,7 +32,7 @@ SELECT r.run_id, r.tenant_id, r.resource, r.status, r.fetched_at,
        d.run_id IS NOT NULL AS has_digest, d.previous_run_id, r.expected_previous,
        d.digest, d.parts, defender_storage.compact_digest_parts(x.digest_parts) AS recomputed, o.dropped AS observations_dropped,
        sd.dropped AS sessions_dropped, defender_storage.chain_digest(p.digest, y.parts) AS expected_digest,
-       coalesce(d.computed_at_upgrade, false) AS computed_at_upgrade
+       coalesce(d.computed_at_upgrade, false) AS computed_at_upgrade, y.parts AS whole_parts
   FROM r
   JOIN x ON x.digested_run_id = r.run_id
   LEFT JOIN defender_storage.run_digest d ON d.run_id = r.run_id

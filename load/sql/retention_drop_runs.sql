@@ -1,0 +1,140 @@
+-- Drops up to $4 of a tenant's oldest runs that fetched (a failed run:
+-- started) before the cutoff and that nothing refers to: no version, no
+-- deletion or withheld deletion, no observation, no session or target, no
+-- rollup, no target status names them, and none is the latest run of its
+-- tenant or of its chain, nor the latest failure of its tenant and
+-- resource. Every foreign key to sync_run is one of the
+-- NOT EXISTS below (TestRunRetentionKnowsEveryReference).
+--
+-- A successful run's digest stays in its chain: the runs dropped are kept
+-- as stretches of runs_dropped, each a run of consecutive runs of one
+-- chain, with per run its number, its digest and the whole digests of its
+-- parts 1, 6, 7 and 8 (168 bytes). A run is dropped only when that is
+-- exactly what it chains: its parts 2 to 5 are the digest of nothing (what
+-- a run nothing refers to has), its parts recompute from the rows as
+-- stored as agentsync verify would recompute them (the observations part
+-- taken as stored when OBSERVATION_RETENTION dropped its month, the
+-- sessions and targets parts when SCAN_HISTORY_RETENTION dropped what it
+-- wrote), and its digest is theirs chained with the previous run's. A run
+-- that would not verify stays, for verify to name. A failed run has no
+-- digest and leaves nothing.
+--
+-- Returns the successful and the failed runs dropped, how many runs it
+-- looked at and the last of them (null when none): the next batch
+-- begins after it.
+-- $1 tenant id, $2 the cutoff (timestamptz), $3 now (timestamptz), $4 the
+-- most runs to look at, $5 the run after which to look (0 at first), $6
+-- the time from which to look (retention_run_tenants; null: from the
+-- first run).
+WITH candidate AS (
+    SELECT r.run_id, r.tenant_no, r.resource, r.status, r.fetched_at
+      FROM defender_storage.sync_run r
+     WHERE r.tenant_no = (SELECT t.tenant_no FROM defender_storage.tenants t WHERE t.tenant_id = $1)
+       AND r.status IN ('s', 'f')
+       AND r.run_id > $5::bigint
+       AND coalesce(r.fetched_at, r.started_at) < $2::timestamptz
+       AND coalesce(r.fetched_at, r.started_at) >= coalesce($6::timestamptz, '-infinity')
+       AND CASE WHEN r.status = 's'
+                -- not the chain's head: a run chains it
+                THEN EXISTS (SELECT FROM defender_storage.run_digest n WHERE n.previous_run_id = r.run_id)
+                -- not the latest failure of its tenant and resource
+                -- (tenant_sync_status, the metrics), nor one with a digest
+                ELSE r.run_id < (SELECT max(f.run_id) FROM defender_storage.sync_run f
+                                  WHERE f.tenant_no = r.tenant_no AND f.resource = r.resource AND f.status = 'f')
+                     AND NOT EXISTS (SELECT FROM defender_storage.run_digest d WHERE d.run_id = r.run_id) END
+       AND NOT EXISTS (SELECT FROM defender_storage.tenants x WHERE x.last_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender.scan_agent_history x WHERE x.opened_by_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender.scan_agent_history x WHERE x.closed_by_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.agent_state x WHERE x.first_seen_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.agent_state x WHERE x.deleted_by_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.withheld_deletions x WHERE x.run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.observation x WHERE x.run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.agent_daily x WHERE x.run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.tenant_daily x WHERE x.run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.definition_state x WHERE x.first_seen_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.definition_state x WHERE x.deleted_by_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.definition_version x WHERE x.opened_by_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.definition_version x WHERE x.closed_by_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.definition_withheld x WHERE x.run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.session_result x WHERE x.recorded_by_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.session_result x WHERE x.updated_by_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.session_result x WHERE x.targets_run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.session_write x WHERE x.run_id = r.run_id)
+       AND NOT EXISTS (SELECT FROM defender_storage.target_status x WHERE x.as_of_run_id = r.run_id)
+     ORDER BY r.run_id
+     LIMIT $4
+), parts AS (
+    SELECT q.digested_run_id, q.digest_parts
+      FROM defender_storage.run_digest_parts(ARRAY(SELECT c.run_id FROM candidate c WHERE c.status = 's')) q
+), linked AS (
+    SELECT c.run_id, c.tenant_no, c.resource, c.fetched_at, d.previous_run_id, d.previous_dropped_run_id,
+           coalesce(d.previous_run_id, d.previous_dropped_run_id) AS chained,
+           pg_catalog.int8send(c.run_id) || d.digest || pg_catalog.substr(y.parts, 1, 32)
+               || pg_catalog.substr(y.parts, 161, 96) AS link
+      FROM candidate c
+      JOIN defender_storage.run_digest d ON d.run_id = c.run_id
+      JOIN parts x ON x.digested_run_id = c.run_id
+     CROSS JOIN LATERAL (
+           SELECT c.resource = 'a'
+                  AND pg_catalog.to_regclass('defender_storage.observation_'
+                          || pg_catalog.to_char(c.fetched_at AT TIME ZONE 'UTC', 'YYYY_MM')) IS NULL AS observations,
+                  c.resource IN ('d', 'h')
+                  AND EXISTS (SELECT FROM defender_storage.scan_history_dropped h
+                               WHERE h.tenant_id = $1 AND c.run_id <= h.through_run_id) AS sessions) dropped
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN dropped.observations
+                       THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 21, 32) FROM 161 FOR 32)
+                       WHEN dropped.sessions
+                       THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 53, 64) FROM 193 FOR 64)
+                       ELSE x.digest_parts END AS parts) y
+     CROSS JOIN LATERAL (
+           SELECT coalesce((SELECT p.digest FROM defender_storage.run_digest p WHERE p.run_id = d.previous_run_id),
+                           (SELECT pg_catalog.substr(s.links, 168 * (s.runs - 1) + 9, 32)
+                              FROM defender_storage.runs_dropped s WHERE s.last_run_id = d.previous_dropped_run_id)) AS digest) previous
+     WHERE pg_catalog.substr(y.parts, 33, 128)
+           = pg_catalog.decode(pg_catalog.repeat('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 4), 'hex')
+       AND defender_storage.compact_digest_parts(y.parts) = d.parts
+       AND (previous.digest IS NOT NULL OR (d.previous_run_id IS NULL AND d.previous_dropped_run_id IS NULL))
+       AND defender_storage.chain_digest(previous.digest, y.parts) = d.digest
+), stretch AS (
+    -- A stretch begins where a run does not chain the one before it here.
+    SELECT l.*, pg_catalog.count(*) FILTER (WHERE l.starts) OVER (PARTITION BY l.resource ORDER BY l.run_id) AS stretch
+      FROM (SELECT l.*, l.chained IS DISTINCT FROM pg_catalog.lag(l.run_id) OVER (PARTITION BY l.resource ORDER BY l.run_id) AS starts
+              FROM linked l) l
+), kept AS (
+    INSERT INTO defender_storage.runs_dropped (tenant_no, resource, previous_run_id, previous_dropped_run_id, first_run_id,
+                                               last_run_id, runs, first_fetched_at, last_fetched_at, dropped_before,
+                                               dropped_at, links)
+    SELECT min(s.tenant_no), s.resource, (pg_catalog.array_agg(s.previous_run_id ORDER BY s.run_id))[1],
+           (pg_catalog.array_agg(s.previous_dropped_run_id ORDER BY s.run_id))[1], min(s.run_id), max(s.run_id), count(*), min(s.fetched_at), max(s.fetched_at), $2::timestamptz, $3::timestamptz,
+           pg_catalog.string_agg(s.link, ''::bytea ORDER BY s.run_id)
+      FROM stretch s
+     GROUP BY s.resource, s.stretch
+    RETURNING runs
+), chained_kept AS (
+    -- A run kept that chains one dropped now chains the last of its
+    -- stretch: that run.
+    UPDATE defender_storage.run_digest d
+       SET previous_run_id = NULL, previous_dropped_run_id = d.previous_run_id
+     WHERE d.previous_run_id IN (SELECT l.run_id FROM linked l)
+       AND d.run_id NOT IN (SELECT l.run_id FROM linked l)
+    RETURNING d.run_id
+), chained_dropped AS (
+    -- So does an earlier stretch that chains a run dropped now.
+    UPDATE defender_storage.runs_dropped s
+       SET previous_run_id = NULL, previous_dropped_run_id = s.previous_run_id
+     WHERE s.previous_run_id IN (SELECT l.run_id FROM linked l)
+    RETURNING s.last_run_id
+), digests AS (
+    DELETE FROM defender_storage.run_digest d
+     WHERE d.run_id IN (SELECT l.run_id FROM linked l)
+    RETURNING d.run_id
+), dropped AS (
+    DELETE FROM defender_storage.sync_run r
+     WHERE r.run_id IN (SELECT l.run_id FROM linked l)
+        OR r.run_id IN (SELECT c.run_id FROM candidate c WHERE c.status = 'f')
+    RETURNING r.status
+)
+SELECT count(*) FILTER (WHERE d.status = 's'), count(*) FILTER (WHERE d.status = 'f'),
+       (SELECT count(*) FROM candidate), (SELECT max(c.run_id) FROM candidate c)
+  FROM dropped d

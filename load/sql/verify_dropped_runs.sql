@@ -1,0 +1,14 @@
+-- The stretches of runs RUN_RETENTION dropped (runs_dropped), for
+-- agentsync verify to chain through them (it orders them): per stretch,
+-- the run its first run chains, its first and last runs, its links (per
+-- run: its number, its digest, and the whole digests of its parts 1, 6,
+-- 7 and 8), and the run kept that chains its last (null when it is an
+-- earlier stretch, or none).
+-- $1 tenant (null: every tenant).
+SELECT t.tenant_id,
+       CASE s.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END,
+       coalesce(s.previous_run_id, s.previous_dropped_run_id), s.first_run_id, s.last_run_id, s.links,
+       (SELECT d.run_id FROM defender_storage.run_digest d WHERE d.previous_dropped_run_id = s.last_run_id)
+  FROM defender_storage.runs_dropped s
+  JOIN defender_storage.tenants t ON t.tenant_no = s.tenant_no
+ WHERE $1::text IS NULL OR t.tenant_id = pg_catalog.lower($1::text)
