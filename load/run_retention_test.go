@@ -349,3 +349,20 @@ func TestRunRetentionKnowsEveryReference(t *testing.T) {
 		t.Errorf("%d foreign keys to sync_run found", n)
 	}
 }
+
+// TestRunRetentionMigrationKeepsEveryAnswer: migration 00042 (the table
+// of runs dropped, the chain's second reference, the indexes for the
+// references to runs) changes no stored row and no answer, and neither
+// does rolling it back while no run was dropped; every chain verifies
+// after the upgrade.
+func TestRunRetentionMigrationKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	// run_digest gains a column: its rows, as they were, are the same row
+	// versions (the upgrade changes the catalog alone).
+	migrationRewritesKeepingEveryAnswer(t, 42, nil, func(pool *pgxpool.Pool) {
+		chainsVerified(t, pool, "after the upgrade")
+	}, map[string]string{
+		"defender_storage.run_digest": `SELECT xmin::text, ctid::text, run_id, previous_run_id, digest, parts, computed_at_upgrade
+		                                  FROM defender_storage.run_digest ORDER BY run_id`,
+	})
+}

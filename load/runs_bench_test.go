@@ -268,3 +268,78 @@ func BenchmarkDigestShareOfSync(b *testing.B) {
 	b.ReportMetric(dbMedian, "db-ratio")
 	b.ReportMetric(wallMedian, "wall-ratio")
 }
+
+// BenchmarkRunRetention builds the runs of BenchmarkRunStorage, then drops
+// every month of observations (OBSERVATION_RETENTION) and the runs past
+// RUN_RETENTION, as a year-old database with both set would have them, and
+// prints what is left per run: the runs kept (those a rollup, a version, a
+// session or a chain's head needs) at their full size, the runs dropped in
+// their stretches of runs_dropped, and the time a dropped run takes.
+// Every chain still verifies. CI runs 2 tenants for 2 days;
+// AGENTSYNC_BENCH_RUNS_TENANTS and AGENTSYNC_BENCH_RUNS_DAYS set the size.
+func BenchmarkRunRetention(b *testing.B) {
+	tenants, days := envInt("AGENTSYNC_BENCH_RUNS_TENANTS", 2), envInt("AGENTSYNC_BENCH_RUNS_DAYS", 2)
+	f := setup(b)
+	ctx := b.Context()
+	ts := newEveryResourceTenants(b, f, tenants)
+	for hour := range days * 24 {
+		now := f.clock.Advance(time.Hour)
+		for _, e := range ts {
+			e.syncHour(b, hour, now)
+		}
+	}
+	var runs int64
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM defender.sync_runs`).Scan(&runs); err != nil {
+		b.Fatal(err)
+	}
+	// Everything synced is past both retentions.
+	later := f.clock.Now().Add(load.MinRunRetention + 62*24*time.Hour)
+	if _, err := load.DropObservations(ctx, f.pool, load.MinRunRetention, later, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	dropped, err := load.DropRuns(ctx, f.pool, load.MinRunRetention, later, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	var gone int64
+	for _, d := range dropped {
+		gone += d.Succeeded + d.Failed
+	}
+	if gone == 0 {
+		b.Fatal("no run dropped")
+	}
+	chains, err := load.Verify(ctx, f.pool, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !load.Verified(chains) {
+		b.Fatalf("a chain does not verify after retention: %+v", chains)
+	}
+	// The space deleted rows leave is reused by the next runs; measure the
+	// tables as they hold what is left.
+	if _, err := f.pool.Exec(ctx, `VACUUM FULL defender_storage.sync_run, defender_storage.run_digest, defender_storage.runs_dropped`); err != nil {
+		b.Fatal(err)
+	}
+	var keptBytes, droppedBytes, stretches int64
+	if err := f.pool.QueryRow(ctx, `
+		SELECT pg_catalog.pg_total_relation_size('defender_storage.sync_run') + pg_catalog.pg_total_relation_size('defender_storage.run_digest'),
+		       pg_catalog.pg_total_relation_size('defender_storage.runs_dropped'),
+		       (SELECT count(*) FROM defender_storage.runs_dropped)`).Scan(&keptBytes, &droppedBytes, &stretches); err != nil {
+		b.Fatal(err)
+	}
+	kept := runs - gone
+	all := float64(keptBytes+droppedBytes) / float64(runs)
+	fmt.Printf("\nRUN_RETENTION on %d tenants × %d days of hourly runs of every resource (%d runs), all past it and past OBSERVATION_RETENTION:\n\n", tenants, days, runs)
+	fmt.Printf("| | runs | bytes per run |\n|---|---|---|\n")
+	fmt.Printf("| kept (sync_run and run_digest, with indexes) | %d | %.1f |\n", kept, float64(keptBytes)/float64(kept))
+	fmt.Printf("| dropped, in %d stretches of runs_dropped (with its indexes and TOAST) | %d | %.1f |\n", stretches, gone, float64(droppedBytes)/float64(gone))
+	fmt.Printf("| all | %d | %.1f (%.2f MB per tenant-year of 26,280 runs) |\n", runs, all, all*26280/1e6)
+	fmt.Printf("\nDropping them took %s: %.0f µs a run. Every chain verifies through them.\n", took.Round(time.Millisecond), float64(took.Microseconds())/float64(gone))
+	b.ReportMetric(float64(droppedBytes)/float64(gone), "B/dropped_run")
+	b.ReportMetric(all, "B/run")
+	b.ReportMetric(float64(took.Microseconds())/float64(gone), "µs/dropped_run")
+}

@@ -182,11 +182,7 @@ func verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVeri
 		slices.SortFunc(runs, func(a, b verifiedRun) int {
 			return cmp.Or(strings.Compare(a.tenantID, b.tenantID), strings.Compare(a.resource, b.resource), cmp.Compare(a.runID, b.runID))
 		})
-		rows, err := first.Query(ctx, query("verify_dropped_runs"), t)
-		if err != nil {
-			return err
-		}
-		stretches, err := pgx.CollectRows(rows, pgx.RowToStructByPos[droppedStretch])
+		stretches, err := droppedStretches(ctx, first, t)
 		if err != nil {
 			return err
 		}
@@ -200,6 +196,20 @@ func verify(ctx context.Context, pool *pgxpool.Pool, tenant string) ([]ChainVeri
 		return nil
 	})
 	return chains, err
+}
+
+// droppedStretches reads the stretches of runs RUN_RETENTION dropped (of
+// tenant, unless nil); none before schema 42, which has no runs_dropped.
+func droppedStretches(ctx context.Context, tx pgx.Tx, tenant *string) ([]droppedStretch, error) {
+	var exists bool
+	if err := tx.QueryRow(ctx, query("verify_runs_dropped_exists")).Scan(&exists); err != nil || !exists {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, query("verify_dropped_runs"), tenant)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[droppedStretch])
 }
 
 // chainsOf checks the runs, ordered by tenant, resource and run, chain by

@@ -55,6 +55,12 @@ func WriteVerifyText(w io.Writer, chains []load.ChainVerification) error {
 				return err
 			}
 		}
+		if c.RunsDropped > 0 {
+			if _, err := fmt.Fprintf(w, "  and %d runs dropped by RUN_RETENTION, whose digests the chain was recomputed through\n",
+				c.RunsDropped); err != nil {
+				return err
+			}
+		}
 	}
 	var err error
 	switch {
