@@ -133,6 +133,12 @@ func TestDropRunsKeepsChainsAndAnswers(t *testing.T) {
 		t.Fatalf("%d failed runs, want 4", failed)
 	}
 
+	// The first runs' digests as the upgrade to digests would have
+	// computed them: verify still counts them once dropped.
+	if _, err := f.pool.Exec(ctx, `UPDATE defender_storage.run_digest SET computed_at_upgrade = true
+	                                WHERE run_id IN (SELECT run_id FROM defender_storage.run_digest ORDER BY run_id LIMIT 30)`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := load.DropRuns(ctx, f.pool, 24*time.Hour, end, nil); err == nil {
 		t.Error("a run retention of a day was accepted")
 	}
@@ -157,9 +163,13 @@ func TestDropRunsKeepsChainsAndAnswers(t *testing.T) {
 		}
 		return chains
 	}
-	var throughDropped int
+	var throughDropped, atUpgrade int
 	for _, c := range verified("after the first pass") {
 		throughDropped += c.RunsDropped
+		atUpgrade += c.ComputedAtUpgrade
+	}
+	if atUpgrade != 30 {
+		t.Errorf("verify counts %d runs whose digest the upgrade computed, want 30", atUpgrade)
 	}
 	if int64(throughDropped) != ok {
 		t.Errorf("verify chained through %d dropped runs, %d were dropped", throughDropped, ok)

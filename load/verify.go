@@ -63,7 +63,8 @@ type ChainVerification struct {
 	HeadFetchedAt time.Time `json:"head_fetched_at"`
 	HeadDigest    string    `json:"head_digest"`
 	// ComputedAtUpgrade counts the runs whose digest the upgrade to
-	// digests computed: they prove nothing of before the upgrade.
+	// digests computed, dropped ones included: they prove nothing of
+	// before the upgrade.
 	ComputedAtUpgrade int `json:"computed_at_upgrade"`
 	// ObservationsDropped counts the runs whose observations retention
 	// dropped: their observations part is taken as stored.
@@ -233,6 +234,7 @@ func chainsOf(runs []verifiedRun, stretches []droppedStretch) []ChainVerificatio
 		}
 		n := len(s.Links) / linkSize
 		c.RunsDropped += n
+		c.ComputedAtUpgrade += s.ComputedAtUpgrade
 		lastRun := s.LastRunID
 		last, lastDigest, dropped, chainedBy = &lastRun, s.link(n-1).digest(), true, s.ChainedBy
 	}
@@ -324,6 +326,7 @@ type droppedStretch struct {
 	FirstRunID, LastRunID int64
 	Links                 []byte
 	ChainedBy             *int64 // the run kept that chains its last run
+	ComputedAtUpgrade     int    // its runs whose digest the upgrade to digests computed
 }
 
 // dropLink is one run of a stretch's links.

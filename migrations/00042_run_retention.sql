@@ -33,6 +33,7 @@ CREATE TABLE defender_storage.runs_dropped (
     first_run_id bigint NOT NULL,
     last_run_id bigint NOT NULL,
     runs integer NOT NULL,
+    runs_computed_at_upgrade integer NOT NULL DEFAULT 0,
     first_fetched_at timestamptz NOT NULL,
     last_fetched_at timestamptz NOT NULL,
     dropped_before timestamptz NOT NULL,
@@ -49,6 +50,7 @@ CREATE TABLE defender_storage.runs_dropped (
     CONSTRAINT runs_dropped_in_order CHECK (previous_run_id < first_run_id AND first_run_id <= last_run_id
                                             AND first_fetched_at <= last_fetched_at AND last_fetched_at < dropped_before),
     CONSTRAINT runs_dropped_runs CHECK (runs > 0 AND (runs = 1) = (first_run_id = last_run_id)),
+    CONSTRAINT runs_dropped_computed_at_upgrade CHECK (runs_computed_at_upgrade BETWEEN 0 AND runs),
     CONSTRAINT runs_dropped_links CHECK (octet_length(links) = 168 * runs),
     CONSTRAINT runs_dropped_no_overlap EXCLUDE USING gist (
         tenant_no WITH =, (resource::text) WITH =, int8range(first_run_id, last_run_id, '[]') WITH &&)
@@ -92,6 +94,7 @@ COMMENT ON COLUMN defender_storage.runs_dropped.previous_dropped_run_id IS 'The 
 COMMENT ON COLUMN defender_storage.runs_dropped.first_run_id IS 'The stretch''s first run.';
 COMMENT ON COLUMN defender_storage.runs_dropped.last_run_id IS 'The stretch''s last run: the run the next one of the chain chains.';
 COMMENT ON COLUMN defender_storage.runs_dropped.runs IS 'How many runs the stretch holds.';
+COMMENT ON COLUMN defender_storage.runs_dropped.runs_computed_at_upgrade IS 'How many of them had a digest the upgrade to digests computed (run_digest.computed_at_upgrade): they prove nothing of before the upgrade.';
 COMMENT ON COLUMN defender_storage.runs_dropped.first_fetched_at IS 'The fetch time of its first run.';
 COMMENT ON COLUMN defender_storage.runs_dropped.last_fetched_at IS 'The fetch time of its last run.';
 COMMENT ON COLUMN defender_storage.runs_dropped.dropped_before IS 'The retention''s cutoff when it dropped them: every run of the stretch fetched before it.';

@@ -122,6 +122,7 @@ var constraintViolations = map[string]string{
 	"runs_dropped_links":                 `UPDATE defender_storage.runs_dropped SET links = links || '\x00'::bytea WHERE last_run_id = 10`,
 	"runs_dropped_previous_before":       `UPDATE defender_storage.runs_dropped SET previous_run_id = NULL, previous_dropped_run_id = 12 WHERE last_run_id = 10`,
 	"runs_dropped_resource":              `UPDATE defender_storage.runs_dropped SET resource = 'x'`,
+	"runs_dropped_computed_at_upgrade":   `UPDATE defender_storage.runs_dropped SET runs_computed_at_upgrade = 3 WHERE last_run_id = 12`,
 	"runs_dropped_runs":                  `UPDATE defender_storage.runs_dropped SET first_run_id = last_run_id WHERE last_run_id = 12`,
 	"runs_dropped_no_overlap": `INSERT INTO defender_storage.runs_dropped (tenant_no, resource, first_run_id, last_run_id, runs, first_fetched_at,
 	                                  last_fetched_at, dropped_before, dropped_at, links)

@@ -7291,12 +7291,14 @@ CREATE TABLE defender_storage.runs_dropped (
     first_run_id bigint NOT NULL,
     last_run_id bigint NOT NULL,
     runs integer NOT NULL,
+    runs_computed_at_upgrade integer DEFAULT 0 NOT NULL,
     first_fetched_at timestamp with time zone NOT NULL,
     last_fetched_at timestamp with time zone NOT NULL,
     dropped_before timestamp with time zone NOT NULL,
     dropped_at timestamp with time zone NOT NULL,
     links bytea NOT NULL,
     CONSTRAINT runs_dropped_chains_one CHECK (((previous_run_id IS NULL) OR (previous_dropped_run_id IS NULL))),
+    CONSTRAINT runs_dropped_computed_at_upgrade CHECK (((runs_computed_at_upgrade >= 0) AND (runs_computed_at_upgrade <= runs))),
     CONSTRAINT runs_dropped_in_order CHECK (((previous_run_id < first_run_id) AND (first_run_id <= last_run_id) AND (first_fetched_at <= last_fetched_at) AND (last_fetched_at < dropped_before))),
     CONSTRAINT runs_dropped_links CHECK ((octet_length(links) = (168 * runs))),
     CONSTRAINT runs_dropped_previous_before CHECK ((previous_dropped_run_id < first_run_id)),
@@ -7361,6 +7363,13 @@ COMMENT ON COLUMN defender_storage.runs_dropped.last_run_id IS 'The stretch''s l
 --
 
 COMMENT ON COLUMN defender_storage.runs_dropped.runs IS 'How many runs the stretch holds.';
+
+
+--
+-- Name: COLUMN runs_dropped.runs_computed_at_upgrade; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.runs_computed_at_upgrade IS 'How many of them had a digest the upgrade to digests computed (run_digest.computed_at_upgrade): they prove nothing of before the upgrade.';
 
 
 --

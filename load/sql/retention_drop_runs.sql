@@ -35,8 +35,10 @@ WITH candidate AS (
        AND coalesce(r.fetched_at, r.started_at) < $2::timestamptz
        AND coalesce(r.fetched_at, r.started_at) >= coalesce($6::timestamptz, '-infinity')
        AND CASE WHEN r.status = 's'
-                -- not the chain's head: a run chains it
+                -- not the chain's head: a run, or a stretch of runs
+                -- dropped, chains it
                 THEN EXISTS (SELECT FROM defender_storage.run_digest n WHERE n.previous_run_id = r.run_id)
+                     OR EXISTS (SELECT FROM defender_storage.runs_dropped n WHERE n.previous_run_id = r.run_id)
                 -- not the latest failure of its tenant and resource
                 -- (tenant_sync_status, the metrics), nor one with a digest
                 ELSE r.run_id < (SELECT max(f.run_id) FROM defender_storage.sync_run f
@@ -67,7 +69,7 @@ WITH candidate AS (
     SELECT q.digested_run_id, q.digest_parts
       FROM defender_storage.run_digest_parts(ARRAY(SELECT c.run_id FROM candidate c WHERE c.status = 's')) q
 ), linked AS (
-    SELECT c.run_id, c.tenant_no, c.resource, c.fetched_at, d.previous_run_id, d.previous_dropped_run_id,
+    SELECT c.run_id, c.tenant_no, c.resource, c.fetched_at, d.previous_run_id, d.previous_dropped_run_id, d.computed_at_upgrade,
            coalesce(d.previous_run_id, d.previous_dropped_run_id) AS chained,
            pg_catalog.int8send(c.run_id) || d.digest || pg_catalog.substr(y.parts, 1, 32)
                || pg_catalog.substr(y.parts, 161, 96) AS link
@@ -103,10 +105,11 @@ WITH candidate AS (
               FROM linked l) l
 ), kept AS (
     INSERT INTO defender_storage.runs_dropped (tenant_no, resource, previous_run_id, previous_dropped_run_id, first_run_id,
-                                               last_run_id, runs, first_fetched_at, last_fetched_at, dropped_before,
-                                               dropped_at, links)
+                                               last_run_id, runs, runs_computed_at_upgrade, first_fetched_at,
+                                               last_fetched_at, dropped_before, dropped_at, links)
     SELECT min(s.tenant_no), s.resource, (pg_catalog.array_agg(s.previous_run_id ORDER BY s.run_id))[1],
-           (pg_catalog.array_agg(s.previous_dropped_run_id ORDER BY s.run_id))[1], min(s.run_id), max(s.run_id), count(*), min(s.fetched_at), max(s.fetched_at), $2::timestamptz, $3::timestamptz,
+           (pg_catalog.array_agg(s.previous_dropped_run_id ORDER BY s.run_id))[1], min(s.run_id), max(s.run_id), count(*),
+           count(*) FILTER (WHERE s.computed_at_upgrade), min(s.fetched_at), max(s.fetched_at), $2::timestamptz, $3::timestamptz,
            pg_catalog.string_agg(s.link, ''::bytea ORDER BY s.run_id)
       FROM stretch s
      GROUP BY s.resource, s.stretch

@@ -2,13 +2,15 @@
 -- agentsync verify to chain through them (it orders them): per stretch,
 -- the run its first run chains, its first and last runs, its links (per
 -- run: its number, its digest, and the whole digests of its parts 1, 6,
--- 7 and 8), and the run kept that chains its last (null when it is an
--- earlier stretch, or none).
+-- 7 and 8), the run kept that chains its last (null when it is an
+-- earlier stretch, or none), and how many of its runs had their digest
+-- computed at the upgrade to digests.
 -- $1 tenant (null: every tenant).
 SELECT t.tenant_id,
        CASE s.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END,
        coalesce(s.previous_run_id, s.previous_dropped_run_id), s.first_run_id, s.last_run_id, s.links,
-       (SELECT d.run_id FROM defender_storage.run_digest d WHERE d.previous_dropped_run_id = s.last_run_id)
+       (SELECT d.run_id FROM defender_storage.run_digest d WHERE d.previous_dropped_run_id = s.last_run_id),
+       s.runs_computed_at_upgrade
   FROM defender_storage.runs_dropped s
   JOIN defender_storage.tenants t ON t.tenant_no = s.tenant_no
  WHERE $1::text IS NULL OR t.tenant_id = pg_catalog.lower($1::text)
