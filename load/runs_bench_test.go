@@ -338,6 +338,29 @@ func BenchmarkRunRetention(b *testing.B) {
 	fmt.Printf("| kept (sync_run and run_digest, with indexes) | %d | %.1f |\n", kept, float64(keptBytes)/float64(kept))
 	fmt.Printf("| dropped, in %d stretches of runs_dropped (with its indexes and TOAST) | %d | %.1f |\n", stretches, gone, float64(droppedBytes)/float64(gone))
 	fmt.Printf("| all | %d | %.1f (%.2f MB per tenant-year of 26,280 runs) |\n", runs, all, all*26280/1e6)
+	rows, err := f.pool.Query(ctx, `
+		SELECT 'links (' || count(*) || ' stretches): as given', sum(pg_catalog.octet_length(links)) FROM defender_storage.runs_dropped
+		UNION ALL SELECT 'links: as stored (compressed)', sum(pg_catalog.pg_column_size(links)) FROM defender_storage.runs_dropped
+		UNION ALL SELECT 'table', pg_catalog.pg_relation_size('defender_storage.runs_dropped')
+		UNION ALL SELECT 'TOAST', pg_catalog.pg_total_relation_size(reltoastrelid) FROM pg_catalog.pg_class
+		           WHERE oid = 'defender_storage.runs_dropped'::regclass AND reltoastrelid <> 0
+		UNION ALL SELECT 'index ' || indexrelid::regclass::text, pg_catalog.pg_relation_size(indexrelid) FROM pg_catalog.pg_index
+		           WHERE indrelid = 'defender_storage.runs_dropped'::regclass`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("\n| runs_dropped | bytes per run dropped |\n|---|---|\n")
+	for rows.Next() {
+		var part string
+		var bytes int64
+		if err := rows.Scan(&part, &bytes); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("| %s | %.1f |\n", part, float64(bytes)/float64(gone))
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
 	fmt.Printf("\nDropping them took %s: %.0f µs a run. Every chain verifies through them.\n", took.Round(time.Millisecond), float64(took.Microseconds())/float64(gone))
 	b.ReportMetric(float64(droppedBytes)/float64(gone), "B/dropped_run")
 	b.ReportMetric(all, "B/run")

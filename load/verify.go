@@ -228,15 +228,15 @@ func chainsOf(runs []verifiedRun, stretches []droppedStretch) []ChainVerificatio
 		if c.Mismatch != nil {
 			return
 		}
-		if m := s.check(last, lastDigest); m != nil {
+		n, m := s.check(last, lastDigest)
+		if m != nil {
 			c.Mismatch = m
 			return
 		}
-		n := len(s.Links) / linkSize
 		c.RunsDropped += n
 		c.ComputedAtUpgrade += s.ComputedAtUpgrade
 		lastRun := s.LastRunID
-		last, lastDigest, dropped, chainedBy = &lastRun, s.link(n-1).digest(), true, s.ChainedBy
+		last, lastDigest, dropped, chainedBy = &lastRun, s.Digest, true, s.ChainedBy
 	}
 	// stretchesBefore chains through the stretches of the chain of c that
 	// come before run (all of them when run is 0).
@@ -310,12 +310,9 @@ func chainDigest(previous, parts []byte) []byte {
 	return sum[:]
 }
 
-// linkSize is the bytes of a dropped run in runs_dropped.links: its
-// run_id, its digest and the whole digests of its parts 1, 6, 7 and 8.
-const linkSize = 8 + 32 + 32 + 3*32
-
 // emptyPart is the digest of a part without rows (SHA-256 of nothing):
-// parts 2 to 5 of every dropped run.
+// parts 2 to 5 of every dropped run, and those of its parts 6 to 8 its
+// link leaves out.
 var emptyPart = sha256.Sum256(nil)
 
 // droppedStretch is a row of verify_dropped_runs: consecutive runs of a
@@ -324,58 +321,78 @@ type droppedStretch struct {
 	TenantID, Resource    string
 	PreviousRunID         *int64
 	FirstRunID, LastRunID int64
+	Digest                []byte // of its last run
 	Links                 []byte
 	ChainedBy             *int64 // the run kept that chains its last run
 	ComputedAtUpgrade     int    // its runs whose digest the upgrade to digests computed
 }
 
-// dropLink is one run of a stretch's links.
-type dropLink []byte
+// dropLink is a dropped run as runs_dropped.links keeps it.
+type dropLink struct {
+	runID int64
+	parts []byte // its eight part digests, whole
+}
 
-func (s droppedStretch) link(i int) dropLink { return dropLink(s.Links[i*linkSize : (i+1)*linkSize]) }
-
-func (l dropLink) runID() int64   { return int64(binary.BigEndian.Uint64(l[:8])) }
-func (l dropLink) digest() []byte { return l[8:40] }
-
-// parts are the run's eight part digests, whole: its run part, the digest
-// of nothing for parts 2 to 5, then its parts 6 to 8.
-func (l dropLink) parts() []byte {
-	parts := make([]byte, 0, 8*32)
-	parts = append(parts, l[40:72]...)
-	for range 4 {
-		parts = append(parts, emptyPart[:]...)
+// links reads the stretch's links: per run its run_id (8 bytes), its run
+// part (32), a byte telling which of parts 6 to 8 follow (bits 0 to 2),
+// then those. ok is false when they do not read so.
+func (s droppedStretch) links() (links []dropLink, ok bool) {
+	b := s.Links
+	for len(b) > 0 {
+		if len(b) < 8+32+1 {
+			return nil, false
+		}
+		l := dropLink{runID: int64(binary.BigEndian.Uint64(b[:8])), parts: make([]byte, 0, 8*32)}
+		l.parts = append(l.parts, b[8:40]...)
+		for range 4 {
+			l.parts = append(l.parts, emptyPart[:]...)
+		}
+		present := b[40]
+		b = b[41:]
+		if present > 7 {
+			return nil, false
+		}
+		for bit := range 3 {
+			if present&(1<<bit) == 0 {
+				l.parts = append(l.parts, emptyPart[:]...)
+				continue
+			}
+			if len(b) < 32 {
+				return nil, false
+			}
+			l.parts, b = append(l.parts, b[:32]...), b[32:]
+		}
+		links = append(links, l)
 	}
-	return append(parts, l[72:]...)
+	return links, len(links) > 0
 }
 
 // check chains the stretch to the chain's last run before it (previous,
-// with its stored digest), and each of its runs to the one before: nil
-// when every digest is that of its parts chained with the previous
-// run's.
-func (s droppedStretch) check(previous *int64, previousDigest []byte) *DigestMismatch {
-	n := len(s.Links) / linkSize
-	if n == 0 || len(s.Links)%linkSize != 0 || s.link(0).runID() != s.FirstRunID || s.link(n-1).runID() != s.LastRunID {
-		id := s.LastRunID
-		return &DigestMismatch{RunID: id, Reason: fmt.Sprintf(
-			"the runs RUN_RETENTION dropped from run %d to run %d are not stored whole (runs_dropped.links)", s.FirstRunID, s.LastRunID)}
+// with its stored digest): each run's digest is recomputed from the one
+// before and its parts, and the last must be the stretch's digest. It
+// returns the stretch's runs, or why they do not chain.
+func (s droppedStretch) check(previous *int64, previousDigest []byte) (runs int, m *DigestMismatch) {
+	links, ok := s.links()
+	span := fmt.Sprintf("the runs RUN_RETENTION dropped from run %d to run %d", s.FirstRunID, s.LastRunID)
+	if !ok || links[0].runID != s.FirstRunID || links[len(links)-1].runID != s.LastRunID {
+		return 0, &DigestMismatch{RunID: s.FirstRunID, Reason: span + " are not stored whole (runs_dropped.links)"}
 	}
 	if !sameRun(s.PreviousRunID, previous) {
-		return &DigestMismatch{RunID: s.FirstRunID, Reason: fmt.Sprintf(
-			"the chain is broken: run %d (dropped by RUN_RETENTION, with the runs to run %d) chains %s, the previous run of the chain is %s",
-			s.FirstRunID, s.LastRunID, runName(s.PreviousRunID), runName(previous))}
+		return 0, &DigestMismatch{RunID: s.FirstRunID, Reason: fmt.Sprintf(
+			"the chain is broken: %s chain %s, the previous run of the chain is %s", span, runName(s.PreviousRunID), runName(previous))}
 	}
-	for i := range n {
-		l := s.link(i)
-		if i > 0 && l.runID() <= s.link(i-1).runID() {
-			return &DigestMismatch{RunID: l.runID(), Reason: fmt.Sprintf(
-				"the runs RUN_RETENTION dropped from run %d to run %d are out of order", s.FirstRunID, s.LastRunID)}
+	digest := previousDigest
+	for i, l := range links {
+		if i > 0 && l.runID <= links[i-1].runID {
+			return 0, &DigestMismatch{RunID: l.runID, Reason: span + " are out of order"}
 		}
-		if !bytes.Equal(l.digest(), chainDigest(previousDigest, l.parts())) {
-			return &DigestMismatch{RunID: l.runID(), Reason: "the run, dropped by RUN_RETENTION, kept a digest that is not that of its parts chained with the previous run's: the digest, its parts or the run before it was changed"}
-		}
-		previousDigest = l.digest()
+		digest = chainDigest(digest, l.parts)
 	}
-	return nil
+	if !bytes.Equal(digest, s.Digest) {
+		return 0, &DigestMismatch{RunID: s.LastRunID, Reason: span +
+			" no longer give the digest kept of the last of them: what was kept of them, or a run before them, was changed"}
+	}
+	return len(links), nil
 }
 
 // verifiedRun is a row of verify_runs.

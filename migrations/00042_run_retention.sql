@@ -2,10 +2,11 @@
 -- older than the retention: every resource of a tenant synced hourly makes
 -- 26,280 runs a year, most of which changed nothing. What a dropped run
 -- was in its tenant's digest chain stays, in a stretch of runs_dropped:
--- per run its number, its digest and the part digests the chain needs to
--- be recomputed through it (its run part, and the observations, sessions
--- and targets parts that retention may have dropped the rows of). A chain
--- head recorded before stays a commitment to every run before it.
+-- per run its number and the part digests the chain needs to be
+-- recomputed through it (its run part, and those of its observations,
+-- sessions and targets that were not the digest of nothing), and the
+-- digest of the stretch's last run. A chain head recorded before stays a
+-- commitment to every run before it.
 --
 -- A run's digest chains the run before it: run_digest.previous_run_id
 -- when that run is kept, previous_dropped_run_id when retention dropped
@@ -38,27 +39,31 @@ CREATE TABLE defender_storage.runs_dropped (
     last_fetched_at timestamptz NOT NULL,
     dropped_before timestamptz NOT NULL,
     dropped_at timestamptz NOT NULL,
+    digest bytea NOT NULL,
     links bytea NOT NULL,
     CONSTRAINT runs_dropped_pkey PRIMARY KEY (last_run_id),
     CONSTRAINT runs_dropped_previous_dropped_run_id_fkey FOREIGN KEY (previous_dropped_run_id)
         REFERENCES defender_storage.runs_dropped (last_run_id),
     CONSTRAINT runs_dropped_chains_one CHECK (previous_run_id IS NULL OR previous_dropped_run_id IS NULL),
-    CONSTRAINT runs_dropped_chains_once UNIQUE (previous_run_id),
-    CONSTRAINT runs_dropped_chains_dropped_once UNIQUE (previous_dropped_run_id),
     CONSTRAINT runs_dropped_previous_before CHECK (previous_dropped_run_id < first_run_id),
     CONSTRAINT runs_dropped_resource CHECK (resource IN ('a', 'd', 'h')),
     CONSTRAINT runs_dropped_in_order CHECK (previous_run_id < first_run_id AND first_run_id <= last_run_id
                                             AND first_fetched_at <= last_fetched_at AND last_fetched_at < dropped_before),
     CONSTRAINT runs_dropped_runs CHECK (runs > 0 AND (runs = 1) = (first_run_id = last_run_id)),
     CONSTRAINT runs_dropped_computed_at_upgrade CHECK (runs_computed_at_upgrade BETWEEN 0 AND runs),
-    CONSTRAINT runs_dropped_links CHECK (octet_length(links) = 168 * runs),
+    CONSTRAINT runs_dropped_links CHECK (octet_length(links) BETWEEN 41 * runs AND 137 * runs),
+    CONSTRAINT runs_dropped_digest CHECK (octet_length(digest) = 32),
     CONSTRAINT runs_dropped_no_overlap EXCLUDE USING gist (
         tenant_no WITH =, (resource::text) WITH =, int8range(first_run_id, last_run_id, '[]') WITH &&)
-) WITH (toast_tuple_target = 128);
--- The links of runs that wrote nothing repeat the digest of nothing
--- (e3b0c442…) three times in 168 bytes: compressed in the row, a
--- stretch takes far less than it holds.
+);
+-- Digests do not compress: the links stay in the row, out of it only when
+-- a stretch outgrows a page.
 ALTER TABLE defender_storage.runs_dropped ALTER COLUMN links SET STORAGE MAIN;
+-- A chain does not fork: one run, or one stretch, chains each run.
+CREATE UNIQUE INDEX runs_dropped_chains_once ON defender_storage.runs_dropped (previous_run_id)
+    WHERE previous_run_id IS NOT NULL;
+CREATE UNIQUE INDEX runs_dropped_chains_dropped_once ON defender_storage.runs_dropped (previous_dropped_run_id)
+    WHERE previous_dropped_run_id IS NOT NULL;
 
 ALTER TABLE defender_storage.run_digest
     ADD COLUMN previous_dropped_run_id bigint,
@@ -99,7 +104,8 @@ COMMENT ON COLUMN defender_storage.runs_dropped.first_fetched_at IS 'The fetch t
 COMMENT ON COLUMN defender_storage.runs_dropped.last_fetched_at IS 'The fetch time of its last run.';
 COMMENT ON COLUMN defender_storage.runs_dropped.dropped_before IS 'The retention''s cutoff when it dropped them: every run of the stretch fetched before it.';
 COMMENT ON COLUMN defender_storage.runs_dropped.dropped_at IS 'When retention dropped them.';
-COMMENT ON COLUMN defender_storage.runs_dropped.links IS 'Per run, in order, 168 bytes: its run_id (8 bytes, big-endian), its digest (32), and the SHA-256 of its parts 1 (the run), 6, 7 and 8 (observations, sessions, targets; 32 each). Its parts 2 to 5 were the digest of nothing: a run something refers to is never dropped.';
+COMMENT ON COLUMN defender_storage.runs_dropped.digest IS 'The digest of the stretch''s last run, which the next run of the chain chains.';
+COMMENT ON COLUMN defender_storage.runs_dropped.links IS 'Per run, in order: its run_id (8 bytes, big-endian), the SHA-256 of its part 1 (the run, 32 bytes), a byte whose bits 0, 1 and 2 tell which of its parts 6, 7 and 8 (observations, sessions, targets) follow, then those (32 bytes each); the others were the digest of nothing (e3b0c442…), as its parts 2 to 5 were: a run something refers to is never dropped. 41 to 137 bytes a run.';
 
 -- +goose Down
 -- +goose StatementBegin

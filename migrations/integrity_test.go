@@ -79,11 +79,11 @@ INSERT INTO defender_storage.sync_run (run_id, tenant_no, resource, started_at, 
 OVERRIDING SYSTEM VALUE VALUES (20, 1, 'h', '2026-01-03 10:00Z', '2026-01-03 10:00Z', '2026-01-03 10:01Z', 's', 1);
 SELECT defender_storage.record_run_digest(20);
 INSERT INTO defender_storage.runs_dropped (tenant_no, resource, previous_run_id, previous_dropped_run_id, first_run_id, last_run_id,
-                                           runs, first_fetched_at, last_fetched_at, dropped_before, dropped_at, links)
+                                           runs, first_fetched_at, last_fetched_at, dropped_before, dropped_at, digest, links)
 VALUES (1, 'h', 4, NULL, 10, 10, 1, '2026-01-01 11:00Z', '2026-01-01 11:00Z', '2026-01-02 00:00Z', '2026-02-01 00:00Z',
-        decode(repeat('00', 168), 'hex')),
+        sha256(''), decode(repeat('00', 41), 'hex')),
        (1, 'h', NULL, 10, 11, 12, 2, '2026-01-01 12:00Z', '2026-01-01 13:00Z', '2026-01-02 00:00Z', '2026-02-01 00:00Z',
-        decode(repeat('00', 336), 'hex'));
+        sha256(''), decode(repeat('00', 82), 'hex'));
 UPDATE defender_storage.run_digest SET previous_run_id = NULL, previous_dropped_run_id = 12 WHERE run_id = 20;
 `
 
@@ -119,15 +119,16 @@ var constraintViolations = map[string]string{
 	"run_digest_previous_dropped_before": `UPDATE defender_storage.run_digest SET previous_dropped_run_id = 12 WHERE run_id = 4`,
 	"runs_dropped_chains_one":            `UPDATE defender_storage.runs_dropped SET previous_run_id = 4 WHERE last_run_id = 12`,
 	"runs_dropped_in_order":              `UPDATE defender_storage.runs_dropped SET last_fetched_at = dropped_before WHERE last_run_id = 10`,
-	"runs_dropped_links":                 `UPDATE defender_storage.runs_dropped SET links = links || '\x00'::bytea WHERE last_run_id = 10`,
+	"runs_dropped_links":                 `UPDATE defender_storage.runs_dropped SET links = substr(links, 1, 40) WHERE last_run_id = 10`,
+	"runs_dropped_digest":                `UPDATE defender_storage.runs_dropped SET digest = '\x00'::bytea WHERE last_run_id = 10`,
 	"runs_dropped_previous_before":       `UPDATE defender_storage.runs_dropped SET previous_run_id = NULL, previous_dropped_run_id = 12 WHERE last_run_id = 10`,
 	"runs_dropped_resource":              `UPDATE defender_storage.runs_dropped SET resource = 'x'`,
 	"runs_dropped_computed_at_upgrade":   `UPDATE defender_storage.runs_dropped SET runs_computed_at_upgrade = 3 WHERE last_run_id = 12`,
 	"runs_dropped_runs":                  `UPDATE defender_storage.runs_dropped SET first_run_id = last_run_id WHERE last_run_id = 12`,
 	"runs_dropped_no_overlap": `INSERT INTO defender_storage.runs_dropped (tenant_no, resource, first_run_id, last_run_id, runs, first_fetched_at,
-	                                  last_fetched_at, dropped_before, dropped_at, links)
+	                                  last_fetched_at, dropped_before, dropped_at, digest, links)
 	                           VALUES (1, 'h', 9, 11, 2, '2026-01-01 11:00Z', '2026-01-01 12:00Z', '2026-01-02 00:00Z', '2026-02-01 00:00Z',
-	                                   decode(repeat('00', 336), 'hex'))`,
+	                                   sha256(''), decode(repeat('00', 82), 'hex'))`,
 	"scan_history_dropped_through_run_id_check": `UPDATE defender_storage.scan_history_dropped SET through_run_id = 0`,
 	"session_write_values_digest_check":         `UPDATE defender_storage.session_write SET values_digest = '\x00'`,
 	"session_result_extra_check":                `UPDATE defender_storage.session_result SET extra = 'null'`,

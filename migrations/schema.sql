@@ -7296,16 +7296,17 @@ CREATE TABLE defender_storage.runs_dropped (
     last_fetched_at timestamp with time zone NOT NULL,
     dropped_before timestamp with time zone NOT NULL,
     dropped_at timestamp with time zone NOT NULL,
+    digest bytea NOT NULL,
     links bytea NOT NULL,
     CONSTRAINT runs_dropped_chains_one CHECK (((previous_run_id IS NULL) OR (previous_dropped_run_id IS NULL))),
     CONSTRAINT runs_dropped_computed_at_upgrade CHECK (((runs_computed_at_upgrade >= 0) AND (runs_computed_at_upgrade <= runs))),
+    CONSTRAINT runs_dropped_digest CHECK ((octet_length(digest) = 32)),
     CONSTRAINT runs_dropped_in_order CHECK (((previous_run_id < first_run_id) AND (first_run_id <= last_run_id) AND (first_fetched_at <= last_fetched_at) AND (last_fetched_at < dropped_before))),
-    CONSTRAINT runs_dropped_links CHECK ((octet_length(links) = (168 * runs))),
+    CONSTRAINT runs_dropped_links CHECK (((octet_length(links) >= (41 * runs)) AND (octet_length(links) <= (137 * runs)))),
     CONSTRAINT runs_dropped_previous_before CHECK ((previous_dropped_run_id < first_run_id)),
     CONSTRAINT runs_dropped_resource CHECK ((resource = ANY (ARRAY['a'::"char", 'd'::"char", 'h'::"char"]))),
     CONSTRAINT runs_dropped_runs CHECK (((runs > 0) AND ((runs = 1) = (first_run_id = last_run_id))))
-)
-WITH (toast_tuple_target='128');
+);
 ALTER TABLE ONLY defender_storage.runs_dropped ALTER COLUMN links SET STORAGE MAIN;
 
 
@@ -7401,10 +7402,17 @@ COMMENT ON COLUMN defender_storage.runs_dropped.dropped_at IS 'When retention dr
 
 
 --
+-- Name: COLUMN runs_dropped.digest; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.runs_dropped.digest IS 'The digest of the stretch''s last run, which the next run of the chain chains.';
+
+
+--
 -- Name: COLUMN runs_dropped.links; Type: COMMENT; Schema: defender_storage; Owner: -
 --
 
-COMMENT ON COLUMN defender_storage.runs_dropped.links IS 'Per run, in order, 168 bytes: its run_id (8 bytes, big-endian), its digest (32), and the SHA-256 of its parts 1 (the run), 6, 7 and 8 (observations, sessions, targets; 32 each). Its parts 2 to 5 were the digest of nothing: a run something refers to is never dropped.';
+COMMENT ON COLUMN defender_storage.runs_dropped.links IS 'Per run, in order: its run_id (8 bytes, big-endian), the SHA-256 of its part 1 (the run, 32 bytes), a byte whose bits 0, 1 and 2 tell which of its parts 6, 7 and 8 (observations, sessions, targets) follow, then those (32 bytes each); the others were the digest of nothing (e3b0c442…), as its parts 2 to 5 were: a run something refers to is never dropped. 41 to 137 bytes a run.';
 
 
 --
@@ -7813,22 +7821,6 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 
 --
--- Name: runs_dropped runs_dropped_chains_dropped_once; Type: CONSTRAINT; Schema: defender_storage; Owner: -
---
-
-ALTER TABLE ONLY defender_storage.runs_dropped
-    ADD CONSTRAINT runs_dropped_chains_dropped_once UNIQUE (previous_dropped_run_id);
-
-
---
--- Name: runs_dropped runs_dropped_chains_once; Type: CONSTRAINT; Schema: defender_storage; Owner: -
---
-
-ALTER TABLE ONLY defender_storage.runs_dropped
-    ADD CONSTRAINT runs_dropped_chains_once UNIQUE (previous_run_id);
-
-
---
 -- Name: runs_dropped runs_dropped_no_overlap; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -8140,6 +8132,20 @@ CREATE UNIQUE INDEX definition_version_one_open ON defender_storage.definition_v
 --
 
 CREATE INDEX definition_withheld_by_run ON defender_storage.definition_withheld USING btree (run_id);
+
+
+--
+-- Name: runs_dropped_chains_dropped_once; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE UNIQUE INDEX runs_dropped_chains_dropped_once ON defender_storage.runs_dropped USING btree (previous_dropped_run_id) WHERE (previous_dropped_run_id IS NOT NULL);
+
+
+--
+-- Name: runs_dropped_chains_once; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE UNIQUE INDEX runs_dropped_chains_once ON defender_storage.runs_dropped USING btree (previous_run_id) WHERE (previous_run_id IS NOT NULL);
 
 
 --

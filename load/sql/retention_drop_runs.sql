@@ -8,14 +8,15 @@
 --
 -- A successful run's digest stays in its chain: the runs dropped are kept
 -- as stretches of runs_dropped, each a run of consecutive runs of one
--- chain, with per run its number, its digest and the whole digests of its
--- parts 1, 6, 7 and 8 (168 bytes). A run is dropped only when that is
--- exactly what it chains: its parts 2 to 5 are the digest of nothing (what
--- a run nothing refers to has), its parts recompute from the rows as
--- stored as agentsync verify would recompute them (the observations part
--- taken as stored when OBSERVATION_RETENTION dropped its month, the
--- sessions and targets parts when SCAN_HISTORY_RETENTION dropped what it
--- wrote), and its digest is theirs chained with the previous run's. A run
+-- chain, with per run its number and the part digests the chain needs
+-- (41 to 137 bytes), and the digest of its last run. A run is dropped
+-- only when that is exactly what it chains: its parts 2 to 5 are the
+-- digest of nothing (what a run nothing refers to has), its parts
+-- recompute from the rows as stored as agentsync verify would recompute
+-- them (the observations part taken as stored when OBSERVATION_RETENTION
+-- dropped its month, the sessions and targets parts when
+-- SCAN_HISTORY_RETENTION dropped what it wrote), and its digest is theirs
+-- chained with the previous run's. A run
 -- that would not verify stays, for verify to name. A failed run has no
 -- digest and leaves nothing.
 --
@@ -71,11 +72,21 @@ WITH candidate AS (
 ), linked AS (
     SELECT c.run_id, c.tenant_no, c.resource, c.fetched_at, d.previous_run_id, d.previous_dropped_run_id, d.computed_at_upgrade,
            coalesce(d.previous_run_id, d.previous_dropped_run_id) AS chained,
-           pg_catalog.int8send(c.run_id) || d.digest || pg_catalog.substr(y.parts, 1, 32)
-               || pg_catalog.substr(y.parts, 161, 96) AS link
+           d.digest,
+           -- its number, its run part, which of parts 6 to 8 are not the
+           -- digest of nothing, and those
+           pg_catalog.int8send(c.run_id) || pg_catalog.substr(y.parts, 1, 32)
+               || pg_catalog.decode(pg_catalog.lpad(pg_catalog.to_hex(
+                      (pg_catalog.substr(y.parts, 161, 32) <> e.nothing)::int
+                      | ((pg_catalog.substr(y.parts, 193, 32) <> e.nothing)::int << 1)
+                      | ((pg_catalog.substr(y.parts, 225, 32) <> e.nothing)::int << 2)), 2, '0'), 'hex')
+               || CASE WHEN pg_catalog.substr(y.parts, 161, 32) <> e.nothing THEN pg_catalog.substr(y.parts, 161, 32) ELSE '' END
+               || CASE WHEN pg_catalog.substr(y.parts, 193, 32) <> e.nothing THEN pg_catalog.substr(y.parts, 193, 32) ELSE '' END
+               || CASE WHEN pg_catalog.substr(y.parts, 225, 32) <> e.nothing THEN pg_catalog.substr(y.parts, 225, 32) ELSE '' END AS link
       FROM candidate c
       JOIN defender_storage.run_digest d ON d.run_id = c.run_id
       JOIN parts x ON x.digested_run_id = c.run_id
+     CROSS JOIN (SELECT pg_catalog.sha256(''::bytea) AS nothing) e
      CROSS JOIN LATERAL (
            SELECT c.resource = 'a'
                   AND pg_catalog.to_regclass('defender_storage.observation_'
@@ -91,10 +102,9 @@ WITH candidate AS (
                        ELSE x.digest_parts END AS parts) y
      CROSS JOIN LATERAL (
            SELECT coalesce((SELECT p.digest FROM defender_storage.run_digest p WHERE p.run_id = d.previous_run_id),
-                           (SELECT pg_catalog.substr(s.links, 168 * (s.runs - 1) + 9, 32)
-                              FROM defender_storage.runs_dropped s WHERE s.last_run_id = d.previous_dropped_run_id)) AS digest) previous
-     WHERE pg_catalog.substr(y.parts, 33, 128)
-           = pg_catalog.decode(pg_catalog.repeat('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 4), 'hex')
+                           (SELECT s.digest FROM defender_storage.runs_dropped s
+                             WHERE s.last_run_id = d.previous_dropped_run_id)) AS digest) previous
+     WHERE pg_catalog.substr(y.parts, 33, 128) = e.nothing || e.nothing || e.nothing || e.nothing
        AND defender_storage.compact_digest_parts(y.parts) = d.parts
        AND (previous.digest IS NOT NULL OR (d.previous_run_id IS NULL AND d.previous_dropped_run_id IS NULL))
        AND defender_storage.chain_digest(previous.digest, y.parts) = d.digest
@@ -106,11 +116,11 @@ WITH candidate AS (
 ), kept AS (
     INSERT INTO defender_storage.runs_dropped (tenant_no, resource, previous_run_id, previous_dropped_run_id, first_run_id,
                                                last_run_id, runs, runs_computed_at_upgrade, first_fetched_at,
-                                               last_fetched_at, dropped_before, dropped_at, links)
+                                               last_fetched_at, dropped_before, dropped_at, digest, links)
     SELECT min(s.tenant_no), s.resource, (pg_catalog.array_agg(s.previous_run_id ORDER BY s.run_id))[1],
            (pg_catalog.array_agg(s.previous_dropped_run_id ORDER BY s.run_id))[1], min(s.run_id), max(s.run_id), count(*),
            count(*) FILTER (WHERE s.computed_at_upgrade), min(s.fetched_at), max(s.fetched_at), $2::timestamptz, $3::timestamptz,
-           pg_catalog.string_agg(s.link, ''::bytea ORDER BY s.run_id)
+           (pg_catalog.array_agg(s.digest ORDER BY s.run_id DESC))[1], pg_catalog.string_agg(s.link, ''::bytea ORDER BY s.run_id)
       FROM stretch s
      GROUP BY s.resource, s.stretch
     RETURNING runs
