@@ -24,3 +24,12 @@ func AtSchema(cfg Config, version int64) Config {
 
 // Statement is the text of the loader's statement sql/name.sql.
 func Statement(name string) string { return query(name) }
+
+// WithRunRetentionBatch runs f with run retention looking at n runs of a
+// tenant per transaction. Not safe while another goroutine drops runs.
+func WithRunRetentionBatch(n int, f func()) {
+	saved := runRetentionBatch
+	runRetentionBatch = n
+	defer func() { runRetentionBatch = saved }()
+	f()
+}

@@ -213,8 +213,8 @@ const MinRunRetention = 30 * 24 * time.Hour
 const runRetentionTask = "run retention"
 
 // runRetentionBatch is how many runs of a tenant one transaction looks
-// at.
-const runRetentionBatch = 2000
+// at (a variable for the tests of batches).
+var runRetentionBatch = 2000
 
 // RunsDropped is what DropRuns dropped of one tenant.
 type RunsDropped struct {
@@ -281,7 +281,7 @@ func dropRuns(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, 
 			}
 			d.Succeeded += succeeded
 			d.Failed += failed
-			if last == nil || looked < runRetentionBatch {
+			if last == nil || looked < int64(runRetentionBatch) {
 				break
 			}
 			after = *last

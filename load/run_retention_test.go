@@ -376,3 +376,45 @@ func TestRunRetentionMigrationKeepsEveryAnswer(t *testing.T) {
 		                                  FROM defender_storage.run_digest ORDER BY run_id`,
 	})
 }
+
+// TestDropRunsInBatches: run retention looking at a few runs per
+// transaction drops the same runs as in one, its stretches chaining
+// across the batches, and every chain verifies. Not parallel: it sets the
+// batch for the package.
+func TestDropRunsInBatches(t *testing.T) {
+	ctx := context.Background()
+	end := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	dropAll := func(batch int) (dropped int64, stretches int, kept string) {
+		t.Helper()
+		pool, p := dbtest.Unmigrated(t)
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		syncQuietTenants(t, pool, end)
+		load.WithRunRetentionBatch(batch, func() {
+			out, err := load.DropRuns(ctx, pool, load.MinRunRetention, end.Add(load.MinRunRetention+time.Hour), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range out {
+				dropped += d.Succeeded + d.Failed
+			}
+		})
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM defender_storage.runs_dropped`).Scan(&stretches); err != nil {
+			t.Fatal(err)
+		}
+		chains, err := load.Verify(ctx, pool, "")
+		if err != nil || !load.Verified(chains) {
+			t.Fatalf("batches of %d: verify %+v (err %v)", batch, chains, err)
+		}
+		return dropped, stretches, dbtest.Answer(t, pool, `SELECT run_id, resource, status FROM defender.sync_runs ORDER BY run_id`)
+	}
+	whole, wholeStretches, wholeKept := dropAll(2000)
+	batched, batchedStretches, batchedKept := dropAll(7)
+	if batched != whole || batchedKept != wholeKept || whole == 0 {
+		t.Errorf("in batches of 7: %d runs dropped, in one: %d; the runs kept differ: %v", batched, whole, batchedKept != wholeKept)
+	}
+	if batchedStretches <= wholeStretches {
+		t.Errorf("%d stretches in batches of 7, %d in one: a stretch cut by a batch should chain the next", batchedStretches, wholeStretches)
+	}
+}

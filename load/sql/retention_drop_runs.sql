@@ -1,10 +1,10 @@
--- Drops up to $4 of a tenant's oldest runs that fetched (a failed run:
--- started) before the cutoff and that nothing refers to: no version, no
--- deletion or withheld deletion, no observation, no session or target, no
--- rollup, no target status names them, and none is the latest run of its
--- tenant or of its chain, nor the latest failure of its tenant and
--- resource. Every foreign key to sync_run is one of the
--- NOT EXISTS below (TestRunRetentionKnowsEveryReference).
+-- Looks at $4 of a tenant's oldest runs that fetched (a failed run:
+-- started) before the cutoff, and drops those that nothing refers to: no
+-- version, no deletion or withheld deletion, no observation, no session
+-- or target, no rollup, no target status names them, and none is the
+-- latest run of its tenant or of its chain, nor the latest failure of its
+-- tenant and resource. Every foreign key to sync_run is one of the NOT
+-- EXISTS below (TestRunRetentionKnowsEveryReference).
 --
 -- A successful run's digest stays in its chain: the runs dropped are kept
 -- as stretches of runs_dropped, each a run of consecutive runs of one
@@ -16,9 +16,8 @@
 -- them (the observations part taken as stored when OBSERVATION_RETENTION
 -- dropped its month, the sessions and targets parts when
 -- SCAN_HISTORY_RETENTION dropped what it wrote), and its digest is theirs
--- chained with the previous run's. A run
--- that would not verify stays, for verify to name. A failed run has no
--- digest and leaves nothing.
+-- chained with the previous run's. A run that would not verify stays, for
+-- verify to name. A failed run has no digest and leaves nothing.
 --
 -- Returns the successful and the failed runs dropped, how many runs it
 -- looked at and the last of them (null when none): the next batch
@@ -27,7 +26,8 @@
 -- most runs to look at, $5 the run after which to look (0 at first), $6
 -- the time from which to look (retention_run_tenants; null: from the
 -- first run).
-WITH candidate AS (
+WITH looked AS (
+    -- The batch: the tenant's next runs past the retention.
     SELECT r.run_id, r.tenant_no, r.resource, r.status, r.fetched_at
       FROM defender_storage.sync_run r
      WHERE r.tenant_no = (SELECT t.tenant_no FROM defender_storage.tenants t WHERE t.tenant_id = $1)
@@ -35,7 +35,12 @@ WITH candidate AS (
        AND r.run_id > $5::bigint
        AND coalesce(r.fetched_at, r.started_at) < $2::timestamptz
        AND coalesce(r.fetched_at, r.started_at) >= coalesce($6::timestamptz, '-infinity')
-       AND CASE WHEN r.status = 's'
+     ORDER BY r.run_id
+     LIMIT $4
+), candidate AS (
+    SELECT r.run_id, r.tenant_no, r.resource, r.status, r.fetched_at
+      FROM looked r
+     WHERE CASE WHEN r.status = 's'
                 -- not the chain's head: a run, or a stretch of runs
                 -- dropped, chains it
                 THEN EXISTS (SELECT FROM defender_storage.run_digest n WHERE n.previous_run_id = r.run_id)
@@ -64,8 +69,6 @@ WITH candidate AS (
        AND NOT EXISTS (SELECT FROM defender_storage.session_result x WHERE x.targets_run_id = r.run_id)
        AND NOT EXISTS (SELECT FROM defender_storage.session_write x WHERE x.run_id = r.run_id)
        AND NOT EXISTS (SELECT FROM defender_storage.target_status x WHERE x.as_of_run_id = r.run_id)
-     ORDER BY r.run_id
-     LIMIT $4
 ), parts AS (
     SELECT q.digested_run_id, q.digest_parts
       FROM defender_storage.run_digest_parts(ARRAY(SELECT c.run_id FROM candidate c WHERE c.status = 's')) q
@@ -149,5 +152,5 @@ WITH candidate AS (
     RETURNING r.status
 )
 SELECT count(*) FILTER (WHERE d.status = 's'), count(*) FILTER (WHERE d.status = 'f'),
-       (SELECT count(*) FROM candidate), (SELECT max(c.run_id) FROM candidate c)
+       (SELECT count(*) FROM looked), (SELECT max(l.run_id) FROM looked l)
   FROM dropped d
