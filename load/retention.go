@@ -36,19 +36,9 @@ const retentionLeaseDuration = time.Minute
 // A detach interrupted earlier is finished. It returns the partitions it
 // dropped.
 func DropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]string, error) {
-	if retention < MinObservationRetention {
-		return nil, fmt.Errorf("observation retention %s is shorter than %s", retention, MinObservationRetention)
-	}
-	if logger == nil {
-		logger = slog.Default()
-	}
-	var dropped []string
-	err := underMaintenanceLease(ctx, pool, logger, retentionTask, func(ctx context.Context) error {
-		var err error
-		dropped, err = dropObservations(ctx, pool, retention, now, logger)
-		return err
+	return retain(ctx, pool, logger, retentionTask, "observation retention", retention, MinObservationRetention, func(ctx context.Context, logger *slog.Logger) ([]string, error) {
+		return dropObservations(ctx, pool, retention, now, logger)
 	})
-	return dropped, err
 }
 
 func dropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]string, error) {
@@ -144,19 +134,9 @@ type ScanHistoryDropped struct {
 // written what it dropped, so that agentsync verify takes those parts of
 // their digests as stored. It returns what it dropped, per tenant.
 func DropScanHistory(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]ScanHistoryDropped, error) {
-	if retention < MinScanHistoryRetention {
-		return nil, fmt.Errorf("scan history retention %s is shorter than %s", retention, MinScanHistoryRetention)
-	}
-	if logger == nil {
-		logger = slog.Default()
-	}
-	var out []ScanHistoryDropped
-	err := underMaintenanceLease(ctx, pool, logger, scanRetentionTask, func(ctx context.Context) error {
-		var err error
-		out, err = dropScanHistory(ctx, pool, retention, now, logger)
-		return err
+	return retain(ctx, pool, logger, scanRetentionTask, "scan history retention", retention, MinScanHistoryRetention, func(ctx context.Context, logger *slog.Logger) ([]ScanHistoryDropped, error) {
+		return dropScanHistory(ctx, pool, retention, now, logger)
 	})
-	return out, err
 }
 
 func dropScanHistory(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]ScanHistoryDropped, error) {
@@ -185,6 +165,26 @@ func dropScanHistory(ctx context.Context, pool *pgxpool.Pool, retention time.Dur
 		}
 	}
 	return out, nil
+}
+
+// retain checks that retention is at least least (what names the
+// retention in the error), then runs drop under the maintenance lease of
+// task, with the default logger when logger is nil.
+func retain[T any](ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, task, what string, retention, least time.Duration,
+	drop func(context.Context, *slog.Logger) ([]T, error)) ([]T, error) {
+	if retention < least {
+		return nil, fmt.Errorf("%s %s is shorter than %s", what, retention, least)
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var out []T
+	err := underMaintenanceLease(ctx, pool, logger, task, func(ctx context.Context) error {
+		var err error
+		out, err = drop(ctx, logger)
+		return err
+	})
+	return out, err
 }
 
 // underMaintenanceLease runs work while holding the lease of task, renewed
@@ -235,19 +235,9 @@ type RunsDropped struct {
 // no longer give its digest is kept, for verify to name. It returns what
 // it dropped, per tenant.
 func DropRuns(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]RunsDropped, error) {
-	if retention < MinRunRetention {
-		return nil, fmt.Errorf("run retention %s is shorter than %s", retention, MinRunRetention)
-	}
-	if logger == nil {
-		logger = slog.Default()
-	}
-	var out []RunsDropped
-	err := underMaintenanceLease(ctx, pool, logger, runRetentionTask, func(ctx context.Context) error {
-		var err error
-		out, err = dropRuns(ctx, pool, retention, now, logger)
-		return err
+	return retain(ctx, pool, logger, runRetentionTask, "run retention", retention, MinRunRetention, func(ctx context.Context, logger *slog.Logger) ([]RunsDropped, error) {
+		return dropRuns(ctx, pool, retention, now, logger)
 	})
-	return out, err
 }
 
 func dropRuns(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]RunsDropped, error) {
