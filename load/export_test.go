@@ -1,5 +1,7 @@
 package load
 
+import "time"
+
 // WithoutDigests runs f with syncs that store no run digest: the digest's
 // statement is replaced by one that only returns the run id, in the same
 // place of the same batch, so that a benchmark measures what the digest
@@ -26,10 +28,11 @@ func AtSchema(cfg Config, version int64) Config {
 func Statement(name string) string { return query(name) }
 
 // WithRunRetentionBatch runs f with run retention looking at n runs of a
-// tenant per transaction. Not safe while another goroutine drops runs.
-func WithRunRetentionBatch(n int, f func()) {
-	saved := runRetentionBatch
-	runRetentionBatch = n
-	defer func() { runRetentionBatch = saved }()
+// tenant per transaction, and pausing a pass after budget. Not safe while
+// another goroutine drops runs.
+func WithRunRetentionBatch(n int, budget time.Duration, f func()) {
+	savedBatch, savedBudget := runRetentionBatch, runRetentionBudget
+	runRetentionBatch, runRetentionBudget = n, budget
+	defer func() { runRetentionBatch, runRetentionBudget = savedBatch, savedBudget }()
 	f()
 }

@@ -94,6 +94,33 @@ func dropObservations(ctx context.Context, pool *pgxpool.Pool, retention time.Du
 	return dropped, nil
 }
 
+// dropTenantRuns drops the runs of tenant past the cutoff, a batch of
+// runs after the run after at a time, each in a transaction, until none
+// is left or the deadline passed (paused: the next pass goes on).
+func dropTenantRuns(ctx context.Context, pool *pgxpool.Pool, tenant string, after int64, cutoff, now, deadline time.Time) (d RunsDropped, paused bool, err error) {
+	d.TenantID = tenant
+	for {
+		var succeeded, failed, looked int64
+		var last *int64
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, query("retention_drop_runs"), tenant, cutoff, now.UTC(), runRetentionBatch, after).
+				Scan(&succeeded, &failed, &looked, &last)
+		})
+		if err != nil {
+			return d, false, fmt.Errorf("drop runs of tenant %s: %w", tenant, interpretError(err))
+		}
+		d.Succeeded += succeeded
+		d.Failed += failed
+		if last == nil || looked < int64(runRetentionBatch) {
+			return d, false, nil
+		}
+		if time.Now().After(deadline) {
+			return d, true, nil
+		}
+		after = *last
+	}
+}
+
 // takeMaintenanceLease takes the lease of task when nobody holds it or its
 // holder's lease expired; nil when another holder has it.
 func takeMaintenanceLease(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, task string, d time.Duration) (*lease, error) {
@@ -216,6 +243,11 @@ const runRetentionTask = "run retention"
 // at (a variable for the tests of batches).
 var runRetentionBatch = 2000
 
+// runRetentionBudget is how long a pass of run retention goes on: the
+// first pass over years of runs would take longer, and a sync pass waits
+// for it. The next pass goes on where it stopped.
+var runRetentionBudget = 5 * time.Minute
+
 // RunsDropped is what DropRuns dropped of one tenant.
 type RunsDropped struct {
 	TenantID          string
@@ -241,45 +273,35 @@ func DropRuns(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, 
 }
 
 func dropRuns(ctx context.Context, pool *pgxpool.Pool, retention time.Duration, now time.Time, logger *slog.Logger) ([]RunsDropped, error) {
+	start := time.Now()
 	cutoff := now.Add(-retention).UTC()
 	rows, err := pool.Query(ctx, query("retention_run_tenants"), cutoff)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants with runs past their retention: %w", interpretError(err))
 	}
-	type tenantSince struct {
+	type tenantAfter struct {
 		ID    string
-		Since *time.Time
+		After int64
 	}
-	tenants, err := pgx.CollectRows(rows, pgx.RowToStructByPos[tenantSince])
+	tenants, err := pgx.CollectRows(rows, pgx.RowToStructByPos[tenantAfter])
 	if err != nil {
 		return nil, fmt.Errorf("list tenants with runs past their retention: %w", interpretError(err))
 	}
+	deadline := start.Add(runRetentionBudget)
 	var out []RunsDropped
 	for _, tn := range tenants {
-		tenant := tn.ID
-		d := RunsDropped{TenantID: tenant}
-		var after int64
-		for {
-			var succeeded, failed, looked int64
-			var last *int64
-			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-				return tx.QueryRow(ctx, query("retention_drop_runs"), tenant, cutoff, now.UTC(), runRetentionBatch, after, tn.Since).
-					Scan(&succeeded, &failed, &looked, &last)
-			})
-			if err != nil {
-				return out, fmt.Errorf("drop runs of tenant %s: %w", tenant, interpretError(err))
-			}
-			d.Succeeded += succeeded
-			d.Failed += failed
-			if last == nil || looked < int64(runRetentionBatch) {
-				break
-			}
-			after = *last
-		}
+		d, paused, err := dropTenantRuns(ctx, pool, tn.ID, tn.After, cutoff, now, deadline)
 		if d.Succeeded+d.Failed > 0 {
 			out = append(out, d)
-			logger.Info("dropped runs past their retention", "tenant", tenant, "succeeded", d.Succeeded,
+			logger.Info("dropped runs past their retention", "tenant", tn.ID, "succeeded", d.Succeeded,
 				"failed", d.Failed, "retention", retention.String(), "before", cutoff.Format(time.RFC3339))
+		}
+		if err != nil {
+			return out, err
+		}
+		if paused {
+			logger.Info("run retention paused: it goes on at the next pass", "budget", runRetentionBudget.String(), "tenant", tn.ID)
+			return out, nil
 		}
 	}
 	return out, nil

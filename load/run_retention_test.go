@@ -378,26 +378,45 @@ func TestRunRetentionMigrationKeepsEveryAnswer(t *testing.T) {
 }
 
 // TestDropRunsInBatches: run retention looking at a few runs per
-// transaction drops the same runs as in one, its stretches chaining
-// across the batches, and every chain verifies. Not parallel: it sets the
-// batch for the package.
+// transaction, and pausing its pass after each, drops over its passes the
+// same runs as in one batch, its stretches chaining across the batches,
+// and every chain verifies. Not parallel: it sets the batch for the
+// package.
 func TestDropRunsInBatches(t *testing.T) {
 	ctx := context.Background()
 	end := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	dropAll := func(batch int) (dropped int64, stretches int, kept string) {
+	dropAll := func(batch int) (dropped int64, stretches int, kept string, passes int) {
 		t.Helper()
 		pool, p := dbtest.Unmigrated(t)
 		if _, err := p.Up(ctx); err != nil {
 			t.Fatal(err)
 		}
 		syncQuietTenants(t, pool, end)
-		load.WithRunRetentionBatch(batch, func() {
-			out, err := load.DropRuns(ctx, pool, load.MinRunRetention, end.Add(load.MinRunRetention+time.Hour), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range out {
-				dropped += d.Succeeded + d.Failed
+		// In batches of 7, each pass pauses after its first batch: the
+		// next goes on where it stopped.
+		budget := time.Hour
+		if batch < 2000 {
+			budget = 0
+		}
+		load.WithRunRetentionBatch(batch, budget, func() {
+			for passes < 1000 {
+				// Until no tenant has runs left to look at.
+				var left int
+				if err := pool.QueryRow(ctx, `SELECT count(*) FROM (`+load.Statement("retention_run_tenants")+`) q`,
+					end.Add(time.Hour)).Scan(&left); err != nil {
+					t.Fatal(err)
+				}
+				if left == 0 {
+					break
+				}
+				out, err := load.DropRuns(ctx, pool, load.MinRunRetention, end.Add(load.MinRunRetention+time.Hour), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range out {
+					dropped += d.Succeeded + d.Failed
+				}
+				passes++
 			}
 		})
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM defender_storage.runs_dropped`).Scan(&stretches); err != nil {
@@ -407,12 +426,15 @@ func TestDropRunsInBatches(t *testing.T) {
 		if err != nil || !load.Verified(chains) {
 			t.Fatalf("batches of %d: verify %+v (err %v)", batch, chains, err)
 		}
-		return dropped, stretches, dbtest.Answer(t, pool, `SELECT run_id, resource, status FROM defender.sync_runs ORDER BY run_id`)
+		return dropped, stretches, dbtest.Answer(t, pool, `SELECT run_id, resource, status FROM defender.sync_runs ORDER BY run_id`), passes
 	}
-	whole, wholeStretches, wholeKept := dropAll(2000)
-	batched, batchedStretches, batchedKept := dropAll(7)
+	whole, wholeStretches, wholeKept, wholePasses := dropAll(2000)
+	batched, batchedStretches, batchedKept, batchedPasses := dropAll(7)
 	if batched != whole || batchedKept != wholeKept || whole == 0 {
 		t.Errorf("in batches of 7: %d runs dropped, in one: %d; the runs kept differ: %v", batched, whole, batchedKept != wholeKept)
+	}
+	if wholePasses != 1 || batchedPasses < 10 {
+		t.Errorf("%d passes in one batch, %d in batches of 7 pausing after each", wholePasses, batchedPasses)
 	}
 	if batchedStretches <= wholeStretches {
 		t.Errorf("%d stretches in batches of 7, %d in one: a stretch cut by a batch should chain the next", batchedStretches, wholeStretches)

@@ -65,6 +65,19 @@ CREATE UNIQUE INDEX runs_dropped_chains_once ON defender_storage.runs_dropped (p
 CREATE UNIQUE INDEX runs_dropped_chains_dropped_once ON defender_storage.runs_dropped (previous_dropped_run_id)
     WHERE previous_dropped_run_id IS NOT NULL;
 
+-- How far run retention has looked at each tenant's runs: a run it kept
+-- (something referred to it) is not looked at again. A bound, not a
+-- reference: no foreign key.
+CREATE TABLE defender_storage.run_retention_progress (
+    tenant_no integer PRIMARY KEY REFERENCES defender_storage.tenants (tenant_no),
+    through_run_id bigint NOT NULL CONSTRAINT run_retention_progress_through_run_id_check CHECK (through_run_id > 0),
+    looked_at timestamptz NOT NULL
+);
+COMMENT ON TABLE defender_storage.run_retention_progress IS 'How far RUN_RETENTION has looked at each tenant''s runs: the next pass looks at the runs after through_run_id.';
+COMMENT ON COLUMN defender_storage.run_retention_progress.tenant_no IS 'The tenant (tenants.tenant_no).';
+COMMENT ON COLUMN defender_storage.run_retention_progress.through_run_id IS 'The last run retention looked at: every run of the tenant up to it was dropped, or kept because something refers to it.';
+COMMENT ON COLUMN defender_storage.run_retention_progress.looked_at IS 'When it looked at it.';
+
 ALTER TABLE defender_storage.run_digest
     ADD COLUMN previous_dropped_run_id bigint,
     ADD CONSTRAINT run_digest_previous_dropped_run_id_fkey FOREIGN KEY (previous_dropped_run_id)
@@ -135,6 +148,7 @@ CREATE OR REPLACE VIEW defender.run_digests WITH (security_barrier='true') AS
 COMMENT ON COLUMN defender.run_digests.previous_run_id IS 'The run whose digest it chains; empty for the first of the chain.';
 ALTER TABLE defender_storage.run_digest DROP COLUMN previous_dropped_run_id;
 COMMENT ON COLUMN defender_storage.run_digest.previous_run_id IS 'The previous successful run of the tenant and resource, whose digest this one chains; empty for the first.';
+DROP TABLE defender_storage.run_retention_progress;
 DROP TABLE defender_storage.runs_dropped;
 DROP INDEX defender_storage.agent_daily_by_run;
 DROP INDEX defender_storage.tenant_daily_by_run;

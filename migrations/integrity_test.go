@@ -85,6 +85,7 @@ VALUES (1, 'h', 4, NULL, 10, 10, 1, '2026-01-01 11:00Z', '2026-01-01 11:00Z', '2
        (1, 'h', NULL, 10, 11, 12, 2, '2026-01-01 12:00Z', '2026-01-01 13:00Z', '2026-01-02 00:00Z', '2026-02-01 00:00Z',
         sha256(''), decode(repeat('00', 82), 'hex'));
 UPDATE defender_storage.run_digest SET previous_run_id = NULL, previous_dropped_run_id = 12 WHERE run_id = 20;
+INSERT INTO defender_storage.run_retention_progress (tenant_no, through_run_id, looked_at) VALUES (1, 12, '2026-02-01 00:00Z');
 `
 
 // constraintViolations are the bad statements for the rules the generic
@@ -111,20 +112,21 @@ var constraintViolations = map[string]string{
 	"scan_agent_history_range_order":                        `UPDATE defender.scan_agent_history SET valid_to = valid_from WHERE valid_to IS NOT NULL`,
 	"scan_agent_history_no_overlap": `INSERT INTO defender.scan_agent_history (agent_key, tenant_id, agent_id, valid_from, opened_by_run_id)
 		SELECT agent_key, tenant_id, agent_id, valid_from + interval '1 hour', opened_by_run_id FROM defender.scan_agent_history WHERE agent_key = 2`,
-	"run_digest_digest_check":            `UPDATE defender_storage.run_digest SET digest = '\x00' WHERE run_id = 1`,
-	"run_digest_parts_check":             `UPDATE defender_storage.run_digest SET parts = digest WHERE run_id = 1`,
-	"run_digest_run_id_fkey":             `UPDATE defender_storage.run_digest SET run_id = -1 WHERE run_id = 3`,
-	"run_digest_previous_before":         `UPDATE defender_storage.run_digest SET previous_run_id = 4 WHERE run_id = 2`,
-	"run_digest_chains_one":              `UPDATE defender_storage.run_digest SET previous_run_id = 4 WHERE run_id = 20`,
-	"run_digest_previous_dropped_before": `UPDATE defender_storage.run_digest SET previous_dropped_run_id = 12 WHERE run_id = 4`,
-	"runs_dropped_chains_one":            `UPDATE defender_storage.runs_dropped SET previous_run_id = 4 WHERE last_run_id = 12`,
-	"runs_dropped_in_order":              `UPDATE defender_storage.runs_dropped SET last_fetched_at = dropped_before WHERE last_run_id = 10`,
-	"runs_dropped_links":                 `UPDATE defender_storage.runs_dropped SET links = substr(links, 1, 40) WHERE last_run_id = 10`,
-	"runs_dropped_digest":                `UPDATE defender_storage.runs_dropped SET digest = '\x00'::bytea WHERE last_run_id = 10`,
-	"runs_dropped_previous_before":       `UPDATE defender_storage.runs_dropped SET previous_run_id = NULL, previous_dropped_run_id = 12 WHERE last_run_id = 10`,
-	"runs_dropped_resource":              `UPDATE defender_storage.runs_dropped SET resource = 'x'`,
-	"runs_dropped_computed_at_upgrade":   `UPDATE defender_storage.runs_dropped SET runs_computed_at_upgrade = 3 WHERE last_run_id = 12`,
-	"runs_dropped_runs":                  `UPDATE defender_storage.runs_dropped SET first_run_id = last_run_id WHERE last_run_id = 12`,
+	"run_digest_digest_check":                     `UPDATE defender_storage.run_digest SET digest = '\x00' WHERE run_id = 1`,
+	"run_digest_parts_check":                      `UPDATE defender_storage.run_digest SET parts = digest WHERE run_id = 1`,
+	"run_digest_run_id_fkey":                      `UPDATE defender_storage.run_digest SET run_id = -1 WHERE run_id = 3`,
+	"run_digest_previous_before":                  `UPDATE defender_storage.run_digest SET previous_run_id = 4 WHERE run_id = 2`,
+	"run_digest_chains_one":                       `UPDATE defender_storage.run_digest SET previous_run_id = 4 WHERE run_id = 20`,
+	"run_digest_previous_dropped_before":          `UPDATE defender_storage.run_digest SET previous_dropped_run_id = 12 WHERE run_id = 4`,
+	"runs_dropped_chains_one":                     `UPDATE defender_storage.runs_dropped SET previous_run_id = 4 WHERE last_run_id = 12`,
+	"runs_dropped_in_order":                       `UPDATE defender_storage.runs_dropped SET last_fetched_at = dropped_before WHERE last_run_id = 10`,
+	"runs_dropped_links":                          `UPDATE defender_storage.runs_dropped SET links = substr(links, 1, 40) WHERE last_run_id = 10`,
+	"runs_dropped_digest":                         `UPDATE defender_storage.runs_dropped SET digest = '\x00'::bytea WHERE last_run_id = 10`,
+	"runs_dropped_previous_before":                `UPDATE defender_storage.runs_dropped SET previous_run_id = NULL, previous_dropped_run_id = 12 WHERE last_run_id = 10`,
+	"runs_dropped_resource":                       `UPDATE defender_storage.runs_dropped SET resource = 'x'`,
+	"run_retention_progress_through_run_id_check": `UPDATE defender_storage.run_retention_progress SET through_run_id = 0`,
+	"runs_dropped_computed_at_upgrade":            `UPDATE defender_storage.runs_dropped SET runs_computed_at_upgrade = 3 WHERE last_run_id = 12`,
+	"runs_dropped_runs":                           `UPDATE defender_storage.runs_dropped SET first_run_id = last_run_id WHERE last_run_id = 12`,
 	"runs_dropped_no_overlap": `INSERT INTO defender_storage.runs_dropped (tenant_no, resource, first_run_id, last_run_id, runs, first_fetched_at,
 	                                  last_fetched_at, dropped_before, dropped_at, digest, links)
 	                           VALUES (1, 'h', 9, 11, 2, '2026-01-01 11:00Z', '2026-01-01 12:00Z', '2026-01-02 00:00Z', '2026-02-01 00:00Z',

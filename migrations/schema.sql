@@ -7280,6 +7280,46 @@ COMMENT ON TABLE defender_storage.observation_2027_01 IS 'Observations of 2027-0
 
 
 --
+-- Name: run_retention_progress; Type: TABLE; Schema: defender_storage; Owner: -
+--
+
+CREATE TABLE defender_storage.run_retention_progress (
+    tenant_no integer NOT NULL,
+    through_run_id bigint NOT NULL,
+    looked_at timestamp with time zone NOT NULL,
+    CONSTRAINT run_retention_progress_through_run_id_check CHECK ((through_run_id > 0))
+);
+
+
+--
+-- Name: TABLE run_retention_progress; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON TABLE defender_storage.run_retention_progress IS 'How far RUN_RETENTION has looked at each tenant''s runs: the next pass looks at the runs after through_run_id.';
+
+
+--
+-- Name: COLUMN run_retention_progress.tenant_no; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_retention_progress.tenant_no IS 'The tenant (tenants.tenant_no).';
+
+
+--
+-- Name: COLUMN run_retention_progress.through_run_id; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_retention_progress.through_run_id IS 'The last run retention looked at: every run of the tenant up to it was dropped, or kept because something refers to it.';
+
+
+--
+-- Name: COLUMN run_retention_progress.looked_at; Type: COMMENT; Schema: defender_storage; Owner: -
+--
+
+COMMENT ON COLUMN defender_storage.run_retention_progress.looked_at IS 'When it looked at it.';
+
+
+--
 -- Name: runs_dropped; Type: TABLE; Schema: defender_storage; Owner: -
 --
 
@@ -7818,6 +7858,14 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 ALTER TABLE ONLY defender_storage.run_digest
     ADD CONSTRAINT run_digest_previous_run_id_key UNIQUE (previous_run_id);
+
+
+--
+-- Name: run_retention_progress run_retention_progress_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.run_retention_progress
+    ADD CONSTRAINT run_retention_progress_pkey PRIMARY KEY (tenant_no);
 
 
 --
@@ -8476,6 +8524,14 @@ ALTER TABLE ONLY defender_storage.run_digest
 
 ALTER TABLE ONLY defender_storage.run_digest
     ADD CONSTRAINT run_digest_run_id_fkey FOREIGN KEY (run_id) REFERENCES defender_storage.sync_run(run_id);
+
+
+--
+-- Name: run_retention_progress run_retention_progress_tenant_no_fkey; Type: FK CONSTRAINT; Schema: defender_storage; Owner: -
+--
+
+ALTER TABLE ONLY defender_storage.run_retention_progress
+    ADD CONSTRAINT run_retention_progress_tenant_no_fkey FOREIGN KEY (tenant_no) REFERENCES defender_storage.tenants(tenant_no);
 
 
 --

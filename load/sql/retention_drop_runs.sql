@@ -19,13 +19,12 @@
 -- chained with the previous run's. A run that would not verify stays, for
 -- verify to name. A failed run has no digest and leaves nothing.
 --
--- Returns the successful and the failed runs dropped, how many runs it
--- looked at and the last of them (null when none): the next batch
--- begins after it.
+-- Records the last run it looked at in run_retention_progress. Returns
+-- the successful and the failed runs dropped, how many runs it looked at
+-- and the last of them (null when none): the next batch begins after it.
 -- $1 tenant id, $2 the cutoff (timestamptz), $3 now (timestamptz), $4 the
--- most runs to look at, $5 the run after which to look (0 at first), $6
--- the time from which to look (retention_run_tenants; null: from the
--- first run).
+-- most runs to look at, $5 the run after which to look
+-- (retention_run_tenants, then the last run of the batch before).
 WITH looked AS (
     -- The batch: the tenant's next runs past the retention.
     SELECT r.run_id, r.tenant_no, r.resource, r.status, r.fetched_at
@@ -34,7 +33,6 @@ WITH looked AS (
        AND r.status IN ('s', 'f')
        AND r.run_id > $5::bigint
        AND coalesce(r.fetched_at, r.started_at) < $2::timestamptz
-       AND coalesce(r.fetched_at, r.started_at) >= coalesce($6::timestamptz, '-infinity')
      ORDER BY r.run_id
      LIMIT $4
 ), candidate AS (
@@ -145,6 +143,13 @@ WITH looked AS (
     DELETE FROM defender_storage.run_digest d
      WHERE d.run_id IN (SELECT l.run_id FROM linked l)
     RETURNING d.run_id
+), progress AS (
+    -- How far the tenant's runs were looked at.
+    INSERT INTO defender_storage.run_retention_progress AS p (tenant_no, through_run_id, looked_at)
+    SELECT l.tenant_no, max(l.run_id), $3::timestamptz FROM looked l GROUP BY l.tenant_no
+    ON CONFLICT (tenant_no) DO UPDATE
+       SET through_run_id = greatest(p.through_run_id, excluded.through_run_id), looked_at = excluded.looked_at
+    RETURNING p.tenant_no
 ), dropped AS (
     DELETE FROM defender_storage.sync_run r
      WHERE r.run_id IN (SELECT l.run_id FROM linked l)
