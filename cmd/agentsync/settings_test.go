@@ -81,6 +81,12 @@ func TestEveryDurationTakesDaysAndWeeks(t *testing.T) {
 			}
 		}
 	}
+	for _, v := range []string{"400d", "5w"} { // RUN_RETENTION: at least 30 days
+		code, _, errOut := runCLI(t, withEnv(db, map[string]string{"RUN_RETENTION": v}), "run")
+		if code != exitUsage || strings.Contains(errOut, "RUN_RETENTION") || !strings.Contains(errOut, "no tenant") {
+			t.Errorf("RUN_RETENTION=%s: exit %d, stderr %q; want the value taken", v, code, errOut)
+		}
+	}
 	if _, err := parseSimulation(simulateSettings{Tenants: "1", Agents: "1", PageSize: "1", Seed: "1", Speed: "1", History: "30d"}, simulatedApplication{}); err != nil {
 		t.Errorf("simulate --history 30d: %v", err)
 	}
