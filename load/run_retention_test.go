@@ -440,3 +440,51 @@ func TestDropRunsInBatches(t *testing.T) {
 		t.Errorf("%d stretches in batches of 7, %d in one: a stretch cut by a batch should chain the next", batchedStretches, wholeStretches)
 	}
 }
+
+// TestDropRunsKeepsARunThatDoesNotVerify: a run past the retention that
+// nothing refers to, but whose row was edited since its digest, is kept,
+// and verify still names it: retention never hides an edit.
+func TestDropRunsKeepsARunThatDoesNotVerify(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := dbtest.Unmigrated(t)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	syncQuietTenants(t, pool, end)
+	// A definitions run of the first day that wrote nothing.
+	var edited int64
+	if err := pool.QueryRow(ctx, `
+		SELECT r.run_id FROM defender.sync_runs r
+		 WHERE r.resource = 'definitions' AND r.status = 'succeeded' AND r.records_changed = 0 AND r.records_inserted = 0
+		   AND NOT EXISTS (SELECT FROM defender_storage.session_write w WHERE w.run_id = r.run_id)
+		 ORDER BY r.run_id OFFSET 5 LIMIT 1`).Scan(&edited); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE defender_storage.sync_run SET api_requests = coalesce(api_requests, 0) + 1 WHERE run_id = $1`, edited); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := load.DropRuns(ctx, pool, load.MinRunRetention, end.Add(load.MinRunRetention+time.Hour), nil)
+	if err != nil || len(dropped) != 2 {
+		t.Fatalf("dropped %+v (err %v)", dropped, err)
+	}
+	var kept bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM defender_storage.sync_run WHERE run_id = $1)`, edited).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if !kept {
+		t.Errorf("run %d, edited since its digest, was dropped", edited)
+	}
+	chains, err := load.Verify(ctx, pool, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, c := range chains {
+		named = named || (c.Mismatch != nil && c.Mismatch.RunID == edited)
+	}
+	if !named {
+		t.Errorf("verify does not name run %d, edited: %+v", edited, chains)
+	}
+}

@@ -10,14 +10,15 @@
 -- as stretches of runs_dropped, each a run of consecutive runs of one
 -- chain, with per run its number and the part digests the chain needs
 -- (41 to 137 bytes), and the digest of its last run. A run is dropped
--- only when that is exactly what it chains: its parts 2 to 5 are the
--- digest of nothing (what a run nothing refers to has), its parts
--- recompute from the rows as stored as agentsync verify would recompute
--- them (the observations part taken as stored when OBSERVATION_RETENTION
--- dropped its month, the sessions and targets parts when
--- SCAN_HISTORY_RETENTION dropped what it wrote), and its digest is theirs
--- chained with the previous run's. A run that would not verify stays, for
--- verify to name. A failed run has no digest and leaves nothing.
+-- only when that is exactly what it chains: nothing refers to it, so its
+-- parts 2 to 8 are the digest of nothing, but those retention dropped the
+-- rows of, which are taken as stored as agentsync verify takes them (the
+-- observations part when OBSERVATION_RETENTION dropped its month, the
+-- sessions and targets parts when SCAN_HISTORY_RETENTION dropped what it
+-- wrote); with its run part, recomputed from its row, they must give its
+-- digest chained with the previous run's. A run that would not verify
+-- stays, for verify to name. A failed run has no digest and leaves
+-- nothing.
 --
 -- Records the last run it looked at in run_retention_progress. Returns
 -- the successful and the failed runs dropped, how many runs it looked at
@@ -68,25 +69,45 @@ WITH looked AS (
        AND NOT EXISTS (SELECT FROM defender_storage.session_write x WHERE x.run_id = r.run_id)
        AND NOT EXISTS (SELECT FROM defender_storage.target_status x WHERE x.as_of_run_id = r.run_id)
 ), parts AS (
-    SELECT q.digested_run_id, q.digest_parts
-      FROM defender_storage.run_digest_parts(ARRAY(SELECT c.run_id FROM candidate c WHERE c.status = 's')) q
+    -- The run part of each successful run looked at: run_digest_parts'
+    -- part 1, the encoding of its row of sync_runs. Its parts 2 to 8 are
+    -- the digest of nothing, nothing referring to it, but those whose rows
+    -- retention dropped (taken as stored below). A run whose digest these
+    -- do not give is kept: a run edited, or rows removed by hand.
+    SELECT r.run_id,
+           pg_catalog.sha256(
+               defender_storage.digest_field(r.run_id::text) || defender_storage.digest_field(r.tenant_id)
+               || defender_storage.digest_field(r.resource) || defender_storage.digest_field(r.status)
+               || defender_storage.digest_time(r.fetched_at)
+               || defender_storage.digest_time(r.previous_sync_at)
+               || defender_storage.digest_field(r.agents_seen::text) || defender_storage.digest_field(r.agents_inserted::text)
+               || defender_storage.digest_field(r.agents_changed::text) || defender_storage.digest_field(r.agents_heartbeat_only::text)
+               || defender_storage.digest_field(r.agents_unchanged::text) || defender_storage.digest_field(r.agents_deleted::text)
+               || defender_storage.digest_field(r.agents_rejected::text) || defender_storage.digest_field(r.deletions_withheld::text)
+               || defender_storage.digest_field(r.records_seen::text) || defender_storage.digest_field(r.records_inserted::text)
+               || defender_storage.digest_field(r.records_changed::text) || defender_storage.digest_field(r.records_unchanged::text)
+               || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
+               || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
+               || defender_storage.digest_field(r.api_requests::text)) AS run_part
+      FROM defender.sync_runs r
+     WHERE r.run_id IN (SELECT c.run_id FROM candidate c WHERE c.status = 's')
 ), linked AS (
     SELECT c.run_id, c.tenant_no, c.resource, c.fetched_at, d.previous_run_id, d.previous_dropped_run_id, d.computed_at_upgrade,
            coalesce(d.previous_run_id, d.previous_dropped_run_id) AS chained,
            d.digest,
            -- its number, its run part, which of parts 6 to 8 are not the
            -- digest of nothing, and those
-           pg_catalog.int8send(c.run_id) || pg_catalog.substr(y.parts, 1, 32)
+           pg_catalog.int8send(c.run_id) || x.run_part
                || pg_catalog.decode(pg_catalog.lpad(pg_catalog.to_hex(
-                      (pg_catalog.substr(y.parts, 161, 32) <> e.nothing)::int
-                      | ((pg_catalog.substr(y.parts, 193, 32) <> e.nothing)::int << 1)
-                      | ((pg_catalog.substr(y.parts, 225, 32) <> e.nothing)::int << 2)), 2, '0'), 'hex')
-               || CASE WHEN pg_catalog.substr(y.parts, 161, 32) <> e.nothing THEN pg_catalog.substr(y.parts, 161, 32) ELSE '' END
-               || CASE WHEN pg_catalog.substr(y.parts, 193, 32) <> e.nothing THEN pg_catalog.substr(y.parts, 193, 32) ELSE '' END
-               || CASE WHEN pg_catalog.substr(y.parts, 225, 32) <> e.nothing THEN pg_catalog.substr(y.parts, 225, 32) ELSE '' END AS link
+                      (y.observations <> e.nothing)::int
+                      | ((y.sessions <> e.nothing)::int << 1)
+                      | ((y.targets <> e.nothing)::int << 2)), 2, '0'), 'hex')
+               || CASE WHEN y.observations <> e.nothing THEN y.observations ELSE '' END
+               || CASE WHEN y.sessions <> e.nothing THEN y.sessions ELSE '' END
+               || CASE WHEN y.targets <> e.nothing THEN y.targets ELSE '' END AS link
       FROM candidate c
       JOIN defender_storage.run_digest d ON d.run_id = c.run_id
-      JOIN parts x ON x.digested_run_id = c.run_id
+      JOIN parts x ON x.run_id = c.run_id
      CROSS JOIN (SELECT pg_catalog.sha256(''::bytea) AS nothing) e
      CROSS JOIN LATERAL (
            SELECT c.resource = 'a'
@@ -96,19 +117,17 @@ WITH looked AS (
                   AND EXISTS (SELECT FROM defender_storage.scan_history_dropped h
                                WHERE h.tenant_id = $1 AND c.run_id <= h.through_run_id) AS sessions) dropped
      CROSS JOIN LATERAL (
-           SELECT CASE WHEN dropped.observations
-                       THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 21, 32) FROM 161 FOR 32)
-                       WHEN dropped.sessions
-                       THEN overlay(x.digest_parts PLACING pg_catalog.substr(d.parts, 53, 64) FROM 193 FOR 64)
-                       ELSE x.digest_parts END AS parts) y
+           -- parts 6, 7 and 8 (run_digest.parts keeps them at 21, 53 and 85)
+           SELECT CASE WHEN dropped.observations THEN pg_catalog.substr(d.parts, 21, 32) ELSE e.nothing END AS observations,
+                  CASE WHEN dropped.sessions THEN pg_catalog.substr(d.parts, 53, 32) ELSE e.nothing END AS sessions,
+                  CASE WHEN dropped.sessions THEN pg_catalog.substr(d.parts, 85, 32) ELSE e.nothing END AS targets) y
      CROSS JOIN LATERAL (
            SELECT coalesce((SELECT p.digest FROM defender_storage.run_digest p WHERE p.run_id = d.previous_run_id),
                            (SELECT s.digest FROM defender_storage.runs_dropped s
                              WHERE s.last_run_id = d.previous_dropped_run_id)) AS digest) previous
-     WHERE pg_catalog.substr(y.parts, 33, 128) = e.nothing || e.nothing || e.nothing || e.nothing
-       AND defender_storage.compact_digest_parts(y.parts) = d.parts
-       AND (previous.digest IS NOT NULL OR (d.previous_run_id IS NULL AND d.previous_dropped_run_id IS NULL))
-       AND defender_storage.chain_digest(previous.digest, y.parts) = d.digest
+     WHERE (previous.digest IS NOT NULL OR (d.previous_run_id IS NULL AND d.previous_dropped_run_id IS NULL))
+       AND defender_storage.chain_digest(previous.digest,
+               x.run_part || e.nothing || e.nothing || e.nothing || e.nothing || y.observations || y.sessions || y.targets) = d.digest
 ), stretch AS (
     -- A stretch begins where a run does not chain the one before it here.
     SELECT l.*, pg_catalog.count(*) FILTER (WHERE l.starts) OVER (PARTITION BY l.resource ORDER BY l.run_id) AS stretch
