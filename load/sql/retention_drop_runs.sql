@@ -89,8 +89,32 @@ WITH looked AS (
                || defender_storage.digest_field(r.records_deleted::text) || defender_storage.digest_field(r.records_rejected::text)
                || defender_storage.digest_field(r.targets_inserted::text) || defender_storage.digest_field(r.fields_repaired::text)
                || defender_storage.digest_field(r.api_requests::text)) AS run_part
-      FROM defender.sync_runs r
-     WHERE r.run_id IN (SELECT c.run_id FROM candidate c WHERE c.status = 's')
+      -- The runs as defender.sync_runs shows them, read from their storage
+      -- (as run_digest_parts reads them).
+      FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
+                   CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+                   'succeeded' AS status,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_seen, 0) ELSE 0 END AS agents_seen,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_inserted, 0) ELSE 0 END AS agents_inserted,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_changed, 0) ELSE 0 END AS agents_changed,
+                   coalesce(rs.heartbeat_only, 0) AS agents_heartbeat_only,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_unchanged, 0) ELSE 0 END AS agents_unchanged,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_deleted, 0) ELSE 0 END AS agents_deleted,
+                   CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_rejected, 0) ELSE 0 END AS agents_rejected,
+                   coalesce(rs.deletions_withheld, 0) AS deletions_withheld,
+                   coalesce(rs.records_seen, 0) AS records_seen,
+                   coalesce(rs.records_inserted, 0) AS records_inserted,
+                   coalesce(rs.records_changed, 0) AS records_changed,
+                   coalesce(rs.records_unchanged, 0) AS records_unchanged,
+                   coalesce(rs.records_deleted, 0) AS records_deleted,
+                   coalesce(rs.records_rejected, 0) AS records_rejected,
+                   coalesce(rs.targets_inserted, 0) AS targets_inserted,
+                   coalesce(rs.fields_repaired, 0) AS fields_repaired,
+                   coalesce(rs.api_requests, 0) AS api_requests
+              FROM candidate c
+              JOIN defender_storage.sync_run rs ON rs.run_id = c.run_id
+              JOIN defender_storage.tenants rt ON rt.tenant_no = rs.tenant_no
+             WHERE c.status = 's') r
 ), linked AS (
     SELECT c.run_id, c.tenant_no, c.resource, c.fetched_at, d.previous_run_id, d.previous_dropped_run_id, d.computed_at_upgrade,
            coalesce(d.previous_run_id, d.previous_dropped_run_id) AS chained,
