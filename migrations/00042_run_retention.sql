@@ -83,8 +83,11 @@ ALTER TABLE defender_storage.run_digest
     ADD CONSTRAINT run_digest_previous_dropped_run_id_fkey FOREIGN KEY (previous_dropped_run_id)
         REFERENCES defender_storage.runs_dropped (last_run_id),
     ADD CONSTRAINT run_digest_chains_one CHECK (previous_run_id IS NULL OR previous_dropped_run_id IS NULL),
-    ADD CONSTRAINT run_digest_chains_dropped_once UNIQUE (previous_dropped_run_id),
     ADD CONSTRAINT run_digest_previous_dropped_before CHECK (previous_dropped_run_id < run_id);
+-- One run chains each stretch. Partial: the column is empty in nearly
+-- every row, and an index of its nulls would cost every run bytes.
+CREATE UNIQUE INDEX run_digest_chains_dropped_once ON defender_storage.run_digest (previous_dropped_run_id)
+    WHERE previous_dropped_run_id IS NOT NULL;
 COMMENT ON COLUMN defender_storage.run_digest.previous_run_id IS 'The previous successful run of the tenant and resource, whose digest this one chains; empty for the first, and when RUN_RETENTION dropped that run (previous_dropped_run_id).';
 COMMENT ON COLUMN defender_storage.run_digest.previous_dropped_run_id IS 'The previous successful run of the tenant and resource, when RUN_RETENTION dropped it: the last run of a stretch of runs_dropped, which keeps its digest.';
 

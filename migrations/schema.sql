@@ -7837,14 +7837,6 @@ ALTER TABLE ONLY defender_storage.observation_2027_01
 
 
 --
--- Name: run_digest run_digest_chains_dropped_once; Type: CONSTRAINT; Schema: defender_storage; Owner: -
---
-
-ALTER TABLE ONLY defender_storage.run_digest
-    ADD CONSTRAINT run_digest_chains_dropped_once UNIQUE (previous_dropped_run_id);
-
-
---
 -- Name: run_digest run_digest_pkey; Type: CONSTRAINT; Schema: defender_storage; Owner: -
 --
 
@@ -8180,6 +8172,13 @@ CREATE UNIQUE INDEX definition_version_one_open ON defender_storage.definition_v
 --
 
 CREATE INDEX definition_withheld_by_run ON defender_storage.definition_withheld USING btree (run_id);
+
+
+--
+-- Name: run_digest_chains_dropped_once; Type: INDEX; Schema: defender_storage; Owner: -
+--
+
+CREATE UNIQUE INDEX run_digest_chains_dropped_once ON defender_storage.run_digest USING btree (previous_dropped_run_id) WHERE (previous_dropped_run_id IS NOT NULL);
 
 
 --
