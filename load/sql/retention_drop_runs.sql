@@ -122,10 +122,10 @@ WITH looked AS (
            -- its number, its run part, which of parts 6 to 8 are not the
            -- digest of nothing, and those
            pg_catalog.int8send(c.run_id) || x.run_part
-               || pg_catalog.decode(pg_catalog.lpad(pg_catalog.to_hex(
+               || pg_catalog.set_byte('\x00'::bytea, 0,
                       (y.observations <> e.nothing)::int
                       | ((y.sessions <> e.nothing)::int << 1)
-                      | ((y.targets <> e.nothing)::int << 2)), 2, '0'), 'hex')
+                      | ((y.targets <> e.nothing)::int << 2))
                || CASE WHEN y.observations <> e.nothing THEN y.observations ELSE '' END
                || CASE WHEN y.sessions <> e.nothing THEN y.sessions ELSE '' END
                || CASE WHEN y.targets <> e.nothing THEN y.targets ELSE '' END AS link
