@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentsync/agentsync/scanagent"
@@ -163,6 +164,27 @@ func (c Casing) pick(id string) Casing {
 // in casing c. Vendor casing is the metadata's too, except where the
 // callers pass the vendor's own spelling.
 func spell(camel string, c Casing) string {
+	if c == CasingCamel {
+		return camel
+	}
+	key := spelling{camel, c}
+	if s, ok := spellings.Load(key); ok {
+		return s.(string)
+	}
+	s := spellOut(camel, c)
+	spellings.Store(key, s)
+	return s
+}
+
+// spelling is a name in a casing; spellings holds what spell made of each.
+type spelling struct {
+	camel  string
+	casing Casing
+}
+
+var spellings sync.Map
+
+func spellOut(camel string, c Casing) string {
 	switch c {
 	case CasingPascal:
 		return strings.ToUpper(camel[:1]) + camel[1:]
@@ -395,7 +417,13 @@ func RenderDefinitions(base string, defs []Definition, casing Casing, nextLink s
 // casing the last element is followed by a comma, as in the vendor's
 // examples, and the context has no "$metadata#" fragment.
 func RenderHistory(base, path string, sessions []Session, casing Casing, targets, sessionIDs bool, orgID, nextLink string) []byte {
-	b := make([]byte, 0, 256+len(sessions)*300)
+	size := 256 + len(sessions)*300
+	if targets {
+		for _, s := range sessions {
+			size += len(s.Targets) * 250
+		}
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"@odata.context":`...)
 	b = appendString(b, base+path)
 	b = append(b, `,"value":[`...)
