@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"testing"
 )
@@ -19,6 +21,10 @@ const asMainVariable = "AGENTSYNC_TEST_RUN_MAIN"
 // over into the child's across exec.
 const peakRSSVariable = "AGENTSYNC_TEST_PEAK_RSS_FILE"
 
+// cpuProfileVariable names a file to which the test binary, run as
+// agentsync, writes its CPU profile (see runMeasured).
+const cpuProfileVariable = "AGENTSYNC_TEST_CPU_PROFILE"
+
 // TestMain lets the test binary be agentsync itself for the tests that
 // need a real process (to receive a real signal): building a separate
 // binary cost a compile and left it in the temporary directory.
@@ -29,7 +35,25 @@ func TestMain(m *testing.M) {
 			main()
 			return
 		}
+		var profile *os.File
+		if name := os.Getenv(cpuProfileVariable); name != "" {
+			var err error
+			if profile, err = os.Create(name); err == nil {
+				err = pprof.StartCPUProfile(profile)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "CPU profile:", err)
+				os.Exit(3)
+			}
+		}
 		code := newApp(os.Stdout, os.Stderr, os.Getenv).main(context.Background(), os.Args[1:])
+		if profile != nil {
+			pprof.StopCPUProfile()
+			if err := profile.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "CPU profile:", err)
+				os.Exit(3)
+			}
+		}
 		if err := os.WriteFile(file, []byte(peakRSS()), 0o600); err != nil {
 			os.Exit(3)
 		}

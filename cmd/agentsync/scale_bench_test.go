@@ -32,6 +32,9 @@ func benchSize(name string, def int) int {
 	return def
 }
 
+// profiles counts the CPU profiles runMeasured has had written.
+var profiles int
+
 // runMeasured runs agentsync in a process of its own and returns its
 // stderr, its wall time, its peak resident memory and the CPU time it
 // used.
@@ -40,6 +43,10 @@ func runMeasured(b *testing.B, env map[string]string, stdout io.Writer, args ...
 	rssFile := filepath.Join(b.TempDir(), "peak-rss")
 	cmd := agentsyncCommand(b, env, args...)
 	cmd.Env = append(cmd.Env, peakRSSVariable+"="+rssFile)
+	if dir := os.Getenv("AGENTSYNC_BENCH_CPU_PROFILES"); dir != "" {
+		profiles++
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%s/agentsync-%d.pprof", cpuProfileVariable, dir, profiles))
+	}
 	var errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = stdout, &errOut
 	start := time.Now()
@@ -137,7 +144,10 @@ func serverCPU(b *testing.B, url string) (cpu time.Duration, ok bool) {
 // to take them on and once an hour later, and prints the wall time, each
 // tenant's database time (its sync but the wait for the API) and the peak
 // resident memory, against the goals. With AGENTSYNC_BENCH_STEPS=1 it also
-// prints, per pass, the database steps that took the most time in all.
+// prints, per pass, the database steps that took the most time in all;
+// with AGENTSYNC_BENCH_CPU_PROFILES naming a directory, agentsync writes
+// its CPU profile of each pass there (agentsync-1.pprof and on; the
+// simulated API's is the benchmark's own -cpuprofile).
 func BenchmarkSyncManyTenants(b *testing.B) {
 	n := benchSize("AGENTSYNC_BENCH_TENANTS", 50)
 	now := time.Now().UTC()
