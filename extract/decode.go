@@ -274,14 +274,26 @@ func withoutTrailingCommas(body []byte) ([]byte, bool) {
 	inString := false
 	var last byte // the last byte outside whitespace, strings included
 	for i := 0; i < len(body); i++ {
+		if inString {
+			// To the string's closing quote, or to its next escape: a
+			// body is mostly strings, searched for those two bytes alone.
+			rest := body[i:]
+			q := bytes.IndexByte(rest, '"')
+			if q < 0 {
+				break
+			}
+			if e := bytes.IndexByte(rest[:q], '\\'); e >= 0 {
+				i += e + 1 // the loop steps over the escaped byte
+				continue
+			}
+			i += q
+			inString, last = false, '"'
+			continue
+		}
 		c := body[i]
 		switch {
-		case inString && c == '\\':
-			i++
-			continue
 		case c == '"':
-			inString = !inString
-		case inString:
+			inString = true
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			continue
 		case c == ',' && last != 0 && last != '[' && last != '{' && last != ',' && last != ':':
