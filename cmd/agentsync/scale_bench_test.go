@@ -145,6 +145,8 @@ func serverCPU(b *testing.B, url string) (cpu time.Duration, ok bool) {
 // tenant's database time (its sync but the wait for the API) and the peak
 // resident memory, against the goals. With AGENTSYNC_BENCH_STEPS=1 it also
 // prints, per pass, the database steps that took the most time in all;
+// with AGENTSYNC_BENCH_STATEMENTS=1, per pass, the statements that took
+// the most time as pg_stat_statements counts them (statementStats);
 // with AGENTSYNC_BENCH_CPU_PROFILES naming a directory, agentsync writes
 // its CPU profile of each pass there (agentsync-1.pprof and on; the
 // simulated API's is the benchmark's own -cpuprofile).
@@ -193,6 +195,11 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 	concurrency := benchSize("AGENTSYNC_BENCH_CONCURRENCY", 4)
 	env["SYNC_CONCURRENCY"] = strconv.Itoa(concurrency)
 	printSteps := os.Getenv("AGENTSYNC_BENCH_STEPS") == "1"
+	var statements *statementStats
+	if os.Getenv("AGENTSYNC_BENCH_STATEMENTS") == "1" {
+		statements = newStatementStats(b, url)
+		defer statements.close()
+	}
 	if printSteps {
 		env["LOG_LEVEL"] = "debug"
 	}
@@ -234,6 +241,9 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 			}
 			env["SYNC_RESOURCES"] = step.resources
 			perTenant := strings.Count(step.resources, ",") + 1
+			if statements != nil {
+				statements.reset(b)
+			}
 			serverBefore, serverOK := serverCPU(b, url)
 			simulatorBefore := ownCPU(b)
 			stderr, wall, rss, cpu := runMeasured(b, env, io.Discard, "sync")
@@ -286,6 +296,9 @@ func BenchmarkSyncManyTenants(b *testing.B) {
 			passes = append(passes, p)
 			if printSteps {
 				printStepTotals(name, stepTotals)
+			}
+			if statements != nil {
+				statements.print(b, name, n)
 			}
 		}
 	}
