@@ -116,26 +116,47 @@ func serverCPU(b *testing.B, url string) (cpu time.Duration, ok bool) {
 		}
 		return n
 	}
-	pm := stat(postmaster)
-	if len(pm) < 15 {
-		return 0, false
+	// The backends of an agentsync that has just exited may still be
+	// exiting: wait (a few seconds at most) until the database has no
+	// other connection, so that their time is counted.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var others int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_stat_activity
+			WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid()`).Scan(&others); err != nil {
+			b.Fatal(err)
+		}
+		if others == 0 {
+			break
+		}
 	}
-	total := ticks(pm, 11, 12, 13, 14)
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, false
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+	// A backend reaped while the children are read would count in
+	// neither: read again until the postmaster's total of reaped children
+	// is the same before and after.
+	for range 10 {
+		pm := stat(postmaster)
+		if len(pm) < 15 {
+			return 0, false
+		}
+		total := ticks(pm, 11, 12, 13, 14)
+		entries, err := os.ReadDir("/proc")
 		if err != nil {
-			continue
+			return 0, false
 		}
-		if f := stat(pid); len(f) >= 15 && f[1] == parent {
-			total += ticks(f, 11, 12)
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if f := stat(pid); len(f) >= 15 && f[1] == parent {
+				total += ticks(f, 11, 12)
+			}
+		}
+		if again := stat(postmaster); len(again) >= 15 && ticks(again, 13, 14) == ticks(pm, 13, 14) {
+			// USER_HZ is 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
+			return time.Duration(total) * 10 * time.Millisecond, true
 		}
 	}
-	// USER_HZ is 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
-	return time.Duration(total) * 10 * time.Millisecond, true
+	return 0, false
 }
 
 // BenchmarkSyncManyTenants runs "agentsync sync" in a process of its own
