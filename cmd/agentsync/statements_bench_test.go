@@ -43,7 +43,7 @@ func newStatementStats(b *testing.B, dbURL string) *statementStats {
 	var ok bool
 	if err := conn.QueryRow(ctx, `
 		SELECT pg_catalog.to_regclass('pg_stat_statements') IS NOT NULL
-		   AND 'pg_stat_statements' = ANY (pg_catalog.string_to_array(pg_catalog.current_setting('shared_preload_libraries'), ', '))`).Scan(&ok); err != nil {
+		   AND 'pg_stat_statements' = ANY (pg_catalog.regexp_split_to_array(pg_catalog.current_setting('shared_preload_libraries'), '\s*,\s*'))`).Scan(&ok); err != nil {
 		b.Fatal(err)
 	}
 	if !ok {
