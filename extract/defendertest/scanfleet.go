@@ -24,7 +24,7 @@ type fleetDefinition struct {
 	interval, interval2 int       // hours before and after editAt
 	editAt              time.Time // zero: never edited
 	targets, added      []string  // IPs; added appear at editAt
-	hosts, addedHosts   []string  // the host names of targets and added
+	hosts               []string  // the host names of targets, then of added
 	failing             int       // index of a target that starts failing; -1 none
 	failFrom            time.Time
 	offset              time.Duration // phase of the runs within the interval
@@ -81,7 +81,6 @@ func newFleetDefinition(r *rand.Rand, i, j, agents int, joinAt, start time.Time)
 	for k := range n {
 		d.targets = append(d.targets, fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j*64+k+1))
 	}
-	d.hosts = hostNames(d.targets)
 	if r.Float64() < 0.05 {
 		d.scanType, d.name = "Windows", fmt.Sprintf("Windows scan %03d", i)
 		d.removeAt = start.Add(days(10, 20)) // the retired scan goes
@@ -111,7 +110,6 @@ func newFleetDefinition(r *rand.Rand, i, j, agents int, joinAt, start time.Time)
 		for k := range 1 + r.IntN(3) {
 			d.added = append(d.added, fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j*64+n+k+1))
 		}
-		d.addedHosts = hostNames(d.added)
 		if r.Float64() < 0.5 {
 			d.renamedTo = d.name + " (extended)"
 		}
@@ -130,6 +128,7 @@ func newFleetDefinition(r *rand.Rand, i, j, agents int, joinAt, start time.Time)
 		d.failing = r.IntN(n)
 		d.failFrom = start.Add(days(-5, 30))
 	}
+	d.hosts = hostNames(append(slices.Clone(d.targets), d.added...))
 	return d
 }
 
@@ -364,15 +363,9 @@ func (f *Fleet) session(d *fleetDefinition, at time.Time) Session {
 	s.Targets = make([]Target, 0, len(ips))
 	for k, ip := range ips {
 		th := mix(h, uint64(k))
-		host := ""
-		if k < len(d.hosts) {
-			host = d.hosts[k]
-		} else {
-			host = d.addedHosts[k-len(d.hosts)]
-		}
 		t := Target{
 			IP:          ip,
-			Hostname:    host,
+			Hostname:    d.hosts[k], // targetsAt lists targets, then added
 			Description: []string{"Network device", "Switch", "Printer", "Router"}[th%4],
 			Status:      "Success",
 			Duration:    time.Duration(30+th>>8%900) * time.Second,
