@@ -92,7 +92,7 @@ WITH looked AS (
       -- The runs as defender.sync_runs shows them, read from their storage
       -- (as run_digest_parts reads them).
       FROM (SELECT rs.run_id, rt.tenant_id, rs.fetched_at, rs.previous_sync_at,
-                   CASE rs.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END AS resource,
+                   defender_storage.run_resource_name(rs.resource) AS resource,
                    'succeeded' AS status,
                    CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_seen, 0) ELSE 0 END AS agents_seen,
                    CASE WHEN rs.resource = 'a' THEN coalesce(rs.records_inserted, 0) ELSE 0 END AS agents_inserted,
