@@ -98,13 +98,12 @@ func retainedAnswers(t *testing.T, pool *pgxpool.Pool, times []time.Time) map[st
 // TestDropRunsKeepsChainsAndAnswers: RUN_RETENTION drops the runs past it
 // that nothing refers to (runs that changed nothing, failed runs but the
 // latest), keeps every run something refers to and each chain's head, and
-// changes no
-// answer but the runs listed: the fleet as of every sync's time is the
-// same. Every chain still verifies, through the runs dropped; an edit of
-// what was kept of a dropped run, of a run before the ones dropped (even
-// with its digest recomputed), or the removal of a stretch, is found. A
-// second pass drops nothing more, a later one chains a new stretch to
-// the first, and the schema cannot be rolled back over them.
+// changes no answer but the runs listed: the fleet as of every sync's
+// time is the same. Every chain still verifies, through the runs dropped;
+// an edit of what was kept of a dropped run, of a run before the ones
+// dropped (even with its digest recomputed), or the removal of a stretch,
+// is found. A second pass drops nothing more, a later one chains a new
+// stretch to the first, and the schema cannot be rolled back over them.
 func TestDropRunsKeepsChainsAndAnswers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -387,10 +386,7 @@ func TestDropRunsInBatches(t *testing.T) {
 	end := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	dropAll := func(batch int) (dropped int64, stretches int, kept string, passes int) {
 		t.Helper()
-		pool, p := dbtest.Unmigrated(t)
-		if _, err := p.Up(ctx); err != nil {
-			t.Fatal(err)
-		}
+		pool := dbtest.Pool(t)
 		syncQuietTenants(t, pool, end)
 		// In batches of 7, each pass pauses after its first batch: the
 		// next goes on where it stopped.
@@ -447,10 +443,7 @@ func TestDropRunsInBatches(t *testing.T) {
 func TestDropRunsKeepsARunThatDoesNotVerify(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, p := dbtest.Unmigrated(t)
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	pool := dbtest.Pool(t)
 	end := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	syncQuietTenants(t, pool, end)
 	// A definitions run of the first day that wrote nothing.
