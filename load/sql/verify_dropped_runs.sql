@@ -7,7 +7,7 @@
 -- computed at the upgrade to digests.
 -- $1 tenant (null: every tenant).
 SELECT t.tenant_id,
-       CASE s.resource WHEN 'a' THEN 'agents' WHEN 'd' THEN 'definitions' WHEN 'h' THEN 'history' END,
+       defender_storage.run_resource_name(s.resource),
        coalesce(s.previous_run_id, s.previous_dropped_run_id), s.first_run_id, s.last_run_id, s.digest, s.links,
        (SELECT d.run_id FROM defender_storage.run_digest d WHERE d.previous_dropped_run_id = s.last_run_id),
        s.runs_computed_at_upgrade
