@@ -93,60 +93,51 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	unchangedKnown, movedKnown, missingKeys := known.outcome()
 	c := counts{seen: staged + unchangedKnown + movedKnown}
 
-	// Before anything changes, the state is the one the tenant's previous
-	// sync saw: if that was on an earlier day, that day is now closed.
+	// One round trip, sent only when it has something to do. Before
+	// anything changes, the state is the one the tenant's previous sync
+	// saw: if that was on an earlier day, that day is now closed.
+	var first batch
 	if day.closesPrevious(fetchedAt) {
-		if err := exec(ctx, dbCtx, tx, l.cfg.Logger, []step{closeDay(tenant)}); err != nil {
-			return c, err
-		}
+		first.exec(closeDay(tenant), nil)
 	}
-
-	// The staged agents whose row must be written (new, returning, with a
-	// changed descriptive value, or with a fingerprint to store: few,
-	// except on a first sync), and what the comparison found.
-	var rewritten, knownWrites int
-	start := time.Now()
-	// A tenant's first agents are all new: nothing to compare them with.
-	// Each gets its key as it is inserted, and every table is filled
-	// straight from the staged records.
-	insertAgents := query("agents_insert_new")
-	if known.noneStored {
-		c.inserted = staged
-		insertAgents = query("agents_insert_first")
-	} else {
-		var err error
-		if c.inserted, rewritten, knownWrites, err = compareStaged(dbCtx, tx, tenant); err != nil {
-			return c, err
+	// Then the staged agents whose row must be written (new, returning,
+	// with a changed descriptive value, or with a fingerprint to store:
+	// few, except on a first sync), as the comparison finds them, and the
+	// new agents (state and first version), in one statement that returns
+	// what the sync saw of their heartbeats and of the moved heartbeats of
+	// staged known agents. A tenant's first agents are all new: nothing to
+	// compare them with; each gets its key as it is inserted, and every
+	// table is filled straight from the staged records. A sync that staged
+	// nothing (its agents unchanged, or only their heartbeats moved) has
+	// nothing to compare or insert.
+	var (
+		rewritten, knownWrites int
+		obs                    []observation
+		o                      observation
+		heartbeatOnly          bool
+	)
+	if staged > 0 {
+		insertAgents := query("agents_insert_new")
+		if known.noneStored {
+			c.inserted = staged
+			insertAgents = query("agents_insert_first")
+		} else {
+			first.queryRow(step{"compare with stored agents", query("agents_compare"), []any{tenant}}, &c.inserted, &rewritten, &knownWrites)
 		}
-		logStep(l.cfg.Logger, "compare with stored agents", start)
+		first.query(step{"insert new agents", insertAgents, []any{tenant, fetchedAt, runID}}, []any{&o.key, &o.lastSeen, &o.lastCmd, &heartbeatOnly}, func() error {
+			obs = append(obs, o)
+			if heartbeatOnly {
+				c.heartbeatOnly++
+			}
+			return nil
+		})
+	}
+	if err := first.send(dbCtx, tx, l.cfg.Logger, "compare and insert new agents"); err != nil {
+		return c, err
 	}
 	c.changed = rewritten
 	missing := len(missingKeys)
 	withhold, why := l.withholdDeletions(missing, len(known.agents), unidentified)
-
-	// New agents (state and first version), in one statement that returns
-	// what the sync saw of their heartbeats and of the moved heartbeats of
-	// staged known agents.
-	start = time.Now()
-	rows, err := tx.Query(dbCtx, insertAgents, tenant, fetchedAt, runID)
-	if err != nil {
-		return c, fmt.Errorf("insert new agents: %w", interpretError(err))
-	}
-	var (
-		obs           []observation
-		o             observation
-		heartbeatOnly bool
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&o.key, &o.lastSeen, &o.lastCmd, &heartbeatOnly}, func() error {
-		obs = append(obs, o)
-		if heartbeatOnly {
-			c.heartbeatOnly++
-		}
-		return nil
-	}); err != nil {
-		return c, fmt.Errorf("insert new agents: %w", interpretError(err))
-	}
-	logStep(l.cfg.Logger, "insert new agents", start)
 
 	// When no agent came, went, returned or changed a descriptive value,
 	// the day's fleet is recounted from the last_seen values held here
@@ -166,7 +157,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	}
 	c.heartbeatOnly += len(keys)
 	// Every new or moved heartbeat is written in place and observed.
-	start = time.Now()
+	start := time.Now()
 	if err := storeHeartbeats(dbCtx, tx, fetchedAt, runID, obs); err != nil {
 		return c, err
 	}
@@ -225,18 +216,6 @@ const (
 	withheldUnidentified = "unidentified"
 	withheldMassDeletion = "mass deletion"
 )
-
-// compareStaged compares the staged records with the stored agents and
-// keeps in agentsync_work_diff those whose row must be written: new agents
-// (inserted), known ones returning or with a changed descriptive value
-// (rewritten), and all known ones written, fingerprints to store included
-// (knownWrites).
-func compareStaged(dbCtx context.Context, tx pgx.Tx, tenant string) (inserted, rewritten, knownWrites int, err error) {
-	if err := tx.QueryRow(dbCtx, query("agents_compare"), tenant).Scan(&inserted, &rewritten, &knownWrites); err != nil {
-		return 0, 0, 0, fmt.Errorf("compare with stored agents: %w", interpretError(err))
-	}
-	return inserted, rewritten, knownWrites, nil
-}
 
 // withholdDeletions decides whether a complete listing that misses
 // missing of the active records withholds its deletions, and why: a

@@ -60,6 +60,56 @@ func (b *batch) query(s step, dest []any, fn func() error) {
 	}})
 }
 
+// read queues s, whose result read takes from the batch's results.
+func (b *batch) read(s step, read func(pgx.BatchResults) error) {
+	b.b.Queue(s.sql, s.args...)
+	b.reads = append(b.reads, batchRead{s.what, read})
+}
+
+// begin queues, first in b, the start of a sync's transaction: BEGIN, then
+// search_path pinned to pg_catalog, pg_temp for the transaction, in the
+// round trip of the statements queued after them (sendBegin). Every
+// statement names its schema today; the pin keeps a future unqualified
+// name from resolving into a schema another role may create objects in
+// (public, or one named after the login). SET LOCAL holds through a
+// transaction pooler, where a session's setting would land on another
+// client's server connection, and a startup parameter is refused
+// (PgBouncer's "unsupported startup parameter"); it ends with the
+// transaction, so a connection handed back carries nothing of it. (A
+// statement prepared before the pin is analyzed again under it:
+// PostgreSQL replans a cached statement when search_path differs.)
+func (b *batch) begin() {
+	if b.len() != 0 {
+		panic("batch.begin after a statement was queued")
+	}
+	b.b.BeginTx(pgx.TxOptions{})
+	b.reads = append(b.reads, batchRead{"begin", func(r pgx.BatchResults) error {
+		_, err := r.Exec()
+		return err
+	}})
+	b.exec(step{"pin search_path", query("sync_pin_search_path"), nil}, nil)
+}
+
+// sendBegin sends on conn the statements of a batch that begins a
+// transaction (begin), and returns the transaction: whatever the error,
+// when it is not nil the caller rolls it back.
+func (b *batch) sendBegin(ctx context.Context, conn *pgx.Conn, log *slog.Logger, what string) (pgx.Tx, error) {
+	start := time.Now()
+	results := conn.SendBatch(ctx, &b.b)
+	tx := results.Tx()
+	for _, r := range b.reads {
+		if err := r.read(results); err != nil {
+			_ = results.Close()
+			return tx, fmt.Errorf("%s: %w", r.what, interpretError(err))
+		}
+	}
+	if err := results.Close(); err != nil {
+		return tx, fmt.Errorf("%s: %w", what, interpretError(err))
+	}
+	logStep(log, what, start)
+	return tx, nil
+}
+
 // len is the number of statements queued.
 func (b *batch) len() int { return len(b.reads) }
 

@@ -29,6 +29,10 @@ type copyStream[T any] struct {
 	current []any
 	seq     int64
 
+	// primed is set when Next has made the current row ahead of COPY
+	// (see copyInto): the next call hands it over.
+	primed bool
+
 	stats     scanagent.ListStats
 	listErr   error // the listing failed: incomplete
 	recordErr error // a record cannot be stored
@@ -59,6 +63,10 @@ func (s *copyStream[T]) stop() { s.stopFn() }
 
 // Next implements pgx.CopyFromSource.
 func (s *copyStream[T]) Next() bool {
+	if s.primed {
+		s.primed = false
+		return true
+	}
 	for len(s.pending) == 0 {
 		start := time.Now()
 		r, ok := s.next()
@@ -109,11 +117,19 @@ func copyListing[T any](ctx, dbCtx context.Context, tx pgx.Tx, table, ddl string
 // rows of each record made by rows. It returns the listing's statistics,
 // and a *FetchError when the listing failed; it adds the time spent
 // waiting for the listing to *waited.
+//
+// COPY starts with the first row to stage: a listing that stages none (an
+// hourly sync of agents that only moved their heartbeats, a history whose
+// sessions are all settled) sends no statement, where an empty COPY took
+// two round trips.
 func copyInto[T any](ctx, dbCtx context.Context, tx pgx.Tx, table string, columns []string, list listing[T],
 	rows func(seq int64, r T) ([][]any, error), waited *time.Duration) (scanagent.ListStats, error) {
 	src := newCopyStream(ctx, list, rows)
 	defer src.stop()
-	_, copyErr := tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", table}, columns, src)
+	var copyErr error
+	if src.primed = src.Next(); src.primed {
+		_, copyErr = tx.CopyFrom(dbCtx, pgx.Identifier{"pg_temp", table}, columns, src)
+	}
 	src.stop() // ends the listing if COPY stopped early, and settles stats
 	*waited += src.waited
 	switch {

@@ -157,16 +157,11 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 		return res, fmt.Errorf("encode the definitions: %w", err)
 	}
 
-	tx, err := conn.BeginTx(dbCtx, writerTx)
-	if err != nil {
-		return res, fmt.Errorf("begin: %w", interpretError(err))
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
-
 	tenant := l.cfg.TenantID
 	// The work tables exist before a statement that reads them is sent:
 	// pgx prepares the statements of a batch before it runs the first.
 	var prepare batch
+	prepare.begin()
 	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
 	for _, t := range definitionWorkTables {
 		prepare.exec(step{"create the work tables", t, nil}, nil)
@@ -175,7 +170,11 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	prepare.queryRow(step{"find work tables never analyzed", query("work_tables_unanalyzed"), []any{definitionWorkTableNames}}, &unanalyzed)
 	var latest *time.Time
 	prepare.queryRow(step{"read latest run", query("runs_latest_fetch"), []any{tenant, string(scanagent.Definitions)}}, &latest)
-	if err := prepare.send(dbCtx, tx, l.cfg.Logger, "prepare the transaction"); err != nil {
+	tx, err := prepare.sendBegin(dbCtx, conn, l.cfg.Logger, "prepare the transaction")
+	if tx != nil {
+		defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
+	}
+	if err != nil {
 		return res, err
 	}
 	previous, err := checkLatestFetch(scanagent.Definitions, fetchedAt, latest)

@@ -160,16 +160,11 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	since := fetchedAt.Add(-l.cfg.HistoryLookback)
 	tenant := l.cfg.TenantID
 
-	tx, err := conn.BeginTx(dbCtx, writerTx)
-	if err != nil {
-		return res, fmt.Errorf("begin: %w", interpretError(err))
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
-
 	// The known definitions, and the settled sessions of the history
-	// since the bound (see settledSessions), in the round trip that sets
-	// the transaction up.
+	// since the bound (see settledSessions), in the round trip that begins
+	// the transaction and sets it up.
 	var prepare batch
+	prepare.begin()
 	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
 	for _, t := range historyWorkTables {
 		prepare.exec(step{"create the work tables", t, nil}, nil)
@@ -181,7 +176,11 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	prepare.queryRow(step{"read known definitions", query("history_read_definitions"), []any{tenant, since}}, &definitions)
 	settled := newSettledSessions()
 	prepare.query(step{"read settled sessions", query("history_settled"), []any{tenant, since}}, settled.scanDest(), settled.add)
-	if err := prepare.send(dbCtx, tx, l.cfg.Logger, "prepare the transaction"); err != nil {
+	tx, err := prepare.sendBegin(dbCtx, conn, l.cfg.Logger, "prepare the transaction")
+	if tx != nil {
+		defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
+	}
+	if err != nil {
 		return res, err
 	}
 	previous, err := checkLatestFetch(scanagent.History, fetchedAt, latest)

@@ -2,7 +2,6 @@ package load
 
 import (
 	"cmp"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -142,9 +141,10 @@ func (k *knownAgents) id(id string) idKey {
 	return idKey{maphash.String(k.seeds[0], id), maphash.String(k.seeds[1], id)}
 }
 
-// readKnown reads the tenant's active agents: key, id, fingerprint and
-// heartbeat.
-func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, error) {
+// queueKnown queues on b the reading of the tenant's active agents: key,
+// id, fingerprint and heartbeat. They are read into the knownAgents it
+// returns when b is sent.
+func queueKnown(b *batch, tenant string) *knownAgents {
 	k := &knownAgents{
 		seeds:        [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		fingerprints: newFingerprinter(),
@@ -152,31 +152,21 @@ func readKnown(ctx context.Context, tx pgx.Tx, tenant string) (*knownAgents, err
 	// The count first, in the same round trip: the agents are read into
 	// tables of their final size. A tenant with any agent stored finds its
 	// first one at once.
-	var b pgx.Batch
-	b.Queue(query("known_count"), tenant)
-	b.Queue(query("known_agents"), tenant)
-	results := tx.SendBatch(ctx, &b)
-	defer results.Close()
 	var n int
-	if err := results.QueryRow().Scan(&n, &k.noneStored); err != nil {
-		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
-	}
-	k.index = make(map[idKey]int32, n)
-	k.agents = make([]knownAgent, 0, n)
-	rows, err := results.Query()
-	if err != nil {
-		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
-	}
-	if err := k.scan(rows); err != nil {
-		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
-	}
-	if err := results.Close(); err != nil {
-		return nil, fmt.Errorf("read stored agents: %w", interpretError(err))
-	}
-	return k, nil
+	b.queryRow(step{"read stored agents", query("known_count"), []any{tenant}}, &n, &k.noneStored)
+	b.read(step{"read stored agents", query("known_agents"), []any{tenant}}, func(r pgx.BatchResults) error {
+		k.index = make(map[idKey]int32, n)
+		k.agents = make([]knownAgent, 0, n)
+		rows, err := r.Query()
+		if err != nil {
+			return err
+		}
+		return k.scan(rows)
+	})
+	return k
 }
 
-// scan reads the rows of readKnown's query of agents. In PostgreSQL's
+// scan reads the rows of queueKnown's query of agents. In PostgreSQL's
 // binary format (pgx's own, unless a connection uses the simple protocol)
 // each row is decoded in place, without a value allocated: a large
 // tenant's read is the main fixed cost of a sync.

@@ -265,17 +265,6 @@ func (h *Hold) syncResource(ctx context.Context, resource scanagent.Resource, ap
 	return res, nil
 }
 
-// writerTx are the options of every transaction of a sync: it pins
-// search_path to pg_catalog, pg_temp, in the round trip of its BEGIN.
-// Every statement names its schema today; the pin keeps a future
-// unqualified name from resolving into a schema another role may create
-// objects in (public, or one named after the login). SET LOCAL holds
-// through a transaction pooler, where a session's setting would land on
-// another client's server connection, and a startup parameter is refused
-// (PgBouncer's "unsupported startup parameter"); it ends with the
-// transaction, so a connection handed back carries nothing of it.
-var writerTx = pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL search_path = pg_catalog, pg_temp"}
-
 // tempBuffers and workMem size a sync's session: the staging tables and
 // the hash joins of a listing of 100,000 agents fit in memory.
 const (
@@ -329,29 +318,30 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		return res, err
 	}
 
-	tx, err := conn.BeginTx(dbCtx, writerTx)
-	if err != nil {
-		return res, fmt.Errorf("begin: %w", interpretError(err))
+	// The transaction begins in the round trip that sets it up for
+	// set-based statements over a listing (memory for their hash joins, no
+	// JIT, no notice that the work tables exist: see sync_configure),
+	// creates the work tables and reads the stored agents.
+	var prepare batch
+	prepare.begin()
+	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
+	for _, t := range workTables {
+		prepare.exec(step{"create the work tables", t, nil}, nil)
 	}
-	defer func() {
-		// A no-op after Commit; after a failure, it must run even when the
-		// sync was cancelled.
-		_ = tx.Rollback(context.WithoutCancel(dbCtx))
-	}()
-	// Set-based statements over a listing: memory for their hash joins, no
-	// JIT, no notice that the work tables exist (see sync_configure); and
-	// the work tables. One round trip.
-	if err := prepareSync(dbCtx, tx); err != nil {
+	known := queueKnown(&prepare, l.cfg.TenantID)
+	tx, err := prepare.sendBegin(dbCtx, conn, l.cfg.Logger, "prepare the transaction")
+	if tx != nil {
+		defer func() {
+			// A no-op after Commit; after a failure, it must run even when
+			// the sync was cancelled.
+			_ = tx.Rollback(context.WithoutCancel(dbCtx))
+		}()
+	}
+	if err != nil {
 		return res, err
 	}
 
 	start := time.Now()
-	known, err := readKnown(dbCtx, tx, l.cfg.TenantID)
-	if err != nil {
-		return res, err
-	}
-	logStep(l.cfg.Logger, "read stored agents", start, "agents", len(known.agents))
-	start = time.Now()
 	stats, staged, waited, err := stage(ctx, dbCtx, tx, list, known)
 	logStep(l.cfg.Logger, "stage the listing", start, "waiting_for_the_api", waited.Round(time.Microsecond).String())
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
@@ -383,18 +373,4 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		return res, fmt.Errorf("commit: %w", interpretError(err))
 	}
 	return res, nil
-}
-
-// prepareSync sets up the transaction of an agents sync and creates its
-// work tables, in one round trip.
-func prepareSync(ctx context.Context, tx pgx.Tx) error {
-	var b pgx.Batch
-	b.Queue(query("sync_configure"), workMem)
-	for _, t := range workTables {
-		b.Queue(t)
-	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("prepare the transaction: %w", interpretError(err))
-	}
-	return nil
 }

@@ -30,6 +30,23 @@ func (s *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.
 
 func (s *statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// TraceBatchStart records a batch's statements, each batch as one entry:
+// its statements joined by "; ", in order.
+func (s *statements) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sql []string
+	for _, q := range data.Batch.QueuedQueries {
+		sql = append(sql, q.SQL)
+	}
+	s.sql = append(s.sql, strings.Join(sql, "; "))
+	return ctx
+}
+
+func (s *statements) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (s *statements) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
 // TestWriterTransactionsPinTheSearchPath: every transaction a sync of
 // each resource begins sets search_path to pg_catalog, pg_temp for
 // itself, so that no unqualified name could resolve into a schema another
@@ -69,7 +86,8 @@ func TestWriterTransactionsPinTheSearchPath(t *testing.T) {
 			continue
 		}
 		begun++
-		if !strings.Contains(sql, "SET LOCAL search_path = pg_catalog, pg_temp") {
+		// The pin follows the BEGIN, in the same query or batch.
+		if !regexp.MustCompile(`(?i)^\s*begin\s*;(\s|--[^\n]*\n)*SET LOCAL search_path = pg_catalog, pg_temp`).MatchString(sql) {
 			t.Errorf("a sync began a transaction without pinning search_path: %q", sql)
 		}
 	}

@@ -136,11 +136,11 @@ func prepareStatements(t *testing.T, url string, which func(name string) bool) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if err := prepareSync(ctx, tx); err != nil {
+	if _, err := tx.Exec(ctx, query("sync_configure"), workMem); err != nil {
 		t.Fatal(err)
 	}
-	// The work tables of the scan resources, which their statements read.
-	for _, ddl := range slices.Concat(definitionWorkTables, historyWorkTables) {
+	// The work tables of every resource, which their statements read.
+	for _, ddl := range slices.Concat(workTables, definitionWorkTables, historyWorkTables) {
 		if _, err := tx.Exec(ctx, ddl); err != nil {
 			t.Fatalf("create a work table: %v\n%s", err, ddl)
 		}
@@ -164,13 +164,11 @@ func prepareStatements(t *testing.T, url string, which func(name string) bool) {
 
 // TestNoStatementInGo checks that the package's Go sources (tests aside)
 // hold no SQL statement of their own: every statement is in sql/. The
-// exceptions are the writer transaction's BEGIN (a pgx transaction
-// option) and the partition DDL of DropObservations, which names a
+// exception is the partition DDL of DropObservations, which names a
 // partition (an identifier cannot be a parameter).
 func TestNoStatementInGo(t *testing.T) {
 	sqlLike := regexp.MustCompile(`(?i)\b(SELECT|INSERT\s+INTO|UPDATE\s+\w+\.|DELETE\s+FROM|CREATE\s+(TEMPORARY\s+)?TABLE|ALTER\s+TABLE|DROP\s+TABLE|ANALYZE\s+pg_temp|SET\s+LOCAL)\b`)
 	allowed := map[string]bool{
-		`"BEGIN; SET LOCAL search_path = pg_catalog, pg_temp"`:              true,
 		"`ALTER TABLE defender_storage.observation DETACH PARTITION %s %s`": true,
 		"`DROP TABLE `": true,
 	}
