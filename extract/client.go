@@ -203,7 +203,7 @@ func (c *Client) send(ctx context.Context, r request, tok *oauth2.Token) (*respo
 	respBody, err := readBody(resp.Body, resp.ContentLength, c.cfg.MaxResponseBytes)
 	d := time.Since(start)
 	c.obs.APIRequest(resp.StatusCode, d)
-	c.log.Debug("api request", "method", r.method, "path", safePath(r.url), "status", resp.StatusCode, "bytes", len(respBody), "duration", d.Round(time.Microsecond).String())
+	c.log.Debug("api request", "method", r.method, "path", logPath{r.url}, "status", resp.StatusCode, "bytes", len(respBody), "duration", d.Round(time.Microsecond).String())
 	if errors.Is(err, ErrResponseTooLarge) {
 		return nil, fmt.Errorf("%s %s: status %d: %w", r.method, safePath(r.url), resp.StatusCode, err)
 	}
@@ -291,6 +291,13 @@ func transportError(ctx, actx context.Context, r request, err error) error {
 // safePath shows the path of u in an error or a log line: a nextLink's
 // path comes from the server.
 func safePath(u *url.URL) string { return safetext.Cut(u.Path, nameBytes) }
+
+// logPath is a request's path as a log line shows it (safePath), made
+// only when a handler writes the line: a debug line of each request costs
+// nothing at the default level.
+type logPath struct{ u *url.URL }
+
+func (p logPath) LogValue() slog.Value { return slog.StringValue(safePath(p.u)) }
 
 // secrets are the secrets a text from the API may hold, for safetext:
 // the client secret, the access token a request carried, and every other

@@ -124,23 +124,24 @@ func checkURL(what, raw string) (*url.URL, error) {
 		}
 		return nil, configError("%s: %v", what, err)
 	}
-	raw = shownURL(raw, u)
+	// The URL as an error quotes it, made only for an error.
+	shown := func() string { return shownURL(raw, u) }
 	switch {
 	case u.User != nil:
 		return nil, configError("%s: must not carry credentials", what)
 	case !u.IsAbs() || u.Host == "":
-		return nil, configError("%s %q: want an absolute https URL", what, raw)
+		return nil, configError("%s %q: want an absolute https URL", what, shown())
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return nil, configError("%s %q: must not have a query or fragment", what, raw)
+		return nil, configError("%s %q: must not have a query or fragment", what, shown())
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return nil, configError("%s %q: plain http is allowed only for loopback hosts", what, raw)
+			return nil, configError("%s %q: plain http is allowed only for loopback hosts", what, shown())
 		}
 	default:
-		return nil, configError("%s %q: want an https URL", what, raw)
+		return nil, configError("%s %q: want an https URL", what, shown())
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

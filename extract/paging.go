@@ -61,7 +61,7 @@ func (c *Client) readCollection(ctx context.Context, col collection, requests *i
 		next.url = withSkip(col.first.url, col.top, skip)
 	}
 	var previous [sha256.Size]byte
-	c.log.Debug("listing", "method", next.method, "path", safePath(next.url))
+	c.log.Debug("listing", "method", next.method, "path", logPath{next.url})
 	for page := 1; ; page++ {
 		if err := context.Cause(ctx); err != nil {
 			return pages, fmt.Errorf("fetch page %d: %w", page, err)
