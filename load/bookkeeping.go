@@ -50,17 +50,44 @@ var commitUnflushed = step{"commit without waiting for the flush", query("bookke
 // (another holder took it after it expired, or a server crash lost it),
 // nothing is recorded and the error matches ErrLeaseLost. The function
 // also raises the session's temp_buffers (see session_temp_buffers).
-func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, s *lease, resource scanagent.Resource) (int64, error) {
+// alongside, if not nil, queues statements sent in the same round trip,
+// and so in the same transaction: when one fails, the run is recorded
+// again on its own, and the error is an alongsideError for the caller to
+// record the run failed with.
+func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, s *lease, resource scanagent.Resource, alongside func(*batch)) (int64, error) {
 	if l.cfg.schemaBefore(38) { // 00038_start_run_in_one_call.sql
-		return l.startRunInSteps(ctx, conn, s, resource)
+		return l.startRunInSteps(ctx, conn, s, resource, alongside)
 	}
 	var (
 		runID     *int64
 		abandoned int
+		read      bool // the run's start was read back
+		b         batch
 	)
-	if err := conn.QueryRow(ctx, query("runs_start_run"), l.cfg.TenantID, string(resource), l.cfg.Now().UTC(),
-		l.cfg.Worker, l.cfg.TenantName, s.holder, s.duration.Seconds(), abandonedRunError, tempBuffers).Scan(&runID, &abandoned); err != nil {
-		return 0, fmt.Errorf("record run start: %w", interpretError(err))
+	b.read(step{"record run start", query("runs_start_run"), []any{l.cfg.TenantID, string(resource), l.cfg.Now().UTC(),
+		l.cfg.Worker, l.cfg.TenantName, s.holder, s.duration.Seconds(), abandonedRunError, tempBuffers}}, func(r pgx.BatchResults) error {
+		err := r.QueryRow().Scan(&runID, &abandoned)
+		read = err == nil
+		return err
+	})
+	if alongside != nil {
+		alongside(&b)
+	}
+	if err := b.sendOn(ctx, conn, "record run start"); err != nil {
+		if !read {
+			return 0, err
+		}
+		if runID != nil {
+			// A statement sent alongside failed, and the run's start, in
+			// the same transaction, rolled back with it: the run is
+			// recorded on its own, to be recorded failed with that error.
+			id, startErr := l.startRun(ctx, conn, s, resource, nil)
+			if startErr != nil {
+				return 0, startErr
+			}
+			return id, alongsideError{err}
+		}
+		// The lease is lost, which says more.
 	}
 	if runID == nil {
 		return 0, fmt.Errorf("%w: %s holds it now", ErrLeaseLost, s.currentHolder(ctx))
@@ -71,10 +98,17 @@ func (l *Loader) startRun(ctx context.Context, conn *pgx.Conn, s *lease, resourc
 	return *runID, nil
 }
 
+// alongsideError is the error of a statement sent alongside a run's start
+// (see syncResource): the run is recorded, and fails with it.
+type alongsideError struct{ err error }
+
+func (e alongsideError) Error() string { return e.err.Error() }
+func (e alongsideError) Unwrap() error { return e.err }
+
 // startRunInSteps is startRun for a database at a schema before 38
 // (tests of earlier migrations, export_test.go): the same in a
 // transaction of its own, in two round trips.
-func (l *Loader) startRunInSteps(ctx context.Context, conn *pgx.Conn, s *lease, resource scanagent.Resource) (int64, error) {
+func (l *Loader) startRunInSteps(ctx context.Context, conn *pgx.Conn, s *lease, resource scanagent.Resource, alongside func(*batch)) (int64, error) {
 	var (
 		renewed, abandoned int64
 		runID              int64
@@ -94,6 +128,9 @@ func (l *Loader) startRunInSteps(ctx context.Context, conn *pgx.Conn, s *lease, 
 	// name.
 	b.queryRow(step{"record run start", query("runs_start"), []any{
 		l.cfg.TenantID, string(resource), l.cfg.Now().UTC(), l.cfg.Worker, l.cfg.TenantName}}, &runID)
+	if alongside != nil {
+		alongside(&b)
+	}
 	err := b.sendOn(ctx, conn, "record run start")
 	end := "COMMIT"
 	if err != nil || renewed == 0 {

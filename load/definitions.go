@@ -27,7 +27,7 @@ func (l *Loader) SyncDefinitions(ctx context.Context, list scanagent.DefinitionL
 
 // SyncDefinitions is Loader.SyncDefinitions under the lease h holds.
 func (h *Hold) SyncDefinitions(ctx context.Context, list scanagent.DefinitionListFunc) (Result, error) {
-	return h.syncResource(ctx, scanagent.Definitions, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
+	return h.syncResource(ctx, scanagent.Definitions, nil, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
 		return h.l.applyDefinitions(ctx, dbCtx, conn, runID, list)
 	})
 }

@@ -39,7 +39,7 @@ func (l *Loader) SyncHistory(ctx context.Context, src scanagent.HistorySource) (
 
 // SyncHistory is Loader.SyncHistory under the lease h holds.
 func (h *Hold) SyncHistory(ctx context.Context, src scanagent.HistorySource) (Result, error) {
-	return h.syncResource(ctx, scanagent.History, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
+	return h.syncResource(ctx, scanagent.History, nil, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
 		return h.l.applyHistory(ctx, dbCtx, conn, runID, src)
 	})
 }

@@ -221,8 +221,9 @@ func (l *Loader) SyncRound(ctx context.Context, list scanagent.ListFunc, roundSt
 
 // Sync is Loader.Sync under the lease h holds.
 func (h *Hold) Sync(ctx context.Context, list scanagent.ListFunc) (Result, error) {
-	return h.syncResource(ctx, scanagent.Agents, func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
-		return h.l.apply(ctx, dbCtx, conn, runID, list)
+	var clock clockReading
+	return h.syncResource(ctx, scanagent.Agents, clock.queue(h.l), func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Result, error) {
+		return h.l.apply(ctx, dbCtx, conn, runID, list, &clock)
 	})
 }
 
@@ -234,8 +235,10 @@ type applyFunc func(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64) (Re
 // syncResource runs one sync of resource under the lease h holds: it
 // renews the lease, marks the runs a dead process left running failed and
 // records the run (startRun), applies, and records a failure. Every
-// resource gets the same guarantees.
-func (h *Hold) syncResource(ctx context.Context, resource scanagent.Resource, apply applyFunc) (Result, error) {
+// resource gets the same guarantees. alongside, if not nil, queues what
+// the resource reads before its data transaction, sent in the round trip
+// that records the run's start.
+func (h *Hold) syncResource(ctx context.Context, resource scanagent.Resource, alongside func(*batch), apply applyFunc) (Result, error) {
 	l := h.l
 	start := time.Now()
 	taking := h.taking
@@ -251,7 +254,12 @@ func (h *Hold) syncResource(ctx context.Context, resource scanagent.Resource, ap
 	}
 	defer conn.Release()
 
-	runID, err := l.startRun(dbCtx, conn.Conn(), h.lease, resource)
+	runID, err := l.startRun(dbCtx, conn.Conn(), h.lease, resource, alongside)
+	if ae := (alongsideError{}); errors.As(err, &ae) {
+		res := Result{Resource: resource, RunID: runID, Duration: time.Since(start) + taking}
+		l.failRun(dbCtx, runID, res, ae.err)
+		return res, ae.err
+	}
 	if err != nil {
 		return Result{Resource: resource}, err
 	}
@@ -309,11 +317,13 @@ func stopped(ctx context.Context) error {
 
 // apply runs the data transaction of one sync. The listing runs under ctx,
 // the statements under dbCtx; between statements, an ended ctx aborts.
-func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, list scanagent.ListFunc) (Result, error) {
+// clock holds the fetch time and the latest successful sync's, as read
+// when the run started.
+func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, list scanagent.ListFunc, clock *clockReading) (Result, error) {
 	var res Result
-	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
+	fetchedAt := clock.fetchedAt
 	res.FetchedAt = fetchedAt
-	day, err := l.checkClock(dbCtx, conn, fetchedAt)
+	day, err := clock.check()
 	if err != nil {
 		return res, err
 	}

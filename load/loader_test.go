@@ -1069,3 +1069,34 @@ func TestWorkTablesEmptyAfterEachSync(t *testing.T) {
 		t.Errorf("%d succeeded runs, want 36", n)
 	}
 }
+
+// TestAFailureAlongsideTheRunStartIsRecorded: what an agents sync reads in
+// the round trip that records its run's start (the latest sync's fetch
+// time, the month's observation partition made ready) shares that
+// start's transaction; when it fails, the run is still recorded, failed
+// with its error, and no data changes.
+func TestAFailureAlongsideTheRunStartIsRecorded(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	f.sync(t, listOf(agents(2)...))
+	before := f.snapshot(t)
+	if _, err := f.pool.Exec(ctx, `REVOKE EXECUTE ON FUNCTION defender_storage.ensure_observation_partition(timestamptz) FROM PUBLIC, CURRENT_USER`); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	_, err := f.loader.Sync(ctx, listOf(agents(3)...))
+	if err == nil || !strings.Contains(err.Error(), "read latest run") || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("sync error = %v, want the failed reading's", err)
+	}
+	run, ok, err := f.loader.LastRun(ctx)
+	if err != nil || !ok || run.Status != "failed" || !strings.Contains(run.Error, "permission denied") {
+		t.Fatalf("LastRun = %+v, %v, %v; want the run recorded failed with the reading's error", run, ok, err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM defender.sync_runs`); n != 2 {
+		t.Fatalf("%d runs recorded, want 2 (the run failed once)", n)
+	}
+	if after := f.snapshot(t); after != before {
+		t.Errorf("the failed sync changed the data:\nbefore %s\nafter  %s", before, after)
+	}
+}

@@ -16,26 +16,37 @@ import (
 // before finishing it.
 const abandonedRunError = "abandoned: the process running this sync stopped before it finished"
 
-// checkClock refuses a fetch time at or before the latest successful run's:
-// history ranges and as-of queries rely on fetch times moving forward. It
-// returns what the daily rollups need of that run, and creates the month's
-// observation partition if missing.
-func (l *Loader) checkClock(ctx context.Context, conn *pgx.Conn, fetchedAt time.Time) (dayState, error) {
-	// The month's observation partition is made ready in the same round
-	// trip, before the data transaction needs it.
-	var latest *time.Time
-	err := conn.QueryRow(ctx, query("runs_check_clock"), l.cfg.TenantID, fetchedAt).Scan(&latest, nil)
-	if err != nil {
-		return dayState{}, fmt.Errorf("read latest run: %w", interpretError(err))
+// clockReading is an agents sync's fetch time and the latest successful
+// agents sync's, read in the round trip that records the run's start
+// (queue), which also makes the month's observation partition ready
+// before the data transaction needs it.
+type clockReading struct {
+	fetchedAt time.Time
+	latest    *time.Time
+}
+
+// queue takes the fetch time (after the run's start time, which the
+// statement queued before took) and queues on b the reading of the
+// latest successful agents sync.
+func (c *clockReading) queue(l *Loader) func(*batch) {
+	return func(b *batch) {
+		c.fetchedAt = l.cfg.Now().UTC().Truncate(time.Microsecond)
+		b.queryRow(step{"read latest run", query("runs_check_clock"), []any{l.cfg.TenantID, c.fetchedAt}}, &c.latest, nil)
 	}
-	if latest == nil {
+}
+
+// check refuses a fetch time at or before the latest successful run's:
+// history ranges and as-of queries rely on fetch times moving forward. It
+// returns what the daily rollups need of that run.
+func (c *clockReading) check() (dayState, error) {
+	if c.latest == nil {
 		return dayState{}, nil
 	}
-	if !fetchedAt.After(*latest) {
+	if !c.fetchedAt.After(*c.latest) {
 		return dayState{}, fmt.Errorf("%w: now %s, latest sync %s", ErrClockBehind,
-			fetchedAt.Format(time.RFC3339Nano), latest.UTC().Format(time.RFC3339Nano))
+			c.fetchedAt.Format(time.RFC3339Nano), c.latest.UTC().Format(time.RFC3339Nano))
 	}
-	return dayState{previous: *latest}, nil
+	return dayState{previous: *c.latest}, nil
 }
 
 // checkLatestFetch returns the fetch time of the latest successful run of
