@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -31,46 +30,9 @@ type step struct {
 	args []any
 }
 
-// execBatch sends steps in one round trip, in order; the first that fails
-// stops the rest.
-func execBatch(dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step) error {
-	start := time.Now()
-	var b pgx.Batch
-	for _, s := range steps {
-		b.Queue(s.sql, s.args...)
-	}
-	results := tx.SendBatch(dbCtx, &b)
-	for _, s := range steps {
-		if _, err := results.Exec(); err != nil {
-			_ = results.Close()
-			return fmt.Errorf("%s: %w", s.what, interpretError(err))
-		}
-	}
-	if err := results.Close(); err != nil {
-		return interpretError(err)
-	}
-	logStep(log, "record the run and its day", start)
-	return nil
-}
-
 // logStep logs at debug level how long a step of a sync took since start.
 func logStep(log *slog.Logger, what string, start time.Time, attrs ...any) {
 	log.Debug("sync step", append([]any{"step", what, "duration", time.Since(start).Round(time.Microsecond).String()}, attrs...)...)
-}
-
-// exec runs steps in order, stopping between them once ctx has ended.
-func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step) error {
-	for _, s := range steps {
-		if err := stopped(ctx); err != nil {
-			return err
-		}
-		start := time.Now()
-		if _, err := tx.Exec(dbCtx, s.sql, s.args...); err != nil {
-			return fmt.Errorf("%s: %w", s.what, interpretError(err))
-		}
-		logStep(log, s.what, start)
-	}
-	return nil
 }
 
 // applyStaged applies the listing: the staged records (new agents,
@@ -87,11 +49,16 @@ func exec(ctx, dbCtx context.Context, tx pgx.Tx, log *slog.Logger, steps []step)
 //
 // unidentified counts the listing's records without a usable id: when
 // there are any, no agent is deleted (see withhold below).
-func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState,
-	known *knownAgents, staged, unidentified int) (counts, error) {
+//
+// It sends the comparison and the insert of new agents, and queues on last
+// the writes that follow (heartbeats, versions, deletions) for the caller
+// to send with the run's record; once last is sent, check tells whether
+// every heartbeat was written.
+func (l *Loader) applyStaged(dbCtx context.Context, tx pgx.Tx, runID int64, fetchedAt time.Time, day dayState,
+	known *knownAgents, staged, unidentified int, last *batch) (c counts, check func() error, err error) {
 	tenant := l.cfg.TenantID
 	unchangedKnown, movedKnown, missingKeys := known.outcome()
-	c := counts{seen: staged + unchangedKnown + movedKnown}
+	c = counts{seen: staged + unchangedKnown + movedKnown}
 
 	// One round trip, sent only when it has something to do. Before
 	// anything changes, the state is the one the tenant's previous sync
@@ -124,7 +91,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		} else {
 			first.queryRow(step{"compare with stored agents", query("agents_compare"), []any{tenant}}, &c.inserted, &rewritten, &knownWrites)
 		}
-		first.query(step{"insert new agents", insertAgents, []any{tenant, fetchedAt, runID}}, []any{&o.key, &o.lastSeen, &o.lastCmd, &heartbeatOnly}, func() error {
+		first.query(step{"insert new agents", insertAgents, []any{tenant, fetchedAt, runID}}, []any{&o.key, &o.no, &o.lastSeen, &o.lastCmd, &heartbeatOnly}, func() error {
 			obs = append(obs, o)
 			if heartbeatOnly {
 				c.heartbeatOnly++
@@ -133,7 +100,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		})
 	}
 	if err := first.send(dbCtx, tx, l.cfg.Logger, "compare and insert new agents"); err != nil {
-		return c, err
+		return c, nil, err
 	}
 	c.changed = rewritten
 	missing := len(missingKeys)
@@ -151,17 +118,12 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	}
 
 	// Unchanged agents whose heartbeat alone moved (none of them staged).
-	keys, lastSeen, lastCmd := known.movedHeartbeats()
-	for i, key := range keys {
-		obs = append(obs, observation{key: key, lastSeen: lastSeen[i], lastCmd: lastCmd[i]})
-	}
-	c.heartbeatOnly += len(keys)
+	n := len(obs)
+	obs = known.movedHeartbeats(obs)
+	c.heartbeatOnly += len(obs) - n
 	// Every new or moved heartbeat is written in place and observed.
-	start := time.Now()
-	if err := storeHeartbeats(dbCtx, tx, fetchedAt, runID, obs); err != nil {
-		return c, err
-	}
-	logStep(l.cfg.Logger, "store heartbeats and observations", start, "agents", len(obs))
+	var written int
+	queueHeartbeats(last, fetchedAt, runID, obs, &written)
 	c.unchanged = c.seen - c.inserted - c.changed - c.heartbeatOnly
 
 	all := []any{tenant, fetchedAt, runID}
@@ -195,8 +157,8 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 		steps = append(steps, step{"delete missing agents", query("agents_delete_missing"),
 			[]any{fetchedAt, runID}})
 	}
-	if err := exec(ctx, dbCtx, tx, l.cfg.Logger, steps); err != nil {
-		return c, err
+	for _, s := range steps {
+		last.exec(s, nil)
 	}
 
 	if withhold {
@@ -208,7 +170,7 @@ func (l *Loader) applyStaged(ctx, dbCtx context.Context, tx pgx.Tx, runID int64,
 	if stagedMoves != nil {
 		c.lastSeen = known.lastSeenAfter(stagedMoves)
 	}
-	return c, nil
+	return c, func() error { return checkHeartbeats(obs, written) }, nil
 }
 
 // Why a sync withholds its deletions.

@@ -101,18 +101,6 @@ func (s *copyStream[T]) Err() error {
 // errStopped ends a listing whose consumer stopped early.
 var errStopped = errors.New("listing stopped by the loader")
 
-// copyListing streams list into the temporary table, creating it with
-// ddl first. It returns the listing's statistics, and a *FetchError when
-// the listing failed; it adds the time spent waiting for the listing to
-// *waited.
-func copyListing[T any](ctx, dbCtx context.Context, tx pgx.Tx, table, ddl string, columns []string, list listing[T],
-	rows func(seq int64, r T) ([][]any, error), waited *time.Duration) (scanagent.ListStats, error) {
-	if _, err := tx.Exec(dbCtx, ddl); err != nil {
-		return scanagent.ListStats{}, fmt.Errorf("create %s: %w", table, interpretError(err))
-	}
-	return copyInto(ctx, dbCtx, tx, table, columns, list, rows, waited)
-}
-
 // copyInto streams list into the existing temporary table with COPY, the
 // rows of each record made by rows. It returns the listing's statistics,
 // and a *FetchError when the listing failed; it adds the time spent

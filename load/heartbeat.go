@@ -1,18 +1,17 @@
 package load
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // observation is what one sync saw of one agent's heartbeat.
 type observation struct {
 	key               int64
+	no                int32 // the agent's number in the tenant
 	lastSeen, lastCmd pgtype.Timestamptz
 }
 
@@ -48,29 +47,28 @@ func timestamptz(us int64) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: time.UnixMicro(us).UTC(), Valid: true}
 }
 
-// storeHeartbeats writes the heartbeats of obs, which are exactly the
-// sync's observations (each agent once): each agent's heartbeat row in
-// place, and the sync's one observation row. A sync in
-// which no heartbeat moved writes neither.
-func storeHeartbeats(ctx context.Context, tx pgx.Tx, fetchedAt time.Time, runID int64, obs []observation) error {
+// queueHeartbeats queues on b the writing of the heartbeats of obs, which
+// are exactly the sync's observations (each agent once): each agent's
+// heartbeat row in place, and the sync's one observation row. A sync in
+// which no heartbeat moved writes neither. *written gets the number of
+// heartbeats written, to be checked once b is sent (checkHeartbeats).
+func queueHeartbeats(b *batch, fetchedAt time.Time, runID int64, obs []observation, written *int) {
 	if len(obs) == 0 {
-		return nil
+		return
 	}
 	keys := make([]int64, len(obs))
+	nos := make([]int32, len(obs))
 	lastSeen := make([]pgtype.Timestamptz, len(obs))
 	lastCmd := make([]pgtype.Timestamptz, len(obs))
 	for i, o := range obs {
-		keys[i], lastSeen[i], lastCmd[i] = o.key, o.lastSeen, o.lastCmd
+		keys[i], nos[i], lastSeen[i], lastCmd[i] = o.key, o.no, o.lastSeen, o.lastCmd
 	}
-	var written int
-	// Planned at each execution, even where statements stay prepared
-	// (internal/pooling): a plan kept from a connection's first syncs of
-	// a new database, made while agent_state held a few rows, would read
-	// it whole to find the agents' numbers once it holds a fleet.
-	if err := tx.QueryRow(ctx, query("heartbeats_observe"), pgx.QueryExecModeCacheDescribe,
-		keys, lastSeen, lastCmd, fetchedAt, runID).Scan(&written); err != nil {
-		return fmt.Errorf("store heartbeats: %w", interpretError(err))
-	}
+	b.queryRow(step{"store heartbeats", query("heartbeats_observe"), []any{keys, lastSeen, lastCmd, fetchedAt, runID, nos}}, written)
+}
+
+// checkHeartbeats checks, once the batch of queueHeartbeats is sent, that
+// every heartbeat of obs was written.
+func checkHeartbeats(obs []observation, written int) error {
 	if written != len(obs) {
 		return fmt.Errorf("store heartbeats: %d of %d written", written, len(obs))
 	}

@@ -96,6 +96,7 @@ const (
 // knownAgent is what a sync knows of one active agent before it starts.
 type knownAgent struct {
 	key               int64
+	no                int32 // number in the tenant
 	fingerprint       [fingerprintSize]byte
 	hasFingerprint    bool
 	lastSeen, lastCmd int64 // microseconds since the Unix epoch; noTime when empty
@@ -179,7 +180,7 @@ func (k *knownAgents) scan(rows pgx.Rows) error {
 			fp                []byte
 			lastSeen, lastCmd pgtype.Timestamptz
 		)
-		_, err := pgx.ForEachRow(rows, []any{&a.key, &id, &fp, &lastSeen, &lastCmd}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&a.key, &id, &fp, &lastSeen, &lastCmd, &a.no}, func() error {
 			a.lastSeen, a.lastCmd = storedMicros(lastSeen), storedMicros(lastCmd)
 			k.add(a, k.id(id), fp)
 			return nil
@@ -188,10 +189,11 @@ func (k *knownAgents) scan(rows pgx.Rows) error {
 	}
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 5 || len(v[0]) != 8 {
+		if len(v) != 6 || len(v[0]) != 8 || len(v[5]) != 4 {
 			return fmt.Errorf("unexpected row of stored agents")
 		}
 		a.key = int64(binary.BigEndian.Uint64(v[0]))
+		a.no = int32(binary.BigEndian.Uint32(v[5]))
 		var err error
 		if a.lastSeen, err = binaryMicros(v[3]); err != nil {
 			return fmt.Errorf("agent key %d, last_seen: %w", a.key, err)
@@ -298,9 +300,9 @@ func (k *knownAgents) outcome() (unchangedN, movedN int, missing []int64) {
 	return unchangedN, movedN, missing
 }
 
-// movedHeartbeats returns the heartbeats to update in place, as arrays for
-// one statement, in the order of their keys (the order of their rows).
-func (k *knownAgents) movedHeartbeats() (keys []int64, lastSeen, lastCmd []pgtype.Timestamptz) {
+// movedHeartbeats appends to obs the heartbeats to update in place, in
+// the order of their keys (the order of their rows).
+func (k *knownAgents) movedHeartbeats(obs []observation) []observation {
 	var order []int32 // indexes in k.agents
 	for i := range k.agents {
 		if k.agents[i].fate == moved {
@@ -308,14 +310,12 @@ func (k *knownAgents) movedHeartbeats() (keys []int64, lastSeen, lastCmd []pgtyp
 		}
 	}
 	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(k.agents[a].key, k.agents[b].key) })
-	keys = make([]int64, len(order))
-	lastSeen = make([]pgtype.Timestamptz, len(order))
-	lastCmd = make([]pgtype.Timestamptz, len(order))
-	for j, i := range order {
+	for _, i := range order {
 		a := &k.agents[i]
-		keys[j], lastSeen[j], lastCmd[j] = a.key, k.heartbeats.lastSeen[a.heartbeat], k.heartbeats.lastCmd[a.heartbeat]
+		obs = append(obs, observation{key: a.key, no: a.no,
+			lastSeen: k.heartbeats.lastSeen[a.heartbeat], lastCmd: k.heartbeats.lastCmd[a.heartbeat]})
 	}
-	return keys, lastSeen, lastCmd
+	return obs
 }
 
 // lastSeenAfter returns the last_seen of every known agent as a sync that

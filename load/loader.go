@@ -360,19 +360,26 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 	if err != nil {
 		return res, err
 	}
-	counts, err := l.applyStaged(ctx, dbCtx, tx, runID, fetchedAt, day, known, staged, stats.Unidentified)
+	var last batch
+	counts, checkHeartbeats, err := l.applyStaged(dbCtx, tx, runID, fetchedAt, day, known, staged, stats.Unidentified, &last)
 	if err != nil {
 		return res, err
 	}
 	res.Seen, res.Inserted, res.Changed, res.Unchanged = counts.seen, counts.inserted, counts.changed, counts.unchanged
 	res.HeartbeatOnly = counts.heartbeatOnly
 	res.Deleted, res.DeletionsWithheld = counts.deleted, counts.withheld
-	// The tenant's day and latest sync, its fleet's counts and the run's
-	// success, in the data transaction: the run is succeeded exactly when
-	// its data is committed.
-	if err := execBatch(dbCtx, tx, l.cfg.Logger,
-		append(recordDay(l.cfg.TenantID, runID, res.FetchedAt, day, counts.lastSeen), l.finishRunStep(runID, res, day.previous), digestStep(runID),
-			agentsWorkTablesEnd.step(runID, staged))); err != nil {
+	// After the writes applyStaged queued: the tenant's day and latest
+	// sync, its fleet's counts and the run's success, in the data
+	// transaction (the run is succeeded exactly when its data is
+	// committed), in one round trip.
+	for _, s := range append(recordDay(l.cfg.TenantID, runID, res.FetchedAt, day, counts.lastSeen), l.finishRunStep(runID, res, day.previous), digestStep(runID),
+		agentsWorkTablesEnd.step(runID, staged)) {
+		last.exec(s, nil)
+	}
+	if err := last.send(dbCtx, tx, l.cfg.Logger, "write and record the run and its day"); err != nil {
+		return res, err
+	}
+	if err := checkHeartbeats(); err != nil {
 		return res, err
 	}
 	// The last moment a cancellation can still undo the sync.

@@ -2,7 +2,7 @@
 -- is new, gets its key and its number in the tenant (in the listing's
 -- order) as it is inserted, and fills agent_state and the
 -- first version of scan_agent_history straight from agentsync_work_staging.
--- Returns each new agent's heartbeat (agent_key, last_seen,
+-- Returns each new agent's heartbeat (agent_key, agent_no, last_seen,
 -- last_command_execution_at, false) when it has one. The sibling
 -- agents_insert_new does the same for a tenant with stored agents.
 -- $1 tenant id, $2 fetch time, $3 run id.
@@ -27,22 +27,22 @@ WITH d AS (
 	       d.scanner_software_version, d.mde_client_version, d.extra, $2, $3
 	  FROM d
 ), born AS (
-	SELECT d.agent_key, d.last_seen, d.last_command_execution_at
+	SELECT d.agent_key, d.agent_no, d.last_seen, d.last_command_execution_at
 	  FROM d
 ), moved AS (
-	SELECT a.agent_key, s.last_seen, s.last_command_execution_at
+	SELECT a.agent_key, a.agent_no, s.last_seen, s.last_command_execution_at
 	  FROM pg_temp.agentsync_work_staging s
 	  JOIN defender_storage.agent_state a ON a.tenant_id = $1 AND a.agent_id = s.agent_id
 	  LEFT JOIN defender_storage.agent_heartbeat hb ON hb.agent_key = a.agent_key
 	 WHERE (hb.last_seen, hb.last_command_execution_at) IS DISTINCT FROM (s.last_seen, s.last_command_execution_at)
 )
-SELECT b.agent_key, b.last_seen, b.last_command_execution_at, false
+SELECT b.agent_key, b.agent_no, b.last_seen, b.last_command_execution_at, false
   FROM born b
  WHERE b.last_seen IS NOT NULL OR b.last_command_execution_at IS NOT NULL
 UNION ALL
 -- A known agent's move is a change of its own when nothing else of it
 -- changed.
-SELECT m.agent_key, m.last_seen, m.last_command_execution_at,
+SELECT m.agent_key, m.agent_no, m.last_seen, m.last_command_execution_at,
        NOT EXISTS (SELECT FROM pg_temp.agentsync_work_diff d
                     WHERE d.agent_key = m.agent_key AND (d.is_new OR d.is_returning OR d.descriptive_changed))
   FROM moved m
