@@ -11,7 +11,9 @@ import (
 )
 
 // A sync's bookkeeping (taking the tenant's lease, recording its run as
-// started, giving the lease back) commits without waiting for its WAL to
+// started, with what an agents sync reads then, giving the lease back;
+// a month's observation partition made then is made again if lost)
+// commits without waiting for its WAL to
 // reach the disk (synchronous_commit off for those transactions alone,
 // sql/bookkeeping_commit_unflushed.sql). A commit that waits for the flush
 // costs a few milliseconds on ordinary disks, more than the rest of an
