@@ -176,6 +176,11 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	prepare.queryRow(step{"read known definitions", query("history_read_definitions"), []any{tenant, since}}, &definitions)
 	settled := newSettledSessions()
 	prepare.query(step{"read settled sessions", query("history_settled"), []any{tenant, since}}, settled.scanDest(), settled.add)
+	// The sessions whose targets are still to read, newest first: read
+	// again below once a reading that stages sessions is applied.
+	var pending []string
+	findPending := step{"find sessions without targets", query("history_pending_targets"), []any{tenant, maxTargetSessions + 1}}
+	prepare.queryRow(findPending, &pending)
 	tx, err := prepare.sendBegin(dbCtx, conn, l.cfg.Logger, "prepare the transaction")
 	if tx != nil {
 		defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
@@ -213,9 +218,9 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	l.cfg.Logger.Debug("settled sessions left out of the comparison", "run_id", runID,
 		"sessions", settled.skipped, "staged", len(settled.staged))
 
-	// A listing of settled sessions alone skips the comparison; either
-	// way, the round trip reads the sessions whose targets are still to
-	// read, newest first.
+	// A listing of settled sessions alone has nothing to apply, and the
+	// sessions without targets are those the transaction's first round
+	// trip read.
 	var first batch
 	var counts sessionCounts
 	staged := len(settled.staged) + settled.unidentified
@@ -223,9 +228,8 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		l.queueApplySessions(&first, runID, fetchedAt, staged, settled.repeated(), &counts)
 		// The reading by id, if any, stages into the same tables.
 		first.exec(step{"clear the first reading", query("history_clear_reading"), nil}, nil)
+		first.queryRow(findPending, &pending)
 	}
-	var pending []string
-	first.queryRow(step{"find sessions without targets", query("history_pending_targets"), []any{tenant, maxTargetSessions + 1}}, &pending)
 	if err := first.send(dbCtx, tx, l.cfg.Logger, "apply the sessions read by definition"); err != nil {
 		return res, err
 	}

@@ -134,3 +134,72 @@ func TestRoundTripsOfAnHourlyAgentsSync(t *testing.T) {
 		clk.Advance(time.Hour)
 	}
 }
+
+// TestRoundTripsOfHourlyScanSyncs: an hourly sync of a tenant's scan
+// definitions, none changed, waits for the server seven times, and one of
+// its scan history six when nothing new is listed, each alone (the lease
+// taken and given back are two of them). One new session adds its COPY,
+// the comparison, the reading by id and its comparison (and here the
+// ANALYZE of work tables that a truncation emptied).
+func TestRoundTripsOfHourlyScanSyncs(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &roundTrips{}
+	cfg.ConnConfig.Tracer = rec
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	clk := &clock{now: t0}
+	l, err := load.New(pool, load.Config{TenantID: tenant, Now: clk.Now, Worker: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	defs := definitions(3)
+	h := &history{}
+	for i, d := range defs {
+		h.sessions = append(h.sessions, session(d, 1, t0.Add(-time.Duration(i+1)*time.Hour), [2]string{fmt.Sprintf("10.0.%d.1", i), "Success"}))
+	}
+	for range 2 {
+		if _, err := l.Sync(ctx, listOf(agents(5)...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.SyncDefinitions(ctx, definitionsOf(defs...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.SyncHistory(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Hour)
+	}
+	for _, s := range []struct {
+		name string
+		sync func() error
+		want int
+	}{
+		{"definitions unchanged", func() error { _, err := l.SyncDefinitions(ctx, definitionsOf(defs...)); return err }, 7},
+		{"history, nothing new", func() error { _, err := l.SyncHistory(ctx, h); return err }, 6},
+		{"history, a new session", func() error {
+			h.mu.Lock()
+			h.sessions = append([]scanagent.ScanSession{session(defs[0], 2, clk.Now().Add(-time.Minute), [2]string{"10.0.0.1", "Success"})}, h.sessions...)
+			h.mu.Unlock()
+			_, err := l.SyncHistory(ctx, h)
+			return err
+		}, 13},
+	} {
+		rec.take()
+		if err := s.sync(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if sent := rec.take(); len(sent) != s.want {
+			t.Errorf("%s: %d round trips, want %d:\n  %s", s.name, len(sent), s.want, strings.Join(sent, "\n  "))
+		}
+		clk.Advance(time.Hour)
+	}
+}
