@@ -250,4 +250,67 @@ func TestScanOutcomeReadsEverySpelling(t *testing.T) {
 			t.Errorf("scan_outcome(%q) = %q, want %q", status, got.String, want)
 		}
 	}
+	// NULL for NULL, as when the function was declared STRICT; so for
+	// version_key.
+	var outcome, key sql.NullString
+	if err := db.QueryRow(`SELECT defender.scan_outcome(NULL), defender.version_key(NULL)::text`).Scan(&outcome, &key); err != nil || outcome.Valid || key.Valid {
+		t.Errorf("scan_outcome(NULL), version_key(NULL) = %v, %v (err %v), want NULL, NULL", outcome, key, err)
+	}
+}
+
+// TestOutcomeAndVersionKeyAreInlined: PostgreSQL inlines
+// defender.scan_outcome and defender.version_key into the queries that
+// use them (a call per row cost more than the expression), and a query of
+// outcomes still reads the expression index on scan_outcome.
+func TestOutcomeAndVersionKeyAreInlined(t *testing.T) {
+	t.Parallel()
+	db := openMigrated(t)
+	var plan strings.Builder
+	rows, err := db.Query(`EXPLAIN (VERBOSE, COSTS OFF)
+		SELECT defender.scan_outcome(status), defender.version_key(scanner_id) FROM defender_storage.session_result`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan.String(), "scan_outcome(") || strings.Contains(plan.String(), "version_key(") {
+		t.Errorf("a function is called, not inlined:\n%s", plan.String())
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	rows, err = conn.QueryContext(context.Background(), `EXPLAIN (COSTS OFF)
+		SELECT session_key FROM defender_storage.session_result
+		 WHERE tenant_id = 't' AND definition_id = 'd' AND defender.scan_outcome(status) = 'success' AND scanned_at IS NOT NULL
+		 ORDER BY scanned_at DESC LIMIT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Reset()
+	for rows.Next() {
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.String(), "session_result_by_outcome") {
+		t.Errorf("the latest success of a definition does not read session_result_by_outcome:\n%s", plan.String())
+	}
 }

@@ -624,7 +624,7 @@ COMMENT ON FUNCTION defender.scan_agents_diff(from_at timestamp with time zone, 
 --
 
 CREATE FUNCTION defender.scan_outcome(status text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE translate(lower(status), (' _-'::text || chr(9)), ''::text) WHEN 'success'::text THEN 'success'::text WHEN 'succeeded'::text THEN 'success'::text WHEN 'partialsuccess'::text THEN 'partial'::text WHEN 'partial'::text THEN 'partial'::text WHEN 'fail'::text THEN 'failure'::text WHEN 'failed'::text THEN 'failure'::text WHEN 'failure'::text THEN 'failure'::text ELSE NULL::text END;
 
 
@@ -656,7 +656,7 @@ COMMENT ON FUNCTION defender.utc_day(at timestamp with time zone) IS 'The UTC ca
 --
 
 CREATE FUNCTION defender.version_key(version text) RETURNS numeric[]
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN (version ~ '^[0-9]+(\.[0-9]+)*$'::text) THEN (string_to_array(regexp_replace(version, '(\.0+)+$'::text, ''::text), '.'::text))::numeric[] ELSE NULL::numeric[] END;
 
 
