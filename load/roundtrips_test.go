@@ -4,74 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/agentsync/agentsync/internal/dbtest"
-	"github.com/agentsync/agentsync/load"
 	"github.com/agentsync/agentsync/scanagent"
 )
-
-// roundTrips counts what a pool sends that waits for the server: a
-// statement, a batch, or a COPY (two: its start, then its rows). Each
-// entry names what was sent by the first line of its SQL.
-type roundTrips struct {
-	mu   sync.Mutex
-	sent []string
-}
-
-func firstLine(sql string) string {
-	sql = strings.TrimSpace(sql)
-	line, _, _ := strings.Cut(sql, "\n")
-	return line
-}
-
-func (r *roundTrips) add(n int, what string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for range n {
-		r.sent = append(r.sent, what)
-	}
-}
-
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	r.add(1, firstLine(data.SQL))
-	return ctx
-}
-
-func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
-	var first []string
-	for _, q := range data.Batch.QueuedQueries {
-		first = append(first, firstLine(q.SQL))
-	}
-	r.add(1, fmt.Sprintf("batch of %d: %s", len(first), strings.Join(first, " | ")))
-	return ctx
-}
-
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-
-func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
-
-func (r *roundTrips) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceCopyFromStartData) context.Context {
-	r.add(2, "COPY "+data.TableName.Sanitize())
-	return ctx
-}
-
-func (r *roundTrips) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
-
-func (r *roundTrips) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	sent := r.sent
-	r.sent = nil
-	return sent
-}
 
 // TestRoundTripsOfAnHourlyAgentsSync: an hourly sync of a tenant whose
 // agents only moved their heartbeats, or did not move at all, waits for
@@ -82,23 +19,9 @@ func (r *roundTrips) take() []string {
 // both processes more CPU than most of the statements of such a sync.
 func TestRoundTripsOfAnHourlyAgentsSync(t *testing.T) {
 	t.Parallel()
-	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &roundTrips{}
-	cfg.ConnConfig.Tracer = rec
-	cfg.MaxConns = 1 // statements prepared by the first sync are reused
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	clk := &clock{now: t0}
-	l, err := load.New(pool, load.Config{TenantID: tenant, Now: clk.Now, Worker: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := setup(t)
+	l, _, rec := tracedLoader(t, f) // one connection: statements prepared by the first sync are reused
+	clk := f.clock
 	fleet := agents(40)
 	for range 2 { // the first sync, then one of known agents: every statement prepared
 		if _, err := l.Sync(context.Background(), listOf(fleet...)); err != nil {
@@ -123,12 +46,12 @@ func TestRoundTripsOfAnHourlyAgentsSync(t *testing.T) {
 		for i := range fleet {
 			s.change(i, &fleet[i])
 		}
-		rec.take()
+		rec.takeTrips()
 		res, err := l.Sync(context.Background(), listOf(fleet...))
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		if sent := rec.take(); len(sent) != s.want {
+		if sent := rec.takeTrips(); len(sent) != s.want {
 			t.Errorf("%s (%+v): %d round trips, want %d:\n  %s", s.name, res, len(sent), s.want, strings.Join(sent, "\n  "))
 		}
 		clk.Advance(time.Hour)
@@ -143,23 +66,9 @@ func TestRoundTripsOfAnHourlyAgentsSync(t *testing.T) {
 // ANALYZE of work tables that a truncation emptied).
 func TestRoundTripsOfHourlyScanSyncs(t *testing.T) {
 	t.Parallel()
-	cfg, err := pgxpool.ParseConfig(dbtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &roundTrips{}
-	cfg.ConnConfig.Tracer = rec
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	clk := &clock{now: t0}
-	l, err := load.New(pool, load.Config{TenantID: tenant, Now: clk.Now, Worker: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := setup(t)
+	l, _, rec := tracedLoader(t, f)
+	clk := f.clock
 	ctx := context.Background()
 	defs := definitions(3)
 	h := &history{}
@@ -193,11 +102,11 @@ func TestRoundTripsOfHourlyScanSyncs(t *testing.T) {
 			return err
 		}, 13},
 	} {
-		rec.take()
+		rec.takeTrips()
 		if err := s.sync(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		if sent := rec.take(); len(sent) != s.want {
+		if sent := rec.takeTrips(); len(sent) != s.want {
 			t.Errorf("%s: %d round trips, want %d:\n  %s", s.name, len(sent), s.want, strings.Join(sent, "\n  "))
 		}
 		clk.Advance(time.Hour)

@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -19,40 +20,68 @@ import (
 
 // statementLog records the statements a pool sends, by the first line of
 // their text (the comment that names each of the loader's statements), in
-// batches too.
+// batches too; and apart, the round trips that sent them (a statement, a
+// batch, or a COPY: two, its start then its rows).
 type statementLog struct {
-	mu    sync.Mutex
-	lines []string
+	mu           sync.Mutex
+	lines, trips []string
 }
 
-func (s *statementLog) add(sql string) {
+func firstLine(sql string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(sql), "\n")
+	return line
+}
+
+func (s *statementLog) add(trips int, trip string, sql ...string) {
 	s.mu.Lock()
-	s.lines = append(s.lines, line)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for _, q := range sql {
+		s.lines = append(s.lines, firstLine(q))
+	}
+	for range trips {
+		s.trips = append(s.trips, trip)
+	}
 }
 
 func (s *statementLog) take() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.lines
-	s.lines = nil
+	s.lines, s.trips = nil, nil
+	return out
+}
+
+// takeTrips returns the round trips since the last take, each named by
+// what it sent.
+func (s *statementLog) takeTrips() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.trips
+	s.lines, s.trips = nil, nil
 	return out
 }
 
 func (s *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	s.add(d.SQL)
+	s.add(1, firstLine(d.SQL), d.SQL)
 	return ctx
 }
 func (s *statementLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 func (s *statementLog) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	var sql, first []string
 	for _, q := range d.Batch.QueuedQueries {
-		s.add(q.SQL)
+		sql = append(sql, q.SQL)
+		first = append(first, firstLine(q.SQL))
 	}
+	s.add(1, fmt.Sprintf("batch of %d: %s", len(sql), strings.Join(first, " | ")), sql...)
 	return ctx
 }
 func (s *statementLog) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (s *statementLog) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (s *statementLog) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceCopyFromStartData) context.Context {
+	s.add(2, "COPY "+d.TableName.Sanitize())
+	return ctx
+}
+func (s *statementLog) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
 
 // tracedLoader is a loader of the fixture's database, on one connection,
 // whose statements go to the returned log.
