@@ -66,21 +66,24 @@ func (b *batch) read(s step, read func(pgx.BatchResults) error) {
 	b.reads = append(b.reads, batchRead{s.what, read})
 }
 
-// begin queues, first in b, the start of a sync's transaction: BEGIN, then
-// search_path pinned to pg_catalog, pg_temp for the transaction, in the
-// round trip of the statements queued after them (sendBegin). Every
-// statement names its schema today; the pin keeps a future unqualified
-// name from resolving into a schema another role may create objects in
-// (public, or one named after the login). SET LOCAL holds through a
-// transaction pooler, where a session's setting would land on another
-// client's server connection, and a startup parameter is refused
+// beginSync queues, first in b, the start of a sync's transaction, in the
+// round trip of the statements queued after it (sendBegin): BEGIN;
+// search_path pinned to pg_catalog, pg_temp for the transaction; the
+// transaction set up for set-based statements over a listing (memory for
+// their hash joins, no JIT, no notice that a work table exists: see
+// sync_configure); and the sync's work tables, created unless they
+// exist. Every statement names its schema today; the pin keeps a future
+// unqualified name from resolving into a schema another role may create
+// objects in (public, or one named after the login). SET LOCAL holds
+// through a transaction pooler, where a session's setting would land on
+// another client's server connection, and a startup parameter is refused
 // (PgBouncer's "unsupported startup parameter"); it ends with the
 // transaction, so a connection handed back carries nothing of it. (A
 // statement prepared before the pin is analyzed again under it:
 // PostgreSQL replans a cached statement when search_path differs.)
-func (b *batch) begin() {
+func (b *batch) beginSync(workTables []string) {
 	if b.len() != 0 {
-		panic("batch.begin after a statement was queued")
+		panic("batch.beginSync after a statement was queued")
 	}
 	b.b.BeginTx(pgx.TxOptions{})
 	b.reads = append(b.reads, batchRead{"begin", func(r pgx.BatchResults) error {
@@ -88,23 +91,21 @@ func (b *batch) begin() {
 		return err
 	}})
 	b.exec(step{"pin search_path", query("sync_pin_search_path"), nil}, nil)
+	b.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
+	for _, t := range workTables {
+		b.exec(step{"create the work tables", t, nil}, nil)
+	}
 }
 
 // sendBegin sends on conn the statements of a batch that begins a
-// transaction (begin), and returns the transaction: whatever the error,
-// when it is not nil the caller rolls it back.
+// transaction (beginSync), and returns the transaction: whatever the
+// error, when it is not nil the caller rolls it back.
 func (b *batch) sendBegin(ctx context.Context, conn *pgx.Conn, log *slog.Logger, what string) (pgx.Tx, error) {
 	start := time.Now()
 	results := conn.SendBatch(ctx, &b.b)
 	tx := results.Tx()
-	for _, r := range b.reads {
-		if err := r.read(results); err != nil {
-			_ = results.Close()
-			return tx, fmt.Errorf("%s: %w", r.what, interpretError(err))
-		}
-	}
-	if err := results.Close(); err != nil {
-		return tx, fmt.Errorf("%s: %w", what, interpretError(err))
+	if err := b.readAll(results, what); err != nil {
+		return tx, err
 	}
 	logStep(log, what, start)
 	return tx, nil
@@ -147,7 +148,13 @@ func (b *batch) sendOn(ctx context.Context, s batchSender, what string) error {
 	if b.len() == 0 {
 		return nil
 	}
-	results := s.SendBatch(ctx, &b.b)
+	return b.readAll(s.SendBatch(ctx, &b.b), what)
+}
+
+// readAll reads the results of the queued statements in order and closes
+// them; the first failing statement's error names it, and what names the
+// batch when closing fails.
+func (b *batch) readAll(results pgx.BatchResults, what string) error {
 	for _, r := range b.reads {
 		if err := r.read(results); err != nil {
 			_ = results.Close()

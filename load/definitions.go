@@ -161,11 +161,7 @@ func (l *Loader) applyDefinitions(ctx, dbCtx context.Context, conn *pgx.Conn, ru
 	// The work tables exist before a statement that reads them is sent:
 	// pgx prepares the statements of a batch before it runs the first.
 	var prepare batch
-	prepare.begin()
-	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
-	for _, t := range definitionWorkTables {
-		prepare.exec(step{"create the work tables", t, nil}, nil)
-	}
+	prepare.beginSync(definitionWorkTables)
 	var unanalyzed []string
 	prepare.queryRow(step{"find work tables never analyzed", query("work_tables_unanalyzed"), []any{definitionWorkTableNames}}, &unanalyzed)
 	var latest *time.Time

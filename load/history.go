@@ -164,11 +164,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	// since the bound (see settledSessions), in the round trip that begins
 	// the transaction and sets it up.
 	var prepare batch
-	prepare.begin()
-	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
-	for _, t := range historyWorkTables {
-		prepare.exec(step{"create the work tables", t, nil}, nil)
-	}
+	prepare.beginSync(historyWorkTables)
 	var unanalyzed, definitions []string
 	prepare.queryRow(step{"find work tables never analyzed", query("work_tables_unanalyzed"), []any{historyWorkTableNames}}, &unanalyzed)
 	var latest *time.Time

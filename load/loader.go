@@ -328,16 +328,10 @@ func (l *Loader) apply(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, 
 		return res, err
 	}
 
-	// The transaction begins in the round trip that sets it up for
-	// set-based statements over a listing (memory for their hash joins, no
-	// JIT, no notice that the work tables exist: see sync_configure),
-	// creates the work tables and reads the stored agents.
+	// The transaction begins (beginSync) in the round trip that reads the
+	// stored agents.
 	var prepare batch
-	prepare.begin()
-	prepare.exec(step{"configure the transaction", query("sync_configure"), []any{workMem}}, nil)
-	for _, t := range workTables {
-		prepare.exec(step{"create the work tables", t, nil}, nil)
-	}
+	prepare.beginSync(workTables)
 	known := queueKnown(&prepare, l.cfg.TenantID)
 	tx, err := prepare.sendBegin(dbCtx, conn, l.cfg.Logger, "prepare the transaction")
 	if tx != nil {
