@@ -113,9 +113,12 @@ func sessionRows(unknown *int, settled *settledSessions) func(seq int64, s scana
 	}
 }
 
-// sessionCounts are what applying one staged reading of sessions did.
+// sessionCounts are what applying the staged readings of sessions did:
+// the sessions the history by definition listed, the new ones and the
+// known ones changed among them, the sessions the reading by id returned,
+// and the targets stored.
 type sessionCounts struct {
-	seen, inserted, changed, targets int
+	seen, inserted, changed, byID, targets int
 }
 
 // historyWorkTables are the temporary tables of a history sync, created
@@ -152,7 +155,7 @@ const analyzeAbove = 50
 // applyHistory runs the data transaction of one history sync. Its
 // statements go in a few round trips, and those with nothing to do are
 // not sent: an hourly sync of a small tenant stages a new session or two,
-// then reads their targets.
+// reads their targets, and applies the two readings at once.
 func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID int64, src scanagent.HistorySource) (Result, error) {
 	var res Result
 	fetchedAt := l.cfg.Now().UTC().Truncate(time.Microsecond)
@@ -172,8 +175,8 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	prepare.queryRow(step{"read known definitions", query("history_read_definitions"), []any{tenant, since}}, &definitions)
 	settled := newSettledSessions()
 	prepare.query(step{"read settled sessions", query("history_settled"), []any{tenant, since}}, settled.scanDest(), settled.add)
-	// The sessions whose targets are still to read, newest first: read
-	// again below once a reading that stages sessions is applied.
+	// The sessions whose targets are still to read, newest first: found
+	// again below (with the new ones) when the listing stages sessions.
 	var pending []string
 	findPending := step{"find sessions without targets", query("history_pending_targets"), []any{tenant, maxTargetSessions + 1}}
 	prepare.queryRow(findPending, &pending)
@@ -197,13 +200,19 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	}
 
 	// The history of the known definitions since the bound, less the
-	// settled sessions.
+	// settled sessions. Its records are numbered up to lastListed; a
+	// reading by id stages after them.
 	unknown := 0
 	byDefinition := func(ctx context.Context, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
 		return src.SessionsByDefinition(ctx, definitions, since, fn)
 	}
+	listedRows := sessionRows(&unknown, settled)
+	var lastListed int64
 	stats, err := copyInto(ctx, dbCtx, tx, "agentsync_work_sessions", sessionColumns,
-		listing[scanagent.ScanSession](byDefinition), sessionRows(&unknown, settled), &res.FetchDuration)
+		listing[scanagent.ScanSession](byDefinition), func(seq int64, s scanagent.ScanSession) ([][]any, error) {
+			lastListed = seq
+			return listedRows(seq, s)
+		}, &res.FetchDuration)
 	res.Rejected, res.APIRequests, res.Duplicates = stats.Rejected, stats.Requests, stats.Duplicates
 	res.FieldsRepaired = stats.FieldsRepaired
 	// One line about the repairs of both readings.
@@ -214,29 +223,26 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	l.cfg.Logger.Debug("settled sessions left out of the comparison", "run_id", runID,
 		"sessions", settled.skipped, "staged", len(settled.staged))
 
-	// A listing of settled sessions alone has nothing to apply, and the
-	// sessions without targets are those the transaction's first round
-	// trip read.
-	var first batch
-	var counts sessionCounts
+	// The sessions whose targets to read by id: those the transaction's
+	// first round trip found stored without them, and the new sessions
+	// of the listing, read before anything is applied so that a new
+	// session is written once, with its targets. A listing of settled
+	// sessions alone adds none.
 	staged := len(settled.staged) + settled.unidentified
 	if staged > 0 {
-		l.queueApplySessions(&first, runID, fetchedAt, staged, settled.repeated(), &counts)
-		// The reading by id, if any, stages into the same tables.
-		first.exec(step{"clear the first reading", query("history_clear_reading"), nil}, nil)
-		first.queryRow(findPending, &pending)
+		var find batch
+		find.queryRow(step{"find sessions to read by id", query("history_ids_to_read"), []any{tenant, maxTargetSessions + 1}}, &pending)
+		if err := find.send(dbCtx, tx, l.cfg.Logger, "find the sessions to read by id"); err != nil {
+			return res, err
+		}
 	}
-	if err := first.send(dbCtx, tx, l.cfg.Logger, "apply the sessions read by definition"); err != nil {
-		return res, err
-	}
-	res.Seen, res.Inserted, res.Changed, res.Targets = counts.seen+settled.skipped, counts.inserted, counts.changed, counts.targets
-	res.Unchanged = res.Seen - res.Inserted - res.Changed
-
 	if len(pending) > maxTargetSessions {
 		pending = pending[:maxTargetSessions]
 		l.cfg.Logger.Info("more sessions lack their targets than one sync reads; the next sync reads the rest",
 			"tenant", tenant, "run_id", runID, "read_now", maxTargetSessions)
 	}
+	var apply batch
+	stagedByID := 0
 	if len(pending) > 0 {
 		if err := stopped(ctx); err != nil {
 			return res, err
@@ -245,16 +251,15 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 			return src.SessionsByID(ctx, pending, fn)
 		}
 		byIDRows := sessionRows(&unknown, nil)
-		stagedByID := 0
-		countRows := func(seq int64, s scanagent.ScanSession) ([][]any, error) {
-			rows, err := byIDRows(seq, s)
+		afterListed := func(seq int64, s scanagent.ScanSession) ([][]any, error) {
+			rows, err := byIDRows(lastListed+seq, s)
 			if len(rows) > 0 {
 				stagedByID++
 			}
 			return rows, err
 		}
 		st, err := copyInto(ctx, dbCtx, tx, "agentsync_work_sessions", sessionColumns,
-			listing[scanagent.ScanSession](byID), countRows, &res.FetchDuration)
+			listing[scanagent.ScanSession](byID), afterListed, &res.FetchDuration)
 		res.Rejected += st.Rejected
 		res.APIRequests += st.Requests
 		stats.AddRepairs(st)
@@ -262,21 +267,26 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		if err != nil {
 			return res, err
 		}
-		var second batch
-		var byIDCounts sessionCounts
 		// Only the sessions asked for: an answer never adds a session.
-		second.exec(step{"keep the sessions asked for", query("history_keep_asked"), []any{pending}}, nil)
+		apply.exec(step{"keep the sessions asked for", query("history_keep_asked"), []any{pending, lastListed}}, nil)
+		if staged > 0 {
+			apply.exec(step{"merge the two readings", query("history_merge_readings"), []any{lastListed}}, nil)
+		}
+	}
+	var counts sessionCounts
+	if staged+stagedByID > 0 {
 		// A reading by id may repeat a session: the comparison keeps its
 		// last record.
-		l.queueApplySessions(&second, runID, fetchedAt, stagedByID, true, &byIDCounts)
-		if err := second.send(dbCtx, tx, l.cfg.Logger, "apply the sessions read by id"); err != nil {
-			return res, err
-		}
-		res.Targets += byIDCounts.targets
-		if missing := len(pending) - byIDCounts.seen; missing > 0 {
-			l.cfg.Logger.Info("sessions not returned by id; their targets are read again at the next sync",
-				"tenant", tenant, "run_id", runID, "sessions", missing)
-		}
+		l.queueApplySessions(&apply, runID, fetchedAt, staged+stagedByID, settled.repeated() || stagedByID > 0, lastListed, &counts)
+	}
+	if err := apply.send(dbCtx, tx, l.cfg.Logger, "apply the sessions read"); err != nil {
+		return res, err
+	}
+	res.Seen, res.Inserted, res.Changed, res.Targets = counts.seen+settled.skipped, counts.inserted, counts.changed, counts.targets
+	res.Unchanged = res.Seen - res.Inserted - res.Changed
+	if missing := len(pending) - counts.byID; missing > 0 {
+		l.cfg.Logger.Info("sessions not returned by id; their targets are read again at the next sync",
+			"tenant", tenant, "run_id", runID, "sessions", missing)
 	}
 	if unknown > 0 {
 		res.Rejected += unknown
@@ -315,13 +325,14 @@ func analyzeWorkTable(table, statement string) step {
 	return step{"analyze " + table, statement, nil}
 }
 
-// queueApplySessions queues on b the statements that apply one staged
-// reading of sessions (pg_temp.agentsync_work_sessions) of staged sessions:
+// queueApplySessions queues on b the statements that apply the staged
+// readings of sessions (pg_temp.agentsync_work_sessions, the listing's
+// records up to lastListed, merged with the reading by id), staged sessions in all:
 // the last record of a session counts (when the reading may repeat one);
 // new sessions are inserted, known ones written only when the reading
 // completes or corrects them, and the targets of sessions that have none
 // stored yet are stored. What they did goes to *c when b is sent.
-func (l *Loader) queueApplySessions(b *batch, runID int64, fetchedAt time.Time, staged int, mayRepeat bool, c *sessionCounts) {
+func (l *Loader) queueApplySessions(b *batch, runID int64, fetchedAt time.Time, staged int, mayRepeat bool, lastListed int64, c *sessionCounts) {
 	tenant := l.cfg.TenantID
 	large := staged > analyzeAbove
 	if mayRepeat {
@@ -331,7 +342,7 @@ func (l *Loader) queueApplySessions(b *batch, runID int64, fetchedAt time.Time, 
 	if large {
 		b.exec(analyzeWorkTable("agentsync_work_sessions_diff", query("analyze_sessions_diff")), nil)
 	}
-	b.queryRow(step{"count sessions", query("history_count"), nil}, &c.seen, &c.inserted, &c.changed)
+	b.queryRow(step{"count sessions", query("history_count"), []any{lastListed}}, &c.seen, &c.inserted, &c.changed, &c.byID)
 	b.exec(step{"insert new sessions", query("history_insert_new"), []any{tenant, fetchedAt, runID}}, nil)
 	b.exec(step{"complete stored sessions", query("history_complete_stored"), []any{fetchedAt, runID}}, nil)
 	// What the history by definition said of a session, for the next

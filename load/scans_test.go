@@ -824,3 +824,105 @@ func TestRepairedScanFieldsAreCounted(t *testing.T) {
 		t.Errorf("no line naming both readings' repairs (%s):\n%s", want, logs)
 	}
 }
+
+// statusLessListing lists a history by definition without the sessions'
+// status, which only the reading by session gives.
+type statusLessListing struct{ *history }
+
+func (h statusLessListing) SessionsByDefinition(ctx context.Context, ids []string, since time.Time, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	return h.history.SessionsByDefinition(ctx, ids, since, func(s scanagent.ScanSession) error {
+		s.Status = ""
+		return fn(s)
+	})
+}
+
+// TestANewSessionIsWrittenOnce: a session new to the store is written
+// once, with what both readings said of it and its targets, not inserted
+// from the listing and then updated from the reading by session in the
+// same transaction; a stored session whose targets are read later is
+// marked then, once.
+func TestANewSessionIsWrittenOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setup(t, func(c *load.Config) { c.HistoryLookback = 48 * time.Hour })
+	f.sync(t, listOf(agents(5)...))
+	defs := definitions(2)
+	f.syncDefinitions(t, definitionsOf(defs...))
+	// Every update of a stored session, counted by a trigger of this
+	// test's own.
+	if _, err := f.pool.Exec(ctx, `
+		CREATE TABLE public.session_updates (session_key bigint, targets_run_id bigint);
+		CREATE FUNCTION public.count_session_update() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+		    INSERT INTO public.session_updates VALUES (NEW.session_key, NEW.targets_run_id);
+		    RETURN NULL;
+		END $$;
+		CREATE TRIGGER count_session_update AFTER UPDATE ON defender_storage.session_result
+		    FOR EACH ROW EXECUTE FUNCTION public.count_session_update()`); err != nil {
+		t.Fatal(err)
+	}
+	h := &history{sessions: []scanagent.ScanSession{
+		session(defs[0], 2, t0.Add(-1*time.Hour), [2]string{"10.0.0.1", "Success"}, [2]string{"10.0.0.2", "Failure"}),
+		session(defs[1], 1, t0.Add(-2*time.Hour), [2]string{"10.0.1.1", "Success"}),
+		session(defs[0], 1, t0.Add(-5*time.Hour), [2]string{"10.0.0.1", "Success"}),
+	}}
+	f.clock.Advance(time.Minute)
+	res := f.syncHistory(t, statusLessListing{h})
+	if res.Seen != 3 || res.Inserted != 3 || res.Changed != 0 || res.Targets != 4 {
+		t.Fatalf("first history sync: %+v", res)
+	}
+	if n := f.count(t, `SELECT count(*) FROM public.session_updates`); n != 0 {
+		t.Errorf("the first sync updated %d sessions it inserted, want none", n)
+	}
+	if n := f.count(t, `
+		SELECT count(*) FROM defender_storage.session_result
+		 WHERE status IS NOT NULL AND targets_run_id = recorded_by_run_id
+		   AND updated_at IS NULL AND updated_by_run_id IS NULL`); n != 3 {
+		t.Errorf("%d sessions recorded with their status and targets by one run and never updated, want 3", n)
+	}
+
+	// A new session whose reading by session fails to return it is
+	// stored from the listing; the next sync reads its targets and marks
+	// it, once.
+	h.sessions = append([]scanagent.ScanSession{session(defs[1], 2, t0.Add(30*time.Minute), [2]string{"10.0.1.1", "Success"})}, h.sessions...)
+	f.clock.Advance(time.Hour)
+	res = f.syncHistory(t, missingByID{h, h.sessions[0].SessionID})
+	if res.Inserted != 1 || res.Targets != 0 {
+		t.Fatalf("history sync without the new session's targets: %+v", res)
+	}
+	// (That sync stored the listing's fingerprints of the first three, as
+	// it now lists them with their status.)
+	if _, err := f.pool.Exec(ctx, `DELETE FROM public.session_updates`); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	res = f.syncHistory(t, h)
+	if res.Inserted != 0 || res.Targets != 1 {
+		t.Fatalf("history sync that reads the stored session's targets: %+v", res)
+	}
+	if n := f.count(t, `
+		SELECT count(*) FROM public.session_updates u
+		  JOIN defender_storage.session_result s USING (session_key)
+		 WHERE s.session_id = $1 AND u.targets_run_id IS NOT NULL`, h.sessions[0].SessionID); n != 1 {
+		t.Errorf("the stored session was marked %d times, want once", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM public.session_updates`); n != 1 {
+		t.Errorf("%d updates of sessions by that sync, want the one mark", n)
+	}
+}
+
+// missingByID is a history whose reading by session leaves out one
+// session.
+type missingByID struct {
+	*history
+	missing string
+}
+
+func (h missingByID) SessionsByID(ctx context.Context, ids []string, fn func(scanagent.ScanSession) error) (scanagent.ListStats, error) {
+	return h.history.SessionsByID(ctx, ids, func(s scanagent.ScanSession) error {
+		if s.SessionID == h.missing {
+			return nil
+		}
+		return fn(s)
+	})
+}
