@@ -267,6 +267,9 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 		if err != nil {
 			return res, err
 		}
+		if staged+stagedByID > analyzeAbove {
+			apply.exec(analyzeWorkTable("agentsync_work_sessions", query("analyze_sessions_staged")), nil)
+		}
 		// Only the sessions asked for: an answer never adds a session.
 		apply.exec(step{"keep the sessions asked for", query("history_keep_asked"), []any{pending, lastListed}}, nil)
 		if staged > 0 {
