@@ -329,12 +329,13 @@ func analyzeWorkTable(table, statement string) step {
 }
 
 // queueApplySessions queues on b the statements that apply the staged
-// readings of sessions (pg_temp.agentsync_work_sessions, the listing's
-// records up to lastListed, merged with the reading by id), staged sessions in all:
-// the last record of a session counts (when the reading may repeat one);
-// new sessions are inserted, known ones written only when the reading
-// completes or corrects them, and the targets of sessions that have none
-// stored yet are stored. What they did goes to *c when b is sent.
+// readings of sessions (pg_temp.agentsync_work_sessions: the listing's
+// records, numbered up to lastListed, merged with those of the reading by
+// id), staged sessions in all: the last record of a session counts (when
+// the readings may repeat one); new sessions are inserted, known ones
+// written only when the readings complete or correct them, and the
+// targets of sessions that have none stored yet are stored. What they did
+// goes to *c when b is sent.
 func (l *Loader) queueApplySessions(b *batch, runID int64, fetchedAt time.Time, staged int, mayRepeat bool, lastListed int64, c *sessionCounts) {
 	tenant := l.cfg.TenantID
 	large := staged > analyzeAbove
