@@ -178,8 +178,7 @@ func (l *Loader) applyHistory(ctx, dbCtx context.Context, conn *pgx.Conn, runID 
 	// The sessions whose targets are still to read, newest first: found
 	// again below (with the new ones) when the listing stages sessions.
 	var pending []string
-	findPending := step{"find sessions without targets", query("history_pending_targets"), []any{tenant, maxTargetSessions + 1}}
-	prepare.queryRow(findPending, &pending)
+	prepare.queryRow(step{"find sessions without targets", query("history_pending_targets"), []any{tenant, maxTargetSessions + 1}}, &pending)
 	tx, err := prepare.sendBegin(dbCtx, conn, l.cfg.Logger, "prepare the transaction")
 	if tx != nil {
 		defer func() { _ = tx.Rollback(context.WithoutCancel(dbCtx)) }()
