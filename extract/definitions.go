@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -110,23 +111,38 @@ func (n normalized) log(c *Client, what, id string, e element) {
 
 // fieldKeys remembers which key set each field of a record, to report a
 // field sent twice with different values. The values are compared, never
-// shown; the keys are made safe to show only for a conflict.
+// shown; the keys are made safe to show only for a conflict. A record has
+// a dozen fields: a list searched in turn costs less than maps, and the
+// values are the record's own bytes, not copies.
 type fieldKeys struct {
-	key     map[string]string // field -> the key that set it, as sent
-	raw     map[string]string
+	byField []fieldSet
 	list    []conflict
 	secrets []string
 }
 
+// fieldSet is the key, as sent, and the value that last set a field.
+type fieldSet struct {
+	field, key string
+	raw        json.RawMessage
+}
+
 func (f *fieldKeys) set(field, key string, raw json.RawMessage) {
-	if f.key == nil {
-		f.key, f.raw = make(map[string]string), make(map[string]string)
+	for i := range f.byField {
+		s := &f.byField[i]
+		if s.field != field {
+			continue
+		}
+		if !bytes.Equal(s.raw, raw) {
+			f.list = append(f.list, conflict{field: field,
+				first: safetext.Cut(s.key, nameBytes, f.secrets...), second: safetext.Cut(key, nameBytes, f.secrets...)})
+		}
+		s.key, s.raw = key, raw
+		return
 	}
-	if first, ok := f.key[field]; ok && f.raw[field] != string(raw) {
-		f.list = append(f.list, conflict{field: field,
-			first: safetext.Cut(first, nameBytes, f.secrets...), second: safetext.Cut(key, nameBytes, f.secrets...)})
+	if f.byField == nil {
+		f.byField = make([]fieldSet, 0, 16)
 	}
-	f.key[field], f.raw[field] = key, string(raw)
+	f.byField = append(f.byField, fieldSet{field: field, key: key, raw: raw})
 }
 
 // Fields of a scan definition, by canonical key (see canonicalKey).

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -391,32 +392,51 @@ func sessionID(raw json.RawMessage, secrets []string) (string, string) {
 }
 
 // scannedTargets reads ListScannedTargets: an array of target objects,
-// one object for a single target, or null for none.
+// one object for a single target, or null for none. The array is read in
+// one pass, each target's members as it comes (a busy scanner's session
+// lists hundreds).
 func scannedTargets(raw json.RawMessage, secrets []string) (targets []scanagent.ScanTarget, notes []string, reason string) {
-	var values []json.RawMessage
-	switch raw[0] {
-	case 'n':
-		return []scanagent.ScanTarget{}, nil, ""
-	case '{':
-		values = []json.RawMessage{raw}
-	case '[':
-		values = arrayValues(raw)
-	default:
-		return nil, nil, "want an array of targets"
-	}
-	targets = make([]scanagent.ScanTarget, 0, len(values))
-	for i, v := range values {
-		if v[0] != '{' {
-			return nil, nil, fmt.Sprintf("target %d: want an object", i)
-		}
-		t, note, why := normalizeTarget(objectMembers(v), secrets)
+	add := func(i int, members []member) string {
+		t, note, why := normalizeTarget(members, secrets)
 		if why != "" {
-			return nil, nil, fmt.Sprintf("target %d: %s", i, why)
+			return fmt.Sprintf("target %d: %s", i, why)
 		}
 		if note != "" {
 			notes = append(notes, fmt.Sprintf("target %d: %s", i, note))
 		}
 		targets = append(targets, t)
+		return ""
+	}
+	switch raw[0] {
+	case 'n':
+		return []scanagent.ScanTarget{}, nil, ""
+	case '{':
+		if why := add(0, objectMembers(raw)); why != "" {
+			return nil, nil, why
+		}
+		return targets, notes, ""
+	case '[':
+	default:
+		return nil, nil, "want an array of targets"
+	}
+	d := newDecoder(raw, true, nil)
+	if _, err := d.dec.ReadToken(); err != nil { // '['
+		return nil, nil, "want an array of targets" // unreachable: raw is valid
+	}
+	// As many targets as the array holds objects, at most.
+	targets = make([]scanagent.ScanTarget, 0, bytes.Count(raw, []byte{'{'}))
+	var members []member
+	for i := 0; d.dec.PeekKind() != ']'; i++ {
+		if d.dec.PeekKind() != '{' {
+			return nil, nil, fmt.Sprintf("target %d: want an object", i)
+		}
+		var err error
+		if members, err = d.members(members[:0]); err != nil {
+			return nil, nil, fmt.Sprintf("target %d: want an object", i) // unreachable: raw is valid
+		}
+		if why := add(i, members); why != "" {
+			return nil, nil, why
+		}
 	}
 	return targets, notes, ""
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -377,5 +378,57 @@ func TestEveryEndpointSpendsTheOneBudget(t *testing.T) {
 	}
 	if took := sent[17].Sub(sent[0]); took < 2*time.Hour {
 		t.Errorf("18 requests at 8 an hour took %s of simulated time", took)
+	}
+}
+
+// TestSessionTargetsInEveryShape: ListScannedTargets as an array, one
+// object or null is read; a session one of whose targets is no object is
+// rejected, naming the target. A field sent twice under two spellings is
+// logged only when the values differ; the last one counts.
+func TestSessionTargetsInEveryShape(t *testing.T) {
+	t.Parallel()
+	f := setup(t, smallTenant(), nil)
+	f.tenant.Inject(defendertest.RawBody([]byte(`{"value":[
+		{"scanDefinitionId":"def-1","sessionId":"s-1","lastScanned":"2025-09-01T10:00:00Z",
+		 "scannedTargets":[{"ip":"10.0.0.1","scanStatus":"Success"},{"IP":"10.0.0.2","Ip":"10.0.0.2","hostname":"b"}]},
+		{"scanDefinitionId":"def-1","sessionId":"s-2","lastScanned":"2025-09-01T09:00:00Z","scannedTargets":{"ip":"10.0.0.3"}},
+		{"scanDefinitionId":"def-1","sessionId":"s-3","lastScanned":"2025-09-01T08:00:00Z","scannedTargets":null},
+		{"scanDefinitionId":"def-1","sessionId":"s-4","lastScanned":"2025-09-01T07:00:00Z","scannedTargets":[{"ip":"10.0.0.4"},"10.0.0.5"]},
+		{"scanDefinitionId":"def-1","sessionId":"s-5","scan_status":"Failed","ScanStatus":"Success","lastScanned":"2025-09-01T06:00:00Z","scannedTargets":[]}]}`)).On(defendertest.HistoryBySessionPath))
+	var got []scanagent.ScanSession
+	st, err := f.client.SessionsByID(context.Background(), []string{"s-1", "s-2", "s-3", "s-4", "s-5"}, func(s scanagent.ScanSession) error {
+		got = append(got, s)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string][]string{}
+	status := map[string]string{}
+	for _, s := range got {
+		ips := []string{}
+		for _, tg := range s.ScannedTargets {
+			ips = append(ips, tg.IP)
+		}
+		targets[s.SessionID], status[s.SessionID] = ips, s.Status
+	}
+	want := map[string][]string{"s-1": {"10.0.0.1", "10.0.0.2"}, "s-2": {"10.0.0.3"}, "s-3": {}, "s-5": {}}
+	if !reflect.DeepEqual(targets, want) {
+		t.Errorf("targets by session %v, want %v", targets, want)
+	}
+	if status["s-5"] != "Success" {
+		t.Errorf("s-5's status %q: the last spelling counts", status["s-5"])
+	}
+	if st.Rejected != 1 || !slices.Equal(st.RejectedIDs, []string{"s-4"}) {
+		t.Errorf("rejected %d %v, want s-4", st.Rejected, st.RejectedIDs)
+	}
+	logs := f.logs.String()
+	for _, m := range []string{`"session_id":"s-4","reason":"scannedTargets: target 1: want an object"`, `"field":"scanStatus","first_key":"scan_status","last_key":"ScanStatus"`} {
+		if !strings.Contains(logs, m) {
+			t.Errorf("logs lack %s:\n%s", m, logs)
+		}
+	}
+	if n := strings.Count(logs, "sent a field twice"); n != 1 {
+		t.Errorf("%d fields logged as sent twice, want 1 (s-5's status; s-1's target sent its ip twice alike):\n%s", n, logs)
 	}
 }
