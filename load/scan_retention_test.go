@@ -776,6 +776,19 @@ func interleavedTenantsAt(t *testing.T, version int64) (*pgxpool.Pool, *goose.Pr
 	return pool, p
 }
 
+// TestDigestReadingWhatItKeptKeepsEveryAnswer: 00044 (a run's digest
+// reads the session digests it just kept, and each target's values once)
+// changes no stored row and no answer, nor does rolling it back; the
+// chains, recorded by syncs at 44 (sessions recorded, completed and
+// corrected, with targets), verify after the upgrade: the canonical
+// computation gives their digests again.
+func TestDigestReadingWhatItKeptKeepsEveryAnswer(t *testing.T) {
+	t.Parallel()
+	migrationKeepsEveryAnswer(t, 44, nil, func(pool *pgxpool.Pool) { // 00044_digest_reads_what_it_kept.sql
+		chainsVerified(t, pool, "after the upgrade")
+	})
+}
+
 // TestInlinedOutcomeMigrationKeepsEveryAnswer: 00043 (scan_outcome and
 // version_key inlined) changes no stored row and no answer of any view,
 // of scan_agents_as_of or of scan_agents_diff, for the owner,

@@ -1171,21 +1171,21 @@ BEGIN
                 || pg_catalog.sha256(''::bytea)
                 || pg_catalog.sha256(''::bytea)
                 || pg_catalog.sha256(''::bytea)
-                -- 7. Its writes of sessions: the values it wrote, from the session
-                -- while it is the latest writer, else as kept when it wrote them.
+                -- 7. Its writes of sessions: the values it wrote, as record_session_writes
+                -- kept them just now (the run is each one's latest writer: what the
+                -- canonical computation reads from the session itself).
                 || pg_catalog.sha256(coalesce((
                     SELECT pg_catalog.string_agg(
-                               defender_storage.digest_field(w.session_key::text)
-                               || defender_storage.digest_field(CASE WHEN (l.s).recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
-                               || defender_storage.digest_field(pg_catalog.encode(
-                                      CASE WHEN coalesce((l.s).updated_by_run_id, (l.s).recorded_by_run_id) = w.run_id
-                                           THEN defender_storage.session_digest(l.s) ELSE w.values_digest END, 'hex')),
+                               defender_storage.digest_field(l.session_key)
+                               || defender_storage.digest_field(CASE WHEN l.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                               || defender_storage.digest_field(pg_catalog.encode(w.values_digest, 'hex')),
                                ''::bytea ORDER BY w.session_key)
                       FROM defender_storage.session_write w
                       -- Each session by its key (the fence keeps a plan made while the
                       -- sessions were few from reading them all).
-                     CROSS JOIN LATERAL (SELECT s1 FROM defender_storage.session_result s1
-                                          WHERE s1.session_key = w.session_key OFFSET 0) l(s)
+                     CROSS JOIN LATERAL (SELECT s1.recorded_by_run_id, w.session_key::text AS session_key
+                                           FROM defender_storage.session_result s1
+                                          WHERE s1.session_key = w.session_key OFFSET 0) l
                      WHERE w.run_id = run), ''::bytea))
                 || pg_catalog.sha256(''::bytea)
                 AS parts
@@ -1253,21 +1253,21 @@ BEGIN
                                               WHERE s1.definition_key = x.definition_key OFFSET 0) s
                          WHERE x.run_id = run) w), ''::bytea))
                 || pg_catalog.sha256(''::bytea)
-                -- 7. Its writes of sessions: the values it wrote, from the session
-                -- while it is the latest writer, else as kept when it wrote them.
+                -- 7. Its writes of sessions: the values it wrote, as record_session_writes
+                -- kept them just now (the run is each one's latest writer: what the
+                -- canonical computation reads from the session itself).
                 || pg_catalog.sha256(coalesce((
                     SELECT pg_catalog.string_agg(
-                               defender_storage.digest_field(w.session_key::text)
-                               || defender_storage.digest_field(CASE WHEN (l.s).recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
-                               || defender_storage.digest_field(pg_catalog.encode(
-                                      CASE WHEN coalesce((l.s).updated_by_run_id, (l.s).recorded_by_run_id) = w.run_id
-                                           THEN defender_storage.session_digest(l.s) ELSE w.values_digest END, 'hex')),
+                               defender_storage.digest_field(l.session_key)
+                               || defender_storage.digest_field(CASE WHEN l.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                               || defender_storage.digest_field(pg_catalog.encode(w.values_digest, 'hex')),
                                ''::bytea ORDER BY w.session_key)
                       FROM defender_storage.session_write w
                       -- Each session by its key (the fence keeps a plan made while the
                       -- sessions were few from reading them all).
-                     CROSS JOIN LATERAL (SELECT s1 FROM defender_storage.session_result s1
-                                          WHERE s1.session_key = w.session_key OFFSET 0) l(s)
+                     CROSS JOIN LATERAL (SELECT s1.recorded_by_run_id, w.session_key::text AS session_key
+                                           FROM defender_storage.session_result s1
+                                          WHERE s1.session_key = w.session_key OFFSET 0) l
                      WHERE w.run_id = run), ''::bytea))
                 || pg_catalog.sha256(''::bytea)
                 AS parts
@@ -1284,36 +1284,42 @@ BEGIN
             || pg_catalog.sha256(''::bytea)
             || pg_catalog.sha256(''::bytea)
             || pg_catalog.sha256(''::bytea)
-            -- 7. Its writes of sessions: the values it wrote, from the session
-            -- while it is the latest writer, else as kept when it wrote them.
+            -- 7. Its writes of sessions: the values it wrote, as record_session_writes
+            -- kept them just now (the run is each one's latest writer: what the
+            -- canonical computation reads from the session itself).
             || pg_catalog.sha256(coalesce((
                 SELECT pg_catalog.string_agg(
-                           defender_storage.digest_field(w.session_key::text)
-                           || defender_storage.digest_field(CASE WHEN (l.s).recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
-                           || defender_storage.digest_field(pg_catalog.encode(
-                                  CASE WHEN coalesce((l.s).updated_by_run_id, (l.s).recorded_by_run_id) = w.run_id
-                                       THEN defender_storage.session_digest(l.s) ELSE w.values_digest END, 'hex')),
+                           defender_storage.digest_field(l.session_key)
+                           || defender_storage.digest_field(CASE WHEN l.recorded_by_run_id = w.run_id THEN 'recorded' ELSE 'updated' END)
+                           || defender_storage.digest_field(pg_catalog.encode(w.values_digest, 'hex')),
                            ''::bytea ORDER BY w.session_key)
                   FROM defender_storage.session_write w
                   -- Each session by its key (the fence keeps a plan made while the
                   -- sessions were few from reading them all).
-                 CROSS JOIN LATERAL (SELECT s1 FROM defender_storage.session_result s1
-                                      WHERE s1.session_key = w.session_key OFFSET 0) l(s)
+                 CROSS JOIN LATERAL (SELECT s1.recorded_by_run_id, w.session_key::text AS session_key
+                                       FROM defender_storage.session_result s1
+                                      WHERE s1.session_key = w.session_key OFFSET 0) l
                  WHERE w.run_id = run), ''::bytea))
             -- 8. The targets of the sessions whose targets it stored.
             || pg_catalog.sha256(coalesce((
                 SELECT pg_catalog.string_agg(
-                           defender_storage.digest_field(t.session_key::text) || defender_storage.digest_field(t.ordinal::text)
+                           defender_storage.digest_field(t.key_text) || defender_storage.digest_field(t.ordinal_text)
                            || defender_storage.digest_field(t.ip) || defender_storage.digest_field(t.hostname)
                            || defender_storage.digest_field(t.description) || defender_storage.digest_field(t.status)
                            || defender_storage.digest_field(t.error_message)
-                           || defender_storage.digest_field((EXTRACT(epoch FROM t.duration) * 1000000)::bigint::text)
-                           || defender_storage.digest_field(t.extra::text),
+                           || defender_storage.digest_field(t.duration_text)
+                           || defender_storage.digest_field(t.extra_text),
                            ''::bytea ORDER BY t.session_key, t.ordinal)
                   FROM defender_storage.session_result s
                   -- Each session's targets by its key (the fence keeps the
-                  -- generic plan from hashing every target of every tenant).
-                 CROSS JOIN LATERAL (SELECT t1.* FROM defender_storage.target_result t1
+                  -- generic plan from hashing every target of every tenant), their
+                  -- values as text computed once (digest_field names its value
+                  -- three times).
+                 CROSS JOIN LATERAL (SELECT t1.session_key, t1.ordinal, t1.session_key::text AS key_text, t1.ordinal::text AS ordinal_text,
+                                            t1.ip, t1.hostname, t1.description, t1.status, t1.error_message,
+                                            (EXTRACT(epoch FROM t1.duration) * 1000000)::bigint::text AS duration_text,
+                                            t1.extra::text AS extra_text
+                                       FROM defender_storage.target_result t1
                                       WHERE t1.session_key = s.session_key OFFSET 0) t
                  WHERE s.targets_run_id = run), ''::bytea))
                         AS parts
