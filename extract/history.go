@@ -391,6 +391,10 @@ func sessionID(raw json.RawMessage, secrets []string) (string, string) {
 	return idValue(raw, secrets)
 }
 
+// maxTargetsAhead bounds the targets a session's reading makes room for
+// before reading them.
+const maxTargetsAhead = 1024
+
 // scannedTargets reads ListScannedTargets: an array of target objects,
 // one object for a single target, or null for none. The array is read in
 // one pass, each target's members as it comes (a busy scanner's session
@@ -423,8 +427,10 @@ func scannedTargets(raw json.RawMessage, secrets []string) (targets []scanagent.
 	if _, err := d.dec.ReadToken(); err != nil { // '['
 		return nil, nil, "want an array of targets" // unreachable: raw is valid
 	}
-	// As many targets as the array holds objects, at most.
-	targets = make([]scanagent.ScanTarget, 0, bytes.Count(raw, []byte{'{'}))
+	// As many targets as the array holds objects, at most (braces in
+	// strings count too: bounded, so that a body of braces is no
+	// allocation of its size, and the slice grows past it if need be).
+	targets = make([]scanagent.ScanTarget, 0, min(bytes.Count(raw, []byte{'{'}), maxTargetsAhead))
 	var members []member
 	for i := 0; d.dec.PeekKind() != ']'; i++ {
 		if d.dec.PeekKind() != '{' {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -430,5 +431,23 @@ func TestSessionTargetsInEveryShape(t *testing.T) {
 	}
 	if n := strings.Count(logs, "sent a field twice"); n != 1 {
 		t.Errorf("%d fields logged as sent twice, want 1 (s-5's status; s-1's target sent its ip twice alike):\n%s", n, logs)
+	}
+}
+
+// TestTargetsOfBracesAllocateForWhatTheyHold: the room made for a
+// session's targets before reading them is bounded: a target whose
+// description is a megabyte of braces costs about its own size, not room
+// for a million targets.
+func TestTargetsOfBracesAllocateForWhatTheyHold(t *testing.T) {
+	raw := json.RawMessage(`[{"ip":"10.0.0.1","scannedDeviceDescription":"` + strings.Repeat("{", 1<<20) + `"}]`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	targets, _, why := scannedTargets(raw, nil)
+	runtime.ReadMemStats(&after)
+	if why != "" || len(targets) != 1 || len(targets[0].Description) != 1<<20 {
+		t.Fatalf("%d targets (%q), want the one", len(targets), why)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+		t.Errorf("reading one target of a megabyte allocated %d MB", n>>20)
 	}
 }
